@@ -1,0 +1,1 @@
+"""IEC 60870-5-101/104 RTU outstation."""

@@ -1,0 +1,5 @@
+import sys
+
+from rtu.cli import main
+
+sys.exit(main())

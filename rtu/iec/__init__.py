@@ -1,0 +1,1 @@
+"""Protocol cores: no asyncio, sockets, serial ports or clocks below this package."""

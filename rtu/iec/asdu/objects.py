@@ -1,0 +1,348 @@
+"""Frozen information-object records and the ASDU that carries them.
+
+Values are kept as they travel on the wire (raw int16 for normalized values, DPI codes for
+double points) so that encode/decode round-trips exactly; scaling belongs to the application.
+The type id of the ASDU decides whether an object's ``time`` is encoded (CP56Time2a variants).
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from rtu.iec.asdu.types import Cot, Qds, TypeId
+
+
+@dataclass(frozen=True, slots=True)
+class Cp56Time2a:
+    """Seven-octet time tag, fields as on the wire (year 0-99 means 2000-2099)."""
+
+    milliseconds: int  # within the minute, 0..59999
+    minute: int
+    hour: int
+    day: int
+    month: int
+    year: int
+    weekday: int = 0  # 1 = Monday .. 7 = Sunday, 0 = not used
+    invalid: bool = False
+    summer_time: bool = False
+
+    @classmethod
+    def from_timestamp(
+        cls, seconds: float, *, invalid: bool = False, with_weekday: bool = False
+    ) -> Cp56Time2a:
+        """UTC time tag for a POSIX timestamp in seconds."""
+        whole = int(seconds // 1)
+        ms_in_second = int(round((seconds - whole) * 1000.0))
+        if ms_in_second >= 1000:
+            whole += 1
+            ms_in_second -= 1000
+        dt = datetime.fromtimestamp(whole, tz=timezone.utc)
+        return cls(
+            milliseconds=dt.second * 1000 + ms_in_second,
+            minute=dt.minute,
+            hour=dt.hour,
+            day=dt.day,
+            month=dt.month,
+            year=dt.year % 100,
+            weekday=dt.isoweekday() if with_weekday else 0,
+            invalid=invalid,
+        )
+
+    def to_timestamp(self) -> float:
+        """POSIX seconds for this UTC time tag (raises ValueError for impossible dates)."""
+        dt = datetime(
+            2000 + self.year, self.month, self.day, self.hour, self.minute, tzinfo=timezone.utc
+        )
+        return calendar.timegm(dt.utctimetuple()) + self.milliseconds / 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class SinglePoint:
+    ioa: int
+    value: bool
+    quality: Qds = Qds(0)
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DoublePoint:
+    ioa: int
+    value: int  # DoublePointValue
+    quality: Qds = Qds(0)
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StepPosition:
+    ioa: int
+    value: int  # -64..63
+    transient: bool = False
+    quality: Qds = Qds(0)
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bitstring32:
+    ioa: int
+    value: int  # 0..2**32-1
+    quality: Qds = Qds(0)
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredNormalized:
+    ioa: int
+    value: int  # raw int16; the normalized value is value / 32768
+    quality: Qds = Qds(0)
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredNormalizedNoQuality:
+    ioa: int
+    value: int  # raw int16 (M_ME_ND_1)
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredScaled:
+    ioa: int
+    value: int  # int16
+    quality: Qds = Qds(0)
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredFloat:
+    ioa: int
+    value: float  # IEEE 754 single precision
+    quality: Qds = Qds(0)
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntegratedTotal:
+    ioa: int
+    value: int  # int32
+    sequence: int = 0  # 0..31
+    carry: bool = False
+    adjusted: bool = False
+    invalid: bool = False
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SingleCommand:
+    ioa: int
+    state: bool
+    qu: int = 0
+    select: bool = False
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DoubleCommand:
+    ioa: int
+    state: int  # DCS: 1 off, 2 on (0 and 3 not permitted)
+    qu: int = 0
+    select: bool = False
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RegulatingStepCommand:
+    ioa: int
+    state: int  # RCS: 1 lower, 2 higher
+    qu: int = 0
+    select: bool = False
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetpointNormalized:
+    ioa: int
+    value: int  # raw int16
+    ql: int = 0  # 0..127
+    select: bool = False
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetpointScaled:
+    ioa: int
+    value: int
+    ql: int = 0
+    select: bool = False
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SetpointFloat:
+    ioa: int
+    value: float
+    ql: int = 0
+    select: bool = False
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Bitstring32Command:
+    ioa: int
+    value: int
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfInitialization:
+    ioa: int
+    cause: int = 0  # COI: 0 power on, 1 local manual reset, 2 remote reset
+    after_parameter_change: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InterrogationCommand:
+    ioa: int
+    qoi: int
+
+
+@dataclass(frozen=True, slots=True)
+class CounterInterrogationCommand:
+    ioa: int
+    rqt: int
+    frz: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCommand:
+    ioa: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClockSyncCommand:
+    ioa: int
+    time: Cp56Time2a
+
+
+@dataclass(frozen=True, slots=True)
+class TestCommand:
+    __test__ = False  # not a pytest test class
+    ioa: int
+    fbp: int = 0x55AA
+
+
+@dataclass(frozen=True, slots=True)
+class TestCommandWithTime:
+    __test__ = False  # not a pytest test class
+    ioa: int
+    tsc: int
+    time: Cp56Time2a
+
+
+@dataclass(frozen=True, slots=True)
+class ResetProcessCommand:
+    ioa: int
+    qrp: int
+
+
+InformationObject = (
+    SinglePoint
+    | DoublePoint
+    | StepPosition
+    | Bitstring32
+    | MeasuredNormalized
+    | MeasuredNormalizedNoQuality
+    | MeasuredScaled
+    | MeasuredFloat
+    | IntegratedTotal
+    | SingleCommand
+    | DoubleCommand
+    | RegulatingStepCommand
+    | SetpointNormalized
+    | SetpointScaled
+    | SetpointFloat
+    | Bitstring32Command
+    | EndOfInitialization
+    | InterrogationCommand
+    | CounterInterrogationCommand
+    | ReadCommand
+    | ClockSyncCommand
+    | TestCommand
+    | TestCommandWithTime
+    | ResetProcessCommand
+)
+
+# The record class each type id carries.
+OBJECT_CLASS: dict[TypeId, type] = {
+    TypeId.M_SP_NA_1: SinglePoint,
+    TypeId.M_SP_TB_1: SinglePoint,
+    TypeId.M_DP_NA_1: DoublePoint,
+    TypeId.M_DP_TB_1: DoublePoint,
+    TypeId.M_ST_NA_1: StepPosition,
+    TypeId.M_ST_TB_1: StepPosition,
+    TypeId.M_BO_NA_1: Bitstring32,
+    TypeId.M_BO_TB_1: Bitstring32,
+    TypeId.M_ME_NA_1: MeasuredNormalized,
+    TypeId.M_ME_TD_1: MeasuredNormalized,
+    TypeId.M_ME_NB_1: MeasuredScaled,
+    TypeId.M_ME_TE_1: MeasuredScaled,
+    TypeId.M_ME_NC_1: MeasuredFloat,
+    TypeId.M_ME_TF_1: MeasuredFloat,
+    TypeId.M_IT_NA_1: IntegratedTotal,
+    TypeId.M_IT_TB_1: IntegratedTotal,
+    TypeId.M_ME_ND_1: MeasuredNormalizedNoQuality,
+    TypeId.C_SC_NA_1: SingleCommand,
+    TypeId.C_SC_TA_1: SingleCommand,
+    TypeId.C_DC_NA_1: DoubleCommand,
+    TypeId.C_DC_TA_1: DoubleCommand,
+    TypeId.C_RC_NA_1: RegulatingStepCommand,
+    TypeId.C_RC_TA_1: RegulatingStepCommand,
+    TypeId.C_SE_NA_1: SetpointNormalized,
+    TypeId.C_SE_TA_1: SetpointNormalized,
+    TypeId.C_SE_NB_1: SetpointScaled,
+    TypeId.C_SE_TB_1: SetpointScaled,
+    TypeId.C_SE_NC_1: SetpointFloat,
+    TypeId.C_SE_TC_1: SetpointFloat,
+    TypeId.C_BO_NA_1: Bitstring32Command,
+    TypeId.C_BO_TA_1: Bitstring32Command,
+    TypeId.M_EI_NA_1: EndOfInitialization,
+    TypeId.C_IC_NA_1: InterrogationCommand,
+    TypeId.C_CI_NA_1: CounterInterrogationCommand,
+    TypeId.C_RD_NA_1: ReadCommand,
+    TypeId.C_CS_NA_1: ClockSyncCommand,
+    TypeId.C_TS_NA_1: TestCommand,
+    TypeId.C_TS_TA_1: TestCommandWithTime,
+    TypeId.C_RP_NA_1: ResetProcessCommand,
+}
+
+# Types whose objects carry a CP56Time2a tag on the wire.
+TIME_TAGGED_TYPES: frozenset[TypeId] = frozenset(
+    t for t in TypeId if 30 <= t <= 37 or 58 <= t <= 64 or t in (TypeId.C_CS_NA_1, TypeId.C_TS_TA_1)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Asdu:
+    """One application service data unit. ``sequence`` is the SQ bit (consecutive IOAs)."""
+
+    type_id: TypeId
+    cot: Cot
+    common_address: int
+    objects: tuple[InformationObject, ...]
+    sequence: bool = False
+    negative: bool = False
+    test: bool = False
+    originator: int = 0
+
+    def reply(self, cot: Cot, *, negative: bool = False, objects: tuple[InformationObject, ...] | None = None) -> Asdu:
+        """The same ASDU sent back with another cause (mirrors originator and test bit)."""
+        return Asdu(
+            type_id=self.type_id,
+            cot=cot,
+            common_address=self.common_address,
+            objects=self.objects if objects is None else objects,
+            sequence=self.sequence,
+            negative=negative,
+            test=self.test,
+            originator=self.originator,
+        )

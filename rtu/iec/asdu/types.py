@@ -1,0 +1,158 @@
+"""Type identifications, causes of transmission and quality bits, named as in IEC 60870-5-101/104."""
+
+from __future__ import annotations
+
+from enum import IntEnum, IntFlag
+
+
+class TypeId(IntEnum):
+    # process information in monitor direction
+    M_SP_NA_1 = 1
+    M_DP_NA_1 = 3
+    M_ST_NA_1 = 5
+    M_BO_NA_1 = 7
+    M_ME_NA_1 = 9
+    M_ME_NB_1 = 11
+    M_ME_NC_1 = 13
+    M_IT_NA_1 = 15
+    M_ME_ND_1 = 21
+    M_SP_TB_1 = 30
+    M_DP_TB_1 = 31
+    M_ST_TB_1 = 32
+    M_BO_TB_1 = 33
+    M_ME_TD_1 = 34
+    M_ME_TE_1 = 35
+    M_ME_TF_1 = 36
+    M_IT_TB_1 = 37
+    # process information in control direction
+    C_SC_NA_1 = 45
+    C_DC_NA_1 = 46
+    C_RC_NA_1 = 47
+    C_SE_NA_1 = 48
+    C_SE_NB_1 = 49
+    C_SE_NC_1 = 50
+    C_BO_NA_1 = 51
+    C_SC_TA_1 = 58
+    C_DC_TA_1 = 59
+    C_RC_TA_1 = 60
+    C_SE_TA_1 = 61
+    C_SE_TB_1 = 62
+    C_SE_TC_1 = 63
+    C_BO_TA_1 = 64
+    # system information
+    M_EI_NA_1 = 70
+    C_IC_NA_1 = 100
+    C_CI_NA_1 = 101
+    C_RD_NA_1 = 102
+    C_CS_NA_1 = 103
+    C_TS_NA_1 = 104
+    C_RP_NA_1 = 105
+    C_TS_TA_1 = 107
+
+
+class Cot(IntEnum):
+    PERIODIC = 1
+    BACKGROUND = 2
+    SPONTANEOUS = 3
+    INITIALIZED = 4
+    REQUEST = 5
+    ACTIVATION = 6
+    ACTIVATION_CON = 7
+    DEACTIVATION = 8
+    DEACTIVATION_CON = 9
+    ACTIVATION_TERMINATION = 10
+    RETURN_INFO_REMOTE = 11
+    RETURN_INFO_LOCAL = 12
+    FILE_TRANSFER = 13
+    INTERROGATED_BY_STATION = 20
+    INTERROGATED_BY_GROUP_1 = 21
+    INTERROGATED_BY_GROUP_2 = 22
+    INTERROGATED_BY_GROUP_3 = 23
+    INTERROGATED_BY_GROUP_4 = 24
+    INTERROGATED_BY_GROUP_5 = 25
+    INTERROGATED_BY_GROUP_6 = 26
+    INTERROGATED_BY_GROUP_7 = 27
+    INTERROGATED_BY_GROUP_8 = 28
+    INTERROGATED_BY_GROUP_9 = 29
+    INTERROGATED_BY_GROUP_10 = 30
+    INTERROGATED_BY_GROUP_11 = 31
+    INTERROGATED_BY_GROUP_12 = 32
+    INTERROGATED_BY_GROUP_13 = 33
+    INTERROGATED_BY_GROUP_14 = 34
+    INTERROGATED_BY_GROUP_15 = 35
+    INTERROGATED_BY_GROUP_16 = 36
+    REQUESTED_BY_GENERAL_COUNTER = 37
+    REQUESTED_BY_GROUP_1_COUNTER = 38
+    REQUESTED_BY_GROUP_2_COUNTER = 39
+    REQUESTED_BY_GROUP_3_COUNTER = 40
+    REQUESTED_BY_GROUP_4_COUNTER = 41
+    UNKNOWN_TYPE_ID = 44
+    UNKNOWN_CAUSE = 45
+    UNKNOWN_COMMON_ADDRESS = 46
+    UNKNOWN_IOA = 47
+
+
+class Qds(IntFlag):
+    """Quality descriptor bits (QDS; the same positions in SIQ, DIQ and VTI's QDS)."""
+
+    OV = 0x01
+    BL = 0x10
+    SB = 0x20
+    NT = 0x40
+    IV = 0x80
+
+
+class DoublePointValue(IntEnum):
+    INDETERMINATE = 0
+    OFF = 1
+    ON = 2
+    INDETERMINATE_OR_FAULTY = 3
+
+
+class Qu(IntEnum):
+    """Qualifier of command (QU), bits 2-6 of SCO/DCO/RCO."""
+
+    NONE = 0
+    SHORT_PULSE = 1
+    LONG_PULSE = 2
+    PERSISTENT = 3
+
+
+# Qualifier of interrogation: station interrogation and groups 1-16 (21..36).
+QOI_STATION = 20
+QOI_GROUP_FIRST = 21
+QOI_GROUP_LAST = 36
+
+# Qualifier of counter interrogation, request bits (RQT).
+RQT_GENERAL = 5
+
+# Fixed test bit pattern of C_TS_NA_1.
+FBP_TEST_PATTERN = 0x55AA
+
+# Monitor-direction types and their time-tagged counterparts.
+TIME_TAGGED: dict[TypeId, TypeId] = {
+    TypeId.M_SP_NA_1: TypeId.M_SP_TB_1,
+    TypeId.M_DP_NA_1: TypeId.M_DP_TB_1,
+    TypeId.M_ST_NA_1: TypeId.M_ST_TB_1,
+    TypeId.M_BO_NA_1: TypeId.M_BO_TB_1,
+    TypeId.M_ME_NA_1: TypeId.M_ME_TD_1,
+    TypeId.M_ME_NB_1: TypeId.M_ME_TE_1,
+    TypeId.M_ME_NC_1: TypeId.M_ME_TF_1,
+    TypeId.M_IT_NA_1: TypeId.M_IT_TB_1,
+}
+
+
+def interrogation_cot(qoi: int) -> Cot:
+    """COT of data answering an interrogation with qualifier ``qoi`` (20 -> 20, 21..36 -> 21..36)."""
+    if not QOI_STATION <= qoi <= QOI_GROUP_LAST:
+        raise ValueError(f"QOI {qoi} is not a station or group interrogation")
+    return Cot(qoi)
+
+
+def counter_cot(rqt: int) -> Cot:
+    """COT of counters answering a counter interrogation with request ``rqt`` (1-4 groups, 5 general)."""
+    if rqt == RQT_GENERAL:
+        return Cot.REQUESTED_BY_GENERAL_COUNTER
+    if 1 <= rqt <= 4:
+        return Cot(Cot.REQUESTED_BY_GROUP_1_COUNTER + rqt - 1)
+    raise ValueError(f"RQT {rqt} is not a counter request")

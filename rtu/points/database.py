@@ -1,0 +1,189 @@
+"""The point database: the sole owner of point state.
+
+Sources call :meth:`PointDatabase.update`; the database decides whether the change is
+reportable (any change of a digital value or of quality; an analog change beyond its deadband)
+and tells subscribers with a :class:`PointChanged`. Subscribers must not raise and must not
+block: they queue the change and return.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable, Iterator
+
+from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind, PointValue, Quality
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[PointChanged], None]
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+_INT16_MIN, _INT16_MAX = -(2**15), 2**15 - 1
+_STEP_MIN, _STEP_MAX = -64, 63
+_BITSTRING_MAX = 2**32 - 1
+_NORMALIZED_MIN, _NORMALIZED_MAX = -1.0, 1.0 - 2.0**-15
+_DPI_MAX = 3
+
+
+class UnknownPointError(KeyError):
+    """No point of that name or IOA."""
+
+
+class PointDatabase:
+    def __init__(self, points: Iterable[Point]) -> None:
+        self._points: dict[str, Point] = {}
+        self._by_ioa: dict[int, Point] = {}
+        for point in points:
+            if point.name in self._points:
+                raise ValueError(f"duplicate point name {point.name!r}")
+            if point.ioa in self._by_ioa:
+                other = self._by_ioa[point.ioa].name
+                raise ValueError(f"IOA {point.ioa} of {point.name!r} is already used by {other!r}")
+            self._points[point.name] = point
+            self._by_ioa[point.ioa] = point
+        self._current: dict[str, PointValue] = {n: p.initial_value() for n, p in self._points.items()}
+        # the value last reported to subscribers: deadbands are measured from it
+        self._reported: dict[str, PointValue] = dict(self._current)
+        self._subscribers: list[Subscriber] = []
+        self._monitored = tuple(
+            sorted((p for p in self._points.values() if not p.kind.is_command), key=lambda p: p.ioa)
+        )
+
+    # -- lookup -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def __iter__(self) -> Iterator[Point]:
+        return iter(self._points.values())
+
+    def point(self, name: str) -> Point:
+        try:
+            return self._points[name]
+        except KeyError:
+            raise UnknownPointError(name) from None
+
+    def by_ioa(self, ioa: int) -> Point | None:
+        return self._by_ioa.get(ioa)
+
+    def monitored(self) -> tuple[Point, ...]:
+        """Monitored points in IOA order."""
+        return self._monitored
+
+    def value(self, name: str) -> PointValue:
+        try:
+            return self._current[name]
+        except KeyError:
+            raise UnknownPointError(name) from None
+
+    # -- subscriptions ------------------------------------------------------------------------
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback`` for every reportable change; returns the unsubscribe function."""
+        self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._subscribers:
+                self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    # -- the only writer -----------------------------------------------------------------------
+    def update(
+        self,
+        name: str,
+        value: bool | int | float,
+        quality: Quality = Quality.GOOD,
+        *,
+        timestamp: float,
+        origin: ChangeOrigin = ChangeOrigin.FIELD,
+    ) -> bool:
+        """Store a new value seen by a source at ``timestamp``; True if it was reported."""
+        point = self.point(name)
+        value, quality = _normalise(point, value, quality)
+        new = PointValue(value, quality, timestamp)
+        old = self._current[name]
+        self._current[name] = new
+        if point.kind.is_command:
+            return False
+        last = self._reported[name]
+        if not _reportable(point, last, new):
+            return False
+        self._reported[name] = new
+        change = PointChanged(point, old, new, origin)
+        for subscriber in tuple(self._subscribers):
+            subscriber(change)
+        return True
+
+    def set_quality(self, name: str, quality: Quality, *, timestamp: float) -> bool:
+        """Keep the value, replace its quality (e.g. IV|NT when a device stops answering)."""
+        current = self.value(name)
+        return self.update(name, current.value, quality, timestamp=timestamp)
+
+
+def _reportable(point: Point, last: PointValue, new: PointValue) -> bool:
+    if new.quality != last.quality:
+        return True
+    if new.value == last.value:
+        return False
+    if point.kind.is_analog or point.kind is PointKind.COUNTER:
+        delta = abs(float(new.value) - float(last.value))
+        if point.deadband and delta <= point.deadband:
+            return False
+        if point.deadband_percent and point.low is not None and point.high is not None:
+            if delta <= abs(point.high - point.low) * point.deadband_percent / 100.0:
+                return False
+    return True
+
+
+def _normalise(point: Point, value: bool | int | float, quality: Quality) -> tuple[bool | int | float, Quality]:
+    """Coerce a source value to the kind's type and range; out of range is clamped and flagged OV."""
+    kind = point.kind
+    if kind in (PointKind.SINGLE, PointKind.SINGLE_COMMAND):
+        return bool(value), quality
+    if kind in (PointKind.DOUBLE, PointKind.DOUBLE_COMMAND, PointKind.REGULATING_STEP):
+        v = int(value)
+        if not 0 <= v <= _DPI_MAX:
+            raise ValueError(f"{point.name}: double-point state must be 0..3, got {value!r}")
+        return v, quality
+    if kind is PointKind.STEP:
+        return _clamp_int(int(value), _STEP_MIN, _STEP_MAX, quality)
+    if kind in (PointKind.BITSTRING, PointKind.BITSTRING_COMMAND):
+        v = int(value)
+        if not 0 <= v <= _BITSTRING_MAX:
+            raise ValueError(f"{point.name}: bitstring must be 0..2**32-1, got {value!r}")
+        return v, quality
+    if kind is PointKind.COUNTER:
+        v = int(value)
+        if not _INT32_MIN <= v <= _INT32_MAX:
+            # a 32-bit counter wraps; the carry flag tells the master
+            v = (v - _INT32_MIN) % 2**32 + _INT32_MIN
+            quality |= Quality.CY
+        return v, quality
+    if kind in (PointKind.SCALED, PointKind.SETPOINT_SCALED):
+        v_int, quality = _clamp_int(int(round(value)), _INT16_MIN, _INT16_MAX, quality)
+        return _range_check(point, v_int, quality)
+    if kind in (PointKind.NORMALIZED, PointKind.SETPOINT_NORMALIZED):
+        f = float(value)
+        if math.isnan(f):
+            return 0.0, quality | Quality.IV
+        if f < _NORMALIZED_MIN or f > _NORMALIZED_MAX:
+            return min(max(f, _NORMALIZED_MIN), _NORMALIZED_MAX), quality | Quality.OV
+        return _range_check(point, f, quality)
+    f = float(value)
+    if math.isnan(f):
+        return f, quality | Quality.IV
+    return _range_check(point, f, quality)
+
+
+def _clamp_int(v: int, lo: int, hi: int, quality: Quality) -> tuple[int, Quality]:
+    if v < lo:
+        return lo, quality | Quality.OV
+    if v > hi:
+        return hi, quality | Quality.OV
+    return v, quality
+
+
+def _range_check(point: Point, v: int | float, quality: Quality) -> tuple[int | float, Quality]:
+    if (point.low is not None and v < point.low) or (point.high is not None and v > point.high):
+        quality |= Quality.OV
+    return v, quality

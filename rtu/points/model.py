@@ -1,0 +1,126 @@
+"""Point kinds, quality flags and frozen point records.
+
+A point's value is what the field says, in engineering terms: a bool for a single point, a
+double-point state code, an int for steps, bitstrings, scaled values and counters, a float in
+[-1, 1) for normalized values, a float for short floats. Time stamps are POSIX seconds (UTC) at
+which the source saw the value; the protocol layer turns them into CP56Time2a.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, IntFlag
+
+
+class PointKind(Enum):
+    # monitored
+    SINGLE = "single"
+    DOUBLE = "double"
+    STEP = "step"
+    BITSTRING = "bitstring"
+    NORMALIZED = "normalized"
+    SCALED = "scaled"
+    FLOAT = "float"
+    COUNTER = "counter"
+    # controlled
+    SINGLE_COMMAND = "single_command"
+    DOUBLE_COMMAND = "double_command"
+    REGULATING_STEP = "regulating_step"
+    SETPOINT_NORMALIZED = "setpoint_normalized"
+    SETPOINT_SCALED = "setpoint_scaled"
+    SETPOINT_FLOAT = "setpoint_float"
+    BITSTRING_COMMAND = "bitstring_command"
+
+    @property
+    def is_command(self) -> bool:
+        return self in _COMMAND_KINDS
+
+    @property
+    def is_analog(self) -> bool:
+        return self in _ANALOG_KINDS
+
+
+_COMMAND_KINDS = frozenset(
+    {
+        PointKind.SINGLE_COMMAND,
+        PointKind.DOUBLE_COMMAND,
+        PointKind.REGULATING_STEP,
+        PointKind.SETPOINT_NORMALIZED,
+        PointKind.SETPOINT_SCALED,
+        PointKind.SETPOINT_FLOAT,
+        PointKind.BITSTRING_COMMAND,
+    }
+)
+_ANALOG_KINDS = frozenset({PointKind.NORMALIZED, PointKind.SCALED, PointKind.FLOAT})
+
+
+class Quality(IntFlag):
+    """Quality of a point value. The low byte uses the QDS bit positions of IEC 60870-5-101."""
+
+    GOOD = 0
+    OV = 0x01  # overflow: value out of its range
+    BL = 0x10  # blocked
+    SB = 0x20  # substituted
+    NT = 0x40  # not topical: the source could not refresh it
+    IV = 0x80  # invalid
+    CY = 0x100  # counter carry (integrated totals)
+    CA = 0x200  # counter adjusted (integrated totals)
+    TRANSIENT = 0x400  # step position in transient state (VTI bit 7); not a quality, carried here
+
+
+class ChangeOrigin(Enum):
+    """Why a value changed; the outstation maps it onto the cause of transmission."""
+
+    FIELD = "field"  # spontaneous
+    REMOTE_COMMAND = "remote_command"  # return information caused by a remote command
+    LOCAL_COMMAND = "local_command"  # return information caused by a local command
+
+
+@dataclass(frozen=True, slots=True)
+class PointValue:
+    value: bool | int | float
+    quality: Quality
+    timestamp: float  # POSIX seconds at which the source saw the value
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A configured point. ``ioa`` is unique per station."""
+
+    name: str
+    ioa: int
+    kind: PointKind
+    groups: frozenset[int] = field(default_factory=frozenset)  # interrogation groups 1-16
+    deadband: float = 0.0  # absolute, analog kinds and counters
+    deadband_percent: float = 0.0  # of (high - low)
+    low: float | None = None  # engineering range; outside it the value is flagged OV
+    high: float | None = None
+    # commands
+    target: str | None = None  # name of the output this command drives
+    feedback: str | None = None  # monitored point reporting the output's position
+    select_required: bool = False  # refuse direct execute: select-before-operate only
+    source: str = ""  # what feeds a monitored point: "sim" (bench simulation) or "" (commands/feedback only)
+    description: str = ""
+
+    def initial_value(self) -> PointValue:
+        """The value before any source reported: invalid (IV), not topical."""
+        zero: bool | int | float
+        if self.kind in (PointKind.SINGLE, PointKind.SINGLE_COMMAND):
+            zero = False
+        elif self.kind in (PointKind.FLOAT, PointKind.NORMALIZED, PointKind.SETPOINT_FLOAT,
+                           PointKind.SETPOINT_NORMALIZED):
+            zero = 0.0
+        else:
+            zero = 0
+        quality = Quality.GOOD if self.kind.is_command else Quality.IV | Quality.NT
+        return PointValue(zero, quality, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PointChanged:
+    """Emitted by the database for every reportable change of a monitored point."""
+
+    point: Point
+    old: PointValue
+    new: PointValue
+    origin: ChangeOrigin = ChangeOrigin.FIELD

@@ -1,0 +1,235 @@
+"""IEC 60870-5-104 server: asyncio TCP around the sans-I/O APCI core and the shared outstation.
+
+Nothing here polls: a point change wakes the session, which schedules one flush on the loop, and
+the flush writes every I-frame the k-window allows. Timers are a single loop handle per
+connection, armed at the core's next deadline on the loop's monotonic clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass, field
+
+from rtu.iec.asdu.codec import PROFILE_104
+from rtu.iec.cs104.connection import (
+    Acknowledged,
+    ApciParameters,
+    AsduReceived,
+    Connection,
+    ConnectionFailed,
+    DataTransferStarted,
+    DataTransferStopped,
+)
+from rtu.iec.outstation import Outstation, Session
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 2404
+
+
+@dataclass(frozen=True, slots=True)
+class Iec104Settings:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT
+    apci: ApciParameters = field(default_factory=ApciParameters)
+    max_connections: int = 4
+    allowed_masters: tuple[str, ...] = ()  # IP addresses or networks; empty = any
+    group: str = "iec104"  # event group shared by this server's masters
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, got {self.port}")
+        if self.max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
+        for entry in self.allowed_masters:
+            ipaddress.ip_network(entry, strict=False)  # raises ValueError naming the entry
+
+
+class Iec104Server:
+    def __init__(self, outstation: Outstation, settings: Iec104Settings) -> None:
+        self.outstation = outstation
+        self.settings = settings
+        self.links: set[_Link] = set()
+        self.refused = 0
+        self._server: asyncio.Server | None = None
+        self._allowed = [ipaddress.ip_network(e, strict=False) for e in settings.allowed_masters]
+        outstation.group(settings.group)  # the backlog collects events before any master connects
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self._server is not None and self._server.sockets
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return host, port
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _Link(self), self.settings.host, self.settings.port, reuse_address=True
+        )
+        log.info("IEC 60870-5-104 server listening on %s:%d", *self.address)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for link in list(self.links):
+                link.abort("server shutting down")
+            await self._server.wait_closed()
+            self._server = None
+
+    def _admit(self, peer: tuple[str, int]) -> str | None:
+        """None if the peer may connect, else the reason it may not."""
+        if len(self.links) >= self.settings.max_connections:
+            return f"already {len(self.links)} connections (max_connections)"
+        if self._allowed:
+            address = ipaddress.ip_address(peer[0])
+            if not any(address in net for net in self._allowed):
+                return "address not in allowed_masters"
+        return None
+
+
+class _Link(asyncio.Protocol):
+    def __init__(self, server: Iec104Server) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.conn: Connection | None = None
+        self.session: Session | None = None
+        self.name = "?"
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._flush_pending = False
+        self._paused = False
+
+    # -- asyncio callbacks -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.name = f"104:{peer[0]}:{peer[1]}"
+        reason = self.server._admit(peer)
+        if reason is not None:
+            self.server.refused += 1
+            log.warning("refused connection from %s: %s", self.name, reason)
+            transport.abort()
+            return
+        self.server.links.add(self)
+        self.conn = Connection(self.server.settings.apci, self.loop.time())
+        self.session = self.server.outstation.open_session(
+            self.name, PROFILE_104, self.server.settings.group, self._wake
+        )
+        log.info("master connected: %s", self.name)
+        self._arm_timer()
+
+    def data_received(self, data: bytes) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        log.debug("%s rx %s", self.name, data.hex(" "))
+        self._handle(conn.receive_data(data, self.loop.time()))
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is None:
+            return
+        log.info("master disconnected: %s%s", self.name, f" ({exc})" if exc else "")
+        self._close_session()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._flush()
+
+    # -- internals ---------------------------------------------------------------------------
+    def abort(self, reason: str) -> None:
+        log.info("closing %s: %s", self.name, reason)
+        if self.transport is not None:
+            self.transport.abort()
+        self._close_session()
+
+    def _close_session(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self.session is not None:
+            events = self.session.unacknowledged_events
+            self.session.close()
+            if events:
+                log.info("%s: %d sent events were not acknowledged; kept for the next master",
+                         self.name, events)
+            self.session = None
+        self.server.links.discard(self)
+
+    def _handle(self, events: list[object]) -> None:
+        session = self.session
+        assert session is not None
+        for event in events:
+            if isinstance(event, AsduReceived):
+                log.debug("%s asdu %s", self.name, event.asdu.hex(" "))
+                session.receive(event.asdu)
+            elif isinstance(event, Acknowledged):
+                session.acknowledged(event.count)
+            elif isinstance(event, DataTransferStarted):
+                log.info("%s: STARTDT, data transfer started", self.name)
+                session.activate()
+            elif isinstance(event, DataTransferStopped):
+                log.info("%s: STOPDT, data transfer stopped", self.name)
+                session.deactivate()
+            elif isinstance(event, ConnectionFailed):
+                log.warning("%s: %s; closing the connection", self.name, event.reason)
+                self._write()
+                self.abort(event.reason)
+                return
+
+    def _wake(self) -> None:
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        conn, session = self.conn, self.session
+        if conn is None or session is None or conn.failed:
+            return
+        if not self._paused:
+            now = self.loop.time()
+            while conn.can_send:
+                out = session.next_output()
+                if out is None:
+                    break
+                conn.send_asdu(out.asdu, now)
+        self._write()
+        self._arm_timer()
+
+    def _write(self) -> None:
+        if self.conn is None or self.transport is None:
+            return
+        data = self.conn.data_to_send()
+        if data:
+            log.debug("%s tx %s", self.name, data.hex(" "))
+            self.transport.write(data)
+
+    def _arm_timer(self) -> None:
+        if self.conn is None:
+            return
+        deadline = self.conn.next_deadline()
+        if deadline is None:
+            return
+        if self._timer is not None and self._timer_at <= deadline:
+            return  # the armed timer fires first and re-arms
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = self.loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        conn = self.conn
+        if conn is None:
+            return
+        self._handle(conn.on_timer(self.loop.time()))
+        if self.conn is not None:
+            self._flush()
