@@ -13,7 +13,7 @@ def notify(state: str) -> bool:
     if not os.environ.get("NOTIFY_SOCKET"):
         return False
     try:
-        from systemd import daemon  # type: ignore[import-not-found, unused-ignore]
+        from systemd import daemon  # type: ignore[import-not-found, attr-defined, unused-ignore]
     except ImportError:
         log.debug("systemd-python not installed; %s not sent", state)
         return False

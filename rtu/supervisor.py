@@ -38,19 +38,21 @@ class Supervisor:
         c = config.commands
         self.executor = RelayExecutor(self.db, self.relays, short_pulse=c.short_pulse,
                                       long_pulse=c.long_pulse, default_qu=c.default_qu)
-        self.outstation = Outstation(self.db, config.station, SystemClock(), self.executor,
-                                     on_reset_process=self._reset_process)
         s = config.simulation
         self.sim = SimulatedField(self.db, seed=s.seed, digital_interval=s.digital_interval,
                                   analog_interval=s.analog_interval,
                                   counter_interval=s.counter_interval)
+        # The state read at start-up is what GI reports after end of initialisation; it is
+        # not a stream of spontaneous changes, so it is read before the outstation subscribes.
+        self.sim.initialise()
+        self.executor.report_all()
+        self.outstation = Outstation(self.db, config.station, SystemClock(), self.executor,
+                                     on_reset_process=self._reset_process)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
-        """Initialise the field and open every server; returns once all are listening."""
-        self.sim.initialise()
-        self.executor.report_all()
+        """Open every server; returns once all are listening."""
         if self.iec104 is not None:
             await self.iec104.start()
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -780,7 +780,7 @@ class Session:
             self._per_asdu[type_id] = n
         return n
 
-    def pack(self, type_id: TypeId, objects: list[InformationObject]) -> list[list[InformationObject]]:
+    def pack(self, type_id: TypeId, objects: Sequence[InformationObject]) -> list[Sequence[InformationObject]]:
         n = self._max_objects(type_id)
         return [objects[i:i + n] for i in range(0, len(objects), n)]
 

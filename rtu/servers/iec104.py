@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from rtu.iec.asdu.codec import PROFILE_104
@@ -21,6 +22,7 @@ from rtu.iec.cs104.connection import (
     ConnectionFailed,
     DataTransferStarted,
     DataTransferStopped,
+    Event,
 )
 from rtu.iec.outstation import Outstation, Session
 
@@ -163,7 +165,7 @@ class _Link(asyncio.Protocol):
             self.session = None
         self.server.links.discard(self)
 
-    def _handle(self, events: list[object]) -> None:
+    def _handle(self, events: Sequence[Event]) -> None:
         session = self.session
         assert session is not None
         for event in events:

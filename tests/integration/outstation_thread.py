@@ -1,0 +1,67 @@
+"""Runs a real Supervisor (the product's composition root) on its own event loop in a thread,
+so that a peer in the test thread (c104, a raw socket) talks to it over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from rtu.config import AppConfig
+from rtu.supervisor import Supervisor
+
+T = TypeVar("T")
+
+
+class OutstationThread:
+    def __init__(self, config: AppConfig, port: int) -> None:
+        assert config.iec104 is not None
+        self.config = dataclasses.replace(
+            config, iec104=dataclasses.replace(config.iec104, host="127.0.0.1", port=port)
+        )
+        self.port = port
+        self.loop = asyncio.new_event_loop()
+        self.supervisor: Supervisor | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def __enter__(self) -> OutstationThread:
+        self._thread.start()
+
+        async def start() -> Supervisor:
+            sup = Supervisor(self.config)
+            await sup.start()
+            return sup
+
+        self.supervisor = self.run(start())
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.supervisor is not None:
+            self.run(self.supervisor.close())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+    def run(self, coro: Any, timeout: float = 10.0) -> Any:
+        """Run a coroutine on the outstation's loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def call(self, fn: Callable[..., T], *args: Any, timeout: float = 10.0) -> T:
+        """Call ``fn(*args)`` on the outstation's loop (the database is not thread-safe)."""
+        fut: concurrent.futures.Future[T] = concurrent.futures.Future()
+
+        def invoke() -> None:
+            try:
+                fut.set_result(fn(*args))
+            except BaseException as exc:  # handed to the test thread
+                fut.set_exception(exc)
+
+        self.loop.call_soon_threadsafe(invoke)
+        return fut.result(timeout)
+
+    @property
+    def sup(self) -> Supervisor:
+        assert self.supervisor is not None
+        return self.supervisor
