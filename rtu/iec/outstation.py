@@ -196,6 +196,9 @@ class EventQueue:
         self.maxlen = maxlen
         self._items: deque[EventRecord] = deque()
         self.overflowed = 0
+        # running totals, for "send after everything queued so far" barriers
+        self.added = 0
+        self.removed = 0
 
     def __len__(self) -> int:
         return len(self._items)
@@ -206,35 +209,42 @@ class EventQueue:
     def append(self, record: EventRecord) -> None:
         if len(self._items) >= self.maxlen:
             self._items.popleft()
+            self.removed += 1
             self._count_overflow(1)
         self._items.append(record)
+        self.added += 1
 
     def extend_front(self, records: Iterable[EventRecord]) -> None:
         """Put ``records`` (in their order) before everything queued; trims the newest if full."""
         items = list(records)
         self._items.extendleft(reversed(items))
+        self.added += len(items)
         excess = len(self._items) - self.maxlen
         if excess > 0:
             # the returned events are older than the queued ones: drop from the old end
             for _ in range(excess):
                 self._items.popleft()
+            self.removed += excess
             self._count_overflow(excess)
 
     def take_all(self) -> list[EventRecord]:
         items = list(self._items)
         self._items.clear()
+        self.removed += len(items)
         return items
 
     def peek(self) -> EventRecord:
         return self._items[0]
 
     def popleft(self) -> EventRecord:
+        self.removed += 1
         return self._items.popleft()
 
     def remove_if(self, predicate: Callable[[EventRecord], bool]) -> int:
         kept = [r for r in self._items if not predicate(r)]
         removed = len(self._items) - len(kept)
         self._items = deque(kept)
+        self.removed += removed
         return removed
 
     def _count_overflow(self, n: int) -> None:
@@ -372,7 +382,9 @@ class Outstation:
             finished = True
             self._executing.discard(point.ioa)
             if not session.closed:
-                session.respond(request.reply(Cot.ACTIVATION_TERMINATION, negative=not success))
+                # return information (COT 11) reported before this must reach the master first
+                session.respond(request.reply(Cot.ACTIVATION_TERMINATION, negative=not success),
+                                after_events=True)
             log.info("command %s %s on %s: %s", request.type_id.name, value, point.name,
                      "executed" if success else "FAILED")
 
@@ -670,7 +682,8 @@ class Session:
         self.active = False
         self.closed = False
         self.events = EventQueue(f"{name}/events", outstation.config.event_queue_size)
-        self.responses: deque[Asdu | bytes] = deque()
+        # (response, barrier): sent once events.removed >= barrier (0 = at once)
+        self.responses: deque[tuple[Asdu | bytes, int]] = deque()
         self.interrogation: _Interrogation | None = None
         self._inflight: deque[Output] = deque()
         self._header = 2 + profile.cot_size + profile.ca_size
@@ -733,8 +746,9 @@ class Session:
             self.group.sessions.remove(self)
 
     # -- output ------------------------------------------------------------------------------
-    def respond(self, response: Asdu | bytes) -> None:
-        self.responses.append(response)
+    def respond(self, response: Asdu | bytes, *, after_events: bool = False) -> None:
+        """Queue a response; with ``after_events`` it follows every event queued so far."""
+        self.responses.append((response, self.events.added if after_events else 0))
         self.wake()
 
     def has_output(self) -> bool:
@@ -742,8 +756,8 @@ class Session:
 
     def next_output(self) -> Output | None:
         """The next ASDU to send: responses first, then interrogation data and events in turn."""
-        if self.responses:
-            item = self.responses.popleft()
+        if self.responses and (self.responses[0][1] <= self.events.removed or not self.active):
+            item = self.responses.popleft()[0]
             out = Output(item if isinstance(item, bytes) else encode_asdu(item, self.profile))
         elif not self.active:
             return None

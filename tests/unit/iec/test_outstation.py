@@ -24,7 +24,7 @@ from rtu.iec.asdu.objects import (
 from rtu.iec.asdu.types import Cot, Qds, TypeId
 from rtu.iec.outstation import CommandRequest, Done, Outstation, OutstationConfig, Session
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind, Quality
+from rtu.points.model import ChangeOrigin, Point, PointKind, Quality
 
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 
@@ -546,3 +546,19 @@ def test_events_are_packed_many_per_asdu() -> None:
     assert sum(len(a.objects) for a in out) == 40
     assert len(out) == 2  # 249-6 octets / 11 per object = 22 per ASDU
     assert out[0].objects[0].quality == Qds(0)  # type: ignore[union-attr]
+
+
+def test_return_information_precedes_act_term() -> None:
+    rig = Rig()
+    rig.session.activate()
+    rig.drain()
+    rig.send(act(TypeId.C_SC_NA_1, SingleCommand(500, True)))
+    assert summary(rig.drain()) == [(TypeId.C_SC_NA_1, Cot.ACTIVATION_CON, False)]
+    rig.db.update("sp9", True, timestamp=T0, origin=ChangeOrigin.REMOTE_COMMAND)
+    rig.executor.started[0][1](True)
+    rig.db.update("sp8", True, timestamp=T0)  # after the termination: may follow it
+    assert summary(rig.drain()) == [
+        (TypeId.M_SP_TB_1, Cot.RETURN_INFO_REMOTE, False),
+        (TypeId.C_SC_NA_1, Cot.ACTIVATION_TERMINATION, False),
+        (TypeId.M_SP_TB_1, Cot.SPONTANEOUS, False),
+    ]
