@@ -14,10 +14,14 @@ from rtu.iec.outstation import Outstation
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
 from rtu.servers.iec104 import Iec104Server
+from rtu.sources.base import Source
 from rtu.sources.relays import RelayExecutor
 from rtu.sources.simulated import SimulatedField
 
 log = logging.getLogger(__name__)
+
+RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
+RESTART_BACKOFF_MAX = 30.0
 
 
 class SystemClock:
@@ -49,6 +53,8 @@ class Supervisor:
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.executor,
                                      on_reset_process=self._reset_process)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
+        # field sources, each run under _supervise (restart with backoff if it fails)
+        self.sources: list[Source] = [self.sim]
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
@@ -68,12 +74,28 @@ class Supervisor:
                  self.config.station.common_address, self.config.source)
         try:
             async with asyncio.TaskGroup() as tg:
-                sim = tg.create_task(self.sim.run())
+                tasks = [tg.create_task(self._supervise(source)) for source in self.sources]
                 await self._stop.wait()
-                sim.cancel()
+                for task in tasks:
+                    task.cancel()
         finally:
             notify("STOPPING=1")
             await self.close()
+
+    async def _supervise(self, source: Source) -> None:
+        """Run a source for ever: a failure is logged and the source restarted with backoff."""
+        delay = RESTART_BACKOFF_FIRST
+        while True:
+            started = asyncio.get_running_loop().time()
+            try:
+                await source.run()
+                log.warning("source %s stopped by itself; restarting in %.0f s", source.name, delay)
+            except Exception:
+                log.exception("source %s failed; restarting in %.0f s", source.name, delay)
+            if asyncio.get_running_loop().time() - started > RESTART_BACKOFF_MAX:
+                delay = RESTART_BACKOFF_FIRST  # it ran fine for a while: start the backoff again
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RESTART_BACKOFF_MAX)
 
     def stop(self) -> None:
         self._stop.set()

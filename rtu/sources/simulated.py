@@ -21,6 +21,8 @@ _ANALOG = (PointKind.NORMALIZED, PointKind.SCALED, PointKind.FLOAT)
 
 
 class SimulatedField:
+    name = "simulation"
+
     def __init__(
         self,
         db: PointDatabase,
@@ -65,6 +67,8 @@ class SimulatedField:
             ):
                 if points and interval > 0:
                     tg.create_task(self._loop(points, interval, step))
+        # nothing to simulate: stay idle instead of returning (a return means "stopped")
+        await asyncio.Event().wait()
 
     async def _loop(self, points: list[Point], interval: float,
                     step: Callable[[Point], None]) -> None:

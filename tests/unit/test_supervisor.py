@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+import rtu.supervisor as supervisor_module
+from rtu.config import bench_config
+from rtu.supervisor import Supervisor
+
+
+class FlakySource:
+    name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.runs = 0
+        self.steady = asyncio.Event()
+
+    async def run(self) -> None:
+        self.runs += 1
+        if self.runs <= self.failures:
+            raise OSError("device went away")
+        self.steady.set()
+        await asyncio.Event().wait()
+
+
+def test_a_failing_source_is_restarted_with_backoff(monkeypatch: pytest.MonkeyPatch,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(supervisor_module, "RESTART_BACKOFF_FIRST", 0.01)
+
+    async def main() -> int:
+        sup = Supervisor(bench_config())
+        source = FlakySource(failures=3)
+        task = asyncio.create_task(sup._supervise(source))
+        await asyncio.wait_for(source.steady.wait(), 5)
+        task.cancel()
+        await sup.close()
+        return source.runs
+
+    assert asyncio.run(main()) == 4
+    assert caplog.text.count("source flaky failed; restarting") == 3
+
+
+def test_start_up_state_is_not_reported_as_events() -> None:
+    async def main() -> list[str]:
+        sup = Supervisor(bench_config())
+        backlog = sup.outstation.groups["iec104"].backlog.take_all()
+        await sup.close()
+        return [record.type_id.name for record in backlog]
+
+    assert asyncio.run(main()) == ["M_EI_NA_1"]  # end of initialisation, then nothing
