@@ -1,0 +1,1 @@
+"""IEC 60870-5-101 sans-I/O cores: FT1.2 framing (:mod:`.ft12`) and the link layer (:mod:`.link`)."""
