@@ -30,6 +30,8 @@ from typing import Any, Final
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.model import Point, PointKind
+from rtu.iec.cs101.link import LinkMode, LinkParameters
+from rtu.servers.iec101 import Iec101Settings, SerialSettings
 from rtu.servers.iec104 import Iec104Settings
 
 __all__ = [
@@ -49,13 +51,18 @@ __all__ = [
 _BENCH_SOURCE: Final = "<bench>"
 
 # -- the schema: every key the file may contain (public names: see the module docstring) --------
-_SECTIONS: Final = ("station", "iec104", "commands", "simulation", "logging", "relays", "points")
+_SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays", "points")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
     "time_invalid_until_sync",
 )
 _IEC104_KEYS: Final = (
     "enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections", "allowed_masters",
+)
+_IEC101_KEYS: Final = (
+    "enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
+    "link_address", "link_address_size", "remote_link_address", "single_char_ack",
+    "repeat_timeout", "max_repeats", "test_interval",
 )
 _COMMANDS_KEYS: Final = ("short_pulse", "long_pulse", "default_qu")
 _SIMULATION_KEYS: Final = ("seed", "digital_interval", "analog_interval", "counter_interval")
@@ -152,6 +159,7 @@ class AppConfig:
     commands: CommandConfig
     simulation: SimulationConfig
     logging: LoggingConfig
+    iec101: Iec101Settings | None = None  # None without an enabled [iec101] section
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -430,6 +438,7 @@ class _Parser:
         doc = self.table(data, "", _SECTIONS, "the whole document")
         station, field_sizes = self.station(doc.get("station", _MISSING))
         iec104 = self.iec104(doc.get("iec104", _MISSING))
+        iec101 = self.iec101(doc.get("iec101", _MISSING), field_sizes)
         commands = self.commands(doc.get("commands", _MISSING))
         simulation = self.simulation(doc.get("simulation", _MISSING))
         logging_config = self.logging(doc.get("logging", _MISSING))
@@ -447,6 +456,7 @@ class _Parser:
             commands=commands,
             simulation=simulation,
             logging=logging_config,
+            iec101=iec101,
         )
 
     def station(self, value: object) -> tuple[OutstationConfig | None, FieldSizes]:
@@ -535,6 +545,64 @@ class _Parser:
             self.error("iec104", str(exc))
             return None
         return settings if enabled else None
+
+    def iec101(self, value: object, sizes: FieldSizes) -> Iec101Settings | None:
+        """[iec101]: the serial line and the FT1.2 link; absent or enabled = false: no 101."""
+        if value is _MISSING:
+            return None
+        tbl = self.table(value, "iec101", _IEC101_KEYS, "[iec101]")
+        errors_before = len(self.errors)
+        enabled = self.boolean(tbl.get("enabled", True), "iec101.enabled")
+        device: str | None = None
+        if "device" in tbl:
+            device = self.string(tbl["device"], "iec101.device",
+                                 "a serial device path such as /dev/ttyUSB0")
+        elif enabled:
+            self.missing("iec101.device", "a serial device path such as /dev/ttyUSB0")
+        baudrate = self.integer(tbl.get("baudrate", 9600), "iec101.baudrate", 50, 4_000_000)
+        parity = self.choice(tbl.get("parity", "E"), "iec101.parity", ("N", "E", "O"))
+        bytesize = self.integer(tbl.get("bytesize", 8), "iec101.bytesize", 7, 8)
+        stopbits_value = tbl.get("stopbits", 1)
+        stopbits: float | None = None
+        if stopbits_value in (1, 1.5, 2) and not isinstance(stopbits_value, bool):
+            stopbits = float(stopbits_value)
+        else:
+            self.expected("iec101.stopbits", "1, 1.5 or 2", stopbits_value)
+        rs485 = self.boolean(tbl.get("rs485", False), "iec101.rs485")
+        mode = self.choice(tbl.get("mode", "unbalanced"), "iec101.mode", ("unbalanced", "balanced"))
+        address_size = self.integer(tbl.get("link_address_size", 1), "iec101.link_address_size", 0, 2)
+        address = self.integer(tbl.get("link_address", 1), "iec101.link_address", 0, 65535)
+        remote = self.integer(tbl.get("remote_link_address", 2), "iec101.remote_link_address",
+                              0, 65535)
+        single_char = self.boolean(tbl.get("single_char_ack", True), "iec101.single_char_ack")
+        repeat_timeout = self.seconds(tbl.get("repeat_timeout", 1.0), "iec101.repeat_timeout")
+        max_repeats = self.integer(tbl.get("max_repeats", 3), "iec101.max_repeats", 0, 100)
+        test_value = tbl.get("test_interval", 10.0)
+        test_interval = 0.0 if test_value == 0 and not isinstance(test_value, bool) else \
+            self.seconds(test_value, "iec101.test_interval")
+        if len(self.errors) > errors_before or not enabled:
+            return None
+        if device is None:
+            return None
+        assert parity is not None and mode is not None
+        assert baudrate is not None and bytesize is not None and stopbits is not None
+        assert rs485 is not None and address_size is not None and address is not None
+        assert remote is not None and single_char is not None and repeat_timeout is not None
+        assert max_repeats is not None and test_interval is not None
+        try:
+            link = LinkParameters(
+                mode=LinkMode(mode), address=address, address_size=address_size,
+                remote_address=remote, single_char_ack=single_char,
+                repeat_timeout=repeat_timeout, max_repeats=max_repeats,
+                test_interval=test_interval,
+            )
+            serial = SerialSettings(device=device, baudrate=baudrate, parity=parity,
+                                    bytesize=bytesize, stopbits=stopbits, rs485=rs485)
+        except ValueError as exc:
+            self.error("iec101", str(exc))
+            return None
+        return Iec101Settings(serial=serial, link=link, cot_size=sizes.cot_size,
+                              ca_size=sizes.ca_size, ioa_size=sizes.ioa_size)
 
     def allowed_masters(self, value: object) -> tuple[str, ...] | None:
         path = "iec104.allowed_masters"

@@ -13,6 +13,7 @@ from rtu.config import AppConfig
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
+from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
 from rtu.sources.base import Source
 from rtu.sources.relays import RelayExecutor
@@ -53,8 +54,11 @@ class Supervisor:
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.executor,
                                      on_reset_process=self._reset_process)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
-        # field sources, each run under _supervise (restart with backoff if it fails)
+        self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
+        # field sources and serial servers, each run under _supervise (restart with backoff)
         self.sources: list[Source] = [self.sim]
+        if self.iec101 is not None:
+            self.sources.append(self.iec101)
         self._stop = asyncio.Event()
 
     async def start(self) -> None:

@@ -25,6 +25,7 @@ class OutstationThread:
         self.port = port
         self.loop = asyncio.new_event_loop()
         self.supervisor: Supervisor | None = None
+        self._serial_task: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
     def __enter__(self) -> OutstationThread:
@@ -33,12 +34,17 @@ class OutstationThread:
         async def start() -> Supervisor:
             sup = Supervisor(self.config)
             await sup.start()
+            if sup.iec101 is not None:  # the serial server runs as a task, like in run()
+                self._serial_task = asyncio.get_running_loop().create_task(sup.iec101.run())
+                await asyncio.wait_for(sup.iec101.opened.wait(), 5)
             return sup
 
         self.supervisor = self.run(start())
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        if self._serial_task is not None:
+            self.loop.call_soon_threadsafe(self._serial_task.cancel)
         if self.supervisor is not None:
             self.run(self.supervisor.close())
         self.loop.call_soon_threadsafe(self.loop.stop)

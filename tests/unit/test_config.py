@@ -38,6 +38,9 @@ SCHEMA: dict[str, set[str]] = {
                 "event_queue_size", "time_invalid_until_sync"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
                "allowed_masters"},
+    "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
+               "link_address", "link_address_size", "remote_link_address", "single_char_ack",
+               "repeat_timeout", "max_repeats", "test_interval"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
     "logging": {"level"},
@@ -45,6 +48,10 @@ SCHEMA: dict[str, set[str]] = {
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
+
+
+# keys a section cannot be without (so that a test breaking another key sees one error only)
+REQUIRED_KEYS: dict[str, dict[str, Any]] = {"iec101": {"device": "/dev/ttyUSB0"}}
 
 
 def example_text() -> str:
@@ -178,7 +185,7 @@ class TestExample:
                 data[section][0]["not_a_key"] = 1
                 path = f"{section}[0].not_a_key"
             else:
-                data[section] = {"not_a_key": 1}
+                data[section] = {"not_a_key": 1, **REQUIRED_KEYS.get(section, {})}
                 path = f"{section}.not_a_key"
             prefix = f"{SRC}: {path}: unknown key; expected one of "
             line = single_error(data)
@@ -310,7 +317,7 @@ class TestStructure:
         data["staton"] = {}
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
-            "iec104, commands, simulation, logging, relays, points"
+            "iec104, iec101, commands, simulation, logging, relays, points"
         )
 
     def test_unknown_key(self) -> None:
