@@ -58,7 +58,6 @@ from rtu.iec.asdu.objects import (
     SinglePoint,
     StepPosition,
     TestCommand,
-    TestCommandWithTime,
 )
 from rtu.iec.asdu.types import (
     FBP_TEST_PATTERN,
@@ -370,7 +369,7 @@ class Outstation:
 
     # -- command execution -------------------------------------------------------------------
     def _execute(self, session: Session, request: Asdu, obj: InformationObject, point: Point,
-                 value: bool | int | float, qu: int) -> None:
+                 value: bool | float, qu: int) -> None:
         self._executing.add(point.ioa)
         finished = False
 

@@ -91,7 +91,7 @@ class PointDatabase:
     def update(
         self,
         name: str,
-        value: bool | int | float,
+        value: bool | float,
         quality: Quality = Quality.GOOD,
         *,
         timestamp: float,
@@ -129,13 +129,13 @@ def _reportable(point: Point, last: PointValue, new: PointValue) -> bool:
         delta = abs(float(new.value) - float(last.value))
         if point.deadband and delta <= point.deadband:
             return False
-        if point.deadband_percent and point.low is not None and point.high is not None:
-            if delta <= abs(point.high - point.low) * point.deadband_percent / 100.0:
-                return False
+        if (point.deadband_percent and point.low is not None and point.high is not None
+                and delta <= abs(point.high - point.low) * point.deadband_percent / 100.0):
+            return False
     return True
 
 
-def _normalise(point: Point, value: bool | int | float, quality: Quality) -> tuple[bool | int | float, Quality]:
+def _normalise(point: Point, value: bool | float, quality: Quality) -> tuple[bool | int | float, Quality]:
     """Coerce a source value to the kind's type and range; out of range is clamped and flagged OV."""
     kind = point.kind
     if kind in (PointKind.SINGLE, PointKind.SINGLE_COMMAND):
@@ -160,7 +160,7 @@ def _normalise(point: Point, value: bool | int | float, quality: Quality) -> tup
             quality |= Quality.CY
         return v, quality
     if kind in (PointKind.SCALED, PointKind.SETPOINT_SCALED):
-        v_int, quality = _clamp_int(int(round(value)), _INT16_MIN, _INT16_MAX, quality)
+        v_int, quality = _clamp_int(round(value), _INT16_MIN, _INT16_MAX, quality)
         return _range_check(point, v_int, quality)
     if kind in (PointKind.NORMALIZED, PointKind.SETPOINT_NORMALIZED):
         f = float(value)
@@ -183,7 +183,7 @@ def _clamp_int(v: int, lo: int, hi: int, quality: Quality) -> tuple[int, Quality
     return v, quality
 
 
-def _range_check(point: Point, v: int | float, quality: Quality) -> tuple[int | float, Quality]:
+def _range_check(point: Point, v: float, quality: Quality) -> tuple[int | float, Quality]:
     if (point.low is not None and v < point.low) or (point.high is not None and v > point.high):
         quality |= Quality.OV
     return v, quality

@@ -15,7 +15,7 @@ from typing import Any
 
 from rtu.iec.asdu.codec import AsduProfile
 from rtu.iec.cs101.link import LinkLayer, LinkParameters, LinkStateChanged
-from rtu.iec.outstation import Outstation, Output, Session
+from rtu.iec.outstation import Outstation, Session
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,6 @@ class _Application:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self._pending: Output | None = None
 
     def has_class1(self) -> bool:
         return self.session.has_output()
@@ -202,7 +201,7 @@ class Iec101Server:
             return
         try:
             data = port.read(max(1, port.in_waiting))
-        except (OSError, Exception) as exc:  # SerialException is an OSError subclass in pyserial
+        except OSError as exc:  # pyserial's SerialException is an OSError
             self._fail(exc)
             return
         if not data:
@@ -236,7 +235,7 @@ class Iec101Server:
             log.debug("%s tx %s", self.name, data.hex(" "))
             try:
                 port.write(data)
-            except (OSError, Exception) as exc:
+            except OSError as exc:
                 self._fail(exc)
                 return
         self._arm_timer()

@@ -55,7 +55,7 @@ class SimulatedField:
         for p in self.counters:
             self.db.update(p.name, 0, timestamp=now)
 
-    def set(self, name: str, value: bool | int | float) -> None:
+    def set(self, name: str, value: bool | float) -> None:
         """Drive one point by hand (tests, `rtu sim set`)."""
         self.db.update(name, value, timestamp=self.wall())
 
@@ -94,7 +94,7 @@ class SimulatedField:
         current = float(self.db.value(p.name).value)
         drift = (high - low) * self.rng.uniform(-0.02, 0.02)
         value = min(high, max(low, current + drift))
-        self.set(p.name, int(round(value)) if p.kind is PointKind.SCALED else value)
+        self.set(p.name, round(value) if p.kind is PointKind.SCALED else value)
 
     def _step_counter(self, p: Point) -> None:
         self.set(p.name, int(self.db.value(p.name).value) + self.rng.randint(1, 10))

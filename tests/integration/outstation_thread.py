@@ -8,7 +8,7 @@ import concurrent.futures
 import dataclasses
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from rtu.config import AppConfig
 from rtu.supervisor import Supervisor
@@ -28,7 +28,7 @@ class OutstationThread:
         self._serial_task: asyncio.Task[None] | None = None
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
-    def __enter__(self) -> OutstationThread:
+    def __enter__(self) -> Self:
         self._thread.start()
 
         async def start() -> Supervisor:
@@ -42,7 +42,7 @@ class OutstationThread:
         self.supervisor = self.run(start())
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._serial_task is not None:
             self.loop.call_soon_threadsafe(self._serial_task.cancel)
         if self.supervisor is not None:
@@ -61,7 +61,7 @@ class OutstationThread:
         def invoke() -> None:
             try:
                 fut.set_result(fn(*args))
-            except BaseException as exc:  # handed to the test thread
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
                 fut.set_exception(exc)
 
         self.loop.call_soon_threadsafe(invoke)

@@ -89,7 +89,7 @@ def test_spontaneous_event_carries_the_source_time(rtu, master) -> None:
     assert event["cot"] == COT_SPONTANEOUS
     obj = event["objects"][0]
     assert not obj["iv"]
-    tag = obj["time"].replace(tzinfo=dt.timezone.utc)  # UTC, decoded by the harness
+    tag = obj["time"].replace(tzinfo=dt.UTC)  # UTC, decoded by the harness
     assert abs(tag.timestamp() - seen_at) < 0.0015
     upd = master.wait_update(lambda u: u["ioa"] == 1005 and u["cot"] == COT_SPONTANEOUS)
     assert upd["value"] is True
@@ -213,28 +213,28 @@ def test_events_while_disconnected_are_delivered_in_order_after_reconnect(rtu) -
 
 def test_idle_connection_gets_testfr_and_stays_up() -> None:
     port = free_tcp_port()
-    with OutstationThread(with_apci(bench_config(), t3=1.0, t2=0.5, t1=2.0), port):
-        with C104Master(port, ca=1) as m:
-            m.wait_connected(5)
-            m.wait_for(lambda r: r.get("u") == "TESTFR_ACT", timeout=4.0)
-            time.sleep(1.0)
-            assert m.state == "OPEN"
-            assert any(r.get("u") == "TESTFR_CON" for r in m.sent.snapshot())
+    with (OutstationThread(with_apci(bench_config(), t3=1.0, t2=0.5, t1=2.0), port),
+          C104Master(port, ca=1) as m):
+        m.wait_connected(5)
+        m.wait_for(lambda r: r.get("u") == "TESTFR_ACT", timeout=4.0)
+        time.sleep(1.0)
+        assert m.state == "OPEN"
+        assert any(r.get("u") == "TESTFR_CON" for r in m.sent.snapshot())
 
 
 def test_wireshark_decodes_the_whole_exchange_without_malformed_frames(rtu, tmp_path) -> None:
-    with TsharkCapture(rtu.port, tmp_path / "iec104.pcapng") as capture:
-        with C104Master(rtu.port, ca=1) as m:
-            m.wait_connected(5)
-            assert m.interrogation(qoi=20)
-            rtu.call(rtu.sup.sim.set, "di09", True)
-            rtu.call(rtu.sup.sim.set, "ai3", 12.5)
-            m.wait_for(lambda r: r.get("type") == "M_ME_TF_1")
-            result = m.single_command(5006, True, select=True)
-            assert result.act_term is not None
-            m.counter_interrogation()
-            m.clock_sync()
-            m.single_command(5999, False)
+    with (TsharkCapture(rtu.port, tmp_path / "iec104.pcapng") as capture,
+          C104Master(rtu.port, ca=1) as m):
+        m.wait_connected(5)
+        assert m.interrogation(qoi=20)
+        rtu.call(rtu.sup.sim.set, "di09", True)
+        rtu.call(rtu.sup.sim.set, "ai3", 12.5)
+        m.wait_for(lambda r: r.get("type") == "M_ME_TF_1")
+        result = m.single_command(5006, True, select=True)
+        assert result.act_term is not None
+        m.counter_interrogation()
+        m.clock_sync()
+        m.single_command(5999, False)
     frames = tshark_decode_104(capture.path, rtu.port)
     assert not frames.malformed, frames.problems
     from_us = [f for f in frames if f["dir"] == "from_server" and f["format"] == "I"]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rtu.iec.asdu.types import Cot, Qds, TypeId
+
+GOOD = Qds(0)  # no quality flag set
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +36,11 @@ class Cp56Time2a:
     ) -> Cp56Time2a:
         """UTC time tag for a POSIX timestamp in seconds."""
         whole = int(seconds // 1)
-        ms_in_second = int(round((seconds - whole) * 1000.0))
+        ms_in_second = round((seconds - whole) * 1000.0)
         if ms_in_second >= 1000:
             whole += 1
             ms_in_second -= 1000
-        dt = datetime.fromtimestamp(whole, tz=timezone.utc)
+        dt = datetime.fromtimestamp(whole, tz=UTC)
         return cls(
             milliseconds=dt.second * 1000 + ms_in_second,
             minute=dt.minute,
@@ -53,7 +55,7 @@ class Cp56Time2a:
     def to_timestamp(self) -> float:
         """POSIX seconds for this UTC time tag (raises ValueError for impossible dates)."""
         dt = datetime(
-            2000 + self.year, self.month, self.day, self.hour, self.minute, tzinfo=timezone.utc
+            2000 + self.year, self.month, self.day, self.hour, self.minute, tzinfo=UTC
         )
         return calendar.timegm(dt.utctimetuple()) + self.milliseconds / 1000.0
 
@@ -62,7 +64,7 @@ class Cp56Time2a:
 class SinglePoint:
     ioa: int
     value: bool
-    quality: Qds = Qds(0)
+    quality: Qds = GOOD
     time: Cp56Time2a | None = None
 
 
@@ -70,7 +72,7 @@ class SinglePoint:
 class DoublePoint:
     ioa: int
     value: int  # DoublePointValue
-    quality: Qds = Qds(0)
+    quality: Qds = GOOD
     time: Cp56Time2a | None = None
 
 
@@ -79,7 +81,7 @@ class StepPosition:
     ioa: int
     value: int  # -64..63
     transient: bool = False
-    quality: Qds = Qds(0)
+    quality: Qds = GOOD
     time: Cp56Time2a | None = None
 
 
@@ -87,7 +89,7 @@ class StepPosition:
 class Bitstring32:
     ioa: int
     value: int  # 0..2**32-1
-    quality: Qds = Qds(0)
+    quality: Qds = GOOD
     time: Cp56Time2a | None = None
 
 
@@ -95,7 +97,7 @@ class Bitstring32:
 class MeasuredNormalized:
     ioa: int
     value: int  # raw int16; the normalized value is value / 32768
-    quality: Qds = Qds(0)
+    quality: Qds = GOOD
     time: Cp56Time2a | None = None
 
 
@@ -109,7 +111,7 @@ class MeasuredNormalizedNoQuality:
 class MeasuredScaled:
     ioa: int
     value: int  # int16
-    quality: Qds = Qds(0)
+    quality: Qds = GOOD
     time: Cp56Time2a | None = None
 
 
@@ -117,7 +119,7 @@ class MeasuredScaled:
 class MeasuredFloat:
     ioa: int
     value: float  # IEEE 754 single precision
-    quality: Qds = Qds(0)
+    quality: Qds = GOOD
     time: Cp56Time2a | None = None
 
 

@@ -66,7 +66,7 @@ def test_absolute_deadband_is_measured_from_the_last_reported_value() -> None:
 
 
 def test_percent_deadband_uses_the_range() -> None:
-    db, seen = make_db()
+    db, _ = make_db()
     db.update("pct", 100.0, timestamp=1)
     assert not db.update("pct", 101.9, timestamp=2)  # 1 % of 200 = 2
     assert db.update("pct", 102.1, timestamp=3)
