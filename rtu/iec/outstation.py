@@ -79,8 +79,11 @@ log = logging.getLogger(__name__)
 
 _NORMALIZED_SCALE = 32768
 _INT16_MIN, _INT16_MAX = -32768, 32767
-_SIQ_MASK = Qds.IV | Qds.NT | Qds.SB | Qds.BL
-_QDS_MASK = _SIQ_MASK | Qds.OV
+_SIQ_MASK = int(Qds.IV | Qds.NT | Qds.SB | Qds.BL)
+_QDS_MASK = _SIQ_MASK | int(Qds.OV)
+_TRANSIENT = int(Quality.TRANSIENT)
+# Qds for every octet value: building an IntFlag per event is slow, a tuple index is not
+_QDS_BY_OCTET: tuple[Qds, ...] = tuple(Qds(i) for i in range(256))
 _BROADCAST = {1: 0xFF, 2: 0xFFFF}
 _COUNTER_SEQUENCE_MODULO = 32
 _QRP_GENERAL_RESET = 1
@@ -263,9 +266,10 @@ class EventGroup:
         self.name = name
         self.backlog = EventQueue(f"{name}/backlog", maxlen)
         self.sessions: list[Session] = []
+        self.active: list[Session] = []  # the sessions with data transfer started, kept by Session
 
     def active_sessions(self) -> list[Session]:
-        return [s for s in self.sessions if s.active]
+        return list(self.active)
 
 
 @dataclass(slots=True)
@@ -307,6 +311,10 @@ class Outstation:
         self._executing: set[int] = set()
         self._counter_sequence = 0
         self._frozen_counters: dict[str, PointValue] | None = None
+        # the time-tagged type of each monitored point's events, looked up by name per event
+        self._event_type: dict[str, TypeId] = {
+            p.name: MONITOR_TYPES[p.kind][1] for p in database.monitored()
+        }
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
     def close(self) -> None:
@@ -345,14 +353,14 @@ class Outstation:
     # -- events ------------------------------------------------------------------------------
     def _on_point_changed(self, change: PointChanged) -> None:
         point = change.point
-        type_id = MONITOR_TYPES[point.kind][1]
+        origin = change.origin
         record = EventRecord(
-            type_id,
-            _ORIGIN_COT[change.origin],
+            self._event_type[point.name],
+            Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
         )
         for group in self.groups.values():
-            active = group.active_sessions()
+            active = group.active
             if not active:
                 group.backlog.append(record)
                 continue
@@ -642,21 +650,21 @@ def monitor_object(point: Point, pv: PointValue, time: Cp56Time2a | None) -> Inf
     kind = point.kind
     q = int(pv.quality)
     if kind is PointKind.SINGLE:
-        return SinglePoint(point.ioa, bool(pv.value), Qds(q & _SIQ_MASK), time)
+        return SinglePoint(point.ioa, bool(pv.value), _QDS_BY_OCTET[q & _SIQ_MASK], time)
     if kind is PointKind.DOUBLE:
-        return DoublePoint(point.ioa, int(pv.value), Qds(q & _SIQ_MASK), time)
+        return DoublePoint(point.ioa, int(pv.value), _QDS_BY_OCTET[q & _SIQ_MASK], time)
+    qds = _QDS_BY_OCTET[q & _QDS_MASK]
     if kind is PointKind.STEP:
-        return StepPosition(point.ioa, int(pv.value), bool(q & Quality.TRANSIENT),
-                            Qds(q & _QDS_MASK), time)
+        return StepPosition(point.ioa, int(pv.value), bool(q & _TRANSIENT), qds, time)
     if kind is PointKind.BITSTRING:
-        return Bitstring32(point.ioa, int(pv.value), Qds(q & _QDS_MASK), time)
+        return Bitstring32(point.ioa, int(pv.value), qds, time)
     if kind is PointKind.NORMALIZED:
         raw = max(_INT16_MIN, min(_INT16_MAX, round(float(pv.value) * _NORMALIZED_SCALE)))
-        return MeasuredNormalized(point.ioa, raw, Qds(q & _QDS_MASK), time)
+        return MeasuredNormalized(point.ioa, raw, qds, time)
     if kind is PointKind.SCALED:
-        return MeasuredScaled(point.ioa, int(pv.value), Qds(q & _QDS_MASK), time)
+        return MeasuredScaled(point.ioa, int(pv.value), qds, time)
     if kind is PointKind.FLOAT:
-        return MeasuredFloat(point.ioa, float(pv.value), Qds(q & _QDS_MASK), time)
+        return MeasuredFloat(point.ioa, float(pv.value), qds, time)
     if kind is PointKind.COUNTER:
         return counter_object(point, pv, time, 0)
     raise ValueError(f"{point.name}: {kind.value} is not a monitored kind")
@@ -716,8 +724,9 @@ class Session:
         """Data transfer started: this session now receives events (and the backlog if first)."""
         if self.active or self.closed:
             return
-        first = not self.group.active_sessions()
+        first = not self.group.active
         self.active = True
+        self.group.active.append(self)
         if first:
             self.events.extend_front(self.group.backlog.take_all())
         self.wake()
@@ -727,12 +736,13 @@ class Session:
         if not self.active:
             return
         self.active = False
+        self.group.active.remove(self)
         self.interrogation = None
         returned = [r for out in self._inflight for r in out.events]
         returned.extend(self.events.take_all())
         self._inflight.clear()
         self.responses.clear()
-        if not self.group.active_sessions():
+        if not self.group.active:
             self.group.backlog.extend_front(returned)
         elif returned:
             log.info("%s stopped with %d events unacknowledged; the group's other masters have them",

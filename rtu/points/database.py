@@ -46,6 +46,12 @@ class PointDatabase:
         # the value last reported to subscribers: deadbands are measured from it
         self._reported: dict[str, PointValue] = dict(self._current)
         self._subscribers: list[Subscriber] = []
+        # per point, decided once: (point, is a command, has a deadband rule); enum properties
+        # and hashing are slow enough to matter on the event path
+        self._facts: dict[str, tuple[Point, bool, bool]] = {
+            n: (p, p.kind.is_command, p.kind.is_analog or p.kind is PointKind.COUNTER)
+            for n, p in self._points.items()
+        }
         self._monitored = tuple(
             sorted((p for p in self._points.values() if not p.kind.is_command), key=lambda p: p.ioa)
         )
@@ -98,19 +104,22 @@ class PointDatabase:
         origin: ChangeOrigin = ChangeOrigin.FIELD,
     ) -> bool:
         """Store a new value seen by a source at ``timestamp``; True if it was reported."""
-        point = self.point(name)
+        try:
+            point, is_command, has_deadband = self._facts[name]
+        except KeyError:
+            raise UnknownPointError(name) from None
         value, quality = _normalise(point, value, quality)
         new = PointValue(value, quality, timestamp)
         old = self._current[name]
         self._current[name] = new
-        if point.kind.is_command:
+        if is_command:
             return False
         last = self._reported[name]
-        if not _reportable(point, last, new):
+        if not _reportable(point, has_deadband, last, new):
             return False
         self._reported[name] = new
         change = PointChanged(point, old, new, origin)
-        for subscriber in tuple(self._subscribers):
+        for subscriber in self._subscribers[:]:  # a subscriber may unsubscribe
             subscriber(change)
         return True
 
@@ -120,12 +129,12 @@ class PointDatabase:
         return self.update(name, current.value, quality, timestamp=timestamp)
 
 
-def _reportable(point: Point, last: PointValue, new: PointValue) -> bool:
+def _reportable(point: Point, has_deadband: bool, last: PointValue, new: PointValue) -> bool:
     if new.quality != last.quality:
         return True
     if new.value == last.value:
         return False
-    if point.kind.is_analog or point.kind is PointKind.COUNTER:
+    if has_deadband:
         delta = abs(float(new.value) - float(last.value))
         if point.deadband and delta <= point.deadband:
             return False

@@ -15,6 +15,21 @@ from rtu.iec.asdu.types import Cot, Qds, TypeId
 
 GOOD = Qds(0)  # no quality flag set
 
+_MS_PER_SECOND = 1000
+_SECONDS_PER_MINUTE = 60
+_YEARS_PER_CENTURY = 100
+# the calendar fields (minute, hour, day, month, year % 100, ISO weekday) of the last minute seen
+_last_minute: list[object] = [None, ()]
+
+
+def _minute_fields(minute_start: int) -> tuple[int, int, int, int, int, int]:
+    if _last_minute[0] == minute_start:
+        return _last_minute[1]  # type: ignore[return-value]
+    dt = datetime.fromtimestamp(minute_start, tz=UTC)
+    fields = (dt.minute, dt.hour, dt.day, dt.month, dt.year % _YEARS_PER_CENTURY, dt.isoweekday())
+    _last_minute[0], _last_minute[1] = minute_start, fields
+    return fields
+
 
 @dataclass(frozen=True, slots=True)
 class Cp56Time2a:
@@ -34,22 +49,22 @@ class Cp56Time2a:
     def from_timestamp(
         cls, seconds: float, *, invalid: bool = False, with_weekday: bool = False
     ) -> Cp56Time2a:
-        """UTC time tag for a POSIX timestamp in seconds."""
+        """UTC time tag for a POSIX timestamp in seconds.
+
+        The calendar fields are computed once per minute and reused (events arrive in time
+        order, so this is the common case on the event path)."""
         whole = int(seconds // 1)
         ms_in_second = round((seconds - whole) * 1000.0)
-        if ms_in_second >= 1000:
+        if ms_in_second >= _MS_PER_SECOND:
             whole += 1
-            ms_in_second -= 1000
-        dt = datetime.fromtimestamp(whole, tz=UTC)
+            ms_in_second -= _MS_PER_SECOND
+        minute_start = whole - whole % _SECONDS_PER_MINUTE
+        fields = _minute_fields(minute_start)
         return cls(
-            milliseconds=dt.second * 1000 + ms_in_second,
-            minute=dt.minute,
-            hour=dt.hour,
-            day=dt.day,
-            month=dt.month,
-            year=dt.year % 100,
-            weekday=dt.isoweekday() if with_weekday else 0,
-            invalid=invalid,
+            (whole - minute_start) * _MS_PER_SECOND + ms_in_second,
+            fields[0], fields[1], fields[2], fields[3], fields[4],
+            fields[5] if with_weekday else 0,
+            invalid,
         )
 
     def to_timestamp(self) -> float:
