@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
+
+from hal.interfaces import DigitalInput, EdgeHandler, InputEdge
 
 
 class FakeDigitalInput:
@@ -44,3 +47,63 @@ class FakeAnalogInput:
 
     def read(self) -> float:
         return self.value
+
+
+class FakeGpio:
+    """An in-memory GPIO bank (the ``sim`` backend, and tests): inputs a test drives, outputs
+    that are FakeRelays. ``drive`` changes an input and reports the edge like a kernel would;
+    ``set_level`` changes it silently (a lost edge)."""
+
+    def __init__(self, inputs: Iterable[str] = (),
+                 outputs: Iterable[tuple[str, bool]] = ()) -> None:
+        self.levels: dict[str, bool] = {name: False for name in inputs}
+        self.relays: dict[str, FakeRelay] = {name: FakeRelay(name, initial)
+                                            for name, initial in outputs}
+        self.handler: EdgeHandler | None = None
+        self.fail = False  # tests: make read_inputs() raise, like a driver error
+        self.closed = False
+
+    def read_inputs(self) -> dict[str, bool]:
+        if self.fail:
+            raise OSError("simulated GPIO read failure")
+        return dict(self.levels)
+
+    def watch(self, handler: EdgeHandler) -> None:
+        self.handler = handler
+
+    def unwatch(self) -> None:
+        self.handler = None
+
+    def drive(self, name: str, level: bool, timestamp: float | None = None) -> None:
+        """Set an input and report the edge (at ``timestamp``, default now) if it changed."""
+        if self.levels[name] == level:
+            return
+        self.levels[name] = level
+        if self.handler is not None:
+            stamp = time.monotonic() if timestamp is None else timestamp
+            self.handler(InputEdge(name, level, stamp))
+
+    def set_level(self, name: str, level: bool) -> None:
+        """Set an input without reporting an edge."""
+        self.levels[name] = level
+
+    def input(self, name: str) -> DigitalInput:
+        if name not in self.levels:
+            raise KeyError(name)
+        return _FakeGpioInput(self, name)
+
+    def output(self, name: str) -> FakeRelay:
+        return self.relays[name]
+
+    def close(self) -> None:
+        self.unwatch()
+        self.closed = True
+
+
+class _FakeGpioInput:
+    def __init__(self, bank: FakeGpio, name: str) -> None:
+        self.bank = bank
+        self.name = name
+
+    def read(self) -> bool:
+        return self.bank.read_inputs()[self.name]

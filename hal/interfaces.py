@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -30,4 +32,33 @@ class AnalogInput(Protocol):
 
     def read(self) -> float:
         """The current value in the driver's unit (volts, raw counts, ...)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class InputEdge:
+    """A level change of a digital input, as the hardware (kernel) saw it."""
+
+    name: str  # the input's name
+    level: bool  # the physical level after the edge: True = high
+    timestamp: float  # seconds on the monotonic clock (CLOCK_MONOTONIC = time.monotonic())
+
+
+EdgeHandler = Callable[[InputEdge], None]
+
+
+class EdgeInputs(Protocol):
+    """Digital inputs that report their edges, with the time each happened."""
+
+    def read_inputs(self) -> dict[str, bool]:
+        """The physical level (True = high) of every input, by name. May block."""
+        ...
+
+    def watch(self, handler: EdgeHandler) -> None:
+        """Call ``handler`` for every edge, on the thread of the running event loop (call this
+        from that loop) until :meth:`unwatch`."""
+        ...
+
+    def unwatch(self) -> None:
+        """Stop reporting edges (nothing happens when not watching)."""
         ...
