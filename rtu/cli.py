@@ -1,14 +1,26 @@
-"""Command line: `rtu run`, `rtu check`."""
+"""Command line: `rtu run`, `rtu check`; the operator's `rtu status`, `rtu points`,
+`rtu sim set` (over the running outstation's unix socket, rtu/control.py) and the offline
+`rtu decode` (rtu/decode.py)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import dataclasses
+import json
 import logging
 import sys
+from pathlib import Path
+from typing import Any
 
-from rtu.config import AppConfig, ConfigError, bench_config, load_config, parse_listen
+from rtu.config import (
+    AppConfig,
+    ConfigError,
+    LoggingConfig,
+    bench_config,
+    load_config,
+    parse_listen,
+)
 
 log = logging.getLogger("rtu")
 
@@ -17,36 +29,43 @@ def _load(path: str | None) -> AppConfig:
     return load_config(path) if path else bench_config()
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    try:
-        config = _load(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+def _overrides(args: argparse.Namespace, config: AppConfig) -> AppConfig:
+    """The command line's changes to a configuration (applied again on every reload);
+    ValueError names the option that does not apply."""
     if args.listen:
         if config.iec104 is None:
-            print(f"{config.source}: --listen given but [iec104] is disabled", file=sys.stderr)
-            return 2
+            raise ValueError(f"{config.source}: --listen given but [iec104] is disabled")
         try:
             host, port = parse_listen(args.listen)
         except ValueError as exc:
-            print(f"--listen: {exc}", file=sys.stderr)
-            return 2
+            raise ValueError(f"--listen: {exc}") from None
         config = dataclasses.replace(config, iec104=dataclasses.replace(config.iec104, host=host, port=port))
     if args.serial or args.link_mode:
         try:
             config = _with_serial(config, args.serial, args.link_mode)
         except ValueError as exc:
-            print(f"--serial/--link-mode: {exc}", file=sys.stderr)
-            return 2
-    logging.basicConfig(
-        level=(args.log_level or config.logging.level).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+            raise ValueError(f"--serial/--link-mode: {exc}") from None
+    if args.log_level:
+        config = dataclasses.replace(config, logging=LoggingConfig(level=args.log_level))
+    return config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        config = _overrides(args, _load(args.config))
+    except (ConfigError, ValueError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from rtu.journal import setup_logging
+    from rtu.reload import file_loader
     from rtu.supervisor import Supervisor
 
+    where = setup_logging(config.logging.level)
+    log.debug("logging to %s", where)
+    loader = file_loader(config.source, lambda c: _overrides(args, c))
+
     async def main() -> None:
-        await Supervisor(config).run()
+        await Supervisor(config, loader=loader).run()
 
     try:
         asyncio.run(main())
@@ -86,6 +105,108 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _socket(args: argparse.Namespace) -> Path:
+    from rtu.control import find_control_socket
+
+    return find_control_socket(args.socket)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rtu.control import ControlError, format_status, request
+
+    try:
+        status = request(_socket(args), {"command": "status"})
+    except ControlError as exc:
+        print(f"rtu status: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    return 0
+
+
+def cmd_points(args: argparse.Namespace) -> int:
+    from rtu.control import ControlError, request, table
+
+    try:
+        rows = request(_socket(args), {"command": "points", "filter": args.filter})
+    except ControlError as exc:
+        print(f"rtu points: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif not rows:
+        print(f"no point matches {args.filter!r}", file=sys.stderr)
+        return 1
+    else:
+        print(table(rows, ["name", "ioa", "kind", "value", "quality", "time", "source"]))
+    return 0
+
+
+def cmd_sim_set(args: argparse.Namespace) -> int:
+    from rtu.control import ControlError, request
+
+    try:
+        result = request(_socket(args), {"command": "sim_set", "name": args.name,
+                                         "value": args.value})
+    except ControlError as exc:
+        print(f"rtu sim set: {exc}", file=sys.stderr)
+        return 1
+    print(f"{result['name']} = {result['value']} ({result['quality']}, {result['time']})")
+    return 0
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    from rtu.decode import DecodeError, Options, Protocol, decode, parse_hex
+
+    options = Options(protocol=Protocol(args.protocol), cot_size=args.cot_size,
+                      ca_size=args.ca_size, ioa_size=args.ioa_size,
+                      link_address_size=args.link_address_size)
+    try:
+        lines = decode(parse_hex(args.hex), options)
+    except DecodeError as exc:
+        print(f"rtu decode: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
+    return 1 if any(line.startswith(("error:", "incomplete:", "discarded")) for line in lines) \
+        else 0
+
+
+def _add_operator_commands(sub: Any) -> None:
+    def socket_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--socket", metavar="PATH",
+                       help="the outstation's control socket (default: found by itself in "
+                            "$RUNTIME_DIRECTORY, /run/rtu, $XDG_RUNTIME_DIR/rtu or /tmp/rtu-UID)")
+
+    status = sub.add_parser("status", help="masters, queues, sources and health of the running "
+                                           "outstation")
+    socket_option(status)
+    status.add_argument("--json", action="store_true", help="print the raw JSON")
+    status.set_defaults(func=cmd_status)
+    points = sub.add_parser("points", help="live point values, quality flags and time stamps")
+    socket_option(points)
+    points.add_argument("--filter", metavar="GLOB", default="*",
+                        help="only points whose name matches, e.g. 'di*'")
+    points.add_argument("--json", action="store_true", help="print the raw JSON")
+    points.set_defaults(func=cmd_points)
+    sim = sub.add_parser("sim", help="drive simulated points of the running outstation")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True)
+    sim_set = sim_sub.add_parser("set", help="set a simulated point (source = \"sim\")")
+    socket_option(sim_set)
+    sim_set.add_argument("name")
+    sim_set.add_argument("value", help="on/off, true/false, 0/1, a DPI name or a number")
+    sim_set.set_defaults(func=cmd_sim_set)
+    dec = sub.add_parser("decode", help="decode 104 APDUs or 101 FT1.2 frames given in hex")
+    dec.add_argument("hex", nargs="+", help="octets in hex, e.g. 68 04 07 00 00 00")
+    dec.add_argument("--protocol", choices=["auto", "104", "101"], default="auto",
+                     help="auto: 10/E5/68 L L 68 is 101, another 68 is 104")
+    dec.add_argument("--cot-size", type=int, choices=[1, 2], default=2, help="101: COT octets")
+    dec.add_argument("--ca-size", type=int, choices=[1, 2], default=2,
+                     help="101: common address octets")
+    dec.add_argument("--ioa-size", type=int, choices=[1, 2, 3], default=3, help="101: IOA octets")
+    dec.add_argument("--link-address-size", type=int, choices=[0, 1, 2], default=1,
+                     help="101: link address octets")
+    dec.set_defaults(func=cmd_decode)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtu", description="IEC 60870-5-101/104 RTU outstation")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -101,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file")
     check.set_defaults(func=cmd_check)
+    _add_operator_commands(sub)
     return parser
 
 

@@ -23,24 +23,40 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.model import Point, PointKind
-from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.servers.iec101 import Iec101Settings, SerialSettings
 from rtu.servers.iec104 import Iec104Settings
 
 __all__ = [
+    "AdcChannelConfig",
+    "AdcConfig",
+    "AdcDeviceConfig",
     "AppConfig",
     "CommandConfig",
     "ConfigError",
+    "Endian",
     "FieldSizes",
+    "GpioConfig",
+    "GpioDoubleConfig",
+    "GpioInputConfig",
     "LoggingConfig",
+    "ModbusBusConfig",
+    "ModbusConfig",
+    "ModbusDeviceConfig",
+    "ModbusPoll",
+    "ModbusRead",
+    "ModbusTable",
+    "ModbusType",
     "RelayConfig",
+    "ServiceConfig",
     "SimulationConfig",
     "bench_config",
     "load_config",
@@ -51,7 +67,8 @@ __all__ = [
 _BENCH_SOURCE: Final = "<bench>"
 
 # -- the schema: every key the file may contain (public names: see the module docstring) --------
-_SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays", "points")
+_SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays",
+                    "points", "modbus", "gpio", "adc", "service")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
     "time_invalid_until_sync",
@@ -67,7 +84,12 @@ _IEC101_KEYS: Final = (
 _COMMANDS_KEYS: Final = ("short_pulse", "long_pulse", "default_qu")
 _SIMULATION_KEYS: Final = ("seed", "digital_interval", "analog_interval", "counter_interval")
 _LOGGING_KEYS: Final = ("level",)
-_RELAY_KEYS: Final = ("name", "driver", "initial")
+_SERVICE_KEYS: Final = ("control_socket", "reload")
+_RELOAD_POLICIES: Final = ("rebuild", "live-only")
+_RELAY_KEYS: Final = (
+    "name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
+    "feedback_timeout", "local_input",
+)
 _POINT_KEYS: Final = (
     "name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
     "description", "target", "feedback", "select_required",
@@ -76,8 +98,8 @@ _POINT_KEYS: Final = (
 _DEFAULT_LISTEN: Final = "127.0.0.1:2404"
 _QU_CHOICES: Final = ("persistent", "short", "long")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
-_RELAY_DRIVERS: Final = ("sim",)
-_MONITOR_SOURCES: Final = ("sim", "")
+_RELAY_DRIVERS: Final = ("sim", "gpio")
+_MONITOR_SOURCES: Final = ("sim", "modbus", "")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _NAME_EXPECTED: Final = "a name of letters, digits, '_', '.' or '-'"
 _IOA_MAX: Final = {1: 0xFF, 2: 0xFFFF, 3: 0xFFFFFF}
@@ -126,6 +148,12 @@ class RelayConfig:
     name: str
     driver: str = "sim"
     initial: bool = False  # state the relay is driven to at start-up
+    line: str | int | None = None  # driver "gpio": the GPIO line (as for [[gpio.inputs]])
+    active_low: bool = False  # driver "gpio": the relay is on while the line is low
+    mode: str = "qu"  # qu (the command's QU decides) | pulse (always) | persistent (always)
+    feedback_input: str | None = None  # [[gpio.inputs]] entry confirming the output
+    feedback_timeout: float = 2.0  # seconds the feedback may take; then a negative ACT_TERM
+    local_input: str | None = None  # [[gpio.inputs]] entry active in local control: BL
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +176,226 @@ class LoggingConfig:
     level: str = "INFO"  # DEBUG | INFO | WARNING | ERROR
 
 
+# -- [modbus]: Modbus devices polled by the outstation (rtu/sources/modbus.py) --------------------
+_MODBUS_KEYS: Final = ("buses", "devices")
+_MODBUS_BUS_KEYS: Final = (
+    "name", "type", "host", "port", "device", "baudrate", "parity", "bytesize", "stopbits",
+    "timeout", "reconnect_delay", "reconnect_delay_max",
+)
+_MODBUS_TCP_KEYS: Final = ("host", "port")
+_MODBUS_RTU_KEYS: Final = ("device", "baudrate", "parity", "bytesize", "stopbits")
+_MODBUS_DEVICE_KEYS: Final = ("name", "bus", "unit_id", "max_registers", "max_bits", "polls")
+_MODBUS_POLL_KEYS: Final = ("interval", "reads")
+_MODBUS_READ_KEYS: Final = (
+    "point", "table", "address", "type", "word_order", "byte_order", "bit", "scale", "offset",
+)
+_MODBUS_SOURCE: Final = "modbus"  # the [[points]] source of a point a Modbus read feeds
+_MODBUS_UNIT_ID: Final = {"tcp": (0, 255), "rtu": (1, 247)}  # RTU: 0 is broadcast (no answer)
+_MODBUS_MAX_REGISTERS: Final = 125  # per read request (Modbus application protocol 6.3/6.4)
+_MODBUS_MAX_BITS: Final = 2000  # per read request (6.1/6.2)
+
+
+class ModbusTable(Enum):
+    """The four Modbus data tables a read comes from."""
+
+    COIL = "coil"  # read coils (function 1)
+    DISCRETE = "discrete"  # read discrete inputs (function 2)
+    HOLDING = "holding"  # read holding registers (function 3)
+    INPUT = "input"  # read input registers (function 4)
+
+    @property
+    def is_bits(self) -> bool:
+        return self.value in ("coil", "discrete")
+
+
+class ModbusType(Enum):
+    """How the register(s) of a read are decoded."""
+
+    INT16 = "int16"
+    UINT16 = "uint16"
+    INT32 = "int32"
+    UINT32 = "uint32"
+    FLOAT32 = "float32"
+
+    @property
+    def words(self) -> int:
+        """Registers the value takes."""
+        return 1 if self.value.endswith("16") else 2
+
+
+class Endian(Enum):
+    BIG = "big"  # most significant first (the Modbus default)
+    LITTLE = "little"  # least significant first (a "swapped" device)
+
+
+# the point kinds a Modbus read can feed
+_MODBUS_KINDS: Final = (PointKind.SINGLE, PointKind.BITSTRING, PointKind.SCALED,
+                        PointKind.NORMALIZED, PointKind.FLOAT, PointKind.COUNTER)
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusBusConfig:
+    """A Modbus TCP connection or a serial (RTU) line; its devices are polled one at a time."""
+
+    name: str
+    type: str  # "tcp" | "rtu"
+    host: str = ""  # tcp
+    port: int = 502  # tcp
+    device: str = ""  # rtu: serial device path
+    baudrate: int = 9600  # rtu
+    parity: str = "E"  # rtu: "N" | "E" | "O" (the Modbus serial line default is even)
+    bytesize: int = 8  # rtu
+    stopbits: int = 1  # rtu
+    timeout: float = 1.0  # seconds to wait for an answer (and to connect)
+    reconnect_delay: float = 1.0  # first wait before a silent device / lost bus is tried again
+    reconnect_delay_max: float = 10.0  # the wait doubles up to this
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusRead:
+    """One point fed from a Modbus device: where its value is and how it is decoded."""
+
+    point: str  # name of the [[points]] entry (its source is "modbus")
+    table: ModbusTable
+    address: int  # 0-based protocol address of the (first) register or bit
+    type: ModbusType = ModbusType.UINT16  # registers only
+    word_order: Endian = Endian.BIG  # 32-bit types: BIG = high word first
+    byte_order: Endian = Endian.BIG  # within each register: BIG = high byte first
+    bit: int | None = None  # registers only: single point from this bit (0 = least significant)
+    scale: float = 1.0  # engineering value = raw * scale + offset
+    offset: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusPoll:
+    interval: float  # seconds between polls of these reads
+    reads: tuple[ModbusRead, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusDeviceConfig:
+    name: str
+    bus: str  # name of its ModbusBusConfig
+    unit_id: int  # Modbus unit identifier (TCP) / server address (RTU); pymodbus: device_id
+    polls: tuple[ModbusPoll, ...]
+    max_registers: int = _MODBUS_MAX_REGISTERS  # most registers one request may read
+    max_bits: int = _MODBUS_MAX_BITS  # most coils / discrete inputs one request may read
+
+
+@dataclass(frozen=True, slots=True)
+class ModbusConfig:
+    buses: tuple[ModbusBusConfig, ...] = ()
+    devices: tuple[ModbusDeviceConfig, ...] = ()
+
+
+# -- [gpio] and [adc]: the board's digital inputs and ADCs (rtu/sources/digital.py, adc.py) ------
+_GPIO_KEYS: Final = (
+    "backend", "chip", "reread_interval", "debounce", "chatter_changes", "chatter_window",
+    "chatter_recovery", "inputs", "doubles",
+)
+_GPIO_INPUT_KEYS: Final = (
+    "name", "line", "bias", "invert", "debounce", "driver_debounce", "chatter_changes",
+)
+_GPIO_DOUBLE_KEYS: Final = ("name", "on", "off", "settle", "chatter_changes")
+_GPIO_BACKENDS: Final = ("gpiod", "rpi", "sim")
+_GPIO_BIASES: Final = ("as_is", "disabled", "pull_up", "pull_down")
+_GPIO_PREFIX: Final = "gpio:"  # [[points]] source = "gpio:NAME"
+_RPI_BCM_MAX: Final = 27  # RPi.GPIO: the 40-pin header's GPIO0..GPIO27
+_RELAY_MODES: Final = ("qu", "pulse", "persistent")
+_ADC_KEYS: Final = ("devices", "channels")
+_ADC_DEVICE_KEYS: Final = (
+    "name", "driver", "interval", "iio_name", "spi_bus", "spi_device", "vref", "i2c_bus",
+    "i2c_address", "full_scale", "data_rate",
+)
+_ADC_DRIVER_KEYS: Final = {  # driver -> the keys only it takes
+    "iio": ("iio_name",),
+    "mcp3008": ("spi_bus", "spi_device", "vref"),
+    "ads1115": ("i2c_bus", "i2c_address", "full_scale", "data_rate"),
+}
+_ADC_CHANNEL_KEYS: Final = (
+    "name", "device", "channel", "scale", "offset", "calibration", "input_range",
+)
+_ADC_CHANNEL_COUNT: Final = {"mcp3008": 8, "ads1115": 4}
+_ADS1115_FULL_SCALES: Final = (6.144, 4.096, 2.048, 1.024, 0.512, 0.256)
+_ADS1115_DATA_RATES: Final = (8, 16, 32, 64, 128, 250, 475, 860)
+_ADS1115_ADDRESSES: Final = (0x48, 0x4B)
+_ADC_PREFIX: Final = "adc:"  # [[points]] source = "adc:NAME"
+
+
+@dataclass(frozen=True, slots=True)
+class GpioInputConfig:
+    name: str
+    line: str | int  # gpiod: line name ("GPIO17") or offset on gpio.chip; rpi: BCM number
+    bias: str = "as_is"  # as_is | disabled | pull_up | pull_down
+    invert: bool = False  # True: a low (open) input is the active state
+    debounce: float = 0.01  # seconds steady before a change is accepted
+    driver_debounce: float = 0.0  # seconds: gpiod kernel debounce / RPi.GPIO bouncetime; 0 off
+    chatter_changes: int = 0  # more changes than this within gpio.chatter_window: IV; 0 off
+
+
+@dataclass(frozen=True, slots=True)
+class GpioDoubleConfig:
+    """A double point from two inputs."""
+
+    name: str
+    on: str  # the [[gpio.inputs]] entry active in the ON position
+    off: str  # the one active in the OFF position
+    settle: float = 1.0  # seconds the intermediate state (both inactive) may last unreported
+    chatter_changes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class GpioConfig:
+    backend: str = "gpiod"  # gpiod | rpi | sim
+    chip: str = ""  # gpiod: chip path, name or label; "" = find the line names on every chip
+    reread_interval: float = 1.0  # seconds between re-reads that catch lost edges; 0 = none
+    debounce: float = 0.01  # the inputs' default
+    chatter_changes: int = 0  # the inputs' and doubles' default; 0 = no chatter suppression
+    chatter_window: float = 1.0  # seconds
+    chatter_recovery: float = 10.0  # seconds without a change before a blocked point is good
+    inputs: tuple[GpioInputConfig, ...] = ()
+    doubles: tuple[GpioDoubleConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AdcDeviceConfig:
+    name: str
+    driver: str  # iio | mcp3008 | ads1115
+    interval: float = 1.0  # seconds between readings of its channels
+    iio_name: str = ""  # iio: the device's sysfs name file
+    spi_bus: int = 0  # mcp3008: /dev/spidevBUS.DEVICE
+    spi_device: int = 0
+    vref: float = 3.3  # mcp3008: reference voltage = full scale
+    i2c_bus: int = 1  # ads1115: /dev/i2c-BUS
+    i2c_address: int = 0x48
+    full_scale: float = 4.096  # ads1115: volts (the PGA setting)
+    data_rate: int = 128  # ads1115: samples per second
+
+
+@dataclass(frozen=True, slots=True)
+class AdcChannelConfig:
+    name: str
+    device: str  # its [[adc.devices]] entry
+    channel: int
+    scale: float = 1.0  # engineering value = volts * scale + offset (also from a calibration)
+    offset: float = 0.0
+    input_range: tuple[float, float] | None = None  # volts; a reading outside is flagged OV
+
+
+@dataclass(frozen=True, slots=True)
+class AdcConfig:
+    devices: tuple[AdcDeviceConfig, ...] = ()
+    channels: tuple[AdcChannelConfig, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceConfig:
+    """[service]: how the outstation runs as a service (docs/service.md)."""
+
+    control_socket: str = ""  # operator socket path; "" = $RUNTIME_DIRECTORY or per-user default
+    reload: str = "rebuild"  # SIGHUP with a changed field side: "rebuild" it | "live-only": refuse
+
+
 @dataclass(frozen=True, slots=True)
 class AppConfig:
     source: str  # the file path, or "<bench>" for the built-in profile
@@ -160,6 +408,10 @@ class AppConfig:
     simulation: SimulationConfig
     logging: LoggingConfig
     iec101: Iec101Settings | None = None  # None without an enabled [iec101] section
+    modbus: ModbusConfig = ModbusConfig()  # no buses, no devices without a [modbus] section
+    gpio: GpioConfig = GpioConfig()  # no inputs without a [gpio] section
+    adc: AdcConfig = AdcConfig()  # no ADCs without an [adc] section
+    service: ServiceConfig = ServiceConfig()  # [service]: operator socket, reload policy
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -326,6 +578,14 @@ class _Parser:
     def __init__(self, source: str) -> None:
         self.source = source
         self.errors: list[str] = []
+        # what [[relays]] and [[points]] may refer to, filled by gpio() and adc()
+        self.gpio_backend: str | None = None
+        self.gpio_chip = ""
+        self.gpio_names: dict[str, str] = {}  # input or double name -> its key path
+        self.gpio_input_names: set[str] = set()
+        self.gpio_double_names: set[str] = set()
+        self.gpio_lines: dict[str | int, str] = {}  # line -> key path of its user
+        self.adc_channel_names: set[str] = set()
 
     # -- reporting -------------------------------------------------------------------------------
     def error(self, path: str, message: str) -> None:
@@ -442,8 +702,12 @@ class _Parser:
         commands = self.commands(doc.get("commands", _MISSING))
         simulation = self.simulation(doc.get("simulation", _MISSING))
         logging_config = self.logging(doc.get("logging", _MISSING))
+        service = self.service(doc.get("service", _MISSING))
+        gpio = self.gpio(doc.get("gpio", _MISSING))
+        adc = self.adc(doc.get("adc", _MISSING))
         relays, relay_names = self.relays(doc.get("relays", _MISSING))
         points = self.points(doc.get("points", _MISSING), field_sizes.ioa_size, relay_names)
+        modbus = self.modbus(doc.get("modbus", _MISSING), points, doc.get("points", _MISSING))
         if self.errors or station is None:
             raise ConfigError(self.errors)
         return AppConfig(
@@ -457,6 +721,10 @@ class _Parser:
             simulation=simulation,
             logging=logging_config,
             iec101=iec101,
+            modbus=modbus,
+            gpio=gpio,
+            adc=adc,
+            service=service,
         )
 
     def station(self, value: object) -> tuple[OutstationConfig | None, FieldSizes]:
@@ -663,6 +931,22 @@ class _Parser:
         level = self.choice(tbl.get("level", "INFO"), "logging.level", _LOG_LEVELS, fold_case=True)
         return LoggingConfig() if level is None else LoggingConfig(level=level)
 
+    def service(self, value: object) -> ServiceConfig:
+        tbl = self.table(value, "service", _SERVICE_KEYS, "[service]")
+        default = ServiceConfig()
+        socket = self.string(tbl.get("control_socket", default.control_socket),
+                             "service.control_socket",
+                             "an absolute path such as /run/rtu/control.sock, or \"\"")
+        if socket and not socket.startswith("/"):
+            self.expected("service.control_socket",
+                          "an absolute path such as /run/rtu/control.sock, or \"\"", socket)
+            socket = None
+        policy = self.choice(tbl.get("reload", default.reload), "service.reload",
+                             _RELOAD_POLICIES)
+        if socket is None or policy is None:
+            return default
+        return ServiceConfig(control_socket=socket, reload=policy)
+
     def relays(self, value: object) -> tuple[tuple[RelayConfig, ...], set[str]]:
         """The relays, and every valid relay name (also of relays with other errors)."""
         relays: list[RelayConfig] = []
@@ -683,8 +967,12 @@ class _Parser:
                     first[name] = i
             driver = self.choice(tbl.get("driver", "sim"), f"{path}.driver", _RELAY_DRIVERS)
             initial = self.boolean(tbl.get("initial", False), f"{path}.initial")
-            if name is not None and driver is not None and initial is not None:
-                relays.append(RelayConfig(name=name, driver=driver, initial=initial))
+            io = self.relay_io(tbl, path, driver)
+            if name is not None and driver is not None and initial is not None and io is not None:
+                relays.append(RelayConfig(
+                    name=name, driver=driver, initial=initial, line=io.line,
+                    active_low=io.active_low, mode=io.mode, feedback_input=io.feedback_input,
+                    feedback_timeout=io.feedback_timeout, local_input=io.local_input))
         return tuple(relays), set(first)
 
     def points(self, value: object, ioa_size: int, relay_names: set[str]) -> tuple[Point, ...]:
@@ -761,7 +1049,7 @@ class _Parser:
                               source_value)
                 source = None
         else:
-            source = self.choice(source_value, f"{path}.source", _MONITOR_SOURCES)
+            source = self.point_source(source_value, f"{path}.source", kind)
 
         # groups: interrogation groups
         groups: frozenset[int] | None = frozenset()
@@ -894,3 +1182,800 @@ class _Parser:
             elif other.kind is not None and other.kind is not want:
                 self.expected(path, expectation, entry.feedback,
                               f"points[{other.index}] is a {other.kind.value} point")
+
+    # -- [gpio] ------------------------------------------------------------------------------------
+    def gpio(self, value: object) -> GpioConfig:
+        """[gpio]: the backend, the inputs and the double points made of two inputs."""
+        tbl = self.table(value, "gpio", _GPIO_KEYS, "[gpio]")
+        d = GpioConfig()
+        backend = self.choice(tbl.get("backend", d.backend), "gpio.backend", _GPIO_BACKENDS)
+        self.gpio_backend = backend
+        chip = self.string(tbl.get("chip", d.chip), "gpio.chip",
+                           "a GPIO chip: a path (/dev/gpiochip0), name (gpiochip0) or label "
+                           "(pinctrl-rp1)")
+        if chip and backend is not None and backend != "gpiod":
+            self.error("gpio.chip", f"expected no chip with backend = {backend!r} (chip applies "
+                                    f"to the gpiod backend only), got {chip!r}")
+        self.gpio_chip = chip or ""
+        reread = self.number(tbl.get("reread_interval", d.reread_interval), "gpio.reread_interval",
+                             "a number of seconds >= 0 (0: no re-read)", at_least=0.0)
+        debounce = self.number(tbl.get("debounce", d.debounce), "gpio.debounce",
+                               "a number of seconds >= 0", at_least=0.0)
+        changes = self.integer(tbl.get("chatter_changes", d.chatter_changes),
+                               "gpio.chatter_changes", 0, None,
+                               "an integer >= 0 (0: no chatter suppression)")
+        window = self.seconds(tbl.get("chatter_window", d.chatter_window), "gpio.chatter_window")
+        recovery = self.seconds(tbl.get("chatter_recovery", d.chatter_recovery),
+                                "gpio.chatter_recovery")
+        debounce = d.debounce if debounce is None else debounce
+        changes = d.chatter_changes if changes is None else changes
+        inputs = self.gpio_input_list(tbl.get("inputs", _MISSING), debounce, changes)
+        doubles = self.gpio_double_list(tbl.get("doubles", _MISSING), changes)
+        if backend is None or chip is None or reread is None or window is None \
+                or recovery is None:
+            return d
+        return GpioConfig(backend=backend, chip=chip, reread_interval=reread, debounce=debounce,
+                          chatter_changes=changes, chatter_window=window,
+                          chatter_recovery=recovery, inputs=inputs, doubles=doubles)
+
+    def gpio_input_list(self, value: object, debounce: float,
+                        changes: int) -> tuple[GpioInputConfig, ...]:
+        inputs: list[GpioInputConfig] = []
+        for i, item in enumerate(self.array_of_tables(value, "gpio.inputs")):
+            path = f"gpio.inputs[{i}]"
+            if not isinstance(item, Mapping):
+                self.expected(path, "a table ([[gpio.inputs]])", item)
+                continue
+            tbl = self.table(item, path, _GPIO_INPUT_KEYS, "[[gpio.inputs]]")
+            name = self.gpio_name(tbl.get("name", _MISSING), path)
+            if name is not None:
+                self.gpio_input_names.add(name)
+            line = self.gpio_line(tbl.get("line", _MISSING), f"{path}.line", path)
+            bias = self.choice(tbl.get("bias", "as_is"), f"{path}.bias", _GPIO_BIASES)
+            invert = self.boolean(tbl.get("invert", False), f"{path}.invert")
+            own_debounce = self.number(tbl.get("debounce", debounce), f"{path}.debounce",
+                                       "a number of seconds >= 0", at_least=0.0)
+            driver_debounce = self.number(tbl.get("driver_debounce", 0.0),
+                                          f"{path}.driver_debounce", "a number of seconds >= 0",
+                                          at_least=0.0)
+            own_changes = self.integer(tbl.get("chatter_changes", changes),
+                                       f"{path}.chatter_changes", 0, None,
+                                       "an integer >= 0 (0: no chatter suppression)")
+            if (name is None or line is None or bias is None or invert is None
+                    or own_debounce is None or driver_debounce is None or own_changes is None):
+                continue
+            inputs.append(GpioInputConfig(
+                name=name, line=line, bias=bias, invert=invert, debounce=own_debounce,
+                driver_debounce=driver_debounce, chatter_changes=own_changes))
+        return tuple(inputs)
+
+    def gpio_double_list(self, value: object, changes: int) -> tuple[GpioDoubleConfig, ...]:
+        doubles: list[GpioDoubleConfig] = []
+        for i, item in enumerate(self.array_of_tables(value, "gpio.doubles")):
+            path = f"gpio.doubles[{i}]"
+            if not isinstance(item, Mapping):
+                self.expected(path, "a table ([[gpio.doubles]])", item)
+                continue
+            tbl = self.table(item, path, _GPIO_DOUBLE_KEYS, "[[gpio.doubles]]")
+            name = self.gpio_name(tbl.get("name", _MISSING), path)
+            if name is not None:
+                self.gpio_double_names.add(name)
+            on = self.gpio_input(tbl.get("on", _MISSING), f"{path}.on")
+            off = self.gpio_input(tbl.get("off", _MISSING), f"{path}.off")
+            if on is not None and on == off:
+                self.expected(f"{path}.off", "an input other than on", off)
+                off = None
+            settle = self.number(tbl.get("settle", 1.0), f"{path}.settle",
+                                 "a number of seconds >= 0", at_least=0.0)
+            own_changes = self.integer(tbl.get("chatter_changes", changes),
+                                       f"{path}.chatter_changes", 0, None,
+                                       "an integer >= 0 (0: no chatter suppression)")
+            if name is None or on is None or off is None or settle is None or own_changes is None:
+                continue
+            doubles.append(GpioDoubleConfig(name=name, on=on, off=off, settle=settle,
+                                            chatter_changes=own_changes))
+        return tuple(doubles)
+
+    def gpio_name(self, value: object, path: str) -> str | None:
+        """The name of an input or double point: unique among both (both are "gpio:NAME")."""
+        name = self.name(value, f"{path}.name")
+        if name is None:
+            return None
+        used = self.gpio_names.get(name)
+        if used is not None:
+            self.expected(f"{path}.name", "a name unique among [[gpio.inputs]] and "
+                                          "[[gpio.doubles]]", name, f"already used by {used}")
+            return None
+        self.gpio_names[name] = path
+        return name
+
+    def gpio_line(self, value: object, path: str, user: str) -> str | int | None:
+        """A GPIO line as the backend names it; each line may be used once."""
+        line: str | int
+        if self.gpio_backend == "rpi":
+            expectation = (f'a BCM GPIO number 0..{_RPI_BCM_MAX} or its name "GPIO0".."GPIO'
+                           f'{_RPI_BCM_MAX}" (backend = "rpi")')
+            if value is _MISSING:
+                self.missing(path, expectation)
+                return None
+            number: int | None = None
+            if isinstance(value, int) and not isinstance(value, bool):
+                number = value
+            elif isinstance(value, str) and re.fullmatch(r"GPIO[0-9]{1,2}", value):
+                number = int(value[4:])
+            if number is None or not 0 <= number <= _RPI_BCM_MAX:
+                self.expected(path, expectation, value)
+                return None
+            line = number
+        else:
+            expectation = ('a GPIO line name such as "GPIO17" (`gpioinfo` lists them) or a line '
+                           "offset >= 0 on gpio.chip")
+            if value is _MISSING:
+                self.missing(path, expectation)
+                return None
+            if isinstance(value, str) and value:
+                line = value
+            elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                if self.gpio_backend == "gpiod" and not self.gpio_chip:
+                    self.expected(path, 'a GPIO line name such as "GPIO17" (a line offset needs '
+                                        "gpio.chip)", value)
+                    return None
+                line = value
+            else:
+                self.expected(path, expectation, value)
+                return None
+        used = self.gpio_lines.get(line)
+        if used is not None:
+            self.expected(path, "a GPIO line not used by another input or relay", value,
+                          f"already used by {used}")
+            return None
+        self.gpio_lines[line] = user
+        return line
+
+    def gpio_input(self, value: object, path: str) -> str | None:
+        """The name of a [[gpio.inputs]] entry (required)."""
+        expectation = "the name of a [[gpio.inputs]] entry"
+        if value is _MISSING:
+            self.missing(path, expectation)
+            return None
+        if isinstance(value, str) and value in self.gpio_input_names:
+            return value
+        names = sorted(self.gpio_input_names)
+        note = "" if not isinstance(value, str) else \
+            f"gpio inputs: {', '.join(names)}" if names else "no [[gpio.inputs]] entries"
+        self.expected(path, expectation, value, note)
+        return None
+
+    def relay_io(self, tbl: Mapping[Any, Any], path: str, driver: str | None) -> RelayConfig | None:
+        """A relay's GPIO line, polarity, pulse mode and feedback and local/remote inputs (in a
+        RelayConfig without a name); None if any is wrong (reported)."""
+        errors_before = len(self.errors)
+        d = RelayConfig(name="")
+        line: str | int | None = None
+        if "line" in tbl:
+            if driver == "gpio":
+                line = self.gpio_line(tbl["line"], f"{path}.line", path)
+            elif driver is not None:
+                self.error(f"{path}.line", f"expected no line on a relay with driver = {driver!r} "
+                                           f"(line applies to driver = 'gpio' only), got "
+                                           f"{_show(tbl['line'])}")
+        elif driver == "gpio":
+            self.missing(f"{path}.line", 'the GPIO line driving the relay, such as "GPIO22"')
+        active_low = self.boolean(tbl.get("active_low", d.active_low), f"{path}.active_low")
+        mode = self.choice(tbl.get("mode", d.mode), f"{path}.mode", _RELAY_MODES)
+        feedback_input = None if "feedback_input" not in tbl else \
+            self.gpio_input(tbl["feedback_input"], f"{path}.feedback_input")
+        feedback_timeout = self.seconds(tbl.get("feedback_timeout", d.feedback_timeout),
+                                        f"{path}.feedback_timeout")
+        local_input = None if "local_input" not in tbl else \
+            self.gpio_input(tbl["local_input"], f"{path}.local_input")
+        if (len(self.errors) > errors_before or active_low is None or mode is None
+                or feedback_timeout is None):
+            return None
+        return RelayConfig(name="", line=line, active_low=active_low, mode=mode,
+                           feedback_input=feedback_input, feedback_timeout=feedback_timeout,
+                           local_input=local_input)
+
+    def point_source(self, value: object, path: str, kind: PointKind | None) -> str | None:
+        """What feeds a monitored point: "sim", "modbus", "", "gpio:NAME" or "adc:NAME"."""
+        if isinstance(value, str) and value.startswith(_GPIO_PREFIX):
+            return self.gpio_source(value, path, kind)
+        if isinstance(value, str) and value.startswith(_ADC_PREFIX):
+            return self.adc_source(value, path, kind)
+        if isinstance(value, str) and value in _MONITOR_SOURCES:
+            return value
+        hint = _close_match(value, _MONITOR_SOURCES) if isinstance(value, str) and value else None
+        self.expected(path, _one_of([*_MONITOR_SOURCES, "gpio:NAME", "adc:NAME"]), value,
+                      f"did you mean {hint!r}?" if hint else "")
+        return None
+
+    def gpio_source(self, value: str, path: str, kind: PointKind | None) -> str | None:
+        name = value[len(_GPIO_PREFIX):]
+        if name in self.gpio_input_names:
+            if kind is None or kind is PointKind.SINGLE:
+                return value
+            self.expected(path, f"a gpio source for a {kind.value} point", value,
+                          f"{name!r} is a [[gpio.inputs]] entry, which feeds single points; a "
+                          "double point takes a [[gpio.doubles]] entry")
+            return None
+        if name in self.gpio_double_names:
+            if kind is None or kind is PointKind.DOUBLE:
+                return value
+            self.expected(path, f"a gpio source for a {kind.value} point", value,
+                          f"{name!r} is a [[gpio.doubles]] entry, which feeds double points only")
+            return None
+        names = sorted(self.gpio_names)
+        self.expected(path, '"gpio:NAME" with the name of a [[gpio.inputs]] (single points) or '
+                            "[[gpio.doubles]] (double points) entry", value,
+                      f"gpio names: {', '.join(names)}" if names else "no [[gpio.inputs]] entries")
+        return None
+
+    def adc_source(self, value: str, path: str, kind: PointKind | None) -> str | None:
+        name = value[len(_ADC_PREFIX):]
+        if name in self.adc_channel_names:
+            if kind is None or kind.is_analog:
+                return value
+            self.expected(path, f"an adc source for a {kind.value} point", value,
+                          "ADC channels feed analog points only (normalized, scaled, float)")
+            return None
+        names = sorted(self.adc_channel_names)
+        self.expected(path, '"adc:NAME" with the name of an [[adc.channels]] entry', value,
+                      f"adc channels: {', '.join(names)}" if names
+                      else "no [[adc.channels]] entries")
+        return None
+
+    # -- [adc] -------------------------------------------------------------------------------------
+    def adc(self, value: object) -> AdcConfig:
+        """[adc]: converters ([[adc.devices]]) and the channels read from them."""
+        tbl = self.table(value, "adc", _ADC_KEYS, "[adc]")
+        devices, drivers = self.adc_devices(tbl.get("devices", _MISSING))
+        channels = self.adc_channels(tbl.get("channels", _MISSING), drivers)
+        return AdcConfig(devices=devices, channels=channels)
+
+    def adc_devices(self, value: object) -> tuple[tuple[AdcDeviceConfig, ...],
+                                                  dict[str, str | None]]:
+        """The devices, and the driver of every valid device name (None: the driver is wrong)."""
+        devices: list[AdcDeviceConfig] = []
+        drivers: dict[str, str | None] = {}
+        first: dict[str, int] = {}
+        choices = tuple(_ADC_DRIVER_KEYS)
+        for i, item in enumerate(self.array_of_tables(value, "adc.devices")):
+            path = f"adc.devices[{i}]"
+            if not isinstance(item, Mapping):
+                self.expected(path, "a table ([[adc.devices]])", item)
+                continue
+            tbl = self.table(item, path, _ADC_DEVICE_KEYS, "[[adc.devices]]")
+            errors_before = len(self.errors)
+            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
+            if name is not None and name in first:
+                self.expected(f"{path}.name", "a unique ADC device name", name,
+                              f"already used by adc.devices[{first[name]}]")
+                name = None
+            driver: str | None = None
+            if "driver" not in tbl:
+                self.missing(f"{path}.driver", _one_of(choices))
+            else:
+                driver = self.choice(tbl["driver"], f"{path}.driver", choices)
+            if name is not None:
+                first[name] = i
+                drivers[name] = driver
+            if driver is not None:
+                for other, keys in _ADC_DRIVER_KEYS.items():
+                    for key in keys:
+                        if other != driver and key in tbl:
+                            self.error(f"{path}.{key}", f"expected no {key} on a {driver} device "
+                                                        f"({key} applies to driver = {other!r} "
+                                                        f"only), got {_show(tbl[key])}")
+            d = AdcDeviceConfig(name="", driver="iio")
+            interval = self.seconds(tbl.get("interval", d.interval), f"{path}.interval")
+            iio_name, spi_bus, spi_device, vref = d.iio_name, d.spi_bus, d.spi_device, d.vref
+            i2c_bus, i2c_address = d.i2c_bus, d.i2c_address
+            full_scale, data_rate = d.full_scale, d.data_rate
+            if driver == "iio":
+                expectation = 'the IIO device\'s name (its sysfs name file), such as "mcp3008"'
+                iio_value = tbl.get("iio_name", _MISSING)
+                if iio_value is _MISSING:
+                    self.missing(f"{path}.iio_name", expectation)
+                elif not isinstance(iio_value, str) or not iio_value:
+                    self.expected(f"{path}.iio_name", expectation, iio_value)
+                else:
+                    iio_name = iio_value
+            elif driver == "mcp3008":
+                spi_bus = self.integer(tbl.get("spi_bus", d.spi_bus), f"{path}.spi_bus",
+                                       0, 255) or 0
+                spi_device = self.integer(tbl.get("spi_device", d.spi_device),
+                                          f"{path}.spi_device", 0, 255) or 0
+                vref = self.number(tbl.get("vref", d.vref), f"{path}.vref",
+                                   "a reference voltage in volts > 0", above=0.0) or d.vref
+            elif driver == "ads1115":
+                i2c_bus = self.integer(tbl.get("i2c_bus", d.i2c_bus), f"{path}.i2c_bus",
+                                       0, 255) or 0
+                low, high = _ADS1115_ADDRESSES
+                i2c_address = self.integer(
+                    tbl.get("i2c_address", d.i2c_address), f"{path}.i2c_address", low, high,
+                    f"an I2C address 0x{low:02x}..0x{high:02x} ({low}..{high})") or d.i2c_address
+                fs_value = tbl.get("full_scale", d.full_scale)
+                if isinstance(fs_value, bool) or fs_value not in _ADS1115_FULL_SCALES:
+                    self.expected(f"{path}.full_scale", "a full-scale range in volts: " + _one_of(
+                        [f"{v:g}" for v in _ADS1115_FULL_SCALES], quote=False), fs_value)
+                else:
+                    full_scale = float(fs_value)
+                rate_value = tbl.get("data_rate", d.data_rate)
+                if isinstance(rate_value, bool) or not isinstance(rate_value, int) \
+                        or rate_value not in _ADS1115_DATA_RATES:
+                    self.expected(f"{path}.data_rate", "samples per second: " + _one_of(
+                        [str(v) for v in _ADS1115_DATA_RATES], quote=False), rate_value)
+                else:
+                    data_rate = rate_value
+            if len(self.errors) > errors_before or name is None or driver is None \
+                    or interval is None:
+                continue
+            devices.append(AdcDeviceConfig(
+                name=name, driver=driver, interval=interval, iio_name=iio_name, spi_bus=spi_bus,
+                spi_device=spi_device, vref=vref, i2c_bus=i2c_bus, i2c_address=i2c_address,
+                full_scale=full_scale, data_rate=data_rate))
+        return tuple(devices), drivers
+
+    def adc_channels(self, value: object,
+                     drivers: dict[str, str | None]) -> tuple[AdcChannelConfig, ...]:
+        channels: list[AdcChannelConfig] = []
+        first: dict[str, int] = {}
+        used: dict[tuple[str, int], str] = {}
+        for i, item in enumerate(self.array_of_tables(value, "adc.channels")):
+            path = f"adc.channels[{i}]"
+            if not isinstance(item, Mapping):
+                self.expected(path, "a table ([[adc.channels]])", item)
+                continue
+            tbl = self.table(item, path, _ADC_CHANNEL_KEYS, "[[adc.channels]]")
+            errors_before = len(self.errors)
+            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
+            if name is not None and name in first:
+                self.expected(f"{path}.name", "a unique ADC channel name", name,
+                              f"already used by adc.channels[{first[name]}]")
+                name = None
+            if name is not None:
+                first[name] = i
+                self.adc_channel_names.add(name)
+            device_value = tbl.get("device", _MISSING)
+            device: str | None = None
+            if device_value is _MISSING:
+                self.missing(f"{path}.device", "the name of an [[adc.devices]] entry")
+            elif not isinstance(device_value, str) or device_value not in drivers:
+                note = "" if not isinstance(device_value, str) else \
+                    f"adc devices: {', '.join(sorted(drivers))}" if drivers \
+                    else "no [[adc.devices]] entries"
+                self.expected(f"{path}.device", "the name of an [[adc.devices]] entry",
+                              device_value, note)
+            else:
+                device = device_value
+            driver = drivers.get(device) if device is not None else None
+            count = _ADC_CHANNEL_COUNT.get(driver or "")
+            expectation = f"a channel number 0..{count - 1} ({driver})" if count \
+                else "a channel number >= 0"
+            channel: int | None = None
+            if "channel" not in tbl:
+                self.missing(f"{path}.channel", expectation)
+            else:
+                channel = self.integer(tbl["channel"], f"{path}.channel", 0,
+                                       count - 1 if count else None, expectation)
+            if device is not None and channel is not None:
+                if (device, channel) in used:
+                    self.expected(f"{path}.channel", f"a channel of {device} not used by another "
+                                                     "[[adc.channels]] entry", channel,
+                                  f"already used by {used[device, channel]}")
+                else:
+                    used[device, channel] = path
+            scale: float | None = 1.0
+            offset: float | None = 0.0
+            if "calibration" in tbl:
+                for key in ("scale", "offset"):
+                    if key in tbl:
+                        self.error(f"{path}.{key}", f"expected no {key} next to calibration (give "
+                                                    f"scale/offset or calibration), got "
+                                                    f"{_show(tbl[key])}")
+                line = self.calibration(tbl["calibration"], f"{path}.calibration")
+                scale, offset = line if line is not None else (None, None)
+            else:
+                scale = self.number(tbl.get("scale", 1.0), f"{path}.scale", "a finite number")
+                offset = self.number(tbl.get("offset", 0.0), f"{path}.offset", "a finite number")
+            input_range: tuple[float, float] | None = None
+            if "input_range" in tbl:
+                input_range = self.range(tbl["input_range"], f"{path}.input_range")
+            if (len(self.errors) > errors_before or name is None or device is None
+                    or channel is None or scale is None or offset is None):
+                continue
+            channels.append(AdcChannelConfig(name=name, device=device, channel=channel,
+                                             scale=scale, offset=offset, input_range=input_range))
+        return tuple(channels)
+
+    def calibration(self, value: object, path: str) -> tuple[float, float] | None:
+        """[[volts1, value1], [volts2, value2]] -> (scale, offset) of the line through both."""
+        expectation = "[[volts1, value1], [volts2, value2]]: two measured points, volts differ"
+        if (not isinstance(value, list) or len(value) != 2
+                or not all(isinstance(pair, list) and len(pair) == 2 for pair in value)):
+            self.expected(path, expectation, value)
+            return None
+        numbers = [self.number(x, f"{path}[{i}][{j}]", "a finite number")
+                   for i, pair in enumerate(value) for j, x in enumerate(pair)]
+        v1, e1, v2, e2 = numbers
+        if v1 is None or e1 is None or v2 is None or e2 is None:
+            return None
+        if v1 == v2:
+            self.expected(path, expectation, value)
+            return None
+        scale = (e2 - e1) / (v2 - v1)
+        return scale, e1 - scale * v1
+
+    # -- [modbus] ----------------------------------------------------------------------------------
+    def modbus(self, value: object, points: tuple[Point, ...], raw_points: object) -> ModbusConfig:
+        """[modbus]: buses, devices, poll groups and the reads that feed points.
+
+        A read names its point (``point = "..."``); that point must have ``source = "modbus"``,
+        and every such point must be fed by exactly one read.
+        """
+        tbl = self.table(value, "modbus", _MODBUS_KEYS, "[modbus]")
+        buses = self.modbus_buses(tbl.get("buses", _MISSING))
+        by_name = {p.name: p for p in points}
+        # names of [[points]] tables, also of those with errors (they are reported already)
+        raw_index: dict[str, int] = {}
+        if isinstance(raw_points, list):
+            for i, item in enumerate(raw_points):
+                if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                    raw_index.setdefault(item["name"], i)
+        fed: dict[str, str] = {}  # point name -> key path of the read that feeds it
+        devices = self.modbus_devices(tbl.get("devices", _MISSING), buses, by_name, raw_index, fed)
+        for point in points:
+            if point.source == _MODBUS_SOURCE and point.name not in fed:
+                self.error(f"points[{raw_index.get(point.name, '?')}].source",
+                           f"expected a [[modbus.devices.polls.reads]] entry with point = "
+                           f"{point.name!r} for a point with source = \"modbus\", got none")
+        return ModbusConfig(buses=tuple(buses.values()), devices=devices)
+
+    def modbus_buses(self, value: object) -> dict[str, ModbusBusConfig]:
+        buses: dict[str, ModbusBusConfig] = {}
+        first: dict[str, int] = {}
+        for i, item in enumerate(self.array_of_tables(value, "modbus.buses")):
+            path = f"modbus.buses[{i}]"
+            if not isinstance(item, Mapping):
+                self.expected(path, "a table ([[modbus.buses]])", item)
+                continue
+            tbl = self.table(item, path, _MODBUS_BUS_KEYS, "[[modbus.buses]]")
+            errors_before = len(self.errors)
+            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
+            if name is not None:
+                if name in first:
+                    self.expected(f"{path}.name", "a unique bus name", name,
+                                  f"already used by modbus.buses[{first[name]}]")
+                else:
+                    first[name] = i
+            type_value = tbl.get("type", _MISSING)
+            bus_type: str | None = None
+            if type_value is _MISSING:
+                self.missing(f"{path}.type", "'tcp' or 'rtu'")
+            else:
+                bus_type = self.choice(type_value, f"{path}.type", ("tcp", "rtu"))
+            if bus_type is not None:
+                others = _MODBUS_RTU_KEYS if bus_type == "tcp" else _MODBUS_TCP_KEYS
+                for key in others:
+                    if key in tbl:
+                        self.error(f"{path}.{key}",
+                                   f"expected no {key} on a {bus_type} bus ({key} applies to "
+                                   f"{'rtu' if bus_type == 'tcp' else 'tcp'} buses only), "
+                                   f"got {_show(tbl[key])}")
+            default = ModbusBusConfig(name="", type="tcp")
+            host, port, device = default.host, default.port, default.device
+            if bus_type == "tcp":
+                host_value = tbl.get("host", _MISSING)
+                host_expected = "an IP address or host name such as 192.168.1.20"
+                if host_value is _MISSING:
+                    self.missing(f"{path}.host", host_expected)
+                elif not isinstance(host_value, str) or not _is_host(host_value):
+                    self.expected(f"{path}.host", host_expected, host_value)
+                else:
+                    host = host_value
+                port = self.integer(tbl.get("port", default.port), f"{path}.port", 1, 0xFFFF) \
+                    or default.port
+            elif bus_type == "rtu":
+                device_value = tbl.get("device", _MISSING)
+                device_expected = "a serial device path such as /dev/ttyUSB0"
+                if device_value is _MISSING:
+                    self.missing(f"{path}.device", device_expected)
+                elif not isinstance(device_value, str) or not device_value:
+                    self.expected(f"{path}.device", device_expected, device_value)
+                else:
+                    device = device_value
+            baudrate = self.integer(tbl.get("baudrate", default.baudrate), f"{path}.baudrate",
+                                    50, 4_000_000)
+            parity = self.choice(tbl.get("parity", default.parity), f"{path}.parity",
+                                 ("N", "E", "O"))
+            bytesize = self.integer(tbl.get("bytesize", default.bytesize), f"{path}.bytesize",
+                                    7, 8)
+            stopbits = self.integer(tbl.get("stopbits", default.stopbits), f"{path}.stopbits",
+                                    1, 2)
+            timeout = self.seconds(tbl.get("timeout", default.timeout), f"{path}.timeout")
+            delay = self.seconds(tbl.get("reconnect_delay", default.reconnect_delay),
+                                 f"{path}.reconnect_delay")
+            delay_max_value = tbl.get("reconnect_delay_max", default.reconnect_delay_max)
+            if delay is None:
+                delay_max = self.seconds(delay_max_value, f"{path}.reconnect_delay_max")
+            else:
+                delay_max = self.number(delay_max_value, f"{path}.reconnect_delay_max",
+                                        f"a number of seconds >= reconnect_delay ({delay:g})",
+                                        at_least=delay)
+            if (len(self.errors) > errors_before or name is None or bus_type is None
+                    or baudrate is None or parity is None or bytesize is None or stopbits is None
+                    or timeout is None or delay is None or delay_max is None):
+                if name is not None and bus_type is not None and name not in buses:
+                    # keep its name and type for the devices' checks
+                    buses[name] = ModbusBusConfig(name=name, type=bus_type)
+                continue
+            buses[name] = ModbusBusConfig(
+                name=name, type=bus_type, host=host, port=port, device=device, baudrate=baudrate,
+                parity=parity, bytesize=bytesize, stopbits=stopbits, timeout=timeout,
+                reconnect_delay=delay, reconnect_delay_max=delay_max,
+            )
+        return buses
+
+    def modbus_devices(self, value: object, buses: dict[str, ModbusBusConfig],
+                       points: dict[str, Point], raw_index: dict[str, int],
+                       fed: dict[str, str]) -> tuple[ModbusDeviceConfig, ...]:
+        devices: list[ModbusDeviceConfig] = []
+        first: dict[str, int] = {}
+        units: dict[tuple[str, int], int] = {}
+        for i, item in enumerate(self.array_of_tables(value, "modbus.devices")):
+            path = f"modbus.devices[{i}]"
+            if not isinstance(item, Mapping):
+                self.expected(path, "a table ([[modbus.devices]])", item)
+                continue
+            tbl = self.table(item, path, _MODBUS_DEVICE_KEYS, "[[modbus.devices]]")
+            errors_before = len(self.errors)
+            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
+            if name is not None:
+                if name in first:
+                    self.expected(f"{path}.name", "a unique device name", name,
+                                  f"already used by modbus.devices[{first[name]}]")
+                else:
+                    first[name] = i
+            bus_value = tbl.get("bus", _MISSING)
+            bus_expected = "the name of a [[modbus.buses]] entry"
+            bus: ModbusBusConfig | None = None
+            if bus_value is _MISSING:
+                self.missing(f"{path}.bus", bus_expected)
+            elif not isinstance(bus_value, str) or bus_value not in buses:
+                note = ("" if not isinstance(bus_value, str)
+                        else "no such bus" if not buses
+                        else f"buses: {', '.join(sorted(buses))}")
+                self.expected(f"{path}.bus", bus_expected, bus_value, note)
+            else:
+                bus = buses[bus_value]
+            lo, hi = _MODBUS_UNIT_ID[bus.type] if bus is not None else (0, 255)
+            unit_expected = f"an integer {lo}..{hi}" + (f" ({bus.type} bus)" if bus else "")
+            unit_value = tbl.get("unit_id", _MISSING)
+            unit_id: int | None = None
+            if unit_value is _MISSING:
+                self.missing(f"{path}.unit_id", unit_expected)
+            else:
+                unit_id = self.integer(unit_value, f"{path}.unit_id", lo, hi, unit_expected)
+            if bus is not None and unit_id is not None:
+                other = units.setdefault((bus.name, unit_id), i)
+                if other != i:
+                    self.expected(f"{path}.unit_id", f"a unit_id no other device on bus "
+                                  f"{bus.name!r} uses", unit_id,
+                                  f"already used by modbus.devices[{other}]")
+            max_registers = self.integer(tbl.get("max_registers", _MODBUS_MAX_REGISTERS),
+                                         f"{path}.max_registers", 1, _MODBUS_MAX_REGISTERS)
+            max_bits = self.integer(tbl.get("max_bits", _MODBUS_MAX_BITS), f"{path}.max_bits",
+                                    1, _MODBUS_MAX_BITS)
+            polls: list[ModbusPoll] = []
+            spans: dict[tuple[ModbusTable, int], tuple[ModbusRead, str]] = {}
+            polls_value = tbl.get("polls", _MISSING)
+            poll_items = self.array_of_tables(polls_value, f"{path}.polls")
+            if polls_value is _MISSING or polls_value == []:
+                self.error(f"{path}.polls", "expected at least one [[modbus.devices.polls]] "
+                                            "table, got none")
+            for j, poll_item in enumerate(poll_items):
+                poll = self.modbus_poll(poll_item, f"{path}.polls[{j}]", points, raw_index, fed,
+                                        spans)
+                if poll is not None:
+                    polls.append(poll)
+            if (len(self.errors) > errors_before or name is None or bus is None or unit_id is None
+                    or max_registers is None or max_bits is None):
+                continue
+            devices.append(ModbusDeviceConfig(name=name, bus=bus.name, unit_id=unit_id,
+                                              polls=tuple(polls), max_registers=max_registers,
+                                              max_bits=max_bits))
+        return tuple(devices)
+
+    def modbus_poll(self, item: object, path: str, points: dict[str, Point],
+                    raw_index: dict[str, int], fed: dict[str, str],
+                    spans: dict[tuple[ModbusTable, int], tuple[ModbusRead, str]],
+                    ) -> ModbusPoll | None:
+        if not isinstance(item, Mapping):
+            self.expected(path, "a table ([[modbus.devices.polls]])", item)
+            return None
+        tbl = self.table(item, path, _MODBUS_POLL_KEYS, "[[modbus.devices.polls]]")
+        interval_value = tbl.get("interval", _MISSING)
+        interval: float | None = None
+        if interval_value is _MISSING:
+            self.missing(f"{path}.interval", "a number of seconds > 0")
+        else:
+            interval = self.seconds(interval_value, f"{path}.interval")
+        reads: list[ModbusRead] = []
+        reads_value = tbl.get("reads", _MISSING)
+        read_items = self.array_of_tables(reads_value, f"{path}.reads")
+        ok = bool(read_items)
+        if reads_value is _MISSING or reads_value == []:
+            self.error(f"{path}.reads", "expected at least one [[modbus.devices.polls.reads]] "
+                                        "table, got none")
+        for k, read_item in enumerate(read_items):
+            read = self.modbus_read(read_item, f"{path}.reads[{k}]", points, raw_index, fed)
+            if read is None:
+                ok = False
+                continue
+            self.modbus_overlap(read, f"{path}.reads[{k}]", spans)
+            reads.append(read)
+        if interval is None or not ok:
+            return None
+        return ModbusPoll(interval=interval, reads=tuple(reads))
+
+    def modbus_read(self, item: object, path: str, points: dict[str, Point],
+                    raw_index: dict[str, int], fed: dict[str, str]) -> ModbusRead | None:
+        if not isinstance(item, Mapping):
+            self.expected(path, "a table ([[modbus.devices.polls.reads]])", item)
+            return None
+        tbl = self.table(item, path, _MODBUS_READ_KEYS, "[[modbus.devices.polls.reads]]")
+        errors_before = len(self.errors)
+        kinds = ", ".join(k.value for k in _MODBUS_KINDS)
+
+        # point: the [[points]] entry this read feeds
+        point: Point | None = None
+        point_value = tbl.get("point", _MISSING)
+        point_expected = f"the name of a [[points]] entry with source = \"modbus\" ({kinds})"
+        if point_value is _MISSING:
+            self.missing(f"{path}.point", point_expected)
+        elif not isinstance(point_value, str):
+            self.expected(f"{path}.point", point_expected, point_value)
+        elif point_value not in points:
+            if point_value not in raw_index:  # else the point has errors of its own
+                hint = _close_match(point_value, list(raw_index)) if raw_index else None
+                self.expected(f"{path}.point", point_expected, point_value, "no such point" + (
+                    f"; did you mean {hint!r}?" if hint else ""))
+        else:
+            candidate = points[point_value]
+            where = f"points[{raw_index.get(point_value, '?')}]"
+            if candidate.kind not in _MODBUS_KINDS:
+                self.expected(f"{path}.point", point_expected, point_value,
+                              f"{where} is a {candidate.kind.value} point")
+            elif candidate.source != _MODBUS_SOURCE:
+                self.expected(f"{path}.point", point_expected, point_value,
+                              f"{where} has source = {candidate.source!r}")
+            elif point_value in fed:
+                self.expected(f"{path}.point", "a point no other read feeds", point_value,
+                              f"already fed by {fed[point_value]}")
+            else:
+                point = candidate
+                fed[point_value] = path
+        kind = point.kind if point is not None else None
+
+        # table and address
+        table_value = tbl.get("table", _MISSING)
+        table_names = [t.value for t in ModbusTable]
+        table: ModbusTable | None = None
+        if table_value is _MISSING:
+            self.missing(f"{path}.table", _one_of(table_names))
+        else:
+            choice = self.choice(table_value, f"{path}.table", table_names)
+            table = None if choice is None else ModbusTable(choice)
+        address_value = tbl.get("address", _MISSING)
+        address: int | None = None
+        if address_value is _MISSING:
+            self.missing(f"{path}.address", "an integer 0..65535 (0-based protocol address)")
+        else:
+            address = self.integer(address_value, f"{path}.address", 0, 0xFFFF,
+                                   "an integer 0..65535 (0-based protocol address)")
+        if table is None:
+            return None
+
+        def not_for(key: str, what: str, applies_to: str) -> None:
+            self.error(f"{path}.{key}", f"expected no {key} {what} ({key} applies to "
+                                        f"{applies_to} only), got {_show(tbl[key])}")
+
+        if table.is_bits:
+            for key in ("type", "word_order", "byte_order", "bit", "scale", "offset"):
+                if key in tbl:
+                    not_for(key, f"on a {table.value} read", "holding and input registers")
+            if kind is not None and kind is not PointKind.SINGLE:
+                self.expected(f"{path}.table", f"'holding' or 'input' for a {kind.value} point",
+                              table_value, "coils and discrete inputs feed single points only")
+            if len(self.errors) > errors_before or point is None or address is None:
+                return None
+            return ModbusRead(point=point.name, table=table, address=address)
+
+        # registers: type, orders, bit, scale and offset
+        type_choice = self.choice(tbl.get("type", ModbusType.UINT16.value), f"{path}.type",
+                                  [t.value for t in ModbusType])
+        mtype = None if type_choice is None else ModbusType(type_choice)
+        word_order: Endian | None = Endian.BIG
+        if "word_order" in tbl:
+            if mtype is not None and mtype.words == 1:
+                not_for("word_order", f"on a {mtype.value} read", "int32, uint32 and float32")
+                word_order = None
+            else:
+                word_choice = self.choice(tbl["word_order"], f"{path}.word_order",
+                                          ("big", "little"))
+                word_order = None if word_choice is None else Endian(word_choice)
+        byte_choice = self.choice(tbl.get("byte_order", "big"), f"{path}.byte_order",
+                                  ("big", "little"))
+        byte_order = None if byte_choice is None else Endian(byte_choice)
+        if address is not None and mtype is not None and address + mtype.words - 1 > 0xFFFF:
+            self.expected(f"{path}.address",
+                          f"an integer 0..{0x10000 - mtype.words} ({mtype.value} takes "
+                          f"{mtype.words} registers)", address)
+        bit: int | None = None
+        if "bit" in tbl:
+            if kind is not None and kind is not PointKind.SINGLE:
+                not_for("bit", f"for a {kind.value} point", "single points")
+            elif mtype is ModbusType.FLOAT32:
+                not_for("bit", "on a float32 read", "int16, uint16, int32 and uint32")
+            else:
+                top = 16 * (mtype.words if mtype is not None else 2) - 1
+                bit = self.integer(tbl["bit"], f"{path}.bit", 0, top,
+                                   f"an integer 0..{top} (0 = least significant bit)")
+        elif kind is PointKind.SINGLE:
+            self.missing(f"{path}.bit", "an integer 0..15: a single point read from a register "
+                                        "takes one of its bits")
+        if kind is PointKind.BITSTRING and mtype is ModbusType.FLOAT32:
+            self.expected(f"{path}.type", "'int16', 'uint16', 'int32' or 'uint32' for a "
+                                          "bitstring point", type_choice)
+        numeric = kind is None or (kind.is_analog or kind is PointKind.COUNTER)
+        factors: dict[str, float | None] = {"scale": 1.0, "offset": 0.0}
+        for key in ("scale", "offset"):
+            if key not in tbl:
+                continue
+            if not numeric:
+                assert kind is not None
+                not_for(key, f"for a {kind.value} point",
+                        "analog (normalized, scaled, float) and counter points")
+                continue
+            factors[key] = self.number(tbl[key], f"{path}.{key}", "a finite number")
+        if factors["scale"] == 0.0:
+            self.expected(f"{path}.scale", "a finite number other than 0", tbl["scale"])
+        scale, offset = factors["scale"], factors["offset"]
+        if (len(self.errors) > errors_before or point is None or address is None or mtype is None
+                or word_order is None or byte_order is None or scale is None or offset is None):
+            return None
+        return ModbusRead(point=point.name, table=table, address=address, type=mtype,
+                          word_order=word_order, byte_order=byte_order, bit=bit, scale=scale,
+                          offset=offset)
+
+    def modbus_overlap(self, read: ModbusRead, path: str,
+                       spans: dict[tuple[ModbusTable, int], tuple[ModbusRead, str]]) -> None:
+        """Registers of one device read as two different values are a configuration mistake
+        (e.g. a float32 at 10 and another at 11); the same value read again, or other bits of
+        one register, are fine."""
+        if read.table.is_bits:
+            return
+        for register in range(read.address, read.address + read.type.words):
+            other = spans.setdefault((read.table, register), (read, path))
+            other_read, other_path = other
+            if other_path == path:
+                continue
+            if (other_read.address, other_read.type, other_read.word_order,
+                    other_read.byte_order) != (read.address, read.type, read.word_order,
+                                               read.byte_order):
+                last = read.address + read.type.words - 1
+                self.error(f"{path}.address",
+                           f"expected {read.table.value} registers no other read decodes "
+                           f"differently, got {read.address}..{last} as {read.type.value} "
+                           f"(register {register} is also read by {other_path} as "
+                           f"{other_read.type.value} at {other_read.address})")
+                return
+
+
+def _is_host(text: str) -> bool:
+    """An IPv4/IPv6 address or a host name."""
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return bool(text) and not re.fullmatch(r"[0-9.]+", text) and _is_host_name(text)
+    return True

@@ -1,4 +1,11 @@
-"""sd_notify through systemd-python when it is installed and systemd asked for it; else nothing."""
+"""sd_notify through systemd-python when it is installed and systemd asked for it; else nothing.
+
+systemd-python is the optional extra ``rtu-outstation[systemd]`` (deploy/install.sh installs
+it). Where it is missing (it builds from source against libsystemd) but systemd still set
+``NOTIFY_SOCKET``, the datagram is sent by hand: one ``AF_UNIX`` datagram to that socket, the
+whole protocol of sd_notify(3). A Type=notify unit thus never hangs in "activating" for the
+want of a C extension.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,30 @@ def notify(state: str) -> bool:
     try:
         from systemd import daemon  # type: ignore[import-not-found, attr-defined, unused-ignore]
     except ImportError:
-        log.debug("systemd-python not installed; %s not sent", state)
-        return False
+        return _send_datagram(state)
     return bool(daemon.notify(state))
+
+
+_fallback_logged = False
+
+
+def _send_datagram(state: str) -> bool:
+    """sd_notify(3) without libsystemd: ``state`` as one datagram to ``$NOTIFY_SOCKET``."""
+    global _fallback_logged
+    import socket
+
+    path = os.environ.get("NOTIFY_SOCKET", "")
+    if not _fallback_logged:
+        _fallback_logged = True
+        log.info("systemd-python not installed; notifying systemd through %s directly", path)
+    address = "\0" + path[1:] if path.startswith("@") else path  # @: abstract namespace
+    if not address.startswith(("/", "\0")):
+        log.warning("NOTIFY_SOCKET=%r is not a unix socket path; %s not sent", path, state)
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            sock.sendto(state.encode(), address)
+    except OSError as exc:
+        log.warning("cannot notify systemd (%s): %s", state.split("=", 1)[0], exc)
+        return False
+    return True

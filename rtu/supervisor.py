@@ -3,26 +3,53 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
+from collections.abc import Callable
 from contextlib import suppress
 
 from hal.fake import FakeRelay
+from hal.interfaces import RelayOutput
 from rtu.config import AppConfig
+from rtu.control import ControlServer, control_socket_path, server_listening, status_line
+from rtu.iec.asdu.types import Qu
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
+from rtu.reload import (
+    ReloadError,
+    ReloadPlan,
+    carry_events,
+    drop_group,
+    file_loader,
+    load_or_error,
+    mark_reinitialised,
+    move_group,
+    plan_reload,
+)
 from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
+from rtu.sources.adc import build_adc_sources
 from rtu.sources.base import Source
-from rtu.sources.relays import RelayExecutor
+from rtu.sources.digital import build_digital_source, open_field_gpio
+from rtu.sources.modbus import modbus_sources
+from rtu.sources.relays import RelayExecutor, relay_settings
 from rtu.sources.simulated import SimulatedField
+from rtu.watchdog import Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
 
 RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
 RESTART_BACKOFF_MAX = 30.0
+FIRST_OPEN_GRACE = 1.0  # seconds READY waits for the 101 port's first open attempt
+_QU_BY_NAME = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.LONG_PULSE}
+# Service state: kept (not recomposed) across a reload that rebuilds the field side (_adopt).
+_SERVICE_STATE = frozenset({
+    "_stop", "loader", "last_error", "reload_error", "reloads", "restarts", "watchdog",
+    "control", "ready", "started_at", "_tg", "_source_tasks", "_service_tasks", "_reload_lock",
+})
 
 
 class SystemClock:
@@ -36,13 +63,24 @@ class SystemClock:
 
 
 class Supervisor:
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(self, config: AppConfig, *,
+                 loader: Callable[[], AppConfig] | None = None) -> None:
         self.config = config
         self.db = PointDatabase(config.points)
-        self.relays = {r.name: FakeRelay(r.name, r.initial) for r in config.relays}
+        # the board: GPIO inputs and relay outputs ([gpio], [[relays]]), ADCs ([adc])
+        self.gpio = open_field_gpio(config)  # None when nothing uses GPIO
+        self.relays: dict[str, RelayOutput] = {
+            r.name: self.gpio.output(r.name) if self.gpio is not None and r.driver == "gpio"
+            else FakeRelay(r.name, r.initial)
+            for r in config.relays
+        }
+        self.digital = build_digital_source(self.db, config, self.gpio) if self.gpio else None
+        self.adc = build_adc_sources(self.db, config)
         c = config.commands
         self.executor = RelayExecutor(self.db, self.relays, short_pulse=c.short_pulse,
-                                      long_pulse=c.long_pulse, default_qu=c.default_qu)
+                                      long_pulse=c.long_pulse, default_qu=c.default_qu,
+                                      settings=relay_settings(config.relays),
+                                      inputs=self.digital)
         s = config.simulation
         self.sim = SimulatedField(self.db, seed=s.seed, digital_interval=s.digital_interval,
                                   analog_interval=s.analog_interval,
@@ -50,6 +88,10 @@ class Supervisor:
         # The state read at start-up is what GI reports after end of initialisation; it is
         # not a stream of spontaneous changes, so it is read before the outstation subscribes.
         self.sim.initialise()
+        if self.digital is not None:
+            self.digital.initialise()
+        for adc in self.adc:
+            adc.initialise()
         self.executor.report_all()
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.executor,
                                      on_reset_process=self._reset_process)
@@ -59,7 +101,25 @@ class Supervisor:
         self.sources: list[Source] = [self.sim]
         if self.iec101 is not None:
             self.sources.append(self.iec101)
+        self.sources.extend(modbus_sources(config.modbus, self.db))  # one per Modbus bus
+        if self.digital is not None:
+            self.sources.append(self.digital)
+        self.sources.extend(self.adc)  # one per ADC
         self._stop = asyncio.Event()
+        # -- service state (_SERVICE_STATE): systemd, operator socket, reload --
+        self.loader = loader  # re-reads the configuration on reload (default: config.source)
+        self.last_error: str | None = None  # the last source failure, for STATUS= and status
+        self.reload_error: str | None = None  # why the last reload failed (None once one works)
+        self.reloads = 0
+        self.restarts: dict[str, int] = {}  # source name -> restarts after a failure
+        self.watchdog: Watchdog | None = None
+        self.control: ControlServer | None = None
+        self.ready = asyncio.Event()  # set when READY=1 has been sent
+        self.started_at = time.monotonic()
+        self._tg: asyncio.TaskGroup | None = None
+        self._source_tasks: list[tuple[Source, asyncio.Task[None]]] = []
+        self._service_tasks: list[asyncio.Task[None]] = []
+        self._reload_lock = asyncio.Lock()
 
     async def start(self) -> None:
         """Open every server; returns once all are listening."""
@@ -67,23 +127,44 @@ class Supervisor:
             await self.iec104.start()
 
     async def run(self) -> None:
-        """Start, tell systemd we are ready, and run until stop() or SIGTERM/SIGINT."""
+        """Start, tell systemd we are ready, and run until stop() or SIGTERM/SIGINT.
+
+        READY=1 goes out once every configured server is listening: the 104 socket is bound,
+        and the 101 port is open or its first open attempt has failed (it goes on retrying
+        with backoff: a missing USB adapter must not keep 104 from serving, nor systemd
+        waiting). Then a watchdog task pings systemd while healthy and keeps STATUS= current
+        (rtu/watchdog.py), the operator socket serves `rtu status` (rtu/control.py), and
+        SIGHUP reloads the configuration (reload()). STOPPING=1 goes out on the way down.
+        """
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             with suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self.stop)
+        with suppress(NotImplementedError, RuntimeError, AttributeError):
+            loop.add_signal_handler(signal.SIGHUP, self.request_reload)
         await self.start()
-        notify("READY=1")
-        log.info("outstation ready: %d points, common address %d (%s)", len(self.db),
-                 self.config.station.common_address, self.config.source)
+        # what start-up built lives as long as the process: keep it out of the collector's
+        # full passes (15 ms with 10,000 points, a stall on the event path otherwise)
+        gc.freeze()
         try:
             async with asyncio.TaskGroup() as tg:
-                tasks = [tg.create_task(self._supervise(source)) for source in self.sources]
+                self._tg = tg
+                self._start_sources()
+                await self._first_open_attempts()
+                await self._start_service()
+                notify("READY=1")
+                self.ready.set()
+                log.info("outstation ready: %d points, common address %d (%s)", len(self.db),
+                         self.config.station.common_address, self.config.source)
                 await self._stop.wait()
-                for task in tasks:
+                for task in [t for _, t in self._source_tasks] + self._service_tasks:
                     task.cancel()
         finally:
+            self._tg = None
             notify("STOPPING=1")
+            if self.control is not None:
+                await self.control.close()
+                self.control = None
             await self.close()
 
     async def _supervise(self, source: Source) -> None:
@@ -94,8 +175,10 @@ class Supervisor:
             try:
                 await source.run()
                 log.warning("source %s stopped by itself; restarting in %.0f s", source.name, delay)
-            except Exception:
+            except Exception as exc:
                 log.exception("source %s failed; restarting in %.0f s", source.name, delay)
+                self.last_error = f"{source.name}: {exc}"
+            self.restarts[source.name] = self.restarts.get(source.name, 0) + 1
             if asyncio.get_running_loop().time() - started > RESTART_BACKOFF_MAX:
                 delay = RESTART_BACKOFF_FIRST  # it ran fine for a while: start the backoff again
             await asyncio.sleep(delay)
@@ -104,11 +187,254 @@ class Supervisor:
     def stop(self) -> None:
         self._stop.set()
 
+    # -- tasks, readiness and health ---------------------------------------------------------
+    def source_tasks(self) -> list[tuple[Source, asyncio.Task[None]]]:
+        return list(self._source_tasks)
+
+    def _start_sources(self, sources: list[Source] | None = None) -> None:
+        """Run ``sources`` (default: all) under _supervise in the running task group."""
+        if self._tg is None:
+            return  # not running (a test driving start()/reload() by hand)
+        for source in self.sources if sources is None else sources:
+            task = self._tg.create_task(self._supervise(source), name=f"source {source.name}")
+            self._source_tasks.append((source, task))
+
+    async def _stop_sources(self, sources: list[Source] | None = None) -> None:
+        """Cancel the tasks of ``sources`` (default: all) and wait until they are done."""
+        stopping = [(s, t) for s, t in self._source_tasks if sources is None or s in sources]
+        self._source_tasks = [pair for pair in self._source_tasks if pair not in stopping]
+        for _, task in stopping:
+            task.cancel()
+        await asyncio.gather(*(t for _, t in stopping), return_exceptions=True)
+
+    async def _first_open_attempts(self) -> None:
+        """Wait (at most FIRST_OPEN_GRACE) for the 101 port's first open attempt: it is
+        synchronous, so it has succeeded by then or failed and is retrying."""
+        if self.iec101 is None or self._tg is None:
+            return
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self.iec101.opened.wait(), FIRST_OPEN_GRACE)
+        if not self.iec101.opened.is_set():
+            log.warning("%s is not open (retrying in the background); ready without it",
+                        self.iec101.name)
+
+    async def _start_service(self) -> None:
+        """The watchdog/status task and the operator socket (once per run)."""
+        assert self._tg is not None
+        if self.watchdog is None:
+            self.watchdog = Watchdog(notify, timeout=watchdog_interval(),
+                                     status=lambda: status_line(self))
+            self.watchdog.add_check("iec104", self._check_iec104)
+            self.watchdog.add_check("tasks", self._check_tasks)
+        self._service_tasks.append(self._tg.create_task(self.watchdog.run(), name="watchdog"))
+        await self._open_control()
+
+    def _check_iec104(self) -> str | None:
+        if self.iec104 is None or self._reload_lock.locked() or server_listening(self.iec104):
+            return None
+        return "the 104 listening socket is closed"
+
+    def _check_tasks(self) -> str | None:
+        """Critical tasks: every source's supervisor loop (it only ends when cancelled)."""
+        if self._reload_lock.locked() or self._stop.is_set():
+            return None
+        for source, task in self._source_tasks:
+            if task.done():
+                return f"the task running {source.name} has ended"
+        return None
+
+    async def _open_control(self) -> None:
+        """(Re)open the operator socket where [service] control_socket says; not fatal."""
+        path = control_socket_path(self.config.service.control_socket)
+        if self.control is not None:
+            if self.control.path == path:
+                return
+            await self.control.close()
+            self.control = None
+        control = ControlServer(self, path)
+        try:
+            await control.start()
+        except OSError as exc:
+            log.error("operator socket %s: %s; `rtu status` and `rtu points` will not work",
+                      path, exc)
+            return
+        self.control = control
+
+    # -- reload --------------------------------------------------------------------------------
+    def request_reload(self) -> None:
+        """SIGHUP: reload in a task; reloads run one at a time."""
+        if self._tg is None or self._stop.is_set():
+            log.warning("reload requested while not running; ignored")
+            return
+
+        async def reload_logged() -> None:
+            with suppress(ReloadError):
+                await self.reload()
+
+        task = self._tg.create_task(reload_logged(), name="reload")
+        self._service_tasks.append(task)
+        task.add_done_callback(self._forget_task)
+
+    def _forget_task(self, task: asyncio.Task[None]) -> None:
+        if task in self._service_tasks:
+            self._service_tasks.remove(task)
+
+    async def reload(self, config: AppConfig | None = None) -> str:
+        """Apply ``config`` (default: the configuration file read again); see rtu/reload.py.
+
+        Returns what changed. ReloadError when the new configuration is invalid or refused:
+        the running one stays, the error is logged and shown in STATUS=. systemd hears
+        RELOADING=1 before and READY=1 after, whatever the outcome.
+        """
+        async with self._reload_lock:
+            notify("RELOADING=1")
+            try:
+                loader = self.loader or file_loader(self.config.source)
+                new = config if config is not None else await asyncio.to_thread(
+                    load_or_error, loader)
+                plan = plan_reload(self.config, new)
+                if plan.rebuild and self.config.service.reload == "live-only":
+                    raise ReloadError(f"{plan.describe()}: refused by [service] reload = "
+                                      "\"live-only\"; restart the service to apply it")
+                log.info("reload: %s", plan.describe())
+                if plan.rebuild:
+                    await self._rebuild(new)
+                else:
+                    await self._apply_live(new, plan)
+            except ReloadError as exc:
+                self.reload_error = str(exc)
+                log.error("reload failed, running configuration kept: %s", exc)
+                raise
+            finally:
+                notify("READY=1")
+                if self.watchdog is not None:
+                    self.watchdog.send_status(force=True)
+            self.reloads += 1
+            self.reload_error = None
+            if self.watchdog is not None:
+                self.watchdog.send_status(force=True)
+            return plan.describe()
+
+    async def _apply_live(self, new: AppConfig, plan: ReloadPlan) -> None:
+        """Same field side: keep the database, the outstation and its event queues."""
+        if plan.touches("iec104"):
+            await self._replace_iec104(new)
+        if plan.touches("iec101") or plan.touches("field_sizes"):
+            await self._replace_iec101(new)
+        if plan.touches("station"):
+            self.outstation.config = new.station
+        if plan.touches("commands"):
+            c = new.commands
+            self.executor.durations = {Qu.SHORT_PULSE: c.short_pulse, Qu.LONG_PULSE: c.long_pulse}
+            self.executor.default_qu = _QU_BY_NAME[c.default_qu]
+        if plan.touches("logging"):
+            logging.getLogger().setLevel(new.logging.level)
+        self.config = new
+        if plan.touches("service"):
+            await self._open_control()
+
+    async def _replace_iec104(self, new: AppConfig) -> None:
+        old = self.iec104
+        if old is not None:
+            await old.close()  # sessions close: unacknowledged events go back to the backlog
+        settings = new.iec104
+        if settings is None:
+            if old is not None:
+                drop_group(self.outstation, old.settings.group)
+            self.iec104 = None
+            return
+        server = Iec104Server(self.outstation, settings)
+        try:
+            await server.start()
+        except OSError as exc:
+            if old is not None:
+                self.iec104 = Iec104Server(self.outstation, old.settings)
+                await self.iec104.start()
+            raise ReloadError(f"104: cannot listen on {settings.host}:{settings.port}: "
+                              f"{exc.strerror or exc}") from exc
+        if old is not None:
+            move_group(self.outstation, old.settings.group, settings.group)
+        self.iec104 = server
+
+    async def _replace_iec101(self, new: AppConfig) -> None:
+        old = self.iec101
+        if old is not None:
+            await self._stop_sources([old])  # closes the port and the session
+            self.sources.remove(old)
+        settings = new.iec101
+        if settings is None:
+            if old is not None:
+                drop_group(self.outstation, old.group)
+            self.iec101 = None
+            return
+        server = Iec101Server(self.outstation, settings)
+        if old is not None:
+            move_group(self.outstation, old.group, server.group)
+        self.iec101 = server
+        self.sources.append(server)
+        self._start_sources([server])
+        await self._first_open_attempts()
+
+    async def _rebuild(self, new: AppConfig) -> None:
+        """The field side changed: stop everything, compose the new configuration, carry the
+        queued events over, start again. If the new one cannot be built, the old one is built
+        again (and the reload fails)."""
+        await self._stop_sources()
+        if self.iec104 is not None:
+            await self.iec104.close()
+        same = {r.name for r in new.relays} & {r.name for r in self.config.relays}
+        same = {n for n in same if _relay(new, n) == _relay(self.config, n)}
+        states = {name: self.relays[name].get() for name in same if name in self.relays}
+        old_outstation = self.outstation
+        await self.close()
+        failure: ReloadError | None = None
+        try:
+            fresh = Supervisor(new, loader=self.loader)
+        except Exception as exc:  # a driver that cannot open, a bad combination...
+            log.exception("reload: cannot build the new configuration; rebuilding the old")
+            failure = ReloadError(f"cannot build the new configuration: {exc}")
+            fresh = Supervisor(self.config, loader=self.loader)
+        for name, state in states.items():
+            relay = fresh.relays.get(name)
+            if relay is not None and relay.get() != state:
+                await asyncio.to_thread(relay.set, state)
+        fresh.executor.report_all()
+        mark_reinitialised(fresh.outstation)
+        carried, dropped = carry_events(old_outstation, fresh.outstation)
+        log.info("reload: %d queued events carried over, %d dropped", carried, dropped)
+        self._adopt(fresh)
+        try:
+            await self.start()
+        except OSError as exc:
+            failure = ReloadError(f"104: cannot listen again: {exc}")
+        self._start_sources()
+        await self._first_open_attempts()
+        if failure is not None:
+            raise failure
+
+    def _adopt(self, fresh: Supervisor) -> None:
+        """Take over the components ``fresh`` composed; the service state stays ours and is
+        shared with ``fresh``, so that its bound callbacks (on_reset_process...) act here."""
+        for name in _SERVICE_STATE:
+            setattr(fresh, name, getattr(self, name))
+        for name, value in vars(fresh).items():
+            if name not in _SERVICE_STATE:
+                setattr(self, name, value)
+
     async def close(self) -> None:
         if self.iec104 is not None:
             await self.iec104.close()
         self.outstation.close()
+        self.executor.close()
+        for adc in self.adc:
+            adc.close()
+        if self.gpio is not None:
+            self.gpio.close()
 
     def _reset_process(self, qrp: int) -> None:
         log.warning("reset of process (QRP %d) requested by a master: restarting", qrp)
         self.stop()
+
+
+def _relay(config: AppConfig, name: str) -> object:
+    return next((r for r in config.relays if r.name == name), None)

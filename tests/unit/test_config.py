@@ -13,11 +13,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rtu.config import (
+    AdcChannelConfig,
+    AdcConfig,
+    AdcDeviceConfig,
     AppConfig,
     CommandConfig,
     ConfigError,
+    Endian,
     FieldSizes,
+    GpioConfig,
+    GpioDoubleConfig,
+    GpioInputConfig,
     LoggingConfig,
+    ModbusBusConfig,
+    ModbusConfig,
+    ModbusDeviceConfig,
+    ModbusPoll,
+    ModbusRead,
+    ModbusTable,
+    ModbusType,
     RelayConfig,
     SimulationConfig,
     bench_config,
@@ -44,7 +58,13 @@ SCHEMA: dict[str, set[str]] = {
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
     "logging": {"level"},
-    "relays": {"name", "driver", "initial"},
+    "service": {"control_socket", "reload"},
+    "modbus": {"buses", "devices"},  # the nested tables' keys: MODBUS_SCHEMA below
+    "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
+               "feedback_timeout", "local_input"},
+    "gpio": {"backend", "chip", "reread_interval", "debounce", "chatter_changes",
+             "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
+    "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -317,7 +337,8 @@ class TestStructure:
         data["staton"] = {}
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
-            "iec104, iec101, commands, simulation, logging, relays, points"
+            "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
+            "service"
         )
 
     def test_unknown_key(self) -> None:
@@ -334,7 +355,8 @@ class TestStructure:
         data["relays"][0]["intial"] = True
         assert errors_of(data) == [
             (f"{SRC}: relays[0].intial: unknown key (did you mean 'initial'?); expected one of "
-             "name, driver, initial"),
+             "name, driver, initial, line, active_low, mode, feedback_input, "
+             "feedback_timeout, local_input"),
             (f"{SRC}: points[1].dead_band: unknown key (did you mean 'deadband'?); expected one of "
              "name, ioa, kind, source, groups, deadband, deadband_percent, range, description, "
              "target, feedback, select_required"),
@@ -631,9 +653,9 @@ class TestSections:
 
     def test_relay_driver_and_name(self) -> None:
         data = minimal()
-        data["relays"] = [{"name": "r1", "driver": "gpio"}, {"driver": "sim"}, {"name": "r 2"}]
+        data["relays"] = [{"name": "r1", "driver": "i2c"}, {"driver": "sim"}, {"name": "r 2"}]
         assert errors_of(data) == [
-            f"{SRC}: relays[0].driver: expected 'sim', got 'gpio'",
+            f"{SRC}: relays[0].driver: expected 'sim' or 'gpio', got 'i2c'",
             (f"{SRC}: relays[1].name: required key missing: expected a name of letters, digits, "
              "'_', '.' or '-'"),
             (f"{SRC}: relays[2].name: expected a name of letters, digits, '_', '.' or '-', "
@@ -701,7 +723,8 @@ class TestPoints:
 
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
-            f"{SRC}: {EXTRA}.source: expected 'sim' or '', got 'gpio'"
+            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', '', 'gpio:NAME' or 'adc:NAME', "
+            "got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
             f"{SRC}: {EXTRA}.source: expected no source on a command point (or \"\"), got 'sim'"
@@ -804,8 +827,9 @@ class TestPoints:
 
     def test_relay_with_another_error_is_still_a_target(self) -> None:
         data = minimal()
-        data["relays"][0]["driver"] = "gpio"
-        assert single_error(data) == f"{SRC}: relays[0].driver: expected 'sim', got 'gpio'"
+        data["relays"][0]["driver"] = "i2c"
+        assert single_error(data) == (
+            f"{SRC}: relays[0].driver: expected 'sim' or 'gpio', got 'i2c'")
 
     def test_feedback_no_such_point(self) -> None:
         assert single_error(with_point(kind="single_command", target="r1", feedback="nope")) == (
@@ -947,3 +971,761 @@ def test_deep_nesting_is_reported_not_crashed() -> None:
     data["station"]["common_address"] = deep
     errors = errors_of(data)
     assert len(errors) == 2
+
+
+# -- [modbus] --------------------------------------------------------------------------------------
+MODBUS_SCHEMA: dict[str, set[str]] = {
+    "buses": {"name", "type", "host", "port", "device", "baudrate", "parity", "bytesize",
+              "stopbits", "timeout", "reconnect_delay", "reconnect_delay_max"},
+    "devices": {"name", "bus", "unit_id", "max_registers", "max_bits", "polls"},
+    "polls": {"interval", "reads"},
+    "reads": {"point", "table", "address", "type", "word_order", "byte_order", "bit", "scale",
+              "offset"},
+}
+READ0 = "modbus.devices[0].polls[0].reads[0]"
+
+
+def modbus_doc() -> dict[str, Any]:
+    """minimal() with a TCP bus, an RTU bus and one device on each, feeding five points."""
+    data = minimal()
+    data["points"] += [
+        {"name": "m_float", "ioa": 11, "kind": "float", "source": "modbus"},
+        {"name": "m_single", "ioa": 12, "kind": "single", "source": "modbus"},
+        {"name": "m_bit", "ioa": 13, "kind": "single", "source": "modbus"},
+        {"name": "m_counter", "ioa": 14, "kind": "counter", "source": "modbus"},
+        {"name": "m_scaled", "ioa": 15, "kind": "scaled", "source": "modbus"},
+    ]
+    data["modbus"] = {
+        "buses": [{"name": "net", "type": "tcp", "host": "127.0.0.1"},
+                  {"name": "line", "type": "rtu", "device": "/dev/ttyUSB0"}],
+        "devices": [
+            {"name": "plc", "bus": "net", "unit_id": 1, "polls": [
+                {"interval": 1, "reads": [
+                    {"point": "m_float", "table": "holding", "address": 0, "type": "float32"},
+                    {"point": "m_single", "table": "coil", "address": 5},
+                ]},
+            ]},
+            {"name": "meter", "bus": "line", "unit_id": 7, "polls": [
+                {"interval": 0.5, "reads": [
+                    {"point": "m_bit", "table": "input", "address": 3, "bit": 15},
+                    {"point": "m_counter", "table": "input", "address": 0, "type": "uint32",
+                     "word_order": "little"},
+                ]},
+                {"interval": 10, "reads": [
+                    {"point": "m_scaled", "table": "holding", "address": 9, "type": "int16",
+                     "scale": 0.1, "offset": -40},
+                ]},
+            ]},
+        ],
+    }
+    return data
+
+
+def modbus_read(data: dict[str, Any], device: int = 0, poll: int = 0,
+                read: int = 0) -> dict[str, Any]:
+    result: dict[str, Any] = data["modbus"]["devices"][device]["polls"][poll]["reads"][read]
+    return result
+
+
+class TestModbus:
+    def test_example_uses_every_key(self) -> None:
+        modbus = tomllib.loads(example_text())["modbus"]
+        devices = modbus["devices"]
+        polls = [p for d in devices for p in d["polls"]]
+        used = {
+            "buses": set().union(*(set(b) for b in modbus["buses"])),
+            "devices": set().union(*(set(d) for d in devices)),
+            "polls": set().union(*(set(p) for p in polls)),
+            "reads": set().union(*(set(r) for p in polls for r in p["reads"])),
+        }
+        assert used == MODBUS_SCHEMA
+
+    def test_schema_is_complete(self) -> None:
+        """The nested tables accept exactly MODBUS_SCHEMA's keys."""
+        paths = {"buses": "modbus.buses[0]", "devices": "modbus.devices[0]",
+                 "polls": "modbus.devices[0].polls[0]", "reads": READ0}
+        for level, path in paths.items():
+            data = modbus_doc()
+            table = {"buses": data["modbus"]["buses"][0], "devices": data["modbus"]["devices"][0],
+                     "polls": data["modbus"]["devices"][0]["polls"][0],
+                     "reads": modbus_read(data)}[level]
+            table["not_a_key"] = 1
+            prefix = f"{SRC}: {path}.not_a_key: unknown key; expected one of "
+            line = single_error(data)
+            assert line.startswith(prefix), line
+            assert set(line.removeprefix(prefix).split(", ")) == MODBUS_SCHEMA[level]
+
+    def test_example_mapping(self) -> None:
+        config = load_config(example_path())
+        buses = {b.name: b for b in config.modbus.buses}
+        assert buses["plant"] == ModbusBusConfig("plant", "tcp", host="192.168.10.20", port=502,
+                                                 timeout=1.0, reconnect_delay=1.0,
+                                                 reconnect_delay_max=10.0)
+        assert buses["rs485"] == ModbusBusConfig("rs485", "rtu", device="/dev/ttyUSB0",
+                                                 baudrate=19200, parity="E", bytesize=8,
+                                                 stopbits=1, timeout=0.5)
+        devices = {d.name: d for d in config.modbus.devices}
+        plc = devices["pump_plc"]
+        assert (plc.bus, plc.unit_id, plc.max_registers, plc.max_bits) == ("plant", 1, 100, 1000)
+        assert [p.interval for p in plc.polls] == [1.0, 10.0]
+        assert plc.polls[0].reads[2] == ModbusRead(
+            "flow", ModbusTable.HOLDING, 100, ModbusType.FLOAT32, word_order=Endian.LITTLE)
+        assert plc.polls[1].reads[0] == ModbusRead(
+            "tank_temperature", ModbusTable.INPUT, 20, ModbusType.INT16, scale=0.1, offset=-40.0)
+        meter = devices["meter"]
+        assert meter.polls[0].reads[2] == ModbusRead("meter_alarm", ModbusTable.INPUT, 2, bit=3)
+        fed = {r.point for d in config.modbus.devices for p in d.polls for r in p.reads}
+        assert fed == {p.name for p in config.points if p.source == "modbus"}
+
+    def test_mapping_and_defaults(self) -> None:
+        config = parse_config(modbus_doc(), SRC)
+        net, line = config.modbus.buses
+        assert net == ModbusBusConfig("net", "tcp", host="127.0.0.1")
+        assert (net.port, net.timeout, net.reconnect_delay, net.reconnect_delay_max) == \
+            (502, 1.0, 1.0, 10.0)
+        assert line == ModbusBusConfig("line", "rtu", device="/dev/ttyUSB0")
+        assert (line.baudrate, line.parity, line.bytesize, line.stopbits) == (9600, "E", 8, 1)
+        plc, meter = config.modbus.devices
+        assert plc == ModbusDeviceConfig("plc", "net", 1, (ModbusPoll(1.0, (
+            ModbusRead("m_float", ModbusTable.HOLDING, 0, ModbusType.FLOAT32),
+            ModbusRead("m_single", ModbusTable.COIL, 5),
+        )),), max_registers=125, max_bits=2000)
+        assert meter.polls[0].reads == (
+            ModbusRead("m_bit", ModbusTable.INPUT, 3, ModbusType.UINT16, bit=15),
+            ModbusRead("m_counter", ModbusTable.INPUT, 0, ModbusType.UINT32,
+                       word_order=Endian.LITTLE),
+        )
+        assert meter.polls[1] == ModbusPoll(10.0, (ModbusRead(
+            "m_scaled", ModbusTable.HOLDING, 9, ModbusType.INT16, scale=0.1, offset=-40.0),))
+        assert {p.name: p.source for p in config.points}["m_float"] == "modbus"
+
+    def test_no_section(self) -> None:
+        assert parse_config(minimal(), SRC).modbus == ModbusConfig()
+        assert parse_config({}, "empty.toml").modbus == ModbusConfig()
+
+    def test_a_bus_without_devices_is_fine(self) -> None:
+        data = minimal()
+        data["modbus"] = {"buses": [{"name": "spare", "type": "tcp", "host": "10.0.0.9"}]}
+        assert parse_config(data, SRC).modbus.devices == ()
+
+    # -- points and reads ---------------------------------------------------------------------
+    def test_unknown_point(self) -> None:
+        data = modbus_doc()
+        data["points"] = [p for p in data["points"] if p["name"] != "m_float"]
+        assert single_error(data) == (
+            f"{SRC}: {READ0}.point: expected the name of a [[points]] entry with source = "
+            "\"modbus\" (single, bitstring, scaled, normalized, float, counter), got 'm_float' "
+            "(no such point; did you mean 'p_float'?)"
+        )
+
+    def test_a_point_with_errors_is_reported_once(self) -> None:
+        data = modbus_doc()
+        data["points"][6]["ioa"] = "x"  # m_float
+        errors = errors_of(data)
+        assert len(errors) == 1 and errors[0].startswith(f"{SRC}: points[6].ioa: ")
+
+    def test_point_source_kind_and_reuse(self) -> None:
+        data = modbus_doc()
+        data["points"][6]["source"] = "sim"
+        assert single_error(data).endswith("got 'm_float' (points[6] has source = 'sim')")
+        data = modbus_doc()
+        modbus_read(data)["point"] = "p_double"
+        errors = errors_of(data)
+        assert errors[0].endswith("got 'p_double' (points[1] is a double point)")
+        assert errors[1] == (  # and m_float is now fed by no read
+            f"{SRC}: points[6].source: expected a [[modbus.devices.polls.reads]] entry with "
+            "point = 'm_float' for a point with source = \"modbus\", got none")
+        data = modbus_doc()
+        modbus_read(data)["point"] = "p_cmd"
+        assert errors_of(data)[0].endswith("got 'p_cmd' (points[4] is a single_command point)")
+        data = modbus_doc()
+        modbus_read(data, 0, 0, 1)["point"] = "m_float"
+        errors = errors_of(data)
+        assert errors[0] == (
+            f"{SRC}: modbus.devices[0].polls[0].reads[1].point: expected a point no other read "
+            f"feeds, got 'm_float' (already fed by {READ0})")
+
+    def test_every_modbus_point_is_fed(self) -> None:
+        data = modbus_doc()
+        data["points"].append({"name": "orphan", "ioa": 99, "kind": "float", "source": "modbus"})
+        assert single_error(data) == (
+            f"{SRC}: points[11].source: expected a [[modbus.devices.polls.reads]] entry with "
+            "point = 'orphan' for a point with source = \"modbus\", got none")
+
+    def test_required_keys_of_a_read(self) -> None:
+        data = modbus_doc()
+        data["modbus"]["devices"][0]["polls"][0]["reads"][0] = {}
+        assert errors_of(data) == [
+            (f"{SRC}: {READ0}.point: required key missing: expected the name of a [[points]] "
+            "entry with source = \"modbus\" (single, bitstring, scaled, normalized, float, "
+            "counter)"),
+            (f"{SRC}: {READ0}.table: required key missing: expected 'coil', 'discrete', "
+            "'holding' or 'input'"),
+            (f"{SRC}: {READ0}.address: required key missing: expected an integer 0..65535 "
+            "(0-based protocol address)"),
+            (f"{SRC}: points[6].source: expected a [[modbus.devices.polls.reads]] entry with "
+            "point = 'm_float' for a point with source = \"modbus\", got none"),
+        ]
+
+    def test_table_and_address(self) -> None:
+        data = modbus_doc()
+        modbus_read(data)["table"] = "coils"
+        assert single_error(data) == (
+            f"{SRC}: {READ0}.table: expected 'coil', 'discrete', 'holding' or 'input', got "
+            "'coils' (did you mean 'coil'?)")
+        data = modbus_doc()
+        modbus_read(data)["table"] = "coil"
+        del modbus_read(data)["type"]
+        assert single_error(data) == (
+            f"{SRC}: {READ0}.table: expected 'holding' or 'input' for a float point, got 'coil' "
+            "(coils and discrete inputs feed single points only)")
+        data = modbus_doc()
+        modbus_read(data)["address"] = 65535  # a float32 needs 65535 and 65536
+        assert single_error(data) == (
+            f"{SRC}: {READ0}.address: expected an integer 0..65534 (float32 takes 2 registers), "
+            "got 65535")
+        data = modbus_doc()
+        modbus_read(data)["address"] = -1
+        assert single_error(data).startswith(f"{SRC}: {READ0}.address: expected an integer "
+                                             "0..65535")
+
+    def test_register_keys_on_a_bit_read(self) -> None:
+        data = modbus_doc()
+        modbus_read(data, 0, 0, 1).update(type="uint16", scale=2, bit=1)
+        assert errors_of(data) == [
+            f"{SRC}: modbus.devices[0].polls[0].reads[1].{key}: expected no {key} on a coil "
+            f"read ({key} applies to holding and input registers only), got {value}"
+            for key, value in (("type", "'uint16'"), ("bit", "1"), ("scale", "2"))
+        ]
+
+    def test_type_and_orders(self) -> None:
+        data = modbus_doc()
+        modbus_read(data)["type"] = "float64"
+        assert single_error(data).startswith(
+            f"{SRC}: {READ0}.type: expected 'int16', 'uint16', 'int32', 'uint32' or 'float32', "
+            "got 'float64'")
+        data = modbus_doc()
+        modbus_read(data).update(type="int16", word_order="little")
+        assert single_error(data) == (
+            f"{SRC}: {READ0}.word_order: expected no word_order on a int16 read (word_order "
+            "applies to int32, uint32 and float32 only), got 'little'")
+        data = modbus_doc()
+        modbus_read(data)["byte_order"] = "middle"
+        assert single_error(data) == (
+            f"{SRC}: {READ0}.byte_order: expected 'big' or 'little', got 'middle'")
+
+    def test_bits(self) -> None:
+        bit_read = "modbus.devices[1].polls[0].reads[0]"
+        data = modbus_doc()
+        del modbus_read(data, 1)["bit"]
+        assert single_error(data) == (
+            f"{SRC}: {bit_read}.bit: required key missing: expected an integer 0..15: a single "
+            "point read from a register takes one of its bits")
+        data = modbus_doc()
+        modbus_read(data, 1)["bit"] = 16
+        assert single_error(data) == (
+            f"{SRC}: {bit_read}.bit: expected an integer 0..15 (0 = least significant bit), "
+            "got 16")
+        data = modbus_doc()
+        modbus_read(data, 1).update(type="uint32", bit=31, address=4)
+        parse_config(data, SRC)
+        data = modbus_doc()
+        modbus_read(data, 1)["type"] = "float32"
+        assert single_error(data) == (
+            f"{SRC}: {bit_read}.bit: expected no bit on a float32 read (bit applies to int16, "
+            "uint16, int32 and uint32 only), got 15")
+        data = modbus_doc()
+        modbus_read(data)["bit"] = 0
+        assert single_error(data) == (
+            f"{SRC}: {READ0}.bit: expected no bit for a float point (bit applies to single "
+            "points only), got 0")
+
+    def test_scale_and_offset(self) -> None:
+        data = modbus_doc()
+        modbus_read(data)["scale"] = 0
+        assert single_error(data) == (
+            f"{SRC}: {READ0}.scale: expected a finite number other than 0, got 0")
+        data = modbus_doc()
+        modbus_read(data)["offset"] = "1"
+        assert single_error(data) == f"{SRC}: {READ0}.offset: expected a finite number, got '1'"
+        data = modbus_doc()
+        modbus_read(data, 1)["scale"] = 2.0
+        assert single_error(data) == (
+            f"{SRC}: modbus.devices[1].polls[0].reads[0].scale: expected no scale for a single "
+            "point (scale applies to analog (normalized, scaled, float) and counter points "
+            "only), got 2.0")
+
+    def test_bitstring_normalized_and_counter_reads(self) -> None:
+        data = modbus_doc()
+        data["points"] += [{"name": "m_bits", "ioa": 16, "kind": "bitstring", "source": "modbus"},
+                           {"name": "m_norm", "ioa": 17, "kind": "normalized",
+                            "source": "modbus"}]
+        data["modbus"]["devices"][0]["polls"][0]["reads"] += [
+            {"point": "m_bits", "table": "input", "address": 0, "type": "uint32"},
+            {"point": "m_norm", "table": "input", "address": 2, "type": "int16",
+             "scale": 1 / 32768},
+        ]
+        reads = parse_config(data, SRC).modbus.devices[0].polls[0].reads
+        assert reads[2:] == (
+            ModbusRead("m_bits", ModbusTable.INPUT, 0, ModbusType.UINT32),
+            ModbusRead("m_norm", ModbusTable.INPUT, 2, ModbusType.INT16, scale=1 / 32768),
+        )
+        data["modbus"]["devices"][0]["polls"][0]["reads"][2]["type"] = "float32"
+        assert single_error(data) == (
+            f"{SRC}: modbus.devices[0].polls[0].reads[2].type: expected 'int16', 'uint16', "
+            "'int32' or 'uint32' for a bitstring point, got 'float32'")
+
+    def test_overlapping_registers(self) -> None:
+        data = modbus_doc()
+        data["points"].append({"name": "m_low", "ioa": 16, "kind": "scaled", "source": "modbus"})
+        data["modbus"]["devices"][0]["polls"][0]["reads"].append(
+            {"point": "m_low", "table": "holding", "address": 1, "type": "int16"})
+        assert single_error(data) == (
+            f"{SRC}: modbus.devices[0].polls[0].reads[2].address: expected holding registers no "
+            "other read decodes differently, got 1..1 as int16 (register 1 is also read by "
+            f"{READ0} as float32 at 0)")
+        # the same registers in another table, or on another device, are other registers
+        data["modbus"]["devices"][0]["polls"][0]["reads"][2]["table"] = "input"
+        parse_config(data, SRC)
+
+    def test_bits_of_one_register_may_share_it(self) -> None:
+        data = modbus_doc()
+        data["points"].append({"name": "m_bit2", "ioa": 16, "kind": "single", "source": "modbus"})
+        data["modbus"]["devices"][1]["polls"][1]["reads"].append(
+            {"point": "m_bit2", "table": "input", "address": 3, "bit": 0})
+        parse_config(data, SRC)
+
+    # -- devices, polls, buses ----------------------------------------------------------------
+    def test_device_checks(self) -> None:
+        data = modbus_doc()
+        device = data["modbus"]["devices"][1]
+        device.update(bus="nowhere", max_registers=126, max_bits=0)
+        assert errors_of(data) == [
+            (f"{SRC}: modbus.devices[1].bus: expected the name of a [[modbus.buses]] entry, got "
+            "'nowhere' (buses: line, net)"),
+            f"{SRC}: modbus.devices[1].max_registers: expected an integer 1..125, got 126",
+            f"{SRC}: modbus.devices[1].max_bits: expected an integer 1..2000, got 0",
+        ]
+        data = modbus_doc()
+        data["modbus"]["devices"][1].update(name="plc", bus="net", unit_id=1)
+        assert errors_of(data) == [
+            (f"{SRC}: modbus.devices[1].name: expected a unique device name, got 'plc' (already "
+            "used by modbus.devices[0])"),
+            (f"{SRC}: modbus.devices[1].unit_id: expected a unit_id no other device on bus 'net' "
+            "uses, got 1 (already used by modbus.devices[0])"),
+        ]
+
+    def test_unit_id_range_depends_on_the_bus(self) -> None:
+        data = modbus_doc()
+        data["modbus"]["devices"][1]["unit_id"] = 0  # rtu: 0 is broadcast
+        assert single_error(data) == (
+            f"{SRC}: modbus.devices[1].unit_id: expected an integer 1..247 (rtu bus), got 0")
+        data = modbus_doc()
+        data["modbus"]["devices"][0]["unit_id"] = 0  # tcp: 0 is fine
+        parse_config(data, SRC)
+        data["modbus"]["devices"][0]["unit_id"] = 256
+        assert single_error(data) == (
+            f"{SRC}: modbus.devices[0].unit_id: expected an integer 0..255 (tcp bus), got 256")
+        del data["modbus"]["devices"][0]["unit_id"]
+        assert single_error(data) == (
+            f"{SRC}: modbus.devices[0].unit_id: required key missing: expected an integer "
+            "0..255 (tcp bus)")
+
+    def test_polls_and_reads_must_not_be_empty(self) -> None:
+        data = modbus_doc()
+        data["modbus"]["devices"][0]["polls"][0]["reads"] = []
+        errors = errors_of(data)
+        assert errors[0] == (
+            f"{SRC}: modbus.devices[0].polls[0].reads: expected at least one "
+            "[[modbus.devices.polls.reads]] table, got none")
+        data = modbus_doc()
+        del data["modbus"]["devices"][0]["polls"]
+        assert errors_of(data)[0] == (
+            f"{SRC}: modbus.devices[0].polls: expected at least one [[modbus.devices.polls]] "
+            "table, got none")
+        data = modbus_doc()
+        data["modbus"]["devices"][0]["polls"][0]["interval"] = 0
+        assert single_error(data) == (
+            f"{SRC}: modbus.devices[0].polls[0].interval: expected a number of seconds > 0, "
+            "got 0")
+        del data["modbus"]["devices"][0]["polls"][0]["interval"]
+        assert single_error(data) == (
+            f"{SRC}: modbus.devices[0].polls[0].interval: required key missing: expected a "
+            "number of seconds > 0")
+
+    def test_bus_checks(self) -> None:
+        data = modbus_doc()
+        data["modbus"]["buses"][0].update(baudrate=9600, port=0)
+        data["modbus"]["buses"][1].update(host="10.0.0.1", stopbits=1.5, parity="n")
+        assert errors_of(data) == [
+            (f"{SRC}: modbus.buses[0].baudrate: expected no baudrate on a tcp bus (baudrate "
+            "applies to rtu buses only), got 9600"),
+            f"{SRC}: modbus.buses[0].port: expected an integer 1..65535, got 0",
+            (f"{SRC}: modbus.buses[1].host: expected no host on a rtu bus (host applies to tcp "
+            "buses only), got '10.0.0.1'"),
+            f"{SRC}: modbus.buses[1].parity: expected 'N', 'E' or 'O', got 'n'",
+            f"{SRC}: modbus.buses[1].stopbits: expected an integer 1..2, got 1.5",
+        ]
+
+    def test_bus_required_keys_and_names(self) -> None:
+        data = modbus_doc()
+        data["modbus"]["buses"] = [{"name": "net", "type": "tcp"}, {"name": "net", "type": "rtu"},
+                                   {"name": "x", "type": "udp"}]
+        data["modbus"]["devices"] = []
+        data["points"] = minimal()["points"]
+        assert errors_of(data) == [
+            (f"{SRC}: modbus.buses[0].host: required key missing: expected an IP address or host "
+            "name such as 192.168.1.20"),
+            (f"{SRC}: modbus.buses[1].name: expected a unique bus name, got 'net' (already used "
+            "by modbus.buses[0])"),
+            (f"{SRC}: modbus.buses[1].device: required key missing: expected a serial device "
+            "path such as /dev/ttyUSB0"),
+            f"{SRC}: modbus.buses[2].type: expected 'tcp' or 'rtu', got 'udp'",
+        ]
+
+    @pytest.mark.parametrize("host", ["", "300.1.1.1", "a b", "-x.example"])
+    def test_bad_host(self, host: str) -> None:
+        data = modbus_doc()
+        data["modbus"]["buses"][0]["host"] = host
+        assert single_error(data) == (
+            f"{SRC}: modbus.buses[0].host: expected an IP address or host name such as "
+            f"192.168.1.20, got {host!r}")
+
+    @pytest.mark.parametrize("host", ["::1", "plc-1.site.example", "10.1.2.3"])
+    def test_good_host(self, host: str) -> None:
+        data = modbus_doc()
+        data["modbus"]["buses"][0]["host"] = host
+        assert parse_config(data, SRC).modbus.buses[0].host == host
+
+    def test_timeouts_and_backoff(self) -> None:
+        data = modbus_doc()
+        data["modbus"]["buses"][0].update(timeout=0, reconnect_delay=5, reconnect_delay_max=2)
+        assert errors_of(data) == [
+            f"{SRC}: modbus.buses[0].timeout: expected a number of seconds > 0, got 0",
+            (f"{SRC}: modbus.buses[0].reconnect_delay_max: expected a number of seconds >= "
+            "reconnect_delay (5), got 2"),
+        ]
+
+    def test_section_shapes(self) -> None:
+        data = minimal()
+        data["modbus"] = {"buses": {"name": "x"}, "devices": [1]}
+        assert errors_of(data) == [
+            (f"{SRC}: modbus.buses: expected an array of tables ([[modbus.buses]]), got "
+            "{'name': 'x'}"),
+            f"{SRC}: modbus.devices[0]: expected a table ([[modbus.devices]]), got 1",
+        ]
+        data["modbus"] = []
+        assert single_error(data) == f"{SRC}: modbus: expected a table ([modbus]), got []"
+
+    def test_check_command_accepts_the_example(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from rtu.cli import main
+        assert main(["check", str(example_path())]) == 0
+        assert "OK" in capsys.readouterr().out
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_modbus_section_with_arbitrary_values(draw: st.DataObject) -> None:
+    data = modbus_doc()
+    modbus = data["modbus"]
+    devices = modbus["devices"]
+    tables: list[dict[str, Any]] = [modbus, *modbus["buses"], *devices,
+                                    *(p for d in devices for p in d["polls"]),
+                                    *(r for d in devices for p in d["polls"] for r in p["reads"])]
+    keys = sorted(set().union(*MODBUS_SCHEMA.values()))
+    for _ in range(draw.draw(st.integers(1, 4))):
+        table = draw.draw(st.sampled_from(tables))
+        key = draw.draw(st.sampled_from(keys))
+        table[key] = copy.deepcopy(draw.draw(VALUES))
+    parses_or_config_error(data)
+
+
+# -- [gpio], [adc] and the relays' GPIO keys -------------------------------------------------------
+GPIO_SCHEMA: dict[str, set[str]] = {
+    "inputs": {"name", "line", "bias", "invert", "debounce", "driver_debounce", "chatter_changes"},
+    "doubles": {"name", "on", "off", "settle", "chatter_changes"},
+}
+ADC_SCHEMA: dict[str, set[str]] = {
+    "devices": {"name", "driver", "interval", "iio_name", "spi_bus", "spi_device", "vref",
+                "i2c_bus", "i2c_address", "full_scale", "data_rate"},
+    "channels": {"name", "device", "channel", "scale", "offset", "calibration", "input_range"},
+}
+
+
+def board_doc() -> dict[str, Any]:
+    """minimal() with GPIO inputs, a double, a GPIO relay and ADC channels feeding points."""
+    data = minimal()
+    data["gpio"] = {
+        "inputs": [{"name": "door", "line": "GPIO17", "invert": True},
+                   {"name": "closed", "line": "GPIO5"}, {"name": "open", "line": "GPIO6"},
+                   {"name": "aux", "line": "GPIO23"}, {"name": "local", "line": "GPIO24"}],
+        "doubles": [{"name": "brk", "on": "closed", "off": "open"}],
+    }
+    data["relays"].append({"name": "k1", "driver": "gpio", "line": "GPIO22",
+                           "feedback_input": "aux", "local_input": "local"})
+    data["adc"] = {
+        "devices": [{"name": "adc0", "driver": "mcp3008"}, {"name": "adc1", "driver": "iio",
+                                                             "iio_name": "ads1115"}],
+        "channels": [{"name": "v24", "device": "adc0", "channel": 0, "scale": 11.0}],
+    }
+    data["points"] += [
+        {"name": "g_door", "ioa": 21, "kind": "single", "source": "gpio:door"},
+        {"name": "g_brk", "ioa": 22, "kind": "double", "source": "gpio:brk"},
+        {"name": "a_v24", "ioa": 23, "kind": "float", "source": "adc:v24"},
+    ]
+    return data
+
+
+class TestBoard:
+    def test_example_uses_every_key(self) -> None:
+        doc = tomllib.loads(example_text())
+        for section, schema in (("gpio", GPIO_SCHEMA), ("adc", ADC_SCHEMA)):
+            for key, keys in schema.items():
+                used = set().union(*(set(t) for t in doc[section][key]))
+                assert used == keys, (section, key)
+        assert {p["source"] for p in doc["points"] if ":" in p.get("source", "")} >= {
+            "gpio:door_contact", "gpio:breaker2", "adc:supply_24v", "adc:tank_level"}
+
+    def test_schema_is_complete(self) -> None:
+        for section, schema in (("gpio", GPIO_SCHEMA), ("adc", ADC_SCHEMA)):
+            for key, keys in schema.items():
+                data = board_doc()
+                data[section][key][0]["not_a_key"] = 1
+                prefix = f"{SRC}: {section}.{key}[0].not_a_key: unknown key; expected one of "
+                line = single_error(data)
+                assert line.startswith(prefix), line
+                assert set(line.removeprefix(prefix).split(", ")) == keys
+
+    def test_parsed(self) -> None:
+        config = parse_config(board_doc(), SRC)
+        assert config.gpio.backend == "gpiod" and config.gpio.chip == ""
+        door = config.gpio.inputs[0]
+        assert door == GpioInputConfig("door", "GPIO17", invert=True, debounce=0.01)
+        assert config.gpio.doubles == (GpioDoubleConfig("brk", "closed", "open", settle=1.0),)
+        k1 = config.relays[-1]
+        assert (k1.driver, k1.line, k1.active_low, k1.mode, k1.feedback_input,
+                k1.feedback_timeout, k1.local_input) == ("gpio", "GPIO22", False, "qu", "aux",
+                                                          2.0, "local")
+        assert config.adc.devices[0] == AdcDeviceConfig("adc0", "mcp3008")
+        assert config.adc.channels == (AdcChannelConfig("v24", "adc0", 0, scale=11.0),)
+        sources = {p.name: p.source for p in config.points}
+        assert (sources["g_door"], sources["g_brk"], sources["a_v24"]) == (
+            "gpio:door", "gpio:brk", "adc:v24")
+
+    def test_defaults(self) -> None:
+        config = parse_config({}, "empty.toml")
+        assert config.gpio == GpioConfig() and config.adc == AdcConfig()
+
+    def test_section_defaults_reach_the_inputs(self) -> None:
+        data = board_doc()
+        data["gpio"].update(debounce=0.05, chatter_changes=4)
+        data["gpio"]["inputs"][1]["debounce"] = 0.0
+        data["gpio"]["doubles"][0]["chatter_changes"] = 0
+        config = parse_config(data, SRC)
+        assert [(i.debounce, i.chatter_changes) for i in config.gpio.inputs[:2]] == [
+            (0.05, 4), (0.0, 4)]
+        assert config.gpio.doubles[0].chatter_changes == 0
+
+    def test_example_mapping(self) -> None:
+        config = load_config(example_path())
+        assert config.gpio.backend == "gpiod" and len(config.gpio.inputs) == 5
+        k1 = next(r for r in config.relays if r.name == "k1")
+        assert (k1.line, k1.active_low, k1.mode, k1.feedback_input, k1.local_input) == (
+            "GPIO22", True, "pulse", "k1_aux", "local_remote")
+        ads = next(d for d in config.adc.devices if d.driver == "ads1115")
+        assert (ads.i2c_address, ads.full_scale, ads.data_rate) == (0x49, 4.096, 128)
+        tank = next(c for c in config.adc.channels if c.name == "tank_level")
+        assert (tank.scale, tank.offset) == (pytest.approx(25.0), pytest.approx(-25.0))
+
+    def test_unknown_names(self) -> None:
+        data = board_doc()
+        data["points"][-3]["source"] = "gpio:dor"
+        data["points"][-1]["source"] = "adc:v12"
+        data["relays"][-1]["feedback_input"] = "brk"
+        data["gpio"]["doubles"][0]["off"] = "opened"
+        assert errors_of(data) == [
+            (f"{SRC}: gpio.doubles[0].off: expected the name of a [[gpio.inputs]] entry, got "
+             "'opened' (gpio inputs: aux, closed, door, local, open)"),
+            (f"{SRC}: relays[1].feedback_input: expected the name of a [[gpio.inputs]] entry, "
+             "got 'brk' (gpio inputs: aux, closed, door, local, open)"),
+            (f"{SRC}: points[6].source: expected \"gpio:NAME\" with the name of a "
+             "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
+             "'gpio:dor' (gpio names: aux, brk, closed, door, local, open)"),
+            (f"{SRC}: points[8].source: expected \"adc:NAME\" with the name of an "
+             "[[adc.channels]] entry, got 'adc:v12' (adc channels: v24)"),
+        ]
+        no_gpio = with_point(kind="single", source="gpio:door")
+        assert single_error(no_gpio).endswith("got 'gpio:door' (no [[gpio.inputs]] entries)")
+
+    def test_source_kinds(self) -> None:
+        data = board_doc()
+        data["points"][-3]["kind"] = "double"
+        data["points"][-2]["kind"] = "single"
+        data["points"][-1]["kind"] = "counter"
+        assert errors_of(data) == [
+            (f"{SRC}: points[6].source: expected a gpio source for a double point, got "
+             "'gpio:door' ('door' is a [[gpio.inputs]] entry, which feeds single points; a "
+             "double point takes a [[gpio.doubles]] entry)"),
+            (f"{SRC}: points[7].source: expected a gpio source for a single point, got "
+             "'gpio:brk' ('brk' is a [[gpio.doubles]] entry, which feeds double points only)"),
+            (f"{SRC}: points[8].source: expected an adc source for a counter point, got "
+             "'adc:v24' (ADC channels feed analog points only (normalized, scaled, float))"),
+        ]
+
+    def test_lines_used_twice(self) -> None:
+        data = board_doc()
+        data["gpio"]["inputs"][1]["line"] = "GPIO17"
+        data["relays"][-1]["line"] = "GPIO23"
+        assert errors_of(data) == [
+            (f"{SRC}: gpio.inputs[1].line: expected a GPIO line not used by another input or "
+             "relay, got 'GPIO17' (already used by gpio.inputs[0])"),
+            (f"{SRC}: relays[1].line: expected a GPIO line not used by another input or relay, "
+             "got 'GPIO23' (already used by gpio.inputs[3])"),
+        ]
+
+    def test_rpi_lines_are_bcm_numbers(self) -> None:
+        data = board_doc()
+        data["gpio"]["backend"] = "rpi"
+        data["gpio"]["inputs"][1]["line"] = 17  # the same as "GPIO17"
+        data["gpio"]["inputs"][2]["line"] = 28
+        data["gpio"]["inputs"][3]["line"] = "PIN11"
+        assert errors_of(data) == [
+            (f"{SRC}: gpio.inputs[1].line: expected a GPIO line not used by another input or "
+             "relay, got 17 (already used by gpio.inputs[0])"),
+            (f"{SRC}: gpio.inputs[2].line: expected a BCM GPIO number 0..27 or its name "
+             "\"GPIO0\"..\"GPIO27\" (backend = \"rpi\"), got 28"),
+            (f"{SRC}: gpio.inputs[3].line: expected a BCM GPIO number 0..27 or its name "
+             "\"GPIO0\"..\"GPIO27\" (backend = \"rpi\"), got 'PIN11'"),
+        ]
+        data = board_doc()
+        data["gpio"].update(backend="rpi", chip="gpiochip0")
+        assert single_error(data) == (
+            f"{SRC}: gpio.chip: expected no chip with backend = 'rpi' (chip applies to the "
+            "gpiod backend only), got 'gpiochip0'")
+
+    def test_gpiod_offsets_need_a_chip(self) -> None:
+        data = board_doc()
+        data["gpio"]["inputs"][0]["line"] = 17
+        assert single_error(data) == (
+            f"{SRC}: gpio.inputs[0].line: expected a GPIO line name such as \"GPIO17\" (a line "
+            "offset needs gpio.chip), got 17")
+        data["gpio"]["chip"] = "gpiochip0"
+        assert parse_config(data, SRC).gpio.inputs[0].line == 17
+
+    def test_gpio_values(self) -> None:
+        data = board_doc()
+        data["gpio"].update(backend="gpoid", reread_interval=-1, chatter_window=0)
+        data["gpio"]["inputs"][0].update(bias="up", debounce="10ms")
+        data["gpio"]["inputs"].append({"name": "door", "line": ""})
+        data["gpio"]["doubles"].append({"name": "x", "on": "aux", "off": "aux", "settle": -1})
+        assert errors_of(data) == [
+            (f"{SRC}: gpio.backend: expected 'gpiod', 'rpi' or 'sim', got 'gpoid' (did you mean "
+             "'gpiod'?)"),
+            (f"{SRC}: gpio.reread_interval: expected a number of seconds >= 0 (0: no re-read), "
+             "got -1"),
+            f"{SRC}: gpio.chatter_window: expected a number of seconds > 0, got 0",
+            (f"{SRC}: gpio.inputs[0].bias: expected 'as_is', 'disabled', 'pull_up' or "
+             "'pull_down', got 'up'"),
+            f"{SRC}: gpio.inputs[0].debounce: expected a number of seconds >= 0, got '10ms'",
+            (f"{SRC}: gpio.inputs[5].name: expected a name unique among [[gpio.inputs]] and "
+             "[[gpio.doubles]], got 'door' (already used by gpio.inputs[0])"),
+            (f"{SRC}: gpio.inputs[5].line: expected a GPIO line name such as \"GPIO17\" "
+             "(`gpioinfo` lists them) or a line offset >= 0 on gpio.chip, got ''"),
+            f"{SRC}: gpio.doubles[1].off: expected an input other than on, got 'aux'",
+            f"{SRC}: gpio.doubles[1].settle: expected a number of seconds >= 0, got -1",
+        ]
+
+    def test_relay_gpio_keys(self) -> None:
+        data = board_doc()
+        data["relays"][0]["line"] = "GPIO25"  # a sim relay
+        data["relays"][-1].pop("line")
+        data["relays"][-1].update(mode="latch", feedback_timeout=0, active_low="yes")
+        assert errors_of(data) == [
+            (f"{SRC}: relays[0].line: expected no line on a relay with driver = 'sim' (line "
+             "applies to driver = 'gpio' only), got 'GPIO25'"),
+            (f"{SRC}: relays[1].line: required key missing: expected the GPIO line driving the "
+             "relay, such as \"GPIO22\""),
+            f"{SRC}: relays[1].active_low: expected true or false, got 'yes'",
+            f"{SRC}: relays[1].mode: expected 'qu', 'pulse' or 'persistent', got 'latch'",
+            f"{SRC}: relays[1].feedback_timeout: expected a number of seconds > 0, got 0",
+        ]
+
+    def test_adc_devices(self) -> None:
+        data = board_doc()
+        data["adc"]["devices"] = [
+            {"name": "a", "driver": "mcp3008", "i2c_address": 0x48, "vref": 0},
+            {"name": "b", "driver": "iio"},
+            {"name": "c", "driver": "ads1115", "i2c_address": 0x50, "full_scale": 5.0,
+             "data_rate": 100},
+            {"name": "a", "driver": "spi"},
+            {"name": "d"},
+        ]
+        data["adc"]["channels"] = []
+        data["points"].pop()
+        assert errors_of(data) == [
+            (f"{SRC}: adc.devices[0].i2c_address: expected no i2c_address on a mcp3008 device "
+             "(i2c_address applies to driver = 'ads1115' only), got 72"),
+            f"{SRC}: adc.devices[0].vref: expected a reference voltage in volts > 0, got 0",
+            (f"{SRC}: adc.devices[1].iio_name: required key missing: expected the IIO device's "
+             "name (its sysfs name file), such as \"mcp3008\""),
+            (f"{SRC}: adc.devices[2].i2c_address: expected an I2C address 0x48..0x4b (72..75), "
+             "got 80"),
+            (f"{SRC}: adc.devices[2].full_scale: expected a full-scale range in volts: 6.144, "
+             "4.096, 2.048, 1.024, 0.512 or 0.256, got 5.0"),
+            (f"{SRC}: adc.devices[2].data_rate: expected samples per second: 8, 16, 32, 64, "
+             "128, 250, 475 or 860, got 100"),
+            (f"{SRC}: adc.devices[3].name: expected a unique ADC device name, got 'a' (already "
+             "used by adc.devices[0])"),
+            (f"{SRC}: adc.devices[3].driver: expected 'iio', 'mcp3008' or 'ads1115', got 'spi'"),
+            (f"{SRC}: adc.devices[4].driver: required key missing: expected 'iio', 'mcp3008' "
+             "or 'ads1115'"),
+        ]
+
+    def test_adc_channels(self) -> None:
+        data = board_doc()
+        data["adc"]["channels"] += [
+            {"name": "x1", "device": "adc0", "channel": 8},
+            {"name": "x2", "device": "adc0", "channel": 0},
+            {"name": "x3", "device": "nope", "channel": 0},
+            {"name": "x4", "device": "adc1", "channel": 3, "scale": 2,
+             "calibration": [[1, 0], [1, 10]]},
+            {"name": "x5", "device": "adc1", "channel": 4, "calibration": [1, 2],
+             "input_range": [3, 1]},
+            {"name": "v24", "device": "adc1"},
+        ]
+        assert errors_of(data) == [
+            f"{SRC}: adc.channels[1].channel: expected a channel number 0..7 (mcp3008), got 8",
+            (f"{SRC}: adc.channels[2].channel: expected a channel of adc0 not used by another "
+             "[[adc.channels]] entry, got 0 (already used by adc.channels[0])"),
+            (f"{SRC}: adc.channels[3].device: expected the name of an [[adc.devices]] entry, got "
+             "'nope' (adc devices: adc0, adc1)"),
+            (f"{SRC}: adc.channels[4].scale: expected no scale next to calibration (give "
+             "scale/offset or calibration), got 2"),
+            (f"{SRC}: adc.channels[4].calibration: expected [[volts1, value1], [volts2, "
+             "value2]]: two measured points, volts differ, got [[1, 0], [1, 10]]"),
+            (f"{SRC}: adc.channels[5].calibration: expected [[volts1, value1], [volts2, "
+             "value2]]: two measured points, volts differ, got [1, 2]"),
+            (f"{SRC}: adc.channels[5].input_range: expected [low, high]: two finite numbers "
+             "with low < high, got [3, 1]"),
+            (f"{SRC}: adc.channels[6].name: expected a unique ADC channel name, got 'v24' "
+             "(already used by adc.channels[0])"),
+            f"{SRC}: adc.channels[6].channel: required key missing: expected a channel number >= 0",
+        ]
+
+    def test_rtu_check_names_the_errors(self, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+        from rtu.cli import main
+
+        path = tmp_path / "site.toml"
+        path.write_text('[gpio]\nbackend = "rpi"\n[[gpio.inputs]]\nname = "a"\nline = 17\n'
+                        '[[gpio.inputs]]\nname = "b"\nline = "GPIO17"\n'
+                        '[[points]]\nname = "p"\nioa = 1\nkind = "single"\nsource = "gpio:c"\n')
+        assert main(["check", str(path)]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err == [
+            (f"{path}: gpio.inputs[1].line: expected a GPIO line not used by another input or "
+             "relay, got 'GPIO17' (already used by gpio.inputs[0])"),
+            (f"{path}: points[0].source: expected \"gpio:NAME\" with the name of a "
+             "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
+             "'gpio:c' (gpio names: a, b)"),
+        ]

@@ -1,0 +1,496 @@
+"""The operator socket: a unix socket served by the running outstation, and its client.
+
+Protocol: JSON lines. The client sends one object per line, ``{"command": NAME, ...}``, and
+reads one object per line back: ``{"ok": true, "result": ...}`` or ``{"ok": false, "error":
+"why"}``. Commands:
+
+* ``status``: masters connected (address, data transfer, queued and unacknowledged events,
+  overflows), event groups and their backlogs, sources (running, restarts), the 101 line,
+  health and watchdog, reloads and the last error;
+* ``points`` (optional ``filter``: a glob on the name): every point with its value, quality
+  flags and time stamp;
+* ``sim_set`` (``name``, ``value``): drive a simulated point (``source = "sim"``) like
+  ``SimulatedField.set``; any other point is refused.
+
+Where the socket is (:func:`control_socket_path`, the server's choice, and
+:func:`find_control_socket`, the client's search): ``[service] control_socket`` when
+configured, else ``$RUNTIME_DIRECTORY/control.sock`` (systemd's ``RuntimeDirectory=rtu``:
+``/run/rtu/control.sock``), else ``$XDG_RUNTIME_DIR/rtu/control.sock``, else
+``/tmp/rtu-$UID/control.sock``. The socket is mode 0660: root and members of the service's
+group may use it (the unit's ``RuntimeDirectoryMode=0750`` keeps everyone else out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import json
+import logging
+import math
+import os
+import socket
+import stat
+import time
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from rtu.iec.asdu.types import DoublePointValue
+from rtu.points.database import UnknownPointError
+from rtu.points.model import Point, PointKind, PointValue, Quality
+
+if TYPE_CHECKING:
+    from rtu.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+SOCKET_NAME: Final = "control.sock"
+SOCKET_MODE: Final = 0o660
+MAX_REQUEST: Final = 64 * 1024  # octets of one request line
+CLIENT_TIMEOUT: Final = 5.0
+SIM_SOURCE: Final = "sim"
+
+
+class ControlError(Exception):
+    """The operator request failed: no socket, no answer, or the outstation said no."""
+
+
+# -- where the socket is ---------------------------------------------------------------------------
+def _runtime_directory(environ: Mapping[str, str]) -> str:
+    # systemd joins several RuntimeDirectory= entries with ':'; ours is the first
+    return environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+
+
+def default_socket_paths(environ: Mapping[str, str] | None = None,
+                         uid: int | None = None) -> list[Path]:
+    """Where a socket is looked for when none is configured, in order."""
+    env = os.environ if environ is None else environ
+    user = os.getuid() if uid is None else uid
+    paths: list[Path] = []
+    runtime = _runtime_directory(env)
+    if runtime:
+        paths.append(Path(runtime) / SOCKET_NAME)
+    paths.append(Path("/run/rtu") / SOCKET_NAME)  # the systemd service's, seen by an operator
+    xdg = env.get("XDG_RUNTIME_DIR", "")
+    if xdg:
+        paths.append(Path(xdg) / "rtu" / SOCKET_NAME)
+    paths.append(Path(f"/tmp/rtu-{user}") / SOCKET_NAME)
+    return list(dict.fromkeys(paths))
+
+
+def control_socket_path(configured: str = "", environ: Mapping[str, str] | None = None,
+                        uid: int | None = None) -> Path:
+    """The path the server binds: configured, else $RUNTIME_DIRECTORY, else per user."""
+    env = os.environ if environ is None else environ
+    if configured:
+        return Path(configured)
+    runtime = _runtime_directory(env)
+    if runtime:
+        return Path(runtime) / SOCKET_NAME
+    xdg = env.get("XDG_RUNTIME_DIR", "")
+    if xdg:
+        return Path(xdg) / "rtu" / SOCKET_NAME
+    user = os.getuid() if uid is None else uid
+    return Path(f"/tmp/rtu-{user}") / SOCKET_NAME
+
+
+def find_control_socket(explicit: str | None = None,
+                        environ: Mapping[str, str] | None = None) -> Path:
+    """The client's choice: ``explicit``, ``$RTU_CONTROL_SOCKET``, else the first existing
+    socket of :func:`default_socket_paths`. ControlError names every place tried."""
+    env = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if env.get("RTU_CONTROL_SOCKET"):
+        return Path(env["RTU_CONTROL_SOCKET"])
+    tried = default_socket_paths(env)
+    for path in tried:
+        with contextlib.suppress(OSError):
+            if stat.S_ISSOCK(path.stat().st_mode):
+                return path
+    raise ControlError("no running outstation found: no control socket at "
+                       + ", ".join(str(p) for p in tried)
+                       + " (is it running? as another user? use --socket PATH)")
+
+
+# -- client ----------------------------------------------------------------------------------------
+def request(path: Path, message: Mapping[str, Any], timeout: float = CLIENT_TIMEOUT) -> Any:
+    """Send one request and return its ``result``; ControlError on any failure."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+            sock.sendall(json.dumps(message).encode() + b"\n")
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+    except PermissionError as exc:
+        raise ControlError(f"{path}: {exc.strerror}: run as root or as a member of the "
+                           "service's group") from None
+    except OSError as exc:
+        raise ControlError(f"{path}: {exc.strerror or exc}") from None
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        raise ControlError(f"{path}: not an answer: {data[:80]!r}") from None
+    if not isinstance(answer, dict):
+        raise ControlError(f"{path}: not an answer: {answer!r}")
+    if not answer.get("ok"):
+        raise ControlError(str(answer.get("error", "refused")))
+    return answer.get("result")
+
+
+# -- server ----------------------------------------------------------------------------------------
+class ControlServer:
+    """Serves the operator socket for one supervisor."""
+
+    def __init__(self, supervisor: Supervisor, path: Path) -> None:
+        self.supervisor = supervisor
+        self.path = path
+        self._server: asyncio.AbstractServer | None = None
+        self._inode: int | None = None
+
+    async def start(self) -> None:
+        """Bind the socket; OSError if it cannot be (e.g. another instance serves it)."""
+        path = self.path
+        _prepare_directory(path.parent)
+        if path.exists() or path.is_symlink():
+            if _answers(path):
+                raise OSError(f"another outstation is already serving {path}")
+            path.unlink()  # stale, from a process that died
+        self._server = await asyncio.start_unix_server(self._client, path=str(path),
+                                                       limit=MAX_REQUEST)
+        os.chmod(path, SOCKET_MODE)
+        self._inode = path.stat().st_ino
+        log.info("operator socket: %s", path)
+
+    async def close(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        with contextlib.suppress(OSError):
+            # only our own socket: a newer instance may have replaced it
+            if self.path.stat().st_ino == self._inode:
+                self.path.unlink()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(server.wait_closed(), 1.0)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    writer.write(_answer_error("request too long"))
+                    break
+                if not line:
+                    break
+                writer.write(self.handle_line(line))
+                await writer.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    def handle_line(self, line: bytes) -> bytes:
+        """One request line -> one answer line (never raises)."""
+        try:
+            message = json.loads(line)
+        except ValueError:
+            return _answer_error("not JSON")
+        if not isinstance(message, dict):
+            return _answer_error("expected a JSON object")
+        try:
+            result = self.handle(message)
+        except ControlError as exc:
+            return _answer_error(str(exc))
+        except Exception as exc:  # the operator must get an answer, the loop must go on
+            log.exception("operator request %r failed", message.get("command"))
+            return _answer_error(f"internal error: {exc}")
+        return (json.dumps({"ok": True, "result": result}) + "\n").encode()
+
+    def handle(self, message: Mapping[str, Any]) -> Any:
+        command = message.get("command")
+        sup = self.supervisor
+        if command == "status":
+            return status_snapshot(sup)
+        if command == "points":
+            pattern = message.get("filter") or "*"
+            if not isinstance(pattern, str):
+                raise ControlError("filter must be a string")
+            return points_snapshot(sup, pattern)
+        if command == "sim_set":
+            name, value = message.get("name"), message.get("value")
+            if not isinstance(name, str) or not isinstance(value, str | int | float | bool):
+                raise ControlError("sim_set needs a point name and a value")
+            return sim_set(sup, name, value)
+        raise ControlError(f"unknown command {command!r}; expected status, points or sim_set")
+
+
+def _answer_error(text: str) -> bytes:
+    return (json.dumps({"ok": False, "error": text}) + "\n").encode()
+
+
+def _answers(path: Path) -> bool:
+    """Whether something accepts connections on ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        try:
+            sock.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _prepare_directory(directory: Path) -> None:
+    """Create the socket's directory (0700 when we create it); a per-user directory in /tmp
+    must be ours and not writable by others, or someone could plant a socket there."""
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True)
+        return
+    if str(directory).startswith("/tmp/"):
+        info = directory.stat()
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            raise OSError(f"{directory} is not ours or is writable by others; refusing it")
+
+
+# -- what the commands report ----------------------------------------------------------------------
+def quality_text(quality: Quality) -> str:
+    names = [flag.name for flag in Quality if flag and flag in quality and flag.name]
+    return "|".join(names) if names else "ok"
+
+
+def time_text(timestamp: float) -> str:
+    if not timestamp:
+        return "-"
+    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _value_json(value: bool | float) -> bool | int | float | str:
+    if isinstance(value, float) and math.isnan(value):  # NaN is not JSON
+        return "nan"
+    return value
+
+
+def points_snapshot(sup: Supervisor, pattern: str = "*") -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for point in sorted(sup.db, key=lambda p: p.ioa):
+        if not fnmatch.fnmatchcase(point.name, pattern):
+            continue
+        pv: PointValue = sup.db.value(point.name)
+        rows.append({
+            "name": point.name, "ioa": point.ioa, "kind": point.kind.value,
+            "value": _value_json(pv.value), "quality": quality_text(pv.quality),
+            "time": time_text(pv.timestamp), "source": point.source or "-",
+        })
+    return rows
+
+
+def status_snapshot(sup: Supervisor) -> dict[str, Any]:
+    outstation = sup.outstation
+    masters: list[dict[str, Any]] = []
+    iec104: dict[str, Any] | None = None
+    if sup.iec104 is not None:
+        server = sup.iec104
+        listening = server_listening(server)
+        iec104 = {
+            "listen": f"{server.settings.host}:{server.settings.port}",
+            "listening": listening,
+            "connections": len(server.links),
+            "max_connections": server.settings.max_connections,
+            "refused": server.refused,
+        }
+        for link in sorted(server.links, key=lambda lnk: lnk.name):
+            session = link.session
+            masters.append({
+                "name": link.name,
+                "data_transfer": bool(session and session.active),
+                "queued": len(session.events) if session else 0,
+                "unacknowledged": session.unacknowledged_events if session else 0,
+                "overflowed": session.events.overflowed if session else 0,
+            })
+    groups = [{
+        "name": group.name,
+        "backlog": len(group.backlog),
+        "overflowed": group.backlog.overflowed,
+        "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
+                      "overflowed": s.events.overflowed} for s in group.sessions],
+    } for group in outstation.groups.values()]
+    iec101: dict[str, Any] | None = None
+    if sup.iec101 is not None:
+        line = sup.iec101
+        link101 = line.link
+        iec101 = {
+            "device": line.settings.serial.device,
+            "open": line.opened.is_set(),
+            "link_up": bool(link101 is not None and link101.link_up),
+            "mode": line.settings.link.mode.value,
+            "reopens": line.reopens,
+            "statistics": dict(link101.statistics) if link101 is not None else {},
+        }
+    running = {id(source): not task.done() for source, task in sup.source_tasks()}
+    sources = [{"name": source.name, "running": running.get(id(source), False),
+                "restarts": sup.restarts.get(source.name, 0)} for source in sup.sources]
+    dog = sup.watchdog
+    return {
+        "config": sup.config.source,
+        "common_address": sup.config.station.common_address,
+        "points": len(sup.db),
+        "queued_events": outstation.queued_events(),
+        "masters": masters,
+        "iec104": iec104,
+        "iec101": iec101,
+        "groups": groups,
+        "sources": sources,
+        "health": {
+            "healthy": dog.healthy if dog is not None else True,
+            "failure": dog.failure if dog is not None else None,
+            "watchdog_sec": dog.timeout if dog is not None else None,
+            "pings": dog.pings if dog is not None else 0,
+        },
+        "reloads": sup.reloads,
+        "reload_error": sup.reload_error,
+        "last_error": sup.last_error,
+        "uptime": round(time.monotonic() - sup.started_at, 1),
+    }
+
+
+def status_line(sup: Supervisor) -> str:
+    """The one-line summary systemd shows (``STATUS=``)."""
+    masters = len(sup.iec104.links) if sup.iec104 is not None else 0
+    parts = [f"{masters} master{'s' if masters != 1 else ''} connected",
+             f"{len(sup.db)} points", f"{sup.outstation.queued_events()} queued events"]
+    if sup.iec101 is not None:
+        link = sup.iec101.link
+        parts.append("101 link up" if link is not None and link.link_up else "101 link down")
+    if sup.reload_error:
+        parts.append(f"reload failed: {sup.reload_error}")
+    elif sup.last_error:
+        parts.append(f"last error: {sup.last_error}")
+    return ", ".join(parts)
+
+
+def server_listening(server: object) -> bool:
+    """Whether an Iec104Server's listening socket is open (it keeps the asyncio.Server in
+    ``_server``; None before start and after close)."""
+    inner = getattr(server, "_server", None)
+    return isinstance(inner, asyncio.AbstractServer) and inner.is_serving()
+
+
+_TRUE: Final = {"1", "true", "on", "yes"}
+_FALSE: Final = {"0", "false", "off", "no"}
+_DPI: Final = {v.name.lower(): int(v) for v in DoublePointValue}
+
+
+def parse_sim_value(point: Point, text: str | float | bool) -> bool | int | float:
+    """The value ``text`` means for ``point``'s kind; ControlError says what was expected."""
+    kind = point.kind
+    raw = str(text).strip().lower()
+    try:
+        if kind is PointKind.SINGLE:
+            if raw in _TRUE:
+                return True
+            if raw in _FALSE:
+                return False
+            raise ValueError
+        if kind is PointKind.DOUBLE:
+            if raw in _DPI:
+                return _DPI[raw]
+            value = int(raw, 0)
+            if not 0 <= value <= 3:
+                raise ValueError
+            return value
+        if kind in (PointKind.FLOAT, PointKind.NORMALIZED):
+            return float(raw)
+        return int(raw, 0)
+    except ValueError:
+        expected = {
+            PointKind.SINGLE: "on/off, true/false or 1/0",
+            PointKind.DOUBLE: "off, on, indeterminate or 0..3",
+            PointKind.FLOAT: "a number", PointKind.NORMALIZED: "a number in -1..1",
+        }.get(kind, "an integer")
+        raise ControlError(f"{point.name} is a {kind.value} point: expected {expected}, "
+                           f"got {text!r}") from None
+
+
+def sim_set(sup: Supervisor, name: str, text: str | float | bool) -> dict[str, Any]:
+    try:
+        point = sup.db.point(name)
+    except UnknownPointError:
+        close = fnmatch.filter((p.name for p in sup.db), f"*{name}*")[:5]
+        hint = f" (similar: {', '.join(close)})" if close else ""
+        raise ControlError(f"no point {name!r}{hint}") from None
+    if point.source != SIM_SOURCE:
+        fed = f"source = {point.source!r}" if point.source else "no source (command/feedback)"
+        raise ControlError(f"{name} is not simulated ({fed}); only points with source = "
+                           "\"sim\" can be set")
+    value = parse_sim_value(point, text)
+    sup.sim.set(name, value)
+    pv = sup.db.value(name)
+    return {"name": name, "value": _value_json(pv.value), "quality": quality_text(pv.quality),
+            "time": time_text(pv.timestamp)}
+
+
+# -- text for the terminal -------------------------------------------------------------------------
+def table(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> str:
+    """A plain left-aligned text table with a header."""
+    cells = [[str(c).upper() for c in columns]]
+    cells += [[_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if value is None:
+        return "-"
+    return str(value)
+
+
+def format_status(status: Mapping[str, Any]) -> str:
+    out = [(f"config {status['config']}, common address {status['common_address']}, "
+            f"{status['points']} points, {status['queued_events']} queued events, "
+            f"up {status['uptime']:.0f} s, {status['reloads']} reload(s)")]
+    health = status["health"]
+    dog = (f"watchdog {health['watchdog_sec']:g} s, {health['pings']} pings"
+           if health["watchdog_sec"] else "no systemd watchdog")
+    out.append(("healthy" if health["healthy"] else f"UNHEALTHY: {health['failure']}")
+               + f" ({dog})")
+    if status.get("reload_error"):
+        out.append(f"last reload failed: {status['reload_error']}")
+    if status.get("last_error"):
+        out.append(f"last error: {status['last_error']}")
+    iec104 = status.get("iec104")
+    if iec104:
+        state = "listening" if iec104["listening"] else "NOT LISTENING"
+        out.append(f"\n104 {iec104['listen']} {state}: {iec104['connections']}/"
+                   f"{iec104['max_connections']} connections, {iec104['refused']} refused")
+        if status["masters"]:
+            out.append(table(status["masters"], ["name", "data_transfer", "queued",
+                                                 "unacknowledged", "overflowed"]))
+    iec101 = status.get("iec101")
+    if iec101:
+        out.append(f"\n101 {iec101['device']} ({iec101['mode']}): "
+                   f"{'open' if iec101['open'] else 'NOT OPEN'}, link "
+                   f"{'up' if iec101['link_up'] else 'down'}, {iec101['reopens']} reopens")
+        stats = iec101.get("statistics") or {}
+        if stats:
+            out.append("  " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
+    out.append("\nevent groups")
+    rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
+             "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])
+             or "-"} for g in status["groups"]]
+    out.append(table(rows, ["group", "backlog", "overflowed", "sessions"]))
+    out.append("\nsources")
+    out.append(table(status["sources"], ["name", "running", "restarts"]))
+    return "\n".join(out)
