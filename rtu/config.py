@@ -34,6 +34,13 @@ from rtu.iec.outstation import OutstationConfig
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec101 import Iec101Settings, SerialSettings
 from rtu.servers.iec104 import Iec104Settings
+from rtu.servers.tls import (
+    MIN_VERSIONS,
+    TlsConfigError,
+    TlsSettings,
+    normalise_fingerprint,
+    server_context,
+)
 
 __all__ = [
     "AdcChannelConfig",
@@ -71,10 +78,14 @@ _SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "lo
                     "points", "modbus", "gpio", "adc", "service")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
-    "time_invalid_until_sync",
+    "time_invalid_until_sync", "command_originators",
 )
 _IEC104_KEYS: Final = (
     "enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections", "allowed_masters",
+    "tls",
+)
+_TLS_KEYS: Final = (
+    "enabled", "certificate", "private_key", "ca_file", "allowed_fingerprints", "min_version",
 )
 _IEC101_KEYS: Final = (
     "enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
@@ -708,6 +719,12 @@ class _Parser:
         relays, relay_names = self.relays(doc.get("relays", _MISSING))
         points = self.points(doc.get("points", _MISSING), field_sizes.ioa_size, relay_names)
         modbus = self.modbus(doc.get("modbus", _MISSING), points, doc.get("points", _MISSING))
+        if (station is not None and station.command_originators and iec101 is not None
+                and field_sizes.cot_size == 1):
+            self.error("station.command_originators",
+                       "needs an originator address, which 101 with station.cot_size 1 does not "
+                       "carry: set cot_size = 2 (the master must send its originator address) or "
+                       "leave command_originators empty")
         if self.errors or station is None:
             raise ConfigError(self.errors)
         return AppConfig(
@@ -749,8 +766,10 @@ class _Parser:
             tbl.get("time_invalid_until_sync", defaults.time_invalid_until_sync),
             "station.time_invalid_until_sync",
         )
+        originators = self.originators(tbl.get("command_originators", []),
+                                       "station.command_originators")
         if common_address is None or select_timeout is None or event_queue_size is None \
-                or time_invalid is None:
+                or time_invalid is None or originators is None:
             return None, sizes
         try:
             config = OutstationConfig(
@@ -758,11 +777,25 @@ class _Parser:
                 select_timeout=select_timeout,
                 event_queue_size=event_queue_size,
                 time_invalid_until_sync=time_invalid,
+                command_originators=originators,
             )
         except ValueError as exc:
             self.error("station", str(exc))
             return None, sizes
         return config, sizes
+
+    def originators(self, value: object, path: str) -> frozenset[int] | None:
+        if not isinstance(value, list):
+            self.expected(path, "an array of originator addresses 0..255 (empty: any)", value)
+            return None
+        found: set[int] = set()
+        for i, entry in enumerate(value):
+            address = self.integer(entry, f"{path}[{i}]", 0, 255,
+                                   "an originator address 0..255")
+            if address is None:
+                return None
+            found.add(address)
+        return frozenset(found)
 
     def size(self, tbl: Mapping[Any, Any], key: str, choices: tuple[int, ...], default: int) -> int:
         path = f"station.{key}"
@@ -793,6 +826,7 @@ class _Parser:
         }
         max_connections = self.integer(tbl.get("max_connections", 4), "iec104.max_connections", 1)
         allowed = self.allowed_masters(tbl.get("allowed_masters", []))
+        tls = self.tls(tbl.get("tls", _MISSING), load=bool(enabled))
         t0, t1, t2, t3 = (timeouts[name] for name in ("t0", "t1", "t2", "t3"))
         if k is None or w is None or t0 is None or t1 is None or t2 is None or t3 is None:
             return None
@@ -807,12 +841,70 @@ class _Parser:
         try:
             settings = Iec104Settings(
                 host=listen[0], port=listen[1], apci=apci, max_connections=max_connections,
-                allowed_masters=allowed,
+                allowed_masters=allowed, tls=tls,
             )
         except ValueError as exc:
             self.error("iec104", str(exc))
             return None
         return settings if enabled else None
+
+    def tls(self, value: object, *, load: bool) -> TlsSettings | None:
+        """[iec104.tls] (IEC 62351-3); with ``load``, the files are read as the server will."""
+        if value is _MISSING:
+            return None
+        path = "iec104.tls"
+        tbl = self.table(value, path, _TLS_KEYS, "[iec104.tls]")
+        errors_before = len(self.errors)
+        enabled = self.boolean(tbl.get("enabled", True), f"{path}.enabled")
+        files: dict[str, str] = {}
+        for key in ("certificate", "private_key", "ca_file"):
+            expectation = "the path of a PEM file"
+            if key not in tbl:
+                if enabled:
+                    self.missing(f"{path}.{key}", expectation)
+                continue
+            text = self.string(tbl[key], f"{path}.{key}", expectation)
+            if text:
+                # relative paths are relative to the configuration file's directory
+                files[key] = os.path.join(os.path.dirname(self.source), os.path.expanduser(text))
+            elif text is not None:
+                self.expected(f"{path}.{key}", expectation, text)
+        min_version = self.choice(tbl.get("min_version", "1.2"), f"{path}.min_version",
+                                  tuple(MIN_VERSIONS))
+        fingerprints = self.fingerprints(tbl.get("allowed_fingerprints", []),
+                                         f"{path}.allowed_fingerprints")
+        if load and enabled:
+            for key, file in files.items():
+                if not os.path.isfile(file):
+                    why = "not a regular file" if os.path.exists(file) else "no such file"
+                    self.error(f"{path}.{key}", f"{file}: {why}")
+        if len(self.errors) > errors_before or not enabled:
+            return None
+        assert min_version is not None and fingerprints is not None
+        settings = TlsSettings(certificate=files["certificate"], private_key=files["private_key"],
+                               ca_file=files["ca_file"], allowed_fingerprints=fingerprints,
+                               min_version=min_version)
+        if load:
+            try:
+                server_context(settings)
+            except TlsConfigError as exc:
+                self.error(path, str(exc))
+                return None
+        return settings
+
+    def fingerprints(self, value: object, path: str) -> tuple[str, ...] | None:
+        expectation = "a SHA-256 certificate fingerprint: 64 hex digits, colons allowed"
+        if not isinstance(value, list):
+            self.expected(path, "an array of SHA-256 certificate fingerprints", value)
+            return None
+        entries: list[str] = []
+        for i, entry in enumerate(value):
+            digits = normalise_fingerprint(entry) if isinstance(entry, str) else None
+            if digits is None:
+                self.expected(f"{path}[{i}]", expectation, entry)
+                return None
+            entries.append(digits)
+        return tuple(entries)
 
     def iec101(self, value: object, sizes: FieldSizes) -> Iec101Settings | None:
         """[iec101]: the serial line and the FT1.2 link; absent or enabled = false: no 101."""

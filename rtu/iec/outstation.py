@@ -148,12 +148,18 @@ class OutstationConfig:
     event_queue_size: int = 10_000  # per session and per group backlog
     time_invalid_until_sync: bool = False  # set IV in time tags until the first clock sync
     initialisation_cause: int = 0  # COI of M_EI_NA_1 after start-up: 0 = power on
+    # originator addresses whose commands are accepted; empty = any. System commands (GI, clock
+    # sync, read, test, reset process) are not restricted. Needs a 2-octet COT (101: cot_size 2).
+    command_originators: frozenset[int] = frozenset()
 
     def __post_init__(self) -> None:
         if self.select_timeout <= 0:
             raise ValueError("select_timeout must be > 0 seconds")
         if self.event_queue_size < 1:
             raise ValueError("event_queue_size must be >= 1")
+        for originator in self.command_originators:
+            if not 0 <= originator <= 255:
+                raise ValueError(f"command_originators: {originator} is not an address 0..255")
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +321,7 @@ class Outstation:
         self._event_type: dict[str, TypeId] = {
             p.name: MONITOR_TYPES[p.kind][1] for p in database.monitored()
         }
+        self.events_generated = 0  # point-change events handed to the groups so far
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
     def close(self) -> None:
@@ -359,6 +366,7 @@ class Outstation:
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
         )
+        self.events_generated += 1
         for group in self.groups.values():
             active = group.active
             if not active:
@@ -552,7 +560,20 @@ class Outstation:
 
     def _command(self, session: Session, asdu: Asdu) -> None:
         if len(asdu.objects) != 1:
-            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            # confirm what was asked (a deactivation with DEACT_CON); any other cause is unknown
+            cause = {Cot.ACTIVATION: Cot.ACTIVATION_CON, Cot.DEACTIVATION: Cot.DEACTIVATION_CON}
+            session.respond(asdu.reply(cause.get(asdu.cot, Cot.UNKNOWN_CAUSE), negative=True))
+            return
+        allowed = self.config.command_originators
+        if allowed and asdu.originator not in allowed and asdu.cot in (Cot.ACTIVATION,
+                                                                       Cot.DEACTIVATION):
+            # without an originator field (COT of 1 octet) the address reads 0: refused too
+            log.warning("command %s on IOA %d from %s refused: originator address %d is not in "
+                        "command_originators", asdu.type_id.name, asdu.objects[0].ioa,
+                        session.name, asdu.originator)
+            session.respond(asdu.reply(
+                Cot.DEACTIVATION_CON if asdu.cot == Cot.DEACTIVATION else Cot.ACTIVATION_CON,
+                negative=True))
             return
         obj = asdu.objects[0]
         point = self.db.by_ioa(obj.ioa)
@@ -696,6 +717,7 @@ class Session:
         self._header = 2 + profile.cot_size + profile.ca_size
         self._per_asdu: dict[TypeId, int] = {}
         self._gi_turn = False
+        self._joined = 0  # outstation.events_generated when this session last became active
 
     # -- input -------------------------------------------------------------------------------
     def receive(self, raw: bytes) -> None:
@@ -726,6 +748,7 @@ class Session:
             return
         first = not self.group.active
         self.active = True
+        self._joined = self.outstation.events_generated
         self.group.active.append(self)
         if first:
             self.events.extend_front(self.group.backlog.take_all())
@@ -745,6 +768,14 @@ class Session:
         if not self.group.active:
             self.group.backlog.extend_front(returned)
         elif returned:
+            # ``returned`` ends with the newest event (this session got every event while active);
+            # another active session has only those generated since it joined: give it the rest
+            generated = self.outstation.events_generated
+            for other in self.group.active:
+                missing = len(returned) - (generated - other._joined)
+                if missing > 0:
+                    other.events.extend_front(returned[:missing])
+                    other.wake()
             log.info("%s stopped with %d events unacknowledged; the group's other masters have them",
                      self.name, len(returned))
 

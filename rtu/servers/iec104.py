@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ from rtu.iec.cs104.connection import (
     Event,
 )
 from rtu.iec.outstation import Outstation, Session
+from rtu.servers import tls as _tls
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class Iec104Settings:
     max_connections: int = 4
     allowed_masters: tuple[str, ...] = ()  # IP addresses or networks; empty = any
     group: str = "iec104"  # event group shared by this server's masters
+    tls: _tls.TlsSettings | None = None  # IEC 62351-3 TLS; None = plain TCP
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -57,6 +60,10 @@ class Iec104Server:
         self.refused = 0
         self._server: asyncio.Server | None = None
         self._allowed = [ipaddress.ip_network(e, strict=False) for e in settings.allowed_masters]
+        # TlsConfigError (a ValueError naming the file) if a certificate file does not load
+        self.tls_context = _tls.server_context(settings.tls) if settings.tls else None
+        self.tls_allowed = frozenset(settings.tls.allowed_fingerprints) if settings.tls else frozenset()
+        self.handshakes: dict[_Link, asyncio.Task[None]] = {}  # TLS handshakes in progress
         outstation.group(settings.group)  # the backlog collects events before any master connects
 
     @property
@@ -70,11 +77,16 @@ class Iec104Server:
         self._server = await loop.create_server(
             lambda: _Link(self), self.settings.host, self.settings.port, reuse_address=True
         )
-        log.info("IEC 60870-5-104 server listening on %s:%d", *self.address)
+        log.info("IEC 60870-5-104 server listening on %s:%d%s", *self.address,
+                 " (TLS)" if self.tls_context else "")
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
+            for pending, task in list(self.handshakes.items()):
+                task.cancel()
+                if pending.transport is not None:
+                    pending.transport.abort()
             for link in list(self.links):
                 link.abort("server shutting down")
             await self._server.wait_closed()
@@ -82,8 +94,9 @@ class Iec104Server:
 
     def _admit(self, peer: tuple[str, int]) -> str | None:
         """None if the peer may connect, else the reason it may not."""
-        if len(self.links) >= self.settings.max_connections:
-            return f"already {len(self.links)} connections (max_connections)"
+        connections = len(self.links) + len(self.handshakes)
+        if connections >= self.settings.max_connections:
+            return f"already {connections} connections (max_connections)"
         if self._allowed:
             address = ipaddress.ip_address(peer[0])
             if not any(address in net for net in self._allowed):
@@ -116,6 +129,25 @@ class _Link(asyncio.Protocol):
             log.warning("refused connection from %s: %s", self.name, reason)
             transport.abort()
             return
+        if self.server.tls_context is not None:
+            transport.pause_reading()  # nothing reaches this protocol before the handshake
+            task = self.loop.create_task(self._start_tls(transport, self.server.tls_context))
+            self.server.handshakes[self] = task
+            return
+        self._established()
+
+    async def _start_tls(self, transport: asyncio.Transport, context: ssl.SSLContext) -> None:
+        try:
+            tls = await _tls.accept(transport, self, context, self.server.tls_allowed, self.name)
+        finally:
+            self.server.handshakes.pop(self, None)
+        if tls is None:
+            self.server.refused += 1
+            return
+        self.transport = tls
+        self._established()
+
+    def _established(self) -> None:
         self.server.links.add(self)
         self.conn = Connection(self.server.settings.apci, self.loop.time())
         self.session = self.server.outstation.open_session(

@@ -206,6 +206,9 @@ def test_install_starts_the_service_ready(container: Container) -> None:
     status = container.ok("/opt/rtu/venv/bin/rtu status")  # finds /run/rtu/control.sock
     assert "healthy" in status and "127.0.0.1:2404 listening" in status
     assert "watchdog 10 s" in status
+    container.ok("/opt/rtu/venv/bin/python -c 'import systemd.daemon'")  # the systemd extra
+    verbose = container.ok("journalctl -u rtu.service -o verbose --no-pager")
+    assert "LOGGER=rtu.supervisor" in verbose  # through systemd.journal.JournalHandler
     owner = container.ok("stat -c '%U %a' /run/rtu /var/lib/rtu /etc/rtu/rtu.toml").split("\n")
     assert owner[:3] == ["rtu 750", "rtu 700", "root 640"], owner
 

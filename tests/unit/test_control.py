@@ -71,6 +71,7 @@ def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> No
     status = status_snapshot(server.supervisor)
     assert status["points"] == 46 and status["masters"] == []
     assert status["iec104"]["listening"] is False
+    assert hasattr(server.supervisor.iec104, "_server")  # what server_listening() looks at
     assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 1
     assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0}]
     text = format_status(json.loads(json.dumps(status)))

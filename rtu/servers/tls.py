@@ -1,0 +1,174 @@
+"""TLS for the 104 server after IEC 62351-3: mutual certificates, TLS 1.2 or 1.3, pinned masters.
+
+:func:`server_context` builds the ``ssl.SSLContext`` from :class:`TlsSettings` (and is what
+``rtu check`` runs, so a missing or unreadable file is reported before the station starts).
+:func:`accept` upgrades one accepted TCP connection: the handshake (with its own timeout), then the
+optional check of the master's certificate against ``allowed_fingerprints``. Every refusal is
+logged at WARNING with the peer and the reason; the caller only sees ``None``.
+
+The handshake runs through ``loop.start_tls`` on the plain accepted transport rather than through
+``create_server(ssl=...)``: asyncio's server swallows handshake failures (it logs them only in
+debug mode), and an operator needs to see "certificate verify failed from 10.0.0.7".
+
+IEC 62351-3 names port 19998 for 104 over TLS; the listen address stays whatever ``listen`` says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import ssl
+from dataclasses import dataclass
+from typing import Final
+
+log = logging.getLogger(__name__)
+
+TLS_PORT: Final = 19998  # IEC 62351-3's port for IEC 60870-5-104 over TLS (a hint only)
+HANDSHAKE_TIMEOUT: Final = 10.0  # seconds a master has to complete the handshake
+MIN_VERSIONS: Final = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+# TLS 1.2: forward secrecy and AEAD only (TLS 1.3's suites are all AEAD and OpenSSL's defaults)
+TLS12_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
+_HEX_RE: Final = re.compile(r"[0-9a-f]{64}")
+
+
+# OpenSSL reason codes an operator will meet, with what they usually mean here
+_HINTS: Final = {
+    "UNSUPPORTED_PROTOCOL": "the master's TLS version is below min_version",
+    "WRONG_VERSION_NUMBER": "not a TLS ClientHello: a master without TLS?",
+    "HTTP_REQUEST": "not a TLS ClientHello: a master without TLS?",
+    "UNEXPECTED_MESSAGE": "not a TLS ClientHello: a master without TLS?",
+    "RECORD_LAYER_FAILURE": "not a TLS ClientHello: a master without TLS?",
+    "NO_SHARED_CIPHER": "TLS 1.2 masters need an ECDHE or DHE cipher with AES-GCM or ChaCha20",
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": "the master sent no certificate",
+    "TLSV1_ALERT_UNKNOWN_CA": "the master does not trust this station's certificate",
+    "SSLV3_ALERT_BAD_CERTIFICATE": "the master rejected this station's certificate",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "the master rejected this station's certificate",
+}
+
+
+class TlsConfigError(ValueError):
+    """A TLS file is missing or does not load; the message names the file and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSettings:
+    certificate: str  # PEM: this station's certificate (chain)
+    private_key: str  # PEM: its private key (unencrypted)
+    ca_file: str  # PEM: the CA certificate(s) master certificates must chain to
+    allowed_fingerprints: tuple[str, ...] = ()  # SHA-256 of master certificates; empty = any
+    min_version: str = "1.2"  # "1.2" or "1.3"
+
+    def __post_init__(self) -> None:
+        if self.min_version not in MIN_VERSIONS:
+            raise ValueError(f"min_version must be \"1.2\" or \"1.3\", got {self.min_version!r}")
+        for entry in self.allowed_fingerprints:
+            if not _HEX_RE.fullmatch(entry):
+                raise ValueError(f"allowed_fingerprints: {entry!r} is not a normalised SHA-256")
+
+
+def normalise_fingerprint(text: str) -> str | None:
+    """64 lower-case hex digits from ``AB:CD:...`` or ``abcd...`` (openssl's forms), else None."""
+    # openssl x509 -noout -fingerprint -sha256 prints "sha256 Fingerprint=AB:CD:..."
+    digits = re.sub(r"[\s:]", "", text.rsplit("=", 1)[-1]).lower()
+    return digits if _HEX_RE.fullmatch(digits) else None
+
+
+def fingerprint(der: bytes) -> str:
+    """The SHA-256 fingerprint of a DER certificate, 64 lower-case hex digits."""
+    return hashlib.sha256(der).hexdigest()
+
+
+def server_context(settings: TlsSettings) -> ssl.SSLContext:
+    """The server context: mutual authentication, TLS >= min_version, AEAD/ECDHE ciphers.
+
+    Raises :class:`TlsConfigError` naming the file that failed to load and why.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = MIN_VERSIONS[settings.min_version]
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.set_ciphers(TLS12_CIPHERS)
+    # no TLS 1.2 renegotiation (1.3 has none), no compression, a fresh ECDHE key per handshake
+    context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_SINGLE_ECDH_USE | ssl.OP_CIPHER_SERVER_PREFERENCE
+    context.options |= getattr(ssl, "OP_NO_RENEGOTIATION", 0)
+    try:
+        context.load_cert_chain(settings.certificate, settings.private_key)
+    except FileNotFoundError as exc:
+        missing = exc.filename or f"{settings.certificate} or {settings.private_key}"
+        raise TlsConfigError(f"{missing}: no such file") from exc
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsConfigError(
+            f"certificate {settings.certificate} with private_key {settings.private_key} does "
+            f"not load: {_reason(exc)}") from exc
+    try:
+        context.load_verify_locations(cafile=settings.ca_file)
+    except FileNotFoundError as exc:
+        raise TlsConfigError(f"{settings.ca_file}: no such file") from exc
+    except (ssl.SSLError, OSError) as exc:
+        raise TlsConfigError(f"ca_file {settings.ca_file} does not load: {_reason(exc)}") from exc
+    if not context.get_ca_certs():
+        raise TlsConfigError(f"ca_file {settings.ca_file} holds no CA certificate")
+    return context
+
+
+async def accept(transport: asyncio.Transport, protocol: asyncio.BaseProtocol,
+                 context: ssl.SSLContext, allowed: frozenset[str], name: str,
+                 timeout: float = HANDSHAKE_TIMEOUT) -> asyncio.Transport | None:
+    """Run the server handshake on an accepted connection; the TLS transport, or None if refused.
+
+    ``protocol`` receives the decrypted data once this returns a transport. On refusal the
+    connection is already closed and a WARNING names ``name`` (the peer) and the reason.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        tls = await loop.start_tls(transport, protocol, context, server_side=True,
+                                   ssl_handshake_timeout=timeout)
+    except asyncio.CancelledError:
+        transport.abort()
+        raise
+    except (OSError, ConnectionError, TimeoutError, ssl.SSLError) as exc:
+        log.warning("TLS handshake with %s failed: %s", name, _reason(exc))
+        transport.abort()
+        return None
+    if tls is None:  # the peer went away as the handshake ended
+        log.warning("TLS handshake with %s failed: connection closed", name)
+        return None
+    ssl_object = tls.get_extra_info("ssl_object")
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    if der is None:  # CERT_REQUIRED makes this unreachable; refuse rather than assume
+        log.warning("refused TLS connection from %s: no client certificate", name)
+        tls.abort()
+        return None
+    peer_fingerprint = fingerprint(der)
+    subject = _subject(ssl_object.getpeercert())
+    if allowed and peer_fingerprint not in allowed:
+        log.warning("refused TLS connection from %s: certificate %s (SHA-256 %s) is not in "
+                    "allowed_fingerprints", name, subject, peer_fingerprint)
+        tls.abort()
+        return None
+    log.info("TLS %s with %s, %s, certificate %s (SHA-256 %s)", ssl_object.version(), name,
+             ssl_object.cipher()[0], subject, peer_fingerprint)
+    return tls
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"certificate verify failed: {exc.verify_message} (code {exc.verify_code})"
+    if isinstance(exc, ssl.SSLError):
+        if not exc.reason:
+            return str(exc)
+        text = exc.reason.lower().replace("_", " ")
+        hint = _HINTS.get(exc.reason)
+        return f"{text} ({hint})" if hint else text
+    if isinstance(exc, ConnectionError) and not str(exc):
+        return f"the peer closed the connection ({type(exc).__name__})"
+    return str(exc) or type(exc).__name__
+
+
+def _subject(cert: object) -> str:
+    """The peer certificate's subject as ``commonName=master-1,organizationName=...`` (getpeercert()'s nested tuples)."""
+    if not isinstance(cert, dict):
+        return "?"
+    parts = [f"{key}={value}" for rdn in cert.get("subject", ()) for key, value in rdn]
+    return ",".join(parts) or "?"
