@@ -95,7 +95,7 @@ _IEC101_KEYS: Final = (
 _COMMANDS_KEYS: Final = ("short_pulse", "long_pulse", "default_qu")
 _SIMULATION_KEYS: Final = ("seed", "digital_interval", "analog_interval", "counter_interval")
 _LOGGING_KEYS: Final = ("level",)
-_SERVICE_KEYS: Final = ("control_socket", "reload")
+_SERVICE_KEYS: Final = ("control_socket", "reload", "state_directory")
 _RELOAD_POLICIES: Final = ("rebuild", "live-only")
 _RELAY_KEYS: Final = (
     "name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
@@ -405,6 +405,7 @@ class ServiceConfig:
 
     control_socket: str = ""  # operator socket path; "" = $RUNTIME_DIRECTORY or per-user default
     reload: str = "rebuild"  # SIGHUP with a changed field side: "rebuild" it | "live-only": refuse
+    state_directory: str = ""  # persistent state; "" = $STATE_DIRECTORY or per-user default
 
 
 @dataclass(frozen=True, slots=True)
@@ -1035,9 +1036,16 @@ class _Parser:
             socket = None
         policy = self.choice(tbl.get("reload", default.reload), "service.reload",
                              _RELOAD_POLICIES)
-        if socket is None or policy is None:
+        state = self.string(tbl.get("state_directory", default.state_directory),
+                            "service.state_directory",
+                            "an absolute path such as /var/lib/rtu, or \"\"")
+        if state and not state.startswith("/"):
+            self.expected("service.state_directory",
+                          "an absolute path such as /var/lib/rtu, or \"\"", state)
+            state = None
+        if socket is None or policy is None or state is None:
             return default
-        return ServiceConfig(control_socket=socket, reload=policy)
+        return ServiceConfig(control_socket=socket, reload=policy, state_directory=state)
 
     def relays(self, value: object) -> tuple[tuple[RelayConfig, ...], set[str]]:
         """The relays, and every valid relay name (also of relays with other errors)."""

@@ -58,7 +58,7 @@ SCHEMA: dict[str, set[str]] = {
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
     "logging": {"level"},
-    "service": {"control_socket", "reload"},
+    "service": {"control_socket", "reload", "state_directory"},
     "modbus": {"buses", "devices"},  # the nested tables' keys: MODBUS_SCHEMA below
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},
