@@ -33,7 +33,7 @@ from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec101 import Iec101Settings, SerialSettings
-from rtu.servers.iec104 import Iec104Settings
+from rtu.servers.iec104 import Iec104Settings, RedundancyGroup
 from rtu.servers.tls import (
     MIN_VERSIONS,
     TlsConfigError,
@@ -82,8 +82,9 @@ _STATION_KEYS: Final = (
 )
 _IEC104_KEYS: Final = (
     "enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections", "allowed_masters",
-    "tls",
+    "tls", "redundancy_groups",
 )
+_REDUNDANCY_KEYS: Final = ("name", "masters")
 _TLS_KEYS: Final = (
     "enabled", "certificate", "private_key", "ca_file", "allowed_fingerprints", "min_version",
 )
@@ -828,6 +829,7 @@ class _Parser:
         max_connections = self.integer(tbl.get("max_connections", 4), "iec104.max_connections", 1)
         allowed = self.allowed_masters(tbl.get("allowed_masters", []))
         tls = self.tls(tbl.get("tls", _MISSING), load=bool(enabled))
+        redundancy = self.redundancy_groups(tbl.get("redundancy_groups", _MISSING))
         t0, t1, t2, t3 = (timeouts[name] for name in ("t0", "t1", "t2", "t3"))
         if k is None or w is None or t0 is None or t1 is None or t2 is None or t3 is None:
             return None
@@ -837,17 +839,50 @@ class _Parser:
             self.error("iec104", str(exc))
             return None
         if (len(self.errors) > errors_before or listen is None or max_connections is None
-                or allowed is None):
+                or allowed is None or redundancy is None):
             return None
         try:
             settings = Iec104Settings(
                 host=listen[0], port=listen[1], apci=apci, max_connections=max_connections,
-                allowed_masters=allowed, tls=tls,
+                allowed_masters=allowed, tls=tls, redundancy_groups=redundancy,
             )
         except ValueError as exc:
             self.error("iec104", str(exc))
             return None
         return settings if enabled else None
+
+    def redundancy_groups(self, value: object) -> tuple[RedundancyGroup, ...] | None:
+        """[[iec104.redundancy_groups]] (IEC 60870-5-104 ed. 2)."""
+        groups: list[RedundancyGroup] = []
+        ok = True
+        first: dict[str, int] = {}
+        catch_all: int | None = None
+        for i, item in enumerate(self.array_of_tables(value, "iec104.redundancy_groups")):
+            path = f"iec104.redundancy_groups[{i}]"
+            if not isinstance(item, Mapping):
+                self.expected(path, "a table ([[iec104.redundancy_groups]])", item)
+                ok = False
+                continue
+            tbl = self.table(item, path, _REDUNDANCY_KEYS, "[[iec104.redundancy_groups]]")
+            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
+            if name is not None and name in first:
+                self.expected(f"{path}.name", "a unique redundancy group name", name,
+                              f"already used by iec104.redundancy_groups[{first[name]}]")
+                name = None
+            elif name is not None:
+                first[name] = i
+            masters = self.allowed_masters(tbl.get("masters", []), f"{path}.masters")
+            if masters == () and catch_all is not None:
+                self.expected(f"{path}.masters", "master addresses (only one group may leave "
+                              f"them empty: iec104.redundancy_groups[{catch_all}] does)", [])
+                masters = None
+            elif masters == ():
+                catch_all = i
+            if name is None or masters is None:
+                ok = False
+                continue
+            groups.append(RedundancyGroup(name=name, masters=masters))
+        return tuple(groups) if ok else None
 
     def tls(self, value: object, *, load: bool) -> TlsSettings | None:
         """[iec104.tls] (IEC 62351-3); with ``load``, the files are read as the server will."""
@@ -965,8 +1000,8 @@ class _Parser:
         return Iec101Settings(serial=serial, link=link, cot_size=sizes.cot_size,
                               ca_size=sizes.ca_size, ioa_size=sizes.ioa_size)
 
-    def allowed_masters(self, value: object) -> tuple[str, ...] | None:
-        path = "iec104.allowed_masters"
+    def allowed_masters(self, value: object,
+                        path: str = "iec104.allowed_masters") -> tuple[str, ...] | None:
         if not isinstance(value, list):
             self.expected(path, "an array of IP addresses or CIDR networks", value)
             return None

@@ -308,6 +308,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
             "connections": len(server.links),
             "max_connections": server.settings.max_connections,
             "refused": server.refused,
+            "switchovers": server.switchovers,
         }
         for link in sorted(server.links, key=lambda lnk: lnk.name):
             session = link.session
@@ -478,7 +479,9 @@ def format_status(status: Mapping[str, Any]) -> str:
     if iec104:
         state = "listening" if iec104["listening"] else "NOT LISTENING"
         out.append(f"\n104 {iec104['listen']} {state}: {iec104['connections']}/"
-                   f"{iec104['max_connections']} connections, {iec104['refused']} refused")
+                   f"{iec104['max_connections']} connections, {iec104['refused']} refused"
+                   + (f", {iec104['switchovers']} redundancy switchovers"
+                      if iec104.get("switchovers") else ""))
         if status["masters"]:
             out.append(table(status["masters"], ["name", "data_transfer", "queued",
                                                  "unacknowledged", "overflowed"]))

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -126,6 +126,33 @@ def move_group(outstation: Outstation, old: str, new: str) -> int:
     del outstation.groups[old]
     outstation.group(new).backlog.extend_front(events)
     return len(events)
+
+
+def regroup(outstation: Outstation, old: Sequence[str], new: Sequence[str]) -> int:
+    """The 104 server's event groups changed from ``old`` to ``new`` (redundancy groups
+    redefined; its sessions are closed). Groups in both keep their events; the events of a
+    group that is gone are copied into every group that is new (their masters are the ones
+    that may not have them), in front; without a new group they are dropped, counted and
+    logged. Returns how many events were dropped."""
+    added = [name for name in new if name not in old]
+    for name in added:
+        outstation.group(name)
+    dropped = 0
+    for name in old:
+        if name in new or name not in outstation.groups:
+            continue
+        events = waiting_events(outstation, name)
+        del outstation.groups[name]
+        for target in added:
+            outstation.groups[target].backlog.extend_front(events)
+        if not added and events:
+            dropped += len(events)
+            log.warning("reload: event group %s is gone and no new one replaces it: %d queued "
+                        "events dropped", name, len(events))
+        elif events:
+            log.info("reload: %d events of event group %s go to %s", len(events), name,
+                     ", ".join(added))
+    return dropped
 
 
 def drop_group(outstation: Outstation, name: str) -> int:

@@ -28,6 +28,7 @@ from rtu.reload import (
     mark_reinitialised,
     move_group,
     plan_reload,
+    regroup,
 )
 from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
@@ -340,7 +341,8 @@ class Supervisor:
         settings = new.iec104
         if settings is None:
             if old is not None:
-                drop_group(self.outstation, old.settings.group)
+                for name in old.settings.event_groups():
+                    drop_group(self.outstation, name)
             self.iec104 = None
             return
         server = Iec104Server(self.outstation, settings)
@@ -353,7 +355,7 @@ class Supervisor:
             raise ReloadError(f"104: cannot listen on {settings.host}:{settings.port}: "
                               f"{exc.strerror or exc}") from exc
         if old is not None:
-            move_group(self.outstation, old.settings.group, settings.group)
+            regroup(self.outstation, old.settings.event_groups(), settings.event_groups())
         self.iec104 = server
 
     async def _replace_iec101(self, new: AppConfig) -> None:

@@ -718,6 +718,9 @@ class Session:
         self._per_asdu: dict[TypeId, int] = {}
         self._gi_turn = False
         self._joined = 0  # outstation.events_generated when this session last became active
+        # outputs handed back by deactivate() while the link still waits for their
+        # acknowledgement (a redundancy switchover): the next acknowledgements are theirs
+        self._stale_acks = 0
 
     # -- input -------------------------------------------------------------------------------
     def receive(self, raw: bytes) -> None:
@@ -754,8 +757,11 @@ class Session:
             self.events.extend_front(self.group.backlog.take_all())
         self.wake()
 
-    def deactivate(self) -> None:
-        """Data transfer stopped (or the link went away): unacknowledged events go back."""
+    def deactivate(self, *, link_keeps_sent: bool = False) -> None:
+        """Data transfer stopped (or the link went away): unacknowledged events go back.
+
+        ``link_keeps_sent``: the link still waits for the acknowledgement of what it sent (a
+        104 redundancy switchover), so its next acknowledgements are for those outputs."""
         if not self.active:
             return
         self.active = False
@@ -763,6 +769,8 @@ class Session:
         self.interrogation = None
         returned = [r for out in self._inflight for r in out.events]
         returned.extend(self.events.take_all())
+        if link_keeps_sent:
+            self._stale_acks += len(self._inflight)
         self._inflight.clear()
         self.responses.clear()
         if not self.group.active:
@@ -819,6 +827,10 @@ class Session:
 
     def acknowledged(self, count: int) -> None:
         """The peer confirmed the ``count`` oldest outputs."""
+        if self._stale_acks:
+            stale = min(count, self._stale_acks)
+            self._stale_acks -= stale
+            count -= stale
         for _ in range(min(count, len(self._inflight))):
             self._inflight.popleft()
 

@@ -34,6 +34,22 @@ DEFAULT_PORT = 2404
 
 
 @dataclass(frozen=True, slots=True)
+class RedundancyGroup:
+    """IEC 60870-5-104 ed. 2 redundancy group: the masters (addresses or networks) that share
+    one stream of events, of which one connection at a time has data transfer started. No
+    masters: every address not in another group (at most one such catch-all group)."""
+
+    name: str
+    masters: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError("a redundancy group needs a name")
+        for entry in self.masters:
+            ipaddress.ip_network(entry, strict=False)  # raises ValueError naming the entry
+
+
+@dataclass(frozen=True, slots=True)
 class Iec104Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -42,6 +58,10 @@ class Iec104Settings:
     allowed_masters: tuple[str, ...] = ()  # IP addresses or networks; empty = any
     group: str = "iec104"  # event group shared by this server's masters
     tls: _tls.TlsSettings | None = None  # IEC 62351-3 TLS; None = plain TCP
+    # none: every master is in ``group`` and each started connection gets every event;
+    # else each master belongs to the first group listing its address (event group
+    # "<group>/<name>"), and a STARTDT moves the group's data transfer to that connection
+    redundancy_groups: tuple[RedundancyGroup, ...] = ()
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -50,6 +70,17 @@ class Iec104Settings:
             raise ValueError("max_connections must be >= 1")
         for entry in self.allowed_masters:
             ipaddress.ip_network(entry, strict=False)  # raises ValueError naming the entry
+        names = [g.name for g in self.redundancy_groups]
+        if len(set(names)) != len(names):
+            raise ValueError("redundancy group names must be unique")
+        if sum(1 for g in self.redundancy_groups if not g.masters) > 1:
+            raise ValueError("at most one redundancy group may leave masters empty (catch-all)")
+
+    def event_groups(self) -> tuple[str, ...]:
+        """The outstation event groups this server's masters use."""
+        if not self.redundancy_groups:
+            return (self.group,)
+        return tuple(f"{self.group}/{g.name}" for g in self.redundancy_groups)
 
 
 class Iec104Server:
@@ -64,7 +95,14 @@ class Iec104Server:
         self.tls_context = _tls.server_context(settings.tls) if settings.tls else None
         self.tls_allowed = frozenset(settings.tls.allowed_fingerprints) if settings.tls else frozenset()
         self.handshakes: dict[_Link, asyncio.Task[None]] = {}  # TLS handshakes in progress
-        outstation.group(settings.group)  # the backlog collects events before any master connects
+        self.switchovers = 0  # STARTDTs that took a redundancy group over from another connection
+        # (event group, its networks) in configuration order; a catch-all group matches last
+        self._redundancy = [
+            (event_group, [ipaddress.ip_network(e, strict=False) for e in g.masters])
+            for event_group, g in zip(settings.event_groups(), settings.redundancy_groups)
+        ]
+        for name in settings.event_groups():
+            outstation.group(name)  # the backlog collects events before any master connects
 
     @property
     def address(self) -> tuple[str, int]:
@@ -101,7 +139,42 @@ class Iec104Server:
             address = ipaddress.ip_address(peer[0])
             if not any(address in net for net in self._allowed):
                 return "address not in allowed_masters"
+        if self._redundancy and self.event_group_of(peer[0]) is None:
+            return "address in no redundancy group"
         return None
+
+    def event_group_of(self, host: str) -> str | None:
+        """The event group of a master at ``host`` (None: in no redundancy group)."""
+        if not self._redundancy:
+            return self.settings.group
+        address = ipaddress.ip_address(host)
+        catch_all = None
+        for event_group, networks in self._redundancy:
+            if not networks:
+                catch_all = event_group
+            elif any(address in net for net in networks):
+                return event_group
+        return catch_all
+
+    def take_over(self, link: _Link) -> None:
+        """``link`` started data transfer in a redundancy group: the group's other started
+        connection stops receiving data (its unacknowledged events go back to the group and
+        are sent again on ``link``)."""
+        if not self._redundancy or link.session is None:
+            return
+        for other in list(self.links):
+            session = other.session
+            if other is link or session is None or not session.active \
+                    or session.group is not link.session.group:
+                continue
+            unacknowledged = session.unacknowledged_events
+            if other.conn is not None:
+                other.conn.suspend_data_transfer()
+            session.deactivate(link_keeps_sent=True)
+            self.switchovers += 1
+            log.warning("redundancy group %s: %s took over data transfer from %s (%d events "
+                        "it had not acknowledged will be sent again)", session.group.name,
+                        link.name, other.name, unacknowledged)
 
 
 class _Link(asyncio.Protocol):
@@ -150,9 +223,11 @@ class _Link(asyncio.Protocol):
     def _established(self) -> None:
         self.server.links.add(self)
         self.conn = Connection(self.server.settings.apci, self.loop.time())
-        self.session = self.server.outstation.open_session(
-            self.name, PROFILE_104, self.server.settings.group, self._wake
-        )
+        assert self.transport is not None
+        group = self.server.event_group_of(self.transport.get_extra_info("peername")[0])
+        assert group is not None  # _admit refused the others
+        self.session = self.server.outstation.open_session(self.name, PROFILE_104, group,
+                                                           self._wake)
         log.info("master connected: %s", self.name)
         self._arm_timer()
 
@@ -208,6 +283,7 @@ class _Link(asyncio.Protocol):
                 session.acknowledged(event.count)
             elif isinstance(event, DataTransferStarted):
                 log.info("%s: STARTDT, data transfer started", self.name)
+                self.server.take_over(self)
                 session.activate()
             elif isinstance(event, DataTransferStopped):
                 log.info("%s: STOPDT, data transfer stopped", self.name)

@@ -342,6 +342,21 @@ class Connection:
         self._stopping = True
         self._send_u_act(UFunction.STOPDT_ACT, now)
 
+    def suspend_data_transfer(self) -> None:
+        """Controlled role: another connection of this one's redundancy group started data
+        transfer (IEC 60870-5-104 ed. 2), so this one is stopped without a frame (the standard
+        gives the controlled station none for it). I-frames already sent stay under t1 and may
+        still be acknowledged; an I-frame from the peer now closes the connection, as in any
+        stopped state; a new STARTDT act starts it again."""
+        if self._failed is not None:
+            return
+        if self._role is not Role.CONTROLLED:
+            raise LocalProtocolError("suspend_data_transfer: only in the controlled role")
+        if self._recv_unacked:
+            self._send_s_frame()
+        self._started = False
+        self._stopping = False
+
     def send_test_frame(self, now: float) -> None:
         """Send TESTFR act (both roles); no second one while one awaits its con."""
         if self._failed is not None or self._test_deadline is not None:

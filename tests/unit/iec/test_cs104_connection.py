@@ -857,3 +857,45 @@ def test_fuzz_random_bytes(role: Role, data: bytes) -> None:
     if conn.failed is not None:
         assert events[-1] == ConnectionFailed(conn.failed)
         assert_inert(conn, 1.0)
+
+
+# ------------------------------------------------------------- redundancy takeover
+
+
+def test_suspend_stops_without_a_frame_and_keeps_t1_on_what_was_sent() -> None:
+    conn = started_outstation()
+    conn.send_asdu(ASDU, 1.0)
+    conn.send_asdu(ASDU, 1.0)
+    conn.receive_data(i_frame(0, 0), 1.0)  # one I-frame from the master, not yet acknowledged
+    conn.data_to_send()
+    conn.suspend_data_transfer()
+    assert not conn.started and not conn.can_send
+    # what it received is acknowledged now (an S-frame); no U-frame: the standard has none
+    assert sent_frames(conn) == [SFrame(1)]
+    assert conn.unacknowledged == 2
+    assert conn.next_deadline() == 1.0 + PARAMS.t1
+    assert conn.receive_data(s_frame(1), 2.0) == [Acknowledged(1)]
+    assert conn.next_deadline() == 1.0 + PARAMS.t1  # the second is still under t1
+    assert only_failure(conn.on_timer(1.0 + PARAMS.t1)).startswith("t1")
+
+
+def test_suspended_connection_can_start_again_and_refuses_i_frames() -> None:
+    conn = started_outstation()
+    conn.suspend_data_transfer()
+    assert conn.receive_data(STARTDT_ACT, 1.0) == [DataTransferStarted()]
+    assert conn.data_to_send() == STARTDT_CON and conn.can_send
+    conn.suspend_data_transfer()
+    assert "stopped" in only_failure(conn.receive_data(i_frame(0, 0), 2.0))
+
+
+def test_suspend_during_a_stopdt_and_in_the_controlling_role() -> None:
+    conn = started_outstation()
+    conn.send_asdu(ASDU, 0.0)
+    conn.receive_data(STOPDT_ACT, 0.0)  # waits for the acknowledgement
+    conn.suspend_data_transfer()
+    conn.data_to_send()
+    # STOPDT while stopped is confirmed at once
+    assert conn.receive_data(STOPDT_ACT, 1.0) == []
+    assert conn.data_to_send() == STOPDT_CON
+    with pytest.raises(LocalProtocolError):
+        started_master().suspend_data_transfer()
