@@ -189,6 +189,7 @@ class _Link(asyncio.Protocol):
         self._timer_at = 0.0
         self._flush_pending = False
         self._paused = False
+        self.tls = False  # the transport is TLS (after the handshake)
 
     # -- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -218,6 +219,7 @@ class _Link(asyncio.Protocol):
             self.server.refused += 1
             return
         self.transport = tls
+        self.tls = True
         self._established()
 
     def _established(self) -> None:
@@ -318,9 +320,20 @@ class _Link(asyncio.Protocol):
         if self.conn is None or self.transport is None:
             return
         data = self.conn.data_to_send()
-        if data:
-            log.debug("%s tx %s", self.name, data.hex(" "))
+        if not data:
+            return
+        log.debug("%s tx %s", self.name, data.hex(" "))
+        if not self.tls:
             self.transport.write(data)
+            return
+        # Over TLS one APDU per record (a write is a record): lib60870's TLS reader takes one
+        # record per socket wake-up, so a second APDU in the same record waited for the next
+        # segment from us (seen with c104 2.1.1: an ACT_TERM stuck behind its return information)
+        start, size = 0, len(data)
+        while start < size:
+            end = start + 2 + data[start + 1]  # each APDU: 0x68, length, then length octets
+            self.transport.write(data[start:end])
+            start = end
 
     def _arm_timer(self) -> None:
         if self.conn is None:
