@@ -15,8 +15,8 @@ import socket
 import ssl
 import subprocess
 import time
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Self
 
 import pytest
