@@ -244,6 +244,10 @@ class EventQueue:
     def peek(self) -> EventRecord:
         return self._items[0]
 
+    def snapshot(self) -> list[EventRecord]:
+        """The queued events, oldest first (the queue is unchanged)."""
+        return list(self._items)
+
     def popleft(self) -> EventRecord:
         self.removed += 1
         return self._items.popleft()
@@ -749,12 +753,20 @@ class Session:
         """Data transfer started: this session now receives events (and the backlog if first)."""
         if self.active or self.closed:
             return
-        first = not self.group.active
+        others = list(self.group.active)
         self.active = True
         self._joined = self.outstation.events_generated
         self.group.active.append(self)
-        if first:
+        if not others:
             self.events.extend_front(self.group.backlog.take_all())
+        else:
+            # the group's events that no master has acknowledged yet come first, in order, so
+            # that this stream stays in order even if the others' masters go away: each started
+            # session holds every event since it started minus what its master acknowledged,
+            # a tail of the same sequence, so the longest tail is all of them
+            tail = max((s.pending_events() for s in others), key=len)
+            self.events.extend_front(tail)
+            self._joined -= len(tail)
         self.wake()
 
     def deactivate(self, *, link_keeps_sent: bool = False) -> None:
@@ -833,6 +845,11 @@ class Session:
             count -= stale
         for _ in range(min(count, len(self._inflight))):
             self._inflight.popleft()
+
+    def pending_events(self) -> list[EventRecord]:
+        """Events sent and not acknowledged, then those not sent yet, oldest first."""
+        sent = [r for out in self._inflight for r in out.events]
+        return sent + self.events.snapshot() if sent else self.events.snapshot()
 
     @property
     def unacknowledged_events(self) -> int:

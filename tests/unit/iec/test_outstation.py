@@ -351,6 +351,7 @@ def test_point_selected_by_another_master_is_refused() -> None:
     for s in (rig.session, other):
         s.activate()
     rig.drain()
+    rig.drain(other)  # the end of initialisation, not acknowledged by the first: both get it
     rig.send(act(TypeId.C_SC_NA_1, SingleCommand(500, True, select=True)))
     rig.send(act(TypeId.C_SC_NA_1, SingleCommand(500, True, select=True)), session=other)
     assert summary(rig.drain(other)) == [(TypeId.C_SC_NA_1, Cot.ACTIVATION_CON, True)]
@@ -522,6 +523,27 @@ def test_two_masters_each_receive_every_event() -> None:
     rig.db.update("sp0", True, timestamp=T0)
     assert summary(rig.drain()) == summary(rig.drain(other)) == [
         (TypeId.M_SP_TB_1, Cot.SPONTANEOUS, False)]
+
+
+def test_a_master_joining_its_group_gets_what_no_master_acknowledged_first() -> None:
+    """Masters of one group: a session that starts while another is started receives, first
+    and in order, the events the other's master has not acknowledged, so that its own stream
+    stays in order (and complete) when the other goes away."""
+    rig = Rig()
+    rig.session.activate()
+    rig.drain(ack=True)  # EI, acknowledged
+    rig.db.update("sp0", True, timestamp=T0)
+    rig.db.update("sp1", True, timestamp=T0 + 1)
+    first = rig.drain(ack=False)  # sent, not acknowledged
+    other = rig.open("m2")
+    other.activate()
+    rig.db.update("sp2", True, timestamp=T0 + 2)
+    sent = rig.drain(other, ack=False)
+    rig.session.close()  # its master went away without acknowledging
+    sent += rig.drain(other, ack=False)
+    got = [o.time for a in sent for o in a.objects]  # type: ignore[union-attr]
+    assert got == [Cp56Time2a.from_timestamp(T0 + i) for i in range(3)]
+    assert [o.time for a in first for o in a.objects] == got[:2]  # type: ignore[union-attr]
 
 
 def test_overflow_drops_oldest_and_counts() -> None:
