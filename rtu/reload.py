@@ -213,6 +213,6 @@ def _with_reinit_cause(items: Iterable[EventRecord]) -> list[EventRecord]:
     for record in items:
         if record.type_id is TypeId.M_EI_NA_1 and isinstance(record.obj, EndOfInitialization):
             record = EventRecord(record.type_id, record.cot, EndOfInitialization(
-                0, COI_LOCAL_MANUAL_RESET, after_parameter_change=True))
+                0, COI_LOCAL_MANUAL_RESET, after_parameter_change=True), record.seq)
         out.append(record)
     return out

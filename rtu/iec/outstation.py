@@ -16,6 +16,7 @@ through a callback; only then is ACT_TERM sent.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -181,11 +182,21 @@ class CommandExecutor(Protocol):
         """Start the command; call ``done(success)`` when it has really been carried out."""
 
 
+# Every event record of the process gets the next number: the order in which they were made,
+# across outstations too (a reload carries events into a new one; they stay older).
+_record_numbers = itertools.count(1)
+
+
+def next_record_number() -> int:
+    return next(_record_numbers)
+
+
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     type_id: TypeId
     cot: Cot
     obj: InformationObject
+    seq: int = 0  # next_record_number() when made; 0: older than any (e.g. restored from disk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +362,7 @@ class Outstation:
                     TypeId.M_EI_NA_1,
                     Cot.INITIALIZED,
                     EndOfInitialization(0, self.config.initialisation_cause),
+                    next_record_number(),
                 )
             )
             self.groups[name] = group
@@ -369,6 +381,7 @@ class Outstation:
             self._event_type[point.name],
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
+            next(_record_numbers),
         )
         self.events_generated += 1
         for group in self.groups.values():
@@ -721,7 +734,9 @@ class Session:
         self._header = 2 + profile.cot_size + profile.ca_size
         self._per_asdu: dict[TypeId, int] = {}
         self._gi_turn = False
-        self._joined = 0  # outstation.events_generated when this session last became active
+        # the number of the oldest event this session holds since it became active: it has
+        # every event made since then (sent, acknowledged or queued)
+        self._holds_from = 0
         # outputs handed back by deactivate() while the link still waits for their
         # acknowledgement (a redundancy switchover): the next acknowledgements are theirs
         self._stale_acks = 0
@@ -755,18 +770,17 @@ class Session:
             return
         others = list(self.group.active)
         self.active = True
-        self._joined = self.outstation.events_generated
         self.group.active.append(self)
         if not others:
-            self.events.extend_front(self.group.backlog.take_all())
+            taken = self.group.backlog.take_all()
         else:
             # the group's events that no master has acknowledged yet come first, in order, so
             # that this stream stays in order even if the others' masters go away: each started
             # session holds every event since it started minus what its master acknowledged,
             # a tail of the same sequence, so the longest tail is all of them
-            tail = max((s.pending_events() for s in others), key=len)
-            self.events.extend_front(tail)
-            self._joined -= len(tail)
+            taken = max((s.pending_events() for s in others), key=len)
+        self.events.extend_front(taken)
+        self._holds_from = taken[0].seq if taken else next_record_number()
         self.wake()
 
     def deactivate(self, *, link_keeps_sent: bool = False) -> None:
@@ -788,13 +802,15 @@ class Session:
         if not self.group.active:
             self.group.backlog.extend_front(returned)
         elif returned:
-            # ``returned`` ends with the newest event (this session got every event while active);
-            # another active session has only those generated since it joined: give it the rest
-            generated = self.outstation.events_generated
+            # the others took every pending event when they started: normally nothing is
+            # missing; anything older than what one holds goes in front (cannot keep order)
             for other in self.group.active:
-                missing = len(returned) - (generated - other._joined)
-                if missing > 0:
-                    other.events.extend_front(returned[:missing])
+                missing = [r for r in returned if r.seq < other._holds_from]
+                if missing:
+                    log.warning("%s: %d events older than %s's stream handed to it out of order",
+                                self.name, len(missing), other.name)
+                    other.events.extend_front(missing)
+                    other._holds_from = missing[0].seq
                     other.wake()
             log.info("%s stopped with %d events unacknowledged; the group's other masters have them",
                      self.name, len(returned))
