@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rtu.iec.asdu.codec import (
@@ -186,6 +186,16 @@ class EventRecord:
     type_id: TypeId
     cot: Cot
     obj: InformationObject
+    # the journal's sequence number (Outstation.next_seq when generated); 0 = not journaled
+    # (end of initialisation). Not part of an event's identity: equal events compare equal.
+    seq: int = field(default=0, compare=False)
+
+
+class EventJournal(Protocol):
+    """Where point-change events are recorded as they are generated, so that they survive a
+    restart (rtu/eventstore.py). ``append`` is on the event path: it must only queue."""
+
+    def append(self, record: EventRecord) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +332,10 @@ class Outstation:
             p.name: MONITOR_TYPES[p.kind][1] for p in database.monitored()
         }
         self.events_generated = 0  # point-change events handed to the groups so far
+        # every point-change event gets the next sequence number; the journal (None: none)
+        # records them and asks held_from() which ones are still needed
+        self.next_seq = 1
+        self.journal: EventJournal | None = None
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
     def close(self) -> None:
@@ -361,12 +375,18 @@ class Outstation:
     def _on_point_changed(self, change: PointChanged) -> None:
         point = change.point
         origin = change.origin
+        seq = self.next_seq
+        self.next_seq = seq + 1
         record = EventRecord(
             self._event_type[point.name],
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
+            seq,
         )
         self.events_generated += 1
+        journal = self.journal
+        if journal is not None:
+            journal.append(record)
         for group in self.groups.values():
             active = group.active
             if not active:
@@ -375,6 +395,28 @@ class Outstation:
             for session in active:
                 session.events.append(record)
                 session.wake()
+
+    def held_from(self) -> dict[str, int]:
+        """For each group, the sequence number of the oldest event it still holds: queued in
+        its backlog or a session's queue, or sent and not yet acknowledged. ``next_seq`` when it
+        holds none. Every event below a group's mark has been acknowledged by one of its
+        masters, or dropped (and counted) by one of its queues.
+
+        Queues hold events in sequence order (new events are appended, returned ones go back
+        to the front), so each queue's first journaled record is its oldest; the few frames
+        in flight are all looked at.
+        """
+        marks: dict[str, int] = {}
+        for name, group in self.groups.items():
+            low = min(self.next_seq, _first_seq(group.backlog))
+            for session in group.sessions:
+                low = min(low, _first_seq(session.events))
+                for out in session._inflight:
+                    for record in out.events:
+                        if 0 < record.seq < low:
+                            low = record.seq
+            marks[name] = low
+        return marks
 
     def queued_events(self) -> int:
         total = 0
@@ -642,6 +684,14 @@ class Outstation:
         if held is not None and held.session is not session and held.deadline > now:
             return f"selected by {held.session.name}"
         return None
+
+
+def _first_seq(queue: EventQueue) -> int:
+    """The sequence number of the first journaled record in ``queue`` (a large number if none)."""
+    for record in queue._items:
+        if record.seq:
+            return record.seq
+    return 1 << 62
 
 
 def _chunk_by_type(points: list[Point]) -> deque[tuple[TypeId, list[Point]]]:
