@@ -6,6 +6,7 @@ lib60870-C) collecting what the new process delivers."""
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import json
 import os
 import signal
@@ -21,12 +22,16 @@ from typing import Any
 
 import pytest
 
+from rtu.config import JournalConfig
+from rtu.eventstore import EventStore
+from rtu.reload import ReloadError
 from tests.integration.peers import (
     COT_SPONTANEOUS,
     C104Master,
     Raw104Client,
     free_tcp_port,
 )
+from tests.integration.test_reload import Running, quiet_config
 
 pytestmark = pytest.mark.integration
 
@@ -258,3 +263,32 @@ def test_acknowledged_events_are_not_sent_again_after_kill_9(tmp_path: Path) -> 
     assert values == list(range(1, unacknowledged + 1))
     log = (tmp_path / "rtu.log").read_text()
     assert f"{unacknowledged} unacknowledged events of group iec104 restored" in log
+
+
+def test_a_rebuild_reload_keeps_the_journal(tmp_path: Path) -> None:
+    """In process (test_reload's running supervisor): events queued before a rebuild stay in
+    the journal, the new outstation numbers on after them, and moving the file is refused."""
+    port = free_tcp_port()
+    base = quiet_config(tmp_path, port)
+    config = dataclasses.replace(
+        base, service=dataclasses.replace(base.service, state_directory=str(tmp_path / "st")),
+        journal=JournalConfig(enabled=True, commit_interval=0.05))
+    box = Running(config)
+    try:
+        sup = box.sup
+        box.call(lambda: (sup.sim.set("di01", True), sup.sim.set("di02", True)))
+        fewer = dataclasses.replace(sup.config, points=tuple(
+            p for p in sup.config.points if p.name != "di16"))
+        assert box.run(sup.reload(fewer)) == "points changed; rebuilding the field side"
+        box.call(lambda: sup.sim.set("di03", True))
+        moved = dataclasses.replace(fewer, journal=dataclasses.replace(fewer.journal,
+                                                                       path="other.sqlite3"))
+        with pytest.raises(ReloadError, match="journal.path changed: restart"):
+            box.run(sup.reload(moved))
+        assert box.call(lambda: sup.journal is not None and sup.journal.outstation
+                        is sup.outstation)
+    finally:
+        box.close()
+    store = EventStore(tmp_path / "st" / "events.sqlite3")
+    events = store.load().events
+    assert [(r.seq, r.obj.ioa) for r in events] == [(1, 1001), (2, 1002), (3, 1003)]
