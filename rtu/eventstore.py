@@ -13,7 +13,8 @@ Two parts:
   fast); once per ``commit_interval`` the queued events still held by some group and the
   groups' marks (``Outstation.held_from``) go to the store in one transaction, in a worker
   thread. With ``commit_interval = 0`` each event-loop turn's events are committed on the
-  loop before any of them is sent.
+  loop, at the end of the turn or when a session is about to send one of them, whichever
+  comes first.
 
 What is written and when (docs/reliability.md has the guarantee and the figures):
 
@@ -316,6 +317,10 @@ class JournalWriter:
             # committed at the end of this loop turn, before the turn that sends it
             self._scheduled = True
             self._loop.call_soon(self._eager_commit)
+
+    def before_send(self) -> None:
+        if self._eager and self._pending:
+            self.commit_now()
 
     @property
     def pending(self) -> int:

@@ -197,6 +197,10 @@ class EventJournal(Protocol):
 
     def append(self, record: EventRecord) -> None: ...
 
+    def before_send(self) -> None:
+        """An ASDU of events is about to be built (a journal that promises to record events
+        before they are sent records what it has queued now)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Output:
@@ -889,6 +893,9 @@ class Session:
         return [objects[i:i + n] for i in range(0, len(objects), n)]
 
     def _next_event_asdu(self) -> Output:
+        journal = self.outstation.journal
+        if journal is not None:
+            journal.before_send()
         events = self.events
         first = events.popleft()
         batch = [first]

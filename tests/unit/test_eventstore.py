@@ -384,3 +384,16 @@ def test_journal_config_errors(key: str, value: object, message: str) -> None:
         parse_journal({key: value})
     assert len(info.value.errors) == 1
     assert info.value.errors[0].startswith(f"site.toml: {message}"), info.value.errors[0]
+
+
+def test_eager_mode_commits_before_an_event_is_sent(tmp_path: Path) -> None:
+    """Even when the session's flush runs first in the loop turn, nothing leaves uncommitted."""
+    station = Station(tmp_path / "j.sqlite3", commit_interval=0.0)
+    session = station.outstation.open_session("m", PROFILE_104, "iec104", lambda: None)
+    session.activate()
+    station.change(1, 1)
+    station.change(2, 2)
+    assert station.store.rows == 0
+    outputs = [session.next_output(), session.next_output()]
+    assert [len(o.events) for o in outputs if o is not None] == [1, 2]  # EI, then both events
+    assert station.store.rows == 2 and station.store.commits == 1
