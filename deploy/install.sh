@@ -120,8 +120,17 @@ install -m 0644 "$SRC/systemd/rtu.service" "$UNIT"
 # -- 5. configuration (never overwritten) -------------------------------------------------------------
 install -d -m 0755 "$ETC"
 if [ ! -e "$ETC/rtu.toml" ]; then
-    say "writing $ETC/rtu.toml (the bench profile: simulated field, 104 on 127.0.0.1:2404)"
-    install -m 0640 -o root -g "$USER_NAME" "$SRC/rtu/examples/bench.toml" "$ETC/rtu.toml"
+    say "writing $ETC/rtu.toml (the bench profile: simulated field, 104 on 127.0.0.1:2404," \
+        "event journal on)"
+    config=$(mktemp)
+    # a service keeps what no master acknowledged across restarts: the journal is on here (off
+    # in the profile itself, so that development runs do not share a state file)
+    { cat "$SRC/rtu/examples/bench.toml"
+      printf '\n# added by deploy/install.sh: unacknowledged events survive a restart (in\n'
+      printf '# $STATE_DIRECTORY, /var/lib/rtu); see [journal] in example.toml\n[journal]\nenabled = true\n'
+    } >"$config"
+    install -m 0640 -o root -g "$USER_NAME" "$config" "$ETC/rtu.toml"
+    rm -f "$config"
 else
     say "keeping the existing $ETC/rtu.toml"
 fi

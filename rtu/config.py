@@ -54,6 +54,7 @@ __all__ = [
     "GpioConfig",
     "GpioDoubleConfig",
     "GpioInputConfig",
+    "JournalConfig",
     "LoggingConfig",
     "ModbusBusConfig",
     "ModbusConfig",
@@ -75,7 +76,7 @@ _BENCH_SOURCE: Final = "<bench>"
 
 # -- the schema: every key the file may contain (public names: see the module docstring) --------
 _SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays",
-                    "points", "modbus", "gpio", "adc", "service")
+                    "points", "modbus", "gpio", "adc", "service", "journal")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
     "time_invalid_until_sync", "command_originators",
@@ -98,6 +99,10 @@ _SIMULATION_KEYS: Final = ("seed", "digital_interval", "analog_interval", "count
 _LOGGING_KEYS: Final = ("level",)
 _SERVICE_KEYS: Final = ("control_socket", "reload", "state_directory")
 _RELOAD_POLICIES: Final = ("rebuild", "live-only")
+_JOURNAL_KEYS: Final = ("enabled", "path", "commit_interval", "max_events", "fsync")
+_JOURNAL_FSYNC: Final = ("commit", "checkpoint")
+_JOURNAL_MAX_INTERVAL: Final = 60.0  # seconds; longer windows lose too much on a power cut
+_JOURNAL_MAX_EVENTS: Final = 10_000_000
 _RELAY_KEYS: Final = (
     "name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
     "feedback_timeout", "local_input",
@@ -410,6 +415,17 @@ class ServiceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class JournalConfig:
+    """[journal]: the persistent event journal (rtu/eventstore.py, docs/reliability.md)."""
+
+    enabled: bool = False
+    path: str = "events.sqlite3"  # relative: inside the state directory
+    commit_interval: float = 1.0  # seconds between commits; 0 = commit before sending
+    max_events: int = 100_000  # events kept; beyond, the oldest are deleted and counted
+    fsync: str = "commit"  # "commit": fsync at every commit | "checkpoint": only at checkpoints
+
+
+@dataclass(frozen=True, slots=True)
 class AppConfig:
     source: str  # the file path, or "<bench>" for the built-in profile
     station: OutstationConfig
@@ -425,6 +441,7 @@ class AppConfig:
     gpio: GpioConfig = GpioConfig()  # no inputs without a [gpio] section
     adc: AdcConfig = AdcConfig()  # no ADCs without an [adc] section
     service: ServiceConfig = ServiceConfig()  # [service]: operator socket, reload policy
+    journal: JournalConfig = JournalConfig()  # [journal]: persistent event journal (off)
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -716,6 +733,7 @@ class _Parser:
         simulation = self.simulation(doc.get("simulation", _MISSING))
         logging_config = self.logging(doc.get("logging", _MISSING))
         service = self.service(doc.get("service", _MISSING))
+        journal = self.journal(doc.get("journal", _MISSING))
         gpio = self.gpio(doc.get("gpio", _MISSING))
         adc = self.adc(doc.get("adc", _MISSING))
         relays, relay_names = self.relays(doc.get("relays", _MISSING))
@@ -744,6 +762,7 @@ class _Parser:
             gpio=gpio,
             adc=adc,
             service=service,
+            journal=journal,
         )
 
     def station(self, value: object) -> tuple[OutstationConfig | None, FieldSizes]:
@@ -1081,6 +1100,30 @@ class _Parser:
         if socket is None or policy is None or state is None:
             return default
         return ServiceConfig(control_socket=socket, reload=policy, state_directory=state)
+
+    def journal(self, value: object) -> JournalConfig:
+        tbl = self.table(value, "journal", _JOURNAL_KEYS, "[journal]")
+        default = JournalConfig()
+        enabled = self.boolean(tbl.get("enabled", default.enabled), "journal.enabled")
+        path_expected = ("a file name (inside the state directory) or an absolute path, "
+                         "such as events.sqlite3")
+        path = self.string(tbl.get("path", default.path), "journal.path", path_expected)
+        if path is not None and (not path.strip() or path.endswith("/") or "\0" in path):
+            self.expected("journal.path", path_expected, path)
+            path = None
+        interval = self.number(tbl.get("commit_interval", default.commit_interval),
+                               "journal.commit_interval",
+                               f"a number of seconds 0..{_JOURNAL_MAX_INTERVAL:g} (0: commit "
+                               "every event before it is sent)",
+                               at_least=0.0, at_most=_JOURNAL_MAX_INTERVAL)
+        max_events = self.integer(tbl.get("max_events", default.max_events),
+                                  "journal.max_events", 1, _JOURNAL_MAX_EVENTS)
+        fsync = self.choice(tbl.get("fsync", default.fsync), "journal.fsync", _JOURNAL_FSYNC)
+        if enabled is None or path is None or interval is None or max_events is None \
+                or fsync is None:
+            return default
+        return JournalConfig(enabled=enabled, path=path, commit_interval=interval,
+                             max_events=max_events, fsync=fsync)
 
     def relays(self, value: object) -> tuple[tuple[RelayConfig, ...], set[str]]:
         """The relays, and every valid relay name (also of relays with other errors)."""

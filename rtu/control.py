@@ -5,8 +5,9 @@ reads one object per line back: ``{"ok": true, "result": ...}`` or ``{"ok": fals
 "why"}``. Commands:
 
 * ``status``: masters connected (address, data transfer, queued and unacknowledged events,
-  overflows), event groups and their backlogs, sources (running, restarts), the 101 line,
-  health and watchdog, reloads and the last error;
+  overflows), event groups and their backlogs, the event journal (stored, restored,
+  overflowed, commits), sources (running, restarts), the 101 line, health and watchdog,
+  reloads and the last error;
 * ``points`` (optional ``filter``: a glob on the name): every point with its value, quality
   flags and time stamp;
 * ``sim_set`` (``name``, ``value``): drive a simulated point (``source = "sim"``) like
@@ -358,6 +359,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
             "watchdog_sec": dog.timeout if dog is not None else None,
             "pings": dog.pings if dog is not None else 0,
         },
+        "journal": sup.journal.status() if sup.journal is not None else None,
         "reloads": sup.reloads,
         "reload_error": sup.reload_error,
         "last_error": sup.last_error,
@@ -373,6 +375,12 @@ def status_line(sup: Supervisor) -> str:
     if sup.iec101 is not None:
         link = sup.iec101.link
         parts.append("101 link up" if link is not None and link.link_up else "101 link down")
+    journal = sup.journal
+    if journal is not None:
+        if journal.last_error:
+            parts.append(f"event journal failing: {journal.last_error}")
+        if journal.store.overflowed:
+            parts.append(f"event journal overflowed: {journal.store.overflowed} events")
     if sup.reload_error:
         parts.append(f"reload failed: {sup.reload_error}")
     elif sup.last_error:
@@ -493,6 +501,15 @@ def format_status(status: Mapping[str, Any]) -> str:
         stats = iec101.get("statistics") or {}
         if stats:
             out.append("  " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
+    journal = status.get("journal")
+    if journal:
+        out.append(f"\nevent journal {journal['path']}: {journal['stored']} stored, "
+                   f"{journal['pending']} pending, {journal['restored']} restored at start-up, "
+                   f"{journal['overflowed']} overflowed, {journal['commits']} commits "
+                   f"(every {journal['commit_interval']:g} s, fsync at every "
+                   f"{journal['fsync']}), {journal['failures']} failed")
+        if journal.get("last_error"):
+            out.append(f"  last error: {journal['last_error']}")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])

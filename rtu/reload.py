@@ -9,6 +9,8 @@ overrides). An invalid file changes nothing: the error is logged and shown in sy
   ``[station]`` (common address, select timeout, time_invalid_until_sync; a new
   ``event_queue_size`` applies to queues created afterwards), ``[commands]`` (pulse lengths,
   default QU), ``[logging]`` (level), ``[service]`` (control socket: the socket is reopened);
+* ``[journal]`` commit_interval, max_events and fsync apply live; a change of ``enabled`` or
+  ``path`` is refused (the running configuration stays): restart the service to apply it;
 * a server restarted, its events kept: ``[iec104]`` changed: the listener is closed and
   reopened with the new settings, connected masters are disconnected (their unacknowledged
   events go back to the backlog and are sent again when a master reconnects and starts data
@@ -38,7 +40,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from rtu.config import AppConfig, ConfigError, bench_config, load_config
+from rtu.config import AppConfig, ConfigError, JournalConfig, bench_config, load_config
 from rtu.iec.asdu.objects import EndOfInitialization
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.outstation import MONITOR_TYPES, EventRecord, Outstation
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 # relays, simulation, modbus and whatever source sections come) needs a rebuild.
 LIVE_FIELDS: Final = frozenset({
     "source", "station", "field_sizes", "iec104", "iec101", "logging", "commands", "service",
+    "journal",
 })
 BENCH_SOURCE: Final = "<bench>"
 COI_LOCAL_MANUAL_RESET: Final = 1  # cause of initialisation after a rebuild
@@ -79,6 +82,14 @@ def plan_reload(old: AppConfig, new: AppConfig) -> ReloadPlan:
         if f.name != "source" and getattr(old, f.name) != getattr(new, f.name)
     )
     return ReloadPlan(changed, rebuild=any(name not in LIVE_FIELDS for name in changed))
+
+
+def check_journal_reload(old: JournalConfig, new: JournalConfig) -> None:
+    """ReloadError if ``new`` turns the journal on or off or moves its file: that needs a
+    restart (the events it protects must not be left behind in the old file)."""
+    for key in ("enabled", "path"):
+        if getattr(old, key) != getattr(new, key):
+            raise ReloadError(f"journal.{key} changed: restart the service to apply it")
 
 
 def file_loader(source: str, overrides: Callable[[AppConfig], AppConfig] | None = None

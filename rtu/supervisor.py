@@ -14,6 +14,7 @@ from hal.fake import FakeRelay
 from hal.interfaces import RelayOutput
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
+from rtu.eventstore import JournalWriter, journal_path, open_journal
 from rtu.iec.asdu.types import Qu
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
@@ -22,6 +23,7 @@ from rtu.reload import (
     ReloadError,
     ReloadPlan,
     carry_events,
+    check_journal_reload,
     drop_group,
     file_loader,
     load_or_error,
@@ -38,6 +40,7 @@ from rtu.sources.digital import build_digital_source, open_field_gpio
 from rtu.sources.modbus import modbus_sources
 from rtu.sources.relays import RelayExecutor, relay_settings
 from rtu.sources.simulated import SimulatedField
+from rtu.statedir import state_directory
 from rtu.watchdog import Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,7 @@ _QU_BY_NAME = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.
 _SERVICE_STATE = frozenset({
     "_stop", "loader", "last_error", "reload_error", "reloads", "restarts", "watchdog",
     "control", "ready", "started_at", "_tg", "_source_tasks", "_service_tasks", "_reload_lock",
+    "journal",
 })
 
 
@@ -65,7 +69,11 @@ class SystemClock:
 
 class Supervisor:
     def __init__(self, config: AppConfig, *,
-                 loader: Callable[[], AppConfig] | None = None) -> None:
+                 loader: Callable[[], AppConfig] | None = None,
+                 journal: JournalWriter | None = None) -> None:
+        """``journal``: the running journal, handed over by a reload's rebuild (the events it
+        protects are carried over in memory); None opens [journal]'s file when enabled and
+        queues what a previous run left in it."""
         self.config = config
         self.db = PointDatabase(config.points)
         # the board: GPIO inputs and relay outputs ([gpio], [[relays]]), ADCs ([adc])
@@ -98,6 +106,16 @@ class Supervisor:
                                      on_reset_process=self._reset_process)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
+        # the event journal: the groups exist now (the servers made them), no event yet
+        self.journal = journal
+        if journal is not None:
+            # a rebuild: number on from the running outstation, which stays attached until
+            # its events have been carried over (_rebuild)
+            assert journal.outstation is not None
+            self.outstation.next_seq = journal.outstation.next_seq
+            self.outstation.journal = journal
+        elif config.journal.enabled:
+            self.journal = self._open_journal(config)
         # field sources and serial servers, each run under _supervise (restart with backoff)
         self.sources: list[Source] = [self.sim]
         if self.iec101 is not None:
@@ -121,6 +139,19 @@ class Supervisor:
         self._source_tasks: list[tuple[Source, asyncio.Task[None]]] = []
         self._service_tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
+
+    def _open_journal(self, config: AppConfig) -> JournalWriter:
+        """Open the journal file (EventStoreError / StateDirectoryError: the outstation does
+        not start) and queue what it holds before anything else."""
+        settings = config.journal
+        path = journal_path(settings.path, state_directory(config.service.state_directory))
+        store = open_journal(path, max_events=settings.max_events, fsync=settings.fsync)
+        writer = JournalWriter(store, settings)
+        writer.restore(self.outstation, store.load())
+        writer.attach(self.outstation)
+        log.info("event journal %s: commit every %g s, fsync at every %s, at most %d events",
+                 path, settings.commit_interval, settings.fsync, settings.max_events)
+        return writer
 
     async def start(self) -> None:
         """Open every server; returns once all are listening."""
@@ -167,6 +198,8 @@ class Supervisor:
                 await self.control.close()
                 self.control = None
             await self.close()
+            if self.journal is not None:
+                await self.journal.close()  # the last commit: an orderly stop loses nothing
 
     async def _supervise(self, source: Source) -> None:
         """Run a source for ever: a failure is logged and the source restarted with backoff."""
@@ -228,6 +261,9 @@ class Supervisor:
             self.watchdog.add_check("iec104", self._check_iec104)
             self.watchdog.add_check("tasks", self._check_tasks)
         self._service_tasks.append(self._tg.create_task(self.watchdog.run(), name="watchdog"))
+        if self.journal is not None:
+            self._service_tasks.append(self._tg.create_task(self.journal.run(),
+                                                            name="event journal"))
         await self._open_control()
 
     def _check_iec104(self) -> str | None:
@@ -293,6 +329,7 @@ class Supervisor:
                 loader = self.loader or file_loader(self.config.source)
                 new = config if config is not None else await asyncio.to_thread(
                     load_or_error, loader)
+                check_journal_reload(self.config.journal, new.journal)
                 plan = plan_reload(self.config, new)
                 if plan.rebuild and self.config.service.reload == "live-only":
                     raise ReloadError(f"{plan.describe()}: refused by [service] reload = "
@@ -330,6 +367,8 @@ class Supervisor:
             self.executor.default_qu = _QU_BY_NAME[c.default_qu]
         if plan.touches("logging"):
             logging.getLogger().setLevel(new.logging.level)
+        if plan.touches("journal") and self.journal is not None:
+            self.journal.configure(new.journal)
         self.config = new
         if plan.touches("service"):
             await self._open_control()
@@ -391,11 +430,11 @@ class Supervisor:
         await self.close()
         failure: ReloadError | None = None
         try:
-            fresh = Supervisor(new, loader=self.loader)
+            fresh = Supervisor(new, loader=self.loader, journal=self.journal)
         except Exception as exc:  # a driver that cannot open, a bad combination...
             log.exception("reload: cannot build the new configuration; rebuilding the old")
             failure = ReloadError(f"cannot build the new configuration: {exc}")
-            fresh = Supervisor(self.config, loader=self.loader)
+            fresh = Supervisor(self.config, loader=self.loader, journal=self.journal)
         for name, state in states.items():
             relay = fresh.relays.get(name)
             if relay is not None and relay.get() != state:
@@ -404,6 +443,10 @@ class Supervisor:
         mark_reinitialised(fresh.outstation)
         carried, dropped = carry_events(old_outstation, fresh.outstation)
         log.info("reload: %d queued events carried over, %d dropped", carried, dropped)
+        if self.journal is not None:
+            self.journal.attach(fresh.outstation)  # its queues now hold what the old ones did
+            if failure is None:
+                self.journal.configure(new.journal)
         self._adopt(fresh)
         try:
             await self.start()

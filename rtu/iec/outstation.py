@@ -16,11 +16,10 @@ through a callback; only then is ACT_TERM sent.
 
 from __future__ import annotations
 
-import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rtu.iec.asdu.codec import (
@@ -182,21 +181,25 @@ class CommandExecutor(Protocol):
         """Start the command; call ``done(success)`` when it has really been carried out."""
 
 
-# Every event record of the process gets the next number: the order in which they were made,
-# across outstations too (a reload carries events into a new one; they stay older).
-_record_numbers = itertools.count(1)
-
-
-def next_record_number() -> int:
-    return next(_record_numbers)
-
-
 @dataclass(frozen=True, slots=True)
 class EventRecord:
     type_id: TypeId
     cot: Cot
     obj: InformationObject
-    seq: int = 0  # next_record_number() when made; 0: older than any (e.g. restored from disk)
+    # the journal's sequence number (Outstation.next_seq when generated); 0 = not journaled
+    # (end of initialisation). Not part of an event's identity: equal events compare equal.
+    seq: int = field(default=0, compare=False)
+
+
+class EventJournal(Protocol):
+    """Where point-change events are recorded as they are generated, so that they survive a
+    restart (rtu/eventstore.py). ``append`` is on the event path: it must only queue."""
+
+    def append(self, record: EventRecord) -> None: ...
+
+    def before_send(self) -> None:
+        """An ASDU of events is about to be built (a journal that promises to record events
+        before they are sent records what it has queued now)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,6 +340,10 @@ class Outstation:
             p.name: MONITOR_TYPES[p.kind][1] for p in database.monitored()
         }
         self.events_generated = 0  # point-change events handed to the groups so far
+        # every point-change event gets the next sequence number; the journal (None: none)
+        # records them and asks held_from() which ones are still needed
+        self.next_seq = 1
+        self.journal: EventJournal | None = None
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
     def close(self) -> None:
@@ -362,7 +369,6 @@ class Outstation:
                     TypeId.M_EI_NA_1,
                     Cot.INITIALIZED,
                     EndOfInitialization(0, self.config.initialisation_cause),
-                    next_record_number(),
                 )
             )
             self.groups[name] = group
@@ -377,13 +383,18 @@ class Outstation:
     def _on_point_changed(self, change: PointChanged) -> None:
         point = change.point
         origin = change.origin
+        seq = self.next_seq
+        self.next_seq = seq + 1
         record = EventRecord(
             self._event_type[point.name],
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
-            next(_record_numbers),
+            seq,
         )
         self.events_generated += 1
+        journal = self.journal
+        if journal is not None:
+            journal.append(record)
         for group in self.groups.values():
             active = group.active
             if not active:
@@ -392,6 +403,28 @@ class Outstation:
             for session in active:
                 session.events.append(record)
                 session.wake()
+
+    def held_from(self) -> dict[str, int]:
+        """For each group, the sequence number of the oldest event it still holds: queued in
+        its backlog or a session's queue, or sent and not yet acknowledged. ``next_seq`` when it
+        holds none. Every event below a group's mark has been acknowledged by one of its
+        masters, or dropped (and counted) by one of its queues.
+
+        Queues hold events in sequence order (new events are appended, returned ones go back
+        to the front), so each queue's first journaled record is its oldest; the few frames
+        in flight are all looked at.
+        """
+        marks: dict[str, int] = {}
+        for name, group in self.groups.items():
+            low = min(self.next_seq, _first_seq(group.backlog))
+            for session in group.sessions:
+                low = min(low, _first_seq(session.events))
+                for out in session._inflight:
+                    for record in out.events:
+                        if 0 < record.seq < low:
+                            low = record.seq
+            marks[name] = low
+        return marks
 
     def queued_events(self) -> int:
         total = 0
@@ -661,6 +694,14 @@ class Outstation:
         return None
 
 
+def _first_seq(queue: EventQueue) -> int:
+    """The sequence number of the first journaled record in ``queue`` (a large number if none)."""
+    for record in queue._items:
+        if record.seq:
+            return record.seq
+    return 1 << 62
+
+
 def _chunk_by_type(points: list[Point]) -> deque[tuple[TypeId, list[Point]]]:
     by_type: dict[TypeId, list[Point]] = {}
     for point in points:  # already in IOA order
@@ -780,7 +821,8 @@ class Session:
             # a tail of the same sequence, so the longest tail is all of them
             taken = max((s.pending_events() for s in others), key=len)
         self.events.extend_front(taken)
-        self._holds_from = taken[0].seq if taken else next_record_number()
+        # (restored or carried-over events may precede an end of initialisation numbered 0)
+        self._holds_from = min(r.seq for r in taken) if taken else self.outstation.next_seq
         self.wake()
 
     def deactivate(self, *, link_keeps_sent: bool = False) -> None:
@@ -810,7 +852,7 @@ class Session:
                     log.warning("%s: %d events older than %s's stream handed to it out of order",
                                 self.name, len(missing), other.name)
                     other.events.extend_front(missing)
-                    other._holds_from = missing[0].seq
+                    other._holds_from = min(r.seq for r in missing)
                     other.wake()
             log.info("%s stopped with %d events unacknowledged; the group's other masters have them",
                      self.name, len(returned))
@@ -884,6 +926,9 @@ class Session:
         return [objects[i:i + n] for i in range(0, len(objects), n)]
 
     def _next_event_asdu(self) -> Output:
+        journal = self.outstation.journal
+        if journal is not None:
+            journal.before_send()
         events = self.events
         first = events.popleft()
         batch = [first]

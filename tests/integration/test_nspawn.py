@@ -211,6 +211,10 @@ def test_install_starts_the_service_ready(container: Container) -> None:
     assert "LOGGER=rtu.supervisor" in verbose  # through systemd.journal.JournalHandler
     owner = container.ok("stat -c '%U %a' /run/rtu /var/lib/rtu /etc/rtu/rtu.toml").split("\n")
     assert owner[:3] == ["rtu 750", "rtu 700", "root 640"], owner
+    # the installed configuration turns the event journal on, in the unit's StateDirectory
+    assert "[journal]\nenabled = true" in container.ok("cat /etc/rtu/rtu.toml")
+    assert container.ok("stat -c %U /var/lib/rtu/events.sqlite3").strip() == "rtu"
+    assert "event journal" in status
 
 
 def test_install_again_is_idempotent_and_keeps_the_config(container: Container) -> None:

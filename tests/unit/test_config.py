@@ -59,6 +59,7 @@ SCHEMA: dict[str, set[str]] = {
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
     "logging": {"level"},
     "service": {"control_socket", "reload", "state_directory"},
+    "journal": {"enabled", "path", "commit_interval", "max_events", "fsync"},
     "modbus": {"buses", "devices"},  # the nested tables' keys: MODBUS_SCHEMA below
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},
@@ -338,7 +339,7 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service"
+            "service, journal"
         )
 
     def test_unknown_key(self) -> None:
