@@ -378,6 +378,7 @@ class Iec61850DeviceSource:
         self.up: bool | None = None  # None: not tried yet
         self.state = "connecting"  # for `rtu status`
         self.reports_received = 0
+        self.report_reasons: dict[str, int] = {}  # reason for inclusion -> members reported
         self._delay = config.reconnect_delay
         self._ctl_models: dict[ObjectName, int] = {}
         self._selected: dict[str, _Selected] = {}  # command point -> its selection on the device
@@ -552,6 +553,10 @@ class Iec61850DeviceSource:
                 log.warning("%s: report %r member #%d is not in the data set (%d members)",
                             self.name, report.rpt_id, entry.index, len(plan.members))
                 continue
+            if entry.reason is not None:
+                for reason, present in vars(entry.reason).items():
+                    if present:
+                        self.report_reasons[reason] = self.report_reasons.get(reason, 0) + 1
             for binding in plan.members[entry.index].bindings:
                 if isinstance(entry.value, DataAccessError):
                     self._set_invalid(binding.read.point, now)
@@ -656,6 +661,9 @@ class Iec61850DeviceSource:
         obj = self.controls[request.point.name]
         ctl_val = self._ctl_val(request)
         model = self._model(client, obj)
+        stale = self._selected.pop(request.point.name, None)
+        if stale is not None:  # an earlier selection never operated (timed out at the master)
+            self._write_cancel(client, obj, stale, request)
         ctl_num = next_ctl_num()
         if model == CTL_MODEL_SBO_NORMAL:
             try:
@@ -738,20 +746,24 @@ class Iec61850DeviceSource:
         finally:
             client.remove_report_listener(watch)
 
+    def _write_cancel(self, client: MmsClient, obj: ObjectName, selection: _Selected,
+                      request: CommandRequest) -> None:
+        value = cancel_value(selection.ctl_val, origin=self._origin(request),
+                             ctl_num=selection.ctl_num)
+        try:
+            client.write(ObjectName(f"{obj.item}$Cancel", obj.domain), value)
+        except (MmsError, OSError) as exc:
+            log.warning("cancel of %s on %s (device %s) failed: %s", request.point.name, obj,
+                        self.config.name, exc)
+
     async def _cancel(self, request: CommandRequest) -> None:
         selection = self._selected.pop(request.point.name, None)
         obj = self.controls.get(request.point.name)
         client = self.client
         if selection is None or obj is None or client is None:
             return
-        value = cancel_value(selection.ctl_val, origin=self._origin(request),
-                             ctl_num=selection.ctl_num)
-        try:
-            await asyncio.to_thread(client.write, ObjectName(f"{obj.item}$Cancel", obj.domain),
-                                    value)
-        except (MmsError, OSError) as exc:
-            log.warning("cancel of %s on %s (device %s) failed: %s", request.point.name, obj,
-                        self.config.name, exc)
+        async with self._commands:
+            await asyncio.to_thread(self._write_cancel, client, obj, selection, request)
 
     async def _command(self, request: CommandRequest, what: str,
                        step: Callable[[MmsClient, CommandRequest], str],
