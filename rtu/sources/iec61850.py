@@ -249,7 +249,7 @@ def convert(kind: PointKind, value: IECData, scale: float = 1.0,
         if isinstance(value, BitStringData) and len(_bits(value)) >= 2:
             bits = _bits(value)  # Dbpos: 00 intermediate, 01 off, 10 on, 11 bad: as DPI 0..3
             return (int(bits[0]) << 1) | int(bits[1])
-        raise ValueError(f"a double point needs a Dbpos (BIT STRING of 2), got {value!r}")
+        raise MappingError(f"a double point needs a Dbpos (BIT STRING of 2), got {value!r}")
     if kind is PointKind.BITSTRING:
         if isinstance(value, BitStringData):
             raw = 0
@@ -258,7 +258,7 @@ def convert(kind: PointKind, value: IECData, scale: float = 1.0,
             return raw
         if isinstance(value, IntData | UIntData):
             return value.value & 0xFFFFFFFF
-        raise ValueError(f"a bitstring point needs a BIT STRING or an integer, got {value!r}")
+        raise MappingError(f"a bitstring point needs a BIT STRING or an integer, got {value!r}")
     number: float
     if isinstance(value, FloatData | IntData | UIntData) and not isinstance(value, BoolData):
         number = value.value
