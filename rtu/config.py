@@ -31,6 +31,7 @@ from typing import Any, Final
 from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
+from rtu.iec61850_config import IEC61850, Iec61850Config, parse_iec61850
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec101 import Iec101Settings, SerialSettings
 from rtu.servers.iec104 import Iec104Settings, RedundancyGroup
@@ -76,7 +77,7 @@ _BENCH_SOURCE: Final = "<bench>"
 
 # -- the schema: every key the file may contain (public names: see the module docstring) --------
 _SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays",
-                    "points", "modbus", "gpio", "adc", "service", "journal")
+                    "points", "modbus", "gpio", "adc", "service", "journal", "iec61850")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
     "time_invalid_until_sync", "command_originators",
@@ -116,7 +117,7 @@ _DEFAULT_LISTEN: Final = "127.0.0.1:2404"
 _QU_CHOICES: Final = ("persistent", "short", "long")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 _RELAY_DRIVERS: Final = ("sim", "gpio")
-_MONITOR_SOURCES: Final = ("sim", "modbus", "")
+_MONITOR_SOURCES: Final = ("sim", "modbus", IEC61850, "")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _NAME_EXPECTED: Final = "a name of letters, digits, '_', '.' or '-'"
 _IOA_MAX: Final = {1: 0xFF, 2: 0xFFFF, 3: 0xFFFFFF}
@@ -442,6 +443,7 @@ class AppConfig:
     adc: AdcConfig = AdcConfig()  # no ADCs without an [adc] section
     service: ServiceConfig = ServiceConfig()  # [service]: operator socket, reload policy
     journal: JournalConfig = JournalConfig()  # [journal]: persistent event journal (off)
+    iec61850: Iec61850Config = Iec61850Config()  # noqa: RUF009  # frozen; [iec61850] devices
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -739,6 +741,8 @@ class _Parser:
         relays, relay_names = self.relays(doc.get("relays", _MISSING))
         points = self.points(doc.get("points", _MISSING), field_sizes.ioa_size, relay_names)
         modbus = self.modbus(doc.get("modbus", _MISSING), points, doc.get("points", _MISSING))
+        iec61850 = parse_iec61850(self, doc.get(IEC61850, _MISSING), points,
+                                  doc.get("points", _MISSING))
         if (station is not None and station.command_originators and iec101 is not None
                 and field_sizes.cot_size == 1):
             self.error("station.command_originators",
@@ -763,6 +767,7 @@ class _Parser:
             adc=adc,
             service=service,
             journal=journal,
+            iec61850=iec61850,
         )
 
     def station(self, value: object) -> tuple[OutstationConfig | None, FieldSizes]:
@@ -1284,10 +1289,13 @@ class _Parser:
                     not_for(key, "command points")
         if is_command or kind is None:
             target_value = tbl.get("target", _MISSING)
-            target_expected = "the name of a [[relays]] entry"
+            target_expected = ("the name of a [[relays]] entry (or \"iec61850\": a control "
+                               "object of an [[iec61850.devices]] entry)")
             if target_value is _MISSING:
                 if is_command:
                     self.missing(f"{path}.target", target_expected)
+            elif target_value == IEC61850:
+                target = target_value
             elif not isinstance(target_value, str) or target_value not in relay_names:
                 note = ("" if not isinstance(target_value, str)
                         else "no such relay" if not relay_names

@@ -340,8 +340,16 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
             "statistics": dict(link101.statistics) if link101 is not None else {},
         }
     running = {id(source): not task.done() for source, task in sup.source_tasks()}
-    sources = [{"name": source.name, "running": running.get(id(source), False),
-                "restarts": sup.restarts.get(source.name, 0)} for source in sup.sources]
+    # a source may say how its field side is doing (status(): e.g. an IEC 61850 device's link)
+    sources: list[dict[str, object]] = []
+    for source in sup.sources:
+        entry: dict[str, object] = {"name": source.name,
+                                    "running": running.get(id(source), False),
+                                    "restarts": sup.restarts.get(source.name, 0)}
+        state = _source_state(source)
+        if state:
+            entry["state"] = state
+        sources.append(entry)
     dog = sup.watchdog
     return {
         "config": sup.config.source,
@@ -365,6 +373,11 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "last_error": sup.last_error,
         "uptime": round(time.monotonic() - sup.started_at, 1),
     }
+
+
+def _source_state(source: object) -> str:
+    status = getattr(source, "status", None)
+    return str(status()) if callable(status) else ""
 
 
 def status_line(sup: Supervisor) -> str:
@@ -516,5 +529,6 @@ def format_status(status: Mapping[str, Any]) -> str:
              or "-"} for g in status["groups"]]
     out.append(table(rows, ["group", "backlog", "overflowed", "sessions"]))
     out.append("\nsources")
-    out.append(table(status["sources"], ["name", "running", "restarts"]))
+    out.append(table([{**s, "state": s.get("state") or "-"} for s in status["sources"]],
+                     ["name", "running", "restarts", "state"]))
     return "\n".join(out)

@@ -37,6 +37,7 @@ from rtu.servers.iec104 import Iec104Server
 from rtu.sources.adc import build_adc_sources
 from rtu.sources.base import Source
 from rtu.sources.digital import build_digital_source, open_field_gpio
+from rtu.sources.iec61850 import Iec61850Commands, iec61850_sources
 from rtu.sources.modbus import modbus_sources
 from rtu.sources.relays import RelayExecutor, relay_settings
 from rtu.sources.simulated import SimulatedField
@@ -102,7 +103,11 @@ class Supervisor:
         for adc in self.adc:
             adc.initialise()
         self.executor.report_all()
-        self.outstation = Outstation(self.db, config.station, SystemClock(), self.executor,
+        # IEC 61850 devices: read like the other sources, and the commands mapped to their
+        # control objects go to them (ACT_CON/ACT_TERM follow the device); the rest to relays
+        self.iec61850 = iec61850_sources(config.iec61850, self.db)
+        self.commands = Iec61850Commands(self.iec61850, self.executor)
+        self.outstation = Outstation(self.db, config.station, SystemClock(), self.commands,
                                      on_reset_process=self._reset_process)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
@@ -121,6 +126,7 @@ class Supervisor:
         if self.iec101 is not None:
             self.sources.append(self.iec101)
         self.sources.extend(modbus_sources(config.modbus, self.db))  # one per Modbus bus
+        self.sources.extend(self.iec61850)  # one per IEC 61850 device
         if self.digital is not None:
             self.sources.append(self.digital)
         self.sources.extend(self.adc)  # one per ADC

@@ -11,7 +11,10 @@ Sans-I/O: nothing here reads a clock or touches a socket. The driver injects a :
 feeds received ASDU bytes to :meth:`Session.receive`, is woken through the session's ``wake``
 callback when output is waiting, and pulls encoded ASDUs with :meth:`Session.next_output`.
 Commands reach the field through the injected :class:`CommandExecutor`, which reports completion
-through a callback; only then is ACT_TERM sent.
+through a callback; only then is ACT_TERM sent. An executor that forwards commands to another
+device (an IEC 61850 control object) also implements :class:`ConfirmingExecutor`: for the points
+it :meth:`~ConfirmingExecutor.confirms`, the select's ACT_CON, the execute's ACT_CON and its
+ACT_TERM follow that device's own answers, and a deactivation cancels the device's selection.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from rtu.iec.asdu.codec import (
     AsduError,
@@ -171,6 +174,7 @@ class CommandRequest:
     value: bool | int | float  # SCS as bool; DCS/RCS code; set-point value (engineering); bitstring
     qu: int  # 0 none, 1 short pulse, 2 long pulse, 3 persistent (commands with QU only)
     session: str
+    selected: bool = False  # the master selected it first (select-before-operate)
 
 
 Done = Callable[[bool], None]
@@ -179,6 +183,26 @@ Done = Callable[[bool], None]
 class CommandExecutor(Protocol):
     def execute(self, request: CommandRequest, done: Done) -> None:
         """Start the command; call ``done(success)`` when it has really been carried out."""
+
+
+@runtime_checkable
+class ConfirmingExecutor(Protocol):
+    """An executor whose confirmations come from elsewhere (a device it forwards commands to).
+
+    For a point it :meth:`confirms`, the outstation sends no ACT_CON of its own: ``select``
+    answers the master's select (``done(True)``: positive ACT_CON, the selection holds), and
+    ``operate`` answers the execute twice, ``confirmed`` for ACT_CON (a negative one ends the
+    command) and then ``done`` for ACT_TERM. ``cancel`` releases a selection the master
+    deactivated (or that the outstation dropped). Each callback at most once, on the loop.
+    """
+
+    def confirms(self, point: Point) -> bool: ...
+
+    def select(self, request: CommandRequest, done: Done) -> None: ...
+
+    def cancel(self, request: CommandRequest) -> None: ...
+
+    def operate(self, request: CommandRequest, confirmed: Done, done: Done) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,6 +484,88 @@ class Outstation:
             log.exception("command executor raised for %s", point.name)
             done(False)
 
+    def _confirming(self, point: Point) -> ConfirmingExecutor | None:
+        executor = self.executor
+        if isinstance(executor, ConfirmingExecutor) and executor.confirms(point):
+            return executor
+        return None
+
+    def _select_remote(self, executor: ConfirmingExecutor, session: Session, asdu: Asdu,
+                       point: Point, value: bool | float, qu: int) -> None:
+        """A select the device answers: ACT_CON (and the selection) once it has."""
+        self._executing.add(point.ioa)  # nothing else on the point meanwhile
+        finished = False
+        request = CommandRequest(point, asdu.type_id, value, qu, session.name)
+
+        def done(success: bool) -> None:
+            nonlocal finished
+            if finished:
+                log.error("command executor answered the select of %s twice; ignored",
+                          point.name)
+                return
+            finished = True
+            self._executing.discard(point.ioa)
+            if success and session.closed:
+                executor.cancel(request)  # nobody left to execute it
+                return
+            if success:
+                self._selections[point.ioa] = _Selection(
+                    session, asdu.type_id, value, qu,
+                    self.clock.monotonic() + self.config.select_timeout)
+            if not session.closed:
+                session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=not success))
+            log.info("select %s %s on %s: %s", asdu.type_id.name, value, point.name,
+                     "confirmed by the device" if success else "REFUSED by the device")
+
+        try:
+            executor.select(request, done)
+        except Exception:  # the executor is ours; still answer the master
+            log.exception("command executor raised selecting %s", point.name)
+            done(False)
+
+    def _operate_remote(self, executor: ConfirmingExecutor, session: Session, asdu: Asdu,
+                        point: Point, value: bool | float, qu: int, *, selected: bool) -> None:
+        """An execute the device answers: ACT_CON when it accepts, ACT_TERM when it is done."""
+        self._executing.add(point.ioa)
+        state = {"confirmed": False, "finished": False}
+
+        def finish(success: bool) -> None:
+            state["finished"] = True
+            self._executing.discard(point.ioa)
+            log.info("command %s %s on %s: %s", asdu.type_id.name, value, point.name,
+                     "executed" if success else "FAILED")
+
+        def confirmed(success: bool) -> None:
+            if state["confirmed"] or state["finished"]:
+                log.error("command executor confirmed %s twice; ignored", point.name)
+                return
+            state["confirmed"] = True
+            if not session.closed:
+                session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=not success))
+            if not success:
+                finish(False)
+
+        def done(success: bool) -> None:
+            if state["finished"]:
+                log.error("command executor reported %s twice; ignored", point.name)
+                return
+            if not state["confirmed"]:
+                confirmed(success)  # an answer without a confirmation: confirm it first
+                if not success:
+                    return
+            if not session.closed:
+                session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION, negative=not success),
+                                after_events=True)
+            finish(success)
+
+        request = CommandRequest(point, asdu.type_id, value, qu, session.name, selected=selected)
+        try:
+            executor.operate(request, confirmed, done)
+        except Exception:
+            log.exception("command executor raised for %s", point.name)
+            if not state["finished"]:
+                done(False)
+
     # -- dispatch ----------------------------------------------------------------------------
     def handle(self, session: Session, asdu: Asdu) -> None:
         """Act on one control-direction ASDU received from ``session``."""
@@ -638,6 +744,10 @@ class Outstation:
             held = selection is not None and selection.session is session and selection.deadline > now
             if held:
                 del self._selections[point.ioa]
+                confirming = self._confirming(point)
+                if confirming is not None and selection is not None:
+                    confirming.cancel(CommandRequest(point, selection.type_id, selection.value,
+                                                     selection.qu, session.name, selected=True))
             session.respond(asdu.reply(Cot.DEACTIVATION_CON, negative=not held))
             return
         if asdu.cot != Cot.ACTIVATION:
@@ -656,7 +766,11 @@ class Outstation:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         selection = self._selections.get(point.ioa)
+        confirming = None if asdu.test else self._confirming(point)
         if select:
+            if confirming is not None:
+                self._select_remote(confirming, session, asdu, point, value, qu)
+                return
             self._selections[point.ioa] = _Selection(session, asdu.type_id, value, qu,
                                                      now + self.config.select_timeout)
             session.respond(asdu.reply(Cot.ACTIVATION_CON))
@@ -675,6 +789,10 @@ class Outstation:
             log.warning("execute on %s from %s without select; select-before-operate required",
                         point.name, session.name)
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
+        if confirming is not None:
+            self._operate_remote(confirming, session, asdu, point, value, qu,
+                                 selected=selection is not None)
             return
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
         if asdu.test:

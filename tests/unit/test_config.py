@@ -66,6 +66,7 @@ SCHEMA: dict[str, set[str]] = {
     "gpio": {"backend", "chip", "reread_interval", "debounce", "chatter_changes",
              "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
+    "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -339,7 +340,7 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service, journal"
+            "service, journal, iec61850"
         )
 
     def test_unknown_key(self) -> None:
@@ -724,7 +725,8 @@ class TestPoints:
 
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
-            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', '', 'gpio:NAME' or 'adc:NAME', "
+            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', '', 'gpio:NAME' or "
+            "'adc:NAME', "
             "got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
@@ -810,19 +812,19 @@ class TestPoints:
 
     def test_command_target_missing(self) -> None:
         assert single_error(with_point(kind="setpoint_float")) == (
-            f"{SRC}: {EXTRA}.target: required key missing: expected the name of a [[relays]] entry"
+            f"{SRC}: {EXTRA}.target: required key missing: expected {TARGET}"
         )
 
     def test_command_target_not_a_relay(self) -> None:
         assert single_error(with_point(kind="single_command", target="p_single")) == (
-            f"{SRC}: {EXTRA}.target: expected the name of a [[relays]] entry, got 'p_single' "
+            f"{SRC}: {EXTRA}.target: expected {TARGET}, got 'p_single' "
             "(relays: r1)"
         )
         data = with_point(kind="single_command", target="r9")
         data["relays"] = []
         data["points"] = [p for p in data["points"] if "target" not in p or p["name"] == "extra"]
         assert single_error(data) == (
-            f"{SRC}: points[4].target: expected the name of a [[relays]] entry, got 'r9' "
+            f"{SRC}: points[4].target: expected {TARGET}, got 'r9' "
             "(no such relay)"
         )
 
@@ -984,6 +986,8 @@ MODBUS_SCHEMA: dict[str, set[str]] = {
               "offset"},
 }
 READ0 = "modbus.devices[0].polls[0].reads[0]"
+TARGET = ('the name of a [[relays]] entry (or "iec61850": a control object of an '
+          "[[iec61850.devices]] entry)")
 
 
 def modbus_doc() -> dict[str, Any]:
