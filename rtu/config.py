@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from rtu.config_dlms import DLMS_SOURCE, DlmsConfig, parse_dlms
 from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
@@ -75,7 +76,7 @@ _BENCH_SOURCE: Final = "<bench>"
 
 # -- the schema: every key the file may contain (public names: see the module docstring) --------
 _SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays",
-                    "points", "modbus", "gpio", "adc", "service")
+                    "points", "modbus", "gpio", "adc", "service", "dlms")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
     "time_invalid_until_sync", "command_originators",
@@ -110,7 +111,7 @@ _DEFAULT_LISTEN: Final = "127.0.0.1:2404"
 _QU_CHOICES: Final = ("persistent", "short", "long")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 _RELAY_DRIVERS: Final = ("sim", "gpio")
-_MONITOR_SOURCES: Final = ("sim", "modbus", "")
+_MONITOR_SOURCES: Final = ("sim", "modbus", DLMS_SOURCE, "")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _NAME_EXPECTED: Final = "a name of letters, digits, '_', '.' or '-'"
 _IOA_MAX: Final = {1: 0xFF, 2: 0xFFFF, 3: 0xFFFFFF}
@@ -424,6 +425,7 @@ class AppConfig:
     gpio: GpioConfig = GpioConfig()  # no inputs without a [gpio] section
     adc: AdcConfig = AdcConfig()  # no ADCs without an [adc] section
     service: ServiceConfig = ServiceConfig()  # [service]: operator socket, reload policy
+    dlms: DlmsConfig = DlmsConfig()  # noqa: RUF009 (frozen) [dlms]: meters, rtu/config_dlms.py
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -720,6 +722,8 @@ class _Parser:
         relays, relay_names = self.relays(doc.get("relays", _MISSING))
         points = self.points(doc.get("points", _MISSING), field_sizes.ioa_size, relay_names)
         modbus = self.modbus(doc.get("modbus", _MISSING), points, doc.get("points", _MISSING))
+        dlms = parse_dlms(self, doc.get("dlms", _MISSING), _MISSING, points,
+                          doc.get("points", _MISSING), os.path.dirname(self.source))
         if (station is not None and station.command_originators and iec101 is not None
                 and field_sizes.cot_size == 1):
             self.error("station.command_originators",
@@ -743,6 +747,7 @@ class _Parser:
             gpio=gpio,
             adc=adc,
             service=service,
+            dlms=dlms,
         )
 
     def station(self, value: object) -> tuple[OutstationConfig | None, FieldSizes]:

@@ -340,6 +340,10 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     running = {id(source): not task.done() for source, task in sup.source_tasks()}
     sources = [{"name": source.name, "running": running.get(id(source), False),
                 "restarts": sup.restarts.get(source.name, 0)} for source in sup.sources]
+    for row, source in zip(sources, sup.sources, strict=True):
+        health = getattr(source, "health", None)  # sources that know more (dlms meters)
+        if isinstance(health, str):
+            row["health"] = health
     dog = sup.watchdog
     return {
         "config": sup.config.source,
@@ -496,5 +500,8 @@ def format_status(status: Mapping[str, Any]) -> str:
              or "-"} for g in status["groups"]]
     out.append(table(rows, ["group", "backlog", "overflowed", "sessions"]))
     out.append("\nsources")
-    out.append(table(status["sources"], ["name", "running", "restarts"]))
+    columns = ["name", "running", "restarts"]
+    if any("health" in row for row in status["sources"]):
+        columns.append("health")
+    out.append(table(status["sources"], columns))
     return "\n".join(out)

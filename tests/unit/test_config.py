@@ -65,6 +65,7 @@ SCHEMA: dict[str, set[str]] = {
     "gpio": {"backend", "chip", "reread_interval", "debounce", "chatter_changes",
              "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
+    "dlms": {"credentials", "meters"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -338,7 +339,7 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service"
+            "service, dlms"
         )
 
     def test_unknown_key(self) -> None:
@@ -723,8 +724,8 @@ class TestPoints:
 
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
-            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', '', 'gpio:NAME' or 'adc:NAME', "
-            "got 'gpio'"
+            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'dlms', '', 'gpio:NAME' or "
+            "'adc:NAME', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
             f"{SRC}: {EXTRA}.source: expected no source on a command point (or \"\"), got 'sim'"
