@@ -99,20 +99,20 @@ class TestMeters:
         meter["reads"][0].update(obis="1.0.1.8", class_id=7)
         meter["reads"][1].update(unit="volt", scale=0)
         assert errors_of(data) == [
-            f"{SRC}: {M0}.device: expected no device with transport = 'tcp' (device applies to "
-            "hdlc only), got '/dev/ttyS0'",
-            f"{SRC}: {M0}.authentication: expected 'none', 'lls' or 'hls-gmac', got 'hls' "
-            "(did you mean 'lls'?)",
-            f"{SRC}: {M0}.system_title: expected 16 hex digits (the client's 8-octet system "
-            "title), got 'RTU'",
+            (f"{SRC}: {M0}.device: expected no device with transport = 'tcp' (device applies to "
+            "hdlc only), got '/dev/ttyS0'"),
+            (f"{SRC}: {M0}.authentication: expected 'none', 'lls' or 'hls-gmac', got 'hls' "
+            "(did you mean 'lls'?)"),
+            (f"{SRC}: {M0}.system_title: expected 16 hex digits (the client's 8-octet system "
+            "title), got 'RTU'"),
             f"{SRC}: {M0}.interval: expected a number of seconds > 0, got 0",
-            f"{SRC}: {R0}.obis: expected an OBIS code A.B.C.D.E.F such as \"1.0.1.8.0.255\", "
-            "got '1.0.1.8'",
-            f"{SRC}: {R0}.class_id: expected 1 (data), 3 (register), 4 (extended register) or 5 "
-            "(demand register), got 7",
+            (f"{SRC}: {R0}.obis: expected an OBIS code A.B.C.D.E.F such as \"1.0.1.8.0.255\", "
+            "got '1.0.1.8'"),
+            (f"{SRC}: {R0}.class_id: expected 1 (data), 3 (register), 4 (extended register) or 5 "
+            "(demand register), got 7"),
             f"{SRC}: dlms.meters[0].reads[1].scale: expected a finite number other than 0, got 0",
-            f"{SRC}: dlms.meters[0].reads[1].unit: expected a unit name (s, degC, m3, W, VA, "
-            "var, Wh, VAh, varh, A, C, V, Hz, %, count) or a unit code 1..255, got 'volt'",
+            (f"{SRC}: dlms.meters[0].reads[1].unit: expected a unit name (s, degC, m3, W, VA, "
+            "var, Wh, VAh, varh, A, C, V, Hz, %, count) or a unit code 1..255, got 'volt'"),
         ]
 
     def test_points_must_fit(self) -> None:
@@ -123,18 +123,18 @@ class TestMeters:
         meter["reads"][1]["point"] = "d_clock"  # a single point
         meter["clock_point"] = "nope"
         assert errors_of(data) == [
-            f"{SRC}: {M0}.clock_point: expected the name of a [[points]] entry with source = "
-            "\"dlms\" (single), got 'nope' (no such point)",
-            f"{SRC}: {R0}.point: expected the name of a [[points]] entry with source = \"dlms\" "
-            "(float, counter), got 'p_float' (points[2] has source = 'sim')",
-            f"{SRC}: dlms.meters[0].reads[1].point: expected the name of a [[points]] entry with "
-            "source = \"dlms\" (float, counter), got 'd_clock' (points[8] is a single point)",
-            f"{SRC}: points[6].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
-            "clock_point naming 'd_energy' for a point with source = \"dlms\", got none",
-            f"{SRC}: points[7].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
-            "clock_point naming 'd_volts' for a point with source = \"dlms\", got none",
-            f"{SRC}: points[8].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
-            "clock_point naming 'd_clock' for a point with source = \"dlms\", got none",
+            (f"{SRC}: {M0}.clock_point: expected the name of a [[points]] entry with source = "
+            "\"dlms\" (single), got 'nope' (no such point)"),
+            (f"{SRC}: {R0}.point: expected the name of a [[points]] entry with source = \"dlms\" "
+            "(float, counter), got 'p_float' (points[2] has source = 'sim')"),
+            (f"{SRC}: dlms.meters[0].reads[1].point: expected the name of a [[points]] entry with "
+            "source = \"dlms\" (float, counter), got 'd_clock' (points[8] is a single point)"),
+            (f"{SRC}: points[6].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
+            "clock_point naming 'd_energy' for a point with source = \"dlms\", got none"),
+            (f"{SRC}: points[7].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
+            "clock_point naming 'd_volts' for a point with source = \"dlms\", got none"),
+            (f"{SRC}: points[8].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
+            "clock_point naming 'd_clock' for a point with source = \"dlms\", got none"),
         ]
 
     def test_a_point_is_fed_once_and_names_are_unique(self) -> None:
@@ -145,10 +145,10 @@ class TestMeters:
                                            clock_point=None))
         del data["dlms"]["meters"][1]["clock_point"]
         assert errors_of(data) == [
-            f"{SRC}: dlms.meters[0].reads[1].point: expected a point nothing else feeds, got "
-            f"'d_energy' (already fed by {R0}.point)",
-            f"{SRC}: dlms.meters[1].name: expected a unique meter name, got 'm1' (already used "
-            "by dlms.meters[0])",
+            (f"{SRC}: dlms.meters[0].reads[1].point: expected a point nothing else feeds, got "
+            f"'d_energy' (already fed by {R0}.point)"),
+            (f"{SRC}: dlms.meters[1].name: expected a unique meter name, got 'm1' (already used "
+            "by dlms.meters[0])"),
         ]
 
     def test_obis_forms(self) -> None:
@@ -199,22 +199,22 @@ class TestCredentials:
     def test_group_or_other_access_is_refused(self, tmp_path: Path, mode: int) -> None:
         path = write_credentials(tmp_path, '[meters.m1]\npassword = "12345678"\n', mode)
         assert errors_of(self.lls_doc(str(path))) == [
-            f"{SRC}: dlms.credentials: {path}: expected a file only the service can read "
-            f"(chmod 600), got mode {mode:04o}: it grants access to group or others"]
+            (f"{SRC}: dlms.credentials: {path}: expected a file only the service can read "
+            f"(chmod 600), got mode {mode:04o}: it grants access to group or others")]
 
     def test_bad_content(self, tmp_path: Path) -> None:
         path = write_credentials(tmp_path, '[meters.m1]\npasswd = "x"\n[meters.m2]\n'
                                            'encryption_key = "0011"\n')
         where = f"{SRC}: dlms.credentials: {path}"
         assert errors_of(self.lls_doc(str(path))) == [
-            f"{where}: meters.m1.passwd: unknown key; expected one of password, encryption_key, "
-            "authentication_key",
-            f"{where}: meters.m1.password: expected the LLS password as a non-empty string "
-            "(required key missing)",
-            f"{where}: meters.m2.encryption_key: expected 32 hex digits (an AES-128 key, "
-            "security suite 0)",
-            f"{where}: meters.m2.authentication_key: expected 32 hex digits (an AES-128 key, "
-            "security suite 0) (required key missing)",
+            (f"{where}: meters.m1.passwd: unknown key; expected one of password, encryption_key, "
+            "authentication_key"),
+            (f"{where}: meters.m1.password: expected the LLS password as a non-empty string "
+            "(required key missing)"),
+            (f"{where}: meters.m2.encryption_key: expected 32 hex digits (an AES-128 key, "
+            "security suite 0)"),
+            (f"{where}: meters.m2.authentication_key: expected 32 hex digits (an AES-128 key, "
+            "security suite 0) (required key missing)"),
         ]
 
     def test_missing_file_and_key(self, tmp_path: Path) -> None:
