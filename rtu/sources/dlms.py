@@ -310,8 +310,12 @@ class MeterSource:
     async def _session(self) -> list[AttributeResult]:
         previous = self._worker
         if previous is not None and not previous.done():
-            # the last session overran and its line was closed: let its thread finish first
-            await asyncio.wait({previous})
+            # the last session overran and its line was closed: its thread should end within
+            # a timeout; never run two at once, and never wait for ever either
+            await asyncio.wait({previous}, timeout=self.budget)
+            if not previous.done():
+                raise DlmsError(DlmsErrorKind.TIMEOUT, "the previous session's thread is still "
+                                                       "blocked; not starting another")
         worker = asyncio.ensure_future(asyncio.to_thread(self._blocking_session))
         self._worker = worker
         try:
