@@ -28,6 +28,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from rtu.config_dlms import DLMS_SOURCE, DlmsConfig, parse_dlms
 from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
@@ -77,7 +78,7 @@ _BENCH_SOURCE: Final = "<bench>"
 
 # -- the schema: every key the file may contain (public names: see the module docstring) --------
 _SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays",
-                    "points", "modbus", "gpio", "adc", "service", "journal", "iec61850")
+                    "points", "modbus", "gpio", "adc", "service", "journal", "iec61850", "dlms")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
     "time_invalid_until_sync", "command_originators",
@@ -117,7 +118,7 @@ _DEFAULT_LISTEN: Final = "127.0.0.1:2404"
 _QU_CHOICES: Final = ("persistent", "short", "long")
 _LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR")
 _RELAY_DRIVERS: Final = ("sim", "gpio")
-_MONITOR_SOURCES: Final = ("sim", "modbus", IEC61850, "")
+_MONITOR_SOURCES: Final = ("sim", "modbus", IEC61850, DLMS_SOURCE, "")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _NAME_EXPECTED: Final = "a name of letters, digits, '_', '.' or '-'"
 _IOA_MAX: Final = {1: 0xFF, 2: 0xFFFF, 3: 0xFFFFFF}
@@ -444,6 +445,7 @@ class AppConfig:
     service: ServiceConfig = ServiceConfig()  # [service]: operator socket, reload policy
     journal: JournalConfig = JournalConfig()  # [journal]: persistent event journal (off)
     iec61850: Iec61850Config = Iec61850Config()  # noqa: RUF009  # frozen; [iec61850] devices
+    dlms: DlmsConfig = DlmsConfig()  # noqa: RUF009 (frozen) [dlms]: meters, rtu/config_dlms.py
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -743,6 +745,8 @@ class _Parser:
         modbus = self.modbus(doc.get("modbus", _MISSING), points, doc.get("points", _MISSING))
         iec61850 = parse_iec61850(self, doc.get(IEC61850, _MISSING), points,
                                   doc.get("points", _MISSING))
+        dlms = parse_dlms(self, doc.get("dlms", _MISSING), _MISSING, points,
+                          doc.get("points", _MISSING), os.path.dirname(self.source))
         if (station is not None and station.command_originators and iec101 is not None
                 and field_sizes.cot_size == 1):
             self.error("station.command_originators",
@@ -768,6 +772,7 @@ class _Parser:
             service=service,
             journal=journal,
             iec61850=iec61850,
+            dlms=dlms,
         )
 
     def station(self, value: object) -> tuple[OutstationConfig | None, FieldSizes]:

@@ -376,8 +376,13 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
 
 
 def _source_state(source: object) -> str:
+    """What a source says about its field side: ``status()`` (IEC 61850 devices) or ``health``
+    (DLMS meters); "" when it says nothing."""
     status = getattr(source, "status", None)
-    return str(status()) if callable(status) else ""
+    if callable(status):
+        return str(status())
+    health = getattr(source, "health", None)
+    return health if isinstance(health, str) else ""
 
 
 def status_line(sup: Supervisor) -> str:

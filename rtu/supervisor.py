@@ -37,6 +37,7 @@ from rtu.servers.iec104 import Iec104Server
 from rtu.sources.adc import build_adc_sources
 from rtu.sources.base import Source
 from rtu.sources.digital import build_digital_source, open_field_gpio
+from rtu.sources.dlms import dlms_sources
 from rtu.sources.iec61850 import Iec61850Commands, iec61850_sources
 from rtu.sources.modbus import modbus_sources
 from rtu.sources.relays import RelayExecutor, relay_settings
@@ -130,6 +131,8 @@ class Supervisor:
         if self.digital is not None:
             self.sources.append(self.digital)
         self.sources.extend(self.adc)  # one per ADC
+        self.sources.extend(dlms_sources(  # one per DLMS/COSEM meter
+            config.dlms, self.db, lambda: state_directory(config.service.state_directory)))
         self._stop = asyncio.Event()
         # -- service state (_SERVICE_STATE): systemd, operator socket, reload --
         self.loader = loader  # re-reads the configuration on reload (default: config.source)

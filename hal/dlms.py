@@ -1,0 +1,132 @@
+"""A DLMS/COSEM client link (IEC 62056) behind one small Protocol: read attributes of a meter.
+
+:class:`DlmsLink` is all a source sees: :meth:`DlmsLink.read` opens a session (connect,
+associate), GETs the attributes asked for by logical name, releases the association and
+disconnects; :meth:`DlmsLink.abort` closes the line from another thread. ``hal.dlms_cosem.CosemLink``
+implements it with the ``dlms-cosem`` package (MIT, the ``gateway`` extra); this module has
+only the interface, the settings and the errors, so it imports without the package.
+
+Settled here rather than left to the library:
+
+* **Blocking.** dlms-cosem is a blocking client: the caller runs :meth:`read` in a worker
+  thread (``asyncio.to_thread``), one at a time per meter, and bounds it from outside.
+* **Our own byte I/O.** dlms-cosem's TCP reader loops for ever on a connection the meter has
+  closed (``recv`` returning ``b""``), and its serial reader hands back short reads on a timeout
+  and waits again; :class:`_TcpIO` and :class:`_SerialIO` raise :class:`DlmsError` instead
+  (CONNECTION on EOF or a lost port, TIMEOUT when nothing comes within the timeout), so a worker
+  thread always ends within the timeout per request.
+* **One session per read.** A meter drops an idle association (its inactivity timeout), so
+  every poll is connect - AARQ - GETs - RLRQ - disconnect; nothing lives between polls.
+* **Security suite 0 only** (AES-GCM-128): HLS-GMAC (mechanism 5) runs in a ciphered context
+  (glo-ciphering with the global keys), LLS (mechanism 1) sends the password in the AARQ.
+* **Invocation counters.** The client's counter is the caller's: it passes the first one to
+  use and gets back the next unused one, even when the read fails (a counter that may have
+  reached the meter is never used again). The meter's own counter is checked to rise within a
+  session; a fresh session accepts any (``meter_initial_invocation_counter=-1``: a restarted
+  meter may begin at 0, which dlms-cosem would otherwise refuse).
+* dlms-cosem logs through structlog; it is routed into the standard ``logging`` tree under
+  ``dlms_cosem`` and held at WARNING unless that logger was configured (then it is left alone).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final, Protocol
+
+SYSTEM_TITLE_SIZE: Final = 8
+KEY_SIZE: Final = 16  # security suite 0: AES-128
+INVOCATION_COUNTER_MAX: Final = 0xFFFFFFFF
+
+
+class Authentication(Enum):
+    NONE = "none"  # mechanism 0: lowest level security
+    LLS = "lls"  # mechanism 1: a password in the AARQ
+    HLS_GMAC = "hls-gmac"  # mechanism 5: challenges answered with GMAC, ciphered APDUs
+
+
+class DlmsErrorKind(Enum):
+    CONNECTION = "connection"  # cannot connect / open the port, or the line was lost
+    TIMEOUT = "timeout"  # no (complete) answer within the timeout
+    REFUSED = "refused"  # the association was rejected (authentication, counter, SAP)
+    ACCESS = "access"  # the meter answered a GET with a data-access-result error
+    PROTOCOL = "protocol"  # an answer that cannot be understood
+
+
+class DlmsError(Exception):
+    """``next_counter``: raised by :meth:`DlmsLink.read`, the client invocation counter to go
+    on with (the first one not handed to the meter); None inside the I/O layer."""
+
+    def __init__(self, kind: DlmsErrorKind, message: str,
+                 next_counter: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.next_counter = next_counter
+
+
+@dataclass(frozen=True, slots=True)
+class DlmsTcpSettings:
+    """The TCP wrapper transport (IEC 62056-47; port 4059)."""
+
+    host: str
+    port: int = 4059
+
+
+@dataclass(frozen=True, slots=True)
+class DlmsHdlcSettings:
+    """HDLC (IEC 62056-46) on a serial line; addresses are the HDLC server's."""
+
+    device: str
+    baudrate: int = 9600
+    server_physical_address: int | None = None  # None: one-byte server address (logical only)
+
+
+@dataclass(frozen=True, slots=True)
+class DlmsLinkSettings:
+    name: str
+    transport: DlmsTcpSettings | DlmsHdlcSettings
+    client_address: int = 16  # client SAP = source wPort (16: public client)
+    server_address: int = 1  # server SAP = destination wPort / HDLC upper address
+    authentication: Authentication = Authentication.NONE
+    system_title: bytes = b"RTU\x00\x00\x00\x00\x01"  # the client's (HLS-GMAC)
+    timeout: float = 5.0  # seconds per request (and to connect)
+    password: bytes = field(default=b"", repr=False)  # LLS
+    encryption_key: bytes = field(default=b"", repr=False)  # HLS-GMAC: global unicast key
+    authentication_key: bytes = field(default=b"", repr=False)  # HLS-GMAC
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeRef:
+    """One COSEM attribute by logical name."""
+
+    class_id: int
+    obis: tuple[int, int, int, int, int, int]
+    attribute: int
+
+    def __str__(self) -> str:
+        a, b, c, d, e, f = self.obis
+        return f"{a}.{b}.{c}.{d}.{e}.{f}/{self.class_id}:{self.attribute}"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeResult:
+    """The decoded value of one attribute (dlms-cosem's A-XDR decoding: int, float, bytes,
+    str, bool, list for arrays and structures), or why there is none."""
+
+    ref: AttributeRef
+    value: Any = None
+    error: str | None = None
+
+
+class DlmsLink(Protocol):
+    def read(self, refs: Sequence[AttributeRef],
+             invocation_counter: int) -> tuple[list[AttributeResult], int]:
+        """Blocking: one session reading ``refs``; returns their results and the next unused
+        client invocation counter. DlmsError when the session fails as a whole (then the
+        counter to go on with is in ``DlmsError.next_counter`` when it moved)."""
+        ...
+
+    def abort(self) -> None:
+        """Close the line now (from any thread); a running read fails at once."""
+        ...

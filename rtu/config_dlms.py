@@ -1,0 +1,452 @@
+"""The ``[dlms]`` section: DLMS/COSEM meters read by the outstation (rtu/sources/dlms.py).
+
+Kept apart from rtu/config.py so that other sections grow there without touching this one;
+:func:`parse_dlms` is called by the main parser with itself as the :class:`Reporter`, so
+errors read like every other: ``FILE: dlms.meters[0].reads[2].obis: expected ..., got ...``.
+
+The secrets (LLS password, HLS keys) are not in the configuration file but in a separate
+credentials file named by ``dlms.credentials``, readable only by the service: a file that
+grants any permission to group or others is refused. It is read only when a meter
+authenticates (lls or hls-gmac). Its format (TOML)::
+
+    [meters.NAME]                 # NAME: the [[dlms.meters]] entry
+    password = "..."              # lls: the LLS secret (text)
+    encryption_key = "00112233445566778899AABBCCDDEEFF"      # hls-gmac: 32 hex digits
+    authentication_key = "..."    # hls-gmac: 32 hex digits
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from rtu.points.model import Point, PointKind
+
+__all__ = [
+    "DLMS_SOURCE",
+    "DLMS_UNITS",
+    "DlmsConfig",
+    "DlmsMeterConfig",
+    "DlmsRead",
+    "parse_dlms",
+]
+
+DLMS_SOURCE: Final = "dlms"  # the [[points]] source of a point a meter feeds
+_DLMS_KEYS: Final = ("credentials", "meters")
+_METER_KEYS: Final = (
+    "name", "transport", "host", "port", "device", "baudrate", "server_physical_address",
+    "client_address", "server_address", "authentication", "system_title", "interval",
+    "timeout", "clock_point", "clock_max_drift", "reads",
+)
+_TCP_KEYS: Final = ("host", "port")
+_HDLC_KEYS: Final = ("device", "baudrate", "server_physical_address")
+_READ_KEYS: Final = ("point", "obis", "class_id", "attribute", "scale", "unit")
+_CREDENTIAL_KEYS: Final = ("password", "encryption_key", "authentication_key")
+_TRANSPORTS: Final = ("tcp", "hdlc")
+_AUTHENTICATIONS: Final = ("none", "lls", "hls-gmac")
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
+_OBIS_RE: Final = re.compile(r"(\d{1,3})[.-](\d{1,3})[.:](\d{1,3})\.(\d{1,3})\.(\d{1,3})"
+                             r"(?:[.*](\d{1,3}))?")
+_HEX_RE: Final = re.compile(r"[0-9A-Fa-f]+")
+_READ_KINDS: Final = (PointKind.FLOAT, PointKind.COUNTER)
+# interface classes a read may name, and the attribute holding their scaler_unit
+CLASS_DATA: Final = 1
+CLASS_REGISTER: Final = 3
+CLASS_EXTENDED_REGISTER: Final = 4
+CLASS_DEMAND_REGISTER: Final = 5
+SCALER_UNIT_ATTRIBUTE: Final = {CLASS_REGISTER: 3, CLASS_EXTENDED_REGISTER: 3,
+                                CLASS_DEMAND_REGISTER: 4}
+_CLASSES: Final = (CLASS_DATA, CLASS_REGISTER, CLASS_EXTENDED_REGISTER, CLASS_DEMAND_REGISTER)
+# units of a scaler_unit (Blue Book, enumerated "unit"), by the names a read's `unit` uses
+DLMS_UNITS: Final = {
+    "s": 7, "degC": 9, "m3": 13, "W": 27, "VA": 28, "var": 29, "Wh": 30, "VAh": 31,
+    "varh": 32, "A": 33, "C": 34, "V": 35, "Hz": 44, "%": 56, "count": 255,
+}
+_DEFAULT_SYSTEM_TITLE: Final = b"RTU\x00\x00\x00\x00\x01"
+_KEY_HEX_DIGITS: Final = 32  # security suite 0: AES-128 keys
+
+
+@dataclass(frozen=True, slots=True)
+class DlmsRead:
+    """One point fed from one COSEM attribute."""
+
+    point: str  # the [[points]] entry (source "dlms"; float or counter)
+    obis: tuple[int, int, int, int, int, int]
+    class_id: int = CLASS_REGISTER  # 1 data, 3 register, 4 extended register, 5 demand register
+    attribute: int = 2  # the value
+    scale: float = 1.0  # after the meter's scaler: engineering value = value * 10^scaler * scale
+    unit: int | None = None  # the unit the meter must report (code); None: any
+
+
+@dataclass(frozen=True, slots=True)
+class DlmsMeterConfig:
+    name: str
+    transport: str  # "tcp" (wrapper, IEC 62056-47) | "hdlc" (serial line, IEC 62056-46)
+    reads: tuple[DlmsRead, ...]
+    host: str = ""  # tcp
+    port: int = 4059  # tcp
+    device: str = ""  # hdlc
+    baudrate: int = 9600  # hdlc
+    server_physical_address: int | None = None  # hdlc: None = one-byte server address
+    client_address: int = 16  # client SAP (source wPort); 16 = public client
+    server_address: int = 1  # server SAP (destination wPort / HDLC upper address)
+    authentication: str = "none"  # none | lls | hls-gmac
+    system_title: bytes = _DEFAULT_SYSTEM_TITLE  # the client's, 8 octets (hls-gmac)
+    interval: float = 60.0  # seconds between polls
+    timeout: float = 5.0  # seconds per request
+    clock_point: str | None = None  # single point: on while the clock drifts beyond the limit
+    clock_max_drift: float = 10.0  # seconds
+    password: bytes = field(default=b"", repr=False)  # from the credentials file
+    encryption_key: bytes = field(default=b"", repr=False)
+    authentication_key: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DlmsConfig:
+    credentials: str = ""  # the credentials file (absolute, or relative to the config file)
+    meters: tuple[DlmsMeterConfig, ...] = ()
+
+
+class Reporter(Protocol):
+    """What parse_dlms needs of the main parser (rtu.config._Parser)."""
+
+    source: str
+    errors: list[str]
+
+    def error(self, path: str, message: str) -> None: ...
+    def expected(self, path: str, expectation: str, value: object, note: str = "") -> None: ...
+    def missing(self, path: str, expectation: str) -> None: ...
+    def table(self, value: object, path: str, allowed: Sequence[str],
+              header: str) -> Mapping[Any, Any]: ...
+    def array_of_tables(self, value: object, path: str) -> list[Any]: ...
+    def integer(self, value: object, path: str, lo: int | None = None, hi: int | None = None,
+                expectation: str = "") -> int | None: ...
+    def number(self, value: object, path: str, expectation: str, *, above: float | None = None,
+               at_least: float | None = None, at_most: float | None = None) -> float | None: ...
+    def seconds(self, value: object, path: str) -> float | None: ...
+    def string(self, value: object, path: str, expectation: str = "a string") -> str | None: ...
+    def choice(self, value: object, path: str, choices: Sequence[str], *,
+               fold_case: bool = False) -> str | None: ...
+
+
+def parse_obis(text: str) -> tuple[int, int, int, int, int, int] | None:
+    """``"1.0.1.8.0.255"`` (also ``1-0:1.8.0.255``; F defaults to 255) -> six integers."""
+    match = _OBIS_RE.fullmatch(text.strip())
+    if match is None:
+        return None
+    groups = [int(g) if g is not None else 255 for g in match.groups()]
+    if any(g > 255 for g in groups):
+        return None
+    a, b, c, d, e, f = groups
+    return a, b, c, d, e, f
+
+
+def obis_text(obis: Sequence[int]) -> str:
+    return ".".join(str(x) for x in obis)
+
+
+def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Point],
+               raw_points: object, config_dir: str) -> DlmsConfig:
+    """[dlms]: the meters, their reads, and the credentials of those that authenticate.
+
+    ``absent`` is the parser's marker for a missing key; ``raw_points`` the [[points]] array
+    as written (to name entries that had errors of their own); ``config_dir`` anchors a
+    relative credentials path.
+    """
+    tbl = p.table(value, "dlms", _DLMS_KEYS, "[dlms]")
+    by_name = {pt.name: pt for pt in points}
+    raw_index: dict[str, int] = {}
+    if isinstance(raw_points, list):
+        for i, item in enumerate(raw_points):
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                raw_index.setdefault(item["name"], i)
+    fed: dict[str, str] = {}  # point -> key path of what feeds it
+    meters: list[DlmsMeterConfig] = []
+    first: dict[str, int] = {}
+    for i, item in enumerate(p.array_of_tables(tbl.get("meters", absent), "dlms.meters")):
+        meter = _meter(p, item, f"dlms.meters[{i}]", by_name, raw_index, fed, first, i)
+        if meter is not None:
+            meters.append(meter)
+    for pt in points:
+        if pt.source == DLMS_SOURCE and pt.name not in fed:
+            p.error(f"points[{raw_index.get(pt.name, '?')}].source",
+                    f"expected a [[dlms.meters.reads]] entry or a dlms.meters clock_point naming "
+                    f"{pt.name!r} for a point with source = \"dlms\", got none")
+    credentials = ""
+    if "credentials" in tbl:
+        text = p.string(tbl["credentials"], "dlms.credentials",
+                        "the path of the credentials file")
+        if text is not None:
+            credentials = os.path.join(config_dir, os.path.expanduser(text)) if text else ""
+    needs = [m for m in meters if m.authentication != "none"]
+    if needs:
+        if not credentials:
+            if "credentials" not in tbl:
+                p.missing("dlms.credentials",
+                          f"the path of the credentials file (meter {needs[0].name!r} uses "
+                          f"authentication {needs[0].authentication!r})")
+        else:
+            secrets = _read_credentials(p, credentials, needs)
+            if secrets is not None:
+                meters = [_with_secrets(m, secrets.get(m.name, {})) for m in meters]
+    return DlmsConfig(credentials=credentials, meters=tuple(meters))
+
+
+def _meter(p: Reporter, item: object, path: str, points: dict[str, Point],
+           raw_index: dict[str, int], fed: dict[str, str], first: dict[str, int],
+           index: int) -> DlmsMeterConfig | None:
+    if not isinstance(item, Mapping):
+        p.expected(path, "a table ([[dlms.meters]])", item)
+        return None
+    tbl = p.table(item, path, _METER_KEYS, "[[dlms.meters]]")
+    before = len(p.errors)
+    name: str | None = None
+    name_value = tbl.get("name")
+    if "name" not in tbl:
+        p.missing(f"{path}.name", "a name of letters, digits, '_', '.' or '-'")
+    elif not isinstance(name_value, str) or not _NAME_RE.fullmatch(name_value):
+        p.expected(f"{path}.name", "a name of letters, digits, '_', '.' or '-'", name_value)
+    elif name_value in first:
+        p.expected(f"{path}.name", "a unique meter name", name_value,
+                   f"already used by dlms.meters[{first[name_value]}]")
+    else:
+        name = name_value
+        first[name] = index
+    transport: str | None = None
+    if "transport" not in tbl:
+        p.missing(f"{path}.transport", "'tcp' or 'hdlc'")
+    else:
+        transport = p.choice(tbl["transport"], f"{path}.transport", _TRANSPORTS)
+    d = DlmsMeterConfig(name="", transport="tcp", reads=())
+    host, port, device, baudrate, physical = d.host, d.port, d.device, d.baudrate, None
+    if transport is not None:
+        others = _HDLC_KEYS if transport == "tcp" else _TCP_KEYS
+        for key in others:
+            if key in tbl:
+                p.error(f"{path}.{key}", f"expected no {key} with transport = {transport!r} "
+                                         f"({key} applies to "
+                                         f"{'hdlc' if transport == 'tcp' else 'tcp'} only), "
+                                         f"got {tbl[key]!r}")
+    if transport == "tcp":
+        expectation = "an IP address or host name such as 192.168.1.30"
+        if "host" not in tbl:
+            p.missing(f"{path}.host", expectation)
+        elif not isinstance(tbl["host"], str) or not tbl["host"] or any(
+                c.isspace() for c in tbl["host"]):
+            p.expected(f"{path}.host", expectation, tbl["host"])
+        else:
+            host = tbl["host"]
+        port = p.integer(tbl.get("port", d.port), f"{path}.port", 1, 0xFFFF) or d.port
+    elif transport == "hdlc":
+        expectation = "a serial device path such as /dev/ttyUSB0"
+        if "device" not in tbl:
+            p.missing(f"{path}.device", expectation)
+        elif not isinstance(tbl["device"], str) or not tbl["device"]:
+            p.expected(f"{path}.device", expectation, tbl["device"])
+        else:
+            device = tbl["device"]
+        baudrate = p.integer(tbl.get("baudrate", d.baudrate), f"{path}.baudrate", 300,
+                             4_000_000) or d.baudrate
+        if "server_physical_address" in tbl:
+            physical = p.integer(tbl["server_physical_address"],
+                                 f"{path}.server_physical_address", 0, 0x3FFF,
+                                 "an integer 0..16383 (HDLC lower server address)")
+    client_address = p.integer(tbl.get("client_address", d.client_address),
+                               f"{path}.client_address", 0, 0x7F if transport == "hdlc"
+                               else 0xFFFF)
+    server_address = p.integer(tbl.get("server_address", d.server_address),
+                               f"{path}.server_address", 0, 0x3FFF if transport == "hdlc"
+                               else 0xFFFF)
+    authentication = p.choice(tbl.get("authentication", d.authentication),
+                              f"{path}.authentication", _AUTHENTICATIONS)
+    system_title = d.system_title
+    if "system_title" in tbl:
+        raw = tbl["system_title"]
+        if isinstance(raw, str) and len(raw) == 16 and _HEX_RE.fullmatch(raw):
+            system_title = bytes.fromhex(raw)
+        else:
+            p.expected(f"{path}.system_title",
+                       "16 hex digits (the client's 8-octet system title)", raw)
+    interval = p.seconds(tbl.get("interval", d.interval), f"{path}.interval")
+    timeout = p.seconds(tbl.get("timeout", d.timeout), f"{path}.timeout")
+    clock_point: str | None = None
+    if "clock_point" in tbl:
+        clock_point = _point(p, tbl["clock_point"], f"{path}.clock_point", (PointKind.SINGLE,),
+                             points, raw_index, fed)
+    max_drift = p.seconds(tbl.get("clock_max_drift", d.clock_max_drift),
+                          f"{path}.clock_max_drift")
+    reads: list[DlmsRead] = []
+    reads_value = tbl.get("reads")
+    items = p.array_of_tables(reads_value, f"{path}.reads") if "reads" in tbl else []
+    if not items and clock_point is None and "clock_point" not in tbl:
+        p.error(f"{path}.reads", "expected at least one [[dlms.meters.reads]] table (or a "
+                                 "clock_point), got none")
+    for k, read_item in enumerate(items):
+        read = _read(p, read_item, f"{path}.reads[{k}]", points, raw_index, fed)
+        if read is not None:
+            reads.append(read)
+    if (len(p.errors) > before or name is None or transport is None or client_address is None
+            or server_address is None or authentication is None or interval is None
+            or timeout is None or max_drift is None):
+        return None
+    return DlmsMeterConfig(
+        name=name, transport=transport, reads=tuple(reads), host=host, port=port, device=device,
+        baudrate=baudrate, server_physical_address=physical, client_address=client_address,
+        server_address=server_address, authentication=authentication, system_title=system_title,
+        interval=interval, timeout=timeout, clock_point=clock_point, clock_max_drift=max_drift)
+
+
+def _point(p: Reporter, value: object, path: str, kinds: Sequence[PointKind],
+           points: dict[str, Point], raw_index: dict[str, int],
+           fed: dict[str, str]) -> str | None:
+    names = ", ".join(k.value for k in kinds)
+    expectation = f"the name of a [[points]] entry with source = \"dlms\" ({names})"
+    if not isinstance(value, str):
+        p.expected(path, expectation, value)
+        return None
+    point = points.get(value)
+    if point is None:
+        if value not in raw_index:  # else it has errors of its own, reported already
+            p.expected(path, expectation, value, "no such point")
+        return None
+    where = f"points[{raw_index.get(value, '?')}]"
+    if point.kind not in kinds:
+        p.expected(path, expectation, value, f"{where} is a {point.kind.value} point")
+    elif point.source != DLMS_SOURCE:
+        p.expected(path, expectation, value, f"{where} has source = {point.source!r}")
+    elif value in fed:
+        p.expected(path, "a point nothing else feeds", value, f"already fed by {fed[value]}")
+    else:
+        fed[value] = path
+        return value
+    return None
+
+
+def _read(p: Reporter, item: object, path: str, points: dict[str, Point],
+          raw_index: dict[str, int], fed: dict[str, str]) -> DlmsRead | None:
+    if not isinstance(item, Mapping):
+        p.expected(path, "a table ([[dlms.meters.reads]])", item)
+        return None
+    tbl = p.table(item, path, _READ_KEYS, "[[dlms.meters.reads]]")
+    before = len(p.errors)
+    point: str | None = None
+    if "point" not in tbl:
+        p.missing(f"{path}.point", "the name of a [[points]] entry with source = \"dlms\"")
+    else:
+        point = _point(p, tbl["point"], f"{path}.point", _READ_KINDS, points, raw_index, fed)
+    obis: tuple[int, int, int, int, int, int] | None = None
+    obis_expected = "an OBIS code A.B.C.D.E.F such as \"1.0.1.8.0.255\""
+    if "obis" not in tbl:
+        p.missing(f"{path}.obis", obis_expected)
+    elif not isinstance(tbl["obis"], str) or (obis := parse_obis(tbl["obis"])) is None:
+        p.expected(f"{path}.obis", obis_expected, tbl["obis"])
+    class_value = tbl.get("class_id", CLASS_REGISTER)
+    class_id: int | None = None
+    if isinstance(class_value, bool) or class_value not in _CLASSES:
+        p.expected(f"{path}.class_id", "1 (data), 3 (register), 4 (extended register) or "
+                                       "5 (demand register)", class_value)
+    else:
+        class_id = int(class_value)
+    attribute = p.integer(tbl.get("attribute", 2), f"{path}.attribute", 1, 127,
+                          "an attribute index 1..127 (2: the value)")
+    scale = p.number(tbl.get("scale", 1.0), f"{path}.scale", "a finite number other than 0")
+    if scale == 0.0:
+        p.expected(f"{path}.scale", "a finite number other than 0", tbl["scale"])
+    unit: int | None = None
+    if "unit" in tbl:
+        raw = tbl["unit"]
+        unit_expected = ("a unit name (" + ", ".join(DLMS_UNITS) + ") or a unit code 1..255")
+        if class_id == CLASS_DATA:
+            p.error(f"{path}.unit", f"expected no unit on a class_id 1 (data) read, which has "
+                                    f"no scaler_unit, got {raw!r}")
+        elif isinstance(raw, str) and raw in DLMS_UNITS:
+            unit = DLMS_UNITS[raw]
+        elif isinstance(raw, int) and not isinstance(raw, bool) and 1 <= raw <= 255:
+            unit = raw
+        else:
+            p.expected(f"{path}.unit", unit_expected, raw)
+    if (len(p.errors) > before or point is None or obis is None or class_id is None
+            or attribute is None or scale is None):
+        return None
+    return DlmsRead(point=point, obis=obis, class_id=class_id, attribute=attribute, scale=scale,
+                    unit=unit)
+
+
+def _read_credentials(p: Reporter, path: str,
+                      meters: Sequence[DlmsMeterConfig]) -> dict[str, dict[str, bytes]] | None:
+    """The secrets of ``meters`` from the credentials file, or None (errors reported)."""
+    key = "dlms.credentials"
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        p.error(key, f"{path}: cannot read the credentials file: {exc.strerror or exc}")
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        p.error(key, f"{path}: expected a regular file")
+        return None
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        p.error(key, f"{path}: expected a file only the service can read (chmod 600), got mode "
+                     f"{mode:04o}: it grants access to group or others")
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        p.error(key, f"{path}: cannot read the credentials file: {exc.strerror or exc}")
+        return None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        p.error(key, f"{path}: TOML syntax error: {exc}")
+        return None
+    where = f"{key}: {path}"
+    tables = data.get("meters", {})
+    if not isinstance(tables, Mapping) or set(data) - {"meters"}:
+        p.error(where, "expected only [meters.NAME] tables")
+        return None
+    found: dict[str, dict[str, bytes]] = {}
+    for meter in meters:
+        entry = tables.get(meter.name)
+        mpath = f"meters.{meter.name}"
+        if not isinstance(entry, Mapping):
+            p.error(where, f"{mpath}: expected a table with the secrets of meter "
+                           f"{meter.name!r} (authentication {meter.authentication!r}), got "
+                           f"{'none' if entry is None else repr(type(entry).__name__)}")
+            continue
+        for k in entry:
+            if k not in _CREDENTIAL_KEYS:
+                p.error(where, f"{mpath}.{k}: unknown key; expected one of "
+                               f"{', '.join(_CREDENTIAL_KEYS)}")
+        secrets: dict[str, bytes] = {}
+        if meter.authentication == "lls":
+            password = entry.get("password")
+            if not isinstance(password, str) or not password:
+                p.error(where, f"{mpath}.password: expected the LLS password as a non-empty "
+                               f"string" + (" (required key missing)" if password is None
+                                            else ""))
+            else:
+                secrets["password"] = password.encode("utf-8")
+        else:
+            for k in ("encryption_key", "authentication_key"):
+                raw = entry.get(k)
+                if (not isinstance(raw, str) or len(raw) != _KEY_HEX_DIGITS
+                        or not _HEX_RE.fullmatch(raw)):
+                    # never echo a secret: say what is wrong with it, not what it is
+                    p.error(where, f"{mpath}.{k}: expected {_KEY_HEX_DIGITS} hex digits (an "
+                                   f"AES-128 key, security suite 0)" + (
+                                       " (required key missing)" if raw is None else ""))
+                else:
+                    secrets[k] = bytes.fromhex(raw)
+        found[meter.name] = secrets
+    return found
+
+
+def _with_secrets(meter: DlmsMeterConfig, secrets: Mapping[str, bytes]) -> DlmsMeterConfig:
+    return dataclasses.replace(meter, password=secrets.get("password", b""),
+                               encryption_key=secrets.get("encryption_key", b""),
+                               authentication_key=secrets.get("authentication_key", b""))

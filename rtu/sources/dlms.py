@@ -1,0 +1,472 @@
+"""DLMS/COSEM meter sources: poll electricity meters (IEC 62056) into the point database.
+
+One :class:`MeterSource` per ``[[dlms.meters]]`` entry, each on its own poll interval, so a
+slow or silent meter never holds up another. A poll is one session on the meter's
+:class:`hal.dlms.DlmsLink` (connect, associate, GET by logical name, release), run in a worker
+thread (the client is blocking) with at most one thread per meter at a time, bounded from
+outside: a session that overruns its budget has its line closed under it.
+
+What a poll does (the pure parts are :func:`plan`, :func:`register_value` and
+:func:`decode_cosem_datetime`):
+
+* every read GETs its attribute, and for registers (classes 3, 4, 5) the scaler_unit too; the
+  value is ``raw * 10**scaler * scale``: an energy register feeds a counter point (integrated
+  total, M_IT: rounded to an integer in the unit after scaling), an instantaneous value a float
+  point (measured value, short float). A read with ``unit`` set checks the unit the meter
+  reports: a different one makes the point invalid (a mapping mistake, not a value);
+* ``clock_point``: the meter's clock (class 8, 0.0.1.0.0.255, attribute 2) is compared with
+  ours when the answer arrives: the single point is on while ``|drift| > clock_max_drift``,
+  invalid when the meter says its clock is invalid or sends no usable time;
+* a meter that does not answer, refuses the association or fails mid-session has ALL its points
+  set invalid + not topical (IV|NT, values kept) at once, at that poll, and is asked again at its
+  next poll; the first good session makes them valid again. A GET answered with an error
+  invalidates only that read's point.
+
+The client invocation counter (HLS-GMAC, security suite 0) lives in the state directory, one
+file per meter, and only ever grows: before a session the file is made to cover every counter
+the session may use (it reserves a block, so the flash is written once per block, not per poll),
+and a restart goes on from the end of the reserved block. A meter that refuses our counter and
+reports its own makes us jump past it. A counter file that cannot be read stops the meter's
+polls (with a clear error) rather than risk reusing a counter.
+
+Communication failures never leave :meth:`MeterSource.run`; only a bug does (the supervisor then
+restarts the source, after it has marked its points IV|NT).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import math
+import os
+import struct
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from hal.dlms import (
+    INVOCATION_COUNTER_MAX,
+    AttributeRef,
+    AttributeResult,
+    Authentication,
+    DlmsError,
+    DlmsErrorKind,
+    DlmsHdlcSettings,
+    DlmsLink,
+    DlmsLinkSettings,
+    DlmsTcpSettings,
+)
+from rtu.config_dlms import SCALER_UNIT_ATTRIBUTE, DlmsConfig, DlmsMeterConfig, DlmsRead
+from rtu.points.database import PointDatabase
+from rtu.points.model import PointKind, Quality
+
+log = logging.getLogger(__name__)
+
+INVALID: Final = Quality.IV | Quality.NT
+CLOCK_CLASS: Final = 8
+CLOCK_OBIS: Final = (0, 0, 1, 0, 0, 255)
+CLOCK_TIME_ATTRIBUTE: Final = 2
+CLOCK_STATUS_INVALID: Final = 0x01  # clock_status bit 0 (Blue Book 4.1.6.1)
+CLOCK_STATUS_NOT_SPECIFIED: Final = 0xFF
+DEVIATION_NOT_SPECIFIED: Final = -0x8000
+COUNTER_RESERVE: Final = 1000  # counters reserved on disk at a time
+SESSION_OVERHEAD: Final = 6  # requests besides the GETs: connect, AARQ, HLS reply, RLRQ, DISC
+
+
+# -- pure: what to ask, and what the answers mean --------------------------------------------
+def scaler_ref(read: DlmsRead) -> AttributeRef | None:
+    """The scaler_unit attribute of a register read's object; None for data (class 1) or a read
+    of another attribute than the value."""
+    attribute = SCALER_UNIT_ATTRIBUTE.get(read.class_id)
+    if attribute is None or read.attribute == attribute:
+        return None
+    return AttributeRef(read.class_id, read.obis, attribute)
+
+
+def value_ref(read: DlmsRead) -> AttributeRef:
+    return AttributeRef(read.class_id, read.obis, read.attribute)
+
+
+CLOCK_REF: Final = AttributeRef(CLOCK_CLASS, CLOCK_OBIS, CLOCK_TIME_ATTRIBUTE)
+
+
+def plan(meter: DlmsMeterConfig) -> tuple[AttributeRef, ...]:
+    """Every attribute one poll of ``meter`` GETs, each once, in read order."""
+    refs: dict[AttributeRef, None] = {}
+    for read in meter.reads:
+        refs[value_ref(read)] = None
+        scaler = scaler_ref(read)
+        if scaler is not None:
+            refs[scaler] = None
+    if meter.clock_point is not None:
+        refs[CLOCK_REF] = None
+    return tuple(refs)
+
+
+class DlmsValueError(ValueError):
+    """An answer that does not give the point a value (the reason is the message)."""
+
+
+def decode_scaler_unit(value: Any) -> tuple[int, int]:
+    """A scaler_unit structure ``[scaler (int8), unit (enum)]`` -> (scaler, unit)."""
+    if (not isinstance(value, list) or len(value) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+        raise DlmsValueError(f"expected a scaler_unit structure [scaler, unit], got {value!r}")
+    scaler, unit = value
+    if not -128 <= scaler <= 127:
+        raise DlmsValueError(f"scaler {scaler} is outside -128..127")
+    return scaler, unit
+
+
+def register_value(raw: Any, scaler: int, scale: float, kind: PointKind) -> float | int:
+    """The engineering value of a register's raw value: ``raw * 10**scaler * scale``; a counter
+    is rounded to an integer. ValueError when raw is not a number or the result not finite."""
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        raise DlmsValueError(f"expected a number, got {raw!r}")
+    # exact for integers with a negative scaler: 12345 * 10**-2 as 12345 / 100
+    try:
+        value: float = (raw * 10**scaler if scaler >= 0 else raw / 10**-scaler) * scale
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value):
+        raise DlmsValueError(f"{raw!r} * 10^{scaler} * {scale:g} is not finite")
+    if kind is PointKind.COUNTER:
+        return round(value)
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class CosemTime:
+    timestamp: float | None  # POSIX seconds; None: not a usable date-time
+    status: int | None  # clock_status; None: not specified
+
+
+def decode_cosem_datetime(raw: Any) -> CosemTime:
+    """A COSEM date-time (octet-string of 12: year(2) month day weekday hour minute second
+    hundredths deviation(2, signed) clock_status); UTC = local + deviation (Blue Book
+    4.1.6.1). An unspecified deviation is taken as UTC. Wildcards (0xFF...) in the date or time
+    make it unusable (timestamp None)."""
+    if not isinstance(raw, bytes | bytearray) or len(raw) != 12:
+        return CosemTime(None, None)
+    year, month, day, _wday, hour, minute, second, hundredths, deviation, status = \
+        struct.unpack(">HBBBBBBBhB", bytes(raw))
+    status_or_none = None if status == CLOCK_STATUS_NOT_SPECIFIED else status
+    hundredths = 0 if hundredths == 0xFF else hundredths
+    try:
+        local = dt.datetime(year, month, day, hour, minute, second, hundredths * 10_000,
+                            tzinfo=dt.UTC)
+    except ValueError:
+        return CosemTime(None, status_or_none)
+    offset = 0 if deviation == DEVIATION_NOT_SPECIFIED else deviation
+    if abs(offset) > 720:
+        return CosemTime(None, status_or_none)
+    return CosemTime(local.timestamp() + offset * 60, status_or_none)
+
+
+# -- the client invocation counter, kept in the state directory --------------------------------
+class CounterFileError(Exception):
+    pass
+
+
+class InvocationCounterStore:
+    """``DIR/dlms/METER.json``: ``{"reserved": N}`` - every counter below N may have been used,
+    so a (re)start goes on from N. Written atomically (temporary file, fsync, rename)."""
+
+    def __init__(self, directory: Path, meter: str) -> None:
+        self.path = directory / "dlms" / f"{meter}.json"
+        self.reserved: int | None = None  # what the file says; None: not read yet
+
+    def load(self) -> int:
+        """The first counter this run may use."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.reserved = 0
+            return 0
+        except OSError as exc:
+            raise CounterFileError(f"{self.path}: cannot read it: {exc.strerror}") from exc
+        try:
+            data = json.loads(text)
+            reserved = data["reserved"]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CounterFileError(f"{self.path}: corrupt ({exc}); the meter's invocation "
+                                   "counter is unknown: remove the file only if the meter's "
+                                   "keys were changed") from exc
+        if isinstance(reserved, bool) or not isinstance(reserved, int) \
+                or not 0 <= reserved <= INVOCATION_COUNTER_MAX + 1:
+            raise CounterFileError(f"{self.path}: corrupt (reserved = {reserved!r})")
+        self.reserved = reserved
+        return reserved
+
+    def reserve(self, counter: int, needed: int) -> None:
+        """Make sure the file covers ``counter .. counter + needed - 1``."""
+        if self.reserved is None:
+            self.load()
+        assert self.reserved is not None
+        if counter + needed <= self.reserved:
+            return
+        reserved = min(counter + max(needed, COUNTER_RESERVE), INVOCATION_COUNTER_MAX + 1)
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, json.dumps({"reserved": reserved}).encode("ascii") + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        self.reserved = reserved
+
+
+# -- the runtime ---------------------------------------------------------------------------------
+class MeterSource:
+    """Polls one meter through a :class:`hal.dlms.DlmsLink`."""
+
+    def __init__(self, meter: DlmsMeterConfig, db: PointDatabase, link: DlmsLink,
+                 store: InvocationCounterStore | None, *,
+                 wall: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.name = f"dlms:{meter.name}"
+        self.meter = meter
+        self.db = db
+        self.link = link
+        self.store = store  # None unless the meter ciphers (hls-gmac)
+        self.wall = wall
+        self.monotonic = monotonic
+        self.refs = plan(meter)
+        self.points = tuple(r.point for r in meter.reads) + (
+            (meter.clock_point,) if meter.clock_point is not None else ())
+        self.kinds = {name: db.point(name).kind for name in self.points}
+        self.up: bool | None = None  # None: not asked yet
+        self.last_error = ""
+        self.polls = 0
+        self.failures = 0
+        self.counter: int | None = None  # the next client invocation counter (hls-gmac)
+        self.clock_drift: float | None = None  # seconds, meter - ours, at the last poll
+        self._worker: asyncio.Future[list[AttributeResult]] | None = None
+        self._problems: dict[str, str] = {}  # point -> why it is invalid (logged once)
+
+    @property
+    def health(self) -> str:
+        """One line for `rtu status`."""
+        if self.up is None:
+            return "not polled yet"
+        if self.up:
+            drift = f", clock drift {self.clock_drift:+.1f} s" if self.clock_drift is not None \
+                else ""
+            return f"answering ({self.polls} polls, {self.failures} failed{drift})"
+        return f"NOT ANSWERING: {self.last_error}"
+
+    @property
+    def budget(self) -> float:
+        """The most a whole session may take before its line is closed under it."""
+        return self.meter.timeout * (len(self.refs) + SESSION_OVERHEAD) + 1.0
+
+    async def run(self) -> None:
+        try:
+            due = self.monotonic()
+            while True:
+                wait = due - self.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                started = self.monotonic()
+                await self.poll()
+                due += self.meter.interval
+                if due <= started:  # a session longer than the interval: start a new rhythm
+                    due = started + self.meter.interval
+        except Exception:
+            self._invalidate(self.points)  # a bug: the supervisor restarts us
+            raise
+        finally:
+            self.link.abort()
+
+    async def poll(self) -> None:
+        """One session now; the points are updated (or invalidated) before it returns."""
+        self.polls += 1
+        try:
+            results = await self._session()
+        except DlmsError as exc:
+            self._failed(str(exc))
+            return
+        except CounterFileError as exc:
+            self._failed(str(exc))
+            return
+        now = self.wall()
+        if self.up is False:
+            log.info("dlms meter %s answers again", self.meter.name)
+        self.up = True
+        self.last_error = ""
+        self._store(results, now)
+
+    async def _session(self) -> list[AttributeResult]:
+        previous = self._worker
+        if previous is not None and not previous.done():
+            # the last session overran and its line was closed: its thread should end within
+            # a timeout; never run two at once, and never wait for ever either
+            await asyncio.wait({previous}, timeout=self.budget)
+            if not previous.done():
+                raise DlmsError(DlmsErrorKind.TIMEOUT, "the previous session's thread is still "
+                                                       "blocked; not starting another")
+        worker = asyncio.ensure_future(asyncio.to_thread(self._blocking_session))
+        self._worker = worker
+        try:
+            return await asyncio.wait_for(asyncio.shield(worker), self.budget)
+        except TimeoutError:
+            self.link.abort()
+            raise DlmsError(DlmsErrorKind.TIMEOUT,
+                            f"the session took more than {self.budget:g} s") from None
+        except asyncio.CancelledError:
+            self.link.abort()
+            raise
+
+    def _blocking_session(self) -> list[AttributeResult]:
+        """In the worker thread: reserve counters, read, remember the next counter."""
+        counter = 0
+        if self.store is not None:
+            if self.counter is None:
+                self.counter = self.store.load()
+            counter = self.counter
+            if counter + len(self.refs) + SESSION_OVERHEAD > INVOCATION_COUNTER_MAX:
+                raise CounterFileError("the client invocation counter is exhausted: the meter's "
+                                       "keys must be changed")
+            self.store.reserve(counter, len(self.refs) + SESSION_OVERHEAD)
+        try:
+            results, after = self.link.read(self.refs, counter)
+        except DlmsError as exc:
+            if self.store is not None and exc.next_counter is not None:
+                self.counter = max(counter, exc.next_counter)
+            raise
+        if self.store is not None:
+            self.counter = max(counter, after)
+        return results
+
+    # -- results ----------------------------------------------------------------------------------
+    def _store(self, results: Sequence[AttributeResult], now: float) -> None:
+        by_ref = {r.ref: r for r in results}
+        for read in self.meter.reads:
+            kind = self.kinds[read.point]
+            try:
+                value = self._value(read, kind, by_ref)
+            except (ValueError, LookupError) as exc:
+                why = str(exc)
+                level = logging.DEBUG if self._problems.get(read.point) == why else logging.WARNING
+                self._problems[read.point] = why
+                log.log(level, "dlms meter %s: %s (%s): %s; the point is invalid",
+                        self.meter.name, read.point, value_ref(read), why)
+                self._invalidate((read.point,), now)
+                continue
+            if self._problems.pop(read.point, None) is not None:
+                log.info("dlms meter %s: %s has a value again", self.meter.name, read.point)
+            self.db.update(read.point, value, Quality.GOOD, timestamp=now)
+        if self.meter.clock_point is not None:
+            self._clock(by_ref.get(CLOCK_REF), now)
+
+    def _value(self, read: DlmsRead, kind: PointKind,
+               by_ref: dict[AttributeRef, AttributeResult]) -> float | int:
+        result = by_ref[value_ref(read)]
+        if result.error is not None:
+            raise DlmsValueError(result.error)
+        scaler = 0
+        sref = scaler_ref(read)
+        if sref is not None:
+            scaler_result = by_ref[sref]
+            if scaler_result.error is not None:
+                raise DlmsValueError(f"scaler_unit: {scaler_result.error}")
+            scaler, unit = decode_scaler_unit(scaler_result.value)
+            if read.unit is not None and unit != read.unit:
+                raise DlmsValueError(f"the meter reports unit {unit}, the configuration expects "
+                                  f"{read.unit}")
+        return register_value(result.value, scaler, read.scale, kind)
+
+    def _clock(self, result: AttributeResult | None, now: float) -> None:
+        point = self.meter.clock_point
+        assert point is not None
+        why = ""
+        if result is None or result.error is not None:
+            why = result.error or "no answer" if result is not None else "no answer"
+        else:
+            decoded = decode_cosem_datetime(result.value)
+            if decoded.timestamp is None:
+                why = f"not a usable date-time: {result.value!r}"
+            elif decoded.status is not None and decoded.status & CLOCK_STATUS_INVALID:
+                why = f"the meter marks its clock invalid (status 0x{decoded.status:02X})"
+            else:
+                drift = decoded.timestamp - now
+                was = self.clock_drift
+                self.clock_drift = drift
+                beyond = abs(drift) > self.meter.clock_max_drift
+                if beyond and (was is None or abs(was) <= self.meter.clock_max_drift):
+                    log.warning("dlms meter %s: clock drift %+.1f s exceeds %.1f s",
+                                self.meter.name, drift, self.meter.clock_max_drift)
+                self.db.update(point, beyond, Quality.GOOD, timestamp=now)
+                return
+        self.clock_drift = None
+        log.debug("dlms meter %s: clock: %s", self.meter.name, why)
+        self._invalidate((point,), now)
+
+    def _failed(self, error: str) -> None:
+        self.failures += 1
+        self.last_error = error
+        if self.up is not False:
+            log.warning("dlms meter %s does not answer: %s; its %d points are invalid",
+                        self.meter.name, error, len(self.points))
+        else:
+            log.debug("dlms meter %s: %s", self.meter.name, error)
+        self.up = False
+        self._invalidate(self.points)
+
+    def _invalidate(self, names: Sequence[str], now: float | None = None) -> None:
+        when = self.wall() if now is None else now
+        for name in names:
+            if self.db.value(name).quality != INVALID:
+                self.db.set_quality(name, INVALID, timestamp=when)
+
+
+# -- construction --------------------------------------------------------------------------------
+def link_settings(meter: DlmsMeterConfig) -> DlmsLinkSettings:
+    transport: DlmsTcpSettings | DlmsHdlcSettings
+    if meter.transport == "tcp":
+        transport = DlmsTcpSettings(host=meter.host, port=meter.port)
+    else:
+        transport = DlmsHdlcSettings(device=meter.device, baudrate=meter.baudrate,
+                                     server_physical_address=meter.server_physical_address)
+    return DlmsLinkSettings(
+        name=meter.name, transport=transport, client_address=meter.client_address,
+        server_address=meter.server_address, authentication=Authentication(meter.authentication),
+        system_title=meter.system_title, timeout=meter.timeout, password=meter.password,
+        encryption_key=meter.encryption_key, authentication_key=meter.authentication_key)
+
+
+LinkFactory = Callable[[DlmsLinkSettings], DlmsLink]
+
+
+def cosem_link(settings: DlmsLinkSettings) -> DlmsLink:
+    """The real link (dlms-cosem, the ``gateway`` extra), imported only when a meter is
+    configured."""
+    try:
+        from hal.dlms_cosem import CosemLink
+    except ImportError as exc:
+        raise RuntimeError(f"[dlms] meters need the dlms-cosem package: install "
+                           f"rtu-outstation[gateway] ({exc})") from exc
+    return CosemLink(settings)
+
+
+def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], Path],
+                 link_factory: LinkFactory = cosem_link) -> list[MeterSource]:
+    """One source per meter. ``state_dir`` is called only when a meter ciphers (it creates the
+    state directory)."""
+    sources: list[MeterSource] = []
+    for meter in config.meters:
+        store = InvocationCounterStore(state_dir(), meter.name) \
+            if meter.authentication == "hls-gmac" else None
+        sources.append(MeterSource(meter, db, link_factory(link_settings(meter)), store))
+    return sources

@@ -1,0 +1,222 @@
+"""rtu/sources/dlms.py: scaling, clock decoding, the counter store and a meter's poll logic
+(with a scripted link: no sockets here; the simulator runs in tests/integration/test_dlms.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from hal.dlms import AttributeRef, AttributeResult, DlmsError, DlmsErrorKind
+from rtu.config_dlms import DlmsMeterConfig, DlmsRead
+from rtu.points.database import PointDatabase
+from rtu.points.model import Point, PointKind, Quality
+from rtu.sources.dlms import (
+    CLOCK_REF,
+    COUNTER_RESERVE,
+    INVALID,
+    CounterFileError,
+    InvocationCounterStore,
+    MeterSource,
+    decode_cosem_datetime,
+    decode_scaler_unit,
+    plan,
+    register_value,
+)
+
+ENERGY = (1, 0, 1, 8, 0, 255)
+VOLTS = (1, 0, 32, 7, 0, 255)
+NOW = 1_714_557_600.0  # 2024-05-01 10:00:00 UTC
+
+
+def cosem_time(year: int, month: int, day: int, hour: int, minute: int, second: int,
+               deviation: int = -0x8000, status: int = 0) -> bytes:
+    return struct.pack(">HBBBBBBBhB", year, month, day, 0xFF, hour, minute, second, 0,
+                       deviation, status)
+
+
+class TestPure:
+    def test_register_value(self) -> None:
+        assert register_value(2301, -1, 1.0, PointKind.FLOAT) == pytest.approx(230.1)
+        assert register_value(12345678, 0, 1.0, PointKind.COUNTER) == 12345678
+        assert register_value(1234, 3, 1.0, PointKind.COUNTER) == 1234000  # kWh -> Wh
+        assert register_value(12345678, 0, 0.001, PointKind.COUNTER) == 12346  # Wh -> kWh
+        assert register_value(523, -2, 40.0, PointKind.FLOAT) == pytest.approx(209.2)  # CT 200/5
+        assert isinstance(register_value(5, 0, 1.0, PointKind.FLOAT), float)
+        for bad in (b"\x01", "12", None, True, [1, 2]):
+            with pytest.raises(ValueError, match="expected a number"):
+                register_value(bad, 0, 1.0, PointKind.FLOAT)
+        with pytest.raises(ValueError, match="not finite"):
+            register_value(10**300, 127, 1.0, PointKind.FLOAT)
+
+    def test_scaler_unit(self) -> None:
+        assert decode_scaler_unit([-1, 35]) == (-1, 35)
+        for bad in ([1], [1, 2, 3], "x", [1.5, 2], [200, 30]):
+            with pytest.raises(ValueError):
+                decode_scaler_unit(bad)
+
+    def test_cosem_datetime(self) -> None:
+        # 12:00 local with deviation -120 (CEST: UTC = local + deviation) is 10:00 UTC
+        t = decode_cosem_datetime(cosem_time(2024, 5, 1, 12, 0, 0, deviation=-120))
+        assert t.timestamp == NOW and t.status == 0
+        assert decode_cosem_datetime(cosem_time(2024, 5, 1, 10, 0, 0)).timestamp == NOW
+        assert decode_cosem_datetime(cosem_time(2024, 5, 1, 10, 0, 0, status=0xFF)).status is None
+        assert decode_cosem_datetime(cosem_time(0xFFFF, 0xFF, 0xFF, 10, 0, 0)).timestamp is None
+        assert decode_cosem_datetime(b"\x07\xe8").timestamp is None
+        assert decode_cosem_datetime(12).timestamp is None
+
+    def test_plan_asks_each_attribute_once(self) -> None:
+        meter = DlmsMeterConfig(name="m", transport="tcp", host="h", clock_point="c", reads=(
+            DlmsRead("a", ENERGY), DlmsRead("b", ENERGY, scale=0.001), DlmsRead("v", VOLTS),
+            DlmsRead("d", (0, 0, 96, 1, 0, 255), class_id=1)))
+        assert plan(meter) == (
+            AttributeRef(3, ENERGY, 2), AttributeRef(3, ENERGY, 3), AttributeRef(3, VOLTS, 2),
+            AttributeRef(3, VOLTS, 3), AttributeRef(1, (0, 0, 96, 1, 0, 255), 2), CLOCK_REF)
+
+
+class TestCounterStore:
+    def test_reserves_blocks_and_restarts_above_them(self, tmp_path: Path) -> None:
+        store = InvocationCounterStore(tmp_path, "m1")
+        assert store.load() == 0 and not store.path.exists()
+        store.reserve(0, 10)
+        assert json.loads(store.path.read_text()) == {"reserved": COUNTER_RESERVE}
+        assert store.path.stat().st_mode & 0o777 == 0o600
+        mtime = store.path.stat().st_mtime_ns
+        store.reserve(500, 10)  # within the block: no write
+        assert store.path.stat().st_mtime_ns == mtime
+        store.reserve(COUNTER_RESERVE - 5, 10)
+        assert store.reserved == 2 * COUNTER_RESERVE - 5
+        assert InvocationCounterStore(tmp_path, "m1").load() == 2 * COUNTER_RESERVE - 5
+
+    @pytest.mark.parametrize("text", ["", "{}", '{"reserved": -1}', '{"reserved": "7"}', "[1]"])
+    def test_corrupt_file_is_an_error(self, tmp_path: Path, text: str) -> None:
+        store = InvocationCounterStore(tmp_path, "m1")
+        store.path.parent.mkdir()
+        store.path.write_text(text)
+        with pytest.raises(CounterFileError, match="corrupt"):
+            store.load()
+
+
+class ScriptedLink:
+    """Answers from a table of attribute values; or fails as told."""
+
+    def __init__(self, values: dict[AttributeRef, object]) -> None:
+        self.values = values
+        self.fail: DlmsError | None = None
+        self.counters: list[int] = []
+        self.aborted = 0
+
+    def read(self, refs: Sequence[AttributeRef],
+             invocation_counter: int) -> tuple[list[AttributeResult], int]:
+        self.counters.append(invocation_counter)
+        if self.fail is not None:
+            raise self.fail
+        results = [AttributeResult(r, value=self.values[r]) if r in self.values
+                   else AttributeResult(r, error="OBJECT_UNDEFINED") for r in refs]
+        return results, invocation_counter + len(refs) + 3
+
+    def abort(self) -> None:
+        self.aborted += 1
+
+
+def meter_db() -> PointDatabase:
+    return PointDatabase([
+        Point(name="energy", ioa=1, kind=PointKind.COUNTER, source="dlms"),
+        Point(name="volts", ioa=2, kind=PointKind.FLOAT, source="dlms"),
+        Point(name="drift", ioa=3, kind=PointKind.SINGLE, source="dlms"),
+    ])
+
+
+METER = DlmsMeterConfig(name="m1", transport="tcp", host="h", clock_point="drift",
+                        clock_max_drift=10.0, reads=(
+                            DlmsRead("energy", ENERGY, unit=30),
+                            DlmsRead("volts", VOLTS, scale=2.0)))
+
+
+def values(clock: bytes) -> dict[AttributeRef, object]:
+    return {AttributeRef(3, ENERGY, 2): 12345678, AttributeRef(3, ENERGY, 3): [0, 30],
+            AttributeRef(3, VOLTS, 2): 2301, AttributeRef(3, VOLTS, 3): [-1, 35],
+            CLOCK_REF: clock}
+
+
+def source(link: ScriptedLink, db: PointDatabase, store: InvocationCounterStore | None = None
+           ) -> MeterSource:
+    return MeterSource(METER, db, link, store, wall=lambda: NOW)
+
+
+class TestMeterSource:
+    def test_values_scaled_clock_and_quality(self) -> None:
+        db = meter_db()
+        link = ScriptedLink(values(cosem_time(2024, 5, 1, 10, 0, 5)))  # 5 s ahead
+        src = source(link, db)
+        asyncio.run(src.poll())
+        assert db.value("energy").value == 12345678 and db.value("energy").quality == Quality.GOOD
+        assert db.value("volts").value == pytest.approx(460.2)  # 2301 * 10^-1 * 2
+        assert db.value("drift").value is False and db.value("drift").quality == Quality.GOOD
+        assert db.value("volts").timestamp == NOW
+        assert src.clock_drift == pytest.approx(5.0) and src.up is True
+        link.values[CLOCK_REF] = cosem_time(2024, 5, 1, 9, 59, 0)  # 60 s behind
+        asyncio.run(src.poll())
+        assert db.value("drift").value is True and src.clock_drift == pytest.approx(-60.0)
+        link.values[CLOCK_REF] = cosem_time(2024, 5, 1, 10, 0, 0, status=0x01)  # invalid clock
+        asyncio.run(src.poll())
+        assert db.value("drift").quality == INVALID
+
+    def test_unit_mismatch_and_missing_object_invalidate_one_point(self) -> None:
+        db = meter_db()
+        link = ScriptedLink(values(cosem_time(2024, 5, 1, 10, 0, 0)))
+        link.values[AttributeRef(3, ENERGY, 3)] = [3, 32]  # varh, not Wh
+        del link.values[AttributeRef(3, VOLTS, 2)]
+        src = source(link, db)
+        asyncio.run(src.poll())
+        assert db.value("energy").quality == INVALID
+        assert db.value("volts").quality == INVALID
+        assert db.value("drift").quality == Quality.GOOD and src.up is True
+
+    def test_a_meter_that_stops_answering_and_returns(self) -> None:
+        db = meter_db()
+        link = ScriptedLink(values(cosem_time(2024, 5, 1, 10, 0, 0)))
+        src = source(link, db)
+        asyncio.run(src.poll())
+        link.fail = DlmsError(DlmsErrorKind.TIMEOUT, "no answer within 1 s")
+        asyncio.run(src.poll())
+        for name in ("energy", "volts", "drift"):
+            assert db.value(name).quality == INVALID
+        assert db.value("energy").value == 12345678  # kept
+        assert src.up is False and "NOT ANSWERING: no answer" in src.health
+        link.fail = None
+        asyncio.run(src.poll())
+        assert all(db.value(n).quality == Quality.GOOD for n in ("energy", "volts", "drift"))
+        assert src.health.startswith("answering (3 polls, 1 failed")
+
+    def test_counter_goes_on_across_failures_and_restarts(self, tmp_path: Path) -> None:
+        db = meter_db()
+        link = ScriptedLink(values(cosem_time(2024, 5, 1, 10, 0, 0)))
+        src = source(link, db, InvocationCounterStore(tmp_path, "m1"))
+        asyncio.run(src.poll())
+        asyncio.run(src.poll())
+        link.fail = DlmsError(DlmsErrorKind.REFUSED, "refused", next_counter=5000)
+        asyncio.run(src.poll())
+        link.fail = None
+        asyncio.run(src.poll())
+        assert link.counters == [0, 8, 16, 5000]
+        assert src.counter == 5008
+        # a restart goes on above everything this run may have used
+        again = ScriptedLink(link.values)
+        asyncio.run(source(again, db, InvocationCounterStore(tmp_path, "m1")).poll())
+        assert again.counters[0] >= 5008
+
+    def test_unreadable_counter_file_stops_the_meter(self, tmp_path: Path) -> None:
+        db = meter_db()
+        store = InvocationCounterStore(tmp_path, "m1")
+        store.path.parent.mkdir()
+        store.path.write_text("garbage")
+        link = ScriptedLink(values(cosem_time(2024, 5, 1, 10, 0, 0)))
+        src = source(link, db, store)
+        asyncio.run(src.poll())
+        assert link.counters == [] and "corrupt" in src.last_error
+        assert db.value("energy").quality == INVALID

@@ -1,0 +1,243 @@
+"""[dlms]: meters, reads, credentials file (rtu/config_dlms.py)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rtu.config import ConfigError, load_config, parse_config
+from rtu.config_dlms import DLMS_UNITS, parse_obis
+from tests.unit.test_config import SRC, errors_of, example_text, minimal, single_error
+
+DLMS_SCHEMA: dict[str, set[str]] = {
+    "meters": {"name", "transport", "host", "port", "device", "baudrate",
+               "server_physical_address", "client_address", "server_address", "authentication",
+               "system_title", "interval", "timeout", "clock_point", "clock_max_drift", "reads"},
+    "reads": {"point", "obis", "class_id", "attribute", "scale", "unit"},
+}
+M0 = "dlms.meters[0]"
+R0 = "dlms.meters[0].reads[0]"
+EK = "000102030405060708090A0B0C0D0E0F"
+AK = "D0D1D2D3D4D5D6D7D8D9DADBDCDDDEDF"
+
+
+def dlms_doc() -> dict[str, Any]:
+    data = minimal()
+    data["points"] += [
+        {"name": "d_energy", "ioa": 21, "kind": "counter", "source": "dlms"},
+        {"name": "d_volts", "ioa": 22, "kind": "float", "source": "dlms"},
+        {"name": "d_clock", "ioa": 23, "kind": "single", "source": "dlms"},
+    ]
+    data["dlms"] = {"meters": [
+        {"name": "m1", "transport": "tcp", "host": "127.0.0.1", "clock_point": "d_clock",
+         "reads": [{"point": "d_energy", "obis": "1.0.1.8.0.255", "unit": "Wh"},
+                   {"point": "d_volts", "obis": "1-0:32.7.0", "scale": 0.5}]},
+    ]}
+    return data
+
+
+def write_credentials(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
+    path = tmp_path / "creds.toml"
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+class TestSchema:
+    def test_example_uses_every_key(self) -> None:
+        dlms = tomllib.loads(example_text())["dlms"]
+        meters = dlms["meters"]
+        assert set().union(*(set(m) for m in meters)) == DLMS_SCHEMA["meters"]
+        reads = [r for m in meters for r in m["reads"]]
+        assert set().union(*(set(r) for r in reads)) == DLMS_SCHEMA["reads"]
+
+    @pytest.mark.parametrize(("where", "path"), [("meters", M0), ("reads", R0)])
+    def test_schema_is_complete(self, where: str, path: str) -> None:
+        data = dlms_doc()
+        meter = data["dlms"]["meters"][0]
+        (meter if where == "meters" else meter["reads"][0])["not_a_key"] = 1
+        prefix = f"{SRC}: {path}.not_a_key: unknown key; expected one of "
+        line = single_error(data)
+        assert line.startswith(prefix)
+        assert set(line.removeprefix(prefix).split(", ")) == DLMS_SCHEMA[where]
+
+
+class TestMeters:
+    def test_mapping_and_defaults(self) -> None:
+        config = parse_config(dlms_doc(), SRC)
+        (meter,) = config.dlms.meters
+        assert (meter.transport, meter.host, meter.port) == ("tcp", "127.0.0.1", 4059)
+        assert (meter.client_address, meter.server_address) == (16, 1)
+        assert meter.authentication == "none" and meter.interval == 60.0
+        assert meter.timeout == 5.0 and meter.clock_max_drift == 10.0
+        assert meter.clock_point == "d_clock"
+        energy, volts = meter.reads
+        assert energy.obis == (1, 0, 1, 8, 0, 255) and energy.class_id == 3
+        assert energy.attribute == 2 and energy.unit == DLMS_UNITS["Wh"] == 30
+        assert volts.obis == (1, 0, 32, 7, 0, 255) and volts.scale == 0.5 and volts.unit is None
+
+    def test_hdlc(self) -> None:
+        data = dlms_doc()
+        data["dlms"]["meters"][0] = {
+            "name": "m1", "transport": "hdlc", "device": "/dev/ttyUSB0", "baudrate": 19200,
+            "server_physical_address": 17, "clock_point": "d_clock",
+            "reads": [{"point": "d_energy", "obis": "1.0.1.8.0.255"},
+                      {"point": "d_volts", "obis": "1.0.32.7.0.255"}]}
+        (meter,) = parse_config(data, SRC).dlms.meters
+        assert (meter.device, meter.baudrate, meter.server_physical_address) == \
+            ("/dev/ttyUSB0", 19200, 17)
+
+    def test_errors_name_the_key_path(self) -> None:
+        data = dlms_doc()
+        meter = data["dlms"]["meters"][0]
+        meter.update(transport="tcp", device="/dev/ttyS0", interval=0, authentication="hls",
+                     system_title="RTU")
+        meter["reads"][0].update(obis="1.0.1.8", class_id=7)
+        meter["reads"][1].update(unit="volt", scale=0)
+        assert errors_of(data) == [
+            (f"{SRC}: {M0}.device: expected no device with transport = 'tcp' (device applies to "
+            "hdlc only), got '/dev/ttyS0'"),
+            (f"{SRC}: {M0}.authentication: expected 'none', 'lls' or 'hls-gmac', got 'hls' "
+            "(did you mean 'lls'?)"),
+            (f"{SRC}: {M0}.system_title: expected 16 hex digits (the client's 8-octet system "
+            "title), got 'RTU'"),
+            f"{SRC}: {M0}.interval: expected a number of seconds > 0, got 0",
+            (f"{SRC}: {R0}.obis: expected an OBIS code A.B.C.D.E.F such as \"1.0.1.8.0.255\", "
+            "got '1.0.1.8'"),
+            (f"{SRC}: {R0}.class_id: expected 1 (data), 3 (register), 4 (extended register) or 5 "
+            "(demand register), got 7"),
+            f"{SRC}: dlms.meters[0].reads[1].scale: expected a finite number other than 0, got 0",
+            (f"{SRC}: dlms.meters[0].reads[1].unit: expected a unit name (s, degC, m3, W, VA, "
+            "var, Wh, VAh, varh, A, C, V, Hz, %, count) or a unit code 1..255, got 'volt'"),
+        ]
+
+    def test_points_must_fit(self) -> None:
+        data = dlms_doc()
+        data["points"][2]["source"] = "sim"  # p_float
+        meter = data["dlms"]["meters"][0]
+        meter["reads"][0]["point"] = "p_float"  # source sim
+        meter["reads"][1]["point"] = "d_clock"  # a single point
+        meter["clock_point"] = "nope"
+        assert errors_of(data) == [
+            (f"{SRC}: {M0}.clock_point: expected the name of a [[points]] entry with source = "
+            "\"dlms\" (single), got 'nope' (no such point)"),
+            (f"{SRC}: {R0}.point: expected the name of a [[points]] entry with source = \"dlms\" "
+            "(float, counter), got 'p_float' (points[2] has source = 'sim')"),
+            (f"{SRC}: dlms.meters[0].reads[1].point: expected the name of a [[points]] entry with "
+            "source = \"dlms\" (float, counter), got 'd_clock' (points[8] is a single point)"),
+            (f"{SRC}: points[6].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
+            "clock_point naming 'd_energy' for a point with source = \"dlms\", got none"),
+            (f"{SRC}: points[7].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
+            "clock_point naming 'd_volts' for a point with source = \"dlms\", got none"),
+            (f"{SRC}: points[8].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
+            "clock_point naming 'd_clock' for a point with source = \"dlms\", got none"),
+        ]
+
+    def test_a_point_is_fed_once_and_names_are_unique(self) -> None:
+        data = dlms_doc()
+        first = data["dlms"]["meters"][0]
+        first["reads"][1]["point"] = "d_energy"
+        data["dlms"]["meters"].append(dict(first, reads=[{"point": "d_volts", "obis": "1.0.32.7.0"}],
+                                           clock_point=None))
+        del data["dlms"]["meters"][1]["clock_point"]
+        assert errors_of(data) == [
+            (f"{SRC}: dlms.meters[0].reads[1].point: expected a point nothing else feeds, got "
+            f"'d_energy' (already fed by {R0}.point)"),
+            (f"{SRC}: dlms.meters[1].name: expected a unique meter name, got 'm1' (already used "
+            "by dlms.meters[0])"),
+        ]
+
+    def test_obis_forms(self) -> None:
+        assert parse_obis("1.0.1.8.0.255") == (1, 0, 1, 8, 0, 255)
+        assert parse_obis("1-0:1.8.0") == (1, 0, 1, 8, 0, 255)
+        assert parse_obis("1.0.1.8.0*101") == (1, 0, 1, 8, 0, 101)
+        assert parse_obis("1.0.256.8.0.255") is None
+        assert parse_obis("1.0.1.8") is None
+
+
+class TestCredentials:
+    def lls_doc(self, credentials: str) -> dict[str, Any]:
+        data = dlms_doc()
+        data["dlms"]["credentials"] = credentials
+        data["dlms"]["meters"][0]["authentication"] = "lls"
+        data["dlms"]["meters"].append({
+            "name": "m2", "transport": "tcp", "host": "meter2.local", "authentication": "hls-gmac",
+            "system_title": "5254550000000002", "reads": []})
+        data["points"].append({"name": "d_power", "ioa": 24, "kind": "float", "source": "dlms"})
+        data["dlms"]["meters"][1]["reads"] = [{"point": "d_power", "obis": "1.0.1.7.0.255"}]
+        return data
+
+    def test_secrets_are_read(self, tmp_path: Path) -> None:
+        path = write_credentials(tmp_path, f'[meters.m1]\npassword = "12345678"\n'
+                                           f'[meters.m2]\nencryption_key = "{EK}"\n'
+                                           f'authentication_key = "{AK}"\n')
+        m1, m2 = parse_config(self.lls_doc(str(path)), SRC).dlms.meters
+        assert m1.password == b"12345678" and m1.encryption_key == b""
+        assert m2.encryption_key == bytes.fromhex(EK)
+        assert m2.authentication_key == bytes.fromhex(AK)
+        assert m2.system_title == b"RTU\x00\x00\x00\x00\x02"
+        assert "12345678" not in repr(m1) and EK.lower() not in repr(m2).lower()
+
+    def test_relative_to_the_config_file(self, tmp_path: Path) -> None:
+        write_credentials(tmp_path, '[meters.m1]\npassword = "pw"\n')
+        config = tmp_path / "site.toml"
+        config.write_text(
+            '[[points]]\nname = "e"\nioa = 1\nkind = "counter"\nsource = "dlms"\n'
+            '[dlms]\ncredentials = "creds.toml"\n'
+            '[[dlms.meters]]\nname = "m1"\ntransport = "tcp"\nhost = "10.0.0.9"\n'
+            'authentication = "lls"\n'
+            '[[dlms.meters.reads]]\npoint = "e"\nobis = "1.0.1.8.0.255"\n', encoding="utf-8")
+        loaded = load_config(config).dlms
+        assert loaded.credentials == str(tmp_path / "creds.toml")
+        assert loaded.meters[0].password == b"pw"
+
+    @pytest.mark.parametrize("mode", [0o640, 0o604, 0o620, 0o644])
+    def test_group_or_other_access_is_refused(self, tmp_path: Path, mode: int) -> None:
+        path = write_credentials(tmp_path, '[meters.m1]\npassword = "12345678"\n', mode)
+        assert errors_of(self.lls_doc(str(path))) == [
+            (f"{SRC}: dlms.credentials: {path}: expected a file only the service can read "
+            f"(chmod 600), got mode {mode:04o}: it grants access to group or others")]
+
+    def test_bad_content(self, tmp_path: Path) -> None:
+        path = write_credentials(tmp_path, '[meters.m1]\npasswd = "x"\n[meters.m2]\n'
+                                           'encryption_key = "0011"\n')
+        where = f"{SRC}: dlms.credentials: {path}"
+        assert errors_of(self.lls_doc(str(path))) == [
+            (f"{where}: meters.m1.passwd: unknown key; expected one of password, encryption_key, "
+            "authentication_key"),
+            (f"{where}: meters.m1.password: expected the LLS password as a non-empty string "
+            "(required key missing)"),
+            (f"{where}: meters.m2.encryption_key: expected 32 hex digits (an AES-128 key, "
+            "security suite 0)"),
+            (f"{where}: meters.m2.authentication_key: expected 32 hex digits (an AES-128 key, "
+            "security suite 0) (required key missing)"),
+        ]
+
+    def test_missing_file_and_key(self, tmp_path: Path) -> None:
+        gone = tmp_path / "gone.toml"
+        assert single_error(self.lls_doc(str(gone))) == (
+            f"{SRC}: dlms.credentials: {gone}: cannot read the credentials file: No such file "
+            "or directory")
+        data = self.lls_doc("")
+        del data["dlms"]["credentials"]
+        assert single_error(data) == (
+            f"{SRC}: dlms.credentials: required key missing: expected the path of the "
+            "credentials file (meter 'm1' uses authentication 'lls')")
+
+    def test_not_read_without_authentication(self, tmp_path: Path) -> None:
+        data = dlms_doc()
+        data["dlms"]["credentials"] = str(tmp_path / "absent.toml")
+        parse_config(data, SRC)  # no meter authenticates: the file is not needed
+
+
+def test_unreadable_config_errors_are_config_errors(tmp_path: Path) -> None:
+    path = write_credentials(tmp_path, "[meters.m1\n")
+    data = TestCredentials().lls_doc(str(path))
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, SRC)
+    assert any("TOML syntax error" in line for line in info.value.errors)
+    assert os.stat(path).st_mode & 0o777 == 0o600
