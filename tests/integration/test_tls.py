@@ -151,6 +151,21 @@ def test_certificate_from_another_ca_is_refused_and_logged(
     assert rtu.call(lambda: len(rtu.sup.iec104.links)) == 0  # type: ignore[union-attr]
 
 
+def test_master_without_a_certificate_is_refused_and_logged(
+        rtu: OutstationThread, pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, TLS_LOGGER)
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(pki.ca.cert))
+    client = TlsRaw104Client(rtu.port, context)  # trusts the station, presents nothing
+    try:
+        with client:
+            client.send_raw(bytes.fromhex("680407000000"))
+            assert client.recv(3.0) is None and client.closed
+    except (ssl.SSLError, ConnectionError):
+        pass
+    record = wait_log(caplog, f"104:127.0.0.1:{client.local_port}", "TLS handshake")
+    assert "certificate" in record.getMessage()
+
+
 def test_valid_but_unlisted_certificate_is_refused_after_the_handshake(
         rtu: OutstationThread, pki: Pki, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, TLS_LOGGER)
