@@ -715,6 +715,17 @@ class _Parser:
             return None
         return text
 
+    def reconnect_delays(self, tbl: Mapping[Any, Any], path: str, default: float,
+                         default_max: float) -> tuple[float | None, float | None]:
+        """``reconnect_delay`` and ``reconnect_delay_max`` (not below the first) of ``path``."""
+        delay = self.seconds(tbl.get("reconnect_delay", default), f"{path}.reconnect_delay")
+        delay_max_value = tbl.get("reconnect_delay_max", default_max)
+        if delay is None:
+            return None, self.seconds(delay_max_value, f"{path}.reconnect_delay_max")
+        return delay, self.number(delay_max_value, f"{path}.reconnect_delay_max",
+                                  f"a number of seconds >= reconnect_delay ({delay:g})",
+                                  at_least=delay)
+
     def name(self, value: object, path: str) -> str | None:
         if value is _MISSING:
             self.missing(path, _NAME_EXPECTED)
@@ -1884,15 +1895,8 @@ class _Parser:
             stopbits = self.integer(tbl.get("stopbits", default.stopbits), f"{path}.stopbits",
                                     1, 2)
             timeout = self.seconds(tbl.get("timeout", default.timeout), f"{path}.timeout")
-            delay = self.seconds(tbl.get("reconnect_delay", default.reconnect_delay),
-                                 f"{path}.reconnect_delay")
-            delay_max_value = tbl.get("reconnect_delay_max", default.reconnect_delay_max)
-            if delay is None:
-                delay_max = self.seconds(delay_max_value, f"{path}.reconnect_delay_max")
-            else:
-                delay_max = self.number(delay_max_value, f"{path}.reconnect_delay_max",
-                                        f"a number of seconds >= reconnect_delay ({delay:g})",
-                                        at_least=delay)
+            delay, delay_max = self.reconnect_delays(tbl, path, default.reconnect_delay,
+                                                     default.reconnect_delay_max)
             if (len(self.errors) > errors_before or name is None or bus_type is None
                     or baudrate is None or parity is None or bytesize is None or stopbits is None
                     or timeout is None or delay is None or delay_max is None):

@@ -165,15 +165,8 @@ def _device(parser: _Parser, item: Mapping[Any, Any], path: str, points: dict[st
         host = host_value
     port = parser.integer(tbl.get("port", default.port), f"{path}.port", 1, 0xFFFF)
     timeout = parser.seconds(tbl.get("timeout", default.timeout), f"{path}.timeout")
-    delay = parser.seconds(tbl.get("reconnect_delay", default.reconnect_delay),
-                           f"{path}.reconnect_delay")
-    delay_max_value = tbl.get("reconnect_delay_max", default.reconnect_delay_max)
-    if delay is None:
-        delay_max = parser.seconds(delay_max_value, f"{path}.reconnect_delay_max")
-    else:
-        delay_max = parser.number(delay_max_value, f"{path}.reconnect_delay_max",
-                                  f"a number of seconds >= reconnect_delay ({delay:g})",
-                                  at_least=delay)
+    delay, delay_max = parser.reconnect_delays(tbl, path, default.reconnect_delay,
+                                               default.reconnect_delay_max)
     zero_or_seconds = "a number of seconds >= 0 (0: off)"
     poll = parser.number(tbl.get("poll_interval", default.poll_interval),
                          f"{path}.poll_interval", zero_or_seconds, at_least=0.0)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -51,8 +50,6 @@ from rtu.iec.cs104.connection import (
 from rtu.iec.outstation import (
     _HANDLERS,
     MONITOR_TYPES,
-    CommandRequest,
-    Done,
     EventQueue,
     EventRecord,
     Outstation,
@@ -62,6 +59,7 @@ from rtu.iec.outstation import (
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec101 import _Application
+from tests.unit.iec.test_outstation import FakeClock, ManualExecutor
 
 T0 = 1_700_000_000.0
 STATION = 1
@@ -70,26 +68,6 @@ PROFILES = [PROFILE_104, PROFILE_101]
 FUZZ = settings(max_examples=300, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 NEGATIVE_CAUSES = {Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_CAUSE, Cot.UNKNOWN_COMMON_ADDRESS, Cot.UNKNOWN_IOA}
-
-
-@dataclass
-class FakeClock:
-    mono: float = 1000.0
-    system: float = T0
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def wall(self) -> float:
-        return self.system
-
-
-@dataclass
-class ManualExecutor:
-    started: list[tuple[CommandRequest, Done]] = field(default_factory=list)
-
-    def execute(self, request: CommandRequest, done: Done) -> None:
-        self.started.append((request, done))
 
 
 MONITORED = [PointKind.SINGLE, PointKind.DOUBLE, PointKind.STEP, PointKind.BITSTRING,
