@@ -101,6 +101,7 @@ Capabilities / limits as a master:
 """
 
 import datetime as _dt
+import logging
 import os
 import shutil
 import signal
@@ -169,6 +170,22 @@ _U_NAMES = {0x07: "STARTDT_ACT", 0x0B: "STARTDT_CON", 0x13: "STOPDT_ACT",
 STARTDT_ACT = bytes.fromhex("680407000000")
 STOPDT_ACT = bytes.fromhex("680413000000")
 TESTFR_ACT = bytes.fromhex("680443000000")
+
+
+def wait_log(caplog: pytest.LogCaptureFixture, *needles: str, timeout: float = 3.0
+             ) -> logging.LogRecord:
+    """The first WARNING (or worse) whose message contains every needle; waits, since the
+    outstation logs on its own thread (AssertionError with the last records otherwise)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for record in caplog.records:
+            text = record.getMessage()
+            if record.levelno >= logging.WARNING and all(n in text for n in needles):
+                return record
+        if time.monotonic() >= deadline:
+            seen = "\n  ".join(r.getMessage() for r in caplog.records[-10:])
+            raise AssertionError(f"no warning containing {needles}; last records:\n  {seen}")
+        time.sleep(0.02)
 
 
 def free_tcp_port() -> int:

@@ -6,7 +6,6 @@ No `from __future__ import annotations` here: c104 checks callback annotations a
 import dataclasses
 import datetime
 import logging
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from tests.integration.peers import (
     encode_cp56,
     free_tcp_port,
     sco,
+    wait_log,
 )
 
 COT_ACT, COT_ACT_CON, COT_DEACT, COT_DEACT_CON, COT_ACT_TERM, COT_GI = 6, 7, 8, 9, 10, 20
@@ -37,20 +37,6 @@ def restricted(*originators: int) -> AppConfig:
 def rtu() -> Iterator[OutstationThread]:
     with OutstationThread(restricted(1, 2), free_tcp_port()) as outstation:
         yield outstation
-
-
-def wait_log(caplog: pytest.LogCaptureFixture, *needles: str, timeout: float = 3.0
-             ) -> logging.LogRecord:
-    deadline = time.monotonic() + timeout
-    while True:
-        for record in caplog.records:
-            text = record.getMessage()
-            if record.levelno >= logging.WARNING and all(n in text for n in needles):
-                return record
-        if time.monotonic() >= deadline:
-            seen = "\n  ".join(r.getMessage() for r in caplog.records[-10:])
-            raise AssertionError(f"no warning containing {needles}; last records:\n  {seen}")
-        time.sleep(0.02)
 
 
 def test_listed_originator_commands(rtu: OutstationThread) -> None:

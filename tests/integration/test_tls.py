@@ -14,7 +14,6 @@ import logging
 import socket
 import ssl
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Self
@@ -33,6 +32,7 @@ from tests.integration.peers import (
     free_tcp_port,
     parse_apdu,
     sco,
+    wait_log,
 )
 
 COT_ACT, COT_ACT_CON, COT_ACT_TERM, COT_GI = 6, 7, 10, 20
@@ -87,22 +87,6 @@ class TlsRaw104Client(Raw104Client):
             raw.close()
             raise
         return self
-
-
-def wait_log(caplog: pytest.LogCaptureFixture, *needles: str, timeout: float = 3.0
-             ) -> logging.LogRecord:
-    """The first WARNING (or worse) whose message contains every needle (logged on the
-    outstation's thread, hence the wait)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for record in caplog.records:
-            text = record.getMessage()
-            if record.levelno >= logging.WARNING and all(n in text for n in needles):
-                return record
-        if time.monotonic() >= deadline:
-            seen = "\n  ".join(r.getMessage() for r in caplog.records[-10:])
-            raise AssertionError(f"no warning containing {needles}; last records:\n  {seen}")
-        time.sleep(0.02)
 
 
 def gi_and_command(client: Raw104Client) -> None:
