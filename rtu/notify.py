@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ def notify(state: str) -> bool:
 
 
 _fallback_logged = False
+_ATTEMPTS = 5
+_RETRY_PAUSE = 0.01  # seconds
 
 
 def _send_datagram(state: str) -> bool:
@@ -42,10 +45,24 @@ def _send_datagram(state: str) -> bool:
     if not address.startswith(("/", "\0")):
         log.warning("NOTIFY_SOCKET=%r is not a unix socket path; %s not sent", path, state)
         return False
+    # Never block the event loop: a receiver whose queue is full (net.unix.max_dgram_qlen,
+    # often 10) would hold a blocking sendto, and with it the loop, until it reads. A WATCHDOG=1
+    # that does not fit is dropped (the next one follows within half the watchdog period); the
+    # other states are tried a few more times within 50 ms.
+    attempts = 1 if state.startswith("WATCHDOG=") else _ATTEMPTS
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-            sock.sendto(state.encode(), address)
+        with socket.socket(socket.AF_UNIX,
+                           socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
+            for attempt in range(attempts):
+                try:
+                    sock.sendto(state.encode(), address)
+                    return True
+                except BlockingIOError:
+                    if attempt + 1 < attempts:
+                        time.sleep(_RETRY_PAUSE)
     except OSError as exc:
         log.warning("cannot notify systemd (%s): %s", state.split("=", 1)[0], exc)
         return False
-    return True
+    log.warning("cannot notify systemd (%s): its notification socket is full",
+                state.split("=", 1)[0])
+    return False

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -29,29 +30,49 @@ def rtu(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 class Notes:
-    """The notify socket systemd would listen on."""
+    """The notify socket systemd would listen on, read all the time as systemd does (a socket
+    nobody reads fills up and would make the sender wait or drop)."""
 
     def __init__(self, path: Path) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(str(path))
-        self.seen: list[str] = []
+        self.sock.settimeout(0.05)
+        self.seen: list[str] = []  # received and not yet matched, in order
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
-    def wait_for(self, pattern: str, timeout: float = 10.0) -> str:
-        deadline = time.monotonic() + timeout
-        for note in self.seen:
-            if re.fullmatch(pattern, note):
-                self.seen.remove(note)
-                return note
-        while time.monotonic() < deadline:
-            self.sock.settimeout(max(0.01, deadline - time.monotonic()))
+    def _read(self) -> None:
+        while not self._closed.is_set():
             try:
                 note = self.sock.recv(4096).decode()
             except TimeoutError:
-                break
-            if re.fullmatch(pattern, note):
-                return note
-            self.seen.append(note)
-        raise AssertionError(f"no {pattern!r} within {timeout} s; got {self.seen}")
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self.seen.append(note)
+
+    def close(self) -> None:
+        self._closed.set()
+        self._reader.join(2)
+        self.sock.close()
+
+    def wait_for(self, pattern: str, timeout: float = 10.0) -> str:
+        """The first note not matched before that matches ``pattern`` (it is consumed, with
+        the non-matching notes before it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                for i, note in enumerate(self.seen):
+                    if re.fullmatch(pattern, note):
+                        del self.seen[:i + 1]
+                        return note
+                seen = list(self.seen[-10:])
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no {pattern!r} within {timeout} s; last notes: {seen}")
+            time.sleep(0.01)
 
 
 @pytest.fixture
@@ -81,7 +102,7 @@ def service(site: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str],
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        notes.sock.close()
+        notes.close()
 
 
 def status(site: Path) -> str:
@@ -208,3 +229,17 @@ def test_notify_fallback_abstract_and_bad_paths(monkeypatch: pytest.MonkeyPatch)
         assert sock.recv(100) == b"WATCHDOG=1"
     monkeypatch.setenv("NOTIFY_SOCKET", "vsock:2:1234")
     assert notify_module._send_datagram("READY=1") is False
+
+
+def test_notify_fallback_never_blocks_on_a_full_socket(notify_socket: socket.socket,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    """A receiver that does not read (its queue holds net.unix.max_dgram_qlen datagrams) must
+    not stall the event loop: the sender drops what does not fit, says so, and goes on."""
+    with notify_socket:
+        started = time.monotonic()
+        sent = [notify_module._send_datagram("WATCHDOG=1") for _ in range(200)]
+        assert sent[0] is True and sent[-1] is False  # the queue filled up; nothing waited
+        assert notify_module._send_datagram("READY=1") is False  # retried briefly, then dropped
+        assert time.monotonic() - started < 2.0
+        assert "notification socket is full" in caplog.text
+        assert notify_socket.recv(100) == b"WATCHDOG=1"  # what fitted was delivered
