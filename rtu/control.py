@@ -98,21 +98,27 @@ def control_socket_path(configured: str = "", environ: Mapping[str, str] | None 
 
 
 def find_control_socket(explicit: str | None = None,
-                        environ: Mapping[str, str] | None = None) -> Path:
-    """The client's choice: ``explicit``, ``$RTU_CONTROL_SOCKET``, else the first existing
-    socket of :func:`default_socket_paths`. ControlError names every place tried."""
+                        environ: Mapping[str, str] | None = None,
+                        uid: int | None = None) -> Path:
+    """The client's choice: ``explicit``, ``$RTU_CONTROL_SOCKET``, else the first socket of
+    :func:`default_socket_paths` that answers (a socket file left by a process that died does
+    not count). ControlError names every place tried."""
     env = os.environ if environ is None else environ
     if explicit:
         return Path(explicit)
     if env.get("RTU_CONTROL_SOCKET"):
         return Path(env["RTU_CONTROL_SOCKET"])
-    tried = default_socket_paths(env)
+    tried = default_socket_paths(env, uid)
+    stale: list[Path] = []
     for path in tried:
         with contextlib.suppress(OSError):
             if stat.S_ISSOCK(path.stat().st_mode):
-                return path
+                if _answers(path):
+                    return path
+                stale.append(path)
+    left = f"; nobody answers at {', '.join(map(str, stale))}" if stale else ""
     raise ControlError("no running outstation found: no control socket at "
-                       + ", ".join(str(p) for p in tried)
+                       + ", ".join(str(p) for p in tried) + left
                        + " (is it running? as another user? use --socket PATH)")
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from rtu import notify as notify_module
+from rtu.control import ControlError, find_control_socket
 from tests.integration.peers import free_tcp_port
 
 pytestmark = pytest.mark.integration
@@ -159,6 +160,15 @@ def test_without_a_running_outstation_the_client_says_where_it_looked(tmp_path: 
     result = rtu("status", env=env)
     assert result.returncode == 1
     assert f"{tmp_path}/rtu/control.sock" in result.stderr and "is it running?" in result.stderr
+
+
+def test_a_socket_file_nobody_serves_is_passed_over(tmp_path: Path) -> None:
+    """A control socket left by a process that died is not taken for a running outstation."""
+    (tmp_path / "rtu").mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as left_over:
+        left_over.bind(str(tmp_path / "rtu" / "control.sock"))  # bound, never listening
+    with pytest.raises(ControlError, match=f"nobody answers at {tmp_path}/rtu/control.sock"):
+        find_control_socket(None, {"XDG_RUNTIME_DIR": str(tmp_path)}, uid=4_000_123)
 
 
 def test_a_second_instance_does_not_steal_the_socket(service: tuple[subprocess.Popen[str], Notes],

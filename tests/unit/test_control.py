@@ -117,7 +117,8 @@ def test_where_the_client_looks(tmp_path: Path) -> None:
     assert find_control_socket("/x.sock", env) == Path("/x.sock")
     assert find_control_socket(None, {"RTU_CONTROL_SOCKET": "/y.sock"}) == Path("/y.sock")
     with pytest.raises(ControlError, match="no running outstation found"):
-        find_control_socket(None, {"RUNTIME_DIRECTORY": str(tmp_path / "none")})
+        find_control_socket(None, {"RUNTIME_DIRECTORY": str(tmp_path / "none")}, uid=4_000_123)
+
 
 
 def test_text_helpers() -> None:
