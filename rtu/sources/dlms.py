@@ -228,6 +228,13 @@ class InvocationCounterStore:
 
 
 # -- the runtime ---------------------------------------------------------------------------------
+def _forget_outcome(worker: asyncio.Future[Any]) -> None:
+    """Mark a session's error as seen: when its poll was abandoned (cancelled, or over its
+    budget) nobody awaits it, and asyncio would log it as never retrieved."""
+    if not worker.cancelled():
+        worker.exception()
+
+
 class MeterSource:
     """Polls one meter through a :class:`hal.dlms.DlmsLink`."""
 
@@ -317,16 +324,22 @@ class MeterSource:
                 raise DlmsError(DlmsErrorKind.TIMEOUT, "the previous session's thread is still "
                                                        "blocked; not starting another")
         worker = asyncio.ensure_future(asyncio.to_thread(self._blocking_session))
+        worker.add_done_callback(_forget_outcome)  # an abandoned session's error is no news
         self._worker = worker
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for returns the result of a future
+        # that completed in the same loop pass as a cancel of the caller and drops the cancel
+        # (CPython gh-86296), and the source then polled on while the supervisor waited for
+        # it to stop. asyncio.wait neither cancels the worker nor swallows our cancel.
         try:
-            return await asyncio.wait_for(asyncio.shield(worker), self.budget)
-        except TimeoutError:
-            self.link.abort()
-            raise DlmsError(DlmsErrorKind.TIMEOUT,
-                            f"the session took more than {self.budget:g} s") from None
+            done, _ = await asyncio.wait({worker}, timeout=self.budget)
         except asyncio.CancelledError:
             self.link.abort()
             raise
+        if not done:
+            self.link.abort()
+            raise DlmsError(DlmsErrorKind.TIMEOUT,
+                            f"the session took more than {self.budget:g} s")
+        return worker.result()
 
     def _blocking_session(self) -> list[AttributeResult]:
         """In the worker thread: reserve counters, read, remember the next counter."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -220,3 +221,44 @@ class TestMeterSource:
         asyncio.run(src.poll())
         assert link.counters == [] and "corrupt" in src.last_error
         assert db.value("energy").quality == INVALID
+
+
+class GatedLink(ScriptedLink):
+    """A ScriptedLink whose read waits until the test opens the gate."""
+
+    def __init__(self, values: dict[AttributeRef, object]) -> None:
+        super().__init__(values)
+        self.gate = threading.Event()
+
+    def read(self, refs: Sequence[AttributeRef],
+             invocation_counter: int) -> tuple[list[AttributeResult], int]:
+        assert self.gate.wait(5.0)
+        return super().read(refs, invocation_counter)
+
+
+class TestStopping:
+    def test_a_stop_as_a_session_ends_stops_the_source(self) -> None:
+        """A cancel that lands while a finished session's result is on its way back to the
+        loop ends run() (Python 3.11's asyncio.wait_for returned the result instead and
+        forgot the cancel, CPython gh-86296: the source polled on and the supervisor's stop
+        waited for ever)."""
+        db = meter_db()
+        link = GatedLink(values(cosem_time(2024, 5, 1, 10, 0, 0)))
+        src = source(link, db)
+
+        async def main() -> None:
+            task = asyncio.create_task(src.run())
+            while src._worker is None:
+                await asyncio.sleep(0)
+            # the cancel comes right after the session thread's result is in, before the
+            # poll has looked at it: the narrowest window
+            src._worker.add_done_callback(lambda _: task.cancel())
+            link.gate.set()
+            done, _ = await asyncio.wait({task}, timeout=2.0)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=2.0)
+            assert done and task.cancelled(), "the source went on polling after its cancel"
+            assert link.aborted >= 1  # run() closed the line on its way out
+
+        asyncio.run(main())
