@@ -24,6 +24,9 @@ Settled here rather than left to the library:
   reached the meter is never used again). The meter's own counter is checked to rise within a
   session; a fresh session accepts any (``meter_initial_invocation_counter=-1``: a restarted
   meter may begin at 0, which dlms-cosem would otherwise refuse).
+* **Load profiles.** An :class:`AttributeRef` may carry a :class:`RangeSelection` (selective
+  access by range on a Profile Generic buffer); a meter that answers it with an error gets a
+  GET of the whole buffer in the same session (``AttributeResult.selected`` False).
 * dlms-cosem logs through structlog; it is routed into the standard ``logging`` tree under
   ``dlms_cosem`` and held at WARNING unless that logger was configured (then it is left alone).
 """
@@ -97,12 +100,27 @@ class DlmsLinkSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RangeSelection:
+    """Selective access by range (access selector 1) to a Profile Generic buffer: the entries
+    whose ``restricting`` capture object (a date-time column, normally the clock) lies within
+    ``start .. end`` (POSIX seconds, sent as UTC), all columns. A meter that refuses it gets a
+    GET of the whole buffer instead: the caller filters by time either way."""
+
+    restricting_class: int
+    restricting_obis: tuple[int, int, int, int, int, int]
+    restricting_attribute: int
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
 class AttributeRef:
-    """One COSEM attribute by logical name."""
+    """One COSEM attribute by logical name (a buffer with an optional range selection)."""
 
     class_id: int
     obis: tuple[int, int, int, int, int, int]
     attribute: int
+    selection: RangeSelection | None = None
 
     def __str__(self) -> str:
         a, b, c, d, e, f = self.obis
@@ -112,11 +130,13 @@ class AttributeRef:
 @dataclass(frozen=True, slots=True)
 class AttributeResult:
     """The decoded value of one attribute (dlms-cosem's A-XDR decoding: int, float, bytes,
-    str, bool, list for arrays and structures), or why there is none."""
+    str, bool, list for arrays and structures), or why there is none. ``selected``: False when
+    a range selection was refused and the whole buffer was read instead."""
 
     ref: AttributeRef
     value: Any = None
     error: str | None = None
+    selected: bool = True
 
 
 class DlmsLink(Protocol):

@@ -8,6 +8,7 @@ and the session itself.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import socket
 import threading
@@ -18,6 +19,7 @@ import serial
 import structlog
 from dlms_cosem import cosem, enumerations, exceptions, security, utils
 from dlms_cosem.client import DataResultError, DlmsClient, HLSError
+from dlms_cosem.cosem.selective_access import CaptureObject, RangeDescriptor
 from dlms_cosem.io import HdlcTransport, TcpTransport
 from dlms_cosem.protocol import acse, xdlms
 
@@ -29,6 +31,7 @@ from hal.dlms import (
     DlmsErrorKind,
     DlmsLinkSettings,
     DlmsTcpSettings,
+    RangeSelection,
 )
 
 log = logging.getLogger(__name__)
@@ -314,12 +317,38 @@ class CosemLink:
     def _get(self, client: DlmsClient, ref: AttributeRef) -> AttributeResult:
         attribute = cosem.CosemAttribute(interface=ref.class_id, instance=cosem.Obis(*ref.obis),
                                          attribute=ref.attribute)
+        selected = True
         try:
-            raw = client.get(attribute)
+            if ref.selection is None:
+                raw = client.get(attribute)
+            else:
+                try:
+                    raw = client.get(attribute, access_descriptor=_range(ref.selection))
+                except DataResultError as exc:
+                    # a meter without selective access by range: the whole buffer
+                    log.debug("dlms %s: %s: range selection refused (%s); reading it all",
+                              self.settings.name, ref, exc)
+                    selected = False
+                    raw = client.get(attribute)
         except DataResultError as exc:
             return AttributeResult(ref, error=str(exc))
         try:
             value = utils.parse_as_dlms_data(raw)
         except Exception as exc:  # noqa: BLE001 - a value we cannot decode: this read only
             return AttributeResult(ref, error=f"cannot decode {raw.hex()}: {exc}")
-        return AttributeResult(ref, value=value)
+        return AttributeResult(ref, value=value, selected=selected)
+
+
+def _range(selection: RangeSelection) -> RangeDescriptor:
+    """Access selector 1 (range_descriptor): restricting object, from, to (date-times sent as
+    UTC, deviation 0), every column."""
+    restricting = CaptureObject(
+        cosem_attribute=cosem.CosemAttribute(
+            interface=enumerations.CosemInterface(selection.restricting_class),
+            instance=cosem.Obis(*selection.restricting_obis),
+            attribute=selection.restricting_attribute),
+        data_index=0)
+    return RangeDescriptor(
+        restricting_object=restricting,
+        from_value=dt.datetime.fromtimestamp(selection.start, dt.UTC).replace(microsecond=0),
+        to_value=dt.datetime.fromtimestamp(selection.end, dt.UTC).replace(microsecond=0))

@@ -33,6 +33,7 @@ __all__ = [
     "DLMS_UNITS",
     "DlmsConfig",
     "DlmsMeterConfig",
+    "DlmsProfile",
     "DlmsRead",
     "parse_dlms",
 ]
@@ -42,8 +43,11 @@ _DLMS_KEYS: Final = ("credentials", "meters")
 _METER_KEYS: Final = (
     "name", "transport", "host", "port", "device", "baudrate", "server_physical_address",
     "client_address", "server_address", "authentication", "system_title", "interval",
-    "timeout", "clock_point", "clock_max_drift", "reads",
+    "timeout", "clock_point", "clock_max_drift", "reads", "profile",
 )
+_PROFILE_KEYS: Final = ("obis", "capture_period", "backfill", "columns")
+DEFAULT_PROFILE_OBIS: Final = (1, 0, 99, 1, 0, 255)  # load profile 1
+MAX_CAPTURE_PERIOD: Final = 31 * 86400
 _TCP_KEYS: Final = ("host", "port")
 _HDLC_KEYS: Final = ("device", "baudrate", "server_physical_address")
 _READ_KEYS: Final = ("point", "obis", "class_id", "attribute", "scale", "unit")
@@ -85,6 +89,16 @@ class DlmsRead:
 
 
 @dataclass(frozen=True, slots=True)
+class DlmsProfile:
+    """A Profile Generic (class 7) whose new buffer entries become time-tagged point updates."""
+
+    capture_period: int  # seconds between the meter's captures (its attribute 4)
+    columns: tuple[DlmsRead, ...]  # the captured objects mapped onto points
+    obis: tuple[int, int, int, int, int, int] = DEFAULT_PROFILE_OBIS
+    backfill: float = 86400.0  # seconds of history taken on the very first read
+
+
+@dataclass(frozen=True, slots=True)
 class DlmsMeterConfig:
     name: str
     transport: str  # "tcp" (wrapper, IEC 62056-47) | "hdlc" (serial line, IEC 62056-46)
@@ -102,6 +116,7 @@ class DlmsMeterConfig:
     timeout: float = 5.0  # seconds per request
     clock_point: str | None = None  # single point: on while the clock drifts beyond the limit
     clock_max_drift: float = 10.0  # seconds
+    profile: DlmsProfile | None = None  # a load profile read once per capture period
     password: bytes = field(default=b"", repr=False)  # from the credentials file
     encryption_key: bytes = field(default=b"", repr=False)
     authentication_key: bytes = field(default=b"", repr=False)
@@ -176,7 +191,8 @@ def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Poin
     for pt in points:
         if pt.source == DLMS_SOURCE and pt.name not in fed:
             p.error(f"points[{raw_index.get(pt.name, '?')}].source",
-                    f"expected a [[dlms.meters.reads]] entry or a dlms.meters clock_point naming "
+                    f"expected a [[dlms.meters.reads]] entry, a dlms.meters clock_point or a "
+                    f"[[dlms.meters.profile.columns]] entry naming "
                     f"{pt.name!r} for a point with source = \"dlms\", got none")
     credentials = ""
     if "credentials" in tbl:
@@ -284,13 +300,17 @@ def _meter(p: Reporter, item: object, path: str, points: dict[str, Point],
     reads: list[DlmsRead] = []
     reads_value = tbl.get("reads")
     items = p.array_of_tables(reads_value, f"{path}.reads") if "reads" in tbl else []
-    if not items and clock_point is None and "clock_point" not in tbl:
+    if (not items and clock_point is None and "clock_point" not in tbl
+            and "profile" not in tbl):
         p.error(f"{path}.reads", "expected at least one [[dlms.meters.reads]] table (or a "
-                                 "clock_point), got none")
+                                 "clock_point or a [dlms.meters.profile]), got none")
     for k, read_item in enumerate(items):
         read = _read(p, read_item, f"{path}.reads[{k}]", points, raw_index, fed)
         if read is not None:
             reads.append(read)
+    profile: DlmsProfile | None = None
+    if "profile" in tbl:
+        profile = _profile(p, tbl["profile"], f"{path}.profile", points, raw_index, fed)
     if (len(p.errors) > before or name is None or transport is None or client_address is None
             or server_address is None or authentication is None or interval is None
             or timeout is None or max_drift is None):
@@ -299,7 +319,56 @@ def _meter(p: Reporter, item: object, path: str, points: dict[str, Point],
         name=name, transport=transport, reads=tuple(reads), host=host, port=port, device=device,
         baudrate=baudrate, server_physical_address=physical, client_address=client_address,
         server_address=server_address, authentication=authentication, system_title=system_title,
-        interval=interval, timeout=timeout, clock_point=clock_point, clock_max_drift=max_drift)
+        interval=interval, timeout=timeout, clock_point=clock_point, clock_max_drift=max_drift,
+        profile=profile)
+
+
+def _profile(p: Reporter, value: object, path: str, points: dict[str, Point],
+             raw_index: dict[str, int], fed: dict[str, str]) -> DlmsProfile | None:
+    if not isinstance(value, Mapping):
+        p.expected(path, "a table ([dlms.meters.profile])", value)
+        return None
+    tbl = p.table(value, path, _PROFILE_KEYS, "[dlms.meters.profile]")
+    before = len(p.errors)
+    obis: tuple[int, int, int, int, int, int] | None = DEFAULT_PROFILE_OBIS
+    obis_expected = "the OBIS code of a Profile Generic such as \"1.0.99.1.0.255\""
+    if "obis" in tbl and (not isinstance(tbl["obis"], str)
+                          or (obis := parse_obis(tbl["obis"])) is None):
+        p.expected(f"{path}.obis", obis_expected, tbl["obis"])
+    period: int | None = None
+    period_expected = (f"the meter's capture period, a whole number of seconds "
+                       f"1..{MAX_CAPTURE_PERIOD} (900: a 15-minute load profile)")
+    if "capture_period" not in tbl:
+        p.missing(f"{path}.capture_period", period_expected)
+    else:
+        period = p.integer(tbl["capture_period"], f"{path}.capture_period", 1,
+                           MAX_CAPTURE_PERIOD, period_expected)
+    backfill = p.number(tbl.get("backfill", 86400.0), f"{path}.backfill",
+                        "a number of seconds >= 0 (history taken on the first read)",
+                        at_least=0.0)
+    columns: list[DlmsRead] = []
+    if "columns" not in tbl:
+        p.missing(f"{path}.columns", "at least one [[dlms.meters.profile.columns]] table")
+    else:
+        items = p.array_of_tables(tbl["columns"], f"{path}.columns")
+        if not items and len(p.errors) == before:
+            p.error(f"{path}.columns", "expected at least one [[dlms.meters.profile.columns]] "
+                                       "table, got none")
+        for k, item in enumerate(items):
+            column = _read(p, item, f"{path}.columns[{k}]", points, raw_index, fed,
+                           "[[dlms.meters.profile.columns]]")
+            if column is not None:
+                columns.append(column)
+        captured = [(c.class_id, c.obis, c.attribute) for c in columns]
+        for k, key in enumerate(captured):
+            if key in captured[:k]:
+                p.error(f"{path}.columns[{k}]", f"expected each captured object once, got "
+                                                f"{obis_text(key[1])} (class {key[0]}, "
+                                                f"attribute {key[2]}) again")
+    if len(p.errors) > before or obis is None or period is None or backfill is None:
+        return None
+    return DlmsProfile(capture_period=period, columns=tuple(columns), obis=obis,
+                       backfill=backfill)
 
 
 def _point(p: Reporter, value: object, path: str, kinds: Sequence[PointKind],
@@ -329,11 +398,12 @@ def _point(p: Reporter, value: object, path: str, kinds: Sequence[PointKind],
 
 
 def _read(p: Reporter, item: object, path: str, points: dict[str, Point],
-          raw_index: dict[str, int], fed: dict[str, str]) -> DlmsRead | None:
+          raw_index: dict[str, int], fed: dict[str, str],
+          header: str = "[[dlms.meters.reads]]") -> DlmsRead | None:
     if not isinstance(item, Mapping):
-        p.expected(path, "a table ([[dlms.meters.reads]])", item)
+        p.expected(path, f"a table ({header})", item)
         return None
-    tbl = p.table(item, path, _READ_KEYS, "[[dlms.meters.reads]]")
+    tbl = p.table(item, path, _READ_KEYS, header)
     before = len(p.errors)
     point: str | None = None
     if "point" not in tbl:

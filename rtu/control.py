@@ -185,8 +185,9 @@ class ControlServer:
             # only our own socket: a newer instance may have replaced it
             if self.path.stat().st_ino == self._inode:
                 self.path.unlink()
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(server.wait_closed(), 1.0)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):  # not wait_for: gh-86296 (3.11)
+                await server.wait_closed()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -256,7 +256,8 @@ class Supervisor:
         if self.iec101 is None or self._tg is None:
             return
         with suppress(TimeoutError):
-            await asyncio.wait_for(self.iec101.opened.wait(), FIRST_OPEN_GRACE)
+            async with asyncio.timeout(FIRST_OPEN_GRACE):  # not wait_for: gh-86296 (3.11)
+                await self.iec101.opened.wait()
         if not self.iec101.opened.is_set():
             log.warning("%s is not open (retrying in the background); ready without it",
                         self.iec101.name)

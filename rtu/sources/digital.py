@@ -503,8 +503,11 @@ class DigitalSource:
                 if timeout == math.inf:
                     await self._wake.wait()
                 elif timeout > 0:
+                    # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancel
+                    # that lands as the wait ends (CPython gh-86296) and the stop would hang
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), timeout)
+                        async with asyncio.timeout(timeout):
+                            await self._wake.wait()
         finally:
             self.inputs.unwatch()
             self._wake = None

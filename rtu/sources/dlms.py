@@ -29,6 +29,17 @@ and a restart goes on from the end of the reserved block. A meter that refuses o
 reports its own makes us jump past it. A counter file that cannot be read stops the meter's
 polls (with a clear error) rather than risk reusing a counter.
 
+A load profile (``[dlms.meters.profile]``, pure parts :func:`profile_query`,
+:func:`decode_capture_objects`, :func:`decode_profile_entries`) is read when a capture period
+has passed since the last entry reported (or none was): the capture objects, the buffer entries
+after that one (range selection on the clock column; the meter may answer with more, so they
+are filtered by capture time here) and the scaler_unit of its register columns. Each new entry,
+oldest first, updates the mapped points with its own capture time; the database reports those
+that changed. The last capture time reported is kept in ``DIR/dlms/profiles/METER.json``,
+written after the entries reached the database (a crash in between repeats them, never loses
+them). A column the profile does not capture, or a profile without the clock, makes the mapped
+points invalid (a mapping mistake) without failing the meter.
+
 Communication failures never leave :meth:`MeterSource.run`; only a bug does (the supervisor then
 restarts the source, after it has marked its points IV|NT).
 """
@@ -59,8 +70,16 @@ from hal.dlms import (
     DlmsLink,
     DlmsLinkSettings,
     DlmsTcpSettings,
+    RangeSelection,
 )
-from rtu.config_dlms import SCALER_UNIT_ATTRIBUTE, DlmsConfig, DlmsMeterConfig, DlmsRead
+from rtu.config_dlms import (
+    SCALER_UNIT_ATTRIBUTE,
+    DlmsConfig,
+    DlmsMeterConfig,
+    DlmsProfile,
+    DlmsRead,
+    obis_text,
+)
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
 
@@ -75,6 +94,11 @@ CLOCK_STATUS_NOT_SPECIFIED: Final = 0xFF
 DEVIATION_NOT_SPECIFIED: Final = -0x8000
 COUNTER_RESERVE: Final = 1000  # counters reserved on disk at a time
 SESSION_OVERHEAD: Final = 6  # requests besides the GETs: connect, AARQ, HLS reply, RLRQ, DISC
+PROFILE_CLASS: Final = 7  # Profile Generic
+PROFILE_BUFFER_ATTRIBUTE: Final = 2
+PROFILE_CAPTURE_OBJECTS_ATTRIBUTE: Final = 3
+PROFILE_BLOCKS: Final = 32  # requests a buffer read may take besides its GET (GET-next blocks)
+PROFILE_LOOKAHEAD: Final = 3600.0  # s: the range asked reaches this far past our clock
 
 
 # -- pure: what to ask, and what the answers mean --------------------------------------------
@@ -167,6 +191,100 @@ def decode_cosem_datetime(raw: Any) -> CosemTime:
     return CosemTime(local.timestamp() + offset * 60, status_or_none)
 
 
+# -- pure: load profiles -------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ProfileQuery:
+    """What one session asks of a load profile: its capture objects, the buffer entries in a
+    time range, the scaler_unit of its register columns. ``after``: report only entries
+    captured after this instant (POSIX seconds)."""
+
+    capture_objects: AttributeRef
+    buffer: AttributeRef
+    scalers: tuple[AttributeRef, ...]
+    after: float
+
+    @property
+    def refs(self) -> tuple[AttributeRef, ...]:
+        return (self.capture_objects, self.buffer, *self.scalers)
+
+
+def profile_query(profile: DlmsProfile, after: float, now: float) -> ProfileQuery:
+    """The GETs that bring a profile's entries captured after ``after`` (selective access by
+    range on the clock column, from the next second to a little past ``now``)."""
+    scalers: dict[AttributeRef, None] = {}
+    for column in profile.columns:
+        scaler = scaler_ref(column)
+        if scaler is not None:
+            scalers[scaler] = None
+    start = math.floor(after) + 1
+    selection = RangeSelection(CLOCK_CLASS, CLOCK_OBIS, CLOCK_TIME_ATTRIBUTE, start,
+                               max(now, start) + PROFILE_LOOKAHEAD)
+    return ProfileQuery(
+        capture_objects=AttributeRef(PROFILE_CLASS, profile.obis,
+                                     PROFILE_CAPTURE_OBJECTS_ATTRIBUTE),
+        buffer=AttributeRef(PROFILE_CLASS, profile.obis, PROFILE_BUFFER_ATTRIBUTE, selection),
+        scalers=tuple(scalers), after=after)
+
+
+CapturedObject = tuple[int, tuple[int, int, int, int, int, int], int]  # class, obis, attribute
+
+
+def decode_capture_objects(value: Any) -> list[CapturedObject]:
+    """A profile's capture_objects (attribute 3): an array of structures ``{class_id,
+    logical_name (6 octets), attribute_index, data_index}`` -> (class, obis, attribute) per
+    column, in column order."""
+    if not isinstance(value, list):
+        raise DlmsValueError(f"capture_objects: expected an array, got {value!r}")
+    columns: list[CapturedObject] = []
+    for item in value:
+        if (not isinstance(item, list) or len(item) != 4
+                or not isinstance(item[0], int) or not isinstance(item[2], int)
+                or not isinstance(item[1], bytes | bytearray) or len(item[1]) != 6):
+            raise DlmsValueError(f"capture_objects: expected {{class_id, logical_name, "
+                                 f"attribute_index, data_index}}, got {item!r}")
+        a, b, c, d, e, f = bytes(item[1])
+        columns.append((item[0], (a, b, c, d, e, f), item[2]))
+    return columns
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileEntry:
+    timestamp: float  # the entry's capture time (POSIX seconds)
+    values: tuple[Any, ...]  # the raw columns, in capture-object order
+
+
+def decode_profile_entries(buffer: Any, width: int, clock_column: int,
+                           capture_period: int) -> tuple[list[ProfileEntry], list[str]]:
+    """A profile buffer (array of structures of ``width`` columns) -> its entries in time order,
+    and what was wrong with those left out. A null clock column is the previous entry's time
+    plus the capture period (the compression the Blue Book allows for a profile captured at
+    its period); an entry without a usable time is left out."""
+    if not isinstance(buffer, list):
+        raise DlmsValueError(f"buffer: expected an array of entries, got {buffer!r}")
+    entries: list[ProfileEntry] = []
+    problems: list[str] = []
+    previous: float | None = None
+    for index, row in enumerate(buffer):
+        if not isinstance(row, list) or len(row) != width:
+            problems.append(f"entry {index}: expected {width} columns, got {row!r}")
+            previous = None
+            continue
+        raw_time = row[clock_column]
+        if raw_time is None and previous is not None:
+            stamp: float | None = previous + capture_period
+        else:
+            stamp = decode_cosem_datetime(raw_time).timestamp
+        if stamp is None:
+            problems.append(f"entry {index}: no usable capture time ({raw_time!r})")
+            previous = None
+            continue
+        previous = stamp
+        entries.append(ProfileEntry(stamp, tuple(row)))
+    entries.sort(key=lambda entry: entry.timestamp)  # a LIFO-sorted profile, too
+    return entries, problems
+
+
+
 # -- the client invocation counter, kept in the state directory --------------------------------
 class CounterFileError(Exception):
     pass
@@ -210,29 +328,79 @@ class InvocationCounterStore:
         if counter + needed <= self.reserved:
             return
         reserved = min(counter + max(needed, COUNTER_RESERVE), INVOCATION_COUNTER_MAX + 1)
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, json.dumps({"reserved": reserved}).encode("ascii") + b"\n")
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _write_atomically(self.path, {"reserved": reserved})
         self.reserved = reserved
 
 
+def _write_atomically(path: Path, data: dict[str, Any]) -> None:
+    """``data`` as JSON in ``path`` (mode 600): temporary file, fsync, rename, fsync the
+    directory."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, json.dumps(data).encode("ascii") + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class ProfileStore:
+    """``DIR/dlms/profiles/METER.json``: ``{"last": T, "time": "..."}`` - the capture time
+    (POSIX seconds; and as UTC text, for people) of the last load profile entry reported, so a
+    restart reports only entries captured after it. Written after the entries reached the point
+    database: a crash in between reports some entries twice, never loses one."""
+
+    def __init__(self, directory: Path, meter: str) -> None:
+        self.path = directory / "dlms" / "profiles" / f"{meter}.json"
+
+    def load(self) -> float | None:
+        """The last entry reported; None when none was (or the file is unusable: then a
+        warning says so and the profile starts again from its backfill)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            log.warning("%s: cannot read it (%s); the load profile is read again from its "
+                        "backfill", self.path, exc.strerror)
+            return None
+        try:
+            last = json.loads(text)["last"]
+            if isinstance(last, bool) or not isinstance(last, int | float) \
+                    or not math.isfinite(last):
+                raise ValueError(f"last = {last!r}")
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("%s: corrupt (%s); the load profile is read again from its backfill "
+                        "(entries may be reported twice)", self.path, exc)
+            return None
+        return float(last)
+
+    def save(self, last: float) -> None:
+        when = dt.datetime.fromtimestamp(last, dt.UTC).isoformat()
+        _write_atomically(self.path, {"last": last, "time": when})
+
+
 # -- the runtime ---------------------------------------------------------------------------------
+def _forget_outcome(worker: asyncio.Future[Any]) -> None:
+    """Mark a session's error as seen: when its poll was abandoned (cancelled, or over its
+    budget) nobody awaits it, and asyncio would log it as never retrieved."""
+    if not worker.cancelled():
+        worker.exception()
+
+
 class MeterSource:
     """Polls one meter through a :class:`hal.dlms.DlmsLink`."""
 
     def __init__(self, meter: DlmsMeterConfig, db: PointDatabase, link: DlmsLink,
                  store: InvocationCounterStore | None, *,
+                 profile_store: ProfileStore | None = None,
                  wall: Callable[[], float] = time.time,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.name = f"dlms:{meter.name}"
@@ -243,8 +411,11 @@ class MeterSource:
         self.wall = wall
         self.monotonic = monotonic
         self.refs = plan(meter)
+        self.profile_store = profile_store  # None: the last entry is not kept across restarts
+        self.profile_points = tuple(c.point for c in meter.profile.columns) \
+            if meter.profile is not None else ()
         self.points = tuple(r.point for r in meter.reads) + (
-            (meter.clock_point,) if meter.clock_point is not None else ())
+            (meter.clock_point,) if meter.clock_point is not None else ()) + self.profile_points
         self.kinds = {name: db.point(name).kind for name in self.points}
         self.up: bool | None = None  # None: not asked yet
         self.last_error = ""
@@ -252,7 +423,10 @@ class MeterSource:
         self.failures = 0
         self.counter: int | None = None  # the next client invocation counter (hls-gmac)
         self.clock_drift: float | None = None  # seconds, meter - ours, at the last poll
-        self._worker: asyncio.Future[list[AttributeResult]] | None = None
+        self.profile_last: float | None = None  # capture time of the last entry reported
+        self._profile_loaded = False
+        self._worker: asyncio.Future[tuple[list[AttributeResult], ProfileQuery | None]] | None \
+            = None
         self._problems: dict[str, str] = {}  # point -> why it is invalid (logged once)
 
     @property
@@ -263,13 +437,24 @@ class MeterSource:
         if self.up:
             drift = f", clock drift {self.clock_drift:+.1f} s" if self.clock_drift is not None \
                 else ""
-            return f"answering ({self.polls} polls, {self.failures} failed{drift})"
+            profile = ""
+            if self.profile_last is not None:
+                profile = (", load profile up to " + dt.datetime.fromtimestamp(
+                    self.profile_last, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ"))
+            return f"answering ({self.polls} polls, {self.failures} failed{drift}{profile})"
         return f"NOT ANSWERING: {self.last_error}"
 
     @property
     def budget(self) -> float:
         """The most a whole session may take before its line is closed under it."""
-        return self.meter.timeout * (len(self.refs) + SESSION_OVERHEAD) + 1.0
+        return self.meter.timeout * self._requests(self.meter.profile is not None) + 1.0
+
+    def _requests(self, profile: bool) -> int:
+        """The most requests (so client invocation counters) one session may make."""
+        if not profile or self.meter.profile is None:
+            return len(self.refs) + SESSION_OVERHEAD
+        query = profile_query(self.meter.profile, 0.0, 0.0)
+        return len(self.refs) + len(query.refs) + PROFILE_BLOCKS + SESSION_OVERHEAD
 
     async def run(self) -> None:
         try:
@@ -293,7 +478,7 @@ class MeterSource:
         """One session now; the points are updated (or invalidated) before it returns."""
         self.polls += 1
         try:
-            results = await self._session()
+            results, query = await self._session()
         except DlmsError as exc:
             self._failed(str(exc))
             return
@@ -305,9 +490,19 @@ class MeterSource:
             log.info("dlms meter %s answers again", self.meter.name)
         self.up = True
         self.last_error = ""
+        if query is not None:
+            last = self._store_profile(results, query)
+            if last is not None and (self.profile_last is None or last > self.profile_last):
+                self.profile_last = last
+                if self.profile_store is not None:
+                    try:
+                        await asyncio.to_thread(self.profile_store.save, last)
+                    except OSError as exc:
+                        log.warning("dlms meter %s: %s: cannot write it: %s", self.meter.name,
+                                    self.profile_store.path, exc.strerror or exc)
         self._store(results, now)
 
-    async def _session(self) -> list[AttributeResult]:
+    async def _session(self) -> tuple[list[AttributeResult], ProfileQuery | None]:
         previous = self._worker
         if previous is not None and not previous.done():
             # the last session overran and its line was closed: its thread should end within
@@ -317,37 +512,62 @@ class MeterSource:
                 raise DlmsError(DlmsErrorKind.TIMEOUT, "the previous session's thread is still "
                                                        "blocked; not starting another")
         worker = asyncio.ensure_future(asyncio.to_thread(self._blocking_session))
+        worker.add_done_callback(_forget_outcome)  # an abandoned session's error is no news
         self._worker = worker
+        # asyncio.wait, not wait_for: on Python 3.11 wait_for returns the result of a future
+        # that completed in the same loop pass as a cancel of the caller and drops the cancel
+        # (CPython gh-86296), and the source then polled on while the supervisor waited for
+        # it to stop. asyncio.wait neither cancels the worker nor swallows our cancel.
         try:
-            return await asyncio.wait_for(asyncio.shield(worker), self.budget)
-        except TimeoutError:
-            self.link.abort()
-            raise DlmsError(DlmsErrorKind.TIMEOUT,
-                            f"the session took more than {self.budget:g} s") from None
+            done, _ = await asyncio.wait({worker}, timeout=self.budget)
         except asyncio.CancelledError:
             self.link.abort()
             raise
+        if not done:
+            self.link.abort()
+            raise DlmsError(DlmsErrorKind.TIMEOUT,
+                            f"the session took more than {self.budget:g} s")
+        return worker.result()
 
-    def _blocking_session(self) -> list[AttributeResult]:
-        """In the worker thread: reserve counters, read, remember the next counter."""
+    def _blocking_session(self) -> tuple[list[AttributeResult], ProfileQuery | None]:
+        """In the worker thread: decide whether the load profile is due, reserve counters,
+        read, remember the next counter."""
+        query = self._profile_query()
+        refs = tuple(dict.fromkeys(self.refs + query.refs)) if query is not None else self.refs
+        needed = self._requests(query is not None)
         counter = 0
         if self.store is not None:
             if self.counter is None:
                 self.counter = self.store.load()
             counter = self.counter
-            if counter + len(self.refs) + SESSION_OVERHEAD > INVOCATION_COUNTER_MAX:
+            if counter + needed > INVOCATION_COUNTER_MAX:
                 raise CounterFileError("the client invocation counter is exhausted: the meter's "
                                        "keys must be changed")
-            self.store.reserve(counter, len(self.refs) + SESSION_OVERHEAD)
+            self.store.reserve(counter, needed)
         try:
-            results, after = self.link.read(self.refs, counter)
+            results, after = self.link.read(refs, counter)
         except DlmsError as exc:
             if self.store is not None and exc.next_counter is not None:
                 self.counter = max(counter, exc.next_counter)
             raise
         if self.store is not None:
             self.counter = max(counter, after)
-        return results
+        return results, query
+
+    def _profile_query(self) -> ProfileQuery | None:
+        """The load profile's GETs when a new entry may be there: never read yet, or a capture
+        period has passed since the last entry reported."""
+        profile = self.meter.profile
+        if profile is None:
+            return None
+        if not self._profile_loaded:
+            self.profile_last = self.profile_store.load() if self.profile_store else None
+            self._profile_loaded = True
+        now = self.wall()
+        last = self.profile_last
+        if last is not None and now < last + profile.capture_period:
+            return None
+        return profile_query(profile, now - profile.backfill if last is None else last, now)
 
     # -- results ----------------------------------------------------------------------------------
     def _store(self, results: Sequence[AttributeResult], now: float) -> None:
@@ -375,17 +595,91 @@ class MeterSource:
         result = by_ref[value_ref(read)]
         if result.error is not None:
             raise DlmsValueError(result.error)
-        scaler = 0
+        return register_value(result.value, self._scaler(read, by_ref), read.scale, kind)
+
+    @staticmethod
+    def _scaler(read: DlmsRead, by_ref: dict[AttributeRef, AttributeResult]) -> int:
+        """The scaler of a register read (0 for data), its unit checked."""
         sref = scaler_ref(read)
-        if sref is not None:
-            scaler_result = by_ref[sref]
-            if scaler_result.error is not None:
-                raise DlmsValueError(f"scaler_unit: {scaler_result.error}")
-            scaler, unit = decode_scaler_unit(scaler_result.value)
-            if read.unit is not None and unit != read.unit:
-                raise DlmsValueError(f"the meter reports unit {unit}, the configuration expects "
-                                  f"{read.unit}")
-        return register_value(result.value, scaler, read.scale, kind)
+        if sref is None:
+            return 0
+        scaler_result = by_ref[sref]
+        if scaler_result.error is not None:
+            raise DlmsValueError(f"scaler_unit: {scaler_result.error}")
+        scaler, unit = decode_scaler_unit(scaler_result.value)
+        if read.unit is not None and unit != read.unit:
+            raise DlmsValueError(f"the meter reports unit {unit}, the configuration expects "
+                                 f"{read.unit}")
+        return scaler
+
+    def _store_profile(self, results: Sequence[AttributeResult],
+                       query: ProfileQuery) -> float | None:
+        """The profile's new entries, in time order, each column's point updated with the
+        entry's capture time; returns the last entry's time (None: no new entry)."""
+        profile = self.meter.profile
+        assert profile is not None
+        by_ref = {r.ref: r for r in results}
+        now = self.wall()
+        where = f"load profile {obis_text(profile.obis)}"
+        try:
+            captured_result = by_ref[query.capture_objects]
+            if captured_result.error is not None:
+                raise DlmsValueError(f"capture_objects: {captured_result.error}")
+            captured = decode_capture_objects(captured_result.value)
+            clock = (CLOCK_CLASS, CLOCK_OBIS, CLOCK_TIME_ATTRIBUTE)
+            if clock not in captured:
+                raise DlmsValueError("it does not capture the clock (0.0.1.0.0.255, "
+                                     "attribute 2): its entries have no time")
+            buffer = by_ref[query.buffer]
+            if buffer.error is not None:
+                raise DlmsValueError(f"buffer: {buffer.error}")
+            entries, problems = decode_profile_entries(
+                buffer.value, len(captured), captured.index(clock), profile.capture_period)
+        except (DlmsValueError, LookupError) as exc:
+            for point in self.profile_points:
+                self._point_problem(point, f"{where}: {exc}", now)
+            return None
+        for problem in problems:
+            log.warning("dlms meter %s: %s: %s; left out", self.meter.name, where, problem)
+        columns: list[tuple[DlmsRead, int, int]] = []  # column, its index, its scaler
+        for column in profile.columns:
+            key = (column.class_id, column.obis, column.attribute)
+            try:
+                if key not in captured:
+                    raise DlmsValueError(f"{where} does not capture {value_ref(column)}")
+                columns.append((column, captured.index(key), self._scaler(column, by_ref)))
+            except (DlmsValueError, LookupError) as exc:
+                self._point_problem(column.point, str(exc), now)
+        new = [entry for entry in entries if entry.timestamp > query.after]
+        for entry in new:
+            for column, index, scaler in columns:
+                raw = entry.values[index]
+                if raw is None:
+                    continue  # nothing captured in this column
+                kind = self.kinds[column.point]
+                try:
+                    value = register_value(raw, scaler, column.scale, kind)
+                except DlmsValueError as exc:
+                    self._point_problem(column.point, f"{where}: {exc}", entry.timestamp)
+                    continue
+                self._point_good(column.point)
+                self.db.update(column.point, value, Quality.GOOD, timestamp=entry.timestamp)
+        if new:
+            log.debug("dlms meter %s: %s: %d new entries up to %s", self.meter.name, where,
+                      len(new), dt.datetime.fromtimestamp(new[-1].timestamp, dt.UTC))
+        return new[-1].timestamp if new else None
+
+    def _point_problem(self, point: str, why: str, when: float) -> None:
+        """``point`` invalid (IV|NT) for ``why``, logged once per reason."""
+        level = logging.DEBUG if self._problems.get(point) == why else logging.WARNING
+        self._problems[point] = why
+        log.log(level, "dlms meter %s: %s: %s; the point is invalid", self.meter.name, point,
+                why)
+        self._invalidate((point,), when)
+
+    def _point_good(self, point: str) -> None:
+        if self._problems.pop(point, None) is not None:
+            log.info("dlms meter %s: %s has a value again", self.meter.name, point)
 
     def _clock(self, result: AttributeResult | None, now: float) -> None:
         point = self.meter.clock_point
@@ -462,11 +756,14 @@ def cosem_link(settings: DlmsLinkSettings) -> DlmsLink:
 
 def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], Path],
                  link_factory: LinkFactory = cosem_link) -> list[MeterSource]:
-    """One source per meter. ``state_dir`` is called only when a meter ciphers (it creates the
-    state directory)."""
+    """One source per meter. ``state_dir`` is called only when a meter ciphers or reads a load
+    profile (it creates the state directory)."""
     sources: list[MeterSource] = []
     for meter in config.meters:
         store = InvocationCounterStore(state_dir(), meter.name) \
             if meter.authentication == "hls-gmac" else None
-        sources.append(MeterSource(meter, db, link_factory(link_settings(meter)), store))
+        profile_store = ProfileStore(state_dir(), meter.name) \
+            if meter.profile is not None else None
+        sources.append(MeterSource(meter, db, link_factory(link_settings(meter)), store,
+                                   profile_store=profile_store))
     return sources

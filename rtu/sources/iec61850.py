@@ -432,7 +432,10 @@ class Iec61850DeviceSource:
         while True:
             wait = min(_STATE_POLL, max(0.0, next_poll - self.monotonic()))
             try:
-                message = await asyncio.wait_for(queue.get(), wait)
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for drops a cancel that
+                # lands as a report arrives (CPython gh-86296) and the stop would hang
+                async with asyncio.timeout(wait):
+                    message = await queue.get()
             except TimeoutError:
                 pass
             else:

@@ -10,13 +10,18 @@
 * HDLC on a serial line: the simulator's HDLC server on the master side of a pty pair, our
   source on the slave side through pyserial;
 * end to end: a value changed in the simulated meter reaches a c104 master as a spontaneous
-  time-tagged event (M_ME_TF_1).
+  time-tagged event (M_ME_TF_1);
+* a load profile (the simulator's Profile Generic 1.0.99.1.0.255: clock + active energy):
+  its entries reach the database in time order with their own capture times, read by range
+  selective access; a restart reports only later entries, also from a meter that refuses
+  selective access (read whole and filtered).
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
 import pty
@@ -33,13 +38,16 @@ import pytest
 pydlms_simulator = pytest.importorskip("pydlms.simulator", reason="pip install -e '.[test]'")
 pytest.importorskip("dlms_cosem", reason="pip install -e '.[test]'")
 
+from pydlms.apdu import xdlms
+from pydlms.apdu.tags import Tag
 from pydlms.cosem.data import DlmsData
+from pydlms.cosem.enums import DataAccessResult
 from pydlms.cosem.time import CosemDateTime
 from pydlms.obis import ObisCode
 from pydlms.security.hls import Mechanism
 
 from rtu.config import AppConfig, load_config
-from rtu.points.model import Quality
+from rtu.points.model import PointChanged, Quality
 from rtu.sources.dlms import MeterSource
 from rtu.supervisor import Supervisor
 from tests.integration.peers import C104Master, free_tcp_port
@@ -452,4 +460,89 @@ def test_value_reaches_a_104_master_as_a_time_tagged_event(tmp_path: Path) -> No
     finally:
         loop.call_soon_threadsafe(sup.stop)
         thread.join(5.0)
+        stop(server)
+
+
+LP_KEY = (7, ObisCode.parse("1.0.99.1.0.255"))
+LP_PERIOD = 2  # seconds: a profile captured every 2 s, so that new entries come during a test
+
+
+def profile_row(when: float, energy: int, *, deviation_hours: int = 2) -> Any:
+    """A buffer entry {clock, energy} captured at ``when`` (written in local time)."""
+    local = dt.datetime.fromtimestamp(when, dt.timezone(dt.timedelta(hours=deviation_hours)))
+    return DlmsData.structure([DlmsData.octet_string(CosemDateTime.from_datetime(local)
+                                                     .to_bytes()),
+                               DlmsData.uint32(energy)])
+
+
+def range_reads(sim: Any) -> list[Any]:
+    """The GETs of the profile's buffer the simulator received, with their access selection."""
+    found = []
+    for apdu in list(sim.requests):
+        if apdu[:1] != bytes([Tag.GET_REQUEST]):
+            continue  # AARQ, RLRQ...
+        request = xdlms.decode_apdu(apdu)
+        if isinstance(request, xdlms.GetRequestNormal) and \
+                (request.attribute.class_id, request.attribute.instance_id) == LP_KEY and \
+                request.attribute.attribute_id == 2:
+            found.append(request.access)
+    return found
+
+
+def test_load_profile_entries_time_tagged_and_remembered(tmp_path: Path) -> None:
+    sim = meter_sim()
+    base = float(int(time.time()) - 40)
+    rows = [profile_row(base + LP_PERIOD * i, 5000 + i) for i in range(8)]
+    sim.objects[LP_KEY][2] = DlmsData.array(rows)
+    server = serve(sim)
+    port = server.server_address[1]
+    profile = (f'[dlms.meters.profile]\ncapture_period = {LP_PERIOD}\nbackfill = 600\n'
+               f'[[dlms.meters.profile.columns]]\npoint = "energy"\nobis = "1.0.1.8.0.255"\n'
+               f'unit = "Wh"\n')
+    config = write_config(tmp_path, meter(
+        "lp", port, [("voltage", "1.0.32.7.0.255"), ("current", "1.0.31.7.0.255"),
+                     ("power", "1.0.1.7.0.255")],
+        extra=f'clock_point = "clock_bad"\n{profile}'), credentials=False)
+    seen: list[tuple[float, int]] = []
+
+    def energy_events(change: PointChanged) -> None:
+        if change.point.name == "energy":
+            seen.append((change.new.timestamp, change.new.value))
+
+    async def one_run(body: Callable[[], Any]) -> None:
+        sup = Supervisor(config)
+        sup.db.subscribe(energy_events)
+        await run_until(sup, body)
+
+    async def first() -> None:
+        # every entry, oldest first, each with its own capture time (written in CEST)
+        expected = [(base + LP_PERIOD * i, 5000 + i) for i in range(8)]
+        await eventually(lambda: len(seen) >= 8, 5.0, "the profile's 8 entries")
+        assert seen == expected
+        # new captures: only they are reported, in order
+        sim.objects[LP_KEY][2].value.extend(
+            [profile_row(base + LP_PERIOD * i, 5000 + i) for i in (8, 9)])
+        await eventually(lambda: len(seen) >= 10, 5.0, "the 2 new entries")
+        await asyncio.sleep(3 * INTERVAL)
+        assert seen[8:] == [(base + 16, 5008), (base + 18, 5009)]
+
+    try:
+        asyncio.run(asyncio.wait_for(one_run(first), 15.0))
+        accesses = range_reads(sim)
+        assert accesses and all(a is not None and a.selector == 1 for a in accesses)
+        state = json.loads((tmp_path / "state" / "dlms" / "profiles" / "lp.json").read_text())
+        assert state["last"] == base + 18
+        # a restart, and a meter that now refuses selective access: read whole, filtered
+        sim._select = lambda *args: DataAccessResult.OTHER_REASON
+        seen.clear()
+        sim.objects[LP_KEY][2].value.append(profile_row(base + 20, 5010, deviation_hours=0))
+
+        async def second() -> None:
+            await eventually(lambda: len(seen) >= 1, 5.0, "the entry captured while down")
+            await asyncio.sleep(3 * INTERVAL)
+            assert seen == [(base + 20, 5010)]  # nothing reported twice
+
+        asyncio.run(asyncio.wait_for(one_run(second), 15.0))
+        assert range_reads(sim)[-1] is None  # the whole buffer, after the refused range
+    finally:
         stop(server)

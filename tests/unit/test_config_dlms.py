@@ -16,8 +16,11 @@ from tests.unit.test_config import SRC, errors_of, example_text, minimal, single
 DLMS_SCHEMA: dict[str, set[str]] = {
     "meters": {"name", "transport", "host", "port", "device", "baudrate",
                "server_physical_address", "client_address", "server_address", "authentication",
-               "system_title", "interval", "timeout", "clock_point", "clock_max_drift", "reads"},
+               "system_title", "interval", "timeout", "clock_point", "clock_max_drift", "reads",
+               "profile"},
     "reads": {"point", "obis", "class_id", "attribute", "scale", "unit"},
+    "profile": {"obis", "capture_period", "backfill", "columns"},
+    "columns": {"point", "obis", "class_id", "attribute", "scale", "unit"},
 }
 M0 = "dlms.meters[0]"
 R0 = "dlms.meters[0].reads[0]"
@@ -40,6 +43,16 @@ def dlms_doc() -> dict[str, Any]:
     return data
 
 
+def with_profile(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with a load profile on its first meter, feeding a new counter point."""
+    data["points"].append({"name": "d_profile", "ioa": 24, "kind": "counter",
+                           "source": "dlms"})
+    data["dlms"]["meters"][0]["profile"] = {
+        "capture_period": 900,
+        "columns": [{"point": "d_profile", "obis": "1.0.1.8.0.255", "unit": "Wh"}]}
+    return data
+
+
 def write_credentials(tmp_path: Path, text: str, mode: int = 0o600) -> Path:
     path = tmp_path / "creds.toml"
     path.write_text(text, encoding="utf-8")
@@ -54,12 +67,20 @@ class TestSchema:
         assert set().union(*(set(m) for m in meters)) == DLMS_SCHEMA["meters"]
         reads = [r for m in meters for r in m["reads"]]
         assert set().union(*(set(r) for r in reads)) == DLMS_SCHEMA["reads"]
+        profiles = [m["profile"] for m in meters if "profile" in m]
+        assert set().union(*(set(p) for p in profiles)) == DLMS_SCHEMA["profile"]
+        columns = [c for p in profiles for c in p["columns"]]
+        assert set().union(*(set(c) for c in columns)) == DLMS_SCHEMA["columns"]
 
-    @pytest.mark.parametrize(("where", "path"), [("meters", M0), ("reads", R0)])
+    @pytest.mark.parametrize(("where", "path"), [
+        ("meters", M0), ("reads", R0), ("profile", f"{M0}.profile"),
+        ("columns", f"{M0}.profile.columns[0]")])
     def test_schema_is_complete(self, where: str, path: str) -> None:
-        data = dlms_doc()
+        data = with_profile(dlms_doc())
         meter = data["dlms"]["meters"][0]
-        (meter if where == "meters" else meter["reads"][0])["not_a_key"] = 1
+        table = {"meters": meter, "reads": meter["reads"][0], "profile": meter["profile"],
+                 "columns": meter["profile"]["columns"][0]}[where]
+        table["not_a_key"] = 1
         prefix = f"{SRC}: {path}.not_a_key: unknown key; expected one of "
         line = single_error(data)
         assert line.startswith(prefix)
@@ -129,12 +150,12 @@ class TestMeters:
             "(float, counter), got 'p_float' (points[2] has source = 'sim')"),
             (f"{SRC}: dlms.meters[0].reads[1].point: expected the name of a [[points]] entry with "
             "source = \"dlms\" (float, counter), got 'd_clock' (points[8] is a single point)"),
-            (f"{SRC}: points[6].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
-            "clock_point naming 'd_energy' for a point with source = \"dlms\", got none"),
-            (f"{SRC}: points[7].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
-            "clock_point naming 'd_volts' for a point with source = \"dlms\", got none"),
-            (f"{SRC}: points[8].source: expected a [[dlms.meters.reads]] entry or a dlms.meters "
-            "clock_point naming 'd_clock' for a point with source = \"dlms\", got none"),
+            (f"{SRC}: points[6].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
+            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_energy' for a point with source = \"dlms\", got none"),
+            (f"{SRC}: points[7].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
+            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_volts' for a point with source = \"dlms\", got none"),
+            (f"{SRC}: points[8].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
+            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_clock' for a point with source = \"dlms\", got none"),
         ]
 
     def test_a_point_is_fed_once_and_names_are_unique(self) -> None:
@@ -157,6 +178,75 @@ class TestMeters:
         assert parse_obis("1.0.1.8.0*101") == (1, 0, 1, 8, 0, 101)
         assert parse_obis("1.0.256.8.0.255") is None
         assert parse_obis("1.0.1.8") is None
+
+
+P0 = "dlms.meters[0].profile"
+
+
+class TestProfile:
+    def test_mapping_and_defaults(self) -> None:
+        (meter,) = parse_config(with_profile(dlms_doc()), SRC).dlms.meters
+        profile = meter.profile
+        assert profile is not None
+        assert profile.obis == (1, 0, 99, 1, 0, 255) and profile.capture_period == 900
+        assert profile.backfill == 86400.0
+        (column,) = profile.columns
+        assert (column.point, column.obis, column.class_id, column.attribute, column.unit) == \
+            ("d_profile", (1, 0, 1, 8, 0, 255), 3, 2, 30)
+        assert parse_config(dlms_doc(), SRC).dlms.meters[0].profile is None
+
+    def test_a_profile_alone_is_enough(self) -> None:
+        data = with_profile(dlms_doc())
+        meter = data["dlms"]["meters"][0]
+        data["points"] = [p for p in data["points"] if p["name"] in ("d_profile",)
+                          or p.get("source") != "dlms"]
+        del meter["reads"], meter["clock_point"]
+        (parsed,) = parse_config(data, SRC).dlms.meters
+        assert parsed.reads == () and parsed.profile is not None
+
+    def test_errors_name_the_key_path(self) -> None:
+        data = with_profile(dlms_doc())
+        profile = data["dlms"]["meters"][0]["profile"]
+        profile.update(obis="99.1.0", capture_period=0.5, backfill=-1)
+        profile["columns"][0].update(class_id=8)
+        profile["columns"].append({"point": "d_volts", "obis": "1.0.1.8.0.255"})
+        data["dlms"]["meters"][0]["reads"].pop()  # d_volts: fed by the second column now
+        assert errors_of(data) == [
+            (f"{SRC}: {P0}.obis: expected the OBIS code of a Profile Generic such as "
+             "\"1.0.99.1.0.255\", got '99.1.0'"),
+            (f"{SRC}: {P0}.capture_period: expected the meter's capture period, a whole number "
+             "of seconds 1..2678400 (900: a 15-minute load profile), got 0.5"),
+            (f"{SRC}: {P0}.backfill: expected a number of seconds >= 0 (history taken on the "
+             "first read), got -1"),
+            (f"{SRC}: {P0}.columns[0].class_id: expected 1 (data), 3 (register), 4 (extended "
+             "register) or 5 (demand register), got 8"),
+        ]
+        profile["obis"], profile["capture_period"], profile["backfill"] = "1.0.99.2.0.255", 60, 0
+        profile["columns"][0]["class_id"] = 3
+        assert errors_of(data) == [
+            (f"{SRC}: {P0}.columns[1]: expected each captured object once, got 1.0.1.8.0.255 "
+             "(class 3, attribute 2) again"),
+        ]
+
+    def test_required_keys_and_shapes(self) -> None:
+        data = with_profile(dlms_doc())
+        data["dlms"]["meters"][0]["profile"] = {"obis": "1.0.99.1.0.255"}
+        errors = errors_of(data)
+        assert f"{SRC}: {P0}.capture_period: required key missing" in errors[0]
+        assert f"{SRC}: {P0}.columns: required key missing" in errors[1]
+        data["dlms"]["meters"][0]["profile"] = {"capture_period": 900, "columns": []}
+        assert errors_of(data)[0] == (f"{SRC}: {P0}.columns: expected at least one "
+                                      "[[dlms.meters.profile.columns]] table, got none")
+        data["dlms"]["meters"][0]["profile"] = "1.0.99.1.0.255"
+        assert errors_of(data)[0] == (f"{SRC}: {P0}: expected a table "
+                                      "([dlms.meters.profile]), got '1.0.99.1.0.255'")
+
+    def test_a_column_point_is_fed_once(self) -> None:
+        data = with_profile(dlms_doc())
+        data["dlms"]["meters"][0]["profile"]["columns"][0]["point"] = "d_energy"
+        assert errors_of(data)[0] == (
+            f"{SRC}: {P0}.columns[0].point: expected a point nothing else feeds, got "
+            "'d_energy' (already fed by dlms.meters[0].reads[0].point)")
 
 
 class TestCredentials:

@@ -4,17 +4,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import datetime as dt
 import json
 import struct
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from hal.dlms import AttributeRef, AttributeResult, DlmsError, DlmsErrorKind
-from rtu.config_dlms import DlmsMeterConfig, DlmsRead
+from rtu.config_dlms import DlmsMeterConfig, DlmsProfile, DlmsRead
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind, Quality
+from rtu.points.model import Point, PointChanged, PointKind, Quality
 from rtu.sources.dlms import (
     CLOCK_REF,
     COUNTER_RESERVE,
@@ -22,9 +25,13 @@ from rtu.sources.dlms import (
     CounterFileError,
     InvocationCounterStore,
     MeterSource,
+    ProfileStore,
+    decode_capture_objects,
     decode_cosem_datetime,
+    decode_profile_entries,
     decode_scaler_unit,
     plan,
+    profile_query,
     register_value,
 )
 
@@ -108,15 +115,22 @@ class ScriptedLink:
         self.values = values
         self.fail: DlmsError | None = None
         self.counters: list[int] = []
+        self.asked: list[tuple[AttributeRef, ...]] = []
         self.aborted = 0
 
     def read(self, refs: Sequence[AttributeRef],
              invocation_counter: int) -> tuple[list[AttributeResult], int]:
         self.counters.append(invocation_counter)
+        self.asked.append(tuple(refs))
         if self.fail is not None:
             raise self.fail
-        results = [AttributeResult(r, value=self.values[r]) if r in self.values
-                   else AttributeResult(r, error="OBJECT_UNDEFINED") for r in refs]
+        results = []
+        for r in refs:
+            # a buffer read with a range selection: this meter answers with the whole buffer
+            plain = dataclasses.replace(r, selection=None)
+            results.append(AttributeResult(r, value=self.values[plain], selected=False)
+                           if plain in self.values
+                           else AttributeResult(r, error="OBJECT_UNDEFINED"))
         return results, invocation_counter + len(refs) + 3
 
     def abort(self) -> None:
@@ -220,3 +234,201 @@ class TestMeterSource:
         asyncio.run(src.poll())
         assert link.counters == [] and "corrupt" in src.last_error
         assert db.value("energy").quality == INVALID
+
+
+class GatedLink(ScriptedLink):
+    """A ScriptedLink whose read waits until the test opens the gate."""
+
+    def __init__(self, values: dict[AttributeRef, object]) -> None:
+        super().__init__(values)
+        self.gate = threading.Event()
+
+    def read(self, refs: Sequence[AttributeRef],
+             invocation_counter: int) -> tuple[list[AttributeResult], int]:
+        assert self.gate.wait(5.0)
+        return super().read(refs, invocation_counter)
+
+
+class TestStopping:
+    def test_a_stop_as_a_session_ends_stops_the_source(self) -> None:
+        """A cancel that lands while a finished session's result is on its way back to the
+        loop ends run() (Python 3.11's asyncio.wait_for returned the result instead and
+        forgot the cancel, CPython gh-86296: the source polled on and the supervisor's stop
+        waited for ever)."""
+        db = meter_db()
+        link = GatedLink(values(cosem_time(2024, 5, 1, 10, 0, 0)))
+        src = source(link, db)
+
+        async def main() -> None:
+            task = asyncio.create_task(src.run())
+            while src._worker is None:
+                await asyncio.sleep(0)
+            # the cancel comes right after the session thread's result is in, before the
+            # poll has looked at it: the narrowest window
+            src._worker.add_done_callback(lambda _: task.cancel())
+            link.gate.set()
+            done, _ = await asyncio.wait({task}, timeout=2.0)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=2.0)
+            assert done and task.cancelled(), "the source went on polling after its cancel"
+            assert link.aborted >= 1  # run() closed the line on its way out
+
+        asyncio.run(main())
+
+
+# -- load profiles ---------------------------------------------------------------------------------
+LP = (1, 0, 99, 1, 0, 255)
+CLOCK_OBIS = (0, 0, 1, 0, 0, 255)
+CAPTURE = [[8, bytes(CLOCK_OBIS), 2, 0], [3, bytes(ENERGY), 2, 0], [3, bytes(VOLTS), 2, 0]]
+
+
+def stamp(posix: float, deviation: int = 0) -> bytes:
+    """A COSEM date-time for ``posix`` seconds, written in local time at ``deviation``."""
+    local = dt.datetime.fromtimestamp(posix - deviation * 60, dt.UTC)
+    return cosem_time(local.year, local.month, local.day, local.hour, local.minute,
+                      local.second, deviation=deviation)
+
+
+class TestProfilePure:
+    def test_capture_objects(self) -> None:
+        assert decode_capture_objects(CAPTURE) == [(8, CLOCK_OBIS, 2), (3, ENERGY, 2),
+                                                   (3, VOLTS, 2)]
+        for bad in ("x", [[8, b"\x00", 2, 0]], [[8, bytes(CLOCK_OBIS), 2]], [None]):
+            with pytest.raises(ValueError, match="capture_objects"):
+                decode_capture_objects(bad)
+
+    def test_entries_in_time_order_with_compressed_clock(self) -> None:
+        rows = [[stamp(NOW - 900, deviation=-120), 10, 2300],  # written in CEST
+                [None, 11, 2301],  # null clock: the previous entry + the capture period
+                [stamp(NOW - 1800), 9, 2299]]  # out of order (a LIFO profile)
+        entries, problems = decode_profile_entries(rows, 3, 0, 900)
+        assert [(e.timestamp, e.values[1]) for e in entries] == [
+            (NOW - 1800, 9), (NOW - 900, 10), (NOW, 11)]
+        assert problems == []
+
+    def test_bad_entries_are_left_out_and_named(self) -> None:
+        rows = [[stamp(NOW), 1, 2], [b"\xff" * 12, 1, 2], [None, 1, 2], [stamp(NOW), 1], 5]
+        entries, problems = decode_profile_entries(rows, 3, 0, 900)
+        assert [e.timestamp for e in entries] == [NOW]
+        assert [p.split(":")[0] for p in problems] == ["entry 1", "entry 2", "entry 3",
+                                                        "entry 4"]
+        with pytest.raises(ValueError, match="expected an array of entries"):
+            decode_profile_entries(b"\x01", 3, 0, 900)
+
+    def test_query_asks_a_range_after_the_last_entry(self) -> None:
+        profile = DlmsProfile(capture_period=900, columns=(
+            DlmsRead("a", ENERGY), DlmsRead("b", VOLTS), DlmsRead("c", (0, 0, 96, 1, 0, 255),
+                                                                   class_id=1)))
+        query = profile_query(profile, NOW - 900.5, NOW)
+        assert query.capture_objects == AttributeRef(7, LP, 3)
+        assert query.buffer.obis == LP and query.buffer.attribute == 2
+        selection = query.buffer.selection
+        assert selection is not None
+        assert (selection.restricting_class, selection.restricting_obis,
+                selection.restricting_attribute) == (8, CLOCK_OBIS, 2)
+        assert selection.start == NOW - 900 and selection.end > NOW
+        assert query.scalers == (AttributeRef(3, ENERGY, 3), AttributeRef(3, VOLTS, 3))
+
+
+PROFILE_METER = DlmsMeterConfig(
+    name="m1", transport="tcp", host="h", reads=(DlmsRead("volts", VOLTS),),
+    profile=DlmsProfile(capture_period=900, backfill=7200.0, columns=(
+        DlmsRead("energy", ENERGY, unit=30),)))
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def profile_values(rows: list[list[object]]) -> dict[AttributeRef, object]:
+    return {AttributeRef(3, ENERGY, 3): [3, 30], AttributeRef(3, VOLTS, 2): 2301,
+            AttributeRef(3, VOLTS, 3): [-1, 35], AttributeRef(7, LP, 3): CAPTURE,
+            AttributeRef(7, LP, 2): rows}
+
+
+class TestProfileSource:
+    def test_new_entries_time_tagged_in_order_and_remembered(self, tmp_path: Path) -> None:
+        db = meter_db()
+        changes: list[PointChanged] = []
+        db.subscribe(changes.append)
+        rows: list[list[object]] = [[stamp(NOW - 10800 + 900 * i), 100 + i, 2300]
+                                    for i in range(12)]  # 3 h of 15-minute entries
+        link = ScriptedLink(profile_values(rows))
+        clock = Clock(NOW - 100)
+        store = ProfileStore(tmp_path, "m1")
+        src = MeterSource(PROFILE_METER, db, link, None, profile_store=store, wall=clock)
+        asyncio.run(src.poll())
+        # the first read goes back `backfill` (2 h): the entries after NOW - 7300, oldest
+        # first, each with its own capture time; the kWh scaler (3) applied
+        energy = [(c.new.timestamp, c.new.value) for c in changes if c.point.name == "energy"]
+        assert energy == [(NOW - 10800 + 900 * i, (100 + i) * 1000) for i in range(4, 12)]
+        assert db.value("volts").value == pytest.approx(230.1)
+        assert src.profile_last == NOW - 900
+        assert json.loads(store.path.read_text())["last"] == NOW - 900
+        assert store.path.stat().st_mode & 0o777 == 0o600
+        assert "load profile up to" in src.health
+        # the next entry is not due before NOW: the profile is not asked
+        clock.now = NOW - 50
+        asyncio.run(src.poll())
+        assert AttributeRef(7, LP, 3) not in link.asked[-1] and len(link.asked) == 2
+        # it is due: only the new entry (a null clock: the previous one + 900 s)
+        rows.append([None, 112, 2300])
+        clock.now = NOW + 30
+        changes.clear()
+        asyncio.run(src.poll())
+        assert [(c.new.timestamp, c.new.value) for c in changes
+                if c.point.name == "energy"] == [(NOW, 112000)]
+        assert src.profile_last == NOW
+        # due again, nothing new yet: asked, nothing reported, nothing forgotten
+        clock.now = NOW + 960
+        changes.clear()
+        asyncio.run(src.poll())
+        assert AttributeRef(7, LP, 3) in link.asked[-1]
+        assert [c for c in changes if c.point.name == "energy"] == []
+        assert src.profile_last == NOW
+        # a restart goes on after the last entry reported: nothing twice
+        again = MeterSource(PROFILE_METER, db, ScriptedLink(link.values), None,
+                            profile_store=ProfileStore(tmp_path, "m1"), wall=Clock(NOW + 990))
+        asyncio.run(again.poll())
+        assert again.profile_last == NOW
+        assert [c for c in changes if c.point.name == "energy"] == []
+
+    def test_a_profile_without_the_column_or_the_clock(self, tmp_path: Path) -> None:
+        db = meter_db()
+        values = profile_values([])
+        values[AttributeRef(7, LP, 3)] = [CAPTURE[0], CAPTURE[2]]  # no energy column
+        values[AttributeRef(7, LP, 2)] = [[stamp(NOW - 900), 2300]]
+        clock = Clock(NOW)
+        src = MeterSource(PROFILE_METER, db, ScriptedLink(values), None, wall=clock)
+        asyncio.run(src.poll())
+        # a mapping mistake: the point is invalid, the meter answers, the entry is consumed
+        assert db.value("energy").quality == INVALID
+        assert src.up is True and db.value("volts").quality == Quality.GOOD
+        assert src.profile_last == NOW - 900
+        values[AttributeRef(7, LP, 3)] = CAPTURE[1:]  # no clock column: no time
+        values[AttributeRef(7, LP, 2)] = [[100, 2300], [101, 2300]]
+        clock.now = NOW + 30
+        asyncio.run(src.poll())
+        assert db.value("energy").quality == INVALID and src.profile_last == NOW - 900
+        values[AttributeRef(7, LP, 3)] = CAPTURE  # mended
+        values[AttributeRef(7, LP, 2)] = [[stamp(NOW - 900), 100, 2300], [stamp(NOW), 101, 2300]]
+        asyncio.run(src.poll())
+        assert db.value("energy").quality == Quality.GOOD
+        assert db.value("energy").value == 101000 and db.value("energy").timestamp == NOW
+        assert src.profile_last == NOW
+
+    def test_corrupt_profile_file_starts_from_the_backfill(self, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture
+                                                           ) -> None:
+        store = ProfileStore(tmp_path, "m1")
+        store.path.parent.mkdir(parents=True)
+        store.path.write_text('{"last": "yesterday"}')
+        assert store.load() is None
+        assert "corrupt" in caplog.text
+        store.save(NOW)
+        assert store.load() == NOW
