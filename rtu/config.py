@@ -478,6 +478,17 @@ def bench_config() -> AppConfig:
     return _parse_text(text, _BENCH_SOURCE)
 
 
+def point_table_index(raw_points: object) -> dict[str, int]:
+    """The position of each [[points]] table by name, also of tables with errors (which are
+    reported already): a source section says which entry a point it feeds came from."""
+    index: dict[str, int] = {}
+    if isinstance(raw_points, list):
+        for i, item in enumerate(raw_points):
+            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                index.setdefault(item["name"], i)
+    return index
+
+
 def parse_listen(text: str) -> tuple[str, int]:
     """``"HOST:PORT"`` or ``"[IPV6]:PORT"`` -> ``(host, port)``; ValueError says what is wrong.
 
@@ -1819,11 +1830,7 @@ class _Parser:
         buses = self.modbus_buses(tbl.get("buses", _MISSING))
         by_name = {p.name: p for p in points}
         # names of [[points]] tables, also of those with errors (they are reported already)
-        raw_index: dict[str, int] = {}
-        if isinstance(raw_points, list):
-            for i, item in enumerate(raw_points):
-                if isinstance(item, Mapping) and isinstance(item.get("name"), str):
-                    raw_index.setdefault(item["name"], i)
+        raw_index = point_table_index(raw_points)
         fed: dict[str, str] = {}  # point name -> key path of the read that feeds it
         devices = self.modbus_devices(tbl.get("devices", _MISSING), buses, by_name, raw_index, fed)
         for point in points:

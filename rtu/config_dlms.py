@@ -176,11 +176,9 @@ def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Poin
     """
     tbl = p.table(value, "dlms", _DLMS_KEYS, "[dlms]")
     by_name = {pt.name: pt for pt in points}
-    raw_index: dict[str, int] = {}
-    if isinstance(raw_points, list):
-        for i, item in enumerate(raw_points):
-            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
-                raw_index.setdefault(item["name"], i)
+    from rtu.config import point_table_index  # rtu.config imports this module: at call time
+
+    raw_index = point_table_index(raw_points)
     fed: dict[str, str] = {}  # point -> key path of what feeds it
     meters: list[DlmsMeterConfig] = []
     first: dict[str, int] = {}

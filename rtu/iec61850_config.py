@@ -108,11 +108,7 @@ def parse_iec61850(parser: _Parser, value: object, points: tuple[Point, ...],
 
     tbl = parser.table(value, IEC61850, SECTION_KEYS, "[iec61850]")
     by_name = {p.name: p for p in points}
-    raw_index: dict[str, int] = {}
-    if isinstance(raw_points, list):
-        for i, item in enumerate(raw_points):
-            if isinstance(item, Mapping) and isinstance(item.get("name"), str):
-                raw_index.setdefault(item["name"], i)
+    raw_index = c.point_table_index(raw_points)
     fed: dict[str, str] = {}  # point name -> key path of what maps it
     devices: list[Iec61850DeviceConfig] = []
     first: dict[str, int] = {}
