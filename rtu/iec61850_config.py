@@ -101,6 +101,21 @@ class Iec61850Config:
     devices: tuple[Iec61850DeviceConfig, ...] = ()
 
 
+
+def _required_match(parser: _Parser, tbl: Mapping[Any, Any], key: str, at: str,
+                    pattern: re.Pattern[str], expected: str) -> str | None:
+    """The required string ``key`` of ``tbl`` if it matches ``pattern``; else reported."""
+    from rtu import config as c  # rtu.config imports this module: resolve at call time
+
+    value = tbl.get(key, c._MISSING)
+    if value is c._MISSING:
+        parser.missing(f"{at}.{key}", expected)
+    elif not isinstance(value, str) or not pattern.fullmatch(value):
+        parser.expected(f"{at}.{key}", expected, value)
+    else:
+        return value
+    return None
+
 def parse_iec61850(parser: _Parser, value: object, points: tuple[Point, ...],
                    raw_points: object) -> Iec61850Config:
     """[iec61850]: validate the section with ``parser`` (its errors name every key path)."""
@@ -196,14 +211,7 @@ def _reports(parser: _Parser, value: object, path: str) -> tuple[Iec61850Report,
             parser.expected(at, "a table ([[iec61850.devices.reports]])", item)
             continue
         tbl = parser.table(item, at, REPORT_KEYS, "[[iec61850.devices.reports]]")
-        rcb_value = tbl.get("rcb", c._MISSING)
-        rcb: str | None = None
-        if rcb_value is c._MISSING:
-            parser.missing(f"{at}.rcb", _RCB_EXPECTED)
-        elif not isinstance(rcb_value, str) or not _RCB_RE.fullmatch(rcb_value):
-            parser.expected(f"{at}.rcb", _RCB_EXPECTED, rcb_value)
-        else:
-            rcb = rcb_value
+        rcb = _required_match(parser, tbl, "rcb", at, _RCB_RE, _RCB_EXPECTED)
         buffered_value = tbl.get("buffered", c._MISSING)
         buffered: bool | None = None
         if buffered_value is c._MISSING:
@@ -263,14 +271,8 @@ def _reads(parser: _Parser, value: object, path: str, points: dict[str, Point],
             continue
         tbl = parser.table(item, at, READ_KEYS, "[[iec61850.devices.points]]")
         point = _mapped_point(parser, tbl, at, points, fed, READ_KINDS, 'source = "iec61850"')
-        reference_value = tbl.get("reference", c._MISSING)
-        reference: str | None = None
-        if reference_value is c._MISSING:
-            parser.missing(f"{at}.reference", _REFERENCE_EXPECTED)
-        elif not isinstance(reference_value, str) or not _REFERENCE_RE.fullmatch(reference_value):
-            parser.expected(f"{at}.reference", _REFERENCE_EXPECTED, reference_value)
-        else:
-            reference = reference_value
+        reference = _required_match(parser, tbl, "reference", at, _REFERENCE_RE,
+                                    _REFERENCE_EXPECTED)
         fc_value = tbl.get("fc", c._MISSING)
         fc: str | None = None
         if fc_value is c._MISSING:
