@@ -140,6 +140,10 @@ class _SerialIO:
         try:
             self.port = serial.Serial(self.device, self.baudrate, timeout=self.timeout,
                                       write_timeout=self.timeout)
+            # what arrived while the port was closed (a late answer to a session that timed
+            # out, line noise) is not an answer to this session: a frame read from it would
+            # throw the new session out of step, and every one after it
+            self.port.reset_input_buffer()
         except (serial.SerialException, OSError) as exc:
             raise DlmsError(DlmsErrorKind.CONNECTION, f"cannot open {self.device}: {exc}") \
                 from None

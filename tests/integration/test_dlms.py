@@ -354,8 +354,9 @@ def test_meter_disappears_and_returns(tmp_path: Path, caplog: pytest.LogCaptureF
 
 
 @pytest.fixture
-def hdlc_meter() -> Iterator[tuple[Any, str]]:
-    """The simulator's HDLC server on the master side of a pty pair; yields the slave path."""
+def hdlc_meter() -> Iterator[tuple[Any, str, int]]:
+    """The simulator's HDLC server on the master side of a pty pair; yields the slave path and
+    the master side's descriptor (what is written there is what our side reads)."""
     sim = meter_sim()
     master, slave = pty.openpty()
     tty.setraw(master)
@@ -382,7 +383,7 @@ def hdlc_meter() -> Iterator[tuple[Any, str]]:
     thread = threading.Thread(target=pump, daemon=True)
     thread.start()
     try:
-        yield sim, os.ttyname(slave)
+        yield sim, os.ttyname(slave), master
     finally:
         stopping.set()
         thread.join(2)
@@ -390,8 +391,19 @@ def hdlc_meter() -> Iterator[tuple[Any, str]]:
         os.close(slave)
 
 
-def test_hdlc_over_a_serial_line(tmp_path: Path, hdlc_meter: tuple[Any, str]) -> None:
-    sim, device = hdlc_meter
+@pytest.mark.parametrize("stale", [False, True], ids=["clean", "stale-input"])
+def test_hdlc_over_a_serial_line(tmp_path: Path, hdlc_meter: tuple[Any, str, int],
+                                 stale: bool, caplog: pytest.LogCaptureFixture) -> None:
+    """HDLC on a pty pair, every session answered. stale-input: the line holds, before our
+    port opens, what a real line would have lost (a late answer to an abandoned session: HDLC
+    frames and a torn one). The port discards input when it opens; dlms-cosem's framing also
+    skips such bytes by itself (this case passes without the discard too), so this guards the
+    behaviour, not that one line."""
+    sim, device, master = hdlc_meter
+    if stale:
+        # an I-frame and a UA as the simulator sends them, then half of another frame
+        os.write(master, bytes.fromhex("7ea01421030000e6e7000c0109000a00a3d4d3c97e"
+                                       "7ea0072103736d1c7e" "7ea01e2103"))
     meters = (f'[[dlms.meters]]\nname = "serial"\ntransport = "hdlc"\ndevice = "{device}"\n'
               f'baudrate = 9600\ninterval = {INTERVAL}\ntimeout = {TIMEOUT}\n'
               f'clock_point = "clock_bad"\n')
@@ -413,7 +425,9 @@ def test_hdlc_over_a_serial_line(tmp_path: Path, hdlc_meter: tuple[Any, str]) ->
 
         await run_until(sup, body)
 
+    caplog.set_level(logging.WARNING, "rtu.sources.dlms")
     asyncio.run(asyncio.wait_for(main(), 15.0))
+    assert "does not answer" not in caplog.text  # no session failed, the first one included
 
 
 def reading(record: dict[str, Any]) -> tuple[float | None, bool]:
