@@ -737,6 +737,20 @@ class _Parser:
                                   f"a number of seconds >= reconnect_delay ({delay:g})",
                                   at_least=delay)
 
+    def unique_name(self, tbl: Mapping[Any, Any], path: str, index: int,
+                    first: dict[str, int], what: str, array: str) -> str | None:
+        """``tbl``'s name, unless missing, malformed or already used by an earlier entry of
+        ``array`` (reported); ``first`` maps each name to the entry that has it."""
+        name = self.name(tbl.get("name", _MISSING), f"{path}.name")
+        if name is None:
+            return None
+        if name in first:
+            self.expected(f"{path}.name", f"a unique {what} name", name,
+                          f"already used by {array}[{first[name]}]")
+            return None
+        first[name] = index
+        return name
+
     def name(self, value: object, path: str) -> str | None:
         if value is _MISSING:
             self.missing(path, _NAME_EXPECTED)
@@ -915,13 +929,8 @@ class _Parser:
                 ok = False
                 continue
             tbl = self.table(item, path, _REDUNDANCY_KEYS, "[[iec104.redundancy_groups]]")
-            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
-            if name is not None and name in first:
-                self.expected(f"{path}.name", "a unique redundancy group name", name,
-                              f"already used by iec104.redundancy_groups[{first[name]}]")
-                name = None
-            elif name is not None:
-                first[name] = i
+            name = self.unique_name(tbl, path, i, first, "redundancy group",
+                                    "iec104.redundancy_groups")
             masters = self.allowed_masters(tbl.get("masters", []), f"{path}.masters")
             if masters == () and catch_all is not None:
                 self.expected(f"{path}.masters", "master addresses (only one group may leave "
@@ -1167,14 +1176,7 @@ class _Parser:
                 self.expected(path, "a table ([[relays]])", item)
                 continue
             tbl = self.table(item, path, _RELAY_KEYS, "[[relays]]")
-            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
-            if name is not None:
-                if name in first:
-                    self.expected(f"{path}.name", "a unique relay name", name,
-                                  f"already used by relays[{first[name]}]")
-                    name = None
-                else:
-                    first[name] = i
+            name = self.unique_name(tbl, path, i, first, "relay", "relays")
             driver = self.choice(tbl.get("driver", "sim"), f"{path}.driver", _RELAY_DRIVERS)
             initial = self.boolean(tbl.get("initial", False), f"{path}.initial")
             io = self.relay_io(tbl, path, driver)
@@ -1659,18 +1661,13 @@ class _Parser:
                 continue
             tbl = self.table(item, path, _ADC_DEVICE_KEYS, "[[adc.devices]]")
             errors_before = len(self.errors)
-            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
-            if name is not None and name in first:
-                self.expected(f"{path}.name", "a unique ADC device name", name,
-                              f"already used by adc.devices[{first[name]}]")
-                name = None
+            name = self.unique_name(tbl, path, i, first, "ADC device", "adc.devices")
             driver: str | None = None
             if "driver" not in tbl:
                 self.missing(f"{path}.driver", _one_of(choices))
             else:
                 driver = self.choice(tbl["driver"], f"{path}.driver", choices)
             if name is not None:
-                first[name] = i
                 drivers[name] = driver
             if driver is not None:
                 for other, keys in _ADC_DRIVER_KEYS.items():
@@ -1741,13 +1738,8 @@ class _Parser:
                 continue
             tbl = self.table(item, path, _ADC_CHANNEL_KEYS, "[[adc.channels]]")
             errors_before = len(self.errors)
-            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
-            if name is not None and name in first:
-                self.expected(f"{path}.name", "a unique ADC channel name", name,
-                              f"already used by adc.channels[{first[name]}]")
-                name = None
+            name = self.unique_name(tbl, path, i, first, "ADC channel", "adc.channels")
             if name is not None:
-                first[name] = i
                 self.adc_channel_names.add(name)
             device_value = tbl.get("device", _MISSING)
             device: str | None = None
@@ -1853,6 +1845,7 @@ class _Parser:
             name = self.name(tbl.get("name", _MISSING), f"{path}.name")
             if name is not None:
                 if name in first:
+                    # reported, but kept: a duplicate still names a bus for the devices' checks
                     self.expected(f"{path}.name", "a unique bus name", name,
                                   f"already used by modbus.buses[{first[name]}]")
                 else:
@@ -1931,13 +1924,7 @@ class _Parser:
                 continue
             tbl = self.table(item, path, _MODBUS_DEVICE_KEYS, "[[modbus.devices]]")
             errors_before = len(self.errors)
-            name = self.name(tbl.get("name", _MISSING), f"{path}.name")
-            if name is not None:
-                if name in first:
-                    self.expected(f"{path}.name", "a unique device name", name,
-                                  f"already used by modbus.devices[{first[name]}]")
-                else:
-                    first[name] = i
+            name = self.unique_name(tbl, path, i, first, "device", "modbus.devices")
             bus_value = tbl.get("bus", _MISSING)
             bus_expected = "the name of a [[modbus.buses]] entry"
             bus: ModbusBusConfig | None = None
