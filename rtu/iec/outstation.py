@@ -363,7 +363,6 @@ class Outstation:
         self._event_type: dict[str, TypeId] = {
             p.name: MONITOR_TYPES[p.kind][1] for p in database.monitored()
         }
-        self.events_generated = 0  # point-change events handed to the groups so far
         # every point-change event gets the next sequence number; the journal (None: none)
         # records them and asks held_from() which ones are still needed
         self.next_seq = 1
@@ -415,7 +414,6 @@ class Outstation:
             monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
             seq,
         )
-        self.events_generated += 1
         journal = self.journal
         if journal is not None:
             journal.append(record)

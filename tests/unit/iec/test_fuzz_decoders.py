@@ -310,10 +310,10 @@ def test_random_session_operations_never_raise_and_lose_no_event(
                 value = bool(arg % 2)
             elif point.kind is PointKind.DOUBLE:
                 value = arg % 4
-            before = rig.outstation.events_generated
+            before = rig.outstation.next_seq
             group = rig.outstation.groups["g"]
             rig.db.update(point.name, value, timestamp=T0 + len(generated) + rig.clock.mono)
-            if rig.outstation.events_generated != before:  # a real change (not a repeated value)
+            if rig.outstation.next_seq != before:  # a real change (not a repeated value)
                 holder = group.backlog if not group.active else group.active[0].events
                 generated.add(holder._items[-1].obj)
         elif op == "tick":
