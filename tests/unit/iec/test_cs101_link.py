@@ -10,6 +10,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from rtu.iec.cs101.balanced import BalancedLink
 from rtu.iec.cs101.ft12 import (
@@ -854,3 +856,42 @@ def test_idle_timeout_drops_a_broken_frame() -> None:
     assert sent == b""
     assert events == [FrameDiscarded("FT1.2 framing: 1 discard(s)")]
     assert drv.exchange(status, 0.6)[0] == answer(S.LINK_STATUS)
+
+
+# ------------------------------------------------------------------------ properties
+
+_POLLS = (P.REQUEST_CLASS_1, P.REQUEST_CLASS_2, P.USER_DATA_CONFIRMED)
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(_POLLS), st.booleans(), st.integers(0, 3)), max_size=40)
+)
+def test_a_repetition_gets_the_identical_octets_and_no_event(
+    steps: list[tuple[PrimaryFunction, bool, int]],
+) -> None:
+    """Whatever the master polls or sends and whatever data arrives, the same frame again
+    (same FCB) is answered byte for byte as before and nothing reaches the application twice;
+    every ASDU is handed out once and confirmed at most once."""
+    drv = unbalanced()
+    reset_link(drv)
+    fcb = False
+    handed: list[bytes] = []
+    for function, repeat, new_events in steps:
+        drv.class1.extend(EVENT_1 for _ in range(new_events))
+        fcb = not fcb
+        frame = user_data(GI_ASDU, fcb=fcb) if function is P.USER_DATA_CONFIRMED else request(
+            function, fcb=fcb
+        )
+        received = len(drv.received)
+        first, _ = drv.exchange(frame)
+        if first[:1] == b"\x68":
+            handed.append(first)
+        if repeat:
+            again, events = drv.exchange(frame)
+            assert again == first
+            assert events == []
+        assert len(drv.received) == received + (function is P.USER_DATA_CONFIRMED)
+    drv.exchange(request(P.REQUEST_LINK_STATUS))
+    drv.exchange(request(P.REQUEST_CLASS_2, fcb=not fcb))  # confirms the last answer
+    assert drv.confirmed == len(handed)  # each ASDU handed out once, confirmed once
+    assert drv.link.statistics["discarded"] == 0
