@@ -34,7 +34,11 @@ from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
 from rtu.iec61850_config import IEC61850, Iec61850Config, parse_iec61850
 from rtu.points.model import Point, PointKind
-from rtu.servers.iec101 import Iec101Settings, SerialSettings
+from rtu.servers.iec101 import (
+    DEFAULT_INTER_CHARACTER_TIMEOUT_MIN,
+    Iec101Settings,
+    SerialSettings,
+)
 from rtu.servers.iec104 import Iec104Settings, RedundancyGroup
 from rtu.servers.tls import (
     MIN_VERSIONS,
@@ -94,7 +98,7 @@ _TLS_KEYS: Final = (
 _IEC101_KEYS: Final = (
     "enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
     "link_address", "link_address_size", "remote_link_address", "single_char_ack",
-    "repeat_timeout", "max_repeats", "test_interval",
+    "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min",
 )
 _COMMANDS_KEYS: Final = ("short_pulse", "long_pulse", "default_qu")
 _SIMULATION_KEYS: Final = ("seed", "digital_interval", "analog_interval", "counter_interval")
@@ -1036,6 +1040,10 @@ class _Parser:
         test_value = tbl.get("test_interval", 10.0)
         test_interval = 0.0 if test_value == 0 and not isinstance(test_value, bool) else \
             self.seconds(test_value, "iec101.test_interval")
+        char_floor = self.number(
+            tbl.get("inter_character_timeout_min", DEFAULT_INTER_CHARACTER_TIMEOUT_MIN),
+            "iec101.inter_character_timeout_min", "a number of seconds from 0 to 10",
+            at_least=0.0, at_most=10.0)
         if len(self.errors) > errors_before or not enabled:
             return None
         if device is None:
@@ -1044,7 +1052,7 @@ class _Parser:
         assert baudrate is not None and bytesize is not None and stopbits is not None
         assert rs485 is not None and address_size is not None and address is not None
         assert remote is not None and single_char is not None and repeat_timeout is not None
-        assert max_repeats is not None and test_interval is not None
+        assert max_repeats is not None and test_interval is not None and char_floor is not None
         try:
             link = LinkParameters(
                 mode=LinkMode(mode), address=address, address_size=address_size,
@@ -1054,11 +1062,12 @@ class _Parser:
             )
             serial = SerialSettings(device=device, baudrate=baudrate, parity=parity,
                                     bytesize=bytesize, stopbits=stopbits, rs485=rs485)
+            return Iec101Settings(serial=serial, link=link, cot_size=sizes.cot_size,
+                                  ca_size=sizes.ca_size, ioa_size=sizes.ioa_size,
+                                  inter_character_timeout_min=char_floor)
         except ValueError as exc:
             self.error("iec101", str(exc))
             return None
-        return Iec101Settings(serial=serial, link=link, cot_size=sizes.cot_size,
-                              ca_size=sizes.ca_size, ioa_size=sizes.ioa_size)
 
     def allowed_masters(self, value: object,
                         path: str = "iec104.allowed_masters") -> tuple[str, ...] | None:
