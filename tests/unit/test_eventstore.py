@@ -281,8 +281,8 @@ def test_dropped_events_are_released(tmp_path: Path) -> None:
     """An in-memory queue overflow (counted there) releases the dropped events' rows too."""
     db_path = tmp_path / "j.sqlite3"
     station = Station(db_path)
-    station.outstation.config = OutstationConfig(event_queue_size=10)
-    station.outstation.groups.clear()
+    station.outstation.reconfigure(OutstationConfig(event_queue_size=10))
+    station.outstation.drop_group("iec104")  # made again with the smaller queue
     station.outstation.group("iec104")
     for v in range(1, 26):
         station.change(v, v)
