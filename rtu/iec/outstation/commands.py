@@ -34,7 +34,7 @@ from rtu.points.commands import CommandExecutor, CommandRequest, ConfirmingExecu
 from rtu.points.database import PointDatabase
 from rtu.points.model import DoublePointValue, Point, PointKind, Quality, StepDirection
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
 # QU of the standard -> how the output is driven
 PULSE_OF_QU: dict[int, Pulse] = {

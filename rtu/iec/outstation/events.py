@@ -26,7 +26,7 @@ from typing import Generic, Protocol, TypeVar
 from rtu.iec.asdu.objects import EndOfInitialization, InformationObject
 from rtu.iec.asdu.types import Cot, TypeId
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
 _OVERFLOW_LOG_EVERY = 1000
 _NO_SEQ = 1 << 62  # above any sequence number: "holds no journaled event"

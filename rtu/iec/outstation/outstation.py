@@ -64,7 +64,7 @@ from rtu.points.commands import CommandExecutor
 from rtu.points.database import PointDatabase
 from rtu.points.model import ChangeOrigin, PointChanged, PointKind, PointValue
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
 _BROADCAST = {1: 0xFF, 2: 0xFFFF}
 _COUNTER_SEQUENCE_MODULO = 32

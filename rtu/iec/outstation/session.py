@@ -32,7 +32,7 @@ from rtu.iec.outstation.settings import OutstationConfig
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point
 
-log = logging.getLogger(__name__)
+log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
 _MAX_OBJECTS_PER_ASDU = 127
 
