@@ -182,6 +182,17 @@ class EventGroup(Generic[M]):
     def active_sessions(self) -> list[M]:
         return list(self.active)
 
+    def join(self, member: M) -> None:
+        """A session of this group was opened (it receives events once it starts)."""
+        self.sessions.append(member)
+
+    def leave(self, member: M) -> None:
+        """A session of this group was closed (after it stopped: see :meth:`stop`)."""
+        if member in self.active:
+            raise RuntimeError(f"{member.name} leaves group {self.name} while started")
+        if member in self.sessions:
+            self.sessions.remove(member)
+
     def start(self, member: M) -> list[EventRecord]:
         """``member`` started data transfer: the events it must send first, in order."""
         others = list(self.active)

@@ -102,6 +102,7 @@ class Outstation:
         self.clock_synchronised = False
         self._streams: EventStreams[Session] = EventStreams(config.event_queue_size,
                                                             config.initialisation_cause)
+        self._publish = self._streams.publish  # bound once: it is on every event's path
         self._commands = CommandHandler(self)
         self._counter_sequence = 0
         self._frozen_counters: dict[str, PointValue] | None = None
@@ -148,7 +149,7 @@ class Outstation:
 
     def open_session(self, name: str, profile: AsduProfile, group: str, wake: Callable[[], None]) -> Session:
         session = Session(self, name, profile, self._streams.group(group), wake)
-        session.group.sessions.append(session)
+        session.group.join(session)
         return session
 
     def hand_over(self, session: Session) -> list[tuple[Session, int]]:
@@ -203,7 +204,7 @@ class Outstation:
     def _on_point_changed(self, change: PointChanged) -> None:
         point = change.point
         origin = change.origin
-        self._streams.publish(
+        self._publish(
             self._event_type[point.name],
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp)),

@@ -156,8 +156,7 @@ class Session:
     def close(self) -> None:
         self.deactivate()
         self.closed = True
-        if self in self.group.sessions:
-            self.group.sessions.remove(self)
+        self.group.leave(self)
 
     # -- output ------------------------------------------------------------------------------
     def respond(self, response: Asdu | bytes, *, after_events: bool = False) -> None:
