@@ -17,7 +17,6 @@ from rtu.control import ControlServer, control_socket_path, server_listening, st
 from rtu.eventstore import JournalWriter, journal_path, open_journal
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
-from rtu.points.commands import Pulse
 from rtu.points.database import PointDatabase
 from rtu.reload import (
     ReloadError,
@@ -40,7 +39,7 @@ from rtu.sources.digital import build_digital_source, open_field_gpio
 from rtu.sources.dlms import dlms_sources
 from rtu.sources.iec61850 import Iec61850Commands, iec61850_sources
 from rtu.sources.modbus import modbus_sources
-from rtu.sources.relays import PULSE_NAMES, RelayExecutor, relay_settings
+from rtu.sources.relays import RelayExecutor, relay_settings
 from rtu.sources.simulated import SimulatedField
 from rtu.statedir import state_directory
 from rtu.watchdog import Watchdog, watchdog_interval
@@ -372,8 +371,8 @@ class Supervisor:
             self.outstation.reconfigure(new.station)
         if plan.touches("commands"):
             c = new.commands
-            self.executor.durations = {Pulse.SHORT: c.short_pulse, Pulse.LONG: c.long_pulse}
-            self.executor.default_pulse = PULSE_NAMES[c.default_qu]
+            self.executor.configure(short_pulse=c.short_pulse, long_pulse=c.long_pulse,
+                                    default_qu=c.default_qu)
         if plan.touches("logging"):
             logging.getLogger().setLevel(new.logging.level)
         if plan.touches("journal") and self.journal is not None:

@@ -82,8 +82,9 @@ class RelayExecutor:
     ) -> None:
         self.db = db
         self.relays = dict(relays)
-        self.durations = {Pulse.SHORT: short_pulse, Pulse.LONG: long_pulse}
-        self.default_pulse = PULSE_NAMES[default_qu]  # for requests that leave it to the output
+        self.durations: dict[Pulse, float] = {}
+        self.default_pulse = Pulse.PERSISTENT  # for requests that leave it to the output
+        self.configure(short_pulse=short_pulse, long_pulse=long_pulse, default_qu=default_qu)
         self.wall = wall
         self.settings = dict(settings or {})
         self.inputs = inputs
@@ -100,6 +101,11 @@ class RelayExecutor:
         for name, s in self.settings.items():
             if (s.feedback_input or s.local_input) and inputs is None:
                 raise ValueError(f"relay {name}: feedback/local inputs need an input source")
+
+    def configure(self, *, short_pulse: float, long_pulse: float, default_qu: str) -> None:
+        """Pulse lengths (seconds) and the pulse of commands that choose none ([commands])."""
+        self.durations = {Pulse.SHORT: short_pulse, Pulse.LONG: long_pulse}
+        self.default_pulse = PULSE_NAMES[default_qu]
 
     def execute(self, request: CommandRequest, done: Done) -> None:
         task = asyncio.get_running_loop().create_task(self._run(request, done))
