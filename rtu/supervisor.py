@@ -34,14 +34,14 @@ from rtu.reload import (
 )
 from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
-from rtu.sources.adc import build_adc_sources
+from rtu.sources.adc.source import build_adc_sources
 from rtu.sources.base import Source
-from rtu.sources.digital import build_digital_source, open_field_gpio
-from rtu.sources.dlms import dlms_sources
-from rtu.sources.iec61850 import Iec61850Commands, iec61850_sources
-from rtu.sources.modbus import modbus_sources
-from rtu.sources.relays import RelayExecutor, relay_settings
-from rtu.sources.simulated import SimulatedField
+from rtu.sources.gpio.source import build_digital_source, open_field_gpio
+from rtu.sources.dlms.source import dlms_sources
+from rtu.sources.iec61850.source import Iec61850Commands, iec61850_sources
+from rtu.sources.modbus.source import modbus_sources
+from rtu.sources.relays.source import RelayExecutor, relay_settings
+from rtu.sources.simulated.source import SimulatedField
 from rtu.statedir import state_directory
 from rtu.watchdog import Watchdog, watchdog_interval
 

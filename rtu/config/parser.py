@@ -28,11 +28,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from rtu.config_dlms import DLMS_SOURCE, DlmsConfig, parse_dlms
+from rtu.sources.dlms.config import DLMS_SOURCE, DlmsConfig, parse_dlms
 from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
-from rtu.iec61850_config import IEC61850, Iec61850Config, parse_iec61850
+from rtu.sources.iec61850.config import IEC61850, Iec61850Config, parse_iec61850
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec101 import Iec101Settings, SerialSettings
 from rtu.servers.iec104 import Iec104Settings, RedundancyGroup

@@ -176,7 +176,7 @@ def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Poin
     """
     tbl = p.table(value, "dlms", _DLMS_KEYS, "[dlms]")
     by_name = {pt.name: pt for pt in points}
-    from rtu.config import point_table_index  # rtu.config imports this module: at call time
+    from rtu.config.parser import point_table_index  # it imports this module: at call time
 
     raw_index = point_table_index(raw_points)
     fed: dict[str, str] = {}  # point -> key path of what feeds it

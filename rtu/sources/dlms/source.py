@@ -72,7 +72,7 @@ from hal.dlms import (
     DlmsTcpSettings,
     RangeSelection,
 )
-from rtu.config_dlms import (
+from rtu.sources.dlms.config import (
     SCALER_UNIT_ATTRIBUTE,
     DlmsConfig,
     DlmsMeterConfig,

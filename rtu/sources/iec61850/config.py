@@ -105,7 +105,7 @@ class Iec61850Config:
 def _required_match(parser: _Parser, tbl: Mapping[Any, Any], key: str, at: str,
                     pattern: re.Pattern[str], expected: str) -> str | None:
     """The required string ``key`` of ``tbl`` if it matches ``pattern``; else reported."""
-    from rtu import config as c  # rtu.config imports this module: resolve at call time
+    from rtu.config import parser as c  # rtu.config imports this module: resolve at call time
 
     value = tbl.get(key, c._MISSING)
     if value is c._MISSING:
@@ -119,7 +119,7 @@ def _required_match(parser: _Parser, tbl: Mapping[Any, Any], key: str, at: str,
 def parse_iec61850(parser: _Parser, value: object, points: tuple[Point, ...],
                    raw_points: object) -> Iec61850Config:
     """[iec61850]: validate the section with ``parser`` (its errors name every key path)."""
-    from rtu import config as c  # rtu.config imports this module: resolve at call time
+    from rtu.config import parser as c  # rtu.config imports this module: resolve at call time
 
     tbl = parser.table(value, IEC61850, SECTION_KEYS, "[iec61850]")
     by_name = {p.name: p for p in points}
@@ -159,7 +159,7 @@ def parse_iec61850(parser: _Parser, value: object, points: tuple[Point, ...],
 
 def _device(parser: _Parser, item: Mapping[Any, Any], path: str, points: dict[str, Point],
             fed: dict[str, str]) -> Iec61850DeviceConfig | None:
-    from rtu import config as c
+    from rtu.config import parser as c
 
     tbl = parser.table(item, path, DEVICE_KEYS, "[[iec61850.devices]]")
     before = len(parser.errors)
@@ -201,7 +201,7 @@ def _device(parser: _Parser, item: Mapping[Any, Any], path: str, points: dict[st
 
 
 def _reports(parser: _Parser, value: object, path: str) -> tuple[Iec61850Report, ...]:
-    from rtu import config as c
+    from rtu.config import parser as c
 
     reports: list[Iec61850Report] = []
     seen: dict[tuple[str, bool], int] = {}
@@ -231,7 +231,7 @@ def _reports(parser: _Parser, value: object, path: str) -> tuple[Iec61850Report,
 
 def _mapped_point(parser: _Parser, tbl: Mapping[Any, Any], at: str, points: dict[str, Point],
                   fed: dict[str, str], kinds: tuple[PointKind, ...], what: str) -> str | None:
-    from rtu import config as c
+    from rtu.config import parser as c
 
     kind_names = ", ".join(k.value for k in kinds)
     expected = f"the name of a [[points]] entry with {what} ({kind_names})"
@@ -261,7 +261,7 @@ def _mapped_point(parser: _Parser, tbl: Mapping[Any, Any], at: str, points: dict
 
 def _reads(parser: _Parser, value: object, path: str, points: dict[str, Point],
            fed: dict[str, str]) -> tuple[Iec61850Read, ...]:
-    from rtu import config as c
+    from rtu.config import parser as c
 
     reads: list[Iec61850Read] = []
     for j, item in enumerate(parser.array_of_tables(value, "iec61850.devices.points")):
@@ -291,7 +291,7 @@ def _reads(parser: _Parser, value: object, path: str, points: dict[str, Point],
 
 def _controls(parser: _Parser, value: object, path: str, points: dict[str, Point],
               fed: dict[str, str]) -> tuple[Iec61850Control, ...]:
-    from rtu import config as c
+    from rtu.config import parser as c
 
     controls: list[Iec61850Control] = []
     for j, item in enumerate(parser.array_of_tables(value, "iec61850.devices.controls")):

@@ -104,7 +104,7 @@ from open61850.quality import Quality as Quality61850
 
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.iec.outstation import CommandExecutor, CommandRequest, Done
-from rtu.iec61850_config import (
+from rtu.sources.iec61850.config import (
     IEC61850,
     Iec61850Config,
     Iec61850DeviceConfig,

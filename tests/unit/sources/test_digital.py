@@ -1,4 +1,4 @@
-"""rtu.sources.digital: the processor with a fake clock (plain numbers: debounce, chatter,
+"""rtu.sources.gpio.source: the processor with a fake clock (plain numbers: debounce, chatter,
 double points, re-read), then the thin asyncio runner over an in-memory GPIO bank."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from hal.fake import FakeGpio
 from rtu.iec.asdu.types import DoublePointValue as Dpi
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointChanged, PointKind, Quality
-from rtu.sources import digital
-from rtu.sources.digital import (
+from rtu.sources.gpio import source as digital
+from rtu.sources.gpio.source import (
     ChatterSettings,
     DigitalProcessor,
     DigitalSource,
@@ -325,7 +325,7 @@ def test_runner_reports_edges_with_their_wall_time_and_tells_watchers() -> None:
 
 
 def test_runner_re_reads_and_marks_read_failures(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, "rtu.sources.digital")
+    caplog.set_level(logging.INFO, "rtu.sources.gpio.source")
     bank = FakeGpio(["door", "closed", "open"])
     db = database()
     source = runner(bank, db, reread=0.01)

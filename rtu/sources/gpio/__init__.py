@@ -1,0 +1,1 @@
+"""The gpio field source: its configuration section (config.py) and its source (source.py)."""

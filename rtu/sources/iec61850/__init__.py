@@ -1,0 +1,1 @@
+"""The iec61850 field source: its configuration section (config.py) and its source (source.py)."""
