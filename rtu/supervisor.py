@@ -36,8 +36,8 @@ from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
 from rtu.sources.adc.source import build_adc_sources
 from rtu.sources.base import Source
-from rtu.sources.gpio.source import build_digital_source, open_field_gpio
 from rtu.sources.dlms.source import dlms_sources
+from rtu.sources.gpio.source import build_digital_source, open_field_gpio
 from rtu.sources.iec61850.source import Iec61850Commands, iec61850_sources
 from rtu.sources.modbus.source import modbus_sources
 from rtu.sources.relays.source import RelayExecutor, relay_settings

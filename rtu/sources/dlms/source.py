@@ -72,6 +72,8 @@ from hal.dlms import (
     DlmsTcpSettings,
     RangeSelection,
 )
+from rtu.points.database import PointDatabase
+from rtu.points.model import PointKind, Quality
 from rtu.sources.dlms.config import (
     SCALER_UNIT_ATTRIBUTE,
     DlmsConfig,
@@ -80,8 +82,6 @@ from rtu.sources.dlms.config import (
     DlmsRead,
     obis_text,
 )
-from rtu.points.database import PointDatabase
-from rtu.points.model import PointKind, Quality
 
 log = logging.getLogger(__name__)
 

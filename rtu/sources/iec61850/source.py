@@ -104,6 +104,8 @@ from open61850.quality import Quality as Quality61850
 
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.iec.outstation import CommandExecutor, CommandRequest, Done
+from rtu.points.database import PointDatabase
+from rtu.points.model import Point, PointKind, Quality
 from rtu.sources.iec61850.config import (
     IEC61850,
     Iec61850Config,
@@ -111,8 +113,6 @@ from rtu.sources.iec61850.config import (
     Iec61850Read,
     Iec61850Report,
 )
-from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind, Quality
 
 log = logging.getLogger(__name__)
 

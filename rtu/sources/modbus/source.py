@@ -46,7 +46,9 @@ from hal.modbus import (
     ModbusTcpSettings,
     PymodbusLink,
 )
-from rtu.config import (
+from rtu.points.database import PointDatabase
+from rtu.points.model import PointKind, Quality
+from rtu.sources.modbus.config import (
     Endian,
     ModbusBusConfig,
     ModbusConfig,
@@ -55,8 +57,6 @@ from rtu.config import (
     ModbusTable,
     ModbusType,
 )
-from rtu.points.database import PointDatabase
-from rtu.points.model import PointKind, Quality
 
 log = logging.getLogger(__name__)
 

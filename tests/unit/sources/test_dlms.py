@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from hal.dlms import AttributeRef, AttributeResult, DlmsError, DlmsErrorKind
-from rtu.sources.dlms.config import DlmsMeterConfig, DlmsProfile, DlmsRead
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointChanged, PointKind, Quality
+from rtu.sources.dlms.config import DlmsMeterConfig, DlmsProfile, DlmsRead
 from rtu.sources.dlms.source import (
     CLOCK_REF,
     COUNTER_RESERVE,
