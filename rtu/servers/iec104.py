@@ -13,7 +13,7 @@ import logging
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.cs104.connection import (
@@ -182,6 +182,36 @@ class Iec104Server:
             log.warning("redundancy group %s: %s took over data transfer from %s (%d events "
                         "it had not acknowledged will be sent again)", session.group.name,
                         link.name, other.name, unacknowledged)
+
+
+    # -- what the server reports (rtu status) -----------------------------------------------
+    def listening(self) -> bool:
+        """Whether the listening socket is open (not before start() nor after close())."""
+        return self._server is not None and self._server.is_serving()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "listen": f"{self.settings.host}:{self.settings.port}",
+            "listening": self.listening(),
+            "connections": len(self.links),
+            "max_connections": self.settings.max_connections,
+            "refused": self.refused,
+            "switchovers": self.switchovers,
+        }
+
+    def masters(self) -> list[dict[str, Any]]:
+        """One entry per connected master: data transfer, queued and unacknowledged events."""
+        masters: list[dict[str, Any]] = []
+        for link in sorted(self.links, key=lambda lnk: lnk.name):
+            session = link.session
+            masters.append({
+                "name": link.name,
+                "data_transfer": bool(session and session.active),
+                "queued": len(session.events) if session else 0,
+                "unacknowledged": session.unacknowledged_events if session else 0,
+                "overflowed": session.events.overflowed if session else 0,
+            })
+        return masters
 
 
 class _Link(asyncio.Protocol):

@@ -1,1 +1,9 @@
-"""The dlms field source: its configuration section (config.py) and its source (source.py)."""
+"""DLMS/COSEM meters.
+
+config.py declares and checks its section, source.py holds the source and its ``build``;
+this line registers it (rtu/components.py lists the folder).
+"""
+
+from rtu.components import Component
+
+COMPONENT = Component("dlms", "dlms", lambda config: bool(config.dlms.meters), "rtu.sources.dlms.component:build")

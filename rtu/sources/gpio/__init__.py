@@ -1,1 +1,12 @@
-"""The gpio field source: its configuration section (config.py) and its source (source.py)."""
+"""The board's digital inputs (and the GPIO lines relays drive).
+
+config.py declares and checks its section, source.py holds the source and its ``build``;
+this line registers it (rtu/components.py lists the folder).
+"""
+
+from rtu.components import Component
+
+COMPONENT = Component(
+    "gpio", "gpio",
+    lambda config: bool(config.gpio.inputs) or any(r.driver == "gpio" for r in config.relays),
+    "rtu.sources.gpio.source:build")

@@ -1,1 +1,9 @@
-"""The iec61850 field source: its configuration section (config.py) and its source (source.py)."""
+"""IEC 61850 devices read over MMS, and their control objects.
+
+config.py declares and checks its section, source.py holds the source and its ``build``;
+this line registers it (rtu/components.py lists the folder).
+"""
+
+from rtu.components import Component
+
+COMPONENT = Component("iec61850", "iec61850", lambda config: bool(config.iec61850.devices), "rtu.sources.iec61850.component:build")

@@ -1,1 +1,9 @@
-"""The modbus field source: its configuration section (config.py) and its source (source.py)."""
+"""Modbus devices polled over TCP or a serial line.
+
+config.py declares and checks its section, source.py holds the source and its ``build``;
+this line registers it (rtu/components.py lists the folder).
+"""
+
+from rtu.components import Component
+
+COMPONENT = Component("modbus", "modbus", lambda config: bool(config.modbus.devices), "rtu.sources.modbus.source:build")

@@ -46,6 +46,7 @@ from hal.modbus import (
     ModbusTcpSettings,
     PymodbusLink,
 )
+from rtu.components import Field, Parts
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
 from rtu.sources.modbus.config import (
@@ -388,3 +389,8 @@ def modbus_sources(config: ModbusConfig, db: PointDatabase,
         if devices:
             sources.append(ModbusBusSource(bus, devices, db, link_factory(bus)))
     return sources
+
+
+# -- the registry (rtu/components.py) ----------------------------------------------------------
+def build(field: Field) -> Parts:
+    return Parts(sources=list(modbus_sources(field.config.modbus, field.db)))  # one per bus

@@ -383,6 +383,7 @@ def test_initial_read_failure_is_retried_by_run(monkeypatch: pytest.MonkeyPatch)
 # -- built from the configuration (the "sim" backend: FakeGpio) ----------------------------------
 def test_the_supervisor_wires_gpio_inputs_relays_and_local_control() -> None:
     from rtu.config import parse_config
+    from rtu.sources.gpio.source import Board
     from rtu.supervisor import Supervisor
 
     config = parse_config({
@@ -400,7 +401,7 @@ def test_the_supervisor_wires_gpio_inputs_relays_and_local_control() -> None:
 
     async def main() -> None:
         sup = Supervisor(config)
-        bank = sup.gpio
+        bank = sup.provided(Board).bank  # the gpio component's (rtu/components.py)
         assert isinstance(bank, FakeGpio) and sup.digital in sup.sources
         assert sup.relays["k1"] is bank.output("k1")
         assert sup.db.value("door").value is True  # inverted, read at start-up
