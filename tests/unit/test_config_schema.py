@@ -139,3 +139,15 @@ def test_key_lines_follow_nested_arrays_of_tables_and_odd_keys() -> None:
     assert line_of(lines, "iec104.tls.enabled") == 17
     assert line_of(lines, 'iec104."odd key"') == 18
     assert line_of(lines, "station.common_address") is None
+
+
+def test_the_declarations_are_the_public_key_names() -> None:
+    """The schema test_config.py pins (public names, DESIGN.md rule 9) is what the sections
+    declare, and so what `rtu config-schema` prints."""
+    from rtu.config.document import DOCUMENT
+    from tests.unit.test_config import SCHEMA
+
+    assert set(DOCUMENT.names) == set(SCHEMA)
+    for section, keys in SCHEMA.items():
+        table = DOCUMENT.key(section).table
+        assert table is not None and set(table.names) == keys, section
