@@ -20,10 +20,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from rtu.config import AppConfig
+    from rtu.config.reader import Reader
+    from rtu.config.schema import Key
     from rtu.iec.outstation import CommandExecutor
+    from rtu.points.config import PrefixCheck
     from rtu.points.database import PointDatabase
+    from rtu.points.model import Point
     from rtu.sources.base import Source
+
+    # reads a component's section: (reader, its value, the points, [[points]] as written)
+    SectionParser = Callable[[Reader, object, Sequence[Point], object], object]
 
 __all__ = ["REGISTRY", "Component", "Field", "Parts", "build_field"]
 
@@ -49,6 +58,15 @@ class Component:
     section: str  # its key in the configuration file
     enabled: Callable[[AppConfig], bool]  # does this configuration use it?
     build: str  # "module:function" taking the Field and returning its Parts
+    # the `source` of the [[points]] it feeds ("modbus"), or a prefix ("gpio:") checked by
+    # check_source; the command `target` it takes besides relays, and what that means
+    point_source: str = ""
+    check_source: PrefixCheck | None = None
+    command_target: tuple[str, str] | None = None
+    # a section the document does not name (a new source): its declaration and its reader,
+    # run after [[points]]; the result is AppConfig.sections[section]
+    schema: Key | None = None
+    parse: SectionParser | None = None
 
 
 @dataclass(slots=True)

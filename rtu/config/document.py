@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
+from rtu.components import Component, components
 from rtu.config.locate import key_lines, line_of
 from rtu.config.reader import MISSING, ConfigError, Reader, show
 from rtu.config.schema import Table, json_schema
@@ -40,16 +41,11 @@ from rtu.servers.iec101 import Iec101Settings
 from rtu.servers.iec101_config import IEC101, parse_iec101
 from rtu.servers.iec104 import Iec104Settings
 from rtu.servers.iec104_config import IEC104, parse_iec104
-from rtu.sources.adc.config import ADC, ADC_PREFIX, AdcConfig, adc_source, parse_adc
-from rtu.sources.dlms.config import DLMS, DLMS_SOURCE, DlmsConfig, parse_dlms
-from rtu.sources.gpio.config import GPIO, GPIO_PREFIX, GpioConfig, gpio_source, parse_gpio
-from rtu.sources.iec61850.config import (
-    IEC61850,
-    IEC61850_SECTION,
-    Iec61850Config,
-    parse_iec61850,
-)
-from rtu.sources.modbus.config import MODBUS, MODBUS_SOURCE, ModbusConfig, parse_modbus
+from rtu.sources.adc.config import ADC, AdcConfig, parse_adc
+from rtu.sources.dlms.config import DLMS, DlmsConfig, parse_dlms
+from rtu.sources.gpio.config import GPIO, GpioConfig, parse_gpio
+from rtu.sources.iec61850.config import IEC61850, IEC61850_SECTION, Iec61850Config, parse_iec61850
+from rtu.sources.modbus.config import MODBUS, ModbusConfig, parse_modbus
 from rtu.sources.relays.config import (
     COMMANDS,
     RELAYS,
@@ -58,7 +54,7 @@ from rtu.sources.relays.config import (
     parse_commands,
     parse_relays,
 )
-from rtu.sources.simulated.config import SIM_SOURCE, SIMULATION, SimulationConfig, parse_simulation
+from rtu.sources.simulated.config import SIMULATION, SimulationConfig, parse_simulation
 
 __all__ = [
     "DOCUMENT",
@@ -72,16 +68,21 @@ __all__ = [
 _BENCH_SOURCE: Final = "<bench>"
 _BOM: Final = "\ufeff"
 
+_COMPONENTS: Final = components()  # the registry (rtu/components.py), in its order
+# sources that bring their own section (a new source: no AppConfig field of its own)
+_SECTIONS: Final[tuple[Component, ...]] = tuple(
+    c for c in _COMPONENTS if c.schema is not None and c.parse is not None)
 # the file, section by section, in the order errors are reported
 DOCUMENT: Final = Table("the whole document", (
     STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, MODBUS, GPIO, ADC,
-    SERVICE, JOURNAL, IEC61850_SECTION, DLMS,
+    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, *(c.schema for c in _SECTIONS if c.schema),
 ))
-# what may feed a point or take a command besides a relay (each source section's own name)
+# what may feed a point or take a command besides a relay: what each component registers
 _POINT_SOURCES: Final = PointSources(
-    names=(SIM_SOURCE, MODBUS_SOURCE, IEC61850, DLMS_SOURCE, ""),
-    prefixes={GPIO_PREFIX: gpio_source, ADC_PREFIX: adc_source},
-    targets={IEC61850: "a control object of an [[iec61850.devices]] entry"},
+    names=(*(c.point_source for c in _COMPONENTS if c.point_source and not c.check_source),
+           ""),
+    prefixes={c.point_source: c.check_source for c in _COMPONENTS if c.check_source},
+    targets=dict(c.command_target for c in _COMPONENTS if c.command_target),
 )
 
 
@@ -104,6 +105,12 @@ class AppConfig:
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: persistent event journal (off)
     iec61850: Iec61850Config = field(default_factory=Iec61850Config)  # frozen; [iec61850] devices
     dlms: DlmsConfig = field(default_factory=DlmsConfig)  # (frozen) [dlms]: meters
+    # the sections of components registered with their own parser (Component.parse)
+    sections: Mapping[str, object] = field(default_factory=dict)
+
+    def section(self, name: str) -> object:
+        """What a registered component's parser made of its section (None if absent)."""
+        return self.sections.get(name)
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -194,6 +201,8 @@ def _parse(p: Reader, data: object) -> AppConfig:
     modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
     iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
     dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)
+    sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)
+                for c in _SECTIONS if c.parse is not None}
     if (station is not None and station.command_originators and iec101 is not None
             and field_sizes.cot_size == 1):
         p.error("station.command_originators",
@@ -206,5 +215,5 @@ def _parse(p: Reader, data: object) -> AppConfig:
         source=p.source, station=station, field_sizes=field_sizes, iec104=iec104,
         points=points, relays=relays, commands=commands, simulation=simulation,
         logging=logging_config, iec101=iec101, modbus=modbus, gpio=gpio, adc=adc,
-        service=service, journal=journal, iec61850=iec61850, dlms=dlms,
+        service=service, journal=journal, iec61850=iec61850, dlms=dlms, sections=sections,
     )

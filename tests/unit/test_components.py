@@ -63,3 +63,48 @@ def test_the_supervisor_imports_no_source_module_to_compose() -> None:
             assert not names & {"build", "modbus_sources", "dlms_sources", "iec61850_sources",
                                 "build_adc_sources", "build_digital_source", "open_field_gpio",
                                 "RelayExecutor"}, (module, names)
+
+
+ADDED_SOURCE = """
+import json, sys
+import rtu.components
+rtu.components.REGISTRY = (*rtu.components.REGISTRY, "tests.unit.fakesource")
+from rtu.config import ConfigError, config_schema, parse_config
+from rtu.supervisor import Supervisor
+from tests.unit.fakesource.source import Ticker
+
+points = [{"name": "n", "ioa": 1, "kind": "counter", "source": "ticker"}]
+config = parse_config({"iec104": {"enabled": False}, "points": points,
+                       "ticker": {"interval": 0.5, "points": ["n"]}}, "t.toml")
+sup = Supervisor(config)
+out = {"sources": [s.name for s in sup.sources], "value": sup.db.value("n").value,
+       "ticks": sup.provided(Ticker).count,
+       "schema": json.loads(config_schema())["properties"]["ticker"]["properties"]["interval"]}
+try:
+    parse_config({"points": points, "ticker": {"intervall": 1}}, "t.toml")
+except ConfigError as exc:
+    out["errors"] = exc.errors
+print(json.dumps(out))
+"""
+
+
+def test_a_source_added_as_a_folder_and_one_registry_line_works() -> None:
+    """docs/developing.md's recipe, followed by tests/unit/fakesource: the configuration
+    reads its section, rtu config-schema shows it, the supervisor builds and runs it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", ADDED_SOURCE], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60,
+                          check=True)
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["sources"] == ["simulation", "ticker"]
+    assert out["value"] == 1 and out["ticks"] == 1  # read at start-up
+    assert out["schema"] == {"type": "number", "exclusiveMinimum": 0.0, "default": 1.0}
+    assert out["errors"] == [
+        ("t.toml: ticker.intervall: unknown key (did you mean 'interval'?); expected one of "
+         "interval, points"),
+        "t.toml: points[0].source: expected ticker.points to list 'n', got no such entry",
+    ]

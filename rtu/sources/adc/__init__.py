@@ -5,5 +5,7 @@ this line registers it (rtu/components.py lists the folder).
 """
 
 from rtu.components import Component
+from rtu.sources.adc.config import ADC_PREFIX, adc_source
 
-COMPONENT = Component("adc", "adc", lambda config: bool(config.adc.devices), "rtu.sources.adc.source:build")
+COMPONENT = Component("adc", "adc", lambda config: bool(config.adc.devices), "rtu.sources.adc.source:build",
+                      point_source=ADC_PREFIX, check_source=adc_source)

@@ -5,5 +5,7 @@ this line registers it (rtu/components.py lists the folder).
 """
 
 from rtu.components import Component
+from rtu.sources.dlms.config import DLMS_SOURCE
 
-COMPONENT = Component("dlms", "dlms", lambda config: bool(config.dlms.meters), "rtu.sources.dlms.component:build")
+COMPONENT = Component("dlms", "dlms", lambda config: bool(config.dlms.meters), "rtu.sources.dlms.component:build",
+                      point_source=DLMS_SOURCE)

@@ -5,5 +5,7 @@ this line registers it (rtu/components.py lists the folder).
 """
 
 from rtu.components import Component
+from rtu.sources.modbus.config import MODBUS_SOURCE
 
-COMPONENT = Component("modbus", "modbus", lambda config: bool(config.modbus.devices), "rtu.sources.modbus.source:build")
+COMPONENT = Component("modbus", "modbus", lambda config: bool(config.modbus.devices), "rtu.sources.modbus.source:build",
+                      point_source=MODBUS_SOURCE)

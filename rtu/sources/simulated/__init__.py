@@ -5,5 +5,7 @@ this line registers it (rtu/components.py lists the folder).
 """
 
 from rtu.components import Component
+from rtu.sources.simulated.config import SIM_SOURCE
 
-COMPONENT = Component("simulation", "simulation", lambda config: True, "rtu.sources.simulated.source:build")
+COMPONENT = Component("simulation", "simulation", lambda config: True, "rtu.sources.simulated.source:build",
+                      point_source=SIM_SOURCE)
