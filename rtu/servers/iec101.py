@@ -177,6 +177,18 @@ class Iec101Server:
             self._close()
 
     # -- port --------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The line as `rtu status` shows it: port open, link up, reopens, link statistics."""
+        link = self.link
+        return {
+            "device": self.settings.serial.device,
+            "open": self.opened.is_set(),
+            "link_up": bool(link is not None and link.link_up),
+            "mode": self.settings.link.mode.value,
+            "reopens": self.reopens,
+            "statistics": dict(link.statistics) if link is not None else {},
+        }
+
     def _open(self) -> None:
         import serial  # pyserial; imported here so that 104-only installs never need it
         import serial.rs485

@@ -319,7 +319,7 @@ class TestLoad:
         with pytest.raises(ConfigError) as info:
             load_config(str(path))
         assert info.value.errors == [
-            f"{path}: points[0].ioa: expected an integer 1..16777215 (ioa_size 3), got 'x'"
+            f"{path}:3: points[0] 'a'.ioa: expected an integer 1..16777215 (ioa_size 3), got 'x'"
         ]
 
     def test_config_error_from_a_string(self) -> None:
@@ -1728,9 +1728,9 @@ class TestBoard:
         assert main(["check", str(path)]) == 2
         err = capsys.readouterr().err.splitlines()
         assert err == [
-            (f"{path}: gpio.inputs[1].line: expected a GPIO line not used by another input or "
+            (f"{path}:8: gpio.inputs[1].line: expected a GPIO line not used by another input or "
              "relay, got 'GPIO17' (already used by gpio.inputs[0])"),
-            (f"{path}: points[0].source: expected \"gpio:NAME\" with the name of a "
+            (f"{path}:13: points[0] 'p'.source: expected \"gpio:NAME\" with the name of a "
              "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
              "'gpio:c' (gpio names: a, b)"),
         ]

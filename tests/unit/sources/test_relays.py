@@ -1,4 +1,4 @@
-"""rtu.sources.relays: pulse/persistent, modes, feedback with a timeout and local/remote, with a
+"""rtu.sources.relays.source: pulse/persistent, modes, feedback with a timeout and local/remote, with a
 fake clock (the executor's sleep advances it) and fake inputs."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hal.fake import FakeRelay
 from rtu.points.commands import CommandRequest, Pulse
 from rtu.points.database import PointDatabase
 from rtu.points.model import ChangeOrigin, DoublePointValue, Point, PointChanged, PointKind, Quality
-from rtu.sources.relays import RelayExecutor, RelaySettings
+from rtu.sources.relays.source import RelayExecutor, RelaySettings
 
 
 class FakeClock:

@@ -102,16 +102,16 @@ from open61850.mms.report import TrgOps
 from open61850.mms.types import ArrayType, MmsType, StructureType
 from open61850.quality import Quality as Quality61850
 
-from rtu.iec61850_config import (
+from rtu.points.commands import CommandExecutor, CommandRequest, Done
+from rtu.points.database import PointDatabase
+from rtu.points.model import DoublePointValue, Point, PointKind, Quality
+from rtu.sources.iec61850.config import (
     IEC61850,
     Iec61850Config,
     Iec61850DeviceConfig,
     Iec61850Read,
     Iec61850Report,
 )
-from rtu.points.commands import CommandExecutor, CommandRequest, Done
-from rtu.points.database import PointDatabase
-from rtu.points.model import DoublePointValue, Point, PointKind, Quality
 
 log = logging.getLogger(__name__)
 

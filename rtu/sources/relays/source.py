@@ -51,7 +51,7 @@ class RelaySettings:
 
 
 class InputState(Protocol):
-    """Debounced input levels and their changes (rtu.sources.digital.DigitalSource)."""
+    """Debounced input levels and their changes (rtu.sources.gpio.source.DigitalSource)."""
 
     def level(self, name: str) -> bool | None: ...
 
