@@ -36,7 +36,6 @@ from typing import Any
 import pytest
 
 pydlms_simulator = pytest.importorskip("pydlms.simulator", reason="pip install -e '.[test]'")
-pytest.importorskip("dlms_cosem", reason="pip install -e '.[test]'")
 
 from pydlms.apdu import xdlms
 from pydlms.apdu.tags import Tag
@@ -396,7 +395,7 @@ def test_hdlc_over_a_serial_line(tmp_path: Path, hdlc_meter: tuple[Any, str, int
                                  stale: bool, caplog: pytest.LogCaptureFixture) -> None:
     """HDLC on a pty pair, every session answered. stale-input: the line holds, before our
     port opens, what a real line would have lost (a late answer to an abandoned session: HDLC
-    frames and a torn one). The port discards input when it opens; dlms-cosem's framing also
+    frames and a torn one). The port discards input when it opens; our HDLC frame reader also
     skips such bytes by itself (this case passes without the discard too), so this guards the
     behaviour, not that one line."""
     sim, device, master = hdlc_meter

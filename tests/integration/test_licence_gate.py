@@ -237,19 +237,6 @@ def test_a_bsl_text_further_down_a_file_still_counts() -> None:
 
 
 # -- the gate -----------------------------------------------------------------------------------
-def _dlms_cosem_ships() -> bool:
-    return any(canonicalize_name(Requirement(r).name) == "dlms-cosem"
-               for r in runtime_requirements())
-
-
-# dlms-cosem (BSL 1.1) is what issue 20 replaces with rtu/dlms: the gate is expected to fail
-# while it is still a run-time requirement, and turns into an error (strict) once it is gone
-# and this marker is left behind
-_PENDING_DLMS_COSEM = pytest.mark.xfail(_dlms_cosem_ships(), strict=True,
-                                        reason="dlms-cosem (BSL 1.1) is still in an extra")
-
-
-@_PENDING_DLMS_COSEM
 def test_every_runtime_distribution_is_permissive_or_lgpl() -> None:
     found, missing = _closure(runtime_requirements())
     assert "pymodbus" in found and "pyserial" in found  # the closure really was followed
@@ -270,7 +257,6 @@ def test_reviewed_table_covers_only_runtime_requirements() -> None:
     assert set(REVIEWED) <= named, set(REVIEWED) - named
 
 
-@_PENDING_DLMS_COSEM
 def test_test_only_tools_never_reach_the_runtime_set() -> None:
     """GPL peers (c104, pyiec61850-ng, pydlms-client) are test-only: no run-time requirement
     may pull them in."""
@@ -281,7 +267,6 @@ def test_test_only_tools_never_reach_the_runtime_set() -> None:
     assert not leaked, f"test-only distributions in the run-time set: {sorted(leaked)}"
 
 
-@_PENDING_DLMS_COSEM
 def test_report_of_the_runtime_set(capsys: pytest.CaptureFixture[str]) -> None:
     """Prints the run-time set with each licence (pytest -s shows it); README's licence
     section is checked against it."""
