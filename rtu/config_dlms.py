@@ -43,7 +43,7 @@ _DLMS_KEYS: Final = ("credentials", "meters")
 _METER_KEYS: Final = (
     "name", "transport", "host", "port", "device", "baudrate", "server_physical_address",
     "client_address", "server_address", "authentication", "system_title", "interval",
-    "timeout", "clock_point", "clock_max_drift", "reads", "profile",
+    "timeout", "clock_point", "clock_max_drift", "reads", "profile", "retries",
 )
 _PROFILE_KEYS: Final = ("obis", "capture_period", "backfill", "columns")
 DEFAULT_PROFILE_OBIS: Final = (1, 0, 99, 1, 0, 255)  # load profile 1
@@ -52,7 +52,9 @@ _TCP_KEYS: Final = ("host", "port")
 _HDLC_KEYS: Final = ("device", "baudrate", "server_physical_address")
 _READ_KEYS: Final = ("point", "obis", "class_id", "attribute", "scale", "unit")
 _CREDENTIAL_KEYS: Final = ("password", "encryption_key", "authentication_key")
-_TRANSPORTS: Final = ("tcp", "hdlc")
+_TRANSPORTS: Final = ("tcp", "udp", "hdlc")
+_UDP_KEYS: Final = ("retries",)
+MAX_UDP_RETRIES: Final = 10
 _AUTHENTICATIONS: Final = ("none", "lls", "hls-gmac")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _OBIS_RE: Final = re.compile(r"(\d{1,3})[.-](\d{1,3})[.:](\d{1,3})\.(\d{1,3})\.(\d{1,3})"
@@ -101,10 +103,11 @@ class DlmsProfile:
 @dataclass(frozen=True, slots=True)
 class DlmsMeterConfig:
     name: str
-    transport: str  # "tcp" (wrapper, IEC 62056-47) | "hdlc" (serial line, IEC 62056-46)
+    transport: str  # "tcp" | "udp" (wrapper, IEC 62056-47) | "hdlc" (serial, IEC 62056-46)
     reads: tuple[DlmsRead, ...]
-    host: str = ""  # tcp
-    port: int = 4059  # tcp
+    host: str = ""  # tcp, udp
+    port: int = 4059  # tcp, udp
+    retries: int = 2  # udp: a request unanswered within the timeout is sent again
     device: str = ""  # hdlc
     baudrate: int = 9600  # hdlc
     server_physical_address: int | None = None  # hdlc: None = one-byte server address
@@ -234,20 +237,23 @@ def _meter(p: Reporter, item: object, path: str, points: dict[str, Point],
         first[name] = index
     transport: str | None = None
     if "transport" not in tbl:
-        p.missing(f"{path}.transport", "'tcp' or 'hdlc'")
+        p.missing(f"{path}.transport", "'tcp', 'udp' or 'hdlc'")
     else:
         transport = p.choice(tbl["transport"], f"{path}.transport", _TRANSPORTS)
     d = DlmsMeterConfig(name="", transport="tcp", reads=())
     host, port, device, baudrate, physical = d.host, d.port, d.device, d.baudrate, None
+    retries = d.retries
     if transport is not None:
-        others = _HDLC_KEYS if transport == "tcp" else _TCP_KEYS
-        for key in others:
-            if key in tbl:
+        applies = {key: "tcp, udp" for key in _TCP_KEYS} | {key: "hdlc" for key in _HDLC_KEYS} \
+            | {key: "udp" for key in _UDP_KEYS}
+        for key, where in applies.items():
+            if key in tbl and transport not in where:
                 p.error(f"{path}.{key}", f"expected no {key} with transport = {transport!r} "
-                                         f"({key} applies to "
-                                         f"{'hdlc' if transport == 'tcp' else 'tcp'} only), "
-                                         f"got {tbl[key]!r}")
-    if transport == "tcp":
+                                         f"({key} applies to {where} only), got {tbl[key]!r}")
+    if transport == "udp":
+        retries = p.integer(tbl.get("retries", d.retries), f"{path}.retries", 0,
+                            MAX_UDP_RETRIES) or 0
+    if transport in ("tcp", "udp"):
         expectation = "an IP address or host name such as 192.168.1.30"
         if "host" not in tbl:
             p.missing(f"{path}.host", expectation)
@@ -314,7 +320,8 @@ def _meter(p: Reporter, item: object, path: str, points: dict[str, Point],
             or timeout is None or max_drift is None):
         return None
     return DlmsMeterConfig(
-        name=name, transport=transport, reads=tuple(reads), host=host, port=port, device=device,
+        name=name, transport=transport, reads=tuple(reads), host=host, port=port, retries=retries,
+        device=device,
         baudrate=baudrate, server_physical_address=physical, client_address=client_address,
         server_address=server_address, authentication=authentication, system_title=system_title,
         interval=interval, timeout=timeout, clock_point=clock_point, clock_max_drift=max_drift,

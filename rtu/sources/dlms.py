@@ -70,6 +70,7 @@ from hal.dlms import (
     DlmsLink,
     DlmsLinkSettings,
     DlmsTcpSettings,
+    DlmsUdpSettings,
     RangeSelection,
 )
 from rtu.config_dlms import (
@@ -727,9 +728,11 @@ class MeterSource:
 
 # -- construction --------------------------------------------------------------------------------
 def link_settings(meter: DlmsMeterConfig) -> DlmsLinkSettings:
-    transport: DlmsTcpSettings | DlmsHdlcSettings
+    transport: DlmsTcpSettings | DlmsUdpSettings | DlmsHdlcSettings
     if meter.transport == "tcp":
         transport = DlmsTcpSettings(host=meter.host, port=meter.port)
+    elif meter.transport == "udp":
+        transport = DlmsUdpSettings(host=meter.host, port=meter.port, retries=meter.retries)
     else:
         transport = DlmsHdlcSettings(device=meter.device, baudrate=meter.baudrate,
                                      server_physical_address=meter.server_physical_address)

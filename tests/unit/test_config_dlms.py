@@ -17,7 +17,7 @@ DLMS_SCHEMA: dict[str, set[str]] = {
     "meters": {"name", "transport", "host", "port", "device", "baudrate",
                "server_physical_address", "client_address", "server_address", "authentication",
                "system_title", "interval", "timeout", "clock_point", "clock_max_drift", "reads",
-               "profile"},
+               "profile", "retries"},
     "reads": {"point", "obis", "class_id", "attribute", "scale", "unit"},
     "profile": {"obis", "capture_period", "backfill", "columns"},
     "columns": {"point", "obis", "class_id", "attribute", "scale", "unit"},
@@ -111,6 +111,19 @@ class TestMeters:
         (meter,) = parse_config(data, SRC).dlms.meters
         assert (meter.device, meter.baudrate, meter.server_physical_address) == \
             ("/dev/ttyUSB0", 19200, 17)
+
+    def test_udp(self) -> None:
+        data = dlms_doc()
+        data["dlms"]["meters"][0].update(transport="udp", port=4060, retries=3)
+        (meter,) = parse_config(data, SRC).dlms.meters
+        assert (meter.transport, meter.host, meter.port, meter.retries) == \
+            ("udp", "127.0.0.1", 4060, 3)
+        data["dlms"]["meters"][0].update(retries=11)
+        assert errors_of(data) == [f"{SRC}: {M0}.retries: expected an integer 0..10, got 11"]
+        data["dlms"]["meters"][0].update(transport="tcp", retries=1)
+        assert errors_of(data) == [
+            (f"{SRC}: {M0}.retries: expected no retries with transport = 'tcp' (retries "
+             "applies to udp only), got 1")]
 
     def test_errors_name_the_key_path(self) -> None:
         data = dlms_doc()
