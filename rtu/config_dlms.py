@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+from rtu.config_dlms_push import DlmsPushConfig, parse_push
 from rtu.points.model import Point, PointKind
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 DLMS_SOURCE: Final = "dlms"  # the [[points]] source of a point a meter feeds
-_DLMS_KEYS: Final = ("credentials", "meters")
+_DLMS_KEYS: Final = ("credentials", "meters", "push")
 _METER_KEYS: Final = (
     "name", "transport", "host", "port", "device", "baudrate", "server_physical_address",
     "client_address", "server_address", "authentication", "system_title", "interval",
@@ -129,6 +130,7 @@ class DlmsMeterConfig:
 class DlmsConfig:
     credentials: str = ""  # the credentials file (absolute, or relative to the config file)
     meters: tuple[DlmsMeterConfig, ...] = ()
+    push: DlmsPushConfig | None = None  # the push (DataNotification) listener, when configured
 
 
 class Reporter(Protocol):
@@ -189,12 +191,16 @@ def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Poin
         meter = _meter(p, item, f"dlms.meters[{i}]", by_name, raw_index, fed, first, i)
         if meter is not None:
             meters.append(meter)
+    push: DlmsPushConfig | None = None
+    if "push" in tbl:
+        push = parse_push(p, tbl["push"], lambda value, path, kinds: _point(
+            p, value, path, kinds, by_name, raw_index, fed))
     for pt in points:
         if pt.source == DLMS_SOURCE and pt.name not in fed:
             p.error(f"points[{raw_index.get(pt.name, '?')}].source",
-                    f"expected a [[dlms.meters.reads]] entry, a dlms.meters clock_point or a "
-                    f"[[dlms.meters.profile.columns]] entry naming "
-                    f"{pt.name!r} for a point with source = \"dlms\", got none")
+                    f"expected a [[dlms.meters.reads]] entry, a dlms.meters clock_point, a "
+                    f"[[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry "
+                    f"naming {pt.name!r} for a point with source = \"dlms\", got none")
     credentials = ""
     if "credentials" in tbl:
         text = p.string(tbl["credentials"], "dlms.credentials",
@@ -202,6 +208,10 @@ def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Poin
         if text is not None:
             credentials = os.path.join(config_dir, os.path.expanduser(text)) if text else ""
     needs = [m for m in meters if m.authentication != "none"]
+    ciphered_pushes = [d for d in push.devices if d.ciphered] if push is not None else []
+    needs += [DlmsMeterConfig(name=d.name, transport="tcp", reads=(),
+                              authentication="hls-gmac") for d in ciphered_pushes
+              if d.name not in {m.name for m in needs}]
     if needs:
         if not credentials:
             if "credentials" not in tbl:
@@ -212,7 +222,13 @@ def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Poin
             secrets = _read_credentials(p, credentials, needs)
             if secrets is not None:
                 meters = [_with_secrets(m, secrets.get(m.name, {})) for m in meters]
-    return DlmsConfig(credentials=credentials, meters=tuple(meters))
+                if push is not None:
+                    push = dataclasses.replace(push, devices=tuple(
+                        dataclasses.replace(d, encryption_key=secrets.get(d.name, {}).get(
+                            "encryption_key", b""), authentication_key=secrets.get(
+                            d.name, {}).get("authentication_key", b""))
+                        if d.ciphered else d for d in push.devices))
+    return DlmsConfig(credentials=credentials, meters=tuple(meters), push=push)
 
 
 def _meter(p: Reporter, item: object, path: str, points: dict[str, Point],

@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from hal.dlms import (
     INVOCATION_COUNTER_MAX,
@@ -83,6 +83,9 @@ from rtu.config_dlms import (
 )
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
+
+if TYPE_CHECKING:
+    from rtu.sources.dlms_push import PushListener
 
 log = logging.getLogger(__name__)
 
@@ -758,10 +761,10 @@ def core_link(settings: DlmsLinkSettings) -> DlmsLink:
 
 
 def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], Path],
-                 link_factory: LinkFactory = core_link) -> list[MeterSource]:
+                 link_factory: LinkFactory = core_link) -> list[MeterSource | PushListener]:
     """One source per meter. ``state_dir`` is called only when a meter ciphers or reads a load
     profile (it creates the state directory)."""
-    sources: list[MeterSource] = []
+    sources: list[MeterSource | PushListener] = []
     for meter in config.meters:
         store = InvocationCounterStore(state_dir(), meter.name) \
             if meter.authentication == "hls-gmac" else None
@@ -769,4 +772,7 @@ def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], 
             if meter.profile is not None else None
         sources.append(MeterSource(meter, db, link_factory(link_settings(meter)), store,
                                    profile_store=profile_store))
+    if config.push is not None:
+        from rtu.sources.dlms_push import PushListener  # needs cryptography: when configured
+        sources.append(PushListener(config.push, db, state_dir))
     return sources

@@ -164,11 +164,11 @@ class TestMeters:
             (f"{SRC}: dlms.meters[0].reads[1].point: expected the name of a [[points]] entry with "
             "source = \"dlms\" (float, counter), got 'd_clock' (points[8] is a single point)"),
             (f"{SRC}: points[6].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
-            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_energy' for a point with source = \"dlms\", got none"),
+            "clock_point, a [[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry naming 'd_energy' for a point with source = \"dlms\", got none"),
             (f"{SRC}: points[7].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
-            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_volts' for a point with source = \"dlms\", got none"),
+            "clock_point, a [[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry naming 'd_volts' for a point with source = \"dlms\", got none"),
             (f"{SRC}: points[8].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
-            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_clock' for a point with source = \"dlms\", got none"),
+            "clock_point, a [[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry naming 'd_clock' for a point with source = \"dlms\", got none"),
         ]
 
     def test_a_point_is_fed_once_and_names_are_unique(self) -> None:
