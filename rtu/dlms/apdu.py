@@ -191,8 +191,11 @@ def decode_aare(apdu: bytes) -> Aare:
             except ValueError:
                 raise RemoteProtocolError(f"AARE result {value.hex()}") from None
         elif tag == 0xA3:
-            (source, inner), = _ber_items(content) or [(0, b"")]
-            code = int.from_bytes(_ber_one(inner, 0x02), "big") if inner else 0
+            diagnostics = _ber_items(content)
+            if len(diagnostics) != 1:
+                raise RemoteProtocolError(f"AARE result-source-diagnostic {content.hex()}")
+            source, inner = diagnostics[0]
+            code = int.from_bytes(_ber_one(inner, 0x02), "big")
             if source == 0xA1:
                 diagnostic = f"acse-service-user: {ACSE_USER_DIAGNOSTICS.get(code, code)}"
             else:

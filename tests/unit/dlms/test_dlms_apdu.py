@@ -61,6 +61,12 @@ def test_aare_rejected_authentication() -> None:
     assert aare.diagnostic == "acse-service-user: authentication-failure"
 
 
+def test_aare_malformed_diagnostics() -> None:
+    for body in ("a305a103020100a1030201", "a300", "a303a10100"):
+        with pytest.raises(RemoteProtocolError):
+            ap.decode_aare(bytes.fromhex("61" + f"{len(body) // 2 + 5:02x}" + "a203020100" + body))
+
+
 def test_get_request_golden() -> None:
     """GET-request-normal of the clock's time (class 8, 0.0.1.0.0.255, attribute 2)."""
     ref = ap.AttributeDescriptor(8, (0, 0, 1, 0, 0, 255), 2)
@@ -167,3 +173,20 @@ def test_data_notification_round_trip() -> None:
     bare = ap.DataNotification(2, None, Data(DataType.NULL_DATA))
     assert ap.encode_data_notification(bare).hex() == "0f000000020000"
     assert ap.decode_data_notification(bytes.fromhex("0f000000020000")) == bare
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0xA1, 0xA2, 0xA3, 0xA4, 0x88, 0x89, 0xAA, 0xBE,
+                                           0x02, 0x04, 0x80]),
+                          st.binary(max_size=12)), max_size=6),
+       st.lists(st.sampled_from([b"\x02\x01\x00", b"\x04\x02\x07\x80", b"\xa1\x03\x02\x01\x0d",
+                                 b"\x80\x02ab"]), max_size=3))
+def test_aare_made_of_random_elements_fails_cleanly(items: list[tuple[int, bytes]],
+                                                    inner: list[bytes]) -> None:
+    body = b"".join(bytes([tag, len(content) + len(b"".join(inner))]) + b"".join(inner)
+                    + content for tag, content in items)
+    try:
+        ap.decode_aare(bytes([0x61, len(body)]) + body if len(body) < 0x80
+                       else bytes([0x61, 0x81, len(body)]) + body)
+    except RemoteProtocolError:
+        pass

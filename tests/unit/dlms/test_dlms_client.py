@@ -8,6 +8,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rtu.dlms import apdu as ap
 from rtu.dlms.axdr import decode_data_all, to_python
@@ -227,3 +229,39 @@ def test_an_unasked_apdu_is_a_remote_error() -> None:
     c.associate()
     c.data_to_send()
     assert c.receive_data(encode_wrapper(WrapperPdu(2, 16, b"\x61\x00"))) == []
+
+
+def _waiting_clients() -> list[DlmsClient]:
+    """Clients in each state that takes an answer: AARE (plain and HLS), GET, HLS, RLRE."""
+    plain = client()
+    plain.associate()
+    plain.data_to_send()
+    hls = hls_client()
+    hls.associate()
+    hls.data_to_send()
+    meter = Meter(meter_sim())
+    getting = client()
+    getting.associate()
+    run(getting, meter)
+    getting.get(ENERGY)
+    getting.data_to_send()
+    releasing = client()
+    releasing.associate()
+    run(releasing, Meter(meter_sim()))
+    releasing.release()
+    releasing.data_to_send()
+    return [plain, hls, getting, releasing]
+
+
+APDU_HEADS = [b"", b"\x61", b"\x61\x1f\xa1\x09", b"\xc4\x01\xc1", b"\xc4\x02\xc1\x00",
+              b"\xc4\x03\xc1", b"\xcc", b"\xd8\x01", b"\x63", b"\xc7\x01\xc1\x00\x01\x00"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(APDU_HEADS), st.binary(max_size=60), st.integers(0, 3))
+def test_any_answer_is_an_event_or_a_remote_error(head: bytes, tail: bytes, which: int) -> None:
+    c = _waiting_clients()[which]
+    try:
+        c.receive_data(encode_wrapper(WrapperPdu(1, c.framing.client, head + tail)))  # type: ignore[attr-defined]
+    except RemoteProtocolError:
+        pass

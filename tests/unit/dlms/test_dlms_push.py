@@ -4,6 +4,8 @@ implementation (pydlms-client, test-only), identified, deciphered, refused when 
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rtu.dlms.axdr import DataType, to_python
 from rtu.dlms.errors import RemoteProtocolError
@@ -92,3 +94,14 @@ def test_malformed_notifications() -> None:
     for apdu in (b"", b"\x0f\x00", bytes.fromhex("0f00000001050102"), b"\xc4\x01"):
         with pytest.raises(RemoteProtocolError):
             receiver.receive(WrapperPdu(1, 16, apdu))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from([b"", b"\x0f", b"\x0f\x00\x00\x00\x01\x00", b"\xdb\x08" + SIM_TITLE,
+                        b"\xdb\x08" + SIM_TITLE + b"\x20\x30\x00\x00\x00\x05", b"\xcc\x10\x30"]),
+       st.binary(max_size=60), st.sampled_from([1, 2]))
+def test_random_pushes_are_refused_cleanly(head: bytes, tail: bytes, wport: int) -> None:
+    try:
+        PushReceiver(devices()).receive(WrapperPdu(wport, 16, head + tail))
+    except RemoteProtocolError:
+        pass
