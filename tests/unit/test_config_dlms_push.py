@@ -84,3 +84,15 @@ def test_ciphered_devices_need_a_title_and_their_keys(tmp_path: Path) -> None:
     assert device.encryption_key == bytes.fromhex(EK)
     assert device.authentication_key == bytes.fromhex(AK)
     assert device.system_title == bytes.fromhex("5059440000000001")
+
+
+def test_the_example_uses_every_push_key() -> None:
+    import tomllib
+
+    from rtu.config_dlms_push import DEVICE_KEYS, OBJECT_KEYS, PUSH_KEYS
+    from tests.unit.test_config import example_text
+    push = tomllib.loads(example_text())["dlms"]["push"]
+    assert set(push) == set(PUSH_KEYS)
+    assert set().union(*(set(d) for d in push["devices"])) == set(DEVICE_KEYS)
+    objects = [o for d in push["devices"] for o in d["objects"]]
+    assert set().union(*(set(o) for o in objects)) == set(OBJECT_KEYS)
