@@ -263,7 +263,15 @@ class HdlcClientLink:
     bounds a segmented APDU being reassembled."""
 
     def __init__(self, client: int, server_logical: int, server_physical: int | None = None,
-                 max_apdu: int = 0xFFFF) -> None:
+                 max_apdu: int = 0xFFFF, proposal: LinkParameters | None = None) -> None:
+        """``proposal``: what our SNRM offers, from our side (None: no parameters, so the
+        defaults: 128 octets each way, window 1). Windows above 1 are not supported here."""
+        if proposal is not None and (proposal.window_tx != 1 or proposal.window_rx != 1 or not (
+                32 <= proposal.max_info_tx <= MAX_INFO and 32 <= proposal.max_info_rx
+                <= MAX_INFO)):
+            raise LocalProtocolError(f"HDLC proposal {proposal}: information fields of "
+                                     f"32..{MAX_INFO} octets, windows of 1")
+        self.proposal = proposal
         self.client_address = encode_address(client)
         self.server_address = encode_address(server_logical, server_physical)
         self.max_apdu = max_apdu
@@ -291,7 +299,7 @@ class HdlcClientLink:
         if self.state is not LinkState.DISCONNECTED:
             raise LocalProtocolError(f"SNRM in state {self.state.value}")
         self.state = LinkState.CONNECTING
-        self._frame(SNRM | PF)
+        self._frame(SNRM | PF, encode_parameters(self.proposal) if self.proposal else b"")
 
     def disconnect(self) -> None:
         if self.state is LinkState.DISCONNECTED:
@@ -351,6 +359,11 @@ class HdlcClientLink:
     def _unnumbered(self, command: int, frame: Frame) -> LinkEvent | None:
         if command == UA and self.state is LinkState.CONNECTING:
             self.parameters = decode_parameters(frame.information)
+            if self.proposal is not None and (
+                    self.parameters.max_info_tx > self.proposal.max_info_rx):
+                raise RemoteProtocolError(f"the server would send {self.parameters.max_info_tx}"
+                                          f"-octet fields; we offered to receive "
+                                          f"{self.proposal.max_info_rx}")
             self.state = LinkState.CONNECTED
             self._vs = self._vr = 0
             return LinkConnected(self.parameters)

@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 _MECHANISMS = {Authentication.NONE: Mechanism.NONE, Authentication.LLS: Mechanism.LLS,
                Authentication.HLS_GMAC: Mechanism.HLS_GMAC}
 CHALLENGE_SIZE = 32
+LIST_SIZE = 16  # attributes per GET-with-list
 MAX_EXCHANGE_READS = 10_000  # receives per request: a peer trickling octets cannot hold us
 
 
@@ -81,6 +82,7 @@ class CoreLink:
         self.challenge = challenge
         self._io: ByteIO | None = None
         self._lock = threading.Lock()
+        self._no_lists = False  # the meter refused a GET-with-list it had agreed to
 
     def abort(self) -> None:
         with self._lock:
@@ -120,7 +122,7 @@ class CoreLink:
             io.connect()
             connected = True
             self._associate(io, client)
-            results = [self._get(io, client, ref) for ref in refs]
+            results = self._get_all(io, client, refs)
             try:
                 client.release()
                 self._exchange(io, client, Released)
@@ -190,6 +192,34 @@ class CoreLink:
                                 max(next_counter, event.meter_counter + 1))
             raise DlmsError(DlmsErrorKind.REFUSED, event.reason, next_counter)
 
+    def _get_all(self, io: ByteIO, client: DlmsClient,
+                 refs: Sequence[AttributeRef]) -> list[AttributeResult]:
+        """Every ref: those without a selection GET-with-list, LIST_SIZE at a time, when the
+        meter agreed to multiple-references (and has not refused a list before); the others,
+        and all of them otherwise, one GET each."""
+        by_ref: dict[AttributeRef, AttributeResult] = {}
+        plain = [ref for ref in refs if ref.selection is None]
+        if (len(plain) > 1 and not self._no_lists
+                and client.conformance & ap.CONFORMANCE_MULTIPLE_REFERENCES):
+            for start in range(0, len(plain), LIST_SIZE):
+                chunk = plain[start:start + LIST_SIZE]
+                client.get_list([descriptor(ref) for ref in chunk])
+                try:
+                    event = self._exchange(io, client, GetDone)
+                except RemoteProtocolError:
+                    self._no_lists = True  # an answer we cannot use: this session fails,
+                    raise  # the next ones GET one attribute at a time
+                if isinstance(event, Refused):
+                    # agreed to, yet refused: one GET each from now on, for this meter
+                    self._no_lists = True
+                    log.info("dlms %s: GET-with-list refused (%s): one GET per attribute from "
+                             "now on", self.settings.name, event.reason)
+                    break
+                assert isinstance(event, GetDone)
+                for ref, result in zip(chunk, event.results, strict=True):
+                    by_ref[ref] = self._result(ref, result, True)
+        return [by_ref[ref] if ref in by_ref else self._get(io, client, ref) for ref in refs]
+
     def _get(self, io: ByteIO, client: DlmsClient, ref: AttributeRef) -> AttributeResult:
         result = self._get_one(io, client, descriptor(ref))
         selected = True
@@ -199,6 +229,10 @@ class CoreLink:
                       self.settings.name, ref, result.error)
             selected = False
             result = self._get_one(io, client, descriptor(ref, selected=False))
+        return self._result(ref, result, selected)
+
+    @staticmethod
+    def _result(ref: AttributeRef, result: ap.GetResult, selected: bool) -> AttributeResult:
         if result.error is not None or result.data is None:
             return AttributeResult(ref, error=result.error or "no data", selected=selected)
         try:

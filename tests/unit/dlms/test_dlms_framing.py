@@ -226,3 +226,25 @@ def test_link_ignores_other_stations_and_refuses_misuse() -> None:
     ua = encode_frame(Frame(encode_address(16), encode_address(1), UA | PF))
     assert link.receive_data(ua) == [LinkConnected(LinkParameters())]
     assert SNRM != DISC
+
+
+def test_snrm_proposal_is_negotiated_with_an_independent_server() -> None:
+    """Our SNRM offers 256-octet fields (the parameter field's layout as the Green Book
+    shows it); the server's UA answers with what it takes, and our segments follow it."""
+    proposal = LinkParameters(256, 256, 1, 1)
+    assert encode_parameters(proposal).hex() == "81801405020100060201000704000000010804" \
+        "00000001"
+    sim = sim_module.example_meter()
+    line = _Line()
+    server = sim_module.HdlcServer(sim, line, max_info=64)
+    link = HdlcClientLink(16, 1, proposal=proposal)
+    link.connect()
+    (connected,) = _pump(link, server, line)
+    assert isinstance(connected, LinkConnected)
+    assert connected.parameters == LinkParameters(64, 64, 1, 1)  # the server's own limit
+    link.send_apdu(ap.encode_aarq(ap.Aarq(user_information=ap.encode_initiate_request(
+        ap.InitiateRequest()))))
+    (aare,) = _pump(link, server, line)
+    assert isinstance(aare, ApduReceived)
+    with pytest.raises(LocalProtocolError):
+        HdlcClientLink(16, 1, proposal=LinkParameters(128, 128, 7, 7))
