@@ -46,12 +46,20 @@ from rtu.dlms.security import (
     is_ciphered,
     parse_ciphered,
 )
-from rtu.dlms.wrapper import WrapperPdu, WrapperStream, decode_datagram, encode_wrapper
+from rtu.dlms.wrapper import (
+    HEADER_SIZE,
+    UDP_MAX_DATAGRAM,
+    WrapperPdu,
+    WrapperStream,
+    decode_datagram,
+    encode_wrapper,
+)
 
 ASSOCIATION_LN_CLASS: Final = 15
 CURRENT_ASSOCIATION: Final = (0, 0, 40, 0, 0, 255)
 REPLY_TO_HLS: Final = 1
 COUNTER_MAX: Final = 0xFFFFFFFF
+MAX_UDP_APDU: Final = UDP_MAX_DATAGRAM - HEADER_SIZE
 
 
 class Mechanism(Enum):
@@ -132,7 +140,16 @@ class WrapperFraming:
 
 
 class DatagramFraming(WrapperFraming):
-    """The wrapper over UDP: every receive_data call is one datagram, one APDU."""
+    """The wrapper over UDP: every receive_data call is one datagram, one APDU; an APDU is at
+    most a datagram's payload minus the wrapper header (``MAX_UDP_APDU``)."""
+
+    def __init__(self, client: int, server: int, max_apdu: int = MAX_UDP_APDU) -> None:
+        super().__init__(client, server, min(max_apdu, MAX_UDP_APDU))
+
+    def send_apdu(self, apdu: bytes) -> None:
+        if len(apdu) > MAX_UDP_APDU:
+            raise LocalProtocolError(f"an APDU of {len(apdu)} octets does not fit a datagram")
+        super().send_apdu(apdu)
 
     def receive_data(self, data: bytes) -> list[LinkConnected | LinkRefused | LinkDisconnected
                                                 | ApduReceived]:

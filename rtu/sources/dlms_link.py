@@ -30,6 +30,7 @@ from hal.dlms_io import ByteIO, SerialIO, TcpIO, UdpIO
 from rtu.dlms import apdu as ap
 from rtu.dlms.axdr import decode_data_all, to_python
 from rtu.dlms.client import (
+    MAX_UDP_APDU,
     Associated,
     ClientSettings,
     Closed,
@@ -104,12 +105,14 @@ class CoreLink:
         else:
             io = SerialIO(t.device, t.baudrate, s.timeout)
             framing = HdlcFraming(s.client_address, s.server_address, t.server_physical_address)
+        max_pdu = MAX_UDP_APDU if isinstance(t, DlmsUdpSettings) else 0xFFFF
         mechanism = _MECHANISMS[s.authentication]
         keys = SecurityKeys(s.encryption_key, s.authentication_key) \
             if mechanism is Mechanism.HLS_GMAC else None
         client = DlmsClient(ClientSettings(
             mechanism=mechanism, password=s.password, keys=keys, system_title=s.system_title,
-            challenge=self.challenge() if keys else b"", invocation_counter=counter), framing)
+            challenge=self.challenge() if keys else b"", invocation_counter=counter,
+            max_receive_pdu=max_pdu), framing)
         return io, client
 
     def read(self, refs: Sequence[AttributeRef],

@@ -265,3 +265,17 @@ def test_any_answer_is_an_event_or_a_remote_error(head: bytes, tail: bytes, whic
         c.receive_data(encode_wrapper(WrapperPdu(1, c.framing.client, head + tail)))  # type: ignore[attr-defined]
     except RemoteProtocolError:
         pass
+
+
+def test_udp_framing_one_apdu_per_datagram() -> None:
+    from rtu.dlms.client import MAX_UDP_APDU, DatagramFraming
+    framing = DatagramFraming(16, 1)
+    framing.send_apdu(b"\xc0\x01")
+    assert framing.data_to_send() == bytes.fromhex("000100100001" "0002" "c001")
+    with pytest.raises(LocalProtocolError, match="datagram"):
+        framing.send_apdu(bytes(MAX_UDP_APDU + 1))
+    assert MAX_UDP_APDU == 65507 - 8
+    (event,) = framing.receive_data(bytes.fromhex("00010001001000026100"))
+    assert event.apdu == b"\x61\x00"  # type: ignore[union-attr]
+    with pytest.raises(RemoteProtocolError):  # two APDUs in one datagram
+        framing.receive_data(bytes.fromhex("00010001001000026100" "00010001001000026100"))
