@@ -60,6 +60,8 @@ CURRENT_ASSOCIATION: Final = (0, 0, 40, 0, 0, 255)
 REPLY_TO_HLS: Final = 1
 COUNTER_MAX: Final = 0xFFFFFFFF
 MAX_UDP_APDU: Final = UDP_MAX_DATAGRAM - HEADER_SIZE
+# data-notification and event-notification: pushed by the meter, never an answer
+_UNSOLICITED: Final = (bytes([ap.TAG_DATA_NOTIFICATION]), b"\xc2")
 
 
 class Mechanism(Enum):
@@ -254,6 +256,7 @@ class DlmsClient:
         self.conformance = 0
         self.last_request = b""  # the last request's bytes (for a UDP resend)
         self.blocks = 0  # GET-next requests made in this session
+        self.unsolicited = 0  # notifications the meter pushed in between, dropped
         self._waiting = _Waiting.NOTHING
         self._count = 0  # references in the GET waiting
         self._block = bytearray()  # a block transfer being reassembled
@@ -417,6 +420,9 @@ class DlmsClient:
             self._waiting = _Waiting.NOTHING
             error = ap.decode_exception_response(plain)
             return Refused(f"exception-response: {error}", error.invocation_counter)
+        if plain[:1] in _UNSOLICITED:
+            self.unsolicited += 1  # a meter pushing while it answers us: not our answer
+            return None
         if waiting is _Waiting.HLS:
             return self._hls_answer(plain)
         return self._get_answer(plain)

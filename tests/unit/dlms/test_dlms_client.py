@@ -279,3 +279,23 @@ def test_udp_framing_one_apdu_per_datagram() -> None:
     assert event.apdu == b"\x61\x00"  # type: ignore[union-attr]
     with pytest.raises(RemoteProtocolError):  # two APDUs in one datagram
         framing.receive_data(bytes.fromhex("00010001001000026100" "00010001001000026100"))
+
+
+def test_a_push_between_request_and_answer_is_not_the_answer() -> None:
+    sim = meter_sim()
+    meter = Meter(sim)
+    c = hls_client()
+    c.associate()
+    run(c, meter)
+    note = bytes.fromhex("0f00000001000600000007")  # data-notification: double-long-unsigned 7
+    sim.push_before_response(note)  # plain, ahead of the next answer
+    sim.push_before_response(note, protection="general-glo")
+    c.get(ENERGY)
+    out = c.data_to_send()
+    answer = meter(out)
+    pushes = sim.take_pushes()  # what a server loop would send ahead of the answer
+    assert len(pushes) == 2
+    wire = b"".join(encode_wrapper(WrapperPdu(1, 1, p.apdu)) for p in pushes)
+    events = c.receive_data(wire + answer)
+    assert c.unsolicited == 2
+    assert [type(e) for e in events] == [GetDone]
