@@ -69,10 +69,9 @@ class PushListener:
         self.monotonic = monotonic
         self.path = state_dir() / "dlms" / "push.json" if state_dir is not None else None
         self.receiver = PushReceiver(
-            (PushDevice(d.name, d.system_title, d.wport,
+            PushDevice(d.name, d.system_title, d.wport,
                         SecurityKeys(d.encryption_key, d.authentication_key)
-                        if d.ciphered else None) for d in config.devices),
-            self._load_counters())
+                        if d.ciphered else None) for d in config.devices)
         self.objects = {d.name: d.objects for d in config.devices}
         self.stats = {"accepted": 0, "refused": 0, "malformed": 0, "rate_dropped": 0,
                       "size_dropped": 0, "connections_refused": 0}
@@ -122,6 +121,9 @@ class PushListener:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         c = self.config
+        # before the first push: without them a replay of an old push would be taken, so an
+        # unreadable file fails this source (restarted with backoff), not the whole RTU
+        self.receiver.last_counters.update(await asyncio.to_thread(self._load_counters))
         transport: asyncio.BaseTransport | None = None
         server: asyncio.Server | None = None
         try:

@@ -226,3 +226,15 @@ def test_tcp_bounds_connections_idle_and_length() -> None:
             await asyncio.gather(running, return_exceptions=True)
 
     asyncio.run(asyncio.wait_for(main(), 10.0))
+
+
+def test_an_unreadable_counter_file_fails_the_listener_only(tmp_path: Path) -> None:
+    (tmp_path / "dlms").mkdir()
+    (tmp_path / "dlms" / "push.json").write_text("{not json", encoding="utf-8")
+    db = PointDatabase([Point("v", 1, PointKind.FLOAT, source="dlms")])
+    config = DlmsPushConfig((PushDeviceConfig("m", (PushObject("v", 3),), wport=1),),
+                            listen="127.0.0.1", port=0, transport="udp")
+    listener = PushListener(config, db, lambda: tmp_path)
+    with pytest.raises(RuntimeError, match="push.json"):
+        asyncio.run(asyncio.wait_for(listener.run(), 5.0))
+    assert listener.udp_port is None  # it never listened
