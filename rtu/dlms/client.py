@@ -289,9 +289,9 @@ class DlmsClient:
             keys = self.settings.keys
             assert keys is not None
             apdu = cipher_apdu(keys, self.settings.system_title, self._take_counter(), apdu)
-        if len(apdu) > self.max_pdu:
-            raise LocalProtocolError(f"an APDU of {len(apdu)} octets; the meter takes at most "
-                                     f"{self.max_pdu}")
+        if len(apdu) > self.max_pdu:  # the meter's own limit, from its AARE
+            raise RemoteProtocolError(f"an APDU of {len(apdu)} octets; the meter takes at most "
+                                      f"{self.max_pdu}")
         self.framing.send_apdu(apdu)
 
     # -- requests -------------------------------------------------------------------------------

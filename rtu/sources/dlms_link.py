@@ -55,6 +55,7 @@ _MECHANISMS = {Authentication.NONE: Mechanism.NONE, Authentication.LLS: Mechanis
                Authentication.HLS_GMAC: Mechanism.HLS_GMAC}
 CHALLENGE_SIZE = 32
 LIST_SIZE = 16  # attributes per GET-with-list
+LIST_OVERHEAD = 4 + 8 + 5 + 12  # the request's head, and ciphering's tag, length, SC, IC, T
 MAX_EXCHANGE_READS = 10_000  # receives per request: a peer trickling octets cannot hold us
 
 
@@ -71,6 +72,21 @@ def descriptor(ref: AttributeRef, selected: bool = True) -> ap.AttributeDescript
             entry_descriptor(selection.from_entry, selection.to_entry, selection.from_column,
                              selection.to_column))
     return ap.AttributeDescriptor(ref.class_id, ref.obis, ref.attribute)
+
+
+def _chunks(refs: list[AttributeRef], max_pdu: int) -> list[list[AttributeRef]]:
+    """``refs`` in runs of at most LIST_SIZE whose GET-with-list (ciphering included) fits
+    the meter's max PDU."""
+    chunks: list[list[AttributeRef]] = [[]]
+    size = LIST_OVERHEAD
+    for ref in refs:
+        length = len(descriptor(ref).encode())
+        if chunks[-1] and (len(chunks[-1]) >= LIST_SIZE or size + length > max_pdu):
+            chunks.append([])
+            size = LIST_OVERHEAD
+        chunks[-1].append(ref)
+        size += length
+    return chunks
 
 
 class CoreLink:
@@ -204,8 +220,9 @@ class CoreLink:
         plain = [ref for ref in refs if ref.selection is None]
         if (len(plain) > 1 and not self._no_lists
                 and client.conformance & ap.CONFORMANCE_MULTIPLE_REFERENCES):
-            for start in range(0, len(plain), LIST_SIZE):
-                chunk = plain[start:start + LIST_SIZE]
+            for chunk in _chunks(plain, client.max_pdu):
+                if len(chunk) == 1:
+                    continue  # one GET of its own below
                 client.get_list([descriptor(ref) for ref in chunk])
                 try:
                     event = self._exchange(io, client, GetDone)

@@ -125,3 +125,12 @@ def test_hls_counters_move_on_even_when_the_session_fails(
         link.read([ENERGY], 10)
     assert info.value.kind is DlmsErrorKind.REFUSED
     assert info.value.next_counter == after
+
+
+def test_lists_fit_the_meters_max_pdu() -> None:
+    refs = [AttributeRef(3, (1, 0, i, 8, 0, 255), 2) for i in range(40)]
+    chunks = dlms_link._chunks(refs, 0xFFFF)
+    assert [len(c) for c in chunks] == [16, 16, 8]
+    small = dlms_link._chunks(refs, 64)  # 29 octets of overhead, 11 per attribute
+    assert all(len(c) == 3 for c in small[:-1]) and sum(map(len, small)) == 40
+    assert dlms_link._chunks(refs[:1], 10) == [refs[:1]]
