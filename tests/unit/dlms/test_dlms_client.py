@@ -299,3 +299,19 @@ def test_a_push_between_request_and_answer_is_not_the_answer() -> None:
     events = c.receive_data(wire + answer)
     assert c.unsolicited == 2
     assert [type(e) for e in events] == [GetDone]
+
+
+def test_answers_split_anywhere_on_a_stream() -> None:
+    """TCP delivers the wrapper in pieces: octet by octet, the session still completes."""
+    meter = Meter(meter_sim())
+    c = hls_client()
+    c.associate()
+    events: list[Event] = []
+    while not events:
+        for octet in meter(c.data_to_send()):
+            events += c.receive_data(bytes([octet]))
+    assert isinstance(events[0], Associated)
+    c.get(ENERGY)
+    answer = meter(c.data_to_send())
+    events = [e for i in range(len(answer)) for e in c.receive_data(answer[i:i + 1])]
+    assert value(events[0]) == 12345678

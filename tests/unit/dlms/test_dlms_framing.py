@@ -248,3 +248,19 @@ def test_snrm_proposal_is_negotiated_with_an_independent_server() -> None:
     assert isinstance(aare, ApduReceived)
     with pytest.raises(LocalProtocolError):
         HdlcClientLink(16, 1, proposal=LinkParameters(128, 128, 7, 7))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=40), st.booleans()),
+                max_size=6))
+def test_a_connected_link_takes_any_frame_from_its_server(
+        frames: list[tuple[int, bytes, bool]]) -> None:
+    link = HdlcClientLink(16, 1)
+    link.connect()
+    link.receive_data(encode_frame(Frame(encode_address(16), encode_address(1), UA | PF)))
+    for control, info, segmented in frames:
+        try:
+            link.receive_data(encode_frame(Frame(encode_address(16), encode_address(1), control,
+                                                 info, segmented)))
+        except RemoteProtocolError:
+            return
