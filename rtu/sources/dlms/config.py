@@ -39,6 +39,7 @@ from rtu.config.schema import (
     tables,
 )
 from rtu.points.model import Point, PointKind
+from rtu.sources.dlms.push_config import PUSH, DlmsPushConfig, parse_push
 
 __all__ = [
     "DLMS",
@@ -57,7 +58,9 @@ MAX_CAPTURE_PERIOD: Final = 31 * 86400
 _TCP_KEYS: Final = ("host", "port")
 _HDLC_KEYS: Final = ("device", "baudrate", "server_physical_address")
 _CREDENTIAL_KEYS: Final = ("password", "encryption_key", "authentication_key")
-_TRANSPORTS: Final = ("tcp", "hdlc")
+_TRANSPORTS: Final = ("tcp", "udp", "hdlc")
+_UDP_KEYS: Final = ("retries",)
+MAX_UDP_RETRIES: Final = 10
 _AUTHENTICATIONS: Final = ("none", "lls", "hls-gmac")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _OBIS_RE: Final = re.compile(r"(\d{1,3})[.-](\d{1,3})[.:](\d{1,3})\.(\d{1,3})\.(\d{1,3})"
@@ -96,7 +99,9 @@ PROFILE: Final = Table("[dlms.meters.profile]", (
 ))
 METER: Final = Table("[[dlms.meters]]", (
     string("name", required=True), choice("transport", _TRANSPORTS, required=True),
-    string("host", doc="tcp: an IP address or host name"), integer("port", 4059, 1, 0xFFFF),
+    string("host", doc="tcp, udp: an IP address or host name"),
+    integer("port", 4059, 1, 0xFFFF),
+    integer("retries", 2, 0, MAX_UDP_RETRIES),  # udp
     string("device", doc="hdlc: a serial device path"), integer("baudrate", 9600, 300, 4_000_000),
     integer("server_physical_address", lo=0, hi=0x3FFF),  # hdlc; absent: one-byte address
     integer("client_address", 16, 0, 0xFFFF),  # client SAP; 16 = public client (hdlc: 0..127)
@@ -111,6 +116,7 @@ METER: Final = Table("[[dlms.meters]]", (
 ))
 SECTION: Final = Table("[dlms]", (
     string("credentials", "", doc="the path of the credentials file"), tables("meters", METER),
+    table("push", PUSH),
 ))
 DLMS: Final = table("dlms", SECTION)
 
@@ -141,10 +147,11 @@ class DlmsProfile:
 @dataclass(frozen=True, slots=True)
 class DlmsMeterConfig:
     name: str
-    transport: str  # "tcp" (wrapper, IEC 62056-47) | "hdlc" (serial line, IEC 62056-46)
+    transport: str  # "tcp" | "udp" (wrapper, IEC 62056-47) | "hdlc" (serial, IEC 62056-46)
     reads: tuple[DlmsRead, ...]
-    host: str = ""  # tcp
-    port: int = METER.default("port")  # tcp
+    host: str = ""  # tcp, udp
+    port: int = METER.default("port")  # tcp, udp
+    retries: int = METER.default("retries")  # udp: a request unanswered in time is sent again
     device: str = ""  # hdlc
     baudrate: int = METER.default("baudrate")  # hdlc
     server_physical_address: int | None = None  # hdlc: None = one-byte server address
@@ -166,6 +173,7 @@ class DlmsMeterConfig:
 class DlmsConfig:
     credentials: str = ""  # the credentials file (absolute, or relative to the config file)
     meters: tuple[DlmsMeterConfig, ...] = ()
+    push: DlmsPushConfig | None = None  # the push (DataNotification) listener, when configured
 
 
 def parse_obis(text: str) -> tuple[int, int, int, int, int, int] | None:
@@ -202,12 +210,16 @@ def parse_dlms(p: Reader, value: object, points: Sequence[Point],
         meter = _meter(p, item, f"dlms.meters[{i}]", by_name, raw_index, fed, first, i)
         if meter is not None:
             meters.append(meter)
+    push: DlmsPushConfig | None = None
+    if "push" in tbl:
+        push = parse_push(p, tbl["push"], lambda value, path, kinds: _point(
+            p, value, path, kinds, by_name, raw_index, fed))
     for pt in points:
         if pt.source == DLMS_SOURCE and pt.name not in fed:
             p.error(f"points[{raw_index.get(pt.name, '?')}].source",
-                    f"expected a [[dlms.meters.reads]] entry, a dlms.meters clock_point or a "
-                    f"[[dlms.meters.profile.columns]] entry naming "
-                    f"{pt.name!r} for a point with source = \"dlms\", got none")
+                    f"expected a [[dlms.meters.reads]] entry, a dlms.meters clock_point, a "
+                    f"[[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry "
+                    f"naming {pt.name!r} for a point with source = \"dlms\", got none")
     credentials = ""
     if "credentials" in tbl:
         text = p.string(tbl["credentials"], "dlms.credentials",
@@ -215,6 +227,10 @@ def parse_dlms(p: Reader, value: object, points: Sequence[Point],
         if text is not None:
             credentials = os.path.join(config_dir, os.path.expanduser(text)) if text else ""
     needs = [m for m in meters if m.authentication != "none"]
+    ciphered_pushes = [d for d in push.devices if d.ciphered] if push is not None else []
+    needs += [DlmsMeterConfig(name=d.name, transport="tcp", reads=(),
+                              authentication="hls-gmac") for d in ciphered_pushes
+              if d.name not in {m.name for m in needs}]
     if needs:
         if not credentials:
             if "credentials" not in tbl:
@@ -225,7 +241,13 @@ def parse_dlms(p: Reader, value: object, points: Sequence[Point],
             secrets = _read_credentials(p, credentials, needs)
             if secrets is not None:
                 meters = [_with_secrets(m, secrets.get(m.name, {})) for m in meters]
-    return DlmsConfig(credentials=credentials, meters=tuple(meters))
+                if push is not None:
+                    push = dataclasses.replace(push, devices=tuple(
+                        dataclasses.replace(d, encryption_key=secrets.get(d.name, {}).get(
+                            "encryption_key", b""), authentication_key=secrets.get(
+                            d.name, {}).get("authentication_key", b""))
+                        if d.ciphered else d for d in push.devices))
+    return DlmsConfig(credentials=credentials, meters=tuple(meters), push=push)
 
 
 def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
@@ -250,20 +272,23 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
         first[name] = index
     transport: str | None = None
     if "transport" not in tbl:
-        p.missing(f"{path}.transport", "'tcp' or 'hdlc'")
+        p.missing(f"{path}.transport", "'tcp', 'udp' or 'hdlc'")
     else:
         transport = p.choice(tbl["transport"], f"{path}.transport", _TRANSPORTS)
     d = DlmsMeterConfig(name="", transport="tcp", reads=())
     host, port, device, baudrate, physical = d.host, d.port, d.device, d.baudrate, None
+    retries = d.retries
     if transport is not None:
-        others = _HDLC_KEYS if transport == "tcp" else _TCP_KEYS
-        for key in others:
-            if key in tbl:
+        applies = {key: "tcp, udp" for key in _TCP_KEYS} | {key: "hdlc" for key in _HDLC_KEYS} \
+            | {key: "udp" for key in _UDP_KEYS}
+        for key, where in applies.items():
+            if key in tbl and transport not in where:
                 p.error(f"{path}.{key}", f"expected no {key} with transport = {transport!r} "
-                                         f"({key} applies to "
-                                         f"{'hdlc' if transport == 'tcp' else 'tcp'} only), "
-                                         f"got {tbl[key]!r}")
-    if transport == "tcp":
+                                         f"({key} applies to {where} only), got {tbl[key]!r}")
+    if transport == "udp":
+        retries = p.integer(tbl.get("retries", d.retries), f"{path}.retries", 0,
+                            MAX_UDP_RETRIES) or 0
+    if transport in ("tcp", "udp"):
         expectation = "an IP address or host name such as 192.168.1.30"
         if "host" not in tbl:
             p.missing(f"{path}.host", expectation)
@@ -330,7 +355,8 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
             or timeout is None or max_drift is None):
         return None
     return DlmsMeterConfig(
-        name=name, transport=transport, reads=tuple(reads), host=host, port=port, device=device,
+        name=name, transport=transport, reads=tuple(reads), host=host, port=port, retries=retries,
+        device=device,
         baudrate=baudrate, server_physical_address=physical, client_address=client_address,
         server_address=server_address, authentication=authentication, system_title=system_title,
         interval=interval, timeout=timeout, clock_point=clock_point, clock_max_drift=max_drift,
