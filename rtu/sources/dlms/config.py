@@ -87,14 +87,15 @@ READ: Final = Table("[[dlms.meters.reads]]", (
     string("point", required=True),
     string("obis", required=True, doc='an OBIS code A.B.C.D.E.F such as "1.0.1.8.0.255"'),
     choice("class_id", _CLASSES, CLASS_REGISTER),  # 1 data, 3 register, 4 extended, 5 demand
-    integer("attribute", 2, 1, 127),  # 2: the value
+    integer("attribute", 2, 1, 127, doc="an attribute index 1..127 (2: the value)"),
     number("scale", 1.0, doc="a finite number other than 0"),
     any_of("unit", ("string", "integer"), doc="a unit name or a unit code 1..255"),
 ))
 PROFILE: Final = Table("[dlms.meters.profile]", (
     string("obis", ".".join(map(str, DEFAULT_PROFILE_OBIS))),
     integer("capture_period", lo=1, hi=MAX_CAPTURE_PERIOD, required=True),
-    number("backfill", 86400.0, at_least=0.0),  # seconds of history taken on the first read
+    number("backfill", 86400.0, at_least=0.0,
+           doc="a number of seconds >= 0 (history taken on the first read)"),
     tables("columns", READ, required=True),
 ))
 METER: Final = Table("[[dlms.meters]]", (
@@ -297,7 +298,7 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
             p.expected(f"{path}.host", expectation, tbl["host"])
         else:
             host = tbl["host"]
-        port = p.integer(tbl.get("port", d.port), f"{path}.port", 1, 0xFFFF) or d.port
+        port = METER.key("port").read(p, tbl, path) or d.port
     elif transport == "hdlc":
         expectation = "a serial device path such as /dev/ttyUSB0"
         if "device" not in tbl:
@@ -306,8 +307,7 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
             p.expected(f"{path}.device", expectation, tbl["device"])
         else:
             device = tbl["device"]
-        baudrate = p.integer(tbl.get("baudrate", d.baudrate), f"{path}.baudrate", 300,
-                             4_000_000) or d.baudrate
+        baudrate = METER.key("baudrate").read(p, tbl, path) or d.baudrate
         if "server_physical_address" in tbl:
             physical = p.integer(tbl["server_physical_address"],
                                  f"{path}.server_physical_address", 0, 0x3FFF,
@@ -318,8 +318,7 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
     server_address = p.integer(tbl.get("server_address", d.server_address),
                                f"{path}.server_address", 0, 0x3FFF if transport == "hdlc"
                                else 0xFFFF)
-    authentication = p.choice(tbl.get("authentication", d.authentication),
-                              f"{path}.authentication", _AUTHENTICATIONS)
+    authentication = METER.key("authentication").read(p, tbl, path)
     system_title = d.system_title
     if "system_title" in tbl:
         raw = tbl["system_title"]
@@ -328,14 +327,12 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
         else:
             p.expected(f"{path}.system_title",
                        "16 hex digits (the client's 8-octet system title)", raw)
-    interval = p.seconds(tbl.get("interval", d.interval), f"{path}.interval")
-    timeout = p.seconds(tbl.get("timeout", d.timeout), f"{path}.timeout")
+    interval, timeout = (METER.key(key).read(p, tbl, path) for key in ("interval", "timeout"))
     clock_point: str | None = None
     if "clock_point" in tbl:
         clock_point = _point(p, tbl["clock_point"], f"{path}.clock_point", (PointKind.SINGLE,),
                              points, raw_index, fed)
-    max_drift = p.seconds(tbl.get("clock_max_drift", d.clock_max_drift),
-                          f"{path}.clock_max_drift")
+    max_drift = METER.key("clock_max_drift").read(p, tbl, path)
     reads: list[DlmsRead] = []
     reads_value = tbl.get("reads")
     items = p.array_of_tables(reads_value, f"{path}.reads") if "reads" in tbl else []
@@ -383,9 +380,7 @@ def _profile(p: Reader, value: object, path: str, points: dict[str, Point],
     else:
         period = p.integer(tbl["capture_period"], f"{path}.capture_period", 1,
                            MAX_CAPTURE_PERIOD, period_expected)
-    backfill = p.number(tbl.get("backfill", 86400.0), f"{path}.backfill",
-                        "a number of seconds >= 0 (history taken on the first read)",
-                        at_least=0.0)
+    backfill = PROFILE.key("backfill").read(p, tbl, path)
     columns: list[DlmsRead] = []
     if "columns" not in tbl:
         p.missing(f"{path}.columns", "at least one [[dlms.meters.profile.columns]] table")
@@ -463,9 +458,7 @@ def _read(p: Reader, item: object, path: str, points: dict[str, Point],
                                        "5 (demand register)", class_value)
     else:
         class_id = int(class_value)
-    attribute = p.integer(tbl.get("attribute", 2), f"{path}.attribute", 1, 127,
-                          "an attribute index 1..127 (2: the value)")
-    scale = p.number(tbl.get("scale", 1.0), f"{path}.scale", "a finite number other than 0")
+    attribute, scale = (READ.key(key).read(p, tbl, path) for key in ("attribute", "scale"))
     if scale == 0.0:
         p.expected(f"{path}.scale", "a finite number other than 0", tbl["scale"])
     unit: int | None = None
