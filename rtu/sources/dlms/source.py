@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from hal.dlms import (
     INVOCATION_COUNTER_MAX,
@@ -83,9 +83,6 @@ from rtu.sources.dlms.config import (
     DlmsRead,
     obis_text,
 )
-
-if TYPE_CHECKING:
-    from rtu.sources.dlms.push import PushListener
 
 log = logging.getLogger(__name__)
 
@@ -761,10 +758,11 @@ def core_link(settings: DlmsLinkSettings) -> DlmsLink:
 
 
 def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], Path],
-                 link_factory: LinkFactory = core_link) -> list[MeterSource | PushListener]:
-    """One source per meter. ``state_dir`` is called only when a meter ciphers or reads a load
-    profile (it creates the state directory)."""
-    sources: list[MeterSource | PushListener] = []
+                 link_factory: LinkFactory = core_link) -> list[MeterSource]:
+    """One source per meter (the push listener is built beside them, by the component).
+    ``state_dir`` is called only when a meter ciphers or reads a load profile (it creates the
+    state directory)."""
+    sources: list[MeterSource] = []
     for meter in config.meters:
         store = InvocationCounterStore(state_dir(), meter.name) \
             if meter.authentication == "hls-gmac" else None
@@ -772,7 +770,4 @@ def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], 
             if meter.profile is not None else None
         sources.append(MeterSource(meter, db, link_factory(link_settings(meter)), store,
                                    profile_store=profile_store))
-    if config.push is not None:
-        from rtu.sources.dlms.push import PushListener  # needs cryptography: when configured
-        sources.append(PushListener(config.push, db, state_dir))
     return sources
