@@ -43,6 +43,7 @@ from rtu.servers.tls import (
     normalise_fingerprint,
     server_context,
 )
+from rtu.web.settings import WEB, WebSettings, parse_web
 
 __all__ = [
     "AdcChannelConfig",
@@ -78,7 +79,8 @@ _BENCH_SOURCE: Final = "<bench>"
 
 # -- the schema: every key the file may contain (public names: see the module docstring) --------
 _SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays",
-                    "points", "modbus", "gpio", "adc", "service", "journal", "iec61850", "dlms")
+                    "points", "modbus", "gpio", "adc", "service", "journal", "iec61850", "dlms",
+                    "web")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
     "time_invalid_until_sync", "command_originators",
@@ -446,6 +448,7 @@ class AppConfig:
     journal: JournalConfig = JournalConfig()  # [journal]: persistent event journal (off)
     iec61850: Iec61850Config = Iec61850Config()  # noqa: RUF009  # frozen; [iec61850] devices
     dlms: DlmsConfig = DlmsConfig()  # noqa: RUF009 (frozen) [dlms]: meters, rtu/config_dlms.py
+    web: WebSettings | None = None  # [web]: the diagnostics page (rtu/web/settings.py); off
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -783,6 +786,8 @@ class _Parser:
                                   doc.get("points", _MISSING))
         dlms = parse_dlms(self, doc.get("dlms", _MISSING), _MISSING, points,
                           doc.get("points", _MISSING), os.path.dirname(self.source))
+        web = parse_web(self, doc.get(WEB, _MISSING), _MISSING, iec104.tls if iec104 else None,
+                        os.path.dirname(self.source))
         if (station is not None and station.command_originators and iec101 is not None
                 and field_sizes.cot_size == 1):
             self.error("station.command_originators",
@@ -809,6 +814,7 @@ class _Parser:
             journal=journal,
             iec61850=iec61850,
             dlms=dlms,
+            web=web,
         )
 
     def station(self, value: object) -> tuple[OutstationConfig | None, FieldSizes]:
