@@ -70,6 +70,7 @@ SECURITY_HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+USER: Final = web.RequestKey("user", str)  # who signed in (HTTP Basic), for the page header
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -135,6 +136,7 @@ class WebServer:
         context = web_tls_context(self.settings) if self.settings.tls else None
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
                                keepalive_timeout=KEEPALIVE_TIMEOUT, shutdown_timeout=1.0,
+                               handler_cancellation=True,  # a client gone ends its stream
                                max_line_size=4096, max_field_size=8190)
         await runner.setup()
         site = web.TCPSite(runner, self.settings.host, self.settings.port, ssl_context=context,
@@ -205,7 +207,7 @@ class WebServer:
                 raise web.HTTPUnauthorized(
                     text="sign in with a user of the station's web users file",
                     headers={"WWW-Authenticate": 'Basic realm="rtu", charset="UTF-8"'})
-            request["user"] = user
+            request[USER] = user
         return await handler(request)
 
     # -- pages -------------------------------------------------------------------------------
@@ -215,16 +217,16 @@ class WebServer:
         return pages.station_name(status)
 
     async def overview(self, request: web.Request) -> web.Response:
-        return _html(pages.overview_page(self.view.overview(), user=request.get("user")))
+        return _html(pages.overview_page(self.view.overview(), user=request.get(USER)))
 
     async def points(self, request: web.Request) -> web.Response:
         pattern = _query(request, "filter") or "*"
         return _html(pages.points_page(self.view.points(pattern), self._station(), pattern,
-                                       user=request.get("user")))
+                                       user=request.get(USER)))
 
     async def links(self, request: web.Request) -> web.Response:
         return _html(pages.links_page(self.view.status(), self._station(),
-                                      user=request.get("user")))
+                                      user=request.get(USER)))
 
     async def events_page(self, request: web.Request) -> web.Response:
         filters = _event_filters(request)
@@ -233,11 +235,11 @@ class WebServer:
                   "(newest first)" if isinstance(self.events, RecentEvents)
                   else "the sequence-of-events log (newest first)")
         return _html(pages.events_page(rows, self._station(), filters, source,
-                                       user=request.get("user")))
+                                       user=request.get(USER)))
 
     async def frames_page(self, request: web.Request) -> web.Response:
         rows = self.frames.recent(RECENT_LIMIT) if self.frames is not None else None
-        return _html(pages.frames_page(rows, self._station(), user=request.get("user")))
+        return _html(pages.frames_page(rows, self._station(), user=request.get(USER)))
 
     async def static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
