@@ -45,6 +45,7 @@ def layout(title: str, path: str, station: str, body: str, *, stream: str = "",
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)} · {esc(station)}</title>"
         '<link rel="stylesheet" href="/static/app.css">'
+        '<link rel="icon" href="/static/icon.svg" type="image/svg+xml">'
         '<script src="/static/app.js" defer></script>'
         f"</head><body{stream_attr}>"
         f'<header><div class="station">{esc(station)}</div>'

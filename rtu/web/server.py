@@ -56,7 +56,8 @@ WRITE_TIMEOUT: Final = 10.0  # seconds a stream client has to take one write
 STATUS_INTERVAL: Final = 2.0  # seconds between status refreshes while a status view is open
 KEEPALIVE_TIMEOUT: Final = 15.0  # seconds an idle HTTP keep-alive connection stays open
 RECENT_LIMIT: Final = 200  # events or frames in a page and in a stream's first snapshot
-STATIC: Final = {"app.css": "text/css", "app.js": "text/javascript"}
+STATIC: Final = {"app.css": "text/css", "app.js": "text/javascript",
+                 "icon.svg": "image/svg+xml"}
 CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
               "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS: Final = {
@@ -121,7 +122,7 @@ class WebServer:
         app.on_response_prepare.append(_add_headers)
         routes = [("/", self.overview), ("/points", self.points), ("/links", self.links),
                   ("/events", self.events_page), ("/frames", self.frames_page),
-                  ("/static/{name}", self.static), ("/api/overview", self.api_overview),
+                  ("/static/{name}", self.static), ("/favicon.ico", self.favicon), ("/api/overview", self.api_overview),
                   ("/api/status", self.api_status), ("/api/points", self.api_points),
                   ("/api/events", self.api_events), ("/api/stream/status", self.stream_status),
                   ("/api/stream/points", self.stream_points),
@@ -245,8 +246,12 @@ class WebServer:
         name = request.match_info["name"]
         if name not in self._static:
             raise web.HTTPNotFound(text=f"no file {name!r}")
+        charset = "utf-8" if STATIC[name].startswith("text/") else None
         return web.Response(body=self._static[name], content_type=STATIC[name],
-                            charset="utf-8")
+                            charset=charset)
+
+    async def favicon(self, request: web.Request) -> web.Response:
+        raise web.HTTPMovedPermanently("/static/icon.svg")
 
     # -- JSON ---------------------------------------------------------------------------------
     async def api_overview(self, request: web.Request) -> web.Response:
