@@ -8,8 +8,8 @@
   a monitor that does implements the two methods and is assigned to ``WebServer.frames``.
 * :class:`Outbox`: what one live view has not been sent yet, bounded, with drops counted.
 
-Rows are JSON-ready mappings. An event row has ``seq``, ``time`` (ISO 8601, UTC), ``name``,
-``ioa``, ``kind``, ``value``, ``quality`` and ``cause``; a frame row has ``time``, ``link``,
+Rows are JSON-ready mappings. An event row has ``time`` (ISO 8601, UTC), ``name``, ``ioa``,
+``kind``, ``value``, ``quality`` and ``cause`` (and ``seq`` when the log numbers its events); a frame row has ``time``, ``link``,
 ``direction`` ("rx" or "tx"), ``hex`` and ``text`` (a one-line decode).
 """
 
@@ -68,9 +68,9 @@ def json_value(value: bool | float) -> bool | int | float | str:
 _CAUSES: Final = {ChangeOrigin.FIELD: "spontaneous"}
 
 
-def change_row(change: PointChanged, seq: int = 0) -> dict[str, Any]:
+def change_row(change: PointChanged) -> dict[str, Any]:
     point, new = change.point, change.new
-    return {"seq": seq, "time": time_text(new.timestamp), "name": point.name, "ioa": point.ioa,
+    return {"time": time_text(new.timestamp), "name": point.name, "ioa": point.ioa,
             "kind": point.kind.value, "value": json_value(new.value),
             "quality": quality_text(new.quality),
             "cause": _CAUSES.get(change.origin, change.origin.name.lower().replace("_", " "))}
@@ -79,42 +79,57 @@ def change_row(change: PointChanged, seq: int = 0) -> dict[str, Any]:
 class RecentEvents:
     """The last :data:`RECENT_EVENTS` reportable changes of a database (an EventLog).
 
-    On the event path it only appends the change to a deque (and queues it for the live views
-    watching); rows are built when read.
+    On the event path it costs one C call: the database hands each change straight to the
+    ring's ``deque.append`` (no Python frame). Only while a live view watches does a second
+    subscriber turn changes into rows for it. Rows are built when read; they carry no
+    ``seq`` (numbering each change would cost a Python call per event).
     """
 
     def __init__(self, db: PointDatabase, size: int = RECENT_EVENTS) -> None:
-        self._ring: deque[tuple[int, PointChanged]] = deque(maxlen=size)
-        self._seq = 0
+        self._ring: deque[PointChanged] = deque(maxlen=size)
+        self._db = db
         self._watchers: list[Callable[[Row], None]] = []
-        self._unsubscribe: Unsubscribe = db.subscribe(self._on_change)
+        self._unsubscribe: Unsubscribe = db.subscribe(self._ring.append)
+        self._unwatch: Unsubscribe | None = None
 
     def rebind(self, db: PointDatabase) -> None:
         """Follow a new database (a reload rebuilt the field side); the ring is kept."""
         self._unsubscribe()
-        self._unsubscribe = db.subscribe(self._on_change)
+        watching = self._unwatch is not None
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        self._db = db
+        self._unsubscribe = db.subscribe(self._ring.append)
+        if watching:
+            self._unwatch = db.subscribe(self._notify)
 
     def close(self) -> None:
         self._unsubscribe()
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
 
-    def _on_change(self, change: PointChanged) -> None:
-        self._seq += 1
-        self._ring.append((self._seq, change))
-        if self._watchers:
-            row = change_row(change, self._seq)
-            for watcher in self._watchers[:]:
-                watcher(row)
+    def _notify(self, change: PointChanged) -> None:
+        row = change_row(change)
+        for watcher in self._watchers[:]:
+            watcher(row)
 
     def recent(self, limit: int) -> list[Row]:
         items = list(self._ring)[-limit:] if limit > 0 else []
-        return [change_row(change, seq) for seq, change in items]
+        return [change_row(change) for change in items]
 
     def subscribe(self, callback: Callable[[Row], None]) -> Unsubscribe:
         self._watchers.append(callback)
+        if self._unwatch is None:
+            self._unwatch = self._db.subscribe(self._notify)
 
         def unsubscribe() -> None:
             if callback in self._watchers:
                 self._watchers.remove(callback)
+            if not self._watchers and self._unwatch is not None:
+                self._unwatch()
+                self._unwatch = None
 
         return unsubscribe
 
