@@ -121,20 +121,23 @@ def event_path(rounds: int, number: int) -> dict[str, float]:
             group.backlog.take_all()
 
     def per_event() -> float:
-        samples = timeit.repeat(change, number=number, repeat=rounds)
-        return min(samples) / number * 1e6
+        return min(timeit.repeat(change, number=number, repeat=3)) / number * 1e6
 
-    without = []
-    with_ring = []
-    for _ in range(7):  # alternate, so that drift and other load hit both alike
-        without.append(per_event())
-        ring = RecentEvents(db)
-        with_ring.append(per_event())
-        ring.close()
-    # the best of each: the least disturbed by other processes
-    return {"update_us": min(without), "update_with_web_us": min(with_ring),
-            "update_median_us": statistics.median(without),
-            "update_with_web_median_us": statistics.median(with_ring)}
+    # pairs measured back to back, the order swapped each time: drift and other processes'
+    # load hit both sides of a pair alike, and the median of the differences is what is left
+    without: list[float] = []
+    with_ring: list[float] = []
+    for i in range(rounds):
+        for on in ((True, False) if i % 2 == 0 else (False, True)):
+            ring = RecentEvents(db) if on else None
+            (with_ring if on else without).append(per_event())
+            if ring is not None:
+                ring.close()
+    differences = [w - o for w, o in zip(with_ring, without, strict=True)]
+    return {"update_us": statistics.median(without),
+            "update_with_web_us": statistics.median(with_ring),
+            "difference_us": statistics.median(differences),
+            "spread_us": statistics.median(abs(d) for d in differences)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     off = run_process(False, args.settle, args.idle)
     on = run_process(True, args.settle, args.idle)
-    path = event_path(rounds=5, number=20_000)
+    path = event_path(rounds=41, number=5_000)
     print(f"RSS, bench profile, page off: {off['rss_mb']:.1f} MiB")
     print(f"RSS, page on, nobody viewing: {on['rss_mb']:.1f} MiB "
           f"(+{on['rss_mb'] - off['rss_mb']:.1f} MiB)")
@@ -157,10 +160,10 @@ def main(argv: list[str] | None = None) -> int:
           f"(schedstat {on['idle_cpu_sched_pct']:.3f} %)")
     print(f"CPU with one point-table view open (nothing changing but the simulation): "
           f"{on['viewing_cpu_pct']:.2f} % (schedstat {on['viewing_cpu_sched_pct']:.3f} %)")
-    print(f"event path, PointDatabase.update + outstation, best of 7: {path['update_us']:.2f} "
-          f"µs; with the page's recent-events ring: {path['update_with_web_us']:.2f} µs "
-          f"(medians {path['update_median_us']:.2f} and "
-          f"{path['update_with_web_median_us']:.2f} µs)")
+    print(f"event path, PointDatabase.update + outstation (median of 41): "
+          f"{path['update_us']:.2f} µs; with the page's recent-events ring: "
+          f"{path['update_with_web_us']:.2f} µs; median paired difference "
+          f"{path['difference_us']:+.2f} µs (median |difference| {path['spread_us']:.2f} µs)")
     return 0
 
 

@@ -287,7 +287,12 @@ class WebServer:
         async def refresh(stream: _Stream) -> None:
             last = ""
             while True:
-                target, html = fragment()
+                try:
+                    target, html = fragment()
+                except Exception:  # a bug here must not go unnoticed, nor stop the page
+                    log.exception("web page: the status view failed; closing it")
+                    stream.stop()
+                    return
                 if html != last:
                     stream.outbox.put("fragment", {"id": target, "html": html}, key="status")
                     last = html
