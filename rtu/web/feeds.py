@@ -82,15 +82,20 @@ class RecentEvents:
     On the event path it costs one C call: the database hands each change straight to the
     ring's ``deque.append`` (no Python frame). Only while a live view watches does a second
     subscriber turn changes into rows for it. Rows are built when read; they carry no
-    ``seq`` (numbering each change would cost a Python call per event).
+    ``seq`` (numbering each change would cost a Python call per event). ``size`` 0 keeps no
+    history and touches the event path only while a live view watches.
     """
 
     def __init__(self, db: PointDatabase, size: int = RECENT_EVENTS) -> None:
         self._ring: deque[PointChanged] = deque(maxlen=size)
         self._db = db
         self._watchers: list[Callable[[Row], None]] = []
-        self._unsubscribe: Unsubscribe = db.subscribe(self._ring.append)
+        self._unsubscribe: Unsubscribe = self._keep(db)
         self._unwatch: Unsubscribe | None = None
+
+    def _keep(self, db: PointDatabase) -> Unsubscribe:
+        """Feed the ring from ``db`` (size 0: keep nothing, not even a subscription)."""
+        return db.subscribe(self._ring.append) if self._ring.maxlen else _nothing
 
     def rebind(self, db: PointDatabase) -> None:
         """Follow a new database (a reload rebuilt the field side); the ring is kept."""
@@ -100,7 +105,7 @@ class RecentEvents:
             self._unwatch()
             self._unwatch = None
         self._db = db
-        self._unsubscribe = db.subscribe(self._ring.append)
+        self._unsubscribe = self._keep(db)
         if watching:
             self._unwatch = db.subscribe(self._notify)
 

@@ -56,6 +56,7 @@ WRITE_TIMEOUT: Final = 10.0  # seconds a stream client has to take one write
 STATUS_INTERVAL: Final = 2.0  # seconds between status refreshes while a status view is open
 KEEPALIVE_TIMEOUT: Final = 15.0  # seconds an idle HTTP keep-alive connection stays open
 RECENT_LIMIT: Final = 200  # events or frames in a page and in a stream's first snapshot
+RECENT_SCAN: Final = 2000  # newest events a filter looks through for those RECENT_LIMIT
 STATIC: Final = {"app.css": "text/css", "app.js": "text/javascript",
                  "icon.svg": "image/svg+xml"}
 CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -93,7 +94,7 @@ class WebServer:
     def __init__(self, view: StationView, settings: WebSettings) -> None:
         self.view = view
         self.settings = settings
-        self.events: EventLog = RecentEvents(view.db)
+        self.events: EventLog = RecentEvents(view.db, settings.recent_events)
         self.frames: FrameFeed | None = None  # a frame monitor plugs in here (feeds.py)
         self.auth = Authenticator(dict(settings.users)) if settings.users else None
         self.refused_streams = 0
@@ -232,9 +233,14 @@ class WebServer:
     async def events_page(self, request: web.Request) -> web.Response:
         filters = _event_filters(request)
         rows = self._recent_events(filters)
-        source = ("the last point changes seen by this page since the outstation started "
-                  "(newest first)" if isinstance(self.events, RecentEvents)
-                  else "the sequence-of-events log (newest first)")
+        if not isinstance(self.events, RecentEvents):
+            source = "the sequence-of-events log (newest first)"
+        elif self.settings.recent_events:
+            source = (f"the last {self.settings.recent_events} point changes since the "
+                      "outstation started (newest first)")
+        else:
+            source = ("point changes while this page is open (newest first; web.recent_events "
+                      "= 0 keeps no history)")
         return _html(pages.events_page(rows, self._station(), filters, source,
                                        user=request.get(USER)))
 
@@ -272,7 +278,7 @@ class WebServer:
     def _recent_events(self, filters: dict[str, str]) -> list[Row]:
         keep = event_filter(filters)
         # filtered after reading: the ring is small (1000), so read it all
-        return [row for row in self.events.recent(1000) if keep(row)][-RECENT_LIMIT:]
+        return [row for row in self.events.recent(RECENT_SCAN) if keep(row)][-RECENT_LIMIT:]
 
     # -- live streams ------------------------------------------------------------------------
     async def stream_status(self, request: web.Request) -> web.StreamResponse:

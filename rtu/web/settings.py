@@ -11,6 +11,7 @@ Off without the section (or with ``enabled = false``). Keys::
     client_certificates = false # or: clients present a certificate of [iec104.tls] ca_file
     max_clients = 4             # live views (server-sent event streams) at once
     client_queue = 256          # updates queued per live view; beyond, the oldest are dropped
+    recent_events = 1000        # point changes kept for the events page; 0: none kept
 
 A listen address that is not loopback is refused unless ``tls = true`` and an authentication
 (``users_file`` or ``client_certificates``) are configured: ``rtu check`` says so.
@@ -36,9 +37,10 @@ __all__ = ["WEB", "WebSettings", "is_loopback", "parse_web", "web_tls_context", 
 WEB: Final = "web"
 DEFAULT_LISTEN: Final = "127.0.0.1:8080"
 _KEYS: Final = ("enabled", "listen", "tls", "certificate", "private_key", "users_file",
-                "client_certificates", "max_clients", "client_queue")
+                "client_certificates", "max_clients", "client_queue", "recent_events")
 MAX_CLIENTS_LIMIT: Final = 64
 CLIENT_QUEUE_RANGE: Final = (16, 100_000)
+RECENT_EVENTS_MAX: Final = 100_000
 _EXPOSED: Final = ("{host} is not a loopback address: serving the page beyond this machine "
                    "needs tls = true and users (users_file) or client_certificates = true in "
                    "[web]; or keep 127.0.0.1 and use an SSH tunnel (ssh -L "
@@ -86,6 +88,7 @@ class WebSettings:
     users_file: str = ""
     max_clients: int = 4
     client_queue: int = 256
+    recent_events: int = 1000  # point changes the events page keeps (0: only while watched)
 
     @property
     def tls(self) -> bool:
@@ -133,6 +136,8 @@ def parse_web(p: Reporter, value: object, missing: object, station_tls: StationT
     client_certs = p.boolean(tbl.get("client_certificates", False), "web.client_certificates")
     max_clients = p.integer(tbl.get("max_clients", 4), "web.max_clients", 1, MAX_CLIENTS_LIMIT)
     queue = p.integer(tbl.get("client_queue", 256), "web.client_queue", *CLIENT_QUEUE_RANGE)
+    recent = p.integer(tbl.get("recent_events", 1000), "web.recent_events", 0,
+                       RECENT_EVENTS_MAX)
     files: dict[str, str] = {}
     for key in ("certificate", "private_key", "users_file"):
         if key in tbl:
@@ -168,13 +173,13 @@ def parse_web(p: Reporter, value: object, missing: object, station_tls: StationT
         p.error("web.listen", _EXPOSED.format(host=host))
     if find_spec("aiohttp") is None:
         p.error(WEB, _NO_AIOHTTP)
-    if len(p.errors) > before or max_clients is None or queue is None:
+    if len(p.errors) > before or max_clients is None or queue is None or recent is None:
         return None
     settings = WebSettings(host=host, port=port, certificate=certificate,
                            private_key=private_key, ca_file=ca_file,
                            users=tuple(sorted(users.items())),
                            users_file=files.get("users_file", ""), max_clients=max_clients,
-                           client_queue=queue)
+                           client_queue=queue, recent_events=recent)
     if settings.tls:
         try:
             web_tls_context(settings)

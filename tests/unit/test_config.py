@@ -69,7 +69,7 @@ SCHEMA: dict[str, set[str]] = {
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "web": {"enabled", "listen", "tls", "certificate", "private_key", "users_file",
-            "client_certificates", "max_clients", "client_queue"},  # tests/unit/web
+            "client_certificates", "max_clients", "client_queue", "recent_events"},
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }

@@ -101,3 +101,21 @@ def test_change_row_of_a_database_change() -> None:
     assert change_row(changes[0]) == {
         "time": "1970-01-01T00:00:01.000Z", "name": "ai1", "ioa": 3001,
         "kind": "float", "value": 7.25, "quality": "ok", "cause": "spontaneous"}
+
+
+def test_a_ring_of_size_zero_stays_off_the_event_path_until_watched() -> None:
+    db = database()
+    recent = RecentEvents(db, size=0)
+    assert db._subscribers == []  # nothing added to the event path
+    db.update("di01", True, timestamp=1.0)
+    assert recent.recent(10) == []
+    seen: list[object] = []
+    unsubscribe = recent.subscribe(seen.append)
+    db.update("di01", False, timestamp=2.0)
+    assert [r["value"] for r in seen] == [False]  # type: ignore[index]
+    assert recent.recent(10) == []
+    unsubscribe()
+    assert db._subscribers == []
+    fresh = database()
+    recent.rebind(fresh)
+    assert fresh._subscribers == [] and db._subscribers == []

@@ -121,3 +121,11 @@ def test_config_error_lists_web_with_other_errors() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(data, SRC)
     assert len(info.value.errors) == 2
+
+
+def test_recent_events() -> None:
+    web = parse_config(doc(recent_events=0), SRC).web
+    assert web is not None and web.recent_events == 0
+    assert WebSettings().recent_events == 1000
+    assert "web.recent_events: expected an integer 0..100000" in single_error(
+        doc(recent_events=-1))
