@@ -390,3 +390,22 @@ def test_rtu_web_user_writes_a_private_users_file(tmp_path: Path) -> None:
                             check=False, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert result.returncode == 0 and "user bob added" in result.stdout, result.stderr
     assert oct(path.stat().st_mode & 0o777) == "0o600" and path.read_text().startswith("bob:scrypt$")
+
+
+def test_aiohttp_is_imported_only_when_the_page_is_enabled() -> None:
+    probe = ("import asyncio, dataclasses, sys\n"
+             "from rtu.config import bench_config\n"
+             "from rtu.supervisor import Supervisor\n"
+             "import rtu.cli\n"
+             "async def main():\n"
+             "    config = bench_config()\n"
+             "    config = dataclasses.replace(config, iec104=dataclasses.replace(\n"
+             "        config.iec104, port=0))\n"
+             "    sup = Supervisor(config)\n"
+             "    await sup.start()\n"
+             "    await sup.close()\n"
+             "asyncio.run(main())\n"
+             "print('aiohttp' in sys.modules, 'rtu.web.server' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=60, check=False, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.stdout.split() == ["False", "False"], result.stderr
