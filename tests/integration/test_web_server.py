@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -409,3 +410,22 @@ def test_aiohttp_is_imported_only_when_the_page_is_enabled() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=60, check=False, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert result.stdout.split() == ["False", "False"], result.stderr
+
+
+def test_reload_starts_moves_and_stops_the_page(rtu: OutstationThread) -> None:
+    first, second = free_tcp_port(), free_tcp_port()
+    base = rtu.sup.config
+    plan = rtu.run(rtu.sup.reload(dataclasses.replace(base, web=WebSettings(port=first))))
+    assert "web" in plan  # applied live: the field side and its queues stay
+    assert rtu.sup.web is not None and rtu.sup.web.port == first
+    old = rtu.sup.web
+    plan = rtu.run(rtu.sup.reload(dataclasses.replace(base, web=WebSettings(port=second))))
+    assert "web" in plan and rtu.sup.web is not old and rtu.sup.web.port == second
+    with urllib.request.urlopen(f"http://127.0.0.1:{second}/api/status", timeout=5) as answer:
+        assert answer.status == 200
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{first}/", timeout=5)
+    rtu.run(rtu.sup.reload(dataclasses.replace(base, web=None)))
+    assert rtu.sup.web is None
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{second}/", timeout=5)
