@@ -30,6 +30,7 @@ from importlib import resources
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from rtu.points.model import PointChanged
 from rtu.web import pages
@@ -74,6 +75,22 @@ SECURITY_HEADERS: Final = {
 _LOOPBACK_NAMES: Final = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 USER: Final = web.RequestKey("user", str)  # who signed in (HTTP Basic), for the page header
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _PeerErrors(logging.Filter):
+    """aiohttp logs a malformed request at ERROR with a traceback; it is the peer's error
+    (DESIGN rule 4): it goes to DEBUG, so that a peer cannot flood the journal. Failures of
+    our own handlers still reach the log as errors."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            log.debug("web page: malformed request refused: %s", str(exc).replace("\n", " "))
+            return False
+        return True
+
+
+_PEER_ERRORS: Final = _PeerErrors()
 
 
 class _Stream:
@@ -135,6 +152,9 @@ class WebServer:
 
     async def start(self) -> None:
         """Listen; OSError when the address cannot be bound."""
+        server_log = logging.getLogger("aiohttp.server")
+        if _PEER_ERRORS not in server_log.filters:
+            server_log.addFilter(_PEER_ERRORS)
         context = web_tls_context(self.settings) if self.settings.tls else None
         runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
                                keepalive_timeout=KEEPALIVE_TIMEOUT, shutdown_timeout=1.0,
@@ -193,7 +213,7 @@ class WebServer:
     @web.middleware
     async def _host_check(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if is_loopback(self.settings.host):
-            host = (request.host or "").lower()
+            host = request.headers.get("Host", "").lower()  # not request.host: no DNS
             name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
             if name not in _LOOPBACK_NAMES and name != self.settings.host:
                 raise web.HTTPMisdirectedRequest(
@@ -358,6 +378,8 @@ class WebServer:
 
     async def _stream(self, request: web.Request,
                       setup: Callable[[_Stream], list[Unsubscribe]]) -> web.StreamResponse:
+        if request.method == "HEAD":  # the headers only: no stream, no slot taken
+            return web.Response(content_type="text/event-stream")
         if len(self._streams) >= self.settings.max_clients:
             self.refused_streams += 1
             raise web.HTTPServiceUnavailable(
