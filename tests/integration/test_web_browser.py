@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import ssl
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from importlib import resources
@@ -33,13 +35,13 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 class Station:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, web: str = "") -> None:
         self.port = free_tcp_port()
         self.web_port = free_tcp_port()
         self.socket = tmp / "ctl" / "control.sock"
         text = resources.files("rtu.examples").joinpath("bench.toml").read_text()
         text = text.replace('listen = "127.0.0.1:2404"', f'listen = "127.0.0.1:{self.port}"')
-        text += f'\n[service]\ncontrol_socket = "{self.socket}"\n'
+        text += f'\n[service]\ncontrol_socket = "{self.socket}"\n' + web
         self.site = tmp / "site.toml"
         self.site.write_text(text)
         self.env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -48,13 +50,19 @@ class Station:
             [sys.executable, "-m", "rtu", "run", "--config", str(self.site),
              "--web", f"127.0.0.1:{self.web_port}"],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
-        self.url = f"http://127.0.0.1:{self.web_port}"
+        self.url = f"{'https' if 'tls = true' in web else 'http'}://127.0.0.1:{self.web_port}"
         deadline = time.monotonic() + 30
+        insecure = ssl.create_default_context()
+        insecure.check_hostname, insecure.verify_mode = False, ssl.CERT_NONE
         while True:
             try:
-                with urllib.request.urlopen(self.url + "/api/status", timeout=2) as answer:
+                with urllib.request.urlopen(self.url + "/api/status", timeout=2,
+                                            context=insecure) as answer:
                     if answer.status == 200:
                         break
+            except urllib.error.HTTPError as exc:
+                if exc.code == 401:  # up, and asking for a password
+                    break
             except OSError:
                 pass
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -179,3 +187,56 @@ def test_the_page_fits_a_phone(station: Station, browser: Any, tmp_path: Path) -
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     shoot(page, tmp_path, "overview-phone")
     assert not problems, problems
+
+
+def test_https_with_a_password_in_the_browser(tmp_path: Path) -> None:
+    """The exposed configuration (TLS with the station certificate, users with scrypt hashes),
+    kept on loopback here: the browser signs in with HTTP Basic and the live view works."""
+    from rtu.web.auth import set_user
+    from tests.integration.certs import make_pki
+
+    pki = make_pki(tmp_path / "pki")
+    users = tmp_path / "web-users"
+    set_user(str(users), "tech", "correct horse", n=2**10)
+    web = (f'\n[web]\nlisten = "127.0.0.1:0"\ntls = true\ncertificate = "{pki.server.cert}"\n'
+           f'private_key = "{pki.server.key}"\nusers_file = "{users}"\n')
+    station = Station(tmp_path, web)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            for credentials, status in [(None, 401), ({"username": "tech",
+                                                      "password": "wrong"}, 401),
+                                        ({"username": "tech", "password": "correct horse"},
+                                         200)]:
+                context = playwright.chromium.launch_persistent_context(
+                    str(tmp_path / f"profile-{status}-{bool(credentials)}"),
+                    executable_path=CHROMIUM, headless=True, args=ARGS,
+                    ignore_https_errors=True, http_credentials=credentials, timeout=60_000)
+                try:
+                    page = context.new_page()
+                    if status == 401:
+                        # refused: Chromium shows the 401 (no credentials) or gives up on
+                        # credentials the server keeps refusing; either way no point table
+                        try:
+                            refused = page.goto(station.url + "/points")
+                        except sync_api.Error as exc:
+                            assert "INVALID_AUTH_CREDENTIALS" in str(exc)
+                        else:
+                            assert refused is not None and refused.status == 401
+                            assert page.locator("#points").count() == 0
+                        continue
+                    response = page.goto(station.url + "/points")
+                    assert response is not None and response.status == status
+                    if status == 200:
+                        assert response.headers["strict-transport-security"]
+                        sync_api.expect(page.locator(".user")).to_have_text("tech")
+                        sync_api.expect(page.locator("#live")).to_have_text("live",
+                                                                            timeout=10_000)
+                        station.sim_set("di02", "on")
+                        sync_api.expect(page.locator(
+                            '#points tr[data-key="di02"] td[data-col="value"]')).to_have_text(
+                            "true", timeout=10_000)
+                        shoot(page, tmp_path, "points-https-signed-in")
+                finally:
+                    context.close()
+    finally:
+        station.close()
