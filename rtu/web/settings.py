@@ -16,8 +16,9 @@ Off without the section (or with ``enabled = false``). Keys::
 A listen address that is not loopback is refused unless ``tls = true`` and an authentication
 (``users_file`` or ``client_certificates``) are configured: ``rtu check`` says so.
 
-:func:`parse_web` is called by the main parser with itself as the reporter, so errors read
-like every other: ``FILE: web.listen: ...``.
+Every key is declared once, in :data:`WEB_TABLE` (what ``rtu config-schema`` shows);
+:func:`parse_web` is called by the document's parser (rtu/config/document.py), so errors read
+like every other: ``FILE:LINE: web.listen: ...``.
 """
 
 from __future__ import annotations
@@ -25,22 +26,32 @@ from __future__ import annotations
 import ipaddress
 import os
 import ssl
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib.util import find_spec
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
+from rtu.config.reader import MISSING, Reader, parse_listen
+from rtu.config.schema import Table, boolean, integer, string, table
 from rtu.web.auth import PasswordHash, UsersFileError, read_users_file
 
-__all__ = ["WEB", "WebSettings", "is_loopback", "parse_web", "web_tls_context", "with_listen"]
+__all__ = ["WEB", "WEB_TABLE", "WebSettings", "is_loopback", "parse_web", "web_tls_context",
+           "with_listen"]
 
-WEB: Final = "web"
 DEFAULT_LISTEN: Final = "127.0.0.1:8080"
-_KEYS: Final = ("enabled", "listen", "tls", "certificate", "private_key", "users_file",
-                "client_certificates", "max_clients", "client_queue", "recent_events")
-MAX_CLIENTS_LIMIT: Final = 64
-CLIENT_QUEUE_RANGE: Final = (16, 100_000)
-RECENT_EVENTS_MAX: Final = 100_000
+_PATH: Final = "the path of a file (relative: beside the configuration file)"
+WEB_TABLE: Final = Table("[web]", (
+    boolean("enabled", True),
+    string("listen", DEFAULT_LISTEN, doc="HOST:PORT such as 127.0.0.1:8080 or [::1]:8080"),
+    boolean("tls", False),  # HTTPS with the station certificate of [iec104.tls]
+    string("certificate", doc=_PATH),  # PEM; default: [iec104.tls] certificate
+    string("private_key", doc=_PATH),  # PEM; default: [iec104.tls] private_key
+    string("users_file", doc=_PATH),  # NAME:scrypt$... lines, mode 0600 (rtu web-user)
+    boolean("client_certificates", False),  # chaining to [iec104.tls] ca_file
+    integer("max_clients", 4, 1, 64),  # live views (event streams) at once
+    integer("client_queue", 256, 16, 100_000),  # updates queued per live view
+    integer("recent_events", 1000, 0, 100_000),  # point changes kept for the events page
+))
+WEB: Final = table("web", WEB_TABLE)
 _EXPOSED: Final = ("{host} is not a loopback address: serving the page beyond this machine "
                    "needs tls = true and users (users_file) or client_certificates = true in "
                    "[web]; or keep 127.0.0.1 and use an SSH tunnel (ssh -L "
@@ -48,22 +59,6 @@ _EXPOSED: Final = ("{host} is not a loopback address: serving the page beyond th
 _NO_AIOHTTP: Final = ("the web page needs aiohttp: install the outstation with its `web` extra "
                       "(pip install 'rtu-outstation[web]')")
 _TLS_CIPHERS: Final = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL"
-
-
-class Reporter(Protocol):
-    """What parse_web needs of the main parser (rtu.config._Parser)."""
-
-    source: str
-    errors: list[str]
-
-    def error(self, path: str, message: str) -> None: ...
-    def expected(self, path: str, expectation: str, value: object, note: str = "") -> None: ...
-    def table(self, value: object, path: str, allowed: Sequence[str],
-              header: str) -> Mapping[Any, Any]: ...
-    def integer(self, value: object, path: str, lo: int | None = None, hi: int | None = None,
-                expectation: str = "") -> int | None: ...
-    def boolean(self, value: object, path: str) -> bool | None: ...
-    def string(self, value: object, path: str, expectation: str = "a string") -> str | None: ...
 
 
 class StationTls(Protocol):
@@ -112,40 +107,37 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve to anything
 
 
-def parse_web(p: Reporter, value: object, missing: object, station_tls: StationTls | None,
-              config_dir: str) -> WebSettings | None:
+def parse_web(p: Reader, value: object, station_tls: StationTls | None) -> WebSettings | None:
     """[web] -> WebSettings, or None when absent or disabled (errors reported to ``p``).
 
     ``station_tls``: [iec104.tls] when configured, whose certificate and key are reused.
     """
-    from rtu.config import parse_listen  # the one HOST:PORT syntax of every listen key
-
-    if value is missing:
+    if value is MISSING:
         return None
-    tbl = p.table(value, WEB, _KEYS, "[web]")
+    tbl = WEB_TABLE.open(p, value, "web")
     before = len(p.errors)
-    enabled = p.boolean(tbl.get("enabled", True), "web.enabled")
+    enabled = WEB_TABLE.key("enabled").read(p, tbl, "web")
     if not enabled:
         return None
     host, port = "127.0.0.1", 8080
-    try:
-        host, port = parse_listen(tbl.get("listen", DEFAULT_LISTEN))
-    except ValueError as exc:
-        p.error("web.listen", str(exc))
-    tls = p.boolean(tbl.get("tls", False), "web.tls")
-    client_certs = p.boolean(tbl.get("client_certificates", False), "web.client_certificates")
-    max_clients = p.integer(tbl.get("max_clients", 4), "web.max_clients", 1, MAX_CLIENTS_LIMIT)
-    queue = p.integer(tbl.get("client_queue", 256), "web.client_queue", *CLIENT_QUEUE_RANGE)
-    recent = p.integer(tbl.get("recent_events", 1000), "web.recent_events", 0,
-                       RECENT_EVENTS_MAX)
+    listen = WEB_TABLE.key("listen").read(p, tbl, "web")
+    if listen is not None:
+        try:
+            host, port = parse_listen(listen)
+        except ValueError as exc:
+            p.error("web.listen", str(exc))
+    tls, client_certs, max_clients, queue, recent = (
+        WEB_TABLE.key(key).read(p, tbl, "web")
+        for key in ("tls", "client_certificates", "max_clients", "client_queue",
+                    "recent_events"))
+    config_dir = os.path.dirname(p.source)
     files: dict[str, str] = {}
     for key in ("certificate", "private_key", "users_file"):
-        if key in tbl:
-            text = p.string(tbl[key], f"web.{key}", "the path of a file")
-            if text:
-                files[key] = os.path.join(config_dir, os.path.expanduser(text))
-            elif text is not None:
-                p.expected(f"web.{key}", "the path of a file", text)
+        text = WEB_TABLE.key(key).read(p, tbl, "web")
+        if isinstance(text, str) and text:
+            files[key] = os.path.join(config_dir, os.path.expanduser(text))
+        elif isinstance(text, str):
+            p.expected(f"web.{key}", _PATH, text)
     certificate = private_key = ca_file = ""
     if tls:
         certificate = files.get("certificate", station_tls.certificate if station_tls else "")
@@ -172,7 +164,7 @@ def parse_web(p: Reporter, value: object, missing: object, station_tls: StationT
     if not is_loopback(host) and not (tls and (client_certs or "users_file" in files)):
         p.error("web.listen", _EXPOSED.format(host=host))
     if find_spec("aiohttp") is None:
-        p.error(WEB, _NO_AIOHTTP)
+        p.error("web", _NO_AIOHTTP)
     if len(p.errors) > before or max_clients is None or queue is None or recent is None:
         return None
     settings = WebSettings(host=host, port=port, certificate=certificate,
@@ -194,8 +186,6 @@ def with_listen(settings: WebSettings | None, text: str) -> WebSettings:
     """``rtu run --web HOST:PORT``: the page on that address (the [web] section's other
     settings kept, defaults without one); ValueError when the address is malformed, or is not
     loopback while the section gives no TLS and authentication."""
-    from rtu.config import parse_listen
-
     host, port = parse_listen(text)
     base = settings if settings is not None else WebSettings()
     if find_spec("aiohttp") is None:
