@@ -443,3 +443,24 @@ def test_reload_starts_moves_and_stops_the_page(rtu: OutstationThread) -> None:
     assert rtu.sup.web is None
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{second}/", timeout=5)
+
+
+def test_a_view_that_falls_behind_is_told_what_was_dropped(rtu: OutstationThread) -> None:
+    page = Page(rtu, WebSettings(port=0, client_queue=16))
+    stream = Stream(page, "/api/stream/events?point=di01")
+    try:
+        stream.next("snapshot")
+
+        def burst() -> None:  # 1,000 changes in one turn of the loop: the stream cannot send
+            for i in range(1000):
+                rtu.sup.sim.set("di01", i % 2 == 0)
+
+        rtu.call(burst)
+        dropped = stream.next("dropped")
+        assert dropped == {"dropped": 1000 - 16}
+        values = [stream.next("event")["value"] for _ in range(16)]  # type: ignore[index]
+        assert values == [i % 2 == 0 for i in range(1000 - 16, 1000)]  # the newest kept
+        assert json.loads(page.get("/api/status")[2])["web"]["dropped"] == 1000 - 16
+    finally:
+        stream.close()
+        page.close()
