@@ -48,6 +48,13 @@ def _overrides(args: argparse.Namespace, config: AppConfig) -> AppConfig:
             raise ValueError(f"--serial/--link-mode: {exc}") from None
     if args.log_level:
         config = dataclasses.replace(config, logging=LoggingConfig(level=args.log_level))
+    if args.web:
+        from rtu.web.settings import with_listen
+
+        try:
+            config = dataclasses.replace(config, web=with_listen(config.web, args.web))
+        except ValueError as exc:
+            raise ValueError(f"--web: {exc}") from None
     return config
 
 
@@ -108,6 +115,27 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_config_schema(args: argparse.Namespace) -> int:
     print(config_schema())
+    return 0
+
+
+def cmd_web_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from rtu.web.auth import UsersFileError, set_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("rtu web-user: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        new = set_user(args.file, args.name, password)
+    except (UsersFileError, ValueError, OSError) as exc:
+        print(f"rtu web-user: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: user {args.name} {'added' if new else 'password changed'}")
     return 0
 
 
@@ -224,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--link-mode", choices=["unbalanced", "balanced"],
                      help="101 link mode (default unbalanced)")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--web", metavar="HOST:PORT",
+                     help="serve the read-only diagnostics page there, e.g. 127.0.0.1:8080 "
+                          "(docs/web.md; beyond loopback [web] must give TLS and users)")
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file")
@@ -232,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "configuration file, for editors")
     schema.set_defaults(func=cmd_config_schema)
     _add_operator_commands(sub)
+    user = sub.add_parser("web-user", help="add a user of the web page, or change its password "
+                                           "(the password is read from the terminal or stdin)")
+    user.add_argument("file", help="the users file ([web] users_file); created mode 0600")
+    user.add_argument("name")
+    user.set_defaults(func=cmd_web_user)
     return parser
 
 

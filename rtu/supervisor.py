@@ -13,7 +13,7 @@ import signal
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hal.interfaces import RelayOutput
 from rtu.components import Field, build_field
@@ -44,6 +44,10 @@ from rtu.sources.relays.component import Relays
 from rtu.sources.simulated.source import SimulatedField
 from rtu.statedir import state_directory
 from rtu.watchdog import Watchdog, watchdog_interval
+from rtu.web.service import open_web
+
+if TYPE_CHECKING:
+    from rtu.web.server import WebServer
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -107,6 +111,7 @@ class Supervisor:
         self.restarts: dict[str, int] = {}  # source name -> restarts after a failure
         self.watchdog: Watchdog | None = None
         self.control: ControlServer | None = None
+        self.web: WebServer | None = None  # the diagnostics page ([web]; rtu/web/)
         self.ready = asyncio.Event()  # set when READY=1 has been sent
         self.started_at = time.monotonic()
         self._tg: asyncio.TaskGroup | None = None
@@ -199,6 +204,9 @@ class Supervisor:
             if self.control is not None:
                 await self.control.close()
                 self.control = None
+            if self.web is not None:
+                await self.web.close()
+                self.web = None
             await self.close()
             if self.journal is not None:
                 await self.journal.close()  # the last commit: an orderly stop loses nothing
@@ -268,6 +276,7 @@ class Supervisor:
             self._service_tasks.append(self._tg.create_task(self.journal.run(),
                                                             name="event journal"))
         await self._open_control()
+        self.web = await open_web(self, self.web)
 
     def _check_iec104(self) -> str | None:
         if self.iec104 is None or self._reload_lock.locked() or server_listening(self.iec104):
@@ -372,6 +381,8 @@ class Supervisor:
         self.config = new
         if plan.touches("service"):
             await self._open_control()
+        if plan.touches("web"):
+            self.web = await open_web(self, self.web)
 
     async def _replace_iec104(self, new: AppConfig) -> None:
         old = self.iec104
@@ -444,6 +455,8 @@ class Supervisor:
             if failure is None:
                 self.journal.configure(new.journal)
         self._adopt(fresh)
+        if self.web is not None:
+            self.web.rebind()  # the page follows the new database
         try:
             await self.start()
         except OSError as exc:

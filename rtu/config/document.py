@@ -55,6 +55,7 @@ from rtu.sources.relays.config import (
     parse_relays,
 )
 from rtu.sources.simulated.config import SIMULATION, SimulationConfig, parse_simulation
+from rtu.web.settings import WEB, WebSettings, parse_web
 
 __all__ = [
     "DOCUMENT",
@@ -75,7 +76,7 @@ _SECTIONS: Final[tuple[Component, ...]] = tuple(
 # the file, section by section, in the order errors are reported
 DOCUMENT: Final = Table("the whole document", (
     STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, MODBUS, GPIO, ADC,
-    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, *(c.schema for c in _SECTIONS if c.schema),
+    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, WEB, *(c.schema for c in _SECTIONS if c.schema),
 ))
 # what may feed a point or take a command besides a relay: what each component registers
 _POINT_SOURCES: Final = PointSources(
@@ -105,6 +106,7 @@ class AppConfig:
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: persistent event journal (off)
     iec61850: Iec61850Config = field(default_factory=Iec61850Config)  # frozen; [iec61850] devices
     dlms: DlmsConfig = field(default_factory=DlmsConfig)  # (frozen) [dlms]: meters
+    web: WebSettings | None = None  # [web]: the diagnostics page (rtu/web/settings.py); off
     # the sections of components registered with their own parser (Component.parse)
     sections: Mapping[str, object] = field(default_factory=dict)
 
@@ -201,6 +203,7 @@ def _parse(p: Reader, data: object) -> AppConfig:
     modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
     iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
     dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)
+    web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
     sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)
                 for c in _SECTIONS if c.parse is not None}
     if (station is not None and station.command_originators and iec101 is not None
@@ -215,5 +218,6 @@ def _parse(p: Reader, data: object) -> AppConfig:
         source=p.source, station=station, field_sizes=field_sizes, iec104=iec104,
         points=points, relays=relays, commands=commands, simulation=simulation,
         logging=logging_config, iec101=iec101, modbus=modbus, gpio=gpio, adc=adc,
-        service=service, journal=journal, iec61850=iec61850, dlms=dlms, sections=sections,
+        service=service, journal=journal, iec61850=iec61850, dlms=dlms, web=web,
+        sections=sections,
     )
