@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from rtu.config_dlms import DLMS_SOURCE, DlmsConfig, parse_dlms
+from rtu.health import HEALTH_PREFIX, signal_error
 from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
@@ -1599,8 +1600,15 @@ class _Parser:
             return self.adc_source(value, path, kind)
         if isinstance(value, str) and value in _MONITOR_SOURCES:
             return value
+        if isinstance(value, str) and value.startswith(HEALTH_PREFIX):  # rtu/health.py
+            problem = signal_error(value, kind)
+            if problem:
+                self.expected(path, "a health signal", value, problem)
+                return None
+            return value
         hint = _close_match(value, _MONITOR_SOURCES) if isinstance(value, str) and value else None
-        self.expected(path, _one_of([*_MONITOR_SOURCES, "gpio:NAME", "adc:NAME"]), value,
+        self.expected(path, _one_of([*_MONITOR_SOURCES, "gpio:NAME", "adc:NAME",
+                                     "health:SIGNAL"]), value,
                       f"did you mean {hint!r}?" if hint else "")
         return None
 

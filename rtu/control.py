@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from rtu.health import signal_rows, source_devices
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import UnknownPointError
 from rtu.points.model import Point, PointKind, PointValue, Quality
@@ -349,11 +350,12 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     running = {id(source): not task.done() for source, task in sup.source_tasks()}
     # a source may say how its field side is doing (status(): e.g. an IEC 61850 device's link)
     sources: list[dict[str, object]] = []
+    devices = source_devices(sup)  # every field device's communication state (rtu/health.py)
     for source in sup.sources:
         entry: dict[str, object] = {"name": source.name,
                                     "running": running.get(id(source), False),
                                     "restarts": sup.restarts.get(source.name, 0)}
-        state = _source_state(source)
+        state = _source_state(source) or _devices_state(source.name, devices)
         if state:
             entry["state"] = state
         sources.append(entry)
@@ -368,6 +370,10 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "iec101": iec101,
         "groups": groups,
         "sources": sources,
+        "devices": [{"name": d.name, "kind": d.kind, "source": d.source,
+                     "communication": "OK" if d.ok else "FAILED", "detail": d.detail}
+                    for d in devices],
+        "health_signals": signal_rows(sup.health.signals(), sup.health.bindings),
         "health": {
             "healthy": dog.healthy if dog is not None else True,
             "failure": dog.failure if dog is not None else None,
@@ -390,6 +396,17 @@ def _source_state(source: object) -> str:
         return str(status())
     health = getattr(source, "health", None)
     return health if isinstance(health, str) else ""
+
+
+def _devices_state(source: str, devices: list[Any]) -> str:
+    """A source without a state of its own (a Modbus bus): how many of its devices are OK."""
+    mine = [d for d in devices if d.source == source and d.name != source]
+    if not mine:
+        return ""
+    if len(mine) == 1:
+        return str(mine[0].detail)
+    ok = sum(1 for d in mine if d.ok)
+    return f"{ok}/{len(mine)} devices communicating"
 
 
 def status_line(sup: Supervisor) -> str:
@@ -543,4 +560,10 @@ def format_status(status: Mapping[str, Any]) -> str:
     out.append("\nsources")
     out.append(table([{**s, "state": s.get("state") or "-"} for s in status["sources"]],
                      ["name", "running", "restarts", "state"]))
+    if status.get("devices"):
+        out.append("\nfield devices")
+        out.append(table(status["devices"], ["name", "kind", "communication", "detail"]))
+    if status.get("health_signals"):
+        out.append("\nhealth signals")
+        out.append(table(status["health_signals"], ["signal", "state", "mapped"]))
     return "\n".join(out)

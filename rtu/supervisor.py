@@ -15,6 +15,7 @@ from hal.interfaces import RelayOutput
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import JournalWriter, journal_path, open_journal
+from rtu.health import HealthSource
 from rtu.iec.asdu.types import Qu
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
@@ -104,6 +105,9 @@ class Supervisor:
         for adc in self.adc:
             adc.initialise()
         self.executor.report_all()
+        # health points (source = "health:SIGNAL", rtu/health.py): start-up values now too
+        self.health = HealthSource(self.db, self)
+        self.health.initialise()
         # IEC 61850 devices: read like the other sources, and the commands mapped to their
         # control objects go to them (ACT_CON/ACT_TERM follow the device); the rest to relays
         self.iec61850 = iec61850_sources(config.iec61850, self.db)
@@ -133,6 +137,8 @@ class Supervisor:
         self.sources.extend(self.adc)  # one per ADC
         self.sources.extend(dlms_sources(  # one per DLMS/COSEM meter
             config.dlms, self.db, lambda: state_directory(config.service.state_directory)))
+        if self.health:
+            self.sources.append(self.health)  # only when a point maps a health signal
         self._stop = asyncio.Event()
         # -- service state (_SERVICE_STATE): systemd, operator socket, reload --
         self.loader = loader  # re-reads the configuration on reload (default: config.source)
@@ -475,6 +481,7 @@ class Supervisor:
         for name, value in vars(fresh).items():
             if name not in _SERVICE_STATE:
                 setattr(self, name, value)
+        self.health.supervisor = self  # its signals read the running supervisor, not ``fresh``
 
     async def close(self) -> None:
         if self.iec104 is not None:

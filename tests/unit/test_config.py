@@ -727,7 +727,7 @@ class TestPoints:
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
             f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', '', "
-            "'gpio:NAME' or 'adc:NAME', got 'gpio'"
+            "'gpio:NAME', 'adc:NAME' or 'health:SIGNAL', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
             f"{SRC}: {EXTRA}.source: expected no source on a command point (or \"\"), got 'sim'"
