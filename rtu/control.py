@@ -371,7 +371,8 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "groups": groups,
         "sources": sources,
         "devices": [{"name": d.name, "kind": d.kind, "source": d.source,
-                     "communication": "OK" if d.ok else "FAILED", "detail": d.detail}
+                     "communication": "OK" if d.ok else "unknown" if d.ok is None else "FAILED",
+                     "detail": d.detail}
                     for d in devices],
         "health_signals": signal_rows(sup.health.signals(), sup.health.bindings),
         "health": {

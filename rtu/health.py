@@ -63,8 +63,10 @@ CERTIFICATE_RECHECK: Final = 3600.0  # seconds between reads of the certificate 
 FIXED_SIGNALS: Final = ("clock_synchronised", "journal", "events_lost", "config_fallback",
                         "certificate")
 FAMILIES: Final = ("source:", "link:104:", "link:101:")
-# the value a point has before the first evaluation (at start-up, before any master is told)
+# the value a point has before the first evaluation (at start-up, before any master is told):
+# what the first evaluation normally finds, so that starting up sends no event
 _DEFAULTS: Final = {"journal": True}
+_DEFAULT_FAMILIES: Final = {"source:": True}  # a device is OK until it fails to answer
 _INVALID: Final = Quality.IV | Quality.NT
 
 
@@ -91,7 +93,7 @@ class DeviceHealth:
     name: str
     kind: str  # modbus, dlms, iec61850, adc, gpio, simulation...
     source: str  # the supervisor's source that serves it
-    ok: bool  # communication OK (the health:source:NAME signal)
+    ok: bool | None  # communication OK (the health:source:NAME signal); None: not known yet
     detail: str
 
 
@@ -115,7 +117,8 @@ def _devices_of(source: object, running: bool) -> list[DeviceHealth]:
         bus_up = getattr(source, "bus_up", None)
         for state in getattr(source, "devices", ()):
             up = getattr(state, "up", None)
-            ok = running and up is True and bus_up is not False
+            ok = None if running and up is None and bus_up is not False else \
+                running and up is True and bus_up is not False
             detail = ("answering" if up else "not polled yet" if up is None
                       else "NOT ANSWERING") if running else not_running
             if bus_up is False:
@@ -125,11 +128,12 @@ def _devices_of(source: object, running: bool) -> list[DeviceHealth]:
     if kind == "dlms":
         up = getattr(source, "up", None)
         detail = str(getattr(source, "health", "")) if running else not_running
-        return [DeviceHealth(device, kind, name, running and up is True, detail)]
+        ok = None if running and up is None else running and up is True
+        return [DeviceHealth(device, kind, name, ok, detail)]
     if kind == "iec61850":
         state = str(getattr(source, "state", ""))
-        return [DeviceHealth(device, kind, name, running and state == "connected",
-                             state if running else not_running)]
+        ok = None if running and state == "connecting" else running and state == "connected"
+        return [DeviceHealth(device, kind, name, ok, state if running else not_running)]
     if kind == "adc":
         failing = sorted(getattr(source, "failing_channels", ()))
         detail = ("reading" if not failing else "channels FAILING: " + ", ".join(failing))
@@ -317,29 +321,39 @@ class HealthSource:
 
     def initialise(self) -> None:
         """Give every health point its start-up value (before the outstation subscribes):
-        OFF but for ``journal`` (healthy until a commit fails)."""
+        ``journal`` and ``source:NAME`` ON (healthy until they fail), ``clock_synchronised``
+        as the kernel says, the others OFF."""
         now = self.wall()
         for signal, names in self.bindings.items():
+            value = _DEFAULTS.get(signal, False)
+            for family, default in _DEFAULT_FAMILIES.items():
+                if signal.startswith(family):
+                    value = default
+            if signal == "clock_synchronised":
+                value = bool(self.kernel_clock())
             for name in names:
-                self.db.update(name, _DEFAULTS.get(signal, False), timestamp=now)
+                self.db.update(name, value, timestamp=now)
 
-    def signals(self) -> dict[str, bool]:
-        """Every signal the running configuration has (also those no point maps)."""
+    def signals(self) -> dict[str, bool | None]:
+        """Every signal the running configuration has (also those no point maps); None: not
+        known yet (a device not asked yet)."""
         sup = self.supervisor
         if sup is None:
             return {}
         kernel = self.kernel_clock()
         tls = sup.iec104.settings.tls if sup.iec104 is not None else None
-        values = {
+        values: dict[str, bool | None] = {
             "clock_synchronised": bool(kernel) or sup.outstation.clock_synchronised,
             "journal": journal_healthy(sup),
             "events_lost": events_lost(sup),
             "config_fallback": False,  # no fallback exists yet
             "certificate": self.certificate.expiring(tls.certificate if tls else None),
         }
+        states: dict[str, list[bool | None]] = {}
         for device in source_devices(sup):
-            key = f"source:{device.name}"
-            values[key] = values.get(key, True) and device.ok  # a shared name: all must be OK
+            states.setdefault(f"source:{device.name}", []).append(device.ok)
+        for key, oks in states.items():  # a name several devices share: all must be OK
+            values[key] = False if False in oks else None if None in oks else True
         values.update(link_states(sup))
         return values
 
@@ -350,8 +364,7 @@ class HealthSource:
         values = self.signals()
         now = self.wall()
         for signal, names in self.bindings.items():
-            value = values.get(signal)
-            if value is None:
+            if signal not in values:
                 if signal not in self._unknown_logged:
                     self._unknown_logged.add(signal)
                     log.warning("health signal %r: no such device or link in this "
@@ -360,6 +373,9 @@ class HealthSource:
                 for name in names:
                     self.db.set_quality(name, _INVALID, timestamp=now)
                 continue
+            value = values[signal]
+            if value is None:
+                continue  # not known yet: the start-up value stands
             for name in names:
                 self.db.update(name, value, timestamp=now)
 
@@ -369,8 +385,9 @@ class HealthSource:
             await asyncio.sleep(self.interval)
 
 
-def signal_rows(values: dict[str, bool], mapped: Iterable[str] = ()) -> list[dict[str, object]]:
+def signal_rows(values: dict[str, bool | None], mapped: Iterable[str] = ()) -> list[dict[str, object]]:
     """`rtu status` rows: every signal with its state, and whether a point reports it."""
     used = set(mapped)
-    return [{"signal": f"{HEALTH_PREFIX}{name}", "state": "ON" if on else "OFF",
+    return [{"signal": f"{HEALTH_PREFIX}{name}",
+             "state": "ON" if on else "unknown" if on is None else "OFF",
              "mapped": name in used} for name, on in sorted(values.items())]

@@ -52,7 +52,7 @@ def test_start_up_values_before_any_evaluation() -> None:
                                           "health_events_lost", "health_config_fallback",
                                           "health_sim_comm")] == [
         ("health_clock_sync", False), ("health_journal", True), ("health_events_lost", False),
-        ("health_config_fallback", False), ("health_sim_comm", False)]
+        ("health_config_fallback", False), ("health_sim_comm", True)]
     assert sup.db.value("health_journal").quality == Quality.GOOD
     assert sup.health in sup.sources
 
@@ -61,19 +61,20 @@ def test_the_simulated_source_communicates_while_it_runs_and_masters_hear_it() -
     sup = _supervisor()
     backlog = sup.outstation.groups["iec104"].backlog
     before = len(backlog)
-    sup.health.refresh()
-    assert _value(sup, "health_sim_comm") is False  # not running: no task
     _running(sup, sup.sim)
+    sup.health.refresh()  # what start-up assumed: no event
+    assert _value(sup, "health_sim_comm") is True and len(backlog) == before
+    _running(sup)  # the source's task ended (it is restarting)
     sup.health.refresh()
-    assert _value(sup, "health_sim_comm") is True
+    assert _value(sup, "health_sim_comm") is False
     event = backlog.snapshot()[-1]
     assert len(backlog) == before + 1
     assert event.type_id is TypeId.M_SP_TB_1 and event.obj.ioa == 9010
     sup.health.refresh()  # no change, no event
     assert len(backlog) == before + 1
-    _running(sup)  # the source ended (restarting)
+    _running(sup, sup.sim)
     sup.health.refresh()
-    assert _value(sup, "health_sim_comm") is False
+    assert _value(sup, "health_sim_comm") is True and len(backlog) == before + 2
 
 
 @pytest.mark.parametrize(("kernel", "master", "expected"), [
@@ -128,11 +129,13 @@ def test_modbus_devices_each_have_their_state() -> None:
     _running(sup, sup.sim, bus)
     rows = {d.name: (d.ok, d.detail) for d in source_devices(sup)}
     assert rows == {"simulation": (True, "running"), "meter3": (False, "NOT ANSWERING"),
-                    "pump": (True, "answering"), "new": (False, "not polled yet")}
+                    "pump": (True, "answering"), "new": (None, "not polled yet")}
     bus.bus_up = False
     assert all(not d.ok for d in source_devices(sup) if d.source == "modbus:bus1")
     signals = sup.health.signals()
     assert signals["source:meter3"] is False and signals["source:simulation"] is True
+    bus.bus_up = True
+    assert sup.health.signals()["source:new"] is None  # not asked yet: the point keeps its value
 
 
 def test_a_signal_naming_no_device_leaves_its_point_invalid() -> None:
