@@ -154,6 +154,34 @@ def cmd_sim_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soe(args: argparse.Namespace) -> int:
+    from rtu.control import ControlError, request
+    from rtu.soe import SoeError, parse_time, read_file, render
+
+    try:
+        since = parse_time(args.since) if args.since else None
+        until = parse_time(args.until) if args.until else None
+    except ValueError as exc:
+        print(f"rtu soe: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.file:
+            rows = read_file(Path(args.file), since=since, until=until, point=args.point,
+                             limit=args.limit)
+        else:
+            rows = request(_socket(args), {"command": "soe", "since": since, "until": until,
+                                           "point": args.point, "limit": args.limit},
+                           timeout=30.0)
+    except (ControlError, SoeError) as exc:
+        print(f"rtu soe: {exc}", file=sys.stderr)
+        return 1
+    if not rows and args.format == "table":
+        print("no entry matches", file=sys.stderr)
+        return 0
+    print(render(rows, args.format))
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from rtu.decode import DecodeError, Options, Protocol, decode, parse_hex
 
@@ -194,6 +222,19 @@ def _add_operator_commands(sub: Any) -> None:
     sim_set.add_argument("name")
     sim_set.add_argument("value", help="on/off, true/false, 0/1, a DPI name or a number")
     sim_set.set_defaults(func=cmd_sim_set)
+    soe = sub.add_parser("soe", help="the sequence-of-events log: events (with the masters that "
+                                     "acknowledged them), commands and operator actions")
+    socket_option(soe)
+    soe.add_argument("--since", metavar="TIME",
+                     help="from TIME: ISO 8601 (UTC unless an offset is given) or an age: 10m, 2h")
+    soe.add_argument("--until", metavar="TIME", help="up to TIME (same forms)")
+    soe.add_argument("--point", metavar="GLOB", default="*", help="point names, e.g. 'di0*'")
+    soe.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    soe.add_argument("--limit", type=int, default=1000,
+                     help="at most this many entries, the newest (default 1000, at most 100000)")
+    soe.add_argument("--file", metavar="PATH",
+                     help="read this log file directly (no running outstation needed)")
+    soe.set_defaults(func=cmd_soe)
     dec = sub.add_parser("decode", help="decode 104 APDUs or 101 FT1.2 frames given in hex")
     dec.add_argument("hex", nargs="+", help="octets in hex, e.g. 68 04 07 00 00 00")
     dec.add_argument("--protocol", choices=["auto", "104", "101"], default="auto",

@@ -44,6 +44,7 @@ from rtu.servers.tls import (
     normalise_fingerprint,
     server_context,
 )
+from rtu.soe import SoeConfig, parse_soe
 
 __all__ = [
     "AdcChannelConfig",
@@ -79,7 +80,8 @@ _BENCH_SOURCE: Final = "<bench>"
 
 # -- the schema: every key the file may contain (public names: see the module docstring) --------
 _SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "logging", "relays",
-                    "points", "modbus", "gpio", "adc", "service", "journal", "iec61850", "dlms")
+                    "points", "modbus", "gpio", "adc", "service", "journal", "iec61850", "dlms",
+                    "soe")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
     "time_invalid_until_sync", "command_originators",
@@ -447,6 +449,7 @@ class AppConfig:
     journal: JournalConfig = JournalConfig()  # [journal]: persistent event journal (off)
     iec61850: Iec61850Config = Iec61850Config()  # noqa: RUF009  # frozen; [iec61850] devices
     dlms: DlmsConfig = DlmsConfig()  # noqa: RUF009 (frozen) [dlms]: meters, rtu/config_dlms.py
+    soe: SoeConfig = SoeConfig()  # noqa: RUF009 (frozen) [soe]: sequence-of-events log, rtu/soe.py
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -775,6 +778,7 @@ class _Parser:
         logging_config = self.logging(doc.get("logging", _MISSING))
         service = self.service(doc.get("service", _MISSING))
         journal = self.journal(doc.get("journal", _MISSING))
+        soe = parse_soe(self, doc.get("soe", _MISSING))  # rtu/soe.py
         gpio = self.gpio(doc.get("gpio", _MISSING))
         adc = self.adc(doc.get("adc", _MISSING))
         relays, relay_names = self.relays(doc.get("relays", _MISSING))
@@ -810,6 +814,7 @@ class _Parser:
             journal=journal,
             iec61850=iec61850,
             dlms=dlms,
+            soe=soe,
         )
 
     def station(self, value: object) -> tuple[OutstationConfig | None, FieldSizes]:

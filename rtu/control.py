@@ -241,7 +241,10 @@ class ControlServer:
             if not isinstance(name, str) or not isinstance(value, str | int | float | bool):
                 raise ControlError("sim_set needs a point name and a value")
             return sim_set(sup, name, value)
-        raise ControlError(f"unknown command {command!r}; expected status, points or sim_set")
+        if command == "soe":
+            return soe_rows(sup, message)
+        raise ControlError(f"unknown command {command!r}; expected status, points, sim_set or "
+                           "soe")
 
 
 def _answer_error(text: str) -> bytes:
@@ -382,6 +385,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
             "pings": dog.pings if dog is not None else 0,
         },
         "journal": sup.journal.status() if sup.journal is not None else None,
+        "soe": sup.soe.status() if sup.soe is not None else None,
         "reloads": sup.reloads,
         "reload_error": sup.reload_error,
         "last_error": sup.last_error,
@@ -478,6 +482,30 @@ def parse_sim_value(point: Point, text: str | float | bool) -> bool | int | floa
                            f"got {text!r}") from None
 
 
+def soe_rows(sup: Supervisor, message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``soe``: rows of the sequence-of-events log; ``since``/``until`` POSIX seconds,
+    ``point`` a glob, ``limit`` at most rtu.soe.MAX_QUERY_ROWS."""
+    from rtu.soe import MAX_QUERY_ROWS, SoeError, read_file
+
+    if sup.soe is None:
+        raise ControlError("no sequence-of-events log: [soe] is off (enabled = \"auto\" needs "
+                           "a state directory: run under systemd or set [service] "
+                           "state_directory)")
+    since, until = message.get("since"), message.get("until")
+    point, limit = message.get("point", "*"), message.get("limit", 1000)
+    for bound in (since, until):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
+            raise ControlError("since and until must be POSIX seconds")
+    if not isinstance(point, str):
+        raise ControlError("point must be a glob string")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_ROWS:
+        raise ControlError(f"limit must be an integer 1..{MAX_QUERY_ROWS}")
+    try:
+        return read_file(sup.soe.path, since=since, until=until, point=point, limit=limit)
+    except SoeError as exc:
+        raise ControlError(str(exc)) from None
+
+
 def sim_set(sup: Supervisor, name: str, text: str | float | bool) -> dict[str, Any]:
     try:
         point = sup.db.point(name)
@@ -553,6 +581,11 @@ def format_status(status: Mapping[str, Any]) -> str:
                    f"{journal['fsync']}), {journal['failures']} failed")
         if journal.get("last_error"):
             out.append(f"  last error: {journal['last_error']}")
+    soe = status.get("soe")
+    if soe:
+        out.append(f"\nsequence-of-events log {soe['path']}: {soe['logged']} logged, "
+                   f"{soe['pending']} pending, {soe['dropped']} dropped, {soe['pruned']} "
+                   f"pruned, {soe['failures']} failed writes")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])

@@ -35,6 +35,7 @@ from rtu.reload import (
 )
 from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
+from rtu.soe import SoeError, SoeLog, open_configured
 from rtu.sources.adc import build_adc_sources
 from rtu.sources.base import Source
 from rtu.sources.digital import build_digital_source, open_field_gpio
@@ -56,7 +57,7 @@ _QU_BY_NAME = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.
 _SERVICE_STATE = frozenset({
     "_stop", "loader", "last_error", "reload_error", "reloads", "restarts", "watchdog",
     "control", "ready", "started_at", "_tg", "_source_tasks", "_service_tasks", "_reload_lock",
-    "journal",
+    "journal", "soe",
 })
 
 
@@ -154,6 +155,7 @@ class Supervisor:
         self._source_tasks: list[tuple[Source, asyncio.Task[None]]] = []
         self._service_tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
+        self.soe: SoeLog | None = None  # the sequence-of-events log (rtu/soe.py), once running
 
     def _open_journal(self, config: AppConfig) -> JournalWriter:
         """Open the journal file (EventStoreError / StateDirectoryError: the outstation does
@@ -215,6 +217,9 @@ class Supervisor:
             await self.close()
             if self.journal is not None:
                 await self.journal.close()  # the last commit: an orderly stop loses nothing
+            if self.soe is not None:
+                await self.soe.close()
+                self.soe = None
 
     async def _supervise(self, source: Source) -> None:
         """Run a source for ever: a failure is logged and the source restarted with backoff."""
@@ -280,6 +285,14 @@ class Supervisor:
         if self.journal is not None:
             self._service_tasks.append(self._tg.create_task(self.journal.run(),
                                                             name="event journal"))
+        if self.soe is None:
+            try:
+                self.soe = open_configured(self.config.soe, self.config.service.state_directory)
+            except (SoeError, OSError) as exc:  # not fatal: the outstation serves without it
+                log.error("%s; running without a sequence-of-events log", exc)
+        if self.soe is not None:
+            self.soe.attach(self.outstation)
+            self._service_tasks.append(self._tg.create_task(self.soe.run(), name="soe log"))
         await self._open_control()
 
     def _check_iec104(self) -> str | None:
@@ -464,6 +477,8 @@ class Supervisor:
             if failure is None:
                 self.journal.configure(new.journal)
         self._adopt(fresh)
+        if self.soe is not None:
+            self.soe.attach(self.outstation)
         try:
             await self.start()
         except OSError as exc:

@@ -226,6 +226,15 @@ class EventJournal(Protocol):
         before they are sent records what it has queued now)."""
 
 
+class EventLog(Protocol):
+    """The sequence-of-events log (rtu/soe.py): told of every event and of each master's
+    acknowledgement. Both are on the event path: they must only queue."""
+
+    def event(self, record: EventRecord) -> None: ...
+
+    def delivered(self, master: str, records: tuple[EventRecord, ...]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Output:
     """One encoded ASDU ready for the link, with the events it carries (for acknowledgement)."""
@@ -367,6 +376,7 @@ class Outstation:
         # records them and asks held_from() which ones are still needed
         self.next_seq = 1
         self.journal: EventJournal | None = None
+        self.soe: EventLog | None = None  # the sequence-of-events log, when there is one
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
     def close(self) -> None:
@@ -417,6 +427,9 @@ class Outstation:
         journal = self.journal
         if journal is not None:
             journal.append(record)
+        soe = self.soe
+        if soe is not None:
+            soe.event(record)
         for group in self.groups.values():
             active = group.active
             if not active:
@@ -1017,8 +1030,11 @@ class Session:
             stale = min(count, self._stale_acks)
             self._stale_acks -= stale
             count -= stale
+        soe = self.outstation.soe
         for _ in range(min(count, len(self._inflight))):
-            self._inflight.popleft()
+            out = self._inflight.popleft()
+            if soe is not None and out.events:
+                soe.delivered(self.name, out.events)
 
     def pending_events(self) -> list[EventRecord]:
         """Events sent and not acknowledged, then those not sent yet, oldest first."""
