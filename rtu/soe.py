@@ -30,6 +30,7 @@ import math
 import os
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -192,7 +193,7 @@ class SoeLog:
         self.pruned = 0  # deleted for max_events / max_age_days
         self.failures = 0
         self.last_error: str | None = None
-        self._writing: asyncio.Future[None] | None = None
+        self._lock = threading.Lock()  # one write at a time (a cancelled run() may be writing)
         self._conn = open_log(path)
 
     def attach(self, outstation: Outstation) -> None:
@@ -243,6 +244,12 @@ class SoeLog:
                actions: list[ActionRecord]) -> None:
         if not (events or deliveries or actions):
             return
+        with self._lock:
+            self._write_locked(events, deliveries, actions)
+
+    def _write_locked(self, events: list[EventRecord],
+                      deliveries: list[tuple[str, tuple[EventRecord, ...]]],
+                      actions: list[ActionRecord]) -> None:
         names = self._names
         rows = [event_row(r, names) for r in events]
         rows += [(0, a.time, a.kind, a.point, a.ioa, a.type, a.value, a.outcome, a.cause,
@@ -286,9 +293,15 @@ class SoeLog:
             await asyncio.to_thread(self._write, *self._take())
 
     async def close(self) -> None:
-        """The last write, then close the file."""
-        await asyncio.to_thread(self._write, *self._take())
-        self._conn.close()
+        """The last write (after one still under way), then close the file."""
+        await asyncio.to_thread(self._close, *self._take())
+
+    def _close(self, events: list[EventRecord],
+               deliveries: list[tuple[str, tuple[EventRecord, ...]]],
+               actions: list[ActionRecord]) -> None:
+        self._write(events, deliveries, actions)
+        with self._lock:
+            self._conn.close()
 
     def status(self) -> dict[str, object]:
         return {"path": str(self.path), "logged": self.logged, "dropped": self.dropped,
@@ -341,16 +354,22 @@ def value_text(obj: InformationObject) -> str:
     return str(value)
 
 
+def _flags_text(octet: int) -> str:
+    return "|".join(name for name, flag in _FLAG_NAMES if octet & int(flag)) or "ok"
+
+
+_QUALITY_TEXT: Final = tuple(_flags_text(i) for i in range(256))  # IntFlag '&' is slow
+
+
 def quality_of(obj: InformationObject) -> str:
     if isinstance(obj, IntegratedTotal):
         flags = [n for n, on in (("CY", obj.carry), ("CA", obj.adjusted), ("IV", obj.invalid))
                  if on]
-    else:
-        quality = getattr(obj, "quality", Qds(0))
-        flags = [name for name, flag in _FLAG_NAMES if quality & flag]
-        if getattr(obj, "transient", False):
-            flags.append("transient")
-    return "|".join(flags) or "ok"
+        return "|".join(flags) or "ok"
+    text = _QUALITY_TEXT[int(getattr(obj, "quality", 0)) & 0xFF]
+    if getattr(obj, "transient", False):
+        return "transient" if text == "ok" else f"{text}|transient"
+    return text
 
 
 # -- queries -----------------------------------------------------------------------------------------
