@@ -182,6 +182,48 @@ def cmd_soe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from rtu.control import ControlError
+    from rtu.monitor import FrameSplitter, PcapngWriter, Sizes101, attach, line, matches, parse_type
+
+    try:
+        type_id = parse_type(args.type) if args.type else None
+    except ValueError as exc:
+        print(f"rtu monitor: {exc}", file=sys.stderr)
+        return 2
+    try:
+        info, chunks = attach(_socket(args), args.link, args.direction)
+    except ControlError as exc:
+        print(f"rtu monitor: {exc}", file=sys.stderr)
+        return 1
+    sizes = info.get("iec101") or {}
+    splitter = FrameSplitter(Sizes101(**{k: v for k, v in sizes.items() if k != "link"}))
+    pcap_file = open(args.pcap, "wb") if args.pcap else None  # noqa: SIM115 (closed below)
+    pcap = PcapngWriter(pcap_file) if pcap_file else None
+    shown, dropped = 0, 0
+    print("monitoring (Ctrl-C to stop)", file=sys.stderr)
+    try:
+        for chunk in chunks:
+            if chunk.get("dropped", 0) > dropped:
+                dropped = int(chunk["dropped"])
+                print(f"-- {dropped} chunks dropped so far (this terminal is too slow)",
+                      flush=True)
+            if pcap is not None:
+                pcap.write(chunk)
+            for seen in splitter.feed(chunk):
+                if matches(seen, type_id, args.ioa):
+                    print(line(seen), flush=True)
+                    shown += 1
+            if args.count and shown >= args.count:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if pcap_file is not None:
+            pcap_file.close()
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from rtu.decode import DecodeError, Options, Protocol, decode, parse_hex
 
@@ -222,6 +264,19 @@ def _add_operator_commands(sub: Any) -> None:
     sim_set.add_argument("name")
     sim_set.add_argument("value", help="on/off, true/false, 0/1, a DPI name or a number")
     sim_set.set_defaults(func=cmd_sim_set)
+    mon = sub.add_parser("monitor", help="every frame on every link of the running outstation, "
+                                         "live and decoded")
+    socket_option(mon)
+    mon.add_argument("--link", metavar="GLOB", default="*",
+                     help="links whose name matches, e.g. '104:10.0.0.5:*' or '101:*'")
+    mon.add_argument("--direction", choices=["rx", "tx"], help="only received or sent frames")
+    mon.add_argument("--type", metavar="TYPE", help="only ASDUs of this type (M_SP_TB_1 or 30)")
+    mon.add_argument("--ioa", type=int, metavar="IOA", help="only ASDUs with this object")
+    mon.add_argument("--pcap", metavar="FILE",
+                     help="also write what is seen (before --type/--ioa) to a pcapng capture "
+                          "for Wireshark/tshark")
+    mon.add_argument("--count", type=int, default=0, help="stop after this many frames shown")
+    mon.set_defaults(func=cmd_monitor)
     soe = sub.add_parser("soe", help="the sequence-of-events log: events (with the masters that "
                                      "acknowledged them), commands and operator actions")
     socket_option(soe)

@@ -200,6 +200,12 @@ class ControlServer:
                     break
                 if not line:
                     break
+                monitor = _monitor_request(line)
+                if monitor is not None:  # `rtu monitor`: a stream of frames, not an answer
+                    from rtu.monitor import serve
+
+                    await serve(self.supervisor, monitor, reader, writer)
+                    break
                 writer.write(self.handle_line(line))
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -245,6 +251,14 @@ class ControlServer:
             return soe_rows(sup, message)
         raise ControlError(f"unknown command {command!r}; expected status, points, sim_set or "
                            "soe")
+
+
+def _monitor_request(line: bytes) -> dict[str, Any] | None:
+    with contextlib.suppress(ValueError):
+        message = json.loads(line)
+        if isinstance(message, dict) and message.get("command") == "monitor":
+            return message
+    return None
 
 
 def _answer_error(text: str) -> bytes:

@@ -16,6 +16,7 @@ from typing import Any
 from rtu.iec.asdu.codec import AsduProfile
 from rtu.iec.cs101.link import LinkLayer, LinkParameters, LinkStateChanged
 from rtu.iec.outstation import Outstation, Session
+from rtu.monitor import TAP
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,8 @@ class Iec101Server:
             self._fail(OSError("device disconnected"))
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
+        if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
+            TAP.frame("101", self.name, "rx", data)
         self._handle(link.receive_data(data, loop.time()))
         self._flush()
 
@@ -233,6 +236,8 @@ class Iec101Server:
         data = link.data_to_send()
         if data:
             log.debug("%s tx %s", self.name, data.hex(" "))
+            if TAP.watchers:
+                TAP.frame("101", self.name, "tx", data)
             try:
                 port.write(data)
             except OSError as exc:

@@ -26,6 +26,7 @@ from rtu.iec.cs104.connection import (
     Event,
 )
 from rtu.iec.outstation import Outstation, Session
+from rtu.monitor import TAP, socket_addresses
 from rtu.servers import tls as _tls
 
 log = logging.getLogger(__name__)
@@ -238,6 +239,8 @@ class _Link(asyncio.Protocol):
         if conn is None:
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
+        if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
+            TAP.frame("104", self.name, "rx", data, *socket_addresses(self.transport))
         self._handle(conn.receive_data(data, self.loop.time()))
         self._flush()
 
@@ -323,6 +326,8 @@ class _Link(asyncio.Protocol):
         if not data:
             return
         log.debug("%s tx %s", self.name, data.hex(" "))
+        if TAP.watchers:
+            TAP.frame("104", self.name, "tx", data, *socket_addresses(self.transport))
         if not self.tls:
             self.transport.write(data)
             return
