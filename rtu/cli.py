@@ -224,6 +224,18 @@ def cmd_monitor(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interop(args: argparse.Namespace) -> int:
+    from rtu.interop import render
+
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(render(config, args.format))
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from rtu.decode import DecodeError, Options, Protocol, decode, parse_hex
 
@@ -318,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file")
     check.set_defaults(func=cmd_check)
+    interop = sub.add_parser("interop", help="the IEC 60870-5-101/104 interoperability list of "
+                                             "a configuration (the bench profile without --config)")
+    interop.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    interop.add_argument("--format", choices=["md", "html"], default="md")
+    interop.set_defaults(func=cmd_interop)
     _add_operator_commands(sub)
     return parser
 
