@@ -236,6 +236,22 @@ def cmd_interop(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_override(args: argparse.Namespace) -> int:
+    """`rtu substitute NAME VALUE`, `rtu block NAME`, `rtu release NAME`."""
+    from rtu.control import ControlError, request
+
+    message = {"command": args.command, "name": args.name}
+    if args.command == "substitute":
+        message["value"] = args.value
+    try:
+        result = request(_socket(args), message)
+    except ControlError as exc:
+        print(f"rtu {args.command}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{result['name']} = {result['value']} ({result['quality']}, {result['time']})")
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from rtu.decode import DecodeError, Options, Protocol, decode, parse_hex
 
@@ -289,6 +305,17 @@ def _add_operator_commands(sub: Any) -> None:
                           "for Wireshark/tshark")
     mon.add_argument("--count", type=int, default=0, help="stop after this many frames shown")
     mon.set_defaults(func=cmd_monitor)
+    for action, text in (("substitute", ("report a value of your choice, flagged SB, instead of "
+                                         "the field's (commissioning)")),
+                         ("block", ("freeze a point at its value, flagged BL (a blocked command "
+                                   "point refuses commands)")),
+                         ("release", "end a substitution or block: the field's value again")):
+        override = sub.add_parser(action, help=text)
+        socket_option(override)
+        override.add_argument("name")
+        if action == "substitute":
+            override.add_argument("value", help="on/off, true/false, 0/1, a DPI name or a number")
+        override.set_defaults(func=cmd_override)
     soe = sub.add_parser("soe", help="the sequence-of-events log: events (with the masters that "
                                      "acknowledged them), commands and operator actions")
     socket_option(soe)

@@ -32,6 +32,7 @@ import math
 import os
 import socket
 import stat
+import struct
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
@@ -162,6 +163,7 @@ class ControlServer:
         self.path = path
         self._server: asyncio.AbstractServer | None = None
         self._inode: int | None = None
+        self.peer = "operator"  # who sent the request being handled (for the audit)
 
     async def start(self) -> None:
         """Bind the socket; OSError if it cannot be (e.g. another instance serves it)."""
@@ -206,6 +208,7 @@ class ControlServer:
 
                     await serve(self.supervisor, monitor, reader, writer)
                     break
+                self.peer = _peer(writer)
                 writer.write(self.handle_line(line))
                 await writer.drain()
         except (ConnectionError, OSError):
@@ -249,8 +252,27 @@ class ControlServer:
             return sim_set(sup, name, value)
         if command == "soe":
             return soe_rows(sup, message)
-        raise ControlError(f"unknown command {command!r}; expected status, points, sim_set or "
-                           "soe")
+        if command in ("substitute", "block", "release"):
+            return operator_action(sup, command, message, self.peer)
+        raise ControlError(f"unknown command {command!r}; expected status, points, sim_set, "
+                           "soe, substitute, block or release")
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    """``uid N (name), pid P`` of the process at the other end of the unix socket."""
+    sock = writer.get_extra_info("socket")
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _ = struct.unpack("3i", raw)
+    except (AttributeError, OSError):
+        return "operator (unknown user)"
+    try:
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        name = "?"
+    return f"uid {uid} ({name}), pid {pid}"
 
 
 def _monitor_request(line: bytes) -> dict[str, Any] | None:
@@ -518,6 +540,43 @@ def soe_rows(sup: Supervisor, message: Mapping[str, Any]) -> list[dict[str, Any]
         return read_file(sup.soe.path, since=since, until=until, point=point, limit=limit)
     except SoeError as exc:
         raise ControlError(str(exc)) from None
+
+
+def operator_action(sup: Supervisor, action: str, message: Mapping[str, Any],
+                    who: str) -> dict[str, Any]:
+    """``substitute`` (``name``, ``value``), ``block`` (``name``), ``release`` (``name``): the
+    commissioning overrides of rtu/points/database.py, each recorded by the audit."""
+    name = message.get("name")
+    if not isinstance(name, str):
+        raise ControlError(f"{action} needs a point name")
+    point = _known_point(sup, name)
+    now = time.time()
+    try:
+        if action == "substitute":
+            raw = message.get("value")
+            if not isinstance(raw, str | int | float | bool):
+                raise ControlError("substitute needs a value")
+            pv = sup.db.substitute(name, parse_sim_value(point, raw), timestamp=now)
+        elif action == "block":
+            pv = sup.db.block(name, timestamp=now)
+        else:
+            pv = sup.db.release(name, timestamp=now)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from None
+    shown = _value_json(pv.value)
+    if sup.audit is not None:
+        sup.audit.operator(action, name, point.ioa, str(shown), who)
+    return {"name": name, "value": shown, "quality": quality_text(pv.quality),
+            "time": time_text(pv.timestamp)}
+
+
+def _known_point(sup: Supervisor, name: str) -> Point:
+    try:
+        return sup.db.point(name)
+    except UnknownPointError:
+        close = fnmatch.filter((p.name for p in sup.db), f"*{name}*")[:5]
+        hint = f" (similar: {', '.join(close)})" if close else ""
+        raise ControlError(f"no point {name!r}{hint}") from None
 
 
 def sim_set(sup: Supervisor, name: str, text: str | float | bool) -> dict[str, Any]:

@@ -94,9 +94,10 @@ class SoeConfig:
     path: str = DEFAULT_PATH  # relative: inside the state directory
     max_events: int = DEFAULT_MAX_EVENTS
     max_age_days: float = DEFAULT_MAX_AGE_DAYS
+    syslog: str = ""  # the audit's collector: udp://HOST[:PORT] or tcp://HOST[:PORT] (rtu/audit.py)
 
 
-SOE_KEYS: Final = ("enabled", "path", "max_events", "max_age_days")
+SOE_KEYS: Final = ("enabled", "path", "max_events", "max_age_days", "syslog")
 
 
 class _Reporter(Protocol):
@@ -128,9 +129,18 @@ def parse_soe(p: _Reporter, value: object) -> SoeConfig:
                            1_000, 100_000_000)
     max_age = p.number(tbl.get("max_age_days", default.max_age_days), "soe.max_age_days",
                        "days, > 0", above=0.0)
+    syslog = p.string(tbl.get("syslog", ""), "soe.syslog", "udp://HOST[:PORT] or tcp://HOST[:PORT]")
+    if syslog:
+        from rtu.audit import parse_syslog
+
+        try:
+            parse_syslog(syslog)
+        except ValueError as exc:
+            p.expected("soe.syslog", "udp://HOST[:PORT] or tcp://HOST[:PORT]", syslog, str(exc))
+            syslog = ""
     return SoeConfig(enabled=enabled, path=path or default.path,
                      max_events=max_events or default.max_events,
-                     max_age_days=max_age or default.max_age_days)
+                     max_age_days=max_age or default.max_age_days, syslog=syslog or "")
 
 
 def soe_path(configured: str, state_dir: Path) -> Path:
@@ -343,6 +353,10 @@ def event_row(record: EventRecord, names: Mapping[int, str]) -> tuple[Any, ...]:
 
 def value_text(obj: InformationObject) -> str:
     value = getattr(obj, "value", None)
+    if value is None:  # a single, double or regulating step command
+        value = getattr(obj, "state", None)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {1: "off/lower", 2: "on/higher"}.get(value, str(value))
     if isinstance(obj, DoublePoint):
         return _DPI_NAMES.get(int(obj.value), str(obj.value))
     if isinstance(obj, MeasuredNormalized):

@@ -12,6 +12,7 @@ from contextlib import suppress
 
 from hal.fake import FakeRelay
 from hal.interfaces import RelayOutput
+from rtu.audit import Audit, build_audit
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import JournalWriter, journal_path, open_journal
@@ -57,7 +58,7 @@ _QU_BY_NAME = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.
 _SERVICE_STATE = frozenset({
     "_stop", "loader", "last_error", "reload_error", "reloads", "restarts", "watchdog",
     "control", "ready", "started_at", "_tg", "_source_tasks", "_service_tasks", "_reload_lock",
-    "journal", "soe",
+    "journal", "soe", "audit",
 })
 
 
@@ -156,6 +157,7 @@ class Supervisor:
         self._service_tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
         self.soe: SoeLog | None = None  # the sequence-of-events log (rtu/soe.py), once running
+        self.audit: Audit | None = None  # the command audit (rtu/audit.py), once running
 
     def _open_journal(self, config: AppConfig) -> JournalWriter:
         """Open the journal file (EventStoreError / StateDirectoryError: the outstation does
@@ -293,6 +295,12 @@ class Supervisor:
         if self.soe is not None:
             self.soe.attach(self.outstation)
             self._service_tasks.append(self._tg.create_task(self.soe.run(), name="soe log"))
+        if self.audit is None:
+            self.audit = build_audit(self)
+            if self.audit.syslog is not None:
+                self._service_tasks.append(self._tg.create_task(self.audit.syslog.run(),
+                                                                name="audit syslog"))
+        self.outstation.audit = self.audit
         await self._open_control()
 
     def _check_iec104(self) -> str | None:
@@ -479,6 +487,7 @@ class Supervisor:
         self._adopt(fresh)
         if self.soe is not None:
             self.soe.attach(self.outstation)
+        self.outstation.audit = self.audit
         try:
             await self.start()
         except OSError as exc:

@@ -235,6 +235,12 @@ class EventLog(Protocol):
     def delivered(self, master: str, records: tuple[EventRecord, ...]) -> None: ...
 
 
+class CommandAudit(Protocol):
+    """Told of every answer to a command (rtu/audit.py), with the reason of a refusal."""
+
+    def answered(self, master: str, answer: Asdu, reason: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Output:
     """One encoded ASDU ready for the link, with the events it carries (for acknowledgement)."""
@@ -377,6 +383,8 @@ class Outstation:
         self.next_seq = 1
         self.journal: EventJournal | None = None
         self.soe: EventLog | None = None  # the sequence-of-events log, when there is one
+        self.audit: CommandAudit | None = None  # the command audit, when there is one
+        self.command_reason = ""  # why the command answered next was refused (for the audit)
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
     def close(self) -> None:
@@ -482,6 +490,8 @@ class Outstation:
             finished = True
             self._executing.discard(point.ioa)
             if not session.closed:
+                if not success:
+                    self.command_reason = "the output did not execute"
                 # return information (COT 11) reported before this must reach the master first
                 session.respond(request.reply(Cot.ACTIVATION_TERMINATION, negative=not success),
                                 after_events=True)
@@ -729,6 +739,7 @@ class Outstation:
         if len(asdu.objects) != 1:
             # confirm what was asked (a deactivation with DEACT_CON); any other cause is unknown
             cause = {Cot.ACTIVATION: Cot.ACTIVATION_CON, Cot.DEACTIVATION: Cot.DEACTIVATION_CON}
+            self.command_reason = f"{len(asdu.objects)} objects in one command"
             session.respond(asdu.reply(cause.get(asdu.cot, Cot.UNKNOWN_CAUSE), negative=True))
             return
         allowed = self.config.command_originators
@@ -738,6 +749,8 @@ class Outstation:
             log.warning("command %s on IOA %d from %s refused: originator address %d is not in "
                         "command_originators", asdu.type_id.name, asdu.objects[0].ioa,
                         session.name, asdu.originator)
+            self.command_reason = (f"originator address {asdu.originator} is not in "
+                                   "command_originators")
             session.respond(asdu.reply(
                 Cot.DEACTIVATION_CON if asdu.cot == Cot.DEACTIVATION else Cot.ACTIVATION_CON,
                 negative=True))
@@ -745,6 +758,7 @@ class Outstation:
         obj = asdu.objects[0]
         point = self.db.by_ioa(obj.ioa)
         if point is None or point.kind is not COMMAND_KINDS[asdu.type_id]:
+            self.command_reason = f"no {asdu.type_id.name} command point at IOA {obj.ioa}"
             session.respond(asdu.reply(
                 Cot.UNKNOWN_IOA if asdu.cot in (Cot.ACTIVATION, Cot.DEACTIVATION) else Cot.UNKNOWN_CAUSE,
                 negative=True))
@@ -759,6 +773,8 @@ class Outstation:
                 if confirming is not None and selection is not None:
                     confirming.cancel(CommandRequest(point, selection.type_id, selection.value,
                                                      selection.qu, session.name, selected=True))
+            if not held:
+                self.command_reason = "no selection of this master to deactivate"
             session.respond(asdu.reply(Cot.DEACTIVATION_CON, negative=not held))
             return
         if asdu.cot != Cot.ACTIVATION:
@@ -766,6 +782,7 @@ class Outstation:
             return
         parsed = _command_value(obj)
         if parsed is None:
+            self.command_reason = "qualifier or state not permitted"
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         value, qu, select = parsed
@@ -774,6 +791,7 @@ class Outstation:
         refusal = self._refusal(session, point, now)
         if refusal:
             log.warning("command on %s from %s refused: %s", point.name, session.name, refusal)
+            self.command_reason = refusal
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         selection = self._selections.get(point.ioa)
@@ -794,11 +812,13 @@ class Outstation:
             if not matches:
                 log.warning("execute on %s from %s does not match its select (or it timed out)",
                             point.name, session.name)
+                self.command_reason = "execute does not match its select (or it timed out)"
                 session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
                 return
         elif point.select_required:
             log.warning("execute on %s from %s without select; select-before-operate required",
                         point.name, session.name)
+            self.command_reason = "select-before-operate required"
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         if confirming is not None:
@@ -995,6 +1015,10 @@ class Session:
     # -- output ------------------------------------------------------------------------------
     def respond(self, response: Asdu | bytes, *, after_events: bool = False) -> None:
         """Queue a response; with ``after_events`` it follows every event queued so far."""
+        audit = self.outstation.audit
+        if audit is not None and isinstance(response, Asdu) and response.type_id in COMMAND_KINDS:
+            audit.answered(self.name, response, self.outstation.command_reason)
+            self.outstation.command_reason = ""
         self.responses.append((response, self.events.added if after_events else 0))
         self.wake()
 

@@ -60,7 +60,7 @@ SCHEMA: dict[str, set[str]] = {
     "logging": {"level"},
     "service": {"control_socket", "reload", "state_directory"},
     "journal": {"enabled", "path", "commit_interval", "max_events", "fsync"},
-    "soe": {"enabled", "path", "max_events", "max_age_days"},
+    "soe": {"enabled", "path", "max_events", "max_age_days", "syslog"},
     "modbus": {"buses", "devices"},  # the nested tables' keys: MODBUS_SCHEMA below
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},

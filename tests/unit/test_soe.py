@@ -157,6 +157,9 @@ def test_configuration(tmp_path: Path) -> None:
     text = str(info.value)
     assert "soe.enabled: expected true, false or \"auto\", got 'yes'" in text
     assert "soe.max_events" in text and "soe.max_age_days" in text and "size" in text
+    assert parse('[soe]\nsyslog = "udp://10.0.0.9"').syslog == "udp://10.0.0.9"
+    with pytest.raises(ConfigError, match="soe.syslog: expected udp://HOST"):
+        parse('[soe]\nsyslog = "10.0.0.9:514"')
 
 
 def test_auto_needs_a_state_directory_of_the_service(tmp_path: Path) -> None:
