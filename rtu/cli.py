@@ -211,7 +211,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
             if pcap is not None:
                 pcap.write(chunk)
             for seen in splitter.feed(chunk):
-                if matches(seen, type_id, args.ioa):
+                if matches(seen, type_id, args.ioa) and not (args.count and shown >= args.count):
                     print(line(seen), flush=True)
                     shown += 1
             if args.count and shown >= args.count:
