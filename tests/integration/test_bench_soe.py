@@ -21,6 +21,6 @@ def test_soe_log_costs_the_event_path_at_most_5_us(tmp_path: Path) -> None:
         from bench.soe import GOAL_US, measure
     finally:
         sys.path.remove(str(ROOT))
-    result = measure(20_000, tmp_path, rounds=3)
+    result = measure(20_000, tmp_path, rounds=5)  # the best of 5: other load matters less
     assert result["logged"] == 20_000  # every event reached the file
     assert result["on_us"] - result["off_us"] <= GOAL_US, result
