@@ -18,6 +18,7 @@ from rtu.config import (
     ConfigError,
     LoggingConfig,
     bench_config,
+    config_schema,
     load_config,
     parse_listen,
 )
@@ -102,6 +103,11 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     print(f"{args.file}: OK, {len(config.points)} points, {len(config.relays)} relays")
+    return 0
+
+
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    print(config_schema())
     return 0
 
 
@@ -362,6 +368,9 @@ def build_parser() -> argparse.ArgumentParser:
     interop.add_argument("--config", metavar="FILE", help="TOML configuration file")
     interop.add_argument("--format", choices=["md", "html"], default="md")
     interop.set_defaults(func=cmd_interop)
+    schema = sub.add_parser("config-schema", help="print a JSON Schema (draft 2020-12) of the "
+                                                  "configuration file, for editors")
+    schema.set_defaults(func=cmd_config_schema)
     _add_operator_commands(sub)
     return parser
 

@@ -46,7 +46,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
@@ -83,6 +83,19 @@ def signal_error(source: str, kind: PointKind | None) -> str | None:
     return ("unknown health signal; expected one of "
             + ", ".join(f"health:{s}" for s in FIXED_SIGNALS)
             + ", " + ", ".join(f"health:{f}NAME" for f in FAMILIES))
+
+
+def health_source(p: _Expecting, value: str, path: str, kind: PointKind | None) -> str | None:
+    """The [[points]] check of ``source = "health:..."`` (rtu/config registers it)."""
+    problem = signal_error(value, kind)
+    if problem:
+        p.expected(path, "a health signal", value, problem)
+        return None
+    return value
+
+
+class _Expecting(Protocol):
+    def expected(self, path: str, expectation: str, value: object, note: str = "") -> None: ...
 
 
 # -- what the supervisor's components say ----------------------------------------------------------

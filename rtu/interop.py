@@ -9,7 +9,7 @@ runs on, so it follows the code:
 * monitor types: ``MONITOR_TYPES`` of the point kinds the configuration has, the interrogation
   groups its points are in (``interrogation_cot``/``counter_cot``), and ``_ORIGIN_COT`` for the
   causes of spontaneous and return-information events;
-* control and system types: the outstation's dispatch table (``_HANDLERS``, including
+* control and system types: the outstation's dispatch table (``HANDLERS``, including
   ``COMMAND_KINDS``); the causes each handler answers with are listed here in
   :data:`ANSWER_COTS`, and tests/unit/test_interop.py sends every type with every cause to an
   outstation and checks that what it answers is exactly what the list says;
@@ -27,7 +27,8 @@ from typing import Final
 from rtu.config import AppConfig
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.asdu.types import Cot, TypeId, counter_cot, interrogation_cot
-from rtu.iec.outstation import _HANDLERS, _ORIGIN_COT, COMMAND_KINDS, MONITOR_TYPES
+from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
+from rtu.iec.outstation.outstation import _ORIGIN_COT
 from rtu.points.model import ChangeOrigin, PointKind
 
 # The causes each control-direction handler answers with (positive and negative confirmations
@@ -92,7 +93,7 @@ def control_types(config: AppConfig) -> list[TypeId]:
     """The control-direction types the outstation serves for this configuration: every
     system command, and the commands of the command kinds it has points of."""
     kinds = {p.kind for p in config.points if p.kind.is_command}
-    return sorted(t for t in _HANDLERS
+    return sorted(t for t in HANDLERS
                   if t not in COMMAND_KINDS or COMMAND_KINDS[t] in kinds)
 
 

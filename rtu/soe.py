@@ -32,12 +32,13 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final
 
+from rtu.config.schema import Table, any_of, integer, number, string, table
 from rtu.iec.asdu.objects import (
     DoublePoint,
     InformationObject,
@@ -47,6 +48,7 @@ from rtu.iec.asdu.objects import (
 from rtu.iec.asdu.types import DoublePointValue, Qds
 
 if TYPE_CHECKING:
+    from rtu.config.reader import Reader
     from rtu.iec.outstation import EventRecord, Outstation
 
 log = logging.getLogger(__name__)
@@ -98,22 +100,21 @@ class SoeConfig:
 
 
 SOE_KEYS: Final = ("enabled", "path", "max_events", "max_age_days", "syslog")
+SOE_TABLE: Final = Table("[soe]", (
+    any_of("enabled", ("boolean", "string"), "auto",
+           doc='true, false or "auto" (on when the service has a state directory of its own)'),
+    string("path", DEFAULT_PATH, doc="a file name (inside the state directory) or an absolute "
+                                     "path"),
+    integer("max_events", DEFAULT_MAX_EVENTS, 1_000, 100_000_000),
+    number("max_age_days", DEFAULT_MAX_AGE_DAYS, doc="days, > 0"),
+    string("syslog", "", doc="the audit's collector: udp://HOST[:PORT] or tcp://HOST[:PORT]"),
+))
+SOE: Final = table("soe", SOE_TABLE)  # its declaration in the document (rtu/config)
 
 
-class _Reporter(Protocol):
-    def expected(self, path: str, expectation: str, value: object, note: str = "") -> None: ...
-    def table(self, value: object, path: str, allowed: Sequence[str],
-              header: str) -> Mapping[Any, Any]: ...
-    def integer(self, value: object, path: str, lo: int | None = None, hi: int | None = None,
-                expectation: str = "") -> int | None: ...
-    def number(self, value: object, path: str, expectation: str, *, above: float | None = None,
-               at_least: float | None = None, at_most: float | None = None) -> float | None: ...
-    def string(self, value: object, path: str, expectation: str = "a string") -> str | None: ...
-
-
-def parse_soe(p: _Reporter, value: object) -> SoeConfig:
+def parse_soe(p: Reader, value: object) -> SoeConfig:
     """[soe] from the configuration file (errors go to ``p``; defaults stand in for them)."""
-    tbl = p.table(value, "soe", SOE_KEYS, "[soe]")
+    tbl = SOE_TABLE.open(p, value, "soe")
     default = SoeConfig()
     raw_enabled = tbl.get("enabled", "auto")
     enabled: bool | None = None

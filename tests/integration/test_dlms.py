@@ -48,7 +48,7 @@ from pydlms.security.hls import Mechanism
 
 from rtu.config import AppConfig, load_config
 from rtu.points.model import PointChanged, Quality
-from rtu.sources.dlms import MeterSource
+from rtu.sources.dlms.source import MeterSource
 from rtu.supervisor import Supervisor
 from tests.integration.peers import C104Master, free_tcp_port
 
@@ -425,7 +425,7 @@ def test_hdlc_over_a_serial_line(tmp_path: Path, hdlc_meter: tuple[Any, str, int
 
         await run_until(sup, body)
 
-    caplog.set_level(logging.WARNING, "rtu.sources.dlms")
+    caplog.set_level(logging.WARNING, "rtu.sources.dlms.source")
     asyncio.run(asyncio.wait_for(main(), 15.0))
     assert "does not answer" not in caplog.text  # no session failed, the first one included
 

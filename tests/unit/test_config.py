@@ -54,7 +54,7 @@ SCHEMA: dict[str, set[str]] = {
                "allowed_masters", "tls", "redundancy_groups"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
-               "repeat_timeout", "max_repeats", "test_interval"},
+               "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
     "logging": {"level"},
@@ -326,7 +326,7 @@ class TestLoad:
         with pytest.raises(ConfigError) as info:
             load_config(str(path))
         assert info.value.errors == [
-            f"{path}: points[0].ioa: expected an integer 1..16777215 (ioa_size 3), got 'x'"
+            f"{path}:3: points[0] 'a'.ioa: expected an integer 1..16777215 (ioa_size 3), got 'x'"
         ]
 
     def test_config_error_from_a_string(self) -> None:
@@ -734,7 +734,7 @@ class TestPoints:
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
             f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', '', "
-            "'gpio:NAME', 'adc:NAME' or 'health:SIGNAL', got 'gpio'"
+            "'gpio:NAME', 'adc:NAME' or 'health:NAME', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
             f"{SRC}: {EXTRA}.source: expected no source on a command point (or \"\"), got 'sim'"
@@ -1735,9 +1735,9 @@ class TestBoard:
         assert main(["check", str(path)]) == 2
         err = capsys.readouterr().err.splitlines()
         assert err == [
-            (f"{path}: gpio.inputs[1].line: expected a GPIO line not used by another input or "
+            (f"{path}:8: gpio.inputs[1].line: expected a GPIO line not used by another input or "
              "relay, got 'GPIO17' (already used by gpio.inputs[0])"),
-            (f"{path}: points[0].source: expected \"gpio:NAME\" with the name of a "
+            (f"{path}:13: points[0] 'p'.source: expected \"gpio:NAME\" with the name of a "
              "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
              "'gpio:c' (gpio names: a, b)"),
         ]

@@ -1,4 +1,4 @@
-"""[dlms]: meters, reads, credentials file (rtu/config_dlms.py)."""
+"""[dlms]: meters, reads, credentials file (rtu/sources/dlms/config.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rtu.config import ConfigError, load_config, parse_config
-from rtu.config_dlms import DLMS_UNITS, parse_obis
+from rtu.sources.dlms.config import DLMS_UNITS, parse_obis
 from tests.unit.test_config import SRC, errors_of, example_text, minimal, single_error
 
 DLMS_SCHEMA: dict[str, set[str]] = {

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hal.interfaces import AnalogInput
+from rtu.components import Field, Parts
 from rtu.points.database import PointDatabase
 from rtu.points.model import Quality
 
@@ -174,3 +175,10 @@ def build_adc_sources(db: PointDatabase, config: AppConfig, *, iio_root: Path | 
         sources.append(AdcSource(db, f"adc:{device_config.name}", bindings,
                                  interval=device_config.interval, close=device.close))
     return sources
+
+
+# -- the registry (rtu/components.py) ----------------------------------------------------------
+def build(field: Field) -> Parts:
+    sources = build_adc_sources(field.db, field.config)
+    return Parts(sources=list(sources), initialise=[s.initialise for s in sources],
+                 close=[s.close for s in sources])

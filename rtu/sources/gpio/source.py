@@ -44,9 +44,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hal.interfaces import EdgeInputs, InputEdge
-from rtu.iec.asdu.types import DoublePointValue
+from rtu.components import Field, Parts
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind, Quality
+from rtu.points.model import DoublePointValue, Point, PointKind, Quality
 
 if TYPE_CHECKING:
     from hal.gpio import GpioBank
@@ -596,3 +596,24 @@ def build_digital_source(db: PointDatabase, config: AppConfig,
 def gpio_source_name(point: Point) -> str | None:
     """NAME of a point with source = "gpio:NAME", else None."""
     return point.source[len(GPIO_PREFIX):] if point.source.startswith(GPIO_PREFIX) else None
+
+
+# -- the registry (rtu/components.py) ----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Board:
+    """The opened GPIO bank and the source of its inputs (None without [[gpio.inputs]])."""
+
+    bank: GpioBank
+    inputs: DigitalSource | None
+
+
+def build(field: Field) -> Parts:
+    bank = open_field_gpio(field.config)
+    if bank is None:
+        return Parts()
+    digital = build_digital_source(field.db, field.config, bank)
+    parts = Parts(close=[bank.close], provides=(Board(bank, digital),))
+    if digital is not None:
+        parts.sources.append(digital)
+        parts.initialise.append(digital.initialise)
+    return parts

@@ -72,7 +72,9 @@ from hal.dlms import (
     DlmsTcpSettings,
     RangeSelection,
 )
-from rtu.config_dlms import (
+from rtu.points.database import PointDatabase
+from rtu.points.model import PointKind, Quality
+from rtu.sources.dlms.config import (
     SCALER_UNIT_ATTRIBUTE,
     DlmsConfig,
     DlmsMeterConfig,
@@ -80,8 +82,6 @@ from rtu.config_dlms import (
     DlmsRead,
     obis_text,
 )
-from rtu.points.database import PointDatabase
-from rtu.points.model import PointKind, Quality
 
 log = logging.getLogger(__name__)
 

@@ -46,7 +46,10 @@ from hal.modbus import (
     ModbusTcpSettings,
     PymodbusLink,
 )
-from rtu.config import (
+from rtu.components import Field, Parts
+from rtu.points.database import PointDatabase
+from rtu.points.model import PointKind, Quality
+from rtu.sources.modbus.config import (
     Endian,
     ModbusBusConfig,
     ModbusConfig,
@@ -55,8 +58,6 @@ from rtu.config import (
     ModbusTable,
     ModbusType,
 )
-from rtu.points.database import PointDatabase
-from rtu.points.model import PointKind, Quality
 
 log = logging.getLogger(__name__)
 
@@ -388,3 +389,8 @@ def modbus_sources(config: ModbusConfig, db: PointDatabase,
         if devices:
             sources.append(ModbusBusSource(bus, devices, db, link_factory(bus)))
     return sources
+
+
+# -- the registry (rtu/components.py) ----------------------------------------------------------
+def build(field: Field) -> Parts:
+    return Parts(sources=list(modbus_sources(field.config.modbus, field.db)))  # one per bus

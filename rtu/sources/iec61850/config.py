@@ -1,8 +1,8 @@
-"""The ``[iec61850]`` section: IEC 61850 devices read over MMS (rtu/sources/iec61850.py).
+"""The ``[iec61850]`` section: IEC 61850 devices read over MMS (source.py).
 
-Kept apart from rtu/config.py (which calls :func:`parse_iec61850` with its parser) so that the
-section's schema, dataclasses and checks live in one place. Every error names the key path,
-like the rest of the configuration::
+The section's keys are declared once (:data:`SECTION`, also the dataclasses' defaults); its
+checks run with the document's Reader, so every error names the key path like the rest of
+the configuration::
 
     [[iec61850.devices]]                 name, host, port, timeouts, backoff, periods
     [[iec61850.devices.reports]]         rcb = "LD/LLN0.brcbA01", buffered = true
@@ -18,22 +18,23 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
+from rtu.config.reader import MISSING, Reader, is_host, one_of, point_table_index
+from rtu.config.schema import (
+    Table,
+    boolean,
+    choice,
+    integer,
+    number,
+    seconds,
+    string,
+    table,
+    tables,
+)
 from rtu.points.model import Point, PointKind
 
-if TYPE_CHECKING:
-    from rtu.config import _Parser
-
 IEC61850: Final = "iec61850"  # [[points]] source of a fed point / target of a forwarded command
-SECTION_KEYS: Final = ("devices",)
-DEVICE_KEYS: Final = (
-    "name", "host", "port", "timeout", "reconnect_delay", "reconnect_delay_max", "poll_interval",
-    "integrity_period", "command_timeout", "reports", "points", "controls",
-)
-REPORT_KEYS: Final = ("rcb", "buffered")
-READ_KEYS: Final = ("point", "reference", "fc", "scale", "offset")
-CONTROL_KEYS: Final = ("point", "object")
 # functional constraints a monitored value may be read under (IEC 61850-7-2 Table 18)
 READ_FCS: Final = ("ST", "MX", "CF", "SP", "SV", "DC", "EX", "BL", "SG", "SE")
 READ_KINDS: Final = (PointKind.SINGLE, PointKind.DOUBLE, PointKind.STEP, PointKind.BITSTRING,
@@ -52,6 +53,36 @@ _OBJECT_EXPECTED: Final = "a control object reference LD/LN.DO such as 'LD0/XCBR
 _RCB_RE: Final = re.compile(rf"{_LD}/{_IDENT}\.{_IDENT}")
 _RCB_EXPECTED: Final = "a report control block reference LD/LN.NAME such as 'LD0/LLN0.brcbA01'"
 
+REPORT: Final = Table("[[iec61850.devices.reports]]", (
+    string("rcb", required=True, doc=_RCB_EXPECTED),
+    boolean("buffered", required=True),  # true: a BRCB, false: a URCB
+))
+READ: Final = Table("[[iec61850.devices.points]]", (
+    string("point", required=True), string("reference", required=True, doc=_REFERENCE_EXPECTED),
+    choice("fc", READ_FCS, required=True),
+    number("scale", 1.0), number("offset", 0.0),  # engineering value = raw * scale + offset
+))
+CONTROL: Final = Table("[[iec61850.devices.controls]]", (
+    string("point", required=True), string("object", required=True, doc=_OBJECT_EXPECTED),
+))
+_OFF_OR_SECONDS: Final = "a number of seconds >= 0 (0: off)"
+DEVICE: Final = Table("[[iec61850.devices]]", (
+    string("name", required=True), string("host", required=True),
+    integer("port", 102, 1, 0xFFFF),
+    seconds("timeout", 5.0),  # to connect, associate and wait for each answer
+    seconds("reconnect_delay", 1.0),  # first wait after a failed or lost association
+    number("reconnect_delay_max", 30.0, above=0.0),  # the wait doubles up to this
+    # seconds between reads of the points; 0 = only at (re)connect
+    number("poll_interval", 0.0, at_least=0.0, doc=_OFF_OR_SECONDS),
+    # IntgPd written to the RCBs, seconds; 0 = leave it as is
+    number("integrity_period", 0.0, at_least=0.0, at_most=4294967.0, doc=_OFF_OR_SECONDS),
+    seconds("command_timeout", 10.0),  # to wait for a CommandTermination (enhanced security)
+    tables("reports", REPORT), tables("points", READ), tables("controls", CONTROL),
+))
+SECTION: Final = Table("[iec61850]", (tables("devices", DEVICE),))
+IEC61850_SECTION: Final = table(IEC61850, SECTION)
+
+
 
 @dataclass(frozen=True, slots=True)
 class Iec61850Read:
@@ -60,8 +91,8 @@ class Iec61850Read:
     point: str  # name of the [[points]] entry (its source is "iec61850")
     reference: str  # LD/LN.DO.DA without FC, e.g. "LD0/MMXU1.TotW.mag.f"
     fc: str  # functional constraint: ST, MX, ...
-    scale: float = 1.0  # numeric values: engineering value = raw * scale + offset
-    offset: float = 0.0
+    scale: float = READ.default("scale")  # numeric: engineering value = raw * scale + offset
+    offset: float = READ.default("offset")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +115,13 @@ class Iec61850Control:
 class Iec61850DeviceConfig:
     name: str
     host: str
-    port: int = 102
-    timeout: float = 5.0  # seconds to connect, associate and wait for each answer
-    reconnect_delay: float = 1.0  # first wait after a failed or lost association
-    reconnect_delay_max: float = 30.0  # the wait doubles up to this
-    poll_interval: float = 0.0  # seconds between reads of the points; 0 = only at (re)connect
-    integrity_period: float = 0.0  # IntgPd written to the RCBs, seconds; 0 = leave it as is
-    command_timeout: float = 10.0  # seconds to wait for a CommandTermination (enhanced security)
+    port: int = DEVICE.default("port")
+    timeout: float = DEVICE.default("timeout")  # seconds to connect, associate and wait for each answer
+    reconnect_delay: float = DEVICE.default("reconnect_delay")  # first wait after a failed or lost association
+    reconnect_delay_max: float = DEVICE.default("reconnect_delay_max")  # the wait doubles up to this
+    poll_interval: float = DEVICE.default("poll_interval")  # seconds between reads of the points; 0 = only at (re)connect
+    integrity_period: float = DEVICE.default("integrity_period")  # IntgPd written to the RCBs, seconds; 0 = leave it as is
+    command_timeout: float = DEVICE.default("command_timeout")  # seconds to wait for a CommandTermination (enhanced security)
     reports: tuple[Iec61850Report, ...] = ()
     points: tuple[Iec61850Read, ...] = ()
     controls: tuple[Iec61850Control, ...] = ()
@@ -102,42 +133,38 @@ class Iec61850Config:
 
 
 
-def _required_match(parser: _Parser, tbl: Mapping[Any, Any], key: str, at: str,
+def _required_match(p: Reader, tbl: Mapping[Any, Any], key: str, at: str,
                     pattern: re.Pattern[str], expected: str) -> str | None:
     """The required string ``key`` of ``tbl`` if it matches ``pattern``; else reported."""
-    from rtu import config as c  # rtu.config imports this module: resolve at call time
-
-    value = tbl.get(key, c._MISSING)
-    if value is c._MISSING:
-        parser.missing(f"{at}.{key}", expected)
+    value = tbl.get(key, MISSING)
+    if value is MISSING:
+        p.missing(f"{at}.{key}", expected)
     elif not isinstance(value, str) or not pattern.fullmatch(value):
-        parser.expected(f"{at}.{key}", expected, value)
+        p.expected(f"{at}.{key}", expected, value)
     else:
         return value
     return None
 
-def parse_iec61850(parser: _Parser, value: object, points: tuple[Point, ...],
+def parse_iec61850(p: Reader, value: object, points: tuple[Point, ...],
                    raw_points: object) -> Iec61850Config:
     """[iec61850]: validate the section with ``parser`` (its errors name every key path)."""
-    from rtu import config as c  # rtu.config imports this module: resolve at call time
-
-    tbl = parser.table(value, IEC61850, SECTION_KEYS, "[iec61850]")
+    tbl = SECTION.open(p, value, IEC61850)
     by_name = {p.name: p for p in points}
-    raw_index = c.point_table_index(raw_points)
+    raw_index = point_table_index(raw_points)
     fed: dict[str, str] = {}  # point name -> key path of what maps it
     devices: list[Iec61850DeviceConfig] = []
     first: dict[str, int] = {}
-    for i, item in enumerate(parser.array_of_tables(tbl.get("devices", c._MISSING),
+    for i, item in enumerate(p.array_of_tables(tbl.get("devices", MISSING),
                                                     "iec61850.devices")):
         path = f"iec61850.devices[{i}]"
         if not isinstance(item, Mapping):
-            parser.expected(path, "a table ([[iec61850.devices]])", item)
+            p.expected(path, "a table ([[iec61850.devices]])", item)
             continue
-        device = _device(parser, item, path, by_name, fed)
+        device = _device(p, item, path, by_name, fed)
         if device is None:
             continue
         if device.name in first:
-            parser.expected(f"{path}.name", "a unique device name", device.name,
+            p.expected(f"{path}.name", "a unique device name", device.name,
                             f"already used by iec61850.devices[{first[device.name]}]")
             continue
         first[device.name] = i
@@ -147,50 +174,48 @@ def parse_iec61850(parser: _Parser, value: object, points: tuple[Point, ...],
             continue
         where = f"points[{raw_index.get(point.name, '?')}]"
         if point.source == IEC61850:
-            parser.error(f"{where}.source",
+            p.error(f"{where}.source",
                          f"expected a [[iec61850.devices.points]] entry with point = "
                          f"{point.name!r} for a point with source = \"iec61850\", got none")
         elif point.kind.is_command and point.target == IEC61850:
-            parser.error(f"{where}.target",
+            p.error(f"{where}.target",
                          f"expected a [[iec61850.devices.controls]] entry with point = "
                          f"{point.name!r} for a command with target = \"iec61850\", got none")
     return Iec61850Config(devices=tuple(devices))
 
 
-def _device(parser: _Parser, item: Mapping[Any, Any], path: str, points: dict[str, Point],
+def _device(p: Reader, item: Mapping[Any, Any], path: str, points: dict[str, Point],
             fed: dict[str, str]) -> Iec61850DeviceConfig | None:
-    from rtu import config as c
-
-    tbl = parser.table(item, path, DEVICE_KEYS, "[[iec61850.devices]]")
-    before = len(parser.errors)
+    tbl = p.table(item, path, DEVICE.names, "[[iec61850.devices]]")
+    before = len(p.errors)
     default = Iec61850DeviceConfig(name="", host="")
-    name = parser.name(tbl.get("name", c._MISSING), f"{path}.name")
-    host_value = tbl.get("host", c._MISSING)
+    name = p.name(tbl.get("name", MISSING), f"{path}.name")
+    host_value = tbl.get("host", MISSING)
     host_expected = "an IP address or host name such as 192.168.1.30"
     host = ""
-    if host_value is c._MISSING:
-        parser.missing(f"{path}.host", host_expected)
-    elif not isinstance(host_value, str) or not c._is_host(host_value):
-        parser.expected(f"{path}.host", host_expected, host_value)
+    if host_value is MISSING:
+        p.missing(f"{path}.host", host_expected)
+    elif not isinstance(host_value, str) or not is_host(host_value):
+        p.expected(f"{path}.host", host_expected, host_value)
     else:
         host = host_value
-    port = parser.integer(tbl.get("port", default.port), f"{path}.port", 1, 0xFFFF)
-    timeout = parser.seconds(tbl.get("timeout", default.timeout), f"{path}.timeout")
-    delay, delay_max = parser.reconnect_delays(tbl, path, default.reconnect_delay,
+    port = p.integer(tbl.get("port", default.port), f"{path}.port", 1, 0xFFFF)
+    timeout = p.seconds(tbl.get("timeout", default.timeout), f"{path}.timeout")
+    delay, delay_max = p.reconnect_delays(tbl, path, default.reconnect_delay,
                                                default.reconnect_delay_max)
     zero_or_seconds = "a number of seconds >= 0 (0: off)"
-    poll = parser.number(tbl.get("poll_interval", default.poll_interval),
+    poll = p.number(tbl.get("poll_interval", default.poll_interval),
                          f"{path}.poll_interval", zero_or_seconds, at_least=0.0)
-    integrity = parser.number(tbl.get("integrity_period", default.integrity_period),
+    integrity = p.number(tbl.get("integrity_period", default.integrity_period),
                               f"{path}.integrity_period", zero_or_seconds, at_least=0.0,
                               at_most=4294967.0)
-    command_timeout = parser.seconds(tbl.get("command_timeout", default.command_timeout),
+    command_timeout = p.seconds(tbl.get("command_timeout", default.command_timeout),
                                      f"{path}.command_timeout")
-    reports = _reports(parser, tbl.get("reports", c._MISSING), f"{path}.reports")
-    reads = _reads(parser, tbl.get("points", c._MISSING), f"{path}.points", points, fed)
-    controls = _controls(parser, tbl.get("controls", c._MISSING), f"{path}.controls", points,
+    reports = _reports(p, tbl.get("reports", MISSING), f"{path}.reports")
+    reads = _reads(p, tbl.get("points", MISSING), f"{path}.points", points, fed)
+    controls = _controls(p, tbl.get("controls", MISSING), f"{path}.controls", points,
                          fed)
-    if (len(parser.errors) > before or name is None or port is None or timeout is None
+    if (len(p.errors) > before or name is None or port is None or timeout is None
             or delay is None or delay_max is None or poll is None or integrity is None
             or command_timeout is None):
         return None
@@ -200,28 +225,26 @@ def _device(parser: _Parser, item: Mapping[Any, Any], path: str, points: dict[st
         command_timeout=command_timeout, reports=reports, points=reads, controls=controls)
 
 
-def _reports(parser: _Parser, value: object, path: str) -> tuple[Iec61850Report, ...]:
-    from rtu import config as c
-
+def _reports(p: Reader, value: object, path: str) -> tuple[Iec61850Report, ...]:
     reports: list[Iec61850Report] = []
     seen: dict[tuple[str, bool], int] = {}
-    for j, item in enumerate(parser.array_of_tables(value, "iec61850.devices.reports")):
+    for j, item in enumerate(p.array_of_tables(value, "iec61850.devices.reports")):
         at = f"{path}[{j}]"
         if not isinstance(item, Mapping):
-            parser.expected(at, "a table ([[iec61850.devices.reports]])", item)
+            p.expected(at, "a table ([[iec61850.devices.reports]])", item)
             continue
-        tbl = parser.table(item, at, REPORT_KEYS, "[[iec61850.devices.reports]]")
-        rcb = _required_match(parser, tbl, "rcb", at, _RCB_RE, _RCB_EXPECTED)
-        buffered_value = tbl.get("buffered", c._MISSING)
+        tbl = p.table(item, at, REPORT.names, "[[iec61850.devices.reports]]")
+        rcb = _required_match(p, tbl, "rcb", at, _RCB_RE, _RCB_EXPECTED)
+        buffered_value = tbl.get("buffered", MISSING)
         buffered: bool | None = None
-        if buffered_value is c._MISSING:
-            parser.missing(f"{at}.buffered", "true (a BRCB) or false (a URCB)")
+        if buffered_value is MISSING:
+            p.missing(f"{at}.buffered", "true (a BRCB) or false (a URCB)")
         else:
-            buffered = parser.boolean(buffered_value, f"{at}.buffered")
+            buffered = p.boolean(buffered_value, f"{at}.buffered")
         if rcb is None or buffered is None:
             continue
         if (rcb, buffered) in seen:
-            parser.expected(f"{at}.rcb", "a report control block not listed before", rcb,
+            p.expected(f"{at}.rcb", "a report control block not listed before", rcb,
                             f"already listed as {path}[{seen[rcb, buffered]}]")
             continue
         seen[rcb, buffered] = j
@@ -229,58 +252,54 @@ def _reports(parser: _Parser, value: object, path: str) -> tuple[Iec61850Report,
     return tuple(reports)
 
 
-def _mapped_point(parser: _Parser, tbl: Mapping[Any, Any], at: str, points: dict[str, Point],
+def _mapped_point(p: Reader, tbl: Mapping[Any, Any], at: str, points: dict[str, Point],
                   fed: dict[str, str], kinds: tuple[PointKind, ...], what: str) -> str | None:
-    from rtu import config as c
-
     kind_names = ", ".join(k.value for k in kinds)
     expected = f"the name of a [[points]] entry with {what} ({kind_names})"
-    value = tbl.get("point", c._MISSING)
-    if value is c._MISSING:
-        parser.missing(f"{at}.point", expected)
+    value = tbl.get("point", MISSING)
+    if value is MISSING:
+        p.missing(f"{at}.point", expected)
         return None
     point = points.get(value) if isinstance(value, str) else None
     if point is None:
-        parser.expected(f"{at}.point", expected, value, "no such point" if isinstance(value, str)
+        p.expected(f"{at}.point", expected, value, "no such point" if isinstance(value, str)
                         else "")
         return None
     mapped = (point.source == IEC61850 if not point.kind.is_command
               else point.target == IEC61850)
     if not mapped or point.kind not in kinds:
-        parser.expected(f"{at}.point", expected, value,
+        p.expected(f"{at}.point", expected, value,
                         f"it is a {point.kind.value} point"
                         + ("" if mapped else f" without {what}"))
         return None
     if point.name in fed:
-        parser.expected(f"{at}.point", "a point not mapped before", value,
+        p.expected(f"{at}.point", "a point not mapped before", value,
                         f"already mapped by {fed[point.name]}")
         return None
     fed[point.name] = at
     return point.name
 
 
-def _reads(parser: _Parser, value: object, path: str, points: dict[str, Point],
+def _reads(p: Reader, value: object, path: str, points: dict[str, Point],
            fed: dict[str, str]) -> tuple[Iec61850Read, ...]:
-    from rtu import config as c
-
     reads: list[Iec61850Read] = []
-    for j, item in enumerate(parser.array_of_tables(value, "iec61850.devices.points")):
+    for j, item in enumerate(p.array_of_tables(value, "iec61850.devices.points")):
         at = f"{path}[{j}]"
         if not isinstance(item, Mapping):
-            parser.expected(at, "a table ([[iec61850.devices.points]])", item)
+            p.expected(at, "a table ([[iec61850.devices.points]])", item)
             continue
-        tbl = parser.table(item, at, READ_KEYS, "[[iec61850.devices.points]]")
-        point = _mapped_point(parser, tbl, at, points, fed, READ_KINDS, 'source = "iec61850"')
-        reference = _required_match(parser, tbl, "reference", at, _REFERENCE_RE,
+        tbl = p.table(item, at, READ.names, "[[iec61850.devices.points]]")
+        point = _mapped_point(p, tbl, at, points, fed, READ_KINDS, 'source = "iec61850"')
+        reference = _required_match(p, tbl, "reference", at, _REFERENCE_RE,
                                     _REFERENCE_EXPECTED)
-        fc_value = tbl.get("fc", c._MISSING)
+        fc_value = tbl.get("fc", MISSING)
         fc: str | None = None
-        if fc_value is c._MISSING:
-            parser.missing(f"{at}.fc", c._one_of(READ_FCS))
+        if fc_value is MISSING:
+            p.missing(f"{at}.fc", one_of(READ_FCS))
         else:
-            fc = parser.choice(fc_value, f"{at}.fc", READ_FCS, fold_case=True)
-        scale = parser.number(tbl.get("scale", 1.0), f"{at}.scale", "a number")
-        offset = parser.number(tbl.get("offset", 0.0), f"{at}.offset", "a number")
+            fc = p.choice(fc_value, f"{at}.fc", READ_FCS, fold_case=True)
+        scale = p.number(tbl.get("scale", 1.0), f"{at}.scale", "a number")
+        offset = p.number(tbl.get("offset", 0.0), f"{at}.offset", "a number")
         if (point is None or reference is None or fc is None or scale is None
                 or offset is None):
             continue
@@ -289,25 +308,23 @@ def _reads(parser: _Parser, value: object, path: str, points: dict[str, Point],
     return tuple(reads)
 
 
-def _controls(parser: _Parser, value: object, path: str, points: dict[str, Point],
+def _controls(p: Reader, value: object, path: str, points: dict[str, Point],
               fed: dict[str, str]) -> tuple[Iec61850Control, ...]:
-    from rtu import config as c
-
     controls: list[Iec61850Control] = []
-    for j, item in enumerate(parser.array_of_tables(value, "iec61850.devices.controls")):
+    for j, item in enumerate(p.array_of_tables(value, "iec61850.devices.controls")):
         at = f"{path}[{j}]"
         if not isinstance(item, Mapping):
-            parser.expected(at, "a table ([[iec61850.devices.controls]])", item)
+            p.expected(at, "a table ([[iec61850.devices.controls]])", item)
             continue
-        tbl = parser.table(item, at, CONTROL_KEYS, "[[iec61850.devices.controls]]")
-        point = _mapped_point(parser, tbl, at, points, fed, CONTROL_KINDS,
+        tbl = p.table(item, at, CONTROL.names, "[[iec61850.devices.controls]]")
+        point = _mapped_point(p, tbl, at, points, fed, CONTROL_KINDS,
                               'target = "iec61850"')
-        object_value = tbl.get("object", c._MISSING)
+        object_value = tbl.get("object", MISSING)
         obj: str | None = None
-        if object_value is c._MISSING:
-            parser.missing(f"{at}.object", _OBJECT_EXPECTED)
+        if object_value is MISSING:
+            p.missing(f"{at}.object", _OBJECT_EXPECTED)
         elif not isinstance(object_value, str) or not _OBJECT_RE.fullmatch(object_value):
-            parser.expected(f"{at}.object", _OBJECT_EXPECTED, object_value)
+            p.expected(f"{at}.object", _OBJECT_EXPECTED, object_value)
         else:
             obj = object_value
         if point is None or obj is None:

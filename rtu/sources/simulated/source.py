@@ -9,9 +9,9 @@ import random
 import time
 from collections.abc import Callable
 
-from rtu.iec.asdu.types import DoublePointValue
+from rtu.components import Field, Parts
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind
+from rtu.points.model import DoublePointValue, Point, PointKind
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +106,11 @@ class SimulatedField:
         else:
             mid = 0.5 if p.kind is PointKind.NORMALIZED else 50.0
         return int(mid) if p.kind is PointKind.SCALED else mid
+
+
+# -- the registry (rtu/components.py) ----------------------------------------------------------
+def build(field: Field) -> Parts:
+    s = field.config.simulation
+    sim = SimulatedField(field.db, seed=s.seed, digital_interval=s.digital_interval,
+                         analog_interval=s.analog_interval, counter_interval=s.counter_interval)
+    return Parts(sources=[sim], initialise=[sim.initialise], provides=(sim,))

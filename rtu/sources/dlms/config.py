@@ -24,11 +24,24 @@ import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Final
 
+from rtu.config.reader import Reader, point_table_index
+from rtu.config.schema import (
+    Table,
+    any_of,
+    choice,
+    integer,
+    number,
+    seconds,
+    string,
+    table,
+    tables,
+)
 from rtu.points.model import Point, PointKind
 
 __all__ = [
+    "DLMS",
     "DLMS_SOURCE",
     "DLMS_UNITS",
     "DlmsConfig",
@@ -39,18 +52,10 @@ __all__ = [
 ]
 
 DLMS_SOURCE: Final = "dlms"  # the [[points]] source of a point a meter feeds
-_DLMS_KEYS: Final = ("credentials", "meters")
-_METER_KEYS: Final = (
-    "name", "transport", "host", "port", "device", "baudrate", "server_physical_address",
-    "client_address", "server_address", "authentication", "system_title", "interval",
-    "timeout", "clock_point", "clock_max_drift", "reads", "profile",
-)
-_PROFILE_KEYS: Final = ("obis", "capture_period", "backfill", "columns")
 DEFAULT_PROFILE_OBIS: Final = (1, 0, 99, 1, 0, 255)  # load profile 1
 MAX_CAPTURE_PERIOD: Final = 31 * 86400
 _TCP_KEYS: Final = ("host", "port")
 _HDLC_KEYS: Final = ("device", "baudrate", "server_physical_address")
-_READ_KEYS: Final = ("point", "obis", "class_id", "attribute", "scale", "unit")
 _CREDENTIAL_KEYS: Final = ("password", "encryption_key", "authentication_key")
 _TRANSPORTS: Final = ("tcp", "hdlc")
 _AUTHENTICATIONS: Final = ("none", "lls", "hls-gmac")
@@ -75,6 +80,41 @@ DLMS_UNITS: Final = {
 _DEFAULT_SYSTEM_TITLE: Final = b"RTU\x00\x00\x00\x00\x01"
 _KEY_HEX_DIGITS: Final = 32  # security suite 0: AES-128 keys
 
+READ: Final = Table("[[dlms.meters.reads]]", (
+    string("point", required=True),
+    string("obis", required=True, doc='an OBIS code A.B.C.D.E.F such as "1.0.1.8.0.255"'),
+    choice("class_id", _CLASSES, CLASS_REGISTER),  # 1 data, 3 register, 4 extended, 5 demand
+    integer("attribute", 2, 1, 127),  # 2: the value
+    number("scale", 1.0, doc="a finite number other than 0"),
+    any_of("unit", ("string", "integer"), doc="a unit name or a unit code 1..255"),
+))
+PROFILE: Final = Table("[dlms.meters.profile]", (
+    string("obis", ".".join(map(str, DEFAULT_PROFILE_OBIS))),
+    integer("capture_period", lo=1, hi=MAX_CAPTURE_PERIOD, required=True),
+    number("backfill", 86400.0, at_least=0.0),  # seconds of history taken on the first read
+    tables("columns", READ, required=True),
+))
+METER: Final = Table("[[dlms.meters]]", (
+    string("name", required=True), choice("transport", _TRANSPORTS, required=True),
+    string("host", doc="tcp: an IP address or host name"), integer("port", 4059, 1, 0xFFFF),
+    string("device", doc="hdlc: a serial device path"), integer("baudrate", 9600, 300, 4_000_000),
+    integer("server_physical_address", lo=0, hi=0x3FFF),  # hdlc; absent: one-byte address
+    integer("client_address", 16, 0, 0xFFFF),  # client SAP; 16 = public client (hdlc: 0..127)
+    integer("server_address", 1, 0, 0xFFFF),  # server SAP / HDLC upper address (hdlc: ..16383)
+    choice("authentication", _AUTHENTICATIONS, "none"),
+    string("system_title", doc="16 hex digits (the client's 8-octet system title)"),
+    seconds("interval", 60.0),  # between polls
+    seconds("timeout", 5.0),  # per request
+    string("clock_point", doc="a single point: on while the clock drifts beyond the limit"),
+    seconds("clock_max_drift", 10.0),
+    tables("reads", READ), table("profile", PROFILE),
+))
+SECTION: Final = Table("[dlms]", (
+    string("credentials", "", doc="the path of the credentials file"), tables("meters", METER),
+))
+DLMS: Final = table("dlms", SECTION)
+
+
 
 @dataclass(frozen=True, slots=True)
 class DlmsRead:
@@ -82,9 +122,9 @@ class DlmsRead:
 
     point: str  # the [[points]] entry (source "dlms"; float or counter)
     obis: tuple[int, int, int, int, int, int]
-    class_id: int = CLASS_REGISTER  # 1 data, 3 register, 4 extended register, 5 demand register
-    attribute: int = 2  # the value
-    scale: float = 1.0  # after the meter's scaler: engineering value = value * 10^scaler * scale
+    class_id: int = READ.default("class_id")  # 1 data, 3 register, 4 extended register, 5 demand register
+    attribute: int = READ.default("attribute")  # the value
+    scale: float = READ.default("scale")  # after the meter's scaler: engineering value = value * 10^scaler * scale
     unit: int | None = None  # the unit the meter must report (code); None: any
 
 
@@ -95,7 +135,7 @@ class DlmsProfile:
     capture_period: int  # seconds between the meter's captures (its attribute 4)
     columns: tuple[DlmsRead, ...]  # the captured objects mapped onto points
     obis: tuple[int, int, int, int, int, int] = DEFAULT_PROFILE_OBIS
-    backfill: float = 86400.0  # seconds of history taken on the very first read
+    backfill: float = PROFILE.default("backfill")  # seconds of history taken on the very first read
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +144,18 @@ class DlmsMeterConfig:
     transport: str  # "tcp" (wrapper, IEC 62056-47) | "hdlc" (serial line, IEC 62056-46)
     reads: tuple[DlmsRead, ...]
     host: str = ""  # tcp
-    port: int = 4059  # tcp
+    port: int = METER.default("port")  # tcp
     device: str = ""  # hdlc
-    baudrate: int = 9600  # hdlc
+    baudrate: int = METER.default("baudrate")  # hdlc
     server_physical_address: int | None = None  # hdlc: None = one-byte server address
-    client_address: int = 16  # client SAP (source wPort); 16 = public client
-    server_address: int = 1  # server SAP (destination wPort / HDLC upper address)
-    authentication: str = "none"  # none | lls | hls-gmac
+    client_address: int = METER.default("client_address")  # client SAP (source wPort); 16 = public client
+    server_address: int = METER.default("server_address")  # server SAP (destination wPort / HDLC upper address)
+    authentication: str = METER.default("authentication")  # none | lls | hls-gmac
     system_title: bytes = _DEFAULT_SYSTEM_TITLE  # the client's, 8 octets (hls-gmac)
-    interval: float = 60.0  # seconds between polls
-    timeout: float = 5.0  # seconds per request
+    interval: float = METER.default("interval")  # seconds between polls
+    timeout: float = METER.default("timeout")  # seconds per request
     clock_point: str | None = None  # single point: on while the clock drifts beyond the limit
-    clock_max_drift: float = 10.0  # seconds
+    clock_max_drift: float = METER.default("clock_max_drift")  # seconds
     profile: DlmsProfile | None = None  # a load profile read once per capture period
     password: bytes = field(default=b"", repr=False)  # from the credentials file
     encryption_key: bytes = field(default=b"", repr=False)
@@ -126,28 +166,6 @@ class DlmsMeterConfig:
 class DlmsConfig:
     credentials: str = ""  # the credentials file (absolute, or relative to the config file)
     meters: tuple[DlmsMeterConfig, ...] = ()
-
-
-class Reporter(Protocol):
-    """What parse_dlms needs of the main parser (rtu.config._Parser)."""
-
-    source: str
-    errors: list[str]
-
-    def error(self, path: str, message: str) -> None: ...
-    def expected(self, path: str, expectation: str, value: object, note: str = "") -> None: ...
-    def missing(self, path: str, expectation: str) -> None: ...
-    def table(self, value: object, path: str, allowed: Sequence[str],
-              header: str) -> Mapping[Any, Any]: ...
-    def array_of_tables(self, value: object, path: str) -> list[Any]: ...
-    def integer(self, value: object, path: str, lo: int | None = None, hi: int | None = None,
-                expectation: str = "") -> int | None: ...
-    def number(self, value: object, path: str, expectation: str, *, above: float | None = None,
-               at_least: float | None = None, at_most: float | None = None) -> float | None: ...
-    def seconds(self, value: object, path: str) -> float | None: ...
-    def string(self, value: object, path: str, expectation: str = "a string") -> str | None: ...
-    def choice(self, value: object, path: str, choices: Sequence[str], *,
-               fold_case: bool = False) -> str | None: ...
 
 
 def parse_obis(text: str) -> tuple[int, int, int, int, int, int] | None:
@@ -166,23 +184,21 @@ def obis_text(obis: Sequence[int]) -> str:
     return ".".join(str(x) for x in obis)
 
 
-def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Point],
-               raw_points: object, config_dir: str) -> DlmsConfig:
+def parse_dlms(p: Reader, value: object, points: Sequence[Point],
+               raw_points: object) -> DlmsConfig:
     """[dlms]: the meters, their reads, and the credentials of those that authenticate.
 
-    ``absent`` is the parser's marker for a missing key; ``raw_points`` the [[points]] array
-    as written (to name entries that had errors of their own); ``config_dir`` anchors a
-    relative credentials path.
+    ``raw_points`` is the [[points]] array as written (to name entries that had errors of
+    their own); a relative credentials path is relative to the configuration file.
     """
-    tbl = p.table(value, "dlms", _DLMS_KEYS, "[dlms]")
+    tbl = SECTION.open(p, value, "dlms")
     by_name = {pt.name: pt for pt in points}
-    from rtu.config import point_table_index  # rtu.config imports this module: at call time
-
+    config_dir = os.path.dirname(p.source)
     raw_index = point_table_index(raw_points)
     fed: dict[str, str] = {}  # point -> key path of what feeds it
     meters: list[DlmsMeterConfig] = []
     first: dict[str, int] = {}
-    for i, item in enumerate(p.array_of_tables(tbl.get("meters", absent), "dlms.meters")):
+    for i, item in enumerate(p.array_of_tables(tbl.get("meters", []), "dlms.meters")):
         meter = _meter(p, item, f"dlms.meters[{i}]", by_name, raw_index, fed, first, i)
         if meter is not None:
             meters.append(meter)
@@ -212,13 +228,13 @@ def parse_dlms(p: Reporter, value: object, absent: object, points: Sequence[Poin
     return DlmsConfig(credentials=credentials, meters=tuple(meters))
 
 
-def _meter(p: Reporter, item: object, path: str, points: dict[str, Point],
+def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
            raw_index: dict[str, int], fed: dict[str, str], first: dict[str, int],
            index: int) -> DlmsMeterConfig | None:
     if not isinstance(item, Mapping):
         p.expected(path, "a table ([[dlms.meters]])", item)
         return None
-    tbl = p.table(item, path, _METER_KEYS, "[[dlms.meters]]")
+    tbl = p.table(item, path, METER.names, "[[dlms.meters]]")
     before = len(p.errors)
     name: str | None = None
     name_value = tbl.get("name")
@@ -321,12 +337,12 @@ def _meter(p: Reporter, item: object, path: str, points: dict[str, Point],
         profile=profile)
 
 
-def _profile(p: Reporter, value: object, path: str, points: dict[str, Point],
+def _profile(p: Reader, value: object, path: str, points: dict[str, Point],
              raw_index: dict[str, int], fed: dict[str, str]) -> DlmsProfile | None:
     if not isinstance(value, Mapping):
         p.expected(path, "a table ([dlms.meters.profile])", value)
         return None
-    tbl = p.table(value, path, _PROFILE_KEYS, "[dlms.meters.profile]")
+    tbl = p.table(value, path, PROFILE.names, "[dlms.meters.profile]")
     before = len(p.errors)
     obis: tuple[int, int, int, int, int, int] | None = DEFAULT_PROFILE_OBIS
     obis_expected = "the OBIS code of a Profile Generic such as \"1.0.99.1.0.255\""
@@ -369,7 +385,7 @@ def _profile(p: Reporter, value: object, path: str, points: dict[str, Point],
                        backfill=backfill)
 
 
-def _point(p: Reporter, value: object, path: str, kinds: Sequence[PointKind],
+def _point(p: Reader, value: object, path: str, kinds: Sequence[PointKind],
            points: dict[str, Point], raw_index: dict[str, int],
            fed: dict[str, str]) -> str | None:
     names = ", ".join(k.value for k in kinds)
@@ -395,13 +411,13 @@ def _point(p: Reporter, value: object, path: str, kinds: Sequence[PointKind],
     return None
 
 
-def _read(p: Reporter, item: object, path: str, points: dict[str, Point],
+def _read(p: Reader, item: object, path: str, points: dict[str, Point],
           raw_index: dict[str, int], fed: dict[str, str],
           header: str = "[[dlms.meters.reads]]") -> DlmsRead | None:
     if not isinstance(item, Mapping):
         p.expected(path, f"a table ({header})", item)
         return None
-    tbl = p.table(item, path, _READ_KEYS, header)
+    tbl = p.table(item, path, READ.names, header)
     before = len(p.errors)
     point: str | None = None
     if "point" not in tbl:
@@ -446,7 +462,7 @@ def _read(p: Reporter, item: object, path: str, points: dict[str, Point],
                     unit=unit)
 
 
-def _read_credentials(p: Reporter, path: str,
+def _read_credentials(p: Reader, path: str,
                       meters: Sequence[DlmsMeterConfig]) -> dict[str, dict[str, bytes]] | None:
     """The secrets of ``meters`` from the credentials file, or None (errors reported)."""
     key = "dlms.credentials"
