@@ -230,3 +230,19 @@ def test_health_source_without_health_points_is_not_run() -> None:
     sup = Supervisor(config)
     assert not sup.health and sup.health not in sup.sources
     assert isinstance(HealthSource(sup.db).signals(), dict)
+
+
+def test_a_101_line_is_known_by_its_group_device_and_file_name() -> None:
+    import dataclasses
+
+    from rtu.iec.cs101.link import LinkParameters
+    from rtu.servers.iec101 import Iec101Settings, SerialSettings
+
+    config = dataclasses.replace(bench_config(), iec101=Iec101Settings(
+        serial=SerialSettings("/nonexistent/ttyA"), link=LinkParameters()))
+    sup = Supervisor(config)  # not run: the port is not opened, the link is down
+    signals = sup.health.signals()
+    assert signals["link:101:/nonexistent/ttyA"] is False
+    assert signals["link:101:ttyA"] is False
+    assert signals["link:101:101:/nonexistent/ttyA"] is False  # its event group
+    assert "link:104:iec104" in signals
