@@ -68,7 +68,7 @@ SCHEMA: dict[str, set[str]] = {
              "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
-    "dlms": {"credentials", "meters"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
