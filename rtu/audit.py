@@ -20,14 +20,12 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlsplit
 
 from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import Cot
-from rtu.soe import ActionRecord, SoeLog, value_text
+from rtu.soe import ActionRecord, SoeLog, SyslogTarget, parse_syslog, value_text
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -39,25 +37,6 @@ SYSLOG_RETRY: Final = 5.0  # seconds before a TCP collector is tried again
 _FACILITY_AUTHPRIV: Final = 10  # security/authorisation messages (private)
 _NOTICE, _WARNING = 5, 4
 _APP: Final = "rtu"
-
-
-@dataclass(frozen=True, slots=True)
-class SyslogTarget:
-    transport: str  # udp | tcp
-    host: str
-    port: int
-
-
-def parse_syslog(text: str) -> SyslogTarget:
-    """``udp://HOST[:PORT]`` (514) or ``tcp://HOST[:PORT]`` (601); ValueError says why not."""
-    parts = urlsplit(text)
-    if parts.scheme not in ("udp", "tcp") or not parts.hostname or parts.path not in ("", "/"):
-        raise ValueError("expected udp://HOST[:PORT] or tcp://HOST[:PORT]")
-    try:
-        port = parts.port or (514 if parts.scheme == "udp" else 601)
-    except ValueError:
-        raise ValueError("the port must be a number 1..65535") from None
-    return SyslogTarget(parts.scheme, parts.hostname, port)
 
 
 def rfc5424(record: ActionRecord, *, hostname: str, procid: int, severity: int) -> bytes:

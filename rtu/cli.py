@@ -190,7 +190,16 @@ def cmd_soe(args: argparse.Namespace) -> int:
 
 def cmd_monitor(args: argparse.Namespace) -> int:
     from rtu.control import ControlError
-    from rtu.monitor import FrameSplitter, PcapngWriter, Sizes101, attach, line, matches, parse_type
+    from rtu.monitor import (
+        FrameSplitter,
+        MonitorError,
+        PcapngWriter,
+        Sizes101,
+        attach,
+        line,
+        matches,
+        parse_type,
+    )
 
     try:
         type_id = parse_type(args.type) if args.type else None
@@ -199,7 +208,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         return 2
     try:
         info, chunks = attach(_socket(args), args.link, args.direction)
-    except ControlError as exc:
+    except (ControlError, MonitorError) as exc:
         print(f"rtu monitor: {exc}", file=sys.stderr)
         return 1
     sizes = info.get("iec101") or {}

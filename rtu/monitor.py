@@ -54,6 +54,10 @@ _MAX_101_ASDU: Final = 253
 DIRECTIONS: Final = ("rx", "tx")
 
 
+class MonitorError(Exception):
+    """Attaching failed: no socket, no permission, or the outstation said no."""
+
+
 # -- server side: the tap ------------------------------------------------------------------------
 @dataclass(slots=True, eq=False)
 class Watcher:
@@ -299,9 +303,7 @@ def line(seen: Seen) -> str:
 def attach(path: Path, link: str = "*", direction: str | None = None,
            connect_timeout: float = 5.0) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """Attach to the outstation's monitor: (what it says first, the chunks as they come).
-    ControlError (rtu.control) when it cannot or says no."""
-    from rtu.control import ControlError
-
+    MonitorError when it cannot or says no."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(connect_timeout)
@@ -312,14 +314,14 @@ def attach(path: Path, link: str = "*", direction: str | None = None,
         first = json.loads(stream.readline() or b"null")
     except PermissionError as exc:
         sock.close()
-        raise ControlError(f"{path}: {exc.strerror}: run as root or as a member of the "
+        raise MonitorError(f"{path}: {exc.strerror}: run as root or as a member of the "
                            "service's group") from None
     except (OSError, ValueError) as exc:
         sock.close()
-        raise ControlError(f"{path}: {exc}") from None
+        raise MonitorError(f"{path}: {exc}") from None
     if not isinstance(first, dict) or not first.get("ok"):
         sock.close()
-        raise ControlError(str(first.get("error") if isinstance(first, dict) else first))
+        raise MonitorError(str(first.get("error") if isinstance(first, dict) else first))
     sock.settimeout(None)
 
     def chunks() -> Iterator[dict[str, Any]]:

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from rtu.config.schema import Table, any_of, integer, number, string, table
 from rtu.iec.asdu.objects import (
@@ -132,8 +133,6 @@ def parse_soe(p: Reader, value: object) -> SoeConfig:
                        "days, > 0", above=0.0)
     syslog = p.string(tbl.get("syslog", ""), "soe.syslog", "udp://HOST[:PORT] or tcp://HOST[:PORT]")
     if syslog:
-        from rtu.audit import parse_syslog
-
         try:
             parse_syslog(syslog)
         except ValueError as exc:
@@ -165,6 +164,25 @@ def open_configured(settings: SoeConfig, state_directory: str,
         return None
     path = soe_path(settings.path, resolve(state_directory, env))
     return SoeLog(path, max_events=settings.max_events, max_age_days=settings.max_age_days)
+
+
+@dataclass(frozen=True, slots=True)
+class SyslogTarget:
+    transport: str  # udp | tcp
+    host: str
+    port: int
+
+
+def parse_syslog(text: str) -> SyslogTarget:
+    """``udp://HOST[:PORT]`` (514) or ``tcp://HOST[:PORT]`` (601); ValueError says why not."""
+    parts = urlsplit(text)
+    if parts.scheme not in ("udp", "tcp") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError("expected udp://HOST[:PORT] or tcp://HOST[:PORT]")
+    try:
+        port = parts.port or (514 if parts.scheme == "udp" else 601)
+    except ValueError:
+        raise ValueError("the port must be a number 1..65535") from None
+    return SyslogTarget(parts.scheme, parts.hostname, port)
 
 
 # -- the writer --------------------------------------------------------------------------------------
@@ -462,9 +480,15 @@ def render(rows: Iterable[Mapping[str, Any]], fmt: str) -> str:
         writer.writeheader()
         writer.writerows(rows)
         return out.getvalue().rstrip("\n")
-    from rtu.control import table
+    return _table(rows, [c for c in _SHOWN if c != "detail" or any(r["detail"] for r in rows)])
 
-    return table(rows, [c for c in _SHOWN if c != "detail" or any(r["detail"] for r in rows)])
+
+def _table(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> str:
+    """Left-aligned columns under an upper-case header (as `rtu points` prints them)."""
+    cells = [[c.upper() for c in columns]]
+    cells += [["-" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells)
 
 
 def read_file(path: Path, **filters: Any) -> list[dict[str, Any]]:
