@@ -85,7 +85,7 @@ _STATION_KEYS: Final = (
 )
 _IEC104_KEYS: Final = (
     "enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections", "allowed_masters",
-    "tls", "redundancy_groups",
+    "tls", "redundancy_groups", "max_connections_per_address", "startdt_timeout",
 )
 _REDUNDANCY_KEYS: Final = ("name", "masters")
 _TLS_KEYS: Final = (
@@ -892,6 +892,9 @@ class _Parser:
             for name in ("t0", "t1", "t2", "t3")
         }
         max_connections = self.integer(tbl.get("max_connections", 4), "iec104.max_connections", 1)
+        per_address = self.integer(tbl.get("max_connections_per_address", 2),
+                                   "iec104.max_connections_per_address", 1)
+        startdt_timeout = self.seconds(tbl.get("startdt_timeout", 30.0), "iec104.startdt_timeout")
         allowed = self.allowed_masters(tbl.get("allowed_masters", []))
         tls = self.tls(tbl.get("tls", _MISSING), load=bool(enabled))
         redundancy = self.redundancy_groups(tbl.get("redundancy_groups", _MISSING))
@@ -904,11 +907,13 @@ class _Parser:
             self.error("iec104", str(exc))
             return None
         if (len(self.errors) > errors_before or listen is None or max_connections is None
-                or allowed is None or redundancy is None):
+                or allowed is None or redundancy is None or per_address is None
+                or startdt_timeout is None):
             return None
         try:
             settings = Iec104Settings(
                 host=listen[0], port=listen[1], apci=apci, max_connections=max_connections,
+                max_connections_per_address=per_address, startdt_timeout=startdt_timeout,
                 allowed_masters=allowed, tls=tls, redundancy_groups=redundancy,
             )
         except ValueError as exc:

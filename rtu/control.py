@@ -317,6 +317,8 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
             "max_connections": server.settings.max_connections,
             "refused": server.refused,
             "switchovers": server.switchovers,
+            "startdt_timeouts": server.startdt_timeouts,
+            "paused_reads": server.paused_reads,
         }
         for link in sorted(server.links, key=lambda lnk: lnk.name):
             session = link.session
@@ -514,7 +516,11 @@ def format_status(status: Mapping[str, Any]) -> str:
         out.append(f"\n104 {iec104['listen']} {state}: {iec104['connections']}/"
                    f"{iec104['max_connections']} connections, {iec104['refused']} refused"
                    + (f", {iec104['switchovers']} redundancy switchovers"
-                      if iec104.get("switchovers") else ""))
+                      if iec104.get("switchovers") else "")
+                   + (f", {iec104['startdt_timeouts']} closed without STARTDT"
+                      if iec104.get("startdt_timeouts") else "")
+                   + (f", reading paused {iec104['paused_reads']} times (backed up)"
+                      if iec104.get("paused_reads") else ""))
         if status["masters"]:
             out.append(table(status["masters"], ["name", "data_transfer", "queued",
                                                  "unacknowledged", "overflowed"]))
