@@ -378,6 +378,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         },
         "journal": sup.journal.status() if sup.journal is not None else None,
         "reloads": sup.reloads,
+        "resets": sup.resets,
         "reload_error": sup.reload_error,
         "last_error": sup.last_error,
         "uptime": round(time.monotonic() - sup.started_at, 1),
@@ -500,7 +501,8 @@ def _cell(value: object) -> str:
 def format_status(status: Mapping[str, Any]) -> str:
     out = [(f"config {status['config']}, common address {status['common_address']}, "
             f"{status['points']} points, {status['queued_events']} queued events, "
-            f"up {status['uptime']:.0f} s, {status['reloads']} reload(s)")]
+            f"up {status['uptime']:.0f} s, {status['reloads']} reload(s)"
+            + (f", {status['resets']} reset(s) by a master" if status.get("resets") else ""))]
     health = status["health"]
     dog = (f"watchdog {health['watchdog_sec']:g} s, {health['pings']} pings"
            if health["watchdog_sec"] else "no systemd watchdog")

@@ -55,6 +55,7 @@ LIVE_FIELDS: Final = frozenset({
 })
 BENCH_SOURCE: Final = "<bench>"
 COI_LOCAL_MANUAL_RESET: Final = 1  # cause of initialisation after a rebuild
+COI_REMOTE_RESET: Final = 2  # cause of initialisation after a master's reset process
 
 
 class ReloadError(Exception):
@@ -211,19 +212,21 @@ def _still_valid(outstation: Outstation, record: EventRecord) -> bool:
         and record.type_id in MONITOR_TYPES[point.kind]
 
 
-def mark_reinitialised(outstation: Outstation) -> None:
+def mark_reinitialised(outstation: Outstation, *, remote_reset: bool = False) -> None:
     """The end of initialisation queued by a rebuilt outstation's groups says why: local
-    reset after a change of local parameters (COI 1 + bit 7), not power on."""
+    reset after a change of local parameters (COI 1 + bit 7), not power on; or, with
+    ``remote_reset``, a master's reset process (COI 2)."""
+    cause = EndOfInitialization(0, COI_REMOTE_RESET) if remote_reset else EndOfInitialization(
+        0, COI_LOCAL_MANUAL_RESET, after_parameter_change=True)
     for group in outstation.groups.values():
         items = group.backlog.take_all()
-        group.backlog.extend_front(_with_reinit_cause(items))
+        group.backlog.extend_front(_with_cause(items, cause))
 
 
-def _with_reinit_cause(items: Iterable[EventRecord]) -> list[EventRecord]:
+def _with_cause(items: Iterable[EventRecord], cause: EndOfInitialization) -> list[EventRecord]:
     out: list[EventRecord] = []
     for record in items:
         if record.type_id is TypeId.M_EI_NA_1 and isinstance(record.obj, EndOfInitialization):
-            record = EventRecord(record.type_id, record.cot, EndOfInitialization(
-                0, COI_LOCAL_MANUAL_RESET, after_parameter_change=True), record.seq)
+            record = EventRecord(record.type_id, record.cot, cause, record.seq)
         out.append(record)
     return out

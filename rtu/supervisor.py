@@ -55,8 +55,10 @@ _QU_BY_NAME = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.
 _SERVICE_STATE = frozenset({
     "_stop", "loader", "last_error", "reload_error", "reloads", "restarts", "watchdog",
     "control", "ready", "started_at", "_tg", "_source_tasks", "_service_tasks", "_reload_lock",
-    "journal",
+    "journal", "resets",
 })
+RESET_ANSWER_WAIT = 5.0  # seconds a reset process waits for its ACT_CON to go out
+RESET_LINGER = 0.1  # seconds then left to the kernel to send it
 
 
 class SystemClock:
@@ -139,6 +141,7 @@ class Supervisor:
         self.last_error: str | None = None  # the last source failure, for STATUS= and status
         self.reload_error: str | None = None  # why the last reload failed (None once one works)
         self.reloads = 0
+        self.resets = 0  # reset process commands obeyed (re-initialised in place)
         self.restarts: dict[str, int] = {}  # source name -> restarts after a failure
         self.watchdog: Watchdog | None = None
         self.control: ControlServer | None = None
@@ -426,7 +429,7 @@ class Supervisor:
         self._start_sources([server])
         await self._first_open_attempts()
 
-    async def _rebuild(self, new: AppConfig) -> None:
+    async def _rebuild(self, new: AppConfig, *, remote_reset: bool = False) -> None:
         """The field side changed: stop everything, compose the new configuration, carry the
         queued events over, start again. If the new one cannot be built, the old one is built
         again (and the reload fails)."""
@@ -450,7 +453,7 @@ class Supervisor:
             if relay is not None and relay.get() != state:
                 await asyncio.to_thread(relay.set, state)
         fresh.executor.report_all()
-        mark_reinitialised(fresh.outstation)
+        mark_reinitialised(fresh.outstation, remote_reset=remote_reset)
         carried, dropped = carry_events(old_outstation, fresh.outstation)
         log.info("reload: %d queued events carried over, %d dropped", carried, dropped)
         if self.journal is not None:
@@ -475,6 +478,7 @@ class Supervisor:
         for name, value in vars(fresh).items():
             if name not in _SERVICE_STATE:
                 setattr(self, name, value)
+        self.outstation.on_reset_process = self._reset_process  # acts on this supervisor
 
     async def close(self) -> None:
         if self.iec104 is not None:
@@ -487,8 +491,54 @@ class Supervisor:
             self.gpio.close()
 
     def _reset_process(self, qrp: int) -> None:
-        log.warning("reset of process (QRP %d) requested by a master: restarting", qrp)
-        self.stop()
+        """A master's reset process (general reset): once its ACT_CON has gone out, the
+        outstation re-initialises in place: everything is composed again from the running
+        configuration (as a rebuilding reload does, queued events carried over) and every
+        event group's end of initialisation says COI 2 (remote reset). The process keeps
+        running, so repeated resets never reach systemd's start limit."""
+        if self._tg is None or self._stop.is_set():
+            log.warning("reset of process (QRP %d) requested while not running; ignored", qrp)
+            return
+        log.warning("reset of process (QRP %d) requested by a master: re-initialising", qrp)
+        task = self._tg.create_task(self._reset_in_place(), name="reset process")
+        self._service_tasks.append(task)
+        task.add_done_callback(self._forget_task)
+
+    async def _reset_in_place(self) -> None:
+        async with self._reload_lock:
+            await self._answers_sent(RESET_ANSWER_WAIT)
+            started = time.monotonic()
+            try:
+                await self._rebuild(self.config, remote_reset=True)
+            except ReloadError as exc:
+                # the configuration that ran cannot be built again (a device gone...): end the
+                # process with a failure, which systemd's Restart=on-failure answers
+                log.error("reset of process: cannot re-initialise in place (%s); exiting with "
+                          "a failure so that the service manager restarts the outstation", exc)
+                raise RuntimeError(f"reset of process failed: {exc}") from exc
+            self.resets += 1
+            log.warning("reset of process: re-initialised in %.2f s (end of initialisation, "
+                        "COI 2, queued for every link)", time.monotonic() - started)
+            if self.watchdog is not None:
+                self.watchdog.send_status(force=True)
+
+    async def _answers_sent(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until no session has an answer waiting and no 104
+        connection has octets waiting in its transport: the reset's ACT_CON is out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = any(s.responses for g in self.outstation.groups.values()
+                          for s in g.sessions)
+            if self.iec104 is not None:
+                waiting = waiting or any(
+                    link.transport is not None and link.transport.get_write_buffer_size()
+                    for link in self.iec104.links)
+            if not waiting:
+                await asyncio.sleep(RESET_LINGER)  # the kernel sends what it holds
+                return
+            await asyncio.sleep(0.01)
+        log.warning("reset of process: answers still waiting after %g s; re-initialising anyway",
+                    timeout)
 
 
 def _relay(config: AppConfig, name: str) -> object:
