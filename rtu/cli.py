@@ -101,6 +101,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from rtu.preflight import check_paths
+
+    findings = check_paths(config)
+    for kind, text in findings:
+        print(f"{args.file}: {kind}: {text}", file=sys.stderr)
+    if any(kind == "error" for kind, _ in findings):
+        return 1
     print(f"{args.file}: OK, {len(config.points)} points, {len(config.relays)} relays")
     return 0
 

@@ -377,6 +377,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
             "pings": dog.pings if dog is not None else 0,
         },
         "journal": sup.journal.status() if sup.journal is not None else None,
+        "journal_unavailable": sup.journal_unavailable,
         "reloads": sup.reloads,
         "resets": sup.resets,
         "reload_error": sup.reload_error,
@@ -404,6 +405,8 @@ def status_line(sup: Supervisor) -> str:
         link = sup.iec101.link
         parts.append("101 link up" if link is not None and link.link_up else "101 link down")
     journal = sup.journal
+    if sup.journal_unavailable:
+        parts.append("RUNNING WITHOUT PERSISTENCE (event journal unavailable)")
     if journal is not None:
         if journal.last_error:
             parts.append(f"event journal failing: {journal.last_error}")
@@ -534,13 +537,17 @@ def format_status(status: Mapping[str, Any]) -> str:
         stats = iec101.get("statistics") or {}
         if stats:
             out.append("  " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
+    if status.get("journal_unavailable"):
+        out.append(f"\nRUNNING WITHOUT PERSISTENCE: {status['journal_unavailable']}")
     journal = status.get("journal")
     if journal:
         out.append(f"\nevent journal {journal['path']}: {journal['stored']} stored, "
                    f"{journal['pending']} pending, {journal['restored']} restored at start-up, "
                    f"{journal['overflowed']} overflowed, {journal['commits']} commits "
                    f"(every {journal['commit_interval']:g} s, fsync at every "
-                   f"{journal['fsync']}), {journal['failures']} failed")
+                   f"{journal['fsync']}), {journal['failures']} failed"
+                   + (f", {journal['skipped']} unreadable rows skipped at start-up"
+                      if journal.get("skipped") else ""))
         if journal.get("last_error"):
             out.append(f"  last error: {journal['last_error']}")
     out.append("\nevent groups")

@@ -14,7 +14,7 @@ from hal.fake import FakeRelay
 from hal.interfaces import RelayOutput
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
-from rtu.eventstore import JournalWriter, journal_path, open_journal
+from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_journal
 from rtu.iec.asdu.types import Qu
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
@@ -42,7 +42,7 @@ from rtu.sources.iec61850 import Iec61850Commands, iec61850_sources
 from rtu.sources.modbus import modbus_sources
 from rtu.sources.relays import RelayExecutor, relay_settings
 from rtu.sources.simulated import SimulatedField
-from rtu.statedir import state_directory
+from rtu.statedir import StateDirectoryError, state_directory
 from rtu.watchdog import Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ _QU_BY_NAME = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.
 _SERVICE_STATE = frozenset({
     "_stop", "loader", "last_error", "reload_error", "reloads", "restarts", "watchdog",
     "control", "ready", "started_at", "_tg", "_source_tasks", "_service_tasks", "_reload_lock",
-    "journal", "resets",
+    "journal", "resets", "journal_unavailable",
 })
 RESET_ANSWER_WAIT = 5.0  # seconds a reset process waits for its ACT_CON to go out
 RESET_LINGER = 0.1  # seconds then left to the kernel to send it
@@ -74,10 +74,12 @@ class SystemClock:
 class Supervisor:
     def __init__(self, config: AppConfig, *,
                  loader: Callable[[], AppConfig] | None = None,
-                 journal: JournalWriter | None = None) -> None:
+                 journal: JournalWriter | None = None,
+                 journal_unavailable: str | None = None) -> None:
         """``journal``: the running journal, handed over by a reload's rebuild (the events it
         protects are carried over in memory); None opens [journal]'s file when enabled and
-        queues what a previous run left in it."""
+        queues what a previous run left in it, unless ``journal_unavailable`` says why the
+        running outstation has none (a rebuild keeps running without persistence)."""
         self.config = config
         self.db = PointDatabase(config.points)
         # the board: GPIO inputs and relay outputs ([gpio], [[relays]]), ADCs ([adc])
@@ -116,13 +118,16 @@ class Supervisor:
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
         # the event journal: the groups exist now (the servers made them), no event yet
         self.journal = journal
+        # why the enabled journal could not be had (None: it runs, or it is disabled); the
+        # outstation then runs without persistence and says so (rtu status, STATUS=)
+        self.journal_unavailable = journal_unavailable
         if journal is not None:
             # a rebuild: number on from the running outstation, which stays attached until
             # its events have been carried over (_rebuild)
             assert journal.outstation is not None
             self.outstation.next_seq = journal.outstation.next_seq
             self.outstation.journal = journal
-        elif config.journal.enabled:
+        elif config.journal.enabled and journal_unavailable is None:
             self.journal = self._open_journal(config)
         # field sources and serial servers, each run under _supervise (restart with backoff)
         self.sources: list[Source] = [self.sim]
@@ -152,12 +157,21 @@ class Supervisor:
         self._service_tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
 
-    def _open_journal(self, config: AppConfig) -> JournalWriter:
-        """Open the journal file (EventStoreError / StateDirectoryError: the outstation does
-        not start) and queue what it holds before anything else."""
+    def _open_journal(self, config: AppConfig) -> JournalWriter | None:
+        """Open the journal file and queue what it holds before anything else. Start-up never
+        fails on the journal: a file that cannot be used is moved aside and a new one started
+        (rtu/eventstore.py); where no journal can be had at all (the state directory or the
+        path unusable, the file held by another process) the outstation runs without
+        persistence, logs why and shows it (``journal_unavailable``)."""
         settings = config.journal
-        path = journal_path(settings.path, state_directory(config.service.state_directory))
-        store = open_journal(path, max_events=settings.max_events, fsync=settings.fsync)
+        try:
+            path = journal_path(settings.path, state_directory(config.service.state_directory))
+            store = open_journal(path, max_events=settings.max_events, fsync=settings.fsync)
+        except (EventStoreError, StateDirectoryError, OSError) as exc:
+            self.journal_unavailable = str(exc)
+            log.error("%s: RUNNING WITHOUT PERSISTENCE: events not yet acknowledged will be "
+                      "lost if the outstation stops; fix the journal path and restart", exc)
+            return None
         writer = JournalWriter(store, settings)
         writer.restore(self.outstation, store.load())
         writer.attach(self.outstation)
@@ -443,11 +457,13 @@ class Supervisor:
         await self.close()
         failure: ReloadError | None = None
         try:
-            fresh = Supervisor(new, loader=self.loader, journal=self.journal)
+            fresh = Supervisor(new, loader=self.loader, journal=self.journal,
+                               journal_unavailable=self.journal_unavailable)
         except Exception as exc:  # a driver that cannot open, a bad combination...
             log.exception("reload: cannot build the new configuration; rebuilding the old")
             failure = ReloadError(f"cannot build the new configuration: {exc}")
-            fresh = Supervisor(self.config, loader=self.loader, journal=self.journal)
+            fresh = Supervisor(self.config, loader=self.loader, journal=self.journal,
+                               journal_unavailable=self.journal_unavailable)
         for name, state in states.items():
             relay = fresh.relays.get(name)
             if relay is not None and relay.get() != state:

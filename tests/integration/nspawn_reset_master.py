@@ -1,5 +1,5 @@
 """A stdlib-only 104 master run inside the nspawn container (its venv has no test tools):
-``python nspawn_reset_master.py PORT RESETS`` sends RESETS general resets (C_RP_NA_1, QRP 1),
+``python nspawn_reset_master.py PORT CA RESETS`` sends RESETS general resets (C_RP_NA_1, QRP 1),
 each on its own connection; after each, it connects again and expects an end of
 initialisation with COI 2 first and a GI answered to ACT_TERM. Prints one line per reset;
 exits 1 with the reason on the first failure."""
@@ -11,8 +11,14 @@ import sys
 import time
 
 STARTDT_ACT = bytes.fromhex("680407000000")
-GI = bytes.fromhex("64 01 06 00 01 00 00 00 00 14")
-RESET = bytes.fromhex("69 01 06 00 01 00 00 00 00 01")
+
+
+def gi(ca: int) -> bytes:
+    return bytes([100, 1, 6, 0, ca & 0xFF, ca >> 8, 0, 0, 0, 20])
+
+
+def reset(ca: int) -> bytes:
+    return bytes([105, 1, 6, 0, ca & 0xFF, ca >> 8, 0, 0, 0, 1])  # QRP 1: general reset
 
 
 class Link:
@@ -58,10 +64,10 @@ class Link:
         self.ns += 1
 
 
-def main(port: int, resets: int) -> int:
+def main(port: int, ca: int, resets: int) -> int:
     for n in range(1, resets + 1):
         link = Link(port)
-        link.send(RESET)
+        link.send(reset(ca))
         while (asdu := link.asdu()) and asdu[0] != 105:
             pass
         if not asdu or asdu[2] & 0x7F != 7:
@@ -76,7 +82,7 @@ def main(port: int, resets: int) -> int:
             print(f"reset {n}: first ASDU is not an end of initialisation, COI 2: {first.hex(' ')}")
             return 1
         started = time.monotonic()
-        link.send(GI)
+        link.send(gi(ca))
         while (asdu := link.asdu()) and not (asdu[0] == 100 and asdu[2] & 0x3F == 10):
             pass
         if not asdu:
@@ -89,4 +95,4 @@ def main(port: int, resets: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(int(sys.argv[1]), int(sys.argv[2])))
+    sys.exit(main(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])))

@@ -275,8 +275,10 @@ def test_reset_process_reinitialises_in_place(container: Container) -> None:
                  "systemctl restart rtu.service", timeout=60)
     state = container.wait_for({"ActiveState": "active", "SubState": "running"}, timeout=30)
     pid, restarts = state["MainPID"], state["NRestarts"]
+    config = tomllib.loads(container.ok("cat /etc/rtu/rtu.toml"))
+    ca = config["station"]["common_address"]  # 9 since the reload test
     out = container.ok("/opt/rtu/venv/bin/python /src/tests/integration/nspawn_reset_master.py "
-                       "2404 7", timeout=120)
+                       f"2404 {ca} 7", timeout=120)
     assert out.count("end of initialisation COI 2, GI answered") == 7, out
     state = container.wait_for({"ActiveState": "active", "SubState": "running"}, timeout=10)
     assert state["MainPID"] == pid and state["NRestarts"] == restarts, state
