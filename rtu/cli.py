@@ -181,7 +181,8 @@ def _add_operator_commands(sub: Any) -> None:
     def socket_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--socket", metavar="PATH",
                        help="the outstation's control socket (default: found by itself in "
-                            "$RUNTIME_DIRECTORY, /run/rtu, $XDG_RUNTIME_DIR/rtu or /tmp/rtu-UID)")
+                            "$RUNTIME_DIRECTORY, /run/rtu, $XDG_RUNTIME_DIR/rtu or /tmp/rtu-UID; "
+                            "only a socket owned by root, you or the service user is used)")
 
     status = sub.add_parser("status", help="masters, queues, sources and health of the running "
                                            "outstation")

@@ -42,7 +42,7 @@ from rtu.sources.iec61850 import Iec61850Commands, iec61850_sources
 from rtu.sources.modbus import modbus_sources
 from rtu.sources.relays import RelayExecutor, relay_settings
 from rtu.sources.simulated import SimulatedField
-from rtu.statedir import StateDirectoryError, state_directory
+from rtu.statedir import StateDirectoryError, state_directory, state_directory_path
 from rtu.watchdog import Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
@@ -309,7 +309,9 @@ class Supervisor:
 
     async def _open_control(self) -> None:
         """(Re)open the operator socket where [service] control_socket says; not fatal."""
-        path = control_socket_path(self.config.service.control_socket)
+        path = control_socket_path(self.config.service.control_socket,
+                                   state_dir=state_directory_path(
+                                       self.config.service.state_directory))
         if self.control is not None:
             if self.control.path == path:
                 return
