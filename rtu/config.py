@@ -90,6 +90,7 @@ _IEC104_KEYS: Final = (
 _REDUNDANCY_KEYS: Final = ("name", "masters")
 _TLS_KEYS: Final = (
     "enabled", "certificate", "private_key", "ca_file", "allowed_fingerprints", "min_version",
+    "crl_file", "expiry_warning_days",
 )
 _IEC101_KEYS: Final = (
     "enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
@@ -974,6 +975,14 @@ class _Parser:
                                   tuple(MIN_VERSIONS))
         fingerprints = self.fingerprints(tbl.get("allowed_fingerprints", []),
                                          f"{path}.allowed_fingerprints")
+        warning_days = self.integer(tbl.get("expiry_warning_days", 30),
+                                    f"{path}.expiry_warning_days", 0, 3650)
+        crl_file = ""
+        if "crl_file" in tbl:
+            text = self.string(tbl["crl_file"], f"{path}.crl_file", "the path of a PEM CRL file")
+            if text:
+                crl_file = os.path.join(os.path.dirname(self.source), os.path.expanduser(text))
+                files["crl_file"] = crl_file
         if load and enabled:
             for key, file in files.items():
                 if not os.path.isfile(file):
@@ -981,10 +990,11 @@ class _Parser:
                     self.error(f"{path}.{key}", f"{file}: {why}")
         if len(self.errors) > errors_before or not enabled:
             return None
-        assert min_version is not None and fingerprints is not None
+        assert min_version is not None and fingerprints is not None and warning_days is not None
         settings = TlsSettings(certificate=files["certificate"], private_key=files["private_key"],
                                ca_file=files["ca_file"], allowed_fingerprints=fingerprints,
-                               min_version=min_version)
+                               min_version=min_version, crl_file=crl_file,
+                               expiry_warning_days=warning_days)
         if load:
             try:
                 server_context(settings)

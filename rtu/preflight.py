@@ -1,6 +1,6 @@
 """`rtu check`'s look at the paths `rtu run` will open, without creating or changing anything:
 the state directory, the event journal, the TLS files (their contents are loaded by the
-configuration check itself). Each finding is ("error", text) where `rtu run` would fail or run
+configuration check itself) and the station certificate's dates. Each finding is ("error", text) where `rtu run` would fail or run
 without something configured, ("warning", text) where it would repair something itself (a
 journal file it would move aside)."""
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rtu.config import AppConfig
 from rtu.eventstore import journal_path, unusable_journal_file
+from rtu.servers.tls import certificate_finding
 from rtu.statedir import directory_problem, state_directory_path
 
 __all__ = ["Finding", "check_paths"]
@@ -37,6 +38,9 @@ def check_paths(config: AppConfig) -> list[Finding]:
                            ("CA file", tls.ca_file)):
             if name and not os.access(name, os.R_OK):
                 findings.append(("error", f"TLS {what} {name}: not readable by this user"))
+        finding = certificate_finding(tls)
+        if finding is not None:
+            findings.append(finding)
     return findings
 
 

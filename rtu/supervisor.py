@@ -34,6 +34,7 @@ from rtu.reload import (
 )
 from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
+from rtu.servers.tls import TlsConfigError
 from rtu.sources.adc import build_adc_sources
 from rtu.sources.base import Source
 from rtu.sources.digital import build_digital_source, open_field_gpio
@@ -368,6 +369,11 @@ class Supervisor:
                     await self._rebuild(new)
                 else:
                     await self._apply_live(new, plan)
+                if self.iec104 is not None and not plan.touches("iec104"):
+                    try:  # certificate, key and CRL files may have changed in place
+                        self.iec104.reload_tls()
+                    except TlsConfigError as exc:
+                        raise ReloadError(f"[iec104.tls]: {exc}") from exc
             except ReloadError as exc:
                 self.reload_error = str(exc)
                 log.error("reload failed, running configuration kept: %s", exc)

@@ -8,6 +8,7 @@ connection, armed at the core's next deadline on the loop's monotonic clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import ssl
@@ -149,6 +150,8 @@ class Iec104Server:
         # TlsConfigError (a ValueError naming the file) if a certificate file does not load
         self.tls_context = _tls.server_context(settings.tls) if settings.tls else None
         self.tls_allowed = frozenset(settings.tls.allowed_fingerprints) if settings.tls else frozenset()
+        self.certificate_note = ""  # what is wrong with the station certificate ("" = nothing)
+        self._certificate_timer: asyncio.TimerHandle | None = None
         self.handshakes: dict[_Link, asyncio.Task[None]] = {}  # TLS handshakes in progress
         self.switchovers = 0  # STARTDTs that took a redundancy group over from another connection
         # (event group, its networks) in configuration order; a catch-all group matches last
@@ -165,7 +168,35 @@ class Iec104Server:
         host, port = self._server.sockets[0].getsockname()[:2]
         return host, port
 
+    def check_certificate(self) -> None:
+        """Log what is wrong with the station certificate (expired, not yet valid: error;
+        expiring within expiry_warning_days: warning), now and then daily while it lasts;
+        failed handshakes then carry it too."""
+        self._certificate_timer = None
+        tls = self.settings.tls
+        if tls is None:
+            return
+        finding = _tls.certificate_finding(tls)
+        self.certificate_note = finding[1] if finding else ""
+        if finding is not None:
+            (log.error if finding[0] == "error" else log.warning)("%s", finding[1])
+        with contextlib.suppress(RuntimeError):  # no running loop: checked once only
+            self._certificate_timer = asyncio.get_running_loop().call_later(
+                _tls.CERTIFICATE_CHECK_INTERVAL, self.check_certificate)
+
+    def reload_tls(self) -> None:
+        """Read the certificate, key, CA and CRL files again (a rotation without a restart):
+        new handshakes use them. TlsConfigError (the old context stays) if they do not load."""
+        if self.settings.tls is None:
+            return
+        self.tls_context = _tls.server_context(self.settings.tls)
+        if self._certificate_timer is not None:
+            self._certificate_timer.cancel()
+        self.check_certificate()
+        log.info("TLS: certificate, key, CA and CRL files read again")
+
     async def start(self) -> None:
+        self.check_certificate()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: _Link(self), self.settings.host, self.settings.port, reuse_address=True
@@ -174,6 +205,9 @@ class Iec104Server:
                  " (TLS)" if self.tls_context else "")
 
     async def close(self) -> None:
+        if self._certificate_timer is not None:
+            self._certificate_timer.cancel()
+            self._certificate_timer = None
         if self._server is not None:
             self._server.close()
             for pending, task in list(self.handshakes.items()):
@@ -293,7 +327,8 @@ class _Link(asyncio.Protocol):
 
     async def _start_tls(self, transport: asyncio.Transport, context: ssl.SSLContext) -> None:
         try:
-            tls = await _tls.accept(transport, self, context, self.server.tls_allowed, self.name)
+            tls = await _tls.accept(transport, self, context, self.server.tls_allowed, self.name,
+                                    station_note=self.server.certificate_note)
         finally:
             self.server.handshakes.pop(self, None)
         if tls is None:
