@@ -42,6 +42,9 @@ READ_ASDU = bytes.fromhex("66 01 05 00 01 00 e9 03 00")  # C_RD_NA_1 IOA 1001
 def write_config(tmp_path: Path, extra: str = "") -> tuple[Path, int]:
     port = free_tcp_port()
     config = tmp_path / "site.toml"
+    if "max_connections_per_address" not in extra:
+        # the flooder, the measuring master and one of them still closing: all 127.0.0.1
+        extra += "\nmax_connections_per_address = 3"
     points = "\n".join(f"""
 [[points]]
 name = "di{i:02d}"
@@ -144,13 +147,14 @@ def read_burst(seq: int) -> bytes:
     return b"".join(i_frame(READ_ASDU, (seq * 100 + i) % 32768, 0) for i in range(100))
 
 
-def gi_times(port: int, until: float) -> list[float]:
-    """Another master: STARTDT, then GIs one after the other until ``until``; the time from
-    each GI to its ACT_TERM."""
+def gi_times(port: int, until: float, sample: Callable[[], None] = lambda: None) -> list[float]:
+    """Another master: STARTDT, then GIs one after the other until ``until`` (calling
+    ``sample`` between them); the time from each GI to its ACT_TERM."""
     times: list[float] = []
     with Raw104Client(port) as master:
         master.startdt(5)
         while time.monotonic() < until:
+            sample()
             t0 = time.monotonic()
             master.send_asdu(GI_ASDU)
             master.recv_until(lambda a: a.get("type_id") == 100
@@ -173,19 +177,17 @@ def test_a_flooding_master_is_bounded_and_another_master_is_served(
         else:
             flooder = Flooder(port, STARTDT_ACT, read_burst)
         flooder.start()
-        peak = rss_before
+        peaks = [rss_before]
         try:
             time.sleep(0.5)
-            end = time.monotonic() + FLOOD_SECONDS
-            times: list[float] = []
-            while time.monotonic() < end:
-                times += gi_times(port, min(end, time.monotonic() + 2.0))
-                peak = max(peak, rss_mb(proc.pid))
+            times = gi_times(port, time.monotonic() + FLOOD_SECONDS,
+                             lambda: peaks.append(rss_mb(proc.pid)))
         finally:
             flooder.stop.set()
             flooder.join(10)
         assert flooder.error is None, flooder.error
         assert proc.poll() is None, "the outstation died"
+        peak = max(peaks)
         growth = peak - rss_before
         median, worst = statistics.median(times), max(times)
         print(f"\n{flood}: {FLOOD_SECONDS:g} s, {flooder.sent / 1e6:.1f} MB sent by the flooder "
