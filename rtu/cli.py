@@ -18,6 +18,7 @@ from rtu.config import (
     ConfigError,
     LoggingConfig,
     bench_config,
+    config_schema,
     load_config,
     parse_listen,
 )
@@ -109,6 +110,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     if any(kind == "error" for kind, _ in findings):
         return 1
     print(f"{args.file}: OK, {len(config.points)} points, {len(config.relays)} relays")
+    return 0
+
+
+def cmd_config_schema(args: argparse.Namespace) -> int:
+    print(config_schema())
     return 0
 
 
@@ -230,6 +236,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file")
     check.set_defaults(func=cmd_check)
+    schema = sub.add_parser("config-schema", help="print a JSON Schema (draft 2020-12) of the "
+                                                  "configuration file, for editors")
+    schema.set_defaults(func=cmd_config_schema)
     _add_operator_commands(sub)
     return parser
 

@@ -379,30 +379,9 @@ def points_snapshot(sup: Supervisor, pattern: str = "*") -> list[dict[str, Any]]
 
 def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     outstation = sup.outstation
-    masters: list[dict[str, Any]] = []
-    iec104: dict[str, Any] | None = None
-    if sup.iec104 is not None:
-        server = sup.iec104
-        listening = server_listening(server)
-        iec104 = {
-            "listen": f"{server.settings.host}:{server.settings.port}",
-            "listening": listening,
-            "connections": len(server.links),
-            "max_connections": server.settings.max_connections,
-            "refused": server.refused,
-            "switchovers": server.switchovers,
-            "startdt_timeouts": server.startdt_timeouts,
-            "paused_reads": server.paused_reads,
-        }
-        for link in sorted(server.links, key=lambda lnk: lnk.name):
-            session = link.session
-            masters.append({
-                "name": link.name,
-                "data_transfer": bool(session and session.active),
-                "queued": len(session.events) if session else 0,
-                "unacknowledged": session.unacknowledged_events if session else 0,
-                "overflowed": session.events.overflowed if session else 0,
-            })
+    # the servers report their own state (no reaching into connections or sessions here)
+    iec104 = sup.iec104.status() if sup.iec104 is not None else None
+    masters = sup.iec104.masters() if sup.iec104 is not None else []
     groups = [{
         "name": group.name,
         "backlog": len(group.backlog),
@@ -410,18 +389,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
                       "overflowed": s.events.overflowed} for s in group.sessions],
     } for group in outstation.groups.values()]
-    iec101: dict[str, Any] | None = None
-    if sup.iec101 is not None:
-        line = sup.iec101
-        link101 = line.link
-        iec101 = {
-            "device": line.settings.serial.device,
-            "open": line.opened.is_set(),
-            "link_up": bool(link101 is not None and link101.link_up),
-            "mode": line.settings.link.mode.value,
-            "reopens": line.reopens,
-            "statistics": dict(link101.statistics) if link101 is not None else {},
-        }
+    iec101 = sup.iec101.status() if sup.iec101 is not None else None
     running = {id(source): not task.done() for source, task in sup.source_tasks()}
     # a source may say how its field side is doing (status(): e.g. an IEC 61850 device's link)
     sources: list[dict[str, object]] = []

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from rtu.config import AppConfig
 from rtu.eventstore import journal_path, unusable_journal_file
-from rtu.servers.tls import certificate_finding
 from rtu.statedir import directory_problem, state_directory_path
 
 __all__ = ["Finding", "check_paths"]
@@ -38,6 +37,8 @@ def check_paths(config: AppConfig) -> list[Finding]:
                            ("CA file", tls.ca_file)):
             if name and not os.access(name, os.R_OK):
                 findings.append(("error", f"TLS {what} {name}: not readable by this user"))
+        from rtu.servers.tls import certificate_finding  # optional: only with [iec104.tls]
+
         finding = certificate_finding(tls)
         if finding is not None:
             findings.append(finding)

@@ -1,4 +1,8 @@
-"""The composition root: builds the database, sources, outstation and servers, and runs them."""
+"""The composition root: builds the database, sources, outstation and servers, and runs them.
+
+The field side comes from the component registry (rtu/components.py): the supervisor builds
+what the configuration enables and runs its sources, without naming any source kind.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,13 @@ import signal
 import time
 from collections.abc import Callable
 from contextlib import suppress
+from typing import TypeVar
 
-from hal.fake import FakeRelay
 from hal.interfaces import RelayOutput
+from rtu.components import Field, build_field
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_journal
-from rtu.iec.asdu.types import Qu
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
@@ -34,30 +38,19 @@ from rtu.reload import (
 )
 from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
-from rtu.servers.tls import TlsConfigError
-from rtu.sources.adc import build_adc_sources
 from rtu.sources.base import Source
-from rtu.sources.digital import build_digital_source, open_field_gpio
-from rtu.sources.dlms import dlms_sources
-from rtu.sources.iec61850 import Iec61850Commands, iec61850_sources
-from rtu.sources.modbus import modbus_sources
-from rtu.sources.relays import RelayExecutor, relay_settings
-from rtu.sources.simulated import SimulatedField
+from rtu.sources.gpio.source import Board, DigitalSource
+from rtu.sources.relays.component import Relays
+from rtu.sources.simulated.source import SimulatedField
 from rtu.statedir import StateDirectoryError, state_directory, state_directory_path
 from rtu.watchdog import Watchdog, watchdog_interval
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
 RESTART_BACKOFF_MAX = 30.0
 FIRST_OPEN_GRACE = 1.0  # seconds READY waits for the 101 port's first open attempt
-_QU_BY_NAME = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.LONG_PULSE}
-# Service state: kept (not recomposed) across a reload that rebuilds the field side (_adopt).
-_SERVICE_STATE = frozenset({
-    "_stop", "loader", "last_error", "reload_error", "reloads", "restarts", "watchdog",
-    "control", "ready", "started_at", "_tg", "_source_tasks", "_service_tasks", "_reload_lock",
-    "journal", "resets", "journal_unavailable",
-})
 RESET_ANSWER_WAIT = 5.0  # seconds a reset process waits for its ACT_CON to go out
 RESET_LINGER = 0.1  # seconds then left to the kernel to send it
 
@@ -76,45 +69,25 @@ class Supervisor:
     def __init__(self, config: AppConfig, *,
                  loader: Callable[[], AppConfig] | None = None,
                  journal: JournalWriter | None = None,
+                 reset_process: Callable[[int], None] | None = None,
                  journal_unavailable: str | None = None) -> None:
         """``journal``: the running journal, handed over by a reload's rebuild (the events it
         protects are carried over in memory); None opens [journal]'s file when enabled and
         queues what a previous run left in it, unless ``journal_unavailable`` says why the
-        running outstation has none (a rebuild keeps running without persistence)."""
+        running outstation has none (a rebuild keeps running without persistence).
+        ``reset_process``: what a master's reset of process does (default: this supervisor
+        re-initialises in place)."""
         self.config = config
         self.db = PointDatabase(config.points)
-        # the board: GPIO inputs and relay outputs ([gpio], [[relays]]), ADCs ([adc])
-        self.gpio = open_field_gpio(config)  # None when nothing uses GPIO
-        self.relays: dict[str, RelayOutput] = {
-            r.name: self.gpio.output(r.name) if self.gpio is not None and r.driver == "gpio"
-            else FakeRelay(r.name, r.initial)
-            for r in config.relays
-        }
-        self.digital = build_digital_source(self.db, config, self.gpio) if self.gpio else None
-        self.adc = build_adc_sources(self.db, config)
-        c = config.commands
-        self.executor = RelayExecutor(self.db, self.relays, short_pulse=c.short_pulse,
-                                      long_pulse=c.long_pulse, default_qu=c.default_qu,
-                                      settings=relay_settings(config.relays),
-                                      inputs=self.digital)
-        s = config.simulation
-        self.sim = SimulatedField(self.db, seed=s.seed, digital_interval=s.digital_interval,
-                                  analog_interval=s.analog_interval,
-                                  counter_interval=s.counter_interval)
+        # the field side: every component the configuration enables (rtu/components.py).
         # The state read at start-up is what GI reports after end of initialisation; it is
         # not a stream of spontaneous changes, so it is read before the outstation subscribes.
-        self.sim.initialise()
-        if self.digital is not None:
-            self.digital.initialise()
-        for adc in self.adc:
-            adc.initialise()
-        self.executor.report_all()
-        # IEC 61850 devices: read like the other sources, and the commands mapped to their
-        # control objects go to them (ACT_CON/ACT_TERM follow the device); the rest to relays
-        self.iec61850 = iec61850_sources(config.iec61850, self.db)
-        self.commands = Iec61850Commands(self.iec61850, self.executor)
+        self.field: Field = build_field(
+            config, self.db, lambda: state_directory(config.service.state_directory))
+        self.field.initialise()
+        self.commands = self.field.command_executor()
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.commands,
-                                     on_reset_process=self._reset_process)
+                                     on_reset_process=reset_process or self._reset_process)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
         # the event journal: the groups exist now (the servers made them), no event yet
@@ -126,23 +99,15 @@ class Supervisor:
             # a rebuild: number on from the running outstation, which stays attached until
             # its events have been carried over (_rebuild)
             assert journal.outstation is not None
-            self.outstation.next_seq = journal.outstation.next_seq
-            self.outstation.journal = journal
+            self.outstation.continue_sequence(journal.outstation.next_seq)
+            self.outstation.attach_journal(journal)
         elif config.journal.enabled and journal_unavailable is None:
             self.journal = self._open_journal(config)
         # field sources and serial servers, each run under _supervise (restart with backoff)
-        self.sources: list[Source] = [self.sim]
-        if self.iec101 is not None:
-            self.sources.append(self.iec101)
-        self.sources.extend(modbus_sources(config.modbus, self.db))  # one per Modbus bus
-        self.sources.extend(self.iec61850)  # one per IEC 61850 device
-        if self.digital is not None:
-            self.sources.append(self.digital)
-        self.sources.extend(self.adc)  # one per ADC
-        self.sources.extend(dlms_sources(  # one per DLMS/COSEM meter
-            config.dlms, self.db, lambda: state_directory(config.service.state_directory)))
+        self.sources: list[Source] = [] if self.iec101 is None else [self.iec101]
+        self.sources.extend(self.field.sources)
         self._stop = asyncio.Event()
-        # -- service state (_SERVICE_STATE): systemd, operator socket, reload --
+        # -- service state, kept across a reload that rebuilds the field side (_adopt) --
         self.loader = loader  # re-reads the configuration on reload (default: config.source)
         self.last_error: str | None = None  # the last source failure, for STATUS= and status
         self.reload_error: str | None = None  # why the last reload failed (None once one works)
@@ -157,6 +122,34 @@ class Supervisor:
         self._source_tasks: list[tuple[Source, asyncio.Task[None]]] = []
         self._service_tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
+
+    # -- what the field components provide ------------------------------------------------------
+    # ``provided`` is the way in; the properties below only keep the names the operator socket
+    # (`rtu sim set`) and the tests used before the registry: nothing here composes anything.
+    def provided(self, kind: type[_T]) -> _T:
+        """The object of type ``kind`` a field component provides (LookupError if none)."""
+        found = self.field.get(kind)
+        if found is None:
+            raise LookupError(f"no field component provides a {kind.__name__}")
+        return found
+
+    @property
+    def sim(self) -> SimulatedField:
+        return self.provided(SimulatedField)
+
+    @property
+    def relays(self) -> dict[str, RelayOutput]:
+        return self.provided(Relays).outputs
+
+    @property
+    def digital(self) -> DigitalSource | None:
+        board = self.field.get(Board)
+        return board.inputs if board is not None else None
+
+    @property
+    def iec61850(self) -> list[Source]:
+        return list(self.field.parts["iec61850"].sources) if "iec61850" in self.field.parts \
+            else []
 
     def _open_journal(self, config: AppConfig) -> JournalWriter | None:
         """Open the journal file and queue what it holds before anything else. Start-up never
@@ -372,7 +365,7 @@ class Supervisor:
                 if self.iec104 is not None and not plan.touches("iec104"):
                     try:  # certificate, key and CRL files may have changed in place
                         self.iec104.reload_tls()
-                    except TlsConfigError as exc:
+                    except ValueError as exc:  # TlsConfigError: rtu.servers.tls is optional
                         raise ReloadError(f"[iec104.tls]: {exc}") from exc
             except ReloadError as exc:
                 self.reload_error = str(exc)
@@ -395,11 +388,8 @@ class Supervisor:
         if plan.touches("iec101") or plan.touches("field_sizes"):
             await self._replace_iec101(new)
         if plan.touches("station"):
-            self.outstation.config = new.station
-        if plan.touches("commands"):
-            c = new.commands
-            self.executor.durations = {Qu.SHORT_PULSE: c.short_pulse, Qu.LONG_PULSE: c.long_pulse}
-            self.executor.default_qu = _QU_BY_NAME[c.default_qu]
+            self.outstation.reconfigure(new.station)
+        self.field.apply_live(new, plan.touches)  # e.g. [commands] to the relays
         if plan.touches("logging"):
             logging.getLogger().setLevel(new.logging.level)
         if plan.touches("journal") and self.journal is not None:
@@ -458,25 +448,21 @@ class Supervisor:
         await self._stop_sources()
         if self.iec104 is not None:
             await self.iec104.close()
-        same = {r.name for r in new.relays} & {r.name for r in self.config.relays}
-        same = {n for n in same if _relay(new, n) == _relay(self.config, n)}
-        states = {name: self.relays[name].get() for name in same if name in self.relays}
+        kept = self.field.keep(new)  # e.g. the positions of relays configured as before
         old_outstation = self.outstation
         await self.close()
         failure: ReloadError | None = None
         try:
             fresh = Supervisor(new, loader=self.loader, journal=self.journal,
+                               reset_process=self._reset_process,
                                journal_unavailable=self.journal_unavailable)
         except Exception as exc:  # a driver that cannot open, a bad combination...
             log.exception("reload: cannot build the new configuration; rebuilding the old")
             failure = ReloadError(f"cannot build the new configuration: {exc}")
             fresh = Supervisor(self.config, loader=self.loader, journal=self.journal,
+                               reset_process=self._reset_process,
                                journal_unavailable=self.journal_unavailable)
-        for name, state in states.items():
-            relay = fresh.relays.get(name)
-            if relay is not None and relay.get() != state:
-                await asyncio.to_thread(relay.set, state)
-        fresh.executor.report_all()
+        await fresh.field.restore(kept)
         mark_reinitialised(fresh.outstation, remote_reset=remote_reset)
         carried, dropped = carry_events(old_outstation, fresh.outstation)
         log.info("reload: %d queued events carried over, %d dropped", carried, dropped)
@@ -495,24 +481,23 @@ class Supervisor:
             raise failure
 
     def _adopt(self, fresh: Supervisor) -> None:
-        """Take over the components ``fresh`` composed; the service state stays ours and is
-        shared with ``fresh``, so that its bound callbacks (on_reset_process...) act here."""
-        for name in _SERVICE_STATE:
-            setattr(fresh, name, getattr(self, name))
-        for name, value in vars(fresh).items():
-            if name not in _SERVICE_STATE:
-                setattr(self, name, value)
-        self.outstation.on_reset_process = self._reset_process  # acts on this supervisor
+        """Take over what ``fresh`` composed for the new configuration; the service state
+        (tasks, watchdog, operator socket, journal, counters) stays ours. ``fresh`` was built
+        with our reset-process callback, so nothing it holds points back at it."""
+        self.config = fresh.config
+        self.db = fresh.db
+        self.field = fresh.field
+        self.commands = fresh.commands
+        self.outstation = fresh.outstation
+        self.iec104 = fresh.iec104
+        self.iec101 = fresh.iec101
+        self.sources = fresh.sources
 
     async def close(self) -> None:
         if self.iec104 is not None:
             await self.iec104.close()
         self.outstation.close()
-        self.executor.close()
-        for adc in self.adc:
-            adc.close()
-        if self.gpio is not None:
-            self.gpio.close()
+        self.field.close()
 
     def _reset_process(self, qrp: int) -> None:
         """A master's reset process (general reset): once its ACT_CON has gone out, the
@@ -563,7 +548,3 @@ class Supervisor:
             await asyncio.sleep(0.01)
         log.warning("reset of process: answers still waiting after %g s; re-initialising anyway",
                     timeout)
-
-
-def _relay(config: AppConfig, name: str) -> object:
-    return next((r for r in config.relays if r.name == name), None)

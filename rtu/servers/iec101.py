@@ -1,26 +1,44 @@
-"""IEC 60870-5-101 server: a serial port (pyserial) around the sans-I/O FT1.2 link layer and the
-shared outstation.
+"""IEC 60870-5-101 server: a serial port (pyserial) around the sans-I/O link cores of
+rtu/iec/cs101 (unbalanced or balanced) and the shared outstation.
 
 The port is read through the event loop (add_reader on its file descriptor), never polled. A
 port that cannot be opened, or that disappears (a yanked USB adapter), is reported and reopened
 with backoff; meanwhile the link is down and its events wait in the session's group backlog.
+
+This driver only moves octets, timers and ASDUs: it feeds the core, acts on its events (ASDUs
+to the session, confirmations, link up/down), and offers the session's next output to the core
+(unbalanced: one class 1 ASDU held for the next poll plus whether more waits, for ACD; balanced:
+the next ASDU whenever the primary is free).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rtu.iec.asdu.codec import AsduProfile
-from rtu.iec.cs101.link import LinkLayer, LinkParameters, LinkStateChanged
+from rtu.iec.cs101.balanced import BalancedLink
+from rtu.iec.cs101.link import (
+    AsduReceived,
+    DataConfirmed,
+    Event,
+    LinkMode,
+    LinkParameters,
+    LinkStateChanged,
+    inter_character_timeout,
+)
+from rtu.iec.cs101.unbalanced import UnbalancedLink
 from rtu.iec.outstation import Outstation, Session
 
 log = logging.getLogger(__name__)
 
 PARITIES = {"N": "N", "E": "E", "O": "O"}
 FT12_MAX_LENGTH = 255  # octets counted by L: control, address and ASDU
+DEFAULT_INTER_CHARACTER_TIMEOUT_MIN = 0.05  # USB adapters deliver octets in bursts ~16 ms apart
 REOPEN_BACKOFF_FIRST = 1.0
 REOPEN_BACKOFF_MAX = 30.0
 _BITS_PER_CHAR_OVERHEAD = 2  # start bit + parity counted with the stop bits below
@@ -60,39 +78,62 @@ class Iec101Settings:
     ca_size: int = 2
     ioa_size: int = 3
     group: str = ""  # event group; default: one per serial line
+    # floor of the FT1.2 inter-character timeout (seconds); the timeout in force is the larger
+    # of this and 33 bit times at the baud rate, unless link.idle_timeout is set explicitly
+    inter_character_timeout_min: float = DEFAULT_INTER_CHARACTER_TIMEOUT_MIN
+
+    def __post_init__(self) -> None:
+        inter_character_timeout(self.serial.baudrate, self.inter_character_timeout_min)
 
     def profile(self) -> AsduProfile:
         max_asdu = FT12_MAX_LENGTH - 1 - self.link.address_size
         return AsduProfile(self.cot_size, self.ca_size, self.ioa_size, max_asdu_length=max_asdu)
 
+    @property
+    def idle_timeout(self) -> float:
+        """The FT1.2 inter-character timeout in force on this line, in seconds."""
+        if self.link.idle_timeout is not None:
+            return self.link.idle_timeout
+        return inter_character_timeout(self.serial.baudrate, self.inter_character_timeout_min)
 
-class _Application:
-    """The link layer's view of a Session (the ApplicationLayer protocol of cs101.link)."""
+    def link_parameters(self) -> LinkParameters:
+        """The link parameters with the inter-character timeout in force."""
+        return dataclasses.replace(self.link, idle_timeout=self.idle_timeout)
 
-    def __init__(self, session: Session) -> None:
-        self.session = session
 
-    def has_class1(self) -> bool:
-        return self.session.has_output()
+def handle_events(session: Session, events: Sequence[Event]) -> None:
+    """Act on a link core's events, in order: ASDUs to the session, confirmations, link state."""
+    for event in events:
+        if isinstance(event, AsduReceived):
+            session.receive(event.asdu)
+        elif isinstance(event, DataConfirmed):
+            session.acknowledged(1)
+        elif isinstance(event, LinkStateChanged):
+            if event.up:
+                session.activate()
+            else:
+                session.deactivate()
 
-    def next_class1(self) -> bytes | None:
-        out = self.session.next_output()
-        return None if out is None else out.asdu
 
-    def next_class2(self) -> bytes | None:
-        return None  # no cyclic or background data is configured
+def offer_output(link: UnbalancedLink | BalancedLink, session: Session, now: float) -> None:
+    """Hand the session's next output to the core, as far as the core takes it.
 
-    def confirmed(self) -> None:
-        self.session.acknowledged(1)
-
-    def receive(self, asdu: bytes) -> None:
-        self.session.receive(asdu)
-
-    def link_up(self) -> None:
-        self.session.activate()
-
-    def link_down(self) -> None:
-        self.session.deactivate()
+    Unbalanced: one class 1 ASDU is held for the next poll, and whether more waits (ACD); no
+    cyclic or background data (class 2) is configured.  Balanced: the next ASDU whenever the
+    primary is free.
+    """
+    if isinstance(link, UnbalancedLink):
+        if link.wants_class1:
+            out = session.next_output()
+            if out is not None:
+                link.offer_class1(out.asdu)
+        link.set_class1_waiting(session.has_output())
+        return
+    while link.can_send:
+        out = session.next_output()
+        if out is None:
+            return
+        link.send_asdu(out.asdu, now)
 
 
 class Iec101Server:
@@ -104,7 +145,7 @@ class Iec101Server:
         self.profile = settings.profile()
         outstation.group(self.group)  # events are kept from start-up on
         self.session: Session | None = None
-        self.link: LinkLayer | None = None
+        self.link: UnbalancedLink | BalancedLink | None = None
         self.opened = asyncio.Event()
         self.reopens = 0
         self._serial: Any = None
@@ -136,6 +177,18 @@ class Iec101Server:
             self._close()
 
     # -- port --------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        """The line as `rtu status` shows it: port open, link up, reopens, link statistics."""
+        link = self.link
+        return {
+            "device": self.settings.serial.device,
+            "open": self.opened.is_set(),
+            "link_up": bool(link is not None and link.link_up),
+            "mode": self.settings.link.mode.value,
+            "reopens": self.reopens,
+            "statistics": dict(link.statistics) if link is not None else {},
+        }
+
     def _open(self) -> None:
         import serial  # pyserial; imported here so that 104-only installs never need it
         import serial.rs485
@@ -161,11 +214,15 @@ class Iec101Server:
         self._serial = port
         self._lost = asyncio.Event()
         self.session = self.outstation.open_session(self.name, self.profile, self.group, self._wake)
-        self.link = LinkLayer(self.settings.link, _Application(self.session), loop.time())
+        params = self.settings.link_parameters()
+        if params.mode is LinkMode.BALANCED:
+            self.link = BalancedLink(params, loop.time())
+        else:
+            self.link = UnbalancedLink(params, loop.time())
         loop.add_reader(port.fileno(), self._on_readable)
-        log.info("%s: serial port open (%d baud, %d%s%g, %s mode, link address %d)", self.name,
-                 s.baudrate, s.bytesize, s.parity, s.stopbits, self.settings.link.mode.value,
-                 self.settings.link.address)
+        log.info("%s: serial port open (%d baud, %d%s%g, %s mode, link address %d, "
+                 "inter-character timeout %.3f s)", self.name, s.baudrate, s.bytesize, s.parity,
+                 s.stopbits, params.mode.value, params.address, params.idle_timeout or 0.0)
         self.opened.set()
         self._flush()
 
@@ -209,27 +266,31 @@ class Iec101Server:
             self._fail(OSError("device disconnected"))
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
+        self._offer()  # what the session queued since: the answer to a poll carries it
         self._handle(link.receive_data(data, loop.time()))
         self._flush()
 
-    def _handle(self, events: list[Any]) -> None:
+    def _handle(self, events: Sequence[Event]) -> None:
         for event in events:
             if isinstance(event, LinkStateChanged):
                 log.info("%s: link %s (%s)", self.name, "up" if event.up else "down", event.reason)
+        if self.session is not None:
+            handle_events(self.session, events)
+
+    def _offer(self) -> None:
+        link, session, loop = self.link, self.session, self._loop
+        if link is not None and session is not None and loop is not None:
+            offer_output(link, session, loop.time())
 
     def _wake(self) -> None:
         if self.link is not None and self._loop is not None:
-            self._loop.call_soon(self._poll_application)
-
-    def _poll_application(self) -> None:
-        if self.link is not None and self._loop is not None:
-            self.link.poll_application(self._loop.time())
-            self._flush()
+            self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         link, port, loop = self.link, self._serial, self._loop
         if link is None or port is None or loop is None:
             return
+        self._offer()
         data = link.data_to_send()
         if data:
             log.debug("%s tx %s", self.name, data.hex(" "))

@@ -15,6 +15,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.cs104.connection import (
@@ -28,7 +29,9 @@ from rtu.iec.cs104.connection import (
     Event,
 )
 from rtu.iec.outstation import Outstation, Session
-from rtu.servers import tls as _tls
+
+if TYPE_CHECKING:  # rtu.servers.tls is loaded only by a server that uses TLS
+    from rtu.servers.tls import TlsSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +70,7 @@ class Iec104Settings:
     max_connections: int = 4
     allowed_masters: tuple[str, ...] = ()  # IP addresses or networks; empty = any
     group: str = "iec104"  # event group shared by this server's masters
-    tls: _tls.TlsSettings | None = None  # IEC 62351-3 TLS; None = plain TCP
+    tls: TlsSettings | None = None  # IEC 62351-3 TLS; None = plain TCP
     # none: every master is in ``group`` and each started connection gets every event;
     # else each master belongs to the first group listing its address (event group
     # "<group>/<name>"), and a STARTDT moves the group's data transfer to that connection
@@ -148,7 +151,11 @@ class Iec104Server:
         self._server: asyncio.Server | None = None
         self._allowed = [ipaddress.ip_network(e, strict=False) for e in settings.allowed_masters]
         # TlsConfigError (a ValueError naming the file) if a certificate file does not load
-        self.tls_context = _tls.server_context(settings.tls) if settings.tls else None
+        self.tls_context: ssl.SSLContext | None = None
+        if settings.tls is not None:
+            from rtu.servers import tls  # optional: imported only when TLS is configured
+
+            self.tls_context = tls.server_context(settings.tls)
         self.tls_allowed = frozenset(settings.tls.allowed_fingerprints) if settings.tls else frozenset()
         self.certificate_note = ""  # what is wrong with the station certificate ("" = nothing)
         self._certificate_timer: asyncio.TimerHandle | None = None
@@ -176,6 +183,8 @@ class Iec104Server:
         tls = self.settings.tls
         if tls is None:
             return
+        from rtu.servers import tls as _tls  # loaded by __init__ already
+
         finding = _tls.certificate_finding(tls)
         self.certificate_note = finding[1] if finding else ""
         if finding is not None:
@@ -189,6 +198,8 @@ class Iec104Server:
         new handshakes use them. TlsConfigError (the old context stays) if they do not load."""
         if self.settings.tls is None:
             return
+        from rtu.servers import tls as _tls  # loaded by __init__ already
+
         self.tls_context = _tls.server_context(self.settings.tls)
         if self._certificate_timer is not None:
             self._certificate_timer.cancel()
@@ -267,20 +278,49 @@ class Iec104Server:
         are sent again on ``link``)."""
         if not self._redundancy or link.session is None:
             return
-        for other in list(self.links):
-            session = other.session
-            if other is link or session is None or not session.active \
-                    or session.group is not link.session.group:
-                continue
-            unacknowledged = session.unacknowledged_events
-            if other.conn is not None:
+        links = {other.session: other for other in self.links if other.session is not None}
+        for session, unacknowledged in self.outstation.hand_over(link.session):
+            other = links.get(session)
+            if other is not None and other.conn is not None:
                 other.conn.suspend_data_transfer()
-            session.deactivate(link_keeps_sent=True)
-            other.arm_startdt_deadline()
+            if other is not None:
+                other.arm_startdt_deadline()
             self.switchovers += 1
             log.warning("redundancy group %s: %s took over data transfer from %s (%d events "
                         "it had not acknowledged will be sent again)", session.group.name,
-                        link.name, other.name, unacknowledged)
+                        link.name, session.name, unacknowledged)
+
+
+    # -- what the server reports (rtu status) -----------------------------------------------
+    def listening(self) -> bool:
+        """Whether the listening socket is open (not before start() nor after close())."""
+        return self._server is not None and self._server.is_serving()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "listen": f"{self.settings.host}:{self.settings.port}",
+            "listening": self.listening(),
+            "connections": len(self.links),
+            "max_connections": self.settings.max_connections,
+            "refused": self.refused,
+            "switchovers": self.switchovers,
+            "startdt_timeouts": self.startdt_timeouts,
+            "paused_reads": self.paused_reads,
+        }
+
+    def masters(self) -> list[dict[str, Any]]:
+        """One entry per connected master: data transfer, queued and unacknowledged events."""
+        masters: list[dict[str, Any]] = []
+        for link in sorted(self.links, key=lambda lnk: lnk.name):
+            session = link.session
+            masters.append({
+                "name": link.name,
+                "data_transfer": bool(session and session.active),
+                "queued": len(session.events) if session else 0,
+                "unacknowledged": session.unacknowledged_events if session else 0,
+                "overflowed": session.events.overflowed if session else 0,
+            })
+        return masters
 
 
 class _Link(asyncio.Protocol):
@@ -327,6 +367,8 @@ class _Link(asyncio.Protocol):
 
     async def _start_tls(self, transport: asyncio.Transport, context: ssl.SSLContext) -> None:
         try:
+            from rtu.servers import tls as _tls  # loaded by __init__ already
+
             tls = await _tls.accept(transport, self, context, self.server.tls_allowed, self.name,
                                     station_note=self.server.certificate_note)
         finally:

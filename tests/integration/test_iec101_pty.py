@@ -306,3 +306,55 @@ def test_a_yanked_adapter_is_reopened_and_no_event_is_lost(tmp_path: Path) -> No
     finally:
         socat.kill()
         socat.wait(5)
+
+
+# -- line recovery: the FT1.2 inter-character timeout (on by default) ----------------------------
+
+HALF_HEADER = bytes.fromhex("68 09 09")  # a long frame's header, cut off by a quiet line
+
+
+def _fragments_dropped(rtu: OutstationThread) -> int:
+    def read() -> int:
+        link = rtu.sup.iec101.link if rtu.sup.iec101 is not None else None
+        return link.statistics["fragments_dropped"] if link is not None else -1
+    return int(rtu.call(read))
+
+
+def test_unbalanced_half_a_frame_then_a_quiet_line_does_not_make_it_deaf(
+    pty_pair: tuple[int, str],
+) -> None:
+    fd, device = pty_pair
+    m = Ft12Master(fd)
+    with OutstationThread(config_101(device), free_tcp_port()) as rtu:
+        assert m.reset().function == SEC_ACK
+        m.write(HALF_HEADER)
+        time.sleep(0.3)  # longer than the default 50 ms floor
+        for _ in range(5):  # before the fix: no answer for 25 s, then a burst of stale ones
+            start = time.monotonic()
+            status = m.request(REQUEST_LINK_STATUS)
+            assert status.kind == "fixed" and status.function == SEC_LINK_STATUS
+            assert time.monotonic() - start < 1.0
+        assert m.read_optional(0.2) is None  # nothing stale follows
+        assert _fragments_dropped(rtu) == 1
+
+
+def test_balanced_half_a_frame_then_a_quiet_line_does_not_make_it_deaf(
+    pty_pair: tuple[int, str],
+) -> None:
+    fd, device = pty_pair
+    m = Ft12Master(fd, address=1, balanced=True)
+    config = config_101(device, LinkMode.BALANCED, remote_address=2, repeat_timeout=0.3,
+                        test_interval=0)
+    with OutstationThread(config, free_tcp_port()) as rtu:
+        m.answer(m.read(), SEC_LINK_STATUS)  # the outstation's primary establishes the link
+        m.answer(m.read(), SEC_ACK)
+        ei = m.read()
+        assert ei.kind == "variable" and ei.asdu_header()["type_id"] == M_EI_NA_1
+        m.answer(ei, SEC_ACK)
+        m.write(HALF_HEADER)
+        time.sleep(0.3)
+        start = time.monotonic()
+        status = m.request(REQUEST_LINK_STATUS)  # our primary asks the outstation's secondary
+        assert status.kind == "fixed" and status.function == SEC_LINK_STATUS
+        assert time.monotonic() - start < 1.0
+        assert _fragments_dropped(rtu) == 1

@@ -32,7 +32,7 @@ import pytest
 
 from rtu.config import parse_config
 from rtu.points.model import PointValue, Quality
-from rtu.sources.iec61850 import Iec61850DeviceSource
+from rtu.sources.iec61850.source import Iec61850DeviceSource
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import (
     COT_ACTIVATION,

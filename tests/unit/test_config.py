@@ -55,7 +55,7 @@ SCHEMA: dict[str, set[str]] = {
                "startdt_timeout"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
-               "repeat_timeout", "max_repeats", "test_interval"},
+               "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
     "logging": {"level"},
@@ -68,7 +68,7 @@ SCHEMA: dict[str, set[str]] = {
              "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
-    "dlms": {"credentials", "meters"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -320,7 +320,7 @@ class TestLoad:
         with pytest.raises(ConfigError) as info:
             load_config(str(path))
         assert info.value.errors == [
-            f"{path}: points[0].ioa: expected an integer 1..16777215 (ioa_size 3), got 'x'"
+            f"{path}:3: points[0] 'a'.ioa: expected an integer 1..16777215 (ioa_size 3), got 'x'"
         ]
 
     def test_config_error_from_a_string(self) -> None:
@@ -1729,9 +1729,9 @@ class TestBoard:
         assert main(["check", str(path)]) == 2
         err = capsys.readouterr().err.splitlines()
         assert err == [
-            (f"{path}: gpio.inputs[1].line: expected a GPIO line not used by another input or "
+            (f"{path}:8: gpio.inputs[1].line: expected a GPIO line not used by another input or "
              "relay, got 'GPIO17' (already used by gpio.inputs[0])"),
-            (f"{path}: points[0].source: expected \"gpio:NAME\" with the name of a "
+            (f"{path}:13: points[0] 'p'.source: expected \"gpio:NAME\" with the name of a "
              "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
              "'gpio:c' (gpio names: a, b)"),
         ]

@@ -6,7 +6,7 @@ import tomllib
 from typing import Any
 
 from rtu.config import load_config
-from rtu.iec61850_config import Iec61850Control, Iec61850Read, Iec61850Report
+from rtu.sources.iec61850.config import Iec61850Control, Iec61850Read, Iec61850Report
 from tests.unit.test_config import SRC, errors_of, example_path, example_text, minimal, single_error
 
 IEC61850_SCHEMA: dict[str, set[str]] = {

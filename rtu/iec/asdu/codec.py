@@ -9,7 +9,10 @@ SQ=0: every object is IOA (ioa_size octets, LE) followed by its element(s).
 SQ=1: one IOA, then the elements of the objects with consecutive IOAs.
 
 Pure functions only: no I/O, no clock. Per-type encoders and decoders are built once in
-tables indexed by type id, and every fixed layout uses a precompiled ``struct.Struct``.
+tables indexed by type id, and every fixed layout uses a precompiled ``struct.Struct``. The
+element codecs live by family of types in :mod:`.codec_monitor`, :mod:`.codec_command` and
+:mod:`.codec_system` (the standard's parameter and file types are not implemented); constants,
+errors, lookup tables and CP56Time2a in :mod:`.codec_base`. Import from this module.
 
 Decoding tolerates reserved bits that are set but rejects out-of-range time tag fields.
 Encoding is strict: anything that cannot be represented exactly is our bug and raises
@@ -24,6 +27,93 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from rtu.iec.asdu.codec_base import (
+    BYTE_VALUES,
+    CA_SIZE_TWO_OCTETS,
+    CA_SIZES,
+    COT_BY_VALUE,
+    COT_CAUSE_MASK,
+    COT_ENCODE,
+    COT_NEGATIVE,
+    COT_OCTET_OFFSET,
+    COT_SIZE_WITH_ORIGINATOR,
+    COT_SIZES,
+    COT_TEST,
+    CP56_OCTETS,
+    DEFAULT_MAX_ASDU_LENGTH,
+    ENCODE_ERRORS,
+    IOA_SIZES,
+    MAX_ASDU_LENGTH_LIMIT,
+    MAX_OBJECTS,
+    OCTET_BITS,
+    OCTET_BYTES,
+    ORIGINATOR_MAX,
+    TYPE_ID_OCTETS,
+    VSQ_COUNT_MASK,
+    VSQ_OCTETS,
+    VSQ_SEQUENCE,
+    AsduError,
+    AsduHeader,
+    BadTimeTag,
+    ElementDecoder,
+    MalformedAsduError,
+    UnknownCauseError,
+    UnknownTypeError,
+    decode_cp56,
+    encode_cp56,
+)
+from rtu.iec.asdu.codec_command import (
+    dec_bitstring_command,
+    dec_double_command,
+    dec_regulating_step,
+    dec_setpoint_float,
+    dec_setpoint_normalized,
+    dec_setpoint_scaled,
+    dec_single_command,
+    enc_bitstring_command,
+    enc_double_command,
+    enc_setpoint_float,
+    enc_setpoint_normalized,
+    enc_setpoint_scaled,
+    enc_single_command,
+)
+from rtu.iec.asdu.codec_monitor import (
+    dec_bitstring,
+    dec_double_point,
+    dec_integrated_total,
+    dec_measured_float,
+    dec_measured_normalized,
+    dec_measured_scaled,
+    dec_normalized_no_quality,
+    dec_single_point,
+    dec_step_position,
+    enc_bitstring,
+    enc_double_point,
+    enc_integrated_total,
+    enc_measured_float,
+    enc_measured_normalized,
+    enc_measured_scaled,
+    enc_normalized_no_quality,
+    enc_single_point,
+    enc_step_position,
+)
+from rtu.iec.asdu.codec_system import (
+    dec_clock_sync,
+    dec_counter_interrogation,
+    dec_end_of_init,
+    dec_interrogation,
+    dec_read,
+    dec_reset_process,
+    dec_test,
+    dec_test_with_time,
+    enc_counter_interrogation,
+    enc_end_of_init,
+    enc_interrogation,
+    enc_nothing,
+    enc_reset_process,
+    enc_test,
+    enc_test_with_time,
+)
 from rtu.iec.asdu.objects import (
     TIME_TAGGED_TYPES,
     Asdu,
@@ -31,7 +121,6 @@ from rtu.iec.asdu.objects import (
     Bitstring32Command,
     ClockSyncCommand,
     CounterInterrogationCommand,
-    Cp56Time2a,
     DoubleCommand,
     DoublePoint,
     EndOfInitialization,
@@ -54,8 +143,8 @@ from rtu.iec.asdu.objects import (
     TestCommand,
     TestCommandWithTime,
 )
-from rtu.iec.asdu.types import Cot, DoublePointValue, Qds, TypeId
-from rtu.iec.errors import LocalProtocolError, RemoteProtocolError
+from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.errors import LocalProtocolError
 
 __all__ = [
     "PROFILE_104",
@@ -72,139 +161,6 @@ __all__ = [
     "object_size",
     "pack_objects",
 ]
-
-# --- data unit identifier -------------------------------------------------------------------
-
-TYPE_ID_OCTETS: Final = 1
-VSQ_OCTETS: Final = 1
-VSQ_SEQUENCE: Final = 0x80  # SQ bit: one IOA, consecutive addresses
-VSQ_COUNT_MASK: Final = 0x7F
-MAX_OBJECTS: Final = 0x7F  # the count field is 7 bits
-
-COT_CAUSE_MASK: Final = 0x3F
-COT_NEGATIVE: Final = 0x40  # P/N bit
-COT_TEST: Final = 0x80  # T bit
-COT_OCTET_OFFSET: Final = TYPE_ID_OCTETS + VSQ_OCTETS  # index of the first COT octet
-ORIGINATOR_MAX: Final = 0xFF
-
-COT_SIZES: Final = (1, 2)
-COT_SIZE_WITH_ORIGINATOR: Final = 2
-CA_SIZE_TWO_OCTETS: Final = 2
-CA_SIZES: Final = (1, 2)
-IOA_SIZES: Final = (1, 2, 3)
-OCTET_BITS: Final = 8
-BYTE_VALUES: Final = 256
-# An FT1.2 frame carries at most 255 octets of control + address + ASDU, so no ASDU is longer
-# than 254 octets; 104 allows 253 - 4 APCI octets = 249.
-MAX_ASDU_LENGTH_LIMIT: Final = 254
-DEFAULT_MAX_ASDU_LENGTH: Final = 249
-
-# --- information elements -------------------------------------------------------------------
-
-SIQ_SPI: Final = 0x01
-SIQ_QUALITY_MASK: Final = 0xF0  # IV NT SB BL (also DIQ)
-DIQ_DPI_MASK: Final = 0x03
-QDS_QUALITY_MASK: Final = 0xF1  # IV NT SB BL OV
-VTI_VALUE_MASK: Final = 0x7F
-VTI_SIGN: Final = 0x40
-VTI_TRANSIENT: Final = 0x80
-VTI_MIN: Final = -64
-VTI_MAX: Final = 63
-BCR_SEQUENCE_MASK: Final = 0x1F
-BCR_CARRY: Final = 0x20
-BCR_ADJUSTED: Final = 0x40
-BCR_INVALID: Final = 0x80
-CMD_STATE_SCS: Final = 0x01
-CMD_STATE_DCS_MASK: Final = 0x03  # DCS and RCS
-CMD_QU_SHIFT: Final = 2
-CMD_QU_MASK: Final = 0x1F  # after the shift
-CMD_SELECT: Final = 0x80  # S/E bit of SCO, DCO, RCO and QOS
-QOS_QL_MASK: Final = 0x7F
-COI_CAUSE_MASK: Final = 0x7F
-COI_AFTER_PARAMETER_CHANGE: Final = 0x80
-QCC_RQT_MASK: Final = 0x3F
-QCC_FRZ_SHIFT: Final = 6
-QCC_FRZ_MASK: Final = 0x03  # after the shift
-
-# --- CP56Time2a -----------------------------------------------------------------------------
-
-CP56_OCTETS: Final = 7
-CP56_MS_MAX: Final = 59_999
-CP56_MINUTE_MASK: Final = 0x3F
-CP56_MINUTE_MAX: Final = 59
-CP56_INVALID: Final = 0x80
-CP56_HOUR_MASK: Final = 0x1F
-CP56_HOUR_MAX: Final = 23
-CP56_SUMMER_TIME: Final = 0x80
-CP56_DAY_MASK: Final = 0x1F
-CP56_DAY_MIN: Final = 1
-CP56_DAY_MAX: Final = 31
-CP56_WEEKDAY_SHIFT: Final = 5
-CP56_WEEKDAY_MAX: Final = 7
-CP56_MONTH_MASK: Final = 0x0F
-CP56_MONTH_MIN: Final = 1
-CP56_MONTH_MAX: Final = 12
-CP56_YEAR_MASK: Final = 0x7F
-CP56_YEAR_MAX: Final = 99
-
-_U8: Final = struct.Struct("<B")
-_U16: Final = struct.Struct("<H")
-_I16: Final = struct.Struct("<h")
-_U32: Final = struct.Struct("<I")
-_U8_U8: Final = struct.Struct("<BB")
-_I16_U8: Final = struct.Struct("<hB")
-_U32_U8: Final = struct.Struct("<IB")
-_I32_U8: Final = struct.Struct("<iB")
-_F32_U8: Final = struct.Struct("<fB")
-_CP56: Final = struct.Struct("<HBBBBB")
-
-_ENCODE_ERRORS: Final = (struct.error, OverflowError)
-
-
-# ============================================================================================
-# Errors
-# ============================================================================================
-
-
-@dataclass(frozen=True, slots=True)
-class AsduHeader:
-    """The data unit identifier of a received ASDU, as raw numbers (no enum conversion)."""
-
-    type_id: int
-    sequence: bool
-    count: int
-    cause: int
-    negative: bool
-    test: bool
-    originator: int
-    common_address: int
-
-
-class AsduError(RemoteProtocolError):
-    """A received ASDU could not be decoded. ``raw`` is the ASDU as received; ``header`` is its
-    data unit identifier when the ASDU was long enough to hold one."""
-
-    def __init__(self, message: str, raw: bytes, header: AsduHeader | None = None) -> None:
-        super().__init__(message)
-        self.raw = raw
-        self.header = header
-
-
-class UnknownTypeError(AsduError):
-    """The type id is not one we know or decode (answer with COT 44, negative mirror)."""
-
-
-class UnknownCauseError(AsduError):
-    """The cause of transmission is not one of ``Cot`` (answer with COT 45, negative mirror)."""
-
-
-class MalformedAsduError(AsduError):
-    """Too short, wrong length for its count, bad time tag fields, or otherwise broken."""
-
-
-class _BadTimeTag(Exception):
-    """Internal: a CP56Time2a field out of range while decoding."""
-
 
 # ============================================================================================
 # Profile
@@ -300,444 +256,6 @@ def _layout_of(profile: AsduProfile) -> _Layout:
 
 
 # ============================================================================================
-# Lookup tables
-# ============================================================================================
-
-_OCTET: Final = tuple(bytes((i,)) for i in range(BYTE_VALUES))
-
-_SIQ_QUALITY: Final = tuple(Qds(i & SIQ_QUALITY_MASK) for i in range(BYTE_VALUES))
-_QDS_QUALITY: Final = tuple(Qds(i & QDS_QUALITY_MASK) for i in range(BYTE_VALUES))
-# Quality values allowed in an element -> the same value as a plain int (Qds keys hash as ints).
-_SIQ_ENCODE: Final[dict[int, int]] = {
-    i: i for i in range(BYTE_VALUES) if i & ~SIQ_QUALITY_MASK == 0
-}
-_QDS_ENCODE: Final[dict[int, int]] = {
-    i: i for i in range(BYTE_VALUES) if i & ~QDS_QUALITY_MASK == 0
-}
-# DPI values (plain ints or DoublePointValue) -> plain int
-_DPI_ENCODE: Final[dict[int, int]] = {i: i for i in range(DIQ_DPI_MASK + 1)}
-_DPI: Final = tuple(DoublePointValue(i & DIQ_DPI_MASK) for i in range(BYTE_VALUES))
-_VTI_VALUE: Final = tuple(((i & VTI_VALUE_MASK) ^ VTI_SIGN) - VTI_SIGN for i in range(BYTE_VALUES))
-_COT_BY_VALUE: Final[tuple[Cot | None, ...]] = tuple(
-    Cot(i) if i in {c.value for c in Cot} else None for i in range(COT_CAUSE_MASK + 1)
-)
-# Cot (or an int of its value) -> the plain int, for the encoder
-_COT_ENCODE: Final[dict[int, int]] = {c.value: c.value for c in Cot}
-
-
-# ============================================================================================
-# CP56Time2a
-# ============================================================================================
-
-
-def _encode_cp56(t: Cp56Time2a | None, ioa: int) -> bytes:
-    if t is None:
-        raise LocalProtocolError(f"IOA {ioa}: missing time tag for a time-tagged type")
-    ms = t.milliseconds
-    minute = t.minute
-    hour = t.hour
-    day = t.day
-    month = t.month
-    year = t.year
-    weekday = t.weekday
-    if not (
-        0 <= ms <= CP56_MS_MAX
-        and 0 <= minute <= CP56_MINUTE_MAX
-        and 0 <= hour <= CP56_HOUR_MAX
-        and CP56_DAY_MIN <= day <= CP56_DAY_MAX
-        and CP56_MONTH_MIN <= month <= CP56_MONTH_MAX
-        and 0 <= year <= CP56_YEAR_MAX
-        and 0 <= weekday <= CP56_WEEKDAY_MAX
-    ):
-        raise LocalProtocolError(f"IOA {ioa}: time tag field out of range: {t!r}")
-    return _CP56.pack(
-        ms,
-        minute | CP56_INVALID if t.invalid else minute,
-        hour | CP56_SUMMER_TIME if t.summer_time else hour,
-        day | weekday << CP56_WEEKDAY_SHIFT,
-        month,
-        year,
-    )
-
-
-def _decode_cp56(data: bytes, offset: int) -> Cp56Time2a:
-    ms, minute_octet, hour_octet, day_octet, month_octet, year_octet = _CP56.unpack_from(
-        data, offset
-    )
-    minute = minute_octet & CP56_MINUTE_MASK
-    hour = hour_octet & CP56_HOUR_MASK
-    day = day_octet & CP56_DAY_MASK
-    month = month_octet & CP56_MONTH_MASK
-    year = year_octet & CP56_YEAR_MASK
-    if (
-        ms > CP56_MS_MAX
-        or minute > CP56_MINUTE_MAX
-        or hour > CP56_HOUR_MAX
-        or day < CP56_DAY_MIN
-        or not CP56_MONTH_MIN <= month <= CP56_MONTH_MAX
-        or year > CP56_YEAR_MAX
-    ):
-        raise _BadTimeTag(
-            f"time tag out of range at offset {offset}: ms={ms} minute={minute} hour={hour}"
-            f" day={day} month={month} year={year}"
-        )
-    return Cp56Time2a(
-        ms,
-        minute,
-        hour,
-        day,
-        month,
-        year,
-        day_octet >> CP56_WEEKDAY_SHIFT,
-        bool(minute_octet & CP56_INVALID),
-        bool(hour_octet & CP56_SUMMER_TIME),
-    )
-
-
-# ============================================================================================
-# Element encoders (element only: no IOA, no time tag)
-# ============================================================================================
-
-
-def _out_of_range(obj: InformationObject, name: str, value: object) -> LocalProtocolError:
-    return LocalProtocolError(f"IOA {obj.ioa}: {type(obj).__name__}.{name} out of range: {value!r}")
-
-
-def _bad_quality(obj: InformationObject, allowed: str) -> LocalProtocolError:
-    quality = getattr(obj, "quality", None)
-    return _out_of_range(obj, f"quality (the element has {allowed} only)", quality)
-
-
-def _enc_single_point(obj: SinglePoint) -> bytes:
-    q = _SIQ_ENCODE.get(obj.quality)
-    if q is None:
-        raise _bad_quality(obj, "IV NT SB BL")
-    return _OCTET[q | SIQ_SPI if obj.value else q]
-
-
-def _enc_double_point(obj: DoublePoint) -> bytes:
-    q = _SIQ_ENCODE.get(obj.quality)
-    if q is None:
-        raise _bad_quality(obj, "IV NT SB BL")
-    value = _DPI_ENCODE.get(obj.value)
-    if value is None:
-        raise _out_of_range(obj, "value", obj.value)
-    return _OCTET[q | value]
-
-
-def _enc_step_position(obj: StepPosition) -> bytes:
-    q = _QDS_ENCODE.get(obj.quality)
-    if q is None:
-        raise _bad_quality(obj, "IV NT SB BL OV")
-    value = obj.value
-    if not VTI_MIN <= value <= VTI_MAX:
-        raise _out_of_range(obj, "value", value)
-    vti = value & VTI_VALUE_MASK
-    return _U8_U8.pack(vti | VTI_TRANSIENT if obj.transient else vti, q)
-
-
-def _enc_bitstring(obj: Bitstring32) -> bytes:
-    q = _QDS_ENCODE.get(obj.quality)
-    if q is None:
-        raise _bad_quality(obj, "IV NT SB BL OV")
-    return _U32_U8.pack(obj.value, q)
-
-
-def _enc_measured_normalized(obj: MeasuredNormalized) -> bytes:
-    q = _QDS_ENCODE.get(obj.quality)
-    if q is None:
-        raise _bad_quality(obj, "IV NT SB BL OV")
-    return _I16_U8.pack(obj.value, q)
-
-
-def _enc_measured_scaled(obj: MeasuredScaled) -> bytes:
-    q = _QDS_ENCODE.get(obj.quality)
-    if q is None:
-        raise _bad_quality(obj, "IV NT SB BL OV")
-    return _I16_U8.pack(obj.value, q)
-
-
-def _enc_measured_float(obj: MeasuredFloat) -> bytes:
-    q = _QDS_ENCODE.get(obj.quality)
-    if q is None:
-        raise _bad_quality(obj, "IV NT SB BL OV")
-    return _F32_U8.pack(obj.value, q)
-
-
-def _enc_integrated_total(obj: IntegratedTotal) -> bytes:
-    seq = obj.sequence
-    if not 0 <= seq <= BCR_SEQUENCE_MASK:
-        raise _out_of_range(obj, "sequence", seq)
-    if obj.carry:
-        seq |= BCR_CARRY
-    if obj.adjusted:
-        seq |= BCR_ADJUSTED
-    if obj.invalid:
-        seq |= BCR_INVALID
-    return _I32_U8.pack(obj.value, seq)
-
-
-def _enc_normalized_no_quality(obj: MeasuredNormalizedNoQuality) -> bytes:
-    return _I16.pack(obj.value)
-
-
-def _command_qualifier(
-    obj: SingleCommand | DoubleCommand | RegulatingStepCommand, state: int
-) -> bytes:
-    qu = obj.qu
-    if not 0 <= qu <= CMD_QU_MASK:
-        raise _out_of_range(obj, "qu", qu)
-    octet = state | qu << CMD_QU_SHIFT
-    return _OCTET[octet | CMD_SELECT if obj.select else octet]
-
-
-def _enc_single_command(obj: SingleCommand) -> bytes:
-    return _command_qualifier(obj, CMD_STATE_SCS if obj.state else 0)
-
-
-def _enc_double_command(obj: DoubleCommand | RegulatingStepCommand) -> bytes:
-    state = obj.state
-    if not 0 <= state <= CMD_STATE_DCS_MASK:
-        raise _out_of_range(obj, "state", state)
-    return _command_qualifier(obj, state)
-
-
-def _qos(obj: SetpointNormalized | SetpointScaled | SetpointFloat) -> int:
-    ql = obj.ql
-    if not 0 <= ql <= QOS_QL_MASK:
-        raise _out_of_range(obj, "ql", ql)
-    return ql | CMD_SELECT if obj.select else ql
-
-
-def _enc_setpoint_normalized(obj: SetpointNormalized) -> bytes:
-    return _I16_U8.pack(obj.value, _qos(obj))
-
-
-def _enc_setpoint_scaled(obj: SetpointScaled) -> bytes:
-    return _I16_U8.pack(obj.value, _qos(obj))
-
-
-def _enc_setpoint_float(obj: SetpointFloat) -> bytes:
-    return _F32_U8.pack(obj.value, _qos(obj))
-
-
-def _enc_bitstring_command(obj: Bitstring32Command) -> bytes:
-    return _U32.pack(obj.value)
-
-
-def _enc_end_of_init(obj: EndOfInitialization) -> bytes:
-    cause = obj.cause
-    if not 0 <= cause <= COI_CAUSE_MASK:
-        raise _out_of_range(obj, "cause", cause)
-    return _OCTET[cause | COI_AFTER_PARAMETER_CHANGE if obj.after_parameter_change else cause]
-
-
-def _enc_interrogation(obj: InterrogationCommand) -> bytes:
-    return _U8.pack(obj.qoi)
-
-
-def _enc_counter_interrogation(obj: CounterInterrogationCommand) -> bytes:
-    rqt = obj.rqt
-    frz = obj.frz
-    if not 0 <= rqt <= QCC_RQT_MASK:
-        raise _out_of_range(obj, "rqt", rqt)
-    if not 0 <= frz <= QCC_FRZ_MASK:
-        raise _out_of_range(obj, "frz", frz)
-    return _OCTET[rqt | frz << QCC_FRZ_SHIFT]
-
-
-def _enc_nothing(obj: ReadCommand | ClockSyncCommand) -> bytes:
-    return b""
-
-
-def _enc_test(obj: TestCommand) -> bytes:
-    return _U16.pack(obj.fbp)
-
-
-def _enc_reset_process(obj: ResetProcessCommand) -> bytes:
-    return _U8.pack(obj.qrp)
-
-
-def _enc_test_with_time(obj: TestCommandWithTime) -> bytes:
-    return _U16.pack(obj.tsc)
-
-
-# ============================================================================================
-# Element decoders: (data, offset of the element, ioa, decoded time tag or None) -> record
-# ============================================================================================
-
-_Decoder = Callable[[bytes, int, int, Cp56Time2a | None], InformationObject]
-
-
-def _dec_single_point(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> SinglePoint:
-    siq = data[off]
-    return SinglePoint(ioa, bool(siq & SIQ_SPI), _SIQ_QUALITY[siq], time)
-
-
-def _dec_double_point(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> DoublePoint:
-    diq = data[off]
-    return DoublePoint(ioa, _DPI[diq], _SIQ_QUALITY[diq], time)
-
-
-def _dec_step_position(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> StepPosition:
-    vti, qds = _U8_U8.unpack_from(data, off)
-    return StepPosition(ioa, _VTI_VALUE[vti], bool(vti & VTI_TRANSIENT), _QDS_QUALITY[qds], time)
-
-
-def _dec_bitstring(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> Bitstring32:
-    value, qds = _U32_U8.unpack_from(data, off)
-    return Bitstring32(ioa, value, _QDS_QUALITY[qds], time)
-
-
-def _dec_measured_normalized(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> MeasuredNormalized:
-    value, qds = _I16_U8.unpack_from(data, off)
-    return MeasuredNormalized(ioa, value, _QDS_QUALITY[qds], time)
-
-
-def _dec_measured_scaled(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> MeasuredScaled:
-    value, qds = _I16_U8.unpack_from(data, off)
-    return MeasuredScaled(ioa, value, _QDS_QUALITY[qds], time)
-
-
-def _dec_measured_float(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> MeasuredFloat:
-    value, qds = _F32_U8.unpack_from(data, off)
-    return MeasuredFloat(ioa, value, _QDS_QUALITY[qds], time)
-
-
-def _dec_integrated_total(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> IntegratedTotal:
-    value, flags = _I32_U8.unpack_from(data, off)
-    return IntegratedTotal(
-        ioa,
-        value,
-        flags & BCR_SEQUENCE_MASK,
-        bool(flags & BCR_CARRY),
-        bool(flags & BCR_ADJUSTED),
-        bool(flags & BCR_INVALID),
-        time,
-    )
-
-
-def _dec_normalized_no_quality(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> MeasuredNormalizedNoQuality:
-    return MeasuredNormalizedNoQuality(ioa, _I16.unpack_from(data, off)[0])
-
-
-def _dec_single_command(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> SingleCommand:
-    sco = data[off]
-    return SingleCommand(
-        ioa,
-        bool(sco & CMD_STATE_SCS),
-        (sco >> CMD_QU_SHIFT) & CMD_QU_MASK,
-        bool(sco & CMD_SELECT),
-        time,
-    )
-
-
-def _dec_double_command(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> DoubleCommand:
-    dco = data[off]
-    return DoubleCommand(
-        ioa,
-        dco & CMD_STATE_DCS_MASK,
-        (dco >> CMD_QU_SHIFT) & CMD_QU_MASK,
-        bool(dco & CMD_SELECT),
-        time,
-    )
-
-
-def _dec_regulating_step(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> RegulatingStepCommand:
-    rco = data[off]
-    return RegulatingStepCommand(
-        ioa,
-        rco & CMD_STATE_DCS_MASK,
-        (rco >> CMD_QU_SHIFT) & CMD_QU_MASK,
-        bool(rco & CMD_SELECT),
-        time,
-    )
-
-
-def _dec_setpoint_normalized(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> SetpointNormalized:
-    value, qos = _I16_U8.unpack_from(data, off)
-    return SetpointNormalized(ioa, value, qos & QOS_QL_MASK, bool(qos & CMD_SELECT), time)
-
-
-def _dec_setpoint_scaled(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> SetpointScaled:
-    value, qos = _I16_U8.unpack_from(data, off)
-    return SetpointScaled(ioa, value, qos & QOS_QL_MASK, bool(qos & CMD_SELECT), time)
-
-
-def _dec_setpoint_float(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> SetpointFloat:
-    value, qos = _F32_U8.unpack_from(data, off)
-    return SetpointFloat(ioa, value, qos & QOS_QL_MASK, bool(qos & CMD_SELECT), time)
-
-
-def _dec_bitstring_command(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> Bitstring32Command:
-    return Bitstring32Command(ioa, _U32.unpack_from(data, off)[0], time)
-
-
-def _dec_end_of_init(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> EndOfInitialization:
-    coi = data[off]
-    return EndOfInitialization(ioa, coi & COI_CAUSE_MASK, bool(coi & COI_AFTER_PARAMETER_CHANGE))
-
-
-def _dec_interrogation(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> InterrogationCommand:
-    return InterrogationCommand(ioa, data[off])
-
-
-def _dec_counter_interrogation(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> CounterInterrogationCommand:
-    qcc = data[off]
-    return CounterInterrogationCommand(
-        ioa, qcc & QCC_RQT_MASK, (qcc >> QCC_FRZ_SHIFT) & QCC_FRZ_MASK
-    )
-
-
-def _dec_read(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> ReadCommand:
-    return ReadCommand(ioa)
-
-
-def _dec_clock_sync(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> ClockSyncCommand:
-    assert time is not None  # C_CS_NA_1 is time-tagged: the caller decodes the CP56 first
-    return ClockSyncCommand(ioa, time)
-
-
-def _dec_test(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> TestCommand:
-    return TestCommand(ioa, _U16.unpack_from(data, off)[0])
-
-
-def _dec_reset_process(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> ResetProcessCommand:
-    return ResetProcessCommand(ioa, data[off])
-
-
-def _dec_test_with_time(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
-) -> TestCommandWithTime:
-    assert time is not None  # C_TS_TA_1 is time-tagged: the caller decodes the CP56 first
-    return TestCommandWithTime(ioa, _U16.unpack_from(data, off)[0], time)
-
-
-# ============================================================================================
 # Per-type table
 # ============================================================================================
 
@@ -751,7 +269,7 @@ class _TypeCodec:
     has_time: bool
     size: int  # element_size (+ 7 when time-tagged): one object without its IOA
     encode: Callable[[Any], bytes]  # the record class of ``cls``; element only
-    decode: _Decoder
+    decode: ElementDecoder
     sequence_ok: bool  # pack_objects may use SQ=1 (the standard defines SQ=1 for this type)
 
 
@@ -771,56 +289,56 @@ _SEQUENCE_TYPES: Final = frozenset(
 )
 
 # type id -> (record class, element octets before any time tag, encoder, decoder)
-_ELEMENTS: Final[dict[TypeId, tuple[type, int, Callable[[Any], bytes], _Decoder]]] = {
-    TypeId.M_SP_NA_1: (SinglePoint, 1, _enc_single_point, _dec_single_point),
-    TypeId.M_SP_TB_1: (SinglePoint, 1, _enc_single_point, _dec_single_point),
-    TypeId.M_DP_NA_1: (DoublePoint, 1, _enc_double_point, _dec_double_point),
-    TypeId.M_DP_TB_1: (DoublePoint, 1, _enc_double_point, _dec_double_point),
-    TypeId.M_ST_NA_1: (StepPosition, 2, _enc_step_position, _dec_step_position),
-    TypeId.M_ST_TB_1: (StepPosition, 2, _enc_step_position, _dec_step_position),
-    TypeId.M_BO_NA_1: (Bitstring32, 5, _enc_bitstring, _dec_bitstring),
-    TypeId.M_BO_TB_1: (Bitstring32, 5, _enc_bitstring, _dec_bitstring),
-    TypeId.M_ME_NA_1: (MeasuredNormalized, 3, _enc_measured_normalized, _dec_measured_normalized),
-    TypeId.M_ME_TD_1: (MeasuredNormalized, 3, _enc_measured_normalized, _dec_measured_normalized),
-    TypeId.M_ME_NB_1: (MeasuredScaled, 3, _enc_measured_scaled, _dec_measured_scaled),
-    TypeId.M_ME_TE_1: (MeasuredScaled, 3, _enc_measured_scaled, _dec_measured_scaled),
-    TypeId.M_ME_NC_1: (MeasuredFloat, 5, _enc_measured_float, _dec_measured_float),
-    TypeId.M_ME_TF_1: (MeasuredFloat, 5, _enc_measured_float, _dec_measured_float),
-    TypeId.M_IT_NA_1: (IntegratedTotal, 5, _enc_integrated_total, _dec_integrated_total),
-    TypeId.M_IT_TB_1: (IntegratedTotal, 5, _enc_integrated_total, _dec_integrated_total),
+_ELEMENTS: Final[dict[TypeId, tuple[type, int, Callable[[Any], bytes], ElementDecoder]]] = {
+    TypeId.M_SP_NA_1: (SinglePoint, 1, enc_single_point, dec_single_point),
+    TypeId.M_SP_TB_1: (SinglePoint, 1, enc_single_point, dec_single_point),
+    TypeId.M_DP_NA_1: (DoublePoint, 1, enc_double_point, dec_double_point),
+    TypeId.M_DP_TB_1: (DoublePoint, 1, enc_double_point, dec_double_point),
+    TypeId.M_ST_NA_1: (StepPosition, 2, enc_step_position, dec_step_position),
+    TypeId.M_ST_TB_1: (StepPosition, 2, enc_step_position, dec_step_position),
+    TypeId.M_BO_NA_1: (Bitstring32, 5, enc_bitstring, dec_bitstring),
+    TypeId.M_BO_TB_1: (Bitstring32, 5, enc_bitstring, dec_bitstring),
+    TypeId.M_ME_NA_1: (MeasuredNormalized, 3, enc_measured_normalized, dec_measured_normalized),
+    TypeId.M_ME_TD_1: (MeasuredNormalized, 3, enc_measured_normalized, dec_measured_normalized),
+    TypeId.M_ME_NB_1: (MeasuredScaled, 3, enc_measured_scaled, dec_measured_scaled),
+    TypeId.M_ME_TE_1: (MeasuredScaled, 3, enc_measured_scaled, dec_measured_scaled),
+    TypeId.M_ME_NC_1: (MeasuredFloat, 5, enc_measured_float, dec_measured_float),
+    TypeId.M_ME_TF_1: (MeasuredFloat, 5, enc_measured_float, dec_measured_float),
+    TypeId.M_IT_NA_1: (IntegratedTotal, 5, enc_integrated_total, dec_integrated_total),
+    TypeId.M_IT_TB_1: (IntegratedTotal, 5, enc_integrated_total, dec_integrated_total),
     TypeId.M_ME_ND_1: (
         MeasuredNormalizedNoQuality,
         2,
-        _enc_normalized_no_quality,
-        _dec_normalized_no_quality,
+        enc_normalized_no_quality,
+        dec_normalized_no_quality,
     ),
-    TypeId.C_SC_NA_1: (SingleCommand, 1, _enc_single_command, _dec_single_command),
-    TypeId.C_SC_TA_1: (SingleCommand, 1, _enc_single_command, _dec_single_command),
-    TypeId.C_DC_NA_1: (DoubleCommand, 1, _enc_double_command, _dec_double_command),
-    TypeId.C_DC_TA_1: (DoubleCommand, 1, _enc_double_command, _dec_double_command),
-    TypeId.C_RC_NA_1: (RegulatingStepCommand, 1, _enc_double_command, _dec_regulating_step),
-    TypeId.C_RC_TA_1: (RegulatingStepCommand, 1, _enc_double_command, _dec_regulating_step),
-    TypeId.C_SE_NA_1: (SetpointNormalized, 3, _enc_setpoint_normalized, _dec_setpoint_normalized),
-    TypeId.C_SE_TA_1: (SetpointNormalized, 3, _enc_setpoint_normalized, _dec_setpoint_normalized),
-    TypeId.C_SE_NB_1: (SetpointScaled, 3, _enc_setpoint_scaled, _dec_setpoint_scaled),
-    TypeId.C_SE_TB_1: (SetpointScaled, 3, _enc_setpoint_scaled, _dec_setpoint_scaled),
-    TypeId.C_SE_NC_1: (SetpointFloat, 5, _enc_setpoint_float, _dec_setpoint_float),
-    TypeId.C_SE_TC_1: (SetpointFloat, 5, _enc_setpoint_float, _dec_setpoint_float),
-    TypeId.C_BO_NA_1: (Bitstring32Command, 4, _enc_bitstring_command, _dec_bitstring_command),
-    TypeId.C_BO_TA_1: (Bitstring32Command, 4, _enc_bitstring_command, _dec_bitstring_command),
-    TypeId.M_EI_NA_1: (EndOfInitialization, 1, _enc_end_of_init, _dec_end_of_init),
-    TypeId.C_IC_NA_1: (InterrogationCommand, 1, _enc_interrogation, _dec_interrogation),
+    TypeId.C_SC_NA_1: (SingleCommand, 1, enc_single_command, dec_single_command),
+    TypeId.C_SC_TA_1: (SingleCommand, 1, enc_single_command, dec_single_command),
+    TypeId.C_DC_NA_1: (DoubleCommand, 1, enc_double_command, dec_double_command),
+    TypeId.C_DC_TA_1: (DoubleCommand, 1, enc_double_command, dec_double_command),
+    TypeId.C_RC_NA_1: (RegulatingStepCommand, 1, enc_double_command, dec_regulating_step),
+    TypeId.C_RC_TA_1: (RegulatingStepCommand, 1, enc_double_command, dec_regulating_step),
+    TypeId.C_SE_NA_1: (SetpointNormalized, 3, enc_setpoint_normalized, dec_setpoint_normalized),
+    TypeId.C_SE_TA_1: (SetpointNormalized, 3, enc_setpoint_normalized, dec_setpoint_normalized),
+    TypeId.C_SE_NB_1: (SetpointScaled, 3, enc_setpoint_scaled, dec_setpoint_scaled),
+    TypeId.C_SE_TB_1: (SetpointScaled, 3, enc_setpoint_scaled, dec_setpoint_scaled),
+    TypeId.C_SE_NC_1: (SetpointFloat, 5, enc_setpoint_float, dec_setpoint_float),
+    TypeId.C_SE_TC_1: (SetpointFloat, 5, enc_setpoint_float, dec_setpoint_float),
+    TypeId.C_BO_NA_1: (Bitstring32Command, 4, enc_bitstring_command, dec_bitstring_command),
+    TypeId.C_BO_TA_1: (Bitstring32Command, 4, enc_bitstring_command, dec_bitstring_command),
+    TypeId.M_EI_NA_1: (EndOfInitialization, 1, enc_end_of_init, dec_end_of_init),
+    TypeId.C_IC_NA_1: (InterrogationCommand, 1, enc_interrogation, dec_interrogation),
     TypeId.C_CI_NA_1: (
         CounterInterrogationCommand,
         1,
-        _enc_counter_interrogation,
-        _dec_counter_interrogation,
+        enc_counter_interrogation,
+        dec_counter_interrogation,
     ),
-    TypeId.C_RD_NA_1: (ReadCommand, 0, _enc_nothing, _dec_read),
-    TypeId.C_CS_NA_1: (ClockSyncCommand, 0, _enc_nothing, _dec_clock_sync),
-    TypeId.C_TS_NA_1: (TestCommand, 2, _enc_test, _dec_test),
-    TypeId.C_RP_NA_1: (ResetProcessCommand, 1, _enc_reset_process, _dec_reset_process),
-    TypeId.C_TS_TA_1: (TestCommandWithTime, 2, _enc_test_with_time, _dec_test_with_time),
+    TypeId.C_RD_NA_1: (ReadCommand, 0, enc_nothing, dec_read),
+    TypeId.C_CS_NA_1: (ClockSyncCommand, 0, enc_nothing, dec_clock_sync),
+    TypeId.C_TS_NA_1: (TestCommand, 2, enc_test, dec_test),
+    TypeId.C_RP_NA_1: (ResetProcessCommand, 1, enc_reset_process, dec_reset_process),
+    TypeId.C_TS_TA_1: (TestCommandWithTime, 2, enc_test_with_time, dec_test_with_time),
 }
 
 _LARGEST_OBJECT_ELEMENT: Final = max(
@@ -889,7 +407,7 @@ def encode_asdu(asdu: Asdu, profile: AsduProfile) -> bytes:
     count = len(objects)
     if not 0 < count <= MAX_OBJECTS:
         raise LocalProtocolError(f"an ASDU carries 1 to {MAX_OBJECTS} objects, not {count}")
-    cot_octet = _COT_ENCODE.get(asdu.cot)
+    cot_octet = COT_ENCODE.get(asdu.cot)
     if cot_octet is None:
         raise LocalProtocolError(f"cause of transmission {asdu.cot!r} is not a Cot")
     ioa_size = layout.ioa_size
@@ -928,7 +446,7 @@ def encode_asdu(asdu: Asdu, profile: AsduProfile) -> bytes:
             _encode_sequence(codec, objects, layout, parts)
         else:
             _encode_plain(codec, objects, ioa_size, parts)
-    except _ENCODE_ERRORS as exc:
+    except ENCODE_ERRORS as exc:
         raise LocalProtocolError(
             f"{codec.type_id.name}: a value does not fit its field: {exc}"
         ) from exc
@@ -959,7 +477,7 @@ def _encode_plain(
         append(enc(obj))
         time = obj.time  # type: ignore[union-attr]
         if time is not last_time:
-            last_octets = _encode_cp56(time, obj.ioa)
+            last_octets = encode_cp56(time, obj.ioa)
             last_time = time
         append(last_octets)
 
@@ -991,7 +509,7 @@ def _encode_sequence(
         expected += 1
         append(enc(obj))
         if has_time:
-            append(_encode_cp56(obj.time, obj.ioa))  # type: ignore[union-attr]
+            append(encode_cp56(obj.time, obj.ioa))  # type: ignore[union-attr]
 
 
 def _wrong_class(codec: _TypeCodec, obj: object) -> LocalProtocolError:
@@ -1062,7 +580,7 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
         raise UnknownTypeError(
             f"unknown type id {type_byte}", bytes(data), _header_from(layout, data)
         )
-    cot = _COT_BY_VALUE[cot_octet & COT_CAUSE_MASK]
+    cot = COT_BY_VALUE[cot_octet & COT_CAUSE_MASK]
     if cot is None:
         raise UnknownCauseError(
             f"unknown cause of transmission {cot_octet & COT_CAUSE_MASK}",
@@ -1102,7 +620,7 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
             for ioa in range(first, first + count):
                 append(
                     dec(
-                        data, off, ioa, _decode_cp56(data, off + element_size) if has_time else None
+                        data, off, ioa, decode_cp56(data, off + element_size) if has_time else None
                     )
                 )
                 off += size
@@ -1116,11 +634,11 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
                         data,
                         ioa_end,
                         ioa,
-                        _decode_cp56(data, ioa_end + element_size) if has_time else None,
+                        decode_cp56(data, ioa_end + element_size) if has_time else None,
                     )
                 )
                 off = ioa_end + size
-    except _BadTimeTag as exc:
+    except BadTimeTag as exc:
         raise MalformedAsduError(str(exc), bytes(data), _header_from(layout, data)) from None
     return Asdu(
         type_id=codec.type_id,
@@ -1150,7 +668,7 @@ def negative_mirror(raw: bytes, profile: AsduProfile, cot: Cot) -> bytes:
         raise LocalProtocolError(f"cause of transmission {cot!r} does not fit 6 bits")
     cot_octet = (raw[COT_OCTET_OFFSET] & COT_TEST) | COT_NEGATIVE | cot
     return b"".join(
-        (bytes(raw[:COT_OCTET_OFFSET]), _OCTET[cot_octet], bytes(raw[COT_OCTET_OFFSET + 1 :]))
+        (bytes(raw[:COT_OCTET_OFFSET]), OCTET_BYTES[cot_octet], bytes(raw[COT_OCTET_OFFSET + 1 :]))
     )
 
 

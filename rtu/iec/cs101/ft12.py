@@ -167,9 +167,10 @@ class Ft12Parser:
     """Reassembles FT1.2 frames from octets split at arbitrary positions; never raises.
 
     ``idle_timeout`` (seconds, e.g. 33 bit times at the baud rate; None = off): when the
-    octets of :meth:`feed` arrive more than this after the previous ones while a frame is
+    octets of :meth:`feed` arrive this long or longer after the previous ones while a frame is
     incomplete, the incomplete frame is broken and discarded before the new octets are
     parsed (the octets after its start octet are rescanned for complete frames first).
+    Each such break counts once in :attr:`fragments` (and its discards in :attr:`errors`).
     """
 
     __slots__ = (
@@ -180,6 +181,7 @@ class Ft12Parser:
         "_last_receive",
         "discarded_octets",
         "errors",
+        "fragments",
     )
 
     def __init__(self, address_size: int, *, idle_timeout: float | None = None) -> None:
@@ -195,10 +197,25 @@ class Ft12Parser:
         """Discards: each rejected candidate frame or run of garbage octets counts once."""
         self.discarded_octets = 0
         """Octets thrown away by those discards."""
+        self.fragments = 0
+        """Partial frames broken by the idle rule."""
 
     @property
     def address_size(self) -> int:
         return self._address_size
+
+    @property
+    def idle_timeout(self) -> float | None:
+        return self._idle_timeout
+
+    @property
+    def idle_deadline(self) -> float | None:
+        """When the partial frame in the buffer is broken if no octet arrives (None: no partial
+        frame, or no idle rule); ``feed(b"", now)`` at that time drops it."""
+        timeout = self._idle_timeout
+        if not self._buffer or timeout is None or self._last_receive is None:
+            return None
+        return self._last_receive + timeout
 
     @property
     def buffered(self) -> int:
@@ -217,8 +234,9 @@ class Ft12Parser:
             self._buffer
             and timeout is not None
             and self._last_receive is not None
-            and now - self._last_receive > timeout
+            and now >= self._last_receive + timeout  # the same sum as idle_deadline
         ):
+            self.fragments += 1
             logger.debug(
                 "FT1.2: line idle for %.6f s inside a frame (limit %.6f s)",
                 now - self._last_receive,

@@ -11,7 +11,7 @@ decode_asdu against random and mutated ASDUs (test_asdu_codec.py) and the FT1.2 
   type ids and causes are mirrored negatively; and a random sequence of session operations
   (activate, stop, acknowledge, drain, complete commands, point changes) never raises;
 * the whole 104 input path without sockets: mutated byte streams through Connection into Session;
-* the 101 link layer (LinkLayer.receive_data / on_timer, both modes) with a real Session behind
+* the 101 link cores (receive_data / on_timer, both modes) with a real Session behind
   it, fed random octets and mutated valid frames: it never raises;
 * regression tests for the bugs this work found (see docs/reliability.md).
 """
@@ -37,8 +37,10 @@ from rtu.iec.asdu.codec import (
 )
 from rtu.iec.asdu.objects import Asdu, EndOfInitialization, SingleCommand
 from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.cs101.balanced import BalancedLink
 from rtu.iec.cs101.ft12 import encode_fixed, encode_variable
-from rtu.iec.cs101.link import LinkLayer, LinkMode, LinkParameters, PrimaryFunction, primary_control
+from rtu.iec.cs101.link import LinkMode, LinkParameters, PrimaryFunction, primary_control
+from rtu.iec.cs101.unbalanced import UnbalancedLink
 from rtu.iec.cs104.connection import (
     Acknowledged,
     ApciParameters,
@@ -48,7 +50,7 @@ from rtu.iec.cs104.connection import (
     DataTransferStopped,
 )
 from rtu.iec.outstation import (
-    _HANDLERS,
+    HANDLERS,
     MONITOR_TYPES,
     EventQueue,
     EventRecord,
@@ -58,7 +60,7 @@ from rtu.iec.outstation import (
 )
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
-from rtu.servers.iec101 import _Application
+from rtu.servers.iec101 import handle_events, offer_output
 from tests.unit.iec.test_outstation import FakeClock, ManualExecutor
 
 T0 = 1_700_000_000.0
@@ -188,7 +190,7 @@ def check_answer(rig: Rig, raw: bytes, answers: list[bytes]) -> None:
     assert first.cot in allowed_answer_causes(request), (request, first)
     assert first.negative == (first.cot in NEGATIVE_CAUSES) or first.cot in (
         Cot.ACTIVATION_CON, Cot.DEACTIVATION_CON)
-    if request.type_id not in _HANDLERS:  # monitor-direction types from a master
+    if request.type_id not in HANDLERS:  # monitor-direction types from a master
         assert first.negative and first.cot in (Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_COMMON_ADDRESS)
 
 
@@ -423,7 +425,8 @@ def test_link_layer_with_a_session_never_raises(
     profile = AsduProfile(cot_size=1, ca_size=1, ioa_size=2, max_asdu_length=253 - 2)
     rig = Rig(profile)
     session = rig.open("101")
-    link = LinkLayer(params, _Application(session), 0.0)
+    link: UnbalancedLink | BalancedLink = (
+        BalancedLink(params, 0.0) if mode is LinkMode.BALANCED else UnbalancedLink(params, 0.0))
     valid = _valid_101_frames(1)
     now = 0.0
     for piece, gap in zip(pieces, gaps, strict=False):
@@ -436,13 +439,15 @@ def test_link_layer_with_a_session_never_raises(
         else:
             data = piece
         now += gap
-        link.receive_data(data, now)
+        offer_output(link, session, now)
+        handle_events(session, link.receive_data(data, now))
+        offer_output(link, session, now)
         link.data_to_send()
         deadline = link.next_deadline()
         if deadline is not None and deadline <= now + gap:
-            link.on_timer(deadline)
+            handle_events(session, link.on_timer(deadline))
         rig.db.update("m0", bool(int(now * 10) % 2), timestamp=T0 + now)
-    link.receive_data(b"", now + 10)  # the idle rule drops a broken partial frame
+    handle_events(session, link.receive_data(b"", now + 10))  # the idle rule drops a fragment
     session.close()
     assert rig.outstation.groups["g"].sessions == []
 

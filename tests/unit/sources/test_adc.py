@@ -1,4 +1,4 @@
-"""rtu.sources.adc: scaling, quality (OV, IV|NT and recovery) with a fake wall clock, and the
+"""rtu.sources.adc.source: scaling, quality (OV, IV|NT and recovery) with a fake wall clock, and the
 sources built from a configuration over a fake IIO sysfs tree and fake spidev/smbus2."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hal.fake import FakeAnalogInput
 from rtu.config import parse_config
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind, Quality
-from rtu.sources.adc import AdcBinding, AdcSource, Scaling, build_adc_sources, convert
+from rtu.sources.adc.source import AdcBinding, AdcSource, Scaling, build_adc_sources, convert
 
 
 class FlakyInput:
@@ -80,7 +80,7 @@ def test_readings_reach_the_points_with_scaling_and_time() -> None:
 
 def test_read_errors_set_iv_nt_keep_the_value_and_recover(
         caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, "rtu.sources.adc")
+    caplog.set_level(logging.INFO, "rtu.sources.adc.source")
     source, db, flaky = source_and_db()
     source.initialise()
     flaky.fail = True

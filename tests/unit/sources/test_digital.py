@@ -1,4 +1,4 @@
-"""rtu.sources.digital: the processor with a fake clock (plain numbers: debounce, chatter,
+"""rtu.sources.gpio.source: the processor with a fake clock (plain numbers: debounce, chatter,
 double points, re-read), then the thin asyncio runner over an in-memory GPIO bank."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from hal.fake import FakeGpio
 from rtu.iec.asdu.types import DoublePointValue as Dpi
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointChanged, PointKind, Quality
-from rtu.sources import digital
-from rtu.sources.digital import (
+from rtu.sources.gpio import source as digital
+from rtu.sources.gpio.source import (
     ChatterSettings,
     DigitalProcessor,
     DigitalSource,
@@ -325,7 +325,7 @@ def test_runner_reports_edges_with_their_wall_time_and_tells_watchers() -> None:
 
 
 def test_runner_re_reads_and_marks_read_failures(caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, "rtu.sources.digital")
+    caplog.set_level(logging.INFO, "rtu.sources.gpio.source")
     bank = FakeGpio(["door", "closed", "open"])
     db = database()
     source = runner(bank, db, reread=0.01)
@@ -383,6 +383,7 @@ def test_initial_read_failure_is_retried_by_run(monkeypatch: pytest.MonkeyPatch)
 # -- built from the configuration (the "sim" backend: FakeGpio) ----------------------------------
 def test_the_supervisor_wires_gpio_inputs_relays_and_local_control() -> None:
     from rtu.config import parse_config
+    from rtu.sources.gpio.source import Board
     from rtu.supervisor import Supervisor
 
     config = parse_config({
@@ -400,7 +401,7 @@ def test_the_supervisor_wires_gpio_inputs_relays_and_local_control() -> None:
 
     async def main() -> None:
         sup = Supervisor(config)
-        bank = sup.gpio
+        bank = sup.provided(Board).bank  # the gpio component's (rtu/components.py)
         assert isinstance(bank, FakeGpio) and sup.digital in sup.sources
         assert sup.relays["k1"] is bank.output("k1")
         assert sup.db.value("door").value is True  # inverted, read at start-up

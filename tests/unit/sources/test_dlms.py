@@ -1,4 +1,4 @@
-"""rtu/sources/dlms.py: scaling, clock decoding, the counter store and a meter's poll logic
+"""rtu/sources/dlms/: scaling, clock decoding, the counter store and a meter's poll logic
 (with a scripted link: no sockets here; the simulator runs in tests/integration/test_dlms.py)."""
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from hal.dlms import AttributeRef, AttributeResult, DlmsError, DlmsErrorKind
-from rtu.config_dlms import DlmsMeterConfig, DlmsProfile, DlmsRead
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointChanged, PointKind, Quality
-from rtu.sources.dlms import (
+from rtu.sources.dlms.config import DlmsMeterConfig, DlmsProfile, DlmsRead
+from rtu.sources.dlms.source import (
     CLOCK_REF,
     COUNTER_RESERVE,
     INVALID,

@@ -18,9 +18,9 @@ from open61850.data import (
 from open61850.mms import DataAccessError, ObjectName
 from open61850.mms.types import PrimitiveType, StructureType
 
-from rtu.iec61850_config import Iec61850Report
 from rtu.points.model import PointKind, Quality
-from rtu.sources.iec61850 import (
+from rtu.sources.iec61850.config import Iec61850Report
+from rtu.sources.iec61850.source import (
     Location,
     MappingError,
     control_object,

@@ -1,4 +1,4 @@
-"""rtu.sources.modbus, the pure parts: register decoding and request batching."""
+"""rtu.sources.modbus.source, the pure parts: register decoding and request batching."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from rtu.config import Endian, ModbusRead, ModbusTable, ModbusType
 from rtu.points.model import PointKind
-from rtu.sources.modbus import (
+from rtu.sources.modbus.source import (
     MAX_BITS,
     MAX_REGISTERS,
     Request,

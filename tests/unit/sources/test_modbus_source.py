@@ -24,7 +24,7 @@ from rtu.config import (
 )
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointChanged, PointKind, Quality
-from rtu.sources.modbus import INVALID, ModbusBusSource, modbus_sources
+from rtu.sources.modbus.source import INVALID, ModbusBusSource, modbus_sources
 
 GOOD = Quality.GOOD
 H, IR, COIL = ModbusTable.HOLDING, ModbusTable.INPUT, ModbusTable.COIL
@@ -192,7 +192,7 @@ def test_a_silent_device_is_invalid_at_once_and_recovers(caplog: pytest.LogCaptu
     rig.poll_all()
     rig.link.silent.add(1)
     rig.events.clear()
-    with caplog.at_level(logging.INFO, "rtu.sources.modbus"):
+    with caplog.at_level(logging.INFO, "rtu.sources.modbus.source"):
         rig.poll(0)  # one poll of ONE group of the device
     # every point of the device (also of its other group), value kept
     for name, value in (("flow", 12.5), ("temp", 22), ("running", True), ("alarm", True),
@@ -215,7 +215,7 @@ def test_a_silent_device_is_invalid_at_once_and_recovers(caplog: pytest.LogCaptu
     rig.link.silent.clear()
     rig.link.set(1, H, 100, *f32(20.0))
     rig.mono.now += 0.5
-    with caplog.at_level(logging.INFO, "rtu.sources.modbus"):
+    with caplog.at_level(logging.INFO, "rtu.sources.modbus.source"):
         rig.poll(0)
     assert rig.value("flow") == (20.0, GOOD)
     assert rig.value("energy") == (0x00010002, INVALID)  # its group has not been polled yet
@@ -244,7 +244,7 @@ def test_a_lost_bus_invalidates_every_device(caplog: pytest.LogCaptureFixture) -
     rig = Rig()
     rig.poll_all()
     rig.link.down = True
-    with caplog.at_level(logging.WARNING, "rtu.sources.modbus"):
+    with caplog.at_level(logging.WARNING, "rtu.sources.modbus.source"):
         rig.poll(2)
         rig.mono.now += 1.0
         rig.poll(2)  # still down: no second warning
@@ -263,7 +263,7 @@ def test_an_exception_response_invalidates_only_that_request(
     rig = Rig()
     rig.poll_all()
     rig.link.refused.add((1, H, 101))
-    with caplog.at_level(logging.INFO, "rtu.sources.modbus"):
+    with caplog.at_level(logging.INFO, "rtu.sources.modbus.source"):
         rig.poll(0)
         rig.poll(0)
     assert rig.value("flow") == (12.5, INVALID)
@@ -272,7 +272,7 @@ def test_an_exception_response_invalidates_only_that_request(
     assert rig.value("alarm") == (True, GOOD)  # the request after it was still made
     assert caplog.text.count("holding 100..102 failed") == 1
     rig.link.refused.clear()
-    with caplog.at_level(logging.INFO, "rtu.sources.modbus"):
+    with caplog.at_level(logging.INFO, "rtu.sources.modbus.source"):
         rig.poll(0)
     assert rig.value("flow") == (12.5, GOOD)
     assert "holding 100..102 answered again" in caplog.text

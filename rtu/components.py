@@ -1,0 +1,190 @@
+"""The component registry: every field source is registered once, here and in its folder.
+
+A field source lives in ``rtu/sources/<kind>/``: ``config.py`` (its section, declared once),
+``source.py`` (the source and a ``build`` function) and ``__init__.py`` with its registration
+line, a :class:`Component`: its section, when the configuration enables it, and where its
+``build`` function is. :data:`REGISTRY` lists the folders, in the order they are built (a
+component may use what an earlier one provides: relays drive the GPIO lines ``gpio`` opened).
+
+The supervisor calls :func:`build_field` and loops over what it returns; it names no source
+kind. ``build`` modules are imported only when their component is enabled, so a station
+without Modbus never imports pymodbus (nor open61850, nor the DLMS stack).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from rtu.config import AppConfig
+    from rtu.config.reader import Reader
+    from rtu.config.schema import Key
+    from rtu.points.commands import CommandExecutor
+    from rtu.points.config import PrefixCheck
+    from rtu.points.database import PointDatabase
+    from rtu.points.model import Point
+    from rtu.sources.base import Source
+
+    # reads a component's section: (reader, its value, the points, [[points]] as written)
+    SectionParser = Callable[[Reader, object, Sequence[Point], object], object]
+
+__all__ = ["REGISTRY", "Component", "Field", "Parts", "build_field"]
+
+# the field source folders, in build order; adding a source adds one line here
+REGISTRY: Final = (
+    "rtu.sources.gpio",
+    "rtu.sources.simulated",
+    "rtu.sources.adc",
+    "rtu.sources.relays",
+    "rtu.sources.modbus",
+    "rtu.sources.iec61850",
+    "rtu.sources.dlms",
+)
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A field source as the registry knows it (its folder's ``COMPONENT``)."""
+
+    name: str
+    section: str  # its key in the configuration file
+    enabled: Callable[[AppConfig], bool]  # does this configuration use it?
+    build: str  # "module:function" taking the Field and returning its Parts
+    # the `source` of the [[points]] it feeds ("modbus"), or a prefix ("gpio:") checked by
+    # check_source; the command `target` it takes besides relays, and what that means
+    point_source: str = ""
+    check_source: PrefixCheck | None = None
+    command_target: tuple[str, str] | None = None
+    # a section the document does not name (a new source): its declaration and its reader,
+    # run after [[points]]; the result is AppConfig.sections[section]
+    schema: Key | None = None
+    parse: SectionParser | None = None
+
+
+@dataclass(slots=True)
+class Parts:
+    """What one component built for one configuration."""
+
+    sources: list[Source] = field(default_factory=list)  # run by the supervisor (restarts)
+    # read the start state: before the outstation subscribes (GI reports it, no events)
+    initialise: list[Callable[[], None]] = field(default_factory=list)
+    close: list[Callable[[], None]] = field(default_factory=list)
+    # the command path: ``executor`` takes commands (the relays); ``commands`` wraps the
+    # path built so far to take the commands of its own points (IEC 61850 control objects)
+    executor: CommandExecutor | None = None
+    commands: Callable[[CommandExecutor], CommandExecutor] | None = None
+    # sections it applies to its running parts without a rebuild, and how
+    live_sections: tuple[str, ...] = ()
+    live: Callable[[AppConfig], None] | None = None
+    # a rebuild: ``keep`` runs on the old parts before they close (with the new configuration)
+    # and hands its result to the new parts' ``restore``
+    keep: Callable[[AppConfig], object] | None = None
+    restore: Callable[[object], Awaitable[None]] | None = None
+    provides: tuple[object, ...] = ()  # objects later components may ask the Field for
+
+
+class Field:
+    """The field side of one configuration: what each enabled component built."""
+
+    def __init__(self, config: AppConfig, db: PointDatabase,
+                 state_dir: Callable[[], Path]) -> None:
+        self.config = config
+        self.db = db
+        self.state_dir = state_dir  # creates the state directory when called
+        self.parts: dict[str, Parts] = {}  # component name -> its parts, in build order
+        self._provided: list[object] = []
+
+    def get(self, kind: type[_T]) -> _T | None:
+        """The object of type ``kind`` an earlier component provides, if any."""
+        for obj in self._provided:
+            if isinstance(obj, kind):
+                return obj
+        return None
+
+    def add(self, name: str, parts: Parts) -> None:
+        self.parts[name] = parts
+        self._provided.extend(parts.provides)
+
+    def _all(self) -> Iterator[Parts]:
+        return iter(self.parts.values())
+
+    @property
+    def sources(self) -> list[Source]:
+        return [source for parts in self._all() for source in parts.sources]
+
+    def initialise(self) -> None:
+        for parts in self._all():
+            for initialise in parts.initialise:
+                initialise()
+
+    def command_executor(self) -> CommandExecutor:
+        """The command path: the executor, wrapped by every component that takes commands."""
+        executors = [p.executor for p in self._all() if p.executor is not None]
+        if len(executors) != 1:
+            raise RuntimeError(f"expected one component executing commands, got "
+                               f"{len(executors)}")  # a registry mistake: ours
+        executor = executors[0]
+        for parts in self._all():
+            if parts.commands is not None:
+                executor = parts.commands(executor)
+        return executor
+
+    def live_sections(self) -> frozenset[str]:
+        return frozenset(s for parts in self._all() for s in parts.live_sections)
+
+    def apply_live(self, new: AppConfig, touched: Callable[[str], bool]) -> None:
+        """Hand a changed section to the components that apply it while running."""
+        for parts in self._all():
+            if parts.live is not None and any(touched(s) for s in parts.live_sections):
+                parts.live(new)
+        self.config = new
+
+    def keep(self, new: AppConfig) -> dict[str, object]:
+        """What each component carries over a rebuild to ``new`` (before this field closes)."""
+        return {name: parts.keep(new) for name, parts in self.parts.items()
+                if parts.keep is not None}
+
+    async def restore(self, kept: dict[str, object]) -> None:
+        for name, state in kept.items():
+            parts = self.parts.get(name)
+            if parts is not None and parts.restore is not None:
+                await parts.restore(state)
+
+    def close(self) -> None:
+        for parts in reversed(list(self._all())):
+            for close in parts.close:
+                close()
+
+
+def components() -> list[Component]:
+    """Every registered component, in build order."""
+    found: list[Component] = []
+    for name in REGISTRY:
+        component = importlib.import_module(name).COMPONENT
+        if not isinstance(component, Component):
+            raise TypeError(f"{name}.COMPONENT is not a Component")  # a registry mistake
+        found.append(component)
+    return found
+
+
+def build_field(config: AppConfig, db: PointDatabase, state_dir: Callable[[], Path]) -> Field:
+    """Build every component the configuration enables (importing only those)."""
+    result = Field(config, db, state_dir)
+    for component in components():
+        if not component.enabled(config):
+            continue
+        module, _, function = component.build.partition(":")
+        build: Any = getattr(importlib.import_module(module), function)
+        parts = build(result)
+        if not isinstance(parts, Parts):
+            raise TypeError(f"{component.build} returned {type(parts).__name__}, not Parts")
+        result.add(component.name, parts)
+    return result

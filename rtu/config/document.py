@@ -1,0 +1,219 @@
+"""The whole file: its sections in order, :class:`AppConfig`, and loading.
+
+Each section is declared and checked by the module of the component it configures; this
+module only puts them together: the order in which they are read (a section may refer to
+what an earlier one defined, e.g. ``[[relays]]`` to ``[gpio]`` inputs), the cross-section
+checks, and the document's declaration (:data:`DOCUMENT`) that ``rtu config-schema`` turns
+into a JSON Schema.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from rtu.components import Component, components
+from rtu.config.locate import key_lines, line_of
+from rtu.config.reader import MISSING, ConfigError, Reader, show
+from rtu.config.schema import Table, json_schema
+from rtu.config.service import (
+    JOURNAL,
+    LOGGING,
+    SERVICE,
+    JournalConfig,
+    LoggingConfig,
+    ServiceConfig,
+    parse_journal,
+    parse_logging,
+    parse_service,
+)
+from rtu.config.station import STATION, FieldSizes, parse_station
+from rtu.iec.outstation import OutstationConfig
+from rtu.points.config import POINTS, PointSources, parse_points
+from rtu.points.model import Point
+from rtu.servers.iec101 import Iec101Settings
+from rtu.servers.iec101_config import IEC101, parse_iec101
+from rtu.servers.iec104 import Iec104Settings
+from rtu.servers.iec104_config import IEC104, parse_iec104
+from rtu.sources.adc.config import ADC, AdcConfig, parse_adc
+from rtu.sources.dlms.config import DLMS, DlmsConfig, parse_dlms
+from rtu.sources.gpio.config import GPIO, GpioConfig, parse_gpio
+from rtu.sources.iec61850.config import IEC61850, IEC61850_SECTION, Iec61850Config, parse_iec61850
+from rtu.sources.modbus.config import MODBUS, ModbusConfig, parse_modbus
+from rtu.sources.relays.config import (
+    COMMANDS,
+    RELAYS,
+    CommandConfig,
+    RelayConfig,
+    parse_commands,
+    parse_relays,
+)
+from rtu.sources.simulated.config import SIMULATION, SimulationConfig, parse_simulation
+
+__all__ = [
+    "DOCUMENT",
+    "AppConfig",
+    "bench_config",
+    "config_schema",
+    "load_config",
+    "parse_config",
+]
+
+_BENCH_SOURCE: Final = "<bench>"
+_BOM: Final = "\ufeff"
+
+_COMPONENTS: Final = components()  # the registry (rtu/components.py), in its order
+# sources that bring their own section (a new source: no AppConfig field of its own)
+_SECTIONS: Final[tuple[Component, ...]] = tuple(
+    c for c in _COMPONENTS if c.schema is not None and c.parse is not None)
+# the file, section by section, in the order errors are reported
+DOCUMENT: Final = Table("the whole document", (
+    STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, MODBUS, GPIO, ADC,
+    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, *(c.schema for c in _SECTIONS if c.schema),
+))
+# what may feed a point or take a command besides a relay: what each component registers
+_POINT_SOURCES: Final = PointSources(
+    names=(*(c.point_source for c in _COMPONENTS if c.point_source and not c.check_source),
+           ""),
+    prefixes={c.point_source: c.check_source for c in _COMPONENTS if c.check_source},
+    targets=dict(c.command_target for c in _COMPONENTS if c.command_target),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppConfig:
+    source: str  # the file path, or "<bench>" for the built-in profile
+    station: OutstationConfig
+    field_sizes: FieldSizes
+    iec104: Iec104Settings | None  # None when [iec104] enabled = false
+    points: tuple[Point, ...]
+    relays: tuple[RelayConfig, ...]
+    commands: CommandConfig
+    simulation: SimulationConfig
+    logging: LoggingConfig
+    iec101: Iec101Settings | None = None  # None without an enabled [iec101] section
+    modbus: ModbusConfig = field(default_factory=ModbusConfig)  # no buses, no devices without a [modbus] section
+    gpio: GpioConfig = field(default_factory=GpioConfig)  # no inputs without a [gpio] section
+    adc: AdcConfig = field(default_factory=AdcConfig)  # no ADCs without an [adc] section
+    service: ServiceConfig = field(default_factory=ServiceConfig)  # [service]: operator socket, reload policy
+    journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: persistent event journal (off)
+    iec61850: Iec61850Config = field(default_factory=Iec61850Config)  # frozen; [iec61850] devices
+    dlms: DlmsConfig = field(default_factory=DlmsConfig)  # (frozen) [dlms]: meters
+    # the sections of components registered with their own parser (Component.parse)
+    sections: Mapping[str, object] = field(default_factory=dict)
+
+    def section(self, name: str) -> object:
+        """What a registered component's parser made of its section (None if absent)."""
+        return self.sections.get(name)
+
+
+# -- public functions ------------------------------------------------------------------------------
+def load_config(path: str | os.PathLike[str]) -> AppConfig:
+    """Read and validate a TOML configuration file; ConfigError names every problem, with
+    the line of the offending key."""
+    source = os.fspath(path)
+    try:
+        raw = Path(source).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise ConfigError([f"{source}: cannot read the file: {reason}"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            [f"{source}: expected UTF-8 text, got byte 0x{raw[exc.start]:02X} on line {line}"]
+        ) from None
+    return _parse_text(text, source)
+
+
+def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
+    """Validate an already-parsed TOML document; ``source`` names it in every error (its text
+    is unknown here: no line numbers)."""
+    return _parse(Reader(source), data)
+
+
+def bench_config() -> AppConfig:
+    """The built-in bench profile (``rtu/examples/bench.toml``): a simulated field, no hardware."""
+    text = resources.files("rtu.examples").joinpath("bench.toml").read_text(encoding="utf-8")
+    return _parse_text(text, _BENCH_SOURCE)
+
+
+def config_schema() -> str:
+    """The JSON Schema (draft 2020-12) of the configuration file, as text."""
+    schema = json_schema(DOCUMENT, "RTU outstation configuration (rtu check validates more)")
+    return json.dumps(schema, indent=2)
+
+
+# -- internals -------------------------------------------------------------------------------------
+def _parse_text(text: str, source: str) -> AppConfig:
+    text = text.removeprefix(_BOM)  # editors on Windows write one; TOML itself does not allow it
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # the message ends with "(at line L, column C)"
+        raise ConfigError([f"{source}: TOML syntax error: {exc}"]) from None
+    except RecursionError:
+        raise ConfigError([f"{source}: TOML syntax error: nested too deeply"]) from None
+    lines = key_lines(text)
+    raw_points = data.get("points")
+    names: dict[int, str] = {}
+    if isinstance(raw_points, list):
+        names = {i: item["name"] for i, item in enumerate(raw_points)
+                 if isinstance(item, Mapping) and isinstance(item.get("name"), str)}
+
+    def annotate(path: str) -> str:
+        shown = path
+        if path.startswith("points["):
+            index, _, rest = path[len("points["):].partition("]")
+            if index.isdigit() and int(index) in names:
+                shown = f"points[{index}] {show(names[int(index)])}{rest}"
+        line = line_of(lines, path)
+        return f"{line}: {shown}" if line is not None else f" {shown}"
+
+    return _parse(Reader(source, annotate), data)
+
+
+def _parse(p: Reader, data: object) -> AppConfig:
+    if not isinstance(data, Mapping):
+        p.error("", f"expected a TOML document (a table of sections), got {show(data)}")
+        raise ConfigError(p.errors)
+    doc = DOCUMENT.open(p, data, "")
+    station, field_sizes = parse_station(p, doc.get("station", MISSING))
+    iec104 = parse_iec104(p, doc.get("iec104", MISSING))
+    iec101 = parse_iec101(p, doc.get("iec101", MISSING), field_sizes)
+    commands = parse_commands(p, doc.get("commands", MISSING))
+    simulation = parse_simulation(p, doc.get("simulation", MISSING))
+    logging_config = parse_logging(p, doc.get("logging", MISSING))
+    service = parse_service(p, doc.get("service", MISSING))
+    journal = parse_journal(p, doc.get("journal", MISSING))
+    gpio = parse_gpio(p, doc.get("gpio", MISSING))
+    adc = parse_adc(p, doc.get("adc", MISSING))
+    relays, relay_names = parse_relays(p, doc.get("relays", MISSING))
+    raw_points = doc.get("points", MISSING)
+    points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
+    modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
+    iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
+    dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)
+    sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)
+                for c in _SECTIONS if c.parse is not None}
+    if (station is not None and station.command_originators and iec101 is not None
+            and field_sizes.cot_size == 1):
+        p.error("station.command_originators",
+                "needs an originator address, which 101 with station.cot_size 1 does not "
+                "carry: set cot_size = 2 (the master must send its originator address) or "
+                "leave command_originators empty")
+    if p.errors or station is None:
+        raise ConfigError(p.errors)
+    return AppConfig(
+        source=p.source, station=station, field_sizes=field_sizes, iec104=iec104,
+        points=points, relays=relays, commands=commands, simulation=simulation,
+        logging=logging_config, iec101=iec101, modbus=modbus, gpio=gpio, adc=adc,
+        service=service, journal=journal, iec61850=iec61850, dlms=dlms, sections=sections,
+    )

@@ -1,0 +1,13 @@
+"""IEC 61850 devices read over MMS, and their control objects.
+
+config.py declares and checks its section, source.py holds the source and its ``build``;
+this line registers it (rtu/components.py lists the folder).
+"""
+
+from rtu.components import Component
+from rtu.sources.iec61850.config import IEC61850
+
+COMPONENT = Component(
+    "iec61850", "iec61850", lambda config: bool(config.iec61850.devices),
+    "rtu.sources.iec61850.component:build", point_source=IEC61850,
+    command_target=(IEC61850, "a control object of an [[iec61850.devices]] entry"))

@@ -1,0 +1,11 @@
+"""Modbus devices polled over TCP or a serial line.
+
+config.py declares and checks its section, source.py holds the source and its ``build``;
+this line registers it (rtu/components.py lists the folder).
+"""
+
+from rtu.components import Component
+from rtu.sources.modbus.config import MODBUS_SOURCE
+
+COMPONENT = Component("modbus", "modbus", lambda config: bool(config.modbus.devices), "rtu.sources.modbus.source:build",
+                      point_source=MODBUS_SOURCE)

@@ -1,0 +1,12 @@
+"""A field source added the documented way (docs/developing.md), for tests only: this folder
+and one line in rtu.components.REGISTRY, nothing else.
+
+``[ticker]`` counts up the counter points with ``source = "ticker"`` every ``interval``.
+"""
+
+from rtu.components import Component
+from tests.unit.fakesource.config import SECTION, TICKER_SOURCE, parse_ticker
+
+COMPONENT = Component("ticker", "ticker", lambda config: config.section("ticker") is not None,
+                      "tests.unit.fakesource.source:build", point_source=TICKER_SOURCE,
+                      schema=SECTION, parse=parse_ticker)
