@@ -198,6 +198,10 @@ def events_lost(sup: Supervisor) -> bool:
 
 
 def journal_healthy(sup: Supervisor) -> bool:
+    """OFF while a configured journal fails, or could not be opened at all (running without
+    persistence: ``Supervisor.journal_unavailable`` says why)."""
+    if sup.journal_unavailable is not None:
+        return False
     journal = sup.journal
     return journal is None or journal.last_error is None
 
