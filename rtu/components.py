@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
 
     from rtu.config import AppConfig
     from rtu.config.reader import Reader
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
     from rtu.sources.base import Source
 
     # reads a component's section: (reader, its value, the points, [[points]] as written)
-    SectionParser = Callable[[Reader, object, Sequence[Point], object], object]
+    SectionParser = Callable[[Reader, object, tuple[Point, ...], object], object]
 
 __all__ = [
     "REGISTRY",
@@ -90,6 +89,9 @@ class Component:
     # run after [[points]]; the result is AppConfig.sections[section]
     schema: Key | None = None
     parse: SectionParser | None = None
+    # where the document lists it (the key names in "expected one of ..."): after this
+    # section; "" or a section not found: at the end
+    listed_after: str = ""
 
 
 @dataclass(slots=True)

@@ -24,7 +24,7 @@ import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rtu.config.reader import Reader, point_table_index
 from rtu.config.schema import (
@@ -41,6 +41,9 @@ from rtu.config.schema import (
 from rtu.points.model import Point, PointKind
 from rtu.sources.dlms.push_config import PUSH, DlmsPushConfig, parse_push
 
+if TYPE_CHECKING:
+    from rtu.config import AppConfig
+
 __all__ = [
     "DLMS",
     "DLMS_SOURCE",
@@ -49,6 +52,7 @@ __all__ = [
     "DlmsMeterConfig",
     "DlmsProfile",
     "DlmsRead",
+    "dlms_config",
     "parse_dlms",
 ]
 
@@ -553,3 +557,9 @@ def _with_secrets(meter: DlmsMeterConfig, secrets: Mapping[str, bytes]) -> DlmsM
     return dataclasses.replace(meter, password=secrets.get("password", b""),
                                encryption_key=secrets.get("encryption_key", b""),
                                authentication_key=secrets.get("authentication_key", b""))
+
+
+def dlms_config(config: AppConfig) -> DlmsConfig:
+    """The [dlms] section of ``config`` as its parser read it (empty when absent)."""
+    found = config.section(DLMS_SOURCE)
+    return found if isinstance(found, DlmsConfig) else DlmsConfig()
