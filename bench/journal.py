@@ -20,7 +20,8 @@ from pathlib import Path
 from rtu.config import JournalConfig
 from rtu.eventstore import JournalWriter, open_journal
 from rtu.iec.asdu.codec import PROFILE_104
-from rtu.iec.outstation import CommandRequest, Done, Outstation, OutstationConfig
+from rtu.iec.outstation import Outstation, OutstationConfig
+from rtu.points.commands import CommandRequest, Done
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 

@@ -280,18 +280,18 @@ class JournalWriter:
     # -- wiring -----------------------------------------------------------------------------
     def attach(self, outstation: Outstation) -> None:
         """Record ``outstation``'s events; its queues decide what is still needed."""
-        outstation.journal = self
+        outstation.attach_journal(self)
         self.outstation = outstation
 
     def restore(self, outstation: Outstation, restored: Restored) -> None:
         """Put what the journal held back in front of each group's backlog (before its end of
         initialisation), in order, and continue the sequence numbers after them."""
-        outstation.next_seq = max(outstation.next_seq, restored.next_seq)
+        outstation.continue_sequence(restored.next_seq)
         wanted: set[int] = set()
-        for name, group in outstation.groups.items():
+        for name in outstation.group_names():
             events = restored.for_group(name)
             if events:
-                group.backlog.extend_front(events)
+                outstation.requeue(name, events)
                 wanted.update(r.seq for r in events)
                 log.info("event journal: %d unacknowledged events of group %s restored "
                          "(sequence %d..%d)", len(events), name, events[0].seq, events[-1].seq)

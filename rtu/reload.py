@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
 from rtu.config import AppConfig, ConfigError, JournalConfig, bench_config, load_config
-from rtu.iec.asdu.objects import EndOfInitialization
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.outstation import MONITOR_TYPES, EventRecord, Outstation
 
@@ -118,64 +117,21 @@ def load_or_error(loader: Callable[[], AppConfig]) -> AppConfig:
         raise ReloadError(f"invalid configuration: {exc}") from exc
 
 
-def waiting_events(outstation: Outstation, group: str) -> list[EventRecord]:
-    """Take every event of ``group`` (its sessions must be closed: all is in the backlog)."""
-    found = outstation.groups.get(group)
-    if found is None:
-        return []
-    if found.sessions:
-        raise RuntimeError(f"group {group} still has sessions: close them first")
-    return found.backlog.take_all()
-
-
 def move_group(outstation: Outstation, old: str, new: str) -> int:
     """Events waiting in group ``old`` go before those of group ``new`` (a 101 line renamed);
     group ``old`` is removed. Returns how many moved."""
-    if old == new or old not in outstation.groups:
-        return 0
-    events = waiting_events(outstation, old)
-    del outstation.groups[old]
-    outstation.group(new).backlog.extend_front(events)
-    return len(events)
+    return outstation.move_group(old, new)
 
 
 def regroup(outstation: Outstation, old: Sequence[str], new: Sequence[str]) -> int:
-    """The 104 server's event groups changed from ``old`` to ``new`` (redundancy groups
-    redefined; its sessions are closed). Groups in both keep their events; the events of a
-    group that is gone are copied into every group that is new (their masters are the ones
-    that may not have them), in front; without a new group they are dropped, counted and
-    logged. Returns how many events were dropped."""
-    added = [name for name in new if name not in old]
-    for name in added:
-        outstation.group(name)
-    dropped = 0
-    for name in old:
-        if name in new or name not in outstation.groups:
-            continue
-        events = waiting_events(outstation, name)
-        del outstation.groups[name]
-        for target in added:
-            outstation.groups[target].backlog.extend_front(events)
-        if not added and events:
-            dropped += len(events)
-            log.warning("reload: event group %s is gone and no new one replaces it: %d queued "
-                        "events dropped", name, len(events))
-        elif events:
-            log.info("reload: %d events of event group %s go to %s", len(events), name,
-                     ", ".join(added))
-    return dropped
+    """The 104 server's event groups changed from ``old`` to ``new`` (see
+    :meth:`Outstation.regroup`). Returns how many events were dropped."""
+    return outstation.regroup(old, new)
 
 
 def drop_group(outstation: Outstation, name: str) -> int:
     """Remove group ``name`` (its server was disabled); returns the events dropped."""
-    if name not in outstation.groups:
-        return 0
-    dropped = len(waiting_events(outstation, name))
-    del outstation.groups[name]
-    if dropped:
-        log.warning("reload: group %s removed with its server: %d queued events dropped",
-                    name, dropped)
-    return dropped
+    return outstation.drop_group(name)
 
 
 def carry_events(old: Outstation, new: Outstation) -> tuple[int, int]:
@@ -184,10 +140,9 @@ def carry_events(old: Outstation, new: Outstation) -> tuple[int, int]:
     IOA and type, and events of groups ``new`` does not have, are dropped and counted.
     Returns (carried, dropped)."""
     carried = dropped = 0
-    for name in list(old.groups):
-        events = waiting_events(old, name)
-        target = new.groups.get(name)
-        if target is None:
+    targets = set(new.group_names())
+    for name, events in old.take_all_waiting().items():
+        if name not in targets:
             if events:
                 log.warning("reload: no group %s any more: %d queued events dropped", name,
                             len(events))
@@ -197,7 +152,7 @@ def carry_events(old: Outstation, new: Outstation) -> tuple[int, int]:
         if len(kept) < len(events):
             log.warning("reload: %d queued events of %s dropped: their points are gone or "
                         "changed type", len(events) - len(kept), name)
-        target.backlog.extend_front(kept)
+        new.requeue(name, kept)
         carried += len(kept)
         dropped += len(events) - len(kept)
     return carried, dropped
@@ -214,16 +169,4 @@ def _still_valid(outstation: Outstation, record: EventRecord) -> bool:
 def mark_reinitialised(outstation: Outstation) -> None:
     """The end of initialisation queued by a rebuilt outstation's groups says why: local
     reset after a change of local parameters (COI 1 + bit 7), not power on."""
-    for group in outstation.groups.values():
-        items = group.backlog.take_all()
-        group.backlog.extend_front(_with_reinit_cause(items))
-
-
-def _with_reinit_cause(items: Iterable[EventRecord]) -> list[EventRecord]:
-    out: list[EventRecord] = []
-    for record in items:
-        if record.type_id is TypeId.M_EI_NA_1 and isinstance(record.obj, EndOfInitialization):
-            record = EventRecord(record.type_id, record.cot, EndOfInitialization(
-                0, COI_LOCAL_MANUAL_RESET, after_parameter_change=True), record.seq)
-        out.append(record)
-    return out
+    outstation.mark_initialisation(COI_LOCAL_MANUAL_RESET, after_parameter_change=True)

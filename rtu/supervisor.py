@@ -15,7 +15,6 @@ from hal.interfaces import RelayOutput
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import JournalWriter, journal_path, open_journal
-from rtu.iec.asdu.types import Qu
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
@@ -50,7 +49,6 @@ log = logging.getLogger(__name__)
 RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
 RESTART_BACKOFF_MAX = 30.0
 FIRST_OPEN_GRACE = 1.0  # seconds READY waits for the 101 port's first open attempt
-_QU_BY_NAME = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.LONG_PULSE}
 # Service state: kept (not recomposed) across a reload that rebuilds the field side (_adopt).
 _SERVICE_STATE = frozenset({
     "_stop", "loader", "last_error", "reload_error", "reloads", "restarts", "watchdog",
@@ -118,8 +116,8 @@ class Supervisor:
             # a rebuild: number on from the running outstation, which stays attached until
             # its events have been carried over (_rebuild)
             assert journal.outstation is not None
-            self.outstation.next_seq = journal.outstation.next_seq
-            self.outstation.journal = journal
+            self.outstation.continue_sequence(journal.outstation.next_seq)
+            self.outstation.attach_journal(journal)
         elif config.journal.enabled:
             self.journal = self._open_journal(config)
         # field sources and serial servers, each run under _supervise (restart with backoff)
@@ -370,11 +368,11 @@ class Supervisor:
         if plan.touches("iec101") or plan.touches("field_sizes"):
             await self._replace_iec101(new)
         if plan.touches("station"):
-            self.outstation.config = new.station
+            self.outstation.reconfigure(new.station)
         if plan.touches("commands"):
             c = new.commands
-            self.executor.durations = {Qu.SHORT_PULSE: c.short_pulse, Qu.LONG_PULSE: c.long_pulse}
-            self.executor.default_qu = _QU_BY_NAME[c.default_qu]
+            self.executor.configure(short_pulse=c.short_pulse, long_pulse=c.long_pulse,
+                                    default_qu=c.default_qu)
         if plan.touches("logging"):
             logging.getLogger().setLevel(new.logging.level)
         if plan.touches("journal") and self.journal is not None:

@@ -9,7 +9,7 @@ which the source saw the value; the protocol layer turns them into CP56Time2a.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, IntFlag
+from enum import Enum, IntEnum, IntFlag
 
 
 class PointKind(Enum):
@@ -66,6 +66,24 @@ class Quality(IntFlag):
     CY = 0x100  # counter carry (integrated totals)
     CA = 0x200  # counter adjusted (integrated totals)
     TRANSIENT = 0x400  # step position in transient state (VTI bit 7); not a quality, carried here
+
+
+class DoublePointValue(IntEnum):
+    """The state of a double point (two contacts), and of a double command's target state.
+
+    The codes are those of IEC 60870-5-101's DPI/DCS, so the protocol layer maps them 1:1."""
+
+    INDETERMINATE = 0  # intermediate: neither contact closed
+    OFF = 1
+    ON = 2
+    INDETERMINATE_OR_FAULTY = 3  # both contacts closed
+
+
+class StepDirection(IntEnum):
+    """What a regulating-step command asks for (codes of IEC 60870-5-101's RCS)."""
+
+    LOWER = 1
+    HIGHER = 2
 
 
 class ChangeOrigin(Enum):

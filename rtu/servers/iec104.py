@@ -162,19 +162,15 @@ class Iec104Server:
         are sent again on ``link``)."""
         if not self._redundancy or link.session is None:
             return
-        for other in list(self.links):
-            session = other.session
-            if other is link or session is None or not session.active \
-                    or session.group is not link.session.group:
-                continue
-            unacknowledged = session.unacknowledged_events
-            if other.conn is not None:
+        links = {other.session: other for other in self.links if other.session is not None}
+        for session, unacknowledged in self.outstation.hand_over(link.session):
+            other = links.get(session)
+            if other is not None and other.conn is not None:
                 other.conn.suspend_data_transfer()
-            session.deactivate(link_keeps_sent=True)
             self.switchovers += 1
             log.warning("redundancy group %s: %s took over data transfer from %s (%d events "
                         "it had not acknowledged will be sent again)", session.group.name,
-                        link.name, other.name, unacknowledged)
+                        link.name, session.name, unacknowledged)
 
 
 class _Link(asyncio.Protocol):

@@ -44,9 +44,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hal.interfaces import EdgeInputs, InputEdge
-from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind, Quality
+from rtu.points.model import DoublePointValue, Point, PointKind, Quality
 
 if TYPE_CHECKING:
     from hal.gpio import GpioBank

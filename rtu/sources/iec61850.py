@@ -37,7 +37,7 @@ test                               IV (60870-5 has a test flag per ASDU, not per
 other detailQual bits              none of their own (the device sets validity with them)
 =================================  ====================================================
 
-Commands (a :class:`rtu.iec.outstation.ConfirmingExecutor` for the command points mapped to
+Commands (a :class:`rtu.points.commands.ConfirmingExecutor` for the command points mapped to
 control objects): the device's ctlModel, read once per association, decides the services. A
 master's select (S/E = 1) becomes a read of ``SBO`` (sbo-with-normal-security) or a write of
 ``SBOw`` (sbo-with-enhanced-security), and its ACT_CON is the device's answer; for a direct
@@ -102,8 +102,6 @@ from open61850.mms.report import TrgOps
 from open61850.mms.types import ArrayType, MmsType, StructureType
 from open61850.quality import Quality as Quality61850
 
-from rtu.iec.asdu.types import DoublePointValue
-from rtu.iec.outstation import CommandExecutor, CommandRequest, Done
 from rtu.iec61850_config import (
     IEC61850,
     Iec61850Config,
@@ -111,8 +109,9 @@ from rtu.iec61850_config import (
     Iec61850Read,
     Iec61850Report,
 )
+from rtu.points.commands import CommandExecutor, CommandRequest, Done
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind, Quality
+from rtu.points.model import DoublePointValue, Point, PointKind, Quality
 
 log = logging.getLogger(__name__)
 
@@ -649,7 +648,7 @@ class Iec61850DeviceSource:
         raise ValueError(f"{kind.value} value {request.value!r} has no IEC 61850 ctlVal")
 
     def _origin(self, request: CommandRequest) -> Origin:
-        return Origin(OR_CAT_REMOTE_CONTROL, f"rtu {request.session}".encode()[:64])
+        return Origin(OR_CAT_REMOTE_CONTROL, f"rtu {request.link}".encode()[:64])
 
     def _model(self, client: MmsClient, obj: ObjectName) -> int:
         model = self._ctl_models.get(obj)

@@ -5,9 +5,10 @@ ACT_TERM is only sent once ``done`` is called here, i.e. after the relay has rea
 
 Per relay (:class:`RelaySettings`):
 
-* ``mode``: ``"qu"`` lets the command's QU choose a short/long pulse or a persistent output
-  (QU 0: the station's default); ``"pulse"`` always pulses (long for QU 2, or QU 0 when the
-  default is long; else short); ``"persistent"`` always latches.
+* ``mode``: ``"qu"`` lets the command's pulse (IEC: its QU) choose a short/long pulse or a
+  persistent output (no choice, QU 0: the station's default); ``"pulse"`` always pulses (long
+  for a long pulse, or none chosen when the default is long; else short); ``"persistent"``
+  always latches.
 * ``feedback_input``: an input (e.g. an auxiliary contact) that must show the commanded state
   within ``feedback_timeout`` seconds of the output being set, or the ACT_TERM is negative. The
   command's feedback point then reports what that input says (return information, cause 11,
@@ -28,18 +29,16 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hal.interfaces import RelayOutput
-from rtu.iec.asdu.types import DoublePointValue, Qu
-from rtu.iec.outstation import CommandRequest, Done
+from rtu.points.commands import CommandRequest, Done, Pulse
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, Point, PointKind, Quality
+from rtu.points.model import ChangeOrigin, DoublePointValue, Point, PointKind, Quality
 
 if TYPE_CHECKING:
     from rtu.config import RelayConfig
 
 log = logging.getLogger(__name__)
 
-_DCS_ON = 2
-_QU_NAMES = {"persistent": Qu.PERSISTENT, "short": Qu.SHORT_PULSE, "long": Qu.LONG_PULSE}
+PULSE_NAMES = {"persistent": Pulse.PERSISTENT, "short": Pulse.SHORT, "long": Pulse.LONG}
 RELAY_MODES = ("qu", "pulse", "persistent")
 
 
@@ -83,8 +82,9 @@ class RelayExecutor:
     ) -> None:
         self.db = db
         self.relays = dict(relays)
-        self.durations = {Qu.SHORT_PULSE: short_pulse, Qu.LONG_PULSE: long_pulse}
-        self.default_qu = _QU_NAMES[default_qu]
+        self.durations: dict[Pulse, float] = {}
+        self.default_pulse = Pulse.PERSISTENT  # for requests that leave it to the output
+        self.configure(short_pulse=short_pulse, long_pulse=long_pulse, default_qu=default_qu)
         self.wall = wall
         self.settings = dict(settings or {})
         self.inputs = inputs
@@ -101,6 +101,11 @@ class RelayExecutor:
         for name, s in self.settings.items():
             if (s.feedback_input or s.local_input) and inputs is None:
                 raise ValueError(f"relay {name}: feedback/local inputs need an input source")
+
+    def configure(self, *, short_pulse: float, long_pulse: float, default_qu: str) -> None:
+        """Pulse lengths (seconds) and the pulse of commands that choose none ([commands])."""
+        self.durations = {Pulse.SHORT: short_pulse, Pulse.LONG: long_pulse}
+        self.default_pulse = PULSE_NAMES[default_qu]
 
     def execute(self, request: CommandRequest, done: Done) -> None:
         task = asyncio.get_running_loop().create_task(self._run(request, done))
@@ -168,7 +173,7 @@ class RelayExecutor:
         if point.kind is PointKind.SINGLE_COMMAND:
             on = bool(request.value)
         elif point.kind is PointKind.DOUBLE_COMMAND:
-            on = request.value == _DCS_ON
+            on = request.value == DoublePointValue.ON
         else:
             log.error("command %s: a relay cannot execute %s", point.name, point.kind.value)
             done(False)
@@ -179,7 +184,7 @@ class RelayExecutor:
             done(False)
             return
         settings = self.settings.get(target, RelaySettings())
-        qu = self._effective_qu(request.qu, settings.mode)
+        pulse = self._effective_pulse(request.pulse, settings.mode)
         feedback = settings.feedback_input if self.inputs is not None else None
         confirmed: asyncio.Future[bool] | None = None
         unsubscribe: Callable[[], None] | None = None
@@ -191,8 +196,8 @@ class RelayExecutor:
             await asyncio.to_thread(relay.set, on)
             if not feedback:
                 self._report_point(point.feedback, relay)
-            if qu in self.durations:
-                await self._sleep(self.durations[qu])
+            if pulse in self.durations:
+                await self._sleep(self.durations[pulse])
                 await asyncio.to_thread(relay.set, not on)
                 if not feedback:
                     self._report_point(point.feedback, relay)
@@ -218,12 +223,12 @@ class RelayExecutor:
             self._busy[target] -= 1
         done(True)
 
-    def _effective_qu(self, qu: int, mode: str) -> Qu:
+    def _effective_pulse(self, pulse: Pulse, mode: str) -> Pulse:
         if mode == "persistent":
-            return Qu.PERSISTENT
-        chosen = Qu(qu) if qu else self.default_qu
+            return Pulse.PERSISTENT
+        chosen = self.default_pulse if pulse is Pulse.DEFAULT else pulse
         if mode == "pulse":
-            return Qu.LONG_PULSE if chosen is Qu.LONG_PULSE else Qu.SHORT_PULSE
+            return Pulse.LONG if chosen is Pulse.LONG else Pulse.SHORT
         return chosen
 
     def _expect(self, name: str, want: bool) -> tuple[asyncio.Future[bool], Callable[[], None]]:

@@ -9,9 +9,8 @@ import random
 import time
 from collections.abc import Callable
 
-from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind
+from rtu.points.model import DoublePointValue, Point, PointKind
 
 log = logging.getLogger(__name__)
 

@@ -222,7 +222,7 @@ def test_unacknowledged_events_come_back_in_order_before_end_of_initialisation(
     first.crash()
 
     second = Station(path)
-    backlog = list(second.outstation.groups["iec104"].backlog._items)
+    backlog = list(second.outstation.groups["iec104"].backlog.snapshot())
     assert values(backlog) == list(range(1, 51))
     assert [r.obj.time for r in backlog[:50]] == [tag(v / 100) for v in range(1, 51)]  # type: ignore[attr-defined]
     assert all(r.cot is Cot.SPONTANEOUS for r in backlog[:50])
@@ -231,7 +231,7 @@ def test_unacknowledged_events_come_back_in_order_before_end_of_initialisation(
     assert second.writer.restored == 50
     # new events are numbered after the restored ones and queue behind them
     second.change(99, 1.0)
-    assert second.outstation.groups["iec104"].backlog._items[-1].seq == 51
+    assert second.outstation.groups["iec104"].backlog.snapshot()[-1].seq == 51
 
 
 def test_acknowledged_events_are_deleted_and_not_restored(tmp_path: Path) -> None:
@@ -257,7 +257,7 @@ def test_acknowledged_events_are_deleted_and_not_restored(tmp_path: Path) -> Non
     first.crash()
 
     second = Station(path)
-    backlog = list(second.outstation.groups["iec104"].backlog._items)
+    backlog = list(second.outstation.groups["iec104"].backlog.snapshot())
     assert values(backlog) == list(range(acknowledged + 1, 31))
 
 
@@ -281,8 +281,8 @@ def test_dropped_events_are_released(tmp_path: Path) -> None:
     """An in-memory queue overflow (counted there) releases the dropped events' rows too."""
     db_path = tmp_path / "j.sqlite3"
     station = Station(db_path)
-    station.outstation.config = OutstationConfig(event_queue_size=10)
-    station.outstation.groups.clear()
+    station.outstation.reconfigure(OutstationConfig(event_queue_size=10))
+    station.outstation.drop_group("iec104")  # made again with the smaller queue
     station.outstation.group("iec104")
     for v in range(1, 26):
         station.change(v, v)
@@ -326,7 +326,7 @@ def test_threaded_commits_and_close(tmp_path: Path) -> None:
         await station.writer.close()
 
     asyncio.run(scenario())
-    assert values(list(Station(path).outstation.groups["iec104"].backlog._items)) == \
+    assert values(list(Station(path).outstation.groups["iec104"].backlog.snapshot())) == \
         list(range(1, 202))
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+from rtu.points import model as _points
+
+# DPI/DCS states are the point model's double-point states (the codes are the standard's)
+DoublePointValue = _points.DoublePointValue
+
 
 class TypeId(IntEnum):
     # process information in monitor direction
@@ -100,13 +105,6 @@ class Qds(IntFlag):
     SB = 0x20
     NT = 0x40
     IV = 0x80
-
-
-class DoublePointValue(IntEnum):
-    INDETERMINATE = 0
-    OFF = 1
-    ON = 2
-    INDETERMINATE_OR_FAULTY = 3
 
 
 class Qu(IntEnum):

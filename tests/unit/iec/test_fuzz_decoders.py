@@ -50,7 +50,7 @@ from rtu.iec.cs104.connection import (
     DataTransferStopped,
 )
 from rtu.iec.outstation import (
-    _HANDLERS,
+    HANDLERS,
     MONITOR_TYPES,
     EventQueue,
     EventRecord,
@@ -190,7 +190,7 @@ def check_answer(rig: Rig, raw: bytes, answers: list[bytes]) -> None:
     assert first.cot in allowed_answer_causes(request), (request, first)
     assert first.negative == (first.cot in NEGATIVE_CAUSES) or first.cot in (
         Cot.ACTIVATION_CON, Cot.DEACTIVATION_CON)
-    if request.type_id not in _HANDLERS:  # monitor-direction types from a master
+    if request.type_id not in HANDLERS:  # monitor-direction types from a master
         assert first.negative and first.cot in (Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_COMMON_ADDRESS)
 
 

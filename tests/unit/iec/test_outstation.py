@@ -23,6 +23,7 @@ from rtu.iec.asdu.objects import (
 )
 from rtu.iec.asdu.types import Cot, Qds, TypeId
 from rtu.iec.outstation import CommandRequest, Done, Outstation, OutstationConfig, Session
+from rtu.points.commands import Pulse
 from rtu.points.database import PointDatabase
 from rtu.points.model import ChangeOrigin, Point, PointKind, Quality
 
@@ -266,7 +267,9 @@ def test_direct_command_terminates_only_after_execution() -> None:
     rig.send(act(TypeId.C_SC_NA_1, SingleCommand(500, True, qu=1), originator=3))
     assert summary(rig.drain()) == [(TypeId.C_SC_NA_1, Cot.ACTIVATION_CON, False)]
     (request, done), = rig.executor.started
-    assert (request.point.name, request.value, request.qu) == ("cmd", True, 1)
+    # the executor gets the command in the point database's terms: QU 1 is a short pulse
+    assert (request.point.name, request.value, request.pulse) == ("cmd", True, Pulse.SHORT)
+    assert (request.output, request.link, request.originator) == ("r1", rig.session.name, 3)
     assert rig.drain() == []  # no ACT_TERM before the output really switched
     done(True)
     out = rig.drain()

@@ -9,10 +9,9 @@ from collections.abc import Callable
 import pytest
 
 from hal.fake import FakeRelay
-from rtu.iec.asdu.types import Qu, TypeId
-from rtu.iec.outstation import CommandRequest
+from rtu.points.commands import CommandRequest, Pulse
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind, Quality
+from rtu.points.model import ChangeOrigin, DoublePointValue, Point, PointChanged, PointKind, Quality
 from rtu.sources.relays import RelayExecutor, RelaySettings
 
 
@@ -75,53 +74,52 @@ class Rig:
         self.changes: list[PointChanged] = []
         self.db.subscribe(self.changes.append)
 
-    def command(self, point: str, value: bool | int, qu: int = 0) -> bool:
+    def command(self, point: str, value: bool | int, pulse: Pulse = Pulse.DEFAULT) -> bool:
         """Run one command to its end; its done() verdict."""
         async def main() -> bool:
-            return await execute(self, point, value, qu)
+            return await execute(self, point, value, pulse)
 
         return asyncio.run(main())
 
 
-async def execute(rig: Rig, point: str, value: bool | int, qu: int) -> bool:
+async def execute(rig: Rig, point: str, value: bool | int, pulse: Pulse) -> bool:
     """Start the command and wait (up to 5 s of real time) for its done() verdict."""
     verdict: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
     p = rig.db.point(point)
-    type_id = TypeId.C_SC_NA_1 if p.kind is PointKind.SINGLE_COMMAND else TypeId.C_DC_NA_1
-    rig.executor.execute(CommandRequest(p, type_id, value, qu, "m1"), verdict.set_result)
+    rig.executor.execute(CommandRequest(p, value, pulse, "m1"), verdict.set_result)
     return await asyncio.wait_for(verdict, 5)
 
 
-def test_persistent_and_pulses_from_qu() -> None:
+def test_persistent_and_pulses_from_the_request() -> None:
     rig = Rig()
-    assert rig.command("k1_cmd", True, qu=Qu.PERSISTENT) is True
+    assert rig.command("k1_cmd", True, pulse=Pulse.PERSISTENT) is True
     assert rig.relays["k1"].operations == [True] and rig.clock.sleeps == []
     assert rig.db.value("k1_pos").value is True  # the commanded state (no feedback input)
     assert rig.changes[-1].origin is ChangeOrigin.REMOTE_COMMAND
-    assert rig.command("k1_cmd", True, qu=Qu.SHORT_PULSE) is True
+    assert rig.command("k1_cmd", True, pulse=Pulse.SHORT) is True
     assert rig.relays["k1"].operations == [True, True, False] and rig.clock.sleeps == [0.5]
-    assert rig.command("k1_cmd", True, qu=Qu.LONG_PULSE) is True
+    assert rig.command("k1_cmd", True, pulse=Pulse.LONG) is True
     assert rig.clock.sleeps == [0.5, 2.0]
-    assert rig.command("k1_dcmd", 1, qu=Qu.NONE) is True  # DCS OFF, QU 0: default persistent
+    assert rig.command("k1_dcmd", DoublePointValue.OFF) is True  # no pulse chosen: default persistent
     assert rig.relays["k1"].operations[-1] is False
 
 
-@pytest.mark.parametrize(("mode", "qu", "sleeps", "operations"), [
-    ("pulse", Qu.NONE, [2.0], [True, False]),  # QU 0: the station default (long here)
-    ("pulse", Qu.SHORT_PULSE, [0.5], [True, False]),
-    ("pulse", Qu.PERSISTENT, [0.5], [True, False]),
-    ("pulse", Qu.LONG_PULSE, [2.0], [True, False]),
-    ("persistent", Qu.SHORT_PULSE, [], [True]),
-    ("qu", Qu.NONE, [2.0], [True, False]),  # the station default (long here)
+@pytest.mark.parametrize(("mode", "pulse", "sleeps", "operations"), [
+    ("pulse", Pulse.DEFAULT, [2.0], [True, False]),  # none chosen: the station default (long here)
+    ("pulse", Pulse.SHORT, [0.5], [True, False]),
+    ("pulse", Pulse.PERSISTENT, [0.5], [True, False]),
+    ("pulse", Pulse.LONG, [2.0], [True, False]),
+    ("persistent", Pulse.SHORT, [], [True]),
+    ("qu", Pulse.DEFAULT, [2.0], [True, False]),  # the station default (long here)
 ])
-def test_relay_modes(mode: str, qu: int, sleeps: list[float], operations: list[bool]) -> None:
+def test_relay_modes(mode: str, pulse: Pulse, sleeps: list[float], operations: list[bool]) -> None:
     rig = Rig({"k1": RelaySettings(mode=mode)}, default_qu="long")
-    assert rig.command("k1_cmd", True, qu=qu) is True
+    assert rig.command("k1_cmd", True, pulse=pulse) is True
     assert rig.clock.sleeps == sleeps and rig.relays["k1"].operations == operations
 
 
 def run_with_wiring(rig: Rig, relay: str, feedback: str, point: str, value: bool | int,
-                    qu: int = 0) -> bool:
+                    pulse: Pulse = Pulse.DEFAULT) -> bool:
     """A command whose relay's auxiliary contact follows it (reported from the worker thread
     that sets the relay, handed to the loop as a real input would be)."""
     inputs = rig.inputs
@@ -130,7 +128,7 @@ def run_with_wiring(rig: Rig, relay: str, feedback: str, point: str, value: bool
         loop = asyncio.get_running_loop()
         rig.relays[relay].on_change = lambda name, on: loop.call_soon_threadsafe(
             inputs.set, feedback, on)
-        return await execute(rig, point, value, qu)
+        return await execute(rig, point, value, pulse)
 
     return asyncio.run(main())
 
@@ -140,7 +138,7 @@ def test_feedback_confirms_and_the_feedback_point_reports_the_input() -> None:
     rig = Rig({"k1": RelaySettings(feedback_input="k1_aux", feedback_timeout=1.0)}, inputs)
     rig.executor.report_all()
     assert rig.db.value("k1_pos").value is False
-    assert run_with_wiring(rig, "k1", "k1_aux", "k1_cmd", True, qu=Qu.PERSISTENT) is True
+    assert run_with_wiring(rig, "k1", "k1_aux", "k1_cmd", True, pulse=Pulse.PERSISTENT) is True
     assert rig.db.value("k1_pos").value is True
     assert [(c.point.name, c.new.value, c.origin) for c in rig.changes][-1] == (
         "k1_pos", True, ChangeOrigin.REMOTE_COMMAND)
@@ -151,7 +149,7 @@ def test_feedback_seen_during_a_pulse_confirms_it() -> None:
     inputs = FakeInputs(k1_aux=False)
     rig = Rig({"k1": RelaySettings(feedback_input="k1_aux", feedback_timeout=1.0)}, inputs)
     rig.executor.report_all()
-    assert run_with_wiring(rig, "k1", "k1_aux", "k1_cmd", True, qu=Qu.SHORT_PULSE) is True
+    assert run_with_wiring(rig, "k1", "k1_aux", "k1_cmd", True, pulse=Pulse.SHORT) is True
     assert rig.relays["k1"].operations == [True, False]
     assert rig.db.value("k1_pos").value is False  # what the input says after the pulse
 
@@ -161,7 +159,7 @@ def test_no_feedback_within_the_timeout_is_a_failed_command(
     inputs = FakeInputs(k1_aux=False)
     rig = Rig({"k1": RelaySettings(feedback_input="k1_aux", feedback_timeout=1.5)}, inputs)
     rig.executor.report_all()
-    assert rig.command("k1_cmd", True, qu=Qu.PERSISTENT) is False
+    assert rig.command("k1_cmd", True, pulse=Pulse.PERSISTENT) is False
     assert rig.relays["k1"].operations == [True]
     assert rig.clock.now == pytest.approx(1001.5)  # waited the timeout, on the fake clock
     assert rig.db.value("k1_pos").value is False  # the input, not the command
@@ -189,11 +187,11 @@ def test_local_control_blocks_the_command_points() -> None:
     assert rig.db.value("k1_dcmd").quality & Quality.BL
     assert not rig.db.value("brk_cmd").quality & Quality.BL
     # the outstation refuses a blocked point itself; should one get through, it fails too
-    assert rig.command("k1_cmd", True, qu=Qu.PERSISTENT) is False
+    assert rig.command("k1_cmd", True, pulse=Pulse.PERSISTENT) is False
     assert rig.relays["k1"].operations == []
     inputs.set("k1_local", False)  # remote
     assert rig.db.value("k1_cmd").quality is Quality.GOOD
-    assert rig.command("k1_cmd", True, qu=Qu.PERSISTENT) is True
+    assert rig.command("k1_cmd", True, pulse=Pulse.PERSISTENT) is True
     inputs.set("k1_local", True)
     assert rig.db.value("k1_cmd").quality & Quality.BL
     rig.executor.close()
@@ -208,4 +206,4 @@ def test_feedback_settings_need_inputs() -> None:
 def test_a_driver_error_is_a_failed_command() -> None:
     rig = Rig()
     rig.relays["k1"].fail = True
-    assert rig.command("k1_cmd", True, qu=Qu.PERSISTENT) is False
+    assert rig.command("k1_cmd", True, pulse=Pulse.PERSISTENT) is False

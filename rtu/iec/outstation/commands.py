@@ -1,0 +1,319 @@
+"""Command handling: select-before-operate, execution and termination.
+
+An IEC command (single, double, regulating step, set-point, bitstring) is checked here (common
+address and originator are checked by the outstation's dispatch), translated into the point
+database's :class:`~rtu.points.commands.CommandRequest` and handed to the executor. ACT_CON is
+sent when the command is accepted and ACT_TERM when the executor reports it carried out. For a
+point the executor :meth:`~rtu.points.commands.ConfirmingExecutor.confirms` (a command forwarded
+to another device), the select's ACT_CON, the execute's ACT_CON and its ACT_TERM follow that
+device's own answers, and a deactivation cancels the device's selection.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from rtu.iec.asdu.objects import (
+    Asdu,
+    Bitstring32Command,
+    DoubleCommand,
+    InformationObject,
+    RegulatingStepCommand,
+    SetpointFloat,
+    SetpointNormalized,
+    SetpointScaled,
+    SingleCommand,
+)
+from rtu.iec.asdu.types import Cot, Qu, TypeId
+from rtu.iec.outstation.mapping import COMMAND_KINDS, NORMALIZED_SCALE
+from rtu.iec.outstation.session import Session
+from rtu.iec.outstation.settings import Clock, OutstationConfig
+from rtu.points.commands import CommandExecutor, CommandRequest, ConfirmingExecutor, Pulse
+from rtu.points.database import PointDatabase
+from rtu.points.model import DoublePointValue, Point, PointKind, Quality, StepDirection
+
+log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
+
+# QU of the standard -> how the output is driven
+PULSE_OF_QU: dict[int, Pulse] = {
+    Qu.NONE: Pulse.DEFAULT,
+    Qu.SHORT_PULSE: Pulse.SHORT,
+    Qu.LONG_PULSE: Pulse.LONG,
+    Qu.PERSISTENT: Pulse.PERSISTENT,
+}
+
+
+def command_request(point: Point, value: bool | float, qu: int, link: str, *,
+                    originator: int = 0, selected: bool = False) -> CommandRequest:
+    """The point database's request for an IEC command on ``point``: ``value`` is the SCS
+    (bool), the DCS or RCS code, or the set-point value in engineering terms; ``qu`` its QU."""
+    if point.kind is PointKind.DOUBLE_COMMAND:
+        value = DoublePointValue(int(value))
+    elif point.kind is PointKind.REGULATING_STEP:
+        value = StepDirection(int(value))
+    return CommandRequest(point, value, PULSE_OF_QU[qu], link, originator, selected)
+
+
+class CommandHost(Protocol):
+    """What command handling needs from its outstation."""
+
+    @property
+    def db(self) -> PointDatabase: ...
+
+    @property
+    def config(self) -> OutstationConfig: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def executor(self) -> CommandExecutor: ...
+
+
+@dataclass(slots=True)
+class _Selection:
+    session: Session
+    type_id: TypeId
+    value: bool | int | float
+    qu: int
+    deadline: float
+
+
+class CommandHandler:
+    """Select-before-operate state and the commands in progress, for every session."""
+
+    def __init__(self, host: CommandHost) -> None:
+        self.host = host
+        self._selections: dict[int, _Selection] = {}  # IOA -> the selection holding it
+        self._executing: set[int] = set()  # IOAs with a command in progress
+
+    def handle(self, session: Session, asdu: Asdu) -> None:
+        """One command ASDU (type in COMMAND_KINDS) for this station."""
+        host = self.host
+        if len(asdu.objects) != 1:
+            # confirm what was asked (a deactivation with DEACT_CON); any other cause is unknown
+            cause = {Cot.ACTIVATION: Cot.ACTIVATION_CON, Cot.DEACTIVATION: Cot.DEACTIVATION_CON}
+            session.respond(asdu.reply(cause.get(asdu.cot, Cot.UNKNOWN_CAUSE), negative=True))
+            return
+        allowed = host.config.command_originators
+        if allowed and asdu.originator not in allowed and asdu.cot in (Cot.ACTIVATION,
+                                                                       Cot.DEACTIVATION):
+            # without an originator field (COT of 1 octet) the address reads 0: refused too
+            log.warning("command %s on IOA %d from %s refused: originator address %d is not in "
+                        "command_originators", asdu.type_id.name, asdu.objects[0].ioa,
+                        session.name, asdu.originator)
+            session.respond(asdu.reply(
+                Cot.DEACTIVATION_CON if asdu.cot == Cot.DEACTIVATION else Cot.ACTIVATION_CON,
+                negative=True))
+            return
+        obj = asdu.objects[0]
+        point = host.db.by_ioa(obj.ioa)
+        if point is None or point.kind is not COMMAND_KINDS[asdu.type_id]:
+            session.respond(asdu.reply(
+                Cot.UNKNOWN_IOA if asdu.cot in (Cot.ACTIVATION, Cot.DEACTIVATION) else Cot.UNKNOWN_CAUSE,
+                negative=True))
+            return
+        now = host.clock.monotonic()
+        if asdu.cot == Cot.DEACTIVATION:
+            self._deactivate(session, asdu, point, now)
+            return
+        if asdu.cot != Cot.ACTIVATION:
+            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+            return
+        parsed = _command_value(obj)
+        if parsed is None:
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
+        value, qu, select = parsed
+        if point.kind is PointKind.SETPOINT_NORMALIZED:
+            value = int(value) / NORMALIZED_SCALE
+        refusal = self._refusal(session, point, now)
+        if refusal:
+            log.warning("command on %s from %s refused: %s", point.name, session.name, refusal)
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
+        selection = self._selections.get(point.ioa)
+        confirming = None if asdu.test else self._confirming(point)
+        if select:
+            if confirming is not None:
+                self._select_remote(confirming, session, asdu, point, value, qu)
+                return
+            self._selections[point.ioa] = _Selection(session, asdu.type_id, value, qu,
+                                                     now + host.config.select_timeout)
+            session.respond(asdu.reply(Cot.ACTIVATION_CON))
+            return
+        if selection is not None:
+            matches = (selection.session is session and selection.type_id == asdu.type_id
+                       and selection.value == value and selection.qu == qu
+                       and selection.deadline > now)
+            del self._selections[point.ioa]
+            if not matches:
+                log.warning("execute on %s from %s does not match its select (or it timed out)",
+                            point.name, session.name)
+                session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+                return
+        elif point.select_required:
+            log.warning("execute on %s from %s without select; select-before-operate required",
+                        point.name, session.name)
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
+        if confirming is not None:
+            self._operate_remote(confirming, session, asdu, point, value, qu,
+                                 selected=selection is not None)
+            return
+        session.respond(asdu.reply(Cot.ACTIVATION_CON))
+        if asdu.test:
+            # test bit: confirm as if executed, but the process is not touched
+            session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION))
+            return
+        self._execute(session, asdu, point, value, qu, selected=selection is not None)
+
+    def _deactivate(self, session: Session, asdu: Asdu, point: Point, now: float) -> None:
+        selection = self._selections.get(point.ioa)
+        held = selection is not None and selection.session is session and selection.deadline > now
+        if held and selection is not None:
+            del self._selections[point.ioa]
+            confirming = self._confirming(point)
+            if confirming is not None:
+                confirming.cancel(command_request(point, selection.value, selection.qu,
+                                                  session.name, originator=asdu.originator,
+                                                  selected=True))
+        session.respond(asdu.reply(Cot.DEACTIVATION_CON, negative=not held))
+
+    def _refusal(self, session: Session, point: Point, now: float) -> str | None:
+        if self.host.db.value(point.name).quality & Quality.BL:
+            return "the point is blocked"
+        if point.ioa in self._executing:
+            return "a command on this point is still executing"
+        held = self._selections.get(point.ioa)
+        if held is not None and held.session is not session and held.deadline > now:
+            return f"selected by {held.session.name}"
+        return None
+
+    def _confirming(self, point: Point) -> ConfirmingExecutor | None:
+        executor = self.host.executor
+        if isinstance(executor, ConfirmingExecutor) and executor.confirms(point):
+            return executor
+        return None
+
+    # -- execution ---------------------------------------------------------------------------
+    def _execute(self, session: Session, asdu: Asdu, point: Point, value: bool | float, qu: int,
+                 *, selected: bool) -> None:
+        self._executing.add(point.ioa)
+        finished = False
+
+        def done(success: bool) -> None:
+            nonlocal finished
+            if finished:
+                log.error("command executor reported %s twice; ignored", point.name)
+                return
+            finished = True
+            self._executing.discard(point.ioa)
+            if not session.closed:
+                # return information (COT 11) reported before this must reach the master first
+                session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION, negative=not success),
+                                after_events=True)
+            log.info("command %s %s on %s: %s", asdu.type_id.name, value, point.name,
+                     "executed" if success else "FAILED")
+
+        request = command_request(point, value, qu, session.name, originator=asdu.originator,
+                                  selected=selected)
+        try:
+            self.host.executor.execute(request, done)
+        except Exception:  # the executor is ours; still never leave the master without ACT_TERM
+            log.exception("command executor raised for %s", point.name)
+            done(False)
+
+    def _select_remote(self, executor: ConfirmingExecutor, session: Session, asdu: Asdu,
+                       point: Point, value: bool | float, qu: int) -> None:
+        """A select the device answers: ACT_CON (and the selection) once it has."""
+        self._executing.add(point.ioa)  # nothing else on the point meanwhile
+        finished = False
+        request = command_request(point, value, qu, session.name, originator=asdu.originator)
+
+        def done(success: bool) -> None:
+            nonlocal finished
+            if finished:
+                log.error("command executor answered the select of %s twice; ignored",
+                          point.name)
+                return
+            finished = True
+            self._executing.discard(point.ioa)
+            if success and session.closed:
+                executor.cancel(request)  # nobody left to execute it
+                return
+            if success:
+                self._selections[point.ioa] = _Selection(
+                    session, asdu.type_id, value, qu,
+                    self.host.clock.monotonic() + self.host.config.select_timeout)
+            if not session.closed:
+                session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=not success))
+            log.info("select %s %s on %s: %s", asdu.type_id.name, value, point.name,
+                     "confirmed by the device" if success else "REFUSED by the device")
+
+        try:
+            executor.select(request, done)
+        except Exception:  # the executor is ours; still answer the master
+            log.exception("command executor raised selecting %s", point.name)
+            done(False)
+
+    def _operate_remote(self, executor: ConfirmingExecutor, session: Session, asdu: Asdu,
+                        point: Point, value: bool | float, qu: int, *, selected: bool) -> None:
+        """An execute the device answers: ACT_CON when it accepts, ACT_TERM when it is done."""
+        self._executing.add(point.ioa)
+        state = {"confirmed": False, "finished": False}
+
+        def finish(success: bool) -> None:
+            state["finished"] = True
+            self._executing.discard(point.ioa)
+            log.info("command %s %s on %s: %s", asdu.type_id.name, value, point.name,
+                     "executed" if success else "FAILED")
+
+        def confirmed(success: bool) -> None:
+            if state["confirmed"] or state["finished"]:
+                log.error("command executor confirmed %s twice; ignored", point.name)
+                return
+            state["confirmed"] = True
+            if not session.closed:
+                session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=not success))
+            if not success:
+                finish(False)
+
+        def done(success: bool) -> None:
+            if state["finished"]:
+                log.error("command executor reported %s twice; ignored", point.name)
+                return
+            if not state["confirmed"]:
+                confirmed(success)  # an answer without a confirmation: confirm it first
+                if not success:
+                    return
+            if not session.closed:
+                session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION, negative=not success),
+                                after_events=True)
+            finish(success)
+
+        request = command_request(point, value, qu, session.name, originator=asdu.originator,
+                                  selected=selected)
+        try:
+            executor.operate(request, confirmed, done)
+        except Exception:
+            log.exception("command executor raised for %s", point.name)
+            if not state["finished"]:
+                done(False)
+
+
+def _command_value(obj: InformationObject) -> tuple[bool | int | float, int, bool] | None:
+    """(value, QU, select) of a command object, or None if its qualifier is not permitted."""
+    if isinstance(obj, SingleCommand):
+        return (obj.state, obj.qu, obj.select) if obj.qu <= Qu.PERSISTENT else None
+    if isinstance(obj, DoubleCommand | RegulatingStepCommand):
+        if obj.state not in (1, 2) or obj.qu > Qu.PERSISTENT:
+            return None
+        return obj.state, obj.qu, obj.select
+    if isinstance(obj, SetpointNormalized | SetpointScaled | SetpointFloat):
+        return obj.value, 0, obj.select
+    if isinstance(obj, Bitstring32Command):
+        return obj.value, 0, False
+    return None

@@ -1,0 +1,400 @@
+"""Event state, with one owner: the numbered stream of events, the per-master queues and the
+event groups (masters that share one stream: a 104 server's masters, a redundancy group, a 101
+line).
+
+:class:`EventStreams` is the only writer of event state. It numbers every event, records it in
+the journal, and fans it out: to the queue of each started session of a group, or, while none
+is started, to the group's backlog (bounded, oldest dropped and counted). Groups are created,
+moved, merged and dropped only through it (on reload), and it hands a redundancy group's data
+transfer from one session to another.
+
+Hand-over inside a group: a session that starts takes the backlog (if it is the first) or the
+longest tail of unacknowledged events of the sessions already started; a session that stops
+gives its sent-but-unacknowledged and queued events back, to the backlog if it was the last,
+else to each other started session that does not hold them yet.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Generic, Protocol, TypeVar
+
+from rtu.iec.asdu.objects import EndOfInitialization, InformationObject
+from rtu.iec.asdu.types import Cot, TypeId
+
+log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
+
+_OVERFLOW_LOG_EVERY = 1000
+_NO_SEQ = 1 << 62  # above any sequence number: "holds no journaled event"
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    type_id: TypeId
+    cot: Cot
+    obj: InformationObject
+    # the journal's sequence number (EventStreams.next_seq when generated); 0 = not journaled
+    # (end of initialisation). Not part of an event's identity: equal events compare equal.
+    seq: int = field(default=0, compare=False)
+
+
+class EventJournal(Protocol):
+    """Where point-change events are recorded as they are generated, so that they survive a
+    restart (rtu/eventstore.py). ``append`` is on the event path: it must only queue."""
+
+    def append(self, record: EventRecord) -> None: ...
+
+    def before_send(self) -> None:
+        """An ASDU of events is about to be built (a journal that promises to record events
+        before they are sent records what it has queued now)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """One encoded ASDU ready for the link, with the events it carries (for acknowledgement)."""
+
+    asdu: bytes
+    events: tuple[EventRecord, ...] = ()
+
+
+class EventQueue:
+    """A bounded FIFO of events. When full, the oldest event is dropped and counted (never silent)."""
+
+    def __init__(self, name: str, maxlen: int) -> None:
+        self.name = name
+        self.maxlen = maxlen
+        self._items: deque[EventRecord] = deque()
+        self.overflowed = 0
+        # running totals, for "send after everything queued so far" barriers
+        self.added = 0
+        self.removed = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def append(self, record: EventRecord) -> None:
+        if len(self._items) >= self.maxlen:
+            self._items.popleft()
+            self.removed += 1
+            self._count_overflow(1)
+        self._items.append(record)
+        self.added += 1
+
+    def extend_front(self, records: Iterable[EventRecord]) -> None:
+        """Put ``records`` (in their order) before everything queued; trims the oldest if full."""
+        items = list(records)
+        self._items.extendleft(reversed(items))
+        self.added += len(items)
+        excess = len(self._items) - self.maxlen
+        if excess > 0:
+            # the returned events are older than the queued ones: drop from the old end
+            for _ in range(excess):
+                self._items.popleft()
+            self.removed += excess
+            self._count_overflow(excess)
+
+    def take_all(self) -> list[EventRecord]:
+        items = list(self._items)
+        self._items.clear()
+        self.removed += len(items)
+        return items
+
+    def peek(self) -> EventRecord:
+        return self._items[0]
+
+    def snapshot(self) -> list[EventRecord]:
+        """The queued events, oldest first (the queue is unchanged)."""
+        return list(self._items)
+
+    def popleft(self) -> EventRecord:
+        self.removed += 1
+        return self._items.popleft()
+
+    def remove_if(self, predicate: Callable[[EventRecord], bool]) -> int:
+        kept = [r for r in self._items if not predicate(r)]
+        removed = len(self._items) - len(kept)
+        self._items = deque(kept)
+        self.removed += removed
+        return removed
+
+    def first_seq(self) -> int:
+        """The sequence number of the first journaled record (a large number if none).
+
+        Records are queued in sequence order (new ones appended, returned ones put back in
+        front), so the first journaled one is the oldest."""
+        for record in self._items:
+            if record.seq:
+                return record.seq
+        return _NO_SEQ
+
+    def _count_overflow(self, n: int) -> None:
+        before = self.overflowed
+        self.overflowed += n
+        if before == 0 or before // _OVERFLOW_LOG_EVERY != self.overflowed // _OVERFLOW_LOG_EVERY:
+            log.warning(
+                "event queue %s full (%d): dropped the oldest events, %d dropped so far",
+                self.name, self.maxlen, self.overflowed,
+            )
+
+
+class GroupMember(Protocol):
+    """What a group needs from a session (rtu/iec/outstation/session.py)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def events(self) -> EventQueue: ...
+
+    @property
+    def unacknowledged_events(self) -> int: ...
+
+    def wake(self) -> None: ...
+
+    def pending_events(self) -> list[EventRecord]: ...
+
+    def take_missing(self, records: Sequence[EventRecord], source: str) -> None: ...
+
+    def oldest_held(self) -> int: ...
+
+    def deactivate(self, *, link_keeps_sent: bool = False) -> None: ...
+
+
+M = TypeVar("M", bound=GroupMember)
+
+
+class EventGroup(Generic[M]):
+    """Masters that share one stream of events (for 104: the masters of one redundancy group)."""
+
+    def __init__(self, name: str, maxlen: int) -> None:
+        self.name = name
+        self.backlog = EventQueue(f"{name}/backlog", maxlen)
+        self.sessions: list[M] = []
+        self.active: list[M] = []  # the sessions with data transfer started
+
+    def active_sessions(self) -> list[M]:
+        return list(self.active)
+
+    def join(self, member: M) -> None:
+        """A session of this group was opened (it receives events once it starts)."""
+        self.sessions.append(member)
+
+    def leave(self, member: M) -> None:
+        """A session of this group was closed (after it stopped: see :meth:`stop`)."""
+        if member in self.active:
+            raise RuntimeError(f"{member.name} leaves group {self.name} while started")
+        if member in self.sessions:
+            self.sessions.remove(member)
+
+    def start(self, member: M) -> list[EventRecord]:
+        """``member`` started data transfer: the events it must send first, in order."""
+        others = list(self.active)
+        self.active.append(member)
+        if not others:
+            return self.backlog.take_all()
+        # the group's events that no master has acknowledged yet come first, in order, so that
+        # this stream stays in order even if the others' masters go away: each started session
+        # holds every event since it started minus what its master acknowledged, a tail of the
+        # same sequence, so the longest tail is all of them
+        return max((s.pending_events() for s in others), key=len)
+
+    def stop(self, member: M, returned: list[EventRecord]) -> None:
+        """``member`` stopped data transfer and gives back the events it has not had confirmed."""
+        self.active.remove(member)
+        if not self.active:
+            self.backlog.extend_front(returned)
+            return
+        if returned:
+            # the others took every pending event when they started: normally nothing is
+            # missing; anything older than what one holds goes in front (cannot keep order)
+            for other in self.active:
+                other.take_missing(returned, member.name)
+            log.info("%s stopped with %d events unacknowledged; the group's other masters have them",
+                     member.name, len(returned))
+
+    def hand_over(self, member: M) -> list[tuple[M, int]]:
+        """``member`` takes the group's data transfer over: every other started session stops
+        (its link keeps waiting for acknowledgements of what it sent). Returns the sessions
+        stopped, each with the number of events it had sent and not had acknowledged."""
+        stopped: list[tuple[M, int]] = []
+        for other in list(self.active):
+            if other is member:
+                continue
+            unacknowledged = other.unacknowledged_events
+            other.deactivate(link_keeps_sent=True)
+            stopped.append((other, unacknowledged))
+        return stopped
+
+    def held_from(self, next_seq: int) -> int:
+        low = min(next_seq, self.backlog.first_seq())
+        for session in self.sessions:
+            low = min(low, session.oldest_held())
+        return low
+
+    def queued(self) -> int:
+        return len(self.backlog) + sum(len(s.events) for s in self.sessions)
+
+
+class EventStreams(Generic[M]):
+    """The one owner of event state: sequence numbers, the journal and the event groups."""
+
+    def __init__(self, queue_size: int, initialisation_cause: int) -> None:
+        self.queue_size = queue_size
+        self.initialisation_cause = initialisation_cause
+        self._groups: dict[str, EventGroup[M]] = {}
+        # every point-change event gets the next sequence number; the journal (None: none)
+        # records them and asks held_from() which ones are still needed
+        self._next_seq = 1
+        self.journal: EventJournal | None = None
+
+    # -- reading -----------------------------------------------------------------------------
+    @property
+    def next_seq(self) -> int:
+        return self._next_seq
+
+    @property
+    def groups(self) -> Mapping[str, EventGroup[M]]:
+        """The event groups by name (read-only: change them through the methods below)."""
+        return MappingProxyType(self._groups)
+
+    def held_from(self) -> dict[str, int]:
+        """For each group, the sequence number of the oldest event it still holds: queued in
+        its backlog or a session's queue, or sent and not yet acknowledged. ``next_seq`` when it
+        holds none. Every event below a group's mark has been acknowledged by one of its
+        masters, or dropped (and counted) by one of its queues."""
+        return {name: group.held_from(self._next_seq) for name, group in self._groups.items()}
+
+    def queued_events(self) -> int:
+        return sum(group.queued() for group in self._groups.values())
+
+    # -- the event path ----------------------------------------------------------------------
+    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject) -> EventRecord:
+        """Number a new event, journal it and queue it for every group."""
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        record = EventRecord(type_id, cot, obj, seq)
+        journal = self.journal
+        if journal is not None:
+            journal.append(record)
+        for group in self._groups.values():
+            active = group.active
+            if not active:
+                group.backlog.append(record)
+                continue
+            for session in active:
+                session.events.append(record)
+                session.wake()
+        return record
+
+    def continue_sequence(self, next_seq: int) -> None:
+        """Number on from ``next_seq`` (a restored journal or the outstation this one replaces)."""
+        self._next_seq = max(self._next_seq, next_seq)
+
+    # -- groups ------------------------------------------------------------------------------
+    def group(self, name: str) -> EventGroup[M]:
+        """The event group ``name``, created on first use with end of initialisation queued."""
+        group = self._groups.get(name)
+        if group is None:
+            group = EventGroup(name, self.queue_size)
+            group.backlog.append(EventRecord(
+                TypeId.M_EI_NA_1, Cot.INITIALIZED,
+                EndOfInitialization(0, self.initialisation_cause)))
+            self._groups[name] = group
+        return group
+
+    def requeue(self, name: str, events: Sequence[EventRecord]) -> bool:
+        """Put ``events`` in front of group ``name``'s backlog (False: there is no such group)."""
+        group = self._groups.get(name)
+        if group is None:
+            return False
+        group.backlog.extend_front(events)
+        return True
+
+    def take_waiting(self, name: str) -> list[EventRecord]:
+        """Take every event of group ``name`` (its sessions must be closed: all is in the backlog)."""
+        found = self._groups.get(name)
+        if found is None:
+            return []
+        if found.sessions:
+            raise RuntimeError(f"group {name} still has sessions: close them first")
+        return found.backlog.take_all()
+
+    def take_all_waiting(self) -> dict[str, list[EventRecord]]:
+        """Empty every group (all sessions closed): its events by group name, oldest first."""
+        return {name: self.take_waiting(name) for name in list(self._groups)}
+
+    def move_group(self, old: str, new: str) -> int:
+        """Events waiting in group ``old`` go before those of group ``new`` (a 101 line renamed);
+        group ``old`` is removed. Returns how many moved."""
+        if old == new or old not in self._groups:
+            return 0
+        events = self.take_waiting(old)
+        del self._groups[old]
+        self.group(new).backlog.extend_front(events)
+        return len(events)
+
+    def regroup(self, old: Sequence[str], new: Sequence[str]) -> int:
+        """A server's event groups changed from ``old`` to ``new`` (redundancy groups
+        redefined; its sessions are closed). Groups in both keep their events; the events of a
+        group that is gone are copied into every group that is new (their masters are the ones
+        that may not have them), in front; without a new group they are dropped, counted and
+        logged. Returns how many events were dropped."""
+        added = [name for name in new if name not in old]
+        for name in added:
+            self.group(name)
+        dropped = 0
+        for name in old:
+            if name in new or name not in self._groups:
+                continue
+            events = self.take_waiting(name)
+            del self._groups[name]
+            for target in added:
+                self._groups[target].backlog.extend_front(events)
+            if not added and events:
+                dropped += len(events)
+                log.warning("reload: event group %s is gone and no new one replaces it: %d "
+                            "queued events dropped", name, len(events))
+            elif events:
+                log.info("reload: %d events of event group %s go to %s", len(events), name,
+                         ", ".join(added))
+        return dropped
+
+    def drop_group(self, name: str) -> int:
+        """Remove group ``name`` (its server was disabled); returns the events dropped."""
+        if name not in self._groups:
+            return 0
+        dropped = len(self.take_waiting(name))
+        del self._groups[name]
+        if dropped:
+            log.warning("reload: group %s removed with its server: %d queued events dropped",
+                        name, dropped)
+        return dropped
+
+    def mark_initialisation(self, cause: int, *, after_parameter_change: bool) -> None:
+        """The end of initialisation waiting in each backlog gets cause ``cause``."""
+        for group in self._groups.values():
+            items = group.backlog.take_all()
+            group.backlog.extend_front([_with_cause(r, cause, after_parameter_change)
+                                        for r in items])
+
+    def hand_over(self, member: M) -> list[tuple[M, int]]:
+        """``member`` takes over its group's data transfer (a redundancy switchover): see
+        :meth:`EventGroup.hand_over`."""
+        for group in self._groups.values():
+            if member in group.sessions:
+                return group.hand_over(member)
+        return []
+
+
+def _with_cause(record: EventRecord, cause: int, after_parameter_change: bool) -> EventRecord:
+    if record.type_id is TypeId.M_EI_NA_1 and isinstance(record.obj, EndOfInitialization):
+        return EventRecord(record.type_id, record.cot, EndOfInitialization(
+            0, cause, after_parameter_change=after_parameter_change), record.seq)
+    return record

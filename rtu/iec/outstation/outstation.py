@@ -1,0 +1,376 @@
+"""The outstation application layer shared by IEC 60870-5-101 and -104: the ASDU handlers and
+the one API through which everything outside changes event state.
+
+One :class:`Outstation` serves every master. Each master association (a 104 connection, a 101
+link) is a :class:`~rtu.iec.outstation.session.Session` with its own ASDU profile, its own
+queue of responses and events and its own interrogation in progress. Sessions belong to an
+event group (rtu/iec/outstation/events.py, the one owner of event state): while no session of a
+group is active, the group's backlog keeps the events (bounded, oldest dropped and counted) and
+hands them, in order, to the next session that becomes active; events sent but not acknowledged
+when a session ends go back to the front of the backlog.
+
+Reload, the supervisor, the servers and the journal change event state only through this
+class: :meth:`Outstation.move_group`, :meth:`~Outstation.regroup`, :meth:`~Outstation.drop_group`,
+:meth:`~Outstation.take_all_waiting` / :meth:`~Outstation.requeue` (carrying events to a rebuilt
+outstation or restoring a journal), :meth:`~Outstation.continue_sequence`,
+:meth:`~Outstation.attach_journal`, :meth:`~Outstation.reconfigure` and
+:meth:`~Outstation.hand_over` (a redundancy group's switchover).
+
+Sans-I/O: nothing here reads a clock or touches a socket. The driver injects a
+:class:`~rtu.iec.outstation.settings.Clock`. Commands reach the field through the injected
+:class:`~rtu.points.commands.CommandExecutor` (rtu/iec/outstation/commands.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+
+from rtu.iec.asdu.codec import AsduProfile
+from rtu.iec.asdu.objects import (
+    Asdu,
+    ClockSyncCommand,
+    CounterInterrogationCommand,
+    Cp56Time2a,
+    InterrogationCommand,
+    ReadCommand,
+    ResetProcessCommand,
+    TestCommand,
+)
+from rtu.iec.asdu.types import (
+    FBP_TEST_PATTERN,
+    QOI_GROUP_FIRST,
+    QOI_GROUP_LAST,
+    QOI_STATION,
+    RQT_GENERAL,
+    Cot,
+    TypeId,
+    counter_cot,
+    interrogation_cot,
+)
+from rtu.iec.outstation.commands import CommandHandler
+from rtu.iec.outstation.events import EventGroup, EventJournal, EventRecord, EventStreams
+from rtu.iec.outstation.mapping import (
+    COMMAND_KINDS,
+    MONITOR_TYPES,
+    chunk_by_type,
+    counter_object,
+    event_type,
+    monitor_object,
+)
+from rtu.iec.outstation.session import Interrogation, Session
+from rtu.iec.outstation.settings import Clock, OutstationConfig
+from rtu.points.commands import CommandExecutor
+from rtu.points.database import PointDatabase
+from rtu.points.model import ChangeOrigin, PointChanged, PointKind, PointValue
+
+log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
+
+_BROADCAST = {1: 0xFF, 2: 0xFFFF}
+_COUNTER_SEQUENCE_MODULO = 32
+_QRP_GENERAL_RESET = 1
+_QRP_RESET_EVENT_BUFFER = 2
+_FRZ_READ = 0
+_FRZ_FREEZE = 1
+
+# system commands that may be sent to the broadcast common address
+_BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1})
+
+_ORIGIN_COT = {
+    ChangeOrigin.FIELD: Cot.SPONTANEOUS,
+    ChangeOrigin.REMOTE_COMMAND: Cot.RETURN_INFO_REMOTE,
+    ChangeOrigin.LOCAL_COMMAND: Cot.RETURN_INFO_LOCAL,
+}
+
+
+class Outstation:
+    def __init__(
+        self,
+        database: PointDatabase,
+        config: OutstationConfig,
+        clock: Clock,
+        executor: CommandExecutor,
+        *,
+        on_reset_process: Callable[[int], None] | None = None,
+    ) -> None:
+        self.db = database
+        self._config = config
+        self.clock = clock
+        self.executor = executor
+        self.on_reset_process = on_reset_process
+        self.clock_offset = 0.0  # master time - system time, from the last clock sync
+        self.clock_synchronised = False
+        self._streams: EventStreams[Session] = EventStreams(config.event_queue_size,
+                                                            config.initialisation_cause)
+        self._publish = self._streams.publish  # bound once: it is on every event's path
+        self._commands = CommandHandler(self)
+        self._counter_sequence = 0
+        self._frozen_counters: dict[str, PointValue] | None = None
+        # the time-tagged type of each monitored point's events, looked up by name per event
+        self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
+        self._unsubscribe = database.subscribe(self._on_point_changed)
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    # -- settings ----------------------------------------------------------------------------
+    @property
+    def config(self) -> OutstationConfig:
+        return self._config
+
+    def reconfigure(self, config: OutstationConfig) -> None:
+        """New station settings (a live reload). Queues that exist keep their size; groups
+        made from now on use the new one."""
+        self._config = config
+        self._streams.queue_size = config.event_queue_size
+        self._streams.initialisation_cause = config.initialisation_cause
+
+    # -- time --------------------------------------------------------------------------------
+    def now(self) -> float:
+        """Station time (POSIX seconds): system time corrected by the last clock sync."""
+        return self.clock.wall() + self.clock_offset
+
+    def time_tag(self, timestamp: float) -> Cp56Time2a:
+        invalid = self._config.time_invalid_until_sync and not self.clock_synchronised
+        return Cp56Time2a.from_timestamp(timestamp + self.clock_offset, invalid=invalid)
+
+    # -- event state: the one API ------------------------------------------------------------
+    @property
+    def groups(self) -> Mapping[str, EventGroup[Session]]:
+        """The event groups by name, read-only (for status; change them with the methods here)."""
+        return self._streams.groups
+
+    def group_names(self) -> tuple[str, ...]:
+        return tuple(self._streams.groups)
+
+    def group(self, name: str) -> EventGroup[Session]:
+        """The event group ``name``, created on first use with end of initialisation queued."""
+        return self._streams.group(name)
+
+    def open_session(self, name: str, profile: AsduProfile, group: str, wake: Callable[[], None]) -> Session:
+        session = Session(self, name, profile, self._streams.group(group), wake)
+        session.group.join(session)
+        return session
+
+    def hand_over(self, session: Session) -> list[tuple[Session, int]]:
+        """``session`` takes its group's data transfer over (a 104 redundancy switchover): the
+        group's other started sessions stop, their unacknowledged events go to ``session``.
+        Returns those sessions, each with how many events it had not had acknowledged."""
+        return self._streams.hand_over(session)
+
+    def move_group(self, old: str, new: str) -> int:
+        return self._streams.move_group(old, new)
+
+    def regroup(self, old: Sequence[str], new: Sequence[str]) -> int:
+        return self._streams.regroup(old, new)
+
+    def drop_group(self, name: str) -> int:
+        return self._streams.drop_group(name)
+
+    def take_all_waiting(self) -> dict[str, list[EventRecord]]:
+        return self._streams.take_all_waiting()
+
+    def requeue(self, group: str, events: Sequence[EventRecord]) -> bool:
+        return self._streams.requeue(group, events)
+
+    def mark_initialisation(self, cause: int, *, after_parameter_change: bool) -> None:
+        self._streams.mark_initialisation(cause, after_parameter_change=after_parameter_change)
+
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next event gets."""
+        return self._streams.next_seq
+
+    def continue_sequence(self, next_seq: int) -> None:
+        """Number events from ``next_seq`` on (unless already beyond it)."""
+        self._streams.continue_sequence(next_seq)
+
+    @property
+    def journal(self) -> EventJournal | None:
+        return self._streams.journal
+
+    def attach_journal(self, journal: EventJournal | None) -> None:
+        """Record every event from now on in ``journal`` (None: stop recording)."""
+        self._streams.journal = journal
+
+    def held_from(self) -> dict[str, int]:
+        """For each group, the sequence number of the oldest event it still holds (see
+        :meth:`~rtu.iec.outstation.events.EventStreams.held_from`)."""
+        return self._streams.held_from()
+
+    def queued_events(self) -> int:
+        return self._streams.queued_events()
+
+    def _on_point_changed(self, change: PointChanged) -> None:
+        point = change.point
+        origin = change.origin
+        self._publish(
+            self._event_type[point.name],
+            Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
+            monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
+        )
+
+    # -- dispatch ----------------------------------------------------------------------------
+    def handle(self, session: Session, asdu: Asdu) -> None:
+        """Act on one control-direction ASDU received from ``session``."""
+        ca_size = session.profile.ca_size
+        broadcast = asdu.common_address == _BROADCAST[ca_size]
+        if asdu.common_address != self._config.common_address and not (
+            broadcast and asdu.type_id in _BROADCAST_TYPES
+        ):
+            session.respond(asdu.reply(Cot.UNKNOWN_COMMON_ADDRESS, negative=True))
+            return
+        if broadcast:
+            # answers come from this station's own address
+            asdu = Asdu(asdu.type_id, asdu.cot, self._config.common_address, asdu.objects,
+                        asdu.sequence, asdu.negative, asdu.test, asdu.originator)
+        handler = HANDLERS.get(asdu.type_id)
+        if handler is None:
+            session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
+            return
+        handler(self, session, asdu)
+
+    def _interrogation(self, session: Session, asdu: Asdu) -> None:
+        obj = asdu.objects[0]
+        assert isinstance(obj, InterrogationCommand)
+        if asdu.cot == Cot.DEACTIVATION:
+            running = session.interrogation is not None
+            session.interrogation = None
+            session.respond(asdu.reply(Cot.DEACTIVATION_CON, negative=not running))
+            return
+        if asdu.cot != Cot.ACTIVATION:
+            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+            return
+        if obj.ioa != 0:
+            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+            return
+        if not QOI_STATION <= obj.qoi <= QOI_GROUP_LAST or session.interrogation is not None:
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
+        if obj.qoi == QOI_STATION:
+            points = [p for p in self.db.monitored() if p.kind is not PointKind.COUNTER]
+        else:
+            group = obj.qoi - QOI_GROUP_FIRST + 1
+            points = [p for p in self.db.monitored()
+                      if p.kind is not PointKind.COUNTER and group in p.groups]
+        session.respond(asdu.reply(Cot.ACTIVATION_CON))
+        session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi), chunk_by_type(points))
+
+    def _counter_interrogation(self, session: Session, asdu: Asdu) -> None:
+        obj = asdu.objects[0]
+        assert isinstance(obj, CounterInterrogationCommand)
+        if asdu.cot != Cot.ACTIVATION:
+            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+            return
+        if obj.ioa != 0:
+            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+            return
+        if not 1 <= obj.rqt <= RQT_GENERAL or obj.frz not in (_FRZ_READ, _FRZ_FREEZE):
+            # freeze with reset and reset would have to reset counters owned by their sources
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
+        counters = [p for p in self.db.monitored() if p.kind is PointKind.COUNTER
+                    and (obj.rqt == RQT_GENERAL or obj.rqt in p.groups)]
+        session.respond(asdu.reply(Cot.ACTIVATION_CON))
+        if obj.frz == _FRZ_FREEZE:
+            self._counter_sequence = (self._counter_sequence + 1) % _COUNTER_SEQUENCE_MODULO
+            self._frozen_counters = {p.name: self.db.value(p.name) for p in counters}
+        else:
+            frozen = self._frozen_counters or {}
+            cot = counter_cot(obj.rqt)
+            objects = [
+                counter_object(p, frozen.get(p.name) or self.db.value(p.name), None,
+                               self._counter_sequence)
+                for p in counters
+            ]
+            for chunk in session.pack(TypeId.M_IT_NA_1, objects):
+                session.respond(Asdu(TypeId.M_IT_NA_1, cot, asdu.common_address, tuple(chunk),
+                                     test=asdu.test, originator=asdu.originator))
+        session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION))
+
+    def _read(self, session: Session, asdu: Asdu) -> None:
+        obj = asdu.objects[0]
+        assert isinstance(obj, ReadCommand)
+        if asdu.cot != Cot.REQUEST:
+            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+            return
+        point = self.db.by_ioa(obj.ioa)
+        if point is None or point.kind.is_command:
+            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+            return
+        type_id = MONITOR_TYPES[point.kind][0]
+        answer = monitor_object(point, self.db.value(point.name), None)
+        session.respond(Asdu(type_id, Cot.REQUEST, asdu.common_address, (answer,),
+                             test=asdu.test, originator=asdu.originator))
+
+    def _clock_sync(self, session: Session, asdu: Asdu) -> None:
+        obj = asdu.objects[0]
+        assert isinstance(obj, ClockSyncCommand)
+        if asdu.cot != Cot.ACTIVATION:
+            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+            return
+        if obj.ioa != 0:
+            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+            return
+        try:
+            master_time = obj.time.to_timestamp()
+        except ValueError:
+            master_time = None
+        if master_time is None or obj.time.invalid:
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
+        old = self.now()
+        self.clock_offset = master_time - self.clock.wall()
+        self.clock_synchronised = True
+        log.info("clock synchronised by %s: station time moved by %+.3f s", session.name,
+                 master_time - old)
+        now_tag = Cp56Time2a.from_timestamp(self.now())
+        session.respond(asdu.reply(Cot.ACTIVATION_CON, objects=(ClockSyncCommand(0, now_tag),)))
+
+    def _test_command(self, session: Session, asdu: Asdu) -> None:
+        obj = asdu.objects[0]
+        if asdu.cot != Cot.ACTIVATION:
+            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+            return
+        if obj.ioa != 0:
+            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+            return
+        bad_pattern = isinstance(obj, TestCommand) and obj.fbp != FBP_TEST_PATTERN
+        session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=bad_pattern))
+
+    def _reset_process(self, session: Session, asdu: Asdu) -> None:
+        obj = asdu.objects[0]
+        assert isinstance(obj, ResetProcessCommand)
+        if asdu.cot != Cot.ACTIVATION:
+            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+            return
+        if obj.ioa != 0:
+            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+            return
+        if obj.qrp == _QRP_RESET_EVENT_BUFFER:
+            removed = session.events.remove_if(lambda r: r.type_id != TypeId.M_EI_NA_1)
+            log.warning("reset process from %s: %d queued time-tagged events discarded",
+                        session.name, removed)
+            session.respond(asdu.reply(Cot.ACTIVATION_CON))
+        elif obj.qrp == _QRP_GENERAL_RESET and self.on_reset_process is not None:
+            session.respond(asdu.reply(Cot.ACTIVATION_CON))
+            self.on_reset_process(obj.qrp)
+        else:
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+
+    def _command(self, session: Session, asdu: Asdu) -> None:
+        self._commands.handle(session, asdu)
+
+
+_Handler = Callable[[Outstation, Session, Asdu], None]
+# the control-direction types the outstation answers, and their handlers
+HANDLERS: dict[TypeId, _Handler] = {
+    TypeId.C_IC_NA_1: Outstation._interrogation,
+    TypeId.C_CI_NA_1: Outstation._counter_interrogation,
+    TypeId.C_RD_NA_1: Outstation._read,
+    TypeId.C_CS_NA_1: Outstation._clock_sync,
+    TypeId.C_TS_NA_1: Outstation._test_command,
+    TypeId.C_TS_TA_1: Outstation._test_command,
+    TypeId.C_RP_NA_1: Outstation._reset_process,
+    **{t: Outstation._command for t in COMMAND_KINDS},
+}

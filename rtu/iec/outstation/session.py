@@ -1,0 +1,267 @@
+"""One master association (a 104 connection, a 101 link): its responses, its events and its
+interrogation in progress.
+
+The driver feeds received ASDU bytes to :meth:`Session.receive`, is woken through ``wake`` when
+output is waiting, pulls encoded ASDUs with :meth:`Session.next_output` and reports the peer's
+acknowledgements with :meth:`Session.acknowledged`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from rtu.iec.asdu.codec import (
+    AsduError,
+    AsduProfile,
+    UnknownCauseError,
+    UnknownTypeError,
+    decode_asdu,
+    encode_asdu,
+    negative_mirror,
+    object_size,
+)
+from rtu.iec.asdu.objects import Asdu, InformationObject
+from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.outstation.events import EventGroup, EventJournal, EventQueue, EventRecord, Output
+from rtu.iec.outstation.mapping import monitor_object
+from rtu.iec.outstation.settings import OutstationConfig
+from rtu.points.database import PointDatabase
+from rtu.points.model import Point
+
+log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
+
+_MAX_OBJECTS_PER_ASDU = 127
+
+
+class SessionHost(Protocol):
+    """What a session needs from its outstation."""
+
+    @property
+    def db(self) -> PointDatabase: ...
+
+    @property
+    def config(self) -> OutstationConfig: ...
+
+    @property
+    def next_seq(self) -> int: ...
+
+    @property
+    def journal(self) -> EventJournal | None: ...
+
+    def handle(self, session: Session, asdu: Asdu) -> None: ...
+
+
+@dataclass(slots=True)
+class Interrogation:
+    request: Asdu
+    cot: Cot
+    # remaining (type id, points) chunks; values are read when each ASDU is built
+    pending: deque[tuple[TypeId, list[Point]]]
+
+
+class Session:
+    """One master association: its responses, its events and its interrogation in progress."""
+
+    def __init__(self, outstation: SessionHost, name: str, profile: AsduProfile,
+                 group: EventGroup[Session], wake: Callable[[], None]) -> None:
+        self.outstation = outstation
+        self.name = name
+        self.profile = profile
+        self.group = group
+        self.wake = wake
+        self.active = False
+        self.closed = False
+        self.events = EventQueue(f"{name}/events", outstation.config.event_queue_size)
+        # (response, barrier): sent once events.removed >= barrier (0 = at once)
+        self.responses: deque[tuple[Asdu | bytes, int]] = deque()
+        self.interrogation: Interrogation | None = None
+        self._inflight: deque[Output] = deque()
+        self._header = 2 + profile.cot_size + profile.ca_size
+        self._per_asdu: dict[TypeId, int] = {}
+        self._gi_turn = False
+        # the number of the oldest event this session holds since it became active: it has
+        # every event made since then (sent, acknowledged or queued)
+        self._holds_from = 0
+        # outputs handed back by deactivate() while the link still waits for their
+        # acknowledgement (a redundancy switchover): the next acknowledgements are theirs
+        self._stale_acks = 0
+
+    # -- input -------------------------------------------------------------------------------
+    def receive(self, raw: bytes) -> None:
+        """One ASDU from the master. Malformed input is answered as the standard says, never raised."""
+        try:
+            asdu = decode_asdu(raw, self.profile)
+        except UnknownTypeError:
+            log.warning("%s: unknown type id in %s", self.name, raw.hex(" "))
+            self.respond(negative_mirror(raw, self.profile, Cot.UNKNOWN_TYPE_ID))
+            return
+        except UnknownCauseError:
+            log.warning("%s: unknown cause of transmission in %s", self.name, raw.hex(" "))
+            self.respond(negative_mirror(raw, self.profile, Cot.UNKNOWN_CAUSE))
+            return
+        except AsduError as exc:
+            log.warning("%s: malformed ASDU ignored: %s", self.name, exc)
+            log.debug("%s: malformed ASDU %s", self.name, raw.hex(" "))
+            return
+        if asdu.negative or not asdu.objects:
+            log.warning("%s: ignored %s with P/N set or no object", self.name, asdu.type_id.name)
+            return
+        self.outstation.handle(self, asdu)
+
+    # -- state -------------------------------------------------------------------------------
+    def activate(self) -> None:
+        """Data transfer started: this session now receives events (and the backlog if first)."""
+        if self.active or self.closed:
+            return
+        self.active = True
+        taken = self.group.start(self)
+        self.events.extend_front(taken)
+        # (restored or carried-over events may precede an end of initialisation numbered 0)
+        self._holds_from = min(r.seq for r in taken) if taken else self.outstation.next_seq
+        self.wake()
+
+    def deactivate(self, *, link_keeps_sent: bool = False) -> None:
+        """Data transfer stopped (or the link went away): unacknowledged events go back.
+
+        ``link_keeps_sent``: the link still waits for the acknowledgement of what it sent (a
+        104 redundancy switchover), so its next acknowledgements are for those outputs."""
+        if not self.active:
+            return
+        self.active = False
+        self.interrogation = None
+        returned = [r for out in self._inflight for r in out.events]
+        returned.extend(self.events.take_all())
+        if link_keeps_sent:
+            self._stale_acks += len(self._inflight)
+        self._inflight.clear()
+        self.responses.clear()
+        self.group.stop(self, returned)
+
+    def take_missing(self, records: Sequence[EventRecord], source: str) -> None:
+        """Events ``source`` (a session of the group that stopped) had not had acknowledged:
+        those older than this session's stream go in front (they cannot keep their order)."""
+        missing = [r for r in records if r.seq < self._holds_from]
+        if not missing:
+            return
+        log.warning("%s: %d events older than %s's stream handed to it out of order",
+                    source, len(missing), self.name)
+        self.events.extend_front(missing)
+        self._holds_from = min(r.seq for r in missing)
+        self.wake()
+
+    def close(self) -> None:
+        self.deactivate()
+        self.closed = True
+        self.group.leave(self)
+
+    # -- output ------------------------------------------------------------------------------
+    def respond(self, response: Asdu | bytes, *, after_events: bool = False) -> None:
+        """Queue a response; with ``after_events`` it follows every event queued so far."""
+        self.responses.append((response, self.events.added if after_events else 0))
+        self.wake()
+
+    def has_output(self) -> bool:
+        return bool(self.responses) or (self.active and (bool(self.events) or self.interrogation is not None))
+
+    def next_output(self) -> Output | None:
+        """The next ASDU to send: responses first, then interrogation data and events in turn."""
+        if self.responses and (self.responses[0][1] <= self.events.removed or not self.active):
+            item = self.responses.popleft()[0]
+            out = Output(item if isinstance(item, bytes) else encode_asdu(item, self.profile))
+        elif not self.active:
+            return None
+        else:
+            gi_first = self._gi_turn or not self.events
+            self._gi_turn = not self._gi_turn
+            out_or_none = None
+            if gi_first and self.interrogation is not None:
+                out_or_none = self._next_interrogation_asdu()
+            if out_or_none is None and self.events:
+                out_or_none = self._next_event_asdu()
+            if out_or_none is None and self.interrogation is not None:
+                out_or_none = self._next_interrogation_asdu()
+            if out_or_none is None:
+                return None
+            out = out_or_none
+        self._inflight.append(out)
+        return out
+
+    def acknowledged(self, count: int) -> None:
+        """The peer confirmed the ``count`` oldest outputs."""
+        if self._stale_acks:
+            stale = min(count, self._stale_acks)
+            self._stale_acks -= stale
+            count -= stale
+        for _ in range(min(count, len(self._inflight))):
+            self._inflight.popleft()
+
+    def pending_events(self) -> list[EventRecord]:
+        """Events sent and not acknowledged, then those not sent yet, oldest first."""
+        sent = [r for out in self._inflight for r in out.events]
+        return sent + self.events.snapshot() if sent else self.events.snapshot()
+
+    def oldest_held(self) -> int:
+        """The sequence number of the oldest journaled event this session holds, queued or
+        sent and not acknowledged (a large number if none)."""
+        low = self.events.first_seq()
+        for out in self._inflight:
+            for record in out.events:
+                if 0 < record.seq < low:
+                    low = record.seq
+        return low
+
+    @property
+    def unacknowledged_events(self) -> int:
+        return sum(len(o.events) for o in self._inflight)
+
+    def _max_objects(self, type_id: TypeId) -> int:
+        n = self._per_asdu.get(type_id)
+        if n is None:
+            n = min(_MAX_OBJECTS_PER_ASDU,
+                    (self.profile.max_asdu_length - self._header) // object_size(type_id, self.profile))
+            self._per_asdu[type_id] = n
+        return n
+
+    def pack(self, type_id: TypeId, objects: Sequence[InformationObject]) -> list[Sequence[InformationObject]]:
+        n = self._max_objects(type_id)
+        return [objects[i:i + n] for i in range(0, len(objects), n)]
+
+    def _next_event_asdu(self) -> Output:
+        journal = self.outstation.journal
+        if journal is not None:
+            journal.before_send()
+        events = self.events
+        first = events.popleft()
+        batch = [first]
+        limit = self._max_objects(first.type_id)
+        while events and len(batch) < limit:
+            nxt = events.peek()
+            if nxt.type_id != first.type_id or nxt.cot != first.cot:
+                break
+            batch.append(events.popleft())
+        asdu = Asdu(first.type_id, first.cot, self.outstation.config.common_address,
+                    tuple(r.obj for r in batch))
+        return Output(encode_asdu(asdu, self.profile), tuple(batch))
+
+    def _next_interrogation_asdu(self) -> Output | None:
+        gi = self.interrogation
+        assert gi is not None
+        db = self.outstation.db
+        if not gi.pending:
+            self.interrogation = None
+            return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
+        type_id, points = gi.pending[0]
+        n = self._max_objects(type_id)
+        chunk, rest = points[:n], points[n:]
+        if rest:
+            gi.pending[0] = (type_id, rest)
+        else:
+            gi.pending.popleft()
+        objects = tuple(monitor_object(p, db.value(p.name), None) for p in chunk)
+        asdu = Asdu(type_id, gi.cot, gi.request.common_address, objects,
+                    test=gi.request.test, originator=gi.request.originator)
+        return Output(encode_asdu(asdu, self.profile))
