@@ -40,6 +40,11 @@ _LIBRARY_LOGGER: Final = "dlms_cosem"
 _structlog_routed = False
 
 
+def _utc(seconds: float) -> dt.datetime:
+    """Whole-second UTC datetime of POSIX ``seconds`` by arithmetic (no 32-bit ``time_t``)."""
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=int(seconds))
+
+
 def route_library_logs() -> None:
     """Send dlms-cosem's structlog output to ``logging`` (logger ``dlms_cosem``), quiet."""
     global _structlog_routed
@@ -354,5 +359,5 @@ def _range(selection: RangeSelection) -> RangeDescriptor:
         data_index=0)
     return RangeDescriptor(
         restricting_object=restricting,
-        from_value=dt.datetime.fromtimestamp(selection.start, dt.UTC).replace(microsecond=0),
-        to_value=dt.datetime.fromtimestamp(selection.end, dt.UTC).replace(microsecond=0))
+        from_value=_utc(selection.start),
+        to_value=_utc(selection.end))

@@ -34,13 +34,13 @@ import socket
 import stat
 import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import UnknownPointError
 from rtu.points.model import Point, PointKind, PointValue, Quality
+from rtu.points.timestamps import utc_datetime
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -279,7 +279,7 @@ def quality_text(quality: Quality) -> str:
 def time_text(timestamp: float) -> str:
     if not timestamp:
         return "-"
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    moment = utc_datetime(timestamp)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

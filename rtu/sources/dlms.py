@@ -82,6 +82,7 @@ from rtu.config_dlms import (
 )
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
+from rtu.points.timestamps import posix_seconds, utc_datetime
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def decode_cosem_datetime(raw: Any) -> CosemTime:
     offset = 0 if deviation == DEVIATION_NOT_SPECIFIED else deviation
     if abs(offset) > 720:
         return CosemTime(None, status_or_none)
-    return CosemTime(local.timestamp() + offset * 60, status_or_none)
+    return CosemTime(posix_seconds(local) + offset * 60, status_or_none)
 
 
 # -- pure: load profiles -------------------------------------------------------------------------
@@ -383,7 +384,7 @@ class ProfileStore:
         return float(last)
 
     def save(self, last: float) -> None:
-        when = dt.datetime.fromtimestamp(last, dt.UTC).isoformat()
+        when = utc_datetime(last).isoformat()
         _write_atomically(self.path, {"last": last, "time": when})
 
 
@@ -439,8 +440,8 @@ class MeterSource:
                 else ""
             profile = ""
             if self.profile_last is not None:
-                profile = (", load profile up to " + dt.datetime.fromtimestamp(
-                    self.profile_last, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ"))
+                profile = (", load profile up to " + utc_datetime(
+                    self.profile_last).strftime("%Y-%m-%d %H:%M:%SZ"))
             return f"answering ({self.polls} polls, {self.failures} failed{drift}{profile})"
         return f"NOT ANSWERING: {self.last_error}"
 
@@ -666,7 +667,7 @@ class MeterSource:
                 self.db.update(column.point, value, Quality.GOOD, timestamp=entry.timestamp)
         if new:
             log.debug("dlms meter %s: %s: %d new entries up to %s", self.meter.name, where,
-                      len(new), dt.datetime.fromtimestamp(new[-1].timestamp, dt.UTC))
+                      len(new), utc_datetime(new[-1].timestamp))
         return new[-1].timestamp if new else None
 
     def _point_problem(self, point: str, why: str, when: float) -> None:

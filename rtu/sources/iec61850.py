@@ -112,6 +112,7 @@ from rtu.iec61850_config import (
 from rtu.points.commands import CommandExecutor, CommandRequest, Done
 from rtu.points.database import PointDatabase
 from rtu.points.model import DoublePointValue, Point, PointKind, Quality
+from rtu.points.timestamps import posix_seconds
 
 log = logging.getLogger(__name__)
 
@@ -226,7 +227,7 @@ def posix_time(value: IECData | None) -> float | None:
     """A UtcTime as POSIX seconds; None when absent or never set by the device (epoch 0)."""
     if not isinstance(value, TimestampData) or not isinstance(value.value, datetime):
         return None
-    seconds = value.value.timestamp()
+    seconds = posix_seconds(value.value)
     return None if seconds == _EPOCH_UNSET else seconds
 
 
@@ -549,7 +550,7 @@ class Iec61850DeviceSource:
         if report.entry_id is not None:
             plan.entry_id = report.entry_id
         now = self.wall()
-        entry_time = report.time_of_entry.timestamp() if report.time_of_entry else None
+        entry_time = posix_seconds(report.time_of_entry) if report.time_of_entry else None
         for entry in report.entries:
             if entry.index >= len(plan.members):
                 log.warning("%s: report %r member #%d is not in the data set (%d members)",
