@@ -32,6 +32,7 @@ from rtu.config_dlms import DLMS_SOURCE, DlmsConfig, parse_dlms
 from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
+from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction
 from rtu.iec61850_config import IEC61850, Iec61850Config, parse_iec61850
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec101 import (
@@ -85,7 +86,9 @@ _SECTIONS: Final = ("station", "iec104", "iec101", "commands", "simulation", "lo
                     "points", "modbus", "gpio", "adc", "service", "journal", "iec61850", "dlms")
 _STATION_KEYS: Final = (
     "common_address", "cot_size", "ca_size", "ioa_size", "select_timeout", "event_queue_size",
-    "time_invalid_until_sync", "command_originators",
+    "time_invalid_until_sync", "command_originators", "invalid_time_until_synced", "time_tags",
+    "clock_sync", "clock_offset_lifetime", "max_command_age", "command_age_action",
+    "command_age_unsynchronised", "events_lost_ioa",
 )
 _IEC104_KEYS: Final = (
     "enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections", "allowed_masters",
@@ -793,6 +796,12 @@ class _Parser:
                        "needs an originator address, which 101 with station.cot_size 1 does not "
                        "carry: set cot_size = 2 (the master must send its originator address) or "
                        "leave command_originators empty")
+        if station is not None and station.events_lost_ioa:
+            clash = next((p.name for p in points if p.ioa == station.events_lost_ioa), None)
+            if clash is not None:
+                self.error("station.events_lost_ioa",
+                           f"IOA {station.events_lost_ioa} is point {clash!r}'s: the events "
+                           "lost point needs an IOA of its own")
         if self.errors or station is None:
             raise ConfigError(self.errors)
         return AppConfig(
@@ -833,21 +842,49 @@ class _Parser:
                                       "station.select_timeout")
         event_queue_size = self.integer(tbl.get("event_queue_size", defaults.event_queue_size),
                                         "station.event_queue_size", 1)
-        time_invalid = self.boolean(
-            tbl.get("time_invalid_until_sync", defaults.time_invalid_until_sync),
-            "station.time_invalid_until_sync",
-        )
+        # invalid_time_until_synced; time_invalid_until_sync is its older name (still read)
+        time_key = "invalid_time_until_synced" if "invalid_time_until_synced" in tbl \
+            else "time_invalid_until_sync"
+        time_invalid = self.boolean(tbl.get(time_key, defaults.invalid_time_until_synced),
+                                    f"station.{time_key}")
+        time_tags = self.choice(tbl.get("time_tags", "utc"), "station.time_tags", ("utc", "local"))
+        clock_sync = self.choice(tbl.get("clock_sync", defaults.clock_sync.value),
+                                 "station.clock_sync", [m.value for m in ClockSyncMode])
+        lifetime = self.number(tbl.get("clock_offset_lifetime", defaults.clock_offset_lifetime),
+                               "station.clock_offset_lifetime",
+                               "a number of seconds >= 0 (0: kept until the next sync)",
+                               at_least=0.0)
+        max_age = self.number(tbl.get("max_command_age", defaults.max_command_age),
+                              "station.max_command_age", "a number of seconds >= 0 (0: no check)",
+                              at_least=0.0)
+        age_action = self.choice(tbl.get("command_age_action", defaults.command_age_action.value),
+                                 "station.command_age_action",
+                                 [a.value for a in CommandAgeAction])
+        age_unsync = self.choice(tbl.get("command_age_unsynchronised", "check"),
+                                 "station.command_age_unsynchronised", ("check", "skip"))
+        events_lost_ioa = self.integer(tbl.get("events_lost_ioa", defaults.events_lost_ioa),
+                                       "station.events_lost_ioa", 0, (1 << (8 * ioa_size)) - 1,
+                                       f"an IOA 1..{(1 << (8 * ioa_size)) - 1} (0: none)")
         originators = self.originators(tbl.get("command_originators", []),
                                        "station.command_originators")
         if common_address is None or select_timeout is None or event_queue_size is None \
-                or time_invalid is None or originators is None:
+                or time_invalid is None or originators is None or time_tags is None \
+                or clock_sync is None or lifetime is None or max_age is None \
+                or age_action is None or age_unsync is None or events_lost_ioa is None:
             return None, sizes
         try:
             config = OutstationConfig(
                 common_address=common_address,
                 select_timeout=select_timeout,
                 event_queue_size=event_queue_size,
-                time_invalid_until_sync=time_invalid,
+                invalid_time_until_synced=time_invalid,
+                local_time=time_tags == "local",
+                clock_sync=ClockSyncMode(clock_sync),
+                clock_offset_lifetime=lifetime,
+                max_command_age=max_age,
+                command_age_action=CommandAgeAction(age_action),
+                check_age_unsynchronised=age_unsync == "check",
+                events_lost_ioa=events_lost_ioa,
                 command_originators=originators,
             )
         except ValueError as exc:

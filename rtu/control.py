@@ -363,6 +363,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "common_address": sup.config.station.common_address,
         "points": len(sup.db),
         "queued_events": outstation.queued_events(),
+        "clock": outstation.clock_status(),
         "masters": masters,
         "iec104": iec104,
         "iec101": iec101,
@@ -504,6 +505,13 @@ def format_status(status: Mapping[str, Any]) -> str:
            if health["watchdog_sec"] else "no systemd watchdog")
     out.append(("healthy" if health["healthy"] else f"UNHEALTHY: {health['failure']}")
                + f" ({dog})")
+    clock = status.get("clock")
+    if clock:
+        sync = [name for name, key in (("NTP", "system_synchronised"),
+                                       ("a master", "master_synchronised")) if clock[key]]
+        out.append(f"clock {'synchronised by ' + ' and '.join(sync) if sync else 'NOT SYNCHRONISED'}"
+                   f" ({clock['time_tags']} time tags, clock sync {clock['mode']}, offset "
+                   f"{clock['offset']:+g} s)")
     if status.get("reload_error"):
         out.append(f"last reload failed: {status['reload_error']}")
     if status.get("last_error"):

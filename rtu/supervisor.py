@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -12,10 +13,17 @@ from contextlib import suppress
 
 from hal.fake import FakeRelay
 from hal.interfaces import RelayOutput
+from rtu.clockstate import (
+    ClockOffsetStore,
+    set_system_clock,
+    system_clock_synchronised,
+    system_time_zone,
+)
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import JournalWriter, journal_path, open_journal
 from rtu.iec.outstation import Outstation
+from rtu.iec.outstation.settings import ClockSyncMode
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
 from rtu.reload import (
@@ -48,6 +56,8 @@ log = logging.getLogger(__name__)
 
 RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
 RESTART_BACKOFF_MAX = 30.0
+CLOCK_CHECK_INTERVAL = 10.0  # seconds between two readings of the system clock's state
+CLOCK_OFFSET_FILE = "clock-offset.json"  # in the state directory
 FIRST_OPEN_GRACE = 1.0  # seconds READY waits for the 101 port's first open attempt
 # Service state: kept (not recomposed) across a reload that rebuilds the field side (_adopt).
 _SERVICE_STATE = frozenset({
@@ -108,6 +118,7 @@ class Supervisor:
         self.commands = Iec61850Commands(self.iec61850, self.executor)
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.commands,
                                      on_reset_process=self._reset_process)
+        self._set_up_clock(config)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
         # the event journal: the groups exist now (the servers made them), no event yet
@@ -159,6 +170,44 @@ class Supervisor:
         log.info("event journal %s: commit every %g s, fsync at every %s, at most %d events",
                  path, settings.commit_interval, settings.fsync, settings.max_events)
         return writer
+
+    def _set_up_clock(self, config: AppConfig) -> None:
+        """Hand the outstation what it needs to know about the system clock (it reads no clock
+        state itself): synchronised or not, the time zone, the kept offset, clock stepping."""
+        station = config.station
+        outstation = self.outstation
+        outstation.set_system_clock_state(system_clock_synchronised())
+        if station.local_time:
+            outstation.time_zone = system_time_zone()
+        if station.clock_sync is ClockSyncMode.SYSTEM:
+            outstation.step_clock = set_system_clock
+        store = self._clock_store(config)
+        if store is not None:
+            kept = store.load()
+            if kept is not None:
+                outstation.restore_clock_offset(*kept)
+            outstation.on_clock_sync = store.save
+
+    @staticmethod
+    def _clock_store(config: AppConfig) -> ClockOffsetStore | None:
+        """Where a master's clock offset is kept: the state directory, when systemd gives one
+        or [service] state_directory names one (not the per-user default, so that tests and
+        tools run by hand leave nothing behind)."""
+        if not (os.environ.get("STATE_DIRECTORY") or config.service.state_directory):
+            return None
+        try:
+            directory = state_directory(config.service.state_directory)
+        except OSError as exc:
+            log.warning("a master's clock offset will not survive a restart: %s", exc)
+            return None
+        return ClockOffsetStore(directory / CLOCK_OFFSET_FILE)
+
+    async def _watch_clock(self) -> None:
+        """Report the system clock's synchronisation to the outstation every
+        CLOCK_CHECK_INTERVAL seconds (and let a master's clock offset expire)."""
+        while True:
+            await asyncio.sleep(CLOCK_CHECK_INTERVAL)
+            self.outstation.set_system_clock_state(system_clock_synchronised())
 
     async def start(self) -> None:
         """Open every server; returns once all are listening."""
@@ -269,6 +318,7 @@ class Supervisor:
             self.watchdog.add_check("iec104", self._check_iec104)
             self.watchdog.add_check("tasks", self._check_tasks)
         self._service_tasks.append(self._tg.create_task(self.watchdog.run(), name="watchdog"))
+        self._service_tasks.append(self._tg.create_task(self._watch_clock(), name="clock"))
         if self.journal is not None:
             self._service_tasks.append(self._tg.create_task(self.journal.run(),
                                                             name="event journal"))
@@ -369,6 +419,9 @@ class Supervisor:
             await self._replace_iec101(new)
         if plan.touches("station"):
             self.outstation.reconfigure(new.station)
+            self.outstation.time_zone = system_time_zone() if new.station.local_time else None
+            self.outstation.step_clock = set_system_clock \
+                if new.station.clock_sync is ClockSyncMode.SYSTEM else None
         if plan.touches("commands"):
             c = new.commands
             self.executor.configure(short_pulse=c.short_pulse, long_pulse=c.long_pulse,
@@ -448,6 +501,7 @@ class Supervisor:
             if relay is not None and relay.get() != state:
                 await asyncio.to_thread(relay.set, state)
         fresh.executor.report_all()
+        fresh.outstation.adopt_clock(old_outstation)
         mark_reinitialised(fresh.outstation)
         carried, dropped = carry_events(old_outstation, fresh.outstation)
         log.info("reload: %d queued events carried over, %d dropped", carried, dropped)

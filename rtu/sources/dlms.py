@@ -664,7 +664,8 @@ class MeterSource:
                     self._point_problem(column.point, f"{where}: {exc}", entry.timestamp)
                     continue
                 self._point_good(column.point)
-                self.db.update(column.point, value, Quality.GOOD, timestamp=entry.timestamp)
+                self.db.update(column.point, value, Quality.GOOD, timestamp=entry.timestamp,
+                               device_time=True)  # the meter's capture time
         if new:
             log.debug("dlms meter %s: %s: %d new entries up to %s", self.meter.name, where,
                       len(new), utc_datetime(new[-1].timestamp))

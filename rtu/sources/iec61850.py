@@ -581,8 +581,10 @@ class Iec61850DeviceSource:
                         read.fc, exc)
             self._set_invalid(read.point, now)
             return
+        # the device's own time stamps (t, the report's time of entry) are not ours to shift
         timestamp = stamp if stamp is not None else entry_time if entry_time is not None else now
-        self.db.update(read.point, converted, quality, timestamp=timestamp)
+        self.db.update(read.point, converted, quality, timestamp=timestamp,
+                       device_time=stamp is not None or entry_time is not None)
 
     # -- up and down -------------------------------------------------------------------------------
     def _up(self) -> None:

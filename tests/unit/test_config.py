@@ -49,7 +49,10 @@ SRC = "site.toml"
 # Every key of the schema (public names: DESIGN.md rule 9). example.toml must use each one.
 SCHEMA: dict[str, set[str]] = {
     "station": {"common_address", "cot_size", "ca_size", "ioa_size", "select_timeout",
-                "event_queue_size", "time_invalid_until_sync", "command_originators"},
+                "event_queue_size", "time_invalid_until_sync", "command_originators",
+                "invalid_time_until_synced", "time_tags", "clock_sync", "clock_offset_lifetime",
+                "max_command_age", "command_age_action", "command_age_unsynchronised",
+                "events_lost_ioa"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
                "allowed_masters", "tls", "redundancy_groups"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
@@ -244,6 +247,8 @@ class TestExample:
         data["points"][4]["select_required"] = True
         config = parse_config(data, SRC)
         assert config.station == OutstationConfig(200, 3.0, 5, True)
+        data["station"]["invalid_time_until_synced"] = False  # the new name wins
+        assert not parse_config(data, SRC).station.invalid_time_until_synced
         assert config.field_sizes == FieldSizes(1, 1, 2)
         assert config.iec104 == Iec104Settings(
             "::1", 0, ApciParameters(20, 10, 5.0, 4.5, 1.0, 7.0), 2, ("10.0.0.0/8",)
@@ -1734,3 +1739,44 @@ class TestBoard:
              "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
              "'gpio:c' (gpio names: a, b)"),
         ]
+
+
+class TestStationTime:
+    """Issue 15: the clock, command age and events-lost keys of [station]."""
+
+    def test_defaults(self) -> None:
+        station = parse_config(minimal(), SRC).station
+        assert station.invalid_time_until_synced and not station.local_time
+        assert station.max_command_age == 10.0 and station.events_lost_ioa == 0
+
+    def test_keys_are_read(self) -> None:
+        data = minimal()
+        data["station"].update(time_tags="local", clock_offset_lifetime=3600, max_command_age=0,
+                               command_age_action="drop", command_age_unsynchronised="skip",
+                               events_lost_ioa=9003, clock_sync="system",
+                               command_originators=[3])
+        station = parse_config(data, SRC).station
+        assert station.local_time and station.clock_offset_lifetime == 3600.0
+        assert station.max_command_age == 0 and station.command_age_action.value == "drop"
+        assert not station.check_age_unsynchronised and station.events_lost_ioa == 9003
+        assert station.clock_sync.value == "system"
+
+    def test_bad_values_are_errors(self) -> None:
+        data = minimal()
+        data["station"].update(time_tags="gmt", max_command_age=-1, command_age_action="ignore")
+        assert errors_of(data) == [
+            f"{SRC}: station.time_tags: expected 'utc' or 'local', got 'gmt'",
+            (f"{SRC}: station.max_command_age: expected a number of seconds >= 0 (0: no check), "
+             "got -1"),
+            f"{SRC}: station.command_age_action: expected 'refuse' or 'drop', got 'ignore'",
+        ]
+
+    def test_events_lost_ioa_must_be_free(self) -> None:
+        data = minimal()
+        data["station"]["events_lost_ioa"] = data["points"][0]["ioa"]
+        assert "the events lost point needs an IOA of its own" in single_error(data)
+
+    def test_system_clock_sync_needs_command_originators(self) -> None:
+        data = minimal()
+        data["station"]["clock_sync"] = "system"
+        assert "needs command_originators" in single_error(data)

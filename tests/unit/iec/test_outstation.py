@@ -76,6 +76,8 @@ class Rig:
         self.executor = ManualExecutor()
         self.outstation = Outstation(self.db, OutstationConfig(**config), self.clock,  # type: ignore[arg-type]
                                      self.executor)
+        # a board whose clock NTP has synchronised (test_outstation_time.py: the other cases)
+        self.outstation.system_clock_synchronised = True
         self.profile = profile
         self.wakes = 0
         self.session = self.open("m1")
@@ -229,7 +231,8 @@ def test_invalid_clock_sync_time_is_refused() -> None:
 
 
 def test_time_tags_invalid_until_first_sync_when_configured() -> None:
-    rig = Rig(time_invalid_until_sync=True)
+    rig = Rig(invalid_time_until_synced=True)
+    rig.outstation.system_clock_synchronised = False
     rig.session.activate()
     rig.drain()
     rig.db.update("sp0", True, timestamp=T0)
