@@ -470,6 +470,10 @@ class Outstation:
         else:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
 
+    def session_stopped(self, session: Session) -> None:
+        """``session`` stopped data transfer or closed: its selections are released."""
+        self._commands.release(session)
+
     def _command(self, session: Session, asdu: Asdu) -> None:
         self._commands.handle(session, asdu)
 

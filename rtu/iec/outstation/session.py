@@ -54,6 +54,9 @@ class SessionHost(Protocol):
 
     def handle(self, session: Session, asdu: Asdu) -> None: ...
 
+    def session_stopped(self, session: Session) -> None:
+        """``session`` stopped data transfer or closed: its selections are released."""
+
 
 @dataclass(slots=True)
 class Interrogation:
@@ -140,6 +143,7 @@ class Session:
         self._inflight.clear()
         self.responses.clear()
         self.group.stop(self, returned)
+        self.outstation.session_stopped(self)
 
     def take_missing(self, records: Sequence[EventRecord], source: str) -> None:
         """Events ``source`` (a session of the group that stopped) had not had acknowledged:
@@ -156,6 +160,7 @@ class Session:
     def close(self) -> None:
         self.deactivate()
         self.closed = True
+        self.outstation.session_stopped(self)  # also if it never started
         self.group.leave(self)
 
     # -- output ------------------------------------------------------------------------------
