@@ -191,7 +191,8 @@ class Station:
                                  Point("sp", 11, PointKind.SINGLE)])
         self.db.update("ai", 0, timestamp=T0)
         self.db.update("sp", False, timestamp=T0)
-        self.outstation = Outstation(self.db, OutstationConfig(), FakeClock(), NoExecutor())
+        self.outstation = Outstation(self.db, OutstationConfig(invalid_time_until_synced=False),
+                                     FakeClock(), NoExecutor())
         self.outstation.group("iec104")
         settings = JournalConfig(enabled=True, path=str(path), **journal)
         self.store = open_journal(path, max_events=settings.max_events, fsync=settings.fsync)
