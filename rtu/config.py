@@ -50,6 +50,7 @@ from rtu.servers.tls import (
 )
 
 __all__ = [
+    "EVENTS_LOST_POINT",
     "AdcChannelConfig",
     "AdcConfig",
     "AdcDeviceConfig",
@@ -74,6 +75,7 @@ __all__ = [
     "ServiceConfig",
     "SimulationConfig",
     "bench_config",
+    "events_lost_point",
     "load_config",
     "parse_config",
     "parse_listen",
@@ -479,6 +481,16 @@ def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
     return _Parser(source).parse(data)
 
 
+EVENTS_LOST_POINT: Final = "health:events_lost"
+
+
+def events_lost_point(ioa: int) -> Point:
+    """The "events lost" single point ([station] events_lost_ioa): set by the outstation when
+    an event queue overflowed, cleared once every group that lost events was interrogated."""
+    return Point(EVENTS_LOST_POINT, ioa, PointKind.SINGLE, groups=frozenset(), source="health",
+                 description="events lost: an event queue overflowed (until the next GI)")
+
+
 def bench_config() -> AppConfig:
     """The built-in bench profile (``rtu/examples/bench.toml``): a simulated field, no hardware."""
     text = resources.files("rtu.examples").joinpath("bench.toml").read_text(encoding="utf-8")
@@ -802,6 +814,7 @@ class _Parser:
                 self.error("station.events_lost_ioa",
                            f"IOA {station.events_lost_ioa} is point {clash!r}'s: the events "
                            "lost point needs an IOA of its own")
+            points = (*points, events_lost_point(station.events_lost_ioa))
         if self.errors or station is None:
             raise ConfigError(self.errors)
         return AppConfig(

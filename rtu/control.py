@@ -331,6 +331,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "name": group.name,
         "backlog": len(group.backlog),
         "overflowed": group.backlog.overflowed,
+        "lost": group.lost,
         "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
                       "overflowed": s.events.overflowed} for s in group.sessions],
     } for group in outstation.groups.values()]
@@ -364,6 +365,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "points": len(sup.db),
         "queued_events": outstation.queued_events(),
         "clock": outstation.clock_status(),
+        "events_lost": outstation.events_lost_status(),
         "masters": masters,
         "iec104": iec104,
         "iec101": iec101,
@@ -512,6 +514,10 @@ def format_status(status: Mapping[str, Any]) -> str:
         out.append(f"clock {'synchronised by ' + ' and '.join(sync) if sync else 'NOT SYNCHRONISED'}"
                    f" ({clock['time_tags']} time tags, clock sync {clock['mode']}, offset "
                    f"{clock['offset']:+g} s)")
+    lost = status.get("events_lost")
+    if lost and lost["active"]:
+        out.append(f"EVENTS LOST in {', '.join(lost['awaiting_interrogation'])} "
+                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)")
     if status.get("reload_error"):
         out.append(f"last reload failed: {status['reload_error']}")
     if status.get("last_error"):
@@ -545,9 +551,10 @@ def format_status(status: Mapping[str, Any]) -> str:
             out.append(f"  last error: {journal['last_error']}")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
+             "lost": g.get("lost", 0),
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])
              or "-"} for g in status["groups"]]
-    out.append(table(rows, ["group", "backlog", "overflowed", "sessions"]))
+    out.append(table(rows, ["group", "backlog", "overflowed", "lost", "sessions"]))
     out.append("\nsources")
     out.append(table([{**s, "state": s.get("state") or "-"} for s in status["sources"]],
                      ["name", "running", "restarts", "state"]))

@@ -158,8 +158,9 @@ class TestBench:
             expected[f"relay{i}_cmd"] = (5000 + i, PointKind.SINGLE_COMMAND, "")
         for i in range(1, 3):
             expected[f"counter{i}"] = (4000 + i, PointKind.COUNTER, "sim")
+        expected["health:events_lost"] = (9003, PointKind.SINGLE, "health")  # events_lost_ioa
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
-        assert len(bench_config().points) == len(expected) == 46
+        assert len(bench_config().points) == len(expected) == 47
 
     def test_analogs_commands_relays_groups(self) -> None:
         config = bench_config()

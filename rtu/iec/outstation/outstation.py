@@ -115,6 +115,16 @@ class Outstation:
         self._streams: EventStreams[Session] = EventStreams(config.event_queue_size,
                                                             config.initialisation_cause)
         self._publish = self._streams.publish  # bound once: it is on every event's path
+        self._streams.on_loss = self._events_lost
+        # the "events lost" point (health:events_lost, [station] events_lost_ioa): ON when a
+        # queue overflowed, OFF once every group that lost events was answered a station GI
+        lost_point = database.by_ioa(config.events_lost_ioa) if config.events_lost_ioa else None
+        self._lost_point = lost_point if lost_point is not None \
+            and lost_point.kind is PointKind.SINGLE else None
+        self._lost_ioa = self._lost_point.ioa if self._lost_point is not None else -1
+        self._unanswered: set[str] = set()  # groups that lost events, not interrogated since
+        if self._lost_point is not None:
+            database.update(self._lost_point.name, False, timestamp=clock.wall())
         self._commands = CommandHandler(self)
         self._counter_sequence = 0
         self._frozen_counters: dict[str, PointValue] | None = None
@@ -299,7 +309,51 @@ class Outstation:
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp,
                                                             device_time=change.new.device_time)),
+            protected=point.ioa == self._lost_ioa,
         )
+
+    # -- events lost -------------------------------------------------------------------------
+    @property
+    def events_lost(self) -> bool:
+        """Whether the "events lost" state is on (a group lost events and has not been
+        interrogated since)."""
+        return bool(self._unanswered)
+
+    def events_lost_status(self) -> dict[str, object]:
+        """For ``rtu status``: the state, the groups still to be interrogated, the counts."""
+        return {
+            "active": self.events_lost,
+            "point": self._lost_point.name if self._lost_point is not None else None,
+            "awaiting_interrogation": sorted(self._unanswered),
+            "lost": {name: group.lost for name, group in self._streams.groups.items()},
+        }
+
+    def _events_lost(self, groups: list[str]) -> None:
+        new = [g for g in groups if g not in self._unanswered]
+        self._unanswered.update(groups)
+        if not new:
+            return  # told already (each queue logs its drops itself, not on every one)
+        log.warning("events lost in event group(s) %s: the masters are told by %s until they "
+                    "interrogate", ", ".join(new),
+                    self._lost_point.name if self._lost_point is not None
+                    else "nothing (no events_lost_ioa)")
+        self._set_lost_point(True)
+
+    def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
+        """A station interrogation started after the group's last loss answers that loss."""
+        group = session.group
+        if interrogation.cot is not Cot.INTERROGATED_BY_STATION \
+                or group.name not in self._unanswered or group.losses != interrogation.loss_epoch:
+            return
+        self._unanswered.discard(group.name)
+        if not self._unanswered:
+            log.info("events lost: every group that lost events has been interrogated")
+            self._set_lost_point(False)
+
+    def _set_lost_point(self, on: bool) -> None:
+        point = self._lost_point
+        if point is not None and self.db.value(point.name).value != on:
+            self.db.update(point.name, on, timestamp=self.clock.wall())
 
     # -- dispatch ----------------------------------------------------------------------------
     def handle(self, session: Session, asdu: Asdu) -> None:
@@ -345,7 +399,8 @@ class Outstation:
             points = [p for p in self.db.monitored()
                       if p.kind is not PointKind.COUNTER and group in p.groups]
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
-        session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi), chunk_by_type(points))
+        session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi), chunk_by_type(points),
+                                              session.group.losses)
 
     def _counter_interrogation(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -460,7 +515,7 @@ class Outstation:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
         if obj.qrp == _QRP_RESET_EVENT_BUFFER:
-            removed = session.events.remove_if(lambda r: r.type_id != TypeId.M_EI_NA_1)
+            removed = session.events.remove_if(lambda r: not r.keep)
             log.warning("reset process from %s: %d queued time-tagged events discarded",
                         session.name, removed)
             session.respond(asdu.reply(Cot.ACTIVATION_CON))

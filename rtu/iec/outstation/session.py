@@ -57,6 +57,9 @@ class SessionHost(Protocol):
     def session_stopped(self, session: Session) -> None:
         """``session`` stopped data transfer or closed: its selections are released."""
 
+    def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
+        """``session`` sent the ACT_TERM of ``interrogation``."""
+
 
 @dataclass(slots=True)
 class Interrogation:
@@ -64,6 +67,7 @@ class Interrogation:
     cot: Cot
     # remaining (type id, points) chunks; values are read when each ASDU is built
     pending: deque[tuple[TypeId, list[Point]]]
+    loss_epoch: int = 0  # the group's EventGroup.losses when it started
 
 
 class Session:
@@ -78,7 +82,8 @@ class Session:
         self.wake = wake
         self.active = False
         self.closed = False
-        self.events = EventQueue(f"{name}/events", outstation.config.event_queue_size)
+        self.events = EventQueue(f"{name}/events", outstation.config.event_queue_size,
+                                 group.count_loss)
         # (response, barrier, after_events): sent once events.removed >= barrier (0 = at once)
         # and data transfer is on; ``after_events``: it follows every event queued before it
         self.responses: deque[tuple[Asdu | bytes, int, bool]] = deque()
@@ -280,6 +285,7 @@ class Session:
         db = self.outstation.db
         if not gi.pending:
             self.interrogation = None
+            self.outstation.interrogation_done(self, gi)
             return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
         type_id, points = gi.pending[0]
         n = self._max_objects(type_id)
