@@ -34,6 +34,7 @@ from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction
 from rtu.iec61850_config import IEC61850, Iec61850Config, parse_iec61850
+from rtu.points.commands import RELAY_COMMAND_KINDS
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec101 import (
     DEFAULT_INTER_CHARACTER_TIMEOUT_MIN,
@@ -1389,6 +1390,13 @@ class _Parser:
                         else "no such relay" if not relay_names
                         else f"relays: {', '.join(sorted(relay_names))}")
                 self.expected(f"{path}.target", target_expected, target_value, note)
+            elif kind is not None and kind not in RELAY_COMMAND_KINDS:
+                # a master would get a positive ACT_CON and then a negative ACT_TERM
+                self.error(f"{path}.target",
+                           f"relay {target_value!r} cannot execute a {kind.value} command: a "
+                           "relay only switches on and off (single_command, double_command); "
+                           "a set-point, bitstring or regulating step needs a target that "
+                           "takes a value")
             else:
                 target = target_value
             feedback_value = tbl.get("feedback", _MISSING)

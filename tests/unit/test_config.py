@@ -41,6 +41,7 @@ from rtu.config import (
 )
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
+from rtu.points.commands import RELAY_COMMAND_KINDS
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec104 import Iec104Settings
 
@@ -703,6 +704,11 @@ class TestPoints:
     def test_every_kind_is_accepted(self) -> None:
         for kind in PointKind:
             extra = {"target": "r1"} if kind.is_command else {}
+            if kind.is_command and kind not in RELAY_COMMAND_KINDS:
+                # the kind is read; a relay cannot execute it (issue 15 item 7)
+                assert f"cannot execute a {kind.value} command" in single_error(
+                    with_point(kind=kind.value, **extra))
+                continue
             config = parse_config(with_point(kind=kind.value, **extra), SRC)
             assert config.points[-1].kind is kind
 
@@ -820,6 +826,20 @@ class TestPoints:
         assert single_error(with_point(kind="setpoint_float")) == (
             f"{SRC}: {EXTRA}.target: required key missing: expected {TARGET}"
         )
+
+    @pytest.mark.parametrize("kind", ["setpoint_float", "setpoint_scaled", "setpoint_normalized",
+                                      "bitstring_command", "regulating_step"])
+    def test_a_relay_cannot_execute_value_commands(self, kind: str) -> None:
+        """Issue 15 item 7: refused by rtu check, not by a negative ACT_TERM at run time."""
+        assert single_error(with_point(kind=kind, target="r1")) == (
+            f"{SRC}: {EXTRA}.target: relay 'r1' cannot execute a {kind} command: a relay only "
+            "switches on and off (single_command, double_command); a set-point, bitstring or "
+            "regulating step needs a target that takes a value")
+
+    def test_a_relay_executes_single_and_double_commands(self) -> None:
+        for kind in ("single_command", "double_command"):
+            config = parse_config(with_point(kind=kind, target="r1"), SRC)
+            assert config.points[-1].target == "r1"
 
     def test_command_target_not_a_relay(self) -> None:
         assert single_error(with_point(kind="single_command", target="p_single")) == (
