@@ -10,9 +10,9 @@ Synchronised means what ``timedatectl`` shows as "System clock synchronized". Re
 2. the kernel's own state through a read-only ``adjtimex`` (STA_UNSYNC / TIME_ERROR), for
    chrony or ntpd. The shipped unit does not allow that call (ProtectClock=yes, and
    SystemCallFilter= kills a process making a call outside its list), so it is made only when
-   no seccomp filter is in force or the environment says the clock calls are allowed
-   (``RTU_CLOCK_CALLS=1``, set by the drop-in systemd/clock-sync.conf). Under the shipped
-   unit only the flag file counts.
+   no seccomp filter is in force or the environment says the call is allowed
+   (``RTU_CLOCK_CALLS=read``, set by the drop-in systemd/clock-state.conf, or ``=set``, by
+   systemd/clock-sync.conf). Under the shipped unit only the flag file counts.
 
 Neither answering counts as not synchronised.
 """
@@ -49,16 +49,19 @@ TIMESYNCD_FLAG = Path("/run/systemd/timesync/synchronized")
 _TIME_ERROR = 5  # adjtimex's return value while the clock is not synchronised
 _STA_UNSYNC = 0x0040
 _TIMEX_SIZE = 512  # struct timex is 208 octets on 64-bit Linux: room to spare
-CLOCK_CALLS_ENV = "RTU_CLOCK_CALLS"  # "1": adjtimex and clock_settime are allowed (drop-in)
+# "read": a read-only adjtimex is allowed (systemd/clock-state.conf); "set": setting the
+# clock too (systemd/clock-sync.conf)
+CLOCK_CALLS_ENV = "RTU_CLOCK_CALLS"
 
 
 def clock_calls_allowed(environ: Mapping[str, str] | None = None,
-                        status: Path = Path("/proc/self/status")) -> bool:
-    """Whether adjtimex / clock_settime may be called: a seccomp filter (systemd's
-    SystemCallFilter=) kills the process on a call it does not list, so only without one,
-    or when the drop-in that allows @clock says so."""
+                        status: Path = Path("/proc/self/status"), *, setting: bool = False) -> bool:
+    """Whether adjtimex (or, ``setting``, clock_settime) may be called: a seccomp filter
+    (systemd's SystemCallFilter=) kills the process on a call it does not list, so only
+    without one, or when the drop-in that allows the call says so."""
     env = os.environ if environ is None else environ
-    if env.get(CLOCK_CALLS_ENV) == "1":
+    allowed = env.get(CLOCK_CALLS_ENV, "")
+    if allowed == "set" or (allowed == "read" and not setting):
         return True
     try:
         text = status.read_text()
@@ -120,7 +123,7 @@ def set_system_clock(seconds: float) -> str | None:
     """Step the system clock to POSIX ``seconds`` (clock_sync = "system"); None when done,
     else why not (no CAP_SYS_TIME: install systemd/clock-sync.conf; a 32-bit time_t cannot
     hold a time after 2038)."""
-    if not clock_calls_allowed():
+    if not clock_calls_allowed(setting=True):
         return ("not allowed by the service's system call filter (install "
                 "systemd/clock-sync.conf)")
     try:

@@ -81,7 +81,11 @@ def test_clock_sync_drop_in_grants_exactly_the_clock() -> None:
     lines = [ln for ln in DROP_IN.read_text().splitlines() if ln and not ln.startswith("#")]
     assert lines == ["[Service]", "CapabilityBoundingSet=CAP_SYS_TIME",
                      "AmbientCapabilities=CAP_SYS_TIME", "ProtectClock=no",
-                     "SystemCallFilter=@clock", "Environment=RTU_CLOCK_CALLS=1"]
+                     "SystemCallFilter=@clock", "Environment=RTU_CLOCK_CALLS=set"]
+    state = [ln for ln in (ROOT / "systemd" / "clock-state.conf").read_text().splitlines()
+             if ln and not ln.startswith("#")]
+    assert state == ["[Service]", "ProtectClock=no", "SystemCallFilter=adjtimex",
+                     "Environment=RTU_CLOCK_CALLS=read"]  # reads, cannot set: no capability
     unit = UNIT.read_text()
     for line in ("ProtectClock=yes", "CapabilityBoundingSet=", "SystemCallFilter=~@privileged @resources"):
         assert re.search(rf"(?m)^{re.escape(line)}$", unit), line
@@ -95,6 +99,7 @@ def test_verify_with_the_clock_sync_drop_in(tmp_path: Path) -> None:
     drop_in = tmp_path / "rtu.service.d"
     drop_in.mkdir()
     (drop_in / "clock-sync.conf").write_text(DROP_IN.read_text())
+    (drop_in / "clock-state.conf").write_text((ROOT / "systemd" / "clock-state.conf").read_text())
     result = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -57,7 +57,9 @@ def test_clock_calls_only_without_a_seccomp_filter_or_when_allowed(tmp_path: Pat
     status = tmp_path / "status"
     status.write_text("Name:\tpython\nSeccomp:\t2\nSeccomp_filters:\t3\n")
     assert not clockstate.clock_calls_allowed({}, status)  # systemd's filter would kill us
-    assert clockstate.clock_calls_allowed({"RTU_CLOCK_CALLS": "1"}, status)
+    assert clockstate.clock_calls_allowed({"RTU_CLOCK_CALLS": "set"}, status, setting=True)
+    assert clockstate.clock_calls_allowed({"RTU_CLOCK_CALLS": "read"}, status)
+    assert not clockstate.clock_calls_allowed({"RTU_CLOCK_CALLS": "read"}, status, setting=True)
     status.write_text("Name:\tpython\nSeccomp:\t0\n")
     assert clockstate.clock_calls_allowed({}, status)
     assert not clockstate.clock_calls_allowed({}, tmp_path / "absent")
@@ -65,6 +67,6 @@ def test_clock_calls_only_without_a_seccomp_filter_or_when_allowed(tmp_path: Pat
 
 def test_setting_the_clock_under_a_filter_is_refused_not_attempted(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clockstate, "clock_calls_allowed", lambda: False)
+    monkeypatch.setattr(clockstate, "clock_calls_allowed", lambda **_: False)
     assert "clock-sync.conf" in str(clockstate.set_system_clock(2_000_000_000.0))
     assert clockstate.kernel_clock_synchronised() is None
