@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
+from rtu.points.timestamps import posix_seconds
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -257,7 +258,7 @@ def certificate_not_after(path: str) -> float:
     elif tag != 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
         raise ValueError(f"{path}: notAfter has tag 0x{tag:02X}")
     moment = datetime.strptime(text_time, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
-    return moment.timestamp()
+    return posix_seconds(moment)
 
 
 def _der_item(data: bytes, offset: int) -> tuple[tuple[int, bytes], int]:

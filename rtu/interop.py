@@ -180,7 +180,7 @@ def sections(config: AppConfig) -> list[Section]:
         ("general interrogation", "station (QOI 20) and groups "
          + (", ".join(map(str, groups)) if groups else "1-16 (none configured)")),
         ("clock synchronisation", "yes (C_CS_NA_1); time tags IV until the first one"
-         if station.time_invalid_until_sync else "yes (C_CS_NA_1)"),
+         if station.invalid_time_until_synced else "yes (C_CS_NA_1)"),
         ("command transmission", "direct execute and select-before-operate"
          + (" (required on some points)" if select_required else "")
          + f"; select timeout {station.select_timeout:g} s; "

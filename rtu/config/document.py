@@ -33,7 +33,7 @@ from rtu.config.service import (
     parse_logging,
     parse_service,
 )
-from rtu.config.station import STATION, FieldSizes, parse_station
+from rtu.config.station import STATION, FieldSizes, parse_station, resolve_events_lost
 from rtu.health import HEALTH_PREFIX, health_source
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.config import POINTS, PointSources, parse_points
@@ -205,6 +205,7 @@ def _parse(p: Reader, data: object) -> AppConfig:
     relays, relay_names = parse_relays(p, doc.get("relays", MISSING))
     raw_points = doc.get("points", MISSING)
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
+    station, points = resolve_events_lost(p, station, points)
     modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
     iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
     dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)

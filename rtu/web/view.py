@@ -94,7 +94,7 @@ class StationView:
                 "station": time_text(outstation.now()),
                 "synchronised": outstation.clock_synchronised,
                 "offset": round(outstation.clock_offset, 3),
-                "time_invalid_until_sync": station.time_invalid_until_sync,
+                "time_invalid_until_sync": station.invalid_time_until_synced,
             },
             "health": status["health"],
             "sources": status["sources"],
