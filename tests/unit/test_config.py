@@ -1806,6 +1806,40 @@ class TestStationTime:
         data["station"]["events_lost_ioa"] = data["points"][0]["ioa"]
         assert "the events lost point needs an IOA of its own" in single_error(data)
 
+    def test_events_lost_ioa_adds_the_one_events_lost_point(self) -> None:
+        data = minimal()
+        data["station"]["events_lost_ioa"] = 900
+        config = parse_config(data, SRC)
+        lost = [p for p in config.points if p.source == "health:events_lost"]
+        assert [(p.name, p.ioa, p.kind) for p in lost] == [
+            ("health_events_lost", 900, PointKind.SINGLE)]
+
+    def test_a_health_events_lost_point_is_the_events_lost_point(self) -> None:
+        data = minimal()
+        data["points"].append({"name": "lost", "ioa": 901, "kind": "single",
+                               "source": "health:events_lost"})
+        config = parse_config(data, SRC)
+        assert config.station.events_lost_ioa == 901
+        assert [p.name for p in config.points if p.source == "health:events_lost"] == ["lost"]
+        data["station"]["events_lost_ioa"] = 901  # both forms, one point
+        assert parse_config(data, SRC).station.events_lost_ioa == 901
+        data["station"]["events_lost_ioa"] = 902
+        assert "give both the same IOA" in single_error(data)
+
+    def test_one_events_lost_point_only(self) -> None:
+        data = minimal()
+        for i in (901, 902):
+            data["points"].append({"name": f"lost{i}", "ioa": i, "kind": "single",
+                                   "source": "health:events_lost"})
+        assert "2 points name it: lost901, lost902" in single_error(data)
+
+    def test_the_old_key_is_still_read(self) -> None:
+        data = minimal()
+        data["station"]["time_invalid_until_sync"] = False
+        assert not parse_config(data, SRC).station.invalid_time_until_synced
+        data["station"]["invalid_time_until_synced"] = True  # the new name wins
+        assert parse_config(data, SRC).station.invalid_time_until_synced
+
     def test_system_clock_sync_needs_command_originators(self) -> None:
         data = minimal()
         data["station"]["clock_sync"] = "system"

@@ -351,6 +351,12 @@ class Outstation:
                     else "nothing (no events_lost_ioa)")
         self._set_lost_point(True)
 
+    def report_loss(self, what: str) -> None:
+        """Events were lost outside the groups' queues (``what``, e.g. the event journal
+        deleted unacknowledged events): every group is told, as for a queue overflow."""
+        log.warning("events lost: %s", what)
+        self._events_lost(list(self._streams.groups))
+
     def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
         """A station interrogation started after the group's last loss answers that loss."""
         group = session.group
