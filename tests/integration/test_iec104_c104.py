@@ -310,6 +310,11 @@ def test_a_lapsed_or_orphaned_selection_does_not_block_another_master(rtu_short_
             # again, and this time the selecting master goes away before the timeout
             raw.send_asdu(build_asdu("C_SC_NA_1", COT_ACT, 1, [(5008, sco(True, select=True))]))
             raw.recv_until(lambda a: a.get("type") == "C_SC_NA_1" and a["cot"] == COT_ACT_CON)
+        # gone means the outstation has seen the connection close (the close and c104's
+        # command race otherwise: either may be read first)
+        deadline = time.monotonic() + 5
+        while rtu.call(lambda: len(rtu.sup.iec104.links)) > 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
         result = master.single_command(5008, True, qu=3)
         assert result.act_con is not None and not result.act_con["negative"]
 
