@@ -11,7 +11,8 @@ Signals (the full list; docs/commissioning.md explains them):
   rtu/clockstate.py reads it, or a master's clock synchronisation is in force). It is the
   same state that decides IV on the time tags the outstation creates.
 * ``journal``: event persistence healthy: ON when the event journal works or is not configured,
-  OFF while it is configured and its last commit failed.
+  OFF while it is configured and its last commit failed, or it could not be opened at all
+  (the outstation then runs without persistence).
 * ``events_lost``: the outstation's "events lost" state
   (:attr:`~rtu.iec.outstation.Outstation.events_lost`): ON once an event queue of some master
   (a session queue or a group's backlog), or the journal, dropped events, OFF again once every
