@@ -93,6 +93,8 @@ class StationView:
                 "system": time_text(now),
                 "station": time_text(outstation.now()),
                 "synchronised": outstation.clock_synchronised,
+                "system_synchronised": outstation.system_clock_synchronised,
+                "valid": outstation.time_valid,
                 "offset": round(outstation.clock_offset, 3),
                 "time_invalid_until_sync": station.invalid_time_until_synced,
             },
