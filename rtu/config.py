@@ -15,7 +15,9 @@ Key names are public promises (DESIGN.md rule 9): rename one only with a depreca
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import hashlib
 import ipaddress
 import math
 import os
@@ -446,6 +448,7 @@ class AppConfig:
     journal: JournalConfig = JournalConfig()  # [journal]: persistent event journal (off)
     iec61850: Iec61850Config = Iec61850Config()  # noqa: RUF009  # frozen; [iec61850] devices
     dlms: DlmsConfig = DlmsConfig()  # noqa: RUF009 (frozen) [dlms]: meters, rtu/config_dlms.py
+    digest: str = ""  # SHA-256 (hex) of the bytes read: what `rtu status` reports as running
 
 
 # -- public functions ------------------------------------------------------------------------------
@@ -464,7 +467,7 @@ def load_config(path: str | os.PathLike[str]) -> AppConfig:
         raise ConfigError(
             [f"{source}: expected UTF-8 text, got byte 0x{raw[exc.start]:02X} on line {line}"]
         ) from None
-    return _parse_text(text, source)
+    return dataclasses.replace(_parse_text(text, source), digest=hashlib.sha256(raw).hexdigest())
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
