@@ -15,6 +15,8 @@ the software: this checkout (0.1.0) and a copy of it as 0.1.0.post1; both are ca
 4. a configuration that passes the check but fails on the board (its 104 port is taken by
    sshd): it is rolled back to the previous one, which runs again; the roll-out stops;
 5. a software upgrade to 0.1.0.post1, then rollback.yml: back on 0.1.0, state kept;
+   an extra whose wheel is missing fails the installer loudly and switches nothing; a
+   roll-back to a release that cannot read the state directory's format is refused;
 6. report.yml: one table with each board's version, configuration hash and health.
 
 Skipped with the reason where it cannot run: not root, tools missing, no ansible venv, no
@@ -211,6 +213,41 @@ def test_upgrade_then_roll_back(fleet: Fleet) -> None:
         assert box.ok("readlink /opt/rtu/previous").strip().startswith(f"releases/{UPGRADE}-")
         assert fleet.status(host)["health"]["healthy"] is True  # type: ignore[index]
         assert box.ok("ls /var/lib/rtu") == journals[host]  # the state directory is kept
+
+
+def test_an_extra_that_cannot_be_installed_fails_loudly(fleet: Fleet) -> None:
+    """A bundle missing the systemd extra's wheel: install.sh names the package, switches
+    nothing and leaves the running release running."""
+    box = fleet.boxes["board1"]
+    before = box.ok("readlink /opt/rtu/current").strip()
+    releases = box.ok("ls /opt/rtu/releases")
+    result = box.sh(
+        "set -e; src=$(ls -d /var/cache/rtu-bundles/rtu-bundle-0.1.0-amd64-*/ | head -n 1);"
+        " rm -rf /tmp/broken; cp -a \"$src\" /tmp/broken;"
+        " rm /tmp/broken/wheels/systemd_python-*.whl;"
+        " sed -i 's/^content=.*/content=0123456789abcdef/' /tmp/broken/BUNDLE;"
+        " /tmp/broken/deploy/install.sh --extras systemd", timeout=300)
+    assert result.returncode == 1, result.stderr
+    assert "FAILED: extra 'systemd' cannot be installed" in result.stderr, result.stderr
+    assert "systemd-python" in result.stderr and "has no usable wheel" in result.stderr
+    assert "done" not in result.stderr.splitlines()[-1]
+    assert box.ok("readlink /opt/rtu/current").strip() == before
+    assert box.ok("ls /opt/rtu/releases") == releases  # no half-made release left behind
+    assert box.ok("systemctl is-active rtu.service").strip() == "active"
+
+
+def test_rollback_refused_when_the_previous_release_cannot_read_the_state(fleet: Fleet) -> None:
+    box = fleet.boxes["board1"]
+    before = box.ok("readlink /opt/rtu/current").strip()
+    box.ok("cp /var/lib/rtu/FORMAT /tmp/FORMAT && echo 'rtu-state-format 2' > /var/lib/rtu/FORMAT")
+    try:
+        result = box.sh("/opt/rtu/current/share/deploy/install.sh --rollback", timeout=120)
+    finally:
+        box.ok("cp /tmp/FORMAT /var/lib/rtu/FORMAT")
+    assert result.returncode == 1, result.stderr
+    assert "reads state formats up to 1, but /var/lib/rtu is format 2" in result.stderr, \
+        result.stderr
+    assert box.ok("readlink /opt/rtu/current").strip() == before
 
 
 def test_fleet_report(fleet: Fleet) -> None:
