@@ -44,7 +44,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         -o) OUT=${2:?-o needs a directory}; shift ;;
         --native) NATIVE=1 ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         -*) usage ;;
         *) [ -z "$ARCH" ] || usage; ARCH=$1 ;;
     esac

@@ -80,7 +80,7 @@ while [ $# -gt 0 ]; do
         --allow-build) ALLOW_BUILD=1 ;;
         --no-hw-watchdog) HW_WATCHDOG=0 ;;
         --rollback) ROLLBACK=1 ;;
-        -h|--help) sed -n '2,46p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
         *) usage ;;
     esac
     shift
