@@ -4,7 +4,7 @@
 # wheelhouse. Idempotent: a second run with the same software changes nothing.
 #
 #   sudo deploy/install.sh [--no-start] [--no-apt] [--wheelhouse DIR] [--extras LIST]
-#                          [--allow-build] [--no-hw-watchdog]
+#                          [--allow-build|--no-build] [--no-hw-watchdog]
 #   sudo /opt/rtu/current/share/deploy/install.sh --rollback
 #
 # Where it installs from: the directory this script is in is deploy/ of either
@@ -13,7 +13,9 @@
 #
 #   1. Debian packages: python3 (and python3-venv when there is no pip wheel to bootstrap
 #      from). Compilers and -dev headers (gcc, pkg-config, python3-dev, libsystemd-dev,
-#      libffi-dev) ONLY with --allow-build and only when an extra has no wheel for this board.
+#      libffi-dev) only when an extra has no wheel for this board AND building is allowed:
+#      never from a bundle or wheelhouse (a production board gets wheels built elsewhere);
+#      from a checkout by default (--no-build: fail instead; --allow-build: the default).
 #      --no-apt: none at all.
 #   2. The system user `rtu` (home /var/lib/rtu, no login), in those of the groups dialout,
 #      gpio, spi, i2c that exist here.
@@ -62,12 +64,12 @@ START=1
 APT=1
 WHEELHOUSE=
 ROLLBACK=0
-ALLOW_BUILD=0
+ALLOW_BUILD=
 HW_WATCHDOG=1
 EXTRAS_SET=${RTU_EXTRAS+x}
 EXTRAS=${RTU_EXTRAS:-}
 usage() {
-    echo "usage: $0 [--no-start] [--no-apt] [--wheelhouse DIR] [--extras LIST] [--allow-build]" \
+    echo "usage: $0 [--no-start] [--no-apt] [--wheelhouse DIR] [--extras LIST] [--allow-build|--no-build]" \
          "[--no-hw-watchdog] | --rollback" >&2
     exit 2
 }
@@ -78,9 +80,10 @@ while [ $# -gt 0 ]; do
         --wheelhouse) WHEELHOUSE=${2:?--wheelhouse needs a directory}; shift ;;
         --extras) EXTRAS=${2?--extras needs a list}; EXTRAS_SET=x; shift ;;
         --allow-build) ALLOW_BUILD=1 ;;
+        --no-build) ALLOW_BUILD=0 ;;
         --no-hw-watchdog) HW_WATCHDOG=0 ;;
         --rollback) ROLLBACK=1 ;;
-        -h|--help) sed -n '2,43p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,45p' "$0"; exit 0 ;;
         *) usage ;;
     esac
     shift
@@ -205,6 +208,9 @@ else
     die "$SRC is neither a bundle (BUNDLE, wheels/) nor an rtu checkout"
 fi
 
+# a checkout may build what PyPI has no wheel for (a developer's machine); a bundle never
+[ -n "$ALLOW_BUILD" ] || { [ "$KIND" = checkout ] && ALLOW_BUILD=1 || ALLOW_BUILD=0; }
+
 # -- 1. Debian packages ------------------------------------------------------------------------
 PIP_WHEEL=
 [ -n "$WHEELHOUSE" ] && PIP_WHEEL=$(ls "$WHEELHOUSE"/pip-*-py3-none-any.whl 2>/dev/null | tail -n 1 || true)
@@ -284,7 +290,7 @@ install_extra() {
         binary=()
         if ! pip_in --only-binary=:all: "${PROJECT_WHEEL}[$extra]" >"$log" 2>&1; then
             say "extra $extra: PyPI has no wheel for this board for all of it: building" \
-                "(--allow-build)"
+                "(--no-build forbids it)"
             apt_install "${BUILD_PACKAGES[@]}" || true
         fi
     fi
@@ -303,7 +309,7 @@ install_extra() {
             "has: deploy/bundle.sh ARCH)"
     elif [ "$ALLOW_BUILD" = 0 ]; then
         say "  PyPI has no wheel of it for this board: install from a bundle (deploy/bundle.sh)," \
-            "or let the board build it with --allow-build (installs gcc and -dev headers)"
+            "or let the board build it: without --no-build (installs gcc and -dev headers)"
     fi
     grep -iE 'error|no matching|could not' "$log" | tail -n 8 | sed 's/^/  pip: /' >&2 || true
     rm -f "$log"
