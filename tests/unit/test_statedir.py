@@ -81,14 +81,3 @@ def test_a_garbled_format_file_is_a_clear_error(tmp_path: Path, garbage: str) ->
     with pytest.raises(StateDirectoryError, match="is not 'rtu-state-format N'"):
         check_state_format(tmp_path)
 
-
-def test_rtu_version_names_the_installed_release(capsys: pytest.CaptureFixture[str]) -> None:
-    """`rtu --version`: what the fleet report collects from each board."""
-    from importlib import metadata
-
-    from rtu.cli import main
-
-    with pytest.raises(SystemExit) as done:
-        main(["--version"])
-    assert done.value.code == 0
-    assert capsys.readouterr().out.strip() == f"rtu {metadata.version('rtu-outstation')}"
