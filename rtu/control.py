@@ -446,6 +446,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     dog = sup.watchdog
     return {
         "config": sup.config.source,
+        "config_sha256": sup.config.digest,  # of the file as loaded ("" for the bench profile)
         "common_address": sup.config.station.common_address,
         "points": len(sup.db),
         "queued_events": outstation.queued_events(),

@@ -9,6 +9,8 @@ into a JSON Schema.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import tomllib
@@ -114,6 +116,7 @@ class AppConfig:
     soe: SoeConfig = field(default_factory=SoeConfig)  # [soe]: sequence-of-events log, audit
     # the sections of components registered with their own parser (Component.parse)
     sections: Mapping[str, object] = field(default_factory=dict)
+    digest: str = ""  # SHA-256 (hex) of the bytes read: what `rtu status` reports as running
 
     def section(self, name: str) -> object:
         """What a registered component's parser made of its section (None if absent)."""
@@ -137,7 +140,7 @@ def load_config(path: str | os.PathLike[str]) -> AppConfig:
         raise ConfigError(
             [f"{source}: expected UTF-8 text, got byte 0x{raw[exc.start]:02X} on line {line}"]
         ) from None
-    return _parse_text(text, source)
+    return dataclasses.replace(_parse_text(text, source), digest=hashlib.sha256(raw).hexdigest())
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
