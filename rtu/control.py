@@ -40,7 +40,6 @@ import stat
 import struct
 import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -49,6 +48,7 @@ from rtu.health import signal_rows, source_devices
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import UnknownPointError
 from rtu.points.model import Point, PointKind, PointValue, Quality
+from rtu.points.timestamps import utc_datetime
 from rtu.sources.simulated.source import SimulatedField
 
 if TYPE_CHECKING:
@@ -395,7 +395,7 @@ def quality_text(quality: Quality) -> str:
 def time_text(timestamp: float) -> str:
     if not timestamp:
         return "-"
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    moment = utc_datetime(timestamp)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -441,9 +441,12 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     dog = sup.watchdog
     return {
         "config": sup.config.source,
+        "config_sha256": sup.config.digest,  # of the file as loaded ("" for the bench profile)
         "common_address": sup.config.station.common_address,
         "points": len(sup.db),
         "queued_events": outstation.queued_events(),
+        "clock": outstation.clock_status(),
+        "events_lost": outstation.events_lost_status(),
         "masters": masters,
         **servers,
         "groups": outstation.group_status(),
@@ -655,6 +658,17 @@ def format_status(status: Mapping[str, Any]) -> str:
            if health["watchdog_sec"] else "no systemd watchdog")
     out.append(("healthy" if health["healthy"] else f"UNHEALTHY: {health['failure']}")
                + f" ({dog})")
+    clock = status.get("clock")
+    if clock:
+        sync = [name for name, key in (("NTP", "system_synchronised"),
+                                       ("a master", "master_synchronised")) if clock[key]]
+        out.append(f"clock {'synchronised by ' + ' and '.join(sync) if sync else 'NOT SYNCHRONISED'}"
+                   f" ({clock['time_tags']} time tags, clock sync {clock['mode']}, offset "
+                   f"{clock['offset']:+g} s)")
+    lost = status.get("events_lost")
+    if lost and lost["active"]:
+        out.append(f"EVENTS LOST in {', '.join(lost['awaiting_interrogation'])} "
+                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)")
     if status.get("reload_error"):
         out.append(f"last reload failed: {status['reload_error']}")
     if status.get("last_error"):
@@ -701,9 +715,10 @@ def format_status(status: Mapping[str, Any]) -> str:
                    f"pruned, {soe['failures']} failed writes")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
+             "lost": g.get("lost", 0),
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])
              or "-"} for g in status["groups"]]
-    out.append(table(rows, ["group", "backlog", "overflowed", "sessions"]))
+    out.append(table(rows, ["group", "backlog", "overflowed", "lost", "sessions"]))
     out.append("\nsources")
     out.append(table([{**s, "state": s.get("state") or "-"} for s in status["sources"]],
                      ["name", "running", "restarts", "state"]))
