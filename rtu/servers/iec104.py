@@ -11,6 +11,8 @@ import asyncio
 import ipaddress
 import logging
 import ssl
+import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # rtu.servers.tls is loaded only by a server that uses TLS
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 2404
+ERRORS_KEPT = 8  # the last connection errors status() reports (refusals, failures, losses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,8 @@ class Iec104Server:
         self.tls_allowed = frozenset(settings.tls.allowed_fingerprints) if settings.tls else frozenset()
         self.handshakes: dict[_Link, asyncio.Task[None]] = {}  # TLS handshakes in progress
         self.switchovers = 0  # STARTDTs that took a redundancy group over from another connection
+        # the last ERRORS_KEPT connection errors: (POSIX time, connection, what went wrong)
+        self.errors: deque[tuple[float, str, str]] = deque(maxlen=ERRORS_KEPT)
         # (event group, its networks) in configuration order; a catch-all group matches last
         self._redundancy = [
             (event_group, [ipaddress.ip_network(e, strict=False) for e in g.masters])
@@ -194,7 +199,12 @@ class Iec104Server:
             "max_connections": self.settings.max_connections,
             "refused": self.refused,
             "switchovers": self.switchovers,
+            "errors": [{"time": when, "link": name, "error": text}
+                       for when, name, text in reversed(self.errors)],  # newest first
         }
+
+    def note_error(self, link: str, text: str) -> None:
+        self.errors.append((time.time(), link, text))
 
     def masters(self) -> list[dict[str, Any]]:
         """One entry per connected master: data transfer, queued and unacknowledged events."""
@@ -207,6 +217,7 @@ class Iec104Server:
                 "queued": len(session.events) if session else 0,
                 "unacknowledged": session.unacknowledged_events if session else 0,
                 "overflowed": session.events.overflowed if session else 0,
+                "last_error": link.last_error,
             })
         return masters
 
@@ -224,6 +235,7 @@ class _Link(asyncio.Protocol):
         self._flush_pending = False
         self._paused = False
         self.tls = False  # the transport is TLS (after the handshake)
+        self.last_error: str | None = None  # what last went wrong on this connection
 
     # -- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -234,6 +246,7 @@ class _Link(asyncio.Protocol):
         reason = self.server._admit(peer)
         if reason is not None:
             self.server.refused += 1
+            self.server.note_error(self.name, f"refused: {reason}")
             log.warning("refused connection from %s: %s", self.name, reason)
             transport.abort()
             return
@@ -253,6 +266,8 @@ class _Link(asyncio.Protocol):
             self.server.handshakes.pop(self, None)
         if tls is None:
             self.server.refused += 1
+            self.server.note_error(self.name, "refused: TLS handshake or certificate check "
+                                              "failed (the log says why)")
             return
         self.transport = tls
         self.tls = True
@@ -283,6 +298,9 @@ class _Link(asyncio.Protocol):
         if self.conn is None:
             return
         log.info("master disconnected: %s%s", self.name, f" ({exc})" if exc else "")
+        if exc is not None:
+            self.last_error = str(exc) or type(exc).__name__
+            self.server.note_error(self.name, f"connection lost: {self.last_error}")
         self._close_session()
 
     def pause_writing(self) -> None:
@@ -330,6 +348,8 @@ class _Link(asyncio.Protocol):
                 session.deactivate()
             elif isinstance(event, ConnectionFailed):
                 log.warning("%s: %s; closing the connection", self.name, event.reason)
+                self.last_error = event.reason
+                self.server.note_error(self.name, event.reason)
                 self._write()
                 self.abort(event.reason)
                 return
