@@ -139,6 +139,15 @@ def overview_live(o: Mapping[str, Any]) -> str:
                           ("last error", journal.get("last_error"))]))
     else:
         out.append("<p>off ([journal] enabled = false)</p>")
+    soe = o.get("soe")
+    out.append("</section><section><h2>Sequence-of-events log</h2>")
+    if soe:
+        out.append(facts([("file", soe.get("path")), ("logged", soe.get("logged")),
+                          ("pending", soe.get("pending")), ("dropped", soe.get("dropped")),
+                          ("pruned", soe.get("pruned")), ("failed writes", soe.get("failures")),
+                          ("last error", soe.get("last_error"))]))
+    else:
+        out.append('<p>off ([soe] enabled, "auto": on with a state directory)</p>')
     out.append("</section><section><h2>Sources</h2>")
     out.append(table(("name", "running", "restarts", "state"),
                      [{**s, "state": s.get("state") or "-"} for s in o["sources"]]))

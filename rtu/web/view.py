@@ -108,6 +108,7 @@ class StationView:
             "health_signals": self.health_signals(status["health_signals"]),
             "sources": status["sources"],
             "journal": status["journal"],
+            "soe": status.get("soe"),
             "queued_events": status["queued_events"],
             "reloads": status["reloads"],
             "reload_error": status["reload_error"],

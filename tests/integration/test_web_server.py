@@ -5,6 +5,7 @@ an exposed page. Requests come from the standard library's http.client, not our 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import http.client
 import json
@@ -478,3 +479,20 @@ def test_a_view_that_falls_behind_is_told_what_was_dropped(rtu: OutstationThread
     finally:
         stream.close()
         page.close()
+
+
+def test_links_page_shows_the_last_connection_errors(page: Page, rtu: OutstationThread) -> None:
+    with socket.create_connection(("127.0.0.1", rtu.port), timeout=5) as peer:
+        peer.sendall(b"\x16\x03\x01\x00\x05hello")  # not an APDU (a TLS hello, say)
+        peer.settimeout(5)
+        with contextlib.suppress(ConnectionError):
+            assert peer.recv(100) == b""  # the outstation closes the connection
+    deadline = time.monotonic() + 5
+    errors: list[dict[str, object]] = []
+    while not errors and time.monotonic() < deadline:
+        errors = json.loads(page.get("/api/status")[2])["iec104"]["errors"]
+        time.sleep(0.05)
+    assert errors and str(errors[0]["link"]).startswith("104:127.0.0.1:")
+    assert errors[0]["error"] and isinstance(errors[0]["time"], float)
+    _, _, body = page.get("/links")
+    assert "Recent connection errors" in body and str(errors[0]["link"]) in body

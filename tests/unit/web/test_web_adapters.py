@@ -185,3 +185,28 @@ def test_a_burst_beyond_the_tap_bound_is_counted_not_queued(
 
     asyncio.run(scenario())
     assert frames.lost == 7 and seen[-1]["lost"] == 7
+
+
+def test_a_page_nobody_views_adds_nothing_to_the_event_path_nor_the_links(
+        tmp_path: Path) -> None:
+    """With the log on, the page keeps no ring of its own; with nobody viewing, neither the
+    log nor the frame tap has anything of the page registered."""
+    pytest.importorskip("aiohttp", reason="the web extra (aiohttp) is not installed")
+    from rtu.monitor import TAP
+    from rtu.web.server import WebServer
+    from rtu.web.settings import WebSettings
+    from rtu.web.view import StationView
+
+    sup, soe = logged(tmp_path)
+    before = list(sup.db._subscribers)
+    sup.soe = soe
+    server = WebServer(StationView(sup), WebSettings(port=0))
+    assert isinstance(server.events, SoeEvents)
+    assert sup.db._subscribers == before and soe.written == [] and TAP.watchers == []
+    sup.soe = None
+    ring = WebServer(StationView(sup), WebSettings(port=0))  # the log off: the page's ring
+    assert not isinstance(ring.events, SoeEvents) and len(sup.db._subscribers) == len(before) + 1
+    asyncio.run(ring.close())
+    asyncio.run(server.close())
+    assert sup.db._subscribers == before
+    asyncio.run(soe.close())
