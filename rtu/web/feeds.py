@@ -82,7 +82,8 @@ def change_row(change: PointChanged) -> dict[str, Any]:
     return {"time": time_text(new.timestamp), "name": point.name, "ioa": point.ioa,
             "kind": point.kind.value, "value": json_value(new.value),
             "quality": quality_text(new.quality),
-            "cause": _CAUSES.get(change.origin, change.origin.name.lower().replace("_", " "))}
+            "cause": _CAUSES.get(change.origin, change.origin.name.lower().replace("_", " ")),
+            "t": new.timestamp}
 
 
 class RecentEvents:
@@ -96,7 +97,7 @@ class RecentEvents:
     """
 
     columns: tuple[str, ...] = ("time", "name", "ioa", "kind", "value", "quality", "cause")
-    filters: tuple[str, ...] = ("point", "kind", "cause", "quality")
+    filters: tuple[str, ...] = ("point", "kind", "cause", "quality", "since", "until")
 
     def __init__(self, db: PointDatabase, size: int = RECENT_EVENTS) -> None:
         self._ring: deque[PointChanged] = deque(maxlen=size)
@@ -231,7 +232,7 @@ def event_filter(filters: Mapping[str, str]) -> Callable[[Row], bool]:
         if cause and _cause(row.get("cause", "")) != cause:
             return False
         when = row.get("t")
-        if isinstance(when, float) and ((since is not None and when < since)
+        if isinstance(when, (int, float)) and ((since is not None and when < since)
                                         or (until is not None and when > until)):
             return False
         flags = str(row.get("quality", "")).upper().split("|")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import logging
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -22,6 +23,8 @@ from typing import Any, Final
 from rtu.decode import object_texts
 from rtu.monitor import TAP, FrameSplitter, FrameTap, Seen, Sizes101, Watcher, parse_type
 from rtu.web.feeds import Row, Unsubscribe, time_text
+
+log = logging.getLogger(__name__)
 
 RECENT_FRAMES: Final = 200  # decoded frames kept for a view's first snapshot
 CHUNKS_PER_TURN: Final = 64  # chunks decoded before the task lets the loop run
@@ -142,7 +145,8 @@ class TapFrames:
                 watcher.dropped = 0
                 try:
                     seen = splitter.feed(chunk)
-                except ValueError:  # not hex: cannot come from the tap, but never stop here
+                except Exception:  # a decoding bug: said, and the monitor goes on
+                    log.exception("web page: frame monitor: cannot decode %s", chunk.get("hex"))
                     continue
                 for item in seen:
                     self._publish(frame_row(item, self.lost))

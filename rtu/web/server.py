@@ -313,9 +313,10 @@ class WebServer:
             raise web.HTTPNotFound(text="no frame monitor is attached")
         return web.json_response(self._recent_frames(_frame_filters(request)))
 
-    async def _recent_events(self, filters: dict[str, str]) -> list[Row]:
+    async def _recent_events(self, filters: dict[str, str],
+                             limit: int = RECENT_LIMIT) -> list[Row]:
         try:
-            return await self.events.query(filters, RECENT_LIMIT)
+            return await self.events.query(filters, limit)
         except ValueError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
         except OSError as exc:
@@ -383,6 +384,7 @@ class WebServer:
     async def stream_events(self, request: web.Request) -> web.StreamResponse:
         filters = self._event_filters(request)
         keep = _checked(event_filter, filters)
+        await self._recent_events(filters, 0)  # a filter the log refuses: 400, no stream
 
         async def setup(stream: _Stream) -> list[Unsubscribe]:
             # subscribed before the snapshot is read, and what arrives meanwhile held back

@@ -496,3 +496,10 @@ def test_links_page_shows_the_last_connection_errors(page: Page, rtu: Outstation
     assert errors[0]["error"] and isinstance(errors[0]["time"], float)
     _, _, body = page.get("/links")
     assert "Recent connection errors" in body and str(errors[0]["link"]) in body
+
+
+def test_event_filters_the_page_cannot_read_are_refused(page: Page) -> None:
+    for path in ("/events?since=yesterday", "/api/events?until=soon",
+                 "/api/stream/events?since=later"):
+        status, _, body = page.get(path)
+        assert status == 400 and "not a time" in body, (path, body)
