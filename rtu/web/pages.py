@@ -196,10 +196,10 @@ def links_live(status: Mapping[str, Any]) -> str:
                            f"{iec104['connections']} of {iec104['max_connections']}"),
                           ("refused", iec104["refused"]),
                           ("redundancy switchovers", iec104["switchovers"])]))
-        masters = [{**m, "state": "data transfer" if m["data_transfer"] else "stopped"}
-                   for m in status["masters"]]
+        masters = [{**m, "state": "data transfer" if m["data_transfer"] else "stopped",
+                    "last error": m.get("last_error")} for m in status["masters"]]
         out.append(table(("name", "state", "queued", "unacknowledged", "overflowed",
-                          "last_error"), masters, row_key="name",
+                          "last error"), masters, row_key="name",
                          empty="no master connected"))
         errors = [{**e, "time": _time(e.get("time"))} for e in iec104.get("errors", ())]
         if errors:
