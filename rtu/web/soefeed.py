@@ -95,8 +95,14 @@ class SoeEvents:
 
     def __init__(self, soe: SoeLog) -> None:
         self.soe = soe
-        self._conn: sqlite3.Connection | None = None
-        self._lock = threading.Lock()  # one read at a time on the connection
+        # two read-only connections, each used by one read at a time: one for the page's
+        # queries (a filter may scan), one for the live path (short reads by id only, one of
+        # them on the loop when a view subscribes: it never waits behind a scan)
+        self._conns: dict[bool, sqlite3.Connection] = {}
+        self._locks = {False: threading.Lock(), True: threading.Lock()}
+        # pages wait for their query here, on the loop, not in a worker thread each: a burst
+        # of requests holds one worker, never the executor the log's writer needs too
+        self._query_slot = asyncio.Semaphore(1)
         self._watchers: list[Callable[[Row], None]] = []
         self._last_id = 0
         self._tracked: OrderedDict[int, str] = OrderedDict()  # id -> masters, sent live
@@ -111,17 +117,19 @@ class SoeEvents:
                 "acknowledgement covered it)")
 
     # -- reading (in a worker thread) --------------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        if self._conn is None:
+    def _connection(self, live: bool) -> sqlite3.Connection:
+        conn = self._conns.get(live)
+        if conn is None:
             conn = sqlite3.connect(f"file:{self.soe.path}?mode=ro", uri=True, timeout=5.0,
                                    check_same_thread=False)
-            self._conn = conn
-        return self._conn
+            self._conns[live] = conn
+        return conn
 
-    def _select(self, sql: str, args: list[object]) -> list[tuple[Any, ...]]:
-        with self._lock:
+    def _select(self, sql: str, args: list[object], live: bool = False
+                ) -> list[tuple[Any, ...]]:
+        with self._locks[live]:
             try:
-                return self._connection().execute(sql, args).fetchall()
+                return self._connection(live).execute(sql, args).fetchall()
             except sqlite3.Error as exc:
                 self.failures += 1
                 self.last_error = str(exc)
@@ -132,7 +140,10 @@ class SoeEvents:
         bad filter, OSError when the log cannot be read."""
         where, args = sql_filters(filters)
         sql = f"{_SELECT}{where} ORDER BY time DESC, id DESC LIMIT ?"
-        rows = await asyncio.to_thread(self._select, sql, [*args, max(limit, 0)])
+        if limit <= 0:
+            return []
+        async with self._query_slot:
+            rows = await asyncio.to_thread(self._select, sql, [*args, limit])
         return [soe_row(r) for r in reversed(rows)]
 
     # -- live ------------------------------------------------------------------------------------
@@ -157,7 +168,7 @@ class SoeEvents:
 
     def _max_id(self) -> int:
         try:
-            row = self._select("SELECT max(id) FROM soe", [])
+            row = self._select("SELECT max(id) FROM soe", [], live=True)
         except OSError as exc:
             log.warning("web page: %s", exc)
             return 0
@@ -199,10 +210,11 @@ class SoeEvents:
         if tracked:
             known = dict(tracked)
             marks = ",".join("?" * len(known))
-            changed = [r for r in self._select(f"{_SELECT} WHERE id IN ({marks})", list(known))
+            changed = [r for r in self._select(f"{_SELECT} WHERE id IN ({marks})", list(known),
+                                               live=True)
                        if r[9] != known.get(r[0])]
         new = self._select(f"{_SELECT} WHERE id > ? ORDER BY id DESC LIMIT ?",
-                           [last_id, LIVE_BATCH])
+                           [last_id, LIVE_BATCH], live=True)
         return sorted(changed, key=lambda r: r[0]) + list(reversed(new))
 
     def close(self) -> None:
@@ -212,7 +224,8 @@ class SoeEvents:
         with contextlib.suppress(ValueError):
             self.soe.written.remove(self._written)
         self._watchers.clear()
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+        for live, lock in self._locks.items():
+            with lock:
+                conn = self._conns.pop(live, None)
+                if conn is not None:
+                    conn.close()
