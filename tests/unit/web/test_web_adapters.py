@@ -210,3 +210,23 @@ def test_a_page_nobody_views_adds_nothing_to_the_event_path_nor_the_links(
     asyncio.run(server.close())
     assert sup.db._subscribers == before
     asyncio.run(soe.close())
+
+
+def test_frames_of_the_101_line_are_decoded_too() -> None:
+    tap = FrameTap()
+    frames = TapFrames(tap=tap)
+    seen: list[Row] = []
+
+    async def scenario() -> None:
+        unsubscribe = frames.subscribe(seen.append)
+        # request status of link (fixed frame, address 1), then the single-character ACK
+        tap.frame("101", "101:/dev/ttyS0", "rx", bytes.fromhex("1049014a16"))
+        tap.frame("101", "101:/dev/ttyS0", "tx", b"\xe5")
+        await wait_for(lambda: len(seen) == 2)
+        unsubscribe()
+
+    asyncio.run(scenario())
+    request, ack = seen
+    assert request["frame"].startswith("fixed ") and request["frame"].endswith("A=1")
+    assert (request["type"], request["objects"]) == ("-", "")
+    assert ack["frame"] == "E5 (ACK / no data)" and ack["direction"] == "tx"
