@@ -393,8 +393,19 @@ def _add_operator_commands(sub: Any) -> None:
     dec.set_defaults(func=cmd_decode)
 
 
+def _version() -> str:
+    """The installed distribution's version (what a fleet report shows per board)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("rtu-outstation")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtu", description="IEC 60870-5-101/104 RTU outstation")
+    parser.add_argument("--version", action="version", version=f"rtu {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the outstation (the bench profile without --config)")
     run.add_argument("--config", metavar="FILE", help="TOML configuration file")

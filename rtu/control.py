@@ -40,7 +40,6 @@ import stat
 import struct
 import time
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -48,6 +47,7 @@ from rtu.health import signal_rows, source_devices
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import UnknownPointError
 from rtu.points.model import Point, PointKind, PointValue, Quality
+from rtu.points.timestamps import utc_datetime
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -393,7 +393,7 @@ def quality_text(quality: Quality) -> str:
 def time_text(timestamp: float) -> str:
     if not timestamp:
         return "-"
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    moment = utc_datetime(timestamp)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -426,6 +426,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "name": group.name,
         "backlog": len(group.backlog),
         "overflowed": group.backlog.overflowed,
+        "lost": group.lost,
         "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
                       "overflowed": s.events.overflowed} for s in group.sessions],
     } for group in outstation.groups.values()]
@@ -445,9 +446,12 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     dog = sup.watchdog
     return {
         "config": sup.config.source,
+        "config_sha256": sup.config.digest,  # of the file as loaded ("" for the bench profile)
         "common_address": sup.config.station.common_address,
         "points": len(sup.db),
         "queued_events": outstation.queued_events(),
+        "clock": outstation.clock_status(),
+        "events_lost": outstation.events_lost_status(),
         "masters": masters,
         "iec104": iec104,
         "iec101": iec101,
@@ -672,6 +676,17 @@ def format_status(status: Mapping[str, Any]) -> str:
            if health["watchdog_sec"] else "no systemd watchdog")
     out.append(("healthy" if health["healthy"] else f"UNHEALTHY: {health['failure']}")
                + f" ({dog})")
+    clock = status.get("clock")
+    if clock:
+        sync = [name for name, key in (("NTP", "system_synchronised"),
+                                       ("a master", "master_synchronised")) if clock[key]]
+        out.append(f"clock {'synchronised by ' + ' and '.join(sync) if sync else 'NOT SYNCHRONISED'}"
+                   f" ({clock['time_tags']} time tags, clock sync {clock['mode']}, offset "
+                   f"{clock['offset']:+g} s)")
+    lost = status.get("events_lost")
+    if lost and lost["active"]:
+        out.append(f"EVENTS LOST in {', '.join(lost['awaiting_interrogation'])} "
+                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)")
     if status.get("reload_error"):
         out.append(f"last reload failed: {status['reload_error']}")
     if status.get("last_error"):
@@ -718,9 +733,10 @@ def format_status(status: Mapping[str, Any]) -> str:
                    f"pruned, {soe['failures']} failed writes")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
+             "lost": g.get("lost", 0),
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])
              or "-"} for g in status["groups"]]
-    out.append(table(rows, ["group", "backlog", "overflowed", "sessions"]))
+    out.append(table(rows, ["group", "backlog", "overflowed", "lost", "sessions"]))
     out.append("\nsources")
     out.append(table([{**s, "state": s.get("state") or "-"} for s in status["sources"]],
                      ["name", "running", "restarts", "state"]))

@@ -409,6 +409,7 @@ class JournalWriter:
         self._thread: asyncio.Future[int] | None = None  # a commit running in a worker thread
         self._thread_batch: list[EventRecord] = []  # the events it is writing
         self._eager = settings.commit_interval == 0
+        self._overflow_told = 0  # store.overflowed when the outstation was last told
 
     # -- wiring -----------------------------------------------------------------------------
     def attach(self, outstation: Outstation) -> None:
@@ -489,6 +490,21 @@ class JournalWriter:
             self._failed(batch, exc)
         else:
             self.last_error = None
+        self._tell_overflow()
+
+    def _tell_overflow(self) -> None:
+        """Unacknowledged events deleted from the journal are lost if the outstation stops
+        before a master acknowledges them: the outstation's events lost point reports it
+        (after the current loop turn: a commit may run on the event path)."""
+        overflowed = self.store.overflowed
+        if overflowed <= self._overflow_told or self.outstation is None:
+            return
+        n, self._overflow_told = overflowed - self._overflow_told, overflowed
+        what = f"the event journal deleted {n} unacknowledged events (max_events)"
+        if self._loop is not None:
+            self._loop.call_soon(self.outstation.report_loss, what)
+        else:
+            self.outstation.report_loss(what)
 
     def _eager_commit(self) -> None:
         self._scheduled = False
@@ -518,6 +534,7 @@ class JournalWriter:
             raise exc
         else:
             self.last_error = None
+        self._tell_overflow()
 
     async def run(self) -> None:
         """Commit once per window until cancelled."""

@@ -34,7 +34,6 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -43,6 +42,7 @@ from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_heade
 from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.cs101.ft12 import FixedFrame, Ft12Parser, SingleChar, VariableFrame, encode_frame
+from rtu.points.timestamps import utc_datetime
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -300,7 +300,7 @@ def matches(seen: Seen, type_id: int | None, ioa: int | None) -> bool:
 
 
 def line(seen: Seen) -> str:
-    moment = datetime.fromtimestamp(seen.time, tz=UTC)
+    moment = utc_datetime(seen.time)
     stamp = moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
     arrow = "<-" if seen.direction == "rx" else "->"
     return f"{stamp} {seen.link} {arrow} {seen.text}"

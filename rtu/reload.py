@@ -6,8 +6,8 @@ overrides). An invalid file changes nothing: the error is logged and shown in sy
 ``STATUS=``. A valid one is compared with the running configuration, section by section:
 
 * live, in place (the point database, the outstation and every event queue stay):
-  ``[station]`` (common address, select timeout, time_invalid_until_sync; a new
-  ``event_queue_size`` applies to queues created afterwards), ``[commands]`` (pulse lengths,
+  ``[station]`` (common address, select timeout, time tags and clock settings, command age;
+  a new ``event_queue_size`` applies to queues created afterwards), ``[commands]`` (pulse lengths,
   default QU), ``[logging]`` (level), ``[service]`` (control socket: the socket is reopened);
 * ``[journal]`` commit_interval, max_events and fsync apply live; a change of ``enabled`` or
   ``path`` is refused (the running configuration stays): restart the service to apply it;
@@ -79,7 +79,8 @@ class ReloadPlan:
 def plan_reload(old: AppConfig, new: AppConfig) -> ReloadPlan:
     changed = tuple(
         f.name for f in dataclasses.fields(AppConfig)
-        if f.name != "source" and getattr(old, f.name) != getattr(new, f.name)
+        # where it came from and the file's digest say nothing about behaviour
+        if f.name not in ("source", "digest") and getattr(old, f.name) != getattr(new, f.name)
     )
     return ReloadPlan(changed, rebuild=any(name not in LIVE_FIELDS for name in changed))
 

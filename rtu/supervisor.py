@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -17,12 +18,19 @@ from typing import TYPE_CHECKING, TypeVar
 
 from hal.interfaces import RelayOutput
 from rtu.audit import Audit, build_audit
+from rtu.clockstate import (
+    ClockOffsetStore,
+    set_system_clock,
+    system_clock_synchronised,
+    system_time_zone,
+)
 from rtu.components import Field, build_field
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_journal
 from rtu.health import HealthSource
 from rtu.iec.outstation import Outstation
+from rtu.iec.outstation.settings import ClockSyncMode
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
 from rtu.reload import (
@@ -57,6 +65,8 @@ _T = TypeVar("_T")
 
 RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
 RESTART_BACKOFF_MAX = 30.0
+CLOCK_CHECK_INTERVAL = 10.0  # seconds between two readings of the system clock's state
+CLOCK_OFFSET_FILE = "clock-offset.json"  # in the state directory
 FIRST_OPEN_GRACE = 1.0  # seconds READY waits for the 101 port's first open attempt
 RESET_ANSWER_WAIT = 5.0  # seconds a reset process waits for its ACT_CON to go out
 RESET_LINGER = 0.1  # seconds then left to the kernel to send it
@@ -98,6 +108,7 @@ class Supervisor:
         self.health.initialise()
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.commands,
                                      on_reset_process=reset_process or self._reset_process)
+        self._set_up_clock(config)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
         # the event journal: the groups exist now (the servers made them), no event yet
@@ -187,6 +198,44 @@ class Supervisor:
         log.info("event journal %s: commit every %g s, fsync at every %s, at most %d events",
                  path, settings.commit_interval, settings.fsync, settings.max_events)
         return writer
+
+    def _set_up_clock(self, config: AppConfig) -> None:
+        """Hand the outstation what it needs to know about the system clock (it reads no clock
+        state itself): synchronised or not, the time zone, the kept offset, clock stepping."""
+        station = config.station
+        outstation = self.outstation
+        outstation.set_system_clock_state(system_clock_synchronised())
+        if station.local_time:
+            outstation.time_zone = system_time_zone()
+        if station.clock_sync is ClockSyncMode.SYSTEM:
+            outstation.step_clock = set_system_clock
+        store = self._clock_store(config)
+        if store is not None:
+            kept = store.load()
+            if kept is not None:
+                outstation.restore_clock_offset(*kept)
+            outstation.on_clock_sync = store.save
+
+    @staticmethod
+    def _clock_store(config: AppConfig) -> ClockOffsetStore | None:
+        """Where a master's clock offset is kept: the state directory, when systemd gives one
+        or [service] state_directory names one (not the per-user default, so that tests and
+        tools run by hand leave nothing behind)."""
+        if not (os.environ.get("STATE_DIRECTORY") or config.service.state_directory):
+            return None
+        try:
+            directory = state_directory(config.service.state_directory)
+        except OSError as exc:
+            log.warning("a master's clock offset will not survive a restart: %s", exc)
+            return None
+        return ClockOffsetStore(directory / CLOCK_OFFSET_FILE)
+
+    async def _watch_clock(self) -> None:
+        """Report the system clock's synchronisation to the outstation every
+        CLOCK_CHECK_INTERVAL seconds (and let a master's clock offset expire)."""
+        while True:
+            await asyncio.sleep(CLOCK_CHECK_INTERVAL)
+            self.outstation.set_system_clock_state(system_clock_synchronised())
 
     async def start(self) -> None:
         """Open every server; returns once all are listening."""
@@ -303,6 +352,7 @@ class Supervisor:
             self.watchdog.add_check("iec104", self._check_iec104)
             self.watchdog.add_check("tasks", self._check_tasks)
         self._service_tasks.append(self._tg.create_task(self.watchdog.run(), name="watchdog"))
+        self._service_tasks.append(self._tg.create_task(self._watch_clock(), name="clock"))
         if self.journal is not None:
             self._service_tasks.append(self._tg.create_task(self.journal.run(),
                                                             name="event journal"))
@@ -425,6 +475,9 @@ class Supervisor:
             await self._replace_iec101(new)
         if plan.touches("station"):
             self.outstation.reconfigure(new.station)
+            self.outstation.time_zone = system_time_zone() if new.station.local_time else None
+            self.outstation.step_clock = set_system_clock \
+                if new.station.clock_sync is ClockSyncMode.SYSTEM else None
         self.field.apply_live(new, plan.touches)  # e.g. [commands] to the relays
         if plan.touches("logging"):
             logging.getLogger().setLevel(new.logging.level)
@@ -501,6 +554,7 @@ class Supervisor:
                                reset_process=self._reset_process,
                                journal_unavailable=self.journal_unavailable)
         await fresh.field.restore(kept)
+        fresh.outstation.adopt_clock(old_outstation)
         mark_reinitialised(fresh.outstation, remote_reset=remote_reset)
         carried, dropped = carry_events(old_outstation, fresh.outstation)
         log.info("reload: %d queued events carried over, %d dropped", carried, dropped)
