@@ -44,7 +44,7 @@ from rtu.iec.errors import LocalProtocolError
 from rtu.points.timestamps import utc_datetime
 
 __all__ = ["DecodeError", "Options", "Protocol", "cp56_text", "decode", "describe_asdu",
-           "guess_protocol", "parse_hex"]
+           "guess_protocol", "object_texts", "parse_hex"]
 
 MAX_101_ASDU: Final = 253  # an FT1.2 frame carries at most 255 octets of C, A and ASDU
 _HEX_SEPARATORS: Final = re.compile(r"[\s:,;._-]+")
@@ -216,6 +216,11 @@ def describe_asdu(raw: bytes, profile: AsduProfile) -> list[str]:
         lines.append(f"octets: {raw.hex(' ')}")
         return lines
     return _asdu_lines(asdu)
+
+
+def object_texts(asdu: Asdu) -> list[str]:
+    """One text per information object of a decoded ASDU: ``IOA 1001: value=ON ...``."""
+    return [line.strip() for line in _asdu_lines(asdu)[1:]]
 
 
 def _asdu_lines(asdu: Asdu) -> list[str]:
