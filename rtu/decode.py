@@ -161,10 +161,10 @@ def _decode_101(data: bytes, options: Options) -> list[str]:
         if isinstance(frame, SingleChar):
             lines.append(f"frame {n}: single character E5 (ACK / no data)")
         elif isinstance(frame, FixedFrame):
-            lines.append(f"frame {n}: fixed length, {_control_text(frame.control)}, "
+            lines.append(f"frame {n}: fixed length, {control_text(frame.control)}, "
                          f"link address {frame.address}")
         elif isinstance(frame, VariableFrame):
-            lines.append(f"frame {n}: variable length, {_control_text(frame.control)}, "
+            lines.append(f"frame {n}: variable length, {control_text(frame.control)}, "
                          f"link address {frame.address}, ASDU {len(frame.asdu)} octets")
             lines.extend("  " + line for line in describe_asdu(frame.asdu, profile))
     if parser.errors:
@@ -177,7 +177,7 @@ def _decode_101(data: bytes, options: Options) -> list[str]:
     return lines
 
 
-def _control_text(control: int) -> str:
+def control_text(control: int) -> str:
     code = control & FUNCTION_MASK
     if control & CONTROL_PRM:
         try:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from rtu.decode import _control_text, describe_asdu
+from rtu.decode import control_text, describe_asdu
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
 from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import TypeId
@@ -273,11 +273,11 @@ def describe_101(when: float, key: tuple[str, str], frame: object, raw: bytes,
         head = "E5 (ACK / no data)"
         return Seen(when, "101", *key, b"\xe5", head, None, (), head)
     if isinstance(frame, FixedFrame):
-        head = f"fixed {_control_text(frame.control)} A={frame.address}"
+        head = f"fixed {control_text(frame.control)} A={frame.address}"
         return Seen(when, "101", *key, raw, head, None, (), head)
     assert isinstance(frame, VariableFrame)
     text, type_id, ioas, asdu = _asdu_facts(frame.asdu, profile)
-    head = f"variable {_control_text(frame.control)} A={frame.address}"
+    head = f"variable {control_text(frame.control)} A={frame.address}"
     return Seen(when, "101", *key, raw, f"{head} | {text}", type_id, ioas, head, asdu)
 
 
