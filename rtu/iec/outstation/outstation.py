@@ -84,7 +84,7 @@ _FRZ_FREEZE = 1
 # system commands that may be sent to the broadcast common address
 _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1})
 
-_ORIGIN_COT = {
+ORIGIN_COT = {
     ChangeOrigin.FIELD: Cot.SPONTANEOUS,
     ChangeOrigin.REMOTE_COMMAND: Cot.RETURN_INFO_REMOTE,
     ChangeOrigin.LOCAL_COMMAND: Cot.RETURN_INFO_LOCAL,
@@ -327,7 +327,7 @@ class Outstation:
         origin = change.origin
         record = self._publish(
             self._event_type[point.name],
-            Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
+            Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp,
                                                             device_time=change.new.device_time)),
             protected=point.ioa == self._lost_ioa,
