@@ -46,6 +46,8 @@ class PointDatabase:
         # the value last reported to subscribers: deadbands are measured from it
         self._reported: dict[str, PointValue] = dict(self._current)
         self._subscribers: list[Subscriber] = []
+        # point -> the origin its field changes are reported with meanwhile (attribute())
+        self._causes: dict[str, list[ChangeOrigin]] = {}
         # per point, decided once: (point, is a command, has a deadband rule); enum properties
         # and hashing are slow enough to matter on the event path
         self._facts: dict[str, tuple[Point, bool, bool]] = {
@@ -93,6 +95,22 @@ class PointDatabase:
 
         return unsubscribe
 
+    def attribute(self, name: str, origin: ChangeOrigin) -> Callable[[], None]:
+        """Report the field changes of ``name`` with ``origin`` (the return information of a
+        command moving a switch, or of a switch in local control) until the returned function
+        is called; the newest attribution wins."""
+        self.point(name)  # an unknown name raises here, not at the next change
+        causes = self._causes.setdefault(name, [])
+        causes.append(origin)
+
+        def release() -> None:
+            if origin in causes:
+                causes.remove(origin)
+            if not causes:
+                self._causes.pop(name, None)
+
+        return release
+
     # -- the only writer -----------------------------------------------------------------------
     def update(
         self,
@@ -118,6 +136,10 @@ class PointDatabase:
         if not _reportable(point, has_deadband, last, new):
             return False
         self._reported[name] = new
+        if origin is ChangeOrigin.FIELD and self._causes:
+            causes = self._causes.get(name)
+            if causes:
+                origin = causes[-1]
         change = PointChanged(point, old, new, origin)
         for subscriber in self._subscribers[:]:  # a subscriber may unsubscribe
             subscriber(change)
