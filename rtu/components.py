@@ -45,6 +45,7 @@ REGISTRY: Final = (
     "rtu.sources.modbus",
     "rtu.sources.iec61850",
     "rtu.sources.dlms",
+    "rtu.sources.switchgear",  # after relays (its coils) and the command paths it wraps
 )
 
 _T = TypeVar("_T")

@@ -67,7 +67,8 @@ SCHEMA: dict[str, set[str]] = {
              "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
-    "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "dlms": {"credentials", "meters", "push"},
+    "switchgear": {"breakers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -341,7 +342,7 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service, journal, iec61850, dlms"
+            "service, journal, iec61850, dlms, switchgear"
         )
 
     def test_unknown_key(self) -> None:
@@ -726,7 +727,7 @@ class TestPoints:
 
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
-            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', '', "
+            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', 'switchgear', '', "
             "'gpio:NAME' or 'adc:NAME', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
@@ -987,7 +988,8 @@ MODBUS_SCHEMA: dict[str, set[str]] = {
 }
 READ0 = "modbus.devices[0].polls[0].reads[0]"
 TARGET = ('the name of a [[relays]] entry (or "iec61850": a control object of an '
-          "[[iec61850.devices]] entry)")
+          '[[iec61850.devices]] entry) (or "switchgear": a [[switchgear.breakers]] entry\'s '
+          "double command)")
 
 
 def modbus_doc() -> dict[str, Any]:
