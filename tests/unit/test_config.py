@@ -68,7 +68,8 @@ SCHEMA: dict[str, set[str]] = {
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},
-    "switchgear": {"breakers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "switchgear": {"breakers"},
+    "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -342,7 +343,7 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service, journal, iec61850, dlms, switchgear"
+            "service, journal, iec61850, dlms, switchgear, interlocks"
         )
 
     def test_unknown_key(self) -> None:
