@@ -54,7 +54,12 @@ from rtu.sources.relays.config import (
     parse_commands,
     parse_relays,
 )
-from rtu.sources.simulated.config import SIMULATION, SimulationConfig, parse_simulation
+from rtu.sources.simulated.config import (
+    SIMULATION,
+    SimulationConfig,
+    check_manual,
+    parse_simulation,
+)
 
 __all__ = [
     "DOCUMENT",
@@ -198,6 +203,7 @@ def _parse(p: Reader, data: object) -> AppConfig:
     relays, relay_names = parse_relays(p, doc.get("relays", MISSING))
     raw_points = doc.get("points", MISSING)
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
+    check_manual(p, simulation, points)
     modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
     iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
     dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)

@@ -56,7 +56,7 @@ SCHEMA: dict[str, set[str]] = {
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
                "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
-    "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
+    "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval", "manual"},
     "logging": {"level"},
     "service": {"control_socket", "reload", "state_directory"},
     "journal": {"enabled", "path", "commit_interval", "max_events", "fsync"},
@@ -157,8 +157,12 @@ class TestBench:
             expected[f"relay{i}_cmd"] = (5000 + i, PointKind.SINGLE_COMMAND, "")
         for i in range(1, 3):
             expected[f"counter{i}"] = (4000 + i, PointKind.COUNTER, "sim")
+        # switchgear (issue 18): earth switch, breaker position and command
+        expected["es1"] = (1201, PointKind.SINGLE, "sim")
+        expected["cb1_pos"] = (2101, PointKind.DOUBLE, "switchgear")
+        expected["cb1_cmd"] = (5101, PointKind.DOUBLE_COMMAND, "")
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
-        assert len(bench_config().points) == len(expected) == 46
+        assert len(bench_config().points) == len(expected) == 49
 
     def test_analogs_commands_relays_groups(self) -> None:
         config = bench_config()
@@ -170,7 +174,10 @@ class TestBench:
             assert ai.groups == frozenset({2})
             cmd = points[f"relay{i}_cmd"]
             assert (cmd.target, cmd.feedback) == (f"relay{i}", f"relay{i}_pos")
-        assert config.relays == tuple(RelayConfig(f"relay{i}", "sim", False) for i in range(1, 9))
+        assert config.relays == (
+            *(RelayConfig(f"relay{i}", "sim", False) for i in range(1, 9)),
+            RelayConfig("cb1_close", "sim", False, mode="persistent"),
+            RelayConfig("cb1_open", "sim", False, mode="persistent"))
         for i in range(1, 17):
             assert points[f"di{i:02d}"].groups == (frozenset({1}) if i <= 8 else frozenset())
 
