@@ -48,5 +48,5 @@ def test_manual_names_simulated_points() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config(config(["x"]), "t.toml")
     assert info.value.errors == [
-        "t.toml: simulation.manual[0]: expected the name of a point with source = \"sim\", "
-        "got 'x'"]
+        ("t.toml: simulation.manual[0]: expected the name of a point with source = \"sim\", "
+        "got 'x'")]
