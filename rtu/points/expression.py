@@ -35,7 +35,7 @@ from rtu.points.model import DoublePointValue, PointKind, PointValue, Quality
 __all__ = ["Condition", "ExpressionError", "check", "failure", "names", "parse"]
 
 _TOKEN: Final = re.compile(r"\s*(?:(?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
-                           r"|(?P<op>==|!=|<=|>=|<|>)|(?P<paren>[()])"
+                           r"|(?P<op>==|!=|<=|>=|<|>)|(?P<paren>[()])|(?P<comma>,)"
                            r"|(?P<name>[A-Za-z_][A-Za-z0-9_.\-]*))")
 _KEYWORDS: Final = frozenset({"and", "or", "not", "valid", "on", "off", "true", "false",
                               "intermediate", "faulty"})
@@ -108,7 +108,7 @@ def _group(condition: Condition) -> str:
 # -- parsing -----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class _Token:
-    kind: str  # num | op | paren | name | end
+    kind: str  # num | op | paren | comma | name | end
     text: str
     at: int  # column (0-based) in the text
 
