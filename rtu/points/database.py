@@ -46,6 +46,7 @@ class PointDatabase:
         # the value last reported to subscribers: deadbands are measured from it
         self._reported: dict[str, PointValue] = dict(self._current)
         self._subscribers: list[Subscriber] = []
+        self._last: set[Subscriber] = set()  # subscribed with last=True
         # point -> the origin its field changes are reported with meanwhile (attribute())
         self._causes: dict[str, list[ChangeOrigin]] = {}
         # per point, decided once: (point, is a command, has a deadband rule); enum properties
@@ -85,13 +86,25 @@ class PointDatabase:
             raise UnknownPointError(name) from None
 
     # -- subscriptions ------------------------------------------------------------------------
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback`` for every reportable change; returns the unsubscribe function."""
-        self._subscribers.append(callback)
+    def subscribe(self, callback: Subscriber, *, last: bool = False) -> Callable[[], None]:
+        """Call ``callback`` for every reportable change; returns the unsubscribe function.
+
+        Subscribers are told in the order they subscribed, except that those subscribed with
+        ``last`` come after all others: a subscriber that updates points in turn (calculated
+        points) lets everyone see the cause before its consequence."""
+        if last:
+            self._last.add(callback)
+            self._subscribers.append(callback)
+        else:
+            first_last = next((i for i, s in enumerate(self._subscribers) if s in self._last),
+                              len(self._subscribers))
+            self._subscribers.insert(first_last, callback)
 
         def unsubscribe() -> None:
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
+            if callback not in self._subscribers:
+                self._last.discard(callback)
 
         return unsubscribe
 
