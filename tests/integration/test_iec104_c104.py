@@ -26,7 +26,7 @@ from tests.integration.peers import (
 
 COT_SPONTANEOUS, COT_REQUEST, COT_ACT, COT_ACT_CON, COT_DEACT_CON, COT_ACT_TERM = 3, 5, 6, 7, 9, 10
 COT_RETURN_REMOTE, COT_GI = 11, 20
-BENCH_SINGLES = [*range(1001, 1017), *range(1101, 1109), 1201]  # 1201: earth switch es1
+BENCH_SINGLES = [*range(1001, 1017), *range(1101, 1109), 1201, 1301]  # es1, di01 or di02
 
 
 def with_apci(config: AppConfig, **apci: float) -> AppConfig:

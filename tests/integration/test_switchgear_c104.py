@@ -115,3 +115,25 @@ def test_a_breaker_that_does_not_reach_its_end_state_terminates_negatively(
     assert term["negative"]
     assert coil_operations(outstation, "cb1_close") == [True, False]  # released
     assert "did not show ON within 0.5 s (it shows INDETERMINATE)" in caplog.text
+
+
+def test_a_calculated_point_follows_its_inputs_with_their_time_tag(bench) -> None:
+    outstation, master = bench
+    for name in ("di01", "di02"):
+        outstation.call(outstation.sup.sim.set, name, False)
+    since = master.mark()
+    outstation.call(outstation.sup.sim.set, "di02", True)
+
+    def event(ioa: int) -> tuple[tuple[int, int], dict, int]:
+        """Where the first M_SP_TB_1 object of ``ioa`` came (sequence number, position: several
+        may share an ASDU), the object and the ASDU's cause."""
+        master.wait_for(lambda r: r.get("type") == "M_SP_TB_1"
+                        and any(o["ioa"] == ioa for o in r["objects"]), since=since)
+        return next(((r["seq"], i), o, r["cot"]) for r in master.asdus(since, type="M_SP_TB_1")
+                    for i, o in enumerate(r["objects"]) if o["ioa"] == ioa)
+
+    (calc_at, calc, calc_cot), (cause_at, cause, _) = event(1301), event(1002)
+    assert calc_cot == COT_SPONTANEOUS
+    assert int(calc["data"][:2], 16) & 0x01 == 1  # on
+    assert calc["time"] == cause["time"]  # the cause's time tag
+    assert cause_at < calc_at  # the cause is reported first

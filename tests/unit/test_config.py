@@ -69,7 +69,8 @@ SCHEMA: dict[str, set[str]] = {
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},
     "switchgear": {"breakers"},
-    "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "interlocks": {"rules"},
+    "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py  # the rules' keys: tests/unit/sources/test_interlocks.py  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -161,8 +162,9 @@ class TestBench:
         expected["es1"] = (1201, PointKind.SINGLE, "sim")
         expected["cb1_pos"] = (2101, PointKind.DOUBLE, "switchgear")
         expected["cb1_cmd"] = (5101, PointKind.DOUBLE_COMMAND, "")
+        expected["di01_or_di02"] = (1301, PointKind.SINGLE, "calc")
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
-        assert len(bench_config().points) == len(expected) == 49
+        assert len(bench_config().points) == len(expected) == 50
 
     def test_analogs_commands_relays_groups(self) -> None:
         config = bench_config()
@@ -350,7 +352,7 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service, journal, iec61850, dlms, switchgear, interlocks"
+            "service, journal, iec61850, dlms, switchgear, calculated, interlocks"
         )
 
     def test_unknown_key(self) -> None:
@@ -735,7 +737,7 @@ class TestPoints:
 
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
-            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', 'switchgear', '', "
+            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', 'switchgear', 'calc', '', "
             "'gpio:NAME' or 'adc:NAME', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
