@@ -60,17 +60,17 @@ SCHEMA: dict[str, set[str]] = {
     "logging": {"level"},
     "service": {"control_socket", "reload", "state_directory"},
     "journal": {"enabled", "path", "commit_interval", "max_events", "fsync"},
-    "modbus": {"buses", "devices"},  # the nested tables' keys: MODBUS_SCHEMA below
+    "modbus": {"buses", "devices", "writes"},  # the nested tables' keys: MODBUS_SCHEMA below
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},
     "gpio": {"backend", "chip", "reread_interval", "debounce", "chatter_changes",
              "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
-    "dlms": {"credentials", "meters", "push"},
-    "switchgear": {"breakers"},
-    "interlocks": {"rules"},
-    "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py  # the rules' keys: tests/unit/sources/test_interlocks.py  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "switchgear": {"breakers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear
+    "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py
+    "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -995,11 +995,13 @@ MODBUS_SCHEMA: dict[str, set[str]] = {
     "polls": {"interval", "reads"},
     "reads": {"point", "table", "address", "type", "word_order", "byte_order", "bit", "scale",
               "offset"},
+    "writes": {"command", "device", "table", "address", "type", "word_order", "byte_order",
+               "scale", "offset", "function", "verify"},
 }
 READ0 = "modbus.devices[0].polls[0].reads[0]"
-TARGET = ('the name of a [[relays]] entry (or "iec61850": a control object of an '
-          '[[iec61850.devices]] entry) (or "switchgear": a [[switchgear.breakers]] entry\'s '
-          "double command)")
+TARGET = ('the name of a [[relays]] entry (or "modbus": a [[modbus.writes]] entry\'s register '
+          'or coil) (or "iec61850": a control object of an [[iec61850.devices]] entry) (or '
+          '"switchgear": a [[switchgear.breakers]] entry\'s double command)')
 
 
 def modbus_doc() -> dict[str, Any]:
@@ -1054,6 +1056,7 @@ class TestModbus:
             "devices": set().union(*(set(d) for d in devices)),
             "polls": set().union(*(set(p) for p in polls)),
             "reads": set().union(*(set(r) for p in polls for r in p["reads"])),
+            "writes": set().union(*(set(w) for w in modbus["writes"])),
         }
         assert used == MODBUS_SCHEMA
 

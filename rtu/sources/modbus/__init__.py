@@ -8,4 +8,5 @@ from rtu.components import Component
 from rtu.sources.modbus.config import MODBUS_SOURCE
 
 COMPONENT = Component("modbus", "modbus", lambda config: bool(config.modbus.devices), "rtu.sources.modbus.source:build",
-                      point_source=MODBUS_SOURCE)
+                      point_source=MODBUS_SOURCE,
+                      command_target=(MODBUS_SOURCE, "a [[modbus.writes]] entry's register or coil"))
