@@ -59,7 +59,7 @@ def test_general_interrogation_contents_and_order(rtu, master) -> None:
     assert gi[0]["type"] == "C_IC_NA_1" and gi[0]["cot"] == COT_ACT_CON and not gi[0]["negative"]
     assert gi[-1]["type"] == "C_IC_NA_1" and gi[-1]["cot"] == COT_ACT_TERM
     data = gi[1:-1]
-    assert {r["type"] for r in data} == {"M_SP_NA_1", "M_DP_NA_1", "M_ME_NC_1"}
+    assert {r["type"] for r in data} == {"M_SP_NA_1", "M_DP_NA_1", "M_ST_NA_1", "M_ME_NC_1"}
     ioas = {r["type"]: [o["ioa"] for o in r["objects"]] for r in data}
     assert ioas["M_SP_NA_1"] == BENCH_SINGLES
     assert ioas["M_DP_NA_1"] == [2001, 2002, 2003, 2004, 2101]  # 2101: breaker cb1

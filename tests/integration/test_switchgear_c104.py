@@ -7,6 +7,7 @@ No `from __future__ import annotations` here: c104 checks callback annotations a
 import dataclasses
 import time
 
+import c104
 import pytest
 
 from rtu.config import AppConfig, bench_config
@@ -137,3 +138,23 @@ def test_a_calculated_point_follows_its_inputs_with_their_time_tag(bench) -> Non
     assert int(calc["data"][:2], 16) & 0x01 == 1  # on
     assert calc["time"] == cause["time"]  # the cause's time tag
     assert cause_at < calc_at  # the cause is reported first
+
+
+def test_regulating_step_higher_and_lower_move_the_tap_one_step(bench) -> None:
+    outstation, master = bench
+    positions_seen = []
+    for direction, want in ((c104.Step.HIGHER, 1), (c104.Step.HIGHER, 2), (c104.Step.LOWER, 1)):
+        result = master._command("C_RC_NA_1", 5201, c104.StepCmd(direction=direction), False)
+        assert result.act_con is not None and not result.act_con["negative"]
+        term = master.wait_act_term(5201, "C_RC_NA_1", since=result.since)
+        assert not term["negative"]
+        steps = [r for r in master.asdus(result.since, type="M_ST_TB_1") if r["ioa"] == 2201]
+        # VTI: value in bits 0-6, transient in bit 7; return information before ACT_TERM
+        vti = [int(r["objects"][0]["data"][:2], 16) for r in steps]
+        assert vti[-1] & 0x7F == want and not vti[-1] & 0x80 and vti[0] & 0x80
+        assert all(r["cot"] == COT_RETURN_REMOTE for r in steps)
+        assert steps[-1]["seq"] < term["seq"]
+        positions_seen.append(outstation.call(lambda: outstation.sup.db.value("tap1_pos").value))
+    assert positions_seen == [1, 2, 1]
+    assert coil_operations(outstation, "tap1_raise") == [True, False, True, False]
+    assert coil_operations(outstation, "tap1_lower") == [True, False]

@@ -68,7 +68,7 @@ SCHEMA: dict[str, set[str]] = {
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
-    "switchgear": {"breakers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear
+    "switchgear": {"breakers", "tap_changers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear
     "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py
     "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
@@ -163,8 +163,10 @@ class TestBench:
         expected["cb1_pos"] = (2101, PointKind.DOUBLE, "switchgear")
         expected["cb1_cmd"] = (5101, PointKind.DOUBLE_COMMAND, "")
         expected["di01_or_di02"] = (1301, PointKind.SINGLE, "calc")
+        expected["tap1_pos"] = (2201, PointKind.STEP, "switchgear")
+        expected["tap1_cmd"] = (5201, PointKind.REGULATING_STEP, "")
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
-        assert len(bench_config().points) == len(expected) == 50
+        assert len(bench_config().points) == len(expected) == 52
 
     def test_analogs_commands_relays_groups(self) -> None:
         config = bench_config()
@@ -179,7 +181,9 @@ class TestBench:
         assert config.relays == (
             *(RelayConfig(f"relay{i}", "sim", False) for i in range(1, 9)),
             RelayConfig("cb1_close", "sim", False, mode="persistent"),
-            RelayConfig("cb1_open", "sim", False, mode="persistent"))
+            RelayConfig("cb1_open", "sim", False, mode="persistent"),
+            RelayConfig("tap1_raise", "sim", False, mode="persistent"),
+            RelayConfig("tap1_lower", "sim", False, mode="persistent"))
         for i in range(1, 17):
             assert points[f"di{i:02d}"].groups == (frozenset({1}) if i <= 8 else frozenset())
 

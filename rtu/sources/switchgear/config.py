@@ -18,7 +18,8 @@ from rtu.config.schema import Table, boolean, choice, seconds, string, table, ta
 from rtu.points.model import Point, PointKind
 from rtu.sources.relays.config import RelayNames
 
-__all__ = ["SECTION", "SWITCHGEAR", "BreakerConfig", "SwitchgearConfig", "parse_switchgear"]
+__all__ = ["SECTION", "SWITCHGEAR", "BreakerConfig", "SwitchgearConfig", "TapChangerConfig",
+           "parse_switchgear"]
 
 SWITCHGEAR: Final = "switchgear"  # the command target and the source of simulated positions
 BREAKER: Final = Table("[[switchgear.breakers]]", (
@@ -37,7 +38,20 @@ BREAKER: Final = Table("[[switchgear.breakers]]", (
     string("local", doc="a single point on while the device is in local control"),
     seconds("travel"),  # simulation: the position follows the coils after this many seconds
 ))
-TABLE: Final = Table("[switchgear]", (tables("breakers", BREAKER),))
+TAP_CHANGER: Final = Table("[[switchgear.tap_changers]]", (
+    string("name", required=True),
+    string("command", required=True, doc='a regulating_step point with target = "switchgear"'),
+    string("position", required=True, doc="a step point: the tap position"),
+    string("raise_coil", required=True, doc="the [[relays]] entry moving one step higher"),
+    string("lower_coil", required=True, doc="the [[relays]] entry moving one step lower"),
+    seconds("pulse", 0.5),
+    seconds("supervision", 10.0),  # from the pulse's start until the position moved a step
+    boolean("negative_termination", True),
+    string("local", doc="a single point on while the tap changer is in local control"),
+    seconds("travel"),  # simulation: the position moves one step this many seconds after
+))
+TABLE: Final = Table("[switchgear]", (tables("breakers", BREAKER),
+                                      tables("tap_changers", TAP_CHANGER)))
 SECTION: Final = table(SWITCHGEAR, TABLE)
 
 
@@ -57,8 +71,23 @@ class BreakerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class TapChangerConfig:
+    name: str
+    command: str
+    position: str
+    raise_coil: str
+    lower_coil: str
+    pulse: float = TAP_CHANGER.default("pulse")
+    supervision: float = TAP_CHANGER.default("supervision")
+    negative_termination: bool = TAP_CHANGER.default("negative_termination")
+    local: str | None = None
+    travel: float | None = None  # None: a real tap changer
+
+
+@dataclass(frozen=True, slots=True)
 class SwitchgearConfig:
     breakers: tuple[BreakerConfig, ...] = ()
+    tap_changers: tuple[TapChangerConfig, ...] = ()
 
 
 def parse_switchgear(p: Reader, value: object, points: Sequence[Point],
@@ -69,31 +98,39 @@ def parse_switchgear(p: Reader, value: object, points: Sequence[Point],
     config: SwitchgearConfig | None = None
     if value is not MISSING:
         tbl = TABLE.open(p, value, SWITCHGEAR)
-        breakers = _breakers(p, tbl.get("breakers", MISSING), by_name, commanded)
-        config = SwitchgearConfig(breakers)
+        coils: dict[str, str] = {}
+        positions: dict[str, str] = {}
+        breakers = _breakers(p, tbl.get("breakers", MISSING), by_name, commanded, coils,
+                             positions)
+        taps = _tap_changers(p, tbl.get("tap_changers", MISSING), by_name, commanded, coils,
+                             positions)
+        config = SwitchgearConfig(breakers, taps)
     for point in points:
         at = f"points[{index.get(point.name, '?')}]"
         if point.target == SWITCHGEAR and point.name not in commanded:
-            p.error(f"{at}.target", f"expected a [[switchgear.breakers]] entry with command = "
+            p.error(f"{at}.target", f"expected a [[switchgear.breakers]] or "
+                                    f"[[switchgear.tap_changers]] entry with command = "
                                     f"{point.name!r}, got no such entry")
         if point.source == SWITCHGEAR and not _simulated_position(config, point.name):
-            p.error(f"{at}.source", f"expected a [[switchgear.breakers]] entry with position = "
+            p.error(f"{at}.source", f"expected a [[switchgear.breakers]] or "
+                                    f"[[switchgear.tap_changers]] entry with position = "
                                     f"{point.name!r} and a travel time, got no such entry")
     return config
 
 
 def _simulated_position(config: SwitchgearConfig | None, name: str) -> bool:
-    return config is not None and any(b.position == name and b.travel is not None
-                                      for b in config.breakers)
+    if config is None:
+        return False
+    return (any(b.position == name and b.travel is not None for b in config.breakers)
+            or any(t.position == name and t.travel is not None for t in config.tap_changers))
 
 
-def _breakers(p: Reader, value: object, by_name: Mapping[str, Point],
-              commanded: set[str]) -> tuple[BreakerConfig, ...]:
+def _breakers(p: Reader, value: object, by_name: Mapping[str, Point], commanded: set[str],
+              coils: dict[str, str], positions: dict[str, str]) -> tuple[BreakerConfig, ...]:
+    """``coils``: relay -> the key path using it; ``positions``: point -> its user."""
     relays = p.context(RelayNames).names
     found: list[BreakerConfig] = []
     first: dict[str, int] = {}
-    coils: dict[str, str] = {}  # relay -> the key path that uses it
-    positions: dict[str, str] = {}
     for i, item in enumerate(p.array_of_tables(value, "switchgear.breakers")):
         path = f"switchgear.breakers[{i}]"
         if not isinstance(item, Mapping):
@@ -181,3 +218,56 @@ def _coil(p: Reader, tbl: Mapping[Any, Any], path: str, key: str, relays: set[st
         return None
     used[value] = f"{path}.{key}"
     return value
+
+
+def _tap_changers(p: Reader, value: object, by_name: Mapping[str, Point], commanded: set[str],
+                  coils: dict[str, str],
+                  positions: dict[str, str]) -> tuple[TapChangerConfig, ...]:
+    relays = p.context(RelayNames).names
+    found: list[TapChangerConfig] = []
+    first: dict[str, int] = {}
+    for i, item in enumerate(p.array_of_tables(value, "switchgear.tap_changers")):
+        path = f"switchgear.tap_changers[{i}]"
+        tbl = TAP_CHANGER.open(p, item, path)
+        errors = len(p.errors)
+        name = p.unique_name(tbl, path, i, first, "tap changer", "switchgear.tap_changers")
+        command = _point(p, tbl, path, "command", by_name, PointKind.REGULATING_STEP)
+        if command is not None:
+            if by_name[command].target != SWITCHGEAR:
+                p.expected(f"{path}.command", 'a regulating_step point with target = '
+                           '"switchgear"', command, f"its target is {by_name[command].target!r}")
+            elif command in commanded:
+                p.expected(f"{path}.command", "a command point of one device only", command,
+                           "already named by another device")
+            commanded.add(command)
+        position = _point(p, tbl, path, "position", by_name, PointKind.STEP)
+        if position is not None:
+            if position in positions:
+                p.expected(f"{path}.position", "the position of one device only", position,
+                           f"already used by {positions[position]}")
+            positions[position] = f"{path}.position"
+        raise_coil, lower_coil = (_coil(p, tbl, path, key, relays, coils)
+                                  for key in ("raise_coil", "lower_coil"))
+        local = _point(p, tbl, path, "local", by_name, PointKind.SINGLE, required=False)
+        pulse, supervision, negative, travel = (
+            TAP_CHANGER.key(key).read(p, tbl, path)
+            for key in ("pulse", "supervision", "negative_termination", "travel"))
+        if isinstance(pulse, float | int) and isinstance(supervision, float | int) \
+                and supervision < pulse:
+            p.error(f"{path}.supervision", f"expected at least the pulse ({pulse:g} s), got "
+                                           f"{supervision:g}")
+        if position is not None and isinstance(travel, float | int) \
+                and by_name[position].source != SWITCHGEAR:
+            p.expected(f"{path}.position", f'a step point with source = "{SWITCHGEAR}" '
+                       "(travel simulates the tap changer)", position,
+                       f"its source is {by_name[position].source!r}")
+        if (len(p.errors) > errors or name is None or command is None or position is None
+                or raise_coil is None or lower_coil is None
+                or None in (pulse, supervision, negative, travel)):
+            continue
+        found.append(TapChangerConfig(
+            name=name, command=command, position=position, raise_coil=raise_coil,
+            lower_coil=lower_coil, pulse=pulse, supervision=supervision,
+            negative_termination=negative, local=local,
+            travel=None if travel is MISSING else travel))
+    return tuple(found)

@@ -225,8 +225,9 @@ def test_a_target_that_cannot_execute_the_command_is_refused() -> None:
     found = errors(data)
     assert any("switchgear.breakers[0].command: expected the name of a double_command point"
                in e for e in found), found
-    assert any("points[1].target: expected a [[switchgear.breakers]] entry with command = "
-               "'cb1_cmd'" in e for e in found), found
+    assert any("points[1].target: expected a [[switchgear.breakers]] or "
+               "[[switchgear.tap_changers]] entry with command = 'cb1_cmd'" in e
+               for e in found), found
 
 
 def test_unknown_coils_and_points_are_named() -> None:
@@ -248,8 +249,9 @@ def test_a_simulated_position_needs_its_breaker() -> None:
     data = doc()
     del data["switchgear"]["breakers"][0]["travel"]
     found = errors(data)
-    assert any("points[0].source: expected a [[switchgear.breakers]] entry with position = "
-               "'cb1_pos' and a travel time" in e for e in found), found
+    assert any("points[0].source: expected a [[switchgear.breakers]] or "
+               "[[switchgear.tap_changers]] entry with position = 'cb1_pos' and a travel time"
+               in e for e in found), found
 
 
 SWITCHGEAR_SCHEMA = {"name", "command", "position", "close_coil", "open_coil", "pulse",
@@ -271,3 +273,96 @@ def test_the_example_uses_every_breaker_key() -> None:
     text = resources.files("rtu.examples").joinpath("example.toml").read_text("utf-8")
     (breaker,) = tomllib.loads(text)["switchgear"]["breakers"]
     assert set(breaker) | {"travel"} == SWITCHGEAR_SCHEMA  # travel: the bench's, commented
+    (tap,) = tomllib.loads(text)["switchgear"]["tap_changers"]
+    assert set(tap) | {"travel"} == {"name", "command", "position", "raise_coil", "lower_coil",
+                                     "pulse", "supervision", "negative_termination", "local",
+                                     "travel"}
+
+
+# -- tap changers ----------------------------------------------------------------------------------
+class TapBench:
+    def __init__(self, **settings: Any) -> None:
+        from rtu.sources.switchgear.config import TapChangerConfig
+        from rtu.sources.switchgear.source import TapChanger
+
+        self.clock = FakeClock()
+        self.db = PointDatabase([Point("tap", 1, PointKind.STEP, source="switchgear"),
+                                 Point("tap_cmd", 2, PointKind.REGULATING_STEP,
+                                       target="switchgear")])
+        self.changes: list[PointChanged] = []
+        self.db.subscribe(self.changes.append)
+        self.up, self.down = FakeRelay("tap_raise"), FakeRelay("tap_lower")
+        config = TapChangerConfig(name="t1", command="tap_cmd", position="tap",
+                                  raise_coil="tap_raise", lower_coil="tap_lower", **settings)
+        self.switchgear = Switchgear(
+            Inner(), self.db, {}, tap_changers={"t1": TapChanger(config, self.up, self.down)},
+            wall=self.clock.wall, sleep=self.clock.sleep, monotonic=self.clock.monotonic)
+        self.switchgear.initialise()
+
+    def step(self, direction: Any) -> bool:
+        results: list[bool] = []
+
+        async def run() -> None:
+            self.switchgear.execute(CommandRequest(self.db.point("tap_cmd"), direction),
+                                    results.append)
+            for _ in range(200):
+                if results:
+                    return
+                await asyncio.sleep(0.001)
+
+        asyncio.run(run())
+        assert len(results) == 1
+        return results[0]
+
+
+def test_a_tap_changer_moves_one_step_per_command() -> None:
+    from rtu.points.model import StepDirection
+
+    bench = TapBench(pulse=0.2, supervision=2.0, travel=0.5)
+    assert bench.db.value("tap").value == 0  # a simulated tap changer starts at step 0
+    assert bench.step(StepDirection.HIGHER) is True
+    assert bench.step(StepDirection.HIGHER) is True
+    assert bench.step(StepDirection.LOWER) is True
+    assert bench.db.value("tap").value == 1
+    assert bench.up.operations == [True, False, True, False]
+    assert bench.down.operations == [True, False]
+    moves = [(c.new.value, bool(c.new.quality & Quality.TRANSIENT), c.origin)
+             for c in bench.changes if c.point.name == "tap"]
+    assert moves[1:3] == [(0, True, ChangeOrigin.REMOTE_COMMAND),
+                         (1, False, ChangeOrigin.REMOTE_COMMAND)]
+
+
+def test_a_tap_changer_that_does_not_move_terminates_negatively(
+        caplog: pytest.LogCaptureFixture) -> None:
+    from rtu.points.model import StepDirection
+
+    bench = TapBench(pulse=0.2, supervision=1.0)
+    bench.db.update("tap", 5, timestamp=1.0)
+    assert bench.step(StepDirection.LOWER) is False
+    assert bench.down.operations == [True, False]
+    assert "position tap did not reach 4 within 1 s (it shows 5)" in caplog.text
+    bench.db.update("tap", 5, Quality.IV, timestamp=2.0)
+    assert bench.step(StepDirection.LOWER) is False  # no valid start: refused
+    assert bench.down.operations == [True, False]
+
+
+def test_the_tap_changer_section() -> None:
+    data = doc()
+    data["relays"] += [{"name": "tap_raise"}, {"name": "tap_lower"}]
+    data["points"] += [
+        {"name": "tap", "ioa": 10, "kind": "step", "source": "switchgear"},
+        {"name": "tap_cmd", "ioa": 11, "kind": "regulating_step", "target": "switchgear"},
+    ]
+    data["switchgear"]["tap_changers"] = [{
+        "name": "t1", "command": "tap_cmd", "position": "tap", "raise_coil": "tap_raise",
+        "lower_coil": "tap_lower", "travel": 0.5}]
+    config = parse_config(data, "t.toml")
+    (tap,) = config.section("switchgear").tap_changers  # type: ignore[attr-defined]
+    assert (tap.command, tap.position, tap.travel, tap.supervision) == ("tap_cmd", "tap", 0.5,
+                                                                         10.0)
+    data["switchgear"]["tap_changers"][0].update(command="cb1_cmd", raise_coil="cb1_close")
+    found = errors(data)
+    assert any("tap_changers[0].command: expected the name of a regulating_step point, got "
+               "'cb1_cmd'" in e for e in found), found
+    assert any("tap_changers[0].raise_coil: expected a relay driving one coil only" in e
+               for e in found), found
