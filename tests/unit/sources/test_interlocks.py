@@ -147,3 +147,25 @@ def test_the_example_uses_every_rule_key() -> None:
     text = resources.files("rtu.examples").joinpath("example.toml").read_text("utf-8")
     (rule,) = tomllib.loads(text)["interlocks"]["rules"]
     assert set(rule) == {"command", "when", "condition"}
+
+
+def test_a_device_confirmed_command_is_guarded_before_the_device_is_asked() -> None:
+    from tests.unit.iec.test_outstation_confirming import DeviceExecutor
+
+    r = Rig(select_timeout=5.0)
+    device = DeviceExecutor()
+    r.outstation.executor = Interlocks(device, r.db, [
+        InterlockRule("sbo", "any", parse("sp1 == off"), "sp1 == off")])
+    r.session.activate()
+    r.drain()
+    r.db.update("sp1", True, timestamp=1.0)
+    r.drain()
+    r.send(act(TypeId.C_SC_NA_1, SingleCommand(501, True, select=True)))
+    assert summary(r.drain()) == [(TypeId.C_SC_NA_1, Cot.ACTIVATION_CON, True)]
+    assert device.selects == []  # refused here: the device never saw it
+    r.db.update("sp1", False, timestamp=2.0)
+    r.drain()
+    r.send(act(TypeId.C_SC_NA_1, SingleCommand(501, True, select=True)))
+    (request, selected), = device.selects  # passed on through the guard
+    selected(True)
+    assert summary(r.drain()) == [(TypeId.C_SC_NA_1, Cot.ACTIVATION_CON, False)]
