@@ -166,6 +166,6 @@ def test_a_device_confirmed_command_is_guarded_before_the_device_is_asked() -> N
     r.db.update("sp1", False, timestamp=2.0)
     r.drain()
     r.send(act(TypeId.C_SC_NA_1, SingleCommand(501, True, select=True)))
-    (request, selected), = device.selects  # passed on through the guard
+    (_request, selected), = device.selects  # passed on through the guard
     selected(True)
     assert summary(r.drain()) == [(TypeId.C_SC_NA_1, Cot.ACTIVATION_CON, False)]
