@@ -22,6 +22,8 @@ __all__ = ["SECTION", "SWITCHGEAR", "BreakerConfig", "SwitchgearConfig", "TapCha
            "parse_switchgear"]
 
 SWITCHGEAR: Final = "switchgear"  # the command target and the source of simulated positions
+# what the target executes (rtu check refuses other command kinds with target = "switchgear")
+_EXECUTES: Final = frozenset({PointKind.DOUBLE_COMMAND, PointKind.REGULATING_STEP})
 BREAKER: Final = Table("[[switchgear.breakers]]", (
     string("name", required=True),
     string("command", required=True, doc='a double_command point with target = "switchgear"'),
@@ -107,7 +109,11 @@ def parse_switchgear(p: Reader, value: object, points: Sequence[Point],
         config = SwitchgearConfig(breakers, taps)
     for point in points:
         at = f"points[{index.get(point.name, '?')}]"
-        if point.target == SWITCHGEAR and point.name not in commanded:
+        if point.target == SWITCHGEAR and point.kind not in _EXECUTES:
+            p.error(f"{at}.target", f'expected a target that executes a {point.kind.value} '
+                                    f'point, got "{SWITCHGEAR}" (it executes double commands '
+                                    f"on breakers and regulating steps on tap changers)")
+        elif point.target == SWITCHGEAR and point.name not in commanded:
             p.error(f"{at}.target", f"expected a [[switchgear.breakers]] or "
                                     f"[[switchgear.tap_changers]] entry with command = "
                                     f"{point.name!r}, got no such entry")

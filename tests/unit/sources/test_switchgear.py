@@ -366,3 +366,13 @@ def test_the_tap_changer_section() -> None:
                "'cb1_cmd'" in e for e in found), found
     assert any("tap_changers[0].raise_coil: expected a relay driving one coil only" in e
                for e in found), found
+
+
+def test_the_target_refuses_kinds_it_cannot_execute() -> None:
+    data = doc()
+    data["points"].append({"name": "sp9", "ioa": 9, "kind": "setpoint_float",
+                           "target": "switchgear"})
+    assert errors(data) == [
+        ("t.toml: points[4].target: expected a target that executes a setpoint_float point, "
+        'got "switchgear" (it executes double commands on breakers and regulating steps on '
+        "tap changers)")]
