@@ -9,6 +9,8 @@ into a JSON Schema.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import tomllib
@@ -33,7 +35,8 @@ from rtu.config.service import (
     parse_logging,
     parse_service,
 )
-from rtu.config.station import STATION, FieldSizes, parse_station
+from rtu.config.station import STATION, FieldSizes, parse_station, resolve_events_lost
+from rtu.health import HEALTH_PREFIX, health_source
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.config import POINTS, PointSources, parse_points
 from rtu.points.model import Point
@@ -41,6 +44,7 @@ from rtu.servers.iec101 import Iec101Settings
 from rtu.servers.iec101_config import IEC101, parse_iec101
 from rtu.servers.iec104 import Iec104Settings
 from rtu.servers.iec104_config import IEC104, parse_iec104
+from rtu.soe import SOE, SoeConfig, parse_soe
 from rtu.sources.adc.config import ADC, AdcConfig, parse_adc
 from rtu.sources.dlms.config import DLMS, DlmsConfig, parse_dlms
 from rtu.sources.gpio.config import GPIO, GpioConfig, parse_gpio
@@ -60,6 +64,7 @@ from rtu.sources.simulated.config import (
     check_manual,
     parse_simulation,
 )
+from rtu.web.settings import WEB, WebSettings, parse_web
 
 __all__ = [
     "DOCUMENT",
@@ -80,13 +85,15 @@ _SECTIONS: Final[tuple[Component, ...]] = tuple(
 # the file, section by section, in the order errors are reported
 DOCUMENT: Final = Table("the whole document", (
     STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, MODBUS, GPIO, ADC,
-    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, *(c.schema for c in _SECTIONS if c.schema),
+    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, WEB, SOE,
+    *(c.schema for c in _SECTIONS if c.schema),
 ))
 # what may feed a point or take a command besides a relay: what each component registers
 _POINT_SOURCES: Final = PointSources(
     names=(*(c.point_source for c in _COMPONENTS if c.point_source and not c.check_source),
            ""),
-    prefixes={c.point_source: c.check_source for c in _COMPONENTS if c.check_source},
+    prefixes={**{c.point_source: c.check_source for c in _COMPONENTS if c.check_source},
+              HEALTH_PREFIX: health_source},  # the outstation's own state (rtu/health.py)
     targets=dict(c.command_target for c in _COMPONENTS if c.command_target),
 )
 
@@ -110,8 +117,11 @@ class AppConfig:
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: persistent event journal (off)
     iec61850: Iec61850Config = field(default_factory=Iec61850Config)  # frozen; [iec61850] devices
     dlms: DlmsConfig = field(default_factory=DlmsConfig)  # (frozen) [dlms]: meters
+    web: WebSettings | None = None  # [web]: the diagnostics page (rtu/web/settings.py); off
+    soe: SoeConfig = field(default_factory=SoeConfig)  # [soe]: sequence-of-events log, audit
     # the sections of components registered with their own parser (Component.parse)
     sections: Mapping[str, object] = field(default_factory=dict)
+    digest: str = ""  # SHA-256 (hex) of the bytes read: what `rtu status` reports as running
 
     def section(self, name: str) -> object:
         """What a registered component's parser made of its section (None if absent)."""
@@ -135,7 +145,7 @@ def load_config(path: str | os.PathLike[str]) -> AppConfig:
         raise ConfigError(
             [f"{source}: expected UTF-8 text, got byte 0x{raw[exc.start]:02X} on line {line}"]
         ) from None
-    return _parse_text(text, source)
+    return dataclasses.replace(_parse_text(text, source), digest=hashlib.sha256(raw).hexdigest())
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
@@ -204,9 +214,12 @@ def _parse(p: Reader, data: object) -> AppConfig:
     raw_points = doc.get("points", MISSING)
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
     check_manual(p, simulation, points)
+    station, points = resolve_events_lost(p, station, points)
     modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
     iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
     dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)
+    web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
+    soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
     sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)
                 for c in _SECTIONS if c.parse is not None}
     if (station is not None and station.command_originators and iec101 is not None
@@ -221,5 +234,6 @@ def _parse(p: Reader, data: object) -> AppConfig:
         source=p.source, station=station, field_sizes=field_sizes, iec104=iec104,
         points=points, relays=relays, commands=commands, simulation=simulation,
         logging=logging_config, iec101=iec101, modbus=modbus, gpio=gpio, adc=adc,
-        service=service, journal=journal, iec61850=iec61850, dlms=dlms, sections=sections,
+        service=service, journal=journal, iec61850=iec61850, dlms=dlms, web=web, soe=soe,
+        sections=sections,
     )

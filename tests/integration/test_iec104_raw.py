@@ -129,7 +129,7 @@ def test_end_of_initialisation_then_interrogation(port: int) -> None:
         data = asdus[1:-1]
         assert {asdu_header(a)[2] for a in data} == {20}
         assert {a[0] for a in data} == {1, 3, 5, 13}  # single, double, step, float: no time tags
-        assert sum(asdu_header(a)[1] for a in data) == 16 + 8 + 2 + 4 + 1 + 1 + 8  # + es1, 1301; cb1; tap1
+        assert sum(asdu_header(a)[1] for a in data) == 16 + 8 + 2 + 4 + 1 + 1 + 8 + 5  # + es1, 1301; cb1; tap1; health
         m.close()
 
 

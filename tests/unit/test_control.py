@@ -69,15 +69,26 @@ def test_malformed_requests_get_an_answer(server: ControlServer) -> None:
 
 def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> None:
     status = status_snapshot(server.supervisor)
-    assert status["points"] == 52 and status["masters"] == []
+    assert status["points"] == 57 and status["masters"] == []
     assert status["iec104"]["listening"] is False
     assert hasattr(server.supervisor.iec104, "_server")  # what server_listening() looks at
     assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 1
     assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0},
-                                 {"name": "calculated", "running": False, "restarts": 0}]
+                                 {"name": "calculated", "running": False, "restarts": 0},
+                                 {"name": "health", "running": False, "restarts": 0}]
+    # every field device with its real state: the simulation is not running here
+    assert status["devices"] == [{"name": "simulation", "kind": "simulation",
+                                  "source": "simulation", "communication": "FAILED",
+                                  "detail": "source not running (restarting)"}]
+    signals = {row["signal"]: row for row in status["health_signals"]}
+    assert signals["health:journal"] == {"signal": "health:journal", "state": "ON",
+                                         "mapped": True}
+    assert signals["health:link:104:iec104"]["state"] == "OFF"
+    assert signals["health:link:104:iec104"]["mapped"] is False
     text = format_status(json.loads(json.dumps(status)))
     assert "104 127.0.0.1:2404 NOT LISTENING" in text and "no systemd watchdog" in text
-    assert status_line(server.supervisor) == "0 masters connected, 52 points, 1 queued events"
+    assert "field devices" in text and "health:source:simulation   OFF    True" in text
+    assert status_line(server.supervisor) == "0 masters connected, 57 points, 1 queued events"
     server.supervisor.last_error = "modbus bus1: timeout"
     assert status_line(server.supervisor).endswith("last error: modbus bus1: timeout")
     server.supervisor.reload_error = "invalid configuration: x"
@@ -108,13 +119,20 @@ def test_where_the_server_puts_its_socket() -> None:
     assert control_socket_path("", {"XDG_RUNTIME_DIR": "/run/user/1000"}) == \
         Path("/run/user/1000/rtu/control.sock")
     assert control_socket_path("", {}, uid=1000) == Path("/tmp/rtu-1000/control.sock")
+    # per instance: the name follows the state directory, so two outstations never share one
+    one = control_socket_path("", {}, uid=1000, state_dir=Path("/srv/site-a/state"))
+    two = control_socket_path("", {}, uid=1000, state_dir=Path("/srv/site-b/state"))
+    assert one.parent == two.parent == Path("/tmp/rtu-1000") and one != two
+    assert one.name.startswith("control-") and one.name.endswith(".sock")
+    assert control_socket_path("", {"RUNTIME_DIRECTORY": "/run/rtu"},
+                               state_dir=Path("/x")) == Path("/run/rtu/control.sock")
 
 
 def test_where_the_client_looks(tmp_path: Path) -> None:
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
     assert default_socket_paths(env, uid=7) == [
-        Path("/run/rtu/control.sock"), tmp_path / "rtu" / "control.sock",
-        Path("/tmp/rtu-7/control.sock")]
+        Path("/run/rtu/control.sock"), tmp_path / "rtu" / "control*.sock",
+        Path("/tmp/rtu-7/control*.sock")]
     assert find_control_socket("/x.sock", env) == Path("/x.sock")
     assert find_control_socket(None, {"RTU_CONTROL_SOCKET": "/y.sock"}) == Path("/y.sock")
     with pytest.raises(ControlError, match="no running outstation found"):
@@ -128,3 +146,32 @@ def test_text_helpers() -> None:
     assert time_text(0.0) == "-"
     assert time_text(1700000000.123) == "2023-11-14T22:13:20.123Z"
     assert table([{"a": 1.5, "b": None}], ["a", "b"]) == "A    B\n1.5  -"
+
+
+def test_status_shows_the_clock_state(server: ControlServer) -> None:
+    outstation = server.supervisor.outstation
+    outstation.system_clock_synchronised = False
+    status = status_snapshot(server.supervisor)
+    assert status["clock"] == {"valid": False, "system_synchronised": False,
+                               "master_synchronised": False, "offset": 0.0, "mode": "offset",
+                               "time_tags": "utc"}
+    assert "clock NOT SYNCHRONISED (utc time tags" in format_status(json.loads(json.dumps(status)))
+    outstation.restore_clock_offset(2.5, outstation.clock.wall())
+    outstation.system_clock_synchronised = True
+    text = format_status(json.loads(json.dumps(status_snapshot(server.supervisor))))
+    assert "clock synchronised by NTP and a master (utc time tags, clock sync offset, offset +2.5 s)" \
+        in text
+
+
+def test_status_carries_the_digest_of_the_file_as_loaded(tmp_path: Path) -> None:
+    import hashlib
+
+    from rtu.config import load_config
+
+    raw = (Path(__file__).resolve().parents[2] / "rtu" / "examples" / "bench.toml").read_bytes()
+    path = tmp_path / "rtu.toml"
+    path.write_bytes(raw + b"\n# pushed by the fleet\n")
+    status = status_snapshot(Supervisor(load_config(path)))
+    assert status["config_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert status["config_sha256"] != hashlib.sha256(raw).hexdigest()
+    assert status_snapshot(Supervisor(bench_config()))["config_sha256"] == ""

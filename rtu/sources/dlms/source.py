@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from hal.dlms import (
     INVOCATION_COUNTER_MAX,
@@ -75,6 +75,7 @@ from hal.dlms import (
 )
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
+from rtu.points.timestamps import posix_seconds, utc_datetime
 from rtu.sources.dlms.config import (
     SCALER_UNIT_ATTRIBUTE,
     DlmsConfig,
@@ -83,9 +84,6 @@ from rtu.sources.dlms.config import (
     DlmsRead,
     obis_text,
 )
-
-if TYPE_CHECKING:
-    from rtu.sources.dlms.push import PushListener
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +190,7 @@ def decode_cosem_datetime(raw: Any) -> CosemTime:
     offset = 0 if deviation == DEVIATION_NOT_SPECIFIED else deviation
     if abs(offset) > 720:
         return CosemTime(None, status_or_none)
-    return CosemTime(local.timestamp() + offset * 60, status_or_none)
+    return CosemTime(posix_seconds(local) + offset * 60, status_or_none)
 
 
 # -- pure: load profiles -------------------------------------------------------------------------
@@ -387,7 +385,7 @@ class ProfileStore:
         return float(last)
 
     def save(self, last: float) -> None:
-        when = dt.datetime.fromtimestamp(last, dt.UTC).isoformat()
+        when = utc_datetime(last).isoformat()
         _write_atomically(self.path, {"last": last, "time": when})
 
 
@@ -443,8 +441,8 @@ class MeterSource:
                 else ""
             profile = ""
             if self.profile_last is not None:
-                profile = (", load profile up to " + dt.datetime.fromtimestamp(
-                    self.profile_last, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ"))
+                profile = (", load profile up to " + utc_datetime(
+                    self.profile_last).strftime("%Y-%m-%d %H:%M:%SZ"))
             return f"answering ({self.polls} polls, {self.failures} failed{drift}{profile})"
         return f"NOT ANSWERING: {self.last_error}"
 
@@ -667,10 +665,11 @@ class MeterSource:
                     self._point_problem(column.point, f"{where}: {exc}", entry.timestamp)
                     continue
                 self._point_good(column.point)
-                self.db.update(column.point, value, Quality.GOOD, timestamp=entry.timestamp)
+                self.db.update(column.point, value, Quality.GOOD, timestamp=entry.timestamp,
+                               device_time=True)  # the meter's capture time
         if new:
             log.debug("dlms meter %s: %s: %d new entries up to %s", self.meter.name, where,
-                      len(new), dt.datetime.fromtimestamp(new[-1].timestamp, dt.UTC))
+                      len(new), utc_datetime(new[-1].timestamp))
         return new[-1].timestamp if new else None
 
     def _point_problem(self, point: str, why: str, when: float) -> None:
@@ -761,10 +760,11 @@ def core_link(settings: DlmsLinkSettings) -> DlmsLink:
 
 
 def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], Path],
-                 link_factory: LinkFactory = core_link) -> list[MeterSource | PushListener]:
-    """One source per meter. ``state_dir`` is called only when a meter ciphers or reads a load
-    profile (it creates the state directory)."""
-    sources: list[MeterSource | PushListener] = []
+                 link_factory: LinkFactory = core_link) -> list[MeterSource]:
+    """One source per meter (the push listener is built beside them, by the component).
+    ``state_dir`` is called only when a meter ciphers or reads a load profile (it creates the
+    state directory)."""
+    sources: list[MeterSource] = []
     for meter in config.meters:
         store = InvocationCounterStore(state_dir(), meter.name) \
             if meter.authentication == "hls-gmac" else None
@@ -772,7 +772,4 @@ def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], 
             if meter.profile is not None else None
         sources.append(MeterSource(meter, db, link_factory(link_settings(meter)), store,
                                    profile_store=profile_store))
-    if config.push is not None:
-        from rtu.sources.dlms.push import PushListener  # needs cryptography: when configured
-        sources.append(PushListener(config.push, db, state_dir))
     return sources

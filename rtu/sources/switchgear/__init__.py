@@ -10,5 +10,5 @@ from rtu.sources.switchgear.config import SECTION, SWITCHGEAR, parse_switchgear
 COMPONENT = Component(
     "switchgear", SWITCHGEAR, lambda config: config.section(SWITCHGEAR) is not None,
     "rtu.sources.switchgear.source:build", point_source=SWITCHGEAR,
-    command_target=(SWITCHGEAR, "a [[switchgear.breakers]] entry's double command"),
+    command_target=(SWITCHGEAR, "a breaker's double command or a tap changer's step"),
     schema=SECTION, parse=parse_switchgear)

@@ -27,8 +27,17 @@ def doc(*rules: dict[str, Any]) -> dict[str, Any]:
             {"name": "es1", "ioa": 1, "kind": "single", "source": "sim"},
             {"name": "ia", "ioa": 2, "kind": "float", "source": "sim"},
             {"name": "cb1_cmd", "ioa": 3, "kind": "double_command", "target": "r1"},
-            {"name": "sp_cmd", "ioa": 4, "kind": "setpoint_float", "target": "r1"},
+            {"name": "sp_cmd", "ioa": 4, "kind": "setpoint_float", "target": "modbus"},
+            {"name": "level", "ioa": 5, "kind": "float", "source": "modbus"},
         ],
+        "modbus": {  # a device that takes the set-point (a relay cannot)
+            "buses": [{"name": "field", "type": "tcp", "host": "127.0.0.1"}],
+            "devices": [{"name": "plc", "bus": "field", "unit_id": 1, "polls": [
+                {"interval": 1.0, "reads": [{"point": "level", "table": "input",
+                                             "address": 0}]}]}],
+            "writes": [{"command": "sp_cmd", "device": "plc", "table": "holding",
+                        "address": 1, "type": "float32"}],
+        },
         "interlocks": {"rules": list(rules)},
     }
 
