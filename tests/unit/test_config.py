@@ -170,7 +170,7 @@ class TestBench:
         expected["es1"] = (1201, PointKind.SINGLE, "sim")
         expected["cb1_pos"] = (2101, PointKind.DOUBLE, "switchgear")
         expected["cb1_cmd"] = (5101, PointKind.DOUBLE_COMMAND, "")
-        expected["di01_or_di02"] = (1301, PointKind.SINGLE, "calc")
+        expected["calc_di01_or_di02"] = (1301, PointKind.SINGLE, "calc")
         expected["tap1_pos"] = (2201, PointKind.STEP, "switchgear")
         expected["tap1_cmd"] = (5201, PointKind.REGULATING_STEP, "")
         # the outstation's own health (rtu/health.py)
