@@ -365,7 +365,7 @@ def test_socket_fuzz_of_mutated_frames_leaves_the_outstation_serving() -> None:
         # still serving, and answering right
         asdus = _start_and_interrogate(port)
         assert asdus[0][:3] == bytes([100, 1, 7])
-        assert sum(a[1] & 0x7F for a in asdus[1:-1] if a[2] & 0x3F == 20) == 16 + 8 + 4 + 8 + 5  # + health
+        assert sum(a[1] & 0x7F for a in asdus[1:-1] if a[2] & 0x3F == 20) == 16 + 8 + 2 + 4 + 1 + 1 + 8 + 5  # + es1, 1301; cb1; tap1; health
         assert _wait_until(lambda: rtu.call(lambda: len(sup.server(Iec104Server).links)) == 0, 5)  # type: ignore[union-attr]
 
         gc.collect()

@@ -39,11 +39,11 @@ def logged(tmp_path: Path) -> tuple[Supervisor, SoeLog]:
 
 
 def test_the_log_history_with_every_filter(tmp_path: Path) -> None:
-    sup, soe = logged(tmp_path)
+    sup, soe = logged(tmp_path)  # di03, di04: no calculated point follows them
     for i in range(6):
-        sup.db.update("di01", i % 2 == 0, timestamp=T0 + i)
+        sup.db.update("di03", i % 2 == 0, timestamp=T0 + i)
         sup.db.update("ai1", float(i), timestamp=T0 + i)
-    sup.db.set_quality("di02", rtu.points.model.Quality.IV, timestamp=T0 + 10)
+    sup.db.set_quality("di04", rtu.points.model.Quality.IV, timestamp=T0 + 10)
     soe.action(ActionRecord(T0 + 11, "command", "cmd", 5001, "C_SC_NA_1", "on", "executed",
                             "ACTIVATION", "link 104:x"))
     soe.flush()
@@ -57,13 +57,13 @@ def test_the_log_history_with_every_filter(tmp_path: Path) -> None:
     first = rows[0]
     assert (first["name"], first["ioa"], first["type"], first["value"], first["cause"],
             first["masters"], first["time"]) == (
-        "di01", 1001, "M_SP_TB_1", "on", "SPONTANEOUS", "-", "2026-12-05T10:00:00.000Z")
-    assert [r["value"] for r in q(limit=2, point="di01")] == ["on", "off"]  # the newest 2
+        "di03", 1003, "M_SP_TB_1", "on", "SPONTANEOUS", "-", "2026-12-05T10:00:00.000Z")
+    assert [r["value"] for r in q(limit=2, point="di03")] == ["on", "off"]  # the newest 2
     assert {r["name"] for r in q(point="3001")} == {"ai1"}  # an IOA
     assert {r["name"] for r in q(kind="m_me_tf_1")} == {"ai1"}  # a type, any case
     assert [r["name"] for r in q(kind="COMMAND")] == ["cmd"]  # the entry's kind
     assert len(q(cause="spontaneous")) == 13 and q(cause="activation")[0]["name"] == "cmd"
-    assert [r["name"] for r in q(quality="iv")] == ["di02"]
+    assert [r["name"] for r in q(quality="iv")] == ["di04"]
     assert len(q(quality="ok")) == 12
     assert len(q(since="2026-12-05T10:00:04Z", until="2026-12-05T10:00:05Z")) == 4
     for bad in ({"quality": "X%"}, {"since": "yesterday"}):
@@ -87,17 +87,17 @@ def test_live_rows_arrive_after_the_log_writes_and_again_when_a_master_acknowled
 
     async def scenario() -> None:
         writer = asyncio.get_running_loop().create_task(soe.run())
-        sup.db.update("di01", True, timestamp=T0)  # before anybody watches
+        sup.db.update("di03", True, timestamp=T0)  # before anybody watches (no calc follows di03)
         await wait_for(lambda: soe.logged == 1)
         assert soe.written == []  # nobody watches: the log tells nobody
         unsubscribe = events.subscribe(seen.append)
         assert soe.written == [events._written]
         session = sup.outstation.open_session(MASTER, PROFILE_104, "iec104", lambda: None)
         session.activate()
-        sup.db.update("di01", False, timestamp=T0 + 1)
+        sup.db.update("di03", False, timestamp=T0 + 1)
         await wait_for(lambda: len(seen) == 1)
         row = seen[0]
-        assert (row["name"], row["value"], row["masters"]) == ("di01", "off", "-")
+        assert (row["name"], row["value"], row["masters"]) == ("di03", "off", "-")
         count = 0
         while session.next_output() is not None:
             count += 1
@@ -106,7 +106,7 @@ def test_live_rows_arrive_after_the_log_writes_and_again_when_a_master_acknowled
         assert seen[1]["id"] == row["id"] and seen[1]["masters"] == MASTER
         unsubscribe()
         assert soe.written == [] and events._task is None
-        sup.db.update("di01", True, timestamp=T0 + 2)
+        sup.db.update("di03", True, timestamp=T0 + 2)
         await wait_for(lambda: soe.logged == 3)
         await asyncio.sleep(0.05)
         assert len(seen) == 2  # unsubscribed: nothing more
