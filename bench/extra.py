@@ -1,0 +1,174 @@
+"""The benchmark's cost figures: CPU per event (net of the load generator), fan-out to several
+masters, point-count scaling, and the "Pi budget" CPU quota. See docs/performance.md."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import procstat
+from bench.master import Master
+from bench.plan import write_config
+
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
+CGROUP_V2 = Path("/sys/fs/cgroup")
+BUDGET_QUOTA_PCT = 25  # of one core: a Pi-class core is roughly 3-5 times slower than this VM's
+PERIOD_US = 100_000
+
+
+@dataclass
+class Budget:
+    """One cgroup per process under test, each with a CPU quota of ``pct`` % of one core. The
+    wrapper puts the child into its group before it execs (``sh -c 'echo $$ > procs; exec'``)."""
+
+    root: Path
+    procs_file: str
+    pct: int
+    groups: list[Path]
+
+    def wrap(self, name: str) -> list[str]:
+        group = self.root / f"rtu-bench-{os.getpid()}-{name}"
+        if not group.exists():
+            group.mkdir()
+            self.groups.append(group)
+            quota = PERIOD_US * self.pct // 100
+            if self.root == CGROUP_V1_CPU:
+                (group / "cpu.cfs_period_us").write_text(f"{PERIOD_US}\n")
+                (group / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+            else:
+                (group / "cpu.max").write_text(f"{quota} {PERIOD_US}\n")
+        return ["sh", "-c", f'echo $$ > "{group / self.procs_file}" && exec "$@"', "sh"]
+
+    def close(self) -> None:
+        for group in self.groups:
+            with suppress(OSError):
+                group.rmdir()
+        self.groups.clear()
+
+
+def open_budget(pct: int = BUDGET_QUOTA_PCT) -> tuple[Budget | None, str]:
+    """A writable cgroup CPU controller (v1 ``cpu`` or v2 with ``cpu`` enabled), or the reason
+    why not. systemd-run --scope needs a session bus; the cgroup filesystem needs none."""
+    probe_name = f"rtu-bench-probe-{os.getpid()}"
+    candidates: list[tuple[Path, str, str]] = []
+    if (CGROUP_V1_CPU / "cpu.cfs_quota_us").exists():
+        candidates.append((CGROUP_V1_CPU, "cgroup.procs", "cpu.cfs_quota_us"))
+    controllers = CGROUP_V2 / "cgroup.subtree_control"
+    if controllers.exists() and "cpu" in controllers.read_text().split():
+        candidates.append((CGROUP_V2, "cgroup.procs", "cpu.max"))
+    reasons = []
+    for root, procs, knob in candidates:
+        probe = root / probe_name
+        try:
+            probe.mkdir()
+            try:
+                if not (probe / knob).exists():
+                    raise OSError(f"{knob} missing")
+                (probe / knob).read_text()
+            finally:
+                probe.rmdir()
+        except OSError as exc:
+            reasons.append(f"{root}: {exc}")
+            continue
+        return Budget(root, procs, pct, []), f"cgroup {root} ({knob}), {pct} % of one core"
+    if not candidates:
+        reasons.append("no cgroup CPU controller (v1 cpu or v2 cpu in subtree_control)")
+    return None, "Pi budget mode skipped: " + "; ".join(reasons)
+
+
+# -- CPU per event -------------------------------------------------------------------------------
+def cpu_per_event(agent: Any, rate: float, seconds: float, wait: Callable[[int, int], int],
+                  since: Callable[[], int]) -> dict[str, Any]:
+    """One burst and one dry burst (the generator alone) at ``rate``: the agent's CPU per event
+    net of the generator, and the generator's own cost beside it."""
+    mark = since()
+    real = agent.request(cmd="burst", rate=rate, duration=seconds, timeout=seconds * 20 + 60)
+    received = wait(real["count"], mark)
+    dry = agent.request(cmd="burst", rate=rate, duration=seconds, dry=True,
+                        timeout=seconds * 20 + 60)
+    n = max(1, real["count"])
+    return {"rate": rate, "events": real["count"], "received": received,
+            "cpu_us_per_event": (real["cpu_ns"] - dry["cpu_ns"]) / n / 1000,
+            "gross_us_per_event": real["cpu_ns"] / n / 1000,
+            "generator_us_per_event": dry["cpu_ns"] / max(1, dry["count"]) / 1000}
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def fan_out(agent: Any, port: int, host: str, first: Master, counts: tuple[int, ...],
+            rate: float, seconds: float, repeats: int) -> dict[str, Any]:
+    """CPU per event of our agent with 1, 4, 8 ... masters started, ``repeats`` passes over
+    ``counts`` (1 4 8 1 4 8): extra masters connect before and close after each measurement.
+    Every master must receive every event."""
+    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
+    for _ in range(repeats):
+        for n in counts:
+            with ExitStack() as stack:
+                masters = [first]
+                for _ in range(n - 1):
+                    m = stack.enter_context(Master(host, port))
+                    m.connect(timeout=30)
+                    masters.append(m)
+                time.sleep(0.1)
+                marks = [len(m.events) for m in masters]
+
+                def wait(count: int, _mark: int, masters: list[Master] = masters,
+                         marks: list[int] = marks) -> int:
+                    return min(m.wait_events(count, mk, timeout=30, quiet=1.0)
+                               for m, mk in zip(masters, marks))
+
+                r = cpu_per_event(agent, rate, seconds, wait, lambda: 0)
+                r["masters"] = n
+                r["all_received"] = r["received"] >= r["events"]
+                runs[n].append(r)
+    out: dict[str, Any] = {"rate": rate, "runs": {str(n): v for n, v in runs.items()}}
+    for n in counts:
+        out[f"cpu_us_per_event_{n}"] = median_of(runs[n], "cpu_us_per_event")
+        out[f"all_received_{n}"] = all(r["all_received"] for r in runs[n])
+    return out
+
+
+# -- point-count scaling -------------------------------------------------------------------------
+def scaling_row(points: int, logdir: Path, rtu_run: Any, agent_cls: Any, host: str,
+                free_port: Callable[[], int], gi: Callable[[Master], dict[str, Any]],
+                rate: float, seconds: float) -> dict[str, Any]:
+    """Start-up (spawn to READY=1), RSS and GI time of ``rtu run`` with ``points`` points, then
+    CPU per event at ``rate`` in an agent with the same points."""
+    config = write_config(logdir / f"scale-{points}.toml", points, 2404)
+    port = free_port()
+    row: dict[str, Any] = {"points": points}
+    with rtu_run(config, port, logdir) as (proc, notify, t0), Master(host, port) as m:
+        t_con = m.connect(timeout=180)
+        deadline = time.monotonic() + 5
+        while notify.ready_ns is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        row["startup_s"] = ((notify.ready_ns if notify.ready_ns is not None else t_con)
+                            - t0) / 1e9
+        row["startup_to_startdt_con_s"] = (t_con - t0) / 1e9
+        row["rss_before_gi_mb"] = procstat.rss_mb(proc.pid)
+        g = gi(m)
+        row["gi_s"], row["gi_objects"] = g["gi_s"], g["objects"]
+        row["rss_mb"] = procstat.rss_mb(proc.pid)
+        row["hwm_mb"] = procstat.rss_mb(proc.pid, "VmHWM")
+    agent = agent_cls("ours", config, free_port(), points, logdir, name=f"ours-{points}")
+    try:
+        with Master(host, agent.port) as m:
+            m.connect(timeout=180)
+            time.sleep(0.2)
+            c = cpu_per_event(agent, rate, seconds,
+                              lambda count, mark: m.wait_events(count, mark, 30, 1.0),
+                              lambda: len(m.events))
+    finally:
+        agent.close()
+    row["cpu_us_per_event"] = c["cpu_us_per_event"]
+    row["generator_us_per_event"] = c["generator_us_per_event"]
+    row["cpu_events_received"] = c["received"] >= c["events"]
+    return row
