@@ -841,11 +841,14 @@ def table(res: Results) -> str:
     scaling = res.details.get("scaling") or []
     if scaling:
         lines += ["", ("scaling of `rtu run` (ours): points, start-up to READY=1, RSS after "
-                       "GI, GI ACT_CON->ACT_TERM, CPU per event at 10,000 ev/s (net)")]
+                       "GI, GI ACT_CON->ACT_TERM, CPU per event at 10,000 ev/s (net), p99 "
+                       "latency of another master's events (one a ms) during a GI")]
         for r in scaling:
             lines.append(f"  {r['points']:>7,}  {r['startup_s']:6.3f} s  {r['rss_mb']:6.1f} MiB"
                          f"  {r['gi_s']:7.3f} s ({r['gi_objects']:,} obj)"
-                         f"  {r['cpu_us_per_event']:6.2f} us")
+                         f"  {r['cpu_us_per_event']:6.2f} us"
+                         f"  {_fmt(r.get('gi_other_p99_ms'), 'ms')} ms"
+                         f" ({r.get('gi_other_events', 0)} events)")
     lines.append("")
     for name, ok in goals(f).items():
         lines.append(f"goal {name}: {'met' if ok else 'NOT met' if ok is False else 'n/a'}")
