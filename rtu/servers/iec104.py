@@ -346,11 +346,17 @@ class _Link(asyncio.Protocol):
             return
         if not self._paused:
             now = self.loop.time()
+            sent = 0
             while conn.can_send:
+                if sent and session.interrogation is not None:
+                    # a GI yields to the loop after each ASDU: other masters' events go first
+                    self._wake()
+                    break
                 out = session.next_output()
                 if out is None:
                     break
                 conn.send_asdu(out.asdu, now)
+                sent += 1
         self._write()
         self._arm_timer()
 
