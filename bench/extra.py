@@ -3,8 +3,11 @@ masters, point-count scaling, and the "Pi budget" CPU quota. See docs/performanc
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
@@ -13,15 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import procstat
-from bench.master import (
-    C_IC_NA_1,
-    COT_ACTIVATION_CON,
-    COT_ACTIVATION_TERMINATION,
-    Master,
-    decode_events,
-    interrogation_asdu,
-)
-from bench.plan import COMMON_ADDRESS, expected_objects, write_config
+from bench.master import Master, decode_events
+from bench.plan import expected_objects, write_config
 
 CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
 CGROUP_V2 = Path("/sys/fs/cgroup")
@@ -143,32 +139,44 @@ def fan_out(agent: Any, port: int, host: str, first: Master, counts: tuple[int, 
     return out
 
 
-def events_during_gi(agent: Any, m: Master, mg: Master, points: int) -> dict[str, Any]:
-    """Master ``mg`` asks for a GI while the agent makes a change every millisecond; the
-    latency of the changes made between that GI's ACT_CON and ACT_TERM, as master ``m`` (the
-    other one) receives them."""
-    from bench.runner import match_events  # runner imports this module
+def events_during_gi(agent: Any, m: Master, points: int) -> dict[str, Any]:
+    """A master in another process (bench/gi_master.py) asks for a GI while the agent makes a
+    change every millisecond; the latency of the changes made between that GI's ACT_CON and
+    ACT_TERM, as master ``m`` (the other one) receives them."""
+    from bench.runner import ROOT, match_events  # runner imports this module
 
-    since_g, since_e = len(mg.asdus), len(m.events)
-    mg.send_asdu(interrogation_asdu(COMMON_ADDRESS))
-    reply = agent.request(cmd="latency", n=100 + points // 200, interval_ms=1.0)
-    con = mg.wait_asdu(lambda a: a.type_id == C_IC_NA_1 and a.cot == COT_ACTIVATION_CON,
-                       since_g, 60)
-    term = mg.wait_asdu(lambda a: a.type_id == C_IC_NA_1
-                        and a.cot == COT_ACTIVATION_TERMINATION, since_g, 120)
+    gm = subprocess.Popen([sys.executable, "-m", "bench.gi_master", "--port", str(agent.port)],
+                          cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert gm.stdin is not None and gm.stdout is not None
+        if '"ready"' not in gm.stdout.readline():
+            raise RuntimeError("bench.gi_master did not connect")
+        since_e = len(m.events)
+        gm.stdin.write("go\n")
+        gm.stdin.flush()
+        reply = agent.request(cmd="latency", n=100 + points // 200, interval_ms=1.0)
+        gi = json.loads(gm.stdout.readline())
+    finally:
+        if gm.poll() is None:
+            try:
+                gm.wait(30)
+            except subprocess.TimeoutExpired:
+                gm.kill()
+                gm.wait(5)
     m.wait_events(reply["count"], since_e, timeout=30, quiet=1.0)
     received = decode_events(m.events[since_e:])
     times, _ = match_events(received, expected_objects(reply["first"], reply["count"], points))
-    during = [(tr - tc) / 1e6 for tc, tr in zip(reply["t_ns"], times)
-              if tr is not None and con.t_ns <= tc <= term.t_ns]
-    lost = sum(t is None for t in times)
-    if not during:
-        return {"gi_other_events": 0, "gi_other_lost": lost, "gi_other_p99_ms": None,
-                "gi_other_max_ms": None, "gi_with_events_s": (term.t_ns - con.t_ns) / 1e9}
-    during.sort()
-    p99 = during[min(len(during) - 1, round(0.99 * (len(during) - 1)))]
-    return {"gi_other_events": len(during), "gi_other_lost": lost, "gi_other_p99_ms": p99,
-            "gi_other_max_ms": during[-1], "gi_with_events_s": (term.t_ns - con.t_ns) / 1e9}
+    during = sorted((tr - tc) / 1e6 for tc, tr in zip(reply["t_ns"], times)
+                    if tr is not None and gi["con_ns"] <= tc <= gi["term_ns"])
+    out: dict[str, Any] = {"gi_other_events": len(during),
+                           "gi_other_lost": sum(t is None for t in times),
+                           "gi_with_events_s": (gi["term_ns"] - gi["con_ns"]) / 1e9,
+                           "gi_with_events_objects": gi["objects"],
+                           "gi_other_p99_ms": None, "gi_other_max_ms": None}
+    if during:
+        out["gi_other_p99_ms"] = during[min(len(during) - 1, round(0.99 * (len(during) - 1)))]
+        out["gi_other_max_ms"] = during[-1]
+    return out
 
 
 # -- point-count scaling -------------------------------------------------------------------------
@@ -195,14 +203,13 @@ def scaling_row(points: int, logdir: Path, rtu_run: Any, agent_cls: Any, host: s
         row["hwm_mb"] = procstat.rss_mb(proc.pid, "VmHWM")
     agent = agent_cls("ours", config, free_port(), points, logdir, name=f"ours-{points}")
     try:
-        with Master(host, agent.port) as m, Master(host, agent.port) as mg:
+        with Master(host, agent.port) as m:
             m.connect(timeout=180)
-            mg.connect(timeout=30)
             time.sleep(0.2)
             c = cpu_per_event(agent, rate, seconds,
                               lambda count, mark: m.wait_events(count, mark, 30, 1.0),
                               lambda: len(m.events))
-            row.update(events_during_gi(agent, m, mg, points))
+            row.update(events_during_gi(agent, m, points))
     finally:
         agent.close()
     row["cpu_us_per_event"] = c["cpu_us_per_event"]
