@@ -35,6 +35,9 @@ if TYPE_CHECKING:  # rtu.servers.tls is loaded only by a server that uses TLS
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 2404
+#: the longest a GI in progress keeps the event loop before it yields (issue 21: another
+#: master's events must keep a p99 latency under 2 ms during a 50,000-point GI)
+GI_SLICE_S = 0.0005
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,8 +351,10 @@ class _Link(asyncio.Protocol):
             now = self.loop.time()
             sent = 0
             while conn.can_send:
-                if sent and session.interrogation is not None:
-                    # a GI yields to the loop after each ASDU: other masters' events go first
+                if (sent and session.interrogation is not None
+                        and self.loop.time() - now >= GI_SLICE_S):
+                    # a GI yields to the loop once it has worked for a slice: other masters'
+                    # events go out in between
                     self._wake()
                     break
                 out = session.next_output()
