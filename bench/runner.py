@@ -787,6 +787,12 @@ def goals(f: dict[str, float | None]) -> dict[str, bool | None]:
         "gi_no_slower_than_reference": gi,
         "rss_below_60mb": num("rss_10k_mb") < 60 if known("rss_10k_mb") else None,
         "idle_cpu_below_1pct": num("idle_cpu_pct") < 1 if known("idle_cpu_pct") else None,
+        # issue 21
+        "cpu_per_event_at_most_8us": (num("cpu_us_per_event") <= 8
+                                      if known("cpu_us_per_event") else None),
+        "fan_out_8_masters_at_most_1_5x_of_1": (
+            num("fan_out_cpu_us_8") <= 1.5 * num("fan_out_cpu_us_1")
+            if known("fan_out_cpu_us_8", "fan_out_cpu_us_1") else None),
     }
 
 
