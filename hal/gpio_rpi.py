@@ -134,11 +134,24 @@ class RpiGpioBank:
         g = self._gpio
         for name, spec in self._inputs.items():
             pin = self._pins[name]
-            if spec.debounce > 0:
-                bouncetime = max(1, round(spec.debounce * 1000))
-                g.add_event_detect(pin, g.BOTH, callback=self._on_edge, bouncetime=bouncetime)
-            else:
-                g.add_event_detect(pin, g.BOTH, callback=self._on_edge)
+            try:
+                if spec.debounce > 0:
+                    bouncetime = max(1, round(spec.debounce * 1000))
+                    g.add_event_detect(pin, g.BOTH, callback=self._on_edge,
+                                       bouncetime=bouncetime)
+                else:
+                    g.add_event_detect(pin, g.BOTH, callback=self._on_edge)
+            except RuntimeError as exc:
+                # RPi.GPIO 0.7.1 on kernels 6.6 and later (Raspberry Pi OS since 2024): the
+                # sysfs GPIO interface it uses for edges is gone ("Failed to add edge
+                # detection"). Undo the lines already watched, then say what works instead.
+                self.unwatch()
+                raise GpioUnavailableError(
+                    f"{name}: RPi.GPIO cannot watch GPIO{pin} for edges ({exc}); RPi.GPIO "
+                    f"0.7.1 fails so on kernels 6.6 and later: set backend = \"gpiod\" in [gpio] "
+                    f"(the character device, every Raspberry Pi), or install a drop-in that "
+                    f"provides the RPi.GPIO module on lgpio (such as rpi-lgpio)"
+                ) from None
             self._watched.append(pin)
 
     def unwatch(self) -> None:

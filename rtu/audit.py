@@ -20,11 +20,11 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import Cot
+from rtu.points.timestamps import utc_datetime
 from rtu.soe import ActionRecord, SoeLog, SyslogTarget, parse_syslog, value_text
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ _APP: Final = "rtu"
 
 def rfc5424(record: ActionRecord, *, hostname: str, procid: int, severity: int) -> bytes:
     """One RFC 5424 message: structured data carry the fields, MSG the text."""
-    stamp = datetime.fromtimestamp(record.time, tz=UTC).isoformat(timespec="milliseconds")
+    stamp = utc_datetime(record.time).isoformat(timespec="milliseconds")
     fields = {"kind": record.kind, "point": record.point, "ioa": str(record.ioa),
               "type": record.type, "value": record.value, "outcome": record.outcome,
               "cause": record.cause}

@@ -109,6 +109,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
+    from rtu.preflight import check_paths
+
+    findings = check_paths(config)
+    for kind, text in findings:
+        print(f"{args.file}: {kind}: {text}", file=sys.stderr)
+    if any(kind == "error" for kind, _ in findings):
+        return 1
     print(f"{args.file}: OK, {len(config.points)} points, {len(config.relays)} relays")
     return 0
 
@@ -315,7 +322,8 @@ def _add_operator_commands(sub: Any) -> None:
     def socket_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--socket", metavar="PATH",
                        help="the outstation's control socket (default: found by itself in "
-                            "$RUNTIME_DIRECTORY, /run/rtu, $XDG_RUNTIME_DIR/rtu or /tmp/rtu-UID)")
+                            "$RUNTIME_DIRECTORY, /run/rtu, $XDG_RUNTIME_DIR/rtu or /tmp/rtu-UID; "
+                            "only a socket owned by root, you or the service user is used)")
 
     status = sub.add_parser("status", help="masters, queues, sources and health of the running "
                                            "outstation")
@@ -385,8 +393,19 @@ def _add_operator_commands(sub: Any) -> None:
     dec.set_defaults(func=cmd_decode)
 
 
+def _version() -> str:
+    """The installed distribution's version (what a fleet report shows per board)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("rtu-outstation")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rtu", description="IEC 60870-5-101/104 RTU outstation")
+    parser.add_argument("--version", action="version", version=f"rtu {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the outstation (the bench profile without --config)")
     run.add_argument("--config", metavar="FILE", help="TOML configuration file")

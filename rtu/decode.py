@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import Enum
 from typing import Final
 
@@ -42,6 +41,7 @@ from rtu.iec.cs101.link import (
 )
 from rtu.iec.cs104.apci import ApciError, FrameParser, IFrame, SFrame, UFrame
 from rtu.iec.errors import LocalProtocolError
+from rtu.points.timestamps import utc_datetime
 
 __all__ = ["DecodeError", "Options", "Protocol", "cp56_text", "decode", "describe_asdu",
            "guess_protocol", "parse_hex"]
@@ -282,7 +282,7 @@ def _field_text(type_id: TypeId, name: str, value: object) -> str:
 def cp56_text(t: Cp56Time2a) -> str:
     """``2026-11-23 11:22:33.456 UTC`` (+ invalid / summer time / weekday flags)."""
     try:
-        moment = datetime.fromtimestamp(t.to_timestamp(), tz=UTC)
+        moment = utc_datetime(t.to_timestamp())
         text = moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{t.milliseconds % 1000:03d} UTC"
     except (ValueError, OverflowError):
         text = (f"20{t.year:02d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:"

@@ -6,14 +6,19 @@ receives its changes as time-tagged spontaneous events, like any other point.
 
 Signals (the full list; docs/commissioning.md explains them):
 
-* ``clock_synchronised``: ON while station time is synchronised: the kernel reports its clock
-  synchronised (adjtimex: NTP, chrony or PTP discipline it), or a master has synchronised the
-  station clock (C_CS_NA_1) since start-up. (The time issue will add its own sources of time;
-  until then these two are what exists.)
+* ``clock_synchronised``: ON while station time is synchronised: the outstation's
+  :attr:`~rtu.iec.outstation.Outstation.time_valid` (the system clock is synchronised, as
+  rtu/clockstate.py reads it, or a master's clock synchronisation is in force). It is the
+  same state that decides IV on the time tags the outstation creates.
 * ``journal``: event persistence healthy: ON when the event journal works or is not configured,
-  OFF while it is configured and its last commit failed.
-* ``events_lost``: ON once an event queue of some master (a session queue or a group's backlog)
-  or the journal has dropped events since start-up.
+  OFF while it is configured and its last commit failed, or it could not be opened at all
+  (the outstation then runs without persistence).
+* ``events_lost``: the outstation's "events lost" state
+  (:attr:`~rtu.iec.outstation.Outstation.events_lost`): ON once an event queue of some master
+  (a session queue or a group's backlog), or the journal, dropped events, OFF again once every
+  event group that lost events has been answered a station interrogation. Its point is the
+  outstation's own ([station] events_lost_ioa, or the one [[points]] entry of this signal): the
+  outstation sets it and reserves room for its events, so this source never writes it.
 * ``config_fallback``: configuration fallback active. The fallback itself (running a last good
   configuration when the file is bad) does not exist yet, so this is always OFF.
 * ``certificate``: the station's TLS certificate ([iec104.tls] certificate) expires within
@@ -37,8 +42,6 @@ components keep anyway: no hook on any hot path.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import logging
 import os
 import time
@@ -48,8 +51,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
+from rtu.clockstate import system_clock_synchronised
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
+from rtu.points.timestamps import posix_seconds
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -68,6 +73,8 @@ FAMILIES: Final = ("source:", "link:104:", "link:101:")
 _DEFAULTS: Final = {"journal": True}
 _DEFAULT_FAMILIES: Final = {"source:": True}  # a device is OK until it fails to answer
 _INVALID: Final = Quality.IV | Quality.NT
+# signals whose point another owner sets (the outstation: its events are never dropped)
+_OWNED_ELSEWHERE: Final = frozenset({"events_lost"})
 
 
 def signal_error(source: str, kind: PointKind | None) -> str | None:
@@ -186,40 +193,13 @@ def link_states(sup: Supervisor) -> dict[str, bool]:
     return links
 
 
-def events_lost(sup: Supervisor) -> bool:
-    """Whether any queue of a master, or the journal, has dropped events."""
-    for group in sup.outstation.groups.values():
-        if group.backlog.overflowed:
-            return True
-        if any(session.events.overflowed for session in group.sessions):
-            return True
-    journal = sup.journal
-    return bool(journal is not None and journal.store.overflowed)
-
-
 def journal_healthy(sup: Supervisor) -> bool:
+    """OFF while a configured journal fails, or could not be opened at all (running without
+    persistence: ``Supervisor.journal_unavailable`` says why)."""
+    if sup.journal_unavailable is not None:
+        return False
     journal = sup.journal
     return journal is None or journal.last_error is None
-
-
-# -- the clock ---------------------------------------------------------------------------------------
-_TIME_ERROR: Final = 5  # adjtimex(2): the clock is not synchronised
-_TIMEX_SIZE: Final = 512  # more than sizeof(struct timex) on every Linux ABI
-
-
-def kernel_clock_synchronised() -> bool | None:
-    """The kernel's view (adjtimex with no change requested); None where it cannot be read."""
-    try:
-        name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name, use_errno=True)
-        adjtimex = libc.adjtimex
-    except (OSError, AttributeError, TypeError):
-        return None
-    buffer = ctypes.create_string_buffer(_TIMEX_SIZE)  # modes = 0: read only
-    state = adjtimex(buffer)
-    if state < 0:
-        return None
-    return bool(state != _TIME_ERROR)
 
 
 # -- the station certificate -----------------------------------------------------------------------
@@ -253,7 +233,7 @@ def certificate_not_after(path: str) -> float:
     elif tag != 0x18:  # GeneralizedTime YYYYMMDDHHMMSSZ
         raise ValueError(f"{path}: notAfter has tag 0x{tag:02X}")
     moment = datetime.strptime(text_time, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
-    return moment.timestamp()
+    return posix_seconds(moment)
 
 
 def _der_item(data: bytes, offset: int) -> tuple[tuple[int, bytes], int]:
@@ -315,11 +295,12 @@ class HealthSource:
     def __init__(self, db: PointDatabase, supervisor: Supervisor | None = None, *,
                  interval: float = HEALTH_INTERVAL,
                  wall: Callable[[], float] = time.time,
-                 kernel_clock: Callable[[], bool | None] = kernel_clock_synchronised) -> None:
+                 kernel_clock: Callable[[], bool | None] | None = None) -> None:
         self.db = db
         self.supervisor = supervisor  # re-pointed by the supervisor when it adopts a rebuild
         self.interval = interval
         self.wall = wall
+        # the start-up value of clock_synchronised only (None: rtu.clockstate's reading)
         self.kernel_clock = kernel_clock
         self.certificate = CertificateWatch(wall)
         self.bindings: dict[str, list[str]] = {}
@@ -335,15 +316,18 @@ class HealthSource:
     def initialise(self) -> None:
         """Give every health point its start-up value (before the outstation subscribes):
         ``journal`` and ``source:NAME`` ON (healthy until they fail), ``clock_synchronised``
-        as the kernel says, the others OFF."""
+        as the system clock is (the outstation does not exist yet), the others OFF. The events
+        lost point is the outstation's: it sets it itself."""
         now = self.wall()
         for signal, names in self.bindings.items():
+            if signal in _OWNED_ELSEWHERE:
+                continue
             value = _DEFAULTS.get(signal, False)
             for family, default in _DEFAULT_FAMILIES.items():
                 if signal.startswith(family):
                     value = default
             if signal == "clock_synchronised":
-                value = bool(self.kernel_clock())
+                value = bool((self.kernel_clock or system_clock_synchronised)())
             for name in names:
                 self.db.update(name, value, timestamp=now)
 
@@ -353,12 +337,11 @@ class HealthSource:
         sup = self.supervisor
         if sup is None:
             return {}
-        kernel = self.kernel_clock()
         tls = sup.iec104.settings.tls if sup.iec104 is not None else None
         values: dict[str, bool | None] = {
-            "clock_synchronised": bool(kernel) or sup.outstation.clock_synchronised,
+            "clock_synchronised": sup.outstation.time_valid,
             "journal": journal_healthy(sup),
-            "events_lost": events_lost(sup),
+            "events_lost": sup.outstation.events_lost,
             "config_fallback": False,  # no fallback exists yet
             "certificate": self.certificate.expiring(tls.certificate if tls else None),
         }
@@ -377,6 +360,8 @@ class HealthSource:
         values = self.signals()
         now = self.wall()
         for signal, names in self.bindings.items():
+            if signal in _OWNED_ELSEWHERE:
+                continue
             if signal not in values:
                 if signal not in self._unknown_logged:
                     self._unknown_logged.add(signal)

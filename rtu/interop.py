@@ -29,6 +29,7 @@ from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.asdu.types import Cot, TypeId, counter_cot, interrogation_cot
 from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
 from rtu.iec.outstation.outstation import _ORIGIN_COT
+from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction, OutstationConfig
 from rtu.points.model import ChangeOrigin, PointKind
 
 # The causes each control-direction handler answers with (positive and negative confirmations
@@ -179,12 +180,11 @@ def sections(config: AppConfig) -> list[Section]:
         ("spontaneous transmission", "yes, with CP56Time2a time tags"),
         ("general interrogation", "station (QOI 20) and groups "
          + (", ".join(map(str, groups)) if groups else "1-16 (none configured)")),
-        ("clock synchronisation", "yes (C_CS_NA_1); time tags IV until the first one"
-         if station.time_invalid_until_sync else "yes (C_CS_NA_1)"),
+        ("clock synchronisation", _clock_text(station)),
         ("command transmission", "direct execute and select-before-operate"
          + (" (required on some points)" if select_required else "")
          + f"; select timeout {station.select_timeout:g} s; "
-         "maximum command age (C_xx_TA_1): not checked; QU: short/long pulse, persistent"),
+         + command_age_text(station) + "; QU: short/long pulse, persistent"),
         ("transmission of integrated totals", "mode C: freeze (FRZ 1, without reset) and read "
          "(FRZ 0) by counter interrogation C_CI_NA_1, general" + (", groups " + ", ".join(
              map(str, counter_groups)) if counter_groups else "")
@@ -214,6 +214,32 @@ def sections(config: AppConfig) -> list[Section]:
             ("port", str(i104.port)),
         )))
     return out
+
+
+def command_age_text(station: OutstationConfig) -> str:
+    """The maximum delay of a time-tagged command ([station] max_command_age), as the list
+    states it."""
+    if not station.max_command_age:
+        return "maximum command age (C_xx_TA_1): not checked (max_command_age 0)"
+    answer = ("negative ACT_CON" if station.command_age_action is CommandAgeAction.REFUSE
+              else "not answered")
+    unsynchronised = ("checked against our clock also while it is not synchronised"
+                      if station.check_age_unsynchronised
+                      else "not checked while our clock is not synchronised")
+    return (f"maximum command age (C_xx_TA_1, select and execute): {station.max_command_age:g} s "
+            f"against station time, either way; an older, future or IV-tagged command is not "
+            f"executed ({answer}); {unsynchronised}")
+
+
+def _clock_text(station: OutstationConfig) -> str:
+    mode = ("steps the system clock (originators " + ", ".join(
+        map(str, sorted(station.command_originators))) + ")"
+        if station.clock_sync is ClockSyncMode.SYSTEM
+        else "an offset on the time tags the outstation creates, not on device time stamps")
+    zone = "local time with SU" if station.local_time else "UTC"
+    iv = ("; IV on our time tags while neither the system clock (NTP) nor a master has "
+          "synchronised the clock" if station.invalid_time_until_synced else "")
+    return f"yes (C_CS_NA_1): {mode}; time tags in {zone}{iv}"
 
 
 def render(config: AppConfig, fmt: str = "md") -> str:

@@ -72,7 +72,7 @@ def setup_logging(level: str, *, stream: TextIO | None = None,
     handler: logging.Handler
     if journal_stream(stream, environ):
         try:
-            from systemd.journal import JournalHandler  # type: ignore[import-not-found, unused-ignore]
+            from systemd.journal import JournalHandler  # type: ignore[import-not-found, import-untyped, unused-ignore]
         except ImportError:
             handler = logging.StreamHandler(stream or sys.stderr)
             handler.setFormatter(PriorityFormatter(JOURNAL_FORMAT))

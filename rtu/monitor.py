@@ -34,7 +34,6 @@ import time
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -42,6 +41,7 @@ from rtu.decode import _control_text, describe_asdu
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.cs101.ft12 import FixedFrame, Ft12Parser, SingleChar, VariableFrame, encode_frame
+from rtu.points.timestamps import utc_datetime
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -294,7 +294,7 @@ def matches(seen: Seen, type_id: int | None, ioa: int | None) -> bool:
 
 
 def line(seen: Seen) -> str:
-    moment = datetime.fromtimestamp(seen.time, tz=UTC)
+    moment = utc_datetime(seen.time)
     stamp = moment.strftime("%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
     arrow = "<-" if seen.direction == "rx" else "->"
     return f"{stamp} {seen.link} {arrow} {seen.text}"

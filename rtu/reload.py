@@ -6,8 +6,8 @@ overrides). An invalid file changes nothing: the error is logged and shown in sy
 ``STATUS=``. A valid one is compared with the running configuration, section by section:
 
 * live, in place (the point database, the outstation and every event queue stay):
-  ``[station]`` (common address, select timeout, time_invalid_until_sync; a new
-  ``event_queue_size`` applies to queues created afterwards), ``[commands]`` (pulse lengths,
+  ``[station]`` (common address, select timeout, time tags and clock settings, command age;
+  a new ``event_queue_size`` applies to queues created afterwards), ``[commands]`` (pulse lengths,
   default QU), ``[logging]`` (level), ``[service]`` (control socket: the socket is reopened);
 * ``[journal]`` commit_interval, max_events and fsync apply live; a change of ``enabled`` or
   ``path`` is refused (the running configuration stays): restart the service to apply it;
@@ -54,6 +54,7 @@ LIVE_FIELDS: Final = frozenset({
 })
 BENCH_SOURCE: Final = "<bench>"
 COI_LOCAL_MANUAL_RESET: Final = 1  # cause of initialisation after a rebuild
+COI_REMOTE_RESET: Final = 2  # cause of initialisation after a master's reset process
 
 
 class ReloadError(Exception):
@@ -78,7 +79,8 @@ class ReloadPlan:
 def plan_reload(old: AppConfig, new: AppConfig) -> ReloadPlan:
     changed = tuple(
         f.name for f in dataclasses.fields(AppConfig)
-        if f.name != "source" and getattr(old, f.name) != getattr(new, f.name)
+        # where it came from and the file's digest say nothing about behaviour
+        if f.name not in ("source", "digest") and getattr(old, f.name) != getattr(new, f.name)
     )
     return ReloadPlan(changed, rebuild=any(name not in LIVE_FIELDS for name in changed))
 
@@ -166,7 +168,11 @@ def _still_valid(outstation: Outstation, record: EventRecord) -> bool:
         and record.type_id in MONITOR_TYPES[point.kind]
 
 
-def mark_reinitialised(outstation: Outstation) -> None:
+def mark_reinitialised(outstation: Outstation, *, remote_reset: bool = False) -> None:
     """The end of initialisation queued by a rebuilt outstation's groups says why: local
-    reset after a change of local parameters (COI 1 + bit 7), not power on."""
-    outstation.mark_initialisation(COI_LOCAL_MANUAL_RESET, after_parameter_change=True)
+    reset after a change of local parameters (COI 1 + bit 7), not power on; or, with
+    ``remote_reset``, a master's reset process (COI 2)."""
+    if remote_reset:
+        outstation.mark_initialisation(COI_REMOTE_RESET, after_parameter_change=False)
+    else:
+        outstation.mark_initialisation(COI_LOCAL_MANUAL_RESET, after_parameter_change=True)

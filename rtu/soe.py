@@ -47,6 +47,7 @@ from rtu.iec.asdu.objects import (
     MeasuredNormalized,
 )
 from rtu.iec.asdu.types import DoublePointValue, Qds
+from rtu.points.timestamps import posix_seconds, utc_datetime
 
 if TYPE_CHECKING:
     from rtu.config.reader import Reader
@@ -427,7 +428,7 @@ def parse_time(text: str, now: float | None = None) -> float:
             from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+    return posix_seconds(moment)
 
 
 def query(conn: sqlite3.Connection, *, since: float | None = None, until: float | None = None,
@@ -465,7 +466,7 @@ _SHOWN: Final = ("time", "kind", "point", "ioa", "type", "value", "quality", "ca
 def time_text(timestamp: float) -> str:
     if not timestamp:
         return "-"
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    moment = utc_datetime(timestamp)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -9,6 +9,8 @@ into a JSON Schema.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import os
 import tomllib
@@ -33,7 +35,7 @@ from rtu.config.service import (
     parse_logging,
     parse_service,
 )
-from rtu.config.station import STATION, FieldSizes, parse_station
+from rtu.config.station import STATION, FieldSizes, parse_station, resolve_events_lost
 from rtu.health import HEALTH_PREFIX, health_source
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.config import POINTS, PointSources, parse_points
@@ -114,6 +116,7 @@ class AppConfig:
     soe: SoeConfig = field(default_factory=SoeConfig)  # [soe]: sequence-of-events log, audit
     # the sections of components registered with their own parser (Component.parse)
     sections: Mapping[str, object] = field(default_factory=dict)
+    digest: str = ""  # SHA-256 (hex) of the bytes read: what `rtu status` reports as running
 
     def section(self, name: str) -> object:
         """What a registered component's parser made of its section (None if absent)."""
@@ -137,7 +140,7 @@ def load_config(path: str | os.PathLike[str]) -> AppConfig:
         raise ConfigError(
             [f"{source}: expected UTF-8 text, got byte 0x{raw[exc.start]:02X} on line {line}"]
         ) from None
-    return _parse_text(text, source)
+    return dataclasses.replace(_parse_text(text, source), digest=hashlib.sha256(raw).hexdigest())
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
@@ -205,6 +208,7 @@ def _parse(p: Reader, data: object) -> AppConfig:
     relays, relay_names = parse_relays(p, doc.get("relays", MISSING))
     raw_points = doc.get("points", MISSING)
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
+    station, points = resolve_events_lost(p, station, points)
     modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
     iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
     dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)

@@ -7,15 +7,31 @@ here once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from rtu.config.reader import Reader, one_of
-from rtu.config.schema import Table, array, boolean, choice, default_of, integer, seconds, table
+from rtu.config.schema import (
+    Table,
+    array,
+    boolean,
+    choice,
+    default_of,
+    integer,
+    number,
+    seconds,
+    table,
+)
 from rtu.iec.outstation import OutstationConfig
+from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction
+from rtu.points.model import Point, PointKind
 
-__all__ = ["STATION", "FieldSizes", "parse_station"]
+__all__ = ["EVENTS_LOST_POINT", "EVENTS_LOST_SIGNAL", "STATION", "FieldSizes", "events_lost_point",
+           "parse_station", "resolve_events_lost"]
+
+log = logging.getLogger(__name__)
 
 _CA_MAX: Final = {1: 0xFF - 1, 2: 0xFFFF - 1}  # 0 is unused, the all-ones address is broadcast
 
@@ -24,7 +40,23 @@ SECTION: Final = Table("[station]", (
     choice("cot_size", (1, 2), 2), choice("ca_size", (1, 2), 2), choice("ioa_size", (1, 2, 3), 3),
     seconds("select_timeout", default_of(OutstationConfig, "select_timeout")),
     integer("event_queue_size", default_of(OutstationConfig, "event_queue_size"), 1),
-    boolean("time_invalid_until_sync", default_of(OutstationConfig, "time_invalid_until_sync")),
+    boolean("invalid_time_until_synced", default_of(OutstationConfig, "invalid_time_until_synced")),
+    # the older name of invalid_time_until_synced: still read (deprecated), the new one wins
+    boolean("time_invalid_until_sync",
+            default_of(OutstationConfig, "invalid_time_until_synced")),
+    choice("time_tags", ("utc", "local"), "utc"),
+    choice("clock_sync", tuple(m.value for m in ClockSyncMode),
+           default_of(OutstationConfig, "clock_sync").value),
+    number("clock_offset_lifetime", default_of(OutstationConfig, "clock_offset_lifetime"),
+           at_least=0.0, doc="a number of seconds >= 0 (0: kept until the next sync)"),
+    number("max_command_age", default_of(OutstationConfig, "max_command_age"), at_least=0.0,
+           doc="a number of seconds >= 0 (0: no check)"),
+    choice("command_age_action", tuple(a.value for a in CommandAgeAction),
+           default_of(OutstationConfig, "command_age_action").value),
+    choice("command_age_unsynchronised", ("check", "skip"), "check"),
+    integer("events_lost_ioa", default_of(OutstationConfig, "events_lost_ioa"), 0, 0xFFFFFF,
+            doc="an IOA (0: none; [[points]] source = \"health:events_lost\" may name it "
+                "instead)"),
     array("command_originators", ("integer",), [],
           doc="originator addresses 0..255 whose commands are accepted (empty: any)"),
 ))
@@ -56,21 +88,43 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
     )
     select_timeout = SECTION.key("select_timeout").read(p, tbl, "station")
     event_queue_size = SECTION.key("event_queue_size").read(p, tbl, "station")
-    time_invalid = p.boolean(
-        tbl.get("time_invalid_until_sync", defaults.time_invalid_until_sync),
-        "station.time_invalid_until_sync",
-    )
+    # invalid_time_until_synced; time_invalid_until_sync is its older name (still read)
+    time_key = "invalid_time_until_synced" if "invalid_time_until_synced" in tbl \
+        else "time_invalid_until_sync"
+    time_invalid = SECTION.key(time_key).read(p, tbl, "station")
+    if time_key == "time_invalid_until_sync" and time_key in tbl:
+        log.warning("[station] time_invalid_until_sync is deprecated: it is read as "
+                    "invalid_time_until_synced (rename it)")
+    time_tags = SECTION.key("time_tags").read(p, tbl, "station")
+    clock_sync = SECTION.key("clock_sync").read(p, tbl, "station")
+    lifetime = SECTION.key("clock_offset_lifetime").read(p, tbl, "station")
+    max_age = SECTION.key("max_command_age").read(p, tbl, "station")
+    age_action = SECTION.key("command_age_action").read(p, tbl, "station")
+    age_unsync = SECTION.key("command_age_unsynchronised").read(p, tbl, "station")
+    ioa_max = (1 << (8 * ioa_size)) - 1
+    events_lost_ioa = p.integer(tbl.get("events_lost_ioa", defaults.events_lost_ioa),
+                                "station.events_lost_ioa", 0, ioa_max,
+                                f"an IOA 1..{ioa_max} (0: none)")
     originators = _originators(p, tbl.get("command_originators", []),
                                    "station.command_originators")
     if common_address is None or select_timeout is None or event_queue_size is None \
-            or time_invalid is None or originators is None:
+            or time_invalid is None or originators is None or time_tags is None \
+            or clock_sync is None or lifetime is None or max_age is None \
+            or age_action is None or age_unsync is None or events_lost_ioa is None:
         return None, sizes
     try:
         config = OutstationConfig(
             common_address=common_address,
             select_timeout=select_timeout,
             event_queue_size=event_queue_size,
-            time_invalid_until_sync=time_invalid,
+            invalid_time_until_synced=time_invalid,
+            local_time=time_tags == "local",
+            clock_sync=ClockSyncMode(clock_sync),
+            clock_offset_lifetime=lifetime,
+            max_command_age=max_age,
+            command_age_action=CommandAgeAction(age_action),
+            check_age_unsynchronised=age_unsync == "check",
+            events_lost_ioa=events_lost_ioa,
             command_originators=originators,
         )
     except ValueError as exc:
@@ -100,3 +154,53 @@ def _size(p: Reader, tbl: Mapping[Any, Any], key: str, choices: tuple[int, ...],
         p.expected(path, one_of([str(c) for c in choices], quote=False), value)
         return default
     return value
+
+
+# -- the "events lost" point --------------------------------------------------------------------
+# ONE point: the outstation sets it (ON when an event queue overflowed, OFF once every group that
+# lost events was interrogated; its events are never dropped). It is either a [[points]] entry
+# with source = "health:events_lost" (the health points' form, as in the bench profile) or the
+# point [station] events_lost_ioa adds; both may name it only if they agree on its IOA.
+EVENTS_LOST_SIGNAL: Final = "health:events_lost"
+EVENTS_LOST_POINT: Final = "health_events_lost"  # the name of the point events_lost_ioa adds
+
+
+def events_lost_point(ioa: int) -> Point:
+    """The "events lost" single point that ``[station] events_lost_ioa`` adds."""
+    return Point(EVENTS_LOST_POINT, ioa, PointKind.SINGLE, groups=frozenset(),
+                 source=EVENTS_LOST_SIGNAL,
+                 description="events lost: an event queue overflowed (until the next GI)")
+
+
+def resolve_events_lost(p: Reader, station: OutstationConfig | None,
+                        points: tuple[Point, ...]) -> tuple[OutstationConfig | None,
+                                                            tuple[Point, ...]]:
+    """The station settings with ``events_lost_ioa`` naming THE events lost point, and the
+    points with it (added when only ``events_lost_ioa`` declares it)."""
+    if station is None:
+        return station, points
+    declared = [point for point in points if point.source == EVENTS_LOST_SIGNAL]
+    ioa = station.events_lost_ioa
+    if len(declared) > 1:
+        p.error("station.events_lost_ioa",
+                f"{EVENTS_LOST_SIGNAL} is the outstation's one events lost point, but "
+                f"{len(declared)} points name it: " + ", ".join(d.name for d in declared))
+        return station, points
+    if declared:
+        point = declared[0]
+        if ioa and ioa != point.ioa:
+            p.error("station.events_lost_ioa",
+                    f"IOA {ioa}, but point {point.name!r} (source = \"{EVENTS_LOST_SIGNAL}\") "
+                    f"is the events lost point at IOA {point.ioa}: give both the same IOA, "
+                    "or keep one of them")
+            return station, points
+        return replace(station, events_lost_ioa=point.ioa), points
+    if not ioa:
+        return station, points
+    clash = next((point.name for point in points if point.ioa == ioa), None)
+    if clash is not None:
+        p.error("station.events_lost_ioa",
+                f"IOA {ioa} is point {clash!r}'s: the events lost point needs an IOA of its "
+                "own")
+        return station, points
+    return station, (*points, events_lost_point(ioa))

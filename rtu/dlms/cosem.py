@@ -32,11 +32,14 @@ RANGE_SELECTOR: Final = 1
 ENTRY_SELECTOR: Final = 2
 
 Obis = tuple[int, int, int, int, int, int]
+_EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def encode_datetime_utc(timestamp: float) -> bytes:
     """POSIX seconds -> a COSEM date-time in UTC (deviation 0, status 0), whole seconds."""
-    when = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
+    # by arithmetic, not the platform's time_t (32-bit boards stop at 2038; rtu/dlms imports
+    # nothing of rtu, so not rtu.points.timestamps)
+    when = _EPOCH + dt.timedelta(seconds=int(timestamp))
     return struct.pack(">HBBBBBBBhB", when.year, when.month, when.day, when.isoweekday(),
                        when.hour, when.minute, when.second, 0, 0, 0)
 

@@ -23,7 +23,11 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
-from rtu.points.model import Point
+from rtu.points.model import Point, PointKind
+
+# what a relay output can execute: it switches on or off (rtu/sources/relays.py); set-points,
+# bitstrings and regulating steps need a target that takes a value (an IEC 61850 control...)
+RELAY_COMMAND_KINDS = frozenset({PointKind.SINGLE_COMMAND, PointKind.DOUBLE_COMMAND})
 
 
 class Pulse(Enum):

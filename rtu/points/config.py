@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from rtu.config.reader import MISSING, Reader, close_match, one_of, show
 from rtu.config.schema import Table, array, boolean, choice, integer, number, string, tables
+from rtu.points.commands import RELAY_COMMAND_KINDS
 from rtu.points.model import Point, PointKind
 
 __all__ = ["IOA_MAX", "POINTS", "PointSources", "parse_points"]
@@ -218,6 +219,12 @@ def _point(p: Reader, item: Mapping[Any, Any], path: str, index: int, ioa_size: 
                     else "no such relay" if not relay_names
                     else f"relays: {', '.join(sorted(relay_names))}")
             p.expected(f"{path}.target", target_expected, target_value, note)
+        elif kind is not None and kind not in RELAY_COMMAND_KINDS:
+            # a master would get a positive ACT_CON and then a negative ACT_TERM
+            p.error(f"{path}.target",
+                    f"relay {target_value!r} cannot execute a {kind.value} command: a relay "
+                    "only switches on and off (single_command, double_command); a set-point, "
+                    "bitstring or regulating step needs a target that takes a value")
         else:
             target = target_value
         feedback_value = tbl.get("feedback", MISSING)

@@ -105,14 +105,18 @@ class PointDatabase:
         *,
         timestamp: float,
         origin: ChangeOrigin = ChangeOrigin.FIELD,
+        device_time: bool = False,
     ) -> bool:
-        """Store a new value seen by a source at ``timestamp``; True if it was reported."""
+        """Store a new value seen by a source at ``timestamp``; True if it was reported.
+
+        ``device_time``: the time stamp comes from the device's own clock (an IEC 61850 ``t``,
+        a DLMS capture time), not from ours, so a master's clock offset must not shift it."""
         try:
             point, is_command, has_deadband = self._facts[name]
         except KeyError:
             raise UnknownPointError(name) from None
         value, quality = _normalise(point, value, quality)
-        new = PointValue(value, quality, timestamp)
+        new = PointValue(value, quality, timestamp, device_time)
         if self._held and name in self._held:
             self._held[name] = new  # substituted or blocked: the field value waits
             return False

@@ -99,6 +99,9 @@ class PointValue:
     value: bool | int | float
     quality: Quality
     timestamp: float  # POSIX seconds at which the source saw the value
+    # the time stamp is the device's own (IEC 61850 ``t``, DLMS capture time): a master's
+    # clock synchronisation of this outstation does not shift it. Not part of the value.
+    device_time: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

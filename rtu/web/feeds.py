@@ -23,6 +23,7 @@ from typing import Any, Final, Protocol
 
 from rtu.points.database import PointDatabase
 from rtu.points.model import ChangeOrigin, PointChanged, Quality
+from rtu.points.timestamps import utc_datetime
 
 Row = Mapping[str, Any]
 Unsubscribe = Callable[[], None]
@@ -51,11 +52,9 @@ def quality_text(quality: Quality) -> str:
 
 
 def time_text(timestamp: float) -> str:
-    from datetime import UTC, datetime
-
     if not timestamp:
         return "-"
-    moment = datetime.fromtimestamp(timestamp, tz=UTC)
+    moment = utc_datetime(timestamp)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

@@ -725,6 +725,12 @@ class C104Master:
         cmd = c104.SingleCmd(on=value, qualifier=_member(c104.Qoc, qu))
         return self._command("C_SC_NA_1", ioa, cmd, select)
 
+    def single_command_at(self, ioa: int, value: bool, recorded_at: _dt.datetime, *,
+                          qu: int = 0) -> CommandResult:
+        """C_SC_TA_1 (direct) carrying the time tag ``recorded_at`` (an aware UTC datetime)."""
+        cmd = c104.SingleCmd(on=value, qualifier=_member(c104.Qoc, qu), recorded_at=recorded_at)
+        return self._command("C_SC_TA_1", ioa, cmd, False)
+
     def double_command(self, ioa: int, state: int, select: bool = False,
                        qu: int = 0) -> CommandResult:
         """C_DC_NA_1, state 1 = OFF, 2 = ON."""

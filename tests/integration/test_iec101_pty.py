@@ -34,10 +34,13 @@ from tests.integration.serial_peers import (
     SEC_NACK_NO_DATA,
     SEC_USER_DATA,
     TEST_LINK,
+    USER_DATA_CONFIRMED,
     Frame,
     Ft12Master,
+    fixed_frame,
     malformed,
     tshark_decode_101,
+    variable_frame,
     write_rtac_pcap,
 )
 
@@ -358,3 +361,58 @@ def test_balanced_half_a_frame_then_a_quiet_line_does_not_make_it_deaf(
         assert status.kind == "fixed" and status.function == SEC_LINK_STATUS
         assert time.monotonic() - start < 1.0
         assert _fragments_dropped(rtu) == 1
+
+
+def _secondary_answer(m: Ft12Master) -> Frame:
+    """The outstation's answer to our primary frame, skipping its own primary's retries (it
+    keeps asking for our link status while we do not answer it)."""
+    for _ in range(20):
+        f = m.read()
+        if f.kind == "ack" or not f.control & 0x40:  # PRM = 0: an answer
+            return f
+    raise AssertionError("no answer from the outstation's secondary")
+
+
+def test_balanced_command_before_our_link_is_up_is_answered_in_order(
+        pty_pair: tuple[int, str]) -> None:
+    """Issue 15 item 5, raw FT1.2 (c104 has no 101): a command that arrives before the
+    outstation's own link to the master is up is answered, once it is, with end of
+    initialisation first, then ACT_CON, the return information (COT 11), ACT_TERM."""
+    fd, device = pty_pair
+    m = Ft12Master(fd, address=1, balanced=True)
+    config = config_101(device, LinkMode.BALANCED, remote_address=2, repeat_timeout=0.3,
+                        test_interval=0)
+    with OutstationThread(config, free_tcp_port()) as rtu:
+        # our primary resets the outstation's link and sends a command (persistent, QU 3);
+        # the outstation's requests for our link status stay unanswered meanwhile
+        m.fcb = False
+        m.write(fixed_frame(m._control(RESET_REMOTE_LINK, False), m.address))
+        _secondary_answer(m)
+        m.fcb = not m.fcb
+        command = bytes([C_SC_NA_1, 1, 6, 0, 1, 0]) + (5001).to_bytes(3, "little") + b"\x0d"
+        m.write(variable_frame(m._control(USER_DATA_CONFIRMED, True), m.address, command))
+        _secondary_answer(m)
+        deadline = time.monotonic() + 5
+        while rtu.call(lambda: rtu.sup.relays["relay1"].get()) is not True:
+            assert time.monotonic() < deadline, "the command was not executed"
+            time.sleep(0.05)
+        time.sleep(0.3)  # its ACT_TERM is queued by now
+        # now the outstation's link comes up: answer its status request and its reset
+        req = m.read()
+        while req.function != REQUEST_LINK_STATUS:
+            req = m.read()
+        m.answer(req, SEC_LINK_STATUS)
+        reset = m.read()
+        assert reset.function == RESET_REMOTE_LINK
+        m.answer(reset, SEC_ACK)
+        seen = []
+        for _ in range(6):
+            f = m.read()
+            assert f.kind == "variable", f.raw.hex(" ")
+            m.answer(f, SEC_ACK)
+            header = f.asdu_header()
+            seen.append((header["type_id"], header["cot"], header["negative"]))
+            if header["type_id"] == C_SC_NA_1 and header["cot"] == 10:
+                break
+        assert seen == [(M_EI_NA_1, 4, False), (C_SC_NA_1, 7, False), (30, 11, False),
+                        (C_SC_NA_1, 10, False)], seen

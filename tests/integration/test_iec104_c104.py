@@ -19,6 +19,7 @@ from tests.integration.peers import (
     Raw104Client,
     TsharkCapture,
     build_asdu,
+    encode_cp56,
     free_tcp_port,
     sco,
     tshark_decode_104,
@@ -82,6 +83,7 @@ def test_group_interrogation(master) -> None:
 
 
 def test_spontaneous_event_carries_the_source_time(rtu, master) -> None:
+    rtu.call(lambda: rtu.sup.outstation.set_system_clock_state(True))  # NTP has synchronised
     seen_at = round(time.time() - 0.25, 3)  # the field saw it a quarter second ago
     since = master.mark()
     rtu.call(lambda: rtu.sup.db.update("di05", True, timestamp=seen_at))
@@ -244,3 +246,89 @@ def test_wireshark_decodes_the_whole_exchange_without_malformed_frames(rtu, tmp_
             "M_ME_TF_1", "C_SC_NA_1", "M_IT_NA_1", "C_CI_NA_1", "C_CS_NA_1"} <= types
     assert any(f["type"] == "C_SC_NA_1" and f["cot"] == 47 and f["negative"] for f in from_us)
     assert {f["cot"] for f in from_us if f["type"] == "M_SP_NA_1"} == {COT_GI}
+
+
+# -- issue 15: truthful time tags and safe commands --------------------------------------------
+def _event(rtu, master, name: str, ioa: int, value: bool) -> dict:
+    since = master.mark()
+    rtu.call(rtu.sup.sim.set, name, value)
+    return master.wait_for(lambda r: r.get("type") == "M_SP_TB_1" and r.get("ioa") == ioa,
+                           since=since)
+
+
+def test_time_tags_carry_iv_until_the_clock_is_synchronised(rtu, master) -> None:
+    rtu.call(lambda: rtu.sup.outstation.set_system_clock_state(False))  # no NTP yet
+    assert _event(rtu, master, "di06", 1006, True)["objects"][0]["iv"]
+    status = rtu.call(lambda: rtu.sup.outstation.clock_status())
+    assert status["valid"] is False
+    assert master.clock_sync()  # a master synchronises it
+    assert not _event(rtu, master, "di06", 1006, False)["objects"][0]["iv"]
+    rtu.call(lambda: rtu.sup.outstation.set_system_clock_state(True))
+    assert not _event(rtu, master, "di06", 1006, True)["objects"][0]["iv"]
+
+
+def test_a_stale_time_tagged_command_is_refused_and_a_fresh_one_executed(rtu, master) -> None:
+    old = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    stale = master.single_command_at(5006, True, old, qu=3)
+    con = master.wait_for(lambda r: r.get("type") == "C_SC_TA_1" and r.get("cot") == COT_ACT_CON,
+                          since=stale.since)
+    assert con["negative"]
+    assert rtu.call(lambda: rtu.sup.relays["relay6"].get()) is False
+    fresh = master.single_command_at(5006, True, dt.datetime.now(dt.UTC), qu=3)
+    con = master.wait_for(lambda r: r.get("type") == "C_SC_TA_1" and r.get("cot") == COT_ACT_CON,
+                          since=fresh.since)
+    assert not con["negative"]
+    master.wait_for(lambda r: r.get("type") == "C_SC_TA_1" and r.get("cot") == COT_ACT_TERM,
+                    since=fresh.since)
+    assert rtu.call(lambda: rtu.sup.relays["relay6"].get()) is True
+
+
+@pytest.fixture
+def rtu_short_select():
+    config = bench_config()
+    config = dataclasses.replace(config, station=dataclasses.replace(config.station,
+                                                                     select_timeout=0.5))
+    with OutstationThread(config, free_tcp_port()) as outstation:
+        yield outstation
+
+
+def test_a_lapsed_or_orphaned_selection_does_not_block_another_master(rtu_short_select) -> None:
+    """A raw master selects (c104 cannot select alone); c104's direct execute on the same
+    point is refused while the selection is live, executed once it lapsed or its master left."""
+    rtu = rtu_short_select
+    with C104Master(rtu.port, ca=1) as master:
+        master.wait_connected(5)
+        with Raw104Client(rtu.port) as raw:
+            raw.startdt()
+            raw.send_asdu(build_asdu("C_SC_NA_1", COT_ACT, 1, [(5007, sco(True, select=True))]))
+            con = raw.recv_until(lambda a: a.get("type") == "C_SC_NA_1" and a["cot"] == COT_ACT_CON)
+            assert not con["negative"]
+            assert master.single_command(5007, True, qu=3).act_con["negative"]  # reserved
+            time.sleep(0.6)  # the selection lapses
+            result = master.single_command(5007, True, qu=3)
+            assert result.act_con is not None and not result.act_con["negative"]
+            # again, and this time the selecting master goes away before the timeout
+            raw.send_asdu(build_asdu("C_SC_NA_1", COT_ACT, 1, [(5008, sco(True, select=True))]))
+            raw.recv_until(lambda a: a.get("type") == "C_SC_NA_1" and a["cot"] == COT_ACT_CON)
+        # gone means the outstation has seen the connection close (the close and c104's
+        # command race otherwise: either may be read first)
+        deadline = time.monotonic() + 5
+        while rtu.call(lambda: len(rtu.sup.iec104.links)) > 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        result = master.single_command(5008, True, qu=3)
+        assert result.act_con is not None and not result.act_con["negative"]
+
+
+def test_a_clock_sync_to_2050_is_confirmed_and_events_carry_2050(rtu) -> None:
+    """CP56 allows 2000-2099; a 32-bit time_t ends in 2038 (raw: c104 sends the host clock)."""
+    when = dt.datetime(2050, 6, 1, 12, 0, 0)
+    with Raw104Client(rtu.port) as raw:
+        raw.startdt()
+        raw.send_asdu(build_asdu("C_CS_NA_1", COT_ACT, 1, [(0, encode_cp56(when))]))
+        con = raw.recv_until(lambda a: a.get("type") == "C_CS_NA_1" and a["cot"] == COT_ACT_CON)
+        assert not con["negative"] and con["objects"][0]["time"].year == 2050
+        rtu.call(lambda: rtu.sup.db.update("di07", True, timestamp=time.time()))
+        event = raw.recv_until(lambda a: a.get("type") == "M_SP_TB_1" and a.get("ioa") == 1007)
+        tag = event["objects"][0]
+        assert tag["time"].year == 2050 and not tag["iv"]
+        assert abs(tag["time"] - when) < dt.timedelta(seconds=5)

@@ -70,3 +70,36 @@ def test_unit_promises() -> None:
     assert re.search(r"(?m)^WatchdogSec=\d+", text)
     assert "SupplementaryGroups=" not in "\n".join(
         ln for ln in text.splitlines() if not ln.startswith("#"))
+
+
+DROP_IN = ROOT / "systemd" / "clock-sync.conf"
+
+
+def test_clock_sync_drop_in_grants_exactly_the_clock() -> None:
+    """clock_sync = "system" (issue 15 item 2) needs CAP_SYS_TIME and the @clock calls; the
+    drop-in grants those and nothing else, and the unit itself keeps them closed."""
+    lines = [ln for ln in DROP_IN.read_text().splitlines() if ln and not ln.startswith("#")]
+    assert lines == ["[Service]", "CapabilityBoundingSet=CAP_SYS_TIME",
+                     "AmbientCapabilities=CAP_SYS_TIME", "ProtectClock=no",
+                     "SystemCallFilter=@clock", "Environment=RTU_CLOCK_CALLS=set"]
+    state = [ln for ln in (ROOT / "systemd" / "clock-state.conf").read_text().splitlines()
+             if ln and not ln.startswith("#")]
+    assert state == ["[Service]", "ProtectClock=no", "SystemCallFilter=adjtimex",
+                     "Environment=RTU_CLOCK_CALLS=read"]  # reads, cannot set: no capability
+    unit = UNIT.read_text()
+    for line in ("ProtectClock=yes", "CapabilityBoundingSet=", "SystemCallFilter=~@privileged @resources"):
+        assert re.search(rf"(?m)^{re.escape(line)}$", unit), line
+    assert "RTU_CLOCK_CALLS" not in unit
+
+
+@needs_analyze
+def test_verify_with_the_clock_sync_drop_in(tmp_path: Path) -> None:
+    assert ANALYZE is not None
+    unit = unit_copy(tmp_path)
+    drop_in = tmp_path / "rtu.service.d"
+    drop_in.mkdir()
+    (drop_in / "clock-sync.conf").write_text(DROP_IN.read_text())
+    (drop_in / "clock-state.conf").write_text((ROOT / "systemd" / "clock-state.conf").read_text())
+    result = subprocess.run([ANALYZE, "verify", str(unit)], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -41,6 +41,7 @@ from rtu.config import (
 )
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import OutstationConfig
+from rtu.points.commands import RELAY_COMMAND_KINDS
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec104 import Iec104Settings
 
@@ -49,9 +50,13 @@ SRC = "site.toml"
 # Every key of the schema (public names: DESIGN.md rule 9). example.toml must use each one.
 SCHEMA: dict[str, set[str]] = {
     "station": {"common_address", "cot_size", "ca_size", "ioa_size", "select_timeout",
-                "event_queue_size", "time_invalid_until_sync", "command_originators"},
+                "event_queue_size", "time_invalid_until_sync", "command_originators",
+                "invalid_time_until_synced", "time_tags", "clock_sync", "clock_offset_lifetime",
+                "max_command_age", "command_age_action", "command_age_unsynchronised",
+                "events_lost_ioa"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
-               "allowed_masters", "tls", "redundancy_groups"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
+               "allowed_masters", "tls", "redundancy_groups", "max_connections_per_address",
+               "startdt_timeout"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
                "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min"},
@@ -253,6 +258,8 @@ class TestExample:
         data["points"][4]["select_required"] = True
         config = parse_config(data, SRC)
         assert config.station == OutstationConfig(200, 3.0, 5, True)
+        data["station"]["invalid_time_until_synced"] = False  # the new name wins
+        assert not parse_config(data, SRC).station.invalid_time_until_synced
         assert config.field_sizes == FieldSizes(1, 1, 2)
         assert config.iec104 == Iec104Settings(
             "::1", 0, ApciParameters(20, 10, 5.0, 4.5, 1.0, 7.0), 2, ("10.0.0.0/8",)
@@ -706,6 +713,11 @@ class TestPoints:
     def test_every_kind_is_accepted(self) -> None:
         for kind in PointKind:
             extra = {"target": "r1"} if kind.is_command else {}
+            if kind.is_command and kind not in RELAY_COMMAND_KINDS:
+                # the kind is read; a relay cannot execute it (issue 15 item 7)
+                assert f"cannot execute a {kind.value} command" in single_error(
+                    with_point(kind=kind.value, **extra))
+                continue
             config = parse_config(with_point(kind=kind.value, **extra), SRC)
             assert config.points[-1].kind is kind
 
@@ -823,6 +835,20 @@ class TestPoints:
         assert single_error(with_point(kind="setpoint_float")) == (
             f"{SRC}: {EXTRA}.target: required key missing: expected {TARGET}"
         )
+
+    @pytest.mark.parametrize("kind", ["setpoint_float", "setpoint_scaled", "setpoint_normalized",
+                                      "bitstring_command", "regulating_step"])
+    def test_a_relay_cannot_execute_value_commands(self, kind: str) -> None:
+        """Issue 15 item 7: refused by rtu check, not by a negative ACT_TERM at run time."""
+        assert single_error(with_point(kind=kind, target="r1")) == (
+            f"{SRC}: {EXTRA}.target: relay 'r1' cannot execute a {kind} command: a relay only "
+            "switches on and off (single_command, double_command); a set-point, bitstring or "
+            "regulating step needs a target that takes a value")
+
+    def test_a_relay_executes_single_and_double_commands(self) -> None:
+        for kind in ("single_command", "double_command"):
+            config = parse_config(with_point(kind=kind, target="r1"), SRC)
+            assert config.points[-1].target == "r1"
 
     def test_command_target_not_a_relay(self) -> None:
         assert single_error(with_point(kind="single_command", target="p_single")) == (
@@ -1743,3 +1769,78 @@ class TestBoard:
              "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
              "'gpio:c' (gpio names: a, b)"),
         ]
+
+
+class TestStationTime:
+    """Issue 15: the clock, command age and events-lost keys of [station]."""
+
+    def test_defaults(self) -> None:
+        station = parse_config(minimal(), SRC).station
+        assert station.invalid_time_until_synced and not station.local_time
+        assert station.max_command_age == 10.0 and station.events_lost_ioa == 0
+
+    def test_keys_are_read(self) -> None:
+        data = minimal()
+        data["station"].update(time_tags="local", clock_offset_lifetime=3600, max_command_age=0,
+                               command_age_action="drop", command_age_unsynchronised="skip",
+                               events_lost_ioa=9003, clock_sync="system",
+                               command_originators=[3])
+        station = parse_config(data, SRC).station
+        assert station.local_time and station.clock_offset_lifetime == 3600.0
+        assert station.max_command_age == 0 and station.command_age_action.value == "drop"
+        assert not station.check_age_unsynchronised and station.events_lost_ioa == 9003
+        assert station.clock_sync.value == "system"
+
+    def test_bad_values_are_errors(self) -> None:
+        data = minimal()
+        data["station"].update(time_tags="gmt", max_command_age=-1, command_age_action="ignore")
+        assert errors_of(data) == [
+            f"{SRC}: station.time_tags: expected 'utc' or 'local', got 'gmt'",
+            (f"{SRC}: station.max_command_age: expected a number of seconds >= 0 (0: no check), "
+             "got -1"),
+            f"{SRC}: station.command_age_action: expected 'refuse' or 'drop', got 'ignore'",
+        ]
+
+    def test_events_lost_ioa_must_be_free(self) -> None:
+        data = minimal()
+        data["station"]["events_lost_ioa"] = data["points"][0]["ioa"]
+        assert "the events lost point needs an IOA of its own" in single_error(data)
+
+    def test_events_lost_ioa_adds_the_one_events_lost_point(self) -> None:
+        data = minimal()
+        data["station"]["events_lost_ioa"] = 900
+        config = parse_config(data, SRC)
+        lost = [p for p in config.points if p.source == "health:events_lost"]
+        assert [(p.name, p.ioa, p.kind) for p in lost] == [
+            ("health_events_lost", 900, PointKind.SINGLE)]
+
+    def test_a_health_events_lost_point_is_the_events_lost_point(self) -> None:
+        data = minimal()
+        data["points"].append({"name": "lost", "ioa": 901, "kind": "single",
+                               "source": "health:events_lost"})
+        config = parse_config(data, SRC)
+        assert config.station.events_lost_ioa == 901
+        assert [p.name for p in config.points if p.source == "health:events_lost"] == ["lost"]
+        data["station"]["events_lost_ioa"] = 901  # both forms, one point
+        assert parse_config(data, SRC).station.events_lost_ioa == 901
+        data["station"]["events_lost_ioa"] = 902
+        assert "give both the same IOA" in single_error(data)
+
+    def test_one_events_lost_point_only(self) -> None:
+        data = minimal()
+        for i in (901, 902):
+            data["points"].append({"name": f"lost{i}", "ioa": i, "kind": "single",
+                                   "source": "health:events_lost"})
+        assert "2 points name it: lost901, lost902" in single_error(data)
+
+    def test_the_old_key_is_still_read(self) -> None:
+        data = minimal()
+        data["station"]["time_invalid_until_sync"] = False
+        assert not parse_config(data, SRC).station.invalid_time_until_synced
+        data["station"]["invalid_time_until_synced"] = True  # the new name wins
+        assert parse_config(data, SRC).station.invalid_time_until_synced
+
+    def test_system_clock_sync_needs_command_originators(self) -> None:
+        data = minimal()
+        data["station"]["clock_sync"] = "system"
+        assert "needs command_originators" in single_error(data)

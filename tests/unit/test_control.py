@@ -118,13 +118,20 @@ def test_where_the_server_puts_its_socket() -> None:
     assert control_socket_path("", {"XDG_RUNTIME_DIR": "/run/user/1000"}) == \
         Path("/run/user/1000/rtu/control.sock")
     assert control_socket_path("", {}, uid=1000) == Path("/tmp/rtu-1000/control.sock")
+    # per instance: the name follows the state directory, so two outstations never share one
+    one = control_socket_path("", {}, uid=1000, state_dir=Path("/srv/site-a/state"))
+    two = control_socket_path("", {}, uid=1000, state_dir=Path("/srv/site-b/state"))
+    assert one.parent == two.parent == Path("/tmp/rtu-1000") and one != two
+    assert one.name.startswith("control-") and one.name.endswith(".sock")
+    assert control_socket_path("", {"RUNTIME_DIRECTORY": "/run/rtu"},
+                               state_dir=Path("/x")) == Path("/run/rtu/control.sock")
 
 
 def test_where_the_client_looks(tmp_path: Path) -> None:
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
     assert default_socket_paths(env, uid=7) == [
-        Path("/run/rtu/control.sock"), tmp_path / "rtu" / "control.sock",
-        Path("/tmp/rtu-7/control.sock")]
+        Path("/run/rtu/control.sock"), tmp_path / "rtu" / "control*.sock",
+        Path("/tmp/rtu-7/control*.sock")]
     assert find_control_socket("/x.sock", env) == Path("/x.sock")
     assert find_control_socket(None, {"RTU_CONTROL_SOCKET": "/y.sock"}) == Path("/y.sock")
     with pytest.raises(ControlError, match="no running outstation found"):
@@ -138,3 +145,32 @@ def test_text_helpers() -> None:
     assert time_text(0.0) == "-"
     assert time_text(1700000000.123) == "2023-11-14T22:13:20.123Z"
     assert table([{"a": 1.5, "b": None}], ["a", "b"]) == "A    B\n1.5  -"
+
+
+def test_status_shows_the_clock_state(server: ControlServer) -> None:
+    outstation = server.supervisor.outstation
+    outstation.system_clock_synchronised = False
+    status = status_snapshot(server.supervisor)
+    assert status["clock"] == {"valid": False, "system_synchronised": False,
+                               "master_synchronised": False, "offset": 0.0, "mode": "offset",
+                               "time_tags": "utc"}
+    assert "clock NOT SYNCHRONISED (utc time tags" in format_status(json.loads(json.dumps(status)))
+    outstation.restore_clock_offset(2.5, outstation.clock.wall())
+    outstation.system_clock_synchronised = True
+    text = format_status(json.loads(json.dumps(status_snapshot(server.supervisor))))
+    assert "clock synchronised by NTP and a master (utc time tags, clock sync offset, offset +2.5 s)" \
+        in text
+
+
+def test_status_carries_the_digest_of_the_file_as_loaded(tmp_path: Path) -> None:
+    import hashlib
+
+    from rtu.config import load_config
+
+    raw = (Path(__file__).resolve().parents[2] / "rtu" / "examples" / "bench.toml").read_bytes()
+    path = tmp_path / "rtu.toml"
+    path.write_bytes(raw + b"\n# pushed by the fleet\n")
+    status = status_snapshot(Supervisor(load_config(path)))
+    assert status["config_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert status["config_sha256"] != hashlib.sha256(raw).hexdigest()
+    assert status_snapshot(Supervisor(bench_config()))["config_sha256"] == ""

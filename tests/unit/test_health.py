@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 
 from rtu.config import ConfigError, bench_config, parse_config
+from rtu.eventstore import JournalWriter
 from rtu.health import (
     CertificateWatch,
     HealthSource,
@@ -33,9 +35,10 @@ class _Task:
 
 
 def _supervisor(kernel: bool | None = None) -> Supervisor:
-    sup = Supervisor(bench_config())
-    sup.health.kernel_clock = lambda: kernel
-    return sup
+    """The bench station, its system clock synchronised as ``kernel`` says (None: unknown)."""
+    with patch("rtu.supervisor.system_clock_synchronised", lambda: bool(kernel)), \
+            patch("rtu.health.system_clock_synchronised", lambda: bool(kernel)):
+        return Supervisor(bench_config())
 
 
 def _running(sup: Supervisor, *sources: Any) -> None:
@@ -88,24 +91,63 @@ def test_clock_synchronised(kernel: bool | None, master: bool, expected: bool) -
     assert _value(sup, "health_clock_sync") is expected
 
 
-def test_journal_and_events_lost() -> None:
+def test_clock_synchronised_is_the_outstations_time_valid() -> None:
+    """The point and the IV of the time tags follow the same state: Outstation.time_valid."""
+    sup = _supervisor(False)
+    sup.health.refresh()
+    assert _value(sup, "health_clock_sync") is False and not sup.outstation.time_valid
+    assert sup.outstation.time_tag(1_800_000_000.0).invalid
+    sup.outstation.set_system_clock_state(True)  # what the supervisor's clock watch reports
+    sup.health.refresh()
+    assert _value(sup, "health_clock_sync") is True
+    assert not sup.outstation.time_tag(1_800_000_000.0).invalid
+
+
+def test_journal_health() -> None:
     sup = _supervisor()
     sup.journal = SimpleNamespace(  # type: ignore[assignment]
         last_error="disk I/O error", store=SimpleNamespace(overflowed=0))
     sup.health.refresh()
     assert _value(sup, "health_journal") is False
-    assert _value(sup, "health_events_lost") is False
     sup.journal.last_error = None  # type: ignore[union-attr]
-    sup.journal.store.overflowed = 3  # type: ignore[union-attr]
     sup.health.refresh()
     assert _value(sup, "health_journal") is True
-    assert _value(sup, "health_events_lost") is True
-    sup.journal = None
+
+
+def test_events_lost_is_the_outstations_one_point() -> None:
+    """health:events_lost (9003 in the bench profile) is the outstation's events lost point:
+    the outstation sets it when a queue overflows, the health source only reads the state."""
+    sup = _supervisor()
+    assert sup.config.station.events_lost_ioa == 9003
+    assert [p.name for p in sup.db if p.source == "health:events_lost"] == ["health_events_lost"]
     sup.health.refresh()
     assert _value(sup, "health_events_lost") is False
-    sup.outstation.groups["iec104"].backlog.overflowed = 1
-    sup.health.refresh()
-    assert _value(sup, "health_events_lost") is True
+    assert sup.health.signals()["events_lost"] is False
+    group = sup.outstation.groups["iec104"]
+    before = len(group.backlog)
+    group.count_loss(3)  # what an overflowing queue of the group reports
+    # set at once by the outstation, as a protected event in the backlog
+    assert _value(sup, "health_events_lost") is True and sup.outstation.events_lost
+    event = group.backlog.snapshot()[-1]
+    assert len(group.backlog) == before + 1
+    assert event.obj.ioa == 9003 and event.protected
+    sup.health.refresh()  # reads the same state, writes nothing
+    assert sup.health.signals()["events_lost"] is True
+    assert len(group.backlog) == before + 1
+
+
+def test_a_journal_overflow_sets_the_events_lost_point() -> None:
+    sup = _supervisor()
+    store = SimpleNamespace(overflowed=0)
+    writer = JournalWriter.__new__(JournalWriter)  # only what _tell_overflow uses
+    writer.store, writer.outstation, writer._loop = store, sup.outstation, None  # type: ignore[assignment]
+    writer._overflow_told = 0
+    writer._tell_overflow()
+    assert not sup.outstation.events_lost
+    store.overflowed = 5
+    writer._tell_overflow()
+    assert sup.outstation.events_lost and _value(sup, "health_events_lost") is True
+    assert sup.outstation.events_lost_status()["awaiting_interrogation"] == ["iec104"]
 
 
 def test_a_104_link_is_up_while_a_master_has_data_transfer_started() -> None:

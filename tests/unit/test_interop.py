@@ -34,6 +34,7 @@ from rtu.iec.asdu.objects import (
 )
 from rtu.iec.asdu.types import Cot, TypeId
 from rtu.iec.outstation import CommandRequest, Done, Outstation
+from rtu.iec.outstation.settings import CommandAgeAction
 from rtu.interop import ANSWER_COTS, NEGATIVE_COTS, control_types, monitor_causes, render
 from rtu.points.database import PointDatabase
 from rtu.points.model import ChangeOrigin, PointKind
@@ -184,3 +185,19 @@ def test_rendering(capsys: Any) -> None:
     assert page.startswith("<!DOCTYPE html>") and "<td>100 C_IC_NA_1</td>" in page
     assert cli.main(["interop", "--format", "md"]) == 0
     assert "## IEC 60870-5-104 parameters" in capsys.readouterr().out
+
+
+def test_the_maximum_command_age_is_stated() -> None:
+    """[station] max_command_age appears in the list as the outstation applies it."""
+    config = bench_config()
+    text = render(config, "md")
+    assert "maximum command age (C_xx_TA_1, select and execute): 10 s" in text
+    assert "(negative ACT_CON)" in text
+    station = dataclasses.replace(config.station, max_command_age=2.5,
+                                  command_age_action=CommandAgeAction.DROP,
+                                  check_age_unsynchronised=False)
+    text = render(dataclasses.replace(config, station=station), "md")
+    assert "maximum command age (C_xx_TA_1, select and execute): 2.5 s" in text
+    assert "(not answered); not checked while our clock is not synchronised" in text
+    off = dataclasses.replace(config.station, max_command_age=0.0)
+    assert "not checked (max_command_age 0)" in render(dataclasses.replace(config, station=off))

@@ -6,7 +6,13 @@ from pathlib import Path
 import pytest
 
 from rtu.config import ConfigError, load_config
-from rtu.statedir import StateDirectoryError, state_directory
+from rtu.statedir import (
+    FORMAT_FILE,
+    STATE_FORMAT,
+    StateDirectoryError,
+    check_state_format,
+    state_directory,
+)
 
 
 def test_systemd_state_directory_wins(tmp_path: Path) -> None:
@@ -46,3 +52,32 @@ def test_config_key_must_be_absolute(tmp_path: Path) -> None:
         load_config(site)
     site.write_text('[service]\nstate_directory = "/var/lib/rtu"\n')
     assert load_config(site).service.state_directory == "/var/lib/rtu"
+
+
+def test_a_new_directory_records_its_format(tmp_path: Path) -> None:
+    made = state_directory(str(tmp_path / "s"), {})
+    assert (made / FORMAT_FILE).read_text() == f"rtu-state-format {STATE_FORMAT}\n"
+    assert check_state_format(made) == STATE_FORMAT  # read back, unchanged
+    assert not list(made.glob(".*.tmp"))
+
+
+def test_an_older_format_is_read(tmp_path: Path) -> None:
+    (tmp_path / FORMAT_FILE).write_text("rtu-state-format 1\n")
+    assert check_state_format(tmp_path, supported=3) == 1
+    assert (tmp_path / FORMAT_FILE).read_text() == "rtu-state-format 1\n"  # not rewritten
+
+
+def test_a_newer_format_is_refused_by_a_rolled_back_release(tmp_path: Path) -> None:
+    (tmp_path / FORMAT_FILE).write_text(f"rtu-state-format {STATE_FORMAT + 1}\n")
+    with pytest.raises(StateDirectoryError,
+                       match=rf"format {STATE_FORMAT + 1} was written by a newer release; "
+                             rf"this release reads formats up to {STATE_FORMAT}"):
+        state_directory(str(tmp_path), {})
+
+
+@pytest.mark.parametrize("garbage", ["rtu-state-format\n", "v2\n", "rtu-state-format two\n"])
+def test_a_garbled_format_file_is_a_clear_error(tmp_path: Path, garbage: str) -> None:
+    (tmp_path / FORMAT_FILE).write_text(garbage)
+    with pytest.raises(StateDirectoryError, match="is not 'rtu-state-format N'"):
+        check_state_format(tmp_path)
+

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -50,3 +52,23 @@ def test_start_up_state_is_not_reported_as_events() -> None:
         return [record.type_id.name for record in backlog]
 
     assert asyncio.run(main()) == ["M_EI_NA_1"]  # end of initialisation, then nothing
+
+
+def test_a_masters_clock_offset_survives_a_restart_in_the_state_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15 item 2: the supervisor keeps the offset in the state directory and hands it
+    back to the next outstation; the system clock's state is read at start-up."""
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.setattr(supervisor_module, "system_clock_synchronised", lambda: True)
+    base = bench_config()
+    config = dataclasses.replace(base, service=dataclasses.replace(
+        base.service, state_directory=str(tmp_path)))
+    first = Supervisor(config)
+    assert first.outstation.system_clock_synchronised
+    assert first.outstation.on_clock_sync is not None
+    first.outstation.on_clock_sync(12.5, first.outstation.clock.wall())
+    assert (tmp_path / supervisor_module.CLOCK_OFFSET_FILE).exists()
+    second = Supervisor(config)
+    assert second.outstation.clock_offset == 12.5 and second.outstation.clock_synchronised
+    # without a configured state directory (and outside systemd) nothing is kept
+    assert Supervisor(base).outstation.on_clock_sync is None

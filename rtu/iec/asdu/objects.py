@@ -7,27 +7,46 @@ The type id of the ASDU decides whether an object's ``time`` is encoded (CP56Tim
 
 from __future__ import annotations
 
-import calendar
+import math
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from rtu.iec.asdu.types import Cot, Qds, TypeId
+from rtu.points.timestamps import posix_seconds, utc_datetime
 
 GOOD = Qds(0)  # no quality flag set
 
 _MS_PER_SECOND = 1000
 _SECONDS_PER_MINUTE = 60
 _YEARS_PER_CENTURY = 100
-# the calendar fields (minute, hour, day, month, year % 100, ISO weekday) of the last minute seen
+_FIRST_YEAR, _LAST_YEAR = 2000, 2099  # what the two-digit year of a CP56Time2a can say
+_DAY = 86_400
+# beyond these a time is clamped anyway: keeps the calendar arithmetic far from datetime's limits
+_EARLIEST = posix_seconds(datetime(_FIRST_YEAR, 1, 1)) - 2 * _DAY
+_LATEST = posix_seconds(datetime(_LAST_YEAR + 1, 1, 1)) + 2 * _DAY
+# (minute, hour, day, month, year % 100, ISO weekday, summer time) of the last minute seen
+_Fields = tuple[int, int, int, int, int, int, bool]
 _last_minute: list[object] = [None, ()]
+_FIRST_FIELDS: _Fields = (0, 0, 1, 1, 0, 6, False)  # 2000-01-01 00:00, a Saturday
+_LAST_FIELDS: _Fields = (59, 23, 31, 12, 99, 4, False)  # 2099-12-31 23:59, a Thursday
 
 
-def _minute_fields(minute_start: int) -> tuple[int, int, int, int, int, int]:
-    if _last_minute[0] == minute_start:
+def _minute_fields(minute_start: int, zone: tzinfo | None) -> _Fields | None:
+    """The calendar fields of the minute starting at POSIX ``minute_start``, in UTC or in
+    ``zone``; None if its year is outside 2000-2099. Pure arithmetic (no ``time_t``)."""
+    key = (minute_start, zone)
+    if _last_minute[0] == key:
         return _last_minute[1]  # type: ignore[return-value]
-    dt = datetime.fromtimestamp(minute_start, tz=UTC)
-    fields = (dt.minute, dt.hour, dt.day, dt.month, dt.year % _YEARS_PER_CENTURY, dt.isoweekday())
-    _last_minute[0], _last_minute[1] = minute_start, fields
+    dt = utc_datetime(minute_start)
+    summer = False
+    if zone is not None:
+        dt = dt.astimezone(zone)
+        summer = bool(dt.dst())
+    if not _FIRST_YEAR <= dt.year <= _LAST_YEAR:
+        return None
+    fields = (dt.minute, dt.hour, dt.day, dt.month, dt.year % _YEARS_PER_CENTURY, dt.isoweekday(),
+              summer)
+    _last_minute[0], _last_minute[1] = key, fields
     return fields
 
 
@@ -47,32 +66,59 @@ class Cp56Time2a:
 
     @classmethod
     def from_timestamp(
-        cls, seconds: float, *, invalid: bool = False, with_weekday: bool = False
+        cls, seconds: float, *, invalid: bool = False, with_weekday: bool = False,
+        zone: tzinfo | None = None,
     ) -> Cp56Time2a:
-        """UTC time tag for a POSIX timestamp in seconds.
+        """Time tag for POSIX ``seconds``: UTC, or local time of ``zone`` with the SU bit set
+        while it observes daylight saving time.
 
-        The calendar fields are computed once per minute and reused (events arrive in time
-        order, so this is the common case on the event path)."""
+        A time outside 2000-2099 (a board whose clock starts at 1970) cannot be expressed: it
+        is clamped to the first or last millisecond of that range and marked invalid (IV),
+        never wrapped or raised. The calendar fields are computed once per minute and reused
+        (events arrive in time order, so this is the common case on the event path)."""
+        if math.isnan(seconds) or seconds < _EARLIEST:
+            return cls._clamped(_FIRST_FIELDS, 0, with_weekday)
+        if seconds > _LATEST:
+            return cls._clamped(_LAST_FIELDS, 59_999, with_weekday)
         whole = int(seconds // 1)
         ms_in_second = round((seconds - whole) * 1000.0)
         if ms_in_second >= _MS_PER_SECOND:
             whole += 1
             ms_in_second -= _MS_PER_SECOND
         minute_start = whole - whole % _SECONDS_PER_MINUTE
-        fields = _minute_fields(minute_start)
+        fields = _minute_fields(minute_start, zone)
+        if fields is None:
+            low = utc_datetime(minute_start).year < _FIRST_YEAR + 1
+            return cls._clamped(_FIRST_FIELDS if low else _LAST_FIELDS, 0 if low else 59_999,
+                                with_weekday)
         return cls(
             (whole - minute_start) * _MS_PER_SECOND + ms_in_second,
             fields[0], fields[1], fields[2], fields[3], fields[4],
             fields[5] if with_weekday else 0,
             invalid,
+            fields[6],
         )
 
-    def to_timestamp(self) -> float:
-        """POSIX seconds for this UTC time tag (raises ValueError for impossible dates)."""
-        dt = datetime(
-            2000 + self.year, self.month, self.day, self.hour, self.minute, tzinfo=UTC
-        )
-        return calendar.timegm(dt.utctimetuple()) + self.milliseconds / 1000.0
+    @classmethod
+    def _clamped(cls, fields: _Fields, milliseconds: int, with_weekday: bool) -> Cp56Time2a:
+        return cls(milliseconds, fields[0], fields[1], fields[2], fields[3], fields[4],
+                   fields[5] if with_weekday else 0, True, False)
+
+    def _minute_start(self, zone: tzinfo | None) -> datetime:
+        # the SU bit picks the summer-time reading of a local hour that occurs twice
+        fold = 0 if zone is None or self.summer_time else 1
+        return datetime(_FIRST_YEAR + self.year, self.month, self.day, self.hour, self.minute,
+                        tzinfo=zone or UTC, fold=fold)
+
+    def to_datetime(self, zone: tzinfo | None = None) -> datetime:
+        """The aware datetime of this tag: UTC, or local time of ``zone``. ValueError for
+        impossible dates."""
+        return utc_datetime(self.to_timestamp(zone)).astimezone(zone or UTC)
+
+    def to_timestamp(self, zone: tzinfo | None = None) -> float:
+        """POSIX seconds for this tag (UTC, or local time of ``zone``); raises ValueError for
+        impossible dates. Pure arithmetic: valid on platforms with a 32-bit ``time_t``."""
+        return posix_seconds(self._minute_start(zone)) + self.milliseconds / 1000.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,17 +7,29 @@ sent when the command is accepted and ACT_TERM when the executor reports it carr
 point the executor :meth:`~rtu.points.commands.ConfirmingExecutor.confirms` (a command forwarded
 to another device), the select's ACT_CON, the execute's ACT_CON and its ACT_TERM follow that
 device's own answers, and a deactivation cancels the device's selection.
+
+Command age (IEC 60870-5-104 ed. 2): a time-tagged command (C_xx_TA_1), select or execute,
+whose time tag is further than ``max_command_age`` from station time (the clock events are
+stamped with), or marked invalid, is not executed: negative ACT_CON, or no answer with
+``command_age_action = "drop"``. While our own clock is not synchronised it is still checked
+(and logged), unless ``command_age_unsynchronised = "skip"``.
+
+Selections belong to one session and one point. One that has expired, or whose session has
+closed, is simply gone: it never makes another master's execute fail. A session's selections
+are released when it stops (its connection closed or its 101 link lost).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Protocol
 
 from rtu.iec.asdu.objects import (
     Asdu,
     Bitstring32Command,
+    Cp56Time2a,
     DoubleCommand,
     InformationObject,
     RegulatingStepCommand,
@@ -29,7 +41,7 @@ from rtu.iec.asdu.objects import (
 from rtu.iec.asdu.types import Cot, Qu, TypeId
 from rtu.iec.outstation.mapping import COMMAND_KINDS, NORMALIZED_SCALE
 from rtu.iec.outstation.session import Session
-from rtu.iec.outstation.settings import Clock, OutstationConfig
+from rtu.iec.outstation.settings import Clock, CommandAgeAction, OutstationConfig
 from rtu.points.commands import CommandExecutor, CommandRequest, ConfirmingExecutor, Pulse
 from rtu.points.database import PointDatabase
 from rtu.points.model import DoublePointValue, Point, PointKind, Quality, StepDirection
@@ -72,6 +84,13 @@ class CommandHost(Protocol):
     def executor(self) -> CommandExecutor: ...
 
     command_reason: str  # why the command answered next was refused (for the audit)
+
+    @property
+    def time_valid(self) -> bool: ...
+
+    def now(self) -> float: ...
+
+    def zone(self) -> tzinfo | None: ...
 
 
 @dataclass(slots=True)
@@ -134,8 +153,21 @@ class CommandHandler:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         value, qu, select = parsed
+        tag = getattr(obj, "time", None)
+        if isinstance(tag, Cp56Time2a) and host.config.max_command_age:
+            too_late = self._age_refusal(tag)
+            if too_late is not None:
+                drop = host.config.command_age_action is CommandAgeAction.DROP
+                log.warning("%s %s on %s from %s not executed%s: %s", asdu.type_id.name,
+                            "select" if select else "execute", point.name, session.name,
+                            " (dropped, no answer)" if drop else "", too_late)
+                if not drop:
+                    host.command_reason = too_late
+                    session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+                return
         if point.kind is PointKind.SETPOINT_NORMALIZED:
             value = int(value) / NORMALIZED_SCALE
+        lapsed = self._drop_lapsed(point, now)
         refusal = self._refusal(session, point, now)
         if refusal:
             log.warning("command on %s from %s refused: %s", point.name, session.name, refusal)
@@ -153,16 +185,22 @@ class CommandHandler:
             session.respond(asdu.reply(Cot.ACTIVATION_CON))
             return
         if selection is not None:
-            matches = (selection.session is session and selection.type_id == asdu.type_id
-                       and selection.value == value and selection.qu == qu
-                       and selection.deadline > now)
+            # (a live selection of another session was refused above: this one is ours)
+            matches = (selection.type_id == asdu.type_id and selection.value == value
+                       and selection.qu == qu)
             del self._selections[point.ioa]
             if not matches:
-                log.warning("execute on %s from %s does not match its select (or it timed out)",
-                            point.name, session.name)
-                host.command_reason = "execute does not match its select (or it timed out)"
+                log.warning("execute on %s from %s does not match its select", point.name,
+                            session.name)
+                host.command_reason = "execute does not match its select"
                 session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
                 return
+        elif lapsed is not None and lapsed.session is session:
+            log.warning("execute on %s from %s after its select timed out", point.name,
+                        session.name)
+            host.command_reason = "execute after its select timed out"
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
         elif point.select_required:
             log.warning("execute on %s from %s without select; select-before-operate required",
                         point.name, session.name)
@@ -179,6 +217,53 @@ class CommandHandler:
             session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION))
             return
         self._execute(session, asdu, point, value, qu, selected=selection is not None)
+
+    def _drop_lapsed(self, point: Point, now: float) -> _Selection | None:
+        """Forget the point's selection if it has expired or its session has closed; return it."""
+        selection = self._selections.get(point.ioa)
+        if selection is None or (selection.deadline > now and not selection.session.closed):
+            return None
+        del self._selections[point.ioa]
+        log.info("selection of %s by %s lapsed", point.name, selection.session.name)
+        return selection
+
+    def release(self, session: Session) -> int:
+        """Release every selection ``session`` holds (its connection closed, its link was
+        lost, it stopped data transfer); returns how many. A device holding one of them (a
+        confirming executor) is told to cancel it."""
+        held = [(ioa, s) for ioa, s in self._selections.items() if s.session is session]
+        for ioa, selection in held:
+            del self._selections[ioa]
+            point = self.host.db.by_ioa(ioa)
+            confirming = self._confirming(point) if point is not None else None
+            if confirming is not None and point is not None:
+                confirming.cancel(command_request(point, selection.value, selection.qu,
+                                                  session.name, selected=True))
+        if held:
+            log.info("%s gone: %d selection(s) released", session.name, len(held))
+        return len(held)
+
+    def _age_refusal(self, tag: Cp56Time2a) -> str | None:
+        """Why a command with time tag ``tag`` is too old (or too new), or None."""
+        host = self.host
+        limit = host.config.max_command_age
+        if tag.invalid:
+            return "its time tag is marked invalid (IV)"
+        if not host.time_valid:
+            if not host.config.check_age_unsynchronised:
+                log.info("command age not checked: our clock is not synchronised")
+                return None
+            log.info("command age checked against our clock, which is not synchronised")
+        try:
+            sent = tag.to_timestamp(host.zone())
+        except ValueError:
+            return "its time tag is not a possible date"
+        age = host.now() - sent
+        if age > limit:
+            return f"its time tag is {age:.3f} s old (max_command_age {limit:g} s)"
+        if age < -limit:
+            return f"its time tag is {-age:.3f} s in the future (max_command_age {limit:g} s)"
+        return None
 
     def _deactivate(self, session: Session, asdu: Asdu, point: Point, now: float) -> None:
         selection = self._selections.get(point.ioa)

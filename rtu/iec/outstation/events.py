@@ -8,6 +8,12 @@ is started, to the group's backlog (bounded, oldest dropped and counted). Groups
 moved, merged and dropped only through it (on reload), and it hands a redundancy group's data
 transfer from one session to another.
 
+Overflow: a full queue drops its oldest event and counts it, in the queue and in the group
+(:attr:`EventGroup.lost`), and tells :class:`EventStreams`, which reports the loss (the
+outstation sets the "events lost" point, health:events_lost). An end of initialisation and
+the events of that point are never dropped: room for them is reserved beyond the queue's
+size (they are few: one end of initialisation, one event per change of that point).
+
 Hand-over inside a group: a session that starts takes the backlog (if it is the first) or the
 longest tail of unacknowledged events of the sessions already started; a session that stops
 gives its sent-but-unacknowledged and queued events back, to the backlog if it was the last,
@@ -40,6 +46,13 @@ class EventRecord:
     # the journal's sequence number (EventStreams.next_seq when generated); 0 = not journaled
     # (end of initialisation). Not part of an event's identity: equal events compare equal.
     seq: int = field(default=0, compare=False)
+    # never dropped when a queue overflows (the "events lost" point's events)
+    protected: bool = field(default=False, compare=False)
+
+    @property
+    def keep(self) -> bool:
+        """Never dropped on overflow: an end of initialisation or a protected event."""
+        return self.protected or self.type_id is TypeId.M_EI_NA_1
 
 
 class EventJournal(Protocol):
@@ -73,9 +86,11 @@ class Output:
 class EventQueue:
     """A bounded FIFO of events. When full, the oldest event is dropped and counted (never silent)."""
 
-    def __init__(self, name: str, maxlen: int) -> None:
+    def __init__(self, name: str, maxlen: int,
+                 on_overflow: Callable[[int], None] | None = None) -> None:
         self.name = name
         self.maxlen = maxlen
+        self.on_overflow = on_overflow  # called with how many were dropped
         self._items: deque[EventRecord] = deque()
         self.overflowed = 0
         # running totals, for "send after everything queued so far" barriers
@@ -90,11 +105,26 @@ class EventQueue:
 
     def append(self, record: EventRecord) -> None:
         if len(self._items) >= self.maxlen:
-            self._items.popleft()
-            self.removed += 1
-            self._count_overflow(1)
+            self._drop_oldest(1)
         self._items.append(record)
         self.added += 1
+
+    def _drop_oldest(self, n: int) -> None:
+        """Drop the ``n`` oldest events that may be dropped (not :attr:`EventRecord.keep`)."""
+        items = self._items
+        dropped = 0
+        kept: list[EventRecord] = []  # kept records met at the old end go back, in order
+        while dropped < n and items:
+            record = items.popleft()
+            if record.keep:
+                kept.append(record)
+            else:
+                dropped += 1
+        if kept:
+            items.extendleft(reversed(kept))
+        if dropped:
+            self.removed += dropped
+            self._count_overflow(dropped)
 
     def extend_front(self, records: Iterable[EventRecord]) -> None:
         """Put ``records`` (in their order) before everything queued; trims the oldest if full."""
@@ -104,10 +134,7 @@ class EventQueue:
         excess = len(self._items) - self.maxlen
         if excess > 0:
             # the returned events are older than the queued ones: drop from the old end
-            for _ in range(excess):
-                self._items.popleft()
-            self.removed += excess
-            self._count_overflow(excess)
+            self._drop_oldest(excess)
 
     def take_all(self) -> list[EventRecord]:
         items = list(self._items)
@@ -151,6 +178,8 @@ class EventQueue:
                 "event queue %s full (%d): dropped the oldest events, %d dropped so far",
                 self.name, self.maxlen, self.overflowed,
             )
+        if self.on_overflow is not None:
+            self.on_overflow(n)
 
 
 class GroupMember(Protocol):
@@ -182,11 +211,22 @@ M = TypeVar("M", bound=GroupMember)
 class EventGroup(Generic[M]):
     """Masters that share one stream of events (for 104: the masters of one redundancy group)."""
 
-    def __init__(self, name: str, maxlen: int) -> None:
+    def __init__(self, name: str, maxlen: int,
+                 on_loss: Callable[[EventGroup[M]], None] | None = None) -> None:
         self.name = name
-        self.backlog = EventQueue(f"{name}/backlog", maxlen)
+        self.on_loss = on_loss
+        self.backlog = EventQueue(f"{name}/backlog", maxlen, self.count_loss)
         self.sessions: list[M] = []
         self.active: list[M] = []  # the sessions with data transfer started
+        self.lost = 0  # events dropped by this group's queues (backlog and sessions')
+        self.losses = 0  # times it lost events: a GI answered after the last one clears it
+
+    def count_loss(self, n: int) -> None:
+        """``n`` events of this group were dropped (a queue of it overflowed)."""
+        self.lost += n
+        self.losses += 1
+        if self.on_loss is not None:
+            self.on_loss(self)
 
     def active_sessions(self) -> list[M]:
         return list(self.active)
@@ -262,6 +302,11 @@ class EventStreams(Generic[M]):
         # records them and asks held_from() which ones are still needed
         self._next_seq = 1
         self.journal: EventJournal | None = None
+        # called with the groups that lost events since the last report (the outstation sets
+        # its "events lost" point); deferred to the end of the publish that caused it
+        self.on_loss: Callable[[list[str]], None] | None = None
+        self._publishing = False
+        self._lost_groups: list[str] = []
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -284,23 +329,42 @@ class EventStreams(Generic[M]):
         return sum(group.queued() for group in self._groups.values())
 
     # -- the event path ----------------------------------------------------------------------
-    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject) -> EventRecord:
-        """Number a new event, journal it and queue it for every group."""
+    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject, *,
+                protected: bool = False) -> EventRecord:
+        """Number a new event, journal it and queue it for every group (``protected``: it is
+        never dropped when a queue overflows)."""
         seq = self._next_seq
         self._next_seq = seq + 1
-        record = EventRecord(type_id, cot, obj, seq)
+        record = EventRecord(type_id, cot, obj, seq, protected)
         journal = self.journal
         if journal is not None:
             journal.append(record)
-        for group in self._groups.values():
-            active = group.active
-            if not active:
-                group.backlog.append(record)
-                continue
-            for session in active:
-                session.events.append(record)
-                session.wake()
+        self._publishing = True
+        try:
+            for group in self._groups.values():
+                active = group.active
+                if not active:
+                    group.backlog.append(record)
+                    continue
+                for session in active:
+                    session.events.append(record)
+                    session.wake()
+        finally:
+            self._publishing = False
+        if self._lost_groups:
+            self._report_loss()
         return record
+
+    def _group_lost(self, group: EventGroup[M]) -> None:
+        if group.name not in self._lost_groups:
+            self._lost_groups.append(group.name)
+        if not self._publishing:
+            self._report_loss()
+
+    def _report_loss(self) -> None:
+        lost, self._lost_groups = self._lost_groups, []
+        if self.on_loss is not None:
+            self.on_loss(lost)
 
     def continue_sequence(self, next_seq: int) -> None:
         """Number on from ``next_seq`` (a restored journal or the outstation this one replaces)."""
@@ -311,7 +375,7 @@ class EventStreams(Generic[M]):
         """The event group ``name``, created on first use with end of initialisation queued."""
         group = self._groups.get(name)
         if group is None:
-            group = EventGroup(name, self.queue_size)
+            group = EventGroup(name, self.queue_size, self._group_lost)
             group.backlog.append(EventRecord(
                 TypeId.M_EI_NA_1, Cot.INITIALIZED,
                 EndOfInitialization(0, self.initialisation_cause)))
@@ -405,5 +469,6 @@ class EventStreams(Generic[M]):
 def _with_cause(record: EventRecord, cause: int, after_parameter_change: bool) -> EventRecord:
     if record.type_id is TypeId.M_EI_NA_1 and isinstance(record.obj, EndOfInitialization):
         return EventRecord(record.type_id, record.cot, EndOfInitialization(
-            0, cause, after_parameter_change=after_parameter_change), record.seq)
+            0, cause, after_parameter_change=after_parameter_change), record.seq,
+            record.protected)
     return record

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from datetime import tzinfo
 
 from rtu.iec.asdu.codec import AsduProfile
 from rtu.iec.asdu.objects import (
@@ -65,7 +66,7 @@ from rtu.iec.outstation.mapping import (
     monitor_object,
 )
 from rtu.iec.outstation.session import CommandAudit, Interrogation, Session
-from rtu.iec.outstation.settings import Clock, OutstationConfig
+from rtu.iec.outstation.settings import Clock, ClockSyncMode, OutstationConfig
 from rtu.points.commands import CommandExecutor
 from rtu.points.database import PointDatabase
 from rtu.points.model import ChangeOrigin, PointChanged, PointKind, PointValue
@@ -104,11 +105,32 @@ class Outstation:
         self.clock = clock
         self.executor = executor
         self.on_reset_process = on_reset_process
+        # time (rtu/iec/outstation/outstation.py "time" below): the driver reports the system
+        # clock's synchronisation and the time zone, and takes the offset to keep it
         self.clock_offset = 0.0  # master time - system time, from the last clock sync
-        self.clock_synchronised = False
+        self.clock_synchronised = False  # a master synchronised our clock (not expired)
+        self.system_clock_synchronised = False  # the kernel / time daemon says so (driver)
+        self.time_zone: tzinfo | None = None  # the system time zone (driver), for local_time
+        self._synced_at: float | None = None  # monotonic time of the last master sync
+        # called with (offset, wall time of the sync) after each master sync: the driver keeps
+        # it in the state directory
+        self.on_clock_sync: Callable[[float, float], None] | None = None
+        # clock_sync = "system": sets the system clock to the POSIX seconds given, returns
+        # None or why it could not (the driver's; None = not possible)
+        self.step_clock: Callable[[float], str | None] | None = None
         self._streams: EventStreams[Session] = EventStreams(config.event_queue_size,
                                                             config.initialisation_cause)
         self._publish = self._streams.publish  # bound once: it is on every event's path
+        self._streams.on_loss = self._events_lost
+        # the "events lost" point (health:events_lost, [station] events_lost_ioa): ON when a
+        # queue overflowed, OFF once every group that lost events was answered a station GI
+        lost_point = database.by_ioa(config.events_lost_ioa) if config.events_lost_ioa else None
+        self._lost_point = lost_point if lost_point is not None \
+            and lost_point.kind is PointKind.SINGLE else None
+        self._lost_ioa = self._lost_point.ioa if self._lost_point is not None else -1
+        self._unanswered: set[str] = set()  # groups that lost events, not interrogated since
+        if self._lost_point is not None:
+            database.update(self._lost_point.name, False, timestamp=clock.wall())
         self._commands = CommandHandler(self)
         self._counter_sequence = 0
         self._frozen_counters: dict[str, PointValue] | None = None
@@ -135,13 +157,91 @@ class Outstation:
         self._streams.initialisation_cause = config.initialisation_cause
 
     # -- time --------------------------------------------------------------------------------
+    # Time tags this outstation creates use station time: the system clock plus the offset of
+    # the last clock synchronisation by a master (clock_sync = "offset"). Time stamps that come
+    # from a device's own clock (PointValue.device_time) are never shifted. IV is set on the
+    # tags we create while neither the system clock is synchronised nor a master synchronised
+    # it (invalid_time_until_synced), and on any time outside 2000-2099 (clamped).
     def now(self) -> float:
         """Station time (POSIX seconds): system time corrected by the last clock sync."""
         return self.clock.wall() + self.clock_offset
 
-    def time_tag(self, timestamp: float) -> Cp56Time2a:
-        invalid = self._config.time_invalid_until_sync and not self.clock_synchronised
-        return Cp56Time2a.from_timestamp(timestamp + self.clock_offset, invalid=invalid)
+    @property
+    def time_valid(self) -> bool:
+        """True while the time we stamp events with is synchronised (system clock or master)."""
+        return self.system_clock_synchronised or self.clock_synchronised
+
+    def zone(self) -> tzinfo | None:
+        """The zone time tags are expressed in: None for UTC."""
+        return self.time_zone if self._config.local_time else None
+
+    def time_tag(self, timestamp: float, *, device_time: bool = False) -> Cp56Time2a:
+        zone = self.time_zone if self._config.local_time else None
+        if device_time:
+            return Cp56Time2a.from_timestamp(timestamp, zone=zone)
+        invalid = self._config.invalid_time_until_synced and not (
+            self.system_clock_synchronised or self.clock_synchronised)
+        return Cp56Time2a.from_timestamp(timestamp + self.clock_offset, invalid=invalid, zone=zone)
+
+    def set_system_clock_state(self, synchronised: bool) -> None:
+        """The driver's periodic report of the system clock's synchronisation (it also lets a
+        master's offset expire: clock_offset_lifetime)."""
+        if synchronised != self.system_clock_synchronised:
+            log.log(logging.INFO if synchronised else logging.WARNING,
+                    "system clock %s", "synchronised" if synchronised else "NOT synchronised")
+        self.system_clock_synchronised = synchronised
+        self.expire_clock_offset()
+
+    def expire_clock_offset(self) -> bool:
+        """Drop a master's clock offset older than clock_offset_lifetime; True if it did."""
+        lifetime = self._config.clock_offset_lifetime
+        if not lifetime or self._synced_at is None:
+            return False
+        if self.clock.monotonic() - self._synced_at < lifetime:
+            return False
+        log.warning("clock offset %+.3f s of the last clock synchronisation expired after %g s",
+                    self.clock_offset, lifetime)
+        self.clock_offset = 0.0
+        self.clock_synchronised = False
+        self._synced_at = None
+        return True
+
+    def restore_clock_offset(self, offset: float, synced_wall: float) -> bool:
+        """The offset of a clock synchronisation before a restart, made at system time
+        ``synced_wall``; not taken if it has expired since (False)."""
+        if self._config.clock_sync is not ClockSyncMode.OFFSET:
+            return False
+        age = self.clock.wall() - synced_wall
+        lifetime = self._config.clock_offset_lifetime
+        if lifetime and not 0 <= age < lifetime:
+            log.info("clock offset %+.3f s from before the restart has expired", offset)
+            return False
+        self.clock_offset = offset
+        self.clock_synchronised = True
+        self._synced_at = self.clock.monotonic() - max(age, 0.0)
+        log.info("clock offset %+.3f s of the last clock synchronisation restored", offset)
+        return True
+
+    def adopt_clock(self, other: Outstation) -> None:
+        """Take over the clock state of ``other``, the outstation this one replaces (a reload
+        that rebuilds the field side): the offset, its age and both synchronisation states."""
+        self.clock_offset = other.clock_offset
+        self.clock_synchronised = other.clock_synchronised
+        self.system_clock_synchronised = other.system_clock_synchronised
+        self._synced_at = other._synced_at
+        if self._config.clock_sync is not ClockSyncMode.OFFSET:
+            self.clock_offset = 0.0
+
+    def clock_status(self) -> dict[str, object]:
+        """The clock state for ``rtu status`` (and the "clock synchronised" health point)."""
+        return {
+            "valid": self.time_valid,
+            "system_synchronised": self.system_clock_synchronised,
+            "master_synchronised": self.clock_synchronised,
+            "offset": round(self.clock_offset, 3),
+            "mode": self._config.clock_sync.value,
+            "time_tags": "local" if self._config.local_time else "utc",
+        }
 
     # -- event state: the one API ------------------------------------------------------------
     @property
@@ -216,11 +316,62 @@ class Outstation:
         record = self._publish(
             self._event_type[point.name],
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
-            monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
+            monitor_object(point, change.new, self.time_tag(change.new.timestamp,
+                                                            device_time=change.new.device_time)),
+            protected=point.ioa == self._lost_ioa,
         )
         soe = self.soe
         if soe is not None:
             soe.event(record)
+
+    # -- events lost -------------------------------------------------------------------------
+    @property
+    def events_lost(self) -> bool:
+        """Whether the "events lost" state is on (a group lost events and has not been
+        interrogated since)."""
+        return bool(self._unanswered)
+
+    def events_lost_status(self) -> dict[str, object]:
+        """For ``rtu status``: the state, the groups still to be interrogated, the counts."""
+        return {
+            "active": self.events_lost,
+            "point": self._lost_point.name if self._lost_point is not None else None,
+            "awaiting_interrogation": sorted(self._unanswered),
+            "lost": {name: group.lost for name, group in self._streams.groups.items()},
+        }
+
+    def _events_lost(self, groups: list[str]) -> None:
+        new = [g for g in groups if g not in self._unanswered]
+        self._unanswered.update(groups)
+        if not new:
+            return  # told already (each queue logs its drops itself, not on every one)
+        log.warning("events lost in event group(s) %s: the masters are told by %s until they "
+                    "interrogate", ", ".join(new),
+                    self._lost_point.name if self._lost_point is not None
+                    else "nothing (no events_lost_ioa)")
+        self._set_lost_point(True)
+
+    def report_loss(self, what: str) -> None:
+        """Events were lost outside the groups' queues (``what``, e.g. the event journal
+        deleted unacknowledged events): every group is told, as for a queue overflow."""
+        log.warning("events lost: %s", what)
+        self._events_lost(list(self._streams.groups))
+
+    def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
+        """A station interrogation started after the group's last loss answers that loss."""
+        group = session.group
+        if interrogation.cot is not Cot.INTERROGATED_BY_STATION \
+                or group.name not in self._unanswered or group.losses != interrogation.loss_epoch:
+            return
+        self._unanswered.discard(group.name)
+        if not self._unanswered:
+            log.info("events lost: every group that lost events has been interrogated")
+            self._set_lost_point(False)
+
+    def _set_lost_point(self, on: bool) -> None:
+        point = self._lost_point
+        if point is not None and self.db.value(point.name).value != on:
+            self.db.update(point.name, on, timestamp=self.clock.wall())
 
     # -- dispatch ----------------------------------------------------------------------------
     def handle(self, session: Session, asdu: Asdu) -> None:
@@ -262,7 +413,8 @@ class Outstation:
         group = None if obj.qoi == QOI_STATION else obj.qoi - QOI_GROUP_FIRST + 1
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
         session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi),
-                                              interrogation_pending(self.db.monitored(), group))
+                                              interrogation_pending(self.db.monitored(), group),
+                                              session.group.losses)
 
     def _counter_interrogation(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -321,19 +473,40 @@ class Outstation:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
         try:
-            master_time = obj.time.to_timestamp()
+            master_time = obj.time.to_timestamp(self.zone())
         except ValueError:
             master_time = None
         if master_time is None or obj.time.invalid:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         old = self.now()
-        self.clock_offset = master_time - self.clock.wall()
+        if self._config.clock_sync is ClockSyncMode.SYSTEM:
+            refusal = self._step_refusal(asdu.originator, master_time)
+            if refusal is not None:
+                log.warning("clock synchronisation from %s refused: %s", session.name, refusal)
+                session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+                return
+            self.clock_offset = 0.0
+            log.info("system clock set by %s (originator %d): moved by %+.3f s", session.name,
+                     asdu.originator, master_time - old)
+        else:
+            self.clock_offset = master_time - self.clock.wall()
+            log.info("clock synchronised by %s: station time moved by %+.3f s", session.name,
+                     master_time - old)
         self.clock_synchronised = True
-        log.info("clock synchronised by %s: station time moved by %+.3f s", session.name,
-                 master_time - old)
-        now_tag = Cp56Time2a.from_timestamp(self.now())
+        self._synced_at = self.clock.monotonic()
+        if self.on_clock_sync is not None:
+            self.on_clock_sync(self.clock_offset, self.clock.wall())
+        now_tag = Cp56Time2a.from_timestamp(self.now(), zone=self.zone())
         session.respond(asdu.reply(Cot.ACTIVATION_CON, objects=(ClockSyncCommand(0, now_tag),)))
+
+    def _step_refusal(self, originator: int, master_time: float) -> str | None:
+        """Step the system clock (clock_sync = "system"); why not, or None when done."""
+        if originator not in self._config.command_originators:
+            return f"originator address {originator} is not in command_originators"
+        if self.step_clock is None:
+            return "this outstation cannot set the system clock"
+        return self.step_clock(master_time)
 
     def _test_command(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -355,8 +528,15 @@ class Outstation:
         if obj.ioa != 0:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
+        allowed = self.config.command_originators
+        if allowed and asdu.originator not in allowed:
+            # a reset acts on the station as a command does: the same originators only
+            log.warning("reset process (QRP %d) from %s refused: originator address %d is not "
+                        "in command_originators", obj.qrp, session.name, asdu.originator)
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
         if obj.qrp == _QRP_RESET_EVENT_BUFFER:
-            removed = session.events.remove_if(lambda r: r.type_id != TypeId.M_EI_NA_1)
+            removed = session.events.remove_if(lambda r: not r.keep)
             log.warning("reset process from %s: %d queued time-tagged events discarded",
                         session.name, removed)
             session.respond(asdu.reply(Cot.ACTIVATION_CON))
@@ -365,6 +545,10 @@ class Outstation:
             self.on_reset_process(obj.qrp)
         else:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+
+    def session_stopped(self, session: Session) -> None:
+        """``session`` stopped data transfer or closed: its selections are released."""
+        self._commands.release(session)
 
     def _command(self, session: Session, asdu: Asdu) -> None:
         self._commands.handle(session, asdu)

@@ -66,6 +66,12 @@ class SessionHost(Protocol):
 
     def handle(self, session: Session, asdu: Asdu) -> None: ...
 
+    def session_stopped(self, session: Session) -> None:
+        """``session`` stopped data transfer or closed: its selections are released."""
+
+    def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
+        """``session`` sent the ACT_TERM of ``interrogation``."""
+
 
 class CommandAudit(Protocol):
     """Told of every answer to a command (rtu/audit.py), with the reason of a refusal."""
@@ -79,6 +85,7 @@ class Interrogation:
     cot: Cot
     # remaining (type id, points) chunks; values are read when each ASDU is built
     pending: deque[tuple[TypeId, list[Point]]]
+    loss_epoch: int = 0  # the group's EventGroup.losses when it started
     # points of pending[0] already sent: an index, so that no ASDU copies the rest of the list
     offset: int = 0
 
@@ -95,9 +102,13 @@ class Session:
         self.wake = wake
         self.active = False
         self.closed = False
-        self.events = EventQueue(f"{name}/events", outstation.config.event_queue_size)
-        # (response, barrier): sent once events.removed >= barrier (0 = at once)
-        self.responses: deque[tuple[Asdu | bytes, int]] = deque()
+        self.events = EventQueue(f"{name}/events", outstation.config.event_queue_size,
+                                 group.count_loss)
+        # (response, barrier, after_events): sent once events.removed >= barrier (0 = at once)
+        # and data transfer is on; ``after_events``: it follows every event queued before it
+        self.responses: deque[tuple[Asdu | bytes, int, bool]] = deque()
+        # an end of initialisation waits in the queue: it goes before any response (item 5)
+        self._ei_pending = False
         self.interrogation: Interrogation | None = None
         self._inflight: deque[Output] = deque()
         self._header = 2 + profile.cot_size + profile.ca_size
@@ -140,6 +151,13 @@ class Session:
         self.active = True
         taken = self.group.start(self)
         self.events.extend_front(taken)
+        self._ei_pending = any(r.type_id is TypeId.M_EI_NA_1 for r in taken)
+        if self.responses:
+            # answered before data transfer started (a 101 command that came before our own
+            # link was up): the return information that came with the backlog goes first
+            added = self.events.added
+            self.responses = deque((r, added if after else 0, after)
+                                   for r, _, after in self.responses)
         # (restored or carried-over events may precede an end of initialisation numbered 0)
         self._holds_from = min(r.seq for r in taken) if taken else self.outstation.next_seq
         self.wake()
@@ -160,6 +178,7 @@ class Session:
         self._inflight.clear()
         self.responses.clear()
         self.group.stop(self, returned)
+        self.outstation.session_stopped(self)
 
     def take_missing(self, records: Sequence[EventRecord], source: str) -> None:
         """Events ``source`` (a session of the group that stopped) had not had acknowledged:
@@ -176,37 +195,48 @@ class Session:
     def close(self) -> None:
         self.deactivate()
         self.closed = True
+        self.outstation.session_stopped(self)  # also if it never started
         self.group.leave(self)
 
     # -- output ------------------------------------------------------------------------------
     def respond(self, response: Asdu | bytes, *, after_events: bool = False) -> None:
-        """Queue a response; with ``after_events`` it follows every event queued so far."""
+        """Queue a response; with ``after_events`` it follows every event queued so far (and,
+        before data transfer has started, every event it will start with)."""
         audit = self.outstation.audit
         if audit is not None and isinstance(response, Asdu) and response.type_id in COMMAND_KINDS:
             audit.answered(self.name, response, self.outstation.command_reason)
             self.outstation.command_reason = ""
-        self.responses.append((response, self.events.added if after_events else 0))
+        barrier = self.events.added if after_events and self.active else 0
+        self.responses.append((response, barrier, after_events))
         self.wake()
 
     def has_output(self) -> bool:
-        return bool(self.responses) or (self.active and (bool(self.events) or self.interrogation is not None))
+        return self.active and (bool(self.responses) or bool(self.events)
+                                or self.interrogation is not None)
 
     def next_output(self) -> Output | None:
-        """The next ASDU to send: responses first, then interrogation data and events in turn."""
-        if self.responses and (self.responses[0][1] <= self.events.removed or not self.active):
+        """The next ASDU to send, once data transfer is on: a pending end of initialisation
+        first, then responses (each after the events it waits for), then interrogation data
+        and events in turn. Interrogation data never overtakes a waiting response (its
+        ACT_CON)."""
+        if not self.active:
+            return None
+        if self._ei_pending and not self.events:
+            self._ei_pending = False
+        if self.responses and not self._ei_pending \
+                and self.responses[0][1] <= self.events.removed:
             item = self.responses.popleft()[0]
             out = Output(item if isinstance(item, bytes) else encode_asdu(item, self.profile))
-        elif not self.active:
-            return None
         else:
+            waiting = bool(self.responses)
             gi_first = self._gi_turn or not self.events
             self._gi_turn = not self._gi_turn
             out_or_none = None
-            if gi_first and self.interrogation is not None:
+            if gi_first and self.interrogation is not None and not waiting:
                 out_or_none = self._next_interrogation_asdu()
             if out_or_none is None and self.events:
                 out_or_none = self._next_event_asdu()
-            if out_or_none is None and self.interrogation is not None:
+            if out_or_none is None and self.interrogation is not None and not waiting:
                 out_or_none = self._next_interrogation_asdu()
             if out_or_none is None:
                 return None
@@ -270,6 +300,8 @@ class Session:
             if nxt.type_id != first.type_id or nxt.cot != first.cot:
                 break
             batch.append(events.popleft())
+        if first.type_id is TypeId.M_EI_NA_1:
+            self._ei_pending = False
         asdu = Asdu(first.type_id, first.cot, self.outstation.config.common_address,
                     tuple(r.obj for r in batch))
         return Output(encode_asdu(asdu, self.profile), tuple(batch))
@@ -280,6 +312,7 @@ class Session:
         db = self.outstation.db
         if not gi.pending:
             self.interrogation = None
+            self.outstation.interrogation_done(self, gi)
             return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
         type_id, points = gi.pending[0]
         start = gi.offset

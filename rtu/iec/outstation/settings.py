@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Protocol
 
 
@@ -14,12 +15,39 @@ class Clock(Protocol):
     def wall(self) -> float: ...
 
 
+class ClockSyncMode(Enum):
+    """What a clock synchronisation command (C_CS_NA_1) changes."""
+
+    OFFSET = "offset"  # an offset applied to the time tags this outstation creates
+    SYSTEM = "system"  # the system clock itself (needs CAP_SYS_TIME: systemd/clock-sync.conf)
+
+
+class CommandAgeAction(Enum):
+    """What happens to a time-tagged command older (or newer) than max_command_age."""
+
+    REFUSE = "refuse"  # negative ACT_CON (P/N 1)
+    DROP = "drop"  # no answer at all
+
+
 @dataclass(frozen=True, slots=True)
 class OutstationConfig:
     common_address: int = 1
     select_timeout: float = 10.0  # seconds between select and execute
     event_queue_size: int = 10_000  # per session and per group backlog
-    time_invalid_until_sync: bool = False  # set IV in time tags until the first clock sync
+    # set IV in every time tag this outstation creates while neither the system clock is
+    # synchronised (NTP) nor a master has synchronised it ([station] invalid_time_until_synced;
+    # time_invalid_until_sync is its older name)
+    invalid_time_until_synced: bool = True
+    local_time: bool = False  # time tags in the system time zone with SU, not UTC
+    clock_sync: ClockSyncMode = ClockSyncMode.OFFSET
+    clock_offset_lifetime: float = 0.0  # seconds a master's clock offset is kept; 0 = forever
+    # time-tagged commands (C_xx_TA_1) whose tag is further than this from station time are
+    # not executed; 0 = no check
+    max_command_age: float = 10.0
+    command_age_action: CommandAgeAction = CommandAgeAction.REFUSE
+    # check command age also while our own clock is not synchronised (it is logged then)
+    check_age_unsynchronised: bool = True
+    events_lost_ioa: int = 0  # the "events lost" point (health:events_lost); 0 = none
     initialisation_cause: int = 0  # COI of M_EI_NA_1 after start-up: 0 = power on
     # originator addresses whose commands are accepted; empty = any. System commands (GI, clock
     # sync, read, test, reset process) are not restricted. Needs a 2-octet COT (101: cot_size 2).
@@ -30,6 +58,13 @@ class OutstationConfig:
             raise ValueError("select_timeout must be > 0 seconds")
         if self.event_queue_size < 1:
             raise ValueError("event_queue_size must be >= 1")
+        if self.max_command_age < 0:
+            raise ValueError("max_command_age must be >= 0 seconds (0 = no check)")
+        if self.clock_offset_lifetime < 0:
+            raise ValueError("clock_offset_lifetime must be >= 0 seconds (0 = forever)")
+        if self.clock_sync is ClockSyncMode.SYSTEM and not self.command_originators:
+            raise ValueError('clock_sync = "system" steps the system clock: it needs '
+                             "command_originators, the masters allowed to do so")
         for originator in self.command_originators:
             if not 0 <= originator <= 255:
                 raise ValueError(f"command_originators: {originator} is not an address 0..255")

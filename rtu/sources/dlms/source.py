@@ -75,6 +75,7 @@ from hal.dlms import (
 )
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
+from rtu.points.timestamps import posix_seconds, utc_datetime
 from rtu.sources.dlms.config import (
     SCALER_UNIT_ATTRIBUTE,
     DlmsConfig,
@@ -189,7 +190,7 @@ def decode_cosem_datetime(raw: Any) -> CosemTime:
     offset = 0 if deviation == DEVIATION_NOT_SPECIFIED else deviation
     if abs(offset) > 720:
         return CosemTime(None, status_or_none)
-    return CosemTime(local.timestamp() + offset * 60, status_or_none)
+    return CosemTime(posix_seconds(local) + offset * 60, status_or_none)
 
 
 # -- pure: load profiles -------------------------------------------------------------------------
@@ -384,7 +385,7 @@ class ProfileStore:
         return float(last)
 
     def save(self, last: float) -> None:
-        when = dt.datetime.fromtimestamp(last, dt.UTC).isoformat()
+        when = utc_datetime(last).isoformat()
         _write_atomically(self.path, {"last": last, "time": when})
 
 
@@ -440,8 +441,8 @@ class MeterSource:
                 else ""
             profile = ""
             if self.profile_last is not None:
-                profile = (", load profile up to " + dt.datetime.fromtimestamp(
-                    self.profile_last, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ"))
+                profile = (", load profile up to " + utc_datetime(
+                    self.profile_last).strftime("%Y-%m-%d %H:%M:%SZ"))
             return f"answering ({self.polls} polls, {self.failures} failed{drift}{profile})"
         return f"NOT ANSWERING: {self.last_error}"
 
@@ -664,10 +665,11 @@ class MeterSource:
                     self._point_problem(column.point, f"{where}: {exc}", entry.timestamp)
                     continue
                 self._point_good(column.point)
-                self.db.update(column.point, value, Quality.GOOD, timestamp=entry.timestamp)
+                self.db.update(column.point, value, Quality.GOOD, timestamp=entry.timestamp,
+                               device_time=True)  # the meter's capture time
         if new:
             log.debug("dlms meter %s: %s: %d new entries up to %s", self.meter.name, where,
-                      len(new), dt.datetime.fromtimestamp(new[-1].timestamp, dt.UTC))
+                      len(new), utc_datetime(new[-1].timestamp))
         return new[-1].timestamp if new else None
 
     def _point_problem(self, point: str, why: str, when: float) -> None:

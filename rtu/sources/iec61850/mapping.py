@@ -28,6 +28,7 @@ from open61850.mms.types import MmsType, StructureType
 from open61850.quality import Quality as Quality61850
 
 from rtu.points.model import PointKind, Quality
+from rtu.points.timestamps import posix_seconds
 from rtu.sources.iec61850.config import (
     Iec61850Report,
 )
@@ -137,7 +138,7 @@ def posix_time(value: IECData | None) -> float | None:
     """A UtcTime as POSIX seconds; None when absent or never set by the device (epoch 0)."""
     if not isinstance(value, TimestampData) or not isinstance(value.value, datetime):
         return None
-    seconds = value.value.timestamp()
+    seconds = posix_seconds(value.value)
     return None if seconds == _EPOCH_UNSET else seconds
 
 

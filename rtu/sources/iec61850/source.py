@@ -95,6 +95,7 @@ from open61850.mms.types import ArrayType, MmsType
 from rtu.points.commands import CommandExecutor, CommandRequest, Done
 from rtu.points.database import PointDatabase
 from rtu.points.model import DoublePointValue, Point, PointKind, Quality
+from rtu.points.timestamps import posix_seconds
 from rtu.sources.iec61850.config import (
     IEC61850,
     Iec61850Config,
@@ -402,7 +403,7 @@ class Iec61850DeviceSource:
         if report.entry_id is not None:
             plan.entry_id = report.entry_id
         now = self.wall()
-        entry_time = report.time_of_entry.timestamp() if report.time_of_entry else None
+        entry_time = posix_seconds(report.time_of_entry) if report.time_of_entry else None
         for entry in report.entries:
             if entry.index >= len(plan.members):
                 log.warning("%s: report %r member #%d is not in the data set (%d members)",
@@ -433,8 +434,10 @@ class Iec61850DeviceSource:
                         read.fc, exc)
             self._set_invalid(read.point, now)
             return
+        # the device's own time stamps (t, the report's time of entry) are not ours to shift
         timestamp = stamp if stamp is not None else entry_time if entry_time is not None else now
-        self.db.update(read.point, converted, quality, timestamp=timestamp)
+        self.db.update(read.point, converted, quality, timestamp=timestamp,
+                       device_time=stamp is not None or entry_time is not None)
 
     # -- up and down -------------------------------------------------------------------------------
     def _up(self) -> None:

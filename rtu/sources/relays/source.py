@@ -174,7 +174,7 @@ class RelayExecutor:
             on = bool(request.value)
         elif point.kind is PointKind.DOUBLE_COMMAND:
             on = request.value == DoublePointValue.ON
-        else:
+        else:  # refused by the configuration check (RELAY_COMMAND_KINDS): a bug if it gets here
             log.error("command %s: a relay cannot execute %s", point.name, point.kind.value)
             done(False)
             return

@@ -186,3 +186,32 @@ def test_imported_lazily_through_open_gpio(monkeypatch: pytest.MonkeyPatch,
     bank = open_gpio("rpi", [InputLine("door", 17)], [])
     assert ("setup", 17, fake.IN, {"pull_up_down": fake.PUD_OFF}) in fake.calls
     bank.close()
+
+
+def test_edge_detection_refused_by_the_kernel_points_to_gpiod(tmp_path: Path) -> None:
+    """RPi.GPIO 0.7.1 on kernel 6.6+: add_event_detect raises RuntimeError; the lines already
+    watched are released and the error says which backend works."""
+    gpio = FakeRpiGpio()
+    real_add = gpio.add_event_detect
+
+    def add_event_detect(channel: int, edge: int, **kw: Any) -> None:
+        if channel == 27:
+            raise RuntimeError("Failed to add edge detection")
+        real_add(channel, edge, **kw)
+
+    gpio.add_event_detect = add_event_detect  # type: ignore[method-assign]
+    bank = RpiGpioBank([InputLine("door", 17), InputLine("trip", 27)], [],
+                       gpio=gpio, model_paths=model_file(tmp_path, PI4))
+
+    async def main() -> None:
+        with pytest.raises(GpioUnavailableError) as err:
+            bank.watch(lambda edge: None)
+        text = str(err.value)
+        assert text.startswith("trip: RPi.GPIO cannot watch GPIO27 for edges "
+                               "(Failed to add edge detection)")
+        assert 'backend = "gpiod"' in text and "kernels 6.6" in text
+
+    asyncio.run(main())
+    assert ("remove_event_detect", 17) in gpio.calls  # the first line is not left watched
+    assert gpio.callbacks == {}
+    assert bank.read_inputs() == {"door": False, "trip": False}  # the bank still reads levels

@@ -76,6 +76,8 @@ class Rig:
         self.executor = ManualExecutor()
         self.outstation = Outstation(self.db, OutstationConfig(**config), self.clock,  # type: ignore[arg-type]
                                      self.executor)
+        # a board whose clock NTP has synchronised (test_outstation_time.py: the other cases)
+        self.outstation.system_clock_synchronised = True
         self.profile = profile
         self.wakes = 0
         self.session = self.open("m1")
@@ -229,7 +231,8 @@ def test_invalid_clock_sync_time_is_refused() -> None:
 
 
 def test_time_tags_invalid_until_first_sync_when_configured() -> None:
-    rig = Rig(time_invalid_until_sync=True)
+    rig = Rig(invalid_time_until_synced=True)
+    rig.outstation.system_clock_synchronised = False
     rig.session.activate()
     rig.drain()
     rig.db.update("sp0", True, timestamp=T0)
@@ -256,6 +259,25 @@ def test_reset_process_event_buffer_discards_queued_events() -> None:
     assert summary(rig.drain()) == [(TypeId.C_RP_NA_1, Cot.ACTIVATION_CON, False)]
     rig.send(act(TypeId.C_RP_NA_1, ResetProcessCommand(0, 1)))  # no restart hook configured
     assert summary(rig.drain()) == [(TypeId.C_RP_NA_1, Cot.ACTIVATION_CON, True)]
+
+
+def test_reset_process_obeys_command_originators_only() -> None:
+    rig = Rig(command_originators=frozenset({2}))
+    resets: list[int] = []
+    rig.outstation.on_reset_process = resets.append
+    rig.session.activate()
+    rig.drain()
+    rig.db.update("sp0", True, timestamp=T0)
+    refused = (TypeId.C_RP_NA_1, Cot.ACTIVATION_CON, True)
+    # neither a reset of the event buffer (the queued event is still sent) nor a general reset
+    rig.send(act(TypeId.C_RP_NA_1, ResetProcessCommand(0, 2), originator=7))
+    assert summary(rig.drain()) == [refused, (TypeId.M_SP_TB_1, Cot.SPONTANEOUS, False)]
+    rig.send(act(TypeId.C_RP_NA_1, ResetProcessCommand(0, 1), originator=7))
+    assert summary(rig.drain()) == [refused]
+    assert resets == []
+    rig.send(act(TypeId.C_RP_NA_1, ResetProcessCommand(0, 1), originator=2))
+    assert summary(rig.drain(ack=False))[0] == (TypeId.C_RP_NA_1, Cot.ACTIVATION_CON, False)
+    assert resets == [1]
 
 
 # -- commands ---------------------------------------------------------------------------------
@@ -554,10 +576,13 @@ def test_overflow_drops_oldest_and_counts() -> None:
     for i in range(6):
         rig.db.update("sp0", i % 2 == 0, timestamp=T0 + i)
     backlog = rig.outstation.groups["g"].backlog
-    assert len(backlog) == 3 and backlog.overflowed == 4  # EI and three events dropped
+    # the end of initialisation is never dropped (issue 15 item 6): four events are
+    assert len(backlog) == 3 and backlog.overflowed == 4
     rig.session.activate()
-    times = [o.time for a in rig.drain() for o in a.objects]  # type: ignore[union-attr]
-    assert times == [Cp56Time2a.from_timestamp(T0 + i) for i in (3, 4, 5)]
+    out = rig.drain()
+    assert out[0].type_id is TypeId.M_EI_NA_1
+    times = [o.time for a in out[1:] for o in a.objects]  # type: ignore[union-attr]
+    assert times == [Cp56Time2a.from_timestamp(T0 + i) for i in (4, 5)]
 
 
 def test_events_are_packed_many_per_asdu() -> None:

@@ -200,6 +200,7 @@ def test_a_double_command_reaches_the_executor_in_point_terms(qu: Qu, pulse: Pul
 def test_a_regulating_step_reaches_the_executor_as_a_direction() -> None:
     outstation, _, recorder = station()
     session = open_session(outstation, "104:m", "g")
+    session.activate()  # answers go out once data transfer is on
     command(outstation, session, TypeId.C_RC_NA_1, RegulatingStepCommand(11, 1, Qu.NONE))
     ((request, done),) = recorder.started
     assert request.value is StepDirection.LOWER and request.output == "tap"

@@ -86,4 +86,7 @@ def test_overview_flags_an_unhealthy_station() -> None:
     html = pages.overview_page(overview)
     assert "UNHEALTHY: tasks: &lt;x&gt;" in html and 'class="facts bad"' in html
     assert "1 d 01:01:01" in html and "-1.500 s" in html and "ab" * 32 in html
+    # the fixture has no system clock state: shown as not synchronised, tags not valid
+    assert "<dt>system clock synchronised (NTP)</dt><dd>no</dd>" in html
+    assert "<dt>time tags valid (no IV)</dt><dd>no</dd>" in html
     assert "off ([journal] enabled = false)" in html
