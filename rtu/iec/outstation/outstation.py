@@ -58,10 +58,10 @@ from rtu.iec.outstation.events import (
     EventRecord,
     EventStreams,
 )
+from rtu.iec.outstation.giplan import interrogation_pending
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
-    chunk_by_type,
     counter_object,
     event_type,
     monitor_object,
@@ -422,14 +422,10 @@ class Outstation:
         if not QOI_STATION <= obj.qoi <= QOI_GROUP_LAST or session.interrogation is not None:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
-        if obj.qoi == QOI_STATION:
-            points = [p for p in self.db.monitored() if p.kind is not PointKind.COUNTER]
-        else:
-            group = obj.qoi - QOI_GROUP_FIRST + 1
-            points = [p for p in self.db.monitored()
-                      if p.kind is not PointKind.COUNTER and group in p.groups]
+        group = None if obj.qoi == QOI_STATION else obj.qoi - QOI_GROUP_FIRST + 1
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
-        session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi), chunk_by_type(points),
+        session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi),
+                                              interrogation_pending(self.db.monitored(), group),
                                               session.group.losses)
 
     def _counter_interrogation(self, session: Session, asdu: Asdu) -> None:
