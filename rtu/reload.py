@@ -78,7 +78,7 @@ class ReloadPlan:
 def plan_reload(old: AppConfig, new: AppConfig) -> ReloadPlan:
     changed = tuple(
         f.name for f in dataclasses.fields(AppConfig)
-        if f.name != "source" and getattr(old, f.name) != getattr(new, f.name)
+        if f.name not in ("source", "origin") and getattr(old, f.name) != getattr(new, f.name)
     )
     return ReloadPlan(changed, rebuild=any(name not in LIVE_FIELDS for name in changed))
 
