@@ -21,6 +21,7 @@ from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import JournalWriter, journal_path, open_journal
 from rtu.iec.outstation import Outstation
+from rtu.lastgood import save_last_good
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
 from rtu.reload import (
@@ -188,6 +189,7 @@ class Supervisor:
                 await self._start_service()
                 notify("READY=1")
                 self.ready.set()
+                self._keep_last_good()
                 log.info("outstation ready: %d points, common address %d (%s)", len(self.db),
                          self.config.station.common_address, self.config.source)
                 await self._stop.wait()
@@ -352,6 +354,7 @@ class Supervisor:
                     self.watchdog.send_status(force=True)
             self.reloads += 1
             self.reload_error = None
+            self._keep_last_good()
             if self.watchdog is not None:
                 self.watchdog.send_status(force=True)
             return plan.describe()
@@ -471,6 +474,33 @@ class Supervisor:
             await self.iec104.close()
         self.outstation.close()
         self.field.close()
+
+    # -- the configuration's origin and the last-known-good copy (rtu/lastgood.py) -------------
+    @property
+    def config_fallback(self) -> str | None:
+        """Why the last-known-good configuration runs instead of the file (None: it does
+        not); ends with the first successful reload."""
+        origin = self.config.origin
+        return origin.fallback if origin is not None else None
+
+    def _keep_last_good(self) -> None:
+        """Copy the running configuration into the state directory (in a thread); a failure
+        is logged, never fatal."""
+        config = self.config
+        if config.origin is None or config.origin.fallback is not None or self._tg is None:
+            return
+
+        async def keep() -> None:
+            try:
+                directory = await asyncio.to_thread(
+                    state_directory, config.service.state_directory)
+                await asyncio.to_thread(save_last_good, config, directory)
+            except OSError as exc:
+                log.error("cannot keep the configuration as the last-known-good: %s", exc)
+
+        task = self._tg.create_task(keep(), name="keep last-known-good")
+        self._service_tasks.append(task)
+        task.add_done_callback(self._forget_task)
 
     def _reset_process(self, qrp: int) -> None:
         log.warning("reset of process (QRP %d) requested by a master: restarting", qrp)
