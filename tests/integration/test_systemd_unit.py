@@ -64,7 +64,7 @@ def test_unit_promises() -> None:
     """What the service relies on (docs/service.md); cheap, runs everywhere."""
     text = UNIT.read_text()
     for line in ("Type=notify", "NotifyAccess=main", "Restart=on-failure", "User=rtu",
-                 "DevicePolicy=closed", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "DevicePolicy=closed", "ExecReload=/opt/rtu/venv/bin/rtu reload",
                  "RuntimeDirectory=rtu", "StateDirectory=rtu", "ConfigurationDirectory=rtu"):
         assert re.search(rf"(?m)^{re.escape(line)}$", text), line
     assert re.search(r"(?m)^WatchdogSec=\d+", text)
