@@ -102,9 +102,9 @@ def _last_good(args: argparse.Namespace, exc: ConfigError) -> AppConfig | None:
     more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
     try:
         directory = startup_state_directory(args.config)
-        fallback = load_last_good(directory, f"{first}{more}")
+        fallback = load_last_good(directory, f"{first}{more}", args.config)
         if fallback is None:
-            print(f"no last-known-good configuration in {directory}: not starting",
+            print(f"no last-known-good copy of {args.config} in {directory}: not starting",
                   file=sys.stderr)
             return None
         return _overrides(args, fallback)

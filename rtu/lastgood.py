@@ -91,12 +91,17 @@ def save_last_good(config: AppConfig, state_dir: Path) -> Path | None:
     return target
 
 
-def load_last_good(state_dir: Path, error: str) -> AppConfig | None:
-    """The last-known-good configuration (its origin says ``fallback = error``), or None when
-    there is none; ConfigError when the copy itself is damaged or no longer valid."""
+def load_last_good(state_dir: Path, error: str, source: str) -> AppConfig | None:
+    """The last-known-good copy of configuration file ``source`` (its origin says ``fallback
+    = error``), or None when there is none (or the copy is of another file); ConfigError when
+    the copy itself is damaged or no longer valid."""
     directory = state_dir / DIRECTORY
     kept = _read_manifest(directory)
     if kept is None:
+        return None
+    if os.path.abspath(kept.source) != os.path.abspath(source):
+        log.warning("the last-known-good copy in %s is of %s, not %s: not used", directory,
+                    kept.source, source)
         return None
     files: dict[str, bytes] = {}
     for entry in kept.files:
