@@ -31,7 +31,7 @@ def unit_copy(tmp_path: Path) -> Path:
     text = UNIT.read_text()
     assert "ExecStart=/opt/rtu/venv/bin/rtu run --config /etc/rtu/rtu.toml" in text
     copy = tmp_path / "rtu.service"
-    copy.write_text(re.sub(r"(?m)^ExecStart=\S+", f"ExecStart={sys.executable}", text))
+    copy.write_text(re.sub(r"(?m)^(ExecStart|ExecReload)=\S+", rf"\1={sys.executable}", text))
     return copy
 
 
