@@ -2,33 +2,29 @@
 
 :class:`DlmsLink` is all a source sees: :meth:`DlmsLink.read` opens a session (connect,
 associate), GETs the attributes asked for by logical name, releases the association and
-disconnects; :meth:`DlmsLink.abort` closes the line from another thread. ``hal.dlms_cosem.CosemLink``
-implements it with the ``dlms-cosem`` package (MIT, the ``gateway`` extra); this module has
-only the interface, the settings and the errors, so it imports without the package.
+disconnects; :meth:`DlmsLink.abort` closes the line from another thread. The implementation
+is ``rtu.sources.dlms.link.CoreLink``: our own sans-I/O core (``rtu/dlms``) driven over the
+byte I/O of ``hal/dlms_io.py``; this module has only the interface, the settings and the
+errors.
 
-Settled here rather than left to the library:
+Settled here:
 
-* **Blocking.** dlms-cosem is a blocking client: the caller runs :meth:`read` in a worker
-  thread (``asyncio.to_thread``), one at a time per meter, and bounds it from outside.
-* **Our own byte I/O.** dlms-cosem's TCP reader loops for ever on a connection the meter has
-  closed (``recv`` returning ``b""``), and its serial reader hands back short reads on a timeout
-  and waits again; :class:`_TcpIO` and :class:`_SerialIO` raise :class:`DlmsError` instead
-  (CONNECTION on EOF or a lost port, TIMEOUT when nothing comes within the timeout), so a worker
-  thread always ends within the timeout per request.
+* **Blocking.** The caller runs :meth:`read` in a worker thread (``asyncio.to_thread``), one
+  at a time per meter, and bounds it from outside; every receive has its own timeout.
 * **One session per read.** A meter drops an idle association (its inactivity timeout), so
   every poll is connect - AARQ - GETs - RLRQ - disconnect; nothing lives between polls.
 * **Security suite 0 only** (AES-GCM-128): HLS-GMAC (mechanism 5) runs in a ciphered context
   (glo-ciphering with the global keys), LLS (mechanism 1) sends the password in the AARQ.
 * **Invocation counters.** The client's counter is the caller's: it passes the first one to
   use and gets back the next unused one, even when the read fails (a counter that may have
-  reached the meter is never used again). The meter's own counter is checked to rise within a
-  session; a fresh session accepts any (``meter_initial_invocation_counter=-1``: a restarted
-  meter may begin at 0, which dlms-cosem would otherwise refuse).
-* **Load profiles.** An :class:`AttributeRef` may carry a :class:`RangeSelection` (selective
-  access by range on a Profile Generic buffer); a meter that answers it with an error gets a
-  GET of the whole buffer in the same session (``AttributeResult.selected`` False).
-* dlms-cosem logs through structlog; it is routed into the standard ``logging`` tree under
-  ``dlms_cosem`` and held at WARNING unless that logger was configured (then it is left alone).
+  reached the meter is never used again). The meter's own counter must rise within a session;
+  a fresh session accepts any (a restarted meter may begin at 0).
+* **Load profiles.** An :class:`AttributeRef` may carry a :class:`RangeSelection` or an
+  :class:`EntrySelection` (selective access to a Profile Generic buffer); a meter that answers
+  it with an error gets a GET of the whole buffer in the same session
+  (``AttributeResult.selected`` False).
+* **UDP** (:class:`DlmsUdpSettings`): one APDU per datagram; a request whose answer does not
+  come within the timeout is sent again, ``retries`` times.
 """
 
 from __future__ import annotations
@@ -77,6 +73,15 @@ class DlmsTcpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DlmsUdpSettings:
+    """The UDP wrapper transport (IEC 62056-47; port 4059): datagrams lost are sent again."""
+
+    host: str
+    port: int = 4059
+    retries: int = 2
+
+
+@dataclass(frozen=True, slots=True)
 class DlmsHdlcSettings:
     """HDLC (IEC 62056-46) on a serial line; addresses are the HDLC server's."""
 
@@ -88,7 +93,7 @@ class DlmsHdlcSettings:
 @dataclass(frozen=True, slots=True)
 class DlmsLinkSettings:
     name: str
-    transport: DlmsTcpSettings | DlmsHdlcSettings
+    transport: DlmsTcpSettings | DlmsUdpSettings | DlmsHdlcSettings
     client_address: int = 16  # client SAP = source wPort (16: public client)
     server_address: int = 1  # server SAP = destination wPort / HDLC upper address
     authentication: Authentication = Authentication.NONE
@@ -114,13 +119,25 @@ class RangeSelection:
 
 
 @dataclass(frozen=True, slots=True)
+class EntrySelection:
+    """Selective access by entry (access selector 2) to a Profile Generic buffer: entries
+    ``from_entry .. to_entry`` (1 is the oldest; 0 as ``to_entry``: the newest), columns
+    ``from_column .. to_column`` (1-based; 0 as ``to_column``: the last)."""
+
+    from_entry: int
+    to_entry: int = 0
+    from_column: int = 1
+    to_column: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class AttributeRef:
     """One COSEM attribute by logical name (a buffer with an optional range selection)."""
 
     class_id: int
     obis: tuple[int, int, int, int, int, int]
     attribute: int
-    selection: RangeSelection | None = None
+    selection: RangeSelection | EntrySelection | None = None
 
     def __str__(self) -> str:
         a, b, c, d, e, f = self.obis
@@ -129,8 +146,8 @@ class AttributeRef:
 
 @dataclass(frozen=True, slots=True)
 class AttributeResult:
-    """The decoded value of one attribute (dlms-cosem's A-XDR decoding: int, float, bytes,
-    str, bool, list for arrays and structures), or why there is none. ``selected``: False when
+    """The decoded value of one attribute (``rtu.dlms.axdr.to_python``: int, float, bytes,
+    str, bool, list for arrays and structures, None), or why there is none. ``selected``: False when
     a range selection was refused and the whole buffer was read instead."""
 
     ref: AttributeRef

@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from hal.gpio import GpioUnavailableError, InputLine, LineInput, LineOutput, OutputLine
+from hal.gpio_lines import GpioUnavailableError, InputLine, LineInput, LineOutput, OutputLine
 from hal.interfaces import DigitalInput, EdgeHandler, InputEdge, RelayOutput
 
 log = logging.getLogger(__name__)

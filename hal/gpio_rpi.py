@@ -20,7 +20,14 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any, Final
 
-from hal.gpio import GpioUnavailableError, InputLine, LineInput, LineOutput, OutputLine, bcm_number
+from hal.gpio_lines import (
+    GpioUnavailableError,
+    InputLine,
+    LineInput,
+    LineOutput,
+    OutputLine,
+    bcm_number,
+)
 from hal.interfaces import DigitalInput, EdgeHandler, InputEdge, RelayOutput
 
 log = logging.getLogger(__name__)

@@ -49,6 +49,13 @@ def _overrides(args: argparse.Namespace, config: AppConfig) -> AppConfig:
             raise ValueError(f"--serial/--link-mode: {exc}") from None
     if args.log_level:
         config = dataclasses.replace(config, logging=LoggingConfig(level=args.log_level))
+    if args.web:
+        from rtu.web.settings import with_listen
+
+        try:
+            config = dataclasses.replace(config, web=with_listen(config.web, args.web))
+        except ValueError as exc:
+            raise ValueError(f"--web: {exc}") from None
     return config
 
 
@@ -153,6 +160,27 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_config_schema(args: argparse.Namespace) -> int:
     print(config_schema())
+    return 0
+
+
+def cmd_web_user(args: argparse.Namespace) -> int:
+    import getpass
+
+    from rtu.web.auth import UsersFileError, set_user
+
+    if sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+        if getpass.getpass("again: ") != password:
+            print("rtu web-user: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        new = set_user(args.file, args.name, password)
+    except (UsersFileError, ValueError, OSError) as exc:
+        print(f"rtu web-user: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: user {args.name} {'added' if new else 'password changed'}")
     return 0
 
 
@@ -319,6 +347,113 @@ def cmd_sim_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_soe(args: argparse.Namespace) -> int:
+    from rtu.control import ControlError, request
+    from rtu.soe import SoeError, parse_time, read_file, render
+
+    try:
+        since = parse_time(args.since) if args.since else None
+        until = parse_time(args.until) if args.until else None
+    except ValueError as exc:
+        print(f"rtu soe: {exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.file:
+            rows = read_file(Path(args.file), since=since, until=until, point=args.point,
+                             limit=args.limit)
+        else:
+            rows = request(_socket(args), {"command": "soe", "since": since, "until": until,
+                                           "point": args.point, "limit": args.limit},
+                           timeout=30.0)
+    except (ControlError, SoeError) as exc:
+        print(f"rtu soe: {exc}", file=sys.stderr)
+        return 1
+    if not rows and args.format == "table":
+        print("no entry matches", file=sys.stderr)
+        return 0
+    print(render(rows, args.format))
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from rtu.control import ControlError
+    from rtu.monitor import (
+        FrameSplitter,
+        MonitorError,
+        PcapngWriter,
+        Sizes101,
+        attach,
+        line,
+        matches,
+        parse_type,
+    )
+
+    try:
+        type_id = parse_type(args.type) if args.type else None
+    except ValueError as exc:
+        print(f"rtu monitor: {exc}", file=sys.stderr)
+        return 2
+    try:
+        info, chunks = attach(_socket(args), args.link, args.direction)
+    except (ControlError, MonitorError) as exc:
+        print(f"rtu monitor: {exc}", file=sys.stderr)
+        return 1
+    sizes = info.get("iec101") or {}
+    splitter = FrameSplitter(Sizes101(**{k: v for k, v in sizes.items() if k != "link"}))
+    pcap_file = open(args.pcap, "wb") if args.pcap else None  # noqa: SIM115 (closed below)
+    pcap = PcapngWriter(pcap_file) if pcap_file else None
+    shown, dropped = 0, 0
+    print("monitoring (Ctrl-C to stop)", file=sys.stderr)
+    try:
+        for chunk in chunks:
+            if chunk.get("dropped", 0) > dropped:
+                dropped = int(chunk["dropped"])
+                print(f"-- {dropped} chunks dropped so far (this terminal is too slow)",
+                      flush=True)
+            if pcap is not None:
+                pcap.write(chunk)
+            for seen in splitter.feed(chunk):
+                if matches(seen, type_id, args.ioa) and not (args.count and shown >= args.count):
+                    print(line(seen), flush=True)
+                    shown += 1
+            if args.count and shown >= args.count:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if pcap_file is not None:
+            pcap_file.close()
+    return 0
+
+
+def cmd_interop(args: argparse.Namespace) -> int:
+    from rtu.interop import render
+
+    try:
+        config = _load(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    print(render(config, args.format))
+    return 0
+
+
+def cmd_override(args: argparse.Namespace) -> int:
+    """`rtu substitute NAME VALUE`, `rtu block NAME`, `rtu release NAME`."""
+    from rtu.control import ControlError, request
+
+    message = {"command": args.command, "name": args.name}
+    if args.command == "substitute":
+        message["value"] = args.value
+    try:
+        result = request(_socket(args), message)
+    except ControlError as exc:
+        print(f"rtu {args.command}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{result['name']} = {result['value']} ({result['quality']}, {result['time']})")
+    return 0
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     from rtu.decode import DecodeError, Options, Protocol, decode, parse_hex
 
@@ -385,6 +520,43 @@ def _add_operator_commands(sub: Any) -> None:
     sim_set.add_argument("name")
     sim_set.add_argument("value", help="on/off, true/false, 0/1, a DPI name or a number")
     sim_set.set_defaults(func=cmd_sim_set)
+    mon = sub.add_parser("monitor", help="every frame on every link of the running outstation, "
+                                         "live and decoded")
+    socket_option(mon)
+    mon.add_argument("--link", metavar="GLOB", default="*",
+                     help="links whose name matches, e.g. '104:10.0.0.5:*' or '101:*'")
+    mon.add_argument("--direction", choices=["rx", "tx"], help="only received or sent frames")
+    mon.add_argument("--type", metavar="TYPE", help="only ASDUs of this type (M_SP_TB_1 or 30)")
+    mon.add_argument("--ioa", type=int, metavar="IOA", help="only ASDUs with this object")
+    mon.add_argument("--pcap", metavar="FILE",
+                     help="also write what is seen (before --type/--ioa) to a pcapng capture "
+                          "for Wireshark/tshark")
+    mon.add_argument("--count", type=int, default=0, help="stop after this many frames shown")
+    mon.set_defaults(func=cmd_monitor)
+    for action, text in (("substitute", ("report a value of your choice, flagged SB, instead of "
+                                         "the field's (commissioning)")),
+                         ("block", ("freeze a point at its value, flagged BL (a blocked command "
+                                   "point refuses commands)")),
+                         ("release", "end a substitution or block: the field's value again")):
+        override = sub.add_parser(action, help=text)
+        socket_option(override)
+        override.add_argument("name")
+        if action == "substitute":
+            override.add_argument("value", help="on/off, true/false, 0/1, a DPI name or a number")
+        override.set_defaults(func=cmd_override)
+    soe = sub.add_parser("soe", help="the sequence-of-events log: events (with the masters that "
+                                     "acknowledged them), commands and operator actions")
+    socket_option(soe)
+    soe.add_argument("--since", metavar="TIME",
+                     help="from TIME: ISO 8601 (UTC unless an offset is given) or an age: 10m, 2h")
+    soe.add_argument("--until", metavar="TIME", help="up to TIME (same forms)")
+    soe.add_argument("--point", metavar="GLOB", default="*", help="point names, e.g. 'di0*'")
+    soe.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    soe.add_argument("--limit", type=int, default=1000,
+                     help="at most this many entries, the newest (default 1000, at most 100000)")
+    soe.add_argument("--file", metavar="PATH",
+                     help="read this log file directly (no running outstation needed)")
+    soe.set_defaults(func=cmd_soe)
     dec = sub.add_parser("decode", help="decode 104 APDUs or 101 FT1.2 frames given in hex")
     dec.add_argument("hex", nargs="+", help="octets in hex, e.g. 68 04 07 00 00 00")
     dec.add_argument("--protocol", choices=["auto", "104", "101"], default="auto",
@@ -409,14 +581,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--link-mode", choices=["unbalanced", "balanced"],
                      help="101 link mode (default unbalanced)")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--web", metavar="HOST:PORT",
+                     help="serve the read-only diagnostics page there, e.g. 127.0.0.1:8080 "
+                          "(docs/web.md; beyond loopback [web] must give TLS and users)")
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="validate a configuration file")
     check.add_argument("file")
     check.set_defaults(func=cmd_check)
+    interop = sub.add_parser("interop", help="the IEC 60870-5-101/104 interoperability list of "
+                                             "a configuration (the bench profile without --config)")
+    interop.add_argument("--config", metavar="FILE", help="TOML configuration file")
+    interop.add_argument("--format", choices=["md", "html"], default="md")
+    interop.set_defaults(func=cmd_interop)
     schema = sub.add_parser("config-schema", help="print a JSON Schema (draft 2020-12) of the "
                                                   "configuration file, for editors")
     schema.set_defaults(func=cmd_config_schema)
     _add_operator_commands(sub)
+    user = sub.add_parser("web-user", help="add a user of the web page, or change its password "
+                                           "(the password is read from the terminal or stdin)")
+    user.add_argument("file", help="the users file ([web] users_file); created mode 0600")
+    user.add_argument("name")
+    user.set_defaults(func=cmd_web_user)
     return parser
 
 

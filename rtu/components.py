@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from rtu.config import AppConfig
     from rtu.config.reader import Reader
     from rtu.config.schema import Key
-    from rtu.iec.outstation import CommandExecutor
+    from rtu.points.commands import CommandExecutor
     from rtu.points.config import PrefixCheck
     from rtu.points.database import PointDatabase
     from rtu.points.model import Point

@@ -36,12 +36,14 @@ import math
 import os
 import socket
 import stat
+import struct
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from rtu.health import signal_rows, source_devices
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import UnknownPointError
 from rtu.points.model import Point, PointKind, PointValue, Quality
@@ -165,6 +167,7 @@ class ControlServer:
         self.path = path
         self._server: asyncio.AbstractServer | None = None
         self._inode: int | None = None
+        self.peer = "operator"  # who sent the request being handled (for the audit)
 
     async def start(self) -> None:
         """Bind the socket; OSError if it cannot be (e.g. another instance serves it)."""
@@ -203,6 +206,13 @@ class ControlServer:
                     break
                 if not line:
                     break
+                monitor = _monitor_request(line)
+                if monitor is not None:  # `rtu monitor`: a stream of frames, not an answer
+                    from rtu.monitor import serve
+
+                    await serve(self.supervisor, monitor, reader, writer)
+                    break
+                self.peer = _peer(writer)
                 if _is_reload(line):
                     writer.write(await self._reload())
                 else:
@@ -263,6 +273,10 @@ class ControlServer:
             if not isinstance(name, str) or not isinstance(value, str | int | float | bool):
                 raise ControlError("sim_set needs a point name and a value")
             return sim_set(sup, name, value)
+        if command == "soe":
+            return soe_rows(sup, message)
+        if command in ("substitute", "block", "release"):
+            return operator_action(sup, command, message, self.peer)
         if command == "config":
             from rtu.configdiff import summary
 
@@ -272,7 +286,7 @@ class ControlServer:
 
             return point_rows(sup.config.points)
         raise ControlError(f"unknown command {command!r}; expected status, points, sim_set, "
-                           "reload, config or point_list")
+                           "soe, substitute, block, release, reload, config or point_list")
 
 
 def _is_reload(line: bytes) -> bool:
@@ -281,6 +295,31 @@ def _is_reload(line: bytes) -> bool:
     except ValueError:
         return False
     return isinstance(message, dict) and message.get("command") == "reload"
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    """``uid N (name), pid P`` of the process at the other end of the unix socket."""
+    sock = writer.get_extra_info("socket")
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        pid, uid, _ = struct.unpack("3i", raw)
+    except (AttributeError, OSError):
+        return "operator (unknown user)"
+    try:
+        import pwd
+
+        name = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        name = "?"
+    return f"uid {uid} ({name}), pid {pid}"
+
+
+def _monitor_request(line: bytes) -> dict[str, Any] | None:
+    with contextlib.suppress(ValueError):
+        message = json.loads(line)
+        if isinstance(message, dict) and message.get("command") == "monitor":
+            return message
+    return None
 
 
 def _answer_error(text: str) -> bytes:
@@ -359,11 +398,12 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     running = {id(source): not task.done() for source, task in sup.source_tasks()}
     # a source may say how its field side is doing (status(): e.g. an IEC 61850 device's link)
     sources: list[dict[str, object]] = []
+    devices = source_devices(sup)  # every field device's communication state (rtu/health.py)
     for source in sup.sources:
         entry: dict[str, object] = {"name": source.name,
                                     "running": running.get(id(source), False),
                                     "restarts": sup.restarts.get(source.name, 0)}
-        state = _source_state(source)
+        state = _source_state(source) or _devices_state(source.name, devices)
         if state:
             entry["state"] = state
         sources.append(entry)
@@ -387,6 +427,11 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "iec101": iec101,
         "groups": groups,
         "sources": sources,
+        "devices": [{"name": d.name, "kind": d.kind, "source": d.source,
+                     "communication": "OK" if d.ok else "unknown" if d.ok is None else "FAILED",
+                     "detail": d.detail}
+                    for d in devices],
+        "health_signals": signal_rows(sup.health.signals(), sup.health.bindings),
         "health": {
             "healthy": dog.healthy if dog is not None else True,
             "failure": dog.failure if dog is not None else None,
@@ -394,6 +439,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
             "pings": dog.pings if dog is not None else 0,
         },
         "journal": sup.journal.status() if sup.journal is not None else None,
+        "soe": sup.soe.status() if sup.soe is not None else None,
         "reloads": sup.reloads,
         "reload_error": sup.reload_error,
         "last_error": sup.last_error,
@@ -418,6 +464,17 @@ def _source_state(source: object) -> str:
         return str(status())
     health = getattr(source, "health", None)
     return health if isinstance(health, str) else ""
+
+
+def _devices_state(source: str, devices: list[Any]) -> str:
+    """A source without a state of its own (a Modbus bus): how many of its devices are OK."""
+    mine = [d for d in devices if d.source == source and d.name != source]
+    if not mine:
+        return ""
+    if len(mine) == 1:
+        return str(mine[0].detail)
+    ok = sum(1 for d in mine if d.ok)
+    return f"{ok}/{len(mine)} devices communicating"
 
 
 def status_line(sup: Supervisor) -> str:
@@ -488,6 +545,67 @@ def parse_sim_value(point: Point, text: str | float | bool) -> bool | int | floa
         }.get(kind, "an integer")
         raise ControlError(f"{point.name} is a {kind.value} point: expected {expected}, "
                            f"got {text!r}") from None
+
+
+def soe_rows(sup: Supervisor, message: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """``soe``: rows of the sequence-of-events log; ``since``/``until`` POSIX seconds,
+    ``point`` a glob, ``limit`` at most rtu.soe.MAX_QUERY_ROWS."""
+    from rtu.soe import MAX_QUERY_ROWS, SoeError, read_file
+
+    if sup.soe is None:
+        raise ControlError("no sequence-of-events log: [soe] is off (enabled = \"auto\" needs "
+                           "a state directory: run under systemd or set [service] "
+                           "state_directory)")
+    since, until = message.get("since"), message.get("until")
+    point, limit = message.get("point", "*"), message.get("limit", 1000)
+    for bound in (since, until):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
+            raise ControlError("since and until must be POSIX seconds")
+    if not isinstance(point, str):
+        raise ControlError("point must be a glob string")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_QUERY_ROWS:
+        raise ControlError(f"limit must be an integer 1..{MAX_QUERY_ROWS}")
+    try:
+        return read_file(sup.soe.path, since=since, until=until, point=point, limit=limit)
+    except SoeError as exc:
+        raise ControlError(str(exc)) from None
+
+
+def operator_action(sup: Supervisor, action: str, message: Mapping[str, Any],
+                    who: str) -> dict[str, Any]:
+    """``substitute`` (``name``, ``value``), ``block`` (``name``), ``release`` (``name``): the
+    commissioning overrides of rtu/points/database.py, each recorded by the audit."""
+    name = message.get("name")
+    if not isinstance(name, str):
+        raise ControlError(f"{action} needs a point name")
+    point = _known_point(sup, name)
+    now = time.time()
+    try:
+        if action == "substitute":
+            raw = message.get("value")
+            if not isinstance(raw, str | int | float | bool):
+                raise ControlError("substitute needs a value")
+            pv = sup.db.substitute(name, parse_sim_value(point, raw), timestamp=now)
+        elif action == "block":
+            pv = sup.db.block(name, timestamp=now)
+        else:
+            pv = sup.db.release(name, timestamp=now)
+    except ValueError as exc:
+        raise ControlError(str(exc)) from None
+    shown = _value_json(pv.value)
+    if sup.audit is not None:
+        sup.audit.operator(action, name, point.ioa, str(shown), who)
+    return {"name": name, "value": shown, "quality": quality_text(pv.quality),
+            "time": time_text(pv.timestamp)}
+
+
+def _known_point(sup: Supervisor, name: str) -> Point:
+    try:
+        return sup.db.point(name)
+    except UnknownPointError:
+        close = fnmatch.filter((p.name for p in sup.db), f"*{name}*")[:5]
+        hint = f" (similar: {', '.join(close)})" if close else ""
+        raise ControlError(f"no point {name!r}{hint}") from None
 
 
 def sim_set(sup: Supervisor, name: str, text: str | float | bool) -> dict[str, Any]:
@@ -572,6 +690,11 @@ def format_status(status: Mapping[str, Any]) -> str:
                    f"{journal['fsync']}), {journal['failures']} failed")
         if journal.get("last_error"):
             out.append(f"  last error: {journal['last_error']}")
+    soe = status.get("soe")
+    if soe:
+        out.append(f"\nsequence-of-events log {soe['path']}: {soe['logged']} logged, "
+                   f"{soe['pending']} pending, {soe['dropped']} dropped, {soe['pruned']} "
+                   f"pruned, {soe['failures']} failed writes")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])
@@ -580,4 +703,10 @@ def format_status(status: Mapping[str, Any]) -> str:
     out.append("\nsources")
     out.append(table([{**s, "state": s.get("state") or "-"} for s in status["sources"]],
                      ["name", "running", "restarts", "state"]))
+    if status.get("devices"):
+        out.append("\nfield devices")
+        out.append(table(status["devices"], ["name", "kind", "communication", "detail"]))
+    if status.get("health_signals"):
+        out.append("\nhealth signals")
+        out.append(table(status["health_signals"], ["signal", "state", "mapped"]))
     return "\n".join(out)

@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 # relays, simulation, modbus and whatever source sections come) needs a rebuild.
 LIVE_FIELDS: Final = frozenset({
     "source", "station", "field_sizes", "iec104", "iec101", "logging", "commands", "service",
-    "journal",
+    "journal", "web",
 })
 BENCH_SOURCE: Final = "<bench>"
 COI_LOCAL_MANUAL_RESET: Final = 1  # cause of initialisation after a rebuild

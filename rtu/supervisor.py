@@ -13,13 +13,15 @@ import signal
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hal.interfaces import RelayOutput
+from rtu.audit import Audit, build_audit
 from rtu.components import Field, build_field
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import JournalWriter, journal_path, open_journal
+from rtu.health import HealthSource
 from rtu.iec.outstation import Outstation
 from rtu.lastgood import save_last_good
 from rtu.notify import notify
@@ -39,12 +41,17 @@ from rtu.reload import (
 )
 from rtu.servers.iec101 import Iec101Server
 from rtu.servers.iec104 import Iec104Server
+from rtu.soe import SoeError, SoeLog, open_configured
 from rtu.sources.base import Source
 from rtu.sources.gpio.source import Board, DigitalSource
 from rtu.sources.relays.component import Relays
 from rtu.sources.simulated.source import SimulatedField
 from rtu.statedir import state_directory
 from rtu.watchdog import Watchdog, watchdog_interval
+from rtu.web.service import open_web
+
+if TYPE_CHECKING:
+    from rtu.web.server import WebServer
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -82,6 +89,9 @@ class Supervisor:
             config, self.db, lambda: state_directory(config.service.state_directory))
         self.field.initialise()
         self.commands = self.field.command_executor()
+        # health points (source = "health:SIGNAL", rtu/health.py): start-up values now too
+        self.health = HealthSource(self.db, self)
+        self.health.initialise()
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.commands,
                                      on_reset_process=reset_process or self._reset_process)
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
@@ -99,6 +109,8 @@ class Supervisor:
         # field sources and serial servers, each run under _supervise (restart with backoff)
         self.sources: list[Source] = [] if self.iec101 is None else [self.iec101]
         self.sources.extend(self.field.sources)
+        if self.health:
+            self.sources.append(self.health)  # only when a point maps a health signal
         self._stop = asyncio.Event()
         # -- service state, kept across a reload that rebuilds the field side (_adopt) --
         self.loader = loader  # re-reads the configuration on reload (default: config.source)
@@ -108,12 +120,15 @@ class Supervisor:
         self.restarts: dict[str, int] = {}  # source name -> restarts after a failure
         self.watchdog: Watchdog | None = None
         self.control: ControlServer | None = None
+        self.web: WebServer | None = None  # the diagnostics page ([web]; rtu/web/)
         self.ready = asyncio.Event()  # set when READY=1 has been sent
         self.started_at = time.monotonic()
         self._tg: asyncio.TaskGroup | None = None
         self._source_tasks: list[tuple[Source, asyncio.Task[None]]] = []
         self._service_tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
+        self.soe: SoeLog | None = None  # the sequence-of-events log (rtu/soe.py), once running
+        self.audit: Audit | None = None  # the command audit (rtu/audit.py), once running
 
     # -- what the field components provide ------------------------------------------------------
     # ``provided`` is the way in; the properties below only keep the names the operator socket
@@ -201,9 +216,15 @@ class Supervisor:
             if self.control is not None:
                 await self.control.close()
                 self.control = None
+            if self.web is not None:
+                await self.web.close()
+                self.web = None
             await self.close()
             if self.journal is not None:
                 await self.journal.close()  # the last commit: an orderly stop loses nothing
+            if self.soe is not None:
+                await self.soe.close()
+                self.soe = None
 
     async def _supervise(self, source: Source) -> None:
         """Run a source for ever: a failure is logged and the source restarted with backoff."""
@@ -269,7 +290,22 @@ class Supervisor:
         if self.journal is not None:
             self._service_tasks.append(self._tg.create_task(self.journal.run(),
                                                             name="event journal"))
+        if self.soe is None:
+            try:
+                self.soe = open_configured(self.config.soe, self.config.service.state_directory)
+            except (SoeError, OSError) as exc:  # not fatal: the outstation serves without it
+                log.error("%s; running without a sequence-of-events log", exc)
+        if self.soe is not None:
+            self.soe.attach(self.outstation)
+            self._service_tasks.append(self._tg.create_task(self.soe.run(), name="soe log"))
+        if self.audit is None:
+            self.audit = build_audit(self)
+            if self.audit.syslog is not None:
+                self._service_tasks.append(self._tg.create_task(self.audit.syslog.run(),
+                                                                name="audit syslog"))
+        self.outstation.audit = self.audit
         await self._open_control()
+        self.web = await open_web(self, self.web)
 
     def _check_iec104(self) -> str | None:
         if self.iec104 is None or self._reload_lock.locked() or server_listening(self.iec104):
@@ -375,6 +411,8 @@ class Supervisor:
         self.config = new
         if plan.touches("service"):
             await self._open_control()
+        if plan.touches("web"):
+            self.web = await open_web(self, self.web)
 
     async def _replace_iec104(self, new: AppConfig) -> None:
         old = self.iec104
@@ -447,6 +485,11 @@ class Supervisor:
             if failure is None:
                 self.journal.configure(new.journal)
         self._adopt(fresh)
+        if self.web is not None:
+            self.web.rebind()  # the page follows the new database
+        if self.soe is not None:
+            self.soe.attach(self.outstation)
+        self.outstation.audit = self.audit
         try:
             await self.start()
         except OSError as exc:
@@ -468,6 +511,8 @@ class Supervisor:
         self.iec104 = fresh.iec104
         self.iec101 = fresh.iec101
         self.sources = fresh.sources
+        self.health = fresh.health
+        self.health.supervisor = self  # its signals read the running supervisor, not ``fresh``
 
     async def close(self) -> None:
         if self.iec104 is not None:

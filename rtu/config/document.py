@@ -37,6 +37,7 @@ from rtu.config.service import (
     parse_service,
 )
 from rtu.config.station import STATION, FieldSizes, parse_station
+from rtu.health import HEALTH_PREFIX, health_source
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.config import POINTS, PointSources, parse_points
 from rtu.points.model import Point
@@ -44,6 +45,7 @@ from rtu.servers.iec101 import Iec101Settings
 from rtu.servers.iec101_config import IEC101, parse_iec101
 from rtu.servers.iec104 import Iec104Settings
 from rtu.servers.iec104_config import IEC104, parse_iec104
+from rtu.soe import SOE, SoeConfig, parse_soe
 from rtu.sources.adc.config import ADC, AdcConfig, parse_adc
 from rtu.sources.dlms.config import DLMS, DlmsConfig, parse_dlms
 from rtu.sources.gpio.config import GPIO, GpioConfig, parse_gpio
@@ -58,6 +60,7 @@ from rtu.sources.relays.config import (
     parse_relays,
 )
 from rtu.sources.simulated.config import SIMULATION, SimulationConfig, parse_simulation
+from rtu.web.settings import WEB, WebSettings, parse_web
 
 __all__ = [
     "DOCUMENT",
@@ -82,13 +85,15 @@ POINTS_FILE: Final = string("points_file", "", doc="a CSV file holding the point
                              "(instead of [[points]]); relative to this file's directory")
 DOCUMENT: Final = Table("the whole document", (
     STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, MODBUS, GPIO, ADC,
-    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, POINTS_FILE, *(c.schema for c in _SECTIONS if c.schema),
+    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, WEB, SOE, POINTS_FILE,
+    *(c.schema for c in _SECTIONS if c.schema),
 ))
 # what may feed a point or take a command besides a relay: what each component registers
 _POINT_SOURCES: Final = PointSources(
     names=(*(c.point_source for c in _COMPONENTS if c.point_source and not c.check_source),
            ""),
-    prefixes={c.point_source: c.check_source for c in _COMPONENTS if c.check_source},
+    prefixes={**{c.point_source: c.check_source for c in _COMPONENTS if c.check_source},
+              HEALTH_PREFIX: health_source},  # the outstation's own state (rtu/health.py)
     targets=dict(c.command_target for c in _COMPONENTS if c.command_target),
 )
 
@@ -140,6 +145,8 @@ class AppConfig:
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: persistent event journal (off)
     iec61850: Iec61850Config = field(default_factory=Iec61850Config)  # frozen; [iec61850] devices
     dlms: DlmsConfig = field(default_factory=DlmsConfig)  # (frozen) [dlms]: meters
+    web: WebSettings | None = None  # [web]: the diagnostics page (rtu/web/settings.py); off
+    soe: SoeConfig = field(default_factory=SoeConfig)  # [soe]: sequence-of-events log, audit
     # the sections of components registered with their own parser (Component.parse)
     sections: Mapping[str, object] = field(default_factory=dict)
     # the files it was read from (None: built in code, or the bench profile); not compared
@@ -304,6 +311,8 @@ def _parse(p: Reader, data: object) -> AppConfig:
     modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
     iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
     dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)
+    web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
+    soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
     sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)
                 for c in _SECTIONS if c.parse is not None}
     if (station is not None and station.command_originators and iec101 is not None
@@ -319,7 +328,8 @@ def _parse(p: Reader, data: object) -> AppConfig:
         source=p.source, station=station, field_sizes=field_sizes, iec104=iec104,
         points=points, relays=relays, commands=commands, simulation=simulation,
         logging=logging_config, iec101=iec101, modbus=modbus, gpio=gpio, adc=adc,
-        service=service, journal=journal, iec61850=iec61850, dlms=dlms, sections=sections,
+        service=service, journal=journal, iec61850=iec61850, dlms=dlms, web=web, soe=soe,
+        sections=sections,
     )
 
 

@@ -101,8 +101,7 @@ def parse_service(p: Reader, value: object) -> ServiceConfig:
         p.expected("service.control_socket",
                       "an absolute path such as /run/rtu/control.sock, or \"\"", socket)
         socket = None
-    policy = p.choice(tbl.get("reload", default.reload), "service.reload",
-                         SERVICE_TABLE.key("reload").choices)
+    policy = SERVICE_TABLE.key("reload").read(p, tbl, "service")
     state = p.string(tbl.get("state_directory", default.state_directory),
                         "service.state_directory",
                         "an absolute path such as /var/lib/rtu, or \"\"")

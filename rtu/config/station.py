@@ -55,8 +55,7 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
         "allowed)",
     )
     select_timeout = SECTION.key("select_timeout").read(p, tbl, "station")
-    event_queue_size = p.integer(tbl.get("event_queue_size", defaults.event_queue_size),
-                                    "station.event_queue_size", 1)
+    event_queue_size = SECTION.key("event_queue_size").read(p, tbl, "station")
     time_invalid = p.boolean(
         tbl.get("time_invalid_until_sync", defaults.time_invalid_until_sync),
         "station.time_invalid_until_sync",

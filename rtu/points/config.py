@@ -125,7 +125,7 @@ def _point(p: Reader, item: Mapping[Any, Any], path: str, index: int, ioa_size: 
     else:
         kind_name = p.choice(kind_value, f"{path}.kind", tuple(_KINDS))
         kind = None if kind_name is None else _KINDS[kind_name]
-    description = p.string(tbl.get("description", ""), f"{path}.description")
+    description = POINT.key("description").read(p, tbl, path)
 
     def present(key: str) -> bool:
         return key in tbl

@@ -46,6 +46,9 @@ class PointDatabase:
         # the value last reported to subscribers: deadbands are measured from it
         self._reported: dict[str, PointValue] = dict(self._current)
         self._subscribers: list[Subscriber] = []
+        # operator overrides (`rtu substitute/block`): point -> the field's latest value, kept
+        # while the override stands and reported again on release
+        self._held: dict[str, PointValue] = {}
         # per point, decided once: (point, is a command, has a deadband rule); enum properties
         # and hashing are slow enough to matter on the event path
         self._facts: dict[str, tuple[Point, bool, bool]] = {
@@ -110,6 +113,13 @@ class PointDatabase:
             raise UnknownPointError(name) from None
         value, quality = _normalise(point, value, quality)
         new = PointValue(value, quality, timestamp)
+        if self._held and name in self._held:
+            self._held[name] = new  # substituted or blocked: the field value waits
+            return False
+        return self._apply(name, point, is_command, has_deadband, new, origin)
+
+    def _apply(self, name: str, point: Point, is_command: bool, has_deadband: bool,
+               new: PointValue, origin: ChangeOrigin) -> bool:
         old = self._current[name]
         self._current[name] = new
         if is_command:
@@ -122,6 +132,52 @@ class PointDatabase:
         for subscriber in self._subscribers[:]:  # a subscriber may unsubscribe
             subscriber(change)
         return True
+
+    # -- operator overrides (commissioning) ------------------------------------------------------
+    def overridden(self, name: str) -> bool:
+        return name in self._held
+
+    def substitute(self, name: str, value: bool | float, *, timestamp: float) -> PointValue:
+        """Report ``value`` flagged SB (substituted) instead of what the field says, until
+        :meth:`release`. ValueError for a command point or a value the kind does not take."""
+        point, is_command, _ = self._facts_of(name)
+        if is_command:
+            raise ValueError(f"{name} is a command point: only monitored points are substituted")
+        field_value = self._held.get(name, self._current[name])
+        value, quality = _normalise(point, value, Quality.SB)
+        self._held[name] = field_value
+        new = PointValue(value, quality | Quality.SB, timestamp)
+        self._apply(name, point, False, False, new, ChangeOrigin.FIELD)  # no deadband: asked
+        return new
+
+    def block(self, name: str, *, timestamp: float) -> PointValue:
+        """Freeze the point at its present value flagged BL (blocked) until :meth:`release`;
+        a blocked command point refuses commands."""
+        point, is_command, has_deadband = self._facts_of(name)
+        current = self._current[name]
+        field_value = self._held.get(name, current)
+        self._held[name] = field_value
+        base = field_value if not is_command else current
+        new = PointValue(base.value, (base.quality & ~Quality.SB) | Quality.BL, timestamp)
+        self._apply(name, point, is_command, has_deadband, new, ChangeOrigin.FIELD)
+        return new
+
+    def release(self, name: str, *, timestamp: float) -> PointValue:
+        """End a substitution or block: the field's latest value is reported again."""
+        point, is_command, has_deadband = self._facts_of(name)
+        if name not in self._held:
+            raise ValueError(f"{name} is neither substituted nor blocked")
+        field_value = self._held.pop(name)
+        new = PointValue(field_value.value,
+                         field_value.quality & ~(Quality.SB | Quality.BL), timestamp)
+        self._apply(name, point, is_command, has_deadband, new, ChangeOrigin.FIELD)
+        return new
+
+    def _facts_of(self, name: str) -> tuple[Point, bool, bool]:
+        try:
+            return self._facts[name]
+        except KeyError:
+            raise UnknownPointError(name) from None
 
     def set_quality(self, name: str, quality: Quality, *, timestamp: float) -> bool:
         """Keep the value, replace its quality (e.g. IV|NT when a device stops answering)."""

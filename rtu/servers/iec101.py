@@ -33,6 +33,7 @@ from rtu.iec.cs101.link import (
 )
 from rtu.iec.cs101.unbalanced import UnbalancedLink
 from rtu.iec.outstation import Outstation, Session
+from rtu.monitor import TAP
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,8 @@ class Iec101Server:
             self._fail(OSError("device disconnected"))
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
+        if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
+            TAP.frame("101", self.name, "rx", data)
         self._offer()  # what the session queued since: the answer to a poll carries it
         self._handle(link.receive_data(data, loop.time()))
         self._flush()
@@ -294,6 +297,8 @@ class Iec101Server:
         data = link.data_to_send()
         if data:
             log.debug("%s tx %s", self.name, data.hex(" "))
+            if TAP.watchers:
+                TAP.frame("101", self.name, "tx", data)
             try:
                 port.write(data)
             except OSError as exc:

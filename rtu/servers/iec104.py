@@ -27,6 +27,7 @@ from rtu.iec.cs104.connection import (
     Event,
 )
 from rtu.iec.outstation import Outstation, Session
+from rtu.monitor import TAP, socket_addresses
 
 if TYPE_CHECKING:  # rtu.servers.tls is loaded only by a server that uses TLS
     from rtu.servers.tls import TlsSettings
@@ -273,6 +274,8 @@ class _Link(asyncio.Protocol):
         if conn is None:
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
+        if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
+            TAP.frame("104", self.name, "rx", data, *socket_addresses(self.transport))
         self._handle(conn.receive_data(data, self.loop.time()))
         self._flush()
 
@@ -358,6 +361,8 @@ class _Link(asyncio.Protocol):
         if not data:
             return
         log.debug("%s tx %s", self.name, data.hex(" "))
+        if TAP.watchers:
+            TAP.frame("104", self.name, "tx", data, *socket_addresses(self.transport))
         if not self.tls:
             self.transport.write(data)
             return

@@ -136,7 +136,7 @@ def _tls(p: Reader, value: object, *, load: bool) -> TlsSettings | None:
     from rtu.servers import tls  # optional: only a file with [iec104.tls] loads it
     tbl = p.table(value, path, TLS.names, "[iec104.tls]")
     errors_before = len(p.errors)
-    enabled = p.boolean(tbl.get("enabled", True), f"{path}.enabled")
+    enabled = TLS.key("enabled").read(p, tbl, path)
     files: dict[str, str] = {}
     for key in ("certificate", "private_key", "ca_file"):
         expectation = "the path of a PEM file"
@@ -150,8 +150,7 @@ def _tls(p: Reader, value: object, *, load: bool) -> TlsSettings | None:
             files[key] = os.path.join(os.path.dirname(p.source), os.path.expanduser(text))
         elif text is not None:
             p.expected(f"{path}.{key}", expectation, text)
-    min_version = p.choice(tbl.get("min_version", "1.2"), f"{path}.min_version",
-                              TLS.key("min_version").choices)
+    min_version = TLS.key("min_version").read(p, tbl, path)
     fingerprints = _fingerprints(p, tls.normalise_fingerprint, tbl.get("allowed_fingerprints", []),
                                      f"{path}.allowed_fingerprints")
     if load and enabled:

@@ -36,7 +36,6 @@ from typing import Any
 import pytest
 
 pydlms_simulator = pytest.importorskip("pydlms.simulator", reason="pip install -e '.[test]'")
-pytest.importorskip("dlms_cosem", reason="pip install -e '.[test]'")
 
 from pydlms.apdu import xdlms
 from pydlms.apdu.tags import Tag
@@ -396,7 +395,7 @@ def test_hdlc_over_a_serial_line(tmp_path: Path, hdlc_meter: tuple[Any, str, int
                                  stale: bool, caplog: pytest.LogCaptureFixture) -> None:
     """HDLC on a pty pair, every session answered. stale-input: the line holds, before our
     port opens, what a real line would have lost (a late answer to an abandoned session: HDLC
-    frames and a torn one). The port discards input when it opens; dlms-cosem's framing also
+    frames and a torn one). The port discards input when it opens; our HDLC frame reader also
     skips such bytes by itself (this case passes without the discard too), so this guards the
     behaviour, not that one line."""
     sim, device, master = hdlc_meter
@@ -560,3 +559,91 @@ def test_load_profile_entries_time_tagged_and_remembered(tmp_path: Path) -> None
         assert range_reads(sim)[-1] is None  # the whole buffer, after the refused range
     finally:
         stop(server)
+
+
+class UdpMeter:
+    """The simulator behind the UDP wrapper (it offers TCP and HDLC only): every datagram is
+    one APDU, answered through the simulator's own APDU handler, one session per client
+    address. ``lose`` datagrams from the client are dropped on the way in (counted down)."""
+
+    def __init__(self, sim: Any, lose: int = 0) -> None:
+        import socket
+        self.sim = sim
+        self.lose = lose
+        self.lost = 0
+        self.sessions: dict[Any, Any] = {}
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                datagram, peer = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if self.lose > 0:
+                self.lose -= 1
+                self.lost += 1
+                continue
+            version, source, destination, length = struct.unpack(">HHHH", datagram[:8])
+            if version != 1 or length != len(datagram) - 8:
+                continue
+            apdu = datagram[8:]
+            if apdu[:1] == b"\x60":  # an AARQ opens a new session for this client address
+                self.sessions[peer] = pydlms_simulator._Session()
+            session = self.sessions.setdefault(peer, pydlms_simulator._Session())
+            session.client_sap = source
+            for answer in self.sim.handle_all(apdu, session):
+                self.sock.sendto(struct.pack(">HHHH", 1, destination, source, len(answer))
+                                 + answer, peer)
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(2)
+        self.sock.close()
+
+
+def test_udp_wrapper_with_lost_datagrams(tmp_path: Path) -> None:
+    """transport = "udp": registers over the UDP wrapper (none and HLS-GMAC), a lost request
+    datagram answered on the retry; the points stay valid."""
+    sim = meter_sim()
+    udp = UdpMeter(sim, lose=1)
+    meters = (
+        meter("u", udp.port, [("energy", "1.0.1.8.0.255"), ("voltage", "1.0.32.7.0.255"),
+                              ("current", "1.0.31.7.0.255")])
+        .replace('transport = "tcp"', 'transport = "udp"\nretries = 2')
+        + meter("hls", udp.port, [("power", "1.0.1.7.0.255")], auth="hls-gmac", client=1,
+                extra='clock_point = "clock_bad"\n')
+        .replace('transport = "tcp"', 'transport = "udp"'))
+    config = write_config(tmp_path, meters)
+
+    async def main() -> None:
+        sup = Supervisor(config)
+
+        async def body() -> None:
+            await eventually(lambda: quality(sup, "energy", "voltage", "power", "clock_bad")
+                             == {GOOD}, 5.0, "points over UDP valid")
+            assert value(sup, "energy") == 12345678
+            assert value(sup, "power") == 1520.0
+            set_register(sim, "1.0.32.7.0.255", 2310)
+            await eventually(lambda: value(sup, "voltage") == pytest.approx(231.0), 3.0,
+                             "a new value over UDP")
+            first = next(s for s in sup.sources if s.name == "dlms:u")
+            assert value(sup, "current") == pytest.approx(5.23)
+            assert isinstance(first, MeterSource) and first.failures == 0
+
+        await run_until(sup, body)
+
+    try:
+        asyncio.run(asyncio.wait_for(main(), 15.0))
+    finally:
+        udp.close()
+    assert udp.lost == 1
+    assert sim.last_client_ic > 0

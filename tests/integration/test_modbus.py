@@ -225,6 +225,14 @@ def value(sup: Supervisor, name: str) -> bool | int | float:
 
 
 # -- Modbus TCP ------------------------------------------------------------------------------
+def devices(sup: Supervisor) -> dict[str, str]:
+    """The field devices as `rtu status` lists them: name -> communication."""
+    from rtu.control import status_snapshot
+
+    return {d["name"]: d["communication"] for d in status_snapshot(sup)["devices"]
+            if d["kind"] == "modbus"}
+
+
 def test_tcp_values_death_and_recovery(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     port = free_tcp_port()
     config = write_config(tmp_path / "tcp.toml", f"""
@@ -255,6 +263,9 @@ reconnect_delay_max = 0.4
             assert value(sup, "alarm") is True  # bit 15
             assert value(sup, "pf") == -0.5
             assert value(sup, "level") == 3.25  # float32, bytes swapped
+            # `rtu status` shows each device's real state, and so do its health signals
+            assert devices(sup) == {"plc": "OK", "tank": "OK"}
+            assert sup.health.signals()["source:plc"] is True
             # a change in the device reaches the database
             await server.async_setValues(1, HOLDING, 10, words("f", -7.75, word_swap=True))
             await server.async_setValues(1, INPUT, 2, [0x7FFF])
@@ -267,6 +278,8 @@ reconnect_delay_max = 0.4
                                     ONE_CYCLE + POLL, "points invalid after the server stopped")
             assert took <= ONE_CYCLE + POLL
             assert value(sup, "flow") == -7.75 and value(sup, "level") == 3.25
+            assert devices(sup) == {"plc": "FAILED", "tank": "FAILED"}
+            assert sup.health.signals()["source:tank"] is False
             await asyncio.sleep(1.0)  # a few failed reconnects later ...
             assert not running.done()  # ... the outstation is still running
             assert sup.iec104 is not None
@@ -283,6 +296,7 @@ reconnect_delay_max = 0.4
                              "points valid again")
             assert (value(sup, "flow"), value(sup, "temperature"), value(sup, "energy"),
                     value(sup, "level")) == (99.0, 0, 70001, 1.5)
+            assert devices(sup) == {"plc": "OK", "tank": "OK"}
             assert not running.done()
         finally:
             sup.stop()

@@ -201,7 +201,7 @@ def test_a_renamed_101_line_takes_its_events_along(tmp_path: Path, port: int) ->
         # old EI, di03, then the new line's own EI
         assert [r.type_id for r in backlog] == [TypeId.M_EI_NA_1, TypeId.M_SP_TB_1,
                                                 TypeId.M_EI_NA_1]
-        assert [s.name for s, _ in sup.source_tasks()] == ["simulation",
+        assert [s.name for s, _ in sup.source_tasks()] == ["simulation", "health",
                                                            "101:/nonexistent/ttyB"]
     finally:
         box.close()

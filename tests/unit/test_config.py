@@ -60,6 +60,7 @@ SCHEMA: dict[str, set[str]] = {
     "logging": {"level"},
     "service": {"control_socket", "reload", "state_directory"},
     "journal": {"enabled", "path", "commit_interval", "max_events", "fsync"},
+    "soe": {"enabled", "path", "max_events", "max_age_days", "syslog"},
     "modbus": {"buses", "devices"},  # the nested tables' keys: MODBUS_SCHEMA below
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},
@@ -67,7 +68,9 @@ SCHEMA: dict[str, set[str]] = {
              "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
-    "dlms": {"credentials", "meters"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "web": {"enabled", "listen", "tls", "certificate", "private_key", "users_file",
+            "client_certificates", "max_clients", "client_queue", "recent_events"},
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
                "description", "target", "feedback", "select_required"},
 }
@@ -155,8 +158,14 @@ class TestBench:
             expected[f"relay{i}_cmd"] = (5000 + i, PointKind.SINGLE_COMMAND, "")
         for i in range(1, 3):
             expected[f"counter{i}"] = (4000 + i, PointKind.COUNTER, "sim")
+        # the outstation's own health (rtu/health.py)
+        expected["health_clock_sync"] = (9001, PointKind.SINGLE, "health:clock_synchronised")
+        expected["health_journal"] = (9002, PointKind.SINGLE, "health:journal")
+        expected["health_events_lost"] = (9003, PointKind.SINGLE, "health:events_lost")
+        expected["health_config_fallback"] = (9004, PointKind.SINGLE, "health:config_fallback")
+        expected["health_sim_comm"] = (9010, PointKind.SINGLE, "health:source:simulation")
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
-        assert len(bench_config().points) == len(expected) == 46
+        assert len(bench_config().points) == len(expected) == 51
 
     def test_analogs_commands_relays_groups(self) -> None:
         config = bench_config()
@@ -343,7 +352,7 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service, journal, iec61850, dlms, points_file"
+            "service, journal, iec61850, dlms, web, soe, points_file"
         )
 
     def test_unknown_key(self) -> None:
@@ -729,7 +738,7 @@ class TestPoints:
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
             f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', '', "
-            "'gpio:NAME' or 'adc:NAME', got 'gpio'"
+            "'gpio:NAME', 'adc:NAME' or 'health:NAME', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
             f"{SRC}: {EXTRA}.source: expected no source on a command point (or \"\"), got 'sim'"

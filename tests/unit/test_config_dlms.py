@@ -17,7 +17,7 @@ DLMS_SCHEMA: dict[str, set[str]] = {
     "meters": {"name", "transport", "host", "port", "device", "baudrate",
                "server_physical_address", "client_address", "server_address", "authentication",
                "system_title", "interval", "timeout", "clock_point", "clock_max_drift", "reads",
-               "profile"},
+               "profile", "retries"},
     "reads": {"point", "obis", "class_id", "attribute", "scale", "unit"},
     "profile": {"obis", "capture_period", "backfill", "columns"},
     "columns": {"point", "obis", "class_id", "attribute", "scale", "unit"},
@@ -112,6 +112,19 @@ class TestMeters:
         assert (meter.device, meter.baudrate, meter.server_physical_address) == \
             ("/dev/ttyUSB0", 19200, 17)
 
+    def test_udp(self) -> None:
+        data = dlms_doc()
+        data["dlms"]["meters"][0].update(transport="udp", port=4060, retries=3)
+        (meter,) = parse_config(data, SRC).dlms.meters
+        assert (meter.transport, meter.host, meter.port, meter.retries) == \
+            ("udp", "127.0.0.1", 4060, 3)
+        data["dlms"]["meters"][0].update(retries=11)
+        assert errors_of(data) == [f"{SRC}: {M0}.retries: expected an integer 0..10, got 11"]
+        data["dlms"]["meters"][0].update(transport="tcp", retries=1)
+        assert errors_of(data) == [
+            (f"{SRC}: {M0}.retries: expected no retries with transport = 'tcp' (retries "
+             "applies to udp only), got 1")]
+
     def test_errors_name_the_key_path(self) -> None:
         data = dlms_doc()
         meter = data["dlms"]["meters"][0]
@@ -151,11 +164,11 @@ class TestMeters:
             (f"{SRC}: dlms.meters[0].reads[1].point: expected the name of a [[points]] entry with "
             "source = \"dlms\" (float, counter), got 'd_clock' (points[8] is a single point)"),
             (f"{SRC}: points[6].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
-            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_energy' for a point with source = \"dlms\", got none"),
+            "clock_point, a [[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry naming 'd_energy' for a point with source = \"dlms\", got none"),
             (f"{SRC}: points[7].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
-            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_volts' for a point with source = \"dlms\", got none"),
+            "clock_point, a [[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry naming 'd_volts' for a point with source = \"dlms\", got none"),
             (f"{SRC}: points[8].source: expected a [[dlms.meters.reads]] entry, a dlms.meters "
-            "clock_point or a [[dlms.meters.profile.columns]] entry naming 'd_clock' for a point with source = \"dlms\", got none"),
+            "clock_point, a [[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry naming 'd_clock' for a point with source = \"dlms\", got none"),
         ]
 
     def test_a_point_is_fed_once_and_names_are_unique(self) -> None:

@@ -69,14 +69,25 @@ def test_malformed_requests_get_an_answer(server: ControlServer) -> None:
 
 def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> None:
     status = status_snapshot(server.supervisor)
-    assert status["points"] == 46 and status["masters"] == []
+    assert status["points"] == 51 and status["masters"] == []
     assert status["iec104"]["listening"] is False
     assert hasattr(server.supervisor.iec104, "_server")  # what server_listening() looks at
     assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 1
-    assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0}]
+    assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0},
+                                 {"name": "health", "running": False, "restarts": 0}]
+    # every field device with its real state: the simulation is not running here
+    assert status["devices"] == [{"name": "simulation", "kind": "simulation",
+                                  "source": "simulation", "communication": "FAILED",
+                                  "detail": "source not running (restarting)"}]
+    signals = {row["signal"]: row for row in status["health_signals"]}
+    assert signals["health:journal"] == {"signal": "health:journal", "state": "ON",
+                                         "mapped": True}
+    assert signals["health:link:104:iec104"]["state"] == "OFF"
+    assert signals["health:link:104:iec104"]["mapped"] is False
     text = format_status(json.loads(json.dumps(status)))
     assert "104 127.0.0.1:2404 NOT LISTENING" in text and "no systemd watchdog" in text
-    assert status_line(server.supervisor) == "0 masters connected, 46 points, 1 queued events"
+    assert "field devices" in text and "health:source:simulation   OFF    True" in text
+    assert status_line(server.supervisor) == "0 masters connected, 51 points, 1 queued events"
     server.supervisor.last_error = "modbus bus1: timeout"
     assert status_line(server.supervisor).endswith("last error: modbus bus1: timeout")
     server.supervisor.reload_error = "invalid configuration: x"

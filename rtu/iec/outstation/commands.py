@@ -71,6 +71,8 @@ class CommandHost(Protocol):
     @property
     def executor(self) -> CommandExecutor: ...
 
+    command_reason: str  # why the command answered next was refused (for the audit)
+
 
 @dataclass(slots=True)
 class _Selection:
@@ -95,6 +97,7 @@ class CommandHandler:
         if len(asdu.objects) != 1:
             # confirm what was asked (a deactivation with DEACT_CON); any other cause is unknown
             cause = {Cot.ACTIVATION: Cot.ACTIVATION_CON, Cot.DEACTIVATION: Cot.DEACTIVATION_CON}
+            host.command_reason = f"{len(asdu.objects)} objects in one command"
             session.respond(asdu.reply(cause.get(asdu.cot, Cot.UNKNOWN_CAUSE), negative=True))
             return
         allowed = host.config.command_originators
@@ -104,6 +107,8 @@ class CommandHandler:
             log.warning("command %s on IOA %d from %s refused: originator address %d is not in "
                         "command_originators", asdu.type_id.name, asdu.objects[0].ioa,
                         session.name, asdu.originator)
+            host.command_reason = (f"originator address {asdu.originator} is not in "
+                                   "command_originators")
             session.respond(asdu.reply(
                 Cot.DEACTIVATION_CON if asdu.cot == Cot.DEACTIVATION else Cot.ACTIVATION_CON,
                 negative=True))
@@ -111,6 +116,7 @@ class CommandHandler:
         obj = asdu.objects[0]
         point = host.db.by_ioa(obj.ioa)
         if point is None or point.kind is not COMMAND_KINDS[asdu.type_id]:
+            host.command_reason = f"no {asdu.type_id.name} command point at IOA {obj.ioa}"
             session.respond(asdu.reply(
                 Cot.UNKNOWN_IOA if asdu.cot in (Cot.ACTIVATION, Cot.DEACTIVATION) else Cot.UNKNOWN_CAUSE,
                 negative=True))
@@ -124,6 +130,7 @@ class CommandHandler:
             return
         parsed = _command_value(obj)
         if parsed is None:
+            host.command_reason = "qualifier or state not permitted"
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         value, qu, select = parsed
@@ -132,6 +139,7 @@ class CommandHandler:
         refusal = self._refusal(session, point, now)
         if refusal:
             log.warning("command on %s from %s refused: %s", point.name, session.name, refusal)
+            host.command_reason = refusal
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         selection = self._selections.get(point.ioa)
@@ -152,11 +160,13 @@ class CommandHandler:
             if not matches:
                 log.warning("execute on %s from %s does not match its select (or it timed out)",
                             point.name, session.name)
+                host.command_reason = "execute does not match its select (or it timed out)"
                 session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
                 return
         elif point.select_required:
             log.warning("execute on %s from %s without select; select-before-operate required",
                         point.name, session.name)
+            host.command_reason = "select-before-operate required"
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         if confirming is not None:
@@ -180,6 +190,8 @@ class CommandHandler:
                 confirming.cancel(command_request(point, selection.value, selection.qu,
                                                   session.name, originator=asdu.originator,
                                                   selected=True))
+        if not held:
+            self.host.command_reason = "no selection of this master to deactivate"
         session.respond(asdu.reply(Cot.DEACTIVATION_CON, negative=not held))
 
     def _refusal(self, session: Session, point: Point, now: float) -> str | None:
@@ -212,6 +224,8 @@ class CommandHandler:
             finished = True
             self._executing.discard(point.ioa)
             if not session.closed:
+                if not success:
+                    self.host.command_reason = "the output did not execute"
                 # return information (COT 11) reported before this must reach the master first
                 session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION, negative=not success),
                                 after_events=True)

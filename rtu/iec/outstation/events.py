@@ -53,6 +53,15 @@ class EventJournal(Protocol):
         before they are sent records what it has queued now)."""
 
 
+class EventLog(Protocol):
+    """The sequence-of-events log (rtu/soe.py): told of every event and of each master's
+    acknowledgement. Both are on the event path: they must only queue."""
+
+    def event(self, record: EventRecord) -> None: ...
+
+    def delivered(self, master: str, records: tuple[EventRecord, ...]) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Output:
     """One encoded ASDU ready for the link, with the events it carries (for acknowledgement)."""

@@ -49,7 +49,13 @@ from rtu.iec.asdu.types import (
     interrogation_cot,
 )
 from rtu.iec.outstation.commands import CommandHandler
-from rtu.iec.outstation.events import EventGroup, EventJournal, EventRecord, EventStreams
+from rtu.iec.outstation.events import (
+    EventGroup,
+    EventJournal,
+    EventLog,
+    EventRecord,
+    EventStreams,
+)
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
@@ -58,7 +64,7 @@ from rtu.iec.outstation.mapping import (
     event_type,
     monitor_object,
 )
-from rtu.iec.outstation.session import Interrogation, Session
+from rtu.iec.outstation.session import CommandAudit, Interrogation, Session
 from rtu.iec.outstation.settings import Clock, OutstationConfig
 from rtu.points.commands import CommandExecutor
 from rtu.points.database import PointDatabase
@@ -108,6 +114,9 @@ class Outstation:
         self._frozen_counters: dict[str, PointValue] | None = None
         # the time-tagged type of each monitored point's events, looked up by name per event
         self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
+        self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
+        self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
+        self.command_reason = ""  # why the command answered next was refused (for the audit)
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
     def close(self) -> None:
@@ -204,11 +213,14 @@ class Outstation:
     def _on_point_changed(self, change: PointChanged) -> None:
         point = change.point
         origin = change.origin
-        self._publish(
+        record = self._publish(
             self._event_type[point.name],
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp)),
         )
+        soe = self.soe
+        if soe is not None:
+            soe.event(record)
 
     # -- dispatch ----------------------------------------------------------------------------
     def handle(self, session: Session, asdu: Asdu) -> None:

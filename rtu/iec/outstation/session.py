@@ -26,8 +26,15 @@ from rtu.iec.asdu.codec import (
 )
 from rtu.iec.asdu.objects import Asdu, InformationObject
 from rtu.iec.asdu.types import Cot, TypeId
-from rtu.iec.outstation.events import EventGroup, EventJournal, EventQueue, EventRecord, Output
-from rtu.iec.outstation.mapping import monitor_object
+from rtu.iec.outstation.events import (
+    EventGroup,
+    EventJournal,
+    EventLog,
+    EventQueue,
+    EventRecord,
+    Output,
+)
+from rtu.iec.outstation.mapping import COMMAND_KINDS, monitor_object
 from rtu.iec.outstation.settings import OutstationConfig
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point
@@ -52,7 +59,18 @@ class SessionHost(Protocol):
     @property
     def journal(self) -> EventJournal | None: ...
 
+    # the sequence-of-events log and the command audit (rtu/soe.py, rtu/audit.py), if any
+    soe: EventLog | None
+    audit: CommandAudit | None
+    command_reason: str  # why the command answered next was refused
+
     def handle(self, session: Session, asdu: Asdu) -> None: ...
+
+
+class CommandAudit(Protocol):
+    """Told of every answer to a command (rtu/audit.py), with the reason of a refusal."""
+
+    def answered(self, master: str, answer: Asdu, reason: str) -> None: ...
 
 
 @dataclass(slots=True)
@@ -161,6 +179,10 @@ class Session:
     # -- output ------------------------------------------------------------------------------
     def respond(self, response: Asdu | bytes, *, after_events: bool = False) -> None:
         """Queue a response; with ``after_events`` it follows every event queued so far."""
+        audit = self.outstation.audit
+        if audit is not None and isinstance(response, Asdu) and response.type_id in COMMAND_KINDS:
+            audit.answered(self.name, response, self.outstation.command_reason)
+            self.outstation.command_reason = ""
         self.responses.append((response, self.events.added if after_events else 0))
         self.wake()
 
@@ -196,8 +218,11 @@ class Session:
             stale = min(count, self._stale_acks)
             self._stale_acks -= stale
             count -= stale
+        soe = self.outstation.soe
         for _ in range(min(count, len(self._inflight))):
-            self._inflight.popleft()
+            out = self._inflight.popleft()
+            if soe is not None and out.events:
+                soe.delivered(self.name, out.events)
 
     def pending_events(self) -> list[EventRecord]:
         """Events sent and not acknowledged, then those not sent yet, oldest first."""

@@ -146,7 +146,7 @@ def _devices(p: Reader, value: object) -> tuple[tuple[AdcDeviceConfig, ...],
                                                     f"({key} applies to driver = {other!r} "
                                                     f"only), got {show(tbl[key])}")
         d = AdcDeviceConfig(name="", driver="iio")
-        interval = p.seconds(tbl.get("interval", d.interval), f"{path}.interval")
+        interval = DEVICE.key("interval").read(p, tbl, path)
         iio_name, spi_bus, spi_device, vref = d.iio_name, d.spi_bus, d.spi_device, d.vref
         i2c_bus, i2c_address = d.i2c_bus, d.i2c_address
         full_scale, data_rate = d.full_scale, d.data_rate
@@ -160,15 +160,11 @@ def _devices(p: Reader, value: object) -> tuple[tuple[AdcDeviceConfig, ...],
             else:
                 iio_name = iio_value
         elif driver == "mcp3008":
-            spi_bus = p.integer(tbl.get("spi_bus", d.spi_bus), f"{path}.spi_bus",
-                                   0, 255) or 0
-            spi_device = p.integer(tbl.get("spi_device", d.spi_device),
-                                      f"{path}.spi_device", 0, 255) or 0
-            vref = p.number(tbl.get("vref", d.vref), f"{path}.vref",
-                               "a reference voltage in volts > 0", above=0.0) or d.vref
+            spi_bus = DEVICE.key("spi_bus").read(p, tbl, path) or 0
+            spi_device = DEVICE.key("spi_device").read(p, tbl, path) or 0
+            vref = DEVICE.key("vref").read(p, tbl, path) or d.vref
         elif driver == "ads1115":
-            i2c_bus = p.integer(tbl.get("i2c_bus", d.i2c_bus), f"{path}.i2c_bus",
-                                   0, 255) or 0
+            i2c_bus = DEVICE.key("i2c_bus").read(p, tbl, path) or 0
             low, high = _ADS1115_ADDRESSES
             i2c_address = p.integer(
                 tbl.get("i2c_address", d.i2c_address), f"{path}.i2c_address", low, high,
@@ -252,8 +248,7 @@ def _channels(p: Reader, value: object,
             line = _calibration(p, tbl["calibration"], f"{path}.calibration")
             scale, offset = line if line is not None else (None, None)
         else:
-            scale = p.number(tbl.get("scale", 1.0), f"{path}.scale", "a finite number")
-            offset = p.number(tbl.get("offset", 0.0), f"{path}.offset", "a finite number")
+            scale, offset = (CHANNEL.key(k).read(p, tbl, path) for k in ("scale", "offset"))
         input_range: tuple[float, float] | None = None
         if "input_range" in tbl:
             input_range = p.pair(tbl["input_range"], f"{path}.input_range")

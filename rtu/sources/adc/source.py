@@ -128,6 +128,11 @@ class AdcSource:
             for point in binding.points:
                 self.db.update(point, value, quality, timestamp=now)
 
+    @property
+    def failing_channels(self) -> frozenset[str]:
+        """The channels whose last read failed (rtu/health.py: communication OK)."""
+        return frozenset(self._failing)
+
     def close(self) -> None:
         if self._close is not None:
             self._close()

@@ -4,8 +4,14 @@ DLMS client core replaces)."""
 from __future__ import annotations
 
 from rtu.components import Field, Parts
+from rtu.sources.base import Source
 from rtu.sources.dlms.source import dlms_sources
 
 
 def build(field: Field) -> Parts:
-    return Parts(sources=list(dlms_sources(field.config.dlms, field.db, field.state_dir)))
+    config = field.config.dlms
+    sources: list[Source] = list(dlms_sources(config, field.db, field.state_dir))
+    if config.push is not None:
+        from rtu.sources.dlms.push import PushListener  # needs cryptography: when configured
+        sources.append(PushListener(config.push, field.db, field.state_dir))
+    return Parts(sources=sources)

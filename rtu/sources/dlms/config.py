@@ -39,6 +39,7 @@ from rtu.config.schema import (
     tables,
 )
 from rtu.points.model import Point, PointKind
+from rtu.sources.dlms.push_config import PUSH, DlmsPushConfig, parse_push
 
 __all__ = [
     "DLMS",
@@ -57,7 +58,9 @@ MAX_CAPTURE_PERIOD: Final = 31 * 86400
 _TCP_KEYS: Final = ("host", "port")
 _HDLC_KEYS: Final = ("device", "baudrate", "server_physical_address")
 _CREDENTIAL_KEYS: Final = ("password", "encryption_key", "authentication_key")
-_TRANSPORTS: Final = ("tcp", "hdlc")
+_TRANSPORTS: Final = ("tcp", "udp", "hdlc")
+_UDP_KEYS: Final = ("retries",)
+MAX_UDP_RETRIES: Final = 10
 _AUTHENTICATIONS: Final = ("none", "lls", "hls-gmac")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _OBIS_RE: Final = re.compile(r"(\d{1,3})[.-](\d{1,3})[.:](\d{1,3})\.(\d{1,3})\.(\d{1,3})"
@@ -84,19 +87,22 @@ READ: Final = Table("[[dlms.meters.reads]]", (
     string("point", required=True),
     string("obis", required=True, doc='an OBIS code A.B.C.D.E.F such as "1.0.1.8.0.255"'),
     choice("class_id", _CLASSES, CLASS_REGISTER),  # 1 data, 3 register, 4 extended, 5 demand
-    integer("attribute", 2, 1, 127),  # 2: the value
+    integer("attribute", 2, 1, 127, doc="an attribute index 1..127 (2: the value)"),
     number("scale", 1.0, doc="a finite number other than 0"),
     any_of("unit", ("string", "integer"), doc="a unit name or a unit code 1..255"),
 ))
 PROFILE: Final = Table("[dlms.meters.profile]", (
     string("obis", ".".join(map(str, DEFAULT_PROFILE_OBIS))),
     integer("capture_period", lo=1, hi=MAX_CAPTURE_PERIOD, required=True),
-    number("backfill", 86400.0, at_least=0.0),  # seconds of history taken on the first read
+    number("backfill", 86400.0, at_least=0.0,
+           doc="a number of seconds >= 0 (history taken on the first read)"),
     tables("columns", READ, required=True),
 ))
 METER: Final = Table("[[dlms.meters]]", (
     string("name", required=True), choice("transport", _TRANSPORTS, required=True),
-    string("host", doc="tcp: an IP address or host name"), integer("port", 4059, 1, 0xFFFF),
+    string("host", doc="tcp, udp: an IP address or host name"),
+    integer("port", 4059, 1, 0xFFFF),
+    integer("retries", 2, 0, MAX_UDP_RETRIES),  # udp
     string("device", doc="hdlc: a serial device path"), integer("baudrate", 9600, 300, 4_000_000),
     integer("server_physical_address", lo=0, hi=0x3FFF),  # hdlc; absent: one-byte address
     integer("client_address", 16, 0, 0xFFFF),  # client SAP; 16 = public client (hdlc: 0..127)
@@ -111,6 +117,7 @@ METER: Final = Table("[[dlms.meters]]", (
 ))
 SECTION: Final = Table("[dlms]", (
     string("credentials", "", doc="the path of the credentials file"), tables("meters", METER),
+    table("push", PUSH),
 ))
 DLMS: Final = table("dlms", SECTION)
 
@@ -141,10 +148,11 @@ class DlmsProfile:
 @dataclass(frozen=True, slots=True)
 class DlmsMeterConfig:
     name: str
-    transport: str  # "tcp" (wrapper, IEC 62056-47) | "hdlc" (serial line, IEC 62056-46)
+    transport: str  # "tcp" | "udp" (wrapper, IEC 62056-47) | "hdlc" (serial, IEC 62056-46)
     reads: tuple[DlmsRead, ...]
-    host: str = ""  # tcp
-    port: int = METER.default("port")  # tcp
+    host: str = ""  # tcp, udp
+    port: int = METER.default("port")  # tcp, udp
+    retries: int = METER.default("retries")  # udp: a request unanswered in time is sent again
     device: str = ""  # hdlc
     baudrate: int = METER.default("baudrate")  # hdlc
     server_physical_address: int | None = None  # hdlc: None = one-byte server address
@@ -166,6 +174,7 @@ class DlmsMeterConfig:
 class DlmsConfig:
     credentials: str = ""  # the credentials file (absolute, or relative to the config file)
     meters: tuple[DlmsMeterConfig, ...] = ()
+    push: DlmsPushConfig | None = None  # the push (DataNotification) listener, when configured
 
 
 def parse_obis(text: str) -> tuple[int, int, int, int, int, int] | None:
@@ -202,12 +211,16 @@ def parse_dlms(p: Reader, value: object, points: Sequence[Point],
         meter = _meter(p, item, f"dlms.meters[{i}]", by_name, raw_index, fed, first, i)
         if meter is not None:
             meters.append(meter)
+    push: DlmsPushConfig | None = None
+    if "push" in tbl:
+        push = parse_push(p, tbl["push"], lambda value, path, kinds: _point(
+            p, value, path, kinds, by_name, raw_index, fed))
     for pt in points:
         if pt.source == DLMS_SOURCE and pt.name not in fed:
             p.error(f"points[{raw_index.get(pt.name, '?')}].source",
-                    f"expected a [[dlms.meters.reads]] entry, a dlms.meters clock_point or a "
-                    f"[[dlms.meters.profile.columns]] entry naming "
-                    f"{pt.name!r} for a point with source = \"dlms\", got none")
+                    f"expected a [[dlms.meters.reads]] entry, a dlms.meters clock_point, a "
+                    f"[[dlms.meters.profile.columns]] or a [[dlms.push.devices.objects]] entry "
+                    f"naming {pt.name!r} for a point with source = \"dlms\", got none")
     credentials = ""
     if "credentials" in tbl:
         text = p.string(tbl["credentials"], "dlms.credentials",
@@ -215,6 +228,10 @@ def parse_dlms(p: Reader, value: object, points: Sequence[Point],
         if text is not None:
             credentials = os.path.join(config_dir, os.path.expanduser(text)) if text else ""
     needs = [m for m in meters if m.authentication != "none"]
+    ciphered_pushes = [d for d in push.devices if d.ciphered] if push is not None else []
+    needs += [DlmsMeterConfig(name=d.name, transport="tcp", reads=(),
+                              authentication="hls-gmac") for d in ciphered_pushes
+              if d.name not in {m.name for m in needs}]
     if needs:
         if not credentials:
             if "credentials" not in tbl:
@@ -225,7 +242,13 @@ def parse_dlms(p: Reader, value: object, points: Sequence[Point],
             secrets = _read_credentials(p, credentials, needs)
             if secrets is not None:
                 meters = [_with_secrets(m, secrets.get(m.name, {})) for m in meters]
-    return DlmsConfig(credentials=credentials, meters=tuple(meters))
+                if push is not None:
+                    push = dataclasses.replace(push, devices=tuple(
+                        dataclasses.replace(d, encryption_key=secrets.get(d.name, {}).get(
+                            "encryption_key", b""), authentication_key=secrets.get(
+                            d.name, {}).get("authentication_key", b""))
+                        if d.ciphered else d for d in push.devices))
+    return DlmsConfig(credentials=credentials, meters=tuple(meters), push=push)
 
 
 def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
@@ -250,20 +273,23 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
         first[name] = index
     transport: str | None = None
     if "transport" not in tbl:
-        p.missing(f"{path}.transport", "'tcp' or 'hdlc'")
+        p.missing(f"{path}.transport", "'tcp', 'udp' or 'hdlc'")
     else:
         transport = p.choice(tbl["transport"], f"{path}.transport", _TRANSPORTS)
     d = DlmsMeterConfig(name="", transport="tcp", reads=())
     host, port, device, baudrate, physical = d.host, d.port, d.device, d.baudrate, None
+    retries = d.retries
     if transport is not None:
-        others = _HDLC_KEYS if transport == "tcp" else _TCP_KEYS
-        for key in others:
-            if key in tbl:
+        applies = {key: "tcp, udp" for key in _TCP_KEYS} | {key: "hdlc" for key in _HDLC_KEYS} \
+            | {key: "udp" for key in _UDP_KEYS}
+        for key, where in applies.items():
+            if key in tbl and transport not in where:
                 p.error(f"{path}.{key}", f"expected no {key} with transport = {transport!r} "
-                                         f"({key} applies to "
-                                         f"{'hdlc' if transport == 'tcp' else 'tcp'} only), "
-                                         f"got {tbl[key]!r}")
-    if transport == "tcp":
+                                         f"({key} applies to {where} only), got {tbl[key]!r}")
+    if transport == "udp":
+        retries = p.integer(tbl.get("retries", d.retries), f"{path}.retries", 0,
+                            MAX_UDP_RETRIES) or 0
+    if transport in ("tcp", "udp"):
         expectation = "an IP address or host name such as 192.168.1.30"
         if "host" not in tbl:
             p.missing(f"{path}.host", expectation)
@@ -272,7 +298,7 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
             p.expected(f"{path}.host", expectation, tbl["host"])
         else:
             host = tbl["host"]
-        port = p.integer(tbl.get("port", d.port), f"{path}.port", 1, 0xFFFF) or d.port
+        port = METER.key("port").read(p, tbl, path) or d.port
     elif transport == "hdlc":
         expectation = "a serial device path such as /dev/ttyUSB0"
         if "device" not in tbl:
@@ -281,8 +307,7 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
             p.expected(f"{path}.device", expectation, tbl["device"])
         else:
             device = tbl["device"]
-        baudrate = p.integer(tbl.get("baudrate", d.baudrate), f"{path}.baudrate", 300,
-                             4_000_000) or d.baudrate
+        baudrate = METER.key("baudrate").read(p, tbl, path) or d.baudrate
         if "server_physical_address" in tbl:
             physical = p.integer(tbl["server_physical_address"],
                                  f"{path}.server_physical_address", 0, 0x3FFF,
@@ -293,8 +318,7 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
     server_address = p.integer(tbl.get("server_address", d.server_address),
                                f"{path}.server_address", 0, 0x3FFF if transport == "hdlc"
                                else 0xFFFF)
-    authentication = p.choice(tbl.get("authentication", d.authentication),
-                              f"{path}.authentication", _AUTHENTICATIONS)
+    authentication = METER.key("authentication").read(p, tbl, path)
     system_title = d.system_title
     if "system_title" in tbl:
         raw = tbl["system_title"]
@@ -303,14 +327,12 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
         else:
             p.expected(f"{path}.system_title",
                        "16 hex digits (the client's 8-octet system title)", raw)
-    interval = p.seconds(tbl.get("interval", d.interval), f"{path}.interval")
-    timeout = p.seconds(tbl.get("timeout", d.timeout), f"{path}.timeout")
+    interval, timeout = (METER.key(key).read(p, tbl, path) for key in ("interval", "timeout"))
     clock_point: str | None = None
     if "clock_point" in tbl:
         clock_point = _point(p, tbl["clock_point"], f"{path}.clock_point", (PointKind.SINGLE,),
                              points, raw_index, fed)
-    max_drift = p.seconds(tbl.get("clock_max_drift", d.clock_max_drift),
-                          f"{path}.clock_max_drift")
+    max_drift = METER.key("clock_max_drift").read(p, tbl, path)
     reads: list[DlmsRead] = []
     reads_value = tbl.get("reads")
     items = p.array_of_tables(reads_value, f"{path}.reads") if "reads" in tbl else []
@@ -330,7 +352,8 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
             or timeout is None or max_drift is None):
         return None
     return DlmsMeterConfig(
-        name=name, transport=transport, reads=tuple(reads), host=host, port=port, device=device,
+        name=name, transport=transport, reads=tuple(reads), host=host, port=port, retries=retries,
+        device=device,
         baudrate=baudrate, server_physical_address=physical, client_address=client_address,
         server_address=server_address, authentication=authentication, system_title=system_title,
         interval=interval, timeout=timeout, clock_point=clock_point, clock_max_drift=max_drift,
@@ -357,9 +380,7 @@ def _profile(p: Reader, value: object, path: str, points: dict[str, Point],
     else:
         period = p.integer(tbl["capture_period"], f"{path}.capture_period", 1,
                            MAX_CAPTURE_PERIOD, period_expected)
-    backfill = p.number(tbl.get("backfill", 86400.0), f"{path}.backfill",
-                        "a number of seconds >= 0 (history taken on the first read)",
-                        at_least=0.0)
+    backfill = PROFILE.key("backfill").read(p, tbl, path)
     columns: list[DlmsRead] = []
     if "columns" not in tbl:
         p.missing(f"{path}.columns", "at least one [[dlms.meters.profile.columns]] table")
@@ -437,9 +458,7 @@ def _read(p: Reader, item: object, path: str, points: dict[str, Point],
                                        "5 (demand register)", class_value)
     else:
         class_id = int(class_value)
-    attribute = p.integer(tbl.get("attribute", 2), f"{path}.attribute", 1, 127,
-                          "an attribute index 1..127 (2: the value)")
-    scale = p.number(tbl.get("scale", 1.0), f"{path}.scale", "a finite number other than 0")
+    attribute, scale = (READ.key(key).read(p, tbl, path) for key in ("attribute", "scale"))
     if scale == 0.0:
         p.expected(f"{path}.scale", "a finite number other than 0", tbl["scale"])
     unit: int | None = None

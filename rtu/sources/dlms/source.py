@@ -70,6 +70,7 @@ from hal.dlms import (
     DlmsLink,
     DlmsLinkSettings,
     DlmsTcpSettings,
+    DlmsUdpSettings,
     RangeSelection,
 )
 from rtu.points.database import PointDatabase
@@ -97,7 +98,7 @@ SESSION_OVERHEAD: Final = 6  # requests besides the GETs: connect, AARQ, HLS rep
 PROFILE_CLASS: Final = 7  # Profile Generic
 PROFILE_BUFFER_ATTRIBUTE: Final = 2
 PROFILE_CAPTURE_OBJECTS_ATTRIBUTE: Final = 3
-PROFILE_BLOCKS: Final = 32  # requests a buffer read may take besides its GET (GET-next blocks)
+PROFILE_BLOCKS: Final = 32  # GET-next blocks a session may take (the link's max_blocks too)
 PROFILE_LOOKAHEAD: Final = 3600.0  # s: the range asked reaches this far past our clock
 
 
@@ -452,7 +453,7 @@ class MeterSource:
     def _requests(self, profile: bool) -> int:
         """The most requests (so client invocation counters) one session may make."""
         if not profile or self.meter.profile is None:
-            return len(self.refs) + SESSION_OVERHEAD
+            return len(self.refs) + PROFILE_BLOCKS + SESSION_OVERHEAD
         query = profile_query(self.meter.profile, 0.0, 0.0)
         return len(self.refs) + len(query.refs) + PROFILE_BLOCKS + SESSION_OVERHEAD
 
@@ -727,9 +728,11 @@ class MeterSource:
 
 # -- construction --------------------------------------------------------------------------------
 def link_settings(meter: DlmsMeterConfig) -> DlmsLinkSettings:
-    transport: DlmsTcpSettings | DlmsHdlcSettings
+    transport: DlmsTcpSettings | DlmsUdpSettings | DlmsHdlcSettings
     if meter.transport == "tcp":
         transport = DlmsTcpSettings(host=meter.host, port=meter.port)
+    elif meter.transport == "udp":
+        transport = DlmsUdpSettings(host=meter.host, port=meter.port, retries=meter.retries)
     else:
         transport = DlmsHdlcSettings(device=meter.device, baudrate=meter.baudrate,
                                      server_physical_address=meter.server_physical_address)
@@ -743,21 +746,22 @@ def link_settings(meter: DlmsMeterConfig) -> DlmsLinkSettings:
 LinkFactory = Callable[[DlmsLinkSettings], DlmsLink]
 
 
-def cosem_link(settings: DlmsLinkSettings) -> DlmsLink:
-    """The real link (dlms-cosem, the ``gateway`` extra), imported only when a meter is
-    configured."""
+def core_link(settings: DlmsLinkSettings) -> DlmsLink:
+    """The real link: our own DLMS/COSEM core (rtu/dlms), imported only when a meter is
+    configured (it needs `cryptography`, the ``gateway`` extra)."""
     try:
-        from hal.dlms_cosem import CosemLink
+        from rtu.sources.dlms.link import CoreLink
     except ImportError as exc:
-        raise RuntimeError(f"[dlms] meters need the dlms-cosem package: install "
+        raise RuntimeError(f"[dlms] meters need the cryptography package: install "
                            f"rtu-outstation[gateway] ({exc})") from exc
-    return CosemLink(settings)
+    return CoreLink(settings)
 
 
 def dlms_sources(config: DlmsConfig, db: PointDatabase, state_dir: Callable[[], Path],
-                 link_factory: LinkFactory = cosem_link) -> list[MeterSource]:
-    """One source per meter. ``state_dir`` is called only when a meter ciphers or reads a load
-    profile (it creates the state directory)."""
+                 link_factory: LinkFactory = core_link) -> list[MeterSource]:
+    """One source per meter (the push listener is built beside them, by the component).
+    ``state_dir`` is called only when a meter ciphers or reads a load profile (it creates the
+    state directory)."""
     sources: list[MeterSource] = []
     for meter in config.meters:
         store = InvocationCounterStore(state_dir(), meter.name) \

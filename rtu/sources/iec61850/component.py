@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rtu.components import Field, Parts
-from rtu.iec.outstation import CommandExecutor
+from rtu.points.commands import CommandExecutor
 from rtu.sources.iec61850.source import Iec61850Commands, iec61850_sources
 
 

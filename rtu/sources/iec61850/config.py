@@ -199,18 +199,12 @@ def _device(p: Reader, item: Mapping[Any, Any], path: str, points: dict[str, Poi
         p.expected(f"{path}.host", host_expected, host_value)
     else:
         host = host_value
-    port = p.integer(tbl.get("port", default.port), f"{path}.port", 1, 0xFFFF)
-    timeout = p.seconds(tbl.get("timeout", default.timeout), f"{path}.timeout")
+    port, timeout = (DEVICE.key(key).read(p, tbl, path) for key in ("port", "timeout"))
     delay, delay_max = p.reconnect_delays(tbl, path, default.reconnect_delay,
                                                default.reconnect_delay_max)
-    zero_or_seconds = "a number of seconds >= 0 (0: off)"
-    poll = p.number(tbl.get("poll_interval", default.poll_interval),
-                         f"{path}.poll_interval", zero_or_seconds, at_least=0.0)
-    integrity = p.number(tbl.get("integrity_period", default.integrity_period),
-                              f"{path}.integrity_period", zero_or_seconds, at_least=0.0,
-                              at_most=4294967.0)
-    command_timeout = p.seconds(tbl.get("command_timeout", default.command_timeout),
-                                     f"{path}.command_timeout")
+    poll, integrity, command_timeout = (
+        DEVICE.key(key).read(p, tbl, path)
+        for key in ("poll_interval", "integrity_period", "command_timeout"))
     reports = _reports(p, tbl.get("reports", MISSING), f"{path}.reports")
     reads = _reads(p, tbl.get("points", MISSING), f"{path}.points", points, fed)
     controls = _controls(p, tbl.get("controls", MISSING), f"{path}.controls", points,
@@ -298,8 +292,7 @@ def _reads(p: Reader, value: object, path: str, points: dict[str, Point],
             p.missing(f"{at}.fc", one_of(READ_FCS))
         else:
             fc = p.choice(fc_value, f"{at}.fc", READ_FCS, fold_case=True)
-        scale = p.number(tbl.get("scale", 1.0), f"{at}.scale", "a number")
-        offset = p.number(tbl.get("offset", 0.0), f"{at}.offset", "a number")
+        scale, offset = (READ.key(key).read(p, tbl, at) for key in ("scale", "offset"))
         if (point is None or reference is None or fc is None or scale is None
                 or offset is None):
             continue

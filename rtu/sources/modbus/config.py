@@ -237,8 +237,7 @@ def _buses(p: Reader, value: object) -> dict[str, ModbusBusConfig]:
                 p.expected(f"{path}.host", host_expected, host_value)
             else:
                 host = host_value
-            port = p.integer(tbl.get("port", default.port), f"{path}.port", 1, 0xFFFF) \
-                or default.port
+            port = BUS.key("port").read(p, tbl, path) or default.port
         elif bus_type == "rtu":
             device_value = tbl.get("device", MISSING)
             device_expected = "a serial device path such as /dev/ttyUSB0"
@@ -248,15 +247,9 @@ def _buses(p: Reader, value: object) -> dict[str, ModbusBusConfig]:
                 p.expected(f"{path}.device", device_expected, device_value)
             else:
                 device = device_value
-        baudrate = p.integer(tbl.get("baudrate", default.baudrate), f"{path}.baudrate",
-                                50, 4_000_000)
-        parity = p.choice(tbl.get("parity", default.parity), f"{path}.parity",
-                             ("N", "E", "O"))
-        bytesize = p.integer(tbl.get("bytesize", default.bytesize), f"{path}.bytesize",
-                                7, 8)
-        stopbits = p.integer(tbl.get("stopbits", default.stopbits), f"{path}.stopbits",
-                                1, 2)
-        timeout = p.seconds(tbl.get("timeout", default.timeout), f"{path}.timeout")
+        baudrate, parity, bytesize, stopbits, timeout = (
+            BUS.key(key).read(p, tbl, path)
+            for key in ("baudrate", "parity", "bytesize", "stopbits", "timeout"))
         delay, delay_max = p.reconnect_delays(tbl, path, default.reconnect_delay,
                                                  default.reconnect_delay_max)
         if (len(p.errors) > errors_before or name is None or bus_type is None
@@ -313,10 +306,8 @@ def _devices(p: Reader, value: object, buses: dict[str, ModbusBusConfig],
                 p.expected(f"{path}.unit_id", f"a unit_id no other device on bus "
                               f"{bus.name!r} uses", unit_id,
                               f"already used by modbus.devices[{other}]")
-        max_registers = p.integer(tbl.get("max_registers", _MAX_REGISTERS),
-                                     f"{path}.max_registers", 1, _MAX_REGISTERS)
-        max_bits = p.integer(tbl.get("max_bits", _MAX_BITS), f"{path}.max_bits",
-                                1, _MAX_BITS)
+        max_registers = DEVICE.key("max_registers").read(p, tbl, path)
+        max_bits = DEVICE.key("max_bits").read(p, tbl, path)
         polls: list[ModbusPoll] = []
         spans: dict[tuple[ModbusTable, int], tuple[ModbusRead, str]] = {}
         polls_value = tbl.get("polls", MISSING)

@@ -93,7 +93,6 @@ def _relay_io(p: Reader, tbl: Mapping[Any, Any], path: str, driver: str | None) 
     """A relay's GPIO line, polarity, pulse mode and feedback and local/remote inputs (in a
     RelayConfig without a name); None if any is wrong (reported)."""
     errors_before = len(p.errors)
-    d = RelayConfig(name="")
     line: str | int | None = None
     if "line" in tbl:
         if driver == "gpio":
@@ -108,8 +107,7 @@ def _relay_io(p: Reader, tbl: Mapping[Any, Any], path: str, driver: str | None) 
     mode = RELAY.key("mode").read(p, tbl, path)
     feedback_input = None if "feedback_input" not in tbl else \
         gpio_input(p, tbl["feedback_input"], f"{path}.feedback_input")
-    feedback_timeout = p.seconds(tbl.get("feedback_timeout", d.feedback_timeout),
-                                    f"{path}.feedback_timeout")
+    feedback_timeout = RELAY.key("feedback_timeout").read(p, tbl, path)
     local_input = None if "local_input" not in tbl else \
         gpio_input(p, tbl["local_input"], f"{path}.local_input")
     if (len(p.errors) > errors_before or active_low is None or mode is None
@@ -123,7 +121,7 @@ def _relay_io(p: Reader, tbl: Mapping[Any, Any], path: str, driver: str | None) 
 def parse_commands(p: Reader, value: object) -> CommandConfig:
     tbl = p.table(value, "commands", COMMANDS_TABLE.names, "[commands]")
     default = CommandConfig()
-    short = p.seconds(tbl.get("short_pulse", default.short_pulse), "commands.short_pulse")
+    short = COMMANDS_TABLE.key("short_pulse").read(p, tbl, "commands")
     long_value = tbl.get("long_pulse", default.long_pulse)
     if short is None:
         long = p.seconds(long_value, "commands.long_pulse")

@@ -20,7 +20,7 @@ from open61850.mms.types import PrimitiveType, StructureType
 
 from rtu.points.model import PointKind, Quality
 from rtu.sources.iec61850.config import Iec61850Report
-from rtu.sources.iec61850.source import (
+from rtu.sources.iec61850.mapping import (
     Location,
     MappingError,
     control_object,

@@ -1,0 +1,244 @@
+"""``rtu interop``: the IEC 60870-5-101/104 interoperability list of a configuration.
+
+The list a utility asks for at commissioning (clause 9 of IEC 60870-5-101 and -104): network
+configuration, physical and link layer (101), application layer field sizes, each type
+identification with the causes of transmission the outstation uses with it, the basic
+application functions and the 104 parameters. It is built from the tables the code itself
+runs on, so it follows the code:
+
+* monitor types: ``MONITOR_TYPES`` of the point kinds the configuration has, the interrogation
+  groups its points are in (``interrogation_cot``/``counter_cot``), and ``_ORIGIN_COT`` for the
+  causes of spontaneous and return-information events;
+* control and system types: the outstation's dispatch table (``HANDLERS``, including
+  ``COMMAND_KINDS``); the causes each handler answers with are listed here in
+  :data:`ANSWER_COTS`, and tests/unit/test_interop.py sends every type with every cause to an
+  outstation and checks that what it answers is exactly what the list says;
+* parameters: the configuration (k, w, t0-t3, port; link and serial settings; field sizes;
+  select timeout; groups).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from rtu.config import AppConfig
+from rtu.iec.asdu.codec import PROFILE_104
+from rtu.iec.asdu.types import Cot, TypeId, counter_cot, interrogation_cot
+from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
+from rtu.iec.outstation.outstation import _ORIGIN_COT
+from rtu.points.model import ChangeOrigin, PointKind
+
+# The causes each control-direction handler answers with (positive and negative confirmations
+# of the same cause; 44-47 mirror what cannot be served). Checked against the outstation.
+_COMMAND_ANSWERS: Final = (Cot.ACTIVATION_CON, Cot.DEACTIVATION_CON, Cot.ACTIVATION_TERMINATION)
+ANSWER_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
+    TypeId.C_IC_NA_1: (Cot.ACTIVATION_CON, Cot.DEACTIVATION_CON, Cot.ACTIVATION_TERMINATION),
+    TypeId.C_CI_NA_1: (Cot.ACTIVATION_CON, Cot.ACTIVATION_TERMINATION),
+    TypeId.C_RD_NA_1: (),  # answered with the point's own type (monitor direction), cause 5
+    TypeId.C_CS_NA_1: (Cot.ACTIVATION_CON,),
+    TypeId.C_TS_NA_1: (Cot.ACTIVATION_CON,),
+    TypeId.C_TS_TA_1: (Cot.ACTIVATION_CON,),
+    TypeId.C_RP_NA_1: (Cot.ACTIVATION_CON,),
+    **{t: _COMMAND_ANSWERS for t in COMMAND_KINDS},
+}
+# what the master sends with each of them
+REQUEST_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
+    TypeId.C_IC_NA_1: (Cot.ACTIVATION, Cot.DEACTIVATION),
+    TypeId.C_RD_NA_1: (Cot.REQUEST,),
+    **{t: (Cot.ACTIVATION, Cot.DEACTIVATION) for t in COMMAND_KINDS},
+}
+NEGATIVE_COTS: Final = (Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_CAUSE, Cot.UNKNOWN_COMMON_ADDRESS,
+                        Cot.UNKNOWN_IOA)
+FORMATS: Final = ("md", "html")
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+
+def _cots(cots: Iterable[Cot]) -> str:
+    return ", ".join(f"{int(c)} {c.name}" for c in sorted(set(cots)))
+
+
+def monitor_causes(config: AppConfig) -> dict[TypeId, set[Cot]]:
+    """The monitor-direction types this configuration reports, each with its causes."""
+    points = [p for p in config.points if not p.kind.is_command]
+    feedback = {p.feedback for p in config.points if p.feedback}
+    causes: dict[TypeId, set[Cot]] = {TypeId.M_EI_NA_1: {Cot.INITIALIZED}}
+    for point in points:
+        plain, tagged = MONITOR_TYPES[point.kind]
+        answers = causes.setdefault(plain, set())
+        answers.add(Cot.REQUEST)  # C_RD_NA_1
+        if point.kind is PointKind.COUNTER:
+            answers.add(counter_cot(5))
+            answers.update(counter_cot(g) for g in point.groups if 1 <= g <= 4)
+        else:
+            answers.add(interrogation_cot(20))
+            answers.update(interrogation_cot(20 + g) for g in point.groups)
+        events = causes.setdefault(tagged, set())
+        events.add(_ORIGIN_COT[ChangeOrigin.FIELD])
+        if point.name in feedback:
+            events.add(_ORIGIN_COT[ChangeOrigin.REMOTE_COMMAND])
+    return causes
+
+
+def control_types(config: AppConfig) -> list[TypeId]:
+    """The control-direction types the outstation serves for this configuration: every
+    system command, and the commands of the command kinds it has points of."""
+    kinds = {p.kind for p in config.points if p.kind.is_command}
+    return sorted(t for t in HANDLERS
+                  if t not in COMMAND_KINDS or COMMAND_KINDS[t] in kinds)
+
+
+def sections(config: AppConfig) -> list[Section]:
+    out: list[Section] = []
+    station = config.station
+    i104, i101 = config.iec104, config.iec101
+    # -- network and link ------------------------------------------------------------------
+    network = []
+    if i104 is not None:
+        network.append(("IEC 60870-5-104", f"TCP, listening on {i104.host}:{i104.port}, at most "
+                        f"{i104.max_connections} connections"
+                        + (", TLS (IEC 62351-3)" if i104.tls else "")
+                        + (f", {len(i104.redundancy_groups)} redundancy groups"
+                           if i104.redundancy_groups else "")))
+    if i101 is not None:
+        network.append(("IEC 60870-5-101", f"serial line {i101.serial.device}, "
+                        f"{i101.link.mode.value} transmission"
+                        + (" (point-to-point)" if i101.link.mode.value == "balanced" else "")))
+    out.append(Section("Network configuration", ("protocol", "configuration"), tuple(network)))
+    if i101 is not None:
+        s, link = i101.serial, i101.link
+        out.append(Section("Physical layer (101)", ("parameter", "value"), (
+            ("transmission speed", f"{s.baudrate} bit/s"),
+            ("character", f"{s.bytesize} data bits, parity {s.parity}, {s.stopbits:g} stop bits"),
+            ("RS-485 mode", "kernel RS-485" if s.rs485 else "as the adapter does it"),
+        )))
+        out.append(Section("Link layer (101)", ("parameter", "value"), (
+            ("transmission procedure", link.mode.value),
+            ("frame format", "FT1.2: single character E5, fixed and variable length frames"),
+            ("address field of the link", f"{link.address_size} octet(s)"
+             + (f", address {link.address}" if link.address_size else " (not present)")),
+            ("master's link address (balanced)", str(link.remote_address)),
+            ("single character E5 as ACK/NACK", "yes" if link.single_char_ack else "no"),
+            ("maximum frame length L", "255 octets"),
+            ("repeat timeout / repeats", f"{link.repeat_timeout:g} s / {link.max_repeats}"),
+            ("link test interval", f"{link.test_interval:g} s"),
+        )))
+    # -- application layer -------------------------------------------------------------------
+    sizes = []
+    if i104 is not None:
+        sizes.append(("104", "2 octets (originator address)", "2 octets", "3 octets",
+                      str(PROFILE_104.max_asdu_length)))
+    if i101 is not None:
+        profile = i101.profile()
+        sizes.append(("101", f"{i101.cot_size} octet(s)"
+                      + (" (originator address)" if i101.cot_size == 2 else ""),
+                      f"{i101.ca_size} octet(s)", f"{i101.ioa_size} octet(s)",
+                      str(profile.max_asdu_length)))
+    out.append(Section("Application layer", ("link", "cause of transmission", "common address",
+                                             "information object address",
+                                             "maximum ASDU length"), tuple(sizes),
+                       f"common address of this station: {station.common_address}; the "
+                       "broadcast address is accepted for interrogation, counter interrogation, "
+                       "clock synchronisation and reset process"))
+    monitor = monitor_causes(config)
+    out.append(Section("Process and system information in monitor direction",
+                       ("type", "causes of transmission"),
+                       tuple((f"{int(t)} {t.name}", _cots(c)) for t, c in sorted(monitor.items()))))
+    control = control_types(config)
+    out.append(Section("Control and system information in control direction",
+                       ("type", "causes received", "causes answered"),
+                       tuple((f"{int(t)} {t.name}",
+                              _cots(REQUEST_COTS.get(t, (Cot.ACTIVATION,))),
+                              _cots(ANSWER_COTS[t]) or "the point's value in its monitor "
+                              "type, 5 REQUEST") for t in control),
+                       "every control-direction ASDU that cannot be served is answered with its "
+                       "cause mirrored negatively or with " + _cots(NEGATIVE_COTS)
+                       + "; a command type not listed (no point of its kind) is answered "
+                       "47 UNKNOWN_IOA, any other type 44 UNKNOWN_TYPE_ID"))
+    # -- basic application functions ---------------------------------------------------------
+    groups = sorted({g for p in config.points if not p.kind.is_command
+                     and p.kind is not PointKind.COUNTER for g in p.groups})
+    counter_groups = sorted({g for p in config.points if p.kind is PointKind.COUNTER
+                             for g in p.groups})
+    select_required = any(p.select_required for p in config.points)
+    functions = [
+        ("station initialisation", (f"M_EI_NA_1 after start-up, COI "
+                                    f"{station.initialisation_cause} (0: local power on); "
+                                    "remote initialisation: no")),
+        ("cyclic data transmission", "no"),
+        ("read procedure", "yes (C_RD_NA_1 on any monitored point)"),
+        ("spontaneous transmission", "yes, with CP56Time2a time tags"),
+        ("general interrogation", "station (QOI 20) and groups "
+         + (", ".join(map(str, groups)) if groups else "1-16 (none configured)")),
+        ("clock synchronisation", "yes (C_CS_NA_1); time tags IV until the first one"
+         if station.time_invalid_until_sync else "yes (C_CS_NA_1)"),
+        ("command transmission", "direct execute and select-before-operate"
+         + (" (required on some points)" if select_required else "")
+         + f"; select timeout {station.select_timeout:g} s; "
+         "maximum command age (C_xx_TA_1): not checked; QU: short/long pulse, persistent"),
+        ("transmission of integrated totals", "mode C: freeze (FRZ 1, without reset) and read "
+         "(FRZ 0) by counter interrogation C_CI_NA_1, general" + (", groups " + ", ".join(
+             map(str, counter_groups)) if counter_groups else "")
+         + "; changes also reported spontaneously (M_IT_TB_1); freeze with reset: no"),
+        ("parameter loading", "no"),
+        ("parameter activation", "no"),
+        ("test procedure", "yes (C_TS_NA_1, C_TS_TA_1)"),
+        ("file transfer", "no"),
+        ("acquisition of transmission delay", "no"),
+        ("reset process", ("C_RP_NA_1: QRP 1 (general reset: the service restarts), QRP 2 "
+                           "(reset of the time-tagged event buffer)")),
+    ]
+    if station.command_originators:
+        functions.append(("command originators", "commands accepted only from originator "
+                          "addresses " + ", ".join(map(str, sorted(station.command_originators)))))
+    out.append(Section("Basic application functions", ("function", "supported"),
+                       tuple(functions)))
+    if i104 is not None:
+        a = i104.apci
+        out.append(Section("IEC 60870-5-104 parameters", ("parameter", "value"), (
+            ("k (maximum unacknowledged I-frames sent)", str(a.k)),
+            ("w (latest acknowledge after receiving w I-frames)", str(a.w)),
+            ("t0 (connection establishment)", f"{a.t0:g} s"),
+            ("t1 (send or test APDUs)", f"{a.t1:g} s"),
+            ("t2 (acknowledge without data)", f"{a.t2:g} s"),
+            ("t3 (test frames in idle state)", f"{a.t3:g} s"),
+            ("port", str(i104.port)),
+        )))
+    return out
+
+
+def render(config: AppConfig, fmt: str = "md") -> str:
+    parts = sections(config)
+    title = f"IEC 60870-5-101/104 interoperability list: {config.source}"
+    if fmt == "html":
+        body = [f"<h1>{html.escape(title)}</h1>"]
+        for s in parts:
+            body.append(f"<h2>{html.escape(s.title)}</h2>")
+            body.append("<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in s.columns)
+                        + "</tr>")
+            body.extend("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+                        for row in s.rows)
+            body.append("</table>")
+            if s.note:
+                body.append(f"<p>{html.escape(s.note)}</p>")
+        return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>"
+                + html.escape(title) + "</title></head><body>\n" + "\n".join(body)
+                + "\n</body></html>")
+    lines = [f"# {title}", ""]
+    for s in parts:
+        lines += [f"## {s.title}", "", "| " + " | ".join(s.columns) + " |",
+                  "|" + "---|" * len(s.columns)]
+        lines += ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in s.rows]
+        if s.note:
+            lines += ["", s.note]
+        lines.append("")
+    return "\n".join(lines)
