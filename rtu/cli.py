@@ -227,8 +227,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from rtu.control import ControlError, request
 
     try:
-        new = summary(_overrides(args, load_config(args.file)))
-    except (ConfigError, ValueError) as exc:
+        new = summary(load_config(args.file))  # (the service's --listen etc. not applied)
+    except ConfigError as exc:
         print(exc, file=sys.stderr)
         print(f"{args.file}: a reload would be refused; the running configuration stays",
               file=sys.stderr)
@@ -512,7 +512,7 @@ def _add_operator_commands(sub: Any) -> None:
                                        "outstation")
     diff.add_argument("file")
     socket_option(diff)
-    diff.set_defaults(func=cmd_diff, listen=None, serial=None, link_mode=None, log_level=None)
+    diff.set_defaults(func=cmd_diff)
     sim = sub.add_parser("sim", help="drive simulated points of the running outstation")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     sim_set = sim_sub.add_parser("set", help="set a simulated point (source = \"sim\")")
