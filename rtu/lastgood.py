@@ -11,8 +11,9 @@ exiting (:func:`load_last_good`), loaded as if from its original place (relative
 the same), with the error in the log, ``rtu status`` and systemd's ``STATUS=``. A later
 ``rtu reload`` of a corrected file ends the fallback. Without a copy ``rtu run`` exits 2.
 
-The copy is replaced whole: written into ``config.new`` and renamed over ``config``, so a
-power cut leaves the old copy or the new one, never a mixture.
+The copy is replaced whole: written into ``config.new``, the old one renamed to
+``config.old``, the new one to ``config``; a power cut leaves a whole copy in ``config`` or
+(between the renames) in ``config.old``, never a mixture.
 """
 
 from __future__ import annotations
@@ -96,6 +97,9 @@ def load_last_good(state_dir: Path, error: str, source: str) -> AppConfig | None
     = error``), or None when there is none (or the copy is of another file); ConfigError when
     the copy itself is damaged or no longer valid."""
     directory = state_dir / DIRECTORY
+    if not (directory / MANIFEST).exists():
+        # a power cut between the two renames of save_last_good: the previous copy
+        directory = state_dir / (DIRECTORY + ".old")
     kept = _read_manifest(directory)
     if kept is None:
         return None

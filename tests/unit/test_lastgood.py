@@ -59,6 +59,17 @@ def test_no_copy_or_a_damaged_one(site: Path, tmp_path: Path) -> None:
     assert load_last_good(state, "x", str(site)) is None
 
 
+def test_a_power_cut_between_the_renames_leaves_the_old_copy(site: Path,
+                                                              tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    good = load_config(site)
+    save_last_good(good, state)
+    (state / "config").rename(state / "config.old")
+    fallback = load_last_good(state, "x", str(site))
+    assert fallback is not None and fallback.points == good.points
+
+
 def test_a_new_configuration_replaces_the_copy(site: Path, tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
