@@ -147,12 +147,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from rtu.config.document import serial_ports
+    from rtu.preflight import check_paths
 
-    for key, device in serial_ports(config):
-        if not os.path.exists(device):
-            print(f"{args.file}: warning: {key}: {device}: no such device (yet): `rtu run` "
-                  "retries until it appears (an adapter plugged later)", file=sys.stderr)
+    findings = check_paths(config)
+    for kind, text in findings:
+        print(f"{args.file}: {kind}: {text}", file=sys.stderr)
+    if any(kind == "error" for kind, _ in findings):
+        return 1
     print(f"{args.file}: OK, {len(config.points)} points, {len(config.relays)} relays"
           + (f", hash {config.origin.digest[:16]}" if config.origin is not None else ""))
     return 0
@@ -474,7 +475,8 @@ def _add_operator_commands(sub: Any) -> None:
     def socket_option(p: argparse.ArgumentParser) -> None:
         p.add_argument("--socket", metavar="PATH",
                        help="the outstation's control socket (default: found by itself in "
-                            "$RUNTIME_DIRECTORY, /run/rtu, $XDG_RUNTIME_DIR/rtu or /tmp/rtu-UID)")
+                            "$RUNTIME_DIRECTORY, /run/rtu, $XDG_RUNTIME_DIR/rtu or /tmp/rtu-UID; "
+                            "only a socket owned by root, you or the service user is used)")
 
     status = sub.add_parser("status", help="masters, queues, sources and health of the running "
                                            "outstation")

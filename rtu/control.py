@@ -20,9 +20,12 @@ reads one object per line back: ``{"ok": true, "result": ...}`` or ``{"ok": fals
 Where the socket is (:func:`control_socket_path`, the server's choice, and
 :func:`find_control_socket`, the client's search): ``[service] control_socket`` when
 configured, else ``$RUNTIME_DIRECTORY/control.sock`` (systemd's ``RuntimeDirectory=rtu``:
-``/run/rtu/control.sock``), else ``$XDG_RUNTIME_DIR/rtu/control.sock``, else
-``/tmp/rtu-$UID/control.sock``. The socket is mode 0660: root and members of the service's
-group may use it (the unit's ``RuntimeDirectoryMode=0750`` keeps everyone else out).
+``/run/rtu/control.sock``), else ``control-HASH.sock`` in ``$XDG_RUNTIME_DIR/rtu`` or
+``/tmp/rtu-$UID``, HASH derived from the state directory so that two outstations never share
+a socket. The socket is mode 0660: root and members of the service's group may use it (the
+unit's ``RuntimeDirectoryMode=0750`` keeps everyone else out). The client talks only to a
+socket that it trusts: the socket and its directory owned by root, the invoking user or the
+service user, the directory not writable by others.
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import hashlib
 import json
 import logging
 import math
 import os
+import pwd
 import socket
 import stat
 import struct
@@ -58,6 +63,7 @@ SOCKET_MODE: Final = 0o660
 MAX_REQUEST: Final = 64 * 1024  # octets of one request line
 CLIENT_TIMEOUT: Final = 5.0
 SIM_SOURCE: Final = "sim"
+SERVICE_USER: Final = "rtu"  # the system user deploy/install.sh creates for the unit
 
 
 class ControlError(Exception):
@@ -70,9 +76,25 @@ def _runtime_directory(environ: Mapping[str, str]) -> str:
     return environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
 
 
+def _user_socket_directories(env: Mapping[str, str], user: int) -> list[Path]:
+    """Where per-user (not systemd) outstations put their sockets."""
+    xdg = env.get("XDG_RUNTIME_DIR", "")
+    dirs = [Path(xdg) / "rtu"] if xdg else []
+    dirs.append(Path(f"/tmp/rtu-{user}"))
+    return dirs
+
+
+def instance_socket_name(state_dir: Path) -> str:
+    """The socket file name of the outstation keeping its state in ``state_dir``: two
+    outstations of one user (two sites, two test runs) never share a socket."""
+    digest = hashlib.sha256(str(state_dir.absolute()).encode()).hexdigest()[:12]
+    return f"control-{digest}.sock"
+
+
 def default_socket_paths(environ: Mapping[str, str] | None = None,
                          uid: int | None = None) -> list[Path]:
-    """Where a socket is looked for when none is configured, in order."""
+    """Where a socket is looked for when none is configured, in order (a per-user directory
+    stands for every socket in it: ``control*.sock``)."""
     env = os.environ if environ is None else environ
     user = os.getuid() if uid is None else uid
     paths: list[Path] = []
@@ -80,35 +102,65 @@ def default_socket_paths(environ: Mapping[str, str] | None = None,
     if runtime:
         paths.append(Path(runtime) / SOCKET_NAME)
     paths.append(Path("/run/rtu") / SOCKET_NAME)  # the systemd service's, seen by an operator
-    xdg = env.get("XDG_RUNTIME_DIR", "")
-    if xdg:
-        paths.append(Path(xdg) / "rtu" / SOCKET_NAME)
-    paths.append(Path(f"/tmp/rtu-{user}") / SOCKET_NAME)
+    paths.extend(d / "control*.sock" for d in _user_socket_directories(env, user))
     return list(dict.fromkeys(paths))
 
 
 def control_socket_path(configured: str = "", environ: Mapping[str, str] | None = None,
-                        uid: int | None = None) -> Path:
-    """The path the server binds: configured, else $RUNTIME_DIRECTORY, else per user."""
+                        uid: int | None = None, state_dir: Path | None = None) -> Path:
+    """The path the server binds: configured, else $RUNTIME_DIRECTORY (systemd's, one per
+    unit), else a per-user directory and a name derived from the state directory."""
     env = os.environ if environ is None else environ
     if configured:
         return Path(configured)
     runtime = _runtime_directory(env)
     if runtime:
         return Path(runtime) / SOCKET_NAME
-    xdg = env.get("XDG_RUNTIME_DIR", "")
-    if xdg:
-        return Path(xdg) / "rtu" / SOCKET_NAME
     user = os.getuid() if uid is None else uid
-    return Path(f"/tmp/rtu-{user}") / SOCKET_NAME
+    name = instance_socket_name(state_dir) if state_dir is not None else SOCKET_NAME
+    return _user_socket_directories(env, user)[0] / name
+
+
+def trusted_users(uid: int | None = None) -> set[int]:
+    """Who may own an operator socket and its directory: root, the invoking user and the
+    service user (``rtu``, when it exists)."""
+    users = {0, os.getuid() if uid is None else uid}
+    with contextlib.suppress(KeyError):
+        users.add(pwd.getpwnam(SERVICE_USER).pw_uid)
+    return users
+
+
+def untrusted_reason(path: Path, uid: int | None = None) -> str | None:
+    """Why the socket at ``path`` may not be ours (None: it is trusted): the socket and its
+    directory must be owned by a trusted user (:func:`trusted_users`), the directory must not
+    let others replace the socket (not writable by group or others unless sticky), and the
+    socket itself must not be a symbolic link."""
+    users = trusted_users(uid)
+    try:
+        info = os.lstat(path)
+        parent = os.stat(path.parent)
+    except OSError as exc:
+        return f"{path}: {exc.strerror}"
+    if stat.S_ISLNK(info.st_mode):
+        return f"{path} is a symbolic link"
+    if info.st_uid not in users:
+        return f"{path} is owned by uid {info.st_uid}, not by root, you or {SERVICE_USER}"
+    if parent.st_uid not in users:
+        return (f"its directory {path.parent} is owned by uid {parent.st_uid}, not by root, "
+                f"you or {SERVICE_USER}")
+    if parent.st_mode & 0o022 and not parent.st_mode & stat.S_ISVTX:
+        return f"its directory {path.parent} is writable by others"
+    return None
 
 
 def find_control_socket(explicit: str | None = None,
                         environ: Mapping[str, str] | None = None,
                         uid: int | None = None) -> Path:
-    """The client's choice: ``explicit``, ``$RTU_CONTROL_SOCKET``, else the first socket of
-    :func:`default_socket_paths` that answers (a socket file left by a process that died does
-    not count). ControlError names every place tried."""
+    """The client's choice: ``explicit``, ``$RTU_CONTROL_SOCKET``, else the first place of
+    :func:`default_socket_paths` with a trusted socket that answers (a socket file left by a
+    process that died does not count; an untrusted one is passed over and named). Several
+    instance sockets answering in one directory: ControlError listing them (use --socket).
+    ControlError names every place tried."""
     env = os.environ if environ is None else environ
     if explicit:
         return Path(explicit)
@@ -116,21 +168,43 @@ def find_control_socket(explicit: str | None = None,
         return Path(env["RTU_CONTROL_SOCKET"])
     tried = default_socket_paths(env, uid)
     stale: list[Path] = []
-    for path in tried:
-        with contextlib.suppress(OSError):
-            if stat.S_ISSOCK(path.stat().st_mode):
-                if _answers(path):
-                    return path
-                stale.append(path)
+    refused: list[str] = []
+    for pattern in tried:
+        candidates = sorted(pattern.parent.glob(pattern.name)) if "*" in pattern.name \
+            else [pattern]
+        answering: list[Path] = []
+        for path in candidates:
+            with contextlib.suppress(OSError):
+                if not stat.S_ISSOCK(path.lstat().st_mode) and not path.is_symlink():
+                    continue
+                reason = untrusted_reason(path, uid)
+                if reason is not None:
+                    refused.append(reason)
+                elif _answers(path):
+                    answering.append(path)
+                else:
+                    stale.append(path)
+        if len(answering) == 1:
+            return answering[0]
+        if answering:
+            raise ControlError("several outstations answer: "
+                               + ", ".join(str(p) for p in answering)
+                               + "; choose one with --socket PATH")
     left = f"; nobody answers at {', '.join(map(str, stale))}" if stale else ""
+    untrusted = f"; refused (not trusted): {'; '.join(refused)}" if refused else ""
     raise ControlError("no running outstation found: no control socket at "
-                       + ", ".join(str(p) for p in tried) + left
+                       + ", ".join(str(p) for p in tried) + left + untrusted
                        + " (is it running? as another user? use --socket PATH)")
 
 
 # -- client ----------------------------------------------------------------------------------------
 def request(path: Path, message: Mapping[str, Any], timeout: float = CLIENT_TIMEOUT) -> Any:
-    """Send one request and return its ``result``; ControlError on any failure."""
+    """Send one request and return its ``result``; ControlError on any failure, and before
+    anything is sent when the socket is not trusted (:func:`untrusted_reason`)."""
+    reason = untrusted_reason(path)
+    if reason is not None:
+        raise ControlError(f"refusing the operator socket: {reason}; another user may have "
+                           "planted it (is the outstation running?)")
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
@@ -440,7 +514,9 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         },
         "journal": sup.journal.status() if sup.journal is not None else None,
         "soe": sup.soe.status() if sup.soe is not None else None,
+        "journal_unavailable": sup.journal_unavailable,
         "reloads": sup.reloads,
+        "resets": sup.resets,
         "reload_error": sup.reload_error,
         "last_error": sup.last_error,
         "uptime": round(time.monotonic() - sup.started_at, 1),
@@ -488,6 +564,8 @@ def status_line(sup: Supervisor) -> str:
         link = sup.iec101.link
         parts.append("101 link up" if link is not None and link.link_up else "101 link down")
     journal = sup.journal
+    if sup.journal_unavailable:
+        parts.append("RUNNING WITHOUT PERSISTENCE (event journal unavailable)")
     if journal is not None:
         if journal.last_error:
             parts.append(f"event journal failing: {journal.last_error}")
@@ -646,7 +724,8 @@ def _cell(value: object) -> str:
 def format_status(status: Mapping[str, Any]) -> str:
     out = [(f"config {status['config']}, common address {status['common_address']}, "
             f"{status['points']} points, {status['queued_events']} queued events, "
-            f"up {status['uptime']:.0f} s, {status['reloads']} reload(s)")]
+            f"up {status['uptime']:.0f} s, {status['reloads']} reload(s)"
+            + (f", {status['resets']} reset(s) by a master" if status.get("resets") else ""))]
     conf = status.get("configuration") or {}
     if conf:
         out.append(f"configuration {conf['path']}, hash {(conf['hash'] or '-')[:16]}, loaded "
@@ -669,7 +748,11 @@ def format_status(status: Mapping[str, Any]) -> str:
         out.append(f"\n104 {iec104['listen']} {state}: {iec104['connections']}/"
                    f"{iec104['max_connections']} connections, {iec104['refused']} refused"
                    + (f", {iec104['switchovers']} redundancy switchovers"
-                      if iec104.get("switchovers") else ""))
+                      if iec104.get("switchovers") else "")
+                   + (f", {iec104['startdt_timeouts']} closed without STARTDT"
+                      if iec104.get("startdt_timeouts") else "")
+                   + (f", reading paused {iec104['paused_reads']} times (backed up)"
+                      if iec104.get("paused_reads") else ""))
         if status["masters"]:
             out.append(table(status["masters"], ["name", "data_transfer", "queued",
                                                  "unacknowledged", "overflowed"]))
@@ -681,13 +764,17 @@ def format_status(status: Mapping[str, Any]) -> str:
         stats = iec101.get("statistics") or {}
         if stats:
             out.append("  " + ", ".join(f"{k} {v}" for k, v in sorted(stats.items())))
+    if status.get("journal_unavailable"):
+        out.append(f"\nRUNNING WITHOUT PERSISTENCE: {status['journal_unavailable']}")
     journal = status.get("journal")
     if journal:
         out.append(f"\nevent journal {journal['path']}: {journal['stored']} stored, "
                    f"{journal['pending']} pending, {journal['restored']} restored at start-up, "
                    f"{journal['overflowed']} overflowed, {journal['commits']} commits "
                    f"(every {journal['commit_interval']:g} s, fsync at every "
-                   f"{journal['fsync']}), {journal['failures']} failed")
+                   f"{journal['fsync']}), {journal['failures']} failed"
+                   + (f", {journal['skipped']} unreadable rows skipped at start-up"
+                      if journal.get("skipped") else ""))
         if journal.get("last_error"):
             out.append(f"  last error: {journal['last_error']}")
     soe = status.get("soe")

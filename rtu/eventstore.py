@@ -40,11 +40,12 @@ import asyncio
 import logging
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from rtu.iec.asdu.codec import (
     PROFILE_104,
@@ -62,8 +63,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EventStore", "EventStoreError", "JournalWriter", "Restored", "journal_path",
-           "open_journal"]
+__all__ = ["EventStore", "EventStoreError", "JournalInUseError", "JournalWriter", "Restored",
+           "journal_path", "open_journal", "unusable_journal_file"]
 
 SCHEMA_VERSION = 1
 EAGER_MARK_INTERVAL = 1.0  # seconds between mark updates when commit_interval is 0
@@ -74,6 +75,10 @@ _SYNCHRONOUS = {"commit": "FULL", "checkpoint": "NORMAL"}
 
 class EventStoreError(Exception):
     """The journal file cannot be used (locked by another process, unwritable...)."""
+
+
+class JournalInUseError(EventStoreError):
+    """Another process holds the journal file (never moved aside)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,13 +123,14 @@ class EventStore:
         self._fsync_applied = fsync
         self._marks: dict[str, int] = {}
         self._overflow_logged = 0.0
+        self._restored: Restored | None = None
         try:
             self._db = self._open(path, fsync)
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc):
-                raise EventStoreError(f"event journal {path}: in use by another process (is "
-                                      "another outstation running with this state directory?)"
-                                      ) from exc
+                raise JournalInUseError(f"event journal {path}: in use by another process (is "
+                                        "another outstation running with this state "
+                                        "directory?)") from exc
             raise EventStoreError(f"event journal {path}: {exc}") from exc
 
     @staticmethod
@@ -152,22 +158,38 @@ class EventStore:
         return db
 
     def load(self) -> Restored:
-        """Everything a previous run left (call once, before the first commit)."""
+        """Everything a previous run left (call once, before the first commit). A row that
+        does not decode (a damaged ASDU, a value of the wrong type) is skipped, counted and
+        logged; sqlite3.DatabaseError if the file itself is damaged (open_journal then moves
+        it aside)."""
+        if self._restored is not None:
+            return self._restored
         events: list[EventRecord] = []
         unreadable = 0
         top = 0
         for seq, data in self._db.execute("SELECT seq, asdu FROM events ORDER BY seq"):
-            top = seq
+            top = max(top, seq)
             try:
-                events.append(decode_event(seq, bytes(data)))
-            except AsduError as exc:
+                if not isinstance(data, bytes):
+                    raise TypeError(f"a {type(data).__name__} where an ASDU was stored")
+                events.append(decode_event(seq, data))
+            except (AsduError, TypeError, ValueError) as exc:
                 unreadable += 1
                 log.error("event journal %s: event %d unreadable (%s); skipped", self.path, seq,
                           exc)
         self.rows = len(events) + unreadable
-        self._marks = {str(g): int(low) for g, low in self._db.execute("SELECT grp, low FROM marks")}
-        next_seq = max(top + 1, max(self._marks.values(), default=1), 1)
-        return Restored(tuple(events), dict(self._marks), next_seq, unreadable)
+        marks: dict[str, int] = {}
+        for group, low in self._db.execute("SELECT grp, low FROM marks"):
+            if isinstance(group, str) and isinstance(low, int):
+                marks[group] = low
+            else:  # the group then gets every event (at least once)
+                unreadable += 1
+                log.error("event journal %s: mark %r = %r unreadable; skipped", self.path,
+                          group, low)
+        self._marks = marks
+        next_seq = max(top + 1, max(marks.values(), default=1), 1)
+        self._restored = Restored(tuple(events), dict(marks), next_seq, unreadable)
+        return self._restored
 
     def commit(self, records: Sequence[EventRecord], marks: Mapping[str, int],
                next_seq: int) -> int:
@@ -234,30 +256,140 @@ def journal_path(configured: str, state_dir: Path) -> Path:
 
 
 def open_journal(path: Path, *, max_events: int, fsync: str) -> EventStore:
-    """Open (create) the journal. A file that is not a usable SQLite database is moved aside
-    (``NAME.corrupt-TIME``, logged as an error: its events are lost) and a new one started.
-    EventStoreError if the file cannot be created or is locked by another process."""
+    """Open (create) the journal and read what it holds (``load()`` then returns it).
+
+    Whatever is at ``path`` that cannot be used as the journal (not a SQLite database, a
+    damaged file, an empty file, a directory, a dangling symlink, a read-only file, a file
+    SQLite cannot open) is logged as an error with the reason, moved aside (``NAME.corrupt-
+    TIME``, with its -wal and -shm files: its events are lost) and a new journal started.
+    EventStoreError when no journal can be had at ``path`` (its directory is missing or not
+    writable, the file cannot be moved aside, another process holds it): the caller runs
+    without persistence."""
+    problem = unusable_journal_file(path)
+    if problem is not None:
+        _move_aside(path, problem)
+    _check_wal(path)
     try:
-        return EventStore(path, max_events=max_events, fsync=fsync)
-    except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and not path.exists():
+        store = _open_loaded(path, max_events, fsync)
+    except JournalInUseError:
+        raise
+    except (sqlite3.DatabaseError, EventStoreError) as exc:
+        if not os.path.lexists(path):
             raise EventStoreError(f"event journal {path}: {exc}") from exc
-        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-        log.error("event journal %s is unusable (%s): moved to %s, starting a new one; the "
-                  "events it held are lost", path, exc, aside)
-        try:
-            os.replace(path, aside)
-            for suffix in ("-wal", "-shm"):
-                extra = path.with_name(path.name + suffix)
-                if extra.exists():
-                    os.replace(extra, aside.with_name(aside.name + suffix))
-        except OSError as move:
-            raise EventStoreError(f"event journal {path}: unusable ({exc}) and cannot be moved "
-                                  f"aside: {move.strerror}") from move
-        try:
-            return EventStore(path, max_events=max_events, fsync=fsync)
-        except sqlite3.Error as again:
-            raise EventStoreError(f"event journal {path}: {again}") from again
+        _move_aside(path, str(exc))
+    else:
+        return store
+    try:
+        return _open_loaded(path, max_events, fsync)
+    except (sqlite3.Error, EventStoreError) as again:
+        raise EventStoreError(f"event journal {path}: a new journal cannot be started either: "
+                              f"{again}") from again
+
+
+def _open_loaded(path: Path, max_events: int, fsync: str) -> EventStore:
+    store = EventStore(path, max_events=max_events, fsync=fsync)
+    try:
+        store.load()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def unusable_journal_file(path: Path) -> str | None:
+    """Why what is at ``path`` cannot be a journal file before SQLite even tries; None: fine
+    or absent."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot look at it: {exc.strerror}"
+    if stat.S_ISLNK(st.st_mode):
+        if not path.exists():
+            return "a symbolic link to nothing"
+        st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        return "a directory, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if st.st_size == 0:
+        # SQLite would take it for a new database; the journal always writes its header
+        # when created, so an empty file is a damaged one
+        return "an empty file (the journal it held is lost)"
+    if not os.access(path, os.R_OK | os.W_OK):
+        return "not readable and writable by this user"
+    try:
+        with path.open("rb") as f:
+            magic = f.read(16)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    if magic != b"SQLite format 3\x00":
+        return "not a SQLite database"
+    return None
+
+
+def _move_aside(path: Path, reason: str) -> None:
+    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    log.error("event journal %s is unusable (%s): moved to %s, starting a new one; the "
+              "events it held are lost", path, reason, aside)
+    try:
+        os.replace(path, aside)
+        for suffix in ("-wal", "-shm"):
+            extra = path.with_name(path.name + suffix)
+            if os.path.lexists(extra):
+                os.replace(extra, aside.with_name(aside.name + suffix))
+    except OSError as move:
+        raise EventStoreError(f"event journal {path}: unusable ({reason}) and cannot be moved "
+                              f"aside: {move.strerror}") from move
+
+
+_WAL_MAGIC = (0x377F0682, 0x377F0683)
+_WAL_HEADER = 32
+
+
+def _check_wal(path: Path) -> None:
+    """SQLite ignores a write-ahead log whose header is damaged, and with it every commit not
+    yet checkpointed into the main file, without a word: say so (the file is kept as
+    NAME-wal.damaged-TIME for inspection). A torn last frame (a power cut in the middle of a
+    commit) is normal and not reported: that commit had not completed."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        with wal.open("rb") as f:
+            header = f.read(_WAL_HEADER)
+    except OSError:
+        return
+    if not header:
+        return
+    problem = None
+    if len(header) < _WAL_HEADER:
+        problem = f"{len(header)} octets, shorter than its header"
+    else:
+        magic = int.from_bytes(header[:4], "big")
+        if magic not in _WAL_MAGIC:
+            problem = "no write-ahead log header"
+        elif _wal_checksum(header[:24], big=magic & 1 == 1) != (
+                int.from_bytes(header[24:28], "big"), int.from_bytes(header[28:32], "big")):
+            problem = "its header checksum does not match"
+    if problem is None:
+        return
+    aside = wal.with_name(f"{wal.name}.damaged-{int(time.time())}")
+    log.error("event journal %s: the write-ahead log %s is damaged (%s): the events committed "
+              "since the last checkpoint are lost; kept as %s", path, wal, problem, aside)
+    try:
+        os.replace(wal, aside)
+    except OSError as exc:
+        log.error("event journal %s: cannot move %s aside: %s", path, wal, exc.strerror)
+
+
+def _wal_checksum(data: bytes, *, big: bool) -> tuple[int, int]:
+    """SQLite's WAL checksum over ``data`` (a multiple of 8 octets)."""
+    order: Literal["big", "little"] = "big" if big else "little"
+    s0 = s1 = 0
+    for i in range(0, len(data), 8):
+        s0 = (s0 + int.from_bytes(data[i:i + 4], order) + s1) & 0xFFFFFFFF
+        s1 = (s1 + int.from_bytes(data[i + 4:i + 8], order) + s0) & 0xFFFFFFFF
+    return s0, s1
 
 
 class JournalWriter:
@@ -268,6 +400,7 @@ class JournalWriter:
         self.settings = settings
         self.outstation: Outstation | None = None
         self.restored = 0  # events handed back to the groups at start-up
+        self.skipped = 0  # rows (events, marks) that did not decode at start-up: skipped
         self.failures = 0  # commits that failed (the events were kept for the next one)
         self.last_error: str | None = None
         self._pending: list[EventRecord] = []
@@ -300,8 +433,9 @@ class JournalWriter:
         if orphans:
             log.warning("event journal: %d events belong to no configured group and were "
                         "dropped", orphans)
+        self.skipped = restored.unreadable
         if restored.unreadable:
-            log.error("event journal: %d unreadable events dropped", restored.unreadable)
+            log.error("event journal: %d unreadable rows skipped", restored.unreadable)
 
     def configure(self, settings: JournalConfig) -> None:
         """Apply a reloaded [journal] (commit_interval, max_events, fsync)."""
@@ -416,6 +550,7 @@ class JournalWriter:
             "written": store.written,
             "commits": store.commits,
             "restored": self.restored,
+            "skipped": self.skipped,
             "overflowed": store.overflowed,
             "failures": self.failures,
             "last_error": self.last_error,

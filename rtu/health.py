@@ -11,7 +11,8 @@ Signals (the full list; docs/commissioning.md explains them):
   station clock (C_CS_NA_1) since start-up. (The time issue will add its own sources of time;
   until then these two are what exists.)
 * ``journal``: event persistence healthy: ON when the event journal works or is not configured,
-  OFF while it is configured and its last commit failed.
+  OFF while it is configured and its last commit failed, or it could not be opened at all
+  (the outstation then runs without persistence).
 * ``events_lost``: ON once an event queue of some master (a session queue or a group's backlog)
   or the journal has dropped events since start-up.
 * ``config_fallback``: configuration fallback active: the outstation started with a refused
@@ -199,6 +200,10 @@ def events_lost(sup: Supervisor) -> bool:
 
 
 def journal_healthy(sup: Supervisor) -> bool:
+    """OFF while a configured journal fails, or could not be opened at all (running without
+    persistence: ``Supervisor.journal_unavailable`` says why)."""
+    if sup.journal_unavailable is not None:
+        return False
     journal = sup.journal
     return journal is None or journal.last_error is None
 

@@ -54,6 +54,7 @@ LIVE_FIELDS: Final = frozenset({
 })
 BENCH_SOURCE: Final = "<bench>"
 COI_LOCAL_MANUAL_RESET: Final = 1  # cause of initialisation after a rebuild
+COI_REMOTE_RESET: Final = 2  # cause of initialisation after a master's reset process
 
 
 class ReloadError(Exception):
@@ -166,7 +167,11 @@ def _still_valid(outstation: Outstation, record: EventRecord) -> bool:
         and record.type_id in MONITOR_TYPES[point.kind]
 
 
-def mark_reinitialised(outstation: Outstation) -> None:
+def mark_reinitialised(outstation: Outstation, *, remote_reset: bool = False) -> None:
     """The end of initialisation queued by a rebuilt outstation's groups says why: local
-    reset after a change of local parameters (COI 1 + bit 7), not power on."""
-    outstation.mark_initialisation(COI_LOCAL_MANUAL_RESET, after_parameter_change=True)
+    reset after a change of local parameters (COI 1 + bit 7), not power on; or, with
+    ``remote_reset``, a master's reset process (COI 2)."""
+    if remote_reset:
+        outstation.mark_initialisation(COI_REMOTE_RESET, after_parameter_change=False)
+    else:
+        outstation.mark_initialisation(COI_LOCAL_MANUAL_RESET, after_parameter_change=True)

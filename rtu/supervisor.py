@@ -20,7 +20,7 @@ from rtu.audit import Audit, build_audit
 from rtu.components import Field, build_field
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
-from rtu.eventstore import JournalWriter, journal_path, open_journal
+from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_journal
 from rtu.health import HealthSource
 from rtu.iec.outstation import Outstation
 from rtu.lastgood import save_last_good
@@ -46,7 +46,7 @@ from rtu.sources.base import Source
 from rtu.sources.gpio.source import Board, DigitalSource
 from rtu.sources.relays.component import Relays
 from rtu.sources.simulated.source import SimulatedField
-from rtu.statedir import state_directory
+from rtu.statedir import StateDirectoryError, state_directory, state_directory_path
 from rtu.watchdog import Watchdog, watchdog_interval
 from rtu.web.service import open_web
 
@@ -59,6 +59,8 @@ _T = TypeVar("_T")
 RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
 RESTART_BACKOFF_MAX = 30.0
 FIRST_OPEN_GRACE = 1.0  # seconds READY waits for the 101 port's first open attempt
+RESET_ANSWER_WAIT = 5.0  # seconds a reset process waits for its ACT_CON to go out
+RESET_LINGER = 0.1  # seconds then left to the kernel to send it
 
 
 class SystemClock:
@@ -75,11 +77,14 @@ class Supervisor:
     def __init__(self, config: AppConfig, *,
                  loader: Callable[[], AppConfig] | None = None,
                  journal: JournalWriter | None = None,
-                 reset_process: Callable[[int], None] | None = None) -> None:
+                 reset_process: Callable[[int], None] | None = None,
+                 journal_unavailable: str | None = None) -> None:
         """``journal``: the running journal, handed over by a reload's rebuild (the events it
         protects are carried over in memory); None opens [journal]'s file when enabled and
-        queues what a previous run left in it. ``reset_process``: what a master's reset of
-        process does (default: stop this supervisor)."""
+        queues what a previous run left in it, unless ``journal_unavailable`` says why the
+        running outstation has none (a rebuild keeps running without persistence).
+        ``reset_process``: what a master's reset of process does (default: this supervisor
+        re-initialises in place)."""
         self.config = config
         self.db = PointDatabase(config.points)
         # the field side: every component the configuration enables (rtu/components.py).
@@ -98,13 +103,16 @@ class Supervisor:
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
         # the event journal: the groups exist now (the servers made them), no event yet
         self.journal = journal
+        # why the enabled journal could not be had (None: it runs, or it is disabled); the
+        # outstation then runs without persistence and says so (rtu status, STATUS=)
+        self.journal_unavailable = journal_unavailable
         if journal is not None:
             # a rebuild: number on from the running outstation, which stays attached until
             # its events have been carried over (_rebuild)
             assert journal.outstation is not None
             self.outstation.continue_sequence(journal.outstation.next_seq)
             self.outstation.attach_journal(journal)
-        elif config.journal.enabled:
+        elif config.journal.enabled and journal_unavailable is None:
             self.journal = self._open_journal(config)
         # field sources and serial servers, each run under _supervise (restart with backoff)
         self.sources: list[Source] = [] if self.iec101 is None else [self.iec101]
@@ -117,6 +125,7 @@ class Supervisor:
         self.last_error: str | None = None  # the last source failure, for STATUS= and status
         self.reload_error: str | None = None  # why the last reload failed (None once one works)
         self.reloads = 0
+        self.resets = 0  # reset process commands obeyed (re-initialised in place)
         self.restarts: dict[str, int] = {}  # source name -> restarts after a failure
         self.watchdog: Watchdog | None = None
         self.control: ControlServer | None = None
@@ -158,12 +167,21 @@ class Supervisor:
         return list(self.field.parts["iec61850"].sources) if "iec61850" in self.field.parts \
             else []
 
-    def _open_journal(self, config: AppConfig) -> JournalWriter:
-        """Open the journal file (EventStoreError / StateDirectoryError: the outstation does
-        not start) and queue what it holds before anything else."""
+    def _open_journal(self, config: AppConfig) -> JournalWriter | None:
+        """Open the journal file and queue what it holds before anything else. Start-up never
+        fails on the journal: a file that cannot be used is moved aside and a new one started
+        (rtu/eventstore.py); where no journal can be had at all (the state directory or the
+        path unusable, the file held by another process) the outstation runs without
+        persistence, logs why and shows it (``journal_unavailable``)."""
         settings = config.journal
-        path = journal_path(settings.path, state_directory(config.service.state_directory))
-        store = open_journal(path, max_events=settings.max_events, fsync=settings.fsync)
+        try:
+            path = journal_path(settings.path, state_directory(config.service.state_directory))
+            store = open_journal(path, max_events=settings.max_events, fsync=settings.fsync)
+        except (EventStoreError, StateDirectoryError, OSError) as exc:
+            self.journal_unavailable = str(exc)
+            log.error("%s: RUNNING WITHOUT PERSISTENCE: events not yet acknowledged will be "
+                      "lost if the outstation stops; fix the journal path and restart", exc)
+            return None
         writer = JournalWriter(store, settings)
         writer.restore(self.outstation, store.load())
         writer.attach(self.outstation)
@@ -323,7 +341,9 @@ class Supervisor:
 
     async def _open_control(self) -> None:
         """(Re)open the operator socket where [service] control_socket says; not fatal."""
-        path = control_socket_path(self.config.service.control_socket)
+        path = control_socket_path(self.config.service.control_socket,
+                                   state_dir=state_directory_path(
+                                       self.config.service.state_directory))
         if self.control is not None:
             if self.control.path == path:
                 return
@@ -380,6 +400,11 @@ class Supervisor:
                     await self._rebuild(new)
                 else:
                     await self._apply_live(new, plan)
+                if self.iec104 is not None and not plan.touches("iec104"):
+                    try:  # certificate, key and CRL files may have changed in place
+                        self.iec104.reload_tls()
+                    except ValueError as exc:  # TlsConfigError: rtu.servers.tls is optional
+                        raise ReloadError(f"[iec104.tls]: {exc}") from exc
             except ReloadError as exc:
                 self.reload_error = str(exc)
                 log.error("reload failed, running configuration kept: %s", exc)
@@ -457,7 +482,7 @@ class Supervisor:
         self._start_sources([server])
         await self._first_open_attempts()
 
-    async def _rebuild(self, new: AppConfig) -> None:
+    async def _rebuild(self, new: AppConfig, *, remote_reset: bool = False) -> None:
         """The field side changed: stop everything, compose the new configuration, carry the
         queued events over, start again. If the new one cannot be built, the old one is built
         again (and the reload fails)."""
@@ -470,14 +495,16 @@ class Supervisor:
         failure: ReloadError | None = None
         try:
             fresh = Supervisor(new, loader=self.loader, journal=self.journal,
-                               reset_process=self._reset_process)
+                               reset_process=self._reset_process,
+                               journal_unavailable=self.journal_unavailable)
         except Exception as exc:  # a driver that cannot open, a bad combination...
             log.exception("reload: cannot build the new configuration; rebuilding the old")
             failure = ReloadError(f"cannot build the new configuration: {exc}")
             fresh = Supervisor(self.config, loader=self.loader, journal=self.journal,
-                               reset_process=self._reset_process)
+                               reset_process=self._reset_process,
+                               journal_unavailable=self.journal_unavailable)
         await fresh.field.restore(kept)
-        mark_reinitialised(fresh.outstation)
+        mark_reinitialised(fresh.outstation, remote_reset=remote_reset)
         carried, dropped = carry_events(old_outstation, fresh.outstation)
         log.info("reload: %d queued events carried over, %d dropped", carried, dropped)
         if self.journal is not None:
@@ -548,5 +575,51 @@ class Supervisor:
         task.add_done_callback(self._forget_task)
 
     def _reset_process(self, qrp: int) -> None:
-        log.warning("reset of process (QRP %d) requested by a master: restarting", qrp)
-        self.stop()
+        """A master's reset process (general reset): once its ACT_CON has gone out, the
+        outstation re-initialises in place: everything is composed again from the running
+        configuration (as a rebuilding reload does, queued events carried over) and every
+        event group's end of initialisation says COI 2 (remote reset). The process keeps
+        running, so repeated resets never reach systemd's start limit."""
+        if self._tg is None or self._stop.is_set():
+            log.warning("reset of process (QRP %d) requested while not running; ignored", qrp)
+            return
+        log.warning("reset of process (QRP %d) requested by a master: re-initialising", qrp)
+        task = self._tg.create_task(self._reset_in_place(), name="reset process")
+        self._service_tasks.append(task)
+        task.add_done_callback(self._forget_task)
+
+    async def _reset_in_place(self) -> None:
+        async with self._reload_lock:
+            await self._answers_sent(RESET_ANSWER_WAIT)
+            started = time.monotonic()
+            try:
+                await self._rebuild(self.config, remote_reset=True)
+            except ReloadError as exc:
+                # the configuration that ran cannot be built again (a device gone...): end the
+                # process with a failure, which systemd's Restart=on-failure answers
+                log.error("reset of process: cannot re-initialise in place (%s); exiting with "
+                          "a failure so that the service manager restarts the outstation", exc)
+                raise RuntimeError(f"reset of process failed: {exc}") from exc
+            self.resets += 1
+            log.warning("reset of process: re-initialised in %.2f s (end of initialisation, "
+                        "COI 2, queued for every link)", time.monotonic() - started)
+            if self.watchdog is not None:
+                self.watchdog.send_status(force=True)
+
+    async def _answers_sent(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) until no session has an answer waiting and no 104
+        connection has octets waiting in its transport: the reset's ACT_CON is out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            waiting = any(s.responses for g in self.outstation.groups.values()
+                          for s in g.sessions)
+            if self.iec104 is not None:
+                waiting = waiting or any(
+                    link.transport is not None and link.transport.get_write_buffer_size()
+                    for link in self.iec104.links)
+            if not waiting:
+                await asyncio.sleep(RESET_LINGER)  # the kernel sends what it holds
+                return
+            await asyncio.sleep(0.01)
+        log.warning("reset of process: answers still waiting after %g s; re-initialising anyway",
+                    timeout)

@@ -8,10 +8,12 @@ connection, armed at the core's next deadline on the loop's monotonic clock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import ssl
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,14 @@ if TYPE_CHECKING:  # rtu.servers.tls is loaded only by a server that uses TLS
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 2404
+# Answers (confirmations, read replies) a connection may have waiting for its k-window: past
+# this, the server stops reading that socket until the master acknowledges (or t1 closes it)
+MAX_PENDING_ANSWERS = 256
+# received octets are handed to the APCI core at most this many at a time, so that one large
+# read cannot queue thousands of answers before the bound above is looked at
+_FEED_CHUNK = 512
+REFUSAL_LOG_INTERVAL = 60.0  # seconds: at most one refusal line per peer address per interval
+_REFUSAL_LOG_ADDRESSES = 1024  # peer addresses remembered for that; beyond, one shared entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +76,22 @@ class Iec104Settings:
     # else each master belongs to the first group listing its address (event group
     # "<group>/<name>"), and a STARTDT moves the group's data transfer to that connection
     redundancy_groups: tuple[RedundancyGroup, ...] = ()
+    # connections from one IP address at a time (so that no address can hold every slot)
+    max_connections_per_address: int = 2
+    # seconds a connection may stay without data transfer started before it is closed; the
+    # configured masters (allowed_masters, redundancy group members) are exempt: a standby
+    # master may stay stopped (IEC 60870-5-104 ed. 2)
+    startdt_timeout: float = 30.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
         if self.max_connections < 1:
             raise ValueError("max_connections must be >= 1")
+        if self.max_connections_per_address < 1:
+            raise ValueError("max_connections_per_address must be >= 1")
+        if not self.startdt_timeout > 0:
+            raise ValueError(f"startdt_timeout must be > 0, got {self.startdt_timeout}")
         for entry in self.allowed_masters:
             ipaddress.ip_network(entry, strict=False)  # raises ValueError naming the entry
         names = [g.name for g in self.redundancy_groups]
@@ -87,12 +107,48 @@ class Iec104Settings:
         return tuple(f"{self.group}/{g.name}" for g in self.redundancy_groups)
 
 
+class RefusalLog:
+    """Refusal warnings, at most one line per peer address per ``interval`` seconds; the line
+    carries how many refusals of that address were not logged since the previous one. The
+    addresses remembered are bounded (``max_addresses``; beyond, they share one entry)."""
+
+    def __init__(self, interval: float = REFUSAL_LOG_INTERVAL,
+                 max_addresses: int = _REFUSAL_LOG_ADDRESSES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.max_addresses = max_addresses
+        self.clock = clock
+        self._seen: dict[str, tuple[float, int]] = {}  # address -> (last line, not logged since)
+        self.suppressed = 0  # refusals not logged (counted in the next line of their address)
+
+    def refused(self, address: str, name: str, reason: str) -> None:
+        now = self.clock()
+        key = address
+        if key not in self._seen and len(self._seen) >= self.max_addresses:
+            self._seen = {a: v for a, v in self._seen.items()
+                          if v[1] or now - v[0] < self.interval}
+            if len(self._seen) >= self.max_addresses:
+                key = "other addresses"
+        last = self._seen.get(key)
+        if last is not None and now - last[0] < self.interval:
+            self._seen[key] = (last[0], last[1] + 1)
+            self.suppressed += 1
+            return
+        since = f" ({last[1]} more refused since the last line)" if last and last[1] else ""
+        what = name if key == address else f"{name} (one of many addresses)"
+        log.warning("refused connection from %s: %s%s", what, reason, since)
+        self._seen[key] = (now, 0)
+
+
 class Iec104Server:
     def __init__(self, outstation: Outstation, settings: Iec104Settings) -> None:
         self.outstation = outstation
         self.settings = settings
         self.links: set[_Link] = set()
         self.refused = 0
+        self.refusals = RefusalLog()
+        self.startdt_timeouts = 0  # connections closed for not starting data transfer in time
+        self.paused_reads = 0  # times a connection's reading was paused (writes or answers backed up)
         self._server: asyncio.Server | None = None
         self._allowed = [ipaddress.ip_network(e, strict=False) for e in settings.allowed_masters]
         # TlsConfigError (a ValueError naming the file) if a certificate file does not load
@@ -102,6 +158,8 @@ class Iec104Server:
 
             self.tls_context = tls.server_context(settings.tls)
         self.tls_allowed = frozenset(settings.tls.allowed_fingerprints) if settings.tls else frozenset()
+        self.certificate_note = ""  # what is wrong with the station certificate ("" = nothing)
+        self._certificate_timer: asyncio.TimerHandle | None = None
         self.handshakes: dict[_Link, asyncio.Task[None]] = {}  # TLS handshakes in progress
         self.switchovers = 0  # STARTDTs that took a redundancy group over from another connection
         # (event group, its networks) in configuration order; a catch-all group matches last
@@ -118,7 +176,39 @@ class Iec104Server:
         host, port = self._server.sockets[0].getsockname()[:2]
         return host, port
 
+    def check_certificate(self) -> None:
+        """Log what is wrong with the station certificate (expired, not yet valid: error;
+        expiring within expiry_warning_days: warning), now and then daily while it lasts;
+        failed handshakes then carry it too."""
+        self._certificate_timer = None
+        tls = self.settings.tls
+        if tls is None:
+            return
+        from rtu.servers import tls as _tls  # loaded by __init__ already
+
+        finding = _tls.certificate_finding(tls)
+        self.certificate_note = finding[1] if finding else ""
+        if finding is not None:
+            (log.error if finding[0] == "error" else log.warning)("%s", finding[1])
+        with contextlib.suppress(RuntimeError):  # no running loop: checked once only
+            self._certificate_timer = asyncio.get_running_loop().call_later(
+                _tls.CERTIFICATE_CHECK_INTERVAL, self.check_certificate)
+
+    def reload_tls(self) -> None:
+        """Read the certificate, key, CA and CRL files again (a rotation without a restart):
+        new handshakes use them. TlsConfigError (the old context stays) if they do not load."""
+        if self.settings.tls is None:
+            return
+        from rtu.servers import tls as _tls  # loaded by __init__ already
+
+        self.tls_context = _tls.server_context(self.settings.tls)
+        if self._certificate_timer is not None:
+            self._certificate_timer.cancel()
+        self.check_certificate()
+        log.info("TLS: certificate, key, CA and CRL files read again")
+
     async def start(self) -> None:
+        self.check_certificate()
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
             lambda: _Link(self), self.settings.host, self.settings.port, reuse_address=True
@@ -127,6 +217,9 @@ class Iec104Server:
                  " (TLS)" if self.tls_context else "")
 
     async def close(self) -> None:
+        if self._certificate_timer is not None:
+            self._certificate_timer.cancel()
+            self._certificate_timer = None
         if self._server is not None:
             self._server.close()
             for pending, task in list(self.handshakes.items()):
@@ -138,18 +231,34 @@ class Iec104Server:
             await self._server.wait_closed()
             self._server = None
 
-    def _admit(self, peer: tuple[str, int]) -> str | None:
-        """None if the peer may connect, else the reason it may not."""
-        connections = len(self.links) + len(self.handshakes)
-        if connections >= self.settings.max_connections:
-            return f"already {connections} connections (max_connections)"
+    def _admit(self, peer: tuple[str, int], newcomer: _Link) -> str | None:
+        """None if the peer may connect, else the reason it may not. A configured master that
+        finds every slot taken closes the oldest connection that neither is a configured
+        master nor has data transfer started, so that a listed master always gets in."""
         if self._allowed:
             address = ipaddress.ip_address(peer[0])
             if not any(address in net for net in self._allowed):
                 return "address not in allowed_masters"
         if self._redundancy and self.event_group_of(peer[0]) is None:
             return "address in no redundancy group"
+        everyone = [*self.links, *self.handshakes]
+        same = sum(1 for link in everyone if link.host == peer[0])
+        if same >= self.settings.max_connections_per_address:
+            return f"already {same} connections from {peer[0]} (max_connections_per_address)"
+        if len(everyone) >= self.settings.max_connections:
+            victims = sorted((link for link in everyone if not link.configured
+                              and (link.conn is None or not link.conn.started)),
+                             key=lambda link: link.since)
+            if not newcomer.configured or not victims:
+                return f"already {len(everyone)} connections (max_connections)"
+            victims[0].abort(f"making room for configured master {newcomer.name}", warn=True)
         return None
+
+    def configured_master(self, host: str) -> bool:
+        """``host`` is listed by allowed_masters or by a redundancy group's masters."""
+        address = ipaddress.ip_address(host)
+        return any(address in net for net in self._allowed) or any(
+            address in net for _, networks in self._redundancy for net in networks)
 
     def event_group_of(self, host: str) -> str | None:
         """The event group of a master at ``host`` (None: in no redundancy group)."""
@@ -175,6 +284,8 @@ class Iec104Server:
             other = links.get(session)
             if other is not None and other.conn is not None:
                 other.conn.suspend_data_transfer()
+            if other is not None:
+                other.arm_startdt_deadline()
             self.switchovers += 1
             log.warning("redundancy group %s: %s took over data transfer from %s (%d events "
                         "it had not acknowledged will be sent again)", session.group.name,
@@ -194,6 +305,8 @@ class Iec104Server:
             "max_connections": self.settings.max_connections,
             "refused": self.refused,
             "switchovers": self.switchovers,
+            "startdt_timeouts": self.startdt_timeouts,
+            "paused_reads": self.paused_reads,
         }
 
     def masters(self) -> list[dict[str, Any]]:
@@ -222,7 +335,14 @@ class _Link(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._flush_pending = False
-        self._paused = False
+        self._paused = False  # the transport's write buffer is over its high-water mark
+        self._reading_paused = False
+        self._rx_held = bytearray()  # received, not yet handed to the core (reading paused)
+        self._feeding = False
+        self._startdt_timer: asyncio.TimerHandle | None = None
+        self.host = ""
+        self.configured = False  # the peer is a configured master (no STARTDT deadline)
+        self.since = self.loop.time()
         self.tls = False  # the transport is TLS (after the handshake)
 
     # -- asyncio callbacks -------------------------------------------------------------------
@@ -231,10 +351,12 @@ class _Link(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.name = f"104:{peer[0]}:{peer[1]}"
-        reason = self.server._admit(peer)
+        self.host = peer[0]
+        self.configured = self.server.configured_master(peer[0])
+        reason = self.server._admit(peer, self)
         if reason is not None:
             self.server.refused += 1
-            log.warning("refused connection from %s: %s", self.name, reason)
+            self.server.refusals.refused(peer[0], self.name, reason)
             transport.abort()
             return
         if self.server.tls_context is not None:
@@ -248,7 +370,8 @@ class _Link(asyncio.Protocol):
         try:
             from rtu.servers import tls as _tls  # loaded by __init__ already
 
-            tls = await _tls.accept(transport, self, context, self.server.tls_allowed, self.name)
+            tls = await _tls.accept(transport, self, context, self.server.tls_allowed, self.name,
+                                    station_note=self.server.certificate_note)
         finally:
             self.server.handshakes.pop(self, None)
         if tls is None:
@@ -267,17 +390,55 @@ class _Link(asyncio.Protocol):
         self.session = self.server.outstation.open_session(self.name, PROFILE_104, group,
                                                            self._wake)
         log.info("master connected: %s", self.name)
+        self.arm_startdt_deadline()
         self._arm_timer()
 
     def data_received(self, data: bytes) -> None:
-        conn = self.conn
-        if conn is None:
+        if self.conn is None:
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
         if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
             TAP.frame("104", self.name, "rx", data, *socket_addresses(self.transport))
-        self._handle(conn.receive_data(data, self.loop.time()))
-        self._flush()
+        self._rx_held += data
+        self._feed()
+
+    def _feed(self) -> None:
+        """Hand held octets to the core a chunk at a time while the connection is not backed
+        up; what is left waits with reading paused (at most one read's worth)."""
+        if self._feeding:
+            return
+        self._feeding = True
+        try:
+            while self._rx_held and self.conn is not None and not self._backed_up():
+                chunk = bytes(self._rx_held[:_FEED_CHUNK])
+                del self._rx_held[:_FEED_CHUNK]
+                self._handle(self.conn.receive_data(chunk, self.loop.time()))
+                if self.conn is not None:
+                    self._flush()
+        finally:
+            self._feeding = False
+        self._update_reading()
+
+    def _backed_up(self) -> bool:
+        session = self.session
+        return self._paused or (session is not None
+                                and len(session.responses) >= MAX_PENDING_ANSWERS)
+
+    def _update_reading(self) -> None:
+        """Pause reading while writes or answers are backed up; resume (and feed what is
+        held) once they are not."""
+        if self.transport is None or self.conn is None:
+            return
+        stop = self._backed_up() or bool(self._rx_held)
+        if stop and not self._reading_paused:
+            self._reading_paused = True
+            self.server.paused_reads += 1
+            self.transport.pause_reading()
+        elif not stop and self._reading_paused:
+            self._reading_paused = False
+            self.transport.resume_reading()
+        if self._rx_held and not self._feeding and not self._backed_up():
+            self.loop.call_soon(self._feed)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.conn is None:
@@ -291,15 +452,39 @@ class _Link(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._paused = False
         self._flush()
+        self._feed()
 
     # -- internals ---------------------------------------------------------------------------
-    def abort(self, reason: str) -> None:
-        log.info("closing %s: %s", self.name, reason)
+    def abort(self, reason: str, *, warn: bool = False) -> None:
+        (log.warning if warn else log.info)("closing %s: %s", self.name, reason)
         if self.transport is not None:
             self.transport.abort()
         self._close_session()
 
+    def arm_startdt_deadline(self) -> None:
+        """Close this connection unless it starts data transfer within startdt_timeout
+        (configured masters may stay stopped)."""
+        self._cancel_startdt_deadline()
+        if not self.configured and self.conn is not None:
+            self._startdt_timer = self.loop.call_later(self.server.settings.startdt_timeout,
+                                                       self._startdt_expired)
+
+    def _cancel_startdt_deadline(self) -> None:
+        if self._startdt_timer is not None:
+            self._startdt_timer.cancel()
+            self._startdt_timer = None
+
+    def _startdt_expired(self) -> None:
+        self._startdt_timer = None
+        if self.conn is None or self.conn.started:
+            return
+        self.server.startdt_timeouts += 1
+        self.abort(f"no data transfer started within {self.server.settings.startdt_timeout:g} s "
+                   "(startdt_timeout; the address is not a configured master)", warn=True)
+
     def _close_session(self) -> None:
+        self._cancel_startdt_deadline()
+        self._rx_held.clear()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -323,11 +508,13 @@ class _Link(asyncio.Protocol):
                 session.acknowledged(event.count)
             elif isinstance(event, DataTransferStarted):
                 log.info("%s: STARTDT, data transfer started", self.name)
+                self._cancel_startdt_deadline()
                 self.server.take_over(self)
                 session.activate()
             elif isinstance(event, DataTransferStopped):
                 log.info("%s: STOPDT, data transfer stopped", self.name)
                 session.deactivate()
+                self.arm_startdt_deadline()
             elif isinstance(event, ConnectionFailed):
                 log.warning("%s: %s; closing the connection", self.name, event.reason)
                 self._write()
@@ -353,6 +540,8 @@ class _Link(asyncio.Protocol):
                 conn.send_asdu(out.asdu, now)
         self._write()
         self._arm_timer()
+        if self._reading_paused and not self._feeding:
+            self._update_reading()
 
     def _write(self) -> None:
         if self.conn is None or self.transport is None:

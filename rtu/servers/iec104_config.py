@@ -41,6 +41,8 @@ TLS: Final = Table("[iec104.tls]", (
     array("allowed_fingerprints", ("string",), [],
           doc="SHA-256 certificate fingerprints: 64 hex digits, colons allowed"),
     choice("min_version", ("1.2", "1.3"), "1.2"),
+    string("crl_file", "", doc="the path of a PEM file of certificate revocation lists"),
+    integer("expiry_warning_days", 30, 0, 3650),
 ))
 REDUNDANCY_GROUP: Final = Table("[[iec104.redundancy_groups]]", (
     string("name", required=True), array("masters", ("string",), [], doc=_ADDRESSES),
@@ -52,6 +54,9 @@ SECTION: Final = Table("[iec104]", (
     integer("w", default_of(ApciParameters, "w"), 1),
     *(seconds(name, default_of(ApciParameters, name)) for name in ("t0", "t1", "t2", "t3")),
     integer("max_connections", default_of(Iec104Settings, "max_connections"), 1),
+    integer("max_connections_per_address",
+            default_of(Iec104Settings, "max_connections_per_address"), 1),
+    seconds("startdt_timeout", default_of(Iec104Settings, "startdt_timeout")),
     array("allowed_masters", ("string",), [], doc=_ADDRESSES),
     table("tls", TLS),
     tables("redundancy_groups", REDUNDANCY_GROUP),
@@ -74,6 +79,8 @@ def parse_iec104(p: Reader, value: object) -> Iec104Settings | None:
     k, w, t0, t1, t2, t3 = (SECTION.key(name).read(p, tbl, "iec104")
                             for name in ("k", "w", "t0", "t1", "t2", "t3"))
     max_connections = SECTION.key("max_connections").read(p, tbl, "iec104")
+    per_address = SECTION.key("max_connections_per_address").read(p, tbl, "iec104")
+    startdt_timeout = SECTION.key("startdt_timeout").read(p, tbl, "iec104")
     allowed = p.addresses(SECTION.key("allowed_masters").value(tbl),
                           "iec104.allowed_masters")
     tls = _tls(p, tbl.get("tls", MISSING), load=bool(enabled))
@@ -86,11 +93,13 @@ def parse_iec104(p: Reader, value: object) -> Iec104Settings | None:
         p.error("iec104", str(exc))
         return None
     if (len(p.errors) > errors_before or listen is None or max_connections is None
-            or allowed is None or redundancy is None):
+            or allowed is None or redundancy is None or per_address is None
+            or startdt_timeout is None):
         return None
     try:
         settings = Iec104Settings(
             host=listen[0], port=listen[1], apci=apci, max_connections=max_connections,
+            max_connections_per_address=per_address, startdt_timeout=startdt_timeout,
             allowed_masters=allowed, tls=tls, redundancy_groups=redundancy,
         )
     except ValueError as exc:
@@ -151,6 +160,13 @@ def _tls(p: Reader, value: object, *, load: bool) -> TlsSettings | None:
         elif text is not None:
             p.expected(f"{path}.{key}", expectation, text)
     min_version = TLS.key("min_version").read(p, tbl, path)
+    warning_days = TLS.key("expiry_warning_days").read(p, tbl, path)
+    crl_text = p.string(TLS.key("crl_file").value(tbl), f"{path}.crl_file",
+                        "the path of a PEM CRL file")
+    crl_file = ""
+    if crl_text:
+        crl_file = os.path.join(os.path.dirname(p.source), os.path.expanduser(crl_text))
+        files["crl_file"] = crl_file
     fingerprints = _fingerprints(p, tls.normalise_fingerprint, tbl.get("allowed_fingerprints", []),
                                      f"{path}.allowed_fingerprints")
     if load and enabled:
@@ -160,10 +176,11 @@ def _tls(p: Reader, value: object, *, load: bool) -> TlsSettings | None:
                 p.error(f"{path}.{key}", f"{file}: {why}")
     if len(p.errors) > errors_before or not enabled:
         return None
-    assert min_version is not None and fingerprints is not None
+    assert min_version is not None and fingerprints is not None and warning_days is not None
     settings: TlsSettings = tls.TlsSettings(certificate=files["certificate"], private_key=files["private_key"],
                            ca_file=files["ca_file"], allowed_fingerprints=fingerprints,
-                           min_version=min_version)
+                           min_version=min_version, crl_file=crl_file,
+                           expiry_warning_days=warning_days)
     if load:
         try:
             tls.server_context(settings)

@@ -91,3 +91,57 @@ def make_pki(directory: Path) -> Pki:
         foreign_ca=foreign_ca,
         foreign_master=_leaf(directory, "intruder", foreign_ca),
     )
+
+
+_CA_CONFIG = """\
+[ca]
+default_ca = test
+[test]
+database = {db}
+new_certs_dir = {out}
+serial = {serial}
+default_md = sha256
+policy = any
+copy_extensions = none
+default_crl_days = 30
+[any]
+commonName = supplied
+[leaf]
+""" + _LEAF_EXTENSIONS.replace("authorityKeyIdentifier = keyid\n", "")
+
+
+def _ca_tool(directory: Path, ca: Identity) -> Path:
+    """An ``openssl ca`` configuration for ``ca`` (its database in ``directory``)."""
+    config = directory / f"{ca.cert.stem}-ca.cnf"
+    if not config.exists():
+        db = directory / f"{ca.cert.stem}-index.txt"
+        db.write_text("")
+        serial = directory / f"{ca.cert.stem}-serial"
+        serial.write_text("1000\n")
+        config.write_text(_CA_CONFIG.format(db=db, out=directory, serial=serial))
+    return config
+
+
+def dated_leaf(directory: Path, name: str, ca: Identity, start: str, end: str) -> Identity:
+    """A leaf certificate of ``ca`` valid from ``start`` to ``end`` (YYYYMMDDHHMMSSZ), which
+    ``openssl x509 -req`` cannot make: an expired one, or one not valid yet."""
+    ident = Identity(directory / f"{name}.crt", directory / f"{name}.key")
+    csr = directory / f"{name}.csr"
+    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+             "-keyout", ident.key, "-out", csr, "-subj", f"/CN={name}")
+    _openssl("ca", "-batch", "-notext", "-config", _ca_tool(directory, ca), "-cert", ca.cert,
+             "-keyfile", ca.key, "-in", csr, "-out", ident.cert, "-startdate", start,
+             "-enddate", end, "-extensions", "leaf")
+    return ident
+
+
+def revocation_list(directory: Path, ca: Identity, revoked: tuple[Identity, ...]) -> Path:
+    """A PEM CRL of ``ca`` listing ``revoked``."""
+    config = _ca_tool(directory, ca)
+    for ident in revoked:
+        _openssl("ca", "-config", config, "-cert", ca.cert, "-keyfile", ca.key,
+                 "-revoke", ident.cert)
+    crl = directory / f"{ca.cert.stem}-{len(revoked)}.crl.pem"
+    _openssl("ca", "-config", config, "-cert", ca.cert, "-keyfile", ca.key, "-gencrl",
+             "-out", crl)
+    return crl

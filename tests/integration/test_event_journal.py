@@ -108,13 +108,13 @@ def outstation(config: Path) -> Iterator[subprocess.Popen[str]]:
 
 
 class Burst:
-    """Sets ``level`` to 1, 2, 3 ... through the operator socket (one connection, answers read
+    """Sets ``level`` to 1, 2, 3 ... (or from ``first`` on) through the operator socket (one connection, answers read
     as they come) and notes when each answer arrived."""
 
-    def __init__(self, path: Path, per_tick: int = 20, tick: float = 0.01) -> None:
+    def __init__(self, path: Path, per_tick: int = 20, tick: float = 0.01, first: int = 1) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.connect(str(path))
-        self.per_tick, self.tick = per_tick, tick
+        self.per_tick, self.tick, self.first = per_tick, tick, first
         self.confirmed: list[float] = []  # wall time of the answer for value i + 1
         self.refused: list[bytes] = []
         self.started = time.time()
@@ -125,7 +125,7 @@ class Burst:
         self._writer.start()
 
     def _write(self) -> None:
-        value = 0
+        value = self.first - 1
         try:
             while not self._stop.is_set():
                 lines = []

@@ -17,8 +17,11 @@ namespaces (no machined needed on the host). Then, in order:
    ("CONFIGURATION FALLBACK ACTIVE" in STATUS=), which a reload of the corrected file ends;
 4. SIGSTOP to the main PID: systemd's watchdog ("Watchdog timeout") kills it and
    Restart=on-failure starts it again (NRestarts goes up);
-5. uninstall.sh removes unit and venv and keeps /etc/rtu;
-6. the container powers off.
+5. seven reset process commands (C_RP_NA_1) from a master in the container: the same main
+   PID re-initialises in place each time (no restart, so systemd's start limit is never
+   near), and every reconnect gets an end of initialisation with COI 2 and a GI answered;
+6. uninstall.sh removes unit and venv and keeps /etc/rtu;
+7. the container powers off.
 
 Skipped, with the reason, where this cannot run: not root, no systemd-nspawn / debootstrap /
 nsenter (scripts/setup-test installs them on Debian), debootstrap failing (no mirror), the
@@ -277,6 +280,24 @@ def test_watchdog_restarts_a_stopped_process(container: Container) -> None:
     assert int(state["NRestarts"]) == restarts + 1, state
     assert state["MainPID"] != pid and state["ActiveState"] == "active", state
     assert "Watchdog timeout" in container.journal()
+
+
+def test_reset_process_reinitialises_in_place(container: Container) -> None:
+    """Seven general resets (more than StartLimitBurst=5) from a master in the container: the
+    same main PID serves on, no restart by systemd, every reconnect gets COI 2 and a GI."""
+    container.ok("rm -rf /etc/systemd/system/rtu.service.d && systemctl daemon-reload && "
+                 "systemctl restart rtu.service", timeout=60)
+    state = container.wait_for({"ActiveState": "active", "SubState": "running"}, timeout=30)
+    pid, restarts = state["MainPID"], state["NRestarts"]
+    config = tomllib.loads(container.ok("cat /etc/rtu/rtu.toml"))
+    ca = config["station"]["common_address"]  # 9 since the reload test
+    out = container.ok("/opt/rtu/venv/bin/python /src/tests/integration/nspawn_reset_master.py "
+                       f"2404 {ca} 7", timeout=120)
+    assert out.count("end of initialisation COI 2, GI answered") == 7, out
+    state = container.wait_for({"ActiveState": "active", "SubState": "running"}, timeout=10)
+    assert state["MainPID"] == pid and state["NRestarts"] == restarts, state
+    assert "7 reset(s) by a master" in container.ok("/opt/rtu/venv/bin/rtu status")
+    assert "reset of process: re-initialised in" in container.journal()
 
 
 def test_uninstall_keeps_config_and_state(container: Container) -> None:

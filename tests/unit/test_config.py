@@ -51,7 +51,8 @@ SCHEMA: dict[str, set[str]] = {
     "station": {"common_address", "cot_size", "ca_size", "ioa_size", "select_timeout",
                 "event_queue_size", "time_invalid_until_sync", "command_originators"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
-               "allowed_masters", "tls", "redundancy_groups"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
+               "allowed_masters", "tls", "redundancy_groups", "max_connections_per_address",
+               "startdt_timeout"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
                "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min"},

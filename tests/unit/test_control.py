@@ -118,13 +118,20 @@ def test_where_the_server_puts_its_socket() -> None:
     assert control_socket_path("", {"XDG_RUNTIME_DIR": "/run/user/1000"}) == \
         Path("/run/user/1000/rtu/control.sock")
     assert control_socket_path("", {}, uid=1000) == Path("/tmp/rtu-1000/control.sock")
+    # per instance: the name follows the state directory, so two outstations never share one
+    one = control_socket_path("", {}, uid=1000, state_dir=Path("/srv/site-a/state"))
+    two = control_socket_path("", {}, uid=1000, state_dir=Path("/srv/site-b/state"))
+    assert one.parent == two.parent == Path("/tmp/rtu-1000") and one != two
+    assert one.name.startswith("control-") and one.name.endswith(".sock")
+    assert control_socket_path("", {"RUNTIME_DIRECTORY": "/run/rtu"},
+                               state_dir=Path("/x")) == Path("/run/rtu/control.sock")
 
 
 def test_where_the_client_looks(tmp_path: Path) -> None:
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
     assert default_socket_paths(env, uid=7) == [
-        Path("/run/rtu/control.sock"), tmp_path / "rtu" / "control.sock",
-        Path("/tmp/rtu-7/control.sock")]
+        Path("/run/rtu/control.sock"), tmp_path / "rtu" / "control*.sock",
+        Path("/tmp/rtu-7/control*.sock")]
     assert find_control_socket("/x.sock", env) == Path("/x.sock")
     assert find_control_socket(None, {"RTU_CONTROL_SOCKET": "/y.sock"}) == Path("/y.sock")
     with pytest.raises(ControlError, match="no running outstation found"):

@@ -32,7 +32,7 @@ from tests.unit.iec.test_outstation import Rig, act, summary
 
 SRC = "/etc/rtu/site.toml"
 TLS_SCHEMA = {"enabled", "certificate", "private_key", "ca_file", "allowed_fingerprints",
-              "min_version"}
+              "min_version", "crl_file", "expiry_warning_days"}
 FP = "ab" * 32
 
 

@@ -359,6 +359,13 @@ class Outstation:
         if obj.ioa != 0:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
+        allowed = self.config.command_originators
+        if allowed and asdu.originator not in allowed:
+            # a reset acts on the station as a command does: the same originators only
+            log.warning("reset process (QRP %d) from %s refused: originator address %d is not "
+                        "in command_originators", obj.qrp, session.name, asdu.originator)
+            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            return
         if obj.qrp == _QRP_RESET_EVENT_BUFFER:
             removed = session.events.remove_if(lambda r: r.type_id != TypeId.M_EI_NA_1)
             log.warning("reset process from %s: %d queued time-tagged events discarded",

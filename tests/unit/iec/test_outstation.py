@@ -258,6 +258,25 @@ def test_reset_process_event_buffer_discards_queued_events() -> None:
     assert summary(rig.drain()) == [(TypeId.C_RP_NA_1, Cot.ACTIVATION_CON, True)]
 
 
+def test_reset_process_obeys_command_originators_only() -> None:
+    rig = Rig(command_originators=frozenset({2}))
+    resets: list[int] = []
+    rig.outstation.on_reset_process = resets.append
+    rig.session.activate()
+    rig.drain()
+    rig.db.update("sp0", True, timestamp=T0)
+    refused = (TypeId.C_RP_NA_1, Cot.ACTIVATION_CON, True)
+    # neither a reset of the event buffer (the queued event is still sent) nor a general reset
+    rig.send(act(TypeId.C_RP_NA_1, ResetProcessCommand(0, 2), originator=7))
+    assert summary(rig.drain()) == [refused, (TypeId.M_SP_TB_1, Cot.SPONTANEOUS, False)]
+    rig.send(act(TypeId.C_RP_NA_1, ResetProcessCommand(0, 1), originator=7))
+    assert summary(rig.drain()) == [refused]
+    assert resets == []
+    rig.send(act(TypeId.C_RP_NA_1, ResetProcessCommand(0, 1), originator=2))
+    assert summary(rig.drain(ack=False))[0] == (TypeId.C_RP_NA_1, Cot.ACTIVATION_CON, False)
+    assert resets == [1]
+
+
 # -- commands ---------------------------------------------------------------------------------
 
 def test_direct_command_terminates_only_after_execution() -> None:
