@@ -67,6 +67,11 @@ class StationView:
         return points_snapshot(self.sup, pattern)
 
     def digest(self) -> str:
+        # the running configuration's own hash (its file and point list as loaded, the same
+        # as `rtu status`); the file on disk only for a configuration built without one
+        origin = self.sup.config.origin
+        if origin is not None:
+            return origin.digest
         source = self.sup.config.source
         try:
             mtime = os.stat(source).st_mtime if source != BENCH_SOURCE else 0.0
