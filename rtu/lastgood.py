@@ -11,9 +11,11 @@ exiting (:func:`load_last_good`), loaded as if from its original place (relative
 the same), with the error in the log, ``rtu status`` and systemd's ``STATUS=``. A later
 ``rtu reload`` of a corrected file ends the fallback. Without a copy ``rtu run`` exits 2.
 
-The copy is replaced whole: written into ``config.new``, the old one renamed to
-``config.old``, the new one to ``config``; a power cut leaves a whole copy in ``config`` or
-(between the renames) in ``config.old``, never a mixture.
+The copy is replaced whole: the new files are written (and fsynced) under names of their own
+(``HASH-0-main.toml``, ``HASH-1-points_file.csv``), then ``manifest.json`` is replaced by one
+rename of one file; the old copies are removed after. A power cut leaves the old manifest and
+its files or the new ones, never a mixture (and no directory renames, which not every file
+system makes atomic).
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import time
 import tomllib
 from collections.abc import Mapping
@@ -69,24 +70,23 @@ def save_last_good(config: AppConfig, state_dir: Path) -> Path | None:
     if current is not None and current.digest == origin.digest \
             and current.source == config.source:
         return target  # already kept
-    fresh = state_dir / (DIRECTORY + ".new")
-    shutil.rmtree(fresh, ignore_errors=True)
-    fresh.mkdir(mode=0o700)
+    target.mkdir(mode=0o700, exist_ok=True)
     entries = []
     for i, f in enumerate(origin.files):
-        name = f"{i}-{f.role}{Path(f.path).suffix}"
-        _write(fresh / name, f.data)
+        # named after the hash: the copies of the running manifest are never overwritten
+        name = f"{origin.digest[:16]}-{i}-{f.role}{Path(f.path).suffix}"
+        _write(target / name, f.data)
         entries.append({"path": f.path, "role": f.role, "copy": name})
     manifest = {"source": config.source, "hash": origin.digest, "saved_at": time.time(),
                 "loaded_at": origin.loaded_at, "files": entries}
-    _write(fresh / MANIFEST, json.dumps(manifest, indent=2).encode())
-    old = state_dir / (DIRECTORY + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    fresh.rename(target)
-    _fsync_dir(state_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    scratch = target / (MANIFEST + ".new")
+    _write(scratch, json.dumps(manifest, indent=2).encode())
+    os.replace(scratch, target / MANIFEST)  # the switch: one rename of one file
+    _fsync_dir(target)
+    keep = {MANIFEST, *(e["copy"] for e in entries)}
+    for old in target.iterdir():
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
     log.info("configuration %s (hash %.12s) kept as the last-known-good in %s", config.source,
              origin.digest, target)
     return target
@@ -97,9 +97,6 @@ def load_last_good(state_dir: Path, error: str, source: str) -> AppConfig | None
     = error``), or None when there is none (or the copy is of another file); ConfigError when
     the copy itself is damaged or no longer valid."""
     directory = state_dir / DIRECTORY
-    if not (directory / MANIFEST).exists():
-        # a power cut between the two renames of save_last_good: the previous copy
-        directory = state_dir / (DIRECTORY + ".old")
     kept = _read_manifest(directory)
     if kept is None:
         return None

@@ -292,8 +292,9 @@ def test_reload_diff_and_the_last_known_good(tmp_path: Path) -> None:
         while not (tmp_path / "state" / "config" / "manifest.json").exists():
             assert time.monotonic() < deadline, "no last-known-good copy"
             time.sleep(0.05)
-        assert sorted(p.name for p in (tmp_path / "state" / "config").iterdir()) == \
-            ["0-main.toml", "1-points_file.csv", "manifest.json"]
+        names = sorted(p.name for p in (tmp_path / "state" / "config").iterdir())
+        assert [n.split("-", 1)[-1] for n in names] == \
+            ["0-main.toml", "1-points_file.csv", "manifest.json"], names
         ok = rtu("reload", "--socket", sock)
         assert ok.returncode == 0 and ok.stdout.startswith("reloaded: nothing changed"), ok
         # what a new point list would change

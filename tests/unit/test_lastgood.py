@@ -51,7 +51,8 @@ def test_no_copy_or_a_damaged_one(site: Path, tmp_path: Path) -> None:
     state.mkdir()
     assert load_last_good(state, "x", str(site)) is None
     save_last_good(load_config(site), state)
-    copy = state / "config" / "1-points_file.csv"
+    digest = load_config(site).origin.digest  # type: ignore[union-attr]
+    copy = state / "config" / f"{digest[:16]}-1-points_file.csv"
     copy.write_text(CSV.replace("200", "201"))
     with pytest.raises(ConfigError, match="does not match its hash"):
         load_last_good(state, "x", str(site))
@@ -59,15 +60,24 @@ def test_no_copy_or_a_damaged_one(site: Path, tmp_path: Path) -> None:
     assert load_last_good(state, "x", str(site)) is None
 
 
-def test_a_power_cut_between_the_renames_leaves_the_old_copy(site: Path,
-                                                              tmp_path: Path) -> None:
+def test_a_power_cut_before_the_manifest_switch_leaves_the_old_copy(site: Path,
+                                                                    tmp_path: Path) -> None:
     state = tmp_path / "state"
     state.mkdir()
     good = load_config(site)
     save_last_good(good, state)
-    (state / "config").rename(state / "config.old")
+    before = (state / "config" / "manifest.json").read_bytes()
+    # the new files written, the power gone before manifest.json was replaced
+    site.write_text(MAIN.replace("enabled = false", "enabled = false\nk = 10"))
+    newer = load_config(site)
+    assert newer.origin is not None
+    (state / "config" / f"{newer.origin.digest[:16]}-0-main.toml").write_bytes(
+        newer.origin.files[0].data)
+    (state / "config" / "manifest.json.new").write_text("{half")
+    assert (state / "config" / "manifest.json").read_bytes() == before
     fallback = load_last_good(state, "x", str(site))
-    assert fallback is not None and fallback.points == good.points
+    assert fallback is not None and fallback.origin is not None
+    assert fallback.origin.digest == good.origin.digest  # type: ignore[union-attr]
 
 
 def test_a_new_configuration_replaces_the_copy(site: Path, tmp_path: Path) -> None:
@@ -78,8 +88,10 @@ def test_a_new_configuration_replaces_the_copy(site: Path, tmp_path: Path) -> No
     newer = load_config(site)
     save_last_good(newer, state)
     kept = json.loads((state / "config" / "manifest.json").read_text())
-    assert kept["hash"] == newer.origin.digest  # type: ignore[union-attr]
-    assert sorted(p.name for p in state.iterdir()) == ["config"]  # no .new / .old left
+    digest = newer.origin.digest  # type: ignore[union-attr]
+    assert kept["hash"] == digest
+    assert sorted(p.name for p in (state / "config").iterdir()) == [  # the old copies gone
+        f"{digest[:16]}-0-main.toml", f"{digest[:16]}-1-points_file.csv", "manifest.json"]
 
 
 def test_state_directory_from_a_broken_file(tmp_path: Path,
