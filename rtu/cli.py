@@ -9,6 +9,7 @@ import asyncio
 import dataclasses
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,15 @@ def _overrides(args: argparse.Namespace, config: AppConfig) -> AppConfig:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    refused: ConfigError | None = None
     try:
         config = _overrides(args, _load(args.config))
-    except (ConfigError, ValueError) as exc:
+    except ConfigError as exc:
+        fallback = _last_good(args, exc)
+        if fallback is None:
+            return 2
+        refused, config = exc, fallback
+    except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
     from rtu.journal import setup_logging
@@ -70,7 +77,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     where = setup_logging(config.logging.level)
     log.debug("logging to %s", where)
-    loader = file_loader(config.source, lambda c: _overrides(args, c))
+    if refused is not None:
+        for line in refused.errors:
+            log.error("configuration refused: %s", line)
+        log.error("CONFIGURATION FALLBACK ACTIVE: running the last-known-good configuration "
+                  "(hash %.12s); correct %s and reload", config.origin.digest
+                  if config.origin else "-", args.config)
+    # a reload reads the file given, also while the last-known-good copy runs
+    loader = file_loader(args.config or config.source, lambda c: _overrides(args, c))
 
     async def main() -> None:
         await Supervisor(config, loader=loader).run()
@@ -81,6 +95,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("cannot run: %s", exc)
         return 1
     return 0
+
+
+def _last_good(args: argparse.Namespace, exc: ConfigError) -> AppConfig | None:
+    """The last-known-good configuration to run instead of the refused file (rtu/lastgood.py);
+    None (the errors printed) when there is none or it cannot be used either."""
+    print(exc, file=sys.stderr)
+    if not args.config:
+        return None
+    from rtu.lastgood import load_last_good, startup_state_directory
+
+    first = exc.errors[0] if exc.errors else str(exc)
+    more = f" (and {len(exc.errors) - 1} more)" if len(exc.errors) > 1 else ""
+    try:
+        directory = startup_state_directory(args.config)
+        fallback = load_last_good(directory, f"{first}{more}", args.config)
+        if fallback is None:
+            print(f"no last-known-good copy of {args.config} in {directory}: not starting",
+                  file=sys.stderr)
+            return None
+        return _overrides(args, fallback)
+    except (ConfigError, ValueError, OSError) as err:
+        print(f"the last-known-good configuration cannot be used either: {err}",
+              file=sys.stderr)
+        return None
 
 
 def _with_serial(config: AppConfig, device: str | None, mode: str | None) -> AppConfig:
@@ -116,7 +154,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{args.file}: {kind}: {text}", file=sys.stderr)
     if any(kind == "error" for kind, _ in findings):
         return 1
-    print(f"{args.file}: OK, {len(config.points)} points, {len(config.relays)} relays")
+    print(f"{args.file}: OK, {len(config.points)} points, {len(config.relays)} relays"
+          + (f", hash {config.origin.digest[:16]}" if config.origin is not None else ""))
     return 0
 
 
@@ -164,7 +203,54 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+RELOAD_TIMEOUT = 25.0  # seconds; below the unit's TimeoutStartSec (30), which ExecReload has
+
+
+def cmd_reload(args: argparse.Namespace) -> int:
+    """Ask the running outstation to reload and wait for the outcome: exit 1 with the error
+    when the file is refused (the unit's ExecReload: `systemctl reload rtu` then fails)."""
+    from rtu.control import ControlError, request
+
+    try:
+        result = request(_socket(args), {"command": "reload"}, timeout=args.timeout)
+    except ControlError as exc:
+        print(f"rtu reload: {exc}", file=sys.stderr)
+        return 1
+    digest = result.get("hash") if isinstance(result, dict) else None
+    changed = result.get("changed") if isinstance(result, dict) else result
+    print(f"reloaded: {changed}" + (f" (hash {str(digest)[:16]})" if digest else ""))
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """What a reload of FILE would change against the running configuration."""
+    from rtu.configdiff import compare, summary
+    from rtu.control import ControlError, request
+
+    try:
+        new = summary(load_config(args.file))  # (the service's --listen etc. not applied)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        print(f"{args.file}: a reload would be refused; the running configuration stays",
+              file=sys.stderr)
+        return 2
+    try:
+        running = request(_socket(args), {"command": "config"})
+    except ControlError as exc:
+        print(f"rtu diff: {exc}", file=sys.stderr)
+        return 1
+    print(f"running {running['path']} (hash {str(running['hash'] or '-')[:16]}) -> "
+          f"{args.file} (hash {str(new['hash'] or '-')[:16]})")
+    print("\n".join(compare(running, json.loads(json.dumps(new)))))
+    return 0
+
+
 def cmd_points(args: argparse.Namespace) -> int:
+    action = getattr(args, "points_action", None)
+    if action == "export":
+        return cmd_points_export(args)
+    if action == "import":
+        return cmd_points_import(args)
     from rtu.control import ControlError, request, table
 
     try:
@@ -180,6 +266,73 @@ def cmd_points(args: argparse.Namespace) -> int:
     else:
         print(table(rows, ["name", "ioa", "kind", "value", "quality", "time", "source"]))
     return 0
+
+
+def cmd_points_export(args: argparse.Namespace) -> int:
+    """The point list as CSV: of ``--config FILE``, else of the running outstation."""
+    from rtu.points.csvfile import point_rows, rows_to_csv
+
+    if args.config:
+        try:
+            rows = point_rows(load_config(args.config).points)
+        except ConfigError as exc:
+            print(exc, file=sys.stderr)
+            return 2
+    else:
+        from rtu.control import ControlError, request
+
+        try:
+            rows = request(_socket(args), {"command": "point_list"})
+        except ControlError as exc:
+            print(f"rtu points export: {exc}", file=sys.stderr)
+            return 1
+    text = rows_to_csv(rows)
+    if args.output and args.output != "-":
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_points_import(args: argparse.Namespace) -> int:
+    """A CSV point list as ``[[points]]`` TOML (checked cell by cell and, with ``--config``,
+    as part of that configuration)."""
+    from rtu.points.csvfile import parse_points_csv, rows_to_toml
+
+    try:
+        raw = Path(args.file).read_bytes()
+        text = raw.decode("utf-8")
+    except OSError as exc:
+        print(f"{args.file}: cannot read the file: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        print(f"{args.file}: expected UTF-8 text, got byte 0x{raw[exc.start]:02X} on line "
+              f"{line}", file=sys.stderr)
+        return 2
+    parsed = parse_points_csv(text, args.file)
+    if parsed.errors:
+        print("\n".join(parsed.errors), file=sys.stderr)
+        return 2
+    toml = rows_to_toml(parsed.tables)
+    errors = _check_points(args.file, args.config) if args.config else []
+    if errors:
+        print("\n".join(errors), file=sys.stderr)
+        return 2
+    if args.output and args.output != "-":
+        Path(args.output).write_text(toml, encoding="utf-8")
+    else:
+        sys.stdout.write(toml)
+    return 0
+
+
+def _check_points(csv_path: str, config_path: str) -> list[str]:
+    """The errors of ``config_path`` with its point list taken from ``csv_path``."""
+    try:
+        load_config(config_path, points_file=os.path.abspath(csv_path))
+    except ConfigError as exc:
+        return exc.errors
+    return []
 
 
 def cmd_sim_set(args: argparse.Namespace) -> int:
@@ -336,6 +489,32 @@ def _add_operator_commands(sub: Any) -> None:
                         help="only points whose name matches, e.g. 'di*'")
     points.add_argument("--json", action="store_true", help="print the raw JSON")
     points.set_defaults(func=cmd_points)
+    actions = points.add_subparsers(dest="points_action", metavar="{export,import}",
+                                    help="without one: the live values")
+    export = actions.add_parser("export", help="write the point list as CSV (the running "
+                                               "outstation's, or --config FILE's)")
+    export.add_argument("--csv", action="store_true", required=True,
+                        help="as CSV (columns: see docs/service.md)")
+    export.add_argument("--config", metavar="FILE", help="the list of this configuration file "
+                                                         "instead of the running one")
+    export.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    socket_option(export)
+    imp = actions.add_parser("import", help="convert a CSV point list to [[points]] TOML")
+    imp.add_argument("file", metavar="FILE.csv")
+    imp.add_argument("--config", metavar="FILE", help="also check it as this configuration's "
+                                                      "point list")
+    imp.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    reload = sub.add_parser("reload", help="reload the running outstation's configuration and "
+                                           "wait for the outcome (exit 1 if refused)")
+    socket_option(reload)
+    reload.add_argument("--timeout", type=float, default=RELOAD_TIMEOUT, metavar="SECONDS",
+                        help=f"how long to wait for the outcome (default {RELOAD_TIMEOUT:g})")
+    reload.set_defaults(func=cmd_reload)
+    diff = sub.add_parser("diff", help="what a reload of FILE would change in the running "
+                                       "outstation")
+    diff.add_argument("file")
+    socket_option(diff)
+    diff.set_defaults(func=cmd_diff)
     sim = sub.add_parser("sim", help="drive simulated points of the running outstation")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True)
     sim_set = sim_sub.add_parser("set", help="set a simulated point (source = \"sim\")")

@@ -95,6 +95,9 @@ class Component:
     # where the document lists it (the key names in "expected one of ..."): after this
     # section; "" or a section not found: at the end
     listed_after: str = ""
+    # the serial devices its parsed section (what ``parse`` returned) opens, as (key path,
+    # device): `rtu check` refuses a port claimed twice and warns of a missing one
+    serial_ports: Callable[[object], list[tuple[str, str]]] | None = None
 
 
 @dataclass(slots=True)

@@ -11,7 +11,11 @@ reads one object per line back: ``{"ok": true, "result": ...}`` or ``{"ok": fals
 * ``points`` (optional ``filter``: a glob on the name): every point with its value, quality
   flags and time stamp;
 * ``sim_set`` (``name``, ``value``): drive a simulated point (``source = "sim"``) like
-  ``SimulatedField.set``; any other point is refused.
+  ``SimulatedField.set``; any other point is refused;
+* ``reload``: reload the configuration file and answer once it is done: what changed, or
+  (``ok: false``) why the file was refused (``rtu reload``, the unit's ExecReload);
+* ``config``: the running configuration in the form ``rtu diff`` compares (rtu/configdiff.py);
+* ``point_list``: the point definitions as ``rtu points export`` writes them.
 
 Where the socket is (:func:`control_socket_path`, the server's choice, and
 :func:`find_control_socket`, the client's search): ``[service] control_socket`` when
@@ -285,7 +289,10 @@ class ControlServer:
                     await serve(self.supervisor, monitor, reader, writer)
                     break
                 self.peer = _peer(writer)
-                writer.write(self.handle_line(line))
+                if _is_reload(line):
+                    writer.write(await self._reload())
+                else:
+                    writer.write(self.handle_line(line))
                 await writer.drain()
         except (ConnectionError, OSError):
             pass
@@ -293,6 +300,21 @@ class ControlServer:
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+    async def _reload(self) -> bytes:
+        """The ``reload`` command: answered when the reload is over (one at a time)."""
+        from rtu.reload import ReloadError
+
+        try:
+            changed = await self.supervisor.reload()
+        except ReloadError as exc:
+            return _answer_error(str(exc))
+        except Exception as exc:  # the operator must get an answer, the loop must go on
+            log.exception("operator reload failed")
+            return _answer_error(f"internal error: {exc}")
+        return (json.dumps({"ok": True, "result": {
+            "changed": changed, "hash": self.supervisor.config.digest or None,
+        }}) + "\n").encode()
 
     def handle_line(self, line: bytes) -> bytes:
         """One request line -> one answer line (never raises)."""
@@ -330,8 +352,24 @@ class ControlServer:
             return soe_rows(sup, message)
         if command in ("substitute", "block", "release"):
             return operator_action(sup, command, message, self.peer)
+        if command == "config":
+            from rtu.configdiff import summary
+
+            return summary(sup.config)
+        if command == "point_list":
+            from rtu.points.csvfile import point_rows
+
+            return point_rows(sup.config.points)
         raise ControlError(f"unknown command {command!r}; expected status, points, sim_set, "
-                           "soe, substitute, block or release")
+                           "soe, substitute, block, release, reload, config or point_list")
+
+
+def _is_reload(line: bytes) -> bool:
+    try:
+        message = json.loads(line)
+    except ValueError:
+        return False
+    return isinstance(message, dict) and message.get("command") == "reload"
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:
@@ -439,9 +477,19 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
             entry["state"] = state
         sources.append(entry)
     dog = sup.watchdog
+    origin = sup.config.origin
     return {
         "config": sup.config.source,
-        "config_sha256": sup.config.digest,  # of the file as loaded ("" for the bench profile)
+        # the one hash of the running configuration: SHA-256 of the main file as loaded
+        # ("" for the bench profile); deploy/ansible compares it with the pushed file's
+        "config_sha256": sup.config.digest,
+        "configuration": {
+            "path": sup.config.source,
+            "loaded_at": time_text(origin.loaded_at) if origin is not None else None,
+            "files": [f.path for f in origin.files] if origin is not None else [],
+            "fallback": sup.config_fallback,
+        },
+        "version": software_version(),
         "common_address": sup.config.station.common_address,
         "points": len(sup.db),
         "queued_events": outstation.queued_events(),
@@ -473,6 +521,15 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     }
 
 
+def software_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("rtu-outstation")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _source_state(source: object) -> str:
     """What a source says about its field side: ``status()`` (IEC 61850 devices) or ``health``
     (DLMS meters); "" when it says nothing."""
@@ -497,7 +554,9 @@ def _devices_state(source: str, devices: list[Any]) -> str:
 def status_line(sup: Supervisor) -> str:
     """The one-line summary systemd shows (``STATUS=``)."""
     masters = sum(len(server.masters()) for server in sup.servers.values())
-    parts = [f"{masters} master{'s' if masters != 1 else ''} connected",
+    parts = [f"CONFIGURATION FALLBACK ACTIVE: {sup.config_fallback}"] \
+        if sup.config_fallback else []
+    parts += [f"{masters} master{'s' if masters != 1 else ''} connected",
              f"{len(sup.db)} points", f"{sup.outstation.queued_events()} queued events"]
     for server in sup.servers.values():
         parts.extend(server.summary())
@@ -653,6 +712,13 @@ def format_status(status: Mapping[str, Any]) -> str:
             f"{status['points']} points, {status['queued_events']} queued events, "
             f"up {status['uptime']:.0f} s, {status['reloads']} reload(s)"
             + (f", {status['resets']} reset(s) by a master" if status.get("resets") else ""))]
+    conf = status.get("configuration") or {}
+    if conf:
+        out.append(f"configuration {conf['path']}, sha256 {(status.get('config_sha256') or '-')[:16]}, loaded "
+                   f"{conf['loaded_at'] or '-'}; software {status.get('version', '?')}")
+        if conf.get("fallback"):
+            out.append(f"CONFIGURATION FALLBACK ACTIVE (last-known-good running): "
+                       f"{conf['fallback']}")
     health = status["health"]
     dog = (f"watchdog {health['watchdog_sec']:g} s, {health['pings']} pings"
            if health["watchdog_sec"] else "no systemd watchdog")

@@ -19,8 +19,9 @@ Signals (the full list; docs/commissioning.md explains them):
   event group that lost events has been answered a station interrogation. Its point is the
   outstation's own ([station] events_lost_ioa, or the one [[points]] entry of this signal): the
   outstation sets it and reserves room for its events, so this source never writes it.
-* ``config_fallback``: configuration fallback active. The fallback itself (running a last good
-  configuration when the file is bad) does not exist yet, so this is always OFF.
+* ``config_fallback``: configuration fallback active: the outstation started with a refused
+  configuration file and runs its last-known-good copy (rtu/lastgood.py); OFF again after the
+  first successful reload.
 * ``certificate``: the station's TLS certificate ([iec104.tls] certificate) expires within
   :data:`CERTIFICATE_WARNING_DAYS` days (or has expired, or cannot be read). OFF without TLS.
 * ``source:NAME``: communication OK with the field device NAME: a [[modbus.devices]] entry, a
@@ -327,7 +328,7 @@ class HealthSource:
             "clock_synchronised": sup.outstation.time_valid,
             "journal": journal_healthy(sup),
             "events_lost": sup.outstation.events_lost,
-            "config_fallback": False,  # no fallback exists yet
+            "config_fallback": sup.config_fallback is not None,
             "certificate": self.certificate.expiring(tls.certificate if tls else None),
         }
         states: dict[str, list[bool | None]] = {}

@@ -1,6 +1,8 @@
 """`rtu check`'s look at the paths `rtu run` will open, without creating or changing anything:
 the state directory, the event journal, the TLS files (their contents are loaded by the
-configuration check itself) and the station certificate's dates. Each finding is ("error", text) where `rtu run` would fail or run
+configuration check itself), the station certificate's dates and the serial devices (a missing
+one is a warning: an adapter may be plugged later; a port claimed twice is an error of the
+configuration itself). Each finding is ("error", text) where `rtu run` would fail or run
 without something configured, ("warning", text) where it would repair something itself (a
 journal file it would move aside)."""
 
@@ -31,6 +33,12 @@ def check_paths(config: AppConfig) -> list[Finding]:
     if config.journal.enabled:
         findings.extend(_journal(journal_path(config.journal.path, state),
                                  checked_parent=needs_state))
+    from rtu.config.document import serial_ports
+
+    for key, device in serial_ports(config):
+        if not os.path.exists(device):
+            findings.append(("warning", (f"{key}: {device}: no such device (yet): `rtu run` "
+                                        "retries until it appears (an adapter plugged later)")))
     tls = config.iec104.tls if config.iec104 is not None else None
     if tls is not None:
         for what, name in (("certificate", tls.certificate), ("private key", tls.private_key),

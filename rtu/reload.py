@@ -79,8 +79,8 @@ class ReloadPlan:
 def plan_reload(old: AppConfig, new: AppConfig) -> ReloadPlan:
     changed = tuple(
         f.name for f in dataclasses.fields(AppConfig)
-        # where it came from and the file's digest say nothing about behaviour
-        if f.name not in ("source", "digest", "sections")
+        # where it came from and its files say nothing about behaviour
+        if f.name not in ("source", "origin", "sections")
         and getattr(old, f.name) != getattr(new, f.name)
     ) + tuple(  # the registered sources' sections (modbus, iec61850, dlms...), each by name
         name for name in dict.fromkeys([*old.sections, *new.sections])

@@ -38,6 +38,7 @@ from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_jo
 from rtu.health import HealthSource
 from rtu.iec.outstation import Outstation
 from rtu.iec.outstation.settings import ClockSyncMode
+from rtu.lastgood import save_last_good
 from rtu.notify import notify
 from rtu.points.database import PointDatabase
 from rtu.reload import (
@@ -259,6 +260,7 @@ class Supervisor:
                 await self._start_service()
                 notify("READY=1")
                 self.ready.set()
+                self._keep_last_good()
                 log.info("outstation ready: %d points, common address %d (%s)", len(self.db),
                          self.config.station.common_address, self.config.source)
                 await self._stop.wait()
@@ -456,6 +458,7 @@ class Supervisor:
                     self.watchdog.send_status(force=True)
             self.reloads += 1
             self.reload_error = None
+            self._keep_last_good()
             if self.watchdog is not None:
                 self.watchdog.send_status(force=True)
             return plan.describe()
@@ -585,6 +588,33 @@ class Supervisor:
             await server.close()
         self.outstation.close()
         self.field.close()
+
+    # -- the configuration's origin and the last-known-good copy (rtu/lastgood.py) -------------
+    @property
+    def config_fallback(self) -> str | None:
+        """Why the last-known-good configuration runs instead of the file (None: it does
+        not); ends with the first successful reload."""
+        origin = self.config.origin
+        return origin.fallback if origin is not None else None
+
+    def _keep_last_good(self) -> None:
+        """Copy the running configuration into the state directory (in a thread); a failure
+        is logged, never fatal."""
+        config = self.config
+        if config.origin is None or config.origin.fallback is not None or self._tg is None:
+            return
+
+        async def keep() -> None:
+            try:
+                directory = await asyncio.to_thread(
+                    state_directory, config.service.state_directory)
+                await asyncio.to_thread(save_last_good, config, directory)
+            except OSError as exc:
+                log.error("cannot keep the configuration as the last-known-good: %s", exc)
+
+        task = self._tg.create_task(keep(), name="keep last-known-good")
+        self._service_tasks.append(task)
+        task.add_done_callback(self._forget_task)
 
     def _reset_process(self, qrp: int) -> None:
         """A master's reset process (general reset): once its ACT_CON has gone out, the

@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any, Final
 from rtu.components import Component, components
 from rtu.config.locate import key_lines, line_of
 from rtu.config.reader import MISSING, ConfigError, Reader, show
-from rtu.config.schema import Key, Table, json_schema
+from rtu.config.schema import Key, Table, json_schema, string
 from rtu.config.service import (
     JOURNAL,
     LOGGING,
@@ -66,6 +67,8 @@ from rtu.web.settings import WEB, WebSettings, parse_web
 __all__ = [
     "DOCUMENT",
     "AppConfig",
+    "ConfigFile",
+    "ConfigOrigin",
     "bench_config",
     "config_schema",
     "load_config",
@@ -93,10 +96,12 @@ def _document(sections: list[Key]) -> Table:
     return Table("the whole document", tuple(sections))
 
 
+POINTS_FILE: Final = string("points_file", "", doc="a CSV file holding the point list "
+                             "(instead of [[points]]); relative to this file's directory")
 # the file, section by section
 DOCUMENT: Final = _document([
     STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, GPIO, ADC,
-    SERVICE, JOURNAL, WEB, SOE,
+    SERVICE, JOURNAL, WEB, SOE, POINTS_FILE,
 ])
 # what may feed a point or take a command besides a relay: what each component registers
 _POINT_SOURCES: Final = PointSources(
@@ -106,6 +111,42 @@ _POINT_SOURCES: Final = PointSources(
               HEALTH_PREFIX: health_source},  # the outstation's own state (rtu/health.py)
     targets=dict(c.command_target for c in _COMPONENTS if c.command_target),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFile:
+    """One file a configuration was read from: the main file or one it includes."""
+
+    path: str  # as read (an included file's path resolved against the main file's directory)
+    role: str  # "main" or the key that includes it ("points_file")
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigOrigin:
+    """Where a loaded configuration came from: its files, their hash, when it was loaded, and
+    (``fallback``) why the last-known-good copy runs instead of the file (rtu/lastgood.py)."""
+
+    files: tuple[ConfigFile, ...]
+    loaded_at: float  # time.time()
+    fallback: str | None = None
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex) of the main file's bytes: the configuration's one shown hash, equal
+        to `sha256sum` of the file that was pushed (deploy/ansible compares the two)."""
+        main = next((f for f in self.files if f.role == "main"), None)
+        return hashlib.sha256(main.data if main is not None else b"").hexdigest()
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 over every file's role and content, the included point list too (not the
+        path: a copy hashes alike). Internal: tells the last-known-good copies apart."""
+        h = hashlib.sha256()
+        for f in self.files:
+            h.update(f"{f.role}\0{len(f.data)}\0".encode())
+            h.update(f.data)
+        return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +170,15 @@ class AppConfig:
     # the sections of components registered with their own parser (Component.parse):
     # [modbus], [iec61850], [dlms] and any new source's
     sections: Mapping[str, object] = field(default_factory=dict)
-    digest: str = ""  # SHA-256 (hex) of the bytes read: what `rtu status` reports as running
+    # the files it was read from (None: built in code, or the bench profile); not compared
+    origin: ConfigOrigin | None = field(default=None, compare=False)
+
+    @property
+    def digest(self) -> str:
+        """The one hash of the running configuration (`rtu status` config_sha256, the web
+        page, fleet verification): SHA-256 (hex) of the main file's bytes as loaded; "" when
+        not read from a file (the bench profile)."""
+        return self.origin.digest if self.origin is not None else ""
 
     def section(self, name: str) -> object:
         """What a registered component's parser made of its section (None if absent)."""
@@ -137,35 +186,53 @@ class AppConfig:
 
 
 # -- public functions ------------------------------------------------------------------------------
-def load_config(path: str | os.PathLike[str]) -> AppConfig:
+def load_config(path: str | os.PathLike[str], *, files: Mapping[str, bytes] | None = None,
+                points_file: str | None = None) -> AppConfig:
     """Read and validate a TOML configuration file; ConfigError names every problem, with
-    the line of the offending key."""
+    the line of the offending key (of a CSV point list: its line in that file).
+
+    ``files`` (path -> content) stands in for the files on disk: the last-known-good copy
+    is loaded as if from its original place (rtu/lastgood.py). ``points_file`` replaces the
+    file's point list by that CSV file (`rtu points import --config`)."""
     source = os.fspath(path)
+    raw = _read(source, files)
+    return _parse_text(_decode(raw, source), source, raw, files, points_file)
+
+
+def _read(source: str, files: Mapping[str, bytes] | None) -> bytes:
+    if files is not None and source in files:
+        return files[source]
     try:
-        raw = Path(source).read_bytes()
+        return Path(source).read_bytes()
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ConfigError([f"{source}: cannot read the file: {reason}"]) from None
+
+
+def _decode(raw: bytes, source: str) -> str:
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(
             [f"{source}: expected UTF-8 text, got byte 0x{raw[exc.start]:02X} on line {line}"]
         ) from None
-    return dataclasses.replace(_parse_text(text, source), digest=hashlib.sha256(raw).hexdigest())
 
 
 def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
     """Validate an already-parsed TOML document; ``source`` names it in every error (its text
-    is unknown here: no line numbers)."""
-    return _parse(Reader(source), data)
+    is unknown here: no line numbers, and no ``points_file``, whose place it is relative to)."""
+    p = Reader(source)
+    if isinstance(data, Mapping) and data.get("points_file", "") != "":
+        p.error("points_file", "expected no points_file in a document parsed without its file "
+                "(load it with load_config), got " + show(data["points_file"]))
+    return _parse(p, data)
 
 
 def bench_config() -> AppConfig:
     """The built-in bench profile (``rtu/examples/bench.toml``): a simulated field, no hardware."""
     text = resources.files("rtu.examples").joinpath("bench.toml").read_text(encoding="utf-8")
-    return _parse_text(text, _BENCH_SOURCE)
+    return _parse_text(text, _BENCH_SOURCE, None, None)
 
 
 def config_schema() -> str:
@@ -175,8 +242,11 @@ def config_schema() -> str:
 
 
 # -- internals -------------------------------------------------------------------------------------
-def _parse_text(text: str, source: str) -> AppConfig:
-    text = text.removeprefix(_BOM)  # editors on Windows write one; TOML itself does not allow it
+def _parse_text(text: str, source: str, raw: bytes | None,
+                files: Mapping[str, bytes] | None, points_file: str | None = None) -> AppConfig:
+    """``raw``: the main file's octets when read from a file (the configuration then gets
+    its :class:`ConfigOrigin`)."""
+    text = text.removeprefix(_BOM)  # editors on Windows write one; TOML does not allow it
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -184,7 +254,42 @@ def _parse_text(text: str, source: str) -> AppConfig:
         raise ConfigError([f"{source}: TOML syntax error: {exc}"]) from None
     except RecursionError:
         raise ConfigError([f"{source}: TOML syntax error: nested too deeply"]) from None
+    if points_file is not None:
+        data = {**{k: v for k, v in data.items() if k != "points"}, "points_file": points_file}
     lines = key_lines(text)
+    read: list[ConfigFile] = [] if raw is None else [ConfigFile(source, "main", raw)]
+    csv_file: tuple[str, list[int]] | None = None  # a CSV point list: its path, row lines
+    early: list[str] = []  # errors of the point list's file itself
+    value = data.get("points_file", "")
+    if value != "":
+        def at(path: str) -> str:
+            line = line_of(lines, path)
+            return f"{source}:{line}: {path}" if line is not None else f"{source}: {path}"
+
+        if not isinstance(value, str):
+            early.append(f"{at('points_file')}: expected the path of a CSV file, "
+                         f"got {show(value)}")
+        elif "points" in data:
+            early.append(f"{at('points_file')}: expected either points_file or [[points]] "
+                         "tables, got both: keep one")
+        elif not value.lower().endswith(".csv"):
+            early.append(f"{at('points_file')}: expected the path of a .csv file, "
+                         f"got {value!r}")
+        else:
+            from rtu.points.csvfile import parse_points_csv
+
+            resolved = os.path.normpath(
+                os.path.join(os.path.dirname(source), os.path.expanduser(value)))
+            try:
+                csv_raw = _read(resolved, files)
+                parsed = parse_points_csv(_decode(csv_raw, resolved), resolved)
+            except ConfigError as exc:
+                early.extend(f"{at('points_file')}: {e}" for e in exc.errors)
+            else:
+                read.append(ConfigFile(resolved, "points_file", csv_raw))
+                early.extend(parsed.errors)
+                data = {**data, "points": parsed.tables}
+                csv_file = (resolved, parsed.lines)
     raw_points = data.get("points")
     names: dict[int, str] = {}
     if isinstance(raw_points, list):
@@ -193,14 +298,24 @@ def _parse_text(text: str, source: str) -> AppConfig:
 
     def annotate(path: str) -> str:
         shown = path
+        index = -1
         if path.startswith("points["):
-            index, _, rest = path[len("points["):].partition("]")
-            if index.isdigit() and int(index) in names:
-                shown = f"points[{index}] {show(names[int(index)])}{rest}"
+            number, _, rest = path[len("points["):].partition("]")
+            if number.isdigit():
+                index = int(number)
+                if index in names:
+                    shown = f"points[{index}] {show(names[index])}{rest}"
+        if csv_file is not None and 0 <= index < len(csv_file[1]):
+            return f" {csv_file[0]}:{csv_file[1][index]}: {shown}"
         line = line_of(lines, path)
         return f"{line}: {shown}" if line is not None else f" {shown}"
 
-    return _parse(Reader(source, annotate), data)
+    p = Reader(source, annotate)
+    p.errors.extend(early)
+    config = _parse(p, data)
+    if not read:
+        return config
+    return dataclasses.replace(config, origin=ConfigOrigin(tuple(read), time.time()))
 
 
 def _parse(p: Reader, data: object) -> AppConfig:
@@ -234,6 +349,7 @@ def _parse(p: Reader, data: object) -> AppConfig:
                 "needs an originator address, which 101 with station.cot_size 1 does not "
                 "carry: set cot_size = 2 (the master must send its originator address) or "
                 "leave command_originators empty")
+    _check_serial_ports(p, iec101, sections)
     if p.errors or station is None:
         raise ConfigError(p.errors)
     return AppConfig(
@@ -243,3 +359,35 @@ def _parse(p: Reader, data: object) -> AppConfig:
         service=service, journal=journal, web=web, soe=soe,
         sections=sections,
     )
+
+
+def serial_ports(config: AppConfig) -> list[tuple[str, str]]:
+    """Every serial device the configuration opens: (key path, device)."""
+    return _serial_claims(config.iec101, config.sections)
+
+
+def _serial_claims(iec101: Iec101Settings | None,
+                   sections: Mapping[str, object]) -> list[tuple[str, str]]:
+    """The 101 line's device, then what each registered component says its section opens."""
+    claims: list[tuple[str, str]] = []
+    if iec101 is not None:
+        claims.append(("iec101.device", iec101.serial.device))
+    for component in _COMPONENTS:
+        if component.serial_ports is not None and component.section in sections:
+            claims += component.serial_ports(sections[component.section])
+    return claims
+
+
+def _check_serial_ports(p: Reader, iec101: Iec101Settings | None,
+                        sections: Mapping[str, object]) -> None:
+    """A serial port is opened by one owner: the same device (also through a symbolic link
+    such as /dev/serial/by-id/...) named twice is an error, as `rtu run` would meet it."""
+    first: dict[str, str] = {}
+    for key, device in _serial_claims(iec101, sections):
+        real = os.path.realpath(device)
+        if real in first:
+            same = f" (both are {real})" if real != device else ""
+            p.error(key, f"expected a serial port of its own, got {device!r}, already claimed by "
+                    f"{first[real]}{same}: a port is opened by one owner only")
+        else:
+            first[real] = key

@@ -68,6 +68,11 @@ class StationView:
         return points_snapshot(self.sup, pattern)
 
     def digest(self) -> str:
+        # the running configuration's one hash (SHA-256 of its main file as loaded, the same
+        # as `rtu status` config_sha256); the file on disk only for a configuration built
+        # without one (the bench profile: the packaged bench.toml)
+        if self.sup.config.digest:
+            return self.sup.config.digest
         source = self.sup.config.source
         try:
             mtime = os.stat(source).st_mtime if source != BENCH_SOURCE else 0.0

@@ -11,8 +11,10 @@ namespaces (no machined needed on the host). Then, in order:
 1. install.sh: the unit reaches active/running with READY and a STATUS= text; `rtu status`
    finds the operator socket by itself;
 2. install.sh again (idempotent): still active, the edited /etc/rtu/rtu.toml is kept;
-3. `systemctl reload` (SIGHUP): the same main PID stays active; an invalid file is refused
-   and shown in STATUS=, a valid change is applied;
+3. `systemctl reload` (`rtu reload` over the operator socket): the same main PID stays
+   active; an invalid file is refused, `systemctl reload` fails and STATUS= shows it, a valid
+   change is applied; a restart with an invalid file runs on the last-known-good copy
+   ("CONFIGURATION FALLBACK ACTIVE" in STATUS=), which a reload of the corrected file ends;
 4. SIGSTOP to the main PID: systemd's watchdog ("Watchdog timeout") kills it and
    Restart=on-failure starts it again (NRestarts goes up);
 5. seven reset process commands (C_RP_NA_1) from a master in the container: the same main
@@ -239,14 +241,26 @@ def test_reload_keeps_running_and_refuses_a_broken_file(container: Container) ->
     assert "common address 9" in status and "1 reload(s)" in status, status
 
     container.ok("cp /etc/rtu/rtu.toml /tmp/good.toml && echo 'nonsense = [' >> /etc/rtu/rtu.toml")
-    container.ok("systemctl reload rtu.service", timeout=30)
+    refused = container.sh("systemctl reload rtu.service", timeout=30)
+    assert refused.returncode != 0, refused  # ExecReload=rtu reload tells the truth
     state = container.wait_for({"ActiveState": "active"}, timeout=15)
     assert state["ActiveState"] == "active" and state["MainPID"] == before, state
     assert "reload failed" in state["StatusText"], state
     assert "TOML syntax error" in container.journal()
+
+    # a restart with the broken file: the last-known-good copy (common address 9) runs
+    container.ok("systemctl restart rtu.service", timeout=60)
+    state = container.wait_for({"ActiveState": "active", "SubState": "running"}, timeout=30)
+    assert state["SubState"] == "running", state
+    assert "CONFIGURATION FALLBACK ACTIVE" in state["StatusText"], state
+    status = container.ok("/opt/rtu/venv/bin/rtu status")
+    assert "common address 9" in status and "FALLBACK" in status, status
+    kept = container.ok("ls /var/lib/rtu/config").split()
+    assert [name.split("-", 1)[-1] for name in kept] == ["0-main.toml", "manifest.json"], kept
     container.ok("cp /tmp/good.toml /etc/rtu/rtu.toml && systemctl reload rtu.service")
     state = container.wait_for({"ActiveState": "active"}, timeout=15)
     assert "reload failed" not in state["StatusText"], state
+    assert "FALLBACK" not in state["StatusText"], state
 
 
 def test_watchdog_restarts_a_stopped_process(container: Container) -> None:

@@ -31,7 +31,7 @@ def unit_copy(tmp_path: Path) -> Path:
     text = UNIT.read_text()
     assert "ExecStart=/opt/rtu/venv/bin/rtu run --config /etc/rtu/rtu.toml" in text
     copy = tmp_path / "rtu.service"
-    copy.write_text(re.sub(r"(?m)^ExecStart=\S+", f"ExecStart={sys.executable}", text))
+    copy.write_text(re.sub(r"(?m)^(ExecStart|ExecReload)=\S+", rf"\1={sys.executable}", text))
     return copy
 
 
@@ -64,7 +64,7 @@ def test_unit_promises() -> None:
     """What the service relies on (docs/service.md); cheap, runs everywhere."""
     text = UNIT.read_text()
     for line in ("Type=notify", "NotifyAccess=main", "Restart=on-failure", "User=rtu",
-                 "DevicePolicy=closed", "ExecReload=/bin/kill -HUP $MAINPID",
+                 "DevicePolicy=closed", "ExecReload=/opt/rtu/venv/bin/rtu reload",
                  "RuntimeDirectory=rtu", "StateDirectory=rtu", "ConfigurationDirectory=rtu"):
         assert re.search(rf"(?m)^{re.escape(line)}$", text), line
     assert re.search(r"(?m)^WatchdogSec=\d+", text)

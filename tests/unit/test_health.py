@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,6 +13,7 @@ from unittest.mock import patch
 import pytest
 
 from rtu.config import ConfigError, bench_config, parse_config
+from rtu.config.document import ConfigFile, ConfigOrigin
 from rtu.eventstore import JournalWriter
 from rtu.health import (
     CertificateWatch,
@@ -149,6 +151,20 @@ def test_a_journal_overflow_sets_the_events_lost_point() -> None:
     writer._tell_overflow()
     assert sup.outstation.events_lost and _value(sup, "health_events_lost") is True
     assert sup.outstation.events_lost_status()["awaiting_interrogation"] == ["iec104"]
+
+
+def test_config_fallback_follows_the_running_configuration() -> None:
+    sup = _supervisor()
+    sup.health.refresh()
+    assert _value(sup, "health_config_fallback") is False
+    files = (ConfigFile("/etc/rtu/rtu.toml", "main", b""),)
+    sup.config = dataclasses.replace(sup.config, origin=ConfigOrigin(
+        files, 0.0, fallback="rtu.toml:3: station.common_address: expected ..."))
+    sup.health.refresh()
+    assert _value(sup, "health_config_fallback") is True
+    sup.config = dataclasses.replace(sup.config, origin=ConfigOrigin(files, 1.0))  # reloaded
+    sup.health.refresh()
+    assert _value(sup, "health_config_fallback") is False
 
 
 def test_a_104_link_is_up_while_a_master_has_data_transfer_started() -> None:

@@ -563,3 +563,11 @@ def dlms_config(config: AppConfig) -> DlmsConfig:
     """The [dlms] section of ``config`` as its parser read it (empty when absent)."""
     found = config.section(DLMS_SOURCE)
     return found if isinstance(found, DlmsConfig) else DlmsConfig()
+
+
+def dlms_serial_ports(section: object) -> list[tuple[str, str]]:
+    """The serial devices the [[dlms.meters]] on HDLC open: (key path, device)."""
+    if not isinstance(section, DlmsConfig):
+        return []
+    return [(f"dlms.meters[{i}].device", meter.device) for i, meter in enumerate(section.meters)
+            if meter.transport == "hdlc" and meter.device]

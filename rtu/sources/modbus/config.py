@@ -565,6 +565,14 @@ def modbus_config(config: AppConfig) -> ModbusConfig:
     return found if isinstance(found, ModbusConfig) else ModbusConfig()
 
 
+def modbus_serial_ports(section: object) -> list[tuple[str, str]]:
+    """The serial devices the [modbus] buses open: (key path, device)."""
+    if not isinstance(section, ModbusConfig):
+        return []
+    return [(f"modbus.buses[{i}].device", bus.device)
+            for i, bus in enumerate(section.buses) if bus.type == "rtu" and bus.device]
+
+
 # what each table can take: coils single/double commands; holding registers set-points and
 # bitstrings (rtu check refuses a command point whose target cannot execute its kind)
 WRITE_KINDS: Final = {
