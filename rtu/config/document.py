@@ -256,14 +256,22 @@ def _parse_text(text: str, source: str, raw: bytes | None,
         raise ConfigError([f"{source}: TOML syntax error: nested too deeply"]) from None
     if points_file is not None:
         data = {**{k: v for k, v in data.items() if k != "points"}, "points_file": points_file}
-    lines = key_lines(text)
+    # the key lines and point names only matter for an error: found at the first one (a scan of
+    # the text costs as much as the TOML parse itself)
+    scanned: dict[str, Any] = {}
+
+    def key_line(path: str) -> int | None:
+        if "lines" not in scanned:
+            scanned["lines"] = key_lines(text)
+        return line_of(scanned["lines"], path)
+
     read: list[ConfigFile] = [] if raw is None else [ConfigFile(source, "main", raw)]
     csv_file: tuple[str, list[int]] | None = None  # a CSV point list: its path, row lines
     early: list[str] = []  # errors of the point list's file itself
     value = data.get("points_file", "")
     if value != "":
         def at(path: str) -> str:
-            line = line_of(lines, path)
+            line = key_line(path)
             return f"{source}:{line}: {path}" if line is not None else f"{source}: {path}"
 
         if not isinstance(value, str):
@@ -290,13 +298,15 @@ def _parse_text(text: str, source: str, raw: bytes | None,
                 early.extend(parsed.errors)
                 data = {**data, "points": parsed.tables}
                 csv_file = (resolved, parsed.lines)
-    raw_points = data.get("points")
-    names: dict[int, str] = {}
-    if isinstance(raw_points, list):
-        names = {i: item["name"] for i, item in enumerate(raw_points)
-                 if isinstance(item, Mapping) and isinstance(item.get("name"), str)}
 
     def annotate(path: str) -> str:
+        if "names" not in scanned:  # of the point list as read (from the CSV file too)
+            raw_points = data.get("points")
+            scanned["names"] = {
+                i: item["name"] for i, item in enumerate(raw_points)
+                if isinstance(item, Mapping) and isinstance(item.get("name"), str)
+            } if isinstance(raw_points, list) else {}
+        names: dict[int, str] = scanned["names"]
         shown = path
         index = -1
         if path.startswith("points["):
@@ -307,7 +317,7 @@ def _parse_text(text: str, source: str, raw: bytes | None,
                     shown = f"points[{index}] {show(names[index])}{rest}"
         if csv_file is not None and 0 <= index < len(csv_file[1]):
             return f" {csv_file[0]}:{csv_file[1][index]}: {shown}"
-        line = line_of(lines, path)
+        line = key_line(path)
         return f"{line}: {shown}" if line is not None else f" {shown}"
 
     p = Reader(source, annotate)
