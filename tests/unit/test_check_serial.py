@@ -65,3 +65,29 @@ def test_points_import_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[
         ("name,ioa,kind,source,groups,deadband,deadband_percent,range,description,target,"
         "feedback,select_required"),
         "di1,100,single,sim,,,,,,,,", "ai1,200,float,sim,,,,,,,,"]
+
+
+def test_every_registered_component_is_asked_for_its_ports(tmp_path: Path) -> None:
+    """The claims come from the components (Component.serial_ports): a Modbus bus and a DLMS
+    meter on HDLC sharing one adapter is caught, and serial_ports() lists both owners."""
+    from rtu.components import components
+    from rtu.config.document import serial_ports
+
+    assert {c.section for c in components() if c.serial_ports is not None} >= {"modbus", "dlms"}
+    device = tmp_path / "ttyUSB0"
+    meter = ('[[points]]\nname = "d_clock"\nioa = 23\nkind = "single"\nsource = "dlms"\n'
+             '[[dlms.meters]]\nname = "m1"\ntransport = "hdlc"\ndevice = "{device}"\n'
+             'clock_point = "d_clock"\n')
+    path = write(tmp_path, "[iec104]\nenabled = false\n" + BUS.format(device=device)
+                 + meter.format(device=device))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.errors == [
+        (f"{path}:15: dlms.meters[0].device: expected a serial port of its own, got "
+         f"'{device}', already claimed by modbus.buses[0].device: a port is opened by one "
+         "owner only")]
+    other = tmp_path / "ttyUSB1"
+    path.write_text("[iec104]\nenabled = false\n" + BUS.format(device=device)
+                    + meter.format(device=other))
+    assert serial_ports(load_config(path)) == [("modbus.buses[0].device", str(device)),
+                                               ("dlms.meters[0].device", str(other))]
