@@ -22,6 +22,7 @@ from rtu.control import ControlServer, control_socket_path, server_listening, st
 from rtu.eventstore import JournalWriter, journal_path, open_journal
 from rtu.iec.outstation import Outstation
 from rtu.notify import notify
+from rtu.points.counters import CounterReset, CounterResets
 from rtu.points.database import PointDatabase
 from rtu.reload import (
     ReloadError,
@@ -82,7 +83,10 @@ class Supervisor:
         self.field.initialise()
         self.commands = self.field.command_executor()
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.commands,
-                                     on_reset_process=reset_process or self._reset_process)
+                                     on_reset_process=reset_process or self._reset_process,
+                                     counter_reset=CounterResets(
+                                         o for o in self.field.provided
+                                         if isinstance(o, CounterReset)))
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
         # the event journal: the groups exist now (the servers made them), no event yet

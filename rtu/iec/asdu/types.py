@@ -124,6 +124,12 @@ QOI_GROUP_LAST = 36
 # Qualifier of counter interrogation, request bits (RQT).
 RQT_GENERAL = 5
 
+# FRZ of a counter interrogation's QCC (bits 6-7): what happens to the counters asked for.
+FRZ_READ = 0  # read (the frozen value if there is one)
+FRZ_FREEZE = 1  # freeze without reset
+FRZ_FREEZE_RESET = 2  # freeze with reset
+FRZ_RESET = 3  # reset
+
 # Fixed test bit pattern of C_TS_NA_1.
 FBP_TEST_PATTERN = 0x55AA
 

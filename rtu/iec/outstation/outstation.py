@@ -30,7 +30,6 @@ from rtu.iec.asdu.codec import AsduProfile
 from rtu.iec.asdu.objects import (
     Asdu,
     ClockSyncCommand,
-    CounterInterrogationCommand,
     Cp56Time2a,
     InterrogationCommand,
     ReadCommand,
@@ -42,36 +41,32 @@ from rtu.iec.asdu.types import (
     QOI_GROUP_FIRST,
     QOI_GROUP_LAST,
     QOI_STATION,
-    RQT_GENERAL,
     Cot,
     TypeId,
-    counter_cot,
     interrogation_cot,
 )
 from rtu.iec.outstation.commands import CommandHandler
+from rtu.iec.outstation.counters import Counters
 from rtu.iec.outstation.events import EventGroup, EventJournal, EventRecord, EventStreams
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
     chunk_by_type,
-    counter_object,
     event_type,
     monitor_object,
 )
 from rtu.iec.outstation.session import Interrogation, Session
 from rtu.iec.outstation.settings import Clock, OutstationConfig
 from rtu.points.commands import CommandExecutor
+from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, PointChanged, PointKind, PointValue
+from rtu.points.model import ChangeOrigin, PointChanged, PointKind
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
 _BROADCAST = {1: 0xFF, 2: 0xFFFF}
-_COUNTER_SEQUENCE_MODULO = 32
 _QRP_GENERAL_RESET = 1
 _QRP_RESET_EVENT_BUFFER = 2
-_FRZ_READ = 0
-_FRZ_FREEZE = 1
 
 # system commands that may be sent to the broadcast common address
 _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1})
@@ -92,7 +87,9 @@ class Outstation:
         executor: CommandExecutor,
         *,
         on_reset_process: Callable[[int], None] | None = None,
+        counter_reset: CounterReset | None = None,
     ) -> None:
+        """``counter_reset``: the counters a master may reset (FRZ 2 and 3); None: none."""
         self.db = database
         self._config = config
         self.clock = clock
@@ -104,8 +101,7 @@ class Outstation:
                                                             config.initialisation_cause)
         self._publish = self._streams.publish  # bound once: it is on every event's path
         self._commands = CommandHandler(self)
-        self._counter_sequence = 0
-        self._frozen_counters: dict[str, PointValue] | None = None
+        self._counters = Counters(self, counter_reset)
         # the time-tagged type of each monitored point's events, looked up by name per event
         self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
         self._unsubscribe = database.subscribe(self._on_point_changed)
@@ -257,36 +253,7 @@ class Outstation:
         session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi), chunk_by_type(points))
 
     def _counter_interrogation(self, session: Session, asdu: Asdu) -> None:
-        obj = asdu.objects[0]
-        assert isinstance(obj, CounterInterrogationCommand)
-        if asdu.cot != Cot.ACTIVATION:
-            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
-            return
-        if obj.ioa != 0:
-            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
-            return
-        if not 1 <= obj.rqt <= RQT_GENERAL or obj.frz not in (_FRZ_READ, _FRZ_FREEZE):
-            # freeze with reset and reset would have to reset counters owned by their sources
-            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
-            return
-        counters = [p for p in self.db.monitored() if p.kind is PointKind.COUNTER
-                    and (obj.rqt == RQT_GENERAL or obj.rqt in p.groups)]
-        session.respond(asdu.reply(Cot.ACTIVATION_CON))
-        if obj.frz == _FRZ_FREEZE:
-            self._counter_sequence = (self._counter_sequence + 1) % _COUNTER_SEQUENCE_MODULO
-            self._frozen_counters = {p.name: self.db.value(p.name) for p in counters}
-        else:
-            frozen = self._frozen_counters or {}
-            cot = counter_cot(obj.rqt)
-            objects = [
-                counter_object(p, frozen.get(p.name) or self.db.value(p.name), None,
-                               self._counter_sequence)
-                for p in counters
-            ]
-            for chunk in session.pack(TypeId.M_IT_NA_1, objects):
-                session.respond(Asdu(TypeId.M_IT_NA_1, cot, asdu.common_address, tuple(chunk),
-                                     test=asdu.test, originator=asdu.originator))
-        session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION))
+        self._counters.handle(session, asdu)
 
     def _read(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]

@@ -383,6 +383,24 @@ GOLDEN_104: list[tuple[str, Asdu, str]] = [
         "65 01 06 00 01 00  00 00 00 45",
     ),
     (
+        "C_CI_NA_1 general, freeze with reset",
+        _asdu(T.C_CI_NA_1, C.ACTIVATION, 1, CounterInterrogationCommand(0, 5, 2)),
+        # QCC 85 = RQT 5 + FRZ 2 << 6
+        "65 01 06 00 01 00  00 00 00 85",
+    ),
+    (
+        "C_CI_NA_1 group 2, reset",
+        _asdu(T.C_CI_NA_1, C.ACTIVATION, 1, CounterInterrogationCommand(0, 2, 3)),
+        # QCC C2 = RQT 2 + FRZ 3 << 6
+        "65 01 06 00 01 00  00 00 00 c2",
+    ),
+    (
+        "M_IT_TB_1 return info remote after a reset",
+        _asdu(T.M_IT_TB_1, C.RETURN_INFO_REMOTE, 1,
+              IntegratedTotal(4001, 0, 0, time=Cp56Time2a(0, 0, 0, 1, 1, 24))),
+        "25 01 0b 00 01 00  a1 0f 00  00 00 00 00 00  00 00 00 00 01 01 18",
+    ),
+    (
         "C_RD_NA_1 (no element)",
         _asdu(T.C_RD_NA_1, C.REQUEST, 1, ReadCommand(100)),
         "66 01 05 00 01 00  64 00 00",
