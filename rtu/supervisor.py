@@ -52,6 +52,7 @@ _T = TypeVar("_T")
 RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
 RESTART_BACKOFF_MAX = 30.0
 FIRST_OPEN_GRACE = 1.0  # seconds READY waits for the 101 port's first open attempt
+_TIMER_RECHECK = 1.0  # seconds: the periodic-data task looks at the outstation at least this often
 
 
 class SystemClock:
@@ -117,6 +118,7 @@ class Supervisor:
         self._source_tasks: list[tuple[Source, asyncio.Task[None]]] = []
         self._service_tasks: list[asyncio.Task[None]] = []
         self._reload_lock = asyncio.Lock()
+        self._outstation_timer: asyncio.TimerHandle | None = None
 
     # -- what the field components provide ------------------------------------------------------
     # ``provided`` is the way in; the properties below only keep the names the operator socket
@@ -163,6 +165,22 @@ class Supervisor:
         """Open every server; returns once all are listening."""
         if self.iec104 is not None:
             await self.iec104.start()
+        if self._outstation_timer is None:
+            self._arm_outstation_timer()
+
+    def _arm_outstation_timer(self) -> None:
+        """Drive the outstation's periodic and background data (its sans-I/O timer) on the
+        loop, looking at least once a second: a reload may replace the outstation."""
+        loop = asyncio.get_running_loop()
+        deadline = self.outstation.next_deadline()
+        now = time.monotonic()
+        wait = _TIMER_RECHECK if deadline is None else min(max(deadline - now, 0.0),
+                                                           _TIMER_RECHECK)
+        self._outstation_timer = loop.call_later(wait, self._on_outstation_timer)
+
+    def _on_outstation_timer(self) -> None:
+        self.outstation.on_timer(time.monotonic())
+        self._arm_outstation_timer()
 
     async def run(self) -> None:
         """Start, tell systemd we are ready, and run until stop() or SIGTERM/SIGINT.
@@ -471,6 +489,9 @@ class Supervisor:
         self.sources = fresh.sources
 
     async def close(self) -> None:
+        if self._outstation_timer is not None:
+            self._outstation_timer.cancel()
+            self._outstation_timer = None
         if self.iec104 is not None:
             await self.iec104.close()
         self.outstation.close()

@@ -12,12 +12,29 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from rtu.config.reader import Reader, one_of
-from rtu.config.schema import Table, array, boolean, choice, default_of, integer, seconds, table
+from rtu.config.schema import (
+    Table,
+    array,
+    boolean,
+    choice,
+    default_of,
+    integer,
+    number,
+    seconds,
+    table,
+    tables,
+)
 from rtu.iec.outstation import OutstationConfig
 
 __all__ = ["STATION", "FieldSizes", "parse_station"]
 
 _CA_MAX: Final = {1: 0xFF - 1, 2: 0xFFFF - 1}  # 0 is unused, the all-ones address is broadcast
+
+# periodic data (COT 1) of an interrogation group's points that have no period of their own
+CYCLIC_GROUP: Final = Table("[[station.cyclic_groups]]", (
+    integer("group", lo=1, hi=16, required=True),
+    seconds("period", required=True),
+))
 
 SECTION: Final = Table("[station]", (
     integer("common_address", default_of(OutstationConfig, "common_address"), 1, 0xFFFF - 1),
@@ -27,6 +44,9 @@ SECTION: Final = Table("[station]", (
     boolean("time_invalid_until_sync", default_of(OutstationConfig, "time_invalid_until_sync")),
     array("command_originators", ("integer",), [],
           doc="originator addresses 0..255 whose commands are accepted (empty: any)"),
+    tables("cyclic_groups", CYCLIC_GROUP),
+    number("background_scan", default_of(OutstationConfig, "background_scan"), at_least=0.0,
+           doc="seconds for one round of the background scan (COT 2); 0 = off"),
 ))
 STATION: Final = table("station", SECTION)
 
@@ -62,8 +82,11 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
     )
     originators = _originators(p, tbl.get("command_originators", []),
                                    "station.command_originators")
+    cyclic_groups = _cyclic_groups(p, tbl.get("cyclic_groups", []), "station.cyclic_groups")
+    background_scan = SECTION.key("background_scan").read(p, tbl, "station")
     if common_address is None or select_timeout is None or event_queue_size is None \
-            or time_invalid is None or originators is None:
+            or time_invalid is None or originators is None or cyclic_groups is None \
+            or background_scan is None:
         return None, sizes
     try:
         config = OutstationConfig(
@@ -72,11 +95,33 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
             event_queue_size=event_queue_size,
             time_invalid_until_sync=time_invalid,
             command_originators=originators,
+            cyclic_groups=cyclic_groups,
+            background_scan=background_scan,
         )
     except ValueError as exc:
         p.error("station", str(exc))
         return None, sizes
     return config, sizes
+
+
+def _cyclic_groups(p: Reader, value: object,
+                   path: str) -> tuple[tuple[int, float], ...] | None:
+    found: dict[int, float] = {}
+    ok = True
+    for i, item in enumerate(p.array_of_tables(value, path)):
+        at = f"{path}[{i}]"
+        tbl = CYCLIC_GROUP.open(p, item, at)
+        group = CYCLIC_GROUP.key("group").read(p, tbl, at)
+        period = CYCLIC_GROUP.key("period").read(p, tbl, at)
+        if not isinstance(group, int) or not isinstance(period, float | int):
+            ok = False
+            continue
+        if group in found:
+            p.error(f"{at}.group", f"expected each group once, got group {group} again")
+            ok = False
+            continue
+        found[group] = float(period)
+    return tuple(sorted(found.items())) if ok else None
 
 
 def _originators(p: Reader, value: object, path: str) -> frozenset[int] | None:

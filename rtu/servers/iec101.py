@@ -7,8 +7,8 @@ with backoff; meanwhile the link is down and its events wait in the session's gr
 
 This driver only moves octets, timers and ASDUs: it feeds the core, acts on its events (ASDUs
 to the session, confirmations, link up/down), and offers the session's next output to the core
-(unbalanced: one class 1 ASDU held for the next poll plus whether more waits, for ACD; balanced:
-the next ASDU whenever the primary is free).
+(unbalanced: one class 1 ASDU held for the next poll plus whether more waits, for ACD, and one
+class 2 ASDU of periodic or background data; balanced: the next ASDU whenever the primary is free).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -115,18 +116,56 @@ def handle_events(session: Session, events: Sequence[Event]) -> None:
                 session.deactivate()
 
 
+class SentClasses:
+    """Unbalanced: the class (1 or 2) of each ASDU the core handed out and the master has not
+    confirmed yet, oldest first. The core confirms ASDUs in the order it sent them, which is
+    the order of the master's polls, not the order they were offered; only class 1 outputs are
+    the session's to acknowledge (periodic data is never sent again)."""
+
+    def __init__(self) -> None:
+        self.sent: deque[int] = deque(maxlen=8)  # at most one unconfirmed answer: a margin
+
+    def before(self, link: UnbalancedLink) -> tuple[bool, bool]:
+        """Which ASDUs (class 1, class 2) the core holds now."""
+        up = link.link_up
+        return up and not link.wants_class1, up and not link.wants_class2
+
+    def filter(self, link: UnbalancedLink, held: tuple[bool, bool],
+               events: Sequence[Event]) -> list[Event]:
+        """``events`` of one receive/timer call without the confirmations of class 2 data;
+        records what the core answered in that call (a slot it held and no longer holds)."""
+        kept: list[Event] = []
+        for event in events:
+            if isinstance(event, DataConfirmed):
+                if (self.sent.popleft() if self.sent else 1) == 2:
+                    continue
+            elif isinstance(event, LinkStateChanged):
+                self.sent.clear()
+            kept.append(event)
+        if held[0] and link.wants_class1:
+            self.sent.append(1)
+        if held[1] and link.wants_class2:
+            self.sent.append(2)
+        return kept
+
+
 def offer_output(link: UnbalancedLink | BalancedLink, session: Session, now: float) -> None:
     """Hand the session's next output to the core, as far as the core takes it.
 
-    Unbalanced: one class 1 ASDU is held for the next poll, and whether more waits (ACD); no
-    cyclic or background data (class 2) is configured.  Balanced: the next ASDU whenever the
-    primary is free.
+    Unbalanced: one class 1 ASDU is held for the next poll, and whether more waits (ACD); one
+    class 2 ASDU (periodic or background data) for the next class 2 poll.  Balanced: the next
+    ASDU whenever the primary is free.
     """
     if isinstance(link, UnbalancedLink):
+        session.cyclic_class2 = True
         if link.wants_class1:
             out = session.next_output()
             if out is not None:
                 link.offer_class1(out.asdu)
+        if link.wants_class2:
+            cyclic = session.next_class2()
+            if cyclic is not None:
+                link.offer_class2(cyclic.asdu)
         link.set_class1_waiting(session.has_output())
         return
     while link.can_send:
@@ -152,6 +191,7 @@ class Iec101Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._lost: asyncio.Event | None = None
+        self._sent = SentClasses()
 
     async def run(self) -> None:
         """Open the port and serve it; reopen with backoff whenever it fails. Runs until cancelled."""
@@ -219,6 +259,7 @@ class Iec101Server:
             self.link = BalancedLink(params, loop.time())
         else:
             self.link = UnbalancedLink(params, loop.time())
+            self._sent = SentClasses()
         loop.add_reader(port.fileno(), self._on_readable)
         log.info("%s: serial port open (%d baud, %d%s%g, %s mode, link address %d, "
                  "inter-character timeout %.3f s)", self.name, s.baudrate, s.bytesize, s.parity,
@@ -267,7 +308,11 @@ class Iec101Server:
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
         self._offer()  # what the session queued since: the answer to a poll carries it
-        self._handle(link.receive_data(data, loop.time()))
+        held = self._sent.before(link) if isinstance(link, UnbalancedLink) else (False, False)
+        events = link.receive_data(data, loop.time())
+        if isinstance(link, UnbalancedLink):
+            events = self._sent.filter(link, held, events)
+        self._handle(events)
         self._flush()
 
     def _handle(self, events: Sequence[Event]) -> None:
@@ -319,5 +364,9 @@ class Iec101Server:
         link, loop = self.link, self._loop
         if link is None or loop is None:
             return
-        self._handle(link.on_timer(loop.time()))
+        held = self._sent.before(link) if isinstance(link, UnbalancedLink) else (False, False)
+        events = link.on_timer(loop.time())
+        if isinstance(link, UnbalancedLink):
+            events = self._sent.filter(link, held, events)
+        self._handle(events)
         self._flush()

@@ -12,7 +12,7 @@ from rtu.config import bench_config
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import C104Master, free_tcp_port
 
-COT_ACT_CON, COT_ACT_TERM, COT_RETURN_REMOTE, COT_COUNTER_GENERAL = 7, 10, 11, 37
+COT_PERIODIC, COT_ACT_CON, COT_ACT_TERM, COT_RETURN_REMOTE, COT_COUNTER_GENERAL = 1, 7, 10, 11, 37
 
 
 @pytest.fixture
@@ -68,3 +68,12 @@ def test_counter_reset_only(rtu, master) -> None:
     assert master.asdus(since, type="C_CI_NA_1", cot=COT_ACT_TERM)
     master.wait_for(lambda r: r.get("type") == "M_IT_TB_1" and r.get("cot") == COT_RETURN_REMOTE,
                     since=since)
+
+
+def test_periodic_measurements_cot_1(master) -> None:
+    """The bench's cyc1..cyc4 (IOAs 3601-3604) every 5 s, untagged, cause 1 (periodic)."""
+    since = master.mark()
+    first = master.wait_for(lambda r: r.get("cot") == COT_PERIODIC, timeout=7.0, since=since)
+    assert first["type"] == "M_ME_NC_1"
+    assert [o["ioa"] for o in first["objects"]] == [3601, 3602, 3603, 3604]
+    assert all("time" not in o for o in first["objects"])

@@ -49,7 +49,8 @@ SRC = "site.toml"
 # Every key of the schema (public names: DESIGN.md rule 9). example.toml must use each one.
 SCHEMA: dict[str, set[str]] = {
     "station": {"common_address", "cot_size", "ca_size", "ioa_size", "select_timeout",
-                "event_queue_size", "time_invalid_until_sync", "command_originators"},
+                "event_queue_size", "time_invalid_until_sync", "command_originators",
+                "cyclic_groups", "background_scan"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
                "allowed_masters", "tls", "redundancy_groups"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
@@ -69,7 +70,7 @@ SCHEMA: dict[str, set[str]] = {
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
-               "description", "target", "feedback", "select_required"},
+               "description", "target", "feedback", "select_required", "cyclic"},
 }
 
 
@@ -155,8 +156,10 @@ class TestBench:
             expected[f"relay{i}_cmd"] = (5000 + i, PointKind.SINGLE_COMMAND, "")
         for i in range(1, 3):
             expected[f"counter{i}"] = (4000 + i, PointKind.COUNTER, "sim")
+        for i in range(1, 5):
+            expected[f"cyc{i}"] = (3600 + i, PointKind.FLOAT, "sim")  # periodic (COT 1)
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
-        assert len(bench_config().points) == len(expected) == 46
+        assert len(bench_config().points) == len(expected) == 50
 
     def test_analogs_commands_relays_groups(self) -> None:
         config = bench_config()
@@ -362,7 +365,7 @@ class TestStructure:
              "feedback_timeout, local_input"),
             (f"{SRC}: points[1].dead_band: unknown key (did you mean 'deadband'?); expected one of "
              "name, ioa, kind, source, groups, deadband, deadband_percent, range, description, "
-             "target, feedback, select_required"),
+             "target, feedback, select_required, cyclic"),
         ]
 
     def test_odd_keys_are_quoted(self) -> None:

@@ -69,14 +69,14 @@ def test_malformed_requests_get_an_answer(server: ControlServer) -> None:
 
 def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> None:
     status = status_snapshot(server.supervisor)
-    assert status["points"] == 46 and status["masters"] == []
+    assert status["points"] == 50 and status["masters"] == []
     assert status["iec104"]["listening"] is False
     assert hasattr(server.supervisor.iec104, "_server")  # what server_listening() looks at
     assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 1
     assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0}]
     text = format_status(json.loads(json.dumps(status)))
     assert "104 127.0.0.1:2404 NOT LISTENING" in text and "no systemd watchdog" in text
-    assert status_line(server.supervisor) == "0 masters connected, 46 points, 1 queued events"
+    assert status_line(server.supervisor) == "0 masters connected, 50 points, 1 queued events"
     server.supervisor.last_error = "modbus bus1: timeout"
     assert status_line(server.supervisor).endswith("last error: modbus bus1: timeout")
     server.supervisor.reload_error = "invalid configuration: x"

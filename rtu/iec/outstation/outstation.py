@@ -47,6 +47,7 @@ from rtu.iec.asdu.types import (
 )
 from rtu.iec.outstation.commands import CommandHandler
 from rtu.iec.outstation.counters import Counters
+from rtu.iec.outstation.cyclic import CyclicScheduler, cyclic_period
 from rtu.iec.outstation.events import EventGroup, EventJournal, EventRecord, EventStreams
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
@@ -102,6 +103,7 @@ class Outstation:
         self._publish = self._streams.publish  # bound once: it is on every event's path
         self._commands = CommandHandler(self)
         self._counters = Counters(self, counter_reset)
+        self._cyclic = self._schedule(config)
         # the time-tagged type of each monitored point's events, looked up by name per event
         self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
         self._unsubscribe = database.subscribe(self._on_point_changed)
@@ -120,6 +122,38 @@ class Outstation:
         self._config = config
         self._streams.queue_size = config.event_queue_size
         self._streams.initialisation_cause = config.initialisation_cause
+        if (config.cyclic_groups, config.background_scan) != self._cyclic_settings:
+            self._cyclic = self._schedule(config)
+
+    # -- periodic and background data (rtu/iec/outstation/cyclic.py) -----------------------------
+    def _schedule(self, config: OutstationConfig) -> CyclicScheduler | None:
+        """The schedule of periodic and background data; None if there is none."""
+        self._cyclic_settings = (config.cyclic_groups, config.background_scan)
+        groups = dict(config.cyclic_groups)
+        if not config.background_scan and not any(cyclic_period(p, groups) > 0
+                                                  for p in self.db.monitored()):
+            return None
+        return CyclicScheduler(self.db.monitored(), groups, config.background_scan,
+                               self.clock.monotonic())
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`on_timer` has periodic or background data to send (monotonic time)."""
+        return None if self._cyclic is None else self._cyclic.next_deadline()
+
+    def on_timer(self, now: float) -> None:
+        """Queue the periodic and background data due at ``now`` to every active session."""
+        if self._cyclic is None:
+            return
+        for cot, points in self._cyclic.due(now):
+            sessions = [s for g in self._streams.groups.values() for s in g.active]
+            if not sessions:
+                continue
+            ca = self._config.common_address
+            for type_id, chunk in chunk_by_type(list(points)):
+                objects = [monitor_object(p, self.db.value(p.name), None) for p in chunk]
+                for session in sessions:
+                    for part in session.pack(type_id, objects):
+                        session.offer_cyclic(Asdu(type_id, cot, ca, tuple(part)))
 
     # -- time --------------------------------------------------------------------------------
     def now(self) -> float:

@@ -35,6 +35,9 @@ from rtu.points.model import Point
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
 _MAX_OBJECTS_PER_ASDU = 127
+# cyclic/background ASDUs waiting for a slot; overflow: the oldest goes (the next cycle
+# repeats its data), counted in cyclic_dropped and logged once per session
+CYCLIC_QUEUE_SIZE = 64
 
 
 class SessionHost(Protocol):
@@ -79,6 +82,11 @@ class Session:
         # (response, barrier): sent once events.removed >= barrier (0 = at once)
         self.responses: deque[tuple[Asdu | bytes, int]] = deque()
         self.interrogation: Interrogation | None = None
+        # periodic and background data (rtu/iec/outstation/cyclic.py), sent when nothing else
+        # waits; ``cyclic_class2`` (unbalanced 101): only through next_class2()
+        self.cyclic: deque[Asdu] = deque()
+        self.cyclic_class2 = False
+        self.cyclic_dropped = 0
         self._inflight: deque[Output] = deque()
         self._header = 2 + profile.cot_size + profile.ca_size
         self._per_asdu: dict[TypeId, int] = {}
@@ -139,6 +147,7 @@ class Session:
             self._stale_acks += len(self._inflight)
         self._inflight.clear()
         self.responses.clear()
+        self.cyclic.clear()
         self.group.stop(self, returned)
 
     def take_missing(self, records: Sequence[EventRecord], source: str) -> None:
@@ -165,7 +174,30 @@ class Session:
         self.wake()
 
     def has_output(self) -> bool:
-        return bool(self.responses) or (self.active and (bool(self.events) or self.interrogation is not None))
+        return bool(self.responses) or (self.active and (
+            bool(self.events) or self.interrogation is not None
+            or (bool(self.cyclic) and not self.cyclic_class2)))
+
+    def offer_cyclic(self, asdu: Asdu) -> None:
+        """Periodic or background data for this session (dropped while it is not active)."""
+        if not self.active:
+            return
+        if len(self.cyclic) >= CYCLIC_QUEUE_SIZE:
+            self.cyclic.popleft()
+            self.cyclic_dropped += 1
+            if self.cyclic_dropped == 1:
+                log.warning("%s: periodic/background data is not taken as fast as it is made; "
+                            "the oldest is dropped (counted in cyclic_dropped)", self.name)
+        self.cyclic.append(asdu)
+        self.wake()
+
+    def next_class2(self) -> Output | None:
+        """The next periodic or background ASDU (class 2 data on unbalanced 101)."""
+        if not self.active or not self.cyclic:
+            return None
+        # not counted among the outputs awaiting acknowledgement: the driver tells class 2
+        # confirmations from class 1 ones (cyclic data is never sent again)
+        return Output(encode_asdu(self.cyclic.popleft(), self.profile))
 
     def next_output(self) -> Output | None:
         """The next ASDU to send: responses first, then interrogation data and events in turn."""
@@ -184,6 +216,8 @@ class Session:
                 out_or_none = self._next_event_asdu()
             if out_or_none is None and self.interrogation is not None:
                 out_or_none = self._next_interrogation_asdu()
+            if out_or_none is None and self.cyclic and not self.cyclic_class2:
+                out_or_none = Output(encode_asdu(self.cyclic.popleft(), self.profile))
             if out_or_none is None:
                 return None
             out = out_or_none

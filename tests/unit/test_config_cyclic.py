@@ -1,0 +1,43 @@
+"""The keys of periodic and background data: [[points]] cyclic, [station] cyclic_groups and
+background_scan."""
+
+from __future__ import annotations
+
+from rtu.config import parse_config
+from tests.unit.test_config import SRC, minimal, single_error
+
+
+def test_cyclic_keys_are_read() -> None:
+    data = minimal()
+    data["station"].update(background_scan=600, cyclic_groups=[{"group": 2, "period": 10},
+                                                               {"group": 1, "period": 2.5}])
+    data["points"].append({"name": "m", "ioa": 50, "kind": "float", "source": "sim",
+                           "cyclic": 5})
+    config = parse_config(data, SRC)
+    assert config.station.cyclic_groups == ((1, 2.5), (2, 10.0))
+    assert config.station.background_scan == 600.0
+    assert {p.name: p.cyclic for p in config.points}["m"] == 5.0
+
+
+def test_cyclic_on_a_counter_is_an_error() -> None:
+    data = minimal()
+    data["points"].append({"name": "c", "ioa": 50, "kind": "counter", "source": "sim",
+                           "cyclic": 5})
+    line = single_error(data)
+    assert "points[" in line and ".cyclic: expected no cyclic on a counter point" in line
+
+
+def test_cyclic_groups_errors() -> None:
+    data = minimal()
+    data["station"]["cyclic_groups"] = [{"group": 2, "period": 10}, {"group": 2, "period": 5}]
+    assert single_error(data).endswith(
+        "station.cyclic_groups[1].group: expected each group once, got group 2 again")
+    data["station"]["cyclic_groups"] = [{"group": 17, "period": 10}]
+    assert "station.cyclic_groups[0].group: expected" in single_error(data)
+    data["station"]["cyclic_groups"] = [{"group": 1, "period": 0}]
+    assert "station.cyclic_groups[0].period: expected a number of seconds > 0" in single_error(data)
+    data["station"]["cyclic_groups"] = [{"group": 1, "period": 1, "every": 2}]
+    assert "station.cyclic_groups[0].every: unknown key" in single_error(data)
+    data["station"]["cyclic_groups"] = []
+    data["station"]["background_scan"] = -1
+    assert "station.background_scan: expected" in single_error(data)
