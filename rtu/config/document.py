@@ -209,6 +209,12 @@ def _parse(p: Reader, data: object) -> AppConfig:
                 "needs an originator address, which 101 with station.cot_size 1 does not "
                 "carry: set cot_size = 2 (the master must send its originator address) or "
                 "leave command_originators empty")
+    ca_max = 0xFE if field_sizes.ca_size == 1 else 0xFFFE
+    for i, point in enumerate(points):
+        if point.common_address > ca_max:
+            p.error(f"points[{i}].common_address",
+                    f"expected a common address 1..{ca_max} (station.ca_size "
+                    f"{field_sizes.ca_size}), got {point.common_address}")
     if p.errors or station is None:
         raise ConfigError(p.errors)
     return AppConfig(

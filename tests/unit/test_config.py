@@ -70,7 +70,8 @@ SCHEMA: dict[str, set[str]] = {
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
-               "description", "target", "feedback", "select_required", "cyclic"},
+               "description", "target", "feedback", "select_required", "cyclic",
+               "common_address"},
 }
 
 
@@ -365,7 +366,7 @@ class TestStructure:
              "feedback_timeout, local_input"),
             (f"{SRC}: points[1].dead_band: unknown key (did you mean 'deadband'?); expected one of "
              "name, ioa, kind, source, groups, deadband, deadband_percent, range, description, "
-             "target, feedback, select_required, cyclic"),
+             "target, feedback, select_required, cyclic, common_address"),
         ]
 
     def test_odd_keys_are_quoted(self) -> None:

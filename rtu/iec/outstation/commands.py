@@ -71,6 +71,8 @@ class CommandHost(Protocol):
     @property
     def executor(self) -> CommandExecutor: ...
 
+    def ca_of(self, ioa: int) -> int: ...
+
 
 @dataclass(slots=True)
 class _Selection:
@@ -110,7 +112,8 @@ class CommandHandler:
             return
         obj = asdu.objects[0]
         point = host.db.by_ioa(obj.ioa)
-        if point is None or point.kind is not COMMAND_KINDS[asdu.type_id]:
+        if point is None or point.kind is not COMMAND_KINDS[asdu.type_id] \
+                or host.ca_of(obj.ioa) != asdu.common_address:  # another logical station's
             session.respond(asdu.reply(
                 Cot.UNKNOWN_IOA if asdu.cot in (Cot.ACTIVATION, Cot.DEACTIVATION) else Cot.UNKNOWN_CAUSE,
                 negative=True))

@@ -14,6 +14,7 @@ command (COT 11). ``command_originators`` applies to FRZ 2 and 3: they change th
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from rtu.iec.asdu.objects import Asdu, CounterInterrogationCommand
@@ -51,6 +52,8 @@ class CounterHost(Protocol):
     @property
     def clock(self) -> Clock: ...
 
+    def station_points(self, ca: int, points: Sequence[Point]) -> list[Point]: ...
+
 
 class Counters:
     """The frozen counter values and the sequence number, shared by every master."""
@@ -75,7 +78,8 @@ class Counters:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         db = self.host.db
-        counters = [p for p in db.monitored() if p.kind is PointKind.COUNTER
+        counters = [p for p in self.host.station_points(asdu.common_address, db.monitored())
+                    if p.kind is PointKind.COUNTER
                     and (obj.rqt == RQT_GENERAL or obj.rqt in p.groups)]
         resets = obj.frz in (FRZ_FREEZE_RESET, FRZ_RESET)
         if resets and not self._originator_allowed(session, asdu):

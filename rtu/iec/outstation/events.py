@@ -40,6 +40,9 @@ class EventRecord:
     # the journal's sequence number (EventStreams.next_seq when generated); 0 = not journaled
     # (end of initialisation). Not part of an event's identity: equal events compare equal.
     seq: int = field(default=0, compare=False)
+    # the common address it goes out with; 0 = the station of its IOA (the only case of a
+    # point-change event: only the end of initialisation of each logical station sets it)
+    ca: int = 0
 
 
 class EventJournal(Protocol):
@@ -253,6 +256,8 @@ class EventStreams(Generic[M]):
         # records them and asks held_from() which ones are still needed
         self._next_seq = 1
         self.journal: EventJournal | None = None
+        # the logical stations' common addresses: each gets its own end of initialisation
+        self.stations: tuple[int, ...] = ()
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -303,9 +308,10 @@ class EventStreams(Generic[M]):
         group = self._groups.get(name)
         if group is None:
             group = EventGroup(name, self.queue_size)
-            group.backlog.append(EventRecord(
-                TypeId.M_EI_NA_1, Cot.INITIALIZED,
-                EndOfInitialization(0, self.initialisation_cause)))
+            for ca in self.stations or (0,):
+                group.backlog.append(EventRecord(
+                    TypeId.M_EI_NA_1, Cot.INITIALIZED,
+                    EndOfInitialization(0, self.initialisation_cause), ca=ca))
             self._groups[name] = group
         return group
 
@@ -396,5 +402,5 @@ class EventStreams(Generic[M]):
 def _with_cause(record: EventRecord, cause: int, after_parameter_change: bool) -> EventRecord:
     if record.type_id is TypeId.M_EI_NA_1 and isinstance(record.obj, EndOfInitialization):
         return EventRecord(record.type_id, record.cot, EndOfInitialization(
-            0, cause, after_parameter_change=after_parameter_change), record.seq)
+            0, cause, after_parameter_change=after_parameter_change), record.seq, record.ca)
     return record

@@ -61,7 +61,7 @@ from rtu.iec.outstation.settings import Clock, OutstationConfig
 from rtu.points.commands import CommandExecutor
 from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, PointChanged, PointKind
+from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -100,6 +100,7 @@ class Outstation:
         self.clock_synchronised = False
         self._streams: EventStreams[Session] = EventStreams(config.event_queue_size,
                                                             config.initialisation_cause)
+        self._set_stations(config)
         self._publish = self._streams.publish  # bound once: it is on every event's path
         self._commands = CommandHandler(self)
         self._counters = Counters(self, counter_reset)
@@ -122,8 +123,34 @@ class Outstation:
         self._config = config
         self._streams.queue_size = config.event_queue_size
         self._streams.initialisation_cause = config.initialisation_cause
+        self._set_stations(config)
         if (config.cyclic_groups, config.background_scan) != self._cyclic_settings:
             self._cyclic = self._schedule(config)
+
+    # -- logical stations ----------------------------------------------------------------------
+    def _set_stations(self, config: OutstationConfig) -> None:
+        """Each point belongs to a logical station: its own common address, or the station's.
+        IOAs are unique across the whole outstation, so an IOA tells its station."""
+        own = config.common_address
+        self._station_of = {p.ioa: p.common_address or own for p in self.db}
+        others = sorted({ca for ca in self._station_of.values() if ca != own})
+        self._stations = (own, *others)
+        self._station_of_ca = frozenset(self._stations)
+        self._streams.stations = self._stations
+
+    @property
+    def stations(self) -> tuple[int, ...]:
+        """The common addresses served, the station's own first."""
+        return self._stations
+
+    def ca_of(self, ioa: int) -> int:
+        """The common address of the point at ``ioa`` (the station's own for IOA 0)."""
+        return self._station_of.get(ioa, self._config.common_address)
+
+    def station_points(self, ca: int, points: Sequence[Point]) -> list[Point]:
+        """Those of ``points`` that belong to station ``ca``."""
+        station_of = self._station_of
+        return [p for p in points if station_of[p.ioa] == ca]
 
     # -- periodic and background data (rtu/iec/outstation/cyclic.py) -----------------------------
     def _schedule(self, config: OutstationConfig) -> CyclicScheduler | None:
@@ -148,12 +175,12 @@ class Outstation:
             sessions = [s for g in self._streams.groups.values() for s in g.active]
             if not sessions:
                 continue
-            ca = self._config.common_address
-            for type_id, chunk in chunk_by_type(list(points)):
-                objects = [monitor_object(p, self.db.value(p.name), None) for p in chunk]
-                for session in sessions:
-                    for part in session.pack(type_id, objects):
-                        session.offer_cyclic(Asdu(type_id, cot, ca, tuple(part)))
+            for ca in self._stations:
+                for type_id, chunk in chunk_by_type(self.station_points(ca, points)):
+                    objects = [monitor_object(p, self.db.value(p.name), None) for p in chunk]
+                    for session in sessions:
+                        for part in session.pack(type_id, objects):
+                            session.offer_cyclic(Asdu(type_id, cot, ca, tuple(part)))
 
     # -- time --------------------------------------------------------------------------------
     def now(self) -> float:
@@ -245,20 +272,24 @@ class Outstation:
         """Act on one control-direction ASDU received from ``session``."""
         ca_size = session.profile.ca_size
         broadcast = asdu.common_address == _BROADCAST[ca_size]
-        if asdu.common_address != self._config.common_address and not (
+        if asdu.common_address not in self._station_of_ca and not (
             broadcast and asdu.type_id in _BROADCAST_TYPES
         ):
             session.respond(asdu.reply(Cot.UNKNOWN_COMMON_ADDRESS, negative=True))
             return
-        if broadcast:
-            # answers come from this station's own address
-            asdu = Asdu(asdu.type_id, asdu.cot, self._config.common_address, asdu.objects,
-                        asdu.sequence, asdu.negative, asdu.test, asdu.originator)
         handler = HANDLERS.get(asdu.type_id)
         if handler is None:
             session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
             return
-        handler(self, session, asdu)
+        if not broadcast:
+            handler(self, session, asdu)
+            return
+        # each logical station answers from its own address (a reset of process: once);
+        # interrogations of several stations follow each other
+        stations = self._stations[:1] if asdu.type_id is TypeId.C_RP_NA_1 else self._stations
+        for ca in stations:
+            handler(self, session, Asdu(asdu.type_id, asdu.cot, ca, asdu.objects, asdu.sequence,
+                                        asdu.negative, asdu.test, asdu.originator))
 
     def _interrogation(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -274,17 +305,23 @@ class Outstation:
         if obj.ioa != 0:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
-        if not QOI_STATION <= obj.qoi <= QOI_GROUP_LAST or session.interrogation is not None:
+        current = session.interrogation
+        if not QOI_STATION <= obj.qoi <= QOI_GROUP_LAST or (
+                current is not None and not _queues_behind(current, asdu)):
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
+        monitored = self.station_points(asdu.common_address, self.db.monitored())
         if obj.qoi == QOI_STATION:
-            points = [p for p in self.db.monitored() if p.kind is not PointKind.COUNTER]
+            points = [p for p in monitored if p.kind is not PointKind.COUNTER]
         else:
             group = obj.qoi - QOI_GROUP_FIRST + 1
-            points = [p for p in self.db.monitored()
-                      if p.kind is not PointKind.COUNTER and group in p.groups]
+            points = [p for p in monitored if p.kind is not PointKind.COUNTER and group in p.groups]
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
-        session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi), chunk_by_type(points))
+        gi = Interrogation(asdu, interrogation_cot(obj.qoi), chunk_by_type(points))
+        if current is None:
+            session.interrogation = gi
+        else:  # another station's: it follows the one running
+            current.following.append(gi)
 
     def _counter_interrogation(self, session: Session, asdu: Asdu) -> None:
         self._counters.handle(session, asdu)
@@ -296,7 +333,7 @@ class Outstation:
             session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
             return
         point = self.db.by_ioa(obj.ioa)
-        if point is None or point.kind.is_command:
+        if point is None or point.kind.is_command or self.ca_of(obj.ioa) != asdu.common_address:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
         type_id = MONITOR_TYPES[point.kind][0]
@@ -361,6 +398,14 @@ class Outstation:
 
     def _command(self, session: Session, asdu: Asdu) -> None:
         self._commands.handle(session, asdu)
+
+
+def _queues_behind(running: Interrogation, asdu: Asdu) -> bool:
+    """An interrogation of another logical station (a broadcast's next station, or a master
+    asking two stations at once) waits behind the one ``running``; the same station's again
+    is refused."""
+    busy = {running.request.common_address, *(g.request.common_address for g in running.following)}
+    return asdu.common_address not in busy
 
 
 _Handler = Callable[[Outstation, Session, Asdu], None]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rtu.iec.asdu.codec import (
@@ -57,6 +57,8 @@ class SessionHost(Protocol):
 
     def handle(self, session: Session, asdu: Asdu) -> None: ...
 
+    def ca_of(self, ioa: int) -> int: ...
+
 
 @dataclass(slots=True)
 class Interrogation:
@@ -64,6 +66,8 @@ class Interrogation:
     cot: Cot
     # remaining (type id, points) chunks; values are read when each ASDU is built
     pending: deque[tuple[TypeId, list[Point]]]
+    # interrogations of other logical stations that follow this one (a broadcast)
+    following: deque[Interrogation] = field(default_factory=deque)
 
 
 class Session:
@@ -272,13 +276,15 @@ class Session:
         first = events.popleft()
         batch = [first]
         limit = self._max_objects(first.type_id)
+        ca_of = self.outstation.ca_of
+        ca = first.ca or ca_of(first.obj.ioa)
         while events and len(batch) < limit:
             nxt = events.peek()
-            if nxt.type_id != first.type_id or nxt.cot != first.cot:
+            if nxt.type_id != first.type_id or nxt.cot != first.cot or (
+                    nxt.ca or ca_of(nxt.obj.ioa)) != ca:
                 break
             batch.append(events.popleft())
-        asdu = Asdu(first.type_id, first.cot, self.outstation.config.common_address,
-                    tuple(r.obj for r in batch))
+        asdu = Asdu(first.type_id, first.cot, ca, tuple(r.obj for r in batch))
         return Output(encode_asdu(asdu, self.profile), tuple(batch))
 
     def _next_interrogation_asdu(self) -> Output | None:
@@ -286,7 +292,12 @@ class Session:
         assert gi is not None
         db = self.outstation.db
         if not gi.pending:
-            self.interrogation = None
+            if gi.following:
+                nxt = gi.following.popleft()
+                nxt.following.extend(gi.following)
+                self.interrogation = nxt
+            else:
+                self.interrogation = None
             return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
         type_id, points = gi.pending[0]
         n = self._max_objects(type_id)
