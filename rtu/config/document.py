@@ -215,6 +215,13 @@ def _parse(p: Reader, data: object) -> AppConfig:
             p.error(f"points[{i}].common_address",
                     f"expected a common address 1..{ca_max} (station.ca_size "
                     f"{field_sizes.ca_size}), got {point.common_address}")
+    if iec101 is not None and station is not None:
+        served = {station.common_address} | {pt.common_address for pt in points}
+        for i, (_, ca) in enumerate(iec101.stations):
+            if ca not in served:
+                p.error(f"iec101.stations[{i}].common_address",
+                        f"expected the common address of some [[points]] (common_address), "
+                        f"got {ca}, which no point has")
     if p.errors or station is None:
         raise ConfigError(p.errors)
     return AppConfig(

@@ -79,12 +79,23 @@ class Iec101Settings:
     ca_size: int = 2
     ioa_size: int = 3
     group: str = ""  # event group; default: one per serial line
+    # unbalanced multi-drop: more logical stations on this line, each behind its own link
+    # address: (link address, common address); the link address above serves the others
+    stations: tuple[tuple[int, int], ...] = ()
     # floor of the FT1.2 inter-character timeout (seconds); the timeout in force is the larger
     # of this and 33 bit times at the baud rate, unless link.idle_timeout is set explicitly
     inter_character_timeout_min: float = DEFAULT_INTER_CHARACTER_TIMEOUT_MIN
 
     def __post_init__(self) -> None:
         inter_character_timeout(self.serial.baudrate, self.inter_character_timeout_min)
+        if self.stations and self.link.mode is not LinkMode.UNBALANCED:
+            raise ValueError("several link addresses on one line need the unbalanced mode")
+        addresses = [self.link.address, *(address for address, _ in self.stations)]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError(f"link addresses must differ, got {addresses}")
+        cas = [ca for _, ca in self.stations]
+        if len(set(cas)) != len(cas):
+            raise ValueError(f"each station gets one link address, got common addresses {cas}")
 
     def profile(self) -> AsduProfile:
         max_asdu = FT12_MAX_LENGTH - 1 - self.link.address_size
@@ -175,6 +186,18 @@ def offer_output(link: UnbalancedLink | BalancedLink, session: Session, now: flo
         link.send_asdu(out.asdu, now)
 
 
+@dataclass(slots=True)
+class _Drop:
+    """Another logical station on a multi-drop line: its own link address, link and session."""
+
+    address: int
+    common_address: int
+    group: str
+    link: UnbalancedLink | None = None
+    session: Session | None = None
+    sent: SentClasses = dataclasses.field(default_factory=SentClasses)
+
+
 class Iec101Server:
     def __init__(self, outstation: Outstation, settings: Iec101Settings) -> None:
         self.outstation = outstation
@@ -182,7 +205,15 @@ class Iec101Server:
         self.name = f"101:{settings.serial.device}"  # also its Source name for the supervisor
         self.group = settings.group or self.name
         self.profile = settings.profile()
-        outstation.group(self.group)  # events are kept from start-up on
+        self.drops = [_Drop(address, ca, f"{self.group}/{address}")
+                      for address, ca in settings.stations]
+        elsewhere = {d.common_address for d in self.drops}
+        # the main link address serves every station without a link address of its own
+        mine = frozenset(ca for ca in outstation.stations if ca not in elsewhere) \
+            if elsewhere else frozenset()
+        outstation.group(self.group, mine)  # events are kept from start-up on
+        for drop in self.drops:
+            outstation.group(drop.group, frozenset({drop.common_address}))
         self.session: Session | None = None
         self.link: UnbalancedLink | BalancedLink | None = None
         self.opened = asyncio.Event()
@@ -260,6 +291,12 @@ class Iec101Server:
         else:
             self.link = UnbalancedLink(params, loop.time())
             self._sent = SentClasses()
+        for drop in self.drops:
+            drop.session = self.outstation.open_session(f"{self.name}/{drop.address}",
+                                                        self.profile, drop.group, self._wake)
+            drop.link = UnbalancedLink(dataclasses.replace(params, address=drop.address),
+                                       loop.time())
+            drop.sent = SentClasses()
         loop.add_reader(port.fileno(), self._on_readable)
         log.info("%s: serial port open (%d baud, %d%s%g, %s mode, link address %d, "
                  "inter-character timeout %.3f s)", self.name, s.baudrate, s.bytesize, s.parity,
@@ -283,6 +320,10 @@ class Iec101Server:
             self.session.close()
             self.session = None
         self.link = None
+        for drop in self.drops:
+            if drop.session is not None:
+                drop.session.close()
+            drop.session, drop.link = None, None
         self.opened.clear()
 
     def _fail(self, exc: BaseException) -> None:
@@ -313,6 +354,11 @@ class Iec101Server:
         if isinstance(link, UnbalancedLink):
             events = self._sent.filter(link, held, events)
         self._handle(events)
+        for drop in self.drops:  # every secondary on the line reads it; one is addressed
+            if drop.link is not None and drop.session is not None:
+                held = drop.sent.before(drop.link)
+                handle_events(drop.session, drop.sent.filter(
+                    drop.link, held, drop.link.receive_data(data, loop.time())))
         self._flush()
 
     def _handle(self, events: Sequence[Event]) -> None:
@@ -326,6 +372,9 @@ class Iec101Server:
         link, session, loop = self.link, self.session, self._loop
         if link is not None and session is not None and loop is not None:
             offer_output(link, session, loop.time())
+        for drop in self.drops:
+            if drop.link is not None and drop.session is not None and loop is not None:
+                offer_output(drop.link, drop.session, loop.time())
 
     def _wake(self) -> None:
         if self.link is not None and self._loop is not None:
@@ -336,7 +385,8 @@ class Iec101Server:
         if link is None or port is None or loop is None:
             return
         self._offer()
-        data = link.data_to_send()
+        data = link.data_to_send() + b"".join(
+            d.link.data_to_send() for d in self.drops if d.link is not None)
         if data:
             log.debug("%s tx %s", self.name, data.hex(" "))
             try:
@@ -350,7 +400,9 @@ class Iec101Server:
         link, loop = self.link, self._loop
         if link is None or loop is None:
             return
-        deadline = link.next_deadline()
+        deadlines = [d for d in (link.next_deadline(), *(drop.link.next_deadline()
+                     for drop in self.drops if drop.link is not None)) if d is not None]
+        deadline = min(deadlines) if deadlines else None
         if self._timer is not None:
             if deadline is not None and self._timer.when() <= deadline:
                 return
@@ -369,4 +421,9 @@ class Iec101Server:
         if isinstance(link, UnbalancedLink):
             events = self._sent.filter(link, held, events)
         self._handle(events)
+        for drop in self.drops:
+            if drop.link is not None and drop.session is not None:
+                held = drop.sent.before(drop.link)
+                handle_events(drop.session, drop.sent.filter(
+                    drop.link, held, drop.link.on_timer(loop.time())))
         self._flush()

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from rtu.config import AppConfig
-from rtu.points.model import Point
+from rtu.points.model import Point, PointKind
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import free_tcp_port
 from tests.integration.serial_peers import (
@@ -26,6 +26,7 @@ from tests.integration.test_iec101_pty import _asdu_layers, config_101, pty_pair
 __all__ = ["pty_pair"]  # the fixture, used by name
 
 M_SP_TB_1, M_ME_NC_1, M_IT_TB_1, C_CI_NA_1 = 30, 13, 37, 101
+GI_CA2 = bytes.fromhex("64 01 06 00 02 00 00 00 00 14")
 COT_PERIODIC, COT_SPONTANEOUS, COT_RETURN_REMOTE = 1, 3, 11
 
 
@@ -119,3 +120,44 @@ def test_periodic_points_of_the_bench_profile() -> None:
     cyclic = [p for p in bench_config().points if p.cyclic]
     assert [(p.ioa, p.cyclic) for p in cyclic] == [(ioa, 5.0) for ioa in range(3601, 3605)]
     assert all(isinstance(p, Point) for p in cyclic)
+
+
+def test_multi_drop_one_link_address_per_station(pty_pair: tuple[int, str],
+                                                 tmp_path: Path) -> None:
+    fd, device = pty_pair
+    config = config_101(device)
+    assert config.iec101 is not None
+    meters = tuple(Point(f"meter2_{i}", 3500 + i, PointKind.FLOAT, source="sim",
+                         common_address=2) for i in range(1, 5))
+    config = dataclasses.replace(
+        config, points=config.points + meters,
+        iec101=dataclasses.replace(config.iec101, stations=((3, 2),)))
+    one, three = Ft12Master(fd, address=1), Ft12Master(fd, address=3)
+    with OutstationThread(config, free_tcp_port()) as rtu:
+        one.reset()
+        three.reset()
+        ei1 = poll(one, REQUEST_CLASS_1, lambda f: f.asdu[0] == 70)[-1]
+        ei3 = poll(three, REQUEST_CLASS_1, lambda f: f.asdu[0] == 70)[-1]
+        assert (ei1.address, ei1.asdu_header()["ca"]) == (1, 1)
+        assert (ei3.address, ei3.asdu_header()["ca"]) == (3, 2)
+        # station 2 is served on link 3 only
+        assert three.user_data(GI_CA2) is not None
+        gi = [f for f in poll(three, REQUEST_CLASS_1,
+                              lambda f: f.asdu[0] == 100 and f.asdu_header()["cot"] == 10)
+              if f.kind == "variable"]
+        assert [f.asdu_header()["cot"] for f in gi] == [7, 20, 10]
+        assert ioas(gi[1], 5) == [3501, 3502, 3503, 3504]
+        assert one.user_data(GI_CA2) is not None
+        neg = poll(one, REQUEST_CLASS_1, lambda f: f.asdu[0] == 100)[-1]
+        assert neg.asdu_header()["cot"] == 46 and neg.asdu_header()["negative"]
+        # events go to their station's link
+        rtu.call(rtu.sup.sim.set, "meter2_2", 77.0)
+        rtu.call(rtu.sup.sim.set, "di07", True)
+        event3 = poll(three, REQUEST_CLASS_1, lambda f: f.asdu[0] == 36)[-1]
+        assert event3.asdu_header()["ca"] == 2 and ioas(event3, 12) == [3502]
+        event1 = poll(one, REQUEST_CLASS_1, lambda f: f.asdu[0] == M_SP_TB_1)[-1]
+        assert event1.asdu_header()["ca"] == 1 and ioas(event1, 8) == [1007]
+        assert three.request(REQUEST_CLASS_1).kind != "variable"  # nothing else for station 2
+    records = sorted(one.records + three.records)
+    packets = tshark_decode_101(write_rtac_pcap(records, tmp_path / "multidrop.pcap"))
+    assert not malformed(packets)

@@ -55,7 +55,8 @@ SCHEMA: dict[str, set[str]] = {
                "allowed_masters", "tls", "redundancy_groups"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
-               "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min"},
+               "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min",
+               "stations"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
     "logging": {"level"},

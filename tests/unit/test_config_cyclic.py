@@ -41,3 +41,30 @@ def test_cyclic_groups_errors() -> None:
     data["station"]["cyclic_groups"] = []
     data["station"]["background_scan"] = -1
     assert "station.background_scan: expected" in single_error(data)
+
+
+def test_iec101_stations_multi_drop() -> None:
+    data = minimal()
+    data["points"].append({"name": "m", "ioa": 50, "kind": "float", "source": "sim",
+                           "common_address": 2})
+    data["iec101"] = {"device": "/dev/ttyS0", "stations": [{"link_address": 3,
+                                                            "common_address": 2}]}
+    config = parse_config(data, SRC)
+    assert config.iec101 is not None and config.iec101.stations == ((3, 2),)
+    data["iec101"]["stations"] = [{"link_address": 3, "common_address": 9}]
+    assert single_error(data).endswith(
+        "iec101.stations[0].common_address: expected the common address of some [[points]] "
+        "(common_address), got 9, which no point has")
+    data["iec101"]["stations"] = [{"link_address": 1, "common_address": 2}]
+    assert "link addresses must differ" in single_error(data)
+    data["iec101"]["mode"] = "balanced"
+    data["iec101"]["stations"] = [{"link_address": 3, "common_address": 2}]
+    assert "need the unbalanced mode" in single_error(data)
+
+
+def test_point_common_address_must_fit_ca_size() -> None:
+    data = minimal()
+    data["station"]["ca_size"] = 1
+    data["points"].append({"name": "m", "ioa": 50, "kind": "float", "common_address": 300})
+    assert "common_address: expected a common address 1..254 (station.ca_size 1), got 300" \
+        in single_error(data)

@@ -176,8 +176,11 @@ M = TypeVar("M", bound=GroupMember)
 class EventGroup(Generic[M]):
     """Masters that share one stream of events (for 104: the masters of one redundancy group)."""
 
-    def __init__(self, name: str, maxlen: int) -> None:
+    def __init__(self, name: str, maxlen: int, stations: frozenset[int] = frozenset()) -> None:
         self.name = name
+        # the logical stations (common addresses) whose events it takes; empty = every one
+        # (a 101 multi-drop line: one link address, one group, per station)
+        self.stations = stations
         self.backlog = EventQueue(f"{name}/backlog", maxlen)
         self.sessions: list[M] = []
         self.active: list[M] = []  # the sessions with data transfer started
@@ -256,8 +259,10 @@ class EventStreams(Generic[M]):
         # records them and asks held_from() which ones are still needed
         self._next_seq = 1
         self.journal: EventJournal | None = None
-        # the logical stations' common addresses: each gets its own end of initialisation
+        # the logical stations' common addresses: each gets its own end of initialisation;
+        # station_of tells an event's station (its ca, else its IOA's)
         self.stations: tuple[int, ...] = ()
+        self.station_of: Callable[[EventRecord], int] = lambda record: record.ca
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -288,7 +293,13 @@ class EventStreams(Generic[M]):
         journal = self.journal
         if journal is not None:
             journal.append(record)
+        station: int | None = None
         for group in self._groups.values():
+            if group.stations:
+                if station is None:
+                    station = self.station_of(record)
+                if station not in group.stations:
+                    continue
             active = group.active
             if not active:
                 group.backlog.append(record)
@@ -303,12 +314,15 @@ class EventStreams(Generic[M]):
         self._next_seq = max(self._next_seq, next_seq)
 
     # -- groups ------------------------------------------------------------------------------
-    def group(self, name: str) -> EventGroup[M]:
-        """The event group ``name``, created on first use with end of initialisation queued."""
+    def group(self, name: str, stations: frozenset[int] = frozenset()) -> EventGroup[M]:
+        """The event group ``name``, created on first use with end of initialisation queued
+        (``stations``: it takes only their events; empty = every station's)."""
         group = self._groups.get(name)
         if group is None:
-            group = EventGroup(name, self.queue_size)
+            group = EventGroup(name, self.queue_size, stations)
             for ca in self.stations or (0,):
+                if stations and ca not in stations:
+                    continue
                 group.backlog.append(EventRecord(
                     TypeId.M_EI_NA_1, Cot.INITIALIZED,
                     EndOfInitialization(0, self.initialisation_cause), ca=ca))
@@ -320,6 +334,8 @@ class EventStreams(Generic[M]):
         group = self._groups.get(name)
         if group is None:
             return False
+        if group.stations:
+            events = [r for r in events if self.station_of(r) in group.stations]
         group.backlog.extend_front(events)
         return True
 

@@ -137,6 +137,10 @@ class Outstation:
         self._stations = (own, *others)
         self._station_of_ca = frozenset(self._stations)
         self._streams.stations = self._stations
+        self._streams.station_of = self._record_station
+
+    def _record_station(self, record: EventRecord) -> int:
+        return record.ca or self.ca_of(record.obj.ioa)
 
     @property
     def stations(self) -> tuple[int, ...]:
@@ -179,6 +183,8 @@ class Outstation:
                 for type_id, chunk in chunk_by_type(self.station_points(ca, points)):
                     objects = [monitor_object(p, self.db.value(p.name), None) for p in chunk]
                     for session in sessions:
+                        if session.group.stations and ca not in session.group.stations:
+                            continue
                         for part in session.pack(type_id, objects):
                             session.offer_cyclic(Asdu(type_id, cot, ca, tuple(part)))
 
@@ -200,9 +206,10 @@ class Outstation:
     def group_names(self) -> tuple[str, ...]:
         return tuple(self._streams.groups)
 
-    def group(self, name: str) -> EventGroup[Session]:
-        """The event group ``name``, created on first use with end of initialisation queued."""
-        return self._streams.group(name)
+    def group(self, name: str, stations: frozenset[int] = frozenset()) -> EventGroup[Session]:
+        """The event group ``name``, created on first use with end of initialisation queued;
+        ``stations``: it takes only these logical stations' events and requests (empty: all)."""
+        return self._streams.group(name, stations)
 
     def open_session(self, name: str, profile: AsduProfile, group: str, wake: Callable[[], None]) -> Session:
         session = Session(self, name, profile, self._streams.group(group), wake)
@@ -272,7 +279,8 @@ class Outstation:
         """Act on one control-direction ASDU received from ``session``."""
         ca_size = session.profile.ca_size
         broadcast = asdu.common_address == _BROADCAST[ca_size]
-        if asdu.common_address not in self._station_of_ca and not (
+        served = session.group.stations or self._station_of_ca
+        if asdu.common_address not in served and not (
             broadcast and asdu.type_id in _BROADCAST_TYPES
         ):
             session.respond(asdu.reply(Cot.UNKNOWN_COMMON_ADDRESS, negative=True))
@@ -286,7 +294,9 @@ class Outstation:
             return
         # each logical station answers from its own address (a reset of process: once);
         # interrogations of several stations follow each other
-        stations = self._stations[:1] if asdu.type_id is TypeId.C_RP_NA_1 else self._stations
+        stations = [ca for ca in self._stations if ca in served]
+        if asdu.type_id is TypeId.C_RP_NA_1:
+            stations = stations[:1]
         for ca in stations:
             handler(self, session, Asdu(asdu.type_id, asdu.cot, ca, asdu.objects, asdu.sequence,
                                         asdu.negative, asdu.test, asdu.originator))
