@@ -68,3 +68,19 @@ def test_point_common_address_must_fit_ca_size() -> None:
     data["points"].append({"name": "m", "ioa": 50, "kind": "float", "common_address": 300})
     assert "common_address: expected a common address 1..254 (station.ca_size 1), got 300" \
         in single_error(data)
+
+
+def test_a_gateway_device_gives_its_points_a_common_address_in_one_line() -> None:
+    data = minimal()
+    data["points"].append({"name": "tot", "ioa": 60, "kind": "float", "source": "iec61850"})
+    data["iec61850"] = {"devices": [{
+        "name": "relay", "host": "192.0.2.1", "common_address": 3,
+        "points": [{"point": "tot", "reference": "LD0/MMXU1.TotW.mag.f", "fc": "MX"}]}]}
+    config = parse_config(data, SRC)
+    assert {p.name: p.common_address for p in config.points}["tot"] == 3
+    data["points"].append({"name": "other", "ioa": 61, "kind": "float", "source": "iec61850",
+                           "common_address": 5})
+    data["iec61850"]["devices"][0]["points"].append(
+        {"point": "other", "reference": "LD0/MMXU1.Hz.mag.f", "fc": "MX"})
+    assert single_error(data).endswith(
+        "common_address: expected 3 (its device's common_address) or none, got 5")
