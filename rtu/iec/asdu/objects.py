@@ -262,6 +262,47 @@ class ResetProcessCommand:
     qrp: int
 
 
+@dataclass(frozen=True, slots=True)
+class ParameterNormalized:
+    """P_ME_NA_1: a parameter of a measured value, normalized (raw int16 / 32768)."""
+
+    ioa: int
+    value: int  # raw int16
+    kpa: int  # kind of parameter: 1 threshold, 2 smoothing, 3 low limit, 4 high limit
+    lpc: bool = False  # local parameter change
+    pop: bool = False  # parameter not in operation
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterScaled:
+    """P_ME_NB_1: a parameter of a measured value, scaled (int16)."""
+
+    ioa: int
+    value: int
+    kpa: int
+    lpc: bool = False
+    pop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterFloat:
+    """P_ME_NC_1: a parameter of a measured value, short float."""
+
+    ioa: int
+    value: float
+    kpa: int
+    lpc: bool = False
+    pop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterActivation:
+    """P_AC_NA_1: activate (COT 6) or deactivate (COT 8) parameters (QPA)."""
+
+    ioa: int
+    qpa: int
+
+
 InformationObject = (
     SinglePoint
     | DoublePoint
@@ -287,6 +328,10 @@ InformationObject = (
     | TestCommand
     | TestCommandWithTime
     | ResetProcessCommand
+    | ParameterNormalized
+    | ParameterScaled
+    | ParameterFloat
+    | ParameterActivation
 )
 
 # The record class each type id carries.
@@ -330,6 +375,10 @@ OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.C_TS_NA_1: TestCommand,
     TypeId.C_TS_TA_1: TestCommandWithTime,
     TypeId.C_RP_NA_1: ResetProcessCommand,
+    TypeId.P_ME_NA_1: ParameterNormalized,
+    TypeId.P_ME_NB_1: ParameterScaled,
+    TypeId.P_ME_NC_1: ParameterFloat,
+    TypeId.P_AC_NA_1: ParameterActivation,
 }
 
 # Types whose objects carry a CP56Time2a tag on the wire.

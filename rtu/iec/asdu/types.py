@@ -53,6 +53,11 @@ class TypeId(IntEnum):
     C_TS_NA_1 = 104
     C_RP_NA_1 = 105
     C_TS_TA_1 = 107
+    # parameters in control direction
+    P_ME_NA_1 = 110
+    P_ME_NB_1 = 111
+    P_ME_NC_1 = 112
+    P_AC_NA_1 = 113
 
 
 class Cot(IntEnum):
@@ -123,6 +128,19 @@ QOI_GROUP_LAST = 36
 
 # Qualifier of counter interrogation, request bits (RQT).
 RQT_GENERAL = 5
+
+# QPM of a parameter of measured values: KPA (bits 0-5) and two flags.
+KPA_THRESHOLD = 1  # the threshold (deadband) of a measured value
+KPA_SMOOTHING = 2  # the smoothing factor (filter time constant)
+KPA_LOW_LIMIT = 3  # the low limit for the transmission of measured values
+KPA_HIGH_LIMIT = 4  # the high limit for the transmission of measured values
+QPM_KPA_MASK = 0x3F
+QPM_LPC = 0x40  # local parameter change
+QPM_POP = 0x80  # parameter not in operation
+# QPA of P_AC_NA_1
+QPA_LOADED = 1  # act/deact of the previously loaded parameters (IOA 0)
+QPA_OBJECT = 2  # act/deact of the parameter of the addressed object
+QPA_CYCLIC = 3  # act/deact of the persistent cyclic or periodic transmission of the object
 
 # FRZ of a counter interrogation's QCC (bits 6-7): what happens to the counters asked for.
 FRZ_READ = 0  # read (the frozen value if there is one)

@@ -46,6 +46,10 @@ from rtu.iec.asdu.objects import (
     MeasuredNormalized,
     MeasuredNormalizedNoQuality,
     MeasuredScaled,
+    ParameterActivation,
+    ParameterFloat,
+    ParameterNormalized,
+    ParameterScaled,
     ReadCommand,
     RegulatingStepCommand,
     ResetProcessCommand,
@@ -383,6 +387,29 @@ GOLDEN_104: list[tuple[str, Asdu, str]] = [
         "65 01 06 00 01 00  00 00 00 45",
     ),
     (
+        "P_ME_NA_1 threshold 0.5 (16384/32768)",
+        _asdu(T.P_ME_NA_1, C.ACTIVATION, 1, ParameterNormalized(3001, 16384, 1)),
+        # NVA 16384 LE, QPM = KPA 1
+        "6e 01 06 00 01 00  b9 0b 00  00 40 01",
+    ),
+    (
+        "P_ME_NB_1 threshold 25, not in operation, ACT_CON",
+        _asdu(T.P_ME_NB_1, C.ACTIVATION_CON, 1, ParameterScaled(3002, 25, 1, pop=True)),
+        # SVA 25, QPM = KPA 1 | POP 0x80
+        "6f 01 07 00 01 00  ba 0b 00  19 00 81",
+    ),
+    (
+        "P_ME_NC_1 threshold 1.5, local parameter change",
+        _asdu(T.P_ME_NC_1, C.ACTIVATION, 1, ParameterFloat(3003, 1.5, 1, lpc=True)),
+        # IEEE 754 1.5 = 00 00 c0 3f, QPM = KPA 1 | LPC 0x40
+        "70 01 06 00 01 00  bb 0b 00  00 00 c0 3f 41",
+    ),
+    (
+        "P_AC_NA_1 deactivate the object's parameter",
+        _asdu(T.P_AC_NA_1, C.DEACTIVATION, 1, ParameterActivation(3001, 2)),
+        "71 01 08 00 01 00  b9 0b 00  02",
+    ),
+    (
         "C_CI_NA_1 general, freeze with reset",
         _asdu(T.C_CI_NA_1, C.ACTIVATION, 1, CounterInterrogationCommand(0, 5, 2)),
         # QCC 85 = RQT 5 + FRZ 2 << 6
@@ -654,6 +681,26 @@ GOLDEN_101: list[tuple[str, Asdu, str]] = [
         "C_IC_NA_1 group 1",
         _asdu(T.C_IC_NA_1, C.ACTIVATION, 5, InterrogationCommand(0, 21)),
         "64 01 06 05  00 00 15",
+    ),
+    (
+        "P_ME_NA_1 threshold",
+        _asdu(T.P_ME_NA_1, C.ACTIVATION, 5, ParameterNormalized(38, -32768, 1)),
+        "6e 01 06 05  26 00  00 80 01",
+    ),
+    (
+        "P_ME_NB_1 high limit",
+        _asdu(T.P_ME_NB_1, C.ACTIVATION_CON, 5, ParameterScaled(38, -2, 4)),
+        "6f 01 07 05  26 00  fe ff 04",
+    ),
+    (
+        "P_ME_NC_1 threshold, negative ACT_CON",
+        Asdu(T.P_ME_NC_1, C.ACTIVATION_CON, 5, (ParameterFloat(38, -2.0, 1),), negative=True),
+        "70 01 47 05  26 00  00 00 00 c0 01",
+    ),
+    (
+        "P_AC_NA_1 activate the loaded parameters",
+        _asdu(T.P_AC_NA_1, C.ACTIVATION, 5, ParameterActivation(0, 1)),
+        "71 01 06 05  00 00  01",
     ),
     (
         "C_CI_NA_1 group 1, FRZ 2",
@@ -1470,6 +1517,10 @@ def _element(
         TestCommand: st.tuples(uint16s),
         TestCommandWithTime: st.tuples(uint16s, cp56),
         ResetProcessCommand: st.tuples(octets),
+        ParameterNormalized: st.tuples(int16s, st.integers(0, 63), b, b),
+        ParameterScaled: st.tuples(int16s, st.integers(0, 63), b, b),
+        ParameterFloat: st.tuples(floats32, st.integers(0, 63), b, b),
+        ParameterActivation: st.tuples(octets),
     }
     cls = OBJECT_CLASS[type_id]
     return by_class[cls].map(lambda fields: lambda ioa: cls(ioa, *fields))
@@ -1488,7 +1539,7 @@ def normalized(asdu: Asdu) -> Asdu:
     """``asdu`` with float values as float32 would carry them (NaN made comparable)."""
     objects = tuple(
         dataclasses.replace(o, value=_f32(o.value))  # type: ignore[arg-type]
-        if isinstance(o, MeasuredFloat | SetpointFloat)
+        if isinstance(o, MeasuredFloat | SetpointFloat | ParameterFloat)
         else o
         for o in asdu.objects
     )

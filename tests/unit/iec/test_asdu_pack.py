@@ -35,6 +35,10 @@ from rtu.iec.asdu.objects import (
     MeasuredNormalized,
     MeasuredNormalizedNoQuality,
     MeasuredScaled,
+    ParameterActivation,
+    ParameterFloat,
+    ParameterNormalized,
+    ParameterScaled,
     ReadCommand,
     RegulatingStepCommand,
     ResetProcessCommand,
@@ -111,6 +115,10 @@ def _maker(type_id: TypeId) -> Callable[[int], InformationObject]:
         T.C_TS_NA_1: lambda i: TestCommand(i),
         T.C_RP_NA_1: lambda i: ResetProcessCommand(i, 1),
         T.C_TS_TA_1: lambda i: TestCommandWithTime(i, 1, NOW),
+        T.P_ME_NA_1: lambda i: ParameterNormalized(i, 1, 1),
+        T.P_ME_NB_1: lambda i: ParameterScaled(i, 1, 1),
+        T.P_ME_NC_1: lambda i: ParameterFloat(i, 1.0, 1),
+        T.P_AC_NA_1: lambda i: ParameterActivation(i, 2),
     }
     return makers[type_id]
 
