@@ -11,8 +11,9 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
+from pathlib import Path
 from typing import TypeVar
 
 from hal.interfaces import RelayOutput
@@ -21,7 +22,9 @@ from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, server_listening, status_line
 from rtu.eventstore import JournalWriter, journal_path, open_journal
 from rtu.iec.outstation import Outstation
+from rtu.iec.outstation.parameters import LoadedThreshold
 from rtu.notify import notify
+from rtu.paramstore import FILE_NAME, load_parameters, save_parameters
 from rtu.points.counters import CounterReset, CounterResets
 from rtu.points.database import PointDatabase
 from rtu.reload import (
@@ -87,7 +90,9 @@ class Supervisor:
                                      on_reset_process=reset_process or self._reset_process,
                                      counter_reset=CounterResets(
                                          o for o in self.field.provided
-                                         if isinstance(o, CounterReset)))
+                                         if isinstance(o, CounterReset)),
+                                     on_parameters=self._save_parameters)
+        self._restore_parameters()
         self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
         self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
         # the event journal: the groups exist now (the servers made them), no event yet
@@ -167,6 +172,31 @@ class Supervisor:
             await self.iec104.start()
         if self._outstation_timer is None:
             self._arm_outstation_timer()
+
+    # -- thresholds loaded by masters (rtu/paramstore.py) --------------------------------------
+    def _parameters_path(self) -> Path:
+        return state_directory(self.config.service.state_directory) / FILE_NAME
+
+    def _restore_parameters(self) -> None:
+        try:
+            path = self._parameters_path()
+        except OSError as exc:
+            log.error("loaded thresholds not restored: %s", exc)
+            return
+        saved = load_parameters(path)
+        dropped = self.outstation.parameters.restore(saved)
+        if saved:
+            log.info("%d thresholds loaded by masters restored from %s",
+                     len(saved) - len(dropped), path)
+        if dropped:
+            log.warning("loaded thresholds of %s dropped: the point is gone or its configured "
+                        "deadband changed", ", ".join(dropped))
+
+    def _save_parameters(self, loaded: Mapping[str, LoadedThreshold]) -> None:
+        try:
+            save_parameters(self._parameters_path(), loaded)
+        except OSError as exc:
+            log.error("loaded thresholds not kept across a restart: %s", exc)
 
     def _arm_outstation_timer(self) -> None:
         """Drive the outstation's periodic and background data (its sans-I/O timer) on the

@@ -75,3 +75,33 @@ def test_broadcast_interrogation_answered_per_station_decoded_by_wireshark(rtu, 
     data_2 = [f for f in frames if f["dir"] == "from_server" and f.get("cot") == COT_GI
               and f.get("ca") == 2]
     assert [ioa for f in data_2 for ioa in f["ioas"]] == STATION2
+
+
+def test_parameter_loading_over_104_decoded_by_wireshark(tmp_path) -> None:
+    """P_ME_NC_1 threshold for ai1 (3001), its ACT_CON, the file in the state directory, and a
+    deactivation with P_AC_NA_1; Wireshark decodes the parameter ASDUs."""
+    import json
+    import struct
+
+    config = bench_config()
+    config = dataclasses.replace(config, service=dataclasses.replace(
+        config.service, state_directory=str(tmp_path / "state")))
+    with OutstationThread(config, free_tcp_port()) as rtu, \
+            TsharkCapture(rtu.port, tmp_path / "params.pcapng") as capture, \
+            Raw104Client(rtu.port) as r:
+        r.startdt()
+        r.send_asdu(build_asdu("P_ME_NC_1", COT_ACT, 1, [(3001, struct.pack("<fB", 7.5, 1))]))
+        con = r.recv_until(lambda a: a.get("type") == "P_ME_NC_1")
+        assert con["cot"] == COT_ACT_CON and not con["negative"]
+        assert rtu.call(lambda: rtu.sup.db.deadband("ai1")) == 7.5
+        saved = json.loads((tmp_path / "state" / "parameters.json").read_text())
+        assert saved["ai1"]["threshold"] == 7.5 and saved["ai1"]["active"] is True
+        r.send_asdu(build_asdu("P_AC_NA_1", 8, 1, [(3001, bytes([2]))]))
+        con = r.recv_until(lambda a: a.get("type") == "P_AC_NA_1")
+        assert con["cot"] == 9 and not con["negative"]
+        assert rtu.call(lambda: rtu.sup.db.deadband("ai1")) == 0.5  # the configured one
+        r.ack()
+    frames = tshark_decode_104(capture.path, rtu.port)
+    assert not frames.malformed, frames.problems
+    seen = {(f["type_id"], f["cot"]) for f in frames if f["format"] == "I"}
+    assert {(112, 6), (112, 7), (113, 8), (113, 9)} <= seen

@@ -56,6 +56,7 @@ from rtu.iec.outstation.mapping import (
     event_type,
     monitor_object,
 )
+from rtu.iec.outstation.parameters import OnChange, Parameters
 from rtu.iec.outstation.session import Interrogation, Session
 from rtu.iec.outstation.settings import Clock, OutstationConfig
 from rtu.points.commands import CommandExecutor
@@ -89,6 +90,7 @@ class Outstation:
         *,
         on_reset_process: Callable[[int], None] | None = None,
         counter_reset: CounterReset | None = None,
+        on_parameters: OnChange | None = None,
     ) -> None:
         """``counter_reset``: the counters a master may reset (FRZ 2 and 3); None: none."""
         self.db = database
@@ -104,6 +106,8 @@ class Outstation:
         self._publish = self._streams.publish  # bound once: it is on every event's path
         self._commands = CommandHandler(self)
         self._counters = Counters(self, counter_reset)
+        # thresholds loaded by masters (P_ME, P_AC); ``on_parameters`` keeps them
+        self.parameters = Parameters(self, on_parameters)
         self._cyclic = self._schedule(config)
         # the time-tagged type of each monitored point's events, looked up by name per event
         self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
@@ -409,6 +413,9 @@ class Outstation:
     def _command(self, session: Session, asdu: Asdu) -> None:
         self._commands.handle(session, asdu)
 
+    def _parameter(self, session: Session, asdu: Asdu) -> None:
+        self.parameters.handle(session, asdu)
+
 
 def _queues_behind(running: Interrogation, asdu: Asdu) -> bool:
     """An interrogation of another logical station (a broadcast's next station, or a master
@@ -429,4 +436,6 @@ HANDLERS: dict[TypeId, _Handler] = {
     TypeId.C_TS_TA_1: Outstation._test_command,
     TypeId.C_RP_NA_1: Outstation._reset_process,
     **{t: Outstation._command for t in COMMAND_KINDS},
+    **{t: Outstation._parameter for t in (TypeId.P_ME_NA_1, TypeId.P_ME_NB_1, TypeId.P_ME_NC_1,
+                                          TypeId.P_AC_NA_1)},
 }
