@@ -29,6 +29,9 @@ class TypeId(IntEnum):
     M_ME_TE_1 = 35
     M_ME_TF_1 = 36
     M_IT_TB_1 = 37
+    M_EP_TD_1 = 38
+    M_EP_TE_1 = 39
+    M_EP_TF_1 = 40
     # process information in control direction
     C_SC_NA_1 = 45
     C_DC_NA_1 = 46
@@ -110,6 +113,21 @@ class Qds(IntFlag):
     SB = 0x20
     NT = 0x40
     IV = 0x80
+
+
+class Qdp(IntFlag):
+    """Quality descriptor of protection events (QDP; SEP uses the same bits above its ES)."""
+
+    EI = 0x08  # elapsed time invalid
+    BL = 0x10
+    SB = 0x20
+    NT = 0x40
+    IV = 0x80
+
+
+# SPE (start events of protection equipment) and OCI (output circuit information) bits
+SPE_GS, SPE_SL1, SPE_SL2, SPE_SL3, SPE_SIE, SPE_SRD = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+OCI_GC, OCI_CL1, OCI_CL2, OCI_CL3 = 0x01, 0x02, 0x04, 0x08
 
 
 class Qu(IntEnum):

@@ -91,8 +91,15 @@ class Parameters:
 
     # -- handlers ----------------------------------------------------------------------------
     def handle(self, session: Session, asdu: Asdu) -> None:
+        causes = (Cot.ACTIVATION, Cot.DEACTIVATION) if asdu.type_id is TypeId.P_AC_NA_1 \
+            else (Cot.ACTIVATION,)
+        if asdu.cot not in causes:
+            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+            return
         if len(asdu.objects) != 1:
-            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
+            session.respond(asdu.reply(
+                Cot.ACTIVATION_CON if asdu.cot == Cot.ACTIVATION else Cot.DEACTIVATION_CON,
+                negative=True))
             return
         if asdu.type_id is TypeId.P_AC_NA_1:
             self._activation(session, asdu)
