@@ -129,7 +129,7 @@ def test_end_of_initialisation_then_interrogation(port: int) -> None:
         data = asdus[1:-1]
         assert {asdu_header(a)[2] for a in data} == {20}
         assert {a[0] for a in data} == {1, 3, 13}  # single, double, float: no time tags, no counters
-        assert sum(asdu_header(a)[1] for a in data) == 16 + 8 + 4 + 8
+        assert sum(asdu_header(a)[1] for a in data) == 16 + 8 + 4 + 8 + 4  # + cyc1..cyc4
         m.close()
 
 

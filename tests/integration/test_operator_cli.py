@@ -117,7 +117,7 @@ def test_operator_commands_sighup_and_notifications(service: tuple[subprocess.Po
     proc, notes = service
     sock = str(site.parent / "ctl" / "control.sock")
     notes.wait_for("WATCHDOG=1")  # every 0.2 s: half of WATCHDOG_USEC
-    assert re.match(r"STATUS=0 masters connected, 46 points, \d+ queued events",
+    assert re.match(r"STATUS=0 masters connected, 50 points, \d+ queued events",
                     notes.wait_for("STATUS=.*"))
     out = status(site)
     assert "healthy (watchdog 0.4 s" in out and "simulation  True" in out

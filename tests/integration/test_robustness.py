@@ -358,7 +358,7 @@ def test_socket_fuzz_of_mutated_frames_leaves_the_outstation_serving() -> None:
         # still serving, and answering right
         asdus = _start_and_interrogate(port)
         assert asdus[0][:3] == bytes([100, 1, 7])
-        assert sum(a[1] & 0x7F for a in asdus[1:-1] if a[2] & 0x3F == 20) == 16 + 8 + 4 + 8
+        assert sum(a[1] & 0x7F for a in asdus[1:-1] if a[2] & 0x3F == 20) == 16 + 8 + 4 + 8 + 4
         assert _wait_until(lambda: rtu.call(lambda: len(sup.iec104.links)) == 0, 5)  # type: ignore[union-attr]
 
         gc.collect()
