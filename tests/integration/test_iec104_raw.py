@@ -14,7 +14,7 @@ import pytest
 
 from rtu.config import AppConfig, bench_config
 from rtu.iec.cs104.connection import ApciParameters
-from tests.integration.outstation_thread import OutstationThread
+from tests.integration.outstation_thread import OutstationThread, station_gi_objects
 from tests.integration.peers import free_tcp_port
 
 STARTDT_ACT = bytes.fromhex("68 04 07 00 00 00")
@@ -129,7 +129,7 @@ def test_end_of_initialisation_then_interrogation(port: int) -> None:
         data = asdus[1:-1]
         assert {asdu_header(a)[2] for a in data} == {20}
         assert {a[0] for a in data} == {1, 3, 13}  # single, double, float: no time tags, no counters
-        assert sum(asdu_header(a)[1] for a in data) == 16 + 8 + 4 + 8 + 5  # + 5 health points
+        assert sum(asdu_header(a)[1] for a in data) == station_gi_objects(bench_config())
         m.close()
 
 
