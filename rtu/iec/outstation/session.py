@@ -24,8 +24,8 @@ from rtu.iec.asdu.codec import (
     negative_mirror,
     object_size,
 )
-from rtu.iec.asdu.objects import Asdu, InformationObject
-from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.asdu.objects import Asdu, CounterInterrogationCommand, InformationObject
+from rtu.iec.asdu.types import FRZ_FREEZE_RESET, FRZ_RESET, Cot, TypeId
 from rtu.iec.outstation.events import (
     EventGroup,
     EventJournal,
@@ -93,6 +93,23 @@ class Interrogation:
     loss_epoch: int = 0  # the group's EventGroup.losses when it started
     # interrogations of other logical stations that follow this one (a broadcast)
     following: deque[Interrogation] = field(default_factory=deque)
+
+
+# parameter loading changes what the outstation reports: audited like commands
+_AUDITED_TYPES = frozenset(COMMAND_KINDS) | {TypeId.P_ME_NA_1, TypeId.P_ME_NB_1, TypeId.P_ME_NC_1,
+                                             TypeId.P_AC_NA_1}
+
+
+def audited(answer: Asdu) -> bool:
+    """Is ``answer`` one the command audit records: a command's, parameter loading's, or a
+    counter interrogation's that resets counters (FRZ 2, 3)?"""
+    if answer.type_id in _AUDITED_TYPES:
+        return True
+    if answer.type_id is TypeId.C_CI_NA_1 and answer.objects:
+        obj = answer.objects[0]
+        return isinstance(obj, CounterInterrogationCommand) \
+            and obj.frz in (FRZ_FREEZE_RESET, FRZ_RESET)
+    return False
 
 
 class Session:
@@ -214,7 +231,7 @@ class Session:
         """Queue a response; with ``after_events`` it follows every event queued so far (and,
         before data transfer has started, every event it will start with)."""
         audit = self.outstation.audit
-        if audit is not None and isinstance(response, Asdu) and response.type_id in COMMAND_KINDS:
+        if audit is not None and isinstance(response, Asdu) and audited(response):
             audit.answered(self.name, response, self.outstation.command_reason)
             self.outstation.command_reason = ""
         barrier = self.events.added if after_events and self.active else 0
