@@ -450,6 +450,7 @@ class Outstation:
         if asdu.common_address not in served and not (
             broadcast and asdu.type_id in _BROADCAST_TYPES
         ):
+            self.command_reason = f"no logical station at common address {asdu.common_address}"
             session.respond(asdu.reply(Cot.UNKNOWN_COMMON_ADDRESS, negative=True))
             return
         handler = HANDLERS.get(asdu.type_id)
