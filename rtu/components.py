@@ -9,6 +9,11 @@ component may use what an earlier one provides: relays drive the GPIO lines ``gp
 The supervisor calls :func:`build_field` and loops over what it returns; it names no source
 kind. ``build`` modules are imported only when their component is enabled, so a station
 without Modbus never imports pymodbus (nor open61850, nor the DLMS stack).
+
+The protocol servers are registered the same way (:data:`SERVERS`): each module's ``SERVER``
+is a :class:`ServerComponent` (the sections that reconfigure it, how it is built), and what it
+builds is a :class:`Server`: how it starts, reports readiness, health and status, hands its
+event groups to its successor on a live reload, and closes. The supervisor loops over them.
 """
 
 from __future__ import annotations
@@ -17,14 +22,14 @@ import importlib
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
 
     from rtu.config import AppConfig
     from rtu.config.reader import Reader
     from rtu.config.schema import Key
+    from rtu.iec.outstation import Outstation
     from rtu.points.commands import CommandExecutor
     from rtu.points.config import PrefixCheck
     from rtu.points.database import PointDatabase
@@ -32,9 +37,20 @@ if TYPE_CHECKING:
     from rtu.sources.base import Source
 
     # reads a component's section: (reader, its value, the points, [[points]] as written)
-    SectionParser = Callable[[Reader, object, Sequence[Point], object], object]
+    SectionParser = Callable[[Reader, object, tuple[Point, ...], object], object]
 
-__all__ = ["REGISTRY", "Component", "Field", "Parts", "build_field"]
+__all__ = [
+    "REGISTRY",
+    "SERVERS",
+    "Component",
+    "Field",
+    "Parts",
+    "Server",
+    "ServerComponent",
+    "build_field",
+    "build_servers",
+    "server_components",
+]
 
 # the field source folders, in build order; adding a source adds one line here
 REGISTRY: Final = (
@@ -45,6 +61,12 @@ REGISTRY: Final = (
     "rtu.sources.modbus",
     "rtu.sources.iec61850",
     "rtu.sources.dlms",
+)
+
+# the protocol servers (each module's SERVER), in the order they start and report
+SERVERS: Final = (
+    "rtu.servers.iec104_service",
+    "rtu.servers.iec101_service",
 )
 
 _T = TypeVar("_T")
@@ -67,6 +89,9 @@ class Component:
     # run after [[points]]; the result is AppConfig.sections[section]
     schema: Key | None = None
     parse: SectionParser | None = None
+    # where the document lists it (the key names in "expected one of ..."): after this
+    # section; "" or a section not found: at the end
+    listed_after: str = ""
 
 
 @dataclass(slots=True)
@@ -193,3 +218,105 @@ def build_field(config: AppConfig, db: PointDatabase, state_dir: Callable[[], Pa
             raise TypeError(f"{component.build} returned {type(parts).__name__}, not Parts")
         result.add(component.name, parts)
     return result
+
+
+# -- protocol servers --------------------------------------------------------------------------
+class Server(Protocol):
+    """A running protocol server as the supervisor drives it (built by a ServerComponent)."""
+
+    @property
+    def driver(self) -> object:
+        """The server object itself (Iec104Server...), for lookups by type."""
+        ...
+
+    @property
+    def sources(self) -> list[Source]:
+        """What the supervisor runs under its restart loop (a serial line); may be empty."""
+        ...
+
+    def event_groups(self) -> tuple[str, ...]:
+        """The outstation's event groups this server's masters read."""
+        ...
+
+    async def start(self) -> None:
+        """Open what must be open before READY=1 (a listening socket); OSError if it cannot."""
+        ...
+
+    def start_failed(self, exc: OSError) -> str:
+        """What a reload says when :meth:`start` raised ``exc``."""
+        ...
+
+    async def ready(self, grace: float) -> None:
+        """Wait (at most ``grace`` s, while running) for what READY=1 waits for."""
+        ...
+
+    def take_groups(self, old: Server) -> None:
+        """A live reload replaced ``old`` by this server: its queued events become ours."""
+        ...
+
+    def refresh(self) -> None:
+        """Files it reads may have changed in place (certificates); ValueError names one."""
+        ...
+
+    def check(self) -> str | None:
+        """The watchdog's check: what is wrong, or None."""
+        ...
+
+    def status(self) -> dict[str, Any]:
+        """Its entry in `rtu status` (under the component's name)."""
+        ...
+
+    def masters(self) -> list[dict[str, Any]]:
+        """The connected masters, for `rtu status`."""
+        ...
+
+    def summary(self) -> list[str]:
+        """Its parts of the one-line status (STATUS=) after the count of masters."""
+        ...
+
+    def links(self) -> dict[str, bool]:
+        """``link:...`` health signals: whether each of its links is up."""
+        ...
+
+    def waiting(self) -> bool:
+        """Whether answers are still waiting to go out (a reset of process waits for them)."""
+        ...
+
+    def frame_profile(self) -> dict[str, Any] | None:
+        """What `rtu monitor` needs to decode its frames (field sizes), None if fixed."""
+        ...
+
+    async def close(self) -> None:
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServerComponent:
+    """A protocol server as the registry knows it (its module's ``SERVER``)."""
+
+    name: str  # its section, and its key in `rtu status` (null when not enabled)
+    label: str  # how messages name it ("104")
+    sections: tuple[str, ...]  # what a reload plan names that replaces it while running
+    # builds it for a configuration (with the outstation it serves), None when not enabled
+    build: Callable[[Outstation, AppConfig], Server | None]
+
+
+def server_components() -> list[ServerComponent]:
+    """Every registered protocol server, in start order."""
+    found: list[ServerComponent] = []
+    for name in SERVERS:
+        component = importlib.import_module(name).SERVER
+        if not isinstance(component, ServerComponent):
+            raise TypeError(f"{name}.SERVER is not a ServerComponent")  # a registry mistake
+        found.append(component)
+    return found
+
+
+def build_servers(outstation: Outstation, config: AppConfig) -> dict[str, Server]:
+    """Every server the configuration enables, by component name, in start order."""
+    built: dict[str, Server] = {}
+    for component in server_components():
+        server = component.build(outstation, config)
+        if server is not None:
+            built[component.name] = server
+    return built

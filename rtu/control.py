@@ -43,11 +43,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from rtu.components import server_components
 from rtu.health import signal_rows, source_devices
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import UnknownPointError
 from rtu.points.model import Point, PointKind, PointValue, Quality
 from rtu.points.timestamps import utc_datetime
+from rtu.sources.simulated.source import SimulatedField
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -419,18 +421,11 @@ def points_snapshot(sup: Supervisor, pattern: str = "*") -> list[dict[str, Any]]
 
 def status_snapshot(sup: Supervisor) -> dict[str, Any]:
     outstation = sup.outstation
-    # the servers report their own state (no reaching into connections or sessions here)
-    iec104 = sup.iec104.status() if sup.iec104 is not None else None
-    masters = sup.iec104.masters() if sup.iec104 is not None else []
-    groups = [{
-        "name": group.name,
-        "backlog": len(group.backlog),
-        "overflowed": group.backlog.overflowed,
-        "lost": group.lost,
-        "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
-                      "overflowed": s.events.overflowed} for s in group.sessions],
-    } for group in outstation.groups.values()]
-    iec101 = sup.iec101.status() if sup.iec101 is not None else None
+    # the servers report their own state (no reaching into connections or sessions here);
+    # every registered server has its key, null when the configuration does not enable it
+    servers: dict[str, object] = {c.name: None for c in server_components()}
+    servers.update({name: server.status() for name, server in sup.servers.items()})
+    masters = [master for server in sup.servers.values() for master in server.masters()]
     running = {id(source): not task.done() for source, task in sup.source_tasks()}
     # a source may say how its field side is doing (status(): e.g. an IEC 61850 device's link)
     sources: list[dict[str, object]] = []
@@ -453,9 +448,8 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         "clock": outstation.clock_status(),
         "events_lost": outstation.events_lost_status(),
         "masters": masters,
-        "iec104": iec104,
-        "iec101": iec101,
-        "groups": groups,
+        **servers,
+        "groups": outstation.group_status(),
         "sources": sources,
         "devices": [{"name": d.name, "kind": d.kind, "source": d.source,
                      "communication": "OK" if d.ok else "unknown" if d.ok is None else "FAILED",
@@ -502,12 +496,11 @@ def _devices_state(source: str, devices: list[Any]) -> str:
 
 def status_line(sup: Supervisor) -> str:
     """The one-line summary systemd shows (``STATUS=``)."""
-    masters = len(sup.iec104.links) if sup.iec104 is not None else 0
+    masters = sum(len(server.masters()) for server in sup.servers.values())
     parts = [f"{masters} master{'s' if masters != 1 else ''} connected",
              f"{len(sup.db)} points", f"{sup.outstation.queued_events()} queued events"]
-    if sup.iec101 is not None:
-        link = sup.iec101.link
-        parts.append("101 link up" if link is not None and link.link_up else "101 link down")
+    for server in sup.servers.values():
+        parts.extend(server.summary())
     journal = sup.journal
     if sup.journal_unavailable:
         parts.append("RUNNING WITHOUT PERSISTENCE (event journal unavailable)")
@@ -521,17 +514,6 @@ def status_line(sup: Supervisor) -> str:
     elif sup.last_error:
         parts.append(f"last error: {sup.last_error}")
     return ", ".join(parts)
-
-
-def server_listening(server: object) -> bool:
-    """Whether an Iec104Server's listening socket is open (it keeps the asyncio.Server in
-    ``_server``; None before start and after close). A server without that attribute counts
-    as listening: a health check must not restart a healthy service because of a rename
-    (tests/unit/test_control.py guards the name)."""
-    if not hasattr(server, "_server"):
-        return True
-    inner = getattr(server, "_server", None)
-    return isinstance(inner, asyncio.AbstractServer) and inner.is_serving()
 
 
 _TRUE: Final = {"1", "true", "on", "yes"}
@@ -643,7 +625,7 @@ def sim_set(sup: Supervisor, name: str, text: str | float | bool) -> dict[str, A
         raise ControlError(f"{name} is not simulated ({fed}); only points with source = "
                            "\"sim\" can be set")
     value = parse_sim_value(point, text)
-    sup.sim.set(name, value)
+    sup.provided(SimulatedField).set(name, value)
     pv = sup.db.value(name)
     return {"name": name, "value": _value_json(pv.value), "quality": quality_text(pv.quality),
             "time": time_text(pv.timestamp)}

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -174,22 +173,8 @@ def _devices_of(source: object, running: bool) -> list[DeviceHealth]:
 def link_states(sup: Supervisor) -> dict[str, bool]:
     """``link:104:NAME`` and ``link:101:NAME`` signals of the configured servers."""
     links: dict[str, bool] = {}
-    groups = sup.outstation.groups
-    if sup.iec104 is not None:
-        settings = sup.iec104.settings
-        for event_group in settings.event_groups():
-            group = groups.get(event_group)
-            active = bool(group is not None and group.active)
-            links[f"link:104:{event_group}"] = active
-            prefix = f"{settings.group}/"
-            if event_group.startswith(prefix):
-                links[f"link:104:{event_group[len(prefix):]}"] = active
-    if sup.iec101 is not None:
-        line = sup.iec101
-        up = bool(line.link is not None and line.link.link_up)
-        device = line.settings.serial.device
-        for name in (line.group, device, os.path.basename(device)):
-            links[f"link:101:{name}"] = up
+    for server in sup.servers.values():  # each server names its own links
+        links.update(server.links())
     return links
 
 
@@ -337,7 +322,7 @@ class HealthSource:
         sup = self.supervisor
         if sup is None:
             return {}
-        tls = sup.iec104.settings.tls if sup.iec104 is not None else None
+        tls = sup.config.iec104.tls if sup.config.iec104 is not None else None
         values: dict[str, bool | None] = {
             "clock_synchronised": sup.outstation.time_valid,
             "journal": journal_healthy(sup),

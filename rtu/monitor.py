@@ -116,13 +116,13 @@ def socket_addresses(transport: object) -> tuple[str, str]:
 
 
 def profile_info(sup: Supervisor) -> dict[str, Any]:
-    """What the client needs to decode the 101 line's frames."""
-    line = sup.iec101
-    if line is None:
-        return {"iec101": None}
-    s = line.settings
-    return {"iec101": {"link": line.name, "link_address_size": s.link.address_size,
-                       "cot_size": s.cot_size, "ca_size": s.ca_size, "ioa_size": s.ioa_size}}
+    """What the client needs to decode the 101 line's frames (each server says it)."""
+    info: dict[str, Any] = {"iec101": None}
+    for name, server in sup.servers.items():
+        profile = server.frame_profile()
+        if profile is not None:
+            info[name] = profile
+    return info
 
 
 async def serve(sup: Supervisor, message: Mapping[str, Any], reader: asyncio.StreamReader,

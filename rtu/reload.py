@@ -80,7 +80,11 @@ def plan_reload(old: AppConfig, new: AppConfig) -> ReloadPlan:
     changed = tuple(
         f.name for f in dataclasses.fields(AppConfig)
         # where it came from and the file's digest say nothing about behaviour
-        if f.name not in ("source", "digest") and getattr(old, f.name) != getattr(new, f.name)
+        if f.name not in ("source", "digest", "sections")
+        and getattr(old, f.name) != getattr(new, f.name)
+    ) + tuple(  # the registered sources' sections (modbus, iec61850, dlms...), each by name
+        name for name in dict.fromkeys([*old.sections, *new.sections])
+        if old.section(name) != new.section(name)
     )
     return ReloadPlan(changed, rebuild=any(name not in LIVE_FIELDS for name in changed))
 

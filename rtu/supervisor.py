@@ -1,7 +1,8 @@
 """The composition root: builds the database, sources, outstation and servers, and runs them.
 
-The field side comes from the component registry (rtu/components.py): the supervisor builds
-what the configuration enables and runs its sources, without naming any source kind.
+The field side and the protocol servers come from the component registry (rtu/components.py):
+the supervisor builds what the configuration enables and runs it, without naming any source
+or server kind.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
-from hal.interfaces import RelayOutput
 from rtu.audit import Audit, build_audit
 from rtu.clockstate import (
     ClockOffsetStore,
@@ -25,9 +25,16 @@ from rtu.clockstate import (
     system_clock_synchronised,
     system_time_zone,
 )
-from rtu.components import Field, build_field
+from rtu.components import (
+    Field,
+    Server,
+    ServerComponent,
+    build_field,
+    build_servers,
+    server_components,
+)
 from rtu.config import AppConfig
-from rtu.control import ControlServer, control_socket_path, server_listening, status_line
+from rtu.control import ControlServer, control_socket_path, status_line
 from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_journal
 from rtu.health import HealthSource
 from rtu.iec.outstation import Outstation
@@ -46,17 +53,10 @@ from rtu.reload import (
     file_loader,
     load_or_error,
     mark_reinitialised,
-    move_group,
     plan_reload,
-    regroup,
 )
-from rtu.servers.iec101 import Iec101Server
-from rtu.servers.iec104 import Iec104Server
 from rtu.soe import SoeError, SoeLog, open_configured
 from rtu.sources.base import Source
-from rtu.sources.gpio.source import Board, DigitalSource
-from rtu.sources.relays.component import Relays
-from rtu.sources.simulated.source import SimulatedField
 from rtu.statedir import StateDirectoryError, state_directory, state_directory_path
 from rtu.watchdog import Watchdog, watchdog_interval
 from rtu.web.service import open_web
@@ -66,12 +66,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
+_SERVERS: Final = server_components()  # the registered protocol servers, in start order
 
 RESTART_BACKOFF_FIRST = 1.0  # seconds before a failed source is restarted; doubles each time
 RESTART_BACKOFF_MAX = 30.0
 CLOCK_CHECK_INTERVAL = 10.0  # seconds between two readings of the system clock's state
 CLOCK_OFFSET_FILE = "clock-offset.json"  # in the state directory
-FIRST_OPEN_GRACE = 1.0  # seconds READY waits for the 101 port's first open attempt
+FIRST_OPEN_GRACE = 1.0  # seconds READY waits for a server (the 101 port's first open attempt)
 RESET_ANSWER_WAIT = 5.0  # seconds a reset process waits for its ACT_CON to go out
 RESET_LINGER = 0.1  # seconds then left to the kernel to send it
 _TIMER_RECHECK = 1.0  # seconds: the periodic-data task looks at the outstation at least this often
@@ -119,8 +120,8 @@ class Supervisor:
                                      on_parameters=self._save_parameters)
         self._restore_parameters()
         self._set_up_clock(config)
-        self.iec104 = Iec104Server(self.outstation, config.iec104) if config.iec104 else None
-        self.iec101 = Iec101Server(self.outstation, config.iec101) if config.iec101 else None
+        # the protocol servers the configuration enables (registry order: 104, then 101)
+        self.servers: dict[str, Server] = build_servers(self.outstation, config)
         # the event journal: the groups exist now (the servers made them), no event yet
         self.journal = journal
         # why the enabled journal could not be had (None: it runs, or it is disabled); the
@@ -134,8 +135,9 @@ class Supervisor:
             self.outstation.attach_journal(journal)
         elif config.journal.enabled and journal_unavailable is None:
             self.journal = self._open_journal(config)
-        # field sources and serial servers, each run under _supervise (restart with backoff)
-        self.sources: list[Source] = [] if self.iec101 is None else [self.iec101]
+        # serial servers and field sources, each run under _supervise (restart with backoff)
+        self.sources: list[Source] = [s for server in self.servers.values()
+                                      for s in server.sources]
         self.sources.extend(self.field.sources)
         if self.health:
             self.sources.append(self.health)  # only when a point maps a health signal
@@ -160,9 +162,7 @@ class Supervisor:
         self.audit: Audit | None = None  # the command audit (rtu/audit.py), once running
         self._outstation_timer: asyncio.TimerHandle | None = None
 
-    # -- what the field components provide ------------------------------------------------------
-    # ``provided`` is the way in; the properties below only keep the names the operator socket
-    # (`rtu sim set`) and the tests used before the registry: nothing here composes anything.
+    # -- what the components provide -----------------------------------------------------------
     def provided(self, kind: type[_T]) -> _T:
         """The object of type ``kind`` a field component provides (LookupError if none)."""
         found = self.field.get(kind)
@@ -170,23 +170,12 @@ class Supervisor:
             raise LookupError(f"no field component provides a {kind.__name__}")
         return found
 
-    @property
-    def sim(self) -> SimulatedField:
-        return self.provided(SimulatedField)
-
-    @property
-    def relays(self) -> dict[str, RelayOutput]:
-        return self.provided(Relays).outputs
-
-    @property
-    def digital(self) -> DigitalSource | None:
-        board = self.field.get(Board)
-        return board.inputs if board is not None else None
-
-    @property
-    def iec61850(self) -> list[Source]:
-        return list(self.field.parts["iec61850"].sources) if "iec61850" in self.field.parts \
-            else []
+    def server(self, kind: type[_T]) -> _T | None:
+        """The running server of type ``kind`` (Iec104Server...), None if none is enabled."""
+        for server in self.servers.values():
+            if isinstance(server.driver, kind):
+                return server.driver
+        return None
 
     def _open_journal(self, config: AppConfig) -> JournalWriter | None:
         """Open the journal file and queue what it holds before anything else. Start-up never
@@ -250,8 +239,8 @@ class Supervisor:
 
     async def start(self) -> None:
         """Open every server; returns once all are listening."""
-        if self.iec104 is not None:
-            await self.iec104.start()
+        for server in self.servers.values():
+            await server.start()
         if self._outstation_timer is None:
             self._arm_outstation_timer()
 
@@ -384,16 +373,12 @@ class Supervisor:
         await asyncio.gather(*(t for _, t in stopping), return_exceptions=True)
 
     async def _first_open_attempts(self) -> None:
-        """Wait (at most FIRST_OPEN_GRACE) for the 101 port's first open attempt: it is
-        synchronous, so it has succeeded by then or failed and is retrying."""
-        if self.iec101 is None or self._tg is None:
+        """Wait (at most FIRST_OPEN_GRACE each) for what each server's readiness needs (the
+        101 port's first open attempt: it has succeeded by then or failed and is retrying)."""
+        if self._tg is None:
             return
-        with suppress(TimeoutError):
-            async with asyncio.timeout(FIRST_OPEN_GRACE):  # not wait_for: gh-86296 (3.11)
-                await self.iec101.opened.wait()
-        if not self.iec101.opened.is_set():
-            log.warning("%s is not open (retrying in the background); ready without it",
-                        self.iec101.name)
+        for server in list(self.servers.values()):
+            await server.ready(FIRST_OPEN_GRACE)
 
     async def _start_service(self) -> None:
         """The watchdog/status task and the operator socket (once per run)."""
@@ -401,7 +386,8 @@ class Supervisor:
         if self.watchdog is None:
             self.watchdog = Watchdog(notify, timeout=watchdog_interval(),
                                      status=lambda: status_line(self))
-            self.watchdog.add_check("iec104", self._check_iec104)
+            for component in _SERVERS:
+                self.watchdog.add_check(component.name, self._server_check(component.name))
             self.watchdog.add_check("tasks", self._check_tasks)
         self._service_tasks.append(self._tg.create_task(self.watchdog.run(), name="watchdog"))
         self._service_tasks.append(self._tg.create_task(self._watch_clock(), name="clock"))
@@ -425,10 +411,14 @@ class Supervisor:
         await self._open_control()
         self.web = await open_web(self, self.web)
 
-    def _check_iec104(self) -> str | None:
-        if self.iec104 is None or self._reload_lock.locked() or server_listening(self.iec104):
-            return None
-        return "the 104 listening socket is closed"
+    def _server_check(self, name: str) -> Callable[[], str | None]:
+        """The watchdog's check of server ``name`` (whichever instance runs at the time)."""
+        def check() -> str | None:
+            server = self.servers.get(name)
+            if server is None or self._reload_lock.locked():
+                return None
+            return server.check()
+        return check
 
     def _check_tasks(self) -> str | None:
         """Critical tasks: every source's supervisor loop (it only ends when cancelled)."""
@@ -500,11 +490,14 @@ class Supervisor:
                     await self._rebuild(new)
                 else:
                     await self._apply_live(new, plan)
-                if self.iec104 is not None and not plan.touches("iec104"):
+                for component in _SERVERS:
+                    server = self.servers.get(component.name)
+                    if server is None or any(plan.touches(s) for s in component.sections):
+                        continue
                     try:  # certificate, key and CRL files may have changed in place
-                        self.iec104.reload_tls()
-                    except ValueError as exc:  # TlsConfigError: rtu.servers.tls is optional
-                        raise ReloadError(f"[iec104.tls]: {exc}") from exc
+                        server.refresh()
+                    except ValueError as exc:
+                        raise ReloadError(str(exc)) from exc
             except ReloadError as exc:
                 self.reload_error = str(exc)
                 log.error("reload failed, running configuration kept: %s", exc)
@@ -521,10 +514,9 @@ class Supervisor:
 
     async def _apply_live(self, new: AppConfig, plan: ReloadPlan) -> None:
         """Same field side: keep the database, the outstation and its event queues."""
-        if plan.touches("iec104"):
-            await self._replace_iec104(new)
-        if plan.touches("iec101") or plan.touches("field_sizes"):
-            await self._replace_iec101(new)
+        for component in _SERVERS:
+            if any(plan.touches(section) for section in component.sections):
+                await self._replace_server(component, new)
         if plan.touches("station"):
             self.outstation.reconfigure(new.station)
             self.outstation.time_zone = system_time_zone() if new.station.local_time else None
@@ -541,56 +533,49 @@ class Supervisor:
         if plan.touches("web"):
             self.web = await open_web(self, self.web)
 
-    async def _replace_iec104(self, new: AppConfig) -> None:
-        old = self.iec104
+    async def _replace_server(self, component: ServerComponent, new: AppConfig) -> None:
+        """Replace a running server with one built for ``new``, its queued events kept (a
+        server disabled drops its event groups). If the new one cannot start, the old
+        configuration's server is started again and the reload fails."""
+        old = self.servers.get(component.name)
         if old is not None:
+            await self._stop_sources(old.sources)  # a serial line: closes the port and session
+            for source in old.sources:
+                self.sources.remove(source)
             await old.close()  # sessions close: unacknowledged events go back to the backlog
-        settings = new.iec104
-        if settings is None:
+            del self.servers[component.name]
+        server = component.build(self.outstation, new)
+        if server is None:
             if old is not None:
-                for name in old.settings.event_groups():
-                    drop_group(self.outstation, name)
-            self.iec104 = None
+                for group in old.event_groups():
+                    drop_group(self.outstation, group)
             return
-        server = Iec104Server(self.outstation, settings)
         try:
             await server.start()
         except OSError as exc:
-            if old is not None:
-                self.iec104 = Iec104Server(self.outstation, old.settings)
-                await self.iec104.start()
-            raise ReloadError(f"104: cannot listen on {settings.host}:{settings.port}: "
-                              f"{exc.strerror or exc}") from exc
+            again = component.build(self.outstation, self.config) if old is not None else None
+            if again is not None:
+                await again.start()
+                self._add_server(component.name, again)
+            raise ReloadError(server.start_failed(exc)) from exc
         if old is not None:
-            regroup(self.outstation, old.settings.event_groups(), settings.event_groups())
-        self.iec104 = server
+            server.take_groups(old)
+        self._add_server(component.name, server)
+        if self._tg is not None:
+            await server.ready(FIRST_OPEN_GRACE)
 
-    async def _replace_iec101(self, new: AppConfig) -> None:
-        old = self.iec101
-        if old is not None:
-            await self._stop_sources([old])  # closes the port and the session
-            self.sources.remove(old)
-        settings = new.iec101
-        if settings is None:
-            if old is not None:
-                drop_group(self.outstation, old.group)
-            self.iec101 = None
-            return
-        server = Iec101Server(self.outstation, settings)
-        if old is not None:
-            move_group(self.outstation, old.group, server.group)
-        self.iec101 = server
-        self.sources.append(server)
-        self._start_sources([server])
-        await self._first_open_attempts()
+    def _add_server(self, name: str, server: Server) -> None:
+        self.servers[name] = server
+        self.sources.extend(server.sources)
+        self._start_sources(server.sources)
 
     async def _rebuild(self, new: AppConfig, *, remote_reset: bool = False) -> None:
         """The field side changed: stop everything, compose the new configuration, carry the
         queued events over, start again. If the new one cannot be built, the old one is built
         again (and the reload fails)."""
         await self._stop_sources()
-        if self.iec104 is not None:
-            await self.iec104.close()
+        for server in self.servers.values():
+            await server.close()
         kept = self.field.keep(new)  # e.g. the positions of relays configured as before
         old_outstation = self.outstation
         await self.close()
@@ -620,10 +605,14 @@ class Supervisor:
         if self.soe is not None:
             self.soe.attach(self.outstation)
         self.outstation.audit = self.audit
-        try:
-            await self.start()
-        except OSError as exc:
-            failure = ReloadError(f"104: cannot listen again: {exc}")
+        for component in _SERVERS:
+            running = self.servers.get(component.name)
+            try:
+                if running is not None:
+                    await running.start()
+            except OSError as exc:
+                failure = ReloadError(f"{component.label}: cannot listen again: {exc}")
+                break
         self._start_sources()
         await self._first_open_attempts()
         if failure is not None:
@@ -638,8 +627,7 @@ class Supervisor:
         self.field = fresh.field
         self.commands = fresh.commands
         self.outstation = fresh.outstation
-        self.iec104 = fresh.iec104
-        self.iec101 = fresh.iec101
+        self.servers = fresh.servers
         self.sources = fresh.sources
         self.health = fresh.health
         self.health.supervisor = self  # its signals read the running supervisor, not ``fresh``
@@ -648,8 +636,8 @@ class Supervisor:
         if self._outstation_timer is not None:
             self._outstation_timer.cancel()
             self._outstation_timer = None
-        if self.iec104 is not None:
-            await self.iec104.close()
+        for server in self.servers.values():
+            await server.close()
         self.outstation.close()
         self.field.close()
 
@@ -692,10 +680,7 @@ class Supervisor:
         while time.monotonic() < deadline:
             waiting = any(s.responses for g in self.outstation.groups.values()
                           for s in g.sessions)
-            if self.iec104 is not None:
-                waiting = waiting or any(
-                    link.transport is not None and link.transport.get_write_buffer_size()
-                    for link in self.iec104.links)
+            waiting = waiting or any(server.waiting() for server in self.servers.values())
             if not waiting:
                 await asyncio.sleep(RESET_LINGER)  # the kernel sends what it holds
                 return

@@ -18,12 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from rtu.components import Component, components
 from rtu.config.locate import key_lines, line_of
 from rtu.config.reader import MISSING, ConfigError, Reader, show
-from rtu.config.schema import Table, json_schema
+from rtu.config.schema import Key, Table, json_schema
 from rtu.config.service import (
     JOURNAL,
     LOGGING,
@@ -46,10 +46,7 @@ from rtu.servers.iec104 import Iec104Settings
 from rtu.servers.iec104_config import IEC104, parse_iec104
 from rtu.soe import SOE, SoeConfig, parse_soe
 from rtu.sources.adc.config import ADC, AdcConfig, parse_adc
-from rtu.sources.dlms.config import DLMS, DlmsConfig, parse_dlms
 from rtu.sources.gpio.config import GPIO, GpioConfig, parse_gpio
-from rtu.sources.iec61850.config import IEC61850, IEC61850_SECTION, Iec61850Config, parse_iec61850
-from rtu.sources.modbus.config import MODBUS, ModbusConfig, parse_modbus
 from rtu.sources.relays.config import (
     COMMANDS,
     RELAYS,
@@ -74,15 +71,28 @@ _BENCH_SOURCE: Final = "<bench>"
 _BOM: Final = "\ufeff"
 
 _COMPONENTS: Final = components()  # the registry (rtu/components.py), in its order
-# sources that bring their own section (a new source: no AppConfig field of its own)
+# sources that bring their own section, read after [[points]] (no AppConfig field of their
+# own: AppConfig.section(name), typed by an accessor beside the section, e.g. modbus_config)
 _SECTIONS: Final[tuple[Component, ...]] = tuple(
     c for c in _COMPONENTS if c.schema is not None and c.parse is not None)
-# the file, section by section, in the order errors are reported
-DOCUMENT: Final = Table("the whole document", (
-    STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, MODBUS, GPIO, ADC,
-    SERVICE, JOURNAL, IEC61850_SECTION, DLMS, WEB, SOE,
-    *(c.schema for c in _SECTIONS if c.schema),
-))
+
+
+def _document(sections: list[Key]) -> Table:
+    """The file's sections, with each registered one where it says it is listed."""
+    for component in _SECTIONS:
+        assert component.schema is not None
+        names = [key.name for key in sections]
+        at = (names.index(component.listed_after) + 1 if component.listed_after in names
+              else len(sections))
+        sections.insert(at, component.schema)
+    return Table("the whole document", tuple(sections))
+
+
+# the file, section by section
+DOCUMENT: Final = _document([
+    STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, GPIO, ADC,
+    SERVICE, JOURNAL, WEB, SOE,
+])
 # what may feed a point or take a command besides a relay: what each component registers
 _POINT_SOURCES: Final = PointSources(
     names=(*(c.point_source for c in _COMPONENTS if c.point_source and not c.check_source),
@@ -105,16 +115,14 @@ class AppConfig:
     simulation: SimulationConfig
     logging: LoggingConfig
     iec101: Iec101Settings | None = None  # None without an enabled [iec101] section
-    modbus: ModbusConfig = field(default_factory=ModbusConfig)  # no buses, no devices without a [modbus] section
     gpio: GpioConfig = field(default_factory=GpioConfig)  # no inputs without a [gpio] section
     adc: AdcConfig = field(default_factory=AdcConfig)  # no ADCs without an [adc] section
     service: ServiceConfig = field(default_factory=ServiceConfig)  # [service]: operator socket, reload policy
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: persistent event journal (off)
-    iec61850: Iec61850Config = field(default_factory=Iec61850Config)  # frozen; [iec61850] devices
-    dlms: DlmsConfig = field(default_factory=DlmsConfig)  # (frozen) [dlms]: meters
     web: WebSettings | None = None  # [web]: the diagnostics page (rtu/web/settings.py); off
     soe: SoeConfig = field(default_factory=SoeConfig)  # [soe]: sequence-of-events log, audit
-    # the sections of components registered with their own parser (Component.parse)
+    # the sections of components registered with their own parser (Component.parse):
+    # [modbus], [iec61850], [dlms] and any new source's
     sections: Mapping[str, object] = field(default_factory=dict)
     digest: str = ""  # SHA-256 (hex) of the bytes read: what `rtu status` reports as running
 
@@ -209,24 +217,21 @@ def _parse(p: Reader, data: object) -> AppConfig:
     raw_points = doc.get("points", MISSING)
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
     station, points = resolve_events_lost(p, station, points)
-    modbus = parse_modbus(p, doc.get("modbus", MISSING), points, raw_points)
-    iec61850 = parse_iec61850(p, doc.get(IEC61850, MISSING), points, raw_points)
-    dlms = parse_dlms(p, doc.get("dlms", MISSING), points, raw_points)
-    web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
-    soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
+    # the registered sections that depend on the points (Modbus, IEC 61850, DLMS...)
     sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)
                 for c in _SECTIONS if c.parse is not None}
+    web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
+    soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
     if (station is not None and station.command_originators and iec101 is not None
             and field_sizes.cot_size == 1):
         p.error("station.command_originators",
                 "needs an originator address, which 101 with station.cot_size 1 does not "
                 "carry: set cot_size = 2 (the master must send its originator address) or "
                 "leave command_originators empty")
+    # a gateway section's devices (DLMS meters, IEC 61850 devices) may each be a station
     points = _gateway_stations(p, points, [
-        (f"dlms.meters[{i}]", m.common_address, m.point_names())
-        for i, m in enumerate(dlms.meters if dlms is not None else ())] + [
-        (f"{IEC61850}.devices[{i}]", d.common_address, d.point_names())
-        for i, d in enumerate(iec61850.devices if iec61850 is not None else ())])
+        station for section in sections.values() if isinstance(section, GatewayStations)
+        for station in section.logical_stations()])
     ca_max = 0xFE if field_sizes.ca_size == 1 else 0xFFFE
     for i, point in enumerate(points):
         if point.common_address > ca_max:
@@ -245,10 +250,17 @@ def _parse(p: Reader, data: object) -> AppConfig:
     return AppConfig(
         source=p.source, station=station, field_sizes=field_sizes, iec104=iec104,
         points=points, relays=relays, commands=commands, simulation=simulation,
-        logging=logging_config, iec101=iec101, modbus=modbus, gpio=gpio, adc=adc,
-        service=service, journal=journal, iec61850=iec61850, dlms=dlms, web=web, soe=soe,
+        logging=logging_config, iec101=iec101, gpio=gpio, adc=adc,
+        service=service, journal=journal, web=web, soe=soe,
         sections=sections,
     )
+
+
+@runtime_checkable
+class GatewayStations(Protocol):
+    """A registered section whose devices may each be their own logical station."""
+
+    def logical_stations(self) -> list[tuple[str, int, tuple[str, ...]]]: ...
 
 
 def _gateway_stations(p: Reader, points: tuple[Point, ...],

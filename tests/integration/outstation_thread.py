@@ -12,6 +12,7 @@ from typing import Any, Self, TypeVar
 
 from rtu.config import AppConfig
 from rtu.points.model import PointKind
+from rtu.servers.iec101 import Iec101Server
 from rtu.supervisor import Supervisor
 
 T = TypeVar("T")
@@ -45,9 +46,10 @@ class OutstationThread:
         async def start() -> Supervisor:
             sup = Supervisor(self.config)
             await sup.start()
-            if sup.iec101 is not None:  # the serial server runs as a task, like in run()
-                self._serial_task = asyncio.get_running_loop().create_task(sup.iec101.run())
-                await asyncio.wait_for(sup.iec101.opened.wait(), 5)
+            line = sup.server(Iec101Server)
+            if line is not None:  # the serial server runs as a task, like in run()
+                self._serial_task = asyncio.get_running_loop().create_task(line.run())
+                await asyncio.wait_for(line.opened.wait(), 5)
             return sup
 
         self.supervisor = self.run(start())

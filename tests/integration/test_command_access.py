@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from rtu.config import AppConfig, bench_config
+from rtu.sources.relays.component import Relays
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import (
     C104Master,
@@ -46,7 +47,7 @@ def test_listed_originator_commands(rtu: OutstationThread) -> None:
         assert result.act_con is not None and not result.negative
         assert result.act_con["oa"] == 2
         m.wait_act_term(5001, since=result.since)
-    assert rtu.call(lambda: rtu.sup.relays["relay1"].state) is True
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay1"].state) is True
 
 
 def test_unlisted_originator_gets_negative_confirmation_and_a_warning(
@@ -66,7 +67,7 @@ def test_unlisted_originator_gets_negative_confirmation_and_a_warning(
     record = wait_log(caplog, "C_SC_NA_1", "originator address 7", "command_originators",
                       "104:127.0.0.1:")
     assert record.name == OUTSTATION_LOGGER
-    assert rtu.call(lambda: rtu.sup.relays["relay1"].operations) == []
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay1"].operations) == []
 
 
 @pytest.mark.parametrize("oa", [0, 3])

@@ -25,6 +25,7 @@ import pytest
 from rtu.config import JournalConfig
 from rtu.eventstore import EventStore
 from rtu.reload import ReloadError
+from rtu.sources.simulated.source import SimulatedField
 from tests.integration.peers import (
     COT_SPONTANEOUS,
     C104Master,
@@ -276,11 +277,11 @@ def test_a_rebuild_reload_keeps_the_journal(tmp_path: Path) -> None:
     box = Running(config)
     try:
         sup = box.sup
-        box.call(lambda: (sup.sim.set("di01", True), sup.sim.set("di02", True)))
+        box.call(lambda: (sup.provided(SimulatedField).set("di01", True), sup.provided(SimulatedField).set("di02", True)))
         fewer = dataclasses.replace(sup.config, points=tuple(
             p for p in sup.config.points if p.name != "di16"))
         assert box.run(sup.reload(fewer)) == "points changed; rebuilding the field side"
-        box.call(lambda: sup.sim.set("di03", True))
+        box.call(lambda: sup.provided(SimulatedField).set("di03", True))
         moved = dataclasses.replace(fewer, journal=dataclasses.replace(fewer.journal,
                                                                        path="other.sqlite3"))
         with pytest.raises(ReloadError, match="journal.path changed: restart"):

@@ -20,6 +20,7 @@ import pytest
 
 from rtu.config import parse_config
 from rtu.points.model import Quality
+from rtu.sources.gpio.source import Board
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import C104Master, free_tcp_port
 from tests.unit.hal.fake_gpiod import FakeGpiod, Value, pi5_gpiod
@@ -142,7 +143,7 @@ def gpiod(monkeypatch: pytest.MonkeyPatch) -> FakeGpiod:
 def rtu(gpiod: FakeGpiod) -> Iterator[OutstationThread]:
     config = parse_config(tomllib.loads(CONFIG), "e2e.toml")
     with OutstationThread(config, free_tcp_port()) as outstation:
-        digital = outstation.sup.digital
+        digital = outstation.sup.provided(Board).inputs
         assert digital is not None and digital in outstation.sup.sources
         task = outstation.call(lambda: asyncio.ensure_future(digital.run()))
         wait_until(lambda: outstation.call(lambda: digital._wake is not None))

@@ -20,7 +20,10 @@ import pytest
 
 from rtu.config import AppConfig, bench_config
 from rtu.iec.cs101.link import LinkMode, LinkParameters
-from rtu.servers.iec101 import Iec101Settings, SerialSettings
+from rtu.points.model import PointKind
+from rtu.servers.iec101 import Iec101Server, Iec101Settings, SerialSettings
+from rtu.sources.relays.component import Relays
+from rtu.sources.simulated.source import SimulatedField
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import Raw104Client, free_tcp_port
 from tests.integration.serial_peers import (
@@ -100,7 +103,7 @@ def test_unbalanced_session_decoded_by_wireshark(pty_pair: tuple[int, str], tmp_
         assert ei.asdu_header()["type_id"] == M_EI_NA_1 and ei.asdu_header()["cot"] == 4
 
         # a lost answer: the same FCB again gets the identical frame, nothing is taken twice
-        rtu.call(rtu.sup.sim.set, "di01", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di01", True)
         first = m.request(REQUEST_CLASS_1)
         again = m.request(REQUEST_CLASS_1, toggle=False)
         assert first.raw == again.raw and first.asdu_header()["type_id"] == 30
@@ -117,7 +120,8 @@ def test_unbalanced_session_decoded_by_wireshark(pty_pair: tuple[int, str], tmp_
             m, lambda f: f.asdu_header()["type_id"] == C_IC_NA_1 and f.asdu_header()["cot"] == 10))
         assert gi[0]["type_id"] == C_IC_NA_1 and gi[0]["cot"] == 7
         assert {a["cot"] for a in gi[1:-1]} == {20}
-        assert sum(int(a["count"]) for a in gi[1:-1] if a["type_id"] == 1) == 24 + 5  # type: ignore[call-overload]  # + health
+        singles = sum(1 for p in bench_config().points if p.kind is PointKind.SINGLE)
+        assert sum(int(a["count"]) for a in gi[1:-1] if a["type_id"] == 1) == singles  # type: ignore[call-overload]
 
         # line noise between frames is skipped
         m.write(b"\x00\xff\x68\x03\x10\x55", record=False)
@@ -130,7 +134,7 @@ def test_unbalanced_session_decoded_by_wireshark(pty_pair: tuple[int, str], tmp_
             m, lambda f: f.asdu_header()["type_id"] == C_SC_NA_1 and f.asdu_header()["cot"] == 10))
         assert [(a["type_id"], a["cot"]) for a in seen if a["type_id"] in (30, 45)][-2:] == [
             (30, 11), (45, 10)]
-        assert rtu.call(lambda: rtu.sup.relays["relay2"].state) is True
+        assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay2"].state) is True
 
         # negative confirmation: unknown IOA
         assert m.user_data(sc(5999, True)) is not None
@@ -201,7 +205,7 @@ def test_balanced_link_establishment_and_confirmed_user_data(pty_pair: tuple[int
                 break
         assert frames[0]["cot"] == 7 and {a["cot"] for a in frames[1:-1]} == {20}
         # an event reaches us spontaneously, without any polling
-        rtu.call(rtu.sup.sim.set, "di02", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di02", True)
         ev = m.read()
         assert ev.asdu_header()["type_id"] == 30 and ev.asdu_header()["cot"] == 3
         m.answer(ev, SEC_ACK)
@@ -282,7 +286,7 @@ def test_a_yanked_adapter_is_reopened_and_no_event_is_lost(tmp_path: Path) -> No
             m = open_master()
             m.reset()
             poll_class1_until(m, lambda f: f.asdu_header()["type_id"] == M_EI_NA_1)
-            server = rtu.sup.iec101
+            server = rtu.sup.server(Iec101Server)
             assert server is not None
             socat.kill()  # the adapter is pulled out
             socat.wait(5)
@@ -292,7 +296,7 @@ def test_a_yanked_adapter_is_reopened_and_no_event_is_lost(tmp_path: Path) -> No
                 assert time.monotonic() < deadline, "the loss of the port was not noticed"
                 time.sleep(0.05)
             for value in (True, False, True):  # events while the line is gone
-                rtu.call(rtu.sup.sim.set, "di06", value)
+                rtu.call(rtu.sup.provided(SimulatedField).set, "di06", value)
             socat = adapter()  # plugged in again
             m = open_master()
             deadline = time.monotonic() + 10
@@ -320,7 +324,8 @@ HALF_HEADER = bytes.fromhex("68 09 09")  # a long frame's header, cut off by a q
 
 def _fragments_dropped(rtu: OutstationThread) -> int:
     def read() -> int:
-        link = rtu.sup.iec101.link if rtu.sup.iec101 is not None else None
+        line = rtu.sup.server(Iec101Server)
+        link = line.link if line is not None else None
         return link.statistics["fragments_dropped"] if link is not None else -1
     return int(rtu.call(read))
 
@@ -395,7 +400,7 @@ def test_balanced_command_before_our_link_is_up_is_answered_in_order(
         m.write(variable_frame(m._control(USER_DATA_CONFIRMED, True), m.address, command))
         _secondary_answer(m)
         deadline = time.monotonic() + 5
-        while rtu.call(lambda: rtu.sup.relays["relay1"].get()) is not True:
+        while rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay1"].get()) is not True:
             assert time.monotonic() < deadline, "the command was not executed"
             time.sleep(0.05)
         time.sleep(0.3)  # its ACT_TERM is queued by now

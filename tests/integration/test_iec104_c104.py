@@ -13,6 +13,9 @@ import pytest
 from rtu.config import AppConfig, bench_config
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.points.model import Quality
+from rtu.servers.iec104 import Iec104Server
+from rtu.sources.relays.component import Relays
+from rtu.sources.simulated.source import SimulatedField
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import (
     C104Master,
@@ -52,8 +55,8 @@ def master(rtu):
 
 
 def test_general_interrogation_contents_and_order(rtu, master) -> None:
-    rtu.call(rtu.sup.sim.set, "di03", True)
-    rtu.call(rtu.sup.sim.set, "ai2", 42.5)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "di03", True)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "ai2", 42.5)
     since = master.mark()
     assert master.interrogation(qoi=20)
     gi = [r for r in master.received.snapshot(since) if r["format"] == "I"
@@ -103,7 +106,7 @@ def test_direct_command_pulses_relay_and_terminates_after_execution(rtu, master)
     assert result.act_con is not None and not result.negative
     term = master.wait_act_term(5001, since=result.since)
     assert not term["negative"]
-    assert rtu.call(lambda: rtu.sup.relays["relay1"].state) is True
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay1"].state) is True
     feedback = master.wait_for(lambda r: r.get("type") == "M_SP_TB_1" and r.get("ioa") == 1101,
                                since=result.since)
     assert feedback["cot"] == COT_RETURN_REMOTE
@@ -115,7 +118,7 @@ def test_short_pulse_relay_returns_before_act_term(rtu, master) -> None:
     result = master.single_command(5002, True, qu=1)
     term = master.wait_act_term(5002, since=result.since, timeout=3.0)
     assert not term["negative"]
-    assert rtu.call(lambda: rtu.sup.relays["relay2"].operations) == [True, False]
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay2"].operations) == [True, False]
 
 
 def test_select_before_operate_through_c104(rtu, master) -> None:
@@ -123,7 +126,7 @@ def test_select_before_operate_through_c104(rtu, master) -> None:
     assert result.select_con is not None and not result.select_con["negative"]
     assert result.act_con is not None and not result.act_con["negative"]
     assert result.act_term is not None and not result.act_term["negative"]
-    assert rtu.call(lambda: rtu.sup.relays["relay3"].state) is True
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay3"].state) is True
 
 
 def test_blocked_point_gets_negative_confirmation(rtu, master) -> None:
@@ -131,7 +134,7 @@ def test_blocked_point_gets_negative_confirmation(rtu, master) -> None:
     result = master.single_command(5004, True)
     assert result.negative is True
     assert result.act_con is not None and result.act_con["negative"]
-    assert rtu.call(lambda: rtu.sup.relays["relay4"].operations) == []
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay4"].operations) == []
 
 
 def test_unknown_ioa_and_common_address(rtu) -> None:
@@ -184,7 +187,7 @@ def test_read_clock_sync_counter_interrogation_and_test(rtu, master) -> None:
                           since=since)
     assert not con["negative"]
     assert rtu.call(lambda: rtu.sup.outstation.clock_synchronised)
-    rtu.call(rtu.sup.sim.set, "counter1", 1234)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "counter1", 1234)
     since = master.mark()
     assert master.counter_interrogation(rqt=5, frz=0)
     counters = master.asdus(since, type="M_IT_NA_1", cot=37)
@@ -199,7 +202,7 @@ def test_events_while_disconnected_are_delivered_in_order_after_reconnect(rtu) -
         m.stopdt()
         time.sleep(0.2)
         for i in range(6):
-            rtu.call(rtu.sup.sim.set, "di07", i % 2 == 0)
+            rtu.call(rtu.sup.provided(SimulatedField).set, "di07", i % 2 == 0)
         assert rtu.call(rtu.sup.outstation.queued_events) >= 6
         since = m.mark()
         m.startdt()
@@ -208,7 +211,7 @@ def test_events_while_disconnected_are_delivered_in_order_after_reconnect(rtu) -
         assert [o["data"][:2] for o in events["objects"]] == ["01", "00"] * 3
     # a whole new master connection gets what happened while nobody was connected
     time.sleep(0.3)
-    rtu.call(rtu.sup.sim.set, "di08", True)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "di08", True)
     with C104Master(rtu.port, ca=1) as m2:
         m2.wait_connected(5)
         m2.wait_for(lambda r: r.get("type") == "M_SP_TB_1" and r.get("ioa") == 1008)
@@ -230,8 +233,8 @@ def test_wireshark_decodes_the_whole_exchange_without_malformed_frames(rtu, tmp_
           C104Master(rtu.port, ca=1) as m):
         m.wait_connected(5)
         assert m.interrogation(qoi=20)
-        rtu.call(rtu.sup.sim.set, "di09", True)
-        rtu.call(rtu.sup.sim.set, "ai3", 12.5)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di09", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "ai3", 12.5)
         m.wait_for(lambda r: r.get("type") == "M_ME_TF_1")
         result = m.single_command(5006, True, select=True)
         assert result.act_term is not None
@@ -251,7 +254,7 @@ def test_wireshark_decodes_the_whole_exchange_without_malformed_frames(rtu, tmp_
 # -- issue 15: truthful time tags and safe commands --------------------------------------------
 def _event(rtu, master, name: str, ioa: int, value: bool) -> dict:
     since = master.mark()
-    rtu.call(rtu.sup.sim.set, name, value)
+    rtu.call(rtu.sup.provided(SimulatedField).set, name, value)
     return master.wait_for(lambda r: r.get("type") == "M_SP_TB_1" and r.get("ioa") == ioa,
                            since=since)
 
@@ -273,14 +276,14 @@ def test_a_stale_time_tagged_command_is_refused_and_a_fresh_one_executed(rtu, ma
     con = master.wait_for(lambda r: r.get("type") == "C_SC_TA_1" and r.get("cot") == COT_ACT_CON,
                           since=stale.since)
     assert con["negative"]
-    assert rtu.call(lambda: rtu.sup.relays["relay6"].get()) is False
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay6"].get()) is False
     fresh = master.single_command_at(5006, True, dt.datetime.now(dt.UTC), qu=3)
     con = master.wait_for(lambda r: r.get("type") == "C_SC_TA_1" and r.get("cot") == COT_ACT_CON,
                           since=fresh.since)
     assert not con["negative"]
     master.wait_for(lambda r: r.get("type") == "C_SC_TA_1" and r.get("cot") == COT_ACT_TERM,
                     since=fresh.since)
-    assert rtu.call(lambda: rtu.sup.relays["relay6"].get()) is True
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay6"].get()) is True
 
 
 @pytest.fixture
@@ -313,7 +316,7 @@ def test_a_lapsed_or_orphaned_selection_does_not_block_another_master(rtu_short_
         # gone means the outstation has seen the connection close (the close and c104's
         # command race otherwise: either may be read first)
         deadline = time.monotonic() + 5
-        while rtu.call(lambda: len(rtu.sup.iec104.links)) > 1 and time.monotonic() < deadline:
+        while rtu.call(lambda: len(rtu.sup.server(Iec104Server).links)) > 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         result = master.single_command(5008, True, qu=3)
         assert result.act_con is not None and not result.act_con["negative"]

@@ -14,6 +14,8 @@ import pytest
 
 from rtu.config import AppConfig, bench_config
 from rtu.iec.cs104.connection import ApciParameters
+from rtu.servers.iec104 import Iec104Server
+from rtu.sources.simulated.source import SimulatedField
 from tests.integration.outstation_thread import OutstationThread, station_gi_objects
 from tests.integration.peers import free_tcp_port
 
@@ -136,7 +138,7 @@ def test_end_of_initialisation_then_interrogation(port: int) -> None:
 def test_events_before_startdt_are_kept_and_delivered_in_order(port: int) -> None:
     with OutstationThread(bench_config(), port) as rtu:
         for i in range(10):
-            rtu.call(rtu.sup.sim.set, "di01", i % 2 == 0)
+            rtu.call(rtu.sup.provided(SimulatedField).set, "di01", i % 2 == 0)
         m = RawMaster(port)
         m.start()
         asdus = m.recv_asdus(2)
@@ -152,11 +154,11 @@ def test_unacknowledged_events_are_sent_again_after_reconnect(port: int) -> None
         m = RawMaster(port)
         m.start()
         m.recv_asdus(1)  # EI, not acknowledged either
-        rtu.call(rtu.sup.sim.set, "di02", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di02", True)
         (first,) = m.recv_asdus(1)
         m.close()  # dropped without acknowledging anything
         time.sleep(0.2)
-        rtu.call(rtu.sup.sim.set, "di03", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di03", True)
         m2 = RawMaster(port)
         m2.start()
         again = m2.recv_asdus(2)
@@ -224,7 +226,7 @@ def test_stopdt_waits_for_acknowledgement_and_holds_events(port: int) -> None:
         assert m.recv_apdu(0.5) is None  # EI still unacknowledged: no STOPDT con yet
         m.ack()
         assert m.recv_apdu() == STOPDT_CON
-        rtu.call(rtu.sup.sim.set, "di04", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di04", True)
         assert m.recv_apdu(0.5) is None  # stopped: nothing is sent
         m.start()
         (event,) = m.recv_asdus(1)
@@ -241,7 +243,7 @@ def test_connection_limit_and_allowed_masters(port: int) -> None:
         m.start()
         refused = RawMaster(port)
         assert refused.closed_by_peer()
-        assert rtu.call(lambda: rtu.sup.iec104.refused) == 1  # type: ignore[union-attr]
+        assert rtu.call(lambda: rtu.sup.server(Iec104Server).refused) == 1  # type: ignore[union-attr]
         m.close()
     other_port = free_tcp_port()
     remote_only = dataclasses.replace(

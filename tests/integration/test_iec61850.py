@@ -164,7 +164,7 @@ class Rig:
 
     @property
     def source(self) -> Iec61850DeviceSource:
-        sources = self.ot.sup.iec61850
+        sources = self.ot.sup.field.parts["iec61850"].sources
         assert len(sources) == 1
         return sources[0]
 
@@ -190,7 +190,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         try:
             with OutstationThread(config, free_tcp_port()) as ot:
                 sup = ot.sup
-                tasks = [ot.run(_start(source)) for source in sup.iec61850]
+                tasks = [ot.run(_start(source)) for source in sup.field.parts["iec61850"].sources]
                 with C104Master(ot.port, ca=CA) as master:
                     master.wait_connected(5)
                     yield Rig(device, ot, master, capture)

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from rtu.config import AppConfig
 from rtu.points.model import Point, PointKind
+from rtu.servers.iec101 import Iec101Server
+from rtu.sources.simulated.source import SimulatedField
+from rtu.supervisor import Supervisor
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import free_tcp_port
 from tests.integration.serial_peers import (
@@ -28,6 +31,12 @@ __all__ = ["pty_pair"]  # the fixture, used by name
 M_SP_TB_1, M_ME_NC_1, M_IT_TB_1, C_CI_NA_1 = 30, 13, 37, 101
 GI_CA2 = bytes.fromhex("64 01 06 00 02 00 00 00 00 14")
 COT_PERIODIC, COT_SPONTANEOUS, COT_RETURN_REMOTE = 1, 3, 11
+
+
+def _server101(sup: Supervisor) -> Iec101Server:
+    server = sup.server(Iec101Server)
+    assert server is not None
+    return server
 
 
 def fast_cyclic(config: AppConfig, period: float) -> AppConfig:
@@ -70,7 +79,7 @@ def test_periodic_data_is_class_2_and_events_stay_class_1(pty_pair: tuple[int, s
         assert c2.asdu_header()["cot"] == COT_PERIODIC
         assert ioas(c2, 5) == [3601, 3602, 3603, 3604]
         # an event meanwhile: ACD set on the class 2 answers, the event comes on class 1
-        rtu.call(rtu.sup.sim.set, "di05", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di05", True)
         seen_acd = False
         for _ in range(40):
             f = m.request(REQUEST_CLASS_2)
@@ -87,16 +96,16 @@ def test_periodic_data_is_class_2_and_events_stay_class_1(pty_pair: tuple[int, s
         # polls and a lost class 1 answer (same FCB), the event is still there, identical
         for _ in range(3):
             m.request(REQUEST_CLASS_2)
-        rtu.call(rtu.sup.sim.set, "di06", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di06", True)
         first = poll(m, REQUEST_CLASS_1, lambda f: f.asdu[0] == M_SP_TB_1)[-1]
         again = m.request(REQUEST_CLASS_1, toggle=False)
         assert again.raw == first.raw and ioas(first, 8) == [1006]
-        assert rtu.call(lambda: rtu.sup.iec101.session.unacknowledged_events) == 1
+        assert rtu.call(lambda: _server101(rtu.sup).session.unacknowledged_events) == 1
         m.request(REQUEST_CLASS_2)  # a new FCB confirms the class 1 answer
-        assert rtu.call(lambda: rtu.sup.iec101.session.unacknowledged_events) == 0
+        assert rtu.call(lambda: _server101(rtu.sup).session.unacknowledged_events) == 0
 
         # counter interrogation with freeze and reset: confirmed and terminated on class 1
-        rtu.call(rtu.sup.sim.set, "counter1", 500)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "counter1", 500)
         qcc = 5 | 2 << 6
         assert m.user_data(bytes([C_CI_NA_1, 1, 6, 0, 1, 0, 0, 0, 0, qcc])) is not None
         frames = poll(m, REQUEST_CLASS_1,
@@ -151,8 +160,8 @@ def test_multi_drop_one_link_address_per_station(pty_pair: tuple[int, str],
         neg = poll(one, REQUEST_CLASS_1, lambda f: f.asdu[0] == 100)[-1]
         assert neg.asdu_header()["cot"] == 46 and neg.asdu_header()["negative"]
         # events go to their station's link
-        rtu.call(rtu.sup.sim.set, "meter2_2", 77.0)
-        rtu.call(rtu.sup.sim.set, "di07", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_2", 77.0)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di07", True)
         event3 = poll(three, REQUEST_CLASS_1, lambda f: f.asdu[0] == 36)[-1]
         assert event3.asdu_header()["ca"] == 2 and ioas(event3, 12) == [3502]
         event1 = poll(one, REQUEST_CLASS_1, lambda f: f.asdu[0] == M_SP_TB_1)[-1]

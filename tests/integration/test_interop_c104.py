@@ -9,6 +9,7 @@ import struct
 import pytest
 
 from rtu.config import bench_config
+from rtu.sources.simulated.source import SimulatedField
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import C104Master, free_tcp_port
 
@@ -39,8 +40,8 @@ def bcr(obj) -> tuple[int, int]:
 
 
 def test_freeze_with_reset_then_read_returns_the_frozen_counts(rtu, master) -> None:
-    rtu.call(rtu.sup.sim.set, "counter1", 1234)
-    rtu.call(rtu.sup.sim.set, "counter2", 55)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "counter1", 1234)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "counter2", 55)
     since = master.mark()
     assert master.counter_interrogation(rqt=5, frz=2)  # freeze with reset
     assert master.asdus(since, type="C_CI_NA_1", cot=COT_ACT_TERM)
@@ -60,7 +61,7 @@ def test_freeze_with_reset_then_read_returns_the_frozen_counts(rtu, master) -> N
 
 
 def test_counter_reset_only(rtu, master) -> None:
-    rtu.call(rtu.sup.sim.set, "counter1", 77)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "counter1", 77)
     since = master.mark()
     assert master.counter_interrogation(rqt=1, frz=3)  # reset group 1 without freezing
     con = master.asdus(since, type="C_CI_NA_1", cot=COT_ACT_CON)

@@ -10,6 +10,7 @@ import pytest
 
 from rtu.config import AppConfig, bench_config
 from rtu.points.model import Point, PointKind
+from rtu.sources.simulated.source import SimulatedField
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import (
     C104Master,
@@ -38,7 +39,7 @@ def rtu():
 
 
 def test_c104_master_of_station_2(rtu) -> None:
-    rtu.call(rtu.sup.sim.set, "meter2_3", 42.0)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_3", 42.0)
     with C104Master(rtu.port, ca=2) as m:
         m.wait_connected(5)
         since = m.mark()
@@ -47,7 +48,7 @@ def test_c104_master_of_station_2(rtu) -> None:
         assert {r["ca"] for r in data} == {2}
         assert [o["ioa"] for r in data for o in r["objects"]] == STATION2
         since = m.mark()
-        rtu.call(rtu.sup.sim.set, "meter2_1", 12.5)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_1", 12.5)
         event = m.wait_for(lambda r: r.get("type") == "M_ME_TF_1", since=since)
         assert event["ca"] == 2 and event["objects"][0]["ioa"] == 3501
 

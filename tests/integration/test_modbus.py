@@ -29,6 +29,7 @@ from pymodbus.simulator import DataType, SimData, SimDevice
 
 from rtu.config import AppConfig, load_config
 from rtu.points.model import Quality
+from rtu.servers.iec104 import Iec104Server
 from rtu.supervisor import Supervisor
 from tests.integration.peers import free_tcp_port
 
@@ -282,8 +283,8 @@ reconnect_delay_max = 0.4
             assert sup.health.signals()["source:tank"] is False
             await asyncio.sleep(1.0)  # a few failed reconnects later ...
             assert not running.done()  # ... the outstation is still running
-            assert sup.iec104 is not None
-            host, port104 = sup.iec104.address
+            assert sup.server(Iec104Server) is not None
+            host, port104 = sup.server(Iec104Server).address
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port104), 2.0)
             writer.close()  # and its 104 server still accepts masters
 

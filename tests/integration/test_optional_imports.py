@@ -54,9 +54,9 @@ def test_a_configured_gateway_is_imported() -> None:
 import dataclasses
 from rtu.config import ModbusBusConfig, ModbusConfig, ModbusDeviceConfig
 config = bench_config()
-config = dataclasses.replace(config, modbus=ModbusConfig(
+config = dataclasses.replace(config, sections={**config.sections, "modbus": ModbusConfig(
     buses=(ModbusBusConfig(name="b", type="tcp", host="127.0.0.1", port=1),),
-    devices=(ModbusDeviceConfig(name="d", bus="b", unit_id=1, polls=()),)))
+    devices=(ModbusDeviceConfig(name="d", bus="b", unit_id=1, polls=()),))})
 """)
     modules = loaded_modules(script)
     assert {"pymodbus", "rtu.sources.modbus.source"} <= modules

@@ -13,7 +13,8 @@ import pytest
 
 from rtu.config import AppConfig, bench_config
 from rtu.iec.cs104.connection import ApciParameters
-from rtu.servers.iec104 import RedundancyGroup
+from rtu.servers.iec104 import Iec104Server, RedundancyGroup
+from rtu.sources.simulated.source import SimulatedField
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import C104Master, free_tcp_port
 from tests.integration.test_iec104_raw import RawMaster, asdu_header
@@ -52,26 +53,26 @@ def test_startdt_on_a_second_connection_takes_the_group_over(
         a.start()
         (ei,) = a.recv_asdus(1)
         assert asdu_header(ei)[0] == 70
-        rtu.call(rtu.sup.sim.set, "di02", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di02", True)
         sent_to_a = objects_of(a.recv_asdus(1))  # not acknowledged by A
         assert len(sent_to_a) == 1
         b = RawMaster(port)
         b.start()  # takeover: A's unacknowledged EI and di02 are sent again on B
         again = b.recv_asdus(2)
         assert asdu_header(again[0])[0] == 70 and objects_of(again[1:]) == sent_to_a
-        rtu.call(rtu.sup.sim.set, "di03", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di03", True)
         (after,) = objects_of(b.recv_asdus(1))
         assert int.from_bytes(after[:3], "little") == 1003
         assert a.recv_apdu(0.3) is None  # A is stopped: nothing more for it
         a.ack()  # a late acknowledgement of what A got is accepted, and changes nothing
         assert a.recv_apdu(0.3) is None
-        assert rtu.sup.iec104 is not None and rtu.sup.iec104.switchovers == 1
+        assert rtu.sup.server(Iec104Server) is not None and rtu.sup.server(Iec104Server).switchovers == 1
         assert "redundancy group iec104/cc: 104:127.0.0.1:" in caplog.text
         assert "took over data transfer" in caplog.text
         b.ack()
         # A starts again (its master switches back): B is stopped, A gets what B did not ack
         a.start()
-        rtu.call(rtu.sup.sim.set, "di04", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di04", True)
         (back,) = objects_of(a.recv_asdus(1))
         assert int.from_bytes(back[:3], "little") == 1004
         assert b.recv_apdu(0.3) is None
@@ -92,7 +93,7 @@ def test_events_are_kept_per_group(port: int) -> None:
         m.start()
         m.recv_asdus(1)  # EI
         for value in (True, False, True):
-            rtu.call(rtu.sup.sim.set, "di05", value)
+            rtu.call(rtu.sup.provided(SimulatedField).set, "di05", value)
         got: list[bytes] = []
         while len(got) < 3:
             got += objects_of(m.recv_asdus(1))
@@ -110,7 +111,7 @@ def test_an_address_in_no_group_is_refused(port: int, caplog: pytest.LogCaptureF
                           port) as rtu:
         m = RawMaster(port)
         assert m.closed_by_peer()
-        assert rtu.sup.iec104 is not None and rtu.sup.iec104.refused == 1
+        assert rtu.sup.server(Iec104Server) is not None and rtu.sup.server(Iec104Server).refused == 1
         assert "address in no redundancy group" in caplog.text
         m.close()
 
@@ -129,7 +130,7 @@ def test_two_c104_masters_of_one_group(port: int) -> None:
         with C104Master(port, ca=1) as second:
             second.wait_connected(5)  # its STARTDT takes the group over
             since1, since2 = first.mark(), second.mark()
-            rtu.call(rtu.sup.sim.set, "di06", True)
+            rtu.call(rtu.sup.provided(SimulatedField).set, "di06", True)
             second.wait_for(lambda r: r.get("type") == "M_SP_TB_1" and r.get("ioa") == 1006,
                             3, since=since2)
             time.sleep(0.3)
@@ -139,9 +140,9 @@ def test_two_c104_masters_of_one_group(port: int) -> None:
             assert second.stopdt()
             assert first.startdt()
             since1, since2 = first.mark(), second.mark()
-            rtu.call(rtu.sup.sim.set, "di06", False)
+            rtu.call(rtu.sup.provided(SimulatedField).set, "di06", False)
             first.wait_for(lambda r: r.get("type") == "M_SP_TB_1" and r.get("ioa") == 1006,
                            3, since=since1)
             time.sleep(0.3)
             assert _spontaneous(second, since2, 1006) == []
-        assert rtu.sup.iec104 is not None and rtu.sup.iec104.switchovers == 1
+        assert rtu.sup.server(Iec104Server) is not None and rtu.sup.server(Iec104Server).switchovers == 1

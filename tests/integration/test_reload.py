@@ -16,7 +16,9 @@ from rtu.config import AppConfig, ConfigError, ServiceConfig, SimulationConfig, 
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.cs101.link import LinkParameters
 from rtu.reload import ReloadError
-from rtu.servers.iec101 import Iec101Settings, SerialSettings
+from rtu.servers.iec101 import Iec101Server, Iec101Settings, SerialSettings
+from rtu.sources.relays.component import Relays
+from rtu.sources.simulated.source import SimulatedField
 from rtu.supervisor import Supervisor
 from tests.integration.peers import free_tcp_port
 from tests.integration.test_iec104_raw import STARTDT_ACT, STARTDT_CON, RawMaster
@@ -102,7 +104,7 @@ def test_live_reload_keeps_database_outstation_and_queued_events(running: Runnin
                                                                  tmp_path: Path) -> None:
     sup = running.sup
     db, outstation = sup.db, sup.outstation
-    running.call(lambda: (sup.sim.set("di01", True), sup.sim.set("di02", True)))
+    running.call(lambda: (sup.provided(SimulatedField).set("di01", True), sup.provided(SimulatedField).set("di02", True)))
     assert running.call(outstation.queued_events) == 3  # end of initialisation + 2
     new_port = free_tcp_port()
     config = sup.config
@@ -125,14 +127,14 @@ def test_live_reload_keeps_database_outstation_and_queued_events(running: Runnin
 def test_rebuild_carries_events_and_relay_states(running: Running, port: int) -> None:
     sup = running.sup
     old_outstation = sup.outstation
-    running.call(lambda: (sup.sim.set("di01", True), sup.sim.set("di16", True)))
-    running.run(asyncio.to_thread(sup.relays["relay1"].set, True))
+    running.call(lambda: (sup.provided(SimulatedField).set("di01", True), sup.provided(SimulatedField).set("di16", True)))
+    running.run(asyncio.to_thread(sup.provided(Relays).outputs["relay1"].set, True))
     fewer = dataclasses.replace(sup.config,
                                 points=tuple(p for p in sup.config.points if p.name != "di16"))
     summary = running.run(sup.reload(fewer))
     assert summary == "points changed; rebuilding the field side"
     assert sup.outstation is not old_outstation and len(sup.db) == len(fewer.points)
-    assert running.call(lambda: sup.relays["relay1"].get()) is True  # no output switched
+    assert running.call(lambda: sup.provided(Relays).outputs["relay1"].get()) is True  # no output switched
     received = events_after_startdt(port, 4)
     kinds = [(t, cause, ioas) for t, cause, ioas, _ in received]
     assert kinds == [
@@ -189,8 +191,8 @@ def test_a_renamed_101_line_takes_its_events_along(tmp_path: Path, port: int) ->
     box = Running(config)  # the port cannot open: ready anyway, retrying in the background
     try:
         sup = box.sup
-        assert sup.iec101 is not None and not sup.iec101.opened.is_set()
-        box.call(lambda: sup.sim.set("di03", True))
+        assert sup.server(Iec101Server) is not None and not sup.server(Iec101Server).opened.is_set()
+        box.call(lambda: sup.provided(SimulatedField).set("di03", True))
         assert len(sup.outstation.groups["101:/nonexistent/ttyA"].backlog) == 2
         assert config.iec101 is not None
         moved = dataclasses.replace(config, iec101=dataclasses.replace(

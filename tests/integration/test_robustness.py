@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from rtu.config import AppConfig, bench_config
+from rtu.servers.iec104 import Iec104Server
+from rtu.sources.simulated.source import SimulatedField
 from tests.integration.outstation_thread import OutstationThread, station_gi_objects
 from tests.integration.peers import free_tcp_port
 
@@ -332,7 +334,7 @@ def test_socket_fuzz_of_mutated_frames_leaves_the_outstation_serving() -> None:
     # and only t1 would close it; a wide window keeps this test about malformed input
     with _counted_logs() as counted_logs, OutstationThread(_config(k=4096), port) as rtu:
         sup = rtu.sup
-        assert sup.iec104 is not None
+        assert sup.server(Iec104Server) is not None
         _start_and_interrogate(port)  # warm-up: imports, caches, first allocations
         gc.collect()
         rss_before = _rss_mb()
@@ -346,16 +348,16 @@ def test_socket_fuzz_of_mutated_frames_leaves_the_outstation_serving() -> None:
             sent += n
             answers += a
             connections += 1
-            if sup.iec104 and len(sup.iec104.links) >= sup.iec104.settings.max_connections - 1:
+            if sup.server(Iec104Server) and len(sup.server(Iec104Server).links) >= sup.server(Iec104Server).settings.max_connections - 1:
                 # the outstation may not have seen the last closes yet: let it catch up
-                _wait_until(lambda: len(rtu.call(lambda: list(sup.iec104.links))) < 2, 5)  # type: ignore[union-attr]
+                _wait_until(lambda: len(rtu.call(lambda: list(sup.server(Iec104Server).links))) < 2, 5)  # type: ignore[union-attr]
         elapsed = time.monotonic() - started
         print(f"\nsocket fuzz: {sent} frames over {connections} connections in {elapsed:.1f} s "
               f"= {sent / elapsed:,.0f} frames/s processed; {answers} ASDUs sent back")
         assert sent >= FUZZ_FRAMES, f"only {sent} frames within the time limit"
 
         # no leaked links or sessions once every socket is closed
-        assert _wait_until(lambda: rtu.call(lambda: len(sup.iec104.links)) == 0, 5), \
+        assert _wait_until(lambda: rtu.call(lambda: len(sup.server(Iec104Server).links)) == 0, 5), \
             "the server still holds links after every socket closed"  # type: ignore[union-attr]
         group = rtu.call(lambda: sup.outstation.groups["iec104"])
         assert rtu.call(lambda: (len(group.sessions), len(group.active))) == (0, 0)
@@ -365,7 +367,7 @@ def test_socket_fuzz_of_mutated_frames_leaves_the_outstation_serving() -> None:
         assert asdus[0][:3] == bytes([100, 1, 7])
         assert sum(a[1] & 0x7F for a in asdus[1:-1] if a[2] & 0x3F == 20) \
             == station_gi_objects(bench_config())
-        assert _wait_until(lambda: rtu.call(lambda: len(sup.iec104.links)) == 0, 5)  # type: ignore[union-attr]
+        assert _wait_until(lambda: rtu.call(lambda: len(sup.server(Iec104Server).links)) == 0, 5)  # type: ignore[union-attr]
 
         gc.collect()
         growth = _rss_mb() - rss_before
@@ -412,7 +414,7 @@ class _Producer(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        sim = self.rtu.sup.sim
+        sim = self.rtu.sup.provided(SimulatedField)
 
         def burst(first: int, n: int) -> None:
             for v in range(first, first + n):
@@ -444,7 +446,7 @@ def test_disconnect_storm_loses_no_event_and_keeps_order(overlap: bool) -> None:
     rnd = random.Random(60870)
     with OutstationThread(_config(queue=1_000_000), port) as rtu:
         sup = rtu.sup
-        assert sup.iec104 is not None
+        assert sup.server(Iec104Server) is not None
         producer = _Producer(rtu)
         acknowledged: set[int] = set()
         seen_total = 0
@@ -515,7 +517,7 @@ def test_disconnect_storm_loses_no_event_and_keeps_order(overlap: bool) -> None:
                 else:
                     _drop(sock, abortive=rnd.random() < 0.5)
                 # wait until the outstation has seen the drop
-                assert _wait_until(lambda: rtu.call(lambda: len(sup.iec104.links)) == 0, 5)  # type: ignore[union-attr]
+                assert _wait_until(lambda: rtu.call(lambda: len(sup.server(Iec104Server).links)) == 0, 5)  # type: ignore[union-attr]
             if half_dead is not None:
                 _drop(half_dead, abortive=False)
         finally:
@@ -525,7 +527,7 @@ def test_disconnect_storm_loses_no_event_and_keeps_order(overlap: bool) -> None:
         generated = producer.count
 
         # the final master collects everything left, acknowledging as it goes
-        assert _wait_until(lambda: rtu.call(lambda: len(sup.iec104.links)) == 0, 5)  # type: ignore[union-attr]
+        assert _wait_until(lambda: rtu.call(lambda: len(sup.server(Iec104Server).links)) == 0, 5)  # type: ignore[union-attr]
         final: list[int] = []
         with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
             stream = _Stream(sock)

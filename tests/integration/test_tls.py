@@ -22,7 +22,9 @@ import pytest
 
 from rtu.config import AppConfig, ConfigError, bench_config, load_config
 from rtu.points.model import PointKind
+from rtu.servers.iec104 import Iec104Server
 from rtu.servers.tls import TlsSettings
+from rtu.sources.relays.component import Relays
 from tests.integration.certs import Identity, Pki, make_pki
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import (
@@ -114,7 +116,7 @@ def test_python_ssl_master_gi_and_command(rtu: OutstationThread, pki: Pki,
             cipher = client.sock.cipher()
             assert cipher is not None and "ECDHE" in cipher[0] and "GCM" in cipher[0], cipher
         gi_and_command(client)
-    assert rtu.call(lambda: rtu.sup.relays["relay1"].state) is True
+    assert rtu.call(lambda: rtu.sup.provided(Relays).outputs["relay1"].state) is True
 
 
 def test_certificate_from_another_ca_is_refused_and_logged(
@@ -132,7 +134,7 @@ def test_certificate_from_another_ca_is_refused_and_logged(
     record = wait_log(caplog, f"104:127.0.0.1:{client.local_port}", "TLS handshake",
                       "certificate verify failed")
     assert record.name == TLS_LOGGER
-    assert rtu.call(lambda: len(rtu.sup.iec104.links)) == 0  # type: ignore[union-attr]
+    assert rtu.call(lambda: len(rtu.sup.server(Iec104Server).links)) == 0  # type: ignore[union-attr]
 
 
 def test_master_without_a_certificate_is_refused_and_logged(
@@ -158,7 +160,7 @@ def test_valid_but_unlisted_certificate_is_refused_after_the_handshake(
         assert client.recv(3.0) is None and client.closed
     wait_log(caplog, f"104:127.0.0.1:{client.local_port}", "not in allowed_fingerprints",
              pki.other_master.fingerprint, "commonName=master-2")
-    assert rtu.call(lambda: rtu.sup.iec104.refused) >= 1  # type: ignore[union-attr]
+    assert rtu.call(lambda: rtu.sup.server(Iec104Server).refused) >= 1  # type: ignore[union-attr]
 
 
 def test_any_certificate_of_the_ca_without_allowed_fingerprints(pki: Pki) -> None:
@@ -176,7 +178,7 @@ def test_plain_tcp_to_the_tls_port_fails_cleanly(rtu: OutstationThread,
         assert plain.recv(3.0) is None and plain.closed
     wait_log(caplog, f"104:127.0.0.1:{local_port}", "TLS handshake")
     # the server is still there for a proper TLS master
-    assert rtu.call(lambda: len(rtu.sup.iec104.links)) == 0  # type: ignore[union-attr]
+    assert rtu.call(lambda: len(rtu.sup.server(Iec104Server).links)) == 0  # type: ignore[union-attr]
 
 
 def test_min_version_1_3_refuses_a_tls_1_2_master(pki: Pki,

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from rtu.config import AppConfig, bench_config, load_config
+from rtu.servers.iec104 import Iec104Server
 from rtu.servers.tls import TlsSettings, certificate_finding, certificate_validity
 from tests.integration.certs import Identity, Pki, dated_leaf, make_pki, revocation_list
 from tests.integration.outstation_thread import OutstationThread
@@ -143,7 +144,7 @@ def test_an_expired_station_certificate_is_reported_at_start_and_in_failed_hands
         wait_log(caplog, "TLS handshake with 104:127.0.0.1:", "(the station certificate",
                  "expired on 2020-02-01")
         # and it looks again daily while the outstation runs
-        server = rtu.sup.iec104
+        server = rtu.sup.server(Iec104Server)
         assert server is not None
         due = rtu.call(lambda: server._certificate_timer.when() - rtu.loop.time())  # type: ignore[union-attr]
         assert 86_000 < due <= 86_400

@@ -24,6 +24,7 @@ import pytest
 pytest.importorskip("aiohttp", reason="the web extra (aiohttp) is not installed")
 
 from rtu.config import bench_config, parse_config
+from rtu.sources.simulated.source import SimulatedField
 from rtu.web.auth import hash_password
 from rtu.web.server import CSP, WebServer
 from rtu.web.settings import WebSettings
@@ -174,7 +175,7 @@ def test_host_header_must_be_loopback_on_a_loopback_bind(page: Page,
 
 
 def test_json_api(page: Page, rtu: OutstationThread) -> None:
-    rtu.call(rtu.sup.sim.set, "ai2", 42.5)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "ai2", 42.5)
     _, _, body = page.get("/api/points?filter=ai2")
     assert [(r["name"], r["ioa"], r["value"]) for r in json.loads(body)] == [("ai2", 3002, 42.5)]
     status = json.loads(page.get("/api/status")[2])
@@ -193,8 +194,8 @@ def test_point_stream_snapshot_then_live_changes(page: Page, rtu: OutstationThre
         snapshot = stream.next("snapshot")
         assert isinstance(snapshot, list) and {r["name"] for r in snapshot} == {
             f"di0{i}" for i in range(1, 10)}
-        rtu.call(rtu.sup.sim.set, "ai1", 5.0)  # not matching the filter: not sent
-        rtu.call(rtu.sup.sim.set, "di01", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "ai1", 5.0)  # not matching the filter: not sent
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di01", True)
         row = stream.next("point")
         assert isinstance(row, dict) and (row["name"], row["ioa"], row["value"]) == (
             "di01", 1001, True)
@@ -206,8 +207,8 @@ def test_event_stream_filters(page: Page, rtu: OutstationThread) -> None:
     stream = Stream(page, "/api/stream/events?point=ai*&cause=spontaneous")
     try:
         stream.next("snapshot")
-        rtu.call(rtu.sup.sim.set, "di05", True)
-        rtu.call(rtu.sup.sim.set, "ai3", 12.0)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di05", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "ai3", 12.0)
         row = stream.next("event")
         assert isinstance(row, dict) and (row["name"], row["value"]) == ("ai3", 12.0)
     finally:
@@ -335,7 +336,7 @@ def test_reload_that_rebuilds_moves_the_page_to_the_new_database(page: Page,
     stream = Stream(page, "/api/stream/points?filter=di01")
     try:
         stream.next("snapshot")
-        rtu.call(rtu.sup.sim.set, "di01", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di01", True)
         assert stream.next("point")["name"] == "di01"  # type: ignore[index]
         assert json.loads(page.get("/api/events?point=di01")[2])[-1]["value"] is True
         assert "extra" in page.get("/points")[2]
@@ -453,7 +454,7 @@ def test_a_view_that_falls_behind_is_told_what_was_dropped(rtu: OutstationThread
 
         def burst() -> None:  # 1,000 changes in one turn of the loop: the stream cannot send
             for i in range(1000):
-                rtu.sup.sim.set("di01", i % 2 == 0)
+                rtu.sup.provided(SimulatedField).set("di01", i % 2 == 0)
 
         rtu.call(burst)
         dropped = stream.next("dropped")

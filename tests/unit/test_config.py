@@ -44,6 +44,7 @@ from rtu.iec.outstation import OutstationConfig
 from rtu.points.commands import RELAY_COMMAND_KINDS
 from rtu.points.model import Point, PointKind
 from rtu.servers.iec104 import Iec104Settings
+from rtu.sources.modbus.config import modbus_config
 
 SRC = "site.toml"
 
@@ -1101,14 +1102,14 @@ class TestModbus:
 
     def test_example_mapping(self) -> None:
         config = load_config(example_path())
-        buses = {b.name: b for b in config.modbus.buses}
+        buses = {b.name: b for b in modbus_config(config).buses}
         assert buses["plant"] == ModbusBusConfig("plant", "tcp", host="192.168.10.20", port=502,
                                                  timeout=1.0, reconnect_delay=1.0,
                                                  reconnect_delay_max=10.0)
         assert buses["rs485"] == ModbusBusConfig("rs485", "rtu", device="/dev/ttyUSB0",
                                                  baudrate=19200, parity="E", bytesize=8,
                                                  stopbits=1, timeout=0.5)
-        devices = {d.name: d for d in config.modbus.devices}
+        devices = {d.name: d for d in modbus_config(config).devices}
         plc = devices["pump_plc"]
         assert (plc.bus, plc.unit_id, plc.max_registers, plc.max_bits) == ("plant", 1, 100, 1000)
         assert [p.interval for p in plc.polls] == [1.0, 10.0]
@@ -1118,18 +1119,18 @@ class TestModbus:
             "tank_temperature", ModbusTable.INPUT, 20, ModbusType.INT16, scale=0.1, offset=-40.0)
         meter = devices["meter"]
         assert meter.polls[0].reads[2] == ModbusRead("meter_alarm", ModbusTable.INPUT, 2, bit=3)
-        fed = {r.point for d in config.modbus.devices for p in d.polls for r in p.reads}
+        fed = {r.point for d in modbus_config(config).devices for p in d.polls for r in p.reads}
         assert fed == {p.name for p in config.points if p.source == "modbus"}
 
     def test_mapping_and_defaults(self) -> None:
         config = parse_config(modbus_doc(), SRC)
-        net, line = config.modbus.buses
+        net, line = modbus_config(config).buses
         assert net == ModbusBusConfig("net", "tcp", host="127.0.0.1")
         assert (net.port, net.timeout, net.reconnect_delay, net.reconnect_delay_max) == \
             (502, 1.0, 1.0, 10.0)
         assert line == ModbusBusConfig("line", "rtu", device="/dev/ttyUSB0")
         assert (line.baudrate, line.parity, line.bytesize, line.stopbits) == (9600, "E", 8, 1)
-        plc, meter = config.modbus.devices
+        plc, meter = modbus_config(config).devices
         assert plc == ModbusDeviceConfig("plc", "net", 1, (ModbusPoll(1.0, (
             ModbusRead("m_float", ModbusTable.HOLDING, 0, ModbusType.FLOAT32),
             ModbusRead("m_single", ModbusTable.COIL, 5),
@@ -1144,13 +1145,13 @@ class TestModbus:
         assert {p.name: p.source for p in config.points}["m_float"] == "modbus"
 
     def test_no_section(self) -> None:
-        assert parse_config(minimal(), SRC).modbus == ModbusConfig()
-        assert parse_config({}, "empty.toml").modbus == ModbusConfig()
+        assert modbus_config(parse_config(minimal(), SRC)) == ModbusConfig()
+        assert modbus_config(parse_config({}, "empty.toml")) == ModbusConfig()
 
     def test_a_bus_without_devices_is_fine(self) -> None:
         data = minimal()
         data["modbus"] = {"buses": [{"name": "spare", "type": "tcp", "host": "10.0.0.9"}]}
-        assert parse_config(data, SRC).modbus.devices == ()
+        assert modbus_config(parse_config(data, SRC)).devices == ()
 
     # -- points and reads ---------------------------------------------------------------------
     def test_unknown_point(self) -> None:
@@ -1309,7 +1310,7 @@ class TestModbus:
             {"point": "m_norm", "table": "input", "address": 2, "type": "int16",
              "scale": 1 / 32768},
         ]
-        reads = parse_config(data, SRC).modbus.devices[0].polls[0].reads
+        reads = modbus_config(parse_config(data, SRC)).devices[0].polls[0].reads
         assert reads[2:] == (
             ModbusRead("m_bits", ModbusTable.INPUT, 0, ModbusType.UINT32),
             ModbusRead("m_norm", ModbusTable.INPUT, 2, ModbusType.INT16, scale=1 / 32768),
@@ -1439,7 +1440,7 @@ class TestModbus:
     def test_good_host(self, host: str) -> None:
         data = modbus_doc()
         data["modbus"]["buses"][0]["host"] = host
-        assert parse_config(data, SRC).modbus.buses[0].host == host
+        assert modbus_config(parse_config(data, SRC)).buses[0].host == host
 
     def test_timeouts_and_backoff(self) -> None:
         data = modbus_doc()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rtu.config import ConfigError, load_config, parse_config
-from rtu.sources.dlms.config import DLMS_UNITS, parse_obis
+from rtu.sources.dlms.config import DLMS_UNITS, dlms_config, parse_obis
 from tests.unit.test_config import SRC, errors_of, example_text, minimal, single_error
 
 DLMS_SCHEMA: dict[str, set[str]] = {
@@ -90,7 +90,7 @@ class TestSchema:
 class TestMeters:
     def test_mapping_and_defaults(self) -> None:
         config = parse_config(dlms_doc(), SRC)
-        (meter,) = config.dlms.meters
+        (meter,) = dlms_config(config).meters
         assert (meter.transport, meter.host, meter.port) == ("tcp", "127.0.0.1", 4059)
         assert (meter.client_address, meter.server_address) == (16, 1)
         assert meter.authentication == "none" and meter.interval == 60.0
@@ -108,14 +108,14 @@ class TestMeters:
             "server_physical_address": 17, "clock_point": "d_clock",
             "reads": [{"point": "d_energy", "obis": "1.0.1.8.0.255"},
                       {"point": "d_volts", "obis": "1.0.32.7.0.255"}]}
-        (meter,) = parse_config(data, SRC).dlms.meters
+        (meter,) = dlms_config(parse_config(data, SRC)).meters
         assert (meter.device, meter.baudrate, meter.server_physical_address) == \
             ("/dev/ttyUSB0", 19200, 17)
 
     def test_udp(self) -> None:
         data = dlms_doc()
         data["dlms"]["meters"][0].update(transport="udp", port=4060, retries=3)
-        (meter,) = parse_config(data, SRC).dlms.meters
+        (meter,) = dlms_config(parse_config(data, SRC)).meters
         assert (meter.transport, meter.host, meter.port, meter.retries) == \
             ("udp", "127.0.0.1", 4060, 3)
         data["dlms"]["meters"][0].update(retries=11)
@@ -198,7 +198,7 @@ P0 = "dlms.meters[0].profile"
 
 class TestProfile:
     def test_mapping_and_defaults(self) -> None:
-        (meter,) = parse_config(with_profile(dlms_doc()), SRC).dlms.meters
+        (meter,) = dlms_config(parse_config(with_profile(dlms_doc()), SRC)).meters
         profile = meter.profile
         assert profile is not None
         assert profile.obis == (1, 0, 99, 1, 0, 255) and profile.capture_period == 900
@@ -206,7 +206,7 @@ class TestProfile:
         (column,) = profile.columns
         assert (column.point, column.obis, column.class_id, column.attribute, column.unit) == \
             ("d_profile", (1, 0, 1, 8, 0, 255), 3, 2, 30)
-        assert parse_config(dlms_doc(), SRC).dlms.meters[0].profile is None
+        assert dlms_config(parse_config(dlms_doc(), SRC)).meters[0].profile is None
 
     def test_a_profile_alone_is_enough(self) -> None:
         data = with_profile(dlms_doc())
@@ -214,7 +214,7 @@ class TestProfile:
         data["points"] = [p for p in data["points"] if p["name"] in ("d_profile",)
                           or p.get("source") != "dlms"]
         del meter["reads"], meter["clock_point"]
-        (parsed,) = parse_config(data, SRC).dlms.meters
+        (parsed,) = dlms_config(parse_config(data, SRC)).meters
         assert parsed.reads == () and parsed.profile is not None
 
     def test_errors_name_the_key_path(self) -> None:
@@ -278,7 +278,7 @@ class TestCredentials:
         path = write_credentials(tmp_path, f'[meters.m1]\npassword = "12345678"\n'
                                            f'[meters.m2]\nencryption_key = "{EK}"\n'
                                            f'authentication_key = "{AK}"\n')
-        m1, m2 = parse_config(self.lls_doc(str(path)), SRC).dlms.meters
+        m1, m2 = dlms_config(parse_config(self.lls_doc(str(path)), SRC)).meters
         assert m1.password == b"12345678" and m1.encryption_key == b""
         assert m2.encryption_key == bytes.fromhex(EK)
         assert m2.authentication_key == bytes.fromhex(AK)
@@ -294,7 +294,7 @@ class TestCredentials:
             '[[dlms.meters]]\nname = "m1"\ntransport = "tcp"\nhost = "10.0.0.9"\n'
             'authentication = "lls"\n'
             '[[dlms.meters.reads]]\npoint = "e"\nobis = "1.0.1.8.0.255"\n', encoding="utf-8")
-        loaded = load_config(config).dlms
+        loaded = dlms_config(load_config(config))
         assert loaded.credentials == str(tmp_path / "creds.toml")
         assert loaded.meters[0].password == b"pw"
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rtu.config import parse_config
+from rtu.sources.dlms.config import dlms_config
 from rtu.sources.dlms.push_config import DlmsPushConfig, PushObject
 from tests.unit.test_config import SRC, errors_of, minimal
 from tests.unit.test_config_dlms import AK, EK, write_credentials
@@ -28,7 +29,7 @@ def push_doc() -> dict[str, Any]:
 
 
 def test_defaults_and_objects() -> None:
-    push = parse_config(push_doc(), SRC).dlms.push
+    push = dlms_config(parse_config(push_doc(), SRC)).push
     assert isinstance(push, DlmsPushConfig)
     assert (push.listen, push.port, push.transport) == ("0.0.0.0", 4059, "both")
     (device,) = push.devices
@@ -78,7 +79,7 @@ def test_ciphered_devices_need_a_title_and_their_keys(tmp_path: Path) -> None:
     creds = write_credentials(tmp_path, f'[meters.m1]\nencryption_key = "{EK}"\n'
                                         f'authentication_key = "{AK}"\n')
     data["dlms"]["credentials"] = str(creds)
-    push = parse_config(data, SRC).dlms.push
+    push = dlms_config(parse_config(data, SRC)).push
     assert push is not None
     (device,) = push.devices
     assert device.encryption_key == bytes.fromhex(EK)

@@ -23,6 +23,7 @@ from rtu.health import (
 from rtu.iec.asdu.types import TypeId
 from rtu.points.model import PointKind, Quality
 from rtu.servers.iec104 import PROFILE_104
+from rtu.sources.simulated.source import SimulatedField
 from rtu.supervisor import Supervisor
 
 
@@ -64,7 +65,7 @@ def test_the_simulated_source_communicates_while_it_runs_and_masters_hear_it() -
     sup = _supervisor()
     backlog = sup.outstation.groups["iec104"].backlog
     before = len(backlog)
-    _running(sup, sup.sim)
+    _running(sup, sup.provided(SimulatedField))
     sup.health.refresh()  # what start-up assumed: no event
     assert _value(sup, "health_sim_comm") is True and len(backlog) == before
     _running(sup)  # the source's task ended (it is restarting)
@@ -75,7 +76,7 @@ def test_the_simulated_source_communicates_while_it_runs_and_masters_hear_it() -
     assert event.type_id is TypeId.M_SP_TB_1 and event.obj.ioa == 9010
     sup.health.refresh()  # no change, no event
     assert len(backlog) == before + 1
-    _running(sup, sup.sim)
+    _running(sup, sup.provided(SimulatedField))
     sup.health.refresh()
     assert _value(sup, "health_sim_comm") is True and len(backlog) == before + 2
 
@@ -168,7 +169,7 @@ def test_modbus_devices_each_have_their_state() -> None:
         SimpleNamespace(config=SimpleNamespace(name="pump"), up=True),
         SimpleNamespace(config=SimpleNamespace(name="new"), up=None)])
     sup.sources.append(bus)  # type: ignore[arg-type]
-    _running(sup, sup.sim, bus)
+    _running(sup, sup.provided(SimulatedField), bus)
     rows = {d.name: (d.ok, d.detail) for d in source_devices(sup)}
     assert rows == {"simulation": (True, "running"), "meter3": (False, "NOT ANSWERING"),
                     "pump": (True, "answering"), "new": (None, "not polled yet")}
@@ -184,7 +185,7 @@ def test_a_signal_naming_no_device_leaves_its_point_invalid() -> None:
     text = bench_text().replace('source = "health:source:simulation"',
                                 'source = "health:source:meter9"')
     sup = Supervisor(parse_config(toml(text), "t.toml"))
-    _running(sup, sup.sim)
+    _running(sup, sup.provided(SimulatedField))
     sup.health.refresh()
     assert sup.db.value("health_sim_comm").quality == Quality.IV | Quality.NT
 

@@ -6,7 +6,12 @@ import tomllib
 from typing import Any
 
 from rtu.config import load_config
-from rtu.sources.iec61850.config import Iec61850Control, Iec61850Read, Iec61850Report
+from rtu.sources.iec61850.config import (
+    Iec61850Control,
+    Iec61850Read,
+    Iec61850Report,
+    iec61850_config,
+)
 from tests.unit.test_config import SRC, errors_of, example_path, example_text, minimal, single_error
 
 IEC61850_SCHEMA: dict[str, set[str]] = {
@@ -68,7 +73,7 @@ def test_schema_is_complete() -> None:
 
 def test_example_mapping() -> None:
     config = load_config(example_path())
-    (dev,) = config.iec61850.devices
+    (dev,) = iec61850_config(config).devices
     assert (dev.name, dev.host, dev.port, dev.integrity_period) == ("bay1_relay", "192.168.1.40",
                                                                     102, 300.0)
     assert dev.reports == (Iec61850Report("BAY1LD0/LLN0.brcbEvents01", True),)
@@ -79,7 +84,7 @@ def test_example_mapping() -> None:
 def test_defaults_and_fc_case() -> None:
     from rtu.config import parse_config
 
-    (dev,) = parse_config(doc(), SRC).iec61850.devices
+    (dev,) = iec61850_config(parse_config(doc(), SRC)).devices
     assert (dev.port, dev.timeout, dev.poll_interval, dev.integrity_period) == (102, 5.0, 0.0, 0.0)
     assert dev.points[1].fc == "ST"
 

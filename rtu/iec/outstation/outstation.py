@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import tzinfo
+from typing import Any
 
 from rtu.iec.asdu.codec import AsduProfile
 from rtu.iec.asdu.objects import (
@@ -377,6 +378,17 @@ class Outstation:
 
     def queued_events(self) -> int:
         return self._streams.queued_events()
+
+    def group_status(self) -> list[dict[str, Any]]:
+        """Each event group as `rtu status` shows it: its backlog and its sessions' queues."""
+        return [{
+            "name": group.name,
+            "backlog": len(group.backlog),
+            "overflowed": group.backlog.overflowed,
+            "lost": group.lost,
+            "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
+                          "overflowed": s.events.overflowed} for s in group.sessions],
+        } for group in self._streams.groups.values()]
 
     def _on_point_changed(self, change: PointChanged) -> None:
         point = change.point

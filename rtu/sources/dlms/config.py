@@ -24,7 +24,7 @@ import stat
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rtu.config.reader import Reader, point_table_index
 from rtu.config.schema import (
@@ -41,6 +41,9 @@ from rtu.config.schema import (
 from rtu.points.model import Point, PointKind
 from rtu.sources.dlms.push_config import PUSH, DlmsPushConfig, parse_push
 
+if TYPE_CHECKING:
+    from rtu.config import AppConfig
+
 __all__ = [
     "DLMS",
     "DLMS_SOURCE",
@@ -49,6 +52,7 @@ __all__ = [
     "DlmsMeterConfig",
     "DlmsProfile",
     "DlmsRead",
+    "dlms_config",
     "parse_dlms",
 ]
 
@@ -187,6 +191,12 @@ class DlmsConfig:
     credentials: str = ""  # the credentials file (absolute, or relative to the config file)
     meters: tuple[DlmsMeterConfig, ...] = ()
     push: DlmsPushConfig | None = None  # the push (DataNotification) listener, when configured
+
+    def logical_stations(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """(config path, common address, point names) of each meter with its own common
+        address (0: the station's); the configuration gives those points that address."""
+        return [(f"dlms.meters[{i}]", m.common_address, m.point_names())
+                for i, m in enumerate(self.meters)]
 
 
 def parse_obis(text: str) -> tuple[int, int, int, int, int, int] | None:
@@ -566,3 +576,9 @@ def _with_secrets(meter: DlmsMeterConfig, secrets: Mapping[str, bytes]) -> DlmsM
     return dataclasses.replace(meter, password=secrets.get("password", b""),
                                encryption_key=secrets.get("encryption_key", b""),
                                authentication_key=secrets.get("authentication_key", b""))
+
+
+def dlms_config(config: AppConfig) -> DlmsConfig:
+    """The [dlms] section of ``config`` as its parser read it (empty when absent)."""
+    found = config.section(DLMS_SOURCE)
+    return found if isinstance(found, DlmsConfig) else DlmsConfig()

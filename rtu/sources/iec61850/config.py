@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from rtu.config.reader import MISSING, Reader, is_host, one_of, point_table_index
 from rtu.config.schema import (
@@ -33,6 +33,9 @@ from rtu.config.schema import (
     tables,
 )
 from rtu.points.model import Point, PointKind
+
+if TYPE_CHECKING:
+    from rtu.config import AppConfig
 
 IEC61850: Final = "iec61850"  # [[points]] source of a fed point / target of a forwarded command
 # functional constraints a monitored value may be read under (IEC 61850-7-2 Table 18)
@@ -137,6 +140,12 @@ class Iec61850DeviceConfig:
 @dataclass(frozen=True, slots=True)
 class Iec61850Config:
     devices: tuple[Iec61850DeviceConfig, ...] = ()
+
+    def logical_stations(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """(config path, common address, point names) of each device with its own common
+        address (0: the station's); the configuration gives those points that address."""
+        return [(f"{IEC61850}.devices[{i}]", d.common_address, d.point_names())
+                for i, d in enumerate(self.devices)]
 
 
 
@@ -333,3 +342,9 @@ def _controls(p: Reader, value: object, path: str, points: dict[str, Point],
             continue
         controls.append(Iec61850Control(point=point, object=obj))
     return tuple(controls)
+
+
+def iec61850_config(config: AppConfig) -> Iec61850Config:
+    """The [iec61850] section of ``config`` as its parser read it (empty when absent)."""
+    found = config.section(IEC61850)
+    return found if isinstance(found, Iec61850Config) else Iec61850Config()

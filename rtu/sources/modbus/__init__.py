@@ -5,7 +5,8 @@ this line registers it (rtu/components.py lists the folder).
 """
 
 from rtu.components import Component
-from rtu.sources.modbus.config import MODBUS_SOURCE
+from rtu.sources.modbus.config import MODBUS, MODBUS_SOURCE, modbus_config, parse_modbus
 
-COMPONENT = Component("modbus", "modbus", lambda config: bool(config.modbus.devices), "rtu.sources.modbus.source:build",
-                      point_source=MODBUS_SOURCE)
+COMPONENT = Component("modbus", "modbus", lambda config: bool(modbus_config(config).devices),
+                      "rtu.sources.modbus.source:build", point_source=MODBUS_SOURCE,
+                      schema=MODBUS, parse=parse_modbus, listed_after="points")

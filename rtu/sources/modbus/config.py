@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from rtu.config.reader import MISSING, Reader, close_match, is_host, one_of, point_table_index, show
 from rtu.config.schema import (
@@ -26,6 +26,9 @@ from rtu.config.schema import (
 )
 from rtu.points.model import Point, PointKind
 
+if TYPE_CHECKING:
+    from rtu.config import AppConfig
+
 __all__ = [
     "MODBUS",
     "MODBUS_SOURCE",
@@ -37,6 +40,7 @@ __all__ = [
     "ModbusRead",
     "ModbusTable",
     "ModbusType",
+    "modbus_config",
     "parse_modbus",
 ]
 
@@ -512,3 +516,9 @@ def _overlap(p: Reader, read: ModbusRead, path: str,
                        f"(register {register} is also read by {other_path} as "
                        f"{other_read.type.value} at {other_read.address})")
             return
+
+
+def modbus_config(config: AppConfig) -> ModbusConfig:
+    """The [modbus] section of ``config`` as its parser read it (empty when absent)."""
+    found = config.section(MODBUS_SOURCE)
+    return found if isinstance(found, ModbusConfig) else ModbusConfig()

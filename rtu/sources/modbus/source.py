@@ -57,6 +57,7 @@ from rtu.sources.modbus.config import (
     ModbusRead,
     ModbusTable,
     ModbusType,
+    modbus_config,
 )
 
 log = logging.getLogger(__name__)
@@ -393,4 +394,4 @@ def modbus_sources(config: ModbusConfig, db: PointDatabase,
 
 # -- the registry (rtu/components.py) ----------------------------------------------------------
 def build(field: Field) -> Parts:
-    return Parts(sources=list(modbus_sources(field.config.modbus, field.db)))  # one per bus
+    return Parts(sources=list(modbus_sources(modbus_config(field.config), field.db)))  # one per bus

@@ -15,6 +15,7 @@ from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointChanged, PointKind, Quality
 from rtu.sources.gpio import source as digital
 from rtu.sources.gpio.source import (
+    Board,
     ChatterSettings,
     DigitalProcessor,
     DigitalSource,
@@ -24,6 +25,7 @@ from rtu.sources.gpio.source import (
     PointReport,
     SingleBinding,
 )
+from rtu.sources.relays.component import Relays
 
 GOOD, IV = Quality.GOOD, Quality.IV
 ON, OFF = int(Dpi.ON), int(Dpi.OFF)
@@ -383,7 +385,6 @@ def test_initial_read_failure_is_retried_by_run(monkeypatch: pytest.MonkeyPatch)
 # -- built from the configuration (the "sim" backend: FakeGpio) ----------------------------------
 def test_the_supervisor_wires_gpio_inputs_relays_and_local_control() -> None:
     from rtu.config import parse_config
-    from rtu.sources.gpio.source import Board
     from rtu.supervisor import Supervisor
 
     config = parse_config({
@@ -402,11 +403,11 @@ def test_the_supervisor_wires_gpio_inputs_relays_and_local_control() -> None:
     async def main() -> None:
         sup = Supervisor(config)
         bank = sup.provided(Board).bank  # the gpio component's (rtu/components.py)
-        assert isinstance(bank, FakeGpio) and sup.digital in sup.sources
-        assert sup.relays["k1"] is bank.output("k1")
+        assert isinstance(bank, FakeGpio) and sup.provided(Board).inputs in sup.sources
+        assert sup.provided(Relays).outputs["k1"] is bank.output("k1")
         assert sup.db.value("door").value is True  # inverted, read at start-up
         assert not sup.db.value("k1_cmd").quality & Quality.BL
-        task = asyncio.create_task(sup.digital.run())  # type: ignore[union-attr]
+        task = asyncio.create_task(sup.provided(Board).inputs.run())  # type: ignore[union-attr]
         await asyncio.sleep(0)
         bank.drive("local", True)
         assert sup.db.value("k1_cmd").quality & Quality.BL

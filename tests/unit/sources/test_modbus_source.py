@@ -24,6 +24,7 @@ from rtu.config import (
 )
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointChanged, PointKind, Quality
+from rtu.sources.modbus.config import modbus_config
 from rtu.sources.modbus.source import INVALID, ModbusBusSource, modbus_sources
 
 GOOD = Quality.GOOD
@@ -382,7 +383,7 @@ def test_one_source_per_bus_with_devices() -> None:
         return FakeLink()
 
     db = PointDatabase(config.points)
-    sources = modbus_sources(config.modbus, db, factory)
+    sources = modbus_sources(modbus_config(config), db, factory)
     assert [s.name for s in sources] == ["modbus:one", "modbus:two"]
     assert made == ["one", "two"]
     assert modbus_sources(ModbusConfig(), db) == []
