@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from bench.extra import open_budget
 from bench.runner import MODES, log, run, table, to_json
 
 
@@ -19,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="shorter runs (fewer events, 1 s rate steps); under two minutes")
     group.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # tests only
     parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    parser.add_argument("--pi-budget", action="store_true",
+                        help="run every process under test (ours and the reference) in its own "
+                        "cgroup with a CPU quota of 25 %% of one core")
     args = parser.parse_args(argv)
     try:
         import c104  # noqa: F401
@@ -27,8 +31,19 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    budget = None
+    if args.pi_budget:
+        budget, why = open_budget()
+        log(why)
+        if budget is None:
+            print(f"bench: {why}", file=sys.stderr)
+            return 3
     started = time.monotonic()
-    res = run(mode)
+    try:
+        res = run(mode, budget)
+    finally:
+        if budget is not None:
+            budget.close()
     log(f"{mode.name} run took {time.monotonic() - started:.0f} s")
     print(table(res))
     if args.json:

@@ -15,6 +15,10 @@ connects with retries), then answer commands:
   1 ms ticks (each tick makes up what is due, yielding after every 2 ms worth); replies first, count, and the monotonic times of
   the first and last change. ``ref`` only: ``"batch": true`` hands each tick's changes to c104
   as ``c104.Batch`` objects (up to 22 points, one ASDU each) instead of one transmit per point.
+  Every burst reply also has ``cpu_ns``: the CPU time of every thread of the agent over the burst
+  (``/proc/self/task/*/schedstat``, ns resolution). ``"dry": true`` runs the same pacing loop
+  with a change that computes the event and reads the clock but hands nothing to the stack: its
+  ``cpu_ns`` is the generator's own cost, which the bench subtracts for CPU per event.
 * ``{"cmd": "stats"}``, ``{"cmd": "quit"}``.
 
 CLOCK_MONOTONIC is one clock for every process of the machine, so these times compare directly
@@ -44,6 +48,33 @@ TICK_S = 0.001
 CHUNK_S = 0.002
 #: M_SP_TB_1 objects that fit one ASDU of 249 octets with COT 2, CA 2, IOA 3: (249 - 6) // 11
 BATCH_MAX = 22
+
+
+def _cpu_ns() -> int:
+    """CPU time of every thread of this process in ns (schedstat; 0 where unreadable)."""
+    total = 0
+    try:
+        for task in os.listdir("/proc/self/task"):
+            with open(f"/proc/self/task/{task}/schedstat", encoding="ascii") as f:
+                total += int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return total
+
+
+def _dry_change_factory(points: int) -> Callable[[], int]:
+    """The generator's work without the stack: event arithmetic and the clock reads."""
+    counter = 0
+
+    def dry_change() -> int:
+        nonlocal counter
+        event(counter, points)
+        t = time.monotonic_ns()
+        time.time()
+        counter += 1
+        return t
+
+    return dry_change
 
 
 def _reply(obj: dict[str, Any]) -> None:
@@ -89,7 +120,9 @@ async def _run_ours(config_path: str, port: int, points: int) -> None:
             stamps.append(change())
         return {"first": first, "count": n, "t_ns": stamps}
 
-    async def burst(rate: float, duration: float) -> dict[str, Any]:
+    async def burst(rate: float, duration: float, dry: bool = False) -> dict[str, Any]:
+        do = _dry_change_factory(points) if dry else change
+        cpu0 = _cpu_ns()
         first, total, sent = counter, int(rate * duration), 0
         t_first = t_last = time.monotonic_ns()
         chunk = max(1, int(rate * CHUNK_S))
@@ -98,7 +131,7 @@ async def _run_ours(config_path: str, port: int, points: int) -> None:
             due = min(total, int(rate * (time.perf_counter() - start)) + 1)
             end = min(due, sent + chunk)
             while sent < end:
-                t_last = change()
+                t_last = do()
                 if sent == 0:
                     t_first = t_last
                 sent += 1
@@ -106,7 +139,9 @@ async def _run_ours(config_path: str, port: int, points: int) -> None:
                 await asyncio.sleep(0)  # behind: let the output go out, then catch up
             elif sent < total:
                 await asyncio.sleep(TICK_S)
-        return {"first": first, "count": sent, "t_first_ns": t_first, "t_last_ns": t_last}
+        await asyncio.sleep(0.05)  # the last ASDUs leave (their CPU belongs to the burst)
+        return {"first": first, "count": sent, "t_first_ns": t_first, "t_last_ns": t_last,
+                "cpu_ns": _cpu_ns() - cpu0, "dry": dry}
 
     def stats() -> dict[str, Any]:
         out = sup.outstation
@@ -135,7 +170,8 @@ async def _run_ours(config_path: str, port: int, points: int) -> None:
             if cmd == "latency":
                 _reply(await latency(int(msg["n"]), float(msg["interval_ms"]) / 1000))
             elif cmd == "burst":
-                _reply(await burst(float(msg["rate"]), float(msg["duration"])))
+                _reply(await burst(float(msg["rate"]), float(msg["duration"]),
+                                   bool(msg.get("dry"))))
             elif cmd == "stats":
                 _reply(stats())
             else:
@@ -236,6 +272,9 @@ def _run_ref(config_path: str, port: int, points: int, tick_rate_ms: int) -> Non
             elif cmd == "burst":
                 rate, duration = float(msg["rate"]), float(msg["duration"])
                 batch = bool(msg.get("batch"))
+                dry = bool(msg.get("dry"))
+                do = _dry_change_factory(points) if dry else change
+                cpu0 = _cpu_ns()
                 first, total, sent = counter, int(rate * duration), 0
                 t_first = t_last = time.monotonic_ns()
                 chunk = max(1, int(rate * CHUNK_S))
@@ -243,13 +282,13 @@ def _run_ref(config_path: str, port: int, points: int, tick_rate_ms: int) -> Non
                 while sent < total:
                     due = min(total, int(rate * (time.perf_counter() - start)) + 1)
                     end = min(due, sent + chunk)
-                    if batch and end > sent:
+                    if batch and not dry and end > sent:
                         t_last = change_batch(end - sent)
                         if sent == 0:
                             t_first = t_last
                         sent = end
                     while sent < end:
-                        t_last = change()
+                        t_last = do()
                         if sent == 0:
                             t_first = t_last
                         sent += 1
@@ -257,8 +296,9 @@ def _run_ref(config_path: str, port: int, points: int, tick_rate_ms: int) -> Non
                         time.sleep(0)  # behind: give the GIL away, then catch up
                     elif sent < total:
                         time.sleep(TICK_S)
+                time.sleep(0.05)  # the last ASDUs leave (their CPU belongs to the burst)
                 _reply({"first": first, "count": sent, "t_first_ns": t_first,
-                        "t_last_ns": t_last})
+                        "t_last_ns": t_last, "cpu_ns": _cpu_ns() - cpu0, "dry": dry})
             elif cmd == "stats":
                 _reply({"transmit_failed": failed})
             else:

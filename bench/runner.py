@@ -16,13 +16,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from bench import procstat
+from bench.extra import Budget, cpu_per_event, fan_out, median_of, scaling_row
 from bench.master import (
     C_IC_NA_1,
     C_SC_NA_1,
@@ -51,6 +52,13 @@ FIGURES: tuple[tuple[str, str | None, str | None, str], ...] = (
     ("  same, ref fed through c104.Batch", None, "throughput_eps_ref_batch", "ev/s"),
     ("GI of 10,000 points, ACT_CON->ACT_TERM", "gi_10k_s", "gi_10k_s_ref", "s"),
     ("  objects delivered in that GI", "gi_10k_objects", "gi_10k_objects_ref", "n"),
+    ("  GI objects delivered per second", "gi_objects_per_s", "gi_objects_per_s_ref", "obj/s"),
+    ("CPU per event at 10k ev/s, net", "cpu_us_per_event", "cpu_us_per_event_ref", "us"),
+    ("  the load generator's own cost", "generator_us_per_event",
+     "generator_us_per_event_ref", "us"),
+    ("fan-out, 2,000 ev/s: 1 master", "fan_out_cpu_us_1", None, "us/ev"),
+    ("fan-out, 2,000 ev/s: 4 masters", "fan_out_cpu_us_4", None, "us/ev"),
+    ("fan-out, 2,000 ev/s: 8 masters", "fan_out_cpu_us_8", None, "us/ev"),
     ("C_SC_NA_1 act -> ACT_CON", "command_con_ms", "command_con_ms_ref", "ms"),
     ("C_SC_NA_1 act -> ACT_TERM", "command_ms", "command_ms_ref", "ms"),
     ("  act -> return information (COT 11)", "command_rinfo_ms", "command_rinfo_ms_ref", "ms"),
@@ -62,7 +70,10 @@ FIGURES: tuple[tuple[str, str | None, str | None, str], ...] = (
 #: keys that must be numbers in every run (the smoke test checks them)
 REQUIRED_KEYS = ("latency_p50_ms", "latency_p99_ms", "latency_p50_ms_ref", "latency_p99_ms_ref",
                  "throughput_eps", "throughput_eps_ref", "gi_10k_s", "gi_10k_s_ref",
-                 "command_ms", "command_con_ms", "rss_10k_mb", "idle_cpu_pct", "startup_s")
+                 "command_ms", "command_con_ms", "rss_10k_mb", "idle_cpu_pct", "startup_s",
+                 "idle_cpu_pct_ref", "gi_objects_per_s", "gi_objects_per_s_ref",
+                 "cpu_us_per_event", "cpu_us_per_event_ref", "generator_us_per_event",
+                 "fan_out_cpu_us_1")
 #: keys that may be null, each with the reason in ``notes``
 NULLABLE_KEYS = ("line_use_pct", "line_use_pct_ref", "command_ms_ref")
 
@@ -81,14 +92,20 @@ class Mode:
     idle_s: float
     ref_batch: bool  # also run the ladder with the reference fed through c104.Batch
     line_s: float  # 101: seconds of class 1 polling at 9600 8E1 with events waiting
+    cpu_s: float  # seconds of each CPU-per-event burst (and each fan-out burst)
+    cpu_repeats: int  # CPU per event and fan-out: repeats, each stack in turn; medians
+    fan_out: tuple[int, ...]  # masters started on our agent
+    scaling: tuple[int, ...]  # point counts of the scaling table
 
 
 MODES = {
     "full": Mode("full", 10_000, 1000, 2.0, (1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000),
-                 3.0, 3, 3, 50, 5.0, True, 15.0),
+                 3.0, 3, 3, 50, 60.0, True, 15.0, 3.0, 3, (1, 4, 8),
+                 (1000, 10_000, 50_000, 100_000)),
     "quick": Mode("quick", 10_000, 200, 2.0, (1000, 2000, 5000, 10_000, 20_000, 50_000),
-                  1.0, 1, 1, 20, 3.0, True, 4.0),
-    "smoke": Mode("smoke", 50, 20, 2.0, (200, 400), 0.5, 0, 1, 3, 0.5, False, 1.0),
+                  1.0, 1, 1, 20, 10.0, True, 4.0, 1.0, 2, (1, 4, 8), (1000, 10_000, 50_000)),
+    "smoke": Mode("smoke", 50, 20, 2.0, (200, 400), 0.5, 0, 1, 3, 0.5, False, 1.0, 0.5, 1,
+                  (1, 2), (50,)),
 }
 
 
@@ -181,6 +198,7 @@ class NotifyListener:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        path.unlink(missing_ok=True)  # a previous `rtu run` of the same bench run
         self.sock.bind(str(path))
         self.sock.settimeout(0.2)
         self.ready_ns: int | None = None
@@ -287,7 +305,7 @@ def measure_commands(m: Master, n: int) -> dict[str, Any]:
         "return_info_ms": statistics.median(rinfo_ms) if rinfo_ms else None,
         "con_p99_ms": percentile(con_ms, 99),
         "term_p99_ms": percentile(term_ms, 99) if term_ms and term_seen else None,
-        "n": n,
+        "n": n, "con_list": con_ms, "term_list": term_ms, "rinfo_list": rinfo_ms,
     }
 
 
@@ -309,9 +327,30 @@ def match_events(received: list[tuple[int, bool, int]],
     return times, len(received) - sum(t is not None for t in times)
 
 
-def measure_latency(m: Master, agent: Agent, mode: Mode, points: int) -> dict[str, Any]:
+def merge_latency(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    lat = [x for r in rounds for x in r["lat_ms"]]
+    return {"p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "max_ms": max(lat),
+            "mean_ms": statistics.fmean(lat), "rounds": len(rounds),
+            "events": sum(r["events"] for r in rounds), "received": len(lat),
+            "lost": sum(r["lost"] for r in rounds),
+            "unmatched": sum(r["unmatched"] for r in rounds)}
+
+
+def merge_commands(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    def med(key: str) -> float | None:
+        xs = [x for r in rounds for x in r[key]]
+        return statistics.median(xs) if xs else None
+
+    term_seen = all(r["term_ms"] is not None for r in rounds)
+    return {"con_ms": med("con_list"), "term_ms": med("term_list") if term_seen else None,
+            "return_info_ms": med("rinfo_list"), "n": sum(r["n"] for r in rounds),
+            "rounds": len(rounds)}
+
+
+def measure_latency(m: Master, agent: Agent, mode: Mode, points: int,
+                    n: int | None = None) -> dict[str, Any]:
     since = len(m.events)
-    reply = agent.request(cmd="latency", n=mode.latency_events,
+    reply = agent.request(cmd="latency", n=n or mode.latency_events,
                           interval_ms=mode.latency_interval_ms)
     m.wait_events(reply["count"], since, timeout=10, quiet=2.0)
     received = decode_events(m.events[since:])
@@ -323,6 +362,7 @@ def measure_latency(m: Master, agent: Agent, mode: Mode, points: int) -> dict[st
     return {"p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99),
             "max_ms": max(lat), "mean_ms": statistics.fmean(lat), "events": reply["count"],
             "received": len(lat), "lost": reply["count"] - len(lat), "unmatched": extra,
+            "lat_ms": lat,
             "interval_ms": mode.latency_interval_ms}
 
 
@@ -346,23 +386,26 @@ def burst_step(m: Master, agent: Agent, rate: float, step_s: float, points: int,
             "offered_eps": round(achieved), "lag_s": lag, "lag_limit_s": lag_limit, "ok": ok}
 
 
-def throughput_ladder(run_step: Callable[[float], dict[str, Any]], mode: Mode
-                      ) -> dict[str, Any]:
-    """Step the offered rate up; a failed step is tried once more before the ladder stops."""
+def ladder(mode: Mode, tries: int = 2
+           ) -> Generator[float, dict[str, Any], dict[str, Any]]:
+    """One stack's rate ladder as a generator: it yields the rate of its next try and is sent
+    that try's result. A rate counts as lossless only if every one of its ``tries`` passed (the
+    first failed try ends that rate). Rates step up until one fails, then ``mode.refine``
+    geometric steps between the last passing and the first failing rate."""
     steps: list[dict[str, Any]] = []
     best: float | None = None
     failed: float | None = None
 
-    def attempt(rate: float) -> bool:
-        for _ in range(2):
-            step = run_step(rate)
+    def attempt(rate: float) -> Generator[float, dict[str, Any], bool]:
+        for _ in range(tries):
+            step = yield rate
             steps.append(step)
-            if step["ok"]:
-                return True
-        return False
+            if not step["ok"]:
+                return False
+        return True
 
     for rate in mode.rates:
-        if attempt(rate):
+        if (yield from attempt(rate)):
             best = rate
         else:
             failed = rate
@@ -375,11 +418,29 @@ def throughput_ladder(run_step: Callable[[float], dict[str, Any]], mode: Mode
         mid = round((lo * hi) ** 0.5, -2)
         if mid <= lo or mid >= hi:
             break
-        if attempt(mid):
+        if (yield from attempt(mid)):
             lo = best = mid
         else:
             hi = mid
-    return {"eps": best, "steps": steps, "first_failed": hi}
+    return {"eps": best, "steps": steps, "first_failed": hi, "tries_per_rate": tries}
+
+
+def interleave_ladders(run_steps: dict[str, Callable[[float], dict[str, Any]]], mode: Mode
+                       ) -> dict[str, dict[str, Any]]:
+    """Run every stack's ladder one try at a time in turn (A B A B ...), so that the load other
+    work puts on the machine falls on all of them alike."""
+    gens = {name: ladder(mode) for name in run_steps}
+    pending = {name: next(gen) for name, gen in gens.items()}
+    out: dict[str, dict[str, Any]] = {}
+    while pending:
+        for name in list(pending):
+            step = run_steps[name](pending[name])
+            try:
+                pending[name] = gens[name].send(step)
+            except StopIteration as done:
+                out[name] = done.value
+                del pending[name]
+    return out
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -389,16 +450,18 @@ class Results:
     figures: dict[str, float | None] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    budget: str | None = None  # the CPU quota both sides ran under ("Pi budget" mode)
 
 
 @contextmanager
-def rtu_run(config: Path, port: int, logdir: Path) -> Iterator[tuple[subprocess.Popen[bytes],
+def rtu_run(config: Path, port: int, logdir: Path, wrap: list[str] | None = None
+            ) -> Iterator[tuple[subprocess.Popen[bytes],
                                                                      NotifyListener, int]]:
     notify = NotifyListener(logdir / "notify.sock")
     env = dict(os.environ, NOTIFY_SOCKET=str(notify.path))
     err = open(logdir / "rtu-run.log", "wb")  # noqa: SIM115 (closed in finally)
     t0 = time.monotonic_ns()
-    proc = subprocess.Popen([sys.executable, "-m", "rtu", "run", "--config", str(config),
+    proc = subprocess.Popen([*(wrap or []), sys.executable, "-m", "rtu", "run", "--config", str(config),
                              "--listen", f"{HOST}:{port}"], cwd=ROOT, env=env,
                             stdin=subprocess.DEVNULL, stdout=err, stderr=err)
     try:
@@ -470,75 +533,126 @@ def measure_line_use(mode: Mode, logdir: Path) -> tuple[dict[str, Any] | None, s
         "always waiting; line time of all octets over elapsed time (the rest is our turnaround)")
 
 
-def run(mode: Mode) -> Results:
+def _idle_many(pids: dict[str, int], seconds: float) -> dict[str, dict[str, Any]]:
+    """Idle CPU of several processes over the same window: schedstat (ns) is the figure, the
+    10 ms clock ticks of /proc/PID/stat are kept beside it."""
+    t0 = time.monotonic()
+    before = {k: (procstat.cpu_ticks(p), procstat.cpu_ns(p)) for k, p in pids.items()}
+    time.sleep(seconds)
+    wall = time.monotonic() - t0
+    out = {}
+    for k, p in pids.items():
+        ticks1, ns1 = procstat.cpu_ticks(p), procstat.cpu_ns(p)
+        ticks0, ns0 = before[k]
+        d: dict[str, Any] = {"window_s": wall, "ticks": ticks1 - ticks0,
+                             "cpu_pct_ticks": (ticks1 - ticks0) / procstat.CLK_TCK / wall * 100,
+                             "clk_tck": procstat.CLK_TCK, "threads": procstat.threads(p)}
+        if ns0 is not None and ns1 is not None:
+            d["cpu_pct"] = (ns1 - ns0) / 1e9 / wall * 100
+            d["cpu_ns"] = ns1 - ns0
+        else:
+            d["cpu_pct"] = d["cpu_pct_ticks"]
+        out[k] = d
+    return out
+
+
+def _startup(notify: NotifyListener, t0: int, t_con: int, res: Results) -> float:
+    deadline = time.monotonic() + 5  # READY=1 follows the listening socket
+    while notify.ready_ns is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    if notify.ready_ns is not None:
+        res.notes["startup_s"] = "spawn of `python -m rtu run` to READY=1 on NOTIFY_SOCKET"
+        return (notify.ready_ns - t0) / 1e9
+    res.notes["startup_s"] = ("spawn of `python -m rtu run` to STARTDT con on a fresh "
+                              "connection: no READY=1 arrived on NOTIFY_SOCKET")
+    return (t_con - t0) / 1e9
+
+
+def run(mode: Mode, budget: Budget | None = None) -> Results:
     res = Results(mode)
     f, d = res.figures, res.details
+    if budget is not None:
+        res.budget = f"{budget.pct} % of one core per process (cgroup {budget.root})"
+
+    def wrap(name: str) -> list[str] | None:
+        return budget.wrap(name) if budget is not None else None
+
+    def run_rtu(config: Path, port: int, logdir: Path) -> Any:
+        return rtu_run(config, port, logdir, wrap("rtu"))
+
     with tempfile.TemporaryDirectory(prefix="rtu-bench-") as tmp:
         logdir = Path(tmp)
         config = write_config(logdir / "bench.toml", mode.points, 2404)
-
-        # 1. our product process: `python -m rtu run`, READY=1 / STARTDT con, GI, idle, RSS
-        log(f"ours: rtu run with {mode.points} points")
-        port = free_port()
-        with rtu_run(config, port, logdir) as (proc, notify, t0), Master(HOST, port) as m:
-            t_con = m.connect(timeout=120)
-            deadline = time.monotonic() + 5  # READY=1 follows the listening socket
-            while notify.ready_ns is None and time.monotonic() < deadline:
-                time.sleep(0.001)
-            if notify.ready_ns is not None:
-                f["startup_s"] = (notify.ready_ns - t0) / 1e9
-                res.notes["startup_s"] = "spawn of `python -m rtu run` to READY=1 on NOTIFY_SOCKET"
-            else:
-                f["startup_s"] = (t_con - t0) / 1e9
-                res.notes["startup_s"] = (
-                    "spawn of `python -m rtu run` to STARTDT con on a fresh connection: "
-                    "no READY=1 arrived on NOTIFY_SOCKET (rtu/notify.py sends it only "
-                    "through the `systemd` module, not importable here)")
-            d["startup_to_startdt_con_s"] = (t_con - t0) / 1e9
-            pf = process_figures(m, proc.pid, mode)
-        d["process"] = {"ours": pf}
-        f["gi_10k_s"] = pf["gi"]["gi_s"]
-        f["gi_10k_objects"] = pf["gi"]["objects"]
-        f["rss_10k_mb"] = pf["rss_mb"]
-        f["idle_cpu_pct"] = pf["idle"]["cpu_pct"]
-
-        # 2. the reference process: c104.Server with the same points
-        log(f"ref: c104.Server with {mode.points} points")
         agents: dict[str, Agent] = {}
         masters: dict[str, Master] = {}
         try:
+            # 1. our product process (`rtu run`) and the reference process, both alive: start-up,
+            #    GIs taken in turn, idle CPU over one shared window, RSS
+            log(f"ours: rtu run with {mode.points} points; ref: c104.Server with the same")
             port = free_port()
-            ref = agents["ref"] = Agent("ref", config, port, mode.points, logdir)
-            mr = masters["ref"] = Master(HOST, port)
-            t_con = mr.connect(timeout=60)
-            f["startup_s_ref"] = (t_con - ref.t_spawn_ns) / 1e9
-            pf = process_figures(mr, ref.pid, mode)
-            d["process"]["ref"] = pf
-            f["gi_10k_s_ref"] = pf["gi"]["gi_s"]
-            f["gi_10k_objects_ref"] = pf["gi"]["objects"]
-            if pf["gi"]["objects"] < mode.points + 1:
+            with run_rtu(config, port, logdir) as (proc, notify, t0), Master(HOST, port) as m:
+                t_con = m.connect(timeout=120)
+                f["startup_s"] = _startup(notify, t0, t_con, res)
+                d["startup_to_startdt_con_s"] = (t_con - t0) / 1e9
+                rport = free_port()
+                ref = agents["ref"] = Agent("ref", config, rport, mode.points, logdir,
+                                            wrap=wrap("ref"))
+                mr = masters["ref"] = Master(HOST, rport)
+                f["startup_s_ref"] = (mr.connect(timeout=60) - ref.t_spawn_ns) / 1e9
+                gi_runs: dict[str, list[dict[str, Any]]] = {"ours": [], "ref": []}
+                for _ in range(mode.gi_runs):
+                    for impl, mm in (("ours", m), ("ref", mr)):
+                        gi_runs[impl].append(measure_gi(mm, 1))
+                log(f"idle CPU of both over {mode.idle_s:.0f} s")
+                idle = _idle_many({"ours": proc.pid, "ref": ref.pid}, mode.idle_s)
+                d["process"] = {}
+                for impl, pid in (("ours", proc.pid), ("ref", ref.pid)):
+                    runs = gi_runs[impl]
+                    gi = dict(runs[-1], gi_s=statistics.median(r["gi_s"] for r in runs),
+                              runs_s=[r["gi_s"] for r in runs])
+                    d["process"][impl] = {"gi": gi, "idle": idle[impl],
+                                          "rss_mb": procstat.rss_mb(pid),
+                                          "hwm_mb": procstat.rss_mb(pid, "VmHWM")}
+            for impl, suffix in (("ours", ""), ("ref", "_ref")):
+                pf = d["process"][impl]
+                f[f"gi_10k_s{suffix}"] = pf["gi"]["gi_s"]
+                f[f"gi_10k_objects{suffix}"] = pf["gi"]["objects"]
+                f[f"gi_objects_per_s{suffix}"] = pf["gi"]["objects"] / max(pf["gi"]["gi_s"], 1e-6)
+                f[f"rss_10k_mb{suffix}"] = pf["rss_mb"]
+                f[f"idle_cpu_pct{suffix}"] = pf["idle"]["cpu_pct"]
+            res.notes["idle_cpu_pct"] = (
+                f"CPU time of every thread from /proc/PID/task/*/schedstat (ns) over "
+                f"{mode.idle_s:.1f} s, both processes in the same window"
+                + ("" if mode.idle_s >= 60 else " (shorter than the full run's 60 s)"))
+            ref_objects = d["process"]["ref"]["gi"]["objects"]
+            if ref_objects < mode.points + 1:
                 res.notes["gi_10k_s_ref"] = (
-                    f"c104 ended its GI (ACT_TERM) after {pf['gi']['objects']} of "
-                    f"{mode.points + 1} points, the rest never sent: c104 creates its "
-                    "lib60870 server with CS104_Slave_create(100, 100), queues of 100 ASDUs; "
-                    "the goal compares objects per second")
-            f["rss_10k_mb_ref"] = pf["rss_mb"]
-            f["idle_cpu_pct_ref"] = pf["idle"]["cpu_pct"]
+                    f"c104 ended its GI (ACT_TERM) after {ref_objects} of {mode.points + 1} "
+                    "points, the rest never sent (its lib60870 server is created with queues "
+                    "of 100 ASDUs): compare gi_objects_per_s, objects delivered per second")
 
-            # 3. our outstation in the agent (same Supervisor, plus a way to change points)
+            # 2. our outstation in the agent (same Supervisor, plus a way to change points)
             log("ours: agent")
             port = free_port()
-            agents["ours"] = Agent("ours", config, port, mode.points, logdir)
+            agents["ours"] = Agent("ours", config, port, mode.points, logdir, wrap=wrap("ours"))
             masters["ours"] = Master(HOST, port)
             masters["ours"].connect(timeout=60)
             d["agents"] = {k: a.info for k, a in agents.items()}
             time.sleep(0.3)  # end of initialisation and the first ack settle
 
-            # 4. the same measurements on both, one after the other
-            d["commands"] = {}
-            for impl in ("ours", "ref"):
-                log(f"{impl}: commands")
-                d["commands"][impl] = measure_commands(masters[impl], mode.commands)
+            # 3. commands and latency, in two rounds taken in turn: ours, ref, ours, ref
+            cmd_rounds: dict[str, list[dict[str, Any]]] = {"ours": [], "ref": []}
+            lat_rounds: dict[str, list[dict[str, Any]]] = {"ours": [], "ref": []}
+            for _ in range(2):
+                for impl in ("ours", "ref"):
+                    log(f"{impl}: commands, latency")
+                    cmd_rounds[impl].append(measure_commands(masters[impl],
+                                                             max(1, mode.commands // 2)))
+                    lat_rounds[impl].append(measure_latency(
+                        masters[impl], agents[impl], mode, mode.points,
+                        max(2, mode.latency_events // 2)))
+            d["commands"] = {k: merge_commands(v) for k, v in cmd_rounds.items()}
+            d["latency"] = {k: merge_latency(v) for k, v in lat_rounds.items()}
             f["command_con_ms"] = d["commands"]["ours"]["con_ms"]
             f["command_ms"] = d["commands"]["ours"]["term_ms"]
             f["command_con_ms_ref"] = d["commands"]["ref"]["con_ms"]
@@ -549,48 +663,91 @@ def run(mode: Mode) -> Results:
                 res.notes["command_ms_ref"] = (
                     "c104 2.2.1 sends no ACT_TERM for a direct command (iec104-python issue "
                     "#65); command_con_ms_ref and details.commands.ref.return_info_ms compare")
-
-            d["latency"] = {}
-            for impl in ("ours", "ref"):
-                log(f"{impl}: latency, {mode.latency_events} events")
-                d["latency"][impl] = measure_latency(masters[impl], agents[impl], mode,
-                                                     mode.points)
             for impl, suffix in (("ours", ""), ("ref", "_ref")):
                 f[f"latency_p50_ms{suffix}"] = d["latency"][impl]["p50_ms"]
                 f[f"latency_p99_ms{suffix}"] = d["latency"][impl]["p99_ms"]
 
-            d["throughput"] = {}
-            ladders = [("ours", "", False), ("ref", "_ref", False)]
-            if mode.ref_batch:
-                ladders.append(("ref", "_ref_batch", True))
-            for impl, suffix, batch in ladders:
-                name = impl + (" (c104.Batch)" if batch else "")
-                log(f"{name}: throughput ladder {mode.rates}")
-                m, a = masters[impl], agents[impl]
+            # 4. CPU per event at 10,000 ev/s (smoke: lower), net of the generator, in turn
+            cpu_rate = 10_000 if mode.name != "smoke" else 500
+            cpu_runs: dict[str, list[dict[str, Any]]] = {"ours": [], "ref": []}
+            for _ in range(mode.cpu_repeats):
+                for impl in ("ours", "ref"):
+                    mm = masters[impl]
 
-                def step(rate: float, m: Master = m, a: Agent = a, name: str = name,
+                    def wait_for(count: int, mark: int, mm: Master = mm) -> int:
+                        return mm.wait_events(count, mark, 30, 1.0)
+
+                    def mark_of(mm: Master = mm) -> int:
+                        return len(mm.events)
+
+                    cpu_runs[impl].append(cpu_per_event(agents[impl], cpu_rate, mode.cpu_s,
+                                                        wait_for, mark_of))
+            d["cpu_per_event"] = {"rate": cpu_rate, "runs": cpu_runs}
+            for impl, suffix in (("ours", ""), ("ref", "_ref")):
+                f[f"cpu_us_per_event{suffix}"] = median_of(cpu_runs[impl], "cpu_us_per_event")
+                f[f"generator_us_per_event{suffix}"] = median_of(cpu_runs[impl],
+                                                                  "generator_us_per_event")
+            res.notes["cpu_us_per_event"] = (
+                f"agent CPU (all threads, schedstat) over a {mode.cpu_s:.1f} s burst at "
+                f"{cpu_rate:,} ev/s minus a dry burst with the same pacing and no stack, per "
+                f"event; median of {mode.cpu_repeats}, taken in turn with the reference; the "
+                "sequence-of-events log off (no state directory); generator_us_per_event is the "
+                "generator's own cost")
+
+            # 5. the throughput ladders, one try of each stack in turn
+            runners: dict[str, Callable[[float], dict[str, Any]]] = {}
+            for impl, batch in (("ours", False), ("ref", False), ("ref_batch", True)):
+                if batch and not mode.ref_batch:
+                    continue
+                a, mm = agents[impl.split("_")[0]], masters[impl.split("_")[0]]
+
+                def step(rate: float, m: Master = mm, a: Agent = a, name: str = impl,
                          batch: bool = batch) -> dict[str, Any]:
                     s = burst_step(m, a, rate, mode.step_s, mode.points, batch)
                     s["agent"] = a.request(cmd="stats")
-                    log(f"  {name} {rate:>8.0f} ev/s: {'ok' if s['ok'] else 'FAIL'} "
+                    log(f"  {name:9} {rate:>8.0f} ev/s: {'ok' if s['ok'] else 'FAIL'} "
                         f"(sent {s['sent']}, received {s['received']}, in order "
                         f"{s['in_order']}, offered {s['offered_eps']}/s, lag "
                         f"{s['lag_s'] if s['lag_s'] is None else round(s['lag_s'], 4)} s)")
                     time.sleep(0.2)
                     return s
 
-                d["throughput"][impl + suffix.removeprefix("_ref")] = ladder = \
-                    throughput_ladder(step, mode)
-                f[f"throughput_eps{suffix}"] = ladder["eps"] or 0.0
-                if ladder["eps"] is None:
-                    res.notes[f"throughput_eps{suffix}"] = (
-                        f"no rate was lossless, not even {mode.rates[0]} ev/s")
+                runners[impl] = step
+            log(f"throughput ladders {mode.rates}, interleaved")
+            d["throughput"] = interleave_ladders(runners, mode)
+            for impl, lad in d["throughput"].items():
+                key = "throughput_eps" + ("" if impl == "ours" else "_" + impl)
+                f[key] = lad["eps"] or 0.0
+                if lad["eps"] is None:
+                    res.notes[key] = f"no rate was lossless, not even {mode.rates[0]} ev/s"
+            res.notes["throughput_eps"] = (
+                "highest rate at which every one of 2 tries delivered every event in order and "
+                "kept up; the tries of both stacks alternate")
+
+            # 6. fan-out: our agent with 1, 4, 8 masters at 2,000 ev/s
+            log("ours: fan-out 1/4/8 masters")
+            fo = fan_out(agents["ours"], agents["ours"].port, HOST, masters["ours"],
+                         mode.fan_out, 2000 if mode.name != "smoke" else 200, mode.cpu_s,
+                         mode.cpu_repeats)
+            d["fan_out"] = fo
+            for n in mode.fan_out:
+                f[f"fan_out_cpu_us_{n}"] = fo[f"cpu_us_per_event_{n}"]
             d["sequence_errors"] = {k: m.sequence_errors for k, m in masters.items()}
         finally:
             for m in masters.values():
                 m.close()
             for a in agents.values():
                 a.close()
+
+        # 7. point-count scaling of our product process
+        d["scaling"] = []
+        for n in mode.scaling:
+            log(f"ours: scaling, {n:,} points")
+            d["scaling"].append(scaling_row(
+                n, logdir, run_rtu,
+                lambda *a, **k: Agent(*a, **{**k, "wrap": wrap("ours")}),
+                HOST, free_port, lambda m: measure_gi(m, 1),
+                cpu_rate, mode.cpu_s))
 
         log("ours: 101 at 9600 8E1 on a pty")
         try:
@@ -630,11 +787,18 @@ def goals(f: dict[str, float | None]) -> dict[str, bool | None]:
         "gi_no_slower_than_reference": gi,
         "rss_below_60mb": num("rss_10k_mb") < 60 if known("rss_10k_mb") else None,
         "idle_cpu_below_1pct": num("idle_cpu_pct") < 1 if known("idle_cpu_pct") else None,
+        # issue 21
+        "cpu_per_event_at_most_8us": (num("cpu_us_per_event") <= 8
+                                      if known("cpu_us_per_event") else None),
+        "fan_out_8_masters_at_most_1_5x_of_1": (
+            num("fan_out_cpu_us_8") <= 1.5 * num("fan_out_cpu_us_1")
+            if known("fan_out_cpu_us_8", "fan_out_cpu_us_1") else None),
     }
 
 
 def to_json(res: Results) -> dict[str, Any]:
     out: dict[str, Any] = dict(res.figures)
+    out["scaling"] = res.details.get("scaling", [])
     out["goals"] = goals(res.figures)
     out["notes"] = res.notes
     out["meta"] = {
@@ -646,6 +810,7 @@ def to_json(res: Results) -> dict[str, Any]:
         "machine": platform.machine(), "cpus": os.cpu_count(),
         "kernel": platform.release(),
         "reference": "c104 2.2.1 (lib60870-C) c104.Server, tick_rate_ms=100",
+        "budget": res.budget,
     }
     out["details"] = res.details
     return out
@@ -654,7 +819,7 @@ def to_json(res: Results) -> dict[str, Any]:
 def _fmt(v: float | None, unit: str) -> str:
     if v is None:
         return "n/a"
-    if unit in ("ev/s", "n"):
+    if unit in ("ev/s", "n", "obj/s"):
         return f"{v:,.0f}"
     if unit == "MiB":
         return f"{v:.1f}"
@@ -679,6 +844,17 @@ def table(res: Results) -> str:
                                 r[2].rjust(widths[2]), r[3]]))
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
+    scaling = res.details.get("scaling") or []
+    if scaling:
+        lines += ["", ("scaling of `rtu run` (ours): points, start-up to READY=1, RSS after "
+                       "GI, GI ACT_CON->ACT_TERM, CPU per event at 10,000 ev/s (net), p99 "
+                       "latency of another master's events (one a ms) during a GI")]
+        for r in scaling:
+            lines.append(f"  {r['points']:>7,}  {r['startup_s']:6.3f} s  {r['rss_mb']:6.1f} MiB"
+                         f"  {r['gi_s']:7.3f} s ({r['gi_objects']:,} obj)"
+                         f"  {r['cpu_us_per_event']:6.2f} us"
+                         f"  {_fmt(r.get('gi_other_p99_ms'), 'ms')} ms"
+                         f" ({r.get('gi_other_events', 0)} events)")
     lines.append("")
     for name, ok in goals(f).items():
         lines.append(f"goal {name}: {'met' if ok else 'NOT met' if ok is False else 'n/a'}")

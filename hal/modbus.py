@@ -30,7 +30,7 @@ Addresses are 0-based protocol addresses (register "40001" of a device manual is
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Final, Protocol
@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MAX_READ_REGISTERS: Final = 125  # registers per read request (Modbus application protocol 6.3)
 MAX_READ_BITS: Final = 2000  # coils / discrete inputs per read request (6.1, 6.2)
+MAX_WRITE_REGISTERS: Final = 123  # registers per write multiple registers request (6.12)
 DEVICE_ID_MAX: Final = 255
 ADDRESS_MAX: Final = 0xFFFF
 
@@ -99,6 +100,16 @@ class ModbusLink(Protocol):
 
     async def read_input_registers(self, address: int, count: int,
                                    device_id: int) -> list[int]: ...
+
+    async def write_coil(self, address: int, value: bool, device_id: int) -> None:
+        """Write single coil (function 5)."""
+
+    async def write_register(self, address: int, value: int, device_id: int) -> None:
+        """Write single register (function 6): ``value`` 0..0xFFFF."""
+
+    async def write_registers(self, address: int, values: Sequence[int],
+                              device_id: int) -> None:
+        """Write multiple registers (function 16): each 0..0xFFFF."""
 
     def close(self) -> None:
         """Drop the connection (the next read connects again)."""
@@ -173,6 +184,25 @@ class PymodbusLink:
             lambda: client.read_input_registers(address, count=count, device_id=device_id))
         return _registers(pdu, count)
 
+    async def write_coil(self, address: int, value: bool, device_id: int) -> None:
+        _check(address, 1, device_id, 1)
+        client = await self._connected()
+        await self._call(lambda: client.write_coil(address, value, device_id=device_id))
+
+    async def write_register(self, address: int, value: int, device_id: int) -> None:
+        _check(address, 1, device_id, 1)
+        _check_words([value])
+        client = await self._connected()
+        await self._call(lambda: client.write_register(address, value, device_id=device_id))
+
+    async def write_registers(self, address: int, values: Sequence[int],
+                              device_id: int) -> None:
+        _check(address, len(values), device_id, MAX_WRITE_REGISTERS)
+        _check_words(values)
+        words = list(values)
+        client = await self._connected()
+        await self._call(lambda: client.write_registers(address, words, device_id=device_id))
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -243,6 +273,11 @@ def _check(address: int, count: int, device_id: int, most: int) -> None:
         raise ValueError(f"count must be 1..{most}, got {count}")
     if not 0 <= address or address + count - 1 > ADDRESS_MAX:
         raise ValueError(f"addresses {address}..{address + count - 1} outside 0..{ADDRESS_MAX}")
+
+
+def _check_words(values: Sequence[int]) -> None:
+    if any(not 0 <= v <= 0xFFFF for v in values):
+        raise ValueError(f"register values must be 0..0xFFFF, got {list(values)}")
 
 
 def _bits(pdu: ModbusPDU, count: int) -> list[bool]:

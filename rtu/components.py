@@ -61,6 +61,9 @@ REGISTRY: Final = (
     "rtu.sources.modbus",
     "rtu.sources.iec61850",
     "rtu.sources.dlms",
+    "rtu.sources.switchgear",  # after relays (its coils) and the command paths it wraps
+    "rtu.sources.calculated",  # after the sources whose start values it reads
+    "rtu.sources.interlocks",  # last: it guards the whole command path
 )
 
 # the protocol servers (each module's SERVER), in the order they start and report

@@ -59,7 +59,7 @@ from rtu.iec.errors import LocalProtocolError
 from rtu.points.timestamps import utc_datetime
 
 __all__ = ["DecodeError", "Options", "Protocol", "cp56_text", "decode", "describe_asdu",
-           "guess_protocol", "parse_hex"]
+           "guess_protocol", "object_texts", "parse_hex"]
 
 MAX_101_ASDU: Final = 253  # an FT1.2 frame carries at most 255 octets of C, A and ASDU
 _HEX_SEPARATORS: Final = re.compile(r"[\s:,;._-]+")
@@ -186,10 +186,10 @@ def _decode_101(data: bytes, options: Options) -> list[str]:
         if isinstance(frame, SingleChar):
             lines.append(f"frame {n}: single character E5 (ACK / no data)")
         elif isinstance(frame, FixedFrame):
-            lines.append(f"frame {n}: fixed length, {_control_text(frame.control)}, "
+            lines.append(f"frame {n}: fixed length, {control_text(frame.control)}, "
                          f"link address {frame.address}")
         elif isinstance(frame, VariableFrame):
-            lines.append(f"frame {n}: variable length, {_control_text(frame.control)}, "
+            lines.append(f"frame {n}: variable length, {control_text(frame.control)}, "
                          f"link address {frame.address}, ASDU {len(frame.asdu)} octets")
             lines.extend("  " + line for line in describe_asdu(frame.asdu, profile))
     if parser.errors:
@@ -202,7 +202,7 @@ def _decode_101(data: bytes, options: Options) -> list[str]:
     return lines
 
 
-def _control_text(control: int) -> str:
+def control_text(control: int) -> str:
     code = control & FUNCTION_MASK
     if control & CONTROL_PRM:
         try:
@@ -241,6 +241,11 @@ def describe_asdu(raw: bytes, profile: AsduProfile) -> list[str]:
         lines.append(f"octets: {raw.hex(' ')}")
         return lines
     return _asdu_lines(asdu)
+
+
+def object_texts(asdu: Asdu) -> list[str]:
+    """One text per information object of a decoded ASDU: ``IOA 1001: value=ON ...``."""
+    return [line.strip() for line in _asdu_lines(asdu)[1:]]
 
 
 def _asdu_lines(asdu: Asdu) -> list[str]:

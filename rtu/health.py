@@ -129,8 +129,8 @@ def _devices_of(source: object, running: bool) -> list[DeviceHealth]:
     name = str(getattr(source, "name", "?"))
     kind, _, device = name.partition(":")
     not_running = "source not running (restarting)"
-    if kind in ("101", "health"):
-        return []  # a master link, or this very source
+    if kind in ("101", "health", "calculated"):
+        return []  # a master link, this very source, or points computed from other points
     if kind == "modbus":
         rows = []
         bus_up = getattr(source, "bus_up", None)

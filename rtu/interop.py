@@ -7,7 +7,7 @@ application functions and the 104 parameters. It is built from the tables the co
 runs on, so it follows the code:
 
 * monitor types: ``MONITOR_TYPES`` of the point kinds the configuration has, the interrogation
-  groups its points are in (``interrogation_cot``/``counter_cot``), and ``_ORIGIN_COT`` for the
+  groups its points are in (``interrogation_cot``/``counter_cot``), and ``ORIGIN_COT`` for the
   causes of spontaneous and return-information events;
 * control and system types: the outstation's dispatch table (``HANDLERS``, including
   ``COMMAND_KINDS``); the causes each handler answers with are listed here in
@@ -29,7 +29,7 @@ from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.asdu.types import Cot, TypeId, counter_cot, interrogation_cot
 from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
 from rtu.iec.outstation.cyclic import cyclic_period
-from rtu.iec.outstation.outstation import _ORIGIN_COT
+from rtu.iec.outstation.outstation import ORIGIN_COT
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction, OutstationConfig
 from rtu.points.model import ChangeOrigin, Point, PointKind
 from rtu.sources.simulated.config import SIM_SOURCE
@@ -104,9 +104,9 @@ def monitor_causes(config: AppConfig) -> dict[TypeId, set[Cot]]:
             if background:
                 answers.add(Cot.BACKGROUND)
         events = causes.setdefault(tagged, set())
-        events.add(_ORIGIN_COT[ChangeOrigin.FIELD])
+        events.add(ORIGIN_COT[ChangeOrigin.FIELD])
         if point.name in feedback or resettable(point):  # a reset is return information
-            events.add(_ORIGIN_COT[ChangeOrigin.REMOTE_COMMAND])
+            events.add(ORIGIN_COT[ChangeOrigin.REMOTE_COMMAND])
     return causes
 
 

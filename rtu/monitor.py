@@ -37,8 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from rtu.decode import _control_text, describe_asdu
+from rtu.decode import control_text, describe_asdu
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
+from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.cs101.ft12 import FixedFrame, Ft12Parser, SingleChar, VariableFrame, encode_frame
 from rtu.points.timestamps import utc_datetime
@@ -178,6 +179,8 @@ class Seen:
     text: str  # one line, decoded
     type_id: int | None  # of its ASDU, if it has one
     ioas: tuple[int, ...]
+    head: str = ""  # the link part alone: I(1,0), S(3), U STARTDT act, variable ... A=1
+    asdu: Asdu | None = None  # its ASDU, decoded (the web page shows it in columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,17 +236,17 @@ class FrameSplitter:
 
 
 def _asdu_facts(asdu_raw: bytes, profile: AsduProfile) -> tuple[str, int | None,
-                                                                 tuple[int, ...]]:
+                                                                 tuple[int, ...], Asdu | None]:
     lines = describe_asdu(asdu_raw, profile)
     text = " | ".join(line.strip() for line in lines)
     try:
         asdu = decode_asdu(asdu_raw, profile)
     except AsduError:
         try:
-            return text, decode_header(asdu_raw, profile).type_id, ()
+            return text, decode_header(asdu_raw, profile).type_id, (), None
         except AsduError:
-            return text, None, ()
-    return text, int(asdu.type_id), tuple(o.ioa for o in asdu.objects)
+            return text, None, (), None
+    return text, int(asdu.type_id), tuple(o.ioa for o in asdu.objects), asdu
 
 
 def describe_104(when: float, key: tuple[str, str], apdu: bytes) -> Seen:
@@ -252,27 +255,30 @@ def describe_104(when: float, key: tuple[str, str], apdu: bytes) -> Seen:
     c1, c2, c3, c4 = apdu[2:6]
     if not c1 & 0x01:
         send, recv = (c1 | c2 << 8) >> 1, (c3 | c4 << 8) >> 1
-        text, type_id, ioas = _asdu_facts(apdu[6:], _PROFILE_104)
-        return Seen(when, "104", *key, apdu, f"I({send},{recv}) {text}", type_id, ioas)
+        text, type_id, ioas, asdu = _asdu_facts(apdu[6:], _PROFILE_104)
+        head = f"I({send},{recv})"
+        return Seen(when, "104", *key, apdu, f"{head} {text}", type_id, ioas, head, asdu)
     if c1 & 0x03 == 0x01:
-        return Seen(when, "104", *key, apdu, f"S({(c3 | c4 << 8) >> 1})", None, ())
+        head = f"S({(c3 | c4 << 8) >> 1})"
+        return Seen(when, "104", *key, apdu, head, None, (), head)
     names = {0x07: "STARTDT act", 0x0B: "STARTDT con", 0x13: "STOPDT act", 0x23: "STOPDT con",
              0x43: "TESTFR act", 0x83: "TESTFR con"}
-    return Seen(when, "104", *key, apdu, f"U {names.get(c1, f'0x{c1:02X}')}", None, ())
+    head = f"U {names.get(c1, f'0x{c1:02X}')}"
+    return Seen(when, "104", *key, apdu, head, None, (), head)
 
 
 def describe_101(when: float, key: tuple[str, str], frame: object, raw: bytes,
                  profile: AsduProfile) -> Seen:
     if isinstance(frame, SingleChar):
-        return Seen(when, "101", *key, b"\xe5", "E5 (ACK / no data)", None, ())
+        head = "E5 (ACK / no data)"
+        return Seen(when, "101", *key, b"\xe5", head, None, (), head)
     if isinstance(frame, FixedFrame):
-        return Seen(when, "101", *key, raw,
-                    f"fixed {_control_text(frame.control)} A={frame.address}", None, ())
+        head = f"fixed {control_text(frame.control)} A={frame.address}"
+        return Seen(when, "101", *key, raw, head, None, (), head)
     assert isinstance(frame, VariableFrame)
-    text, type_id, ioas = _asdu_facts(frame.asdu, profile)
-    return Seen(when, "101", *key, raw,
-                f"variable {_control_text(frame.control)} A={frame.address} | {text}",
-                type_id, ioas)
+    text, type_id, ioas, asdu = _asdu_facts(frame.asdu, profile)
+    head = f"variable {control_text(frame.control)} A={frame.address}"
+    return Seen(when, "101", *key, raw, f"{head} | {text}", type_id, ioas, head, asdu)
 
 
 def parse_type(text: str) -> int:

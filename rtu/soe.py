@@ -32,7 +32,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,6 +229,9 @@ class SoeLog:
         self.failures = 0
         self.last_error: str | None = None
         self._lock = threading.Lock()  # one write at a time (a cancelled run() may be writing)
+        # told (on the loop) after each write that stored something: the web page's live view
+        # of the log subscribes here while it is open (rtu/web/soefeed.py); never on the event path
+        self.written: list[Callable[[], None]] = []
         self._conn = open_log(path)
 
     def attach(self, outstation: Outstation) -> None:
@@ -325,7 +328,11 @@ class SoeLog:
         """Write every FLUSH_INTERVAL, in a thread (the loop never waits for the disk)."""
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
-            await asyncio.to_thread(self._write, *self._take())
+            batch = self._take()
+            await asyncio.to_thread(self._write, *batch)
+            if self.written and any(batch):
+                for listener in self.written[:]:
+                    listener()
 
     async def close(self) -> None:
         """The last write (after one still under way), then close the file."""

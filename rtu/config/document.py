@@ -55,7 +55,12 @@ from rtu.sources.relays.config import (
     parse_commands,
     parse_relays,
 )
-from rtu.sources.simulated.config import SIMULATION, SimulationConfig, parse_simulation
+from rtu.sources.simulated.config import (
+    SIMULATION,
+    SimulationConfig,
+    check_manual,
+    parse_simulation,
+)
 from rtu.web.settings import WEB, WebSettings, parse_web
 
 __all__ = [
@@ -216,6 +221,7 @@ def _parse(p: Reader, data: object) -> AppConfig:
     relays, relay_names = parse_relays(p, doc.get("relays", MISSING))
     raw_points = doc.get("points", MISSING)
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
+    check_manual(p, simulation, points)
     station, points = resolve_events_lost(p, station, points)
     # the registered sections that depend on the points (Modbus, IEC 61850, DLMS...)
     sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)

@@ -82,3 +82,50 @@ class ConfirmingExecutor(Protocol):
     def cancel(self, request: CommandRequest) -> None: ...
 
     def operate(self, request: CommandRequest, confirmed: Done, done: Done) -> None: ...
+
+
+@runtime_checkable
+class CommandGuard(Protocol):
+    """An executor that may refuse a command before it is accepted (interlocks, local control).
+
+    The protocol layer asks :meth:`refusal` at select and again at execute, before it confirms
+    either; a reason (for the log) refuses the command with a negative confirmation."""
+
+    def refusal(self, request: CommandRequest) -> str | None: ...
+
+
+class ForwardingExecutor:
+    """The base of an executor that wraps the command path built so far (``Parts.commands``):
+    everything it does not take itself goes on to ``inner``, including the confirming and
+    guarding calls, so wrapping never hides what an inner executor does."""
+
+    def __init__(self, inner: CommandExecutor) -> None:
+        self.inner = inner
+
+    def execute(self, request: CommandRequest, done: Done) -> None:
+        self.inner.execute(request, done)
+
+    def refusal(self, request: CommandRequest) -> str | None:
+        inner = self.inner
+        return inner.refusal(request) if isinstance(inner, CommandGuard) else None
+
+    def confirms(self, point: Point) -> bool:
+        inner = self.inner
+        return isinstance(inner, ConfirmingExecutor) and inner.confirms(point)
+
+    def select(self, request: CommandRequest, done: Done) -> None:
+        inner = self.inner
+        if not isinstance(inner, ConfirmingExecutor):  # confirms() said no: a caller's bug
+            raise TypeError("select on an executor that confirms no point")
+        inner.select(request, done)
+
+    def cancel(self, request: CommandRequest) -> None:
+        inner = self.inner
+        if isinstance(inner, ConfirmingExecutor):
+            inner.cancel(request)
+
+    def operate(self, request: CommandRequest, confirmed: Done, done: Done) -> None:
+        inner = self.inner
+        if not isinstance(inner, ConfirmingExecutor):
+            raise TypeError("operate on an executor that confirms no point")
+        inner.operate(request, confirmed, done)

@@ -47,6 +47,9 @@ class PointDatabase:
         # the value last reported to subscribers: deadbands are measured from it
         self._reported: dict[str, PointValue] = dict(self._current)
         self._subscribers: list[Subscriber] = []
+        self._last: set[Subscriber] = set()  # subscribed with last=True
+        # point -> the origin its field changes are reported with meanwhile (attribute())
+        self._causes: dict[str, list[ChangeOrigin]] = {}
         # operator overrides (`rtu substitute/block`): point -> the field's latest value, kept
         # while the override stands and reported again on release
         self._held: dict[str, PointValue] = {}
@@ -109,15 +112,43 @@ class PointDatabase:
         return self._facts[name][0].deadband
 
     # -- subscriptions ------------------------------------------------------------------------
-    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
-        """Call ``callback`` for every reportable change; returns the unsubscribe function."""
-        self._subscribers.append(callback)
+    def subscribe(self, callback: Subscriber, *, last: bool = False) -> Callable[[], None]:
+        """Call ``callback`` for every reportable change; returns the unsubscribe function.
+
+        Subscribers are told in the order they subscribed, except that those subscribed with
+        ``last`` come after all others: a subscriber that updates points in turn (calculated
+        points) lets everyone see the cause before its consequence."""
+        if last:
+            self._last.add(callback)
+            self._subscribers.append(callback)
+        else:
+            first_last = next((i for i, s in enumerate(self._subscribers) if s in self._last),
+                              len(self._subscribers))
+            self._subscribers.insert(first_last, callback)
 
         def unsubscribe() -> None:
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
+            if callback not in self._subscribers:
+                self._last.discard(callback)
 
         return unsubscribe
+
+    def attribute(self, name: str, origin: ChangeOrigin) -> Callable[[], None]:
+        """Report the field changes of ``name`` with ``origin`` (the return information of a
+        command moving a switch, or of a switch in local control) until the returned function
+        is called; the newest attribution wins."""
+        self.point(name)  # an unknown name raises here, not at the next change
+        causes = self._causes.setdefault(name, [])
+        causes.append(origin)
+
+        def release() -> None:
+            if origin in causes:
+                causes.remove(origin)
+            if not causes:
+                self._causes.pop(name, None)
+
+        return release
 
     # -- the only writer -----------------------------------------------------------------------
     def update(
@@ -155,6 +186,10 @@ class PointDatabase:
         if not _reportable(point, has_deadband, last, new):
             return False
         self._reported[name] = new
+        if origin is ChangeOrigin.FIELD and self._causes:
+            causes = self._causes.get(name)
+            if causes:
+                origin = causes[-1]
         change = PointChanged(point, old, new, origin)
         for subscriber in self._subscribers[:]:  # a subscriber may unsubscribe
             subscriber(change)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -219,6 +220,7 @@ class Iec101Server:
         self.link: UnbalancedLink | BalancedLink | None = None
         self.opened = asyncio.Event()
         self.reopens = 0
+        self.last_error: tuple[float, str] | None = None  # (POSIX time, what) of the port
         self._serial: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -234,6 +236,7 @@ class Iec101Server:
                 try:
                     self._open()
                 except OSError as exc:
+                    self.last_error = (time.time(), f"cannot open the serial port: {exc}")
                     log.error("%s: cannot open the serial port: %s; retrying in %.0f s",
                               self.name, exc, delay)
                 else:
@@ -259,6 +262,8 @@ class Iec101Server:
             "mode": self.settings.link.mode.value,
             "reopens": self.reopens,
             "statistics": dict(link.statistics) if link is not None else {},
+            "last_error": ({"time": self.last_error[0], "error": self.last_error[1]}
+                           if self.last_error else None),
         }
 
     def _open(self) -> None:
@@ -329,6 +334,7 @@ class Iec101Server:
 
     def _fail(self, exc: BaseException) -> None:
         log.error("%s: serial port error: %s", self.name, exc)
+        self.last_error = (time.time(), f"serial port error: {exc}")
         if self._serial is not None and self._loop is not None:
             self._loop.remove_reader(self._serial.fileno())
         if self._lost is not None:

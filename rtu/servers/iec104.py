@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import ssl
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -37,6 +38,10 @@ if TYPE_CHECKING:  # rtu.servers.tls is loaded only by a server that uses TLS
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 2404
+ERRORS_KEPT = 8  # the last connection errors status() reports (refusals, failures, losses)
+#: the longest a GI in progress keeps the event loop before it yields (issue 21: another
+#: master's events must keep a p99 latency under 2 ms during a 50,000-point GI)
+GI_SLICE_S = 0.0005
 # Answers (confirmations, read replies) a connection may have waiting for its k-window: past
 # this, the server stops reading that socket until the master acknowledges (or t1 closes it)
 MAX_PENDING_ANSWERS = 256
@@ -162,6 +167,8 @@ class Iec104Server:
         self._certificate_timer: asyncio.TimerHandle | None = None
         self.handshakes: dict[_Link, asyncio.Task[None]] = {}  # TLS handshakes in progress
         self.switchovers = 0  # STARTDTs that took a redundancy group over from another connection
+        # the last ERRORS_KEPT connection errors: (POSIX time, connection, what went wrong)
+        self.errors: deque[tuple[float, str, str]] = deque(maxlen=ERRORS_KEPT)
         # (event group, its networks) in configuration order; a catch-all group matches last
         self._redundancy = [
             (event_group, [ipaddress.ip_network(e, strict=False) for e in g.masters])
@@ -307,7 +314,12 @@ class Iec104Server:
             "switchovers": self.switchovers,
             "startdt_timeouts": self.startdt_timeouts,
             "paused_reads": self.paused_reads,
+            "errors": [{"time": when, "link": name, "error": text}
+                       for when, name, text in reversed(self.errors)],  # newest first
         }
+
+    def note_error(self, link: str, text: str) -> None:
+        self.errors.append((time.time(), link, text))
 
     def masters(self) -> list[dict[str, Any]]:
         """One entry per connected master: data transfer, queued and unacknowledged events."""
@@ -320,6 +332,7 @@ class Iec104Server:
                 "queued": len(session.events) if session else 0,
                 "unacknowledged": session.unacknowledged_events if session else 0,
                 "overflowed": session.events.overflowed if session else 0,
+                "last_error": link.last_error,
             })
         return masters
 
@@ -344,6 +357,7 @@ class _Link(asyncio.Protocol):
         self.configured = False  # the peer is a configured master (no STARTDT deadline)
         self.since = self.loop.time()
         self.tls = False  # the transport is TLS (after the handshake)
+        self.last_error: str | None = None  # what last went wrong on this connection
 
     # -- asyncio callbacks -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -356,6 +370,7 @@ class _Link(asyncio.Protocol):
         reason = self.server._admit(peer, self)
         if reason is not None:
             self.server.refused += 1
+            self.server.note_error(self.name, f"refused: {reason}")
             self.server.refusals.refused(peer[0], self.name, reason)
             transport.abort()
             return
@@ -376,6 +391,8 @@ class _Link(asyncio.Protocol):
             self.server.handshakes.pop(self, None)
         if tls is None:
             self.server.refused += 1
+            self.server.note_error(self.name, "refused: TLS handshake or certificate check "
+                                              "failed (the log says why)")
             return
         self.transport = tls
         self.tls = True
@@ -444,6 +461,9 @@ class _Link(asyncio.Protocol):
         if self.conn is None:
             return
         log.info("master disconnected: %s%s", self.name, f" ({exc})" if exc else "")
+        if exc is not None:
+            self.last_error = str(exc) or type(exc).__name__
+            self.server.note_error(self.name, f"connection lost: {self.last_error}")
         self._close_session()
 
     def pause_writing(self) -> None:
@@ -457,6 +477,9 @@ class _Link(asyncio.Protocol):
     # -- internals ---------------------------------------------------------------------------
     def abort(self, reason: str, *, warn: bool = False) -> None:
         (log.warning if warn else log.info)("closing %s: %s", self.name, reason)
+        if warn:  # not an ordinary close: kept for status() (the web page's links)
+            self.last_error = reason
+            self.server.note_error(self.name, reason)
         if self.transport is not None:
             self.transport.abort()
         self._close_session()
@@ -517,6 +540,8 @@ class _Link(asyncio.Protocol):
                 self.arm_startdt_deadline()
             elif isinstance(event, ConnectionFailed):
                 log.warning("%s: %s; closing the connection", self.name, event.reason)
+                self.last_error = event.reason
+                self.server.note_error(self.name, event.reason)
                 self._write()
                 self.abort(event.reason)
                 return
@@ -533,11 +558,19 @@ class _Link(asyncio.Protocol):
             return
         if not self._paused:
             now = self.loop.time()
+            sent = 0
             while conn.can_send:
+                if (sent and session.interrogation is not None
+                        and self.loop.time() - now >= GI_SLICE_S):
+                    # a GI yields to the loop once it has worked for a slice: other masters'
+                    # events go out in between
+                    self._wake()
+                    break
                 out = session.next_output()
                 if out is None:
                     break
                 conn.send_asdu(out.asdu, now)
+                sent += 1
         self._write()
         self._arm_timer()
         if self._reading_paused and not self._feeding:

@@ -1,16 +1,18 @@
 """What the web page's live views read: the interfaces and the bounded queues between them.
 
-* :class:`EventLog`: the sequence-of-events view. :class:`RecentEvents` is the one this build
-  has: a ring of the last reportable point changes, kept while the page is enabled. A fuller
-  log (a sequence-of-events log with causes and persistence) plugs in by implementing the same
-  two methods and being assigned to ``WebServer.events``.
-* :class:`FrameFeed`: the frame monitor view. Nothing in this build taps the links' frames;
-  a monitor that does implements the two methods and is assigned to ``WebServer.frames``.
+* :class:`EventLog`: the events view. Two implement it: :class:`RecentEvents`, a ring of the
+  last reportable point changes kept while the page is enabled (the page's own, used when the
+  sequence-of-events log is off), and :class:`rtu.web.soefeed.SoeEvents`, the
+  sequence-of-events log (rtu/soe.py) with its causes, masters and history.
+* :class:`FrameFeed`: the frame monitor view; :class:`rtu.web.frames.TapFrames` implements it
+  on the links' frame tap (rtu/monitor.py).
 * :class:`Outbox`: what one live view has not been sent yet, bounded, with drops counted.
 
-Rows are JSON-ready mappings. An event row has ``time`` (ISO 8601, UTC), ``name``, ``ioa``,
-``kind``, ``value``, ``quality`` and ``cause`` (and ``seq`` when the log numbers its events); a frame row has ``time``, ``link``,
-``direction`` ("rx" or "tx"), ``hex`` and ``text`` (a one-line decode).
+Rows are JSON-ready mappings. An event row of the ring has ``time`` (ISO 8601, UTC), ``name``,
+``ioa``, ``kind``, ``value``, ``quality`` and ``cause``; one of the log has ``id`` too (a live
+row with an ``id`` already shown replaces it: its masters changed) and the log's columns. A
+frame row has ``time``, ``link``, ``direction`` ("rx" or "tx"), the decode in columns and
+``text`` (a one-line decode).
 """
 
 from __future__ import annotations
@@ -31,8 +33,15 @@ RECENT_EVENTS: Final = 1000  # point changes kept by RecentEvents
 
 
 class EventLog(Protocol):
-    def recent(self, limit: int) -> list[Row]:
-        """The newest ``limit`` events, oldest first."""
+    columns: tuple[str, ...]  # what the page's table shows of a row
+    filters: tuple[str, ...]  # the filters it understands (see event_filter)
+
+    def describe(self) -> str:
+        """Where the events come from, in a sentence for the page."""
+
+    async def query(self, filters: Mapping[str, str], limit: int) -> list[Row]:
+        """The newest ``limit`` events that match ``filters``, oldest first (ValueError for a
+        bad filter, OSError when the events cannot be read)."""
 
     def subscribe(self, callback: Callable[[Row], None]) -> Unsubscribe:
         """Call ``callback`` with each new event (it must only queue); returns unsubscribe."""
@@ -72,7 +81,8 @@ def change_row(change: PointChanged) -> dict[str, Any]:
     return {"time": time_text(new.timestamp), "name": point.name, "ioa": point.ioa,
             "kind": point.kind.value, "value": json_value(new.value),
             "quality": quality_text(new.quality),
-            "cause": _CAUSES.get(change.origin, change.origin.name.lower().replace("_", " "))}
+            "cause": _CAUSES.get(change.origin, change.origin.name.lower().replace("_", " ")),
+            "t": new.timestamp}
 
 
 class RecentEvents:
@@ -84,6 +94,9 @@ class RecentEvents:
     ``seq`` (numbering each change would cost a Python call per event). ``size`` 0 keeps no
     history and touches the event path only while a live view watches.
     """
+
+    columns: tuple[str, ...] = ("time", "name", "ioa", "kind", "value", "quality", "cause")
+    filters: tuple[str, ...] = ("point", "kind", "cause", "quality", "since", "until")
 
     def __init__(self, db: PointDatabase, size: int = RECENT_EVENTS) -> None:
         self._ring: deque[PointChanged] = deque(maxlen=size)
@@ -122,6 +135,18 @@ class RecentEvents:
     def recent(self, limit: int) -> list[Row]:
         items = list(self._ring)[-limit:] if limit > 0 else []
         return [change_row(change) for change in items]
+
+    def describe(self) -> str:
+        if self._ring.maxlen:
+            return (f"the last {self._ring.maxlen} point changes since the outstation started "
+                    "(newest first; the sequence-of-events log, [soe], is off)")
+        return ("point changes while this page is open (newest first; web.recent_events = 0 "
+                "keeps no history, and the sequence-of-events log, [soe], is off)")
+
+    async def query(self, filters: Mapping[str, str], limit: int) -> list[Row]:
+        keep = event_filter(filters)
+        return [row for row in self.recent(len(self._ring)) if keep(row)][-limit:] \
+            if limit > 0 else []
 
     def subscribe(self, callback: Callable[[Row], None]) -> Unsubscribe:
         self._watchers.append(callback)
@@ -175,22 +200,39 @@ def _nothing() -> None:
     return None
 
 
+def _cause(text: object) -> str:
+    return str(text).lower().replace("_", " ")
+
+
 def event_filter(filters: Mapping[str, str]) -> Callable[[Row], bool]:
-    """A predicate on event rows: ``point`` a glob on the name (or an IOA), ``kind`` and
-    ``cause`` exact (case-insensitive), ``quality`` a flag the row must carry (``ok``: none).
-    Empty filters keep every row."""
+    """A predicate on event rows: ``point`` a glob on the name (or an IOA), ``kind`` exact
+    (case-insensitive) on the row's kind or type, ``cause`` exact (case-insensitive, "_" read
+    as a space: SPONTANEOUS, RETURN_INFO_REMOTE or "remote command"), ``quality`` a flag the
+    row must carry (``ok``: none), ``since`` / ``until`` (rtu.soe.parse_time forms) on a row's
+    POSIX time ``t`` (rows without one pass). Empty filters keep every row; ValueError for a
+    time that is not one."""
+    from rtu.soe import parse_time
+
     point = filters.get("point", "").strip()
     kind = filters.get("kind", "").strip().lower()
-    cause = filters.get("cause", "").strip().lower()
+    cause = _cause(filters.get("cause", "").strip())
     quality = filters.get("quality", "").strip().upper()
+    since_text, until_text = filters.get("since", "").strip(), filters.get("until", "").strip()
+    since = parse_time(since_text) if since_text else None
+    until = parse_time(until_text) if until_text else None
 
     def keep(row: Row) -> bool:
         if point and not (fnmatch.fnmatchcase(str(row.get("name", "")), point)
                           or str(row.get("ioa", "")) == point):
             return False
-        if kind and str(row.get("kind", "")).lower() != kind:
+        if kind and str(row.get("kind", "")).lower() != kind \
+                and str(row.get("type", "")).lower() != kind:
             return False
-        if cause and str(row.get("cause", "")).lower() != cause:
+        if cause and _cause(row.get("cause", "")) != cause:
+            return False
+        when = row.get("t")
+        if isinstance(when, (int, float)) and ((since is not None and when < since)
+                                        or (until is not None and when > until)):
             return False
         flags = str(row.get("quality", "")).upper().split("|")
         return not quality or quality in flags

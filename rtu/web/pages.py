@@ -13,13 +13,29 @@ from html import escape
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from rtu.web.feeds import time_text
+
 NAV: Final = (("/", "Overview"), ("/points", "Points"), ("/links", "Links"),
               ("/events", "Events"), ("/frames", "Frames"))
 READ_ONLY: Final = ("Read-only: this page shows the station; it cannot send a command, a "
                     "set-point or a configuration change.")
 POINT_COLUMNS: Final = ("name", "ioa", "kind", "value", "quality", "time", "source")
 EVENT_COLUMNS: Final = ("time", "name", "ioa", "kind", "value", "quality", "cause")
-FRAME_COLUMNS: Final = ("time", "link", "direction", "hex", "text")
+FRAME_COLUMNS: Final = ("time", "link", "direction", "frame", "type", "cot", "ca", "objects")
+_EVENT_FILTERS: Final = {  # label, placeholder
+    "point": ("point", "glob or IOA, e.g. di*"),
+    "kind": ("kind", "e.g. single, event, M_SP_TB_1"),
+    "cause": ("cause", "e.g. spontaneous"),
+    "quality": ("quality", "e.g. IV, ok"),
+    "since": ("since", "e.g. 10m, 2026-12-05T10:00"),
+    "until": ("until", "ISO time or age"),
+}
+_FRAME_FILTERS: Final = {
+    "link": ("link", "glob, e.g. 104:*"),
+    "direction": ("direction", "rx or tx"),
+    "type": ("type", "e.g. M_SP_TB_1 or 30"),
+    "ioa": ("IOA", "e.g. 1001"),
+}
 
 
 def esc(value: object) -> str:
@@ -98,6 +114,12 @@ def overview_live(o: Mapping[str, Any]) -> str:
                   ("last reload error", o["reload_error"]), ("last error", o["last_error"])],
                  cls="facts" + ("" if health["healthy"] else " bad")),
            "</section>",
+           ('<section><h2>Health points</h2><p class="source">The outstation\'s own state as '
+            'signals; a point with <code>source = "health:SIGNAL"</code> reports one to the '
+            "masters.</p>"),
+           table(("signal", "state", "points"), o.get("health_signals", ()),
+                 row_key="signal", empty="no health signal in this configuration"),
+           "</section>",
            "<section><h2>Clock</h2>",
            facts([("system time (UTC)", clock["system"]), ("station time", clock["station"]),
                   ("synchronised by a master", "yes" if clock["synchronised"] else "no"),
@@ -120,6 +142,15 @@ def overview_live(o: Mapping[str, Any]) -> str:
                           ("last error", journal.get("last_error"))]))
     else:
         out.append("<p>off ([journal] enabled = false)</p>")
+    soe = o.get("soe")
+    out.append("</section><section><h2>Sequence-of-events log</h2>")
+    if soe:
+        out.append(facts([("file", soe.get("path")), ("logged", soe.get("logged")),
+                          ("pending", soe.get("pending")), ("dropped", soe.get("dropped")),
+                          ("pruned", soe.get("pruned")), ("failed writes", soe.get("failures")),
+                          ("last error", soe.get("last_error"))]))
+    else:
+        out.append('<p>off ([soe] enabled, "auto": on with a state directory)</p>')
     out.append("</section><section><h2>Sources</h2>")
     out.append(table(("name", "running", "restarts", "state"),
                      [{**s, "state": s.get("state") or "-"} for s in o["sources"]]))
@@ -168,10 +199,15 @@ def links_live(status: Mapping[str, Any]) -> str:
                            f"{iec104['connections']} of {iec104['max_connections']}"),
                           ("refused", iec104["refused"]),
                           ("redundancy switchovers", iec104["switchovers"])]))
-        masters = [{**m, "state": "data transfer" if m["data_transfer"] else "stopped"}
-                   for m in status["masters"]]
-        out.append(table(("name", "state", "queued", "unacknowledged", "overflowed"), masters,
-                         row_key="name", empty="no master connected"))
+        masters = [{**m, "state": "data transfer" if m["data_transfer"] else "stopped",
+                    "last error": m.get("last_error")} for m in status["masters"]]
+        out.append(table(("name", "state", "queued", "unacknowledged", "overflowed",
+                          "last error"), masters, row_key="name",
+                         empty="no master connected"))
+        errors = [{**e, "time": _time(e.get("time"))} for e in iec104.get("errors", ())]
+        if errors:
+            out.append("<h3>Recent connection errors</h3>")
+            out.append(table(("time", "link", "error"), errors))
     else:
         out.append("<p>off ([iec104] enabled = false)</p>")
     out.append("</section><section><h2>IEC 60870-5-101</h2>")
@@ -182,6 +218,7 @@ def links_live(status: Mapping[str, Any]) -> str:
                           ("port", "open" if iec101["open"] else "NOT OPEN"),
                           ("link", "up" if iec101["link_up"] else "down"),
                           ("reopens", iec101["reopens"]),
+                          ("last error", _last_error(iec101.get("last_error"))),
                           *sorted((str(k), v) for k, v in stats.items())]))
     else:
         out.append("<p>off (no [iec101] section)</p>")
@@ -198,6 +235,14 @@ def links_live(status: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def _time(value: object) -> str:
+    return time_text(float(value)) if isinstance(value, (int, float)) else "-"
+
+
+def _last_error(entry: Mapping[str, Any] | None) -> str:
+    return f"{_time(entry.get('time'))} {entry.get('error')}" if entry else "-"
+
+
 def links_page(status: Mapping[str, Any], station: str, *, user: str | None = None) -> str:
     body = f'<div id="live-links" data-live="links">{links_live(status)}</div>'
     return layout("Links", "/links", station, body, stream="/api/stream/status?view=links",
@@ -205,37 +250,49 @@ def links_page(status: Mapping[str, Any], station: str, *, user: str | None = No
 
 
 # -- events ------------------------------------------------------------------------------------
+def filter_form(action: str, fields: Mapping[str, tuple[str, str]], names: Sequence[str],
+                filters: Mapping[str, str]) -> str:
+    inputs = "".join(
+        f'<label>{esc(fields[name][0])} <input name="{esc(name)}" type="search" '
+        f'placeholder="{esc(fields[name][1])}" value="{esc(filters.get(name, ""))}"></label>'
+        for name in names if name in fields)
+    return (f'<form class="filters" method="get" action="{esc(action)}">{inputs}'
+            '<button type="submit">Filter</button></form>')
+
+
 def events_page(rows: Sequence[Mapping[str, Any]], station: str, filters: Mapping[str, str],
-                source: str, *, user: str | None = None) -> str:
+                source: str, *, columns: Sequence[str] = EVENT_COLUMNS,
+                names: Sequence[str] = ("point", "kind", "cause", "quality"),
+                user: str | None = None) -> str:
     query = urlencode({k: v for k, v in filters.items() if v})
-
-    def field(name: str, label: str, hint: str) -> str:
-        return (f'<label>{esc(label)} <input name="{name}" type="search" '
-                f'placeholder="{esc(hint)}" value="{esc(filters.get(name, ""))}"></label>')
-
-    form = ('<form class="filters" method="get" action="/events">'
-            + field("point", "point", "glob, e.g. di*") + field("kind", "kind", "e.g. single")
-            + field("cause", "cause", "e.g. spontaneous")
-            + field("quality", "quality", "e.g. IV")
-            + '<button type="submit">Filter</button></form>')
-    body = (form + f'<p class="source">{esc(source)}</p>'
-            + table(EVENT_COLUMNS, list(reversed(rows)), body_id="events",
-                    empty="no event yet"))
+    keyed = bool(rows) and "id" in rows[0]
+    body = (filter_form("/events", _EVENT_FILTERS, names, filters)
+            + f'<p class="source">{esc(source)}</p>'
+            + table(columns, list(reversed(rows)), body_id="events", empty="no event yet",
+                    row_key="id" if keyed else ""))
     stream = "/api/stream/events" + (f"?{query}" if query else "")
     return layout("Sequence of events", "/events", station, body, stream=stream, user=user)
 
 
 # -- frames ------------------------------------------------------------------------------------
-def frames_page(rows: Sequence[Mapping[str, Any]] | None, station: str, *,
+def frames_page(rows: Sequence[Mapping[str, Any]] | None, station: str,
+                filters: Mapping[str, str] | None = None, *,
                 user: str | None = None) -> str:
     if rows is None:
         body = ('<p class="notice">No frame monitor is attached to this outstation: the live '
                 "frames of the 104 connections and the 101 line are shown here once one is "
                 "(docs/web.md).</p>")
         return layout("Frame monitor", "/frames", station, body, user=user)
-    body = table(FRAME_COLUMNS, list(reversed(rows)), body_id="frames", empty="no frame yet")
-    return layout("Frame monitor", "/frames", station, body, stream="/api/stream/frames",
-                  user=user)
+    filters = filters or {}
+    query = urlencode({k: v for k, v in filters.items() if v})
+    body = (filter_form("/frames", _FRAME_FILTERS, tuple(_FRAME_FILTERS), filters)
+            + '<p class="source">Every frame of the 104 connections and the 101 line, decoded '
+              "(newest first). Frames are taken from the links only while a frames view is "
+              "open; those before are the last seen while one was.</p>"
+            + table(FRAME_COLUMNS, list(reversed(rows)), body_id="frames",
+                    empty="no frame yet"))
+    stream = "/api/stream/frames" + (f"?{query}" if query else "")
+    return layout("Frame monitor", "/frames", station, body, stream=stream, user=user)
 
 
 def error_page(status: int, reason: str, text: str) -> str:

@@ -32,6 +32,7 @@ from typing import Any, Final
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from rtu.monitor import Sizes101
 from rtu.points.model import PointChanged
 from rtu.web import pages
 from rtu.web.auth import Authenticator
@@ -47,6 +48,7 @@ from rtu.web.feeds import (
     quality_text,
     time_text,
 )
+from rtu.web.frames import FRAME_FILTERS, TapFrames, frame_filter
 from rtu.web.settings import WebSettings, is_loopback, web_tls_context
 from rtu.web.view import StationView
 
@@ -57,7 +59,6 @@ WRITE_TIMEOUT: Final = 10.0  # seconds a stream client has to take one write
 STATUS_INTERVAL: Final = 2.0  # seconds between status refreshes while a status view is open
 KEEPALIVE_TIMEOUT: Final = 15.0  # seconds an idle HTTP keep-alive connection stays open
 RECENT_LIMIT: Final = 200  # events or frames in a page and in a stream's first snapshot
-RECENT_SCAN: Final = 2000  # newest events a filter looks through for those RECENT_LIMIT
 STATIC: Final = {"app.css": "text/css", "app.js": "text/javascript",
                  "icon.svg": "image/svg+xml"}
 CSP: Final = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -111,8 +112,9 @@ class WebServer:
     def __init__(self, view: StationView, settings: WebSettings) -> None:
         self.view = view
         self.settings = settings
-        self.events: EventLog = RecentEvents(view.db, settings.recent_events)
-        self.frames: FrameFeed | None = None  # a frame monitor plugs in here (feeds.py)
+        self.events: EventLog = self._event_log()
+        # the links' frames (rtu/monitor.py's tap, watched only while a frames view is open)
+        self.frames: FrameFeed | None = TapFrames(_sizes101(view))
         self.auth = Authenticator(dict(settings.users)) if settings.users else None
         self.refused_streams = 0
         self.dropped = 0
@@ -121,6 +123,15 @@ class WebServer:
         self._site: web.TCPSite | None = None
         self._static = {name: resources.files("rtu.web").joinpath("static", name).read_bytes()
                         for name in STATIC}
+
+    def _event_log(self) -> EventLog:
+        """The sequence-of-events log when the outstation keeps one, else the page's ring."""
+        soe = getattr(self.view.sup, "soe", None)
+        if soe is not None:
+            from rtu.web.soefeed import SoeEvents
+
+            return SoeEvents(soe)
+        return RecentEvents(self.view.db, self.settings.recent_events)
 
     # -- life --------------------------------------------------------------------------------
     @property
@@ -142,7 +153,8 @@ class WebServer:
                   ("/events", self.events_page), ("/frames", self.frames_page),
                   ("/static/{name}", self.static), ("/favicon.ico", self.favicon), ("/api/overview", self.api_overview),
                   ("/api/status", self.api_status), ("/api/points", self.api_points),
-                  ("/api/events", self.api_events), ("/api/stream/status", self.stream_status),
+                  ("/api/events", self.api_events), ("/api/frames", self.api_frames),
+                  ("/api/stream/status", self.stream_status),
                   ("/api/stream/points", self.stream_points),
                   ("/api/stream/events", self.stream_events),
                   ("/api/stream/frames", self.stream_frames)]
@@ -180,6 +192,8 @@ class WebServer:
         events = self.events
         if isinstance(events, RecentEvents):
             events.rebind(self.view.db)
+        if isinstance(self.frames, TapFrames):
+            self.frames.rebind(_sizes101(self.view))
         for stream in list(self._streams):
             stream.stop()
 
@@ -189,8 +203,11 @@ class WebServer:
         runner, self._runner, self._site = self._runner, None, None
         if runner is not None:
             await runner.cleanup()
-        if isinstance(self.events, RecentEvents):
-            self.events.close()
+        close = getattr(self.events, "close", None)
+        if callable(close):
+            close()
+        if isinstance(self.frames, TapFrames):
+            self.frames.close()
 
     # -- middlewares ---------------------------------------------------------------------------
     @web.middleware
@@ -251,22 +268,18 @@ class WebServer:
                                       user=request.get(USER)))
 
     async def events_page(self, request: web.Request) -> web.Response:
-        filters = _event_filters(request)
-        rows = self._recent_events(filters)
-        if not isinstance(self.events, RecentEvents):
-            source = "the sequence-of-events log (newest first)"
-        elif self.settings.recent_events:
-            source = (f"the last {self.settings.recent_events} point changes since the "
-                      "outstation started (newest first)")
-        else:
-            source = ("point changes while this page is open (newest first; web.recent_events "
-                      "= 0 keeps no history)")
-        return _html(pages.events_page(rows, self._station(), filters, source,
+        filters = self._event_filters(request)
+        rows = await self._recent_events(filters)
+        log_ = self.events
+        return _html(pages.events_page(rows, self._station(), filters, log_.describe(),
+                                       columns=log_.columns, names=log_.filters,
                                        user=request.get(USER)))
 
     async def frames_page(self, request: web.Request) -> web.Response:
-        rows = self.frames.recent(RECENT_LIMIT) if self.frames is not None else None
-        return _html(pages.frames_page(rows, self._station(), user=request.get(USER)))
+        filters = _frame_filters(request)
+        rows = self._recent_frames(filters) if self.frames is not None else None
+        return _html(pages.frames_page(rows, self._station(), filters,
+                                       user=request.get(USER)))
 
     async def static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -293,12 +306,29 @@ class WebServer:
         return web.json_response(self.view.points(_query(request, "filter") or "*"))
 
     async def api_events(self, request: web.Request) -> web.Response:
-        return web.json_response(self._recent_events(_event_filters(request)))
+        return web.json_response(await self._recent_events(self._event_filters(request)))
 
-    def _recent_events(self, filters: dict[str, str]) -> list[Row]:
-        keep = event_filter(filters)
-        # filtered after reading: the ring is small (1000), so read it all
-        return [row for row in self.events.recent(RECENT_SCAN) if keep(row)][-RECENT_LIMIT:]
+    async def api_frames(self, request: web.Request) -> web.Response:
+        if self.frames is None:
+            raise web.HTTPNotFound(text="no frame monitor is attached")
+        return web.json_response(self._recent_frames(_frame_filters(request)))
+
+    async def _recent_events(self, filters: dict[str, str],
+                             limit: int = RECENT_LIMIT) -> list[Row]:
+        try:
+            return await self.events.query(filters, limit)
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        except OSError as exc:
+            raise web.HTTPServiceUnavailable(text=str(exc)) from None
+
+    def _recent_frames(self, filters: dict[str, str]) -> list[Row]:
+        assert self.frames is not None
+        keep = _checked(frame_filter, filters)
+        return [row for row in self.frames.recent(RECENT_LIMIT) if keep(row)]
+
+    def _event_filters(self, request: web.Request) -> dict[str, str]:
+        return {name: _query(request, name) for name in self.events.filters}
 
     # -- live streams ------------------------------------------------------------------------
     async def stream_status(self, request: web.Request) -> web.StreamResponse:
@@ -324,7 +354,7 @@ class WebServer:
                     last = html
                 await asyncio.sleep(STATUS_INTERVAL)
 
-        def setup(stream: _Stream) -> list[Unsubscribe]:
+        async def setup(stream: _Stream) -> list[Unsubscribe]:
             task = asyncio.get_running_loop().create_task(refresh(stream))
 
             def cancel() -> None:
@@ -337,7 +367,7 @@ class WebServer:
     async def stream_points(self, request: web.Request) -> web.StreamResponse:
         pattern = _query(request, "filter") or "*"
 
-        def setup(stream: _Stream) -> list[Unsubscribe]:
+        async def setup(stream: _Stream) -> list[Unsubscribe]:
             db = self.view.db
             names = {p.name for p in db if fnmatch.fnmatchcase(p.name, pattern)}
             stream.outbox.put("snapshot", self.view.points(pattern))
@@ -352,16 +382,36 @@ class WebServer:
         return await self._stream(request, setup)
 
     async def stream_events(self, request: web.Request) -> web.StreamResponse:
-        keep = event_filter(_event_filters(request))
+        filters = self._event_filters(request)
+        keep = _checked(event_filter, filters)
+        await self._recent_events(filters, 0)  # a filter the log refuses: 400, no stream
 
-        def setup(stream: _Stream) -> list[Unsubscribe]:
-            stream.outbox.put("snapshot", self._recent_events(_event_filters(request)))
+        async def setup(stream: _Stream) -> list[Unsubscribe]:
+            # subscribed before the snapshot is read, and what arrives meanwhile held back
+            # until the snapshot is queued: no event falls between the two (a log's row sent
+            # twice carries its id and replaces itself on the page)
+            held: list[Row] | None = []
 
             def new(row: Row) -> None:
-                if keep(row):
-                    stream.outbox.put("event", row)
+                if not keep(row):
+                    return
+                if held is not None:
+                    held.append(row)
+                    return
+                ident = row.get("id")
+                stream.outbox.put("event", row, key=None if ident is None else ("e", ident))
 
-            return [self.events.subscribe(new)]
+            unsubscribe = self.events.subscribe(new)
+            try:
+                stream.outbox.put("snapshot", await self.events.query(filters, RECENT_LIMIT))
+            except (ValueError, OSError) as exc:
+                log.warning("web page: the events view cannot read: %s", exc)
+                stream.outbox.put("snapshot", [])
+            waiting: list[Row] = held if held is not None else []
+            held = None
+            for row in waiting:
+                new(row)
+            return [unsubscribe]
 
         return await self._stream(request, setup)
 
@@ -369,15 +419,22 @@ class WebServer:
         frames = self.frames
         if frames is None:
             raise web.HTTPNotFound(text="no frame monitor is attached")
+        keep = _checked(frame_filter, _frame_filters(request))
 
-        def setup(stream: _Stream) -> list[Unsubscribe]:
-            stream.outbox.put("snapshot", frames.recent(RECENT_LIMIT))
-            return [frames.subscribe(lambda row: stream.outbox.put("frame", row))]
+        async def setup(stream: _Stream) -> list[Unsubscribe]:
+            stream.outbox.put("snapshot", [r for r in frames.recent(RECENT_LIMIT) if keep(r)])
+
+            def new(row: Row) -> None:
+                if keep(row):
+                    stream.outbox.put("frame", row)
+
+            return [frames.subscribe(new)]
 
         return await self._stream(request, setup)
 
     async def _stream(self, request: web.Request,
-                      setup: Callable[[_Stream], list[Unsubscribe]]) -> web.StreamResponse:
+                      setup: Callable[[_Stream], Awaitable[list[Unsubscribe]]]
+                      ) -> web.StreamResponse:
         if request.method == "HEAD":  # the headers only: no stream, no slot taken
             return web.Response(content_type="text/event-stream")
         if len(self._streams) >= self.settings.max_clients:
@@ -394,7 +451,7 @@ class WebServer:
         try:
             await response.prepare(request)
             await self._write(response, b"retry: 3000\n\n")
-            cleanup = setup(stream)
+            cleanup = await setup(stream)
             reported = 0
             while not stream.stopped:
                 if not len(stream.outbox):
@@ -461,8 +518,26 @@ def _query(request: web.Request, name: str, limit: int = 200) -> str:
     return value.strip()
 
 
-def _event_filters(request: web.Request) -> dict[str, str]:
-    return {name: _query(request, name) for name in ("point", "kind", "cause", "quality")}
+def _frame_filters(request: web.Request) -> dict[str, str]:
+    return {name: _query(request, name) for name in FRAME_FILTERS}
+
+
+def _checked(make: Callable[[dict[str, str]], Callable[[Row], bool]],
+             filters: dict[str, str]) -> Callable[[Row], bool]:
+    """A filter predicate; a bad filter is the client's error (400 naming it)."""
+    try:
+        return make(filters)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+
+
+def _sizes101(view: StationView) -> Sizes101:
+    """The 101 line's field sizes, for decoding its frames (defaults without a line)."""
+    line = getattr(view.sup, "iec101", None)
+    if line is None:
+        return Sizes101()
+    s = line.settings
+    return Sizes101(s.link.address_size, s.cot_size, s.ca_size, s.ioa_size)
 
 
 def _sse(kind: str, data: object) -> bytes:

@@ -16,6 +16,7 @@ from importlib import metadata, resources
 from typing import TYPE_CHECKING, Any
 
 from rtu.control import points_snapshot, status_snapshot
+from rtu.health import HEALTH_PREFIX
 from rtu.points.database import PointDatabase
 from rtu.web.feeds import time_text
 
@@ -76,6 +77,13 @@ class StationView:
             self._digest = (source, mtime, config_digest(source))
         return self._digest[2]
 
+    def health_signals(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The health signals (rtu/health.py) with the points that report them."""
+        bindings = self.sup.health.bindings
+        return [{"signal": row["signal"], "state": row["state"],
+                 "points": ", ".join(bindings.get(str(row["signal"])[len(HEALTH_PREFIX):], ()))
+                 or "-"} for row in rows]
+
     def overview(self) -> dict[str, Any]:
         status = self.status()
         outstation = self.sup.outstation
@@ -99,8 +107,10 @@ class StationView:
                 "time_invalid_until_sync": station.invalid_time_until_synced,
             },
             "health": status["health"],
+            "health_signals": self.health_signals(status["health_signals"]),
             "sources": status["sources"],
             "journal": status["journal"],
+            "soe": status.get("soe"),
             "queued_events": status["queued_events"],
             "reloads": status["reloads"],
             "reload_error": status["reload_error"],

@@ -46,6 +46,10 @@ def test_bench_smoke_writes_every_figure(tmp_path: Path) -> None:
     assert result["meta"]["mode"] == "smoke"
     assert set(result["goals"]) == {"latency_p99_below_5ms", "throughput_4x_reference",
                                     "gi_no_slower_than_reference", "rss_below_60mb",
-                                    "idle_cpu_below_1pct"}
+                                    "idle_cpu_below_1pct", "cpu_per_event_at_most_8us",
+                                    "fan_out_8_masters_at_most_1_5x_of_1"}
+    assert result["scaling"] and all(
+        isinstance(row["startup_s"], float) and isinstance(row["cpu_us_per_event"], float)
+        for row in result["scaling"])
     # the table went to stdout with both columns
     assert "reference (c104)" in proc.stdout

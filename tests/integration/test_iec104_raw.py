@@ -130,15 +130,15 @@ def test_end_of_initialisation_then_interrogation(port: int) -> None:
         assert asdu_header(asdus[0]) == (100, 1, 7, False)
         data = asdus[1:-1]
         assert {asdu_header(a)[2] for a in data} == {20}
-        assert {a[0] for a in data} == {1, 3, 13}  # single, double, float: no time tags, no counters
+        assert {a[0] for a in data} == {1, 3, 5, 13}  # single, double, step, float: no time tags
         assert sum(asdu_header(a)[1] for a in data) == station_gi_objects(bench_config())
         m.close()
 
 
 def test_events_before_startdt_are_kept_and_delivered_in_order(port: int) -> None:
     with OutstationThread(bench_config(), port) as rtu:
-        for i in range(10):
-            rtu.call(rtu.sup.provided(SimulatedField).set, "di01", i % 2 == 0)
+        for i in range(10):  # di03: no calculated point follows it
+            rtu.call(rtu.sup.provided(SimulatedField).set, "di03", i % 2 == 0)
         m = RawMaster(port)
         m.start()
         asdus = m.recv_asdus(2)
@@ -154,7 +154,7 @@ def test_unacknowledged_events_are_sent_again_after_reconnect(port: int) -> None
         m = RawMaster(port)
         m.start()
         m.recv_asdus(1)  # EI, not acknowledged either
-        rtu.call(rtu.sup.provided(SimulatedField).set, "di02", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di04", True)  # di04: no calculated point follows it
         (first,) = m.recv_asdus(1)
         m.close()  # dropped without acknowledging anything
         time.sleep(0.2)
@@ -162,7 +162,7 @@ def test_unacknowledged_events_are_sent_again_after_reconnect(port: int) -> None
         m2 = RawMaster(port)
         m2.start()
         again = m2.recv_asdus(2)
-        # EI and di02 again, with di03 packed into the same ASDU as di02, in order
+        # EI and di04 again, with di03 packed into the same ASDU as di04, in order
         assert [asdu_header(a)[:2] for a in again] == [(70, 1), (30, 2)]
         assert again[1][6:17] == first[6:17]  # the same object, the same time tag
         assert ioa_of_first(again[1][11:]) == 1003

@@ -53,11 +53,11 @@ def test_startdt_on_a_second_connection_takes_the_group_over(
         a.start()
         (ei,) = a.recv_asdus(1)
         assert asdu_header(ei)[0] == 70
-        rtu.call(rtu.sup.provided(SimulatedField).set, "di02", True)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "di05", True)  # di05: no calculated point follows it
         sent_to_a = objects_of(a.recv_asdus(1))  # not acknowledged by A
         assert len(sent_to_a) == 1
         b = RawMaster(port)
-        b.start()  # takeover: A's unacknowledged EI and di02 are sent again on B
+        b.start()  # takeover: A's unacknowledged EI and di05 are sent again on B
         again = b.recv_asdus(2)
         assert asdu_header(again[0])[0] == 70 and objects_of(again[1:]) == sent_to_a
         rtu.call(rtu.sup.provided(SimulatedField).set, "di03", True)

@@ -104,7 +104,8 @@ def test_live_reload_keeps_database_outstation_and_queued_events(running: Runnin
                                                                  tmp_path: Path) -> None:
     sup = running.sup
     db, outstation = sup.db, sup.outstation
-    running.call(lambda: (sup.provided(SimulatedField).set("di01", True), sup.provided(SimulatedField).set("di02", True)))
+    # di03, di04: no calculated point follows them (1301 follows di01 or di02)
+    running.call(lambda: (sup.provided(SimulatedField).set("di03", True), sup.provided(SimulatedField).set("di04", True)))
     assert running.call(outstation.queued_events) == 3  # end of initialisation + 2
     new_port = free_tcp_port()
     config = sup.config
@@ -121,13 +122,13 @@ def test_live_reload_keeps_database_outstation_and_queued_events(running: Runnin
         RawMaster(config.iec104.port)  # the old listener is gone
     received = events_after_startdt(new_port, 2)
     assert received[0][0] == TypeId.M_EI_NA_1
-    assert received[1][0] == TypeId.M_SP_TB_1 and received[1][2] == [1001, 1002]
+    assert received[1][0] == TypeId.M_SP_TB_1 and received[1][2] == [1003, 1004]
 
 
 def test_rebuild_carries_events_and_relay_states(running: Running, port: int) -> None:
     sup = running.sup
     old_outstation = sup.outstation
-    running.call(lambda: (sup.provided(SimulatedField).set("di01", True), sup.provided(SimulatedField).set("di16", True)))
+    running.call(lambda: (sup.provided(SimulatedField).set("di03", True), sup.provided(SimulatedField).set("di16", True)))
     running.run(asyncio.to_thread(sup.provided(Relays).outputs["relay1"].set, True))
     fewer = dataclasses.replace(sup.config,
                                 points=tuple(p for p in sup.config.points if p.name != "di16"))
@@ -139,7 +140,7 @@ def test_rebuild_carries_events_and_relay_states(running: Running, port: int) ->
     kinds = [(t, cause, ioas) for t, cause, ioas, _ in received]
     assert kinds == [
         (TypeId.M_EI_NA_1, 4, [0]),  # the old end of initialisation, never delivered
-        (TypeId.M_SP_TB_1, 3, [1001]),  # carried over; di16 (1016) is gone and dropped
+        (TypeId.M_SP_TB_1, 3, [1003]),  # carried over; di16 (1016) is gone and dropped
         (TypeId.M_EI_NA_1, 4, [0]),  # the rebuild's, COI 1 + after parameter change
         (TypeId.M_SP_TB_1, 3, [1101]),  # relay1_pos: relay1 is still on
     ]
@@ -203,7 +204,7 @@ def test_a_renamed_101_line_takes_its_events_along(tmp_path: Path, port: int) ->
         # old EI, di03, then the new line's own EI
         assert [r.type_id for r in backlog] == [TypeId.M_EI_NA_1, TypeId.M_SP_TB_1,
                                                 TypeId.M_EI_NA_1]
-        assert [s.name for s, _ in sup.source_tasks()] == ["simulation", "health",
+        assert [s.name for s, _ in sup.source_tasks()] == ["simulation", "calculated", "health",
                                                            "101:/nonexistent/ttyB"]
     finally:
         box.close()

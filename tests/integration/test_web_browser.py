@@ -35,13 +35,16 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 class Station:
-    def __init__(self, tmp: Path, web: str = "") -> None:
+    def __init__(self, tmp: Path, web: str = "", *, soe: bool = False) -> None:
         self.port = free_tcp_port()
         self.web_port = free_tcp_port()
         self.socket = tmp / "ctl" / "control.sock"
         text = resources.files("rtu.examples").joinpath("bench.toml").read_text()
         text = text.replace('listen = "127.0.0.1:2404"', f'listen = "127.0.0.1:{self.port}"')
-        text += f'\n[service]\ncontrol_socket = "{self.socket}"\n' + web
+        text += f'\n[service]\ncontrol_socket = "{self.socket}"\n'
+        if soe:  # a state directory of its own: the sequence-of-events log is on ("auto")
+            text += f'state_directory = "{tmp / "state"}"\n'
+        text += web
         self.site = tmp / "site.toml"
         self.site.write_text(text)
         self.env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -98,6 +101,15 @@ def station(tmp_path: Path) -> Iterator[Station]:
 
 
 @pytest.fixture
+def logging_station(tmp_path: Path) -> Iterator[Station]:
+    s = Station(tmp_path, soe=True)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
@@ -145,7 +157,7 @@ def test_points_update_live_and_every_page_renders(station: Station, browser: An
 
     for path, name, check in [("/", "overview", "#live-overview"),
                               ("/events", "events", '#events td[data-col="name"]'),
-                              ("/frames", "frames", ".notice")]:
+                              ("/frames", "frames", "#frames")]:
         page.goto(station.url + path)
         expect(page.locator(check).first).to_be_visible()
         shoot(page, tmp_path, name)
@@ -240,3 +252,72 @@ def test_https_with_a_password_in_the_browser(tmp_path: Path) -> None:
                     context.close()
     finally:
         station.close()
+
+
+def test_events_page_reads_the_sequence_of_events_log(logging_station: Station, browser: Any,
+                                                      tmp_path: Path) -> None:
+    """With [soe] on, the events page is the log: an event of `rtu sim set` appears live
+    (within a second of the log's write) with its type and cause, then which master it reached
+    once a c104 master has received and acknowledged it; its history answers the filters."""
+    expect = sync_api.expect
+    station = logging_station
+    problems: list[str] = []
+    page = open_page(browser, station.url + "/events?point=di01", problems)
+    expect(page.locator(".source")).to_contain_text("sequence-of-events log")
+    expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+    with C104Master(station.port, ca=1) as master:
+        master.wait_connected(10)
+        station.sim_set("di01", "on")
+        first = page.locator("#events tr").first
+        expect(first.locator('td[data-col="name"]')).to_have_text("di01", timeout=10_000)
+        expect(first.locator('td[data-col="value"]')).to_have_text("on")
+        expect(first.locator('td[data-col="type"]')).to_have_text("M_SP_TB_1")
+        expect(first.locator('td[data-col="cause"]')).to_have_text("SPONTANEOUS")
+        # c104 acknowledges what it received; the log records it and the row follows
+        expect(first.locator('td[data-col="masters"]')).to_contain_text("104:127.0.0.1:",
+                                                                     timeout=20_000)
+        shoot(page, tmp_path, "events-soe")
+    # the history, filtered on the server (SQL), after a reload of the page
+    page.goto(station.url + "/events?point=di01&kind=M_SP_TB_1&cause=spontaneous&since=10m")
+    expect(page.locator('#events td[data-col="value"]').first).to_have_text("on")
+    page.goto(station.url + "/events?point=di02")
+    expect(page.locator("#events tr.empty")).to_be_visible()
+    assert not problems, problems
+
+
+def test_frames_page_shows_a_c104_masters_interrogation_live(station: Station, browser: Any,
+                                                            tmp_path: Path) -> None:
+    expect = sync_api.expect
+    problems: list[str] = []
+    page = open_page(browser, station.url + "/frames", problems)
+    expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+    page.evaluate("window.notReloaded = true")
+    with C104Master(station.port, ca=1) as master:
+        master.wait_connected(10)
+        assert master.interrogation()
+        frames = page.locator("#frames")
+        expect(frames.locator('td[data-col="type"]', has_text="C_IC_NA_1").first).to_be_visible(
+            timeout=10_000)
+        answer = frames.locator("tr", has=page.locator('td[data-col="cot"]',
+                                                       has_text="INTERROGATED_BY_STATION"))
+        expect(answer.first).to_be_visible(timeout=10_000)
+        expect(answer.first.locator('td[data-col="ca"]')).to_have_text("1")
+        expect(answer.first.locator('td[data-col="objects"]')).to_contain_text("IOA ")
+        expect(frames.locator('td[data-col="frame"]', has_text="STARTDT").first).to_be_visible()
+        assert page.evaluate("window.notReloaded === true")  # live, not a reload
+        shoot(page, tmp_path, "frames")
+        # a filter: only what the outstation sent of one type
+        page.goto(station.url + "/frames?direction=tx&type=C_IC_NA_1")
+        expect(page.locator("#live")).to_have_text("live", timeout=10_000)
+        assert master.interrogation()
+        rows = page.locator("#frames tr")
+        expect(rows.first.locator('td[data-col="cot"]')).to_contain_text("ACTIVATION",
+                                                                         timeout=10_000)
+        for i in range(rows.count()):
+            assert rows.nth(i).locator('td[data-col="direction"]').inner_text() == "tx"
+            assert rows.nth(i).locator('td[data-col="type"]').inner_text() == "C_IC_NA_1"
+        shoot(page, tmp_path, "frames-filtered")
+    page.goto(station.url + "/")
+    expect(page.locator("#live-overview")).to_contain_text("health:link:104:iec104")
+    shoot(page, tmp_path, "overview-health")
+    assert not problems, problems

@@ -5,12 +5,14 @@ an exposed page. Requests come from the standard library's http.client, not our 
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import http.client
 import json
 import logging
 import os
 import re
+import socket
 import ssl
 import subprocess
 import sys
@@ -248,40 +250,53 @@ def test_live_streams_are_bounded(page: Page) -> None:
 
 
 def test_frames_page_without_a_monitor_says_so(page: Page) -> None:
+    page.server.frames = None
     _, _, body = page.get("/frames")
     assert "No frame monitor is attached" in body
     assert page.get("/api/stream/frames")[0] == 404
 
 
-def test_frames_page_shows_an_attached_monitor(page: Page, rtu: OutstationThread) -> None:
-    class Frames:
-        def __init__(self) -> None:
-            self.watchers: list[object] = []
+def test_frames_page_shows_a_masters_frames_live_and_leaves_the_tap_when_closed(
+        page: Page, rtu: OutstationThread) -> None:
+    from rtu.monitor import TAP
 
-        def recent(self, limit: int) -> list[dict[str, object]]:
-            return [{"time": "t0", "link": "127.0.0.1:50000", "direction": "rx",
-                     "hex": "68 04 07 00 00 00", "text": "STARTDT act"}][-limit:]
-
-        def subscribe(self, callback):  # type: ignore[no-untyped-def]
-            self.watchers.append(callback)
-            return lambda: self.watchers.remove(callback)
-
-    frames = Frames()
-    page.server.frames = frames
-    _, _, body = page.get("/frames")
-    assert "STARTDT act" in body and "68 04 07 00 00 00" in body
-    stream = Stream(page, "/api/stream/frames")
+    assert TAP.watchers == []  # nobody on the frames page: the links' fast path
+    assert page.get("/api/stream/frames?direction=up")[0] == 400
+    assert page.get("/frames?type=NOPE")[0] == 400
+    stream = Stream(page, "/api/stream/frames?direction=tx")
+    master = socket.create_connection(("127.0.0.1", rtu.port), timeout=5)
     try:
-        assert stream.next("snapshot") == frames.recent(10)
-        row = {"time": "t1", "link": "l", "direction": "tx", "hex": "68 04 0B 00 00 00",
-               "text": "STARTDT con"}
+        assert stream.next("snapshot") == []
         deadline = time.monotonic() + 5
-        while not frames.watchers and time.monotonic() < deadline:
+        while not TAP.watchers and time.monotonic() < deadline:
             time.sleep(0.02)
-        rtu.call(frames.watchers[0], row)  # type: ignore[arg-type]
-        assert stream.next("frame") == row
+        assert len(TAP.watchers) == 1
+        master.sendall(bytes.fromhex("680407000000"))  # STARTDT act
+        row = stream.next("frame")
+        assert isinstance(row, dict) and row["direction"] == "tx"  # the filter: tx only
+        assert row["frame"] == "U STARTDT con" and row["link"].startswith("104:127.0.0.1:")
+        # a general interrogation: its confirmation and the points, decoded in columns
+        master.sendall(bytes.fromhex("680e00000000" "64010600" "0100" "000000" "14"))
+        types: set[str] = set()
+        while "M_SP_NA_1" not in types:
+            row = stream.next("frame")
+            assert isinstance(row, dict)
+            types.add(row["type"])
+            if row["type"] == "M_SP_NA_1":
+                assert row["cot"] == "INTERROGATED_BY_STATION" and row["ca"] == 1
+                assert row["objects"].startswith("IOA ")
+        assert "C_IC_NA_1" in types
+        rows = json.loads(page.get("/api/frames?type=C_IC_NA_1")[2])
+        assert [r["cot"] for r in rows][:2] == ["ACTIVATION", "ACTIVATION_CON"]  # rx, tx
+        _, _, body = page.get("/frames")
+        assert "STARTDT act" in body and "INTERROGATED_BY_STATION" in body
     finally:
+        master.close()
         stream.close()
+    deadline = time.monotonic() + 5
+    while TAP.watchers and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert TAP.watchers == []  # the last view went: the tap is left alone again
 
 
 def test_basic_authentication(rtu: OutstationThread) -> None:
@@ -465,3 +480,27 @@ def test_a_view_that_falls_behind_is_told_what_was_dropped(rtu: OutstationThread
     finally:
         stream.close()
         page.close()
+
+
+def test_links_page_shows_the_last_connection_errors(page: Page, rtu: OutstationThread) -> None:
+    with socket.create_connection(("127.0.0.1", rtu.port), timeout=5) as peer:
+        peer.sendall(b"\x16\x03\x01\x00\x05hello")  # not an APDU (a TLS hello, say)
+        peer.settimeout(5)
+        with contextlib.suppress(ConnectionError):
+            assert peer.recv(100) == b""  # the outstation closes the connection
+    deadline = time.monotonic() + 5
+    errors: list[dict[str, object]] = []
+    while not errors and time.monotonic() < deadline:
+        errors = json.loads(page.get("/api/status")[2])["iec104"]["errors"]
+        time.sleep(0.05)
+    assert errors and str(errors[0]["link"]).startswith("104:127.0.0.1:")
+    assert errors[0]["error"] and isinstance(errors[0]["time"], float)
+    _, _, body = page.get("/links")
+    assert "Recent connection errors" in body and str(errors[0]["link"]) in body
+
+
+def test_event_filters_the_page_cannot_read_are_refused(page: Page) -> None:
+    for path in ("/events?since=yesterday", "/api/events?until=soon",
+                 "/api/stream/events?since=later"):
+        status, _, body = page.get(path)
+        assert status == 400 and "not a time" in body, (path, body)

@@ -159,3 +159,16 @@ def test_no_module_over_800_lines(module: str) -> None:
     path = MODULES[module]
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines (at most {MAX_LINES})"
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    bad = []
+    for path in MODULES.values():
+        tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(
+                    ".")[0] in PACKAGES):
+                bad += [f"{path.relative_to(ROOT)}:{node.lineno} imports {alias.name}"
+                        for alias in node.names
+                        if alias.name.startswith("_") and not alias.name.startswith("__")]
+    assert not bad, "private names stay in their module:\n" + "\n".join(bad)

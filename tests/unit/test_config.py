@@ -63,12 +63,12 @@ SCHEMA: dict[str, set[str]] = {
                "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min",
                "stations"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
-    "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval"},
+    "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval", "manual"},
     "logging": {"level"},
     "service": {"control_socket", "reload", "state_directory"},
     "journal": {"enabled", "path", "commit_interval", "max_events", "fsync"},
     "soe": {"enabled", "path", "max_events", "max_age_days", "syslog"},
-    "modbus": {"buses", "devices"},  # the nested tables' keys: MODBUS_SCHEMA below
+    "modbus": {"buses", "devices", "writes"},  # the nested tables' keys: MODBUS_SCHEMA below
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},
     "gpio": {"backend", "chip", "reread_interval", "debounce", "chatter_changes",
@@ -76,6 +76,9 @@ SCHEMA: dict[str, set[str]] = {
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
+    "switchgear": {"breakers", "tap_changers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear
+    "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py
+    "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py
     "web": {"enabled", "listen", "tls", "certificate", "private_key", "users_file",
             "client_certificates", "max_clients", "client_queue", "recent_events"},
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
@@ -166,6 +169,13 @@ class TestBench:
             expected[f"relay{i}_cmd"] = (5000 + i, PointKind.SINGLE_COMMAND, "")
         for i in range(1, 3):
             expected[f"counter{i}"] = (4000 + i, PointKind.COUNTER, "sim")
+        # switchgear (issue 18): earth switch, breaker position and command
+        expected["es1"] = (1201, PointKind.SINGLE, "sim")
+        expected["cb1_pos"] = (2101, PointKind.DOUBLE, "switchgear")
+        expected["cb1_cmd"] = (5101, PointKind.DOUBLE_COMMAND, "")
+        expected["calc_di01_or_di02"] = (1301, PointKind.SINGLE, "calc")
+        expected["tap1_pos"] = (2201, PointKind.STEP, "switchgear")
+        expected["tap1_cmd"] = (5201, PointKind.REGULATING_STEP, "")
         # the outstation's own health (rtu/health.py)
         expected["health_clock_sync"] = (9001, PointKind.SINGLE, "health:clock_synchronised")
         expected["health_journal"] = (9002, PointKind.SINGLE, "health:journal")
@@ -187,7 +197,12 @@ class TestBench:
             assert ai.groups == frozenset({2})
             cmd = points[f"relay{i}_cmd"]
             assert (cmd.target, cmd.feedback) == (f"relay{i}", f"relay{i}_pos")
-        assert config.relays == tuple(RelayConfig(f"relay{i}", "sim", False) for i in range(1, 9))
+        assert config.relays == (
+            *(RelayConfig(f"relay{i}", "sim", False) for i in range(1, 9)),
+            RelayConfig("cb1_close", "sim", False, mode="persistent"),
+            RelayConfig("cb1_open", "sim", False, mode="persistent"),
+            RelayConfig("tap1_raise", "sim", False, mode="persistent"),
+            RelayConfig("tap1_lower", "sim", False, mode="persistent"))
         for i in range(1, 17):
             assert points[f"di{i:02d}"].groups == (frozenset({1}) if i <= 8 else frozenset())
 
@@ -362,7 +377,7 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service, journal, iec61850, dlms, web, soe"
+            "service, journal, iec61850, dlms, web, soe, switchgear, calculated, interlocks"
         )
 
     def test_unknown_key(self) -> None:
@@ -752,7 +767,7 @@ class TestPoints:
 
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
-            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', '', "
+            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', 'switchgear', 'calc', '', "
             "'gpio:NAME', 'adc:NAME' or 'health:NAME', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
@@ -1024,10 +1039,13 @@ MODBUS_SCHEMA: dict[str, set[str]] = {
     "polls": {"interval", "reads"},
     "reads": {"point", "table", "address", "type", "word_order", "byte_order", "bit", "scale",
               "offset"},
+    "writes": {"command", "device", "table", "address", "type", "word_order", "byte_order",
+               "scale", "offset", "function", "verify"},
 }
 READ0 = "modbus.devices[0].polls[0].reads[0]"
-TARGET = ('the name of a [[relays]] entry (or "iec61850": a control object of an '
-          "[[iec61850.devices]] entry)")
+TARGET = ('the name of a [[relays]] entry (or "modbus": a [[modbus.writes]] entry\'s register '
+          'or coil) (or "iec61850": a control object of an [[iec61850.devices]] entry) (or '
+          '"switchgear": a breaker\'s double command or a tap changer\'s step)')
 
 
 def modbus_doc() -> dict[str, Any]:
@@ -1082,6 +1100,7 @@ class TestModbus:
             "devices": set().union(*(set(d) for d in devices)),
             "polls": set().union(*(set(p) for p in polls)),
             "reads": set().union(*(set(r) for p in polls for r in p["reads"])),
+            "writes": set().union(*(set(w) for w in modbus["writes"])),
         }
         assert used == MODBUS_SCHEMA
 

@@ -75,6 +75,7 @@ def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> No
     assert server.supervisor.servers["iec104"].check() == "the 104 listening socket is closed"
     assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 1
     assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0},
+                                 {"name": "calculated", "running": False, "restarts": 0},
                                  {"name": "health", "running": False, "restarts": 0}]
     # every field device with its real state: the simulation is not running here
     assert status["devices"] == [{"name": "simulation", "kind": "simulation",

@@ -47,7 +47,7 @@ def test_events_are_logged_with_their_time_tag_cause_and_masters(tmp_path: Path,
     session = sup.outstation.open_session("104:127.0.0.1:5000", PROFILE_104, "iec104",
                                           lambda: None)
     session.activate()
-    sup.db.update("di01", True, timestamp=T0)
+    sup.db.update("di03", True, timestamp=T0)  # di03: no calculated point follows it
     sup.db.update("ai1", 42.5, timestamp=T0 + 1)
     sup.db.update("dp1", 2, timestamp=T0 + 2)
     outputs = []
@@ -60,7 +60,7 @@ def test_events_are_logged_with_their_time_tag_cause_and_masters(tmp_path: Path,
     rows = read_file(soe.path)
     assert [(r["point"], r["ioa"], r["type"], r["value"], r["quality"], r["cause"],
              r["masters"]) for r in rows] == [
-        ("di01", 1001, "M_SP_TB_1", "on", "ok", "SPONTANEOUS", "104:127.0.0.1:5000"),
+        ("di03", 1003, "M_SP_TB_1", "on", "ok", "SPONTANEOUS", "104:127.0.0.1:5000"),
         ("ai1", 3001, "M_ME_TF_1", "42.5", "ok", "SPONTANEOUS", "104:127.0.0.1:5000"),
         ("dp1", 2001, "M_DP_TB_1", "on", "ok", "SPONTANEOUS", ""),
     ]
@@ -74,13 +74,13 @@ def test_events_are_logged_with_their_time_tag_cause_and_masters(tmp_path: Path,
 def test_queries_filter_by_time_and_point(tmp_path: Path, sup: Supervisor) -> None:
     soe = _log(tmp_path, sup)
     for i in range(10):
-        sup.db.update("di02", bool(i % 2 == 0), timestamp=T0 + i)
+        sup.db.update("di04", bool(i % 2 == 0), timestamp=T0 + i)  # no calculated point
         sup.db.update("ai2", float(i), timestamp=T0 + i)
     soe.flush()
     assert len(read_file(soe.path)) == 20
     rows = read_file(soe.path, point="di0?", since=T0 + 7)
-    assert [(r["point"], r["time"]) for r in rows] == [("di02", T0 + 7), ("di02", T0 + 8),
-                                                      ("di02", T0 + 9)]
+    assert [(r["point"], r["time"]) for r in rows] == [("di04", T0 + 7), ("di04", T0 + 8),
+                                                      ("di04", T0 + 9)]
     rows = read_file(soe.path, since=T0 + 2, until=T0 + 3)
     assert len(rows) == 4
     newest = read_file(soe.path, limit=3)

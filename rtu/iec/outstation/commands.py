@@ -42,7 +42,13 @@ from rtu.iec.asdu.types import Cot, Qu, TypeId
 from rtu.iec.outstation.mapping import COMMAND_KINDS, NORMALIZED_SCALE
 from rtu.iec.outstation.session import Session
 from rtu.iec.outstation.settings import Clock, CommandAgeAction, OutstationConfig
-from rtu.points.commands import CommandExecutor, CommandRequest, ConfirmingExecutor, Pulse
+from rtu.points.commands import (
+    CommandExecutor,
+    CommandGuard,
+    CommandRequest,
+    ConfirmingExecutor,
+    Pulse,
+)
 from rtu.points.database import PointDatabase
 from rtu.points.model import DoublePointValue, Point, PointKind, Quality, StepDirection
 
@@ -171,7 +177,9 @@ class CommandHandler:
         if point.kind is PointKind.SETPOINT_NORMALIZED:
             value = int(value) / NORMALIZED_SCALE
         lapsed = self._drop_lapsed(point, now)
-        refusal = self._refusal(session, point, now)
+        refusal = self._refusal(session, point, now) or self._guard(command_request(
+            point, value, qu, session.name, originator=asdu.originator, selected=not select
+            and point.ioa in self._selections))
         if refusal:
             log.warning("command on %s from %s refused: %s", point.name, session.name, refusal)
             host.command_reason = refusal
@@ -291,6 +299,11 @@ class CommandHandler:
         if held is not None and held.session is not session and held.deadline > now:
             return f"selected by {held.session.name}"
         return None
+
+    def _guard(self, request: CommandRequest) -> str | None:
+        """The executor's refusal (interlocks, local control), asked at select and execute."""
+        executor = self.host.executor
+        return executor.refusal(request) if isinstance(executor, CommandGuard) else None
 
     def _confirming(self, point: Point) -> ConfirmingExecutor | None:
         executor = self.host.executor

@@ -57,6 +57,7 @@ from rtu.iec.outstation.events import (
     EventRecord,
     EventStreams,
 )
+from rtu.iec.outstation.giplan import interrogation_pending
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
@@ -81,7 +82,7 @@ _QRP_RESET_EVENT_BUFFER = 2
 # system commands that may be sent to the broadcast common address
 _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1})
 
-_ORIGIN_COT = {
+ORIGIN_COT = {
     ChangeOrigin.FIELD: Cot.SPONTANEOUS,
     ChangeOrigin.REMOTE_COMMAND: Cot.RETURN_INFO_REMOTE,
     ChangeOrigin.LOCAL_COMMAND: Cot.RETURN_INFO_LOCAL,
@@ -172,6 +173,8 @@ class Outstation:
         others = sorted({ca for ca in self._station_of.values() if ca != own})
         self._stations = (own, *others)
         self._station_of_ca = frozenset(self._stations)
+        # per station: (the database's monitored tuple it was cut from, the station's points)
+        self._station_monitored: dict[int, tuple[tuple[Point, ...], tuple[Point, ...]]] = {}
         self._streams.stations = self._stations
         self._streams.station_of = self._record_station
 
@@ -186,6 +189,19 @@ class Outstation:
     def ca_of(self, ioa: int) -> int:
         """The common address of the point at ``ioa`` (the station's own for IOA 0)."""
         return self._station_of.get(ioa, self._config.common_address)
+
+    def _monitored_of(self, ca: int) -> tuple[Point, ...]:
+        """The monitored points of station ``ca``, one tuple per station kept while the
+        database's stays the same (the shared GI plans are keyed by the tuple,
+        rtu/iec/outstation/giplan.py)."""
+        monitored = self.db.monitored()
+        if len(self._stations) <= 1:
+            return monitored
+        cached = self._station_monitored.get(ca)
+        if cached is None or cached[0] is not monitored:
+            cached = (monitored, tuple(self.station_points(ca, monitored)))
+            self._station_monitored[ca] = cached
+        return cached[1]
 
     def station_points(self, ca: int, points: Sequence[Point]) -> list[Point]:
         """Those of ``points`` that belong to station ``ca``."""
@@ -395,7 +411,7 @@ class Outstation:
         origin = change.origin
         record = self._publish(
             self._event_type[point.name],
-            Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else _ORIGIN_COT[origin],
+            Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp,
                                                             device_time=change.new.device_time)),
             protected=point.ioa == self._lost_ioa,
@@ -500,14 +516,10 @@ class Outstation:
                 current is not None and not _queues_behind(current, asdu)):
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
-        monitored = self.station_points(asdu.common_address, self.db.monitored())
-        if obj.qoi == QOI_STATION:
-            points = [p for p in monitored if p.kind is not PointKind.COUNTER]
-        else:
-            group = obj.qoi - QOI_GROUP_FIRST + 1
-            points = [p for p in monitored if p.kind is not PointKind.COUNTER and group in p.groups]
+        group = None if obj.qoi == QOI_STATION else obj.qoi - QOI_GROUP_FIRST + 1
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
-        gi = Interrogation(asdu, interrogation_cot(obj.qoi), chunk_by_type(points),
+        gi = Interrogation(asdu, interrogation_cot(obj.qoi),
+                           interrogation_pending(self._monitored_of(asdu.common_address), group),
                            session.group.losses)
         if current is None:
             session.interrogation = gi

@@ -93,6 +93,8 @@ class Interrogation:
     loss_epoch: int = 0  # the group's EventGroup.losses when it started
     # interrogations of other logical stations that follow this one (a broadcast)
     following: deque[Interrogation] = field(default_factory=deque)
+    # points of pending[0] already sent: an index, so that no ASDU copies the rest of the list
+    offset: int = 0
 
 
 # parameter loading changes what the outstation reports: audited like commands
@@ -375,12 +377,14 @@ class Session:
             self.outstation.interrogation_done(self, gi)
             return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
         type_id, points = gi.pending[0]
-        n = self._max_objects(type_id)
-        chunk, rest = points[:n], points[n:]
-        if rest:
-            gi.pending[0] = (type_id, rest)
+        start = gi.offset
+        end = start + self._max_objects(type_id)
+        chunk = points[start:end]
+        if end < len(points):
+            gi.offset = end
         else:
             gi.pending.popleft()
+            gi.offset = 0
         objects = tuple(monitor_object(p, db.value(p.name), None) for p in chunk)
         asdu = Asdu(type_id, gi.cot, gi.request.common_address, objects,
                     test=gi.request.test, originator=gi.request.originator)

@@ -92,7 +92,7 @@ from open61850.mms.rcb import RcbError, RcbSettings, enable, read_status
 from open61850.mms.report import TrgOps
 from open61850.mms.types import ArrayType, MmsType
 
-from rtu.points.commands import CommandExecutor, CommandRequest, Done
+from rtu.points.commands import CommandExecutor, CommandRequest, Done, ForwardingExecutor
 from rtu.points.database import PointDatabase
 from rtu.points.model import DoublePointValue, Point, PointKind, Quality
 from rtu.points.timestamps import posix_seconds
@@ -642,17 +642,19 @@ class Iec61850DeviceSource:
         return why
 
 
-class Iec61850Commands:
+class Iec61850Commands(ForwardingExecutor):
     """Routes the commands of the points mapped to IEC 61850 control objects to their device
-    and every other command to ``fallback`` (the relay executor)."""
+    and every other command on down the path (``fallback``: the relay executor, or a wrapper
+    of it whose confirming and guarding calls pass through)."""
 
     def __init__(self, sources: Sequence[Iec61850DeviceSource],
                  fallback: CommandExecutor) -> None:
+        super().__init__(fallback)
         self.fallback = fallback
         self.by_point = {point: s for s in sources for point in s.controls}
 
     def confirms(self, point: Point) -> bool:
-        return point.name in self.by_point
+        return point.name in self.by_point or super().confirms(point)
 
     def execute(self, request: CommandRequest, done: Done) -> None:
         source = self.by_point.get(request.point.name)
@@ -663,13 +665,25 @@ class Iec61850Commands:
         source.operate(request, lambda ok: None if ok else done(False), done)
 
     def select(self, request: CommandRequest, done: Done) -> None:
-        self.by_point[request.point.name].select(request, done)
+        source = self.by_point.get(request.point.name)
+        if source is None:
+            super().select(request, done)
+            return
+        source.select(request, done)
 
     def cancel(self, request: CommandRequest) -> None:
-        self.by_point[request.point.name].cancel(request)
+        source = self.by_point.get(request.point.name)
+        if source is None:
+            super().cancel(request)
+            return
+        source.cancel(request)
 
     def operate(self, request: CommandRequest, confirmed: Done, done: Done) -> None:
-        self.by_point[request.point.name].operate(request, confirmed, done)
+        source = self.by_point.get(request.point.name)
+        if source is None:
+            super().operate(request, confirmed, done)
+            return
+        source.operate(request, confirmed, done)
 
 
 def iec61850_sources(config: Iec61850Config, db: PointDatabase) -> list[Iec61850DeviceSource]:

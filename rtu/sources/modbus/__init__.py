@@ -9,4 +9,6 @@ from rtu.sources.modbus.config import MODBUS, MODBUS_SOURCE, modbus_config, pars
 
 COMPONENT = Component("modbus", "modbus", lambda config: bool(modbus_config(config).devices),
                       "rtu.sources.modbus.source:build", point_source=MODBUS_SOURCE,
-                      schema=MODBUS, parse=parse_modbus, listed_after="points")
+                      schema=MODBUS, parse=parse_modbus, listed_after="points",
+                      command_target=(MODBUS_SOURCE,
+                                      "a [[modbus.writes]] entry's register or coil"))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Final
 from rtu.config.reader import MISSING, Reader, close_match, is_host, one_of, point_table_index, show
 from rtu.config.schema import (
     Table,
+    boolean,
     choice,
     integer,
     number,
@@ -40,6 +41,7 @@ __all__ = [
     "ModbusRead",
     "ModbusTable",
     "ModbusType",
+    "ModbusWrite",
     "modbus_config",
     "parse_modbus",
 ]
@@ -81,7 +83,20 @@ DEVICE: Final = Table("[[modbus.devices]]", (
     integer("max_bits", _MAX_BITS, 1, _MAX_BITS),
     tables("polls", POLL, required=True),
 ))
-SECTION: Final = Table("[modbus]", (tables("buses", BUS), tables("devices", DEVICE)))
+WRITE: Final = Table("[[modbus.writes]]", (
+    string("command", required=True, doc='a command point with target = "modbus"'),
+    string("device", required=True, doc="the name of a [[modbus.devices]] entry"),
+    choice("table", ("coil", "holding"), required=True),
+    integer("address", lo=0, hi=0xFFFF, required=True),
+    choice("type", ("int16", "uint16", "int32", "uint32", "float32"), "uint16"),
+    choice("word_order", ("big", "little"), "big"), choice("byte_order", ("big", "little"), "big"),
+    number("scale", 1.0), number("offset", 0.0),  # raw = (value - offset) / scale
+    # holding: write single register (function 6, 16-bit types) or multiple (function 16)
+    choice("function", ("single", "multiple"), "multiple"),
+    boolean("verify", False),  # read the written value back; a difference fails the command
+))
+SECTION: Final = Table("[modbus]", (tables("buses", BUS), tables("devices", DEVICE),
+                                    tables("writes", WRITE)))
 MODBUS: Final = table("modbus", SECTION)
 
 
@@ -173,9 +188,27 @@ class ModbusDeviceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ModbusWrite:
+    """Where a command point's value goes on a Modbus device, and how it is encoded."""
+
+    command: str  # the command point (target = "modbus")
+    device: str  # its ModbusDeviceConfig
+    table: ModbusTable  # COIL (single/double commands) or HOLDING (set-points, bitstrings)
+    address: int
+    type: ModbusType = ModbusType.UINT16  # holding only
+    word_order: Endian = Endian.BIG
+    byte_order: Endian = Endian.BIG
+    scale: float = WRITE.default("scale")  # raw = (value - offset) / scale
+    offset: float = WRITE.default("offset")
+    function: str = WRITE.default("function")  # "single" (6) | "multiple" (16)
+    verify: bool = WRITE.default("verify")
+
+
+@dataclass(frozen=True, slots=True)
 class ModbusConfig:
     buses: tuple[ModbusBusConfig, ...] = ()
     devices: tuple[ModbusDeviceConfig, ...] = ()
+    writes: tuple[ModbusWrite, ...] = ()
 
 
 def parse_modbus(p: Reader, value: object, points: tuple[Point, ...], raw_points: object) -> ModbusConfig:
@@ -196,7 +229,15 @@ def parse_modbus(p: Reader, value: object, points: tuple[Point, ...], raw_points
             p.error(f"points[{raw_index.get(point.name, '?')}].source",
                        f"expected a [[modbus.devices.polls.reads]] entry with point = "
                        f"{point.name!r} for a point with source = \"modbus\", got none")
-    return ModbusConfig(buses=tuple(buses.values()), devices=devices)
+    commanded: set[str] = set()  # named by a write, also by one with errors (reported)
+    writes = _writes(p, tbl.get("writes", MISSING), {d.name for d in devices}, by_name,
+                     commanded)
+    for point in points:
+        if point.target == MODBUS_SOURCE and point.name not in commanded:
+            p.error(f"points[{raw_index.get(point.name, '?')}].target",
+                    f"expected a [[modbus.writes]] entry with command = {point.name!r}, got "
+                    "none")
+    return ModbusConfig(buses=tuple(buses.values()), devices=devices, writes=writes)
 
 def _buses(p: Reader, value: object) -> dict[str, ModbusBusConfig]:
     buses: dict[str, ModbusBusConfig] = {}
@@ -522,3 +563,57 @@ def modbus_config(config: AppConfig) -> ModbusConfig:
     """The [modbus] section of ``config`` as its parser read it (empty when absent)."""
     found = config.section(MODBUS_SOURCE)
     return found if isinstance(found, ModbusConfig) else ModbusConfig()
+
+
+# what each table can take: coils single/double commands; holding registers set-points and
+# bitstrings (rtu check refuses a command point whose target cannot execute its kind)
+WRITE_KINDS: Final = {
+    ModbusTable.COIL: frozenset({PointKind.SINGLE_COMMAND, PointKind.DOUBLE_COMMAND}),
+    ModbusTable.HOLDING: frozenset({PointKind.SETPOINT_NORMALIZED, PointKind.SETPOINT_SCALED,
+                                    PointKind.SETPOINT_FLOAT, PointKind.BITSTRING_COMMAND}),
+}
+
+
+def _writes(p: Reader, value: object, devices: set[str], points: Mapping[str, Point],
+            named: set[str]) -> tuple[ModbusWrite, ...]:
+    writes: list[ModbusWrite] = []
+    commands: dict[str, str] = {}
+    for i, item in enumerate(p.array_of_tables(value, "modbus.writes")):
+        path = f"modbus.writes[{i}]"
+        tbl = WRITE.open(p, item, path)
+        errors = len(p.errors)
+        command, device, table_name, address, type_name, words, bytes_, scale, offset, \
+            function, verify = (WRITE.key(k).read(p, tbl, path) for k in WRITE.names)
+        point = points.get(command) if isinstance(command, str) else None
+        if isinstance(command, str):
+            named.add(command)
+            if point is None or point.target != MODBUS_SOURCE:
+                p.expected(f"{path}.command", 'a command point with target = "modbus"', command)
+            elif command in commands:
+                p.expected(f"{path}.command", "a command point of one write only", command,
+                           f"already written by {commands[command]}")
+            commands.setdefault(command, path)
+        if isinstance(device, str) and device not in devices:
+            p.expected(f"{path}.device", "the name of a [[modbus.devices]] entry", device)
+        table = ModbusTable(table_name) if isinstance(table_name, str) else None
+        if point is not None and point.target == MODBUS_SOURCE and table is not None \
+                and point.kind not in WRITE_KINDS[table]:
+            p.expected(f"{path}.table", "coil for single and double commands, holding for "
+                       "set-points and bitstrings", table_name,
+                       f"{command} is a {point.kind.value} point")
+        kind = ModbusType(type_name) if isinstance(type_name, str) else None
+        if table is ModbusTable.HOLDING and kind is not None and kind.words == 2 \
+                and function == "single":
+            p.expected(f"{path}.function", '"multiple" for a 32-bit type', function,
+                       "write single register takes one register")
+        if scale == 0:
+            p.expected(f"{path}.scale", "a number other than 0", tbl.get("scale"))
+        if (len(p.errors) > errors or point is None or table is None or kind is None
+                or not isinstance(device, str) or None in (address, words, bytes_, scale,
+                                                           offset, function, verify)):
+            continue
+        writes.append(ModbusWrite(
+            command=point.name, device=device, table=table, address=address, type=kind,
+            word_order=Endian(words), byte_order=Endian(bytes_), scale=float(scale),
+            offset=float(offset), function=function, verify=verify))
+    return tuple(writes)

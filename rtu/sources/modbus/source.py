@@ -47,6 +47,7 @@ from hal.modbus import (
     PymodbusLink,
 )
 from rtu.components import Field, Parts
+from rtu.points.commands import CommandExecutor
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
 from rtu.sources.modbus.config import (
@@ -210,6 +211,7 @@ class ModbusBusSource:
                                          max_bits=config.max_bits)
                 self.groups.append(PollGroup(device, poll.interval, requests))
         self.kinds = {name: db.point(name).kind for d in self.devices for name in d.points}
+        self.lock = asyncio.Lock()  # one request at a time on the link: polls and writes
         self.bus_up: bool | None = None
         self.bus_retry_at = 0.0
         self.bus_delay = bus.reconnect_delay
@@ -279,6 +281,11 @@ class ModbusBusSource:
 
     # -- internals ---------------------------------------------------------------------------------
     async def _read(self, request: Request, unit_id: int) -> list[bool] | list[int]:
+        async with self.lock:
+            return await self._read_unlocked(request, unit_id)
+
+    async def _read_unlocked(self, request: Request,
+                             unit_id: int) -> list[bool] | list[int]:
         link, table = self.link, request.table
         if table is ModbusTable.COIL:
             return await link.read_coils(request.address, request.count, unit_id)
@@ -394,4 +401,23 @@ def modbus_sources(config: ModbusConfig, db: PointDatabase,
 
 # -- the registry (rtu/components.py) ----------------------------------------------------------
 def build(field: Field) -> Parts:
-    return Parts(sources=list(modbus_sources(modbus_config(field.config), field.db)))  # one per bus
+    """One source per bus; the commands of [[modbus.writes]] go to the devices (ACT_CON and
+    ACT_TERM follow their answers), every other command on down the path."""
+    from rtu.sources.modbus.writes import ModbusCommands
+
+    config = modbus_config(field.config)
+    sources = modbus_sources(config, field.db)
+    buses = {source.bus.name: source for source in sources}
+    devices = {device.name: device for device in config.devices}
+    built: list[ModbusCommands] = []
+
+    def commands(executor: CommandExecutor) -> CommandExecutor:
+        built.append(ModbusCommands(executor, config.writes, devices, buses))
+        return built[-1]
+
+    def close() -> None:
+        for modbus_commands in built:
+            modbus_commands.close()
+
+    return Parts(sources=list(sources), commands=commands if config.writes else None,
+                 close=[close], provides=tuple(sources))

@@ -8,7 +8,7 @@ document's :class:`~rtu.sources.gpio.config.GpioNames`).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from rtu.config.reader import Reader, show
@@ -20,6 +20,7 @@ __all__ = [
     "RELAYS",
     "CommandConfig",
     "RelayConfig",
+    "RelayNames",
     "parse_commands",
     "parse_relays",
 ]
@@ -60,6 +61,13 @@ class RelayConfig:
     local_input: str | None = None  # [[gpio.inputs]] entry active in local control: BL
 
 
+@dataclass(slots=True)
+class RelayNames:
+    """The relay names, for the sections read after [[relays]] (a Reader context)."""
+
+    names: set[str] = field(default_factory=set)
+
+
 @dataclass(frozen=True, slots=True)
 class CommandConfig:
     short_pulse: float = COMMANDS_TABLE.default("short_pulse")  # seconds, QU=1
@@ -86,6 +94,7 @@ def parse_relays(p: Reader, value: object) -> tuple[tuple[RelayConfig, ...], set
                 name=name, driver=driver, initial=initial, line=io.line,
                 active_low=io.active_low, mode=io.mode, feedback_input=io.feedback_input,
                 feedback_timeout=io.feedback_timeout, local_input=io.local_input))
+    p.context(RelayNames).names.update(first)
     return tuple(relays), set(first)
 
 

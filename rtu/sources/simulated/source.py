@@ -7,7 +7,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rtu.components import Field, Parts
 from rtu.points.database import PointDatabase
@@ -34,6 +34,7 @@ class SimulatedField:
         digital_interval: float = 10.0,
         analog_interval: float = 2.0,
         counter_interval: float = 5.0,
+        manual: Iterable[str] = (),
         wall: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
@@ -45,6 +46,9 @@ class SimulatedField:
         self.analog = [p for p in sim if p.kind in _ANALOG]
         self.counters = [p for p in sim if p.kind is PointKind.COUNTER]
         self._counter_set = frozenset(self.counters)
+        held = frozenset(manual)  # set by hand only: initialised, never stepped
+        self._stepped = [[p for p in points if p.name not in held]
+                         for points in (self.digital, self.analog, self.counters)]
 
     def initialise(self) -> None:
         """Give every simulated point a valid first value."""
@@ -74,7 +78,7 @@ class SimulatedField:
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:
             for points, interval, step in zip(
-                (self.digital, self.analog, self.counters), self.intervals,
+                self._stepped, self.intervals,
                 (self._step_digital, self._step_analog, self._step_counter),
             ):
                 if points and interval > 0:
@@ -124,5 +128,6 @@ class SimulatedField:
 def build(field: Field) -> Parts:
     s = field.config.simulation
     sim = SimulatedField(field.db, seed=s.seed, digital_interval=s.digital_interval,
-                         analog_interval=s.analog_interval, counter_interval=s.counter_interval)
+                         analog_interval=s.analog_interval, counter_interval=s.counter_interval,
+                         manual=s.manual)
     return Parts(sources=[sim], initialise=[sim.initialise], provides=(sim,))

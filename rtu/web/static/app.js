@@ -73,7 +73,10 @@
   }
 
   function updatePoint(tbody, row) {
-    var tr = tbody.querySelector('tr[data-key="' + CSS.escape(row.name) + '"]');
+    updateRow(tbody.querySelector('tr[data-key="' + CSS.escape(row.name) + '"]'), row);
+  }
+
+  function updateRow(tr, row) {
     if (!tr) {
       return;
     }
@@ -90,12 +93,12 @@
     }
   }
 
-  function prependRow(tbody, row) {
+  function prependRow(tbody, row, key) {
     var empty = tbody.querySelector("tr.empty");
     if (empty) {
       empty.remove();
     }
-    var tr = makeRow(columns(tbody), row, "");
+    var tr = makeRow(columns(tbody), row, key || "");
     tbody.insertBefore(tr, tbody.firstChild);
     flash(tr);
     while (tbody.children.length > MAX_ROWS) {
@@ -103,17 +106,27 @@
     }
   }
 
-  function noteDropped(count) {
+  function note(id, message) {
     var main = document.querySelector("main");
-    var note = document.getElementById("dropped");
-    if (!note) {
-      note = document.createElement("p");
-      note.id = "dropped";
-      note.className = "dropped";
-      main.insertBefore(note, main.children[1] || null);
+    var p = document.getElementById(id);
+    if (!p) {
+      p = document.createElement("p");
+      p.id = id;
+      p.className = "dropped";
+      main.insertBefore(p, main.children[1] || null);
     }
-    note.textContent = count + " updates were dropped: this view could not keep up " +
-      "(the table shows the latest state)";
+    p.textContent = message;
+  }
+
+  function noteDropped(count) {
+    note("dropped", count + " updates were dropped: this view could not keep up " +
+      "(the table shows the latest state)");
+  }
+
+  // a row of the sequence-of-events log carries its id: shown again (its masters changed),
+  // it replaces itself
+  function keyOf(rows) {
+    return rows.length && rows[0].id !== undefined ? "id" : "";
   }
 
   var source = new EventSource(url);
@@ -142,7 +155,7 @@
     }
     var tbody = document.getElementById("events") || document.getElementById("frames");
     if (tbody) {
-      replaceRows(tbody, rows, "", true);
+      replaceRows(tbody, rows, keyOf(rows), true);
     }
   });
   on("point", function (row) {
@@ -153,14 +166,26 @@
   });
   on("event", function (row) {
     var tbody = document.getElementById("events");
-    if (tbody) {
-      prependRow(tbody, row);
+    if (!tbody) {
+      return;
     }
+    if (row.id !== undefined) {
+      var tr = tbody.querySelector('tr[data-key="' + CSS.escape(text(row.id)) + '"]');
+      if (tr) {
+        updateRow(tr, row);
+        return;
+      }
+    }
+    prependRow(tbody, row, keyOf([row]));
   });
   on("frame", function (row) {
     var tbody = document.getElementById("frames");
     if (tbody) {
-      prependRow(tbody, row);
+      prependRow(tbody, row, "");
+      if (row.lost) {
+        note("lost", row.lost + " chunks of octets were not shown: the links sent faster " +
+          "than this page decodes");
+      }
     }
   });
   on("dropped", function (data) { noteDropped(data.dropped); });

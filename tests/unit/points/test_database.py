@@ -110,3 +110,38 @@ def test_unsubscribe_and_unknown_point() -> None:
         db.update("nope", 1, timestamp=1)
     assert db.by_ioa(999) is None
     assert [p.ioa for p in db.monitored()] == [1, 2, 3, 4, 5, 7, 8]
+
+
+def test_subscribers_told_last_come_after_the_others() -> None:
+    db = PointDatabase([Point("a", 1, PointKind.SINGLE)])
+    told: list[str] = []
+
+    def named(name: str):  # type: ignore[no-untyped-def]
+        def callback(change: PointChanged) -> None:
+            told.append(name)
+        return callback
+
+    unsubscribe_late = db.subscribe(named("late"), last=True)
+    db.subscribe(named("first"))
+    db.subscribe(named("second"))
+    db.update("a", True, timestamp=1.0)
+    assert told == ["first", "second", "late"]
+    unsubscribe_late()
+    db.update("a", False, timestamp=2.0)
+    assert told[3:] == ["first", "second"]
+
+
+def test_attribution_gives_field_changes_an_origin_until_released() -> None:
+    db = PointDatabase([Point("pos", 1, PointKind.DOUBLE)])
+    seen: list[PointChanged] = []
+    db.subscribe(seen.append)
+    local = db.attribute("pos", ChangeOrigin.LOCAL_COMMAND)
+    remote = db.attribute("pos", ChangeOrigin.REMOTE_COMMAND)
+    db.update("pos", 1, timestamp=1.0)
+    remote()
+    db.update("pos", 2, timestamp=2.0)
+    db.update("pos", 1, timestamp=3.0, origin=ChangeOrigin.REMOTE_COMMAND)  # explicit wins
+    local()
+    db.update("pos", 2, timestamp=4.0)
+    assert [c.origin for c in seen] == [ChangeOrigin.REMOTE_COMMAND, ChangeOrigin.LOCAL_COMMAND,
+                                        ChangeOrigin.REMOTE_COMMAND, ChangeOrigin.FIELD]

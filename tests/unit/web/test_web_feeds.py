@@ -100,7 +100,7 @@ def test_change_row_of_a_database_change() -> None:
     db.update("ai1", 7.25, timestamp=1.0)
     assert change_row(changes[0]) == {
         "time": "1970-01-01T00:00:01.000Z", "name": "ai1", "ioa": 3001,
-        "kind": "float", "value": 7.25, "quality": "ok", "cause": "spontaneous"}
+        "kind": "float", "value": 7.25, "quality": "ok", "cause": "spontaneous", "t": 1.0}
 
 
 def test_a_ring_of_size_zero_stays_off_the_event_path_until_watched() -> None:
@@ -119,3 +119,17 @@ def test_a_ring_of_size_zero_stays_off_the_event_path_until_watched() -> None:
     fresh = database()
     recent.rebind(fresh)
     assert fresh._subscribers == [] and db._subscribers == []
+
+
+def test_the_ring_answers_the_time_filters_too() -> None:
+    import asyncio
+
+    db = database()
+    recent = RecentEvents(db, size=10)
+    for i in range(4):
+        db.update("di01", i % 2 == 0, timestamp=1_700_000_000.0 + i)
+    rows = asyncio.run(recent.query({"since": "2023-11-14T22:13:21Z",
+                                     "until": "2023-11-14T22:13:22Z"}, 10))
+    assert [r["t"] for r in rows] == [1_700_000_001.0, 1_700_000_002.0]
+    assert [r["t"] for r in asyncio.run(recent.query({}, 1))] == [1_700_000_003.0]
+    recent.close()

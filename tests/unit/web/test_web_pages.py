@@ -68,9 +68,11 @@ def test_events_page_newest_first_and_empty() -> None:
 def test_frames_page_without_and_with_a_monitor() -> None:
     assert "No frame monitor is attached" in pages.frames_page(None, "RTU")
     assert "data-stream" not in pages.frames_page(None, "RTU")
-    html = pages.frames_page([{"time": "t", "link": "l", "direction": "rx", "hex": "68 04",
-                               "text": "U"}], "RTU")
-    assert 'data-stream="/api/stream/frames"' in html and "68 04" in html
+    html = pages.frames_page([{"time": "t", "link": "l", "direction": "rx", "frame": "I(0,0)",
+                               "type": "C_IC_NA_1", "cot": "ACTIVATION", "ca": 1,
+                               "objects": "IOA 0: qoi=20"}], "RTU")
+    assert 'data-stream="/api/stream/frames"' in html and "C_IC_NA_1" in html
+    assert "IOA 0: qoi=20" in html and 'name="direction"' in html
 
 
 def test_overview_flags_an_unhealthy_station() -> None:

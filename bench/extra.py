@@ -1,0 +1,218 @@
+"""The benchmark's cost figures: CPU per event (net of the load generator), fan-out to several
+masters, point-count scaling, and the "Pi budget" CPU quota. See docs/performance.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench import procstat
+from bench.master import Master, decode_events
+from bench.plan import expected_objects, write_config
+
+CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
+CGROUP_V2 = Path("/sys/fs/cgroup")
+BUDGET_QUOTA_PCT = 25  # of one core: a Pi-class core is roughly 3-5 times slower than this VM's
+PERIOD_US = 100_000
+
+
+@dataclass
+class Budget:
+    """One cgroup per process under test, each with a CPU quota of ``pct`` % of one core. The
+    wrapper puts the child into its group before it execs (``sh -c 'echo $$ > procs; exec'``)."""
+
+    root: Path
+    procs_file: str
+    pct: int
+    groups: list[Path]
+
+    def wrap(self, name: str) -> list[str]:
+        group = self.root / f"rtu-bench-{os.getpid()}-{name}"
+        if not group.exists():
+            group.mkdir()
+            self.groups.append(group)
+            quota = PERIOD_US * self.pct // 100
+            if self.root == CGROUP_V1_CPU:
+                (group / "cpu.cfs_period_us").write_text(f"{PERIOD_US}\n")
+                (group / "cpu.cfs_quota_us").write_text(f"{quota}\n")
+            else:
+                (group / "cpu.max").write_text(f"{quota} {PERIOD_US}\n")
+        return ["sh", "-c", f'echo $$ > "{group / self.procs_file}" && exec "$@"', "sh"]
+
+    def close(self) -> None:
+        for group in self.groups:
+            with suppress(OSError):
+                group.rmdir()
+        self.groups.clear()
+
+
+def open_budget(pct: int = BUDGET_QUOTA_PCT) -> tuple[Budget | None, str]:
+    """A writable cgroup CPU controller (v1 ``cpu`` or v2 with ``cpu`` enabled), or the reason
+    why not. systemd-run --scope needs a session bus; the cgroup filesystem needs none."""
+    probe_name = f"rtu-bench-probe-{os.getpid()}"
+    candidates: list[tuple[Path, str, str]] = []
+    if (CGROUP_V1_CPU / "cpu.cfs_quota_us").exists():
+        candidates.append((CGROUP_V1_CPU, "cgroup.procs", "cpu.cfs_quota_us"))
+    controllers = CGROUP_V2 / "cgroup.subtree_control"
+    if controllers.exists() and "cpu" in controllers.read_text().split():
+        candidates.append((CGROUP_V2, "cgroup.procs", "cpu.max"))
+    reasons = []
+    for root, procs, knob in candidates:
+        probe = root / probe_name
+        try:
+            probe.mkdir()
+            try:
+                if not (probe / knob).exists():
+                    raise OSError(f"{knob} missing")
+                (probe / knob).read_text()
+            finally:
+                probe.rmdir()
+        except OSError as exc:
+            reasons.append(f"{root}: {exc}")
+            continue
+        return Budget(root, procs, pct, []), f"cgroup {root} ({knob}), {pct} % of one core"
+    if not candidates:
+        reasons.append("no cgroup CPU controller (v1 cpu or v2 cpu in subtree_control)")
+    return None, "Pi budget mode skipped: " + "; ".join(reasons)
+
+
+# -- CPU per event -------------------------------------------------------------------------------
+def cpu_per_event(agent: Any, rate: float, seconds: float, wait: Callable[[int, int], int],
+                  since: Callable[[], int]) -> dict[str, Any]:
+    """One burst and one dry burst (the generator alone) at ``rate``: the agent's CPU per event
+    net of the generator, and the generator's own cost beside it."""
+    mark = since()
+    real = agent.request(cmd="burst", rate=rate, duration=seconds, timeout=seconds * 20 + 60)
+    received = wait(real["count"], mark)
+    dry = agent.request(cmd="burst", rate=rate, duration=seconds, dry=True,
+                        timeout=seconds * 20 + 60)
+    n = max(1, real["count"])
+    return {"rate": rate, "events": real["count"], "received": received,
+            "cpu_us_per_event": (real["cpu_ns"] - dry["cpu_ns"]) / n / 1000,
+            "gross_us_per_event": real["cpu_ns"] / n / 1000,
+            "generator_us_per_event": dry["cpu_ns"] / max(1, dry["count"]) / 1000}
+
+
+def median_of(runs: list[dict[str, Any]], key: str) -> float:
+    return float(statistics.median(r[key] for r in runs))
+
+
+def fan_out(agent: Any, port: int, host: str, first: Master, counts: tuple[int, ...],
+            rate: float, seconds: float, repeats: int) -> dict[str, Any]:
+    """CPU per event of our agent with 1, 4, 8 ... masters started, ``repeats`` passes over
+    ``counts`` (1 4 8 1 4 8): extra masters connect before and close after each measurement.
+    Every master must receive every event."""
+    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in counts}
+    for _ in range(repeats):
+        for n in counts:
+            with ExitStack() as stack:
+                masters = [first]
+                for _ in range(n - 1):
+                    m = stack.enter_context(Master(host, port))
+                    m.connect(timeout=30)
+                    masters.append(m)
+                time.sleep(0.1)
+                marks = [len(m.events) for m in masters]
+
+                def wait(count: int, _mark: int, masters: list[Master] = masters,
+                         marks: list[int] = marks) -> int:
+                    return min(m.wait_events(count, mk, timeout=30, quiet=1.0)
+                               for m, mk in zip(masters, marks))
+
+                r = cpu_per_event(agent, rate, seconds, wait, lambda: 0)
+                r["masters"] = n
+                r["all_received"] = r["received"] >= r["events"]
+                runs[n].append(r)
+    out: dict[str, Any] = {"rate": rate, "runs": {str(n): v for n, v in runs.items()}}
+    for n in counts:
+        out[f"cpu_us_per_event_{n}"] = median_of(runs[n], "cpu_us_per_event")
+        out[f"all_received_{n}"] = all(r["all_received"] for r in runs[n])
+    return out
+
+
+def events_during_gi(agent: Any, m: Master, points: int) -> dict[str, Any]:
+    """A master in another process (bench/gi_master.py) asks for a GI while the agent makes a
+    change every millisecond; the latency of the changes made between that GI's ACT_CON and
+    ACT_TERM, as master ``m`` (the other one) receives them."""
+    from bench.runner import ROOT, match_events  # runner imports this module
+
+    gm = subprocess.Popen([sys.executable, "-m", "bench.gi_master", "--port", str(agent.port)],
+                          cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert gm.stdin is not None and gm.stdout is not None
+        if '"ready"' not in gm.stdout.readline():
+            raise RuntimeError("bench.gi_master did not connect")
+        since_e = len(m.events)
+        gm.stdin.write("go\n")
+        gm.stdin.flush()
+        reply = agent.request(cmd="latency", n=100 + points // 200, interval_ms=1.0)
+        gi = json.loads(gm.stdout.readline())
+    finally:
+        if gm.poll() is None:
+            try:
+                gm.wait(30)
+            except subprocess.TimeoutExpired:
+                gm.kill()
+                gm.wait(5)
+    m.wait_events(reply["count"], since_e, timeout=30, quiet=1.0)
+    received = decode_events(m.events[since_e:])
+    times, _ = match_events(received, expected_objects(reply["first"], reply["count"], points))
+    during = sorted((tr - tc) / 1e6 for tc, tr in zip(reply["t_ns"], times)
+                    if tr is not None and gi["con_ns"] <= tc <= gi["term_ns"])
+    out: dict[str, Any] = {"gi_other_events": len(during),
+                           "gi_other_lost": sum(t is None for t in times),
+                           "gi_with_events_s": (gi["term_ns"] - gi["con_ns"]) / 1e9,
+                           "gi_with_events_objects": gi["objects"],
+                           "gi_other_p99_ms": None, "gi_other_max_ms": None}
+    if during:
+        out["gi_other_p99_ms"] = during[min(len(during) - 1, round(0.99 * (len(during) - 1)))]
+        out["gi_other_max_ms"] = during[-1]
+    return out
+
+
+# -- point-count scaling -------------------------------------------------------------------------
+def scaling_row(points: int, logdir: Path, rtu_run: Any, agent_cls: Any, host: str,
+                free_port: Callable[[], int], gi: Callable[[Master], dict[str, Any]],
+                rate: float, seconds: float) -> dict[str, Any]:
+    """Start-up (spawn to READY=1), RSS and GI time of ``rtu run`` with ``points`` points, then
+    CPU per event at ``rate`` in an agent with the same points."""
+    config = write_config(logdir / f"scale-{points}.toml", points, 2404)
+    port = free_port()
+    row: dict[str, Any] = {"points": points}
+    with rtu_run(config, port, logdir) as (proc, notify, t0), Master(host, port) as m:
+        t_con = m.connect(timeout=180)
+        deadline = time.monotonic() + 5
+        while notify.ready_ns is None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        row["startup_s"] = ((notify.ready_ns if notify.ready_ns is not None else t_con)
+                            - t0) / 1e9
+        row["startup_to_startdt_con_s"] = (t_con - t0) / 1e9
+        row["rss_before_gi_mb"] = procstat.rss_mb(proc.pid)
+        g = gi(m)
+        row["gi_s"], row["gi_objects"] = g["gi_s"], g["objects"]
+        row["rss_mb"] = procstat.rss_mb(proc.pid)
+        row["hwm_mb"] = procstat.rss_mb(proc.pid, "VmHWM")
+    agent = agent_cls("ours", config, free_port(), points, logdir, name=f"ours-{points}")
+    try:
+        with Master(host, agent.port) as m:
+            m.connect(timeout=180)
+            time.sleep(0.2)
+            c = cpu_per_event(agent, rate, seconds,
+                              lambda count, mark: m.wait_events(count, mark, 30, 1.0),
+                              lambda: len(m.events))
+            row.update(events_during_gi(agent, m, points))
+    finally:
+        agent.close()
+    row["cpu_us_per_event"] = c["cpu_us_per_event"]
+    row["generator_us_per_event"] = c["generator_us_per_event"]
+    row["cpu_events_received"] = c["received"] >= c["events"]
+    return row
