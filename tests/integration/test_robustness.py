@@ -99,9 +99,13 @@ def _config(*, queue: int = 10_000, max_connections: int = 4, k: int | None = No
     base = bench_config()
     assert base.iec104 is not None
     apci = dataclasses.replace(base.iec104.apci, k=k) if k else base.iec104.apci
+    # no periodic data (the bench's cyc1..cyc4): these tests read every ASDU as an event
+    points = tuple(dataclasses.replace(p, cyclic=0.0) for p in base.points)
     return dataclasses.replace(
         base,
-        station=dataclasses.replace(base.station, event_queue_size=queue),
+        points=points,
+        station=dataclasses.replace(base.station, event_queue_size=queue, cyclic_groups=(),
+                                    background_scan=0.0),
         iec104=dataclasses.replace(base.iec104, max_connections=max_connections, apci=apci),
     )
 
