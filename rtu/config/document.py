@@ -184,14 +184,18 @@ def _parse_text(text: str, source: str) -> AppConfig:
         raise ConfigError([f"{source}: TOML syntax error: {exc}"]) from None
     except RecursionError:
         raise ConfigError([f"{source}: TOML syntax error: nested too deeply"]) from None
-    lines = key_lines(text)
-    raw_points = data.get("points")
-    names: dict[int, str] = {}
-    if isinstance(raw_points, list):
-        names = {i: item["name"] for i, item in enumerate(raw_points)
-                 if isinstance(item, Mapping) and isinstance(item.get("name"), str)}
+    # the key lines and point names only matter for an error: found at the first one (a scan of
+    # the text costs as much as the TOML parse itself)
+    found: list[tuple[dict[str, int], dict[int, str]]] = []
 
     def annotate(path: str) -> str:
+        if not found:
+            raw_points = data.get("points")
+            found.append((key_lines(text), {
+                i: item["name"] for i, item in enumerate(raw_points)
+                if isinstance(item, Mapping) and isinstance(item.get("name"), str)}
+                if isinstance(raw_points, list) else {}))
+        lines, names = found[0]
         shown = path
         if path.startswith("points["):
             index, _, rest = path[len("points["):].partition("]")
