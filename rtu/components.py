@@ -140,6 +140,11 @@ class Field:
                 return obj
         return None
 
+    @property
+    def provided(self) -> tuple[object, ...]:
+        """Every object the components provide, in build order."""
+        return tuple(self._provided)
+
     def add(self, name: str, parts: Parts) -> None:
         self.parts[name] = parts
         self._provided.extend(parts.provides)

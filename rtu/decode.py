@@ -19,7 +19,22 @@ from typing import Final
 
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
 from rtu.iec.asdu.objects import Asdu, Cp56Time2a
-from rtu.iec.asdu.types import DoublePointValue, Qds, TypeId
+from rtu.iec.asdu.types import (
+    OCI_CL1,
+    OCI_CL2,
+    OCI_CL3,
+    OCI_GC,
+    SPE_GS,
+    SPE_SIE,
+    SPE_SL1,
+    SPE_SL2,
+    SPE_SL3,
+    SPE_SRD,
+    DoublePointValue,
+    Qdp,
+    Qds,
+    TypeId,
+)
 from rtu.iec.cs101.ft12 import (
     START_FIXED,
     START_VARIABLE,
@@ -53,6 +68,16 @@ _HEX_SEPARATORS: Final = re.compile(r"[\s:,;._-]+")
 _DCS: Final = {1: "OFF", 2: "ON"}
 _RCS: Final = {1: "LOWER", 2: "HIGHER"}
 _QU: Final = {0: "no further definition", 1: "short pulse", 2: "long pulse", 3: "persistent"}
+# parameter loading (P_ME) and activation (P_AC); protection events (M_EP)
+_KPA: Final = {1: "threshold", 2: "smoothing factor", 3: "low limit", 4: "high limit"}
+_QPA: Final = {1: "loaded parameters", 2: "parameter of this object",
+               3: "cyclic transmission of this object"}
+_ES: Final = {0: "indeterminate", 1: "OFF", 2: "ON", 3: "indeterminate"}
+_SPE: Final = ((SPE_GS, "GS"), (SPE_SL1, "SL1"), (SPE_SL2, "SL2"), (SPE_SL3, "SL3"),
+               (SPE_SIE, "SIE"), (SPE_SRD, "SRD"))
+_OCI: Final = ((OCI_GC, "GC"), (OCI_CL1, "CL1"), (OCI_CL2, "CL2"), (OCI_CL3, "CL3"))
+_NORMALIZED: Final = (TypeId.M_ME_NA_1, TypeId.M_ME_TD_1, TypeId.C_SE_NA_1, TypeId.C_SE_TA_1,
+                      TypeId.P_ME_NA_1)
 
 
 class DecodeError(ValueError):
@@ -254,17 +279,20 @@ def _object_fields(type_id: TypeId, obj: object) -> list[tuple[str, str]]:
 
 
 def _field_text(type_id: TypeId, name: str, value: object) -> str:
-    if isinstance(value, Qds):
-        flags = [flag.name for flag in Qds if flag in value and flag.name]
+    if isinstance(value, Qds | Qdp):
+        flags = [flag.name for flag in type(value) if flag in value and flag.name]
         return "|".join(flags) if flags else "ok"
+    if isinstance(value, int) and not isinstance(value, bool):
+        special = _parameter_or_protection_text(type_id, name, value)
+        if special is not None:
+            return special
     if name == "value" and type_id in (TypeId.M_DP_NA_1, TypeId.M_DP_TB_1) \
             and isinstance(value, int):
         try:
             return DoublePointValue(value).name
         except ValueError:
             return str(value)
-    if name == "value" and type_id in (TypeId.M_ME_NA_1, TypeId.M_ME_TD_1, TypeId.C_SE_NA_1,
-                                       TypeId.C_SE_TA_1) and isinstance(value, int):
+    if name == "value" and type_id in _NORMALIZED and isinstance(value, int):
         return f"{value} ({value / 32768:.5f})"
     if name == "value" and type_id in (TypeId.M_BO_NA_1, TypeId.M_BO_TB_1, TypeId.C_BO_NA_1,
                                        TypeId.C_BO_TA_1) and isinstance(value, int):
@@ -282,6 +310,21 @@ def _field_text(type_id: TypeId, name: str, value: object) -> str:
     if isinstance(value, float):
         return f"{value:.7g}"
     return str(value)
+
+
+def _parameter_or_protection_text(type_id: TypeId, name: str, value: int) -> str | None:
+    if name == "kpa":
+        return f"{value} ({_KPA.get(value, 'reserved')})"
+    if name == "qpa":
+        return f"{value} ({_QPA.get(value, 'reserved')})"
+    if name == "state" and type_id is TypeId.M_EP_TD_1:
+        return f"{value} ({_ES.get(value & 3, 'indeterminate')})"
+    if name in ("spe", "oci"):
+        bits = [label for bit, label in (_SPE if name == "spe" else _OCI) if value & bit]
+        return f"0x{value:02X} ({'|'.join(bits) if bits else 'none'})"
+    if name in ("elapsed_ms", "duration_ms", "operating_ms"):
+        return f"{value} ms"
+    return None
 
 
 def cp56_text(t: Cp56Time2a) -> str:

@@ -28,9 +28,11 @@ from rtu.config import AppConfig
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.asdu.types import Cot, TypeId, counter_cot, interrogation_cot
 from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
+from rtu.iec.outstation.cyclic import cyclic_period
 from rtu.iec.outstation.outstation import ORIGIN_COT
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction, OutstationConfig
-from rtu.points.model import ChangeOrigin, PointKind
+from rtu.points.model import ChangeOrigin, Point, PointKind
+from rtu.sources.simulated.config import SIM_SOURCE
 
 # The causes each control-direction handler answers with (positive and negative confirmations
 # of the same cause; 44-47 mirror what cannot be served). Checked against the outstation.
@@ -43,12 +45,18 @@ ANSWER_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
     TypeId.C_TS_NA_1: (Cot.ACTIVATION_CON,),
     TypeId.C_TS_TA_1: (Cot.ACTIVATION_CON,),
     TypeId.C_RP_NA_1: (Cot.ACTIVATION_CON,),
+    # parameter loading: a threshold is loaded (6 -> 7); P_AC_NA_1 also deactivates (8 -> 9)
+    TypeId.P_ME_NA_1: (Cot.ACTIVATION_CON,),
+    TypeId.P_ME_NB_1: (Cot.ACTIVATION_CON,),
+    TypeId.P_ME_NC_1: (Cot.ACTIVATION_CON,),
+    TypeId.P_AC_NA_1: (Cot.ACTIVATION_CON, Cot.DEACTIVATION_CON),
     **{t: _COMMAND_ANSWERS for t in COMMAND_KINDS},
 }
 # what the master sends with each of them
 REQUEST_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
     TypeId.C_IC_NA_1: (Cot.ACTIVATION, Cot.DEACTIVATION),
     TypeId.C_RD_NA_1: (Cot.REQUEST,),
+    TypeId.P_AC_NA_1: (Cot.ACTIVATION, Cot.DEACTIVATION),
     **{t: (Cot.ACTIVATION, Cot.DEACTIVATION) for t in COMMAND_KINDS},
 }
 NEGATIVE_COTS: Final = (Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_CAUSE, Cot.UNKNOWN_COMMON_ADDRESS,
@@ -68,10 +76,18 @@ def _cots(cots: Iterable[Cot]) -> str:
     return ", ".join(f"{int(c)} {c.name}" for c in sorted(set(cots)))
 
 
+def resettable(point: Point) -> bool:
+    """Can a counter interrogation with reset (FRZ 2, 3) set ``point`` back to zero? The
+    simulated counters can (rtu/sources/simulated); meters' registers cannot."""
+    return point.kind is PointKind.COUNTER and point.source == SIM_SOURCE
+
+
 def monitor_causes(config: AppConfig) -> dict[TypeId, set[Cot]]:
     """The monitor-direction types this configuration reports, each with its causes."""
     points = [p for p in config.points if not p.kind.is_command]
     feedback = {p.feedback for p in config.points if p.feedback}
+    group_periods = dict(config.station.cyclic_groups)
+    background = config.station.background_scan > 0
     causes: dict[TypeId, set[Cot]] = {TypeId.M_EI_NA_1: {Cot.INITIALIZED}}
     for point in points:
         plain, tagged = MONITOR_TYPES[point.kind]
@@ -83,9 +99,13 @@ def monitor_causes(config: AppConfig) -> dict[TypeId, set[Cot]]:
         else:
             answers.add(interrogation_cot(20))
             answers.update(interrogation_cot(20 + g) for g in point.groups)
+            if cyclic_period(point, group_periods) > 0:
+                answers.add(Cot.PERIODIC)
+            if background:
+                answers.add(Cot.BACKGROUND)
         events = causes.setdefault(tagged, set())
         events.add(ORIGIN_COT[ChangeOrigin.FIELD])
-        if point.name in feedback:
+        if point.name in feedback or resettable(point):  # a reset is return information
             events.add(ORIGIN_COT[ChangeOrigin.REMOTE_COMMAND])
     return causes
 
@@ -147,7 +167,8 @@ def sections(config: AppConfig) -> list[Section]:
     out.append(Section("Application layer", ("link", "cause of transmission", "common address",
                                              "information object address",
                                              "maximum ASDU length"), tuple(sizes),
-                       f"common address of this station: {station.common_address}; the "
+                       f"common address of this station: {station.common_address}"
+                       + _other_stations(config) + "; the "
                        "broadcast address is accepted for interrogation, counter interrogation, "
                        "clock synchronisation and reset process"))
     monitor = monitor_causes(config)
@@ -175,7 +196,7 @@ def sections(config: AppConfig) -> list[Section]:
         ("station initialisation", (f"M_EI_NA_1 after start-up, COI "
                                     f"{station.initialisation_cause} (0: local power on); "
                                     "remote initialisation: no")),
-        ("cyclic data transmission", "no"),
+        ("cyclic data transmission", _cyclic_text(config)),
         ("read procedure", "yes (C_RD_NA_1 on any monitored point)"),
         ("spontaneous transmission", "yes, with CP56Time2a time tags"),
         ("general interrogation", "station (QOI 20) and groups "
@@ -188,9 +209,19 @@ def sections(config: AppConfig) -> list[Section]:
         ("transmission of integrated totals", "mode C: freeze (FRZ 1, without reset) and read "
          "(FRZ 0) by counter interrogation C_CI_NA_1, general" + (", groups " + ", ".join(
              map(str, counter_groups)) if counter_groups else "")
-         + "; changes also reported spontaneously (M_IT_TB_1); freeze with reset: no"),
-        ("parameter loading", "no"),
-        ("parameter activation", "no"),
+         + "; changes also reported spontaneously (M_IT_TB_1); freeze with reset (FRZ 2) and "
+         "reset (FRZ 3): " + (", ".join(p.name for p in config.points if resettable(p))
+                              + " are reset (a reset is reported with cause 11), other "
+                              "counters are frozen and read without reset"
+                              if any(resettable(p) for p in config.points)
+                              else "no counter here can be reset (answered negatively)")),
+        ("parameter loading", ("P_ME_NA_1, P_ME_NB_1, P_ME_NC_1: the threshold (KPA 1) of "
+                               "measured values, in operation at once unless POP; smoothing "
+                               "and limits (KPA 2-4) are refused; kept across restarts; not "
+                               "reported on interrogation")),
+        ("parameter activation", ("P_AC_NA_1: QPA 1 (all) and 2 (one object) activate (6) or "
+                                  "deactivate (8) a loaded threshold; deactivated, the "
+                                  "configured deadband applies")),
         ("test procedure", "yes (C_TS_NA_1, C_TS_TA_1)"),
         ("file transfer", "no"),
         ("acquisition of transmission delay", "no"),
@@ -198,7 +229,8 @@ def sections(config: AppConfig) -> list[Section]:
                            "(reset of the time-tagged event buffer)")),
     ]
     if station.command_originators:
-        functions.append(("command originators", "commands accepted only from originator "
+        functions.append(("command originators", "commands, parameter loading and counter "
+                          "resets accepted only from originator "
                           "addresses " + ", ".join(map(str, sorted(station.command_originators)))))
     out.append(Section("Basic application functions", ("function", "supported"),
                        tuple(functions)))
@@ -214,6 +246,33 @@ def sections(config: AppConfig) -> list[Section]:
             ("port", str(i104.port)),
         )))
     return out
+
+
+def _other_stations(config: AppConfig) -> str:
+    """The further logical stations (a point's own common_address), each answering for its
+    own points."""
+    others = sorted({p.common_address for p in config.points
+                     if p.common_address and p.common_address != config.station.common_address})
+    if not others:
+        return ""
+    return ("; further logical stations at common addresses " + ", ".join(map(str, others))
+            + ", each answering interrogations, reads and commands for its own points")
+
+
+def _cyclic_text(config: AppConfig) -> str:
+    groups = dict(config.station.cyclic_groups)
+    cyclic = [p for p in config.points if cyclic_period(p, groups) > 0]
+    parts = []
+    if cyclic:
+        periods = sorted({cyclic_period(p, groups) for p in cyclic})
+        parts.append(f"periodic (cause 1, untagged types): {len(cyclic)} points every "
+                     + ", ".join(f"{t:g}" for t in periods) + " s")
+    if config.station.background_scan > 0:
+        parts.append(f"background scan (cause 2): every monitored point other than counters "
+                     f"once in {config.station.background_scan:g} s")
+    if not parts:
+        return "no"
+    return "; ".join(parts) + " (on unbalanced 101: class 2 data)"
 
 
 def command_age_text(station: OutstationConfig) -> str:

@@ -41,10 +41,15 @@ from urllib.parse import urlsplit
 
 from rtu.config.schema import Table, any_of, integer, number, string, table
 from rtu.iec.asdu.objects import (
+    CounterInterrogationCommand,
     DoublePoint,
     InformationObject,
     IntegratedTotal,
     MeasuredNormalized,
+    ParameterActivation,
+    ParameterFloat,
+    ParameterNormalized,
+    ParameterScaled,
 )
 from rtu.iec.asdu.types import DoublePointValue, Qds
 from rtu.points.timestamps import posix_seconds, utc_datetime
@@ -379,6 +384,14 @@ def event_row(record: EventRecord, names: Mapping[int, str]) -> tuple[Any, ...]:
 
 
 def value_text(obj: InformationObject) -> str:
+    if isinstance(obj, CounterInterrogationCommand):
+        return f"RQT {obj.rqt} FRZ {obj.frz}"
+    if isinstance(obj, ParameterActivation):
+        return f"QPA {obj.qpa}"
+    if isinstance(obj, ParameterNormalized):
+        return f"{obj.value / _NORMALIZED_SCALE:.6g} (KPA {obj.kpa})"
+    if isinstance(obj, ParameterScaled | ParameterFloat):
+        return f"{obj.value:.7g} (KPA {obj.kpa})"
     value = getattr(obj, "value", None)
     if value is None:  # a single, double or regulating step command
         value = getattr(obj, "state", None)

@@ -13,8 +13,9 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
+from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from rtu.audit import Audit, build_audit
@@ -37,9 +38,12 @@ from rtu.control import ControlServer, control_socket_path, status_line
 from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_journal
 from rtu.health import HealthSource
 from rtu.iec.outstation import Outstation
+from rtu.iec.outstation.parameters import LoadedThreshold
 from rtu.iec.outstation.settings import ClockSyncMode
 from rtu.lastgood import save_last_good
 from rtu.notify import notify
+from rtu.paramstore import FILE_NAME, load_parameters, save_parameters
+from rtu.points.counters import CounterReset, CounterResets
 from rtu.points.database import PointDatabase
 from rtu.reload import (
     ReloadError,
@@ -72,6 +76,7 @@ CLOCK_OFFSET_FILE = "clock-offset.json"  # in the state directory
 FIRST_OPEN_GRACE = 1.0  # seconds READY waits for a server (the 101 port's first open attempt)
 RESET_ANSWER_WAIT = 5.0  # seconds a reset process waits for its ACT_CON to go out
 RESET_LINGER = 0.1  # seconds then left to the kernel to send it
+_TIMER_RECHECK = 1.0  # seconds: the periodic-data task looks at the outstation at least this often
 
 
 class SystemClock:
@@ -109,7 +114,12 @@ class Supervisor:
         self.health = HealthSource(self.db, self)
         self.health.initialise()
         self.outstation = Outstation(self.db, config.station, SystemClock(), self.commands,
-                                     on_reset_process=reset_process or self._reset_process)
+                                     on_reset_process=reset_process or self._reset_process,
+                                     counter_reset=CounterResets(
+                                         o for o in self.field.provided
+                                         if isinstance(o, CounterReset)),
+                                     on_parameters=self._save_parameters)
+        self._restore_parameters()
         self._set_up_clock(config)
         # the protocol servers the configuration enables (registry order: 104, then 101)
         self.servers: dict[str, Server] = build_servers(self.outstation, config)
@@ -151,6 +161,7 @@ class Supervisor:
         self._reload_lock = asyncio.Lock()
         self.soe: SoeLog | None = None  # the sequence-of-events log (rtu/soe.py), once running
         self.audit: Audit | None = None  # the command audit (rtu/audit.py), once running
+        self._outstation_timer: asyncio.TimerHandle | None = None
 
     # -- what the components provide -----------------------------------------------------------
     def provided(self, kind: type[_T]) -> _T:
@@ -231,6 +242,47 @@ class Supervisor:
         """Open every server; returns once all are listening."""
         for server in self.servers.values():
             await server.start()
+        if self._outstation_timer is None:
+            self._arm_outstation_timer()
+
+    # -- thresholds loaded by masters (rtu/paramstore.py) --------------------------------------
+    def _parameters_path(self) -> Path:
+        return state_directory(self.config.service.state_directory) / FILE_NAME
+
+    def _restore_parameters(self) -> None:
+        try:
+            path = self._parameters_path()
+        except OSError as exc:
+            log.error("loaded thresholds not restored: %s", exc)
+            return
+        saved = load_parameters(path)
+        dropped = self.outstation.parameters.restore(saved)
+        if saved:
+            log.info("%d thresholds loaded by masters restored from %s",
+                     len(saved) - len(dropped), path)
+        if dropped:
+            log.warning("loaded thresholds of %s dropped: the point is gone or its configured "
+                        "deadband changed", ", ".join(dropped))
+
+    def _save_parameters(self, loaded: Mapping[str, LoadedThreshold]) -> None:
+        try:
+            save_parameters(self._parameters_path(), loaded)
+        except OSError as exc:
+            log.error("loaded thresholds not kept across a restart: %s", exc)
+
+    def _arm_outstation_timer(self) -> None:
+        """Drive the outstation's periodic and background data (its sans-I/O timer) on the
+        loop, looking at least once a second: a reload may replace the outstation."""
+        loop = asyncio.get_running_loop()
+        deadline = self.outstation.next_deadline()
+        now = time.monotonic()
+        wait = _TIMER_RECHECK if deadline is None else min(max(deadline - now, 0.0),
+                                                           _TIMER_RECHECK)
+        self._outstation_timer = loop.call_later(wait, self._on_outstation_timer)
+
+    def _on_outstation_timer(self) -> None:
+        self.outstation.on_timer(time.monotonic())
+        self._arm_outstation_timer()
 
     async def run(self) -> None:
         """Start, tell systemd we are ready, and run until stop() or SIGTERM/SIGINT.
@@ -584,6 +636,9 @@ class Supervisor:
         self.health.supervisor = self  # its signals read the running supervisor, not ``fresh``
 
     async def close(self) -> None:
+        if self._outstation_timer is not None:
+            self._outstation_timer.cancel()
+            self._outstation_timer = None
         for server in self.servers.values():
             await server.close()
         self.outstation.close()

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, runtime_checkable
 
 from rtu.components import Component, components
 from rtu.config.locate import key_lines, line_of
@@ -359,6 +359,23 @@ def _parse(p: Reader, data: object) -> AppConfig:
                 "needs an originator address, which 101 with station.cot_size 1 does not "
                 "carry: set cot_size = 2 (the master must send its originator address) or "
                 "leave command_originators empty")
+    # a gateway section's devices (DLMS meters, IEC 61850 devices) may each be a station
+    points = _gateway_stations(p, points, [
+        station for section in sections.values() if isinstance(section, GatewayStations)
+        for station in section.logical_stations()])
+    ca_max = 0xFE if field_sizes.ca_size == 1 else 0xFFFE
+    for i, point in enumerate(points):
+        if point.common_address > ca_max:
+            p.error(f"points[{i}].common_address",
+                    f"expected a common address 1..{ca_max} (station.ca_size "
+                    f"{field_sizes.ca_size}), got {point.common_address}")
+    if iec101 is not None and station is not None:
+        served = {station.common_address} | {pt.common_address for pt in points}
+        for i, (_, ca) in enumerate(iec101.stations):
+            if ca not in served:
+                p.error(f"iec101.stations[{i}].common_address",
+                        f"expected the common address of some [[points]] (common_address), "
+                        f"got {ca}, which no point has")
     _check_serial_ports(p, iec101, sections)
     if p.errors or station is None:
         raise ConfigError(p.errors)
@@ -401,3 +418,38 @@ def _check_serial_ports(p: Reader, iec101: Iec101Settings | None,
                     f"{first[real]}{same}: a port is opened by one owner only")
         else:
             first[real] = key
+
+
+@runtime_checkable
+class GatewayStations(Protocol):
+    """A registered section whose devices may each be their own logical station."""
+
+    def logical_stations(self) -> list[tuple[str, int, tuple[str, ...]]]: ...
+
+
+def _gateway_stations(p: Reader, points: tuple[Point, ...],
+                      devices: list[tuple[str, int, tuple[str, ...]]]) -> tuple[Point, ...]:
+    """A gateway device's ``common_address`` (a DLMS meter, an IEC 61850 device) puts every
+    point it feeds into that logical station; a point that names another station itself is
+    an error."""
+    station: dict[str, int] = {}
+    for _, device_ca, names in devices:
+        if not device_ca:
+            continue
+        for name in names:
+            station[name] = device_ca
+    if not station:
+        return points
+    out: list[Point] = []
+    for i, point in enumerate(points):
+        ca = station.get(point.name)
+        if ca is None or point.common_address == ca:
+            out.append(point)
+        elif point.common_address:
+            p.error(f"points[{i}].common_address",
+                    f"expected {ca} (its device's common_address) or none, got "
+                    f"{point.common_address}")
+            out.append(point)
+        else:
+            out.append(dataclasses.replace(point, common_address=ca))
+    return tuple(out)

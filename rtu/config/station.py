@@ -23,6 +23,7 @@ from rtu.config.schema import (
     number,
     seconds,
     table,
+    tables,
 )
 from rtu.iec.outstation import OutstationConfig
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction
@@ -34,6 +35,12 @@ __all__ = ["EVENTS_LOST_POINT", "EVENTS_LOST_SIGNAL", "STATION", "FieldSizes", "
 log = logging.getLogger(__name__)
 
 _CA_MAX: Final = {1: 0xFF - 1, 2: 0xFFFF - 1}  # 0 is unused, the all-ones address is broadcast
+
+# periodic data (COT 1) of an interrogation group's points that have no period of their own
+CYCLIC_GROUP: Final = Table("[[station.cyclic_groups]]", (
+    integer("group", lo=1, hi=16, required=True),
+    seconds("period", required=True),
+))
 
 SECTION: Final = Table("[station]", (
     integer("common_address", default_of(OutstationConfig, "common_address"), 1, 0xFFFF - 1),
@@ -59,6 +66,9 @@ SECTION: Final = Table("[station]", (
                 "instead)"),
     array("command_originators", ("integer",), [],
           doc="originator addresses 0..255 whose commands are accepted (empty: any)"),
+    tables("cyclic_groups", CYCLIC_GROUP),
+    number("background_scan", default_of(OutstationConfig, "background_scan"), at_least=0.0,
+           doc="seconds for one round of the background scan (COT 2); 0 = off"),
 ))
 STATION: Final = table("station", SECTION)
 
@@ -107,10 +117,13 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
                                 f"an IOA 1..{ioa_max} (0: none)")
     originators = _originators(p, tbl.get("command_originators", []),
                                    "station.command_originators")
+    cyclic_groups = _cyclic_groups(p, tbl.get("cyclic_groups", []), "station.cyclic_groups")
+    background_scan = SECTION.key("background_scan").read(p, tbl, "station")
     if common_address is None or select_timeout is None or event_queue_size is None \
             or time_invalid is None or originators is None or time_tags is None \
             or clock_sync is None or lifetime is None or max_age is None \
-            or age_action is None or age_unsync is None or events_lost_ioa is None:
+            or age_action is None or age_unsync is None or events_lost_ioa is None \
+            or cyclic_groups is None or background_scan is None:
         return None, sizes
     try:
         config = OutstationConfig(
@@ -126,11 +139,33 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
             check_age_unsynchronised=age_unsync == "check",
             events_lost_ioa=events_lost_ioa,
             command_originators=originators,
+            cyclic_groups=cyclic_groups,
+            background_scan=background_scan,
         )
     except ValueError as exc:
         p.error("station", str(exc))
         return None, sizes
     return config, sizes
+
+
+def _cyclic_groups(p: Reader, value: object,
+                   path: str) -> tuple[tuple[int, float], ...] | None:
+    found: dict[int, float] = {}
+    ok = True
+    for i, item in enumerate(p.array_of_tables(value, path)):
+        at = f"{path}[{i}]"
+        tbl = CYCLIC_GROUP.open(p, item, at)
+        group = CYCLIC_GROUP.key("group").read(p, tbl, at)
+        period = CYCLIC_GROUP.key("period").read(p, tbl, at)
+        if not isinstance(group, int) or not isinstance(period, float | int):
+            ok = False
+            continue
+        if group in found:
+            p.error(f"{at}.group", f"expected each group once, got group {group} again")
+            ok = False
+            continue
+        found[group] = float(period)
+    return tuple(sorted(found.items())) if ok else None
 
 
 def _originators(p: Reader, value: object, path: str) -> frozenset[int] | None:

@@ -46,6 +46,10 @@ POINT: Final = Table("[[points]]", (
     string("target", doc="a command's output: the name of a [[relays]] entry, or a source"),
     string("feedback", doc="a command's monitored point"),
     boolean("select_required", False),
+    number("cyclic", 0.0, at_least=0.0,
+           doc="seconds between periodic reports (COT 1) of a monitored point; 0 = none"),
+    integer("common_address", 0, 0, 0xFFFF - 1,
+            doc="the logical station (common address) of the point; 0 = [station]'s"),
 ))
 POINTS: Final = tables("points", POINT)
 
@@ -196,6 +200,17 @@ def _point(p: Reader, item: Mapping[Any, Any], path: str, index: int, ioa_size: 
                    f"(a percentage of high - low), got deadband_percent = {deadband_percent:g} "
                    "and no range")
 
+    # periodic reports
+    cyclic: float | None = 0.0
+    if present("cyclic"):
+        if kind is not None and (is_command or is_counter):
+            not_for("cyclic", "monitored points other than counters")
+            cyclic = None
+        else:
+            cyclic = POINT.key("cyclic").read(p, tbl, path)
+
+    common_address = POINT.key("common_address").read(p, tbl, path)
+
     # commands
     target: str | None = None
     feedback: str | None = None
@@ -236,13 +251,14 @@ def _point(p: Reader, item: Mapping[Any, Any], path: str, index: int, ioa_size: 
     entry = _PointEntry(index=index, name=name, ioa=ioa, kind=kind, feedback=feedback)
     if (name is None or ioa is None or kind is None or description is None or source is None
             or groups is None or deadband is None or deadband_percent is None
-            or select_required is None or not range_ok):
+            or select_required is None or not range_ok or cyclic is None
+            or common_address is None):
         return entry, None
     point = Point(
         name=name, ioa=ioa, kind=kind, groups=groups, deadband=deadband,
         deadband_percent=deadband_percent, low=low, high=high, target=target,
         feedback=feedback, select_required=select_required, source=source,
-        description=description,
+        description=description, cyclic=cyclic, common_address=common_address,
     )
     return entry, point
 

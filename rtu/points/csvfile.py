@@ -19,6 +19,8 @@ required, the others may be left out or left empty, which means the key's defaul
 ``description``           text
 ``target``, ``feedback``  a command's output and its monitored point
 ``select_required``       ``true``/``false`` (also ``yes``/``no``, ``1``/``0``)
+``cyclic``                seconds between periodic (COT 1) reports; empty: none
+``common_address``        the point's logical station; empty: the station's
 ========================  ==============================================================
 
 A cell that is not what its column expects is passed on as text, so the point list's own
@@ -42,10 +44,11 @@ __all__ = ["COLUMNS", "CsvPoints", "parse_points_csv", "point_rows", "rows_to_cs
            "rows_to_toml"]
 
 COLUMNS: Final = ("name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent",
-                  "range", "description", "target", "feedback", "select_required")
+                  "range", "description", "target", "feedback", "select_required", "cyclic",
+                  "common_address")
 _REQUIRED: Final = ("name", "ioa", "kind")
-_INTEGER: Final = frozenset({"ioa"})
-_NUMBER: Final = frozenset({"deadband", "deadband_percent"})
+_INTEGER: Final = frozenset({"ioa", "common_address"})
+_NUMBER: Final = frozenset({"deadband", "deadband_percent", "cyclic"})
 _LISTS: Final = {"groups": int, "range": float}
 _TRUE: Final = frozenset({"true", "yes", "1", "on"})
 _FALSE: Final = frozenset({"false", "no", "0", "off"})
@@ -156,7 +159,9 @@ def point_rows(points: Iterable[Point]) -> list[dict[str, str]]:
                if point.low is not None and point.high is not None else "",
                "description": point.description or "",
                "target": point.target or "", "feedback": point.feedback or "",
-               "select_required": "true" if point.select_required else ""}
+               "select_required": "true" if point.select_required else "",
+               "cyclic": _number(point.cyclic) if point.cyclic else "",
+               "common_address": str(point.common_address) if point.common_address else ""}
         rows.append(row)
     return rows
 

@@ -8,6 +8,7 @@ block: they queue the change and return.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -87,6 +88,28 @@ class PointDatabase:
             return self._current[name]
         except KeyError:
             raise UnknownPointError(name) from None
+
+    # -- parameters a master loads (IEC 60870-5 P_ME) ----------------------------------------
+    def set_deadband(self, name: str, deadband: float | None) -> None:
+        """Report ``name``'s changes beyond ``deadband`` (absolute) from now on; None: back to
+        the configured deadband. Analog kinds and counters only."""
+        try:
+            point, is_command, has_deadband = self._facts[name]
+        except KeyError:
+            raise UnknownPointError(name) from None
+        if not has_deadband or is_command:
+            raise ValueError(f"{name}: a {point.kind.value} point has no deadband")
+        configured = self._points[name]
+        if deadband is not None and deadband < 0:
+            raise ValueError(f"{name}: deadband must be >= 0, got {deadband}")
+        # the percentage deadband gives way to a loaded absolute one
+        effective = configured if deadband is None else dataclasses.replace(
+            configured, deadband=deadband, deadband_percent=0.0)
+        self._facts[name] = (effective, is_command, has_deadband)
+
+    def deadband(self, name: str) -> float:
+        """The absolute deadband in force for ``name``."""
+        return self._facts[name][0].deadband
 
     # -- subscriptions ------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber, *, last: bool = False) -> Callable[[], None]:

@@ -121,6 +121,8 @@ class Point:
     feedback: str | None = None  # monitored point reporting the output's position
     select_required: bool = False  # refuse direct execute: select-before-operate only
     source: str = ""  # what feeds a monitored point: "sim" (bench simulation) or "" (commands/feedback only)
+    cyclic: float = 0.0  # seconds between periodic reports (COT 1); 0 = none of its own
+    common_address: int = 0  # the logical station (CA) it belongs to; 0 = the station's own
     description: str = ""
 
     def initial_value(self) -> PointValue:

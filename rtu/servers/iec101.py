@@ -7,8 +7,8 @@ with backoff; meanwhile the link is down and its events wait in the session's gr
 
 This driver only moves octets, timers and ASDUs: it feeds the core, acts on its events (ASDUs
 to the session, confirmations, link up/down), and offers the session's next output to the core
-(unbalanced: one class 1 ASDU held for the next poll plus whether more waits, for ACD; balanced:
-the next ASDU whenever the primary is free).
+(unbalanced: one class 1 ASDU held for the next poll plus whether more waits, for ACD, and one
+class 2 ASDU of periodic or background data; balanced: the next ASDU whenever the primary is free).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -80,12 +81,23 @@ class Iec101Settings:
     ca_size: int = 2
     ioa_size: int = 3
     group: str = ""  # event group; default: one per serial line
+    # unbalanced multi-drop: more logical stations on this line, each behind its own link
+    # address: (link address, common address); the link address above serves the others
+    stations: tuple[tuple[int, int], ...] = ()
     # floor of the FT1.2 inter-character timeout (seconds); the timeout in force is the larger
     # of this and 33 bit times at the baud rate, unless link.idle_timeout is set explicitly
     inter_character_timeout_min: float = DEFAULT_INTER_CHARACTER_TIMEOUT_MIN
 
     def __post_init__(self) -> None:
         inter_character_timeout(self.serial.baudrate, self.inter_character_timeout_min)
+        if self.stations and self.link.mode is not LinkMode.UNBALANCED:
+            raise ValueError("several link addresses on one line need the unbalanced mode")
+        addresses = [self.link.address, *(address for address, _ in self.stations)]
+        if len(set(addresses)) != len(addresses):
+            raise ValueError(f"link addresses must differ, got {addresses}")
+        cas = [ca for _, ca in self.stations]
+        if len(set(cas)) != len(cas):
+            raise ValueError(f"each station gets one link address, got common addresses {cas}")
 
     def profile(self) -> AsduProfile:
         max_asdu = FT12_MAX_LENGTH - 1 - self.link.address_size
@@ -117,18 +129,56 @@ def handle_events(session: Session, events: Sequence[Event]) -> None:
                 session.deactivate()
 
 
+class SentClasses:
+    """Unbalanced: the class (1 or 2) of each ASDU the core handed out and the master has not
+    confirmed yet, oldest first. The core confirms ASDUs in the order it sent them, which is
+    the order of the master's polls, not the order they were offered; only class 1 outputs are
+    the session's to acknowledge (periodic data is never sent again)."""
+
+    def __init__(self) -> None:
+        self.sent: deque[int] = deque(maxlen=8)  # at most one unconfirmed answer: a margin
+
+    def before(self, link: UnbalancedLink) -> tuple[bool, bool]:
+        """Which ASDUs (class 1, class 2) the core holds now."""
+        up = link.link_up
+        return up and not link.wants_class1, up and not link.wants_class2
+
+    def filter(self, link: UnbalancedLink, held: tuple[bool, bool],
+               events: Sequence[Event]) -> list[Event]:
+        """``events`` of one receive/timer call without the confirmations of class 2 data;
+        records what the core answered in that call (a slot it held and no longer holds)."""
+        kept: list[Event] = []
+        for event in events:
+            if isinstance(event, DataConfirmed):
+                if (self.sent.popleft() if self.sent else 1) == 2:
+                    continue
+            elif isinstance(event, LinkStateChanged):
+                self.sent.clear()
+            kept.append(event)
+        if held[0] and link.wants_class1:
+            self.sent.append(1)
+        if held[1] and link.wants_class2:
+            self.sent.append(2)
+        return kept
+
+
 def offer_output(link: UnbalancedLink | BalancedLink, session: Session, now: float) -> None:
     """Hand the session's next output to the core, as far as the core takes it.
 
-    Unbalanced: one class 1 ASDU is held for the next poll, and whether more waits (ACD); no
-    cyclic or background data (class 2) is configured.  Balanced: the next ASDU whenever the
-    primary is free.
+    Unbalanced: one class 1 ASDU is held for the next poll, and whether more waits (ACD); one
+    class 2 ASDU (periodic or background data) for the next class 2 poll.  Balanced: the next
+    ASDU whenever the primary is free.
     """
     if isinstance(link, UnbalancedLink):
+        session.cyclic_class2 = True
         if link.wants_class1:
             out = session.next_output()
             if out is not None:
                 link.offer_class1(out.asdu)
+        if link.wants_class2:
+            cyclic = session.next_class2()
+            if cyclic is not None:
+                link.offer_class2(cyclic.asdu)
         link.set_class1_waiting(session.has_output())
         return
     while link.can_send:
@@ -138,6 +188,18 @@ def offer_output(link: UnbalancedLink | BalancedLink, session: Session, now: flo
         link.send_asdu(out.asdu, now)
 
 
+@dataclass(slots=True)
+class _Drop:
+    """Another logical station on a multi-drop line: its own link address, link and session."""
+
+    address: int
+    common_address: int
+    group: str
+    link: UnbalancedLink | None = None
+    session: Session | None = None
+    sent: SentClasses = dataclasses.field(default_factory=SentClasses)
+
+
 class Iec101Server:
     def __init__(self, outstation: Outstation, settings: Iec101Settings) -> None:
         self.outstation = outstation
@@ -145,7 +207,15 @@ class Iec101Server:
         self.name = f"101:{settings.serial.device}"  # also its Source name for the supervisor
         self.group = settings.group or self.name
         self.profile = settings.profile()
-        outstation.group(self.group)  # events are kept from start-up on
+        self.drops = [_Drop(address, ca, f"{self.group}/{address}")
+                      for address, ca in settings.stations]
+        elsewhere = {d.common_address for d in self.drops}
+        # the main link address serves every station without a link address of its own
+        mine = frozenset(ca for ca in outstation.stations if ca not in elsewhere) \
+            if elsewhere else frozenset()
+        outstation.group(self.group, mine)  # events are kept from start-up on
+        for drop in self.drops:
+            outstation.group(drop.group, frozenset({drop.common_address}))
         self.session: Session | None = None
         self.link: UnbalancedLink | BalancedLink | None = None
         self.opened = asyncio.Event()
@@ -155,6 +225,7 @@ class Iec101Server:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._lost: asyncio.Event | None = None
+        self._sent = SentClasses()
 
     async def run(self) -> None:
         """Open the port and serve it; reopen with backoff whenever it fails. Runs until cancelled."""
@@ -225,6 +296,13 @@ class Iec101Server:
             self.link = BalancedLink(params, loop.time())
         else:
             self.link = UnbalancedLink(params, loop.time())
+            self._sent = SentClasses()
+        for drop in self.drops:
+            drop.session = self.outstation.open_session(f"{self.name}/{drop.address}",
+                                                        self.profile, drop.group, self._wake)
+            drop.link = UnbalancedLink(dataclasses.replace(params, address=drop.address),
+                                       loop.time())
+            drop.sent = SentClasses()
         loop.add_reader(port.fileno(), self._on_readable)
         log.info("%s: serial port open (%d baud, %d%s%g, %s mode, link address %d, "
                  "inter-character timeout %.3f s)", self.name, s.baudrate, s.bytesize, s.parity,
@@ -248,6 +326,10 @@ class Iec101Server:
             self.session.close()
             self.session = None
         self.link = None
+        for drop in self.drops:
+            if drop.session is not None:
+                drop.session.close()
+            drop.session, drop.link = None, None
         self.opened.clear()
 
     def _fail(self, exc: BaseException) -> None:
@@ -276,7 +358,16 @@ class Iec101Server:
         if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
             TAP.frame("101", self.name, "rx", data)
         self._offer()  # what the session queued since: the answer to a poll carries it
-        self._handle(link.receive_data(data, loop.time()))
+        held = self._sent.before(link) if isinstance(link, UnbalancedLink) else (False, False)
+        events = link.receive_data(data, loop.time())
+        if isinstance(link, UnbalancedLink):
+            events = self._sent.filter(link, held, events)
+        self._handle(events)
+        for drop in self.drops:  # every secondary on the line reads it; one is addressed
+            if drop.link is not None and drop.session is not None:
+                held = drop.sent.before(drop.link)
+                handle_events(drop.session, drop.sent.filter(
+                    drop.link, held, drop.link.receive_data(data, loop.time())))
         self._flush()
 
     def _handle(self, events: Sequence[Event]) -> None:
@@ -290,6 +381,9 @@ class Iec101Server:
         link, session, loop = self.link, self.session, self._loop
         if link is not None and session is not None and loop is not None:
             offer_output(link, session, loop.time())
+        for drop in self.drops:
+            if drop.link is not None and drop.session is not None and loop is not None:
+                offer_output(drop.link, drop.session, loop.time())
 
     def _wake(self) -> None:
         if self.link is not None and self._loop is not None:
@@ -300,7 +394,8 @@ class Iec101Server:
         if link is None or port is None or loop is None:
             return
         self._offer()
-        data = link.data_to_send()
+        data = link.data_to_send() + b"".join(
+            d.link.data_to_send() for d in self.drops if d.link is not None)
         if data:
             log.debug("%s tx %s", self.name, data.hex(" "))
             if TAP.watchers:
@@ -316,7 +411,9 @@ class Iec101Server:
         link, loop = self.link, self._loop
         if link is None or loop is None:
             return
-        deadline = link.next_deadline()
+        deadlines = [d for d in (link.next_deadline(), *(drop.link.next_deadline()
+                     for drop in self.drops if drop.link is not None)) if d is not None]
+        deadline = min(deadlines) if deadlines else None
         if self._timer is not None:
             if deadline is not None and self._timer.when() <= deadline:
                 return
@@ -330,5 +427,14 @@ class Iec101Server:
         link, loop = self.link, self._loop
         if link is None or loop is None:
             return
-        self._handle(link.on_timer(loop.time()))
+        held = self._sent.before(link) if isinstance(link, UnbalancedLink) else (False, False)
+        events = link.on_timer(loop.time())
+        if isinstance(link, UnbalancedLink):
+            events = self._sent.filter(link, held, events)
+        self._handle(events)
+        for drop in self.drops:
+            if drop.link is not None and drop.session is not None:
+                held = drop.sent.before(drop.link)
+                handle_events(drop.session, drop.sent.filter(
+                    drop.link, held, drop.link.on_timer(loop.time())))
         self._flush()

@@ -19,6 +19,7 @@ from rtu.config.schema import (
     seconds,
     string,
     table,
+    tables,
 )
 from rtu.config.station import FieldSizes
 from rtu.iec.cs101.link import LinkMode, LinkParameters
@@ -27,6 +28,11 @@ from rtu.servers.iec101 import Iec101Settings, SerialSettings
 __all__ = ["IEC101", "parse_iec101"]
 
 _DEVICE: Final = "a serial device path such as /dev/ttyUSB0"
+# unbalanced multi-drop: another logical station on the line, behind its own link address
+STATION: Final = Table("[[iec101.stations]]", (
+    integer("link_address", lo=0, hi=65535, required=True),
+    integer("common_address", lo=1, hi=0xFFFF - 1, required=True),
+))
 SECTION: Final = Table("[iec101]", (
     boolean("enabled", True),
     string("device", doc=_DEVICE),
@@ -46,6 +52,7 @@ SECTION: Final = Table("[iec101]", (
            doc="a number of seconds > 0, or 0 (no link test)"),
     number("inter_character_timeout_min", default_of(Iec101Settings, "inter_character_timeout_min"),
            at_least=0.0, at_most=10.0, doc="a number of seconds from 0 to 10"),
+    tables("stations", STATION),
 ))
 IEC101: Final = table("iec101", SECTION)
 
@@ -79,6 +86,14 @@ def parse_iec101(p: Reader, value: object, sizes: FieldSizes) -> Iec101Settings 
     test_interval = 0.0 if test_value == 0 and not isinstance(test_value, bool) else \
         p.seconds(test_value, "iec101.test_interval")
     char_floor = SECTION.key("inter_character_timeout_min").read(p, tbl, "iec101")
+    stations: list[tuple[int, int]] = []
+    for i, item in enumerate(p.array_of_tables(tbl.get("stations", MISSING), "iec101.stations")):
+        at = f"iec101.stations[{i}]"
+        entry = STATION.open(p, item, at)
+        link_address = STATION.key("link_address").read(p, entry, at)
+        common_address = STATION.key("common_address").read(p, entry, at)
+        if isinstance(link_address, int) and isinstance(common_address, int):
+            stations.append((link_address, common_address))
     if len(p.errors) > errors_before or not enabled:
         return None
     if device is None:
@@ -100,6 +115,10 @@ def parse_iec101(p: Reader, value: object, sizes: FieldSizes) -> Iec101Settings 
     except ValueError as exc:
         p.error("iec101", str(exc))
         return None
-    return Iec101Settings(serial=serial, link=link, cot_size=sizes.cot_size,
-                          ca_size=sizes.ca_size, ioa_size=sizes.ioa_size,
-                          inter_character_timeout_min=char_floor)
+    try:
+        return Iec101Settings(serial=serial, link=link, cot_size=sizes.cot_size,
+                              ca_size=sizes.ca_size, ioa_size=sizes.ioa_size,
+                              inter_character_timeout_min=char_floor, stations=tuple(stations))
+    except ValueError as exc:
+        p.error("iec101.stations", str(exc))
+        return None

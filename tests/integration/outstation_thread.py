@@ -11,10 +11,21 @@ from collections.abc import Callable
 from typing import Any, Self, TypeVar
 
 from rtu.config import AppConfig
+from rtu.points.model import PointKind
 from rtu.servers.iec101 import Iec101Server
 from rtu.supervisor import Supervisor
 
 T = TypeVar("T")
+
+
+def station_gi_objects(config: AppConfig) -> int:
+    """How many information objects a station interrogation of ``config``'s station answers
+    with: its monitored points other than counters (counted, not hard-coded, so that the bench
+    profile can grow)."""
+    ca = config.station.common_address
+    return sum(1 for p in config.points
+               if not p.kind.is_command and p.kind is not PointKind.COUNTER
+               and (p.common_address or ca) == ca)
 
 
 class OutstationThread:

@@ -16,7 +16,7 @@ from rtu.config import AppConfig, bench_config
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.servers.iec104 import Iec104Server
 from rtu.sources.simulated.source import SimulatedField
-from tests.integration.outstation_thread import OutstationThread
+from tests.integration.outstation_thread import OutstationThread, station_gi_objects
 from tests.integration.peers import free_tcp_port
 
 STARTDT_ACT = bytes.fromhex("68 04 07 00 00 00")
@@ -131,7 +131,7 @@ def test_end_of_initialisation_then_interrogation(port: int) -> None:
         data = asdus[1:-1]
         assert {asdu_header(a)[2] for a in data} == {20}
         assert {a[0] for a in data} == {1, 3, 5, 13}  # single, double, step, float: no time tags
-        assert sum(asdu_header(a)[1] for a in data) == 16 + 8 + 2 + 4 + 1 + 1 + 8 + 5  # + es1, 1301; cb1; tap1; health
+        assert sum(asdu_header(a)[1] for a in data) == station_gi_objects(bench_config())
         m.close()
 
 

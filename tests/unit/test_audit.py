@@ -12,8 +12,14 @@ from rtu.audit import Audit, SyslogTarget, parse_syslog, rfc5424
 from rtu.config import bench_config
 from rtu.control import ControlServer
 from rtu.iec.asdu.codec import PROFILE_104, encode_asdu
-from rtu.iec.asdu.objects import Asdu, SingleCommand
-from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.asdu.objects import (
+    Asdu,
+    CounterInterrogationCommand,
+    ParameterActivation,
+    ParameterFloat,
+    SingleCommand,
+)
+from rtu.iec.asdu.types import FRZ_FREEZE, FRZ_FREEZE_RESET, KPA_THRESHOLD, QPA_OBJECT, Cot, TypeId
 from rtu.iec.outstation import CommandRequest, Done, Outstation
 from rtu.points.database import PointDatabase
 from rtu.soe import ActionRecord, SoeLog, read_file
@@ -93,6 +99,33 @@ def test_every_command_answer_is_recorded_with_its_reason(tmp_path: Path) -> Non
     first = read_file(soe.path)[0]
     assert (first["type"], first["value"], first["cause"], first["ioa"]) == (
         "C_SC_NA_1", "on", "ACTIVATION_CON", 5001)
+
+
+def test_parameter_loading_and_counter_resets_are_recorded(tmp_path: Path) -> None:
+    """A master that changes a threshold or resets counters is on record like a command; a
+    plain counter freeze (no reset) is not."""
+    _, session, soe, _ = _station(tmp_path)
+    measured = next(p for p in bench_config().points if p.ioa == 3001)
+    for asdu in (
+        Asdu(TypeId.P_ME_NC_1, Cot.ACTIVATION, 1, (ParameterFloat(3001, 0.5, KPA_THRESHOLD),),
+             originator=7),
+        Asdu(TypeId.P_AC_NA_1, Cot.DEACTIVATION, 1, (ParameterActivation(3001, QPA_OBJECT),),
+             originator=7),
+        Asdu(TypeId.C_CI_NA_1, Cot.ACTIVATION, 1,
+             (CounterInterrogationCommand(0, 5, FRZ_FREEZE),), originator=7),
+        Asdu(TypeId.C_CI_NA_1, Cot.ACTIVATION, 1,
+             (CounterInterrogationCommand(0, 5, FRZ_FREEZE_RESET),), originator=7),
+    ):
+        session.receive(encode_asdu(asdu, PROFILE_104))
+    soe.flush()
+    rows = [(r["type"], r["point"], r["value"], r["cause"]) for r in read_file(soe.path)
+            if r["kind"] == "command"]
+    assert rows[:2] == [("P_ME_NC_1", measured.name, "0.5 (KPA 1)", "ACTIVATION_CON"),
+                        ("P_AC_NA_1", measured.name, "QPA 2", "DEACTIVATION_CON")]
+    # the freeze without reset is not there; the freeze with reset is (ACT_CON and ACT_TERM:
+    # no counter can be reset here, so they are frozen and read, which is logged)
+    assert rows[2:] == [("C_CI_NA_1", "", "RQT 5 FRZ 2", "ACTIVATION_CON"),
+                        ("C_CI_NA_1", "", "RQT 5 FRZ 2", "ACTIVATION_TERMINATION")]
 
 
 def test_rfc5424() -> None:

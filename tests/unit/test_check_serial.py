@@ -63,8 +63,8 @@ def test_points_import_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["points", "export", "--csv", "--config", str(site)]) == 0
     assert capsys.readouterr().out.splitlines() == [
         ("name,ioa,kind,source,groups,deadband,deadband_percent,range,description,target,"
-        "feedback,select_required"),
-        "di1,100,single,sim,,,,,,,,", "ai1,200,float,sim,,,,,,,,"]
+        "feedback,select_required,cyclic,common_address"),
+        "di1,100,single,sim,,,,,,,,,,", "ai1,200,float,sim,,,,,,,,,,"]
 
 
 def test_every_registered_component_is_asked_for_its_ports(tmp_path: Path) -> None:

@@ -54,13 +54,14 @@ SCHEMA: dict[str, set[str]] = {
                 "event_queue_size", "time_invalid_until_sync", "command_originators",
                 "invalid_time_until_synced", "time_tags", "clock_sync", "clock_offset_lifetime",
                 "max_command_age", "command_age_action", "command_age_unsynchronised",
-                "events_lost_ioa"},
+                "events_lost_ioa", "cyclic_groups", "background_scan"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
                "allowed_masters", "tls", "redundancy_groups", "max_connections_per_address",
                "startdt_timeout"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
-               "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min"},
+               "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min",
+               "stations"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval", "manual"},
     "logging": {"level"},
@@ -81,7 +82,8 @@ SCHEMA: dict[str, set[str]] = {
     "web": {"enabled", "listen", "tls", "certificate", "private_key", "users_file",
             "client_certificates", "max_clients", "client_queue", "recent_events"},
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
-               "description", "target", "feedback", "select_required"},
+               "description", "target", "feedback", "select_required", "cyclic",
+               "common_address"},
 }
 
 
@@ -180,6 +182,8 @@ class TestBench:
         expected["health_events_lost"] = (9003, PointKind.SINGLE, "health:events_lost")
         expected["health_config_fallback"] = (9004, PointKind.SINGLE, "health:config_fallback")
         expected["health_sim_comm"] = (9010, PointKind.SINGLE, "health:source:simulation")
+        for i in range(1, 5):
+            expected[f"cyc{i}"] = (3600 + i, PointKind.FLOAT, "sim")  # periodic (COT 1)
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
         assert len(bench_config().points) == len(expected)
 
@@ -397,7 +401,7 @@ class TestStructure:
              "feedback_timeout, local_input"),
             (f"{SRC}: points[1].dead_band: unknown key (did you mean 'deadband'?); expected one of "
              "name, ioa, kind, source, groups, deadband, deadband_percent, range, description, "
-             "target, feedback, select_required"),
+             "target, feedback, select_required, cyclic, common_address"),
         ]
 
     def test_odd_keys_are_quoted(self) -> None:

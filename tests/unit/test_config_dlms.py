@@ -17,7 +17,7 @@ DLMS_SCHEMA: dict[str, set[str]] = {
     "meters": {"name", "transport", "host", "port", "device", "baudrate",
                "server_physical_address", "client_address", "server_address", "authentication",
                "system_title", "interval", "timeout", "clock_point", "clock_max_drift", "reads",
-               "profile", "retries"},
+               "profile", "retries", "common_address"},
     "reads": {"point", "obis", "class_id", "attribute", "scale", "unit"},
     "profile": {"obis", "capture_period", "backfill", "columns"},
     "columns": {"point", "obis", "class_id", "attribute", "scale", "unit"},

@@ -69,7 +69,7 @@ def test_malformed_requests_get_an_answer(server: ControlServer) -> None:
 
 def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> None:
     status = status_snapshot(server.supervisor)
-    assert status["points"] == len(bench_config().points) and status["masters"] == []
+    assert status["points"] == len(server.supervisor.config.points) and status["masters"] == []
     assert status["iec104"]["listening"] is False
     # the watchdog's check of the 104 server: it is not listening
     assert server.supervisor.servers["iec104"].check() == "the 104 listening socket is closed"
@@ -89,8 +89,8 @@ def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> No
     text = format_status(json.loads(json.dumps(status)))
     assert "104 127.0.0.1:2404 NOT LISTENING" in text and "no systemd watchdog" in text
     assert "field devices" in text and "health:source:simulation   OFF    True" in text
-    assert status_line(server.supervisor) == \
-        f"0 masters connected, {len(bench_config().points)} points, 1 queued events"
+    points = len(server.supervisor.config.points)
+    assert status_line(server.supervisor) == f"0 masters connected, {points} points, 1 queued events"
     server.supervisor.last_error = "modbus bus1: timeout"
     assert status_line(server.supervisor).endswith("last error: modbus bus1: timeout")
     server.supervisor.reload_error = "invalid configuration: x"

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from rtu.cli import main
-from rtu.decode import DecodeError, Options, Protocol, decode, guess_protocol, parse_hex
+from rtu.decode import (
+    DecodeError,
+    Options,
+    Protocol,
+    decode,
+    describe_asdu,
+    guess_protocol,
+    parse_hex,
+)
 from rtu.iec.asdu.codec import PROFILE_104, AsduProfile, encode_asdu
 from rtu.iec.asdu.objects import (
     Asdu,
@@ -116,3 +124,33 @@ def test_cli(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["decode", "68 04 07"]) == 1
     assert main(["decode", "6"]) == 2
     assert "odd number" in capsys.readouterr().err
+
+
+_T = "9b 4e 0d 16 0e 0b 17"  # 2023-11-14 22:13:20.123 UTC (the time tag of GOLDEN_104)
+
+
+@pytest.mark.parametrize(("octets", "expected"), [
+    ("70 01 06 00 01 00 b9 0b 00 00 00 00 3f 01", [
+        "P_ME_NC_1 (112), COT 6 ACTIVATION, originator 0, CA 1, 1 object(s)",
+        "  IOA 3001: value=0.5 kpa=1 (threshold) lpc=False pop=False"]),
+    ("6e 01 07 00 01 00 b9 0b 00 00 40 41", [  # QPM 0x41: KPA 1, LPC set
+        "P_ME_NA_1 (110), COT 7 ACTIVATION_CON, originator 0, CA 1, 1 object(s)",
+        "  IOA 3001: value=16384 (0.50000) kpa=1 (threshold) lpc=True pop=False"]),
+    ("71 01 08 00 01 00 b9 0b 00 02", [
+        "P_AC_NA_1 (113), COT 8 DEACTIVATION, originator 0, CA 1, 1 object(s)",
+        "  IOA 3001: qpa=2 (parameter of this object)"]),
+    (f"26 01 03 00 01 00 fd 08 00 0a 96 00 {_T}", [  # SEP: ES 2 (on) + EI
+        "M_EP_TD_1 (38), COT 3 SPONTANEOUS, originator 0, CA 1, 1 object(s)",
+        "  IOA 2301: state=2 (ON) elapsed_ms=150 ms quality=EI time=2023-11-14 22:13:20.123 UTC"]),
+    (f"27 01 03 00 01 00 fd 08 00 03 00 20 00 {_T}", [
+        "M_EP_TE_1 (39), COT 3 SPONTANEOUS, originator 0, CA 1, 1 object(s)",
+        ("  IOA 2301: spe=0x03 (GS|SL1) duration_ms=32 ms quality=ok "
+         "time=2023-11-14 22:13:20.123 UTC")]),
+    (f"28 01 03 00 01 00 fd 08 00 01 00 2c 01 {_T}", [
+        "M_EP_TF_1 (40), COT 3 SPONTANEOUS, originator 0, CA 1, 1 object(s)",
+        ("  IOA 2301: oci=0x01 (GC) operating_ms=300 ms quality=ok "
+         "time=2023-11-14 22:13:20.123 UTC")]),
+])
+def test_parameter_and_protection_types(octets: str, expected: list[str]) -> None:
+    """Golden ASDUs of the parameter loading and protection event types, field by field."""
+    assert describe_asdu(parse_hex(octets), PROFILE_104) == expected

@@ -17,7 +17,7 @@ from tests.unit.test_config import SRC, errors_of, example_path, example_text, m
 IEC61850_SCHEMA: dict[str, set[str]] = {
     "devices": {"name", "host", "port", "timeout", "reconnect_delay", "reconnect_delay_max",
                 "poll_interval", "integrity_period", "command_timeout", "reports", "points",
-                "controls"},
+                "controls", "common_address"},
     "reports": {"rcb", "buffered"},
     "points": {"point", "reference", "fc", "scale", "offset"},
     "controls": {"point", "object"},

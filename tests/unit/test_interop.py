@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import pytest
+
 from rtu import cli
 from rtu.config import AppConfig, bench_config
 from rtu.iec.asdu.codec import PROFILE_104, decode_header, encode_asdu
@@ -22,6 +24,10 @@ from rtu.iec.asdu.objects import (
     DoubleCommand,
     InformationObject,
     InterrogationCommand,
+    ParameterActivation,
+    ParameterFloat,
+    ParameterNormalized,
+    ParameterScaled,
     ReadCommand,
     RegulatingStepCommand,
     ResetProcessCommand,
@@ -32,12 +38,19 @@ from rtu.iec.asdu.objects import (
     TestCommand,
     TestCommandWithTime,
 )
-from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.asdu.types import FRZ_FREEZE_RESET, KPA_THRESHOLD, QPA_OBJECT, Cot, TypeId
 from rtu.iec.outstation import CommandRequest, Done, Outstation
 from rtu.iec.outstation.settings import CommandAgeAction
-from rtu.interop import ANSWER_COTS, NEGATIVE_COTS, control_types, monitor_causes, render
+from rtu.interop import (
+    ANSWER_COTS,
+    NEGATIVE_COTS,
+    control_types,
+    monitor_causes,
+    render,
+)
 from rtu.points.database import PointDatabase
 from rtu.points.model import ChangeOrigin, PointKind
+from rtu.sources.simulated.source import SimulatedField
 
 T = Cp56Time2a.from_timestamp(1_764_000_000.0)
 
@@ -82,6 +95,11 @@ def _object(type_id: TypeId, ioa: int) -> InformationObject:
         "C_TS_NA": lambda: TestCommand(0),
         "C_TS_TA": lambda: TestCommandWithTime(0, 1, T),
         "C_RP": lambda: ResetProcessCommand(0, 2),
+        # parameter loading: a threshold (KPA 1) of a measured value, then its activation
+        "P_ME_NA": lambda: ParameterNormalized(ioa, 100, KPA_THRESHOLD),
+        "P_ME_NB": lambda: ParameterScaled(ioa, 5, KPA_THRESHOLD),
+        "P_ME_NC": lambda: ParameterFloat(ioa, 0.5, KPA_THRESHOLD),
+        "P_AC": lambda: ParameterActivation(ioa, QPA_OBJECT),
     }
     name = type_id.name
     for prefix in sorted(makers, key=len, reverse=True):
@@ -95,7 +113,9 @@ def _drive(config: AppConfig) -> tuple[set[tuple[int, int]], dict[int, set[int]]
     db = PointDatabase(config.points)
     for point in db.monitored():
         db.update(point.name, point.kind is PointKind.SINGLE, timestamp=1.0)
-    outstation = Outstation(db, config.station, _Clock(), _Executor(db))
+    # the simulated source resets its counters (FRZ 2, 3), as in the bench
+    outstation = Outstation(db, config.station, _Clock(), _Executor(db),
+                            counter_reset=SimulatedField(db))
     session = outstation.open_session("m", PROFILE_104, "g", lambda: None)
     session.activate()
     answers: dict[int, set[int]] = {}
@@ -119,10 +139,14 @@ def _drive(config: AppConfig) -> tuple[set[tuple[int, int]], dict[int, set[int]]
 
     drain(None)
     by_kind = {p.kind: p.ioa for p in config.points if p.kind.is_command}
+    measured = next(p.ioa for p in config.points if p.kind is PointKind.FLOAT)
     for type_id in TypeId:
         if type_id < 45 or type_id is TypeId.M_EI_NA_1:
             continue
-        ioa = by_kind.get(_kind_of(type_id), 0) if type_id < 100 else 0
+        if type_id.name.startswith("P_"):
+            ioa = measured
+        else:
+            ioa = by_kind.get(_kind_of(type_id), 0) if type_id < 100 else 0
         for cot in (Cot.ACTIVATION, Cot.DEACTIVATION, Cot.REQUEST):
             for select in (False, True):
                 obj = _object(type_id, ioa)
@@ -140,13 +164,28 @@ def _drive(config: AppConfig) -> tuple[set[tuple[int, int]], dict[int, set[int]]
     session.receive(encode_asdu(Asdu(TypeId.C_CI_NA_1, Cot.ACTIVATION, 1,
                                      (CounterInterrogationCommand(0, 1, 0),)), PROFILE_104))
     drain(TypeId.C_CI_NA_1)
+    # freeze with reset: the simulated counters are reset, reported as return information
+    for point in db.monitored():
+        if point.kind is PointKind.COUNTER:
+            db.update(point.name, 7, timestamp=1.5)
+    drain(None)
+    session.receive(encode_asdu(Asdu(TypeId.C_CI_NA_1, Cot.ACTIVATION, 1,
+                                     (CounterInterrogationCommand(0, 5, FRZ_FREEZE_RESET),)), PROFILE_104))
+    drain(TypeId.C_CI_NA_1)
     for point in db.monitored():
         session.receive(encode_asdu(Asdu(TypeId.C_RD_NA_1, Cot.REQUEST, 1,
                                          (ReadCommand(point.ioa),)), PROFILE_104))
         value = False if point.kind is PointKind.SINGLE else 2
         db.update(point.name, value, timestamp=2.0)
         drain(TypeId.C_RD_NA_1)
-    for raw_type in (110, 120, 1):  # parameter loading, file transfer, a monitor type
+    # periodic and background data: every deadline of the next minute
+    for _ in range(1000):
+        deadline = outstation.next_deadline()
+        if deadline is None or deadline > 160.0:
+            break
+        outstation.on_timer(deadline)
+        drain(None)
+    for raw_type in (120, 1):  # file transfer, a monitor type
         raw = bytes([raw_type, 1, 6, 0, 1, 0, 0, 0, 0, 0])  # one object: IOA 0, one octet
         session.receive(raw)
         drain(None)
@@ -159,8 +198,11 @@ def _kind_of(type_id: TypeId) -> PointKind | None:
     return COMMAND_KINDS.get(type_id)
 
 
-def test_the_list_is_what_the_outstation_does() -> None:
+@pytest.mark.parametrize("background_scan", [0.0, 30.0])
+def test_the_list_is_what_the_outstation_does(background_scan: float) -> None:
     config = bench_config()
+    station = dataclasses.replace(config.station, background_scan=background_scan)
+    config = dataclasses.replace(config, station=station)
     monitor, answers, unknown = _drive(config)
     listed_monitor = {(int(t), int(c)) for t, cots in monitor_causes(config).items()
                       for c in cots}
@@ -169,10 +211,11 @@ def test_the_list_is_what_the_outstation_does() -> None:
     assert {t: answers.get(int(t), set()) for t in listed} == {
         t: {int(c) for c in ANSWER_COTS[t]} for t in listed}
     # the command types of kinds the bench has no points of get negative answers only (47);
-    # parameter loading (110), file transfer (120), a monitor type (1): unknown type (44)
+    # file transfer (120), a monitor type (1): unknown type (44)
     others = {int(t) for t in TypeId if t >= 45 and t is not TypeId.M_EI_NA_1} - set(listed)
     assert others and not others & set(answers)
-    assert unknown == {110, 120, 1}
+    assert unknown == {120, 1}
+    assert {TypeId.P_ME_NA_1, TypeId.P_AC_NA_1} <= set(listed)
     assert TypeId.C_SC_NA_1 in listed and TypeId.C_DC_NA_1 in listed  # cb1 (issue 18)
     assert TypeId.C_RC_NA_1 in listed and TypeId.C_SE_NC_1 not in listed
 

@@ -77,6 +77,9 @@ class _NoExecutor:
 
 
 class _Clock:
+    def monotonic(self) -> float:
+        return 1000.0
+
     def wall(self) -> float:
         return 1_700_000_000.0
 

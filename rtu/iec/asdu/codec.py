@@ -97,6 +97,24 @@ from rtu.iec.asdu.codec_monitor import (
     enc_single_point,
     enc_step_position,
 )
+from rtu.iec.asdu.codec_parameter import (
+    dec_parameter_activation,
+    dec_parameter_float,
+    dec_parameter_normalized,
+    dec_parameter_scaled,
+    enc_parameter_activation,
+    enc_parameter_float,
+    enc_parameter_normalized,
+    enc_parameter_scaled,
+)
+from rtu.iec.asdu.codec_protection import (
+    dec_protection_event,
+    dec_protection_output,
+    dec_protection_start,
+    enc_protection_event,
+    enc_protection_output,
+    enc_protection_start,
+)
 from rtu.iec.asdu.codec_system import (
     dec_clock_sync,
     dec_counter_interrogation,
@@ -131,6 +149,13 @@ from rtu.iec.asdu.objects import (
     MeasuredNormalized,
     MeasuredNormalizedNoQuality,
     MeasuredScaled,
+    ParameterActivation,
+    ParameterFloat,
+    ParameterNormalized,
+    ParameterScaled,
+    ProtectionEvent,
+    ProtectionOutputCircuit,
+    ProtectionStartEvents,
     ReadCommand,
     RegulatingStepCommand,
     ResetProcessCommand,
@@ -339,6 +364,15 @@ _ELEMENTS: Final[dict[TypeId, tuple[type, int, Callable[[Any], bytes], ElementDe
     TypeId.C_TS_NA_1: (TestCommand, 2, enc_test, dec_test),
     TypeId.C_RP_NA_1: (ResetProcessCommand, 1, enc_reset_process, dec_reset_process),
     TypeId.C_TS_TA_1: (TestCommandWithTime, 2, enc_test_with_time, dec_test_with_time),
+    TypeId.M_EP_TD_1: (ProtectionEvent, 3, enc_protection_event, dec_protection_event),
+    TypeId.M_EP_TE_1: (ProtectionStartEvents, 4, enc_protection_start, dec_protection_start),
+    TypeId.M_EP_TF_1: (ProtectionOutputCircuit, 4, enc_protection_output,
+                       dec_protection_output),
+    TypeId.P_ME_NA_1: (ParameterNormalized, 3, enc_parameter_normalized, dec_parameter_normalized),
+    TypeId.P_ME_NB_1: (ParameterScaled, 3, enc_parameter_scaled, dec_parameter_scaled),
+    TypeId.P_ME_NC_1: (ParameterFloat, 5, enc_parameter_float, dec_parameter_float),
+    TypeId.P_AC_NA_1: (ParameterActivation, 1, enc_parameter_activation,
+                       dec_parameter_activation),
 }
 
 _LARGEST_OBJECT_ELEMENT: Final = max(

@@ -11,10 +11,11 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from rtu.iec.asdu.types import Cot, Qds, TypeId
+from rtu.iec.asdu.types import Cot, Qdp, Qds, TypeId
 from rtu.points.timestamps import posix_seconds, utc_datetime
 
 GOOD = Qds(0)  # no quality flag set
+GOOD_QDP = Qdp(0)  # protection events: no quality flag set
 
 _MS_PER_SECOND = 1000
 _SECONDS_PER_MINUTE = 60
@@ -308,6 +309,80 @@ class ResetProcessCommand:
     qrp: int
 
 
+@dataclass(frozen=True, slots=True)
+class ProtectionEvent:
+    """M_EP_TD_1: an event of protection equipment (SEP), its elapsed time (CP16Time2a, ms)."""
+
+    ioa: int
+    state: int  # ES: 1 off, 2 on (0 and 3 indeterminate)
+    elapsed_ms: int  # 0..59999
+    quality: Qdp = GOOD_QDP  # EI, BL, SB, NT, IV
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionStartEvents:
+    """M_EP_TE_1: packed start events (SPE), the relay duration time (CP16Time2a, ms)."""
+
+    ioa: int
+    spe: int  # GS, SL1-3, SIE, SRD bits
+    duration_ms: int
+    quality: Qdp = GOOD_QDP
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionOutputCircuit:
+    """M_EP_TF_1: packed output circuit information (OCI), the relay operating time (ms)."""
+
+    ioa: int
+    oci: int  # GC, CL1-3 bits
+    operating_ms: int
+    quality: Qdp = GOOD_QDP
+    time: Cp56Time2a | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterNormalized:
+    """P_ME_NA_1: a parameter of a measured value, normalized (raw int16 / 32768)."""
+
+    ioa: int
+    value: int  # raw int16
+    kpa: int  # kind of parameter: 1 threshold, 2 smoothing, 3 low limit, 4 high limit
+    lpc: bool = False  # local parameter change
+    pop: bool = False  # parameter not in operation
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterScaled:
+    """P_ME_NB_1: a parameter of a measured value, scaled (int16)."""
+
+    ioa: int
+    value: int
+    kpa: int
+    lpc: bool = False
+    pop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterFloat:
+    """P_ME_NC_1: a parameter of a measured value, short float."""
+
+    ioa: int
+    value: float
+    kpa: int
+    lpc: bool = False
+    pop: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterActivation:
+    """P_AC_NA_1: activate (COT 6) or deactivate (COT 8) parameters (QPA)."""
+
+    ioa: int
+    qpa: int
+
+
 InformationObject = (
     SinglePoint
     | DoublePoint
@@ -333,6 +408,13 @@ InformationObject = (
     | TestCommand
     | TestCommandWithTime
     | ResetProcessCommand
+    | ProtectionEvent
+    | ProtectionStartEvents
+    | ProtectionOutputCircuit
+    | ParameterNormalized
+    | ParameterScaled
+    | ParameterFloat
+    | ParameterActivation
 )
 
 # The record class each type id carries.
@@ -376,11 +458,18 @@ OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.C_TS_NA_1: TestCommand,
     TypeId.C_TS_TA_1: TestCommandWithTime,
     TypeId.C_RP_NA_1: ResetProcessCommand,
+    TypeId.M_EP_TD_1: ProtectionEvent,
+    TypeId.M_EP_TE_1: ProtectionStartEvents,
+    TypeId.M_EP_TF_1: ProtectionOutputCircuit,
+    TypeId.P_ME_NA_1: ParameterNormalized,
+    TypeId.P_ME_NB_1: ParameterScaled,
+    TypeId.P_ME_NC_1: ParameterFloat,
+    TypeId.P_AC_NA_1: ParameterActivation,
 }
 
 # Types whose objects carry a CP56Time2a tag on the wire.
 TIME_TAGGED_TYPES: frozenset[TypeId] = frozenset(
-    t for t in TypeId if 30 <= t <= 37 or 58 <= t <= 64 or t in (TypeId.C_CS_NA_1, TypeId.C_TS_TA_1)
+    t for t in TypeId if 30 <= t <= 40 or 58 <= t <= 64 or t in (TypeId.C_CS_NA_1, TypeId.C_TS_TA_1)
 )
 
 

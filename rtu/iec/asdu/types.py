@@ -29,6 +29,9 @@ class TypeId(IntEnum):
     M_ME_TE_1 = 35
     M_ME_TF_1 = 36
     M_IT_TB_1 = 37
+    M_EP_TD_1 = 38
+    M_EP_TE_1 = 39
+    M_EP_TF_1 = 40
     # process information in control direction
     C_SC_NA_1 = 45
     C_DC_NA_1 = 46
@@ -53,6 +56,11 @@ class TypeId(IntEnum):
     C_TS_NA_1 = 104
     C_RP_NA_1 = 105
     C_TS_TA_1 = 107
+    # parameters in control direction
+    P_ME_NA_1 = 110
+    P_ME_NB_1 = 111
+    P_ME_NC_1 = 112
+    P_AC_NA_1 = 113
 
 
 class Cot(IntEnum):
@@ -107,6 +115,21 @@ class Qds(IntFlag):
     IV = 0x80
 
 
+class Qdp(IntFlag):
+    """Quality descriptor of protection events (QDP; SEP uses the same bits above its ES)."""
+
+    EI = 0x08  # elapsed time invalid
+    BL = 0x10
+    SB = 0x20
+    NT = 0x40
+    IV = 0x80
+
+
+# SPE (start events of protection equipment) and OCI (output circuit information) bits
+SPE_GS, SPE_SL1, SPE_SL2, SPE_SL3, SPE_SIE, SPE_SRD = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+OCI_GC, OCI_CL1, OCI_CL2, OCI_CL3 = 0x01, 0x02, 0x04, 0x08
+
+
 class Qu(IntEnum):
     """Qualifier of command (QU), bits 2-6 of SCO/DCO/RCO."""
 
@@ -123,6 +146,25 @@ QOI_GROUP_LAST = 36
 
 # Qualifier of counter interrogation, request bits (RQT).
 RQT_GENERAL = 5
+
+# QPM of a parameter of measured values: KPA (bits 0-5) and two flags.
+KPA_THRESHOLD = 1  # the threshold (deadband) of a measured value
+KPA_SMOOTHING = 2  # the smoothing factor (filter time constant)
+KPA_LOW_LIMIT = 3  # the low limit for the transmission of measured values
+KPA_HIGH_LIMIT = 4  # the high limit for the transmission of measured values
+QPM_KPA_MASK = 0x3F
+QPM_LPC = 0x40  # local parameter change
+QPM_POP = 0x80  # parameter not in operation
+# QPA of P_AC_NA_1
+QPA_LOADED = 1  # act/deact of the previously loaded parameters (IOA 0)
+QPA_OBJECT = 2  # act/deact of the parameter of the addressed object
+QPA_CYCLIC = 3  # act/deact of the persistent cyclic or periodic transmission of the object
+
+# FRZ of a counter interrogation's QCC (bits 6-7): what happens to the counters asked for.
+FRZ_READ = 0  # read (the frozen value if there is one)
+FRZ_FREEZE = 1  # freeze without reset
+FRZ_FREEZE_RESET = 2  # freeze with reset
+FRZ_RESET = 3  # reset
 
 # Fixed test bit pattern of C_TS_NA_1.
 FBP_TEST_PATTERN = 0x55AA

@@ -98,6 +98,8 @@ class CommandHost(Protocol):
 
     def zone(self) -> tzinfo | None: ...
 
+    def ca_of(self, ioa: int) -> int: ...
+
 
 @dataclass(slots=True)
 class _Selection:
@@ -140,7 +142,8 @@ class CommandHandler:
             return
         obj = asdu.objects[0]
         point = host.db.by_ioa(obj.ioa)
-        if point is None or point.kind is not COMMAND_KINDS[asdu.type_id]:
+        if point is None or point.kind is not COMMAND_KINDS[asdu.type_id] \
+                or host.ca_of(obj.ioa) != asdu.common_address:  # another logical station's
             host.command_reason = f"no {asdu.type_id.name} command point at IOA {obj.ioa}"
             session.respond(asdu.reply(
                 Cot.UNKNOWN_IOA if asdu.cot in (Cot.ACTIVATION, Cot.DEACTIVATION) else Cot.UNKNOWN_CAUSE,

@@ -48,6 +48,9 @@ class EventRecord:
     seq: int = field(default=0, compare=False)
     # never dropped when a queue overflows (the "events lost" point's events)
     protected: bool = field(default=False, compare=False)
+    # the common address it goes out with; 0 = the station of its IOA (the only case of a
+    # point-change event: only the end of initialisation of each logical station sets it)
+    ca: int = 0
 
     @property
     def keep(self) -> bool:
@@ -212,9 +215,13 @@ class EventGroup(Generic[M]):
     """Masters that share one stream of events (for 104: the masters of one redundancy group)."""
 
     def __init__(self, name: str, maxlen: int,
-                 on_loss: Callable[[EventGroup[M]], None] | None = None) -> None:
+                 on_loss: Callable[[EventGroup[M]], None] | None = None,
+                 stations: frozenset[int] = frozenset()) -> None:
         self.name = name
         self.on_loss = on_loss
+        # the logical stations (common addresses) whose events it takes; empty = every one
+        # (a 101 multi-drop line: one link address, one group, per station)
+        self.stations = stations
         self.backlog = EventQueue(f"{name}/backlog", maxlen, self.count_loss)
         self.sessions: list[M] = []
         self.active: list[M] = []  # the sessions with data transfer started
@@ -307,6 +314,10 @@ class EventStreams(Generic[M]):
         self.on_loss: Callable[[list[str]], None] | None = None
         self._publishing = False
         self._lost_groups: list[str] = []
+        # the logical stations' common addresses: each gets its own end of initialisation;
+        # station_of tells an event's station (its ca, else its IOA's)
+        self.stations: tuple[int, ...] = ()
+        self.station_of: Callable[[EventRecord], int] = lambda record: record.ca
 
     # -- reading -----------------------------------------------------------------------------
     @property
@@ -341,7 +352,13 @@ class EventStreams(Generic[M]):
             journal.append(record)
         self._publishing = True
         try:
+            station: int | None = None
             for group in self._groups.values():
+                if group.stations:
+                    if station is None:
+                        station = self.station_of(record)
+                    if station not in group.stations:
+                        continue
                 active = group.active
                 if not active:
                     group.backlog.append(record)
@@ -371,14 +388,18 @@ class EventStreams(Generic[M]):
         self._next_seq = max(self._next_seq, next_seq)
 
     # -- groups ------------------------------------------------------------------------------
-    def group(self, name: str) -> EventGroup[M]:
-        """The event group ``name``, created on first use with end of initialisation queued."""
+    def group(self, name: str, stations: frozenset[int] = frozenset()) -> EventGroup[M]:
+        """The event group ``name``, created on first use with end of initialisation queued
+        (``stations``: it takes only their events; empty = every station's)."""
         group = self._groups.get(name)
         if group is None:
-            group = EventGroup(name, self.queue_size, self._group_lost)
-            group.backlog.append(EventRecord(
-                TypeId.M_EI_NA_1, Cot.INITIALIZED,
-                EndOfInitialization(0, self.initialisation_cause)))
+            group = EventGroup(name, self.queue_size, self._group_lost, stations)
+            for ca in self.stations or (0,):
+                if stations and ca not in stations:
+                    continue
+                group.backlog.append(EventRecord(
+                    TypeId.M_EI_NA_1, Cot.INITIALIZED,
+                    EndOfInitialization(0, self.initialisation_cause), ca=ca))
             self._groups[name] = group
         return group
 
@@ -387,6 +408,8 @@ class EventStreams(Generic[M]):
         group = self._groups.get(name)
         if group is None:
             return False
+        if group.stations:
+            events = [r for r in events if self.station_of(r) in group.stations]
         group.backlog.extend_front(events)
         return True
 
@@ -470,5 +493,5 @@ def _with_cause(record: EventRecord, cause: int, after_parameter_change: bool) -
     if record.type_id is TypeId.M_EI_NA_1 and isinstance(record.obj, EndOfInitialization):
         return EventRecord(record.type_id, record.cot, EndOfInitialization(
             0, cause, after_parameter_change=after_parameter_change), record.seq,
-            record.protected)
+            record.protected, record.ca)
     return record

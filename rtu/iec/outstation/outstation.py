@@ -32,7 +32,6 @@ from rtu.iec.asdu.codec import AsduProfile
 from rtu.iec.asdu.objects import (
     Asdu,
     ClockSyncCommand,
-    CounterInterrogationCommand,
     Cp56Time2a,
     InterrogationCommand,
     ReadCommand,
@@ -44,13 +43,13 @@ from rtu.iec.asdu.types import (
     QOI_GROUP_FIRST,
     QOI_GROUP_LAST,
     QOI_STATION,
-    RQT_GENERAL,
     Cot,
     TypeId,
-    counter_cot,
     interrogation_cot,
 )
 from rtu.iec.outstation.commands import CommandHandler
+from rtu.iec.outstation.counters import Counters
+from rtu.iec.outstation.cyclic import CyclicScheduler, cyclic_period
 from rtu.iec.outstation.events import (
     EventGroup,
     EventJournal,
@@ -62,24 +61,23 @@ from rtu.iec.outstation.giplan import interrogation_pending
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
-    counter_object,
+    chunk_by_type,
     event_type,
     monitor_object,
 )
+from rtu.iec.outstation.parameters import OnChange, Parameters
 from rtu.iec.outstation.session import CommandAudit, Interrogation, Session
 from rtu.iec.outstation.settings import Clock, ClockSyncMode, OutstationConfig
 from rtu.points.commands import CommandExecutor
+from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, PointChanged, PointKind, PointValue
+from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
 _BROADCAST = {1: 0xFF, 2: 0xFFFF}
-_COUNTER_SEQUENCE_MODULO = 32
 _QRP_GENERAL_RESET = 1
 _QRP_RESET_EVENT_BUFFER = 2
-_FRZ_READ = 0
-_FRZ_FREEZE = 1
 
 # system commands that may be sent to the broadcast common address
 _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1})
@@ -100,7 +98,10 @@ class Outstation:
         executor: CommandExecutor,
         *,
         on_reset_process: Callable[[int], None] | None = None,
+        counter_reset: CounterReset | None = None,
+        on_parameters: OnChange | None = None,
     ) -> None:
+        """``counter_reset``: the counters a master may reset (FRZ 2 and 3); None: none."""
         self.db = database
         self._config = config
         self.clock = clock
@@ -121,6 +122,7 @@ class Outstation:
         self.step_clock: Callable[[float], str | None] | None = None
         self._streams: EventStreams[Session] = EventStreams(config.event_queue_size,
                                                             config.initialisation_cause)
+        self._set_stations(config)
         self._publish = self._streams.publish  # bound once: it is on every event's path
         self._streams.on_loss = self._events_lost
         # the "events lost" point (health:events_lost, [station] events_lost_ioa): ON when a
@@ -133,8 +135,10 @@ class Outstation:
         if self._lost_point is not None:
             database.update(self._lost_point.name, False, timestamp=clock.wall())
         self._commands = CommandHandler(self)
-        self._counter_sequence = 0
-        self._frozen_counters: dict[str, PointValue] | None = None
+        self._counters = Counters(self, counter_reset)
+        # thresholds loaded by masters (P_ME, P_AC); ``on_parameters`` keeps them
+        self.parameters = Parameters(self, on_parameters)
+        self._cyclic = self._schedule(config)
         # the time-tagged type of each monitored point's events, looked up by name per event
         self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
@@ -156,6 +160,85 @@ class Outstation:
         self._config = config
         self._streams.queue_size = config.event_queue_size
         self._streams.initialisation_cause = config.initialisation_cause
+        self._set_stations(config)
+        if (config.cyclic_groups, config.background_scan) != self._cyclic_settings:
+            self._cyclic = self._schedule(config)
+
+    # -- logical stations ----------------------------------------------------------------------
+    def _set_stations(self, config: OutstationConfig) -> None:
+        """Each point belongs to a logical station: its own common address, or the station's.
+        IOAs are unique across the whole outstation, so an IOA tells its station."""
+        own = config.common_address
+        self._station_of = {p.ioa: p.common_address or own for p in self.db}
+        others = sorted({ca for ca in self._station_of.values() if ca != own})
+        self._stations = (own, *others)
+        self._station_of_ca = frozenset(self._stations)
+        # per station: (the database's monitored tuple it was cut from, the station's points)
+        self._station_monitored: dict[int, tuple[tuple[Point, ...], tuple[Point, ...]]] = {}
+        self._streams.stations = self._stations
+        self._streams.station_of = self._record_station
+
+    def _record_station(self, record: EventRecord) -> int:
+        return record.ca or self.ca_of(record.obj.ioa)
+
+    @property
+    def stations(self) -> tuple[int, ...]:
+        """The common addresses served, the station's own first."""
+        return self._stations
+
+    def ca_of(self, ioa: int) -> int:
+        """The common address of the point at ``ioa`` (the station's own for IOA 0)."""
+        return self._station_of.get(ioa, self._config.common_address)
+
+    def _monitored_of(self, ca: int) -> tuple[Point, ...]:
+        """The monitored points of station ``ca``, one tuple per station kept while the
+        database's stays the same (the shared GI plans are keyed by the tuple,
+        rtu/iec/outstation/giplan.py)."""
+        monitored = self.db.monitored()
+        if len(self._stations) <= 1:
+            return monitored
+        cached = self._station_monitored.get(ca)
+        if cached is None or cached[0] is not monitored:
+            cached = (monitored, tuple(self.station_points(ca, monitored)))
+            self._station_monitored[ca] = cached
+        return cached[1]
+
+    def station_points(self, ca: int, points: Sequence[Point]) -> list[Point]:
+        """Those of ``points`` that belong to station ``ca``."""
+        station_of = self._station_of
+        return [p for p in points if station_of[p.ioa] == ca]
+
+    # -- periodic and background data (rtu/iec/outstation/cyclic.py) -----------------------------
+    def _schedule(self, config: OutstationConfig) -> CyclicScheduler | None:
+        """The schedule of periodic and background data; None if there is none."""
+        self._cyclic_settings = (config.cyclic_groups, config.background_scan)
+        groups = dict(config.cyclic_groups)
+        if not config.background_scan and not any(cyclic_period(p, groups) > 0
+                                                  for p in self.db.monitored()):
+            return None
+        return CyclicScheduler(self.db.monitored(), groups, config.background_scan,
+                               self.clock.monotonic())
+
+    def next_deadline(self) -> float | None:
+        """When :meth:`on_timer` has periodic or background data to send (monotonic time)."""
+        return None if self._cyclic is None else self._cyclic.next_deadline()
+
+    def on_timer(self, now: float) -> None:
+        """Queue the periodic and background data due at ``now`` to every active session."""
+        if self._cyclic is None:
+            return
+        for cot, points in self._cyclic.due(now):
+            sessions = [s for g in self._streams.groups.values() for s in g.active]
+            if not sessions:
+                continue
+            for ca in self._stations:
+                for type_id, chunk in chunk_by_type(self.station_points(ca, points)):
+                    objects = [monitor_object(p, self.db.value(p.name), None) for p in chunk]
+                    for session in sessions:
+                        if session.group.stations and ca not in session.group.stations:
+                            continue
+                        for part in session.pack(type_id, objects):
+                            session.offer_cyclic(Asdu(type_id, cot, ca, tuple(part)))
 
     # -- time --------------------------------------------------------------------------------
     # Time tags this outstation creates use station time: the system clock plus the offset of
@@ -253,9 +336,10 @@ class Outstation:
     def group_names(self) -> tuple[str, ...]:
         return tuple(self._streams.groups)
 
-    def group(self, name: str) -> EventGroup[Session]:
-        """The event group ``name``, created on first use with end of initialisation queued."""
-        return self._streams.group(name)
+    def group(self, name: str, stations: frozenset[int] = frozenset()) -> EventGroup[Session]:
+        """The event group ``name``, created on first use with end of initialisation queued;
+        ``stations``: it takes only these logical stations' events and requests (empty: all)."""
+        return self._streams.group(name, stations)
 
     def open_session(self, name: str, profile: AsduProfile, group: str, wake: Callable[[], None]) -> Session:
         session = Session(self, name, profile, self._streams.group(group), wake)
@@ -390,20 +474,28 @@ class Outstation:
         """Act on one control-direction ASDU received from ``session``."""
         ca_size = session.profile.ca_size
         broadcast = asdu.common_address == _BROADCAST[ca_size]
-        if asdu.common_address != self._config.common_address and not (
+        served = session.group.stations or self._station_of_ca
+        if asdu.common_address not in served and not (
             broadcast and asdu.type_id in _BROADCAST_TYPES
         ):
+            self.command_reason = f"no logical station at common address {asdu.common_address}"
             session.respond(asdu.reply(Cot.UNKNOWN_COMMON_ADDRESS, negative=True))
             return
-        if broadcast:
-            # answers come from this station's own address
-            asdu = Asdu(asdu.type_id, asdu.cot, self._config.common_address, asdu.objects,
-                        asdu.sequence, asdu.negative, asdu.test, asdu.originator)
         handler = HANDLERS.get(asdu.type_id)
         if handler is None:
             session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
             return
-        handler(self, session, asdu)
+        if not broadcast:
+            handler(self, session, asdu)
+            return
+        # each logical station answers from its own address (a reset of process: once);
+        # interrogations of several stations follow each other
+        stations = [ca for ca in self._stations if ca in served]
+        if asdu.type_id is TypeId.C_RP_NA_1:
+            stations = stations[:1]
+        for ca in stations:
+            handler(self, session, Asdu(asdu.type_id, asdu.cot, ca, asdu.objects, asdu.sequence,
+                                        asdu.negative, asdu.test, asdu.originator))
 
     def _interrogation(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -419,46 +511,23 @@ class Outstation:
         if obj.ioa != 0:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
-        if not QOI_STATION <= obj.qoi <= QOI_GROUP_LAST or session.interrogation is not None:
+        current = session.interrogation
+        if not QOI_STATION <= obj.qoi <= QOI_GROUP_LAST or (
+                current is not None and not _queues_behind(current, asdu)):
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
         group = None if obj.qoi == QOI_STATION else obj.qoi - QOI_GROUP_FIRST + 1
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
-        session.interrogation = Interrogation(asdu, interrogation_cot(obj.qoi),
-                                              interrogation_pending(self.db.monitored(), group),
-                                              session.group.losses)
+        gi = Interrogation(asdu, interrogation_cot(obj.qoi),
+                           interrogation_pending(self._monitored_of(asdu.common_address), group),
+                           session.group.losses)
+        if current is None:
+            session.interrogation = gi
+        else:  # another station's: it follows the one running
+            current.following.append(gi)
 
     def _counter_interrogation(self, session: Session, asdu: Asdu) -> None:
-        obj = asdu.objects[0]
-        assert isinstance(obj, CounterInterrogationCommand)
-        if asdu.cot != Cot.ACTIVATION:
-            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
-            return
-        if obj.ioa != 0:
-            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
-            return
-        if not 1 <= obj.rqt <= RQT_GENERAL or obj.frz not in (_FRZ_READ, _FRZ_FREEZE):
-            # freeze with reset and reset would have to reset counters owned by their sources
-            session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
-            return
-        counters = [p for p in self.db.monitored() if p.kind is PointKind.COUNTER
-                    and (obj.rqt == RQT_GENERAL or obj.rqt in p.groups)]
-        session.respond(asdu.reply(Cot.ACTIVATION_CON))
-        if obj.frz == _FRZ_FREEZE:
-            self._counter_sequence = (self._counter_sequence + 1) % _COUNTER_SEQUENCE_MODULO
-            self._frozen_counters = {p.name: self.db.value(p.name) for p in counters}
-        else:
-            frozen = self._frozen_counters or {}
-            cot = counter_cot(obj.rqt)
-            objects = [
-                counter_object(p, frozen.get(p.name) or self.db.value(p.name), None,
-                               self._counter_sequence)
-                for p in counters
-            ]
-            for chunk in session.pack(TypeId.M_IT_NA_1, objects):
-                session.respond(Asdu(TypeId.M_IT_NA_1, cot, asdu.common_address, tuple(chunk),
-                                     test=asdu.test, originator=asdu.originator))
-        session.respond(asdu.reply(Cot.ACTIVATION_TERMINATION))
+        self._counters.handle(session, asdu)
 
     def _read(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -467,7 +536,7 @@ class Outstation:
             session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
             return
         point = self.db.by_ioa(obj.ioa)
-        if point is None or point.kind.is_command:
+        if point is None or point.kind.is_command or self.ca_of(obj.ioa) != asdu.common_address:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
         type_id = MONITOR_TYPES[point.kind][0]
@@ -565,6 +634,17 @@ class Outstation:
     def _command(self, session: Session, asdu: Asdu) -> None:
         self._commands.handle(session, asdu)
 
+    def _parameter(self, session: Session, asdu: Asdu) -> None:
+        self.parameters.handle(session, asdu)
+
+
+def _queues_behind(running: Interrogation, asdu: Asdu) -> bool:
+    """An interrogation of another logical station (a broadcast's next station, or a master
+    asking two stations at once) waits behind the one ``running``; the same station's again
+    is refused."""
+    busy = {running.request.common_address, *(g.request.common_address for g in running.following)}
+    return asdu.common_address not in busy
+
 
 _Handler = Callable[[Outstation, Session, Asdu], None]
 # the control-direction types the outstation answers, and their handlers
@@ -577,4 +657,6 @@ HANDLERS: dict[TypeId, _Handler] = {
     TypeId.C_TS_TA_1: Outstation._test_command,
     TypeId.C_RP_NA_1: Outstation._reset_process,
     **{t: Outstation._command for t in COMMAND_KINDS},
+    **{t: Outstation._parameter for t in (TypeId.P_ME_NA_1, TypeId.P_ME_NB_1, TypeId.P_ME_NC_1,
+                                          TypeId.P_AC_NA_1)},
 }

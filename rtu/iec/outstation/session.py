@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from rtu.iec.asdu.codec import (
@@ -24,8 +24,8 @@ from rtu.iec.asdu.codec import (
     negative_mirror,
     object_size,
 )
-from rtu.iec.asdu.objects import Asdu, InformationObject
-from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.asdu.objects import Asdu, CounterInterrogationCommand, InformationObject
+from rtu.iec.asdu.types import FRZ_FREEZE_RESET, FRZ_RESET, Cot, TypeId
 from rtu.iec.outstation.events import (
     EventGroup,
     EventJournal,
@@ -42,6 +42,9 @@ from rtu.points.model import Point
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
 _MAX_OBJECTS_PER_ASDU = 127
+# cyclic/background ASDUs waiting for a slot; overflow: the oldest goes (the next cycle
+# repeats its data), counted in cyclic_dropped and logged once per session
+CYCLIC_QUEUE_SIZE = 64
 
 
 class SessionHost(Protocol):
@@ -72,6 +75,8 @@ class SessionHost(Protocol):
     def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
         """``session`` sent the ACT_TERM of ``interrogation``."""
 
+    def ca_of(self, ioa: int) -> int: ...
+
 
 class CommandAudit(Protocol):
     """Told of every answer to a command (rtu/audit.py), with the reason of a refusal."""
@@ -86,8 +91,27 @@ class Interrogation:
     # remaining (type id, points) chunks; values are read when each ASDU is built
     pending: deque[tuple[TypeId, list[Point]]]
     loss_epoch: int = 0  # the group's EventGroup.losses when it started
+    # interrogations of other logical stations that follow this one (a broadcast)
+    following: deque[Interrogation] = field(default_factory=deque)
     # points of pending[0] already sent: an index, so that no ASDU copies the rest of the list
     offset: int = 0
+
+
+# parameter loading changes what the outstation reports: audited like commands
+_AUDITED_TYPES = frozenset(COMMAND_KINDS) | {TypeId.P_ME_NA_1, TypeId.P_ME_NB_1, TypeId.P_ME_NC_1,
+                                             TypeId.P_AC_NA_1}
+
+
+def audited(answer: Asdu) -> bool:
+    """Is ``answer`` one the command audit records: a command's, parameter loading's, or a
+    counter interrogation's that resets counters (FRZ 2, 3)?"""
+    if answer.type_id in _AUDITED_TYPES:
+        return True
+    if answer.type_id is TypeId.C_CI_NA_1 and answer.objects:
+        obj = answer.objects[0]
+        return isinstance(obj, CounterInterrogationCommand) \
+            and obj.frz in (FRZ_FREEZE_RESET, FRZ_RESET)
+    return False
 
 
 class Session:
@@ -110,6 +134,11 @@ class Session:
         # an end of initialisation waits in the queue: it goes before any response (item 5)
         self._ei_pending = False
         self.interrogation: Interrogation | None = None
+        # periodic and background data (rtu/iec/outstation/cyclic.py), sent when nothing else
+        # waits; ``cyclic_class2`` (unbalanced 101): only through next_class2()
+        self.cyclic: deque[Asdu] = deque()
+        self.cyclic_class2 = False
+        self.cyclic_dropped = 0
         self._inflight: deque[Output] = deque()
         self._header = 2 + profile.cot_size + profile.ca_size
         self._per_asdu: dict[TypeId, int] = {}
@@ -177,6 +206,7 @@ class Session:
             self._stale_acks += len(self._inflight)
         self._inflight.clear()
         self.responses.clear()
+        self.cyclic.clear()
         self.group.stop(self, returned)
         self.outstation.session_stopped(self)
 
@@ -203,7 +233,7 @@ class Session:
         """Queue a response; with ``after_events`` it follows every event queued so far (and,
         before data transfer has started, every event it will start with)."""
         audit = self.outstation.audit
-        if audit is not None and isinstance(response, Asdu) and response.type_id in COMMAND_KINDS:
+        if audit is not None and isinstance(response, Asdu) and audited(response):
             audit.answered(self.name, response, self.outstation.command_reason)
             self.outstation.command_reason = ""
         barrier = self.events.added if after_events and self.active else 0
@@ -212,7 +242,29 @@ class Session:
 
     def has_output(self) -> bool:
         return self.active and (bool(self.responses) or bool(self.events)
-                                or self.interrogation is not None)
+                                or self.interrogation is not None
+                                or (bool(self.cyclic) and not self.cyclic_class2))
+
+    def offer_cyclic(self, asdu: Asdu) -> None:
+        """Periodic or background data for this session (dropped while it is not active)."""
+        if not self.active:
+            return
+        if len(self.cyclic) >= CYCLIC_QUEUE_SIZE:
+            self.cyclic.popleft()
+            self.cyclic_dropped += 1
+            if self.cyclic_dropped == 1:
+                log.warning("%s: periodic/background data is not taken as fast as it is made; "
+                            "the oldest is dropped (counted in cyclic_dropped)", self.name)
+        self.cyclic.append(asdu)
+        self.wake()
+
+    def next_class2(self) -> Output | None:
+        """The next periodic or background ASDU (class 2 data on unbalanced 101)."""
+        if not self.active or not self.cyclic:
+            return None
+        # not counted among the outputs awaiting acknowledgement: the driver tells class 2
+        # confirmations from class 1 ones (cyclic data is never sent again)
+        return Output(encode_asdu(self.cyclic.popleft(), self.profile))
 
     def next_output(self) -> Output | None:
         """The next ASDU to send, once data transfer is on: a pending end of initialisation
@@ -238,6 +290,8 @@ class Session:
                 out_or_none = self._next_event_asdu()
             if out_or_none is None and self.interrogation is not None and not waiting:
                 out_or_none = self._next_interrogation_asdu()
+            if out_or_none is None and self.cyclic and not self.cyclic_class2:
+                out_or_none = Output(encode_asdu(self.cyclic.popleft(), self.profile))
             if out_or_none is None:
                 return None
             out = out_or_none
@@ -295,15 +349,18 @@ class Session:
         first = events.popleft()
         batch = [first]
         limit = self._max_objects(first.type_id)
+        ca_of = self.outstation.ca_of
+        ca = first.ca or ca_of(first.obj.ioa)
         while events and len(batch) < limit:
             nxt = events.peek()
-            if nxt.type_id != first.type_id or nxt.cot != first.cot:
+            if nxt.type_id != first.type_id or nxt.cot != first.cot or (
+                    nxt.ca or ca_of(nxt.obj.ioa)) != ca:
                 break
             batch.append(events.popleft())
         if first.type_id is TypeId.M_EI_NA_1:
-            self._ei_pending = False
-        asdu = Asdu(first.type_id, first.cot, self.outstation.config.common_address,
-                    tuple(r.obj for r in batch))
+            # each logical station's end of initialisation goes before any response
+            self._ei_pending = bool(events) and events.peek().type_id is TypeId.M_EI_NA_1
+        asdu = Asdu(first.type_id, first.cot, ca, tuple(r.obj for r in batch))
         return Output(encode_asdu(asdu, self.profile), tuple(batch))
 
     def _next_interrogation_asdu(self) -> Output | None:
@@ -311,7 +368,12 @@ class Session:
         assert gi is not None
         db = self.outstation.db
         if not gi.pending:
-            self.interrogation = None
+            if gi.following:
+                nxt = gi.following.popleft()
+                nxt.following.extend(gi.following)
+                self.interrogation = nxt
+            else:
+                self.interrogation = None
             self.outstation.interrogation_done(self, gi)
             return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
         type_id, points = gi.pending[0]

@@ -52,6 +52,9 @@ class OutstationConfig:
     # originator addresses whose commands are accepted; empty = any. System commands (GI, clock
     # sync, read, test, reset process) are not restricted. Needs a 2-octet COT (101: cot_size 2).
     command_originators: frozenset[int] = frozenset()
+    # periodic data (COT 1): (interrogation group, seconds) for points without their own period
+    cyclic_groups: tuple[tuple[int, float], ...] = ()
+    background_scan: float = 0.0  # seconds for one round of the background scan (COT 2); 0 = off
 
     def __post_init__(self) -> None:
         if self.select_timeout <= 0:
@@ -65,6 +68,12 @@ class OutstationConfig:
         if self.clock_sync is ClockSyncMode.SYSTEM and not self.command_originators:
             raise ValueError('clock_sync = "system" steps the system clock: it needs '
                              "command_originators, the masters allowed to do so")
+        for group, period in self.cyclic_groups:
+            if not 1 <= group <= 16 or period <= 0:
+                raise ValueError(f"cyclic_groups: group {group} every {period} s is not a group "
+                                 "1..16 with a period > 0")
+        if self.background_scan < 0:
+            raise ValueError("background_scan must be >= 0 seconds")
         for originator in self.command_originators:
             if not 0 <= originator <= 255:
                 raise ValueError(f"command_originators: {originator} is not an address 0..255")

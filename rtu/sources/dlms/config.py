@@ -118,6 +118,8 @@ METER: Final = Table("[[dlms.meters]]", (
     string("clock_point", doc="a single point: on while the clock drifts beyond the limit"),
     seconds("clock_max_drift", 10.0),
     tables("reads", READ), table("profile", PROFILE),
+    integer("common_address", 0, 0, 0xFFFE,
+            doc="the logical station of every point the meter feeds (0: the points' own)"),
 ))
 SECTION: Final = Table("[dlms]", (
     string("credentials", "", doc="the path of the credentials file"), tables("meters", METER),
@@ -172,6 +174,16 @@ class DlmsMeterConfig:
     password: bytes = field(default=b"", repr=False)  # from the credentials file
     encryption_key: bytes = field(default=b"", repr=False)
     authentication_key: bytes = field(default=b"", repr=False)
+    common_address: int = 0  # the logical station of its points (0: the points' own)
+
+    def point_names(self) -> tuple[str, ...]:
+        """Every [[points]] entry this meter feeds."""
+        names = [r.point for r in self.reads]
+        if self.profile is not None:
+            names += [c.point for c in self.profile.columns]
+        if self.clock_point is not None:
+            names.append(self.clock_point)
+        return tuple(names)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +191,12 @@ class DlmsConfig:
     credentials: str = ""  # the credentials file (absolute, or relative to the config file)
     meters: tuple[DlmsMeterConfig, ...] = ()
     push: DlmsPushConfig | None = None  # the push (DataNotification) listener, when configured
+
+    def logical_stations(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """(config path, common address, point names) of each meter with its own common
+        address (0: the station's); the configuration gives those points that address."""
+        return [(f"dlms.meters[{i}]", m.common_address, m.point_names())
+                for i, m in enumerate(self.meters)]
 
 
 def parse_obis(text: str) -> tuple[int, int, int, int, int, int] | None:
@@ -351,9 +369,10 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
     profile: DlmsProfile | None = None
     if "profile" in tbl:
         profile = _profile(p, tbl["profile"], f"{path}.profile", points, raw_index, fed)
+    common_address = METER.key("common_address").read(p, tbl, path)
     if (len(p.errors) > before or name is None or transport is None or client_address is None
             or server_address is None or authentication is None or interval is None
-            or timeout is None or max_drift is None):
+            or timeout is None or max_drift is None or common_address is None):
         return None
     return DlmsMeterConfig(
         name=name, transport=transport, reads=tuple(reads), host=host, port=port, retries=retries,
@@ -361,7 +380,7 @@ def _meter(p: Reader, item: object, path: str, points: dict[str, Point],
         baudrate=baudrate, server_physical_address=physical, client_address=client_address,
         server_address=server_address, authentication=authentication, system_title=system_title,
         interval=interval, timeout=timeout, clock_point=clock_point, clock_max_drift=max_drift,
-        profile=profile)
+        profile=profile, common_address=common_address)
 
 
 def _profile(p: Reader, value: object, path: str, points: dict[str, Point],

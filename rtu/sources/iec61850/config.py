@@ -81,6 +81,8 @@ DEVICE: Final = Table("[[iec61850.devices]]", (
     number("integrity_period", 0.0, at_least=0.0, at_most=4294967.0, doc=_OFF_OR_SECONDS),
     seconds("command_timeout", 10.0),  # to wait for a CommandTermination (enhanced security)
     tables("reports", REPORT), tables("points", READ), tables("controls", CONTROL),
+    integer("common_address", 0, 0, 0xFFFE,
+            doc="the logical station of every point the device feeds (0: the points' own)"),
 ))
 SECTION: Final = Table("[iec61850]", (tables("devices", DEVICE),))
 IEC61850_SECTION: Final = table(IEC61850, SECTION)
@@ -128,11 +130,22 @@ class Iec61850DeviceConfig:
     reports: tuple[Iec61850Report, ...] = ()
     points: tuple[Iec61850Read, ...] = ()
     controls: tuple[Iec61850Control, ...] = ()
+    common_address: int = 0  # the logical station of its points (0: the points' own)
+
+    def point_names(self) -> tuple[str, ...]:
+        """Every [[points]] entry this device feeds or takes commands for."""
+        return tuple(r.point for r in self.points) + tuple(c.point for c in self.controls)
 
 
 @dataclass(frozen=True, slots=True)
 class Iec61850Config:
     devices: tuple[Iec61850DeviceConfig, ...] = ()
+
+    def logical_stations(self) -> list[tuple[str, int, tuple[str, ...]]]:
+        """(config path, common address, point names) of each device with its own common
+        address (0: the station's); the configuration gives those points that address."""
+        return [(f"{IEC61850}.devices[{i}]", d.common_address, d.point_names())
+                for i, d in enumerate(self.devices)]
 
 
 
@@ -212,14 +225,16 @@ def _device(p: Reader, item: Mapping[Any, Any], path: str, points: dict[str, Poi
     reads = _reads(p, tbl.get("points", MISSING), f"{path}.points", points, fed)
     controls = _controls(p, tbl.get("controls", MISSING), f"{path}.controls", points,
                          fed)
+    common_address = DEVICE.key("common_address").read(p, tbl, path)
     if (len(p.errors) > before or name is None or port is None or timeout is None
             or delay is None or delay_max is None or poll is None or integrity is None
-            or command_timeout is None):
+            or command_timeout is None or common_address is None):
         return None
     return Iec61850DeviceConfig(
         name=name, host=host, port=port, timeout=timeout, reconnect_delay=delay,
         reconnect_delay_max=delay_max, poll_interval=poll, integrity_period=integrity,
-        command_timeout=command_timeout, reports=reports, points=reads, controls=controls)
+        command_timeout=command_timeout, reports=reports, points=reads, controls=controls,
+        common_address=common_address)
 
 
 def _reports(p: Reader, value: object, path: str) -> tuple[Iec61850Report, ...]:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 
 from rtu.components import Field, Parts
 from rtu.points.database import PointDatabase
-from rtu.points.model import DoublePointValue, Point, PointKind
+from rtu.points.model import ChangeOrigin, DoublePointValue, Point, PointKind
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,9 @@ _ANALOG = (PointKind.NORMALIZED, PointKind.SCALED, PointKind.FLOAT)
 
 
 class SimulatedField:
+    """Also the :class:`~rtu.points.counters.CounterReset` of its counters: it keeps their
+    counts itself (on top of the database's value), so a master may reset them."""
+
     name = "simulation"
 
     def __init__(
@@ -42,6 +45,7 @@ class SimulatedField:
         self.digital = [p for p in sim if p.kind in _DIGITAL]
         self.analog = [p for p in sim if p.kind in _ANALOG]
         self.counters = [p for p in sim if p.kind is PointKind.COUNTER]
+        self._counter_set = frozenset(self.counters)
         held = frozenset(manual)  # set by hand only: initialised, never stepped
         self._stepped = [[p for p in points if p.name not in held]
                          for points in (self.digital, self.analog, self.counters)]
@@ -62,6 +66,14 @@ class SimulatedField:
     def set(self, name: str, value: bool | float) -> None:
         """Drive one point by hand (tests, `rtu sim set`)."""
         self.db.update(name, value, timestamp=self.wall())
+
+    def resets(self, point: Point) -> bool:
+        return point in self._counter_set
+
+    def reset(self, point: Point, timestamp: float) -> None:
+        if point not in self._counter_set:
+            raise ValueError(f"{point.name!r} is not a simulated counter")  # caller's mistake
+        self.db.update(point.name, 0, timestamp=timestamp, origin=ChangeOrigin.REMOTE_COMMAND)
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:

@@ -46,6 +46,13 @@ from rtu.iec.asdu.objects import (
     MeasuredNormalized,
     MeasuredNormalizedNoQuality,
     MeasuredScaled,
+    ParameterActivation,
+    ParameterFloat,
+    ParameterNormalized,
+    ParameterScaled,
+    ProtectionEvent,
+    ProtectionOutputCircuit,
+    ProtectionStartEvents,
     ReadCommand,
     RegulatingStepCommand,
     ResetProcessCommand,
@@ -58,7 +65,7 @@ from rtu.iec.asdu.objects import (
     TestCommand,
     TestCommandWithTime,
 )
-from rtu.iec.asdu.types import Cot, DoublePointValue, Qds, Qu, TypeId
+from rtu.iec.asdu.types import Cot, DoublePointValue, Qdp, Qds, Qu, TypeId
 from rtu.iec.errors import LocalProtocolError, RemoteProtocolError
 
 T = TypeId
@@ -383,6 +390,66 @@ GOLDEN_104: list[tuple[str, Asdu, str]] = [
         "65 01 06 00 01 00  00 00 00 45",
     ),
     (
+        "M_EP_TD_1 protection event on, elapsed 150 ms",
+        _asdu(T.M_EP_TD_1, C.SPONTANEOUS, 1, ProtectionEvent(2301, 2, 150, time=T1)),
+        # 26 type 38 | IOA 2301 = fd 08 00 | SEP 02 | CP16 150 = 96 00 | CP56 T1
+        f"26 01 03 00 01 00  fd 08 00  02 96 00 {T1_HEX}",
+    ),
+    (
+        "M_EP_TE_1 general start + L1, relay duration 59999 ms, elapsed invalid",
+        _asdu(T.M_EP_TE_1, C.SPONTANEOUS, 1,
+              ProtectionStartEvents(2302, 0x03, 59_999, Qdp.EI, T1)),
+        # SPE 03 | QDP 08 | CP16 59999 = 5f ea
+        f"27 01 03 00 01 00  fe 08 00  03 08 5f ea {T1_HEX}",
+    ),
+    (
+        "M_EP_TF_1 general command, relay operating time 40 ms, invalid",
+        _asdu(T.M_EP_TF_1, C.SPONTANEOUS, 1,
+              ProtectionOutputCircuit(2303, 0x01, 40, Qdp.IV, T1)),
+        f"28 01 03 00 01 00  ff 08 00  01 80 28 00 {T1_HEX}",
+    ),
+    (
+        "P_ME_NA_1 threshold 0.5 (16384/32768)",
+        _asdu(T.P_ME_NA_1, C.ACTIVATION, 1, ParameterNormalized(3001, 16384, 1)),
+        # NVA 16384 LE, QPM = KPA 1
+        "6e 01 06 00 01 00  b9 0b 00  00 40 01",
+    ),
+    (
+        "P_ME_NB_1 threshold 25, not in operation, ACT_CON",
+        _asdu(T.P_ME_NB_1, C.ACTIVATION_CON, 1, ParameterScaled(3002, 25, 1, pop=True)),
+        # SVA 25, QPM = KPA 1 | POP 0x80
+        "6f 01 07 00 01 00  ba 0b 00  19 00 81",
+    ),
+    (
+        "P_ME_NC_1 threshold 1.5, local parameter change",
+        _asdu(T.P_ME_NC_1, C.ACTIVATION, 1, ParameterFloat(3003, 1.5, 1, lpc=True)),
+        # IEEE 754 1.5 = 00 00 c0 3f, QPM = KPA 1 | LPC 0x40
+        "70 01 06 00 01 00  bb 0b 00  00 00 c0 3f 41",
+    ),
+    (
+        "P_AC_NA_1 deactivate the object's parameter",
+        _asdu(T.P_AC_NA_1, C.DEACTIVATION, 1, ParameterActivation(3001, 2)),
+        "71 01 08 00 01 00  b9 0b 00  02",
+    ),
+    (
+        "C_CI_NA_1 general, freeze with reset",
+        _asdu(T.C_CI_NA_1, C.ACTIVATION, 1, CounterInterrogationCommand(0, 5, 2)),
+        # QCC 85 = RQT 5 + FRZ 2 << 6
+        "65 01 06 00 01 00  00 00 00 85",
+    ),
+    (
+        "C_CI_NA_1 group 2, reset",
+        _asdu(T.C_CI_NA_1, C.ACTIVATION, 1, CounterInterrogationCommand(0, 2, 3)),
+        # QCC C2 = RQT 2 + FRZ 3 << 6
+        "65 01 06 00 01 00  00 00 00 c2",
+    ),
+    (
+        "M_IT_TB_1 return info remote after a reset",
+        _asdu(T.M_IT_TB_1, C.RETURN_INFO_REMOTE, 1,
+              IntegratedTotal(4001, 0, 0, time=Cp56Time2a(0, 0, 0, 1, 1, 24))),
+        "25 01 0b 00 01 00  a1 0f 00  00 00 00 00 00  00 00 00 00 01 01 18",
+    ),
+    (
         "C_RD_NA_1 (no element)",
         _asdu(T.C_RD_NA_1, C.REQUEST, 1, ReadCommand(100)),
         "66 01 05 00 01 00  64 00 00",
@@ -638,6 +705,41 @@ GOLDEN_101: list[tuple[str, Asdu, str]] = [
         "64 01 06 05  00 00 15",
     ),
     (
+        "M_EP_TD_1 off, blocked, elapsed 0",
+        _asdu(T.M_EP_TD_1, C.SPONTANEOUS, 5, ProtectionEvent(38, 1, 0, Qdp.BL, T1)),
+        f"26 01 03 05  26 00  11 00 00 {T1_HEX}",
+    ),
+    (
+        "M_EP_TE_1 start L3 + earth, reverse",
+        _asdu(T.M_EP_TE_1, C.SPONTANEOUS, 5, ProtectionStartEvents(38, 0x38, 1000, time=T1)),
+        f"27 01 03 05  26 00  38 00 e8 03 {T1_HEX}",
+    ),
+    (
+        "M_EP_TF_1 commands to L1-L3",
+        _asdu(T.M_EP_TF_1, C.SPONTANEOUS, 5, ProtectionOutputCircuit(38, 0x0E, 7, time=T1)),
+        f"28 01 03 05  26 00  0e 00 07 00 {T1_HEX}",
+    ),
+    (
+        "P_ME_NA_1 threshold",
+        _asdu(T.P_ME_NA_1, C.ACTIVATION, 5, ParameterNormalized(38, -32768, 1)),
+        "6e 01 06 05  26 00  00 80 01",
+    ),
+    (
+        "P_ME_NB_1 high limit",
+        _asdu(T.P_ME_NB_1, C.ACTIVATION_CON, 5, ParameterScaled(38, -2, 4)),
+        "6f 01 07 05  26 00  fe ff 04",
+    ),
+    (
+        "P_ME_NC_1 threshold, negative ACT_CON",
+        Asdu(T.P_ME_NC_1, C.ACTIVATION_CON, 5, (ParameterFloat(38, -2.0, 1),), negative=True),
+        "70 01 47 05  26 00  00 00 00 c0 01",
+    ),
+    (
+        "P_AC_NA_1 activate the loaded parameters",
+        _asdu(T.P_AC_NA_1, C.ACTIVATION, 5, ParameterActivation(0, 1)),
+        "71 01 06 05  00 00  01",
+    ),
+    (
         "C_CI_NA_1 group 1, FRZ 2",
         _asdu(T.C_CI_NA_1, C.ACTIVATION, 5, CounterInterrogationCommand(0, 1, 2)),
         # 81 = RQT 1 + FRZ 2 << 6
@@ -736,7 +838,9 @@ def test_decode_golden(profile: AsduProfile, asdu: Asdu, hex_bytes: str) -> None
     assert type(decoded.cot) is Cot
     for obj in decoded.objects:
         quality = getattr(obj, "quality", None)
-        assert quality is None or type(quality) is Qds
+        assert quality is None or type(quality) is (
+            Qdp if isinstance(obj, ProtectionEvent | ProtectionStartEvents
+                              | ProtectionOutputCircuit) else Qds)
         if isinstance(obj, DoublePoint):
             assert type(obj.value) is DoublePointValue
 
@@ -920,7 +1024,7 @@ def test_unknown_type_99_has_header() -> None:
 
 
 @pytest.mark.parametrize(
-    "type_id", [0, 2, 4, 22, 29, 38, 44, 52, 57, 65, 69, 71, 99, 106, 108, 255]
+    "type_id", [0, 2, 4, 22, 29, 41, 44, 52, 57, 65, 69, 71, 99, 106, 108, 255]
 )
 def test_every_type_id_we_do_not_decode_is_unknown(type_id: int) -> None:
     raw = bytes((type_id,)) + bytes.fromhex("01 06 00 01 00  00 00 00 14")
@@ -1452,6 +1556,18 @@ def _element(
         TestCommand: st.tuples(uint16s),
         TestCommandWithTime: st.tuples(uint16s, cp56),
         ResetProcessCommand: st.tuples(octets),
+        ProtectionEvent: st.tuples(st.integers(0, 3), st.integers(0, 59_999),
+                                   st.sampled_from([Qdp(q) for q in range(0, 256, 8)]), time),
+        ProtectionStartEvents: st.tuples(st.integers(0, 63), st.integers(0, 59_999),
+                                         st.sampled_from([Qdp(q) for q in range(0, 256, 8)]),
+                                         time),
+        ProtectionOutputCircuit: st.tuples(st.integers(0, 15), st.integers(0, 59_999),
+                                           st.sampled_from([Qdp(q) for q in range(0, 256, 8)]),
+                                           time),
+        ParameterNormalized: st.tuples(int16s, st.integers(0, 63), b, b),
+        ParameterScaled: st.tuples(int16s, st.integers(0, 63), b, b),
+        ParameterFloat: st.tuples(floats32, st.integers(0, 63), b, b),
+        ParameterActivation: st.tuples(octets),
     }
     cls = OBJECT_CLASS[type_id]
     return by_class[cls].map(lambda fields: lambda ioa: cls(ioa, *fields))
@@ -1470,7 +1586,7 @@ def normalized(asdu: Asdu) -> Asdu:
     """``asdu`` with float values as float32 would carry them (NaN made comparable)."""
     objects = tuple(
         dataclasses.replace(o, value=_f32(o.value))  # type: ignore[arg-type]
-        if isinstance(o, MeasuredFloat | SetpointFloat)
+        if isinstance(o, MeasuredFloat | SetpointFloat | ParameterFloat)
         else o
         for o in asdu.objects
     )

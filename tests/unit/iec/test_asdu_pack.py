@@ -35,6 +35,13 @@ from rtu.iec.asdu.objects import (
     MeasuredNormalized,
     MeasuredNormalizedNoQuality,
     MeasuredScaled,
+    ParameterActivation,
+    ParameterFloat,
+    ParameterNormalized,
+    ParameterScaled,
+    ProtectionEvent,
+    ProtectionOutputCircuit,
+    ProtectionStartEvents,
     ReadCommand,
     RegulatingStepCommand,
     ResetProcessCommand,
@@ -111,6 +118,13 @@ def _maker(type_id: TypeId) -> Callable[[int], InformationObject]:
         T.C_TS_NA_1: lambda i: TestCommand(i),
         T.C_RP_NA_1: lambda i: ResetProcessCommand(i, 1),
         T.C_TS_TA_1: lambda i: TestCommandWithTime(i, 1, NOW),
+        T.M_EP_TD_1: lambda i: ProtectionEvent(i, 2, 10, time=t),
+        T.M_EP_TE_1: lambda i: ProtectionStartEvents(i, 1, 10, time=t),
+        T.M_EP_TF_1: lambda i: ProtectionOutputCircuit(i, 1, 10, time=t),
+        T.P_ME_NA_1: lambda i: ParameterNormalized(i, 1, 1),
+        T.P_ME_NB_1: lambda i: ParameterScaled(i, 1, 1),
+        T.P_ME_NC_1: lambda i: ParameterFloat(i, 1.0, 1),
+        T.P_AC_NA_1: lambda i: ParameterActivation(i, 2),
     }
     return makers[type_id]
 
