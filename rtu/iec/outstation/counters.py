@@ -29,7 +29,7 @@ from rtu.iec.asdu.types import (
     counter_cot,
 )
 from rtu.iec.outstation.mapping import counter_object
-from rtu.iec.outstation.session import Session
+from rtu.iec.outstation.session import Session, refuse_station_activation
 from rtu.iec.outstation.settings import Clock, OutstationConfig
 from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
@@ -67,11 +67,7 @@ class Counters:
     def handle(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
         assert isinstance(obj, CounterInterrogationCommand)
-        if asdu.cot != Cot.ACTIVATION:
-            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
-            return
-        if obj.ioa != 0:
-            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+        if refuse_station_activation(session, asdu):
             return
         if not 1 <= obj.rqt <= RQT_GENERAL or obj.frz not in (FRZ_READ, FRZ_FREEZE,
                                                                FRZ_FREEZE_RESET, FRZ_RESET):

@@ -66,7 +66,12 @@ from rtu.iec.outstation.mapping import (
     monitor_object,
 )
 from rtu.iec.outstation.parameters import OnChange, Parameters
-from rtu.iec.outstation.session import CommandAudit, Interrogation, Session
+from rtu.iec.outstation.session import (
+    CommandAudit,
+    Interrogation,
+    Session,
+    refuse_station_activation,
+)
 from rtu.iec.outstation.settings import Clock, ClockSyncMode, OutstationConfig
 from rtu.points.commands import CommandExecutor
 from rtu.points.counters import CounterReset
@@ -505,11 +510,7 @@ class Outstation:
             session.interrogation = None
             session.respond(asdu.reply(Cot.DEACTIVATION_CON, negative=not running))
             return
-        if asdu.cot != Cot.ACTIVATION:
-            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
-            return
-        if obj.ioa != 0:
-            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+        if refuse_station_activation(session, asdu):
             return
         current = session.interrogation
         if not QOI_STATION <= obj.qoi <= QOI_GROUP_LAST or (
@@ -547,11 +548,7 @@ class Outstation:
     def _clock_sync(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
         assert isinstance(obj, ClockSyncCommand)
-        if asdu.cot != Cot.ACTIVATION:
-            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
-            return
-        if obj.ioa != 0:
-            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+        if refuse_station_activation(session, asdu):
             return
         try:
             master_time = obj.time.to_timestamp(self.zone())
@@ -591,11 +588,7 @@ class Outstation:
 
     def _test_command(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
-        if asdu.cot != Cot.ACTIVATION:
-            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
-            return
-        if obj.ioa != 0:
-            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+        if refuse_station_activation(session, asdu):
             return
         bad_pattern = isinstance(obj, TestCommand) and obj.fbp != FBP_TEST_PATTERN
         session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=bad_pattern))
@@ -603,11 +596,7 @@ class Outstation:
     def _reset_process(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
         assert isinstance(obj, ResetProcessCommand)
-        if asdu.cot != Cot.ACTIVATION:
-            session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
-            return
-        if obj.ioa != 0:
-            session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+        if refuse_station_activation(session, asdu):
             return
         allowed = self.config.command_originators
         if allowed and asdu.originator not in allowed:

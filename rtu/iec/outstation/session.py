@@ -114,6 +114,18 @@ def audited(answer: Asdu) -> bool:
     return False
 
 
+def refuse_station_activation(session: Session, asdu: Asdu) -> bool:
+    """A station-wide command (interrogation, clock sync, test, reset) must be an activation of
+    IOA 0: otherwise answer it negatively (unknown cause, unknown IOA) and return True."""
+    if asdu.cot != Cot.ACTIVATION:
+        session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
+        return True
+    if asdu.objects[0].ioa != 0:
+        session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
+        return True
+    return False
+
+
 class Session:
     """One master association: its responses, its events and its interrogation in progress."""
 
