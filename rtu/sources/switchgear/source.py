@@ -192,43 +192,13 @@ class Switchgear(ForwardingExecutor):
             done(False)
             return
         want = int(start.value) + (1 if higher else -1)
-        reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-        def watch(change: PointChanged) -> None:
-            if (change.point.name == c.position and int(change.new.value) == want
-                    and not change.new.quality & _DOUBTFUL and not reached.done()):
-                reached.set_result(None)
-
-        tap.busy = True
-        unsubscribe = self.db.subscribe(watch)
-        release = self.db.attribute(c.position, ChangeOrigin.REMOTE_COMMAND)
-        ok = False
-        try:
-            if other.get():
-                await asyncio.to_thread(other.set, False)
-            started = self._monotonic()
-            await asyncio.to_thread(coil.set, True)
-            if c.travel is not None:
-                self._spawn(self._travel_step(c, want))
-            await self._sleep(c.pulse)
-            await asyncio.to_thread(coil.set, False)
-            ok = await self._wait(reached, started + c.supervision)
-            if not ok:
-                log.warning("tap changer %s: %s command: position %s did not reach %d within "
-                            "%g s (it shows %s)", c.name, "raise" if higher else "lower",
-                            c.position, want, c.supervision, self.db.value(c.position).value)
-        except asyncio.CancelledError:
-            await self._release(tap)
-            raise
-        except Exception as exc:  # noqa: BLE001  # a driver fault fails the command, no crash
-            log.error("tap changer %s: command failed: %s", c.name, exc)
-            await self._release(tap)
-            ok = False
-        finally:
-            unsubscribe()
-            release()
-            tap.busy = False
-        done(ok or not c.negative_termination)
+        travel = (lambda: self._travel_step(c, want)) if c.travel is not None else None
+        ok = await self._drive(tap, c.position, want, coil, other, travel)
+        if ok is False:
+            log.warning("tap changer %s: %s command: position %s did not reach %d within "
+                        "%g s (it shows %s)", c.name, "raise" if higher else "lower",
+                        c.position, want, c.supervision, self.db.value(c.position).value)
+        done(ok is True or (ok is False and not c.negative_termination))
 
     async def _travel_step(self, c: TapChangerConfig, want: int) -> None:
         """The simulated drive: the position is in transit, then at the next step."""
@@ -265,48 +235,56 @@ class Switchgear(ForwardingExecutor):
             return
         coil, other = ((breaker.close_coil, breaker.open_coil) if want is DoublePointValue.ON
                        else (breaker.open_coil, breaker.close_coil))
-        loop = asyncio.get_running_loop()
-        reached: asyncio.Future[None] = loop.create_future()
+        travel = (lambda: self._travel(c, want)) if c.travel is not None else None
+        ok = await self._drive(breaker, c.position, want, coil, other, travel, word)
+        if ok is False:
+            shown = DoublePointValue(int(self.db.value(c.position).value))
+            log.warning("breaker %s: %s command: position %s did not show %s within %g s "
+                        "(it shows %s)", c.name, word, c.position, want.name,
+                        c.supervision, shown.name)
+        done(ok is True or (ok is False and not c.negative_termination))
+
+    async def _drive(self, device: Device, position: str, want: int, coil: RelayOutput,
+                     other: RelayOutput,
+                     travel: Callable[[], Coroutine[Any, Any, None]] | None,
+                     word: str = "") -> bool | None:
+        """The pulse both kinds of switchgear give: the other coil off, ``coil`` on for the
+        pulse, then wait until ``position`` shows ``want`` within the supervision time, with
+        the position's changes meanwhile reported as caused by the command. True: reached;
+        False: not in time; None: a driver fault (logged, both coils released)."""
+        c = device.config
+        reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def watch(change: PointChanged) -> None:
-            if (change.point.name == c.position and int(change.new.value) == want
+            if (change.point.name == position and int(change.new.value) == want
                     and not change.new.quality & _DOUBTFUL and not reached.done()):
                 reached.set_result(None)
 
-        breaker.busy = True
+        device.busy = True
         unsubscribe = self.db.subscribe(watch)
-        release = self.db.attribute(c.position, ChangeOrigin.REMOTE_COMMAND)
-        ok = False
+        release = self.db.attribute(position, ChangeOrigin.REMOTE_COMMAND)
         try:
             if other.get():
                 await asyncio.to_thread(other.set, False)
             started = self._monotonic()
             await asyncio.to_thread(coil.set, True)
-            if c.travel is not None:
-                self._spawn(self._travel(c, want))
+            if travel is not None:
+                self._spawn(travel())  # the simulated drive
             await self._sleep(c.pulse)
             await asyncio.to_thread(coil.set, False)
-            ok = await self._wait(reached, started + c.supervision)
-            if not ok:
-                shown = DoublePointValue(int(self.db.value(c.position).value))
-                log.warning("breaker %s: %s command: position %s did not show %s within %g s "
-                            "(it shows %s)", c.name, word, c.position, want.name,
-                            c.supervision, shown.name)
+            return await self._wait(reached, started + c.supervision)
         except asyncio.CancelledError:
-            await self._release(breaker)
+            await self._release(device)
             raise
         except Exception as exc:  # noqa: BLE001  # a driver fault fails the command, no crash
-            log.error("breaker %s: %s command failed: %s", c.name, word, exc)
-            await self._release(breaker)
+            log.error("%s %s: %scommand failed: %s", _what(device), c.name,
+                      f"{word} " if word else "", exc)
+            await self._release(device)
+            return None
+        finally:
             unsubscribe()
             release()
-            breaker.busy = False
-            done(False)
-            return
-        unsubscribe()
-        release()
-        breaker.busy = False
-        done(ok or not c.negative_termination)
+            device.busy = False
 
     async def _release(self, device: Device) -> None:
         """Both coils off, whatever happened (each tried even if the other fails)."""
