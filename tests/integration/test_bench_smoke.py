@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.integration
 
 
+_NET_PREFIXES = ("cpu_us_per_event", "fan_out_cpu_us_")
+
+
 def test_bench_smoke_writes_every_figure(tmp_path: Path) -> None:
     sys.path.insert(0, str(ROOT))
     try:
@@ -36,7 +39,10 @@ def test_bench_smoke_writes_every_figure(tmp_path: Path) -> None:
     for key in REQUIRED_KEYS:
         value = result[key]
         assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)
-        assert math.isfinite(value) and value >= 0, (key, value)
+        assert math.isfinite(value), (key, value)
+        # a figure net of the load generator (burst minus dry burst) is a difference of two CPU
+        # readings: in a smoke run's tiny bursts the noise can make it negative; the others not
+        assert value >= 0 or key.startswith(_NET_PREFIXES), (key, value)
     for key in NULLABLE_KEYS:
         value = result[key]
         if value is None:
