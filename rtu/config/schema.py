@@ -14,7 +14,7 @@ section's parser: a JSON Schema only says what each key may hold on its own.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -164,6 +164,18 @@ class Table:
     def open(self, p: Reader, value: object, path: str) -> Mapping[Any, Any]:
         """The table at ``path`` (empty if absent or not a table), unknown keys reported."""
         return p.table(value, path, self.names, self.header)
+
+    def entries(self, p: Reader, value: object,
+                at: str) -> Iterator[tuple[int, str, Mapping[Any, Any]]]:
+        """The entries of the array of tables ``at`` (this declaration's ``[[...]]``): index, key
+        path and table, unknown keys reported; an entry that is not a table is reported and
+        skipped."""
+        for i, item in enumerate(p.array_of_tables(value, at)):
+            path = f"{at}[{i}]"
+            if not isinstance(item, Mapping):
+                p.expected(path, f"a table ({self.header})", item)
+                continue
+            yield i, path, self.open(p, item, path)
 
     def schema(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -6,7 +6,6 @@ document's :class:`AdcNames` context for ``[[points]]`` ``source = "adc:NAME"``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -123,12 +122,7 @@ def _devices(p: Reader, value: object) -> tuple[tuple[AdcDeviceConfig, ...],
     drivers: dict[str, str | None] = {}
     first: dict[str, int] = {}
     choices = tuple(_DRIVER_KEYS)
-    for i, item in enumerate(p.array_of_tables(value, "adc.devices")):
-        path = f"adc.devices[{i}]"
-        if not isinstance(item, Mapping):
-            p.expected(path, "a table ([[adc.devices]])", item)
-            continue
-        tbl = p.table(item, path, DEVICE.names, "[[adc.devices]]")
+    for i, path, tbl in DEVICE.entries(p, value, "adc.devices"):
         errors_before = len(p.errors)
         name = p.unique_name(tbl, path, i, first, "ADC device", "adc.devices")
         driver: str | None = None
@@ -198,12 +192,7 @@ def _channels(p: Reader, value: object,
     channels: list[AdcChannelConfig] = []
     first: dict[str, int] = {}
     used: dict[tuple[str, int], str] = {}
-    for i, item in enumerate(p.array_of_tables(value, "adc.channels")):
-        path = f"adc.channels[{i}]"
-        if not isinstance(item, Mapping):
-            p.expected(path, "a table ([[adc.channels]])", item)
-            continue
-        tbl = p.table(item, path, CHANNEL.names, "[[adc.channels]]")
+    for i, path, tbl in CHANNEL.entries(p, value, "adc.channels"):
         errors_before = len(p.errors)
         name = p.unique_name(tbl, path, i, first, "ADC channel", "adc.channels")
         if name is not None:

@@ -8,7 +8,6 @@ refer to (``source = "gpio:NAME"``, a relay's ``feedback_input``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -160,12 +159,7 @@ def _input_list(p: Reader, value: object, debounce: float,
                     changes: int) -> tuple[GpioInputConfig, ...]:
     refs = p.context(GpioNames)
     inputs: list[GpioInputConfig] = []
-    for i, item in enumerate(p.array_of_tables(value, "gpio.inputs")):
-        path = f"gpio.inputs[{i}]"
-        if not isinstance(item, Mapping):
-            p.expected(path, "a table ([[gpio.inputs]])", item)
-            continue
-        tbl = p.table(item, path, INPUT.names, "[[gpio.inputs]]")
+    for i, path, tbl in INPUT.entries(p, value, "gpio.inputs"):
         name = _name(p, tbl.get("name", MISSING), path)
         if name is not None:
             refs.inputs.add(name)
@@ -190,12 +184,7 @@ def _input_list(p: Reader, value: object, debounce: float,
 def _double_list(p: Reader, value: object, changes: int) -> tuple[GpioDoubleConfig, ...]:
     refs = p.context(GpioNames)
     doubles: list[GpioDoubleConfig] = []
-    for i, item in enumerate(p.array_of_tables(value, "gpio.doubles")):
-        path = f"gpio.doubles[{i}]"
-        if not isinstance(item, Mapping):
-            p.expected(path, "a table ([[gpio.doubles]])", item)
-            continue
-        tbl = p.table(item, path, DOUBLE.names, "[[gpio.doubles]]")
+    for i, path, tbl in DOUBLE.entries(p, value, "gpio.doubles"):
         name = _name(p, tbl.get("name", MISSING), path)
         if name is not None:
             refs.doubles.add(name)

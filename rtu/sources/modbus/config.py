@@ -242,12 +242,7 @@ def parse_modbus(p: Reader, value: object, points: tuple[Point, ...], raw_points
 def _buses(p: Reader, value: object) -> dict[str, ModbusBusConfig]:
     buses: dict[str, ModbusBusConfig] = {}
     first: dict[str, int] = {}
-    for i, item in enumerate(p.array_of_tables(value, "modbus.buses")):
-        path = f"modbus.buses[{i}]"
-        if not isinstance(item, Mapping):
-            p.expected(path, "a table ([[modbus.buses]])", item)
-            continue
-        tbl = p.table(item, path, BUS.names, "[[modbus.buses]]")
+    for i, path, tbl in BUS.entries(p, value, "modbus.buses"):
         errors_before = len(p.errors)
         name = p.name(tbl.get("name", MISSING), f"{path}.name")
         if name is not None:
@@ -317,12 +312,7 @@ def _devices(p: Reader, value: object, buses: dict[str, ModbusBusConfig],
     devices: list[ModbusDeviceConfig] = []
     first: dict[str, int] = {}
     units: dict[tuple[str, int], int] = {}
-    for i, item in enumerate(p.array_of_tables(value, "modbus.devices")):
-        path = f"modbus.devices[{i}]"
-        if not isinstance(item, Mapping):
-            p.expected(path, "a table ([[modbus.devices]])", item)
-            continue
-        tbl = p.table(item, path, DEVICE.names, "[[modbus.devices]]")
+    for i, path, tbl in DEVICE.entries(p, value, "modbus.devices"):
         errors_before = len(p.errors)
         name = p.unique_name(tbl, path, i, first, "device", "modbus.devices")
         bus_value = tbl.get("bus", MISSING)

@@ -79,12 +79,7 @@ def parse_relays(p: Reader, value: object) -> tuple[tuple[RelayConfig, ...], set
     """The relays, and every valid relay name (also of relays with other errors)."""
     relays: list[RelayConfig] = []
     first: dict[str, int] = {}
-    for i, item in enumerate(p.array_of_tables(value, "relays")):
-        path = f"relays[{i}]"
-        if not isinstance(item, Mapping):
-            p.expected(path, "a table ([[relays]])", item)
-            continue
-        tbl = p.table(item, path, RELAY.names, "[[relays]]")
+    for i, path, tbl in RELAY.entries(p, value, "relays"):
         name = p.unique_name(tbl, path, i, first, "relay", "relays")
         driver = RELAY.key("driver").read(p, tbl, path)
         initial = RELAY.key("initial").read(p, tbl, path)

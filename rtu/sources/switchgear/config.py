@@ -137,12 +137,7 @@ def _breakers(p: Reader, value: object, by_name: Mapping[str, Point], commanded:
     relays = p.context(RelayNames).names
     found: list[BreakerConfig] = []
     first: dict[str, int] = {}
-    for i, item in enumerate(p.array_of_tables(value, "switchgear.breakers")):
-        path = f"switchgear.breakers[{i}]"
-        if not isinstance(item, Mapping):
-            p.expected(path, "a table ([[switchgear.breakers]])", item)
-            continue
-        tbl = BREAKER.open(p, item, path)
+    for i, path, tbl in BREAKER.entries(p, value, "switchgear.breakers"):
         errors = len(p.errors)
         name = p.unique_name(tbl, path, i, first, "breaker", "switchgear.breakers")
         command = _point(p, tbl, path, "command", by_name, PointKind.DOUBLE_COMMAND)
