@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rtu.config import (
     AppConfig,
@@ -23,6 +23,9 @@ from rtu.config import (
     load_config,
     parse_listen,
 )
+
+if TYPE_CHECKING:
+    from rtu.supervisor import Supervisor
 
 log = logging.getLogger("rtu")
 
@@ -59,10 +62,26 @@ def _overrides(args: argparse.Namespace, config: AppConfig) -> AppConfig:
     return config
 
 
+def _load_for_run(args: argparse.Namespace) -> tuple[AppConfig, AppConfig | None]:
+    """The configuration `rtu run` starts with, and the one to cache once READY (None: it
+    came from the cache, or is not cached). The cache (rtu/config/cache.py) skips reading
+    and checking the file when neither it nor the program changed since the last start."""
+    if not args.config:
+        return bench_config(), None
+    if getattr(args, "no_config_cache", False):
+        return load_config(args.config), None
+    from rtu.config.cache import load_cached
+
+    config, hit = load_cached(args.config)
+    return config, None if hit else config
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     refused: ConfigError | None = None
+    to_cache: AppConfig | None = None
     try:
-        config = _overrides(args, _load(args.config))
+        read, to_cache = _load_for_run(args)
+        config = _overrides(args, read)
     except ConfigError as exc:
         fallback = _last_good(args, exc)
         if fallback is None:
@@ -87,7 +106,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     loader = file_loader(args.config or config.source, lambda c: _overrides(args, c))
 
     async def main() -> None:
-        await Supervisor(config, loader=loader).run()
+        supervisor = Supervisor(config, loader=loader)
+        caching = None if to_cache is None else asyncio.create_task(
+            _cache_when_ready(supervisor, to_cache))
+        try:
+            await supervisor.run()
+        finally:
+            if caching is not None:
+                caching.cancel()
 
     try:
         asyncio.run(main())
@@ -95,6 +121,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("cannot run: %s", exc)
         return 1
     return 0
+
+
+async def _cache_when_ready(supervisor: Supervisor, config: AppConfig) -> None:
+    """Write the validated configuration to the cache once READY=1 is out (off the start-up
+    path; a failure is logged, never fatal)."""
+    from rtu.config.cache import cache_after_ready, cache_directory
+
+    await supervisor.ready.wait()
+    await asyncio.to_thread(cache_after_ready, config, cache_directory())
 
 
 def _last_good(args: argparse.Namespace, exc: ConfigError) -> AppConfig | None:
@@ -594,6 +629,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--link-mode", choices=["unbalanced", "balanced"],
                      help="101 link mode (default unbalanced)")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--no-config-cache", action="store_true",
+                     help="read and check the configuration file in full even when the "
+                          "validated copy in the state directory matches it")
     run.add_argument("--web", metavar="HOST:PORT",
                      help="serve the read-only diagnostics page there, e.g. 127.0.0.1:8080 "
                           "(docs/web.md; beyond loopback [web] must give TLS and users)")
