@@ -14,10 +14,8 @@ import hashlib
 import json
 import os
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -231,6 +229,8 @@ def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
 
 def bench_config() -> AppConfig:
     """The built-in bench profile (``rtu/examples/bench.toml``): a simulated field, no hardware."""
+    from importlib import resources
+
     text = resources.files("rtu.examples").joinpath("bench.toml").read_text(encoding="utf-8")
     return _parse_text(text, _BENCH_SOURCE, None, None)
 
@@ -246,6 +246,8 @@ def _parse_text(text: str, source: str, raw: bytes | None,
                 files: Mapping[str, bytes] | None, points_file: str | None = None) -> AppConfig:
     """``raw``: the main file's octets when read from a file (the configuration then gets
     its :class:`ConfigOrigin`)."""
+    import tomllib  # not needed when the validated configuration comes from the cache
+
     text = text.removeprefix(_BOM)  # editors on Windows write one; TOML does not allow it
     try:
         data = tomllib.loads(text)
