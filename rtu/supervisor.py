@@ -79,6 +79,18 @@ RESET_LINGER = 0.1  # seconds then left to the kernel to send it
 _TIMER_RECHECK = 1.0  # seconds: the periodic-data task looks at the outstation at least this often
 
 
+def _release_free_memory() -> None:
+    """Give the C heap's free pages back to the system (glibc's malloc_trim): what start-up
+    read and dropped (the configuration's text, the cache's octets) stays resident otherwise,
+    10 MiB or more with 100,000 points. A no-op on another C library."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 class SystemClock:
     """Monotonic time for protocol timers, system time for time tags."""
 
@@ -312,6 +324,7 @@ class Supervisor:
                 await self._start_service()
                 notify("READY=1")
                 self.ready.set()
+                _release_free_memory()
                 self._keep_last_good()
                 log.info("outstation ready: %d points, common address %d (%s)", len(self.db),
                          self.config.station.common_address, self.config.source)

@@ -53,12 +53,15 @@ class PointDatabase:
         # operator overrides (`rtu substitute/block`): point -> the field's latest value, kept
         # while the override stands and reported again on release
         self._held: dict[str, PointValue] = {}
-        # per point, decided once: (point, is a command, has a deadband rule); enum properties
-        # and hashing are slow enough to matter on the event path
-        self._facts: dict[str, tuple[Point, bool, bool]] = {
-            n: (p, p.kind.is_command, p.kind.is_analog or p.kind is PointKind.COUNTER)
-            for n, p in self._points.items()
-        }
+        # per point, decided once (enum properties and hashing are slow enough to matter on
+        # the event path): the command points, the points with a deadband rule, and the
+        # points whose deadband a master loaded (the point in force, few). Sets of names, not
+        # a record per point: that cost 100 octets a point.
+        self._commands = frozenset(n for n, p in self._points.items() if p.kind.is_command)
+        self._deadbanded = frozenset(
+            n for n, p in self._points.items()
+            if p.kind.is_analog or p.kind is PointKind.COUNTER)
+        self._loaded: dict[str, Point] = {}
         self._monitored = tuple(
             sorted((p for p in self._points.values() if not p.kind.is_command), key=lambda p: p.ioa)
         )
@@ -93,23 +96,22 @@ class PointDatabase:
     def set_deadband(self, name: str, deadband: float | None) -> None:
         """Report ``name``'s changes beyond ``deadband`` (absolute) from now on; None: back to
         the configured deadband. Analog kinds and counters only."""
-        try:
-            point, is_command, has_deadband = self._facts[name]
-        except KeyError:
-            raise UnknownPointError(name) from None
+        point, is_command, has_deadband = self._facts_of(name)
         if not has_deadband or is_command:
             raise ValueError(f"{name}: a {point.kind.value} point has no deadband")
         configured = self._points[name]
         if deadband is not None and deadband < 0:
             raise ValueError(f"{name}: deadband must be >= 0, got {deadband}")
         # the percentage deadband gives way to a loaded absolute one
-        effective = configured if deadband is None else dataclasses.replace(
-            configured, deadband=deadband, deadband_percent=0.0)
-        self._facts[name] = (effective, is_command, has_deadband)
+        if deadband is None:
+            self._loaded.pop(name, None)
+        else:
+            self._loaded[name] = dataclasses.replace(configured, deadband=deadband,
+                                                     deadband_percent=0.0)
 
     def deadband(self, name: str) -> float:
         """The absolute deadband in force for ``name``."""
-        return self._facts[name][0].deadband
+        return self._facts_of(name)[0].deadband
 
     # -- subscriptions ------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber, *, last: bool = False) -> Callable[[], None]:
@@ -165,10 +167,12 @@ class PointDatabase:
 
         ``device_time``: the time stamp comes from the device's own clock (an IEC 61850 ``t``,
         a DLMS capture time), not from ours, so a master's clock offset must not shift it."""
-        try:
-            point, is_command, has_deadband = self._facts[name]
-        except KeyError:
-            raise UnknownPointError(name) from None
+        point = self._points.get(name)
+        if point is None:
+            raise UnknownPointError(name)
+        if self._loaded:
+            point = self._loaded.get(name, point)
+        is_command, has_deadband = name in self._commands, name in self._deadbanded
         value, quality = _normalise(point, value, quality)
         new = PointValue(value, quality, timestamp, device_time)
         if self._held and name in self._held:
@@ -236,10 +240,12 @@ class PointDatabase:
         return new
 
     def _facts_of(self, name: str) -> tuple[Point, bool, bool]:
-        try:
-            return self._facts[name]
-        except KeyError:
-            raise UnknownPointError(name) from None
+        """(the point in force, is a command, has a deadband rule)."""
+        point = self._points.get(name)
+        if point is None:
+            raise UnknownPointError(name)
+        return (self._loaded.get(name, point), name in self._commands,
+                name in self._deadbanded)
 
     def set_quality(self, name: str, quality: Quality, *, timestamp: float) -> bool:
         """Keep the value, replace its quality (e.g. IV|NT when a device stops answering)."""
