@@ -46,6 +46,9 @@ def start_once(root: str, config: Path, tmp: Path, state: Path, gi: bool,
         if notify.ready_ns is None:
             raise RuntimeError(f"{root}: no READY=1 (exit {proc.poll()})")
         row["startup_s"] = (notify.ready_ns - t0) / 1e9
+        cpu = procstat.cpu_ns(proc.pid)  # CPU time to READY=1 (and a little after): less
+        if cpu is not None:  # sensitive than wall time to the load of a shared machine
+            row["cpu_s"] = cpu / 1e9
         row["rss_ready_mb"] = procstat.rss_mb(proc.pid)
         if gi:
             with Master(HOST, port) as m:

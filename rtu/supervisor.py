@@ -35,7 +35,6 @@ from rtu.components import (
 )
 from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, status_line
-from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_journal
 from rtu.health import HealthSource
 from rtu.iec.outstation import Outstation
 from rtu.iec.outstation.parameters import LoadedThreshold
@@ -63,6 +62,7 @@ from rtu.watchdog import Watchdog, watchdog_interval
 from rtu.web.service import open_web
 
 if TYPE_CHECKING:
+    from rtu.eventstore import JournalWriter
     from rtu.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -196,6 +196,8 @@ class Supervisor:
         (rtu/eventstore.py); where no journal can be had at all (the state directory or the
         path unusable, the file held by another process) the outstation runs without
         persistence, logs why and shows it (``journal_unavailable``)."""
+        from rtu.eventstore import EventStoreError, JournalWriter, journal_path, open_journal
+
         settings = config.journal
         try:
             path = journal_path(settings.path, state_directory(config.service.state_directory))
