@@ -62,25 +62,27 @@ def _overrides(args: argparse.Namespace, config: AppConfig) -> AppConfig:
     return config
 
 
-def _load_for_run(args: argparse.Namespace) -> tuple[AppConfig, AppConfig | None]:
-    """The configuration `rtu run` starts with, and the one to cache once READY (None: it
-    came from the cache, or is not cached). The cache (rtu/config/cache.py) skips reading
-    and checking the file when neither it nor the program changed since the last start."""
+def _load_for_run(args: argparse.Namespace) -> tuple[AppConfig, AppConfig | None, bool]:
+    """The configuration `rtu run` starts with, the one to cache once READY (None: not to
+    be cached), and whether it came from the cache. The cache (rtu/config/cache.py) skips
+    reading and checking the file when neither it nor the program changed since it was
+    written."""
     if not args.config:
-        return bench_config(), None
+        return bench_config(), None, False
     if getattr(args, "no_config_cache", False):
-        return load_config(args.config), None
+        return load_config(args.config), None, False
     from rtu.config.cache import load_cached
 
     config, hit = load_cached(args.config)
-    return config, None if hit else config
+    return config, None if hit else config, hit
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     refused: ConfigError | None = None
     to_cache: AppConfig | None = None
+    cached = False
     try:
-        read, to_cache = _load_for_run(args)
+        read, to_cache, cached = _load_for_run(args)
         config = _overrides(args, read)
     except ConfigError as exc:
         fallback = _last_good(args, exc)
@@ -96,6 +98,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     where = setup_logging(config.logging.level)
     log.debug("logging to %s", where)
+    if cached:
+        log.info("%s: unchanged since its validated copy was cached: started from the copy "
+                 "(rtu run --no-config-cache reads the file in full)", args.config)
     if refused is not None:
         for line in refused.errors:
             log.error("configuration refused: %s", line)
