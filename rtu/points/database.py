@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter
 
 from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind, PointValue, Quality
 
@@ -31,18 +32,28 @@ class UnknownPointError(KeyError):
     """No point of that name or IOA."""
 
 
+def _duplicate(points: tuple[Point, ...]) -> None:
+    """Raise ValueError naming the first point whose name or IOA an earlier one has."""
+    names: set[str] = set()
+    by_ioa: dict[int, str] = {}
+    for point in points:
+        if point.name in names:
+            raise ValueError(f"duplicate point name {point.name!r}")
+        if point.ioa in by_ioa:
+            raise ValueError(f"IOA {point.ioa} of {point.name!r} is already used by "
+                             f"{by_ioa[point.ioa]!r}")
+        names.add(point.name)
+        by_ioa[point.ioa] = point.name
+
+
 class PointDatabase:
     def __init__(self, points: Iterable[Point]) -> None:
-        self._points: dict[str, Point] = {}
-        self._by_ioa: dict[int, Point] = {}
-        for point in points:
-            if point.name in self._points:
-                raise ValueError(f"duplicate point name {point.name!r}")
-            if point.ioa in self._by_ioa:
-                other = self._by_ioa[point.ioa].name
-                raise ValueError(f"IOA {point.ioa} of {point.name!r} is already used by {other!r}")
-            self._points[point.name] = point
-            self._by_ioa[point.ioa] = point
+        listed = tuple(points)
+        # built in C; the point by point check below only runs to name a duplicate
+        self._points: dict[str, Point] = {p.name: p for p in listed}
+        self._by_ioa: dict[int, Point] = {p.ioa: p for p in listed}
+        if len(self._points) != len(listed) or len(self._by_ioa) != len(listed):
+            _duplicate(listed)
         self._current: dict[str, PointValue] = {n: p.initial_value() for n, p in self._points.items()}
         # the value last reported to subscribers: deadbands are measured from it
         self._reported: dict[str, PointValue] = dict(self._current)
@@ -62,9 +73,9 @@ class PointDatabase:
             n for n, p in self._points.items()
             if p.kind.is_analog or p.kind is PointKind.COUNTER)
         self._loaded: dict[str, Point] = {}
-        self._monitored = tuple(
-            sorted((p for p in self._points.values() if not p.kind.is_command), key=lambda p: p.ioa)
-        )
+        commands = self._commands
+        self._monitored = tuple(sorted((p for n, p in self._points.items() if n not in commands),
+                                       key=attrgetter("ioa")))
 
     # -- lookup -----------------------------------------------------------------------------
     def __len__(self) -> int:
