@@ -622,6 +622,39 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() finds it ($COLUMNS, else stdout's
+    terminal, else 80), without importing shutil (and the compression modules it loads)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout; argparse makes one of these for every argument it adds, and
+    the default one imports shutil each time to find the terminal's width."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _columns() - 2 if width is None else width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser with :class:`_Formatter` (its subcommands' parsers too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 class _VersionAction(argparse.Action):
     """``--version``: the installed version is looked up only when asked for (reading the
     distribution's metadata costs start-up time and memory)."""
@@ -638,7 +671,7 @@ class _VersionAction(argparse.Action):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rtu", description="IEC 60870-5-101/104 RTU outstation")
+    parser = _Parser(prog="rtu", description="IEC 60870-5-101/104 RTU outstation")
     parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the outstation (the bench profile without --config)")
