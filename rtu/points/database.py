@@ -55,8 +55,9 @@ class PointDatabase:
         if len(self._points) != len(listed) or len(self._by_ioa) != len(listed):
             _duplicate(listed)
         self._current: dict[str, PointValue] = {n: p.initial_value() for n, p in self._points.items()}
-        # the value last reported to subscribers: deadbands are measured from it
-        self._reported: dict[str, PointValue] = dict(self._current)
+        # the value last reported to subscribers, of the points with a deadband rule (filled
+        # below): deadbands are measured from it. Any other point reports every change of
+        # value or quality, so what it last reported equals its current value and quality.
         self._subscribers: list[Subscriber] = []
         self._last: set[Subscriber] = set()  # subscribed with last=True
         # point -> the origin its field changes are reported with meanwhile (attribute())
@@ -73,6 +74,7 @@ class PointDatabase:
             n for n, p in self._points.items()
             if p.kind.is_analog or p.kind is PointKind.COUNTER)
         self._loaded: dict[str, Point] = {}
+        self._reported: dict[str, PointValue] = {n: self._current[n] for n in self._deadbanded}
         commands = self._commands
         self._monitored = tuple(sorted((p for n, p in self._points.items() if n not in commands),
                                        key=attrgetter("ioa")))
@@ -197,10 +199,12 @@ class PointDatabase:
         self._current[name] = new
         if is_command:
             return False
-        last = self._reported[name]
+        reported = self._reported
+        last = reported.get(name, old)
         if not _reportable(point, has_deadband, last, new):
             return False
-        self._reported[name] = new
+        if name in reported:
+            reported[name] = new
         if origin is ChangeOrigin.FIELD and self._causes:
             causes = self._causes.get(name)
             if causes:
