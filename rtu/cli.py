@@ -132,9 +132,11 @@ async def _cache_when_ready(supervisor: Supervisor, config: AppConfig) -> None:
     """Write the validated configuration to the cache once READY=1 is out (off the start-up
     path; a failure is logged, never fatal)."""
     from rtu.config.cache import cache_after_ready, cache_directory
+    from rtu.supervisor import release_free_memory
 
     await supervisor.ready.wait()
     await asyncio.to_thread(cache_after_ready, config, cache_directory())
+    release_free_memory()
 
 
 def _last_good(args: argparse.Namespace, exc: ConfigError) -> AppConfig | None:

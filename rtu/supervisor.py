@@ -79,10 +79,11 @@ RESET_LINGER = 0.1  # seconds then left to the kernel to send it
 _TIMER_RECHECK = 1.0  # seconds: the periodic-data task looks at the outstation at least this often
 
 
-def _release_free_memory() -> None:
+def release_free_memory() -> None:
     """Give the C heap's free pages back to the system (glibc's malloc_trim): what start-up
     read and dropped (the configuration's text, the cache's octets) stays resident otherwise,
-    10 MiB or more with 100,000 points. A no-op on another C library."""
+    10 MiB or more with 100,000 points. Called at READY=1 and after the work that follows it
+    (the last-known-good copy, the configuration cache). A no-op on another C library."""
     import ctypes
 
     try:
@@ -326,7 +327,7 @@ class Supervisor:
                 await self._start_service()
                 notify("READY=1")
                 self.ready.set()
-                _release_free_memory()
+                release_free_memory()
                 self._keep_last_good()
                 log.info("outstation ready: %d points, common address %d (%s)", len(self.db),
                          self.config.station.common_address, self.config.source)
@@ -681,6 +682,7 @@ class Supervisor:
                 await asyncio.to_thread(save_last_good, config, directory)
             except OSError as exc:
                 log.error("cannot keep the configuration as the last-known-good: %s", exc)
+            release_free_memory()  # what comparing and copying the files took
 
         task = self._tg.create_task(keep(), name="keep last-known-good")
         self._service_tasks.append(task)
