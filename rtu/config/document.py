@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from rtu.components import Component, components
 from rtu.config.locate import key_lines, line_of
@@ -39,8 +39,6 @@ from rtu.health import HEALTH_PREFIX, health_source
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.config import POINTS, PointSources, parse_points
 from rtu.points.model import Point
-from rtu.servers.iec101 import Iec101Settings
-from rtu.servers.iec101_config import IEC101, parse_iec101
 from rtu.servers.iec104 import Iec104Settings
 from rtu.servers.iec104_config import IEC104, parse_iec104
 from rtu.soe import SOE, SoeConfig, parse_soe
@@ -61,6 +59,10 @@ from rtu.sources.simulated.config import (
     parse_simulation,
 )
 from rtu.web.settings import WEB, WebSettings, parse_web
+
+if TYPE_CHECKING:
+    # the 101 server and its serial link core are imported only with an [iec101] section
+    from rtu.servers.iec101 import Iec101Settings
 
 __all__ = [
     "DOCUMENT",
@@ -100,10 +102,20 @@ def _document(sections: list[Key], declared: bool) -> Table:
 POINTS_FILE: Final = string("points_file", "", doc="a CSV file holding the point list "
                              "(instead of [[points]]); relative to this file's directory")
 # the file, section by section
-_OWN_SECTIONS: Final = (STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS,
-                        GPIO, ADC, SERVICE, JOURNAL, WEB, SOE, POINTS_FILE)
-# the top level as the parser reads it: the registered sections by name
-_TOP_LEVEL: Final = _document(list(_OWN_SECTIONS), declared=False)
+def _own_sections(declared: bool) -> list[Key]:
+    """The sections this module reads, [iec101] by name only unless ``declared``."""
+    if declared:
+        from rtu.servers.iec101_config import IEC101
+
+        iec101 = IEC101
+    else:
+        iec101 = Key("iec101", ("object",))
+    return [STATION, IEC104, iec101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, GPIO, ADC,
+            SERVICE, JOURNAL, WEB, SOE, POINTS_FILE]
+
+
+# the top level as the parser reads it: the registered sections and [iec101] by name
+_TOP_LEVEL: Final = _document(_own_sections(declared=False), declared=False)
 
 
 DOCUMENT: Table  # declared here, built on first use by __getattr__ below
@@ -113,7 +125,7 @@ def __getattr__(name: str) -> Any:
     """``DOCUMENT``: the whole file's declaration, every registered section's included (for
     ``rtu config-schema``; built on first use, importing every component's config module)."""
     if name == "DOCUMENT":
-        document = globals()["DOCUMENT"] = _document(list(_OWN_SECTIONS), declared=True)
+        document = globals()["DOCUMENT"] = _document(_own_sections(declared=True), declared=True)
         return document
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 # what may feed a point or take a command besides a relay: what each component registers
@@ -252,7 +264,7 @@ def bench_config() -> AppConfig:
 
 def config_schema() -> str:
     """The JSON Schema (draft 2020-12) of the configuration file, as text."""
-    schema = json_schema(_document(list(_OWN_SECTIONS), declared=True), "RTU outstation configuration (rtu check validates more)")
+    schema = json_schema(_document(_own_sections(declared=True), declared=True), "RTU outstation configuration (rtu check validates more)")
     return json.dumps(schema, indent=2)
 
 
@@ -352,7 +364,11 @@ def _parse(p: Reader, data: object) -> AppConfig:
     doc = _TOP_LEVEL.open(p, data, "")
     station, field_sizes = parse_station(p, doc.get("station", MISSING))
     iec104 = parse_iec104(p, doc.get("iec104", MISSING))
-    iec101 = parse_iec101(p, doc.get("iec101", MISSING), field_sizes)
+    iec101: Iec101Settings | None = None
+    if "iec101" in doc:
+        from rtu.servers.iec101_config import parse_iec101
+
+        iec101 = parse_iec101(p, doc["iec101"], field_sizes)
     commands = parse_commands(p, doc.get("commands", MISSING))
     simulation = parse_simulation(p, doc.get("simulation", MISSING))
     logging_config = parse_logging(p, doc.get("logging", MISSING))

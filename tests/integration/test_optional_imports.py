@@ -86,7 +86,7 @@ try:
     load_config(sys.argv[1])
 except ConfigError as exc:
     print(json.dumps(exc.errors))
-import rtu.cli
+import rtu.cli, rtu.supervisor
 print(json.dumps(sorted(sys.modules)))
 """
 
@@ -108,6 +108,9 @@ def test_reading_a_file_imports_no_section_module_it_does_not_use(tmp_path: Path
     assert "rtu.config.document" in modules and "rtu.sources.relays.config" in modules
     assert sorted(m for m in modules if m.startswith(SECTION_MODULES)) == []
     assert "tomllib" in modules  # the file was read (no cache involved here)
+    # no [iec101]: neither the 101 server nor its link layer (the registry's line is light)
+    assert "rtu.servers.iec101_service" in modules
+    assert not {"rtu.servers.iec101", "rtu.servers.iec101_config", "rtu.iec.cs101.link"} & modules
 
 
 def test_a_section_or_a_point_naming_its_component_imports_its_module(tmp_path: Path) -> None:
