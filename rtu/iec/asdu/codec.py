@@ -11,7 +11,7 @@ SQ=1: one IOA, then the elements of the objects with consecutive IOAs.
 Pure functions only: no I/O, no clock. Per-type encoders and decoders are built once in
 tables indexed by type id, and every fixed layout uses a precompiled ``struct.Struct``. The
 element codecs live by family of types in :mod:`.codec_monitor`, :mod:`.codec_command` and
-:mod:`.codec_system` (the standard's parameter and file types are not implemented); constants,
+:mod:`.codec_system` (the file types, 120-127, in :mod:`.codec_file`, whole ASDUs); constants,
 errors, lookup tables and CP56Time2a in :mod:`.codec_base`. Import from this module.
 
 Decoding tolerates reserved bits that are set but rejects out-of-range time tag fields.
@@ -76,6 +76,12 @@ from rtu.iec.asdu.codec_command import (
     enc_setpoint_normalized,
     enc_setpoint_scaled,
     enc_single_command,
+)
+from rtu.iec.asdu.codec_file import (
+    FILE_TYPES,
+    decode_file_asdu,
+    encode_file_asdu,
+    file_element_size,
 )
 from rtu.iec.asdu.codec_monitor import (
     dec_bitstring,
@@ -421,6 +427,8 @@ def _codec_for(type_id: int) -> _TypeCodec:
 
 def object_size(type_id: TypeId, profile: AsduProfile) -> int:
     """Octets of one information object including its IOA, as sent with SQ=0."""
+    if type_id in FILE_TYPES:  # F_SG_NA_1: without its segment
+        return _layout_of(profile).ioa_size + file_element_size(type_id)
     return _layout_of(profile).ioa_size + _codec_for(type_id).size
 
 
@@ -436,6 +444,8 @@ def encode_asdu(asdu: Asdu, profile: AsduProfile) -> bytes:
         layout = _layout_of(profile)
     codec = _CODEC_BY_TYPE.get(asdu.type_id)
     if codec is None:
+        if asdu.type_id in FILE_TYPES:  # file transfer: rtu/iec/asdu/codec_file.py
+            return encode_file_asdu(asdu, profile)
         raise LocalProtocolError(f"type id {asdu.type_id!r} is not one this codec encodes")
     objects = asdu.objects
     count = len(objects)
@@ -611,6 +621,8 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
         type_byte, vsq, cot_octet, originator, common_address = fields
     codec = _CODECS[type_byte]
     if codec is None:
+        if type_byte in FILE_TYPES:
+            return decode_file_asdu(data, profile)
         raise UnknownTypeError(
             f"unknown type id {type_byte}", bytes(data), _header_from(layout, data)
         )
