@@ -57,6 +57,7 @@ from rtu.iec.outstation.events import (
     EventRecord,
     EventStreams,
 )
+from rtu.iec.outstation.files import FileService
 from rtu.iec.outstation.giplan import interrogation_pending
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
@@ -148,6 +149,7 @@ class Outstation:
         self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
+        self.files: FileService | None = None  # file transfer ([files], rtu/files.py), if any
         self.command_reason = ""  # why the command answered next was refused (for the audit)
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
@@ -619,12 +621,22 @@ class Outstation:
     def session_stopped(self, session: Session) -> None:
         """``session`` stopped data transfer or closed: its selections are released."""
         self._commands.release(session)
+        if self.files is not None:
+            self.files.release(session)
 
     def _command(self, session: Session, asdu: Asdu) -> None:
         self._commands.handle(session, asdu)
 
     def _parameter(self, session: Session, asdu: Asdu) -> None:
         self.parameters.handle(session, asdu)
+
+    def _file(self, session: Session, asdu: Asdu) -> None:
+        if self.files is None:  # no [files]: the types are not offered
+            session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
+            return
+        for answer in self.files.handle(session, session.name, asdu, self.clock.monotonic(),
+                                        session.profile):
+            session.respond(answer)
 
 
 def _queues_behind(running: Interrogation, asdu: Asdu) -> bool:
@@ -648,4 +660,5 @@ HANDLERS: dict[TypeId, _Handler] = {
     **{t: Outstation._command for t in COMMAND_KINDS},
     **{t: Outstation._parameter for t in (TypeId.P_ME_NA_1, TypeId.P_ME_NB_1, TypeId.P_ME_NC_1,
                                           TypeId.P_AC_NA_1)},
+    **{t: Outstation._file for t in TypeId if TypeId.F_FR_NA_1 <= t <= TypeId.F_SC_NB_1},
 }
