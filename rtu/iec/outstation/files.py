@@ -420,17 +420,27 @@ class FileTransfer:
 
 
 
+def utc_time(tag: Cp56Time2a) -> float | None:
+    """POSIX seconds of a master's UTC time tag; None for an impossible date."""
+    try:
+        return tag.to_timestamp()
+    except ValueError:
+        return None
+
+
 class FileService:
     """The file transfers of every session of an outstation (one each), and their counters."""
 
     def __init__(self, store: FileStore, settings: FileSettings,
-                 time_tag: Callable[[float], Cp56Time2a],
-                 to_time: Callable[[Cp56Time2a], float | None]) -> None:
+                 time_tag: Callable[[float], Cp56Time2a] = Cp56Time2a.from_timestamp,
+                 to_time: Callable[[Cp56Time2a], float | None] = utc_time) -> None:
+        """``time_tag`` and ``to_time`` (UTC by default): the outstation sets its own
+        (station time zone and clock validity) in :meth:`Outstation.attach_files`."""
         self.store = store
         self.settings = settings
         self.counters = FileCounters()
-        self._time_tag = time_tag
-        self._to_time = to_time
+        self.time_tag = time_tag
+        self.to_time = to_time
         self._transfers: dict[object, FileTransfer] = {}
 
     def handle(self, session: object, name: str, asdu: Asdu, now: float,
@@ -438,8 +448,8 @@ class FileService:
         """The answers to the file ASDU ``asdu`` from ``session`` (called ``name``)."""
         transfer = self._transfers.get(session)
         if transfer is None:
-            transfer = FileTransfer(self.store, self.settings, self.counters, self._time_tag,
-                                    self._to_time, name)
+            transfer = FileTransfer(self.store, self.settings, self.counters, self.time_tag,
+                                    self.to_time, name)
             self._transfers[session] = transfer
         return transfer.handle(asdu, now, profile)
 

@@ -630,6 +630,20 @@ class Outstation:
     def _parameter(self, session: Session, asdu: Asdu) -> None:
         self.parameters.handle(session, asdu)
 
+    def attach_files(self, service: FileService) -> None:
+        """Serve file transfer (types 120-127) from ``service``, with station time tags."""
+        zone = self.zone
+
+        def to_time(tag: Cp56Time2a) -> float | None:
+            try:
+                return tag.to_timestamp(zone())
+            except ValueError:
+                return None
+
+        service.time_tag = self.time_tag
+        service.to_time = to_time
+        self.files = service
+
     def _file(self, session: Session, asdu: Asdu) -> None:
         if self.files is None:  # no [files]: the types are not offered
             session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))

@@ -78,8 +78,7 @@ class MemoryStore:
 def rig(store: MemoryStore, profile: AsduProfile | None = None, **settings: object) -> Rig:
     r = Rig(profile) if profile is not None else Rig()
     o = r.outstation
-    o.files = FileService(store, FileSettings(**settings),  # type: ignore[arg-type]
-                          lambda t: o.time_tag(t), lambda tag: tag.to_timestamp())
+    o.attach_files(FileService(store, FileSettings(**settings)))  # type: ignore[arg-type]
     r.session.activate()
     r.drain()
     return r
