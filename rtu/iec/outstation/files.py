@@ -196,9 +196,9 @@ class FileTransfer:
         """Drop a transfer the master has left for ``timeout`` seconds; True if one was."""
         if self.transfer is None or now - self.transfer.last_activity < self.settings.timeout:
             return False
-        log.warning("%s: file transfer of %s (NOF %d) dropped: no answer from the master for"
-                    " %.0f s (%s)", self.name, self.transfer.name, self.transfer.nof,
-                    self.settings.timeout, self.state.value)
+        log.warning("%s: file transfer of %s dropped: no answer from the master for %.0f s"
+                    " (%s)", self.name, self.transfer.name, self.settings.timeout,
+                    self.state.value)
         self.counters.timeouts += 1
         self._end()
         return True
@@ -268,6 +268,8 @@ class FileTransfer:
                    for i, f in enumerate(files)]
         per_asdu = min(127, (profile.max_asdu_length - profile.header_length)
                        // object_size(TypeId.F_DR_TA_1, profile))
+        if per_asdu < 1:  # a link whose ASDUs are too short for one entry
+            return [asdu.reply(Cot.REQUEST, negative=True)]
         return [self._answer(asdu, TypeId.F_DR_TA_1, *entries[i:i + per_asdu], cot=Cot.REQUEST)
                 for i in range(0, len(entries), per_asdu)]
 
@@ -289,17 +291,16 @@ class FileTransfer:
                                   split_sections(len(content), self.settings.section_size),
                                   last_activity=now)
         self.state = State.SELECTED
-        log.info("%s: file %s (NOF %d, %d octets) selected", self.name, name, nof, len(content))
+        log.info("%s: %s (%d octets) selected", self.name, name, len(content))
         return [self._answer(request, TypeId.F_FR_NA_1, FileReady(ioa, nof, len(content)))]
 
     def _select(self, asdu: Asdu, obj: FileCall, now: float) -> list[Asdu]:
-        name = next((f.name for f in self.store.directory() if f.nof == obj.nof), "")
         try:
-            content: bytes | None = self.store.read(obj.nof) if name else None
-            why = "no such file"
+            content: bytes | None = self.store.read(obj.nof)
+            why = ""
         except FileUnavailable as exc:
             content, why = None, str(exc)
-        return self._ready(asdu, obj.nof, name, content, why, now)
+        return self._ready(asdu, obj.nof, f"NOF {obj.nof}", content, why, now)
 
     def _query_log(self, asdu: Asdu, obj: QueryLog, now: float) -> list[Asdu]:
         start, stop = self.to_time(obj.start), self.to_time(obj.stop)
@@ -311,7 +312,7 @@ class FileTransfer:
                 content, why = self.store.log_range(start, stop), ""
             except FileUnavailable as exc:
                 why = str(exc)
-        return self._ready(asdu, obj.nof, "sequence-of-events log (query)", content, why, now)
+        return self._ready(asdu, obj.nof, f"the log query NOF {obj.nof}", content, why, now)
 
     def _section_ready(self, transfer: _Transfer) -> Asdu:
         length = transfer.sections[transfer.section - 1][1]
@@ -408,8 +409,8 @@ class FileTransfer:
         if self.state is State.FILE_SENT and obj.afq in (AFQ_FILE_OK, AFQ_FILE_BAD):
             if obj.afq == AFQ_FILE_OK:
                 self.counters.completed += 1
-                log.info("%s: file %s (NOF %d, %d octets) transferred", self.name,
-                         transfer.name, transfer.nof, len(transfer.content))
+                log.info("%s: %s (%d octets) transferred", self.name, transfer.name,
+                         len(transfer.content))
             else:
                 self.counters.failed += 1
                 log.warning("%s: file NOF %d acknowledged negatively (error %d)", self.name,

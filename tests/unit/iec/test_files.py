@@ -400,3 +400,12 @@ def test_random_file_asdus_never_raise_and_every_answer_encodes() -> None:
             assert answer.negative or answer.cot in (FT, Cot.REQUEST)
             answered += 1
     assert answered > 1000
+
+
+def test_a_link_too_short_for_a_directory_entry_refuses_the_directory_but_sends_files() -> None:
+    profile = AsduProfile(cot_size=2, ca_size=2, ioa_size=3, max_asdu_length=21)  # the least
+    content = b"0123456789" * 5
+    r = rig(MemoryStore({3: ("a", content)}), profile)
+    out = ask(r, F.F_SC_NA_1, FileCall(0, 0, 0, 0), Cot.REQUEST)
+    assert [(a.type_id, a.negative) for a in out] == [(F.F_SC_NA_1, True)]
+    assert Master(r).fetch(3) == content  # in segments of 8 octets
