@@ -30,7 +30,14 @@ from tests.integration.peers import (
     free_tcp_port,
     tshark_decode_104,
 )
-from tests.integration.serial_peers import REQUEST_CLASS_1, REQUEST_LINK_STATUS, Ft12Master
+from tests.integration.serial_peers import (
+    REQUEST_CLASS_1,
+    REQUEST_LINK_STATUS,
+    Ft12Master,
+    malformed,
+    tshark_decode_101,
+    write_rtac_pcap,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -215,3 +222,12 @@ def test_a_file_transfer_over_101_as_class_1_data(pty_pair: tuple[int, str],
         nof = next(n for n, lof, _ in entries if lof == 1500)
         assert master.fetch(nof, corrupt_section=1) == DISTURBANCE[:1500]
         assert master.negative_acks == 1
+    packets = tshark_decode_101(write_rtac_pcap(m.records, tmp_path / "files101.pcap"))
+    assert len(packets) == len(m.records) and not malformed(packets)
+    decoded = set()
+    for packet in packets:
+        layers = packet.get("iec60870_asdu", [])
+        for layer in layers if isinstance(layers, list) else [layers]:
+            decoded.add((int(layer["iec60870_asdu.typeid"]), int(layer["iec60870_asdu.causetx"])))
+    assert {(F_SC, COT_REQUEST), (F_DR, COT_REQUEST), (F_FR, COT_FILE), (F_SR, COT_FILE),
+            (F_SG, COT_FILE), (F_LS, COT_FILE), (F_AF, COT_FILE)} <= decoded
