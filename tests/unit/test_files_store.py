@@ -157,3 +157,13 @@ def test_the_supervisor_hands_the_files_to_the_outstation(tmp_path: Path) -> Non
     assert sup.outstation.files is not None
     assert sup.outstation.files.settings.max_file_size == 1 << 20
     assert Supervisor(parse_config(STATION, "site.toml")).outstation.files is None
+
+
+def test_rtu_status_counts_the_transfers(tmp_path: Path) -> None:
+    from rtu.control import status_snapshot
+
+    cfg = parse_config({**STATION, "files": {"directory": str(tmp_path)}}, "site.toml")
+    assert status_snapshot(Supervisor(cfg))["files"] == {
+        "completed": 0, "failed": 0, "resent_sections": 0, "timeouts": 0, "refused": 0,
+        "active": 0}
+    assert status_snapshot(Supervisor(parse_config(STATION, "site.toml")))["files"] is None
