@@ -167,3 +167,11 @@ def test_rtu_status_counts_the_transfers(tmp_path: Path) -> None:
         "completed": 0, "failed": 0, "resent_sections": 0, "timeouts": 0, "refused": 0,
         "active": 0}
     assert status_snapshot(Supervisor(parse_config(STATION, "site.toml")))["files"] is None
+
+
+def test_an_ioa_the_field_sizes_cannot_carry_is_logged(tmp_path: Path,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    cfg = parse_config({"station": {"common_address": 1, "ioa_size": 1},
+                        "files": {"ioa": 300}}, "site.toml")
+    Supervisor(cfg)
+    assert "[files] ioa 300 does not fit station.ioa_size 1" in caplog.text
