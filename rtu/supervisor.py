@@ -121,7 +121,7 @@ class Supervisor:
                                          if isinstance(o, CounterReset)),
                                      on_parameters=self._save_parameters)
         self._restore_parameters()
-        # file transfer (types 120-127): the files a component offers ([files], rtu/files.py)
+        # file transfer (types 120-127): the files a component offers ([files], rtu/files/)
         for offered in self.field.provided:
             if isinstance(offered, FileService):
                 self.outstation.attach_files(offered)

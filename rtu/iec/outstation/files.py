@@ -1,4 +1,4 @@
-"""File transfer in the monitor direction (IEC 60870-5-101 clause 7.4.11 / 104 clause 8.4): the
+"""File transfer in the monitor direction (the file transfer procedure of IEC 60870-5-101/104): the
 outstation serves its directory and sends files to a master, one transfer per session.
 
 The sequence (master left, outstation right; every file ASDU with COT 13 but the directory)::
@@ -29,7 +29,7 @@ time, and at most ``max_file_size`` octets; at most 255 sections (a section grow
 a transfer without a file ASDU from the master for ``timeout`` seconds is dropped (checked with
 the monotonic time passed in, at the next file ASDU or by :meth:`FileTransfer.expire`).
 
-Sans-I/O: the files come from a :class:`FileStore` the driver injects (rtu/files.py); nothing
+Sans-I/O: the files come from a :class:`FileStore` the driver injects (rtu/files/); nothing
 here reads a clock, a file or a socket.
 """
 
@@ -107,7 +107,7 @@ class FileUnavailable(Exception):
 
 
 class FileStore(Protocol):
-    """Where files come from (rtu/files.py; tests use an in-memory one)."""
+    """Where files come from (rtu/files/; tests use an in-memory one)."""
 
     def directory(self) -> Sequence[StoredFile]: ...
 
@@ -123,7 +123,7 @@ class FileStore(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class FileSettings:
-    """[files]: what bounds a transfer (rtu/files.py reads them)."""
+    """[files]: what bounds a transfer (rtu/files/ reads them)."""
 
     ioa: int = 0  # the IOA the files are addressed with (with their NOF)
     max_file_size: int = 1 << 20

@@ -149,7 +149,7 @@ class Outstation:
         self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
-        self.files: FileService | None = None  # file transfer ([files], rtu/files.py), if any
+        self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
         self.command_reason = ""  # why the command answered next was refused (for the audit)
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
