@@ -1,5 +1,5 @@
-"""File transfer in the monitor direction (the file transfer procedure of IEC 60870-5-101/104): the
-outstation serves its directory and sends files to a master, one transfer per session.
+"""File transfer in the monitor direction (IEC 60870-5-101/104 types 120-127): the outstation
+serves its directory and sends files to a master, one transfer per session.
 
 The sequence (master left, outstation right; every file ASDU with COT 13 but the directory)::
 
