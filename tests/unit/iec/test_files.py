@@ -247,7 +247,7 @@ def test_a_file_over_max_file_size_is_refused_at_select() -> None:
 def test_a_file_that_vanished_between_directory_and_select_is_refused() -> None:
     store = MemoryStore({3: ("a", b"abc")})
     r = rig(store)
-    store.read = lambda nof: (_ for _ in ()).throw(FileUnavailable("deleted"))  # type: ignore[method-assign]
+    del store.files[3]  # deleted after the directory was read
     fr = ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_SELECT_FILE))[0].objects[0]
     assert isinstance(fr, FileReady) and fr.negative
 
