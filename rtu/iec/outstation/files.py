@@ -27,7 +27,8 @@ Bounds: one transfer per session (a new select replaces it); the file is read on
 time, and at most ``max_file_size`` octets; at most 255 sections (a section grows past
 ``section_size`` for larger files), so a call section queues at most one section's segments;
 a transfer without a file ASDU from the master for ``timeout`` seconds is dropped (checked with
-the monotonic time passed in, at the next file ASDU or by :meth:`FileTransfer.expire`).
+the monotonic time passed in: at the next file ASDU, and by :meth:`FileService.expire`, which
+the outstation's ``on_timer`` calls; the supervisor calls that at least once a second).
 
 Sans-I/O: the files come from a :class:`FileStore` the driver injects (rtu/files/); nothing
 here reads a clock, a file or a socket.

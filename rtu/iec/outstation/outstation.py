@@ -231,7 +231,10 @@ class Outstation:
         return None if self._cyclic is None else self._cyclic.next_deadline()
 
     def on_timer(self, now: float) -> None:
-        """Queue the periodic and background data due at ``now`` to every active session."""
+        """Queue the periodic and background data due at ``now`` to every active session
+        (and drop file transfers their master left: the driver calls this once a second)."""
+        if self.files is not None:
+            self.files.expire(now)
         if self._cyclic is None:
             return
         for cot, points in self._cyclic.due(now):

@@ -409,3 +409,15 @@ def test_a_link_too_short_for_a_directory_entry_refuses_the_directory_but_sends_
     out = ask(r, F.F_SC_NA_1, FileCall(0, 0, 0, 0), Cot.REQUEST)
     assert [(a.type_id, a.negative) for a in out] == [(F.F_SC_NA_1, True)]
     assert Master(r).fetch(3) == content  # in segments of 8 octets
+
+
+def test_the_outstation_timer_drops_a_transfer_left_by_its_master() -> None:
+    r = rig(MemoryStore({3: ("a", b"abc")}), timeout=30.0)
+    ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_SELECT_FILE))
+    files = r.outstation.files
+    assert files is not None and files.status()["active"] == 1
+    r.outstation.on_timer(r.clock.mono + 29)
+    assert files.status()["active"] == 1
+    r.outstation.on_timer(r.clock.mono + 30)
+    assert files.status()["active"] == 0 and files.counters.timeouts == 1
+    assert r.drain() == []  # nothing is sent for it
