@@ -353,10 +353,8 @@ def _controls(p: Reader, value: object, path: str, points: dict[str, Point],
             p.expected(f"{at}.object", _OBJECT_EXPECTED, object_value)
         else:
             obj = object_value
-        if point is None or obj is None:
-            continue
         scale, offset = (CONTROL.key(key).read(p, tbl, at) for key in ("scale", "offset"))
-        if scale is None or offset is None:
+        if point is None or obj is None or scale is None or offset is None:
             continue
         kind = points[point].kind
         if kind in BINARY_CONTROL_KINDS and ("scale" in tbl or "offset" in tbl):
