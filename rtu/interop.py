@@ -32,7 +32,14 @@ from rtu.iec.outstation.cyclic import cyclic_period
 from rtu.iec.outstation.outstation import ORIGIN_COT
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction, OutstationConfig
 from rtu.points.model import ChangeOrigin, Point, PointKind
+from rtu.sources.iec61850.config import IEC61850
 from rtu.sources.simulated.config import SIM_SOURCE
+from rtu.sources.switchgear.config import (
+    SWITCHGEAR,
+    BreakerConfig,
+    SwitchgearConfig,
+    TapChangerConfig,
+)
 
 # The causes each control-direction handler answers with (positive and negative confirmations
 # of the same cause; 44-47 mirror what cannot be served). Checked against the outstation.
@@ -206,6 +213,8 @@ def sections(config: AppConfig) -> list[Section]:
          + (" (required on some points)" if select_required else "")
          + f"; select timeout {station.select_timeout:g} s; "
          + command_age_text(station) + "; QU: short/long pulse, persistent"),
+        ("negative ACT_TERM (an extension of the standard's P/N use that many masters accept)",
+         negative_termination_text(config)),
         ("transmission of integrated totals", "mode C: freeze (FRZ 1, without reset) and read "
          "(FRZ 0) by counter interrogation C_CI_NA_1, general" + (", groups " + ", ".join(
              map(str, counter_groups)) if counter_groups else "")
@@ -288,6 +297,45 @@ def command_age_text(station: OutstationConfig) -> str:
     return (f"maximum command age (C_xx_TA_1, select and execute): {station.max_command_age:g} s "
             f"against station time, either way; an older, future or IV-tagged command is not "
             f"executed ({answer}); {unsynchronised}")
+
+
+def negative_termination_text(config: AppConfig) -> str:
+    """Which commands may end with a negative ACT_TERM (after a positive ACT_CON), and why: the
+    standard's P/N bit confirms or refuses an activation; a negative termination is an
+    extension. Where it is configurable (switchgear's ``negative_termination``) the list says
+    for which points it is on and off."""
+    commands = [p for p in config.points if p.kind.is_command]
+    relay_names = {r.name for r in config.relays}
+    switchgear = config.section(SWITCHGEAR)
+    devices: list[BreakerConfig | TapChangerConfig] = (
+        [*switchgear.breakers, *switchgear.tap_changers]
+        if isinstance(switchgear, SwitchgearConfig) else [])
+    parts = []
+    on = [d.command for d in devices if d.negative_termination]
+    off = [d.command for d in devices if not d.negative_termination]
+    if devices:
+        answers = []
+        if on:
+            answers.append(f"negative for {', '.join(on)}")
+        if off:
+            answers.append(f"positive for {', '.join(off)} (negative_termination = false: "
+                           "the position tells)")
+        parts.append("end state (breaker) or step (tap changer) not reached within its "
+                     "supervision time: " + "; ".join(answers))
+    relays = [p.name for p in commands if p.target in relay_names]
+    if relays:
+        parts.append("a relay output that does not execute (driver fault, local control, "
+                     "feedback input not confirming in time): negative for " + ", ".join(relays))
+    coils = [d.command for d in devices]
+    if coils:
+        parts.append("a coil driver fault: negative for " + ", ".join(coils))
+    forwarded = [p.name for p in commands if p.target == IEC61850]
+    if forwarded:
+        parts.append("a negative or missing CommandTermination of an IEC 61850 control "
+                     "(enhanced security): negative for " + ", ".join(forwarded))
+    if not parts:
+        return "never (no command here ends with a negative ACT_TERM)"
+    return "; ".join(parts) + ("; every other refusal or failure is a negative ACT_CON")
 
 
 def _clock_text(station: OutstationConfig) -> str:

@@ -245,3 +245,40 @@ def test_the_maximum_command_age_is_stated() -> None:
     assert "(not answered); not checked while our clock is not synchronised" in text
     off = dataclasses.replace(config.station, max_command_age=0.0)
     assert "not checked (max_command_age 0)" in render(dataclasses.replace(config, station=off))
+
+
+def test_the_negative_act_term_extension_is_listed_with_its_points() -> None:
+    """Issue 18: a negative ACT_TERM extends the standard's P/N use; the list says whether it
+    is on, and for which points (switchgear's negative_termination, per device)."""
+    from rtu.config import parse_config
+    from rtu.interop import negative_termination_text
+
+    config = bench_config()
+    row = ("| negative ACT_TERM (an extension of the standard's P/N use that many masters "
+           "accept) | end state (breaker) or step (tap changer) not reached within its "
+           "supervision time: negative for cb1_cmd, tap1_cmd; ")
+    assert row in render(config, "md")
+    section = config.section("switchgear")
+    off = dataclasses.replace(section, breakers=tuple(  # type: ignore[type-var]
+        dataclasses.replace(b, negative_termination=False)
+        for b in section.breakers))  # type: ignore[attr-defined]
+    text = negative_termination_text(dataclasses.replace(
+        config, sections={**config.sections, "switchgear": off}))
+    assert ("supervision time: negative for tap1_cmd; positive for cb1_cmd "
+            "(negative_termination = false: the position tells)") in text
+    assert "a coil driver fault: negative for cb1_cmd, tap1_cmd" in text  # whatever the option
+    assert "feedback input not confirming in time): negative for relay1_cmd," in text
+    # an IEC 61850 control: its device's CommandTermination; nothing else here is negative
+    gateway = parse_config({
+        "iec104": {"enabled": False},
+        "points": [{"name": "cmd", "ioa": 1, "kind": "double_command", "target": "iec61850"},
+                   {"name": "ia", "ioa": 2, "kind": "float", "source": "sim"}],
+        "iec61850": {"devices": [{"name": "bay", "host": "127.0.0.1", "controls": [
+            {"point": "cmd", "object": "LD0/CSWI1.Pos"}]}]}}, "t.toml")
+    assert negative_termination_text(gateway) == (
+        "a negative or missing CommandTermination of an IEC 61850 control (enhanced security): "
+        "negative for cmd; every other refusal or failure is a negative ACT_CON")
+    plain = parse_config({"iec104": {"enabled": False}, "points": [
+        {"name": "ia", "ioa": 2, "kind": "float", "source": "sim"}]}, "t.toml")
+    assert negative_termination_text(plain) == (
+        "never (no command here ends with a negative ACT_TERM)")
