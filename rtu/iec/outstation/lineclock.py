@@ -83,6 +83,8 @@ class LineClock:
         self.announcements = 0  # sent since start-up (shown by tests and status)
         self._pending: deque[Asdu] = deque()
         self.delay_ms: int | None = None  # loaded by C_CD_NA_1 COT 3, for the next C_CS
+        self._delay_for: ClockSyncCommand | None = None  # the C_CS it was last applied to
+        self._delay_used = 0.0
 
     # -- CP24 hour announcements ---------------------------------------------------------
     def restart(self) -> None:
@@ -165,7 +167,12 @@ class LineClock:
 
         return confirmation
 
-    def take_delay(self) -> float:
-        """Seconds to add to the time of the C_CS_NA_1 being handled (the delay loaded, once)."""
+    def take_delay(self, command: ClockSyncCommand) -> float:
+        """Seconds to add to the time of ``command``, the C_CS_NA_1 being handled: the delay
+        loaded, used once (a broadcast one is handled once per station: each gets it)."""
+        if command is self._delay_for:
+            return self._delay_used
         delay, self.delay_ms = self.delay_ms, None
-        return 0.0 if delay is None else delay / 1000.0
+        self._delay_for = command
+        self._delay_used = 0.0 if delay is None else delay / 1000.0
+        return self._delay_used

@@ -555,7 +555,7 @@ class Outstation:
         except ValueError:
             master_time = None
         if session.line_clock is not None and master_time is not None:
-            master_time += session.line_clock.take_delay()  # 101: the delay loaded by C_CD
+            master_time += session.line_clock.take_delay(obj)  # 101: the delay loaded by C_CD
         if master_time is None or obj.time.invalid:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return

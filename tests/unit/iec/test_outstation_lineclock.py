@@ -205,3 +205,12 @@ def test_104_has_no_delay_acquisition() -> None:
     rig.drain()
     rig.send(act(C_CD, DelayAcquisitionCommand(0, 100)))
     assert summary(rig.drain()) == [(C_CD, Cot.UNKNOWN_TYPE_ID, True)]
+
+
+def test_a_broadcast_clock_synchronisation_gives_every_station_the_delay() -> None:
+    clock = LineClock(lambda: Cp56Time2a.from_timestamp(T0), lambda: 0.0, (1, 2), cp24=True)
+    clock.acquisition(Asdu(C_CD, Cot.SPONTANEOUS, 1, (DelayAcquisitionCommand(0, 300),)))
+    command = ClockSyncCommand(0, Cp56Time2a.from_timestamp(T0))
+    assert clock.take_delay(command) == 0.3
+    assert clock.take_delay(command) == 0.3  # the same command, handled for station 2
+    assert clock.take_delay(ClockSyncCommand(0, Cp56Time2a.from_timestamp(T0))) == 0.0
