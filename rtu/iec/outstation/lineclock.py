@@ -52,11 +52,13 @@ RECHECK: Final = 60.0  # seconds: the longest wait between two looks at station 
 CP16_MAX: Final = 59_999  # milliseconds a CP16Time2a holds
 _MS_PER_MINUTE: Final = 60_000
 _MINUTES_PER_HOUR: Final = 60
-HourKey = tuple[int, int, int, int]  # year, month, day, hour of a CP56Time2a
+# year, month, day, hour and SU of a CP56Time2a: local time repeats an hour in autumn, with SU
+# set the first time only, and that is a change of the hour too
+HourKey = tuple[int, int, int, int, bool]
 
 
 def hour_of(t: Cp56Time2a) -> HourKey:
-    return (t.year, t.month, t.day, t.hour)
+    return (t.year, t.month, t.day, t.hour, t.summer_time)
 
 
 def _event_hour(record: EventRecord) -> HourKey | None:

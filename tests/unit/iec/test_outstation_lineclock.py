@@ -214,3 +214,15 @@ def test_a_broadcast_clock_synchronisation_gives_every_station_the_delay() -> No
     assert clock.take_delay(command) == 0.3
     assert clock.take_delay(command) == 0.3  # the same command, handled for station 2
     assert clock.take_delay(ClockSyncCommand(0, Cp56Time2a.from_timestamp(T0))) == 0.0
+
+
+def test_the_repeated_local_hour_of_autumn_is_announced_too() -> None:
+    summer = Cp56Time2a(0, 59, 2, 27, 10, 24, summer_time=True)  # 02:59 CEST
+    winter = Cp56Time2a(0, 0, 2, 27, 10, 24)  # 02:00 CET, an hour later
+    now = [summer]
+    clock = LineClock(lambda: now[0], lambda: 0.0, (1,), cp24=True)
+    assert clock.announcement(None) is not None
+    assert clock.announcement(None) is None
+    now[0] = winter
+    announced = clock.announcement(None)
+    assert announced is not None and announced.objects[0] == ClockSyncCommand(0, winter)
