@@ -26,7 +26,14 @@ from typing import Final
 
 from rtu.config import AppConfig
 from rtu.iec.asdu.codec import PROFILE_104
-from rtu.iec.asdu.types import Cot, TypeId, counter_cot, interrogation_cot
+from rtu.iec.asdu.types import (
+    CP24_EQUIVALENT,
+    TYPES_101_ONLY,
+    Cot,
+    TypeId,
+    counter_cot,
+    interrogation_cot,
+)
 from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
 from rtu.iec.outstation.cyclic import cyclic_period
 from rtu.iec.outstation.outstation import ORIGIN_COT
@@ -52,6 +59,7 @@ ANSWER_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
     TypeId.C_TS_NA_1: (Cot.ACTIVATION_CON,),
     TypeId.C_TS_TA_1: (Cot.ACTIVATION_CON,),
     TypeId.C_RP_NA_1: (Cot.ACTIVATION_CON,),
+    TypeId.C_CD_NA_1: (Cot.ACTIVATION_CON,),  # 101 only; a loaded delay (3) is not answered
     # parameter loading: a threshold is loaded (6 -> 7); P_AC_NA_1 also deactivates (8 -> 9)
     TypeId.P_ME_NA_1: (Cot.ACTIVATION_CON,),
     TypeId.P_ME_NB_1: (Cot.ACTIVATION_CON,),
@@ -63,6 +71,7 @@ ANSWER_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
 REQUEST_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
     TypeId.C_IC_NA_1: (Cot.ACTIVATION, Cot.DEACTIVATION),
     TypeId.C_RD_NA_1: (Cot.REQUEST,),
+    TypeId.C_CD_NA_1: (Cot.SPONTANEOUS, Cot.ACTIVATION),  # 3: the delay, 6: acquisition
     TypeId.P_AC_NA_1: (Cot.ACTIVATION, Cot.DEACTIVATION),
     **{t: (Cot.ACTIVATION, Cot.DEACTIVATION) for t in COMMAND_KINDS},
 }
@@ -122,7 +131,22 @@ def control_types(config: AppConfig) -> list[TypeId]:
     system command, and the commands of the command kinds it has points of."""
     kinds = {p.kind for p in config.points if p.kind.is_command}
     return sorted(t for t in HANDLERS
-                  if t not in COMMAND_KINDS or COMMAND_KINDS[t] in kinds)
+                  if (t not in COMMAND_KINDS or COMMAND_KINDS[t] in kinds)
+                  and (t not in TYPES_101_ONLY or config.iec101 is not None))
+
+
+def cp24_rows(config: AppConfig, monitor: dict[TypeId, set[Cot]]) -> list[tuple[str, str]]:
+    """A 101 line with time_tag = "cp24": the CP24Time2a types its events go out as, and the
+    spontaneous clock synchronisation at each change of the hour."""
+    i101 = config.iec101
+    if i101 is None or i101.time_tag != "cp24":
+        return []
+    rows = [(f"{int(CP24_EQUIVALENT[t])} {CP24_EQUIVALENT[t].name} (101; {t.name} on 104)",
+             _cots(c)) for t, c in sorted(monitor.items()) if t in CP24_EQUIVALENT]
+    rows.append((f"{int(TypeId.C_CS_NA_1)} C_CS_NA_1 (101)",
+                 ("3 SPONTANEOUS: the full time at each change of the hour and when the link "
+                  "comes up (CP24 hour reference)")))
+    return rows
 
 
 def sections(config: AppConfig) -> list[Section]:
@@ -181,7 +205,8 @@ def sections(config: AppConfig) -> list[Section]:
     monitor = monitor_causes(config)
     out.append(Section("Process and system information in monitor direction",
                        ("type", "causes of transmission"),
-                       tuple((f"{int(t)} {t.name}", _cots(c)) for t, c in sorted(monitor.items()))))
+                       tuple((f"{int(t)} {t.name}", _cots(c)) for t, c in sorted(monitor.items()))
+                       + tuple(cp24_rows(config, monitor))))
     control = control_types(config)
     out.append(Section("Control and system information in control direction",
                        ("type", "causes received", "causes answered"),
@@ -205,7 +230,9 @@ def sections(config: AppConfig) -> list[Section]:
                                     "remote initialisation: no")),
         ("cyclic data transmission", _cyclic_text(config)),
         ("read procedure", "yes (C_RD_NA_1 on any monitored point)"),
-        ("spontaneous transmission", "yes, with CP56Time2a time tags"),
+        ("spontaneous transmission", "yes, with CP56Time2a time tags"
+         + ("; on 101 CP24Time2a (types 2-19, time_tag = cp24)"
+            if i101 is not None and i101.time_tag == "cp24" else "")),
         ("general interrogation", "station (QOI 20) and groups "
          + (", ".join(map(str, groups)) if groups else "1-16 (none configured)")),
         ("clock synchronisation", _clock_text(station)),
@@ -233,7 +260,10 @@ def sections(config: AppConfig) -> list[Section]:
                                   "configured deadband applies")),
         ("test procedure", "yes (C_TS_NA_1, C_TS_TA_1)"),
         ("file transfer", "no"),
-        ("acquisition of transmission delay", "no"),
+        ("acquisition of transmission delay", "101: C_CD_NA_1 activation answered with the send "
+         "time plus the time spent in the outstation; a delay sent spontaneously (3) is added "
+         "to the next clock synchronisation on that line; 104: no (44)"
+         if i101 is not None else "no"),
         ("reset process", ("C_RP_NA_1: QRP 1 (general reset: the service restarts), QRP 2 "
                            "(reset of the time-tagged event buffer)")),
     ]

@@ -21,6 +21,7 @@ from rtu.iec.asdu.objects import (
     ClockSyncCommand,
     CounterInterrogationCommand,
     Cp56Time2a,
+    DelayAcquisitionCommand,
     DoubleCommand,
     InformationObject,
     InterrogationCommand,
@@ -95,6 +96,7 @@ def _object(type_id: TypeId, ioa: int) -> InformationObject:
         "C_TS_NA": lambda: TestCommand(0),
         "C_TS_TA": lambda: TestCommandWithTime(0, 1, T),
         "C_RP": lambda: ResetProcessCommand(0, 2),
+        "C_CD": lambda: DelayAcquisitionCommand(0, 100),
         # parameter loading: a threshold (KPA 1) of a measured value, then its activation
         "P_ME_NA": lambda: ParameterNormalized(ioa, 100, KPA_THRESHOLD),
         "P_ME_NB": lambda: ParameterScaled(ioa, 5, KPA_THRESHOLD),
@@ -214,7 +216,8 @@ def test_the_list_is_what_the_outstation_does(background_scan: float) -> None:
     # file transfer (120), a monitor type (1): unknown type (44)
     others = {int(t) for t in TypeId if t >= 45 and t is not TypeId.M_EI_NA_1} - set(listed)
     assert others and not others & set(answers)
-    assert unknown == {120, 1}
+    # C_CD_NA_1 (delay acquisition) is 101's: unknown type on 104
+    assert unknown == {120, 1, TypeId.C_CD_NA_1}
     assert {TypeId.P_ME_NA_1, TypeId.P_AC_NA_1} <= set(listed)
     assert TypeId.C_SC_NA_1 in listed and TypeId.C_DC_NA_1 in listed  # cb1 (issue 18)
     assert TypeId.C_RC_NA_1 in listed and TypeId.C_SE_NC_1 not in listed
@@ -282,3 +285,27 @@ def test_the_negative_act_term_extension_is_listed_with_its_points() -> None:
         {"name": "ia", "ioa": 2, "kind": "float", "source": "sim"}]}, "t.toml")
     assert negative_termination_text(plain) == (
         "never (no command here ends with a negative ACT_TERM)")
+
+
+def _with_101(time_tag: str) -> AppConfig:
+    from rtu.iec.cs101.link import LinkParameters
+    from rtu.servers.iec101 import Iec101Settings, SerialSettings
+
+    line = Iec101Settings(SerialSettings("/dev/ttyUSB0"), LinkParameters(), time_tag=time_tag)
+    return dataclasses.replace(bench_config(), iec101=line)
+
+
+def test_the_101_options_are_listed() -> None:
+    cp24 = render(_with_101("cp24"), "md")
+    assert "| 2 M_SP_TA_1 (101; M_SP_TB_1 on 104) | 3 SPONTANEOUS, 11 RETURN_INFO_REMOTE |" in cp24
+    for name in ("4 M_DP_TA_1", "14 M_ME_TC_1", "16 M_IT_TA_1"):
+        assert f"| {name} (101;" in cp24
+    assert "| 103 C_CS_NA_1 (101) | 3 SPONTANEOUS: the full time at each change of the hour" in cp24
+    assert "| 106 C_CD_NA_1 | 3 SPONTANEOUS, 6 ACTIVATION | 7 ACTIVATION_CON |" in cp24
+    assert "on 101 CP24Time2a (types 2-19, time_tag = cp24)" in cp24
+    cp56 = render(_with_101("cp56"), "md")
+    assert "M_SP_TA_1" not in cp56 and "| 106 C_CD_NA_1 |" in cp56
+    assert "| acquisition of transmission delay | 101: C_CD_NA_1 activation answered" in cp56
+    only_104 = render(bench_config(), "md")
+    assert "C_CD_NA_1" not in only_104
+    assert "| acquisition of transmission delay | no |" in only_104
