@@ -61,7 +61,7 @@ SCHEMA: dict[str, set[str]] = {
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
                "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min",
-               "stations"},
+               "stations", "time_tag"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval", "manual"},
     "logging": {"level"},

@@ -24,6 +24,7 @@ from rtu.iec.asdu.objects import (
     ClockSyncCommand,
     CounterInterrogationCommand,
     Cp56Time2a,
+    DelayAcquisitionCommand,
     DoubleCommand,
     FileAck,
     FileCall,
@@ -105,6 +106,7 @@ def _object(type_id: TypeId, ioa: int) -> InformationObject:
         "C_TS_NA": lambda: TestCommand(0),
         "C_TS_TA": lambda: TestCommandWithTime(0, 1, T),
         "C_RP": lambda: ResetProcessCommand(0, 2),
+        "C_CD": lambda: DelayAcquisitionCommand(0, 100),
         # parameter loading: a threshold (KPA 1) of a measured value, then its activation
         "P_ME_NA": lambda: ParameterNormalized(ioa, 100, KPA_THRESHOLD),
         "P_ME_NB": lambda: ParameterScaled(ioa, 5, KPA_THRESHOLD),
@@ -225,7 +227,8 @@ def test_the_list_is_what_the_outstation_does(background_scan: float) -> None:
     others = {int(t) for t in TypeId if t >= 45 and t is not TypeId.M_EI_NA_1
               and t not in FILE_TYPES} - set(listed)
     assert others and not others & set(answers)
-    assert unknown == {136, 1}
+    # C_CD_NA_1 (delay acquisition) is 101's: unknown type on 104
+    assert unknown == {136, 1, TypeId.C_CD_NA_1}
     assert {TypeId.P_ME_NA_1, TypeId.P_AC_NA_1} <= set(listed)
     assert TypeId.C_SC_NA_1 in listed and TypeId.C_DC_NA_1 in listed  # cb1 (issue 18)
     assert TypeId.C_RC_NA_1 in listed and TypeId.C_SE_NC_1 not in listed
@@ -313,3 +316,64 @@ def test_the_file_transfer_section_is_what_the_outstation_does() -> None:
     text = render(config, "md")
     assert "| 126 F_DR_TA_1 | monitor | 5 REQUEST |" in text
     assert "| file transfer | in monitor direction" in text
+
+
+def test_the_negative_act_term_extension_is_listed_with_its_points() -> None:
+    """Issue 18: a negative ACT_TERM extends the standard's P/N use; the list says whether it
+    is on, and for which points (switchgear's negative_termination, per device)."""
+    from rtu.config import parse_config
+    from rtu.interop import negative_termination_text
+
+    config = bench_config()
+    row = ("| negative ACT_TERM (an extension of the standard's P/N use that many masters "
+           "accept) | end state (breaker) or step (tap changer) not reached within its "
+           "supervision time: negative for cb1_cmd, tap1_cmd; ")
+    assert row in render(config, "md")
+    section = config.section("switchgear")
+    off = dataclasses.replace(section, breakers=tuple(  # type: ignore[type-var]
+        dataclasses.replace(b, negative_termination=False)
+        for b in section.breakers))  # type: ignore[attr-defined]
+    text = negative_termination_text(dataclasses.replace(
+        config, sections={**config.sections, "switchgear": off}))
+    assert ("supervision time: negative for tap1_cmd; positive for cb1_cmd "
+            "(negative_termination = false: the position tells)") in text
+    assert "a coil driver fault: negative for cb1_cmd, tap1_cmd" in text  # whatever the option
+    assert "feedback input not confirming in time): negative for relay1_cmd," in text
+    # an IEC 61850 control: its device's CommandTermination; nothing else here is negative
+    gateway = parse_config({
+        "iec104": {"enabled": False},
+        "points": [{"name": "cmd", "ioa": 1, "kind": "double_command", "target": "iec61850"},
+                   {"name": "ia", "ioa": 2, "kind": "float", "source": "sim"}],
+        "iec61850": {"devices": [{"name": "bay", "host": "127.0.0.1", "controls": [
+            {"point": "cmd", "object": "LD0/CSWI1.Pos"}]}]}}, "t.toml")
+    assert negative_termination_text(gateway) == (
+        "a negative or missing CommandTermination of an IEC 61850 control (enhanced security): "
+        "negative for cmd; every other refusal or failure is a negative ACT_CON")
+    plain = parse_config({"iec104": {"enabled": False}, "points": [
+        {"name": "ia", "ioa": 2, "kind": "float", "source": "sim"}]}, "t.toml")
+    assert negative_termination_text(plain) == (
+        "never (no command here ends with a negative ACT_TERM)")
+
+
+def _with_101(time_tag: str) -> AppConfig:
+    from rtu.iec.cs101.link import LinkParameters
+    from rtu.servers.iec101 import Iec101Settings, SerialSettings
+
+    line = Iec101Settings(SerialSettings("/dev/ttyUSB0"), LinkParameters(), time_tag=time_tag)
+    return dataclasses.replace(bench_config(), iec101=line)
+
+
+def test_the_101_options_are_listed() -> None:
+    cp24 = render(_with_101("cp24"), "md")
+    assert "| 2 M_SP_TA_1 (101; M_SP_TB_1 on 104) | 3 SPONTANEOUS, 11 RETURN_INFO_REMOTE |" in cp24
+    for name in ("4 M_DP_TA_1", "14 M_ME_TC_1", "16 M_IT_TA_1"):
+        assert f"| {name} (101;" in cp24
+    assert "| 103 C_CS_NA_1 (101) | 3 SPONTANEOUS: the full time at each change of the hour" in cp24
+    assert "| 106 C_CD_NA_1 | 3 SPONTANEOUS, 6 ACTIVATION | 7 ACTIVATION_CON |" in cp24
+    assert "on 101 CP24Time2a (types 2-19, time_tag = cp24)" in cp24
+    cp56 = render(_with_101("cp56"), "md")
+    assert "M_SP_TA_1" not in cp56 and "| 106 C_CD_NA_1 |" in cp56
+    assert "| acquisition of transmission delay | 101: C_CD_NA_1 activation answered" in cp56
+    only_104 = render(bench_config(), "md")
+    assert "C_CD_NA_1" not in only_104
+    assert "| acquisition of transmission delay | no |" in only_104

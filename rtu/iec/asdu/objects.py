@@ -2,7 +2,8 @@
 
 Values are kept as they travel on the wire (raw int16 for normalized values, DPI codes for
 double points) so that encode/decode round-trips exactly; scaling belongs to the application.
-The type id of the ASDU decides whether an object's ``time`` is encoded (CP56Time2a variants).
+The type id of the ASDU decides whether an object's ``time`` is encoded (CP56Time2a variants,
+and on 101 the CP24Time2a ones).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from rtu.iec.asdu.types import Cot, Qdp, Qds, TypeId
+from rtu.iec.asdu.types import CP24_EQUIVALENT, Cot, Qdp, Qds, TypeId
 from rtu.points.timestamps import posix_seconds, utc_datetime
 
 GOOD = Qds(0)  # no quality flag set
@@ -123,11 +124,32 @@ class Cp56Time2a:
 
 
 @dataclass(frozen=True, slots=True)
+class Cp24Time2a:
+    """Three-octet time tag of the 101 CP24 types: milliseconds within the minute and the
+    minute (IV bit); the hour and date are those of the last clock synchronisation."""
+
+    milliseconds: int  # within the minute, 0..59999
+    minute: int  # 0..59
+    invalid: bool = False
+
+    @classmethod
+    def of(cls, t: Cp56Time2a | Cp24Time2a) -> Cp24Time2a:
+        """The CP24Time2a part of ``t`` (a CP56Time2a loses its hour and date)."""
+        if isinstance(t, Cp24Time2a):
+            return t
+        return cls(t.milliseconds, t.minute, t.invalid)
+
+
+# the time tag a monitor record carries: CP56Time2a (or CP24Time2a on a 101 CP24 type)
+TimeTag = Cp56Time2a | Cp24Time2a
+
+
+@dataclass(frozen=True, slots=True)
 class SinglePoint:
     ioa: int
     value: bool
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +157,7 @@ class DoublePoint:
     ioa: int
     value: int  # DoublePointValue
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +166,7 @@ class StepPosition:
     value: int  # -64..63
     transient: bool = False
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +174,7 @@ class Bitstring32:
     ioa: int
     value: int  # 0..2**32-1
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +182,7 @@ class MeasuredNormalized:
     ioa: int
     value: int  # raw int16; the normalized value is value / 32768
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +196,7 @@ class MeasuredScaled:
     ioa: int
     value: int  # int16
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +204,7 @@ class MeasuredFloat:
     ioa: int
     value: float  # IEEE 754 single precision
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +215,7 @@ class IntegratedTotal:
     carry: bool = False
     adjusted: bool = False
     invalid: bool = False
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +332,15 @@ class ResetProcessCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class DelayAcquisitionCommand:
+    """C_CD_NA_1 (101): a time in milliseconds (CP16Time2a, 0..59999): the master's send time
+    (SDT) in an activation and its confirmation, the transmission delay when spontaneous."""
+
+    ioa: int
+    milliseconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProtectionEvent:
     """M_EP_TD_1: an event of protection equipment (SEP), its elapsed time (CP16Time2a, ms)."""
 
@@ -317,7 +348,7 @@ class ProtectionEvent:
     state: int  # ES: 1 off, 2 on (0 and 3 indeterminate)
     elapsed_ms: int  # 0..59999
     quality: Qdp = GOOD_QDP  # EI, BL, SB, NT, IV
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +359,7 @@ class ProtectionStartEvents:
     spe: int  # GS, SL1-3, SIE, SRD bits
     duration_ms: int
     quality: Qdp = GOOD_QDP
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +370,7 @@ class ProtectionOutputCircuit:
     oci: int  # GC, CL1-3 bits
     operating_ms: int
     quality: Qdp = GOOD_QDP
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -506,6 +537,7 @@ InformationObject = (
     | TestCommand
     | TestCommandWithTime
     | ResetProcessCommand
+    | DelayAcquisitionCommand
     | ProtectionEvent
     | ProtectionStartEvents
     | ProtectionOutputCircuit
@@ -526,20 +558,28 @@ InformationObject = (
 # The record class each type id carries.
 OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.M_SP_NA_1: SinglePoint,
+    TypeId.M_SP_TA_1: SinglePoint,
     TypeId.M_SP_TB_1: SinglePoint,
     TypeId.M_DP_NA_1: DoublePoint,
+    TypeId.M_DP_TA_1: DoublePoint,
     TypeId.M_DP_TB_1: DoublePoint,
     TypeId.M_ST_NA_1: StepPosition,
+    TypeId.M_ST_TA_1: StepPosition,
     TypeId.M_ST_TB_1: StepPosition,
     TypeId.M_BO_NA_1: Bitstring32,
+    TypeId.M_BO_TA_1: Bitstring32,
     TypeId.M_BO_TB_1: Bitstring32,
     TypeId.M_ME_NA_1: MeasuredNormalized,
+    TypeId.M_ME_TA_1: MeasuredNormalized,
     TypeId.M_ME_TD_1: MeasuredNormalized,
     TypeId.M_ME_NB_1: MeasuredScaled,
+    TypeId.M_ME_TB_1: MeasuredScaled,
     TypeId.M_ME_TE_1: MeasuredScaled,
     TypeId.M_ME_NC_1: MeasuredFloat,
+    TypeId.M_ME_TC_1: MeasuredFloat,
     TypeId.M_ME_TF_1: MeasuredFloat,
     TypeId.M_IT_NA_1: IntegratedTotal,
+    TypeId.M_IT_TA_1: IntegratedTotal,
     TypeId.M_IT_TB_1: IntegratedTotal,
     TypeId.M_ME_ND_1: MeasuredNormalizedNoQuality,
     TypeId.C_SC_NA_1: SingleCommand,
@@ -564,6 +604,10 @@ OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.C_TS_NA_1: TestCommand,
     TypeId.C_TS_TA_1: TestCommandWithTime,
     TypeId.C_RP_NA_1: ResetProcessCommand,
+    TypeId.M_EP_TA_1: ProtectionEvent,
+    TypeId.M_EP_TB_1: ProtectionStartEvents,
+    TypeId.M_EP_TC_1: ProtectionOutputCircuit,
+    TypeId.C_CD_NA_1: DelayAcquisitionCommand,
     TypeId.M_EP_TD_1: ProtectionEvent,
     TypeId.M_EP_TE_1: ProtectionStartEvents,
     TypeId.M_EP_TF_1: ProtectionOutputCircuit,
@@ -580,6 +624,9 @@ OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.F_DR_TA_1: DirectoryEntry,
     TypeId.F_SC_NB_1: QueryLog,
 }
+
+# Types whose objects carry a CP24Time2a tag on the wire (101 only).
+CP24_TIME_TAGGED_TYPES: frozenset[TypeId] = frozenset(CP24_EQUIVALENT.values())
 
 # Types whose objects carry a CP56Time2a tag on the wire.
 TIME_TAGGED_TYPES: frozenset[TypeId] = frozenset(

@@ -559,6 +559,8 @@ class Outstation:
             master_time = obj.time.to_timestamp(self.zone())
         except ValueError:
             master_time = None
+        if session.line_clock is not None and master_time is not None:
+            master_time += session.line_clock.take_delay(obj)  # 101: the delay loaded by C_CD
         if master_time is None or obj.time.invalid:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
@@ -590,6 +592,15 @@ class Outstation:
         if self.step_clock is None:
             return "this outstation cannot set the system clock"
         return self.step_clock(master_time)
+
+    def _delay_acquisition(self, session: Session, asdu: Asdu) -> None:
+        """C_CD_NA_1: a 101 line's (rtu/iec/outstation/lineclock.py); 104 has none (COT 44)."""
+        if session.line_clock is None:
+            session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
+            return
+        answer = session.line_clock.acquisition(asdu)
+        if answer is not None:
+            session.respond(answer)
 
     def _test_command(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -674,6 +685,7 @@ HANDLERS: dict[TypeId, _Handler] = {
     TypeId.C_TS_NA_1: Outstation._test_command,
     TypeId.C_TS_TA_1: Outstation._test_command,
     TypeId.C_RP_NA_1: Outstation._reset_process,
+    TypeId.C_CD_NA_1: Outstation._delay_acquisition,
     **{t: Outstation._command for t in COMMAND_KINDS},
     **{t: Outstation._parameter for t in (TypeId.P_ME_NA_1, TypeId.P_ME_NB_1, TypeId.P_ME_NC_1,
                                           TypeId.P_AC_NA_1)},
