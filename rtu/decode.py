@@ -285,6 +285,9 @@ def _object_fields(type_id: TypeId, obj: object) -> list[tuple[str, str]]:
 
 
 def _field_text(type_id: TypeId, name: str, value: object) -> str:
+    if isinstance(value, bytes):  # a file segment
+        more = " ..." if len(value) > _SEGMENT_SHOWN else ""
+        return f"{len(value)} octets [{value[:_SEGMENT_SHOWN].hex(' ')}{more}]"
     if isinstance(value, Qds | Qdp):
         flags = [flag.name for flag in type(value) if flag in value and flag.name]
         return "|".join(flags) if flags else "ok"
@@ -317,6 +320,8 @@ def _field_text(type_id: TypeId, name: str, value: object) -> str:
 
 
 def _parameter_or_protection_text(type_id: TypeId, name: str, value: int) -> str | None:
+    if name in _FILE_QUALIFIERS and type_id in _FILE_QUALIFIERS[name][0]:
+        return f"{value} ({_FILE_QUALIFIERS[name][1].get(value, 'reserved')})"
     if name == "kpa":
         return f"{value} ({_KPA.get(value, 'reserved')})"
     if name == "qpa":
@@ -331,6 +336,22 @@ def _parameter_or_protection_text(type_id: TypeId, name: str, value: int) -> str
     if name == "milliseconds" and type_id is TypeId.C_CD_NA_1:
         return f"{value} ms"
     return None
+
+
+# file transfer (types 120-127): the qualifiers' names (rtu/iec/outstation/files.py)
+_SEGMENT_SHOWN = 16
+_FILE_ERRORS = {0: "none", 1: "no memory", 2: "checksum failed", 3: "unexpected service",
+                4: "unexpected name of file", 5: "unexpected name of section"}
+_FILE_QUALIFIERS: dict[str, tuple[tuple[TypeId, ...], dict[int, str]]] = {
+    "scq": ((TypeId.F_SC_NA_1,), {0: "default/call directory", 1: "select file", 2: "call file",
+                                  3: "deactivate file", 4: "delete file", 5: "select section",
+                                  6: "call section", 7: "deactivate section"}),
+    "afq": ((TypeId.F_AF_NA_1,), {1: "file received", 2: "file not received",
+                                  3: "section received", 4: "section not received"}),
+    "lsq": ((TypeId.F_LS_NA_1,), {1: "last section", 2: "file aborted", 3: "last segment",
+                                  4: "section aborted"}),
+    "error": ((TypeId.F_SC_NA_1, TypeId.F_AF_NA_1), _FILE_ERRORS),
+}
 
 
 def cp24_text(t: Cp24Time2a) -> str:

@@ -75,6 +75,19 @@ REQUEST_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
     TypeId.P_AC_NA_1: (Cot.ACTIVATION, Cot.DEACTIVATION),
     **{t: (Cot.ACTIVATION, Cot.DEACTIVATION) for t in COMMAND_KINDS},
 }
+# file transfer (types 120-127, [files]; rtu/iec/outstation/files.py): each type, its
+# direction and its causes. Checked against the outstation too.
+FILE_TRANSFER_TYPES: Final[tuple[tuple[TypeId, str, tuple[Cot, ...]], ...]] = (
+    (TypeId.F_FR_NA_1, "monitor", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_SR_NA_1, "monitor", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_SC_NA_1, "control", (Cot.REQUEST, Cot.FILE_TRANSFER)),
+    (TypeId.F_LS_NA_1, "monitor", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_AF_NA_1, "control", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_SG_NA_1, "monitor", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_DR_TA_1, "monitor", (Cot.REQUEST,)),
+    (TypeId.F_SC_NB_1, "control", (Cot.FILE_TRANSFER,)),
+)
+_FILE_TYPES: Final = frozenset(t for t, _, _ in FILE_TRANSFER_TYPES)
 NEGATIVE_COTS: Final = (Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_CAUSE, Cot.UNKNOWN_COMMON_ADDRESS,
                         Cot.UNKNOWN_IOA)
 FORMATS: Final = ("md", "html")
@@ -130,8 +143,8 @@ def control_types(config: AppConfig) -> list[TypeId]:
     """The control-direction types the outstation serves for this configuration: every
     system command, and the commands of the command kinds it has points of."""
     kinds = {p.kind for p in config.points if p.kind.is_command}
-    return sorted(t for t in HANDLERS
-                  if (t not in COMMAND_KINDS or COMMAND_KINDS[t] in kinds)
+    return sorted(t for t in HANDLERS if t not in _FILE_TYPES  # their own section
+                  and (t not in COMMAND_KINDS or COMMAND_KINDS[t] in kinds)
                   and (t not in TYPES_101_ONLY or config.iec101 is not None))
 
 
@@ -218,6 +231,13 @@ def sections(config: AppConfig) -> list[Section]:
                        "cause mirrored negatively or with " + _cots(NEGATIVE_COTS)
                        + "; a command type not listed (no point of its kind) is answered "
                        "47 UNKNOWN_IOA, any other type 44 UNKNOWN_TYPE_ID"))
+    if config.section("files") is not None:
+        out.append(Section("File transfer", ("type", "direction", "causes of transmission"),
+                           tuple((f"{int(t)} {t.name}", direction, _cots(cots))
+                                 for t, direction, cots in FILE_TRANSFER_TYPES),
+                           "call directory: F_SC_NA_1 with cause 5, SCQ 0 (IOA of [files] ioa, "
+                           "NOF 0); out-of-sequence calls and acknowledgements are mirrored "
+                           "negatively with the error code in SCQ/AFQ bits 4-7"))
     # -- basic application functions ---------------------------------------------------------
     groups = sorted({g for p in config.points if not p.kind.is_command
                      and p.kind is not PointKind.COUNTER for g in p.groups})
@@ -259,7 +279,10 @@ def sections(config: AppConfig) -> list[Section]:
                                   "deactivate (8) a loaded threshold; deactivated, the "
                                   "configured deadband applies")),
         ("test procedure", "yes (C_TS_NA_1, C_TS_TA_1)"),
-        ("file transfer", "no"),
+        ("file transfer", "in monitor direction: directory, the sequence-of-events export "
+         "(NOF 3), the files of [files] directory, query log (F_SC_NB_1); sections and "
+         "segments with checksums; no file from the master"
+         if config.section("files") is not None else "no"),
         ("acquisition of transmission delay", "101: C_CD_NA_1 activation answered with the send "
          "time plus the time spent in the outstation; a delay sent spontaneously (3) is added "
          "to the next clock synchronisation on that line; 104: no (44)"

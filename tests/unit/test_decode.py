@@ -156,6 +156,19 @@ def test_parameter_and_protection_types(octets: str, expected: list[str]) -> Non
     assert describe_asdu(parse_hex(octets), PROFILE_104) == expected
 
 
+def test_file_transfer_types_are_decoded_with_their_qualifiers() -> None:
+    ack = decode(parse_hex("68 11 00 00 00 00 7c 01 0d 00 01 00 00 00 00 03 00 01 24"))
+    assert ack[1:] == [
+        "  F_AF_NA_1 (124), COT 13 FILE_TRANSFER, originator 0, CA 1, 1 object(s)",
+        "    IOA 0: nof=3 section=1 afq=4 (section not received) error=2 (checksum failed)",
+    ]
+    segment = decode(parse_hex("68 14 00 00 00 00 7d 01 0d 00 01 00 00 00 00 03 00 01 03"
+                               " 61 62 63"))
+    assert segment[-1] == "    IOA 0: nof=3 section=1 data=3 octets [61 62 63]"
+    call = decode(parse_hex("68 11 00 00 00 00 7a 01 05 00 01 00 00 00 00 00 00 00 00"))
+    assert call[-1] == "    IOA 0: nof=0 section=0 scq=0 (default/call directory) error=0 (none)"
+
+
 _P101 = AsduProfile(1, 1, 2, max_asdu_length=252)
 _CP24 = "(CP24, hour of the last clock sync)"
 

@@ -14,7 +14,10 @@ import pytest
 
 from rtu import cli
 from rtu.config import AppConfig, bench_config
-from rtu.iec.asdu.codec import PROFILE_104, decode_header, encode_asdu
+from rtu.files.config import FilesConfig
+from rtu.files.store import DirectoryStore
+from rtu.iec.asdu.codec import PROFILE_104, decode_asdu, decode_header, encode_asdu
+from rtu.iec.asdu.codec_file import FILE_TYPES
 from rtu.iec.asdu.objects import (
     Asdu,
     Bitstring32Command,
@@ -23,15 +26,20 @@ from rtu.iec.asdu.objects import (
     Cp56Time2a,
     DelayAcquisitionCommand,
     DoubleCommand,
+    FileAck,
+    FileCall,
+    FileReady,
     InformationObject,
     InterrogationCommand,
     ParameterActivation,
     ParameterFloat,
     ParameterNormalized,
     ParameterScaled,
+    QueryLog,
     ReadCommand,
     RegulatingStepCommand,
     ResetProcessCommand,
+    Segment,
     SetpointFloat,
     SetpointNormalized,
     SetpointScaled,
@@ -41,9 +49,11 @@ from rtu.iec.asdu.objects import (
 )
 from rtu.iec.asdu.types import FRZ_FREEZE_RESET, KPA_THRESHOLD, QPA_OBJECT, Cot, TypeId
 from rtu.iec.outstation import CommandRequest, Done, Outstation
+from rtu.iec.outstation.files import FileService, FileSettings
 from rtu.iec.outstation.settings import CommandAgeAction
 from rtu.interop import (
     ANSWER_COTS,
+    FILE_TRANSFER_TYPES,
     NEGATIVE_COTS,
     control_types,
     monitor_causes,
@@ -143,8 +153,8 @@ def _drive(config: AppConfig) -> tuple[set[tuple[int, int]], dict[int, set[int]]
     by_kind = {p.kind: p.ioa for p in config.points if p.kind.is_command}
     measured = next(p.ioa for p in config.points if p.kind is PointKind.FLOAT)
     for type_id in TypeId:
-        if type_id < 45 or type_id is TypeId.M_EI_NA_1:
-            continue
+        if type_id < 45 or type_id is TypeId.M_EI_NA_1 or type_id in FILE_TYPES:
+            continue  # (file transfer: test_the_file_transfer_section_is_what_it_does)
         if type_id.name.startswith("P_"):
             ioa = measured
         else:
@@ -187,7 +197,7 @@ def _drive(config: AppConfig) -> tuple[set[tuple[int, int]], dict[int, set[int]]
             break
         outstation.on_timer(deadline)
         drain(None)
-    for raw_type in (120, 1):  # file transfer, a monitor type
+    for raw_type in (136, 1):  # a type not served, a monitor type
         raw = bytes([raw_type, 1, 6, 0, 1, 0, 0, 0, 0, 0])  # one object: IOA 0, one octet
         session.receive(raw)
         drain(None)
@@ -213,11 +223,12 @@ def test_the_list_is_what_the_outstation_does(background_scan: float) -> None:
     assert {t: answers.get(int(t), set()) for t in listed} == {
         t: {int(c) for c in ANSWER_COTS[t]} for t in listed}
     # the command types of kinds the bench has no points of get negative answers only (47);
-    # file transfer (120), a monitor type (1): unknown type (44)
-    others = {int(t) for t in TypeId if t >= 45 and t is not TypeId.M_EI_NA_1} - set(listed)
+    # a type not served (136), a monitor type (1): unknown type (44)
+    others = {int(t) for t in TypeId if t >= 45 and t is not TypeId.M_EI_NA_1
+              and t not in FILE_TYPES} - set(listed)
     assert others and not others & set(answers)
     # C_CD_NA_1 (delay acquisition) is 101's: unknown type on 104
-    assert unknown == {120, 1, TypeId.C_CD_NA_1}
+    assert unknown == {136, 1, TypeId.C_CD_NA_1}
     assert {TypeId.P_ME_NA_1, TypeId.P_AC_NA_1} <= set(listed)
     assert TypeId.C_SC_NA_1 in listed and TypeId.C_DC_NA_1 in listed  # cb1 (issue 18)
     assert TypeId.C_RC_NA_1 in listed and TypeId.C_SE_NC_1 not in listed
@@ -248,6 +259,63 @@ def test_the_maximum_command_age_is_stated() -> None:
     assert "(not answered); not checked while our clock is not synchronised" in text
     off = dataclasses.replace(config.station, max_command_age=0.0)
     assert "not checked (max_command_age 0)" in render(dataclasses.replace(config, station=off))
+
+
+def test_the_file_transfer_section_is_what_the_outstation_does() -> None:
+    """Every file type the list names travels in its direction with its causes, through a
+    directory call, a whole transfer of the export and a query log; the others (types the
+    outstation sends) get 44 from a master."""
+    config = bench_config()
+    files = config.section("files")
+    assert isinstance(files, FilesConfig)
+    db = PointDatabase(config.points)
+    outstation = Outstation(db, config.station, _Clock(), _Executor(db))
+    outstation.attach_files(FileService(DirectoryStore(files, None), FileSettings()))
+    session = outstation.open_session("m", PROFILE_104, "g", lambda: None)
+    session.activate()
+    seen: dict[tuple[int, str], set[int]] = {}
+    unknown: set[int] = set()
+
+    def ask(type_id: TypeId, obj: InformationObject, cot: Cot = Cot.FILE_TRANSFER) -> Asdu:
+        seen.setdefault((int(type_id), "control"), set()).add(int(cot))
+        session.receive(encode_asdu(Asdu(type_id, cot, 1, (obj,)), PROFILE_104))
+        last = None
+        while (out := session.next_output()) is not None:
+            session.acknowledged(1)
+            answer = decode_asdu(out.asdu, PROFILE_104)
+            if answer.negative and answer.cot == Cot.UNKNOWN_TYPE_ID:
+                unknown.add(int(answer.type_id))
+            elif answer.type_id in FILE_TYPES:
+                seen.setdefault((int(answer.type_id), "monitor"), set()).add(int(answer.cot))
+                last = answer
+        assert last is not None or unknown
+        return last  # type: ignore[return-value]
+
+    ask(TypeId.F_SC_NA_1, FileCall(0, 0, 0, 0), Cot.REQUEST)  # directory
+    ready = ask(TypeId.F_SC_NA_1, FileCall(0, 3, 0, 1))  # select the export
+    assert isinstance(ready.objects[0], FileReady) and ready.objects[0].length > 0
+    ask(TypeId.F_SC_NA_1, FileCall(0, 3, 0, 2))  # call file: section 1 ready
+    ask(TypeId.F_SC_NA_1, FileCall(0, 3, 1, 6))  # call section: segments, last segment
+    ask(TypeId.F_AF_NA_1, FileAck(0, 3, 1, 3))  # section received: last section
+    session.receive(encode_asdu(Asdu(TypeId.F_AF_NA_1, Cot.FILE_TRANSFER, 1,
+                                     (FileAck(0, 3, 1, 1),)), PROFILE_104))  # file received
+    assert session.next_output() is None
+    ask(TypeId.F_SC_NB_1, QueryLog(0, 3, T, T))
+    for type_id, obj in ((TypeId.F_FR_NA_1, FileReady(0, 3, 1)),
+                         (TypeId.F_SG_NA_1, Segment(0, 3, 1, b"x"))):
+        session.receive(encode_asdu(Asdu(type_id, Cot.FILE_TRANSFER, 1, (obj,)), PROFILE_104))
+        while (out := session.next_output()) is not None:
+            session.acknowledged(1)
+            answer = decode_asdu(out.asdu, PROFILE_104)
+            assert answer.negative and answer.cot == Cot.UNKNOWN_TYPE_ID
+            unknown.add(int(answer.type_id))
+    listed = {(int(t), direction): {int(c) for c in cots}
+              for t, direction, cots in FILE_TRANSFER_TYPES}
+    assert seen == listed
+    assert unknown == {TypeId.F_FR_NA_1, TypeId.F_SG_NA_1}
+    text = render(config, "md")
+    assert "| 126 F_DR_TA_1 | monitor | 5 REQUEST |" in text
+    assert "| file transfer | in monitor direction" in text
 
 
 def test_the_negative_act_term_extension_is_listed_with_its_points() -> None:

@@ -11,8 +11,8 @@ SQ=1: one IOA, then the elements of the objects with consecutive IOAs.
 Pure functions only: no I/O, no clock. Per-type encoders and decoders are built once in
 tables indexed by type id, and every fixed layout uses a precompiled ``struct.Struct``. The
 element codecs live by family of types in :mod:`.codec_monitor`, :mod:`.codec_command`,
-:mod:`.codec_system` (the standard's file types are not implemented); constants, errors,
-lookup tables, CP56Time2a and CP24Time2a in :mod:`.codec_base`. Import from this module.
+:mod:`.codec_system` (the file types, 120-127, in :mod:`.codec_file`, whole ASDUs); constants,
+errors, lookup tables, CP56Time2a and CP24Time2a in :mod:`.codec_base`. Import from this module.
 
 Decoding tolerates set reserved bits but rejects out-of-range time tag fields. Encoding is
 strict: what cannot be represented exactly is our bug and raises ``LocalProtocolError``. The
@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from rtu.iec.asdu import codec_file as _file  # types 120-127, whole ASDUs
 from rtu.iec.asdu.codec_base import (
     BYTE_VALUES,
     CA_SIZE_TWO_OCTETS,
@@ -177,21 +178,9 @@ from rtu.iec.asdu.objects import (
 from rtu.iec.asdu.types import CP24_EQUIVALENT, Cot, TypeId
 from rtu.iec.errors import LocalProtocolError
 
-__all__ = [
-    "PROFILE_104",
-    "AsduError",
-    "AsduHeader",
-    "AsduProfile",
-    "MalformedAsduError",
-    "UnknownCauseError",
-    "UnknownTypeError",
-    "decode_asdu",
-    "decode_header",
-    "encode_asdu",
-    "negative_mirror",
-    "object_size",
-    "pack_objects",
-]
+__all__ = ["PROFILE_104", "AsduError", "AsduHeader", "AsduProfile", "MalformedAsduError",
+           "UnknownCauseError", "UnknownTypeError", "decode_asdu", "decode_header", "encode_asdu",
+           "negative_mirror", "object_size", "pack_objects"]
 
 # ============================================================================================
 # Profile
@@ -447,6 +436,8 @@ def _codec_for(type_id: int, layout: _Layout | None = None) -> _TypeCodec:
 def object_size(type_id: TypeId, profile: AsduProfile) -> int:
     """Octets of one information object including its IOA, as sent with SQ=0 (CP24: mapped)."""
     layout = _layout_of(profile)
+    if type_id in _file.FILE_TYPES:  # F_SG_NA_1: without its segment
+        return layout.ioa_size + _file.file_element_size(type_id)
     return layout.ioa_size + _codec_for(type_id, layout).size
 
 
@@ -462,6 +453,8 @@ def encode_asdu(asdu: Asdu, profile: AsduProfile) -> bytes:
         layout = _layout_of(profile)
     codec = _CODEC_BY_TYPE.get(asdu.type_id)
     if codec is None:
+        if asdu.type_id in _file.FILE_TYPES:
+            return _file.encode_file_asdu(asdu, profile)
         raise LocalProtocolError(f"type id {asdu.type_id!r} is not one this codec encodes")
     if layout.cp24:
         codec = _CP24_CODEC.get(codec.code, codec)
@@ -639,6 +632,8 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
         type_byte, vsq, cot_octet, originator, common_address = fields
     codec = _CODECS[type_byte]
     if codec is None:
+        if type_byte in _file.FILE_TYPES:
+            return _file.decode_file_asdu(data, profile)
         raise UnknownTypeError(
             f"unknown type id {type_byte}", bytes(data), _header_from(layout, data)
         )

@@ -414,6 +414,104 @@ class ParameterActivation:
     qpa: int
 
 
+# -- file transfer (types 120-127; rtu/iec/asdu/codec_file.py) --------------------------------
+@dataclass(frozen=True, slots=True)
+class FileReady:
+    """F_FR_NA_1: the file NOF is ready (LOF octets); ``negative``: FRQ bit 7, select refused."""
+
+    ioa: int
+    nof: int
+    length: int  # LOF, 0..16777215
+    negative: bool = False
+    frq: int = 0  # FRQ bits 0-6 (0 = default)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionReady:
+    """F_SR_NA_1: section NOS of file NOF is ready (LOF octets); ``not_ready``: SRQ bit 7."""
+
+    ioa: int
+    nof: int
+    section: int  # NOS, 1..255
+    length: int
+    not_ready: bool = False
+    srq: int = 0  # SRQ bits 0-6
+
+
+@dataclass(frozen=True, slots=True)
+class FileCall:
+    """F_SC_NA_1: call directory (SCQ 0), select/call/deactivate file, call section (SCQ)."""
+
+    ioa: int
+    nof: int
+    section: int
+    scq: int  # bits 0-3: 0 default, 1 select file, 2 call file, 3 deactivate file,
+    # 4 delete file, 5 select section, 6 call section, 7 deactivate section
+    error: int = 0  # bits 4-7: 1 no memory, 2 checksum failed, 3 unexpected service,
+    # 4 unexpected name of file, 5 unexpected name of section
+
+
+@dataclass(frozen=True, slots=True)
+class LastSegment:
+    """F_LS_NA_1: last section (LSQ 1, 2) or last segment (LSQ 3, 4), with the checksum CHS
+    (sum modulo 256 of the file's or the section's octets)."""
+
+    ioa: int
+    nof: int
+    section: int
+    lsq: int
+    checksum: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileAck:
+    """F_AF_NA_1: acknowledgement of a file (AFQ 1 positive, 2 negative) or a section (3, 4)."""
+
+    ioa: int
+    nof: int
+    section: int
+    afq: int  # bits 0-3
+    error: int = 0  # bits 4-7, as FileCall.error
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """F_SG_NA_1: one segment of section NOS (LOS = len(data), at most 255)."""
+
+    ioa: int
+    nof: int
+    section: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """F_DR_TA_1: one file of the directory (SOF: STATUS bits 0-4, LFD, FOR, FA) + CP56."""
+
+    ioa: int
+    nof: int
+    length: int
+    time: Cp56Time2a
+    status: int = 0
+    last: bool = False  # LFD: the last file of the directory
+    subdirectory: bool = False  # FOR: the name is a subdirectory
+    active: bool = False  # FA: a file transfer of it is active
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLog:
+    """F_SC_NB_1: request the archive file NOF for the range start..stop (query log)."""
+
+    ioa: int
+    nof: int
+    start: Cp56Time2a
+    stop: Cp56Time2a
+
+
+FILE_OBJECTS = (FileReady, SectionReady, FileCall, LastSegment, FileAck, Segment,
+                DirectoryEntry, QueryLog)
+
+
 InformationObject = (
     SinglePoint
     | DoublePoint
@@ -447,6 +545,14 @@ InformationObject = (
     | ParameterScaled
     | ParameterFloat
     | ParameterActivation
+    | FileReady
+    | SectionReady
+    | FileCall
+    | LastSegment
+    | FileAck
+    | Segment
+    | DirectoryEntry
+    | QueryLog
 )
 
 # The record class each type id carries.
@@ -509,6 +615,14 @@ OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.P_ME_NB_1: ParameterScaled,
     TypeId.P_ME_NC_1: ParameterFloat,
     TypeId.P_AC_NA_1: ParameterActivation,
+    TypeId.F_FR_NA_1: FileReady,
+    TypeId.F_SR_NA_1: SectionReady,
+    TypeId.F_SC_NA_1: FileCall,
+    TypeId.F_LS_NA_1: LastSegment,
+    TypeId.F_AF_NA_1: FileAck,
+    TypeId.F_SG_NA_1: Segment,
+    TypeId.F_DR_TA_1: DirectoryEntry,
+    TypeId.F_SC_NB_1: QueryLog,
 }
 
 # Types whose objects carry a CP24Time2a tag on the wire (101 only).

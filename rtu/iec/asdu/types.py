@@ -73,6 +73,15 @@ class TypeId(IntEnum):
     P_ME_NB_1 = 111
     P_ME_NC_1 = 112
     P_AC_NA_1 = 113
+    # file transfer
+    F_FR_NA_1 = 120
+    F_SR_NA_1 = 121
+    F_SC_NA_1 = 122
+    F_LS_NA_1 = 123
+    F_AF_NA_1 = 124
+    F_SG_NA_1 = 125
+    F_DR_TA_1 = 126
+    F_SC_NB_1 = 127
 
 
 class Cot(IntEnum):
