@@ -13,7 +13,16 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
 
-from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind, PointValue, Quality
+from rtu.points.model import (
+    PROTECTION_MS_MAX,
+    ChangeOrigin,
+    Point,
+    PointChanged,
+    PointKind,
+    PointValue,
+    Quality,
+    protection_parts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +34,9 @@ _STEP_MIN, _STEP_MAX = -64, 63
 _BITSTRING_MAX = 2**32 - 1
 _NORMALIZED_MIN, _NORMALIZED_MAX = -1.0, 1.0 - 2.0**-15
 _DPI_MAX = 3
+# the element bits a protection event may carry: ES (2 bits), SPE (6), OCI (4)
+_PROTECTION_BITS = {PointKind.PROTECTION: 0x03, PointKind.PROTECTION_START: 0x3F,
+                    PointKind.PROTECTION_TRIP: 0x0F}
 
 
 class UnknownPointError(KeyError):
@@ -278,6 +290,14 @@ def _normalise(point: Point, value: bool | float, quality: Quality) -> tuple[boo
         v = int(value)
         if not 0 <= v <= _BITSTRING_MAX:
             raise ValueError(f"{point.name}: bitstring must be 0..2**32-1, got {value!r}")
+        return v, quality
+    if kind.is_protection:
+        v = int(value)
+        bits, ms = protection_parts(v)
+        if v < 0 or ms > PROTECTION_MS_MAX or bits & ~_PROTECTION_BITS[kind]:
+            raise ValueError(f"{point.name}: a {kind.value} event is bits "
+                             f"0..{_PROTECTION_BITS[kind]} and 0..{PROTECTION_MS_MAX} ms "
+                             f"(rtu.points.model.protection_value), got {value!r}")
         return v, quality
     if kind is PointKind.COUNTER:
         v = int(value)

@@ -79,6 +79,7 @@ SCHEMA: dict[str, set[str]] = {
     "switchgear": {"breakers", "tap_changers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear
     "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py
     "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py
+    "protection": {"events"},  # the entries' keys: tests/unit/sources/test_protection.py
     "web": {"enabled", "listen", "tls", "certificate", "private_key", "users_file",
             "client_certificates", "max_clients", "client_queue", "recent_events"},
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
@@ -380,7 +381,7 @@ class TestStructure:
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
             "service, journal, iec61850, dlms, web, soe, points_file, switchgear, calculated, "
-            "interlocks"
+            "protection, interlocks"
         )
 
     def test_unknown_key(self) -> None:
@@ -723,7 +724,8 @@ class TestPoints:
             (f"{SRC}: points[6].ioa: required key missing: expected an integer 1..16777215 "
              "(ioa_size 3)"),
             (f"{SRC}: points[6].kind: required key missing: expected one of single, double, step, "
-             "bitstring, normalized, scaled, float, counter, single_command, double_command, "
+             "bitstring, normalized, scaled, float, counter, protection, protection_start, "
+             "protection_trip, single_command, double_command, "
              "regulating_step, setpoint_normalized, setpoint_scaled, setpoint_float, "
              "bitstring_command"),
         ]
@@ -770,7 +772,7 @@ class TestPoints:
 
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
-            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', 'switchgear', 'calc', '', "
+            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', 'switchgear', 'calc', 'protection', '', "
             "'gpio:NAME', 'adc:NAME' or 'health:NAME', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (
