@@ -185,6 +185,12 @@ class TestBench:
         expected["health_sim_comm"] = (9010, PointKind.SINGLE, "health:source:simulation")
         for i in range(1, 5):
             expected[f"cyc{i}"] = (3600 + i, PointKind.FLOAT, "sim")  # periodic (COT 1)
+        # issue 19: a protection event of a simulated signal; station 2's meter measurements
+        expected["prot1"] = (1401, PointKind.SINGLE, "sim")
+        expected["prot1_event"] = (2301, PointKind.PROTECTION, "protection")
+        for name, ioa in (("voltage", 3501), ("current", 3502), ("power", 3503),
+                          ("frequency", 3504)):
+            expected[f"meter2_{name}"] = (ioa, PointKind.FLOAT, "sim")
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
         assert len(bench_config().points) == len(expected)
 
