@@ -157,3 +157,31 @@ def test_a_protection_value_out_of_its_kind_is_refused() -> None:
     rig = Rig()
     with pytest.raises(ValueError, match="protection event is bits 0..3"):
         rig.db.update("prot1_ev", 0x04, timestamp=T0)
+
+
+def test_journalled_and_logged_like_other_events() -> None:
+    """The journal (rtu/eventstore.py) keeps a protection event as it was sent, and the
+    sequence-of-events log shows its state, time and EI."""
+    from rtu.eventstore import decode_event, encode_event
+    from rtu.iec.asdu.objects import Cp56Time2a, ProtectionOutputCircuit, ProtectionStartEvents
+    from rtu.iec.outstation import EventRecord
+    from rtu.soe import event_row
+
+    time = Cp56Time2a.from_timestamp(T0)
+    records = [
+        EventRecord(TypeId.M_EP_TD_1, Cot.SPONTANEOUS, ProtectionEvent(2301, 2, 0, Qdp.EI, time),
+                    seq=7),
+        EventRecord(TypeId.M_EP_TE_1, Cot.SPONTANEOUS,
+                    ProtectionStartEvents(2302, 0x03, 40, Qdp(0), time), seq=8),
+        EventRecord(TypeId.M_EP_TF_1, Cot.SPONTANEOUS,
+                    ProtectionOutputCircuit(2303, 0x01, 110, Qdp.NT | Qdp.EI, time), seq=9),
+    ]
+    for record in records:
+        back = decode_event(record.seq, encode_event(record))
+        assert (back, back.seq) == (record, record.seq)
+    rows = [event_row(r, {2301: "prot1_event"}) for r in records]
+    assert [(row[3], row[4], row[5], row[6], row[7]) for row in rows] == [
+        ("prot1_event", 2301, "M_EP_TD_1", "on 0 ms", "EI"),
+        ("", 2302, "M_EP_TE_1", "GS|SL1 40 ms", "ok"),
+        ("", 2303, "M_EP_TF_1", "GC 110 ms", "NT|EI"),
+    ]
