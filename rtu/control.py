@@ -52,6 +52,7 @@ from rtu.health import signal_rows, source_devices
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import UnknownPointError
 from rtu.points.model import Point, PointKind, PointValue, Quality
+from rtu.points.protection import describe
 from rtu.points.timestamps import utc_datetime
 from rtu.sources.simulated.source import SimulatedField
 
@@ -451,7 +452,9 @@ def points_snapshot(sup: Supervisor, pattern: str = "*") -> list[dict[str, Any]]
         pv: PointValue = sup.db.value(point.name)
         rows.append({
             "name": point.name, "ioa": point.ioa, "kind": point.kind.value,
-            "value": _value_json(pv.value), "quality": quality_text(pv.quality),
+            "value": (describe(point.kind, int(pv.value)) if point.kind.is_protection
+                      else _value_json(pv.value)),
+            "quality": quality_text(pv.quality),
             "time": time_text(pv.timestamp), "source": point.source or "-",
         })
     return rows

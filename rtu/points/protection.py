@@ -34,10 +34,11 @@ from rtu.points.model import (
     PointKind,
     PointValue,
     Quality,
+    protection_parts,
     protection_value,
 )
 
-__all__ = ["ROLES", "ProtectionLogic", "ProtectionReport", "is_on"]
+__all__ = ["ROLES", "ProtectionLogic", "ProtectionReport", "describe", "is_on"]
 
 # per kind, the input roles it takes and the element bit each sets (ES is computed)
 ROLES: Final[Mapping[PointKind, Mapping[str, int]]] = {
@@ -186,6 +187,16 @@ class ProtectionLogic:
         if not valid:
             quality |= Quality.EI
         return ProtectionReport(protection_value(bits, ms), quality)
+
+
+def describe(kind: PointKind, value: int) -> str:
+    """A protection point's value for people: ``"on 110 ms"``, ``"general|l1 40 ms"``."""
+    bits, ms = protection_parts(value)
+    if kind is PointKind.PROTECTION:
+        state = {1: "off", 2: "on"}.get(bits, "indeterminate")
+        return f"{state} {ms} ms"
+    names = "|".join(role for role, bit in ROLES[kind].items() if bits & bit) or "none"
+    return f"{names} {ms} ms"
 
 
 def _elapsed(since: float | None, t: float) -> tuple[int, bool]:

@@ -8,7 +8,6 @@ time, and the elapsed times are differences of field time stamps (rtu/points/pro
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
@@ -48,9 +47,6 @@ class ProtectionEvents:
             self._unsubscribe()
             self._unsubscribe = None
 
-    async def run(self) -> None:
-        await asyncio.Event().wait()  # all its work is done on changes; a return means stopped
-
     def _on_change(self, change: PointChanged) -> None:
         new = change.new
         for name in self.readers.get(change.point.name, ()):
@@ -65,5 +61,6 @@ def build(field: Field) -> Parts:
     config = field.config.section("protection")
     assert isinstance(config, ProtectionConfig)
     events = ProtectionEvents(field.db, config.points)
-    return Parts(sources=[events], initialise=[events.initialise], close=[events.close],
-                 provides=(events,))
+    # no task to run: it works inside the database's change notifications only, so it is no
+    # field device (nothing to supervise or restart)
+    return Parts(initialise=[events.initialise], close=[events.close], provides=(events,))

@@ -13,7 +13,7 @@ from rtu.points.model import (
     protection_parts,
     protection_value,
 )
-from rtu.points.protection import ProtectionLogic, ProtectionReport
+from rtu.points.protection import ProtectionLogic, ProtectionReport, describe
 
 T0 = 1_700_000_000.0
 
@@ -109,3 +109,10 @@ def test_misuse_is_refused() -> None:
         ProtectionLogic(PointKind.PROTECTION_TRIP, {"x": "ie"})
     with pytest.raises(ValueError):
         ProtectionLogic(PointKind.PROTECTION_START, {"x": "general"}, start="s")
+
+
+def test_describe_for_rtu_points() -> None:
+    assert describe(PointKind.PROTECTION, protection_value(2, 110)) == "on 110 ms"
+    assert describe(PointKind.PROTECTION, protection_value(0, 0)) == "indeterminate 0 ms"
+    assert describe(PointKind.PROTECTION_START, protection_value(0x13, 40)) == "general|l1|ie 40 ms"
+    assert describe(PointKind.PROTECTION_TRIP, protection_value(0, 0)) == "none 0 ms"
