@@ -8,7 +8,7 @@ import dataclasses
 import time
 from pathlib import Path
 
-from rtu.config import AppConfig
+from rtu.config import AppConfig, bench_config
 from rtu.points.model import Point
 from rtu.servers.iec101 import Iec101Server
 from rtu.sources.simulated.source import SimulatedField
@@ -125,7 +125,6 @@ def test_periodic_data_is_class_2_and_events_stay_class_1(pty_pair: tuple[int, s
 
 
 def test_periodic_points_of_the_bench_profile() -> None:
-    from rtu.config import bench_config
     cyclic = [p for p in bench_config().points if p.cyclic]
     assert [(p.ioa, p.cyclic) for p in cyclic] == [(ioa, 5.0) for ioa in range(3601, 3605)]
     assert all(isinstance(p, Point) for p in cyclic)
@@ -137,8 +136,10 @@ def test_multi_drop_one_link_address_per_station(pty_pair: tuple[int, str],
     config = config_101(device)
     assert config.iec101 is not None
     # the bench's station 2 (common address 2, IOAs 3501-3504) on link address 3
+    station2 = tuple(p for p in bench_config().points if p.common_address == 2)
     config = dataclasses.replace(
-        config, iec101=dataclasses.replace(config.iec101, stations=((3, 2),)))
+        config, points=config.points + station2,
+        iec101=dataclasses.replace(config.iec101, stations=((3, 2),)))
     one, three = Ft12Master(fd, address=1), Ft12Master(fd, address=3)
     with OutstationThread(config, free_tcp_port()) as rtu:
         one.reset()
