@@ -217,6 +217,7 @@ class PointDatabase:
         point, is_command, _ = self._facts_of(name)
         if is_command:
             raise ValueError(f"{name} is a command point: only monitored points are substituted")
+        _refuse_event_only(point, "substituted", "substitute")
         field_value = self._held.get(name, self._current[name])
         value, quality = _normalise(point, value, Quality.SB)
         self._held[name] = field_value
@@ -228,6 +229,7 @@ class PointDatabase:
         """Freeze the point at its present value flagged BL (blocked) until :meth:`release`;
         a blocked command point refuses commands."""
         point, is_command, has_deadband = self._facts_of(name)
+        _refuse_event_only(point, "blocked", "block")
         current = self._current[name]
         field_value = self._held.get(name, current)
         self._held[name] = field_value
@@ -257,6 +259,13 @@ class PointDatabase:
         """Keep the value, replace its quality (e.g. IV|NT when a device stops answering)."""
         current = self.value(name)
         return self.update(name, current.value, quality, timestamp=timestamp)
+
+
+def _refuse_event_only(point: Point, done: str, do: str) -> None:
+    if point.kind.is_protection:
+        # its value is its last event: holding or replacing it would report an old event anew
+        raise ValueError(f"{point.name} is a protection event (events only) and cannot be "
+                         f"{done}; {do} the points that feed it instead")
 
 
 def _reportable(point: Point, has_deadband: bool, last: PointValue, new: PointValue) -> bool:

@@ -185,3 +185,12 @@ def test_journalled_and_logged_like_other_events() -> None:
         ("", 2302, "M_EP_TE_1", "GS|SL1 40 ms", "ok"),
         ("", 2303, "M_EP_TF_1", "GC 110 ms", "NT|EI"),
     ]
+
+
+def test_an_operator_cannot_block_or_substitute_a_protection_event() -> None:
+    rig = Rig()
+    with pytest.raises(ValueError, match="cannot be blocked; block the points that feed it"):
+        rig.db.block("prot1_ev", timestamp=T0)
+    with pytest.raises(ValueError, match="cannot be substituted"):
+        rig.db.substitute("prot1_ev", 2, timestamp=T0)
+    assert not rig.db.overridden("prot1_ev") and rig.drain() == []
