@@ -15,7 +15,7 @@ from rtu.iec.asdu.objects import Asdu, InterrogationCommand, ProtectionEvent, Re
 from rtu.iec.asdu.types import Cot, Qdp, TypeId
 from rtu.iec.outstation import Outstation, OutstationConfig, Session
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind, Quality
+from rtu.points.model import Point, PointChanged, PointKind, Quality
 from rtu.sources.protection.config import ENTRY, ProtectionPoint
 from rtu.sources.protection.source import ProtectionEvents
 from tests.unit.iec.test_outstation import T0, FakeClock, ManualExecutor, act
@@ -194,3 +194,15 @@ def test_an_operator_cannot_block_or_substitute_a_protection_event() -> None:
     with pytest.raises(ValueError, match="cannot be substituted"):
         rig.db.substitute("prot1_ev", 2, timestamp=T0)
     assert not rig.db.overridden("prot1_ev") and rig.drain() == []
+
+
+def test_the_web_page_shows_a_protection_event_as_text() -> None:
+    from rtu.web.feeds import change_row
+
+    rig = Rig()
+    seen: list[PointChanged] = []
+    rig.db.subscribe(seen.append)
+    rig.db.update("pickup", True, timestamp=T0 - 0.040)
+    rig.db.update("prot1", True, timestamp=T0)
+    rows = [change_row(c) for c in seen if c.point.name == "prot1_ev"]
+    assert [(r["value"], r["quality"]) for r in rows] == [("on 40 ms", "ok")]
