@@ -36,6 +36,7 @@ from rtu.iec.asdu.types import (
 )
 from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
 from rtu.iec.outstation.cyclic import cyclic_period
+from rtu.iec.outstation.mapping import PROTECTION_TYPES
 from rtu.iec.outstation.outstation import ORIGIN_COT
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction, OutstationConfig
 from rtu.points.model import ChangeOrigin, Point, PointKind
@@ -119,6 +120,10 @@ def monitor_causes(config: AppConfig) -> dict[TypeId, set[Cot]]:
     background = config.station.background_scan > 0
     causes: dict[TypeId, set[Cot]] = {TypeId.M_EI_NA_1: {Cot.INITIALIZED}}
     for point in points:
+        if point.kind.is_protection:  # events only: never interrogated, read or cyclic
+            causes.setdefault(PROTECTION_TYPES[point.kind], set()).add(
+                ORIGIN_COT[ChangeOrigin.FIELD])
+            continue
         plain, tagged = MONITOR_TYPES[point.kind]
         answers = causes.setdefault(plain, set())
         answers.add(Cot.REQUEST)  # C_RD_NA_1
@@ -249,7 +254,8 @@ def sections(config: AppConfig) -> list[Section]:
                                     f"{station.initialisation_cause} (0: local power on); "
                                     "remote initialisation: no")),
         ("cyclic data transmission", _cyclic_text(config)),
-        ("read procedure", "yes (C_RD_NA_1 on any monitored point)"),
+        ("read procedure", "yes (C_RD_NA_1 on any monitored point but a protection event, "
+                           + "which answers 47 UNKNOWN_IOA)"),
         ("spontaneous transmission", "yes, with CP56Time2a time tags"
          + ("; on 101 CP24Time2a (types 2-19, time_tag = cp24)"
             if i101 is not None and i101.time_tag == "cp24" else "")),

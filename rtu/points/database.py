@@ -13,7 +13,16 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
 
-from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind, PointValue, Quality
+from rtu.points.model import (
+    PROTECTION_MS_MAX,
+    ChangeOrigin,
+    Point,
+    PointChanged,
+    PointKind,
+    PointValue,
+    Quality,
+    protection_parts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +34,9 @@ _STEP_MIN, _STEP_MAX = -64, 63
 _BITSTRING_MAX = 2**32 - 1
 _NORMALIZED_MIN, _NORMALIZED_MAX = -1.0, 1.0 - 2.0**-15
 _DPI_MAX = 3
+# the element bits a protection event may carry: ES (2 bits), SPE (6), OCI (4)
+_PROTECTION_BITS = {PointKind.PROTECTION: 0x03, PointKind.PROTECTION_START: 0x3F,
+                    PointKind.PROTECTION_TRIP: 0x0F}
 
 
 class UnknownPointError(KeyError):
@@ -205,6 +217,7 @@ class PointDatabase:
         point, is_command, _ = self._facts_of(name)
         if is_command:
             raise ValueError(f"{name} is a command point: only monitored points are substituted")
+        _refuse_event_only(point, "substituted", "substitute")
         field_value = self._held.get(name, self._current[name])
         value, quality = _normalise(point, value, Quality.SB)
         self._held[name] = field_value
@@ -216,6 +229,7 @@ class PointDatabase:
         """Freeze the point at its present value flagged BL (blocked) until :meth:`release`;
         a blocked command point refuses commands."""
         point, is_command, has_deadband = self._facts_of(name)
+        _refuse_event_only(point, "blocked", "block")
         current = self._current[name]
         field_value = self._held.get(name, current)
         self._held[name] = field_value
@@ -245,6 +259,13 @@ class PointDatabase:
         """Keep the value, replace its quality (e.g. IV|NT when a device stops answering)."""
         current = self.value(name)
         return self.update(name, current.value, quality, timestamp=timestamp)
+
+
+def _refuse_event_only(point: Point, done: str, do: str) -> None:
+    if point.kind.is_protection:
+        # its value is its last event: holding or replacing it would report an old event anew
+        raise ValueError(f"{point.name} is a protection event (events only) and cannot be "
+                         f"{done}; {do} the points that feed it instead")
 
 
 def _reportable(point: Point, has_deadband: bool, last: PointValue, new: PointValue) -> bool:
@@ -278,6 +299,14 @@ def _normalise(point: Point, value: bool | float, quality: Quality) -> tuple[boo
         v = int(value)
         if not 0 <= v <= _BITSTRING_MAX:
             raise ValueError(f"{point.name}: bitstring must be 0..2**32-1, got {value!r}")
+        return v, quality
+    if kind.is_protection:
+        v = int(value)
+        bits, ms = protection_parts(v)
+        if v < 0 or ms > PROTECTION_MS_MAX or bits & ~_PROTECTION_BITS[kind]:
+            raise ValueError(f"{point.name}: a {kind.value} event is bits "
+                             f"0..{_PROTECTION_BITS[kind]} and 0..{PROTECTION_MS_MAX} ms "
+                             f"(rtu.points.model.protection_value), got {value!r}")
         return v, quality
     if kind is PointKind.COUNTER:
         v = int(value)

@@ -10,6 +10,8 @@ The model is built at run time (no SCL file): IED ``SIM``, logical device ``LD0`
 * ``CSWI1.Pos`` (DPC, direct-with-normal-security);
 * ``GGIO1.AnOut1`` (APC, direct-with-normal-security) and ``GGIO1.AnOut2`` (APC,
   sbo-with-normal-security), ctlVal and mxVal an AnalogueValue with ``f``.
+* ``PTOC1.Str`` (ACD: general, phsA/B/C, neut) and ``PTOC1.Op`` (ACT: general, phsA/B/C), FC
+  ST, in the data set ``LLN0.Prot`` reported by the buffered block ``LLN0.brcbProt01``.
 
 Commands on every control object go through a check handler (``deny``: refuse with
 object-access-denied, the device's LastApplError follows; an APC also refuses a ctlVal above
@@ -119,6 +121,13 @@ class SimDevice:
                            False)  # False: a FLOAT32 AnalogueValue
         lib.CDC_APC_create("AnOut2", lib.toModelNode(ggio), 0, lib.CDC_CTL_MODEL_SBO_NORMAL,
                            False)
+        ptoc = lib.LogicalNode_create("PTOC1", ld)
+        phases = lib.CDC_OPTION_PHASE_A | lib.CDC_OPTION_PHASE_B | lib.CDC_OPTION_PHASE_C
+        lib.CDC_ACD_create("Str", lib.toModelNode(ptoc), phases | lib.CDC_OPTION_PHASE_NEUT)
+        lib.CDC_ACT_create("Op", lib.toModelNode(ptoc), phases)
+        prot = lib.DataSet_create("Prot", lln0)
+        lib.DataSetEntry_create(prot, "PTOC1$ST$Str", -1, None)
+        lib.DataSetEntry_create(prot, "PTOC1$ST$Op", -1, None)
         meas = lib.DataSet_create("Meas", lln0)
         lib.DataSetEntry_create(meas, "MMXU1$MX$TotW", -1, None)
         status = lib.DataSet_create("Status", lln0)
@@ -132,6 +141,8 @@ class SimDevice:
                                       50, 0)
         lib.ReportControlBlock_create("brcbStatus01", lln0, "SIM_STATUS", True, "Status", 1, trg,
                                       opt, 50, 0)
+        lib.ReportControlBlock_create("brcbProt01", lln0, "SIM_PROT", True, "Prot", 1, trg, opt,
+                                      50, 0)
         self.server: Any = None
         self._handlers: list[Any] = []  # keep the SWIG directors alive
         self._initialised = False
@@ -213,6 +224,13 @@ class SimDevice:
         self._set(do, "stVal", lambda srv, da: _dbpos(srv, da, DBPOS[state]), quality, when,
                   locked)
 
+    def set_bool(self, reference: str, value: bool, *, quality: int = 0,
+                 when: dt.datetime | None = None, locked: bool = True) -> None:
+        """Set a boolean ``LN.DO.DA`` (``PTOC1.Str.general``) and its DO's ``q`` and ``t``."""
+        do, _, leaf = reference.rpartition(".")
+        self._set(do, leaf, lambda srv, da: lib.IedServer_updateBooleanAttributeValue(
+            srv, da, value), quality, when, locked)
+
     def _set(self, do: str, leaf: str, setter: Any, quality: int, when: dt.datetime | None,
              locked: bool) -> None:
         stamp = when or dt.datetime.now(dt.UTC)
@@ -261,6 +279,9 @@ def _serve(port: int) -> None:
             elif op == "set_dbpos":
                 device.set_dbpos(request["reference"], request["state"],
                                  quality=request["quality"], when=_when(request["when"]))
+            elif op == "set_bool":
+                device.set_bool(request["reference"], request["value"],
+                                quality=request["quality"], when=_when(request["when"]))
             elif op == "flags":
                 device.deny, device.fail = request["deny"], request["fail"]
             elif op == "operated":
@@ -328,6 +349,11 @@ class DeviceProcess:
     def set_dbpos(self, reference: str, state: str, *, quality: int = 0,
                   when: dt.datetime | None = None) -> None:
         self._call("set_dbpos", reference=reference, state=state, quality=quality,
+                   when=None if when is None else when.timestamp() * 1000)
+
+    def set_bool(self, reference: str, value: bool, *, quality: int = 0,
+                 when: dt.datetime | None = None) -> None:
+        self._call("set_bool", reference=reference, value=value, quality=quality,
                    when=None if when is None else when.timestamp() * 1000)
 
     @property

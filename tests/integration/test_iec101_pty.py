@@ -24,7 +24,7 @@ from rtu.points.model import PointKind
 from rtu.servers.iec101 import Iec101Server, Iec101Settings, SerialSettings
 from rtu.sources.relays.component import Relays
 from rtu.sources.simulated.source import SimulatedField
-from tests.integration.outstation_thread import OutstationThread
+from tests.integration.outstation_thread import OutstationThread, own_station_only
 from tests.integration.peers import Raw104Client, free_tcp_port
 from tests.integration.serial_peers import (
     ACK_CHAR,
@@ -68,7 +68,8 @@ def pty_pair() -> Iterator[tuple[int, str]]:
 def config_101(device: str, mode: LinkMode = LinkMode.UNBALANCED, **link: object) -> AppConfig:
     params = LinkParameters(mode=mode, **link)  # type: ignore[arg-type]
     settings = Iec101Settings(SerialSettings(device), params)
-    return dataclasses.replace(bench_config(), iec101=settings)
+    # the bench's own station (station 2 has its own test: test_interop_101.py multi-drop)
+    return dataclasses.replace(own_station_only(bench_config()), iec101=settings)
 
 
 def poll_class1_until(m: Ft12Master, predicate: object, limit: int = 40) -> list[Frame]:

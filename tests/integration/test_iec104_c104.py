@@ -30,9 +30,9 @@ from tests.integration.peers import (
 
 COT_SPONTANEOUS, COT_REQUEST, COT_ACT, COT_ACT_CON, COT_DEACT_CON, COT_ACT_TERM = 3, 5, 6, 7, 9, 10
 COT_RETURN_REMOTE, COT_GI = 11, 20
-BENCH_SINGLES = (list(range(1001, 1017)) + list(range(1101, 1109)) + [1201, 1301]
+BENCH_SINGLES = (list(range(1001, 1017)) + list(range(1101, 1109)) + [1201, 1301, 1401]
                  + list(range(9001, 9005)) + [9010])  # inputs, relay positions, es1, di01 or
-# di02, health points
+# di02, prot1, health points
 
 
 def with_apci(config: AppConfig, **apci: float) -> AppConfig:

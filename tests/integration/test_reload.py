@@ -20,6 +20,7 @@ from rtu.servers.iec101 import Iec101Server, Iec101Settings, SerialSettings
 from rtu.sources.relays.component import Relays
 from rtu.sources.simulated.source import SimulatedField
 from rtu.supervisor import Supervisor
+from tests.integration.outstation_thread import own_station_only
 from tests.integration.peers import free_tcp_port
 from tests.integration.test_iec104_raw import STARTDT_ACT, STARTDT_CON, RawMaster
 
@@ -29,7 +30,7 @@ T = TypeVar("T")
 
 def quiet_config(tmp_path: Path, port: int) -> AppConfig:
     """The bench profile without random changes, on ``port``, its socket in ``tmp_path``."""
-    base = bench_config()
+    base = own_station_only(bench_config())  # one station: counts its events
     assert base.iec104 is not None
     return dataclasses.replace(
         base, iec104=dataclasses.replace(base.iec104, port=port),

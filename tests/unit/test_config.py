@@ -80,6 +80,7 @@ SCHEMA: dict[str, set[str]] = {
     "switchgear": {"breakers", "tap_changers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear
     "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py
     "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py
+    "protection": {"events"},  # the entries' keys: tests/unit/sources/test_protection.py
     "web": {"enabled", "listen", "tls", "certificate", "private_key", "users_file",
             "client_certificates", "max_clients", "client_queue", "recent_events"},
     "points": {"name", "ioa", "kind", "source", "groups", "deadband", "deadband_percent", "range",
@@ -185,6 +186,12 @@ class TestBench:
         expected["health_sim_comm"] = (9010, PointKind.SINGLE, "health:source:simulation")
         for i in range(1, 5):
             expected[f"cyc{i}"] = (3600 + i, PointKind.FLOAT, "sim")  # periodic (COT 1)
+        # issue 19: a protection event of a simulated signal; station 2's meter measurements
+        expected["prot1"] = (1401, PointKind.SINGLE, "sim")
+        expected["prot1_event"] = (2301, PointKind.PROTECTION, "protection")
+        for name, ioa in (("voltage", 3501), ("current", 3502), ("power", 3503),
+                          ("frequency", 3504)):
+            expected[f"meter2_{name}"] = (ioa, PointKind.FLOAT, "sim")
         assert {n: (p.ioa, p.kind, p.source) for n, p in points.items()} == expected
         assert len(bench_config().points) == len(expected)
 
@@ -381,7 +388,7 @@ class TestStructure:
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
             "service, journal, iec61850, dlms, web, soe, points_file, switchgear, calculated, "
-            "interlocks, files"
+            "protection, interlocks, files"
         )
 
     def test_unknown_key(self) -> None:
@@ -724,7 +731,8 @@ class TestPoints:
             (f"{SRC}: points[6].ioa: required key missing: expected an integer 1..16777215 "
              "(ioa_size 3)"),
             (f"{SRC}: points[6].kind: required key missing: expected one of single, double, step, "
-             "bitstring, normalized, scaled, float, counter, single_command, double_command, "
+             "bitstring, normalized, scaled, float, counter, protection, protection_start, "
+             "protection_trip, single_command, double_command, "
              "regulating_step, setpoint_normalized, setpoint_scaled, setpoint_float, "
              "bitstring_command"),
         ]
@@ -771,7 +779,7 @@ class TestPoints:
 
     def test_source(self) -> None:
         assert single_error(with_point(kind="single", source="gpio")) == (
-            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', 'switchgear', 'calc', '', "
+            f"{SRC}: {EXTRA}.source: expected 'sim', 'modbus', 'iec61850', 'dlms', 'switchgear', 'calc', 'protection', '', "
             "'gpio:NAME', 'adc:NAME' or 'health:NAME', got 'gpio'"
         )
         assert single_error(with_point(kind="single_command", target="r1", source="sim")) == (

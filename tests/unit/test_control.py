@@ -73,7 +73,8 @@ def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> No
     assert status["iec104"]["listening"] is False
     # the watchdog's check of the 104 server: it is not listening
     assert server.supervisor.servers["iec104"].check() == "the 104 listening socket is closed"
-    assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 1
+    # one end of initialisation per station of the bench (common addresses 1 and 2)
+    assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 2
     assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0},
                                  {"name": "calculated", "running": False, "restarts": 0},
                                  {"name": "health", "running": False, "restarts": 0}]
@@ -90,7 +91,7 @@ def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> No
     assert "104 127.0.0.1:2404 NOT LISTENING" in text and "no systemd watchdog" in text
     assert "field devices" in text and "health:source:simulation   OFF    True" in text
     points = len(server.supervisor.config.points)
-    assert status_line(server.supervisor) == f"0 masters connected, {points} points, 1 queued events"
+    assert status_line(server.supervisor) == f"0 masters connected, {points} points, 2 queued events"
     server.supervisor.last_error = "modbus bus1: timeout"
     assert status_line(server.supervisor).endswith("last error: modbus bus1: timeout")
     server.supervisor.reload_error = "invalid configuration: x"

@@ -25,15 +25,18 @@ _plans: dict[tuple[int, int | None], tuple[tuple[Point, ...], Plan]] = {}
 
 def interrogation_plan(monitored: tuple[Point, ...], group: int | None) -> Plan:
     """(type id, points) chunks of a station GI (``group`` None) or of a group GI, in the
-    order they are sent; counters are left out (they answer counter interrogation)."""
+    order they are sent; counters are left out (they answer counter interrogation), and so
+    are protection events (events only)."""
     key = (id(monitored), group)
     hit = _plans.get(key)
     if hit is not None and hit[0] is monitored:  # the id may belong to a freed tuple
         return hit[1]
     if group is None:
-        points = [p for p in monitored if p.kind is not PointKind.COUNTER]
+        points = [p for p in monitored if p.kind is not PointKind.COUNTER
+                  and not p.kind.is_protection]
     else:
-        points = [p for p in monitored if p.kind is not PointKind.COUNTER and group in p.groups]
+        points = [p for p in monitored if p.kind is not PointKind.COUNTER
+                  and not p.kind.is_protection and group in p.groups]
     plan = tuple(chunk_by_type(points))
     if len(_plans) >= _MAX_PLANS:
         del _plans[next(iter(_plans))]

@@ -542,7 +542,9 @@ class Outstation:
             session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
             return
         point = self.db.by_ioa(obj.ioa)
-        if point is None or point.kind.is_command or self.ca_of(obj.ioa) != asdu.common_address:
+        # a protection event has no state to read: its IOA answers as an unknown one
+        if point is None or point.kind.is_command or point.kind.is_protection \
+                or self.ca_of(obj.ioa) != asdu.common_address:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
         type_id = MONITOR_TYPES[point.kind][0]
