@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from rtu.config import ConfigError, parse_config
-from rtu.iec.asdu.codec import PROFILE_104, decode_asdu, encode_asdu
+from rtu.iec.asdu.codec import PROFILE_104, AsduProfile, decode_asdu, encode_asdu
 from rtu.iec.asdu.objects import Asdu, InterrogationCommand, ProtectionEvent, ReadCommand
 from rtu.iec.asdu.types import Cot, Qdp, TypeId
 from rtu.iec.outstation import Outstation, OutstationConfig, Session
@@ -88,7 +88,8 @@ def test_example_documents_every_key_of_an_entry() -> None:
 
 
 class Rig:
-    def __init__(self) -> None:
+    def __init__(self, profile: AsduProfile = PROFILE_104) -> None:
+        self.profile = profile
         self.db = PointDatabase([
             Point("prot1", 1401, PointKind.SINGLE),
             Point("pickup", 1402, PointKind.SINGLE),
@@ -102,7 +103,7 @@ class Rig:
         self.outstation = Outstation(self.db, OutstationConfig(common_address=1), FakeClock(),
                                      ManualExecutor())
         self.outstation.set_system_clock_state(True)  # time tags without IV
-        self.session: Session = self.outstation.open_session("m", PROFILE_104, "g", lambda: None)
+        self.session: Session = self.outstation.open_session("m", profile, "g", lambda: None)
         self.session.activate()
         self.drain()
 
@@ -114,10 +115,10 @@ class Rig:
         return out
 
     def drain(self) -> list[Asdu]:
-        return [decode_asdu(b, PROFILE_104) for b in self.raw()]
+        return [decode_asdu(b, self.profile) for b in self.raw()]
 
     def send(self, asdu: Asdu) -> list[Asdu]:
-        self.session.receive(encode_asdu(asdu, PROFILE_104))
+        self.session.receive(encode_asdu(asdu, self.profile))
         return self.drain()
 
 
@@ -138,6 +139,22 @@ def test_event_carries_the_inputs_time_and_elapsed_time_golden_bytes() -> None:
     off = rig.drain()[-1].objects[0]
     assert isinstance(off, ProtectionEvent)
     assert (off.state, off.elapsed_ms, off.quality) == (1, 1500, Qdp.NT)
+
+
+def test_a_cp24_101_line_sends_the_same_event_as_m_ep_ta_1() -> None:
+    """On a 101 line with time_tag = "cp24" the protection event goes out as type 17 (CP16
+    elapsed time + CP24Time2a), made by the same table as the monitor types."""
+    rig = Rig(AsduProfile(cot_size=1, ca_size=1, ioa_size=2, cp24=True))
+    rig.db.update("pickup", True, timestamp=T0 - 0.040)
+    rig.db.update("prot1", True, timestamp=T0)
+    raw = rig.raw()
+    # 17, SQ 0 / 1 object, COT 3, CA 1, IOA 2301, SEP ES = on, CP16 40 ms, CP24 of T0 (mm:ss.ms
+    # 13:20.000 -> 20000 ms = 20 4e, minute 13 = 0d)
+    assert raw[-1] == bytes.fromhex("11 01 03 01 fd08 02 2800 204e 0d")
+    asdu = decode_asdu(raw[-1], rig.profile)
+    assert asdu.type_id is TypeId.M_EP_TA_1
+    obj = asdu.objects[0]
+    assert isinstance(obj, ProtectionEvent) and (obj.state, obj.elapsed_ms) == (2, 40)
 
 
 def test_never_in_an_interrogation_and_a_read_is_refused() -> None:
