@@ -176,6 +176,8 @@ class TestBench:
         expected["calc_di01_or_di02"] = (1301, PointKind.SINGLE, "calc")
         expected["tap1_pos"] = (2201, PointKind.STEP, "switchgear")
         expected["tap1_cmd"] = (5201, PointKind.REGULATING_STEP, "")
+        expected["mb_sp1_back"] = (3301, PointKind.FLOAT, "modbus")  # the served device
+        expected["mb_sp1"] = (5301, PointKind.SETPOINT_FLOAT, "")
         # the outstation's own health (rtu/health.py)
         expected["health_clock_sync"] = (9001, PointKind.SINGLE, "health:clock_synchronised")
         expected["health_journal"] = (9002, PointKind.SINGLE, "health:journal")
@@ -1447,8 +1449,23 @@ class TestModbus:
             "by modbus.buses[0])"),
             (f"{SRC}: modbus.buses[1].device: required key missing: expected a serial device "
             "path such as /dev/ttyUSB0"),
-            f"{SRC}: modbus.buses[2].type: expected 'tcp' or 'rtu', got 'udp'",
+            f"{SRC}: modbus.buses[2].type: expected 'tcp', 'rtu' or 'sim', got 'udp'",
         ]
+
+    def test_a_sim_bus_takes_no_address_and_serves_addresses_0_to_999(self) -> None:
+        """A device the outstation serves itself: no host, port or serial keys (its port is
+        chosen at start), and reads and writes within its tables."""
+        data = modbus_doc()
+        data["modbus"]["buses"][0] = {"name": "net", "type": "sim", "port": 1502}
+        assert errors_of(data) == [
+            (f"{SRC}: modbus.buses[0].port: expected no port on a sim bus (the outstation "
+             "serves it on 127.0.0.1 at a port chosen at start), got 1502")]
+        data["modbus"]["buses"][0] = {"name": "net", "type": "sim"}
+        reads = data["modbus"]["devices"][0]["polls"][0]["reads"]
+        reads[0]["address"] = 999
+        reads[0]["type"] = "float32"
+        assert any("expected addresses 0..999 on a device of a sim bus, got 999..1000" in e
+                   for e in errors_of(data))
 
     @pytest.mark.parametrize("host", ["", "300.1.1.1", "a b", "-x.example"])
     def test_bad_host(self, host: str) -> None:
