@@ -77,6 +77,7 @@ SCHEMA: dict[str, set[str]] = {
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "switchgear": {"breakers", "tap_changers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear
+    "analog_outputs": {"channels"},  # the channels' keys: tests/unit/sources/test_aout.py
     "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py
     "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py
     "web": {"enabled", "listen", "tls", "certificate", "private_key", "users_file",
@@ -381,7 +382,8 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service, journal, iec61850, dlms, web, soe, points_file, switchgear, calculated, "
+            "service, journal, iec61850, dlms, web, soe, points_file, switchgear, analog_outputs, "
+            "calculated, "
             "interlocks"
         )
 
@@ -1050,7 +1052,8 @@ MODBUS_SCHEMA: dict[str, set[str]] = {
 READ0 = "modbus.devices[0].polls[0].reads[0]"
 TARGET = ('the name of a [[relays]] entry (or "modbus": a [[modbus.writes]] entry\'s register '
           'or coil) (or "iec61850": a control object of an [[iec61850.devices]] entry) (or '
-          '"switchgear": a breaker\'s double command or a tap changer\'s step)')
+          '"switchgear": a breaker\'s double command or a tap changer\'s step) (or '
+          '"analog_output": an [[analog_outputs.channels]] entry\'s PWM or DAC output)')
 
 
 def modbus_doc() -> dict[str, Any]:
