@@ -72,7 +72,7 @@ SCHEMA: dict[str, set[str]] = {
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},
     "gpio": {"backend", "chip", "reread_interval", "debounce", "chatter_changes",
-             "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
+             "chatter_window", "chatter_recovery", "inputs", "doubles", "steps"},  # GPIO_SCHEMA
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
@@ -1186,7 +1186,8 @@ class TestModbus:
         data["points"] = [p for p in data["points"] if p["name"] != "m_float"]
         assert single_error(data) == (
             f"{SRC}: {READ0}.point: expected the name of a [[points]] entry with source = "
-            "\"modbus\" (single, bitstring, scaled, normalized, float, counter), got 'm_float' "
+            "\"modbus\" (single, bitstring, scaled, normalized, float, counter, step), "
+            "got 'm_float' "
             "(no such point; did you mean 'p_float'?)"
         )
 
@@ -1230,7 +1231,7 @@ class TestModbus:
         assert errors_of(data) == [
             (f"{SRC}: {READ0}.point: required key missing: expected the name of a [[points]] "
             "entry with source = \"modbus\" (single, bitstring, scaled, normalized, float, "
-            "counter)"),
+            "counter, step)"),
             (f"{SRC}: {READ0}.table: required key missing: expected 'coil', 'discrete', "
             "'holding' or 'input'"),
             (f"{SRC}: {READ0}.address: required key missing: expected an integer 0..65535 "
@@ -1531,7 +1532,7 @@ def test_modbus_section_with_arbitrary_values(draw: st.DataObject) -> None:
 GPIO_SCHEMA: dict[str, set[str]] = {
     "inputs": {"name", "line", "bias", "invert", "debounce", "driver_debounce", "chatter_changes"},
     "doubles": {"name", "on", "off", "settle", "chatter_changes"},
-}
+}  # [[gpio.steps]]: STEP_SCHEMA in tests/unit/sources/test_gpio_steps.py
 ADC_SCHEMA: dict[str, set[str]] = {
     "devices": {"name", "driver", "interval", "iio_name", "spi_bus", "spi_device", "vref",
                 "i2c_bus", "i2c_address", "full_scale", "data_rate"},
@@ -1615,7 +1616,7 @@ class TestBoard:
 
     def test_example_mapping(self) -> None:
         config = load_config(example_path())
-        assert config.gpio.backend == "gpiod" and len(config.gpio.inputs) == 5
+        assert config.gpio.backend == "gpiod" and len(config.gpio.inputs) == 12
         k1 = next(r for r in config.relays if r.name == "k1")
         assert (k1.line, k1.active_low, k1.mode, k1.feedback_input, k1.local_input) == (
             "GPIO22", True, "pulse", "k1_aux", "local_remote")
@@ -1636,7 +1637,8 @@ class TestBoard:
             (f"{SRC}: relays[1].feedback_input: expected the name of a [[gpio.inputs]] entry, "
              "got 'brk' (gpio inputs: aux, closed, door, local, open)"),
             (f"{SRC}: points[6].source: expected \"gpio:NAME\" with the name of a "
-             "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
+             "[[gpio.inputs]] (single points), [[gpio.doubles]] (double points) or "
+             "[[gpio.steps]] (step points) entry, got "
              "'gpio:dor' (gpio names: aux, brk, closed, door, local, open)"),
             (f"{SRC}: points[8].source: expected \"adc:NAME\" with the name of an "
              "[[adc.channels]] entry, got 'adc:v12' (adc channels: v24)"),
@@ -1714,8 +1716,8 @@ class TestBoard:
             (f"{SRC}: gpio.inputs[0].bias: expected 'as_is', 'disabled', 'pull_up' or "
              "'pull_down', got 'up'"),
             f"{SRC}: gpio.inputs[0].debounce: expected a number of seconds >= 0, got '10ms'",
-            (f"{SRC}: gpio.inputs[5].name: expected a name unique among [[gpio.inputs]] and "
-             "[[gpio.doubles]], got 'door' (already used by gpio.inputs[0])"),
+            (f"{SRC}: gpio.inputs[5].name: expected a name unique among [[gpio.inputs]], "
+             "[[gpio.doubles]] and [[gpio.steps]], got 'door' (already used by gpio.inputs[0])"),
             (f"{SRC}: gpio.inputs[5].line: expected a GPIO line name such as \"GPIO17\" "
              "(`gpioinfo` lists them) or a line offset >= 0 on gpio.chip, got ''"),
             f"{SRC}: gpio.doubles[1].off: expected an input other than on, got 'aux'",
@@ -1813,8 +1815,8 @@ class TestBoard:
             (f"{path}:8: gpio.inputs[1].line: expected a GPIO line not used by another input or "
              "relay, got 'GPIO17' (already used by gpio.inputs[0])"),
             (f"{path}:13: points[0] 'p'.source: expected \"gpio:NAME\" with the name of a "
-             "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
-             "'gpio:c' (gpio names: a, b)"),
+             "[[gpio.inputs]] (single points), [[gpio.doubles]] (double points) or "
+             "[[gpio.steps]] (step points) entry, got 'gpio:c' (gpio names: a, b)"),
         ]
 
 

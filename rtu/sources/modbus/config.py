@@ -140,7 +140,8 @@ class Endian(Enum):
 
 # the point kinds a Modbus read can feed
 _KINDS: Final = (PointKind.SINGLE, PointKind.BITSTRING, PointKind.SCALED,
-                        PointKind.NORMALIZED, PointKind.FLOAT, PointKind.COUNTER)
+                        PointKind.NORMALIZED, PointKind.FLOAT, PointKind.COUNTER,
+                        PointKind.STEP)  # step: a tap position from an integer register
 
 
 @dataclass(frozen=True, slots=True)
@@ -544,9 +545,9 @@ def _read(p: Reader, item: object, path: str, points: dict[str, Point],
     elif kind is PointKind.SINGLE:
         p.missing(f"{path}.bit", "an integer 0..15: a single point read from a register "
                                     "takes one of its bits")
-    if kind is PointKind.BITSTRING and mtype is ModbusType.FLOAT32:
+    if kind in (PointKind.BITSTRING, PointKind.STEP) and mtype is ModbusType.FLOAT32:
         p.expected(f"{path}.type", "'int16', 'uint16', 'int32' or 'uint32' for a "
-                                      "bitstring point", type_choice)
+                                      f"{kind.value} point", type_choice)
     numeric = kind is None or (kind.is_analog or kind is PointKind.COUNTER)
     factors: dict[str, float | None] = {"scale": 1.0, "offset": 0.0}
     for key in ("scale", "offset"):
