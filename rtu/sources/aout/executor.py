@@ -50,7 +50,7 @@ class Channel:
         """The fraction of full scale for ``value`` (OutOfRangeError if refused)."""
         c = self.config
         if not math.isfinite(value):
-            raise OutOfRangeError(f"{value!r} is not a number")
+            raise OutOfRangeError(f"{value!r} is not a finite number")
         if not c.low <= value <= c.high:
             if c.out_of_range == "refuse":
                 raise OutOfRangeError(f"{value:g} is outside the range {c.low:g}..{c.high:g}")

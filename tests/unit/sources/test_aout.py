@@ -82,7 +82,7 @@ def test_out_of_range_is_refused_before_the_confirmation_by_default() -> None:
     executor, _ = outputs(pwm, dac)
     reason = executor.refusal(CommandRequest(SP, 120.0))
     assert reason == "analogue output valve: 120 is outside the range 0..100"
-    assert "not a number" in str(executor.refusal(CommandRequest(SP, float("nan"))))
+    assert "nan is not a finite number" in str(executor.refusal(CommandRequest(SP, float("nan"))))
     assert execute(executor, SP, -0.5) == [False]
     assert pwm.duties == []
 
