@@ -9,20 +9,23 @@ it through the ordinary TCP client (:class:`~hal.modbus.PymodbusLink`), so what 
 read back crosses a real Modbus TCP connection.
 
 Like hal/modbus.py this imports pymodbus: only a configuration with a served bus loads it.
+pymodbus's server package also loads its simulator's web server (aiohttp): it is imported
+when the device first starts (after the outstation is ready), on a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import socket
 from collections.abc import Sequence
-from typing import Final
-
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import DataType, SimData, SimDevice
+from typing import TYPE_CHECKING, Any, Final
 
 from hal.modbus import ModbusError, ModbusErrorKind, ModbusTcpSettings, PymodbusLink
+
+if TYPE_CHECKING:
+    from pymodbus.server import ModbusTcpServer
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +54,16 @@ class ServedModbusDevice:
         async with self._lock:
             if self._server is not None and self.port is not None:
                 return self.port
-            devices = [SimDevice(id=unit, simdata=(
-                [SimData(0, count=TABLE_SIZE, values=False, datatype=DataType.BITS)],
-                [SimData(0, count=TABLE_SIZE, values=False, datatype=DataType.BITS)],
-                [SimData(0, count=TABLE_SIZE, values=0, datatype=DataType.REGISTERS)],
-                [SimData(0, count=TABLE_SIZE, values=0, datatype=DataType.REGISTERS)],
+            server_module, simulator = await asyncio.to_thread(_pymodbus_server)
+            bits, words = simulator.DataType.BITS, simulator.DataType.REGISTERS
+            block = simulator.SimData
+            devices = [simulator.SimDevice(id=unit, simdata=(
+                [block(0, count=TABLE_SIZE, values=False, datatype=bits)],
+                [block(0, count=TABLE_SIZE, values=False, datatype=bits)],
+                [block(0, count=TABLE_SIZE, values=0, datatype=words)],
+                [block(0, count=TABLE_SIZE, values=0, datatype=words)],
             )) for unit in self.unit_ids]
-            server = ModbusTcpServer(devices, address=(HOST, 0))
+            server: ModbusTcpServer = server_module.ModbusTcpServer(devices, address=(HOST, 0))
             try:
                 await server.serve_forever(background=True)
                 sockets: list[socket.socket] = list(getattr(server.transport, "sockets", ()))
@@ -80,6 +86,12 @@ class ServedModbusDevice:
                 server.serving.set_result(True)
             server.close()
             self.port = None
+
+
+def _pymodbus_server() -> tuple[Any, Any]:
+    """pymodbus's server and simulator modules (a slow import: aiohttp comes with them)."""
+    return (importlib.import_module("pymodbus.server"),
+            importlib.import_module("pymodbus.simulator"))
 
 
 class ServedLink:
