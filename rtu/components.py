@@ -65,6 +65,7 @@ REGISTRY: Final = (
     "rtu.sources.aout",  # analogue outputs: set-points wrapping the command path
     "rtu.sources.calculated",  # after the sources whose start values it reads
     "rtu.sources.interlocks",  # last: it guards the whole command path
+    "rtu.files",  # [files]: what a master may fetch by file transfer (no point, no command)
 )
 
 # the protocol servers (each module's SERVER), in the order they start and report

@@ -512,6 +512,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         },
         "journal": sup.journal.status() if sup.journal is not None else None,
         "soe": sup.soe.status() if sup.soe is not None else None,
+        "files": outstation.files.status() if outstation.files is not None else None,
         "journal_unavailable": sup.journal_unavailable,
         "reloads": sup.reloads,
         "resets": sup.resets,

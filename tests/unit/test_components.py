@@ -40,7 +40,7 @@ def test_the_bench_profile_builds_only_what_it_enables() -> None:
     config = bench_config()
     field = build_field(config, PointDatabase(config.points), lambda: Path("/nonexistent"))
     assert list(field.parts) == ["simulation", "relays", "modbus", "switchgear", "calculated",
-                                 "interlocks"]
+                                 "interlocks", "files"]
     assert [s.name for s in field.sources] == ["simulation", "modbus:bench", "calculated"]
     assert field.live_sections() == {"commands"}
 
