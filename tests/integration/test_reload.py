@@ -32,8 +32,11 @@ def quiet_config(tmp_path: Path, port: int) -> AppConfig:
     """The bench profile without random changes, on ``port``, its socket in ``tmp_path``."""
     base = own_station_only(bench_config())  # one station: counts its events
     assert base.iec104 is not None
+    # without the Modbus device the bench serves itself: its first poll (3301) is an event
     return dataclasses.replace(
         base, iec104=dataclasses.replace(base.iec104, port=port),
+        sections={k: v for k, v in base.sections.items() if k != "modbus"},
+        points=tuple(p for p in base.points if "modbus" not in (p.source, p.target)),
         simulation=SimulationConfig(seed=1, digital_interval=1e6, analog_interval=1e6,
                                     counter_interval=1e6),
         service=ServiceConfig(control_socket=str(tmp_path / "control.sock")),

@@ -76,11 +76,16 @@ def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> No
     # one end of initialisation per station of the bench (common addresses 1 and 2)
     assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 2
     assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0},
+                                 {"name": "modbus:bench", "running": False, "restarts": 0,
+                                  "state": "source not running (restarting)"},
                                  {"name": "calculated", "running": False, "restarts": 0},
                                  {"name": "health", "running": False, "restarts": 0}]
     # every field device with its real state: the simulation is not running here
     assert status["devices"] == [{"name": "simulation", "kind": "simulation",
                                   "source": "simulation", "communication": "FAILED",
+                                  "detail": "source not running (restarting)"},
+                                 {"name": "plc1", "kind": "modbus", "source": "modbus:bench",
+                                  "communication": "FAILED",
                                   "detail": "source not running (restarting)"}]
     signals = {row["signal"]: row for row in status["health_signals"]}
     assert signals["health:journal"] == {"signal": "health:journal", "state": "ON",

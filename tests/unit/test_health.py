@@ -188,7 +188,8 @@ def test_modbus_devices_each_have_their_state() -> None:
     _running(sup, sup.provided(SimulatedField), bus)
     rows = {d.name: (d.ok, d.detail) for d in source_devices(sup)}
     assert rows == {"simulation": (True, "running"), "meter3": (False, "NOT ANSWERING"),
-                    "pump": (True, "answering"), "new": (None, "not polled yet")}
+                    "pump": (True, "answering"), "new": (None, "not polled yet"),
+                    "plc1": (False, "source not running (restarting)")}  # the bench's own
     bus.bus_up = False
     assert all(not d.ok for d in source_devices(sup) if d.source == "modbus:bus1")
     signals = sup.health.signals()
