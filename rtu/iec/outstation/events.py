@@ -139,6 +139,21 @@ class EventQueue:
             # the returned events are older than the queued ones: drop from the old end
             self._drop_oldest(excess)
 
+    def extend_after_initialisation(self, records: Iterable[EventRecord]) -> None:
+        """Put ``records`` (in their order) after the ends of initialisation that lead the
+        queue and before everything else queued; trims the oldest if full."""
+        items = list(records)
+        lead: list[EventRecord] = []
+        while self._items and self._items[0].type_id is TypeId.M_EI_NA_1:
+            lead.append(self._items.popleft())
+        self._items.extendleft(reversed(items))
+        self._items.extendleft(reversed(lead))
+        self.added += len(items)
+        excess = len(self._items) - self.maxlen
+        if excess > 0:
+            # the ends of initialisation are kept: the oldest of ``records`` go first
+            self._drop_oldest(excess)
+
     def take_all(self) -> list[EventRecord]:
         items = list(self._items)
         self._items.clear()
@@ -404,13 +419,20 @@ class EventStreams(Generic[M]):
         return group
 
     def requeue(self, name: str, events: Sequence[EventRecord]) -> bool:
-        """Put ``events`` in front of group ``name``'s backlog (False: there is no such group)."""
+        """Put ``events`` (restored from the journal, or carried over from the outstation this
+        one replaces) into group ``name``'s backlog, in their order, behind this run's ends of
+        initialisation (one per station, which lead the backlog: the first ASDU of every
+        station after a start-up or a reset of process is its end of initialisation) and in
+        front of anything else queued. An end of initialisation among ``events`` (the previous
+        run's, never confirmed) is dropped: this run's replaces it. False: there is no such
+        group."""
         group = self._groups.get(name)
         if group is None:
             return False
         if group.stations:
             events = [r for r in events if self.station_of(r) in group.stations]
-        group.backlog.extend_front(events)
+        kept = [r for r in events if r.type_id is not TypeId.M_EI_NA_1]
+        group.backlog.extend_after_initialisation(kept)
         return True
 
     def take_waiting(self, name: str) -> list[EventRecord]:
