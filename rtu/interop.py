@@ -199,6 +199,7 @@ def sections(config: AppConfig) -> list[Section]:
         ("cyclic data transmission", _cyclic_text(config)),
         ("read procedure", "yes (C_RD_NA_1 on any monitored point)"),
         ("spontaneous transmission", "yes, with CP56Time2a time tags"),
+        ("events lost indication", _events_lost_text(config)),
         ("general interrogation", "station (QOI 20) and groups "
          + (", ".join(map(str, groups)) if groups else "1-16 (none configured)")),
         ("clock synchronisation", _clock_text(station)),
@@ -246,6 +247,23 @@ def sections(config: AppConfig) -> list[Section]:
             ("port", str(i104.port)),
         )))
     return out
+
+
+def _events_lost_text(config: AppConfig) -> str:
+    """Which single point tells each station's masters that events of it were lost."""
+    station = config.station
+    by_ioa = {p.ioa: p for p in config.points}
+    own = by_ioa.get(station.events_lost_ioa) if station.events_lost_ioa else None
+    parts = [f"IOA {p.ioa} at common address {p.common_address}"
+             for p in (by_ioa[i] for i in station.station_events_lost_ioas if i in by_ioa)]
+    if own is None and not parts:
+        return "no (no events lost point configured)"
+    text = ("M_SP_TB_1 ON when an event queue dropped events of the station, OFF once every "
+            "master group that lost them has been answered a station interrogation of it; ")
+    if own is not None:
+        text += (f"IOA {own.ioa} at common address {station.common_address}"
+                 + (" (and for every station without its own)" if parts else ""))
+    return text + ("; " if own is not None and parts else "") + "; ".join(parts)
 
 
 def _other_stations(config: AppConfig) -> str:

@@ -48,6 +48,10 @@ class OutstationConfig:
     # check command age also while our own clock is not synchronised (it is logged then)
     check_age_unsynchronised: bool = True
     events_lost_ioa: int = 0  # the "events lost" point (health:events_lost); 0 = none
+    # the other logical stations' own "events lost" points (health:events_lost points at their
+    # common address), each telling its station's masters; a station without one is told by
+    # events_lost_ioa's (not a key of its own: [[points]] with that source at that CA)
+    station_events_lost_ioas: tuple[int, ...] = ()
     initialisation_cause: int = 0  # COI of M_EI_NA_1 after start-up: 0 = power on
     # originator addresses whose commands are accepted; empty = any. System commands (GI, clock
     # sync, read, test, reset process) are not restricted. Needs a 2-octet COT (101: cot_size 2).
