@@ -707,15 +707,6 @@ def _cell(value: object) -> str:
     return str(value)
 
 
-def _lost_cell(group: Mapping[str, Any]) -> str:
-    """A group's lost events, with the count per station (common address) once any."""
-    by_station = group.get("lost_by_station") or {}
-    total = str(group.get("lost", 0))
-    if not by_station:
-        return total
-    return total + " (" + ", ".join(f"CA {ca}: {n}" for ca, n in by_station.items()) + ")"
-
-
 def format_status(status: Mapping[str, Any]) -> str:
     out = [(f"config {status['config']}, common address {status['common_address']}, "
             f"{status['points']} points, {status['queued_events']} queued events, "
@@ -744,10 +735,9 @@ def format_status(status: Mapping[str, Any]) -> str:
     if lost and lost["active"]:
         out.append(f"EVENTS LOST in {', '.join(lost['awaiting_interrogation'])} "
                    f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)")
-        for ca, told in (lost.get("stations") or {}).items():
-            if told["active"]:
-                out.append(f"  station {ca}: {told['point']} (IOA {told['ioa']}) ON until "
-                           f"{', '.join(told['awaiting_interrogation'])} interrogate(s) it")
+        out.extend(f"  station {ca}: {t['point']} (IOA {t['ioa']}) ON until "
+                   f"{', '.join(t['awaiting_interrogation'])} interrogate(s) it"
+                   for ca, t in (lost.get("stations") or {}).items() if t["active"])
     if status.get("reload_error"):
         out.append(f"last reload failed: {status['reload_error']}")
     if status.get("last_error"):
@@ -794,7 +784,7 @@ def format_status(status: Mapping[str, Any]) -> str:
                    f"pruned, {soe['failures']} failed writes")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
-             "lost": _lost_cell(g),
+             "lost": f"{g.get('lost', 0)}" + (f" (CA {', CA '.join(f'{ca}: {n}' for ca, n in by.items())})" if (by := g.get("lost_by_station")) else ""),
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])
              or "-"} for g in status["groups"]]
     out.append(table(rows, ["group", "backlog", "overflowed", "lost", "sessions"]))

@@ -69,6 +69,9 @@ SECTION: Final = Table("[station]", (
     tables("cyclic_groups", CYCLIC_GROUP),
     number("background_scan", default_of(OutstationConfig, "background_scan"), at_least=0.0,
            doc="seconds for one round of the background scan (COT 2); 0 = off"),
+    # true: a station or group interrogation also answers the parameters of its measured
+    # values (P_ME, COT 20-36), after the monitored data
+    boolean("parameters_in_gi", default_of(OutstationConfig, "parameters_in_gi")),
 ))
 STATION: Final = table("station", SECTION)
 
@@ -119,11 +122,12 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
                                    "station.command_originators")
     cyclic_groups = _cyclic_groups(p, tbl.get("cyclic_groups", []), "station.cyclic_groups")
     background_scan = SECTION.key("background_scan").read(p, tbl, "station")
+    parameters_in_gi = SECTION.key("parameters_in_gi").read(p, tbl, "station")
     if common_address is None or select_timeout is None or event_queue_size is None \
             or time_invalid is None or originators is None or time_tags is None \
             or clock_sync is None or lifetime is None or max_age is None \
             or age_action is None or age_unsync is None or events_lost_ioa is None \
-            or cyclic_groups is None or background_scan is None:
+            or cyclic_groups is None or background_scan is None or parameters_in_gi is None:
         return None, sizes
     try:
         config = OutstationConfig(
@@ -141,6 +145,7 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
             command_originators=originators,
             cyclic_groups=cyclic_groups,
             background_scan=background_scan,
+            parameters_in_gi=parameters_in_gi,
         )
     except ValueError as exc:
         p.error("station", str(exc))

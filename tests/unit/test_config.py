@@ -54,7 +54,7 @@ SCHEMA: dict[str, set[str]] = {
                 "event_queue_size", "time_invalid_until_sync", "command_originators",
                 "invalid_time_until_synced", "time_tags", "clock_sync", "clock_offset_lifetime",
                 "max_command_age", "command_age_action", "command_age_unsynchronised",
-                "events_lost_ioa", "cyclic_groups", "background_scan"},
+                "events_lost_ioa", "cyclic_groups", "background_scan", "parameters_in_gi"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
                "allowed_masters", "tls", "redundancy_groups", "max_connections_per_address",
                "startdt_timeout"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py

@@ -567,9 +567,13 @@ class Outstation:
             return
         group = None if obj.qoi == QOI_STATION else obj.qoi - QOI_GROUP_FIRST + 1
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
+        monitored = self._monitored_of(asdu.common_address)
         gi = Interrogation(asdu, interrogation_cot(obj.qoi),
-                           interrogation_pending(self._monitored_of(asdu.common_address), group),
+                           interrogation_pending(monitored, group),
                            session.group.station_losses(asdu.common_address))
+        if self._config.parameters_in_gi:  # their values now, sent after the monitored data
+            gi.parameters.extend(self.parameters.interrogation_objects(
+                [p for p in monitored if p.kind.is_analog and (group is None or group in p.groups)]))
         if current is None:
             session.interrogation = gi
         else:  # another station's: it follows the one running

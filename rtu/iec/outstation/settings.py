@@ -59,6 +59,9 @@ class OutstationConfig:
     # periodic data (COT 1): (interrogation group, seconds) for points without their own period
     cyclic_groups: tuple[tuple[int, float], ...] = ()
     background_scan: float = 0.0  # seconds for one round of the background scan (COT 2); 0 = off
+    # interrogations also answer the parameters of measured values (P_ME, COT 20-36): off by
+    # default, a master that keeps one type per IOA would take them for a mismatched type
+    parameters_in_gi: bool = False
 
     def __post_init__(self) -> None:
         if self.select_timeout <= 0:
