@@ -216,13 +216,17 @@ def sections(config: AppConfig) -> list[Section]:
                               "counters are frozen and read without reset"
                               if any(resettable(p) for p in config.points)
                               else "no counter here can be reset (answered negatively)")),
-        ("parameter loading", ("P_ME_NA_1, P_ME_NB_1, P_ME_NC_1: the threshold (KPA 1) of "
-                               "measured values, in operation at once unless POP; smoothing "
-                               "and limits (KPA 2-4) are refused; kept across restarts; not "
-                               "reported on interrogation")),
+        ("parameter loading", ("P_ME_NA_1, P_ME_NB_1, P_ME_NC_1: threshold (KPA 1), smoothing "
+                               "factor as a filter time constant in seconds (KPA 2), low and "
+                               "high limit for transmission (KPA 3, 4: every crossing is "
+                               "reported) of measured values, in operation at once unless POP; "
+                               "kept across restarts; " + (
+                                   "reported on interrogation (COT 20-36, after the monitored "
+                                   "data)" if station.parameters_in_gi else
+                                   "not reported on interrogation (parameters_in_gi)"))),
         ("parameter activation", ("P_AC_NA_1: QPA 1 (all) and 2 (one object) activate (6) or "
-                                  "deactivate (8) a loaded threshold; deactivated, the "
-                                  "configured deadband applies")),
+                                  "deactivate (8) a point's loaded parameters; deactivated, the "
+                                  "configured deadband applies, without smoothing or limits")),
         ("test procedure", "yes (C_TS_NA_1, C_TS_TA_1)"),
         ("file transfer", "no"),
         ("acquisition of transmission delay", "no"),

@@ -26,8 +26,9 @@ directory) and restored with :meth:`Parameters.restore`: they win over the confi
 the configuration changes that point's deadband (then they are dropped) or a master deactivates
 them.
 
-On interrogation (``[station] parameters_in_gi``, off by default: a master that keeps one type
-per IOA takes a P_ME at a measured value's IOA for a mismatched type): after the monitored data
+On interrogation (``[station] parameters_in_gi``, off by default: a P_ME shares the measured
+value's IOA with another type; c104, i.e. lib60870-C, ignores it without error, a master that
+checks one type per IOA may not): after the monitored data
 of a station or group interrogation, the P_ME objects of the station's measured values in that
 group that have parameters (loaded ones, with POP set while out of operation, or a configured
 absolute deadband as the threshold), with the interrogation's cause (20-36).

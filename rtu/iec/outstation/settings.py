@@ -60,7 +60,7 @@ class OutstationConfig:
     cyclic_groups: tuple[tuple[int, float], ...] = ()
     background_scan: float = 0.0  # seconds for one round of the background scan (COT 2); 0 = off
     # interrogations also answer the parameters of measured values (P_ME, COT 20-36): off by
-    # default, a master that keeps one type per IOA would take them for a mismatched type
+    # default, they share the measured value's IOA with another type
     parameters_in_gi: bool = False
 
     def __post_init__(self) -> None:
