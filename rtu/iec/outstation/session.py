@@ -202,7 +202,7 @@ class Session:
             added = self.events.added
             self.responses = deque((r, added if after else 0, after)
                                    for r, _, after in self.responses)
-        # (restored or carried-over events may precede an end of initialisation numbered 0)
+        # (an end of initialisation, numbered 0, may come before or among the events taken)
         self._holds_from = min(r.seq for r in taken) if taken else self.outstation.next_seq
         self.wake()
 
