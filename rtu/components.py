@@ -64,6 +64,7 @@ REGISTRY: Final = (
     "rtu.sources.switchgear",  # after relays (its coils) and the command paths it wraps
     "rtu.sources.calculated",  # after the sources whose start values it reads
     "rtu.sources.interlocks",  # last: it guards the whole command path
+    "rtu.files",  # [files]: what a master may fetch by file transfer (no point, no command)
 )
 
 # the protocol servers (each module's SERVER), in the order they start and report

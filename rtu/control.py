@@ -512,6 +512,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         },
         "journal": sup.journal.status() if sup.journal is not None else None,
         "soe": sup.soe.status() if sup.soe is not None else None,
+        "files": outstation.files.status() if outstation.files is not None else None,
         "journal_unavailable": sup.journal_unavailable,
         "reloads": sup.reloads,
         "resets": sup.resets,
@@ -734,10 +735,9 @@ def format_status(status: Mapping[str, Any]) -> str:
     lost = status.get("events_lost")
     if lost and lost["active"]:
         out.append(f"EVENTS LOST in {', '.join(lost['awaiting_interrogation'])} "
-                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)")
-        out.extend(f"  station {ca}: {t['point']} (IOA {t['ioa']}) ON until "
-                   f"{', '.join(t['awaiting_interrogation'])} interrogate(s) it"
-                   for ca, t in (lost.get("stations") or {}).items() if t["active"])
+                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)" + "".join(
+                       f"; station {ca}: {t['point']} (IOA {t['ioa']}) ON"
+                       for ca, t in (lost.get("stations") or {}).items() if t["active"]))
     if status.get("reload_error"):
         out.append(f"last reload failed: {status['reload_error']}")
     if status.get("last_error"):

@@ -39,7 +39,8 @@ def test_every_registered_folder_has_one_component_for_a_section_of_the_file() -
 def test_the_bench_profile_builds_only_what_it_enables() -> None:
     config = bench_config()
     field = build_field(config, PointDatabase(config.points), lambda: Path("/nonexistent"))
-    assert list(field.parts) == ["simulation", "relays", "switchgear", "calculated", "interlocks"]
+    assert list(field.parts) == ["simulation", "relays", "switchgear", "calculated", "interlocks",
+                                 "files"]
     assert [s.name for s in field.sources] == ["simulation", "calculated"]
     assert field.live_sections() == {"commands"}
 

@@ -61,13 +61,14 @@ SCHEMA: dict[str, set[str]] = {
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
                "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min",
-               "stations"},
+               "stations", "time_tag"},
     "commands": {"short_pulse", "long_pulse", "default_qu"},
     "simulation": {"seed", "digital_interval", "analog_interval", "counter_interval", "manual"},
     "logging": {"level"},
     "service": {"control_socket", "reload", "state_directory"},
     "journal": {"enabled", "path", "commit_interval", "max_events", "fsync"},
     "soe": {"enabled", "path", "max_events", "max_age_days", "syslog"},
+    "files": {"directory", "soe_export", "max_file_size", "max_files", "ioa", "timeout"},
     "modbus": {"buses", "devices", "writes"},  # the nested tables' keys: MODBUS_SCHEMA below
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},
@@ -380,7 +381,7 @@ class TestStructure:
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
             "service, journal, iec61850, dlms, web, soe, points_file, switchgear, calculated, "
-            "interlocks"
+            "interlocks, files"
         )
 
     def test_unknown_key(self) -> None:

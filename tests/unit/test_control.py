@@ -189,6 +189,6 @@ def test_status_shows_events_lost_per_group_and_station(server: ControlServer) -
     assert status["events_lost"]["lost_by_station"] == {"iec104": {"1": 4}}
     assert status["events_lost"]["stations"]["1"]["active"] is True
     text = format_status(status)
-    assert "EVENTS LOST in iec104 (health_events_lost ON until interrogated)" in text
-    assert "station 1: health_events_lost (IOA 9003) ON until iec104 interrogate(s) it" in text
+    assert "EVENTS LOST in iec104 (health_events_lost ON until interrogated); station 1: " \
+        "health_events_lost (IOA 9003) ON" in text
     assert "4 (CA 1: 4)" in text

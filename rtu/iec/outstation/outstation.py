@@ -57,6 +57,7 @@ from rtu.iec.outstation.events import (
     EventRecord,
     EventStreams,
 )
+from rtu.iec.outstation.files import FileService
 from rtu.iec.outstation.giplan import interrogation_pending
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
@@ -147,6 +148,7 @@ class Outstation:
         self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
+        self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
         self.command_reason = ""  # why the command answered next was refused (for the audit)
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
@@ -229,7 +231,10 @@ class Outstation:
         return None if self._cyclic is None else self._cyclic.next_deadline()
 
     def on_timer(self, now: float) -> None:
-        """Queue the periodic and background data due at ``now`` to every active session."""
+        """Queue the periodic and background data due at ``now`` to every active session
+        (and drop file transfers their master left: the driver calls this once a second)."""
+        if self.files is not None:
+            self.files.expire(now)
         if self._cyclic is None:
             return
         for cot, points in self._cyclic.due(now):
@@ -606,6 +611,8 @@ class Outstation:
             master_time = obj.time.to_timestamp(self.zone())
         except ValueError:
             master_time = None
+        if session.line_clock is not None and master_time is not None:
+            master_time += session.line_clock.take_delay(obj)  # 101: the delay loaded by C_CD
         if master_time is None or obj.time.invalid:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
@@ -637,6 +644,15 @@ class Outstation:
         if self.step_clock is None:
             return "this outstation cannot set the system clock"
         return self.step_clock(master_time)
+
+    def _delay_acquisition(self, session: Session, asdu: Asdu) -> None:
+        """C_CD_NA_1: a 101 line's (rtu/iec/outstation/lineclock.py); 104 has none (COT 44)."""
+        if session.line_clock is None:
+            session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
+            return
+        answer = session.line_clock.acquisition(asdu)
+        if answer is not None:
+            session.respond(answer)
 
     def _test_command(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -671,12 +687,36 @@ class Outstation:
     def session_stopped(self, session: Session) -> None:
         """``session`` stopped data transfer or closed: its selections are released."""
         self._commands.release(session)
+        if self.files is not None:
+            self.files.release(session)
 
     def _command(self, session: Session, asdu: Asdu) -> None:
         self._commands.handle(session, asdu)
 
     def _parameter(self, session: Session, asdu: Asdu) -> None:
         self.parameters.handle(session, asdu)
+
+    def attach_files(self, service: FileService) -> None:
+        """Serve file transfer (types 120-127) from ``service``, with station time tags."""
+        zone = self.zone
+
+        def to_time(tag: Cp56Time2a) -> float | None:
+            try:
+                return tag.to_timestamp(zone())
+            except ValueError:
+                return None
+
+        service.time_tag = self.time_tag
+        service.to_time = to_time
+        self.files = service
+
+    def _file(self, session: Session, asdu: Asdu) -> None:
+        if self.files is None:  # no [files]: the types are not offered
+            session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
+            return
+        for answer in self.files.handle(session, session.name, asdu, self.clock.monotonic(),
+                                        session.profile):
+            session.respond(answer)
 
 
 def _queues_behind(running: Interrogation, asdu: Asdu) -> bool:
@@ -697,7 +737,9 @@ HANDLERS: dict[TypeId, _Handler] = {
     TypeId.C_TS_NA_1: Outstation._test_command,
     TypeId.C_TS_TA_1: Outstation._test_command,
     TypeId.C_RP_NA_1: Outstation._reset_process,
+    TypeId.C_CD_NA_1: Outstation._delay_acquisition,
     **{t: Outstation._command for t in COMMAND_KINDS},
     **{t: Outstation._parameter for t in (TypeId.P_ME_NA_1, TypeId.P_ME_NB_1, TypeId.P_ME_NC_1,
                                           TypeId.P_AC_NA_1)},
+    **{t: Outstation._file for t in TypeId if TypeId.F_FR_NA_1 <= t <= TypeId.F_SC_NB_1},
 }

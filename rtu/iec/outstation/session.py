@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rtu.iec.asdu.codec import (
     AsduError,
@@ -38,6 +38,9 @@ from rtu.iec.outstation.mapping import COMMAND_KINDS, monitor_object
 from rtu.iec.outstation.settings import OutstationConfig
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point
+
+if TYPE_CHECKING:
+    from rtu.iec.outstation.lineclock import LineClock
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -144,8 +147,11 @@ class Session:
         self.events = EventQueue(f"{name}/events", outstation.config.event_queue_size,
                                  group.count_loss)
         # (response, barrier, after_events): sent once events.removed >= barrier (0 = at once)
-        # and data transfer is on; ``after_events``: it follows every event queued before it
-        self.responses: deque[tuple[Asdu | bytes, int, bool]] = deque()
+        # and data transfer is on; ``after_events``: it follows every event queued before it.
+        # A callable builds its ASDU when it is handed to the link (C_CD_NA_1's ACT_CON).
+        self.responses: deque[tuple[Asdu | bytes | Callable[[], Asdu], int, bool]] = deque()
+        # a 101 line's clock duties (CP24 hour announcements, delay acquisition); None on 104
+        self.line_clock: LineClock | None = None
         # an end of initialisation waits in the queue: it goes before any response (item 5)
         self._ei_pending = False
         self.interrogation: Interrogation | None = None
@@ -193,6 +199,8 @@ class Session:
         if self.active or self.closed:
             return
         self.active = True
+        if self.line_clock is not None:
+            self.line_clock.restart()
         taken = self.group.start(self)
         self.events.extend_front(taken)
         self._ei_pending = any(r.type_id is TypeId.M_EI_NA_1 for r in taken)
@@ -244,7 +252,8 @@ class Session:
         self.group.leave(self)
 
     # -- output ------------------------------------------------------------------------------
-    def respond(self, response: Asdu | bytes, *, after_events: bool = False) -> None:
+    def respond(self, response: Asdu | bytes | Callable[[], Asdu], *,
+                after_events: bool = False) -> None:
         """Queue a response; with ``after_events`` it follows every event queued so far (and,
         before data transfer has started, every event it will start with)."""
         audit = self.outstation.audit
@@ -258,7 +267,8 @@ class Session:
     def has_output(self) -> bool:
         return self.active and (bool(self.responses) or bool(self.events)
                                 or self.interrogation is not None
-                                or (bool(self.cyclic) and not self.cyclic_class2))
+                                or (bool(self.cyclic) and not self.cyclic_class2)
+                                or (self.line_clock is not None and self.line_clock.due(None)))
 
     def offer_cyclic(self, asdu: Asdu) -> None:
         """Periodic or background data for this session (dropped while it is not active)."""
@@ -293,13 +303,21 @@ class Session:
         if self.responses and not self._ei_pending \
                 and self.responses[0][1] <= self.events.removed:
             item = self.responses.popleft()[0]
+            if callable(item):
+                item = item()
             out = Output(item if isinstance(item, bytes) else encode_asdu(item, self.profile))
         else:
             waiting = bool(self.responses)
             gi_first = self._gi_turn or not self.events
             self._gi_turn = not self._gi_turn
             out_or_none = None
-            if gi_first and self.interrogation is not None and not waiting:
+            clock = self.line_clock
+            if clock is not None and not self._ei_pending:
+                hour = clock.announcement(self.events.peek() if self.events else None)
+                if hour is not None:
+                    out_or_none = Output(encode_asdu(hour, self.profile))
+            if out_or_none is None and gi_first and self.interrogation is not None \
+                    and not waiting:
                 out_or_none = self._next_interrogation_asdu()
             if out_or_none is None and self.events:
                 out_or_none = self._next_event_asdu()
@@ -366,10 +384,12 @@ class Session:
         limit = self._max_objects(first.type_id)
         ca_of = self.outstation.ca_of
         ca = first.ca or ca_of(first.obj.ioa)
+        clock = self.line_clock
         while events and len(batch) < limit:
             nxt = events.peek()
             if nxt.type_id != first.type_id or nxt.cot != first.cot or (
-                    nxt.ca or ca_of(nxt.obj.ioa)) != ca:
+                    nxt.ca or ca_of(nxt.obj.ioa)) != ca or (
+                    clock is not None and clock.splits(first, nxt)):
                 break
             batch.append(events.popleft())
         if first.type_id is TypeId.M_EI_NA_1:
