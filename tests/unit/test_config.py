@@ -54,7 +54,7 @@ SCHEMA: dict[str, set[str]] = {
                 "event_queue_size", "time_invalid_until_sync", "command_originators",
                 "invalid_time_until_synced", "time_tags", "clock_sync", "clock_offset_lifetime",
                 "max_command_age", "command_age_action", "command_age_unsynchronised",
-                "events_lost_ioa", "cyclic_groups", "background_scan"},
+                "events_lost_ioa", "cyclic_groups", "background_scan", "parameters_in_gi"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
                "allowed_masters", "tls", "redundancy_groups", "max_connections_per_address",
                "startdt_timeout"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
@@ -1883,12 +1883,24 @@ class TestStationTime:
         data["station"]["events_lost_ioa"] = 902
         assert "give both the same IOA" in single_error(data)
 
-    def test_one_events_lost_point_only(self) -> None:
+    def test_one_events_lost_point_per_station(self) -> None:
         data = minimal()
         for i in (901, 902):
             data["points"].append({"name": f"lost{i}", "ioa": i, "kind": "single",
                                    "source": "health:events_lost"})
-        assert "2 points name it: lost901, lost902" in single_error(data)
+        assert "2 points name it at common address 7: lost901, lost902" in single_error(data)
+        data["points"][-1]["common_address"] = 2  # another station's own
+        config = parse_config(data, SRC)
+        assert config.station.events_lost_ioa == 901
+        assert config.station.station_events_lost_ioas == (902,)
+
+    def test_another_stations_events_lost_point_alone(self) -> None:
+        data = minimal()
+        data["points"].append({"name": "lost2", "ioa": 902, "kind": "single",
+                               "source": "health:events_lost", "common_address": 2})
+        config = parse_config(data, SRC)
+        assert config.station.events_lost_ioa == 0
+        assert config.station.station_events_lost_ioas == (902,)
 
     def test_the_old_key_is_still_read(self) -> None:
         data = minimal()

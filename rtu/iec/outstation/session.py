@@ -98,6 +98,9 @@ class Interrogation:
     following: deque[Interrogation] = field(default_factory=deque)
     # points of pending[0] already sent: an index, so that no ASDU copies the rest of the list
     offset: int = 0
+    # the parameters of its measured values (P_ME, [station] parameters_in_gi), sent after
+    # the monitored data: (type id, objects) chunks; ``offset`` walks them the same way
+    parameters: deque[tuple[TypeId, list[InformationObject]]] = field(default_factory=deque)
 
 
 # parameter loading changes what the outstation reports: audited like commands
@@ -207,7 +210,7 @@ class Session:
             added = self.events.added
             self.responses = deque((r, added if after else 0, after)
                                    for r, _, after in self.responses)
-        # (restored or carried-over events may precede an end of initialisation numbered 0)
+        # (an end of initialisation, numbered 0, may come before or among the events taken)
         self._holds_from = min(r.seq for r in taken) if taken else self.outstation.next_seq
         self.wake()
 
@@ -395,10 +398,25 @@ class Session:
         asdu = Asdu(first.type_id, first.cot, ca, tuple(r.obj for r in batch))
         return Output(encode_asdu(asdu, self.profile), tuple(batch))
 
+    def _next_parameters_asdu(self, gi: Interrogation) -> Output:
+        type_id, objects = gi.parameters[0]
+        start = gi.offset
+        end = start + self._max_objects(type_id)
+        if end < len(objects):
+            gi.offset = end
+        else:
+            gi.parameters.popleft()
+            gi.offset = 0
+        asdu = Asdu(type_id, gi.cot, gi.request.common_address, tuple(objects[start:end]),
+                    test=gi.request.test, originator=gi.request.originator)
+        return Output(encode_asdu(asdu, self.profile))
+
     def _next_interrogation_asdu(self) -> Output | None:
         gi = self.interrogation
         assert gi is not None
         db = self.outstation.db
+        if not gi.pending and gi.parameters:
+            return self._next_parameters_asdu(gi)
         if not gi.pending:
             if gi.following:
                 nxt = gi.following.popleft()
