@@ -36,6 +36,7 @@ from rtu.iec.outstation.events import (
 )
 from rtu.iec.outstation.mapping import COMMAND_KINDS, monitor_object
 from rtu.iec.outstation.settings import OutstationConfig
+from rtu.iec.outstation.shared import event_asdu
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point
 
@@ -372,8 +373,8 @@ class Session:
         if first.type_id is TypeId.M_EI_NA_1:
             # each logical station's end of initialisation goes before any response
             self._ei_pending = bool(events) and events.peek().type_id is TypeId.M_EI_NA_1
-        asdu = Asdu(first.type_id, first.cot, ca, tuple(r.obj for r in batch))
-        return Output(encode_asdu(asdu, self.profile), tuple(batch))
+        records = tuple(batch)
+        return Output(event_asdu(records, ca, self.profile), records)
 
     def _next_interrogation_asdu(self) -> Output | None:
         gi = self.interrogation
