@@ -34,7 +34,8 @@ from rtu.iec.outstation.events import (
     EventRecord,
     Output,
 )
-from rtu.iec.outstation.mapping import COMMAND_KINDS, monitor_object
+from rtu.iec.outstation.giplan import interrogation_asdu
+from rtu.iec.outstation.mapping import COMMAND_KINDS
 from rtu.iec.outstation.settings import OutstationConfig
 from rtu.iec.outstation.shared import event_asdu
 from rtu.points.database import PointDatabase
@@ -391,14 +392,13 @@ class Session:
             return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
         type_id, points = gi.pending[0]
         start = gi.offset
-        end = start + self._max_objects(type_id)
-        chunk = points[start:end]
+        end = min(start + self._max_objects(type_id), len(points))
         if end < len(points):
             gi.offset = end
         else:
             gi.pending.popleft()
             gi.offset = 0
-        objects = tuple(monitor_object(p, db.value(p.name), None) for p in chunk)
-        asdu = Asdu(type_id, gi.cot, gi.request.common_address, objects,
-                    test=gi.request.test, originator=gi.request.originator)
-        return Output(encode_asdu(asdu, self.profile))
+        request = gi.request
+        return Output(interrogation_asdu(type_id, points, start, end, db.value, gi.cot,
+                                         request.common_address, self.profile,
+                                         test=request.test, originator=request.originator))
