@@ -293,8 +293,15 @@ class Iec104Server:
 
     def _flush_woken(self) -> None:
         links, self._woken = self._woken, []
-        for link in links:
-            link.flush_if_woken()
+        for index, link in enumerate(links):
+            try:
+                link.flush_if_woken()
+            except BaseException:
+                # a bug in one link's flush (it propagates, as a callback's would) must not
+                # leave the links after it woken and never flushed: they go in the next turn
+                for rest in links[index + 1:]:
+                    self.wake(rest)
+                raise
 
     def take_over(self, link: _Link) -> None:
         """``link`` started data transfer in a redundancy group: the group's other started
