@@ -73,8 +73,8 @@ def test_ioa_octets_are_computed_once_per_plan_list_and_size() -> None:
     points = [Point(f"p{i}", 100 + i, PointKind.SINGLE) for i in range(3)]
     first = plan_ioa_octets(points, PROFILE_104)
     assert plan_ioa_octets(points, PROFILE_104) is first
-    assert first == [bytes([100 + i, 0, 0]) for i in range(3)]
-    assert plan_ioa_octets(points, PROFILE_101) == [bytes([100 + i, 0]) for i in range(3)]
+    assert first == bytes([100, 0, 0, 101, 0, 0, 102, 0, 0])
+    assert plan_ioa_octets(points, PROFILE_101) == bytes([100, 0, 101, 0, 102, 0])
 
 
 def test_bad_input_is_our_bug_with_a_clear_message() -> None:
