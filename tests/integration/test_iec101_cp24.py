@@ -22,7 +22,6 @@ from tests.integration.peers import Raw104Client, free_tcp_port
 from tests.integration.serial_peers import (
     RTAC_RX,
     SEC_ACK,
-    SEC_LINK_STATUS,
     Frame,
     Ft12Master,
     malformed,
@@ -154,8 +153,7 @@ def test_balanced_cp24_line(pty_pair: tuple[int, str]) -> None:
     config = config_cp24(device, LinkMode.BALANCED, remote_address=2, repeat_timeout=0.5,
                          test_interval=0)
     with OutstationThread(config, free_tcp_port()) as rtu:
-        m.answer(m.read(), SEC_LINK_STATUS)  # the outstation's primary establishes the link
-        m.answer(m.read(), SEC_ACK)
+        m.accept_link()  # the outstation's primary establishes the link
         sent = []
         for _ in range(2):
             f = m.read()
