@@ -11,17 +11,10 @@ from collections.abc import Awaitable, Callable
 from rtu.iec.outstation import CommandRequest, Done, Outstation, OutstationConfig, Session
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
+from rtu.supervisor import SystemClock
 
 CHUNK = 100  # events per loop turn
 POINTS = 1000
-
-
-class _Clock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wall(self) -> float:
-        return time.time()
 
 
 class _NoExecutor:
@@ -34,7 +27,7 @@ def outstation(events: int) -> tuple[PointDatabase, Outstation]:
     db = PointDatabase([Point(f"p{i}", 1 + i, PointKind.SINGLE) for i in range(POINTS)])
     for i in range(POINTS):
         db.update(f"p{i}", False, timestamp=time.time())
-    return db, Outstation(db, OutstationConfig(event_queue_size=events + 10), _Clock(),
+    return db, Outstation(db, OutstationConfig(event_queue_size=events + 10), SystemClock(),
                           _NoExecutor())
 
 
