@@ -58,9 +58,10 @@ def sc(ioa: int, on: bool, select: bool = False, cot: int = 6) -> bytes:
         [int(on) | (0x80 if select else 0)])
 
 
-def config_101(device: str, mode: LinkMode = LinkMode.UNBALANCED, **link: object) -> AppConfig:
+def config_101(device: str, mode: LinkMode = LinkMode.UNBALANCED, *, time_tag: str = "cp56",
+               **link: object) -> AppConfig:
     params = LinkParameters(mode=mode, **link)  # type: ignore[arg-type]
-    settings = Iec101Settings(SerialSettings(device), params)
+    settings = Iec101Settings(SerialSettings(device), params, time_tag=time_tag)
     # the bench's own station (station 2 has its own test: test_interop_101.py multi-drop)
     return dataclasses.replace(own_station_only(bench_config()), iec101=settings)
 
