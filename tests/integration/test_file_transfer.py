@@ -9,11 +9,9 @@ file, independently of rtu/iec/asdu/codec_file.py, and the checksums are compute
 from __future__ import annotations
 
 import dataclasses
-import os
 import struct
 import time
-import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +33,12 @@ from tests.integration.serial_peers import (
     REQUEST_LINK_STATUS,
     Ft12Master,
     malformed,
+    pty_pair,
     tshark_decode_101,
     write_rtac_pcap,
 )
 
+__all__ = ["pty_pair"]  # the fixture, imported
 pytestmark = pytest.mark.integration
 
 F_FR, F_SR, F_SC, F_LS, F_AF, F_SG, F_DR, F_SC_NB = range(120, 128)
@@ -165,15 +165,6 @@ def test_directory_and_file_transfer_over_104_decoded_by_tshark(tmp_path: Path) 
     # section 2 of the disturbance record went twice (after the negative acknowledgement)
     assert sent.count((F_SR, COT_FILE)) == 3 + 1 + 1  # 3 sections, once again, the export's
     assert any("F_DR_TA_1" in (f.get("info") or "") for f in frames)
-
-
-@pytest.fixture
-def pty_pair() -> Iterator[tuple[int, str]]:
-    master_fd, slave_fd = os.openpty()
-    tty.setraw(master_fd)
-    yield master_fd, os.ttyname(slave_fd)
-    os.close(master_fd)
-    os.close(slave_fd)
 
 
 class Serial101:
