@@ -66,8 +66,11 @@ REGISTRY: Final = (
     "rtu.sources.iec61850",
     "rtu.sources.dlms",
     "rtu.sources.switchgear",  # after relays (its coils) and the command paths it wraps
+    "rtu.sources.aout",  # analogue outputs: set-points wrapping the command path
     "rtu.sources.calculated",  # after the sources whose start values it reads
+    "rtu.sources.protection",  # after the sources (and calculated points) that feed it
     "rtu.sources.interlocks",  # last: it guards the whole command path
+    "rtu.files",  # [files]: what a master may fetch by file transfer (no point, no command)
 )
 
 # the protocol servers (each module's SERVER), in the order they start and report

@@ -52,6 +52,7 @@ from rtu.health import signal_rows, source_devices
 from rtu.iec.asdu.types import DoublePointValue
 from rtu.points.database import UnknownPointError
 from rtu.points.model import Point, PointKind, PointValue, Quality
+from rtu.points.protection import describe
 from rtu.points.timestamps import utc_datetime
 from rtu.sources.simulated.source import SimulatedField
 
@@ -437,7 +438,9 @@ def time_text(timestamp: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _value_json(value: bool | float) -> bool | int | float | str:
+def _value_json(kind: PointKind, value: bool | float) -> bool | int | float | str:
+    if kind.is_protection:  # one int packing flags and times: shown as text
+        return describe(kind, int(value))
     if isinstance(value, float) and math.isnan(value):  # NaN is not JSON
         return "nan"
     return value
@@ -451,7 +454,7 @@ def points_snapshot(sup: Supervisor, pattern: str = "*") -> list[dict[str, Any]]
         pv: PointValue = sup.db.value(point.name)
         rows.append({
             "name": point.name, "ioa": point.ioa, "kind": point.kind.value,
-            "value": _value_json(pv.value), "quality": quality_text(pv.quality),
+            "value": _value_json(point.kind, pv.value), "quality": quality_text(pv.quality),
             "time": time_text(pv.timestamp), "source": point.source or "-",
         })
     return rows
@@ -512,6 +515,7 @@ def status_snapshot(sup: Supervisor) -> dict[str, Any]:
         },
         "journal": sup.journal.status() if sup.journal is not None else None,
         "soe": sup.soe.status() if sup.soe is not None else None,
+        "files": outstation.files.status() if outstation.files is not None else None,
         "journal_unavailable": sup.journal_unavailable,
         "reloads": sup.reloads,
         "resets": sup.resets,
@@ -656,7 +660,7 @@ def operator_action(sup: Supervisor, action: str, message: Mapping[str, Any],
             pv = sup.db.release(name, timestamp=now)
     except ValueError as exc:
         raise ControlError(str(exc)) from None
-    shown = _value_json(pv.value)
+    shown = _value_json(point.kind, pv.value)
     if sup.audit is not None:
         sup.audit.operator(action, name, point.ioa, str(shown), who)
     return {"name": name, "value": shown, "quality": quality_text(pv.quality),
@@ -673,12 +677,7 @@ def _known_point(sup: Supervisor, name: str) -> Point:
 
 
 def sim_set(sup: Supervisor, name: str, text: str | float | bool) -> dict[str, Any]:
-    try:
-        point = sup.db.point(name)
-    except UnknownPointError:
-        close = fnmatch.filter((p.name for p in sup.db), f"*{name}*")[:5]
-        hint = f" (similar: {', '.join(close)})" if close else ""
-        raise ControlError(f"no point {name!r}{hint}") from None
+    point = _known_point(sup, name)
     if point.source != SIM_SOURCE:
         fed = f"source = {point.source!r}" if point.source else "no source (command/feedback)"
         raise ControlError(f"{name} is not simulated ({fed}); only points with source = "
@@ -686,7 +685,7 @@ def sim_set(sup: Supervisor, name: str, text: str | float | bool) -> dict[str, A
     value = parse_sim_value(point, text)
     sup.provided(SimulatedField).set(name, value)
     pv = sup.db.value(name)
-    return {"name": name, "value": _value_json(pv.value), "quality": quality_text(pv.quality),
+    return {"name": name, "value": _value_json(point.kind, pv.value), "quality": quality_text(pv.quality),
             "time": time_text(pv.timestamp)}
 
 
@@ -734,7 +733,9 @@ def format_status(status: Mapping[str, Any]) -> str:
     lost = status.get("events_lost")
     if lost and lost["active"]:
         out.append(f"EVENTS LOST in {', '.join(lost['awaiting_interrogation'])} "
-                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)")
+                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)" + "".join(
+                       f"; station {ca}: {t['point']} (IOA {t['ioa']}) ON"
+                       for ca, t in (lost.get("stations") or {}).items() if t["active"]))
     if status.get("reload_error"):
         out.append(f"last reload failed: {status['reload_error']}")
     if status.get("last_error"):
@@ -781,7 +782,7 @@ def format_status(status: Mapping[str, Any]) -> str:
                    f"pruned, {soe['failures']} failed writes")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
-             "lost": g.get("lost", 0),
+             "lost": f"{g.get('lost', 0)}" + (f" (CA {', CA '.join(f'{ca}: {n}' for ca, n in by.items())})" if (by := g.get("lost_by_station")) else ""),
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])
              or "-"} for g in status["groups"]]
     out.append(table(rows, ["group", "backlog", "overflowed", "lost", "sessions"]))

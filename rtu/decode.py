@@ -6,7 +6,8 @@ rtu/iec/cs101 with the given link address size; the ASDUs of either through the 
 with the given field sizes (104: COT 2, CA 2, IOA 3). Several frames in a row are decoded one
 after the other. Output is text: the frame format, sequence numbers or the link control field,
 then the type and cause by name, P/N, T, originator, common address and one line per
-information object (IOA, values, quality flags, CP56Time2a time tags as UTC).
+information object (IOA, values, quality flags, CP56Time2a time tags as UTC, CP24Time2a ones
+as minute and seconds of the hour that the last clock synchronisation gave).
 """
 
 from __future__ import annotations
@@ -18,23 +19,8 @@ from enum import Enum
 from typing import Final
 
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
-from rtu.iec.asdu.objects import Asdu, Cp56Time2a
-from rtu.iec.asdu.types import (
-    OCI_CL1,
-    OCI_CL2,
-    OCI_CL3,
-    OCI_GC,
-    SPE_GS,
-    SPE_SIE,
-    SPE_SL1,
-    SPE_SL2,
-    SPE_SL3,
-    SPE_SRD,
-    DoublePointValue,
-    Qdp,
-    Qds,
-    TypeId,
-)
+from rtu.iec.asdu.objects import Asdu, Cp24Time2a, Cp56Time2a
+from rtu.iec.asdu.types import OCI_NAMES, SPE_NAMES, DoublePointValue, Qdp, Qds, TypeId, bits_text
 from rtu.iec.cs101.ft12 import (
     START_FIXED,
     START_VARIABLE,
@@ -58,7 +44,7 @@ from rtu.iec.cs104.apci import ApciError, FrameParser, IFrame, SFrame, UFrame
 from rtu.iec.errors import LocalProtocolError
 from rtu.points.timestamps import utc_datetime
 
-__all__ = ["DecodeError", "Options", "Protocol", "cp56_text", "decode", "describe_asdu",
+__all__ = ["DecodeError", "Options", "Protocol", "cp24_text", "cp56_text", "decode", "describe_asdu",
            "guess_protocol", "object_texts", "parse_hex"]
 
 MAX_101_ASDU: Final = 253  # an FT1.2 frame carries at most 255 octets of C, A and ASDU
@@ -73,11 +59,11 @@ _KPA: Final = {1: "threshold", 2: "smoothing factor", 3: "low limit", 4: "high l
 _QPA: Final = {1: "loaded parameters", 2: "parameter of this object",
                3: "cyclic transmission of this object"}
 _ES: Final = {0: "indeterminate", 1: "OFF", 2: "ON", 3: "indeterminate"}
-_SPE: Final = ((SPE_GS, "GS"), (SPE_SL1, "SL1"), (SPE_SL2, "SL2"), (SPE_SL3, "SL3"),
-               (SPE_SIE, "SIE"), (SPE_SRD, "SRD"))
-_OCI: Final = ((OCI_GC, "GC"), (OCI_CL1, "CL1"), (OCI_CL2, "CL2"), (OCI_CL3, "CL3"))
 _NORMALIZED: Final = (TypeId.M_ME_NA_1, TypeId.M_ME_TD_1, TypeId.C_SE_NA_1, TypeId.C_SE_TA_1,
-                      TypeId.P_ME_NA_1)
+                      TypeId.P_ME_NA_1, TypeId.M_ME_TA_1)
+_DOUBLE: Final = (TypeId.M_DP_NA_1, TypeId.M_DP_TB_1, TypeId.M_DP_TA_1)
+_BITSTRING: Final = (TypeId.M_BO_NA_1, TypeId.M_BO_TB_1, TypeId.C_BO_NA_1, TypeId.C_BO_TA_1,
+                     TypeId.M_BO_TA_1)
 
 
 class DecodeError(ValueError):
@@ -271,7 +257,9 @@ def _object_fields(type_id: TypeId, obj: object) -> list[tuple[str, str]]:
             continue
         value = getattr(obj, name)
         if name == "time":
-            if value is not None:
+            if isinstance(value, Cp24Time2a):
+                out.append(("time", cp24_text(value)))
+            elif value is not None:
                 out.append(("time", cp56_text(value)))
             continue
         out.append((name, _field_text(type_id, name, value)))
@@ -279,6 +267,9 @@ def _object_fields(type_id: TypeId, obj: object) -> list[tuple[str, str]]:
 
 
 def _field_text(type_id: TypeId, name: str, value: object) -> str:
+    if isinstance(value, bytes):  # a file segment
+        more = " ..." if len(value) > _SEGMENT_SHOWN else ""
+        return f"{len(value)} octets [{value[:_SEGMENT_SHOWN].hex(' ')}{more}]"
     if isinstance(value, Qds | Qdp):
         flags = [flag.name for flag in type(value) if flag in value and flag.name]
         return "|".join(flags) if flags else "ok"
@@ -286,16 +277,14 @@ def _field_text(type_id: TypeId, name: str, value: object) -> str:
         special = _parameter_or_protection_text(type_id, name, value)
         if special is not None:
             return special
-    if name == "value" and type_id in (TypeId.M_DP_NA_1, TypeId.M_DP_TB_1) \
-            and isinstance(value, int):
+    if name == "value" and type_id in _DOUBLE and isinstance(value, int):
         try:
             return DoublePointValue(value).name
         except ValueError:
             return str(value)
     if name == "value" and type_id in _NORMALIZED and isinstance(value, int):
         return f"{value} ({value / 32768:.5f})"
-    if name == "value" and type_id in (TypeId.M_BO_NA_1, TypeId.M_BO_TB_1, TypeId.C_BO_NA_1,
-                                       TypeId.C_BO_TA_1) and isinstance(value, int):
+    if name == "value" and type_id in _BITSTRING and isinstance(value, int):
         return f"0x{value:08X}"
     if name == "state" and isinstance(value, int) and not isinstance(value, bool):
         names = _RCS if type_id in (TypeId.C_RC_NA_1, TypeId.C_RC_TA_1) else _DCS
@@ -313,18 +302,43 @@ def _field_text(type_id: TypeId, name: str, value: object) -> str:
 
 
 def _parameter_or_protection_text(type_id: TypeId, name: str, value: int) -> str | None:
+    if name in _FILE_QUALIFIERS and type_id in _FILE_QUALIFIERS[name][0]:
+        return f"{value} ({_FILE_QUALIFIERS[name][1].get(value, 'reserved')})"
     if name == "kpa":
         return f"{value} ({_KPA.get(value, 'reserved')})"
     if name == "qpa":
         return f"{value} ({_QPA.get(value, 'reserved')})"
-    if name == "state" and type_id is TypeId.M_EP_TD_1:
+    if name == "state" and type_id in (TypeId.M_EP_TD_1, TypeId.M_EP_TA_1):
         return f"{value} ({_ES.get(value & 3, 'indeterminate')})"
     if name in ("spe", "oci"):
-        bits = [label for bit, label in (_SPE if name == "spe" else _OCI) if value & bit]
-        return f"0x{value:02X} ({'|'.join(bits) if bits else 'none'})"
+        return f"0x{value:02X} ({bits_text(value, SPE_NAMES if name == 'spe' else OCI_NAMES)})"
     if name in ("elapsed_ms", "duration_ms", "operating_ms"):
         return f"{value} ms"
+    if name == "milliseconds" and type_id is TypeId.C_CD_NA_1:
+        return f"{value} ms"
     return None
+
+
+# file transfer (types 120-127): the qualifiers' names (rtu/iec/outstation/files.py)
+_SEGMENT_SHOWN = 16
+_FILE_ERRORS = {0: "none", 1: "no memory", 2: "checksum failed", 3: "unexpected service",
+                4: "unexpected name of file", 5: "unexpected name of section"}
+_FILE_QUALIFIERS: dict[str, tuple[tuple[TypeId, ...], dict[int, str]]] = {
+    "scq": ((TypeId.F_SC_NA_1,), {0: "default/call directory", 1: "select file", 2: "call file",
+                                  3: "deactivate file", 4: "delete file", 5: "select section",
+                                  6: "call section", 7: "deactivate section"}),
+    "afq": ((TypeId.F_AF_NA_1,), {1: "file received", 2: "file not received",
+                                  3: "section received", 4: "section not received"}),
+    "lsq": ((TypeId.F_LS_NA_1,), {1: "last section", 2: "file aborted", 3: "last segment",
+                                  4: "section aborted"}),
+    "error": ((TypeId.F_SC_NA_1, TypeId.F_AF_NA_1), _FILE_ERRORS),
+}
+
+
+def cp24_text(t: Cp24Time2a) -> str:
+    """``hh:22:33.456 (CP24: hour from the last clock sync)`` (+ IV)."""
+    text = f"hh:{t.minute:02d}:{t.milliseconds / 1000:06.3f} (CP24, hour of the last clock sync)"
+    return text + (" [IV]" if t.invalid else "")
 
 
 def cp56_text(t: Cp56Time2a) -> str:

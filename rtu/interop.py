@@ -26,13 +26,28 @@ from typing import Final
 
 from rtu.config import AppConfig
 from rtu.iec.asdu.codec import PROFILE_104
-from rtu.iec.asdu.types import Cot, TypeId, counter_cot, interrogation_cot
+from rtu.iec.asdu.types import (
+    CP24_EQUIVALENT,
+    TYPES_101_ONLY,
+    Cot,
+    TypeId,
+    counter_cot,
+    interrogation_cot,
+)
 from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
 from rtu.iec.outstation.cyclic import cyclic_period
+from rtu.iec.outstation.mapping import PROTECTION_TYPES
 from rtu.iec.outstation.outstation import ORIGIN_COT
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction, OutstationConfig
 from rtu.points.model import ChangeOrigin, Point, PointKind
+from rtu.sources.iec61850.config import IEC61850
 from rtu.sources.simulated.config import SIM_SOURCE
+from rtu.sources.switchgear.config import (
+    SWITCHGEAR,
+    BreakerConfig,
+    SwitchgearConfig,
+    TapChangerConfig,
+)
 
 # The causes each control-direction handler answers with (positive and negative confirmations
 # of the same cause; 44-47 mirror what cannot be served). Checked against the outstation.
@@ -45,6 +60,7 @@ ANSWER_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
     TypeId.C_TS_NA_1: (Cot.ACTIVATION_CON,),
     TypeId.C_TS_TA_1: (Cot.ACTIVATION_CON,),
     TypeId.C_RP_NA_1: (Cot.ACTIVATION_CON,),
+    TypeId.C_CD_NA_1: (Cot.ACTIVATION_CON,),  # 101 only; a loaded delay (3) is not answered
     # parameter loading: a threshold is loaded (6 -> 7); P_AC_NA_1 also deactivates (8 -> 9)
     TypeId.P_ME_NA_1: (Cot.ACTIVATION_CON,),
     TypeId.P_ME_NB_1: (Cot.ACTIVATION_CON,),
@@ -56,9 +72,23 @@ ANSWER_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
 REQUEST_COTS: Final[dict[TypeId, tuple[Cot, ...]]] = {
     TypeId.C_IC_NA_1: (Cot.ACTIVATION, Cot.DEACTIVATION),
     TypeId.C_RD_NA_1: (Cot.REQUEST,),
+    TypeId.C_CD_NA_1: (Cot.SPONTANEOUS, Cot.ACTIVATION),  # 3: the delay, 6: acquisition
     TypeId.P_AC_NA_1: (Cot.ACTIVATION, Cot.DEACTIVATION),
     **{t: (Cot.ACTIVATION, Cot.DEACTIVATION) for t in COMMAND_KINDS},
 }
+# file transfer (types 120-127, [files]; rtu/iec/outstation/files.py): each type, its
+# direction and its causes. Checked against the outstation too.
+FILE_TRANSFER_TYPES: Final[tuple[tuple[TypeId, str, tuple[Cot, ...]], ...]] = (
+    (TypeId.F_FR_NA_1, "monitor", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_SR_NA_1, "monitor", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_SC_NA_1, "control", (Cot.REQUEST, Cot.FILE_TRANSFER)),
+    (TypeId.F_LS_NA_1, "monitor", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_AF_NA_1, "control", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_SG_NA_1, "monitor", (Cot.FILE_TRANSFER,)),
+    (TypeId.F_DR_TA_1, "monitor", (Cot.REQUEST,)),
+    (TypeId.F_SC_NB_1, "control", (Cot.FILE_TRANSFER,)),
+)
+_FILE_TYPES: Final = frozenset(t for t, _, _ in FILE_TRANSFER_TYPES)
 NEGATIVE_COTS: Final = (Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_CAUSE, Cot.UNKNOWN_COMMON_ADDRESS,
                         Cot.UNKNOWN_IOA)
 FORMATS: Final = ("md", "html")
@@ -90,6 +120,10 @@ def monitor_causes(config: AppConfig) -> dict[TypeId, set[Cot]]:
     background = config.station.background_scan > 0
     causes: dict[TypeId, set[Cot]] = {TypeId.M_EI_NA_1: {Cot.INITIALIZED}}
     for point in points:
+        if point.kind.is_protection:  # events only: never interrogated, read or cyclic
+            causes.setdefault(PROTECTION_TYPES[point.kind], set()).add(
+                ORIGIN_COT[ChangeOrigin.FIELD])
+            continue
         plain, tagged = MONITOR_TYPES[point.kind]
         answers = causes.setdefault(plain, set())
         answers.add(Cot.REQUEST)  # C_RD_NA_1
@@ -114,8 +148,23 @@ def control_types(config: AppConfig) -> list[TypeId]:
     """The control-direction types the outstation serves for this configuration: every
     system command, and the commands of the command kinds it has points of."""
     kinds = {p.kind for p in config.points if p.kind.is_command}
-    return sorted(t for t in HANDLERS
-                  if t not in COMMAND_KINDS or COMMAND_KINDS[t] in kinds)
+    return sorted(t for t in HANDLERS if t not in _FILE_TYPES  # their own section
+                  and (t not in COMMAND_KINDS or COMMAND_KINDS[t] in kinds)
+                  and (t not in TYPES_101_ONLY or config.iec101 is not None))
+
+
+def cp24_rows(config: AppConfig, monitor: dict[TypeId, set[Cot]]) -> list[tuple[str, str]]:
+    """A 101 line with time_tag = "cp24": the CP24Time2a types its events go out as, and the
+    spontaneous clock synchronisation at each change of the hour."""
+    i101 = config.iec101
+    if i101 is None or i101.time_tag != "cp24":
+        return []
+    rows = [(f"{int(CP24_EQUIVALENT[t])} {CP24_EQUIVALENT[t].name} (101; {t.name} on 104)",
+             _cots(c)) for t, c in sorted(monitor.items()) if t in CP24_EQUIVALENT]
+    rows.append((f"{int(TypeId.C_CS_NA_1)} C_CS_NA_1 (101)",
+                 ("3 SPONTANEOUS: the full time at each change of the hour and when the link "
+                  "comes up (CP24 hour reference)")))
+    return rows
 
 
 def sections(config: AppConfig) -> list[Section]:
@@ -174,7 +223,8 @@ def sections(config: AppConfig) -> list[Section]:
     monitor = monitor_causes(config)
     out.append(Section("Process and system information in monitor direction",
                        ("type", "causes of transmission"),
-                       tuple((f"{int(t)} {t.name}", _cots(c)) for t, c in sorted(monitor.items()))))
+                       tuple((f"{int(t)} {t.name}", _cots(c)) for t, c in sorted(monitor.items()))
+                       + tuple(cp24_rows(config, monitor))))
     control = control_types(config)
     out.append(Section("Control and system information in control direction",
                        ("type", "causes received", "causes answered"),
@@ -186,6 +236,13 @@ def sections(config: AppConfig) -> list[Section]:
                        "cause mirrored negatively or with " + _cots(NEGATIVE_COTS)
                        + "; a command type not listed (no point of its kind) is answered "
                        "47 UNKNOWN_IOA, any other type 44 UNKNOWN_TYPE_ID"))
+    if config.section("files") is not None:
+        out.append(Section("File transfer", ("type", "direction", "causes of transmission"),
+                           tuple((f"{int(t)} {t.name}", direction, _cots(cots))
+                                 for t, direction, cots in FILE_TRANSFER_TYPES),
+                           "call directory: F_SC_NA_1 with cause 5, SCQ 0 (IOA of [files] ioa, "
+                           "NOF 0); out-of-sequence calls and acknowledgements are mirrored "
+                           "negatively with the error code in SCQ/AFQ bits 4-7"))
     # -- basic application functions ---------------------------------------------------------
     groups = sorted({g for p in config.points if not p.kind.is_command
                      and p.kind is not PointKind.COUNTER for g in p.groups})
@@ -197,8 +254,12 @@ def sections(config: AppConfig) -> list[Section]:
                                     f"{station.initialisation_cause} (0: local power on); "
                                     "remote initialisation: no")),
         ("cyclic data transmission", _cyclic_text(config)),
-        ("read procedure", "yes (C_RD_NA_1 on any monitored point)"),
-        ("spontaneous transmission", "yes, with CP56Time2a time tags"),
+        ("read procedure", "yes (C_RD_NA_1 on any monitored point but a protection event, "
+                           + "which answers 47 UNKNOWN_IOA)"),
+        ("spontaneous transmission", "yes, with CP56Time2a time tags"
+         + ("; on 101 CP24Time2a (types 2-19, time_tag = cp24)"
+            if i101 is not None and i101.time_tag == "cp24" else "")),
+        ("events lost indication", _events_lost_text(config)),
         ("general interrogation", "station (QOI 20) and groups "
          + (", ".join(map(str, groups)) if groups else "1-16 (none configured)")),
         ("clock synchronisation", _clock_text(station)),
@@ -206,6 +267,8 @@ def sections(config: AppConfig) -> list[Section]:
          + (" (required on some points)" if select_required else "")
          + f"; select timeout {station.select_timeout:g} s; "
          + command_age_text(station) + "; QU: short/long pulse, persistent"),
+        ("negative ACT_TERM (an extension of the standard's P/N use that many masters accept)",
+         negative_termination_text(config)),
         ("transmission of integrated totals", "mode C: freeze (FRZ 1, without reset) and read "
          "(FRZ 0) by counter interrogation C_CI_NA_1, general" + (", groups " + ", ".join(
              map(str, counter_groups)) if counter_groups else "")
@@ -215,16 +278,26 @@ def sections(config: AppConfig) -> list[Section]:
                               "counters are frozen and read without reset"
                               if any(resettable(p) for p in config.points)
                               else "no counter here can be reset (answered negatively)")),
-        ("parameter loading", ("P_ME_NA_1, P_ME_NB_1, P_ME_NC_1: the threshold (KPA 1) of "
-                               "measured values, in operation at once unless POP; smoothing "
-                               "and limits (KPA 2-4) are refused; kept across restarts; not "
-                               "reported on interrogation")),
+        ("parameter loading", ("P_ME_NA_1, P_ME_NB_1, P_ME_NC_1: threshold (KPA 1), smoothing "
+                               "factor as a filter time constant in seconds (KPA 2), low and "
+                               "high limit for transmission (KPA 3, 4: every crossing is "
+                               "reported) of measured values, in operation at once unless POP; "
+                               "kept across restarts; " + (
+                                   "reported on interrogation (COT 20-36, after the monitored "
+                                   "data)" if station.parameters_in_gi else
+                                   "not reported on interrogation (parameters_in_gi)"))),
         ("parameter activation", ("P_AC_NA_1: QPA 1 (all) and 2 (one object) activate (6) or "
-                                  "deactivate (8) a loaded threshold; deactivated, the "
-                                  "configured deadband applies")),
+                                  "deactivate (8) a point's loaded parameters; deactivated, the "
+                                  "configured deadband applies, without smoothing or limits")),
         ("test procedure", "yes (C_TS_NA_1, C_TS_TA_1)"),
-        ("file transfer", "no"),
-        ("acquisition of transmission delay", "no"),
+        ("file transfer", "in monitor direction: directory, the sequence-of-events export "
+         "(NOF 3), the files of [files] directory, query log (F_SC_NB_1); sections and "
+         "segments with checksums; no file from the master"
+         if config.section("files") is not None else "no"),
+        ("acquisition of transmission delay", "101: C_CD_NA_1 activation answered with the send "
+         "time plus the time spent in the outstation; a delay sent spontaneously (3) is added "
+         "to the next clock synchronisation on that line; 104: no (44)"
+         if i101 is not None else "no"),
         ("reset process", ("C_RP_NA_1: QRP 1 (general reset: the service restarts), QRP 2 "
                            "(reset of the time-tagged event buffer)")),
     ]
@@ -246,6 +319,23 @@ def sections(config: AppConfig) -> list[Section]:
             ("port", str(i104.port)),
         )))
     return out
+
+
+def _events_lost_text(config: AppConfig) -> str:
+    """Which single point tells each station's masters that events of it were lost."""
+    station = config.station
+    by_ioa = {p.ioa: p for p in config.points}
+    own = by_ioa.get(station.events_lost_ioa) if station.events_lost_ioa else None
+    parts = [f"IOA {p.ioa} at common address {p.common_address}"
+             for p in (by_ioa[i] for i in station.station_events_lost_ioas if i in by_ioa)]
+    if own is None and not parts:
+        return "no (no events lost point configured)"
+    text = ("M_SP_TB_1 ON when an event queue dropped events of the station, OFF once every "
+            "master group that lost them has been answered a station interrogation of it; ")
+    if own is not None:
+        text += (f"IOA {own.ioa} at common address {station.common_address}"
+                 + (" (and for every station without its own)" if parts else ""))
+    return text + ("; " if own is not None and parts else "") + "; ".join(parts)
 
 
 def _other_stations(config: AppConfig) -> str:
@@ -288,6 +378,45 @@ def command_age_text(station: OutstationConfig) -> str:
     return (f"maximum command age (C_xx_TA_1, select and execute): {station.max_command_age:g} s "
             f"against station time, either way; an older, future or IV-tagged command is not "
             f"executed ({answer}); {unsynchronised}")
+
+
+def negative_termination_text(config: AppConfig) -> str:
+    """Which commands may end with a negative ACT_TERM (after a positive ACT_CON), and why: the
+    standard's P/N bit confirms or refuses an activation; a negative termination is an
+    extension. Where it is configurable (switchgear's ``negative_termination``) the list says
+    for which points it is on and off."""
+    commands = [p for p in config.points if p.kind.is_command]
+    relay_names = {r.name for r in config.relays}
+    switchgear = config.section(SWITCHGEAR)
+    devices: list[BreakerConfig | TapChangerConfig] = (
+        [*switchgear.breakers, *switchgear.tap_changers]
+        if isinstance(switchgear, SwitchgearConfig) else [])
+    parts = []
+    on = [d.command for d in devices if d.negative_termination]
+    off = [d.command for d in devices if not d.negative_termination]
+    if devices:
+        answers = []
+        if on:
+            answers.append(f"negative for {', '.join(on)}")
+        if off:
+            answers.append(f"positive for {', '.join(off)} (negative_termination = false: "
+                           "the position tells)")
+        parts.append("end state (breaker) or step (tap changer) not reached within its "
+                     "supervision time: " + "; ".join(answers))
+    relays = [p.name for p in commands if p.target in relay_names]
+    if relays:
+        parts.append("a relay output that does not execute (driver fault, local control, "
+                     "feedback input not confirming in time): negative for " + ", ".join(relays))
+    coils = [d.command for d in devices]
+    if coils:
+        parts.append("a coil driver fault: negative for " + ", ".join(coils))
+    forwarded = [p.name for p in commands if p.target == IEC61850]
+    if forwarded:
+        parts.append("a negative or missing CommandTermination of an IEC 61850 control "
+                     "(enhanced security): negative for " + ", ".join(forwarded))
+    if not parts:
+        return "never (no command here ends with a negative ACT_TERM)"
+    return "; ".join(parts) + ("; every other refusal or failure is a negative ACT_CON")
 
 
 def _clock_text(station: OutstationConfig) -> str:

@@ -50,8 +50,11 @@ from rtu.iec.asdu.objects import (
     ParameterFloat,
     ParameterNormalized,
     ParameterScaled,
+    ProtectionEvent,
+    ProtectionOutputCircuit,
+    ProtectionStartEvents,
 )
-from rtu.iec.asdu.types import DoublePointValue, Qds
+from rtu.iec.asdu.types import OCI_NAMES, SPE_NAMES, DoublePointValue, Qdp, Qds, bits_text
 from rtu.points.timestamps import posix_seconds, utc_datetime
 
 if TYPE_CHECKING:
@@ -373,6 +376,8 @@ def open_log(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
 _FLAG_NAMES: Final = (("IV", Qds.IV), ("NT", Qds.NT), ("SB", Qds.SB), ("BL", Qds.BL),
                       ("OV", Qds.OV))
 _DPI_NAMES: Final = {int(v): v.name.lower() for v in DoublePointValue}
+_ES_NAMES: Final = {1: "off", 2: "on"}  # 0 and 3: indeterminate
+_PROTECTION: Final = (ProtectionEvent, ProtectionStartEvents, ProtectionOutputCircuit)
 
 
 def event_row(record: EventRecord, names: Mapping[int, str]) -> tuple[Any, ...]:
@@ -392,6 +397,12 @@ def value_text(obj: InformationObject) -> str:
         return f"{obj.value / _NORMALIZED_SCALE:.6g} (KPA {obj.kpa})"
     if isinstance(obj, ParameterScaled | ParameterFloat):
         return f"{obj.value:.7g} (KPA {obj.kpa})"
+    if isinstance(obj, ProtectionEvent):
+        return f"{_ES_NAMES.get(obj.state, 'indeterminate')} {obj.elapsed_ms} ms"
+    if isinstance(obj, ProtectionStartEvents):
+        return f"{bits_text(obj.spe, SPE_NAMES)} {obj.duration_ms} ms"
+    if isinstance(obj, ProtectionOutputCircuit):
+        return f"{bits_text(obj.oci, OCI_NAMES)} {obj.operating_ms} ms"
     value = getattr(obj, "value", None)
     if value is None:  # a single, double or regulating step command
         value = getattr(obj, "state", None)
@@ -420,7 +431,10 @@ def quality_of(obj: InformationObject) -> str:
         flags = [n for n, on in (("CY", obj.carry), ("CA", obj.adjusted), ("IV", obj.invalid))
                  if on]
         return "|".join(flags) or "ok"
-    text = _QUALITY_TEXT[int(getattr(obj, "quality", 0)) & 0xFF]
+    octet = int(getattr(obj, "quality", 0)) & 0xFF
+    text = _QUALITY_TEXT[octet]
+    if isinstance(obj, _PROTECTION) and octet & Qdp.EI:  # elapsed time invalid (QDP only)
+        return "EI" if text == "ok" else f"{text}|EI"
     if getattr(obj, "transient", False):
         return "transient" if text == "ok" else f"{text}|transient"
     return text

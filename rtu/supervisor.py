@@ -37,6 +37,7 @@ from rtu.config import AppConfig
 from rtu.control import ControlServer, control_socket_path, status_line
 from rtu.health import HealthSource
 from rtu.iec.outstation import Outstation
+from rtu.iec.outstation.files import FileService
 from rtu.iec.outstation.parameters import LoadedThreshold
 from rtu.iec.outstation.settings import ClockSyncMode
 from rtu.lastgood import save_last_good
@@ -133,6 +134,10 @@ class Supervisor:
                                          if isinstance(o, CounterReset)),
                                      on_parameters=self._save_parameters)
         self._restore_parameters()
+        # file transfer (types 120-127): the files a component offers ([files], rtu/files/)
+        for offered in self.field.provided:
+            if isinstance(offered, FileService):
+                self.outstation.attach_files(offered)
         self._set_up_clock(config)
         # the protocol servers the configuration enables (registry order: 104, then 101)
         self.servers: dict[str, Server] = build_servers(self.outstation, config)

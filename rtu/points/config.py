@@ -157,9 +157,12 @@ def _point(p: Reader, item: Mapping[Any, Any], path: str, index: int, ioa_size: 
 
     # groups: interrogation groups
     groups: frozenset[int] | None = frozenset()
+    is_protection = kind is not None and kind.is_protection
     if present("groups"):
-        if is_command:
-            not_for("groups", "monitored points")
+        if is_command or is_protection:
+            not_for("groups", "monitored points" if is_command else
+                    "monitored points other than protection events, which are never "
+                    "interrogated")
             groups = None
         else:
             groups = _groups(p, tbl["groups"], f"{path}.groups", is_counter)
@@ -203,8 +206,8 @@ def _point(p: Reader, item: Mapping[Any, Any], path: str, index: int, ioa_size: 
     # periodic reports
     cyclic: float | None = 0.0
     if present("cyclic"):
-        if kind is not None and (is_command or is_counter):
-            not_for("cyclic", "monitored points other than counters")
+        if kind is not None and (is_command or is_counter or is_protection):
+            not_for("cyclic", "monitored points other than counters and protection events")
             cyclic = None
         else:
             cyclic = POINT.key("cyclic").read(p, tbl, path)

@@ -32,7 +32,7 @@ from typing import Final, Union
 
 from rtu.points.model import DoublePointValue, PointKind, PointValue, Quality
 
-__all__ = ["Condition", "ExpressionError", "check", "failure", "names", "parse"]
+__all__ = ["Condition", "ExpressionError", "check", "failure", "names", "parse", "shown"]
 
 _TOKEN: Final = re.compile(r"\s*(?:(?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
                            r"|(?P<op>==|!=|<=|>=|<|>)|(?P<paren>[()])|(?P<comma>,)"
@@ -330,6 +330,12 @@ def _holds(node: Compare, kind: PointKind, value: bool | float) -> bool:
     if number is None:  # not checked: never true, never a crash
         return False
     return _COMPARE[node.op](float(value), number)
+
+
+def shown(kind: PointKind, current: PointValue) -> str:
+    """A point's value as conditions write it, with its doubtful quality (IV, NT) if any."""
+    doubtful = current.quality & (Quality.IV | Quality.NT)
+    return _show(kind, current.value) + (f" {doubtful!r}" if doubtful else "")
 
 
 def _show(kind: PointKind, value: bool | float) -> str:

@@ -22,6 +22,10 @@ class PointKind(Enum):
     SCALED = "scaled"
     FLOAT = "float"
     COUNTER = "counter"
+    # protection equipment events (events only: never interrogated, read or sent cyclically)
+    PROTECTION = "protection"  # single event (M_EP_TD_1): on/off, elapsed time
+    PROTECTION_START = "protection_start"  # packed start events (M_EP_TE_1), relay duration
+    PROTECTION_TRIP = "protection_trip"  # output circuit information (M_EP_TF_1), operating time
     # controlled
     SINGLE_COMMAND = "single_command"
     DOUBLE_COMMAND = "double_command"
@@ -41,6 +45,12 @@ class PointKind(Enum):
     def is_analog(self) -> bool:
         return self._value_ in _ANALOG_VALUES
 
+    @property
+    def is_protection(self) -> bool:
+        """An event of protection equipment: reported as an event only, never interrogated,
+        read, sent cyclically or scanned in the background (it has no state to answer)."""
+        return self._value_ in _PROTECTION_VALUES
+
 
 _COMMAND_KINDS = frozenset(
     {
@@ -54,8 +64,11 @@ _COMMAND_KINDS = frozenset(
     }
 )
 _ANALOG_KINDS = frozenset({PointKind.NORMALIZED, PointKind.SCALED, PointKind.FLOAT})
+_PROTECTION_KINDS = frozenset({PointKind.PROTECTION, PointKind.PROTECTION_START,
+                               PointKind.PROTECTION_TRIP})
 _COMMAND_VALUES = frozenset(k.value for k in _COMMAND_KINDS)
 _ANALOG_VALUES = frozenset(k.value for k in _ANALOG_KINDS)
+_PROTECTION_VALUES = frozenset(k.value for k in _PROTECTION_KINDS)
 
 
 class Quality(IntFlag):
@@ -63,6 +76,7 @@ class Quality(IntFlag):
 
     GOOD = 0
     OV = 0x01  # overflow: value out of its range
+    EI = 0x08  # elapsed time invalid (protection events' QDP)
     BL = 0x10  # blocked
     SB = 0x20  # substituted
     NT = 0x40  # not topical: the source could not refresh it
@@ -106,6 +120,26 @@ class PointValue:
     # the time stamp is the device's own (IEC 61850 ``t``, DLMS capture time): a master's
     # clock synchronisation of this outstation does not shift it. Not part of the value.
     device_time: bool = field(default=False, compare=False)
+
+
+# A protection event's value is one int: the element's bits (ES of a single event: 1 off,
+# 2 on; SPE of start events; OCI of a trip) in the low octet and the elapsed, relay duration or
+# operating time in milliseconds (CP16Time2a, 0..59999) above it, so that an event is one value
+PROTECTION_MS_MAX = 59999
+_PROTECTION_BITS = 0xFF
+
+
+def protection_value(bits: int, ms: int) -> int:
+    """The value of a protection event point: ``bits`` (ES, SPE or OCI) and ``ms``."""
+    if not 0 <= bits <= _PROTECTION_BITS or not 0 <= ms <= PROTECTION_MS_MAX:
+        raise ValueError(f"protection event bits 0..255 and 0..{PROTECTION_MS_MAX} ms, "
+                         f"got {bits}, {ms}")
+    return ms << 8 | bits
+
+
+def protection_parts(value: int) -> tuple[int, int]:
+    """(bits, milliseconds) of a protection event point's value."""
+    return value & _PROTECTION_BITS, value >> 8
 
 
 @dataclass(frozen=True, slots=True)

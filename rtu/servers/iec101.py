@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +35,7 @@ from rtu.iec.cs101.link import (
 )
 from rtu.iec.cs101.unbalanced import UnbalancedLink
 from rtu.iec.outstation import Outstation, Session
+from rtu.iec.outstation.lineclock import LineClock
 from rtu.monitor import TAP
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ FT12_MAX_LENGTH = 255  # octets counted by L: control, address and ASDU
 DEFAULT_INTER_CHARACTER_TIMEOUT_MIN = 0.05  # USB adapters deliver octets in bursts ~16 ms apart
 REOPEN_BACKOFF_FIRST = 1.0
 REOPEN_BACKOFF_MAX = 30.0
+TIME_TAGS = ("cp56", "cp24")  # [iec101] time_tag
 _BITS_PER_CHAR_OVERHEAD = 2  # start bit + parity counted with the stop bits below
 
 
@@ -87,8 +89,13 @@ class Iec101Settings:
     # floor of the FT1.2 inter-character timeout (seconds); the timeout in force is the larger
     # of this and 33 bit times at the baud rate, unless link.idle_timeout is set explicitly
     inter_character_timeout_min: float = DEFAULT_INTER_CHARACTER_TIMEOUT_MIN
+    # "cp24": time-tagged events go out as the CP24Time2a types (2-19), with a spontaneous
+    # C_CS_NA_1 at each change of the hour; "cp56" (default): the CP56Time2a types (30-40)
+    time_tag: str = "cp56"
 
     def __post_init__(self) -> None:
+        if self.time_tag not in TIME_TAGS:
+            raise ValueError(f"time_tag must be cp56 or cp24, got {self.time_tag!r}")
         inter_character_timeout(self.serial.baudrate, self.inter_character_timeout_min)
         if self.stations and self.link.mode is not LinkMode.UNBALANCED:
             raise ValueError("several link addresses on one line need the unbalanced mode")
@@ -101,7 +108,8 @@ class Iec101Settings:
 
     def profile(self) -> AsduProfile:
         max_asdu = FT12_MAX_LENGTH - 1 - self.link.address_size
-        return AsduProfile(self.cot_size, self.ca_size, self.ioa_size, max_asdu_length=max_asdu)
+        return AsduProfile(self.cot_size, self.ca_size, self.ioa_size, max_asdu_length=max_asdu,
+                           cp24=self.time_tag == "cp24")
 
     @property
     def idle_timeout(self) -> float:
@@ -214,6 +222,7 @@ class Iec101Server:
         mine = frozenset(ca for ca in outstation.stations if ca not in elsewhere) \
             if elsewhere else frozenset()
         outstation.group(self.group, mine)  # events are kept from start-up on
+        self._mine = mine
         for drop in self.drops:
             outstation.group(drop.group, frozenset({drop.common_address}))
         self.session: Session | None = None
@@ -291,6 +300,8 @@ class Iec101Server:
         self._serial = port
         self._lost = asyncio.Event()
         self.session = self.outstation.open_session(self.name, self.profile, self.group, self._wake)
+        self.session.line_clock = self._line_clock(
+            self._mine or self.outstation.stations, loop)
         params = self.settings.link_parameters()
         if params.mode is LinkMode.BALANCED:
             self.link = BalancedLink(params, loop.time())
@@ -300,6 +311,7 @@ class Iec101Server:
         for drop in self.drops:
             drop.session = self.outstation.open_session(f"{self.name}/{drop.address}",
                                                         self.profile, drop.group, self._wake)
+            drop.session.line_clock = self._line_clock((drop.common_address,), loop)
             drop.link = UnbalancedLink(dataclasses.replace(params, address=drop.address),
                                        loop.time())
             drop.sent = SentClasses()
@@ -309,6 +321,13 @@ class Iec101Server:
                  s.stopbits, params.mode.value, params.address, params.idle_timeout or 0.0)
         self.opened.set()
         self._flush()
+
+    def _line_clock(self, stations: Iterable[int], loop: asyncio.AbstractEventLoop) -> LineClock:
+        """The line's clock duties for a session serving ``stations`` (CP24 hour announcements,
+        delay acquisition): station time as the outstation stamps events, the loop's clock."""
+        outstation = self.outstation
+        return LineClock(lambda: outstation.time_tag(outstation.clock.wall()), loop.time,
+                         sorted(stations), cp24=self.profile.cp24)
 
     def _close(self) -> None:
         if self._timer is not None:
@@ -411,8 +430,10 @@ class Iec101Server:
         link, loop = self.link, self._loop
         if link is None or loop is None:
             return
+        clocks = [s.line_clock.next_deadline() for s in (self.session, *(d.session
+                  for d in self.drops)) if s is not None and s.line_clock is not None]
         deadlines = [d for d in (link.next_deadline(), *(drop.link.next_deadline()
-                     for drop in self.drops if drop.link is not None)) if d is not None]
+                     for drop in self.drops if drop.link is not None), *clocks) if d is not None]
         deadline = min(deadlines) if deadlines else None
         if self._timer is not None:
             if deadline is not None and self._timer.when() <= deadline:

@@ -23,7 +23,7 @@ from rtu.config.schema import (
 )
 from rtu.config.station import FieldSizes
 from rtu.iec.cs101.link import LinkMode, LinkParameters
-from rtu.servers.iec101 import Iec101Settings, SerialSettings
+from rtu.servers.iec101 import TIME_TAGS, Iec101Settings, SerialSettings
 
 __all__ = ["IEC101", "parse_iec101"]
 
@@ -52,6 +52,9 @@ SECTION: Final = Table("[iec101]", (
            doc="a number of seconds > 0, or 0 (no link test)"),
     number("inter_character_timeout_min", default_of(Iec101Settings, "inter_character_timeout_min"),
            at_least=0.0, at_most=10.0, doc="a number of seconds from 0 to 10"),
+    # cp56: time-tagged events as types 30-40; cp24: as types 2-19, with a spontaneous clock
+    # synchronisation at each change of the hour
+    choice("time_tag", TIME_TAGS, default_of(Iec101Settings, "time_tag")),
     tables("stations", STATION),
 ))
 IEC101: Final = table("iec101", SECTION)
@@ -86,6 +89,7 @@ def parse_iec101(p: Reader, value: object, sizes: FieldSizes) -> Iec101Settings 
     test_interval = 0.0 if test_value == 0 and not isinstance(test_value, bool) else \
         p.seconds(test_value, "iec101.test_interval")
     char_floor = SECTION.key("inter_character_timeout_min").read(p, tbl, "iec101")
+    time_tag = SECTION.key("time_tag").read(p, tbl, "iec101")
     stations: list[tuple[int, int]] = []
     for i, item in enumerate(p.array_of_tables(tbl.get("stations", MISSING), "iec101.stations")):
         at = f"iec101.stations[{i}]"
@@ -103,6 +107,7 @@ def parse_iec101(p: Reader, value: object, sizes: FieldSizes) -> Iec101Settings 
     assert rs485 is not None and address_size is not None and address is not None
     assert remote is not None and single_char is not None and repeat_timeout is not None
     assert max_repeats is not None and test_interval is not None and char_floor is not None
+    assert time_tag is not None
     try:
         link = LinkParameters(
             mode=LinkMode(mode), address=address, address_size=address_size,
@@ -118,7 +123,8 @@ def parse_iec101(p: Reader, value: object, sizes: FieldSizes) -> Iec101Settings 
     try:
         return Iec101Settings(serial=serial, link=link, cot_size=sizes.cot_size,
                               ca_size=sizes.ca_size, ioa_size=sizes.ioa_size,
-                              inter_character_timeout_min=char_floor, stations=tuple(stations))
+                              inter_character_timeout_min=char_floor, stations=tuple(stations),
+                              time_tag=time_tag)
     except ValueError as exc:
         p.error("iec101.stations", str(exc))
         return None

@@ -24,7 +24,8 @@ from collections.abc import Callable, Hashable, Mapping
 from typing import Any, Final, Protocol
 
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, PointChanged, Quality
+from rtu.points.model import ChangeOrigin, Point, PointChanged, Quality
+from rtu.points.protection import describe
 from rtu.points.timestamps import utc_datetime
 
 Row = Mapping[str, Any]
@@ -73,13 +74,20 @@ def json_value(value: bool | float) -> bool | int | float | str:
     return value
 
 
+def point_json_value(point: Point, value: bool | float) -> bool | int | float | str:
+    """A point's value for the page: a protection event as text ("on 110 ms")."""
+    if point.kind.is_protection:
+        return describe(point.kind, int(value))
+    return json_value(value)
+
+
 _CAUSES: Final = {ChangeOrigin.FIELD: "spontaneous"}
 
 
 def change_row(change: PointChanged) -> dict[str, Any]:
     point, new = change.point, change.new
     return {"time": time_text(new.timestamp), "name": point.name, "ioa": point.ioa,
-            "kind": point.kind.value, "value": json_value(new.value),
+            "kind": point.kind.value, "value": point_json_value(point, new.value),
             "quality": quality_text(new.quality),
             "cause": _CAUSES.get(change.origin, change.origin.name.lower().replace("_", " ")),
             "t": new.timestamp}

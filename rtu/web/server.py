@@ -44,7 +44,7 @@ from rtu.web.feeds import (
     Row,
     Unsubscribe,
     event_filter,
-    json_value,
+    point_json_value,
     quality_text,
     time_text,
 )
@@ -485,7 +485,8 @@ class WebServer:
         if isinstance(item, PointChanged):
             point, new = item.point, item.new
             return {"name": point.name, "ioa": point.ioa, "kind": point.kind.value,
-                    "value": json_value(new.value), "quality": quality_text(new.quality),
+                    "value": point_json_value(point, new.value),
+                    "quality": quality_text(new.quality),
                     "time": time_text(new.timestamp), "source": point.source or "-"}
         return item
 

@@ -7,12 +7,17 @@ The model is built at run time (no SCL file): IED ``SIM``, logical device ``LD0`
   the unbuffered block ``LLN0.urcbMeas01``; Hz is in no data set (a client has to read it);
 * ``XCBR1.Pos`` (DPC, sbo-with-enhanced-security, FC ST/CO) in the data set ``LLN0.Status``
   reported by the buffered block ``LLN0.brcbStatus01``;
-* ``CSWI1.Pos`` (DPC, direct-with-normal-security).
+* ``CSWI1.Pos`` (DPC, direct-with-normal-security);
+* ``GGIO1.AnOut1`` (APC, direct-with-normal-security) and ``GGIO1.AnOut2`` (APC,
+  sbo-with-normal-security), ctlVal and mxVal an AnalogueValue with ``f``.
+* ``PTOC1.Str`` (ACD: general, phsA/B/C, neut) and ``PTOC1.Op`` (ACT: general, phsA/B/C), FC
+  ST, in the data set ``LLN0.Prot`` reported by the buffered block ``LLN0.brcbProt01``.
 
-Commands on both control objects go through a check handler (``deny``: refuse with
-object-access-denied, the device's LastApplError follows) and a control handler (``fail``: the
-execution fails, a negative CommandTermination for enhanced security); a command that runs sets
-the object's ``stVal`` (on/off) with a fresh time stamp, so the change is reported.
+Commands on every control object go through a check handler (``deny``: refuse with
+object-access-denied, the device's LastApplError follows; an APC also refuses a ctlVal above
+:data:`APC_LIMIT` as value-invalid) and a control handler (``fail``: the execution fails, a
+negative CommandTermination for enhanced security); a command that runs sets the object's
+``stVal`` (on/off) or ``mxVal.f`` with a fresh time stamp, so the change is reported.
 
 Bound to 127.0.0.1 on a free high port (IedServer_setLocalIpAddress). Updates take the data
 model lock, as libiec61850 requires. Tests use :class:`DeviceProcess`: the device in a child
@@ -34,6 +39,8 @@ import pyiec61850.pyiec61850 as lib
 
 DOMAIN = "SIMLD0"
 CONTROLS = ("XCBR1.Pos", "CSWI1.Pos")
+ANALOGUE_CONTROLS = ("GGIO1.AnOut1", "GGIO1.AnOut2")
+APC_LIMIT = 1000.0  # an APC refuses a larger ctlVal (value-invalid)
 # IEC 61850-7-3 quality bits (as libiec61850 numbers them)
 VALIDITY_INVALID = lib.QUALITY_VALIDITY_INVALID
 VALIDITY_QUESTIONABLE = lib.QUALITY_VALIDITY_QUESTIONABLE
@@ -54,6 +61,16 @@ class _Check(lib.CheckHandlerForPython):  # type: ignore[misc]
             lib.CONTROL_OBJECT_ACCESS_DENIED if self.device.deny else lib.CONTROL_ACCEPTED)
 
 
+class _AnalogueCheck(_Check):
+    def trigger(self) -> None:
+        value = self._libiec61850_mms_value  # None for the select (an SBO read) of SBO-normal
+        if value is not None and not self.device.deny \
+                and lib.MmsValue_toFloat(lib.MmsValue_getElement(value, 0)) > APC_LIMIT:
+            self._libiec61850_check_handler_result = lib.CONTROL_VALUE_INVALID
+            return
+        super().trigger()
+
+
 class _Control(lib.ControlHandlerForPython):  # type: ignore[misc]
     def __init__(self, device: SimDevice, name: str) -> None:
         lib.ControlHandlerForPython.__init__(self)
@@ -70,12 +87,23 @@ class _Control(lib.ControlHandlerForPython):  # type: ignore[misc]
         self._libiec61850_control_handler_result = lib.CONTROL_RESULT_OK
 
 
+class _AnalogueControl(_Control):
+    def trigger(self) -> None:
+        if self.device.fail:
+            self._libiec61850_control_handler_result = lib.CONTROL_RESULT_FAILED
+            return
+        value = lib.MmsValue_toFloat(lib.MmsValue_getElement(self._libiec61850_mms_value, 0))
+        self.device.operated.append((self.name, value))
+        self.device.set_float(f"{self.name}.mxVal.f", value, locked=False)
+        self._libiec61850_control_handler_result = lib.CONTROL_RESULT_OK
+
+
 class SimDevice:
     def __init__(self, port: int) -> None:
         self.port = port
         self.deny = False  # the check handler refuses commands
         self.fail = False  # the control handler fails them
-        self.operated: list[tuple[str, bool]] = []
+        self.operated: list[tuple[str, bool | float]] = []
         self._lock = threading.Lock()
         self.model = lib.IedModel_create("SIM")
         ld = lib.LogicalDevice_create("LD0", self.model)
@@ -88,6 +116,18 @@ class SimDevice:
                            lib.CDC_CTL_MODEL_SBO_ENHANCED | lib.CDC_CTL_MODEL_HAS_CANCEL)
         cswi = lib.LogicalNode_create("CSWI1", ld)
         lib.CDC_DPC_create("Pos", lib.toModelNode(cswi), 0, lib.CDC_CTL_MODEL_DIRECT_NORMAL)
+        ggio = lib.LogicalNode_create("GGIO1", ld)
+        lib.CDC_APC_create("AnOut1", lib.toModelNode(ggio), 0, lib.CDC_CTL_MODEL_DIRECT_NORMAL,
+                           False)  # False: a FLOAT32 AnalogueValue
+        lib.CDC_APC_create("AnOut2", lib.toModelNode(ggio), 0, lib.CDC_CTL_MODEL_SBO_NORMAL,
+                           False)
+        ptoc = lib.LogicalNode_create("PTOC1", ld)
+        phases = lib.CDC_OPTION_PHASE_A | lib.CDC_OPTION_PHASE_B | lib.CDC_OPTION_PHASE_C
+        lib.CDC_ACD_create("Str", lib.toModelNode(ptoc), phases | lib.CDC_OPTION_PHASE_NEUT)
+        lib.CDC_ACT_create("Op", lib.toModelNode(ptoc), phases)
+        prot = lib.DataSet_create("Prot", lln0)
+        lib.DataSetEntry_create(prot, "PTOC1$ST$Str", -1, None)
+        lib.DataSetEntry_create(prot, "PTOC1$ST$Op", -1, None)
         meas = lib.DataSet_create("Meas", lln0)
         lib.DataSetEntry_create(meas, "MMXU1$MX$TotW", -1, None)
         status = lib.DataSet_create("Status", lln0)
@@ -101,6 +141,8 @@ class SimDevice:
                                       50, 0)
         lib.ReportControlBlock_create("brcbStatus01", lln0, "SIM_STATUS", True, "Status", 1, trg,
                                       opt, 50, 0)
+        lib.ReportControlBlock_create("brcbProt01", lln0, "SIM_PROT", True, "Prot", 1, trg, opt,
+                                      50, 0)
         self.server: Any = None
         self._handlers: list[Any] = []  # keep the SWIG directors alive
         self._initialised = False
@@ -115,12 +157,14 @@ class SimDevice:
             return
         self.server = lib.IedServer_create(self.model)
         lib.IedServer_setLocalIpAddress(self.server, "127.0.0.1")
-        for name in CONTROLS:
+        for name in CONTROLS + ANALOGUE_CONTROLS:
             node = lib.IedModel_getModelNodeByObjectReference(self.model, f"{DOMAIN}/{name}")
             subscriber = lib.ControlSubscriberForPython()
             subscriber.setIedServer(self.server)
             subscriber.setControlObject(lib.toDataObject(node))
-            check, control = _Check(self), _Control(self, name)
+            analogue = name in ANALOGUE_CONTROLS
+            check = _AnalogueCheck(self) if analogue else _Check(self)
+            control = _AnalogueControl(self, name) if analogue else _Control(self, name)
             subscriber.setCheckHandler(check)
             subscriber.setControlHandler(control)
             subscriber.subscribe()
@@ -168,15 +212,24 @@ class SimDevice:
 
     def set_float(self, reference: str, value: float, *, quality: int = 0,
                   when: dt.datetime | None = None, locked: bool = True) -> None:
-        """Set ``LN.DO.mag.f`` and its DO's ``q`` and ``t`` (``when``: now)."""
-        do = reference.rsplit(".mag.f", 1)[0]
-        self._set(do, "mag.f", lambda srv, da: _float(srv, da, value), quality, when, locked)
+        """Set ``LN.DO.mag.f`` (or an APC's ``LN.DO.mxVal.f``) and its DO's ``q`` and ``t``
+        (``when``: now)."""
+        leaf = "mxVal.f" if reference.endswith(".mxVal.f") else "mag.f"
+        do = reference.rsplit(f".{leaf}", 1)[0]
+        self._set(do, leaf, lambda srv, da: _float(srv, da, value), quality, when, locked)
 
     def set_dbpos(self, reference: str, state: str, *, quality: int = 0,
                   when: dt.datetime | None = None, locked: bool = True) -> None:
         do = reference.rsplit(".stVal", 1)[0]
         self._set(do, "stVal", lambda srv, da: _dbpos(srv, da, DBPOS[state]), quality, when,
                   locked)
+
+    def set_bool(self, reference: str, value: bool, *, quality: int = 0,
+                 when: dt.datetime | None = None, locked: bool = True) -> None:
+        """Set a boolean ``LN.DO.DA`` (``PTOC1.Str.general``) and its DO's ``q`` and ``t``."""
+        do, _, leaf = reference.rpartition(".")
+        self._set(do, leaf, lambda srv, da: lib.IedServer_updateBooleanAttributeValue(
+            srv, da, value), quality, when, locked)
 
     def _set(self, do: str, leaf: str, setter: Any, quality: int, when: dt.datetime | None,
              locked: bool) -> None:
@@ -226,6 +279,9 @@ def _serve(port: int) -> None:
             elif op == "set_dbpos":
                 device.set_dbpos(request["reference"], request["state"],
                                  quality=request["quality"], when=_when(request["when"]))
+            elif op == "set_bool":
+                device.set_bool(request["reference"], request["value"],
+                                quality=request["quality"], when=_when(request["when"]))
             elif op == "flags":
                 device.deny, device.fail = request["deny"], request["fail"]
             elif op == "operated":
@@ -295,6 +351,11 @@ class DeviceProcess:
         self._call("set_dbpos", reference=reference, state=state, quality=quality,
                    when=None if when is None else when.timestamp() * 1000)
 
+    def set_bool(self, reference: str, value: bool, *, quality: int = 0,
+                 when: dt.datetime | None = None) -> None:
+        self._call("set_bool", reference=reference, value=value, quality=quality,
+                   when=None if when is None else when.timestamp() * 1000)
+
     @property
     def deny(self) -> bool:
         return self._deny
@@ -314,7 +375,7 @@ class DeviceProcess:
         self._call("flags", deny=self._deny, fail=self._fail)
 
     @property
-    def operated(self) -> list[tuple[str, bool]]:
+    def operated(self) -> list[tuple[str, bool | float]]:
         return [(name, value) for name, value in self._call("operated")]
 
 

@@ -25,7 +25,16 @@ def station_gi_objects(config: AppConfig) -> int:
     ca = config.station.common_address
     return sum(1 for p in config.points
                if not p.kind.is_command and p.kind is not PointKind.COUNTER
-               and (p.common_address or ca) == ca)
+               and not p.kind.is_protection and (p.common_address or ca) == ca)
+
+
+def own_station_only(config: AppConfig) -> AppConfig:
+    """``config`` without the points of other logical stations (the bench's station 2 at
+    common address 2): for tests of one station's procedures, which count its one end of
+    initialisation and what its interrogation answers."""
+    ca = config.station.common_address
+    return dataclasses.replace(config, points=tuple(
+        p for p in config.points if (p.common_address or ca) == ca))
 
 
 class OutstationThread:

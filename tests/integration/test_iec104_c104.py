@@ -30,9 +30,9 @@ from tests.integration.peers import (
 
 COT_SPONTANEOUS, COT_REQUEST, COT_ACT, COT_ACT_CON, COT_DEACT_CON, COT_ACT_TERM = 3, 5, 6, 7, 9, 10
 COT_RETURN_REMOTE, COT_GI = 11, 20
-BENCH_SINGLES = (list(range(1001, 1017)) + list(range(1101, 1109)) + [1201, 1301]
+BENCH_SINGLES = (list(range(1001, 1017)) + list(range(1101, 1109)) + [1201, 1301, 1401]
                  + list(range(9001, 9005)) + [9010])  # inputs, relay positions, es1, di01 or
-# di02, health points
+# di02, prot1, health points
 
 
 def with_apci(config: AppConfig, **apci: float) -> AppConfig:
@@ -69,7 +69,7 @@ def test_general_interrogation_contents_and_order(rtu, master) -> None:
     ioas = {r["type"]: [o["ioa"] for o in r["objects"]] for r in data}
     assert ioas["M_SP_NA_1"] == BENCH_SINGLES
     assert ioas["M_DP_NA_1"] == [2001, 2002, 2003, 2004, 2101]  # 2101: breaker cb1
-    assert ioas["M_ME_NC_1"] == list(range(3001, 3009)) + list(range(3601, 3605))
+    assert ioas["M_ME_NC_1"] == [*range(3001, 3009), 3301, *range(3601, 3605)]  # 3301: Modbus
     # the values are the database's (c104's per-point callback skips points it has seen
     # before, so the raw elements are read: SIQ, and float32 + QDS)
     elements = {o["ioa"]: bytes.fromhex(o["data"]) for r in data for o in r["objects"]}

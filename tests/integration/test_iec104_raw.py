@@ -16,7 +16,11 @@ from rtu.config import AppConfig, bench_config
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.servers.iec104 import Iec104Server
 from rtu.sources.simulated.source import SimulatedField
-from tests.integration.outstation_thread import OutstationThread, station_gi_objects
+from tests.integration.outstation_thread import (
+    OutstationThread,
+    own_station_only,
+    station_gi_objects,
+)
 from tests.integration.peers import free_tcp_port
 
 STARTDT_ACT = bytes.fromhex("68 04 07 00 00 00")
@@ -29,7 +33,7 @@ GI_ASDU = bytes.fromhex("64 01 06 00 01 00 00 00 00 14")
 
 
 def config(**apci: float) -> AppConfig:
-    base = bench_config()
+    base = own_station_only(bench_config())
     assert base.iec104 is not None
     params = dataclasses.replace(ApciParameters(), **apci)  # type: ignore[arg-type]
     return dataclasses.replace(base, iec104=dataclasses.replace(base.iec104, apci=params))
@@ -118,7 +122,7 @@ def port() -> int:
 
 
 def test_end_of_initialisation_then_interrogation(port: int) -> None:
-    with OutstationThread(bench_config(), port):
+    with OutstationThread(own_station_only(bench_config()), port):
         m = RawMaster(port)
         m.start()
         (ei,) = m.recv_asdus(1)
@@ -131,12 +135,12 @@ def test_end_of_initialisation_then_interrogation(port: int) -> None:
         data = asdus[1:-1]
         assert {asdu_header(a)[2] for a in data} == {20}
         assert {a[0] for a in data} == {1, 3, 5, 13}  # single, double, step, float: no time tags
-        assert sum(asdu_header(a)[1] for a in data) == station_gi_objects(bench_config())
+        assert sum(asdu_header(a)[1] for a in data) == station_gi_objects(own_station_only(bench_config()))
         m.close()
 
 
 def test_events_before_startdt_are_kept_and_delivered_in_order(port: int) -> None:
-    with OutstationThread(bench_config(), port) as rtu:
+    with OutstationThread(own_station_only(bench_config()), port) as rtu:
         for i in range(10):  # di03: no calculated point follows it
             rtu.call(rtu.sup.provided(SimulatedField).set, "di03", i % 2 == 0)
         m = RawMaster(port)
@@ -176,7 +180,7 @@ def test_unacknowledged_events_are_sent_again_after_reconnect(port: int) -> None
 
 
 def test_i_frame_before_startdt_closes_the_connection(port: int) -> None:
-    with OutstationThread(bench_config(), port):
+    with OutstationThread(own_station_only(bench_config()), port):
         m = RawMaster(port)
         m.send_i(GI_ASDU)
         assert m.closed_by_peer()
@@ -188,7 +192,7 @@ def test_i_frame_before_startdt_closes_the_connection(port: int) -> None:
     bytes.fromhex("68 04 01 00 02 00"),  # S-frame acknowledging an I-frame never sent... (N(R)=1)
 ])
 def test_protocol_violations_close_the_connection(port: int, garbage: bytes) -> None:
-    with OutstationThread(bench_config(), port):
+    with OutstationThread(own_station_only(bench_config()), port):
         m = RawMaster(port)
         if garbage[2] == 0x01:
             m.start()
@@ -235,7 +239,7 @@ def test_stopdt_waits_for_acknowledgement_and_holds_events(port: int) -> None:
 
 
 def test_connection_limit_and_allowed_masters(port: int) -> None:
-    base = bench_config()
+    base = own_station_only(bench_config())
     assert base.iec104 is not None
     one = dataclasses.replace(base, iec104=dataclasses.replace(base.iec104, max_connections=1))
     with OutstationThread(one, port) as rtu:

@@ -11,6 +11,10 @@ One simulated device and one outstation serve the module (tests run in file orde
 * commands from the master: select-before-operate on an sbo-with-enhanced-security object
   (ACT_CON, ACT_TERM, then the position reported back), direct on a direct-with-normal-security
   object, a device refusal (negative ACT_CON), a failed execution (negative ACT_TERM);
+* set-points (C_SE_NC_1, C_SE_TC_1, C_SE_NB_1 with a scale) to analogue controls (APC), direct
+  and select-before-operate (sbo-with-normal-security): the device's value is checked, and a
+  value the device refuses gives a negative ACT_CON and a log line naming the device and the
+  object reference;
 * the device disappears: all its points IV|NT at the master; it returns: valid again;
 * tshark decodes the captured MMS exchange (TPKT, COTP, MMS) without malformed frames.
 
@@ -22,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
-import time
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -33,6 +36,7 @@ import pytest
 from rtu.config import parse_config
 from rtu.points.model import PointValue, Quality
 from rtu.sources.iec61850.source import Iec61850DeviceSource
+from tests.integration.iec61850_rig import device_and_outstation, device_points, wait
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import (
     COT_ACTIVATION,
@@ -57,6 +61,8 @@ CA = 1
 INVALID = Quality.IV | Quality.NT
 IOA_TOTW, IOA_HZ, IOA_CB, IOA_SW = 100, 101, 102, 103
 IOA_CB_CMD, IOA_SW_CMD = 200, 201
+IOA_AO1, IOA_AO2 = 104, 105  # the APCs' mxVal
+IOA_SP_DIRECT, IOA_SP_SBO, IOA_SP_SCALED = 202, 203, 204
 DPI_OFF, DPI_ON = 1, 2
 
 
@@ -105,6 +111,37 @@ ioa = {IOA_SW_CMD}
 kind = "single_command"
 target = "iec61850"
 
+[[points]]
+name = "ao1"
+ioa = {IOA_AO1}
+kind = "float"
+source = "iec61850"
+
+[[points]]
+name = "ao2"
+ioa = {IOA_AO2}
+kind = "float"
+source = "iec61850"
+
+[[points]]
+name = "sp_direct"
+ioa = {IOA_SP_DIRECT}
+kind = "setpoint_float"
+target = "iec61850"
+
+[[points]]
+name = "sp_sbo"
+ioa = {IOA_SP_SBO}
+kind = "setpoint_float"
+target = "iec61850"
+select_required = true
+
+[[points]]
+name = "sp_scaled"
+ioa = {IOA_SP_SCALED}
+kind = "setpoint_scaled"
+target = "iec61850"
+
 [[iec61850.devices]]
 name = "sim"
 host = "127.0.0.1"
@@ -124,26 +161,6 @@ buffered = false
 rcb = "SIMLD0/LLN0.brcbStatus01"
 buffered = true
 
-[[iec61850.devices.points]]
-point = "totw"
-reference = "SIMLD0/MMXU1.TotW.mag.f"
-fc = "MX"
-
-[[iec61850.devices.points]]
-point = "hz"
-reference = "SIMLD0/MMXU1.Hz.mag.f"
-fc = "MX"
-
-[[iec61850.devices.points]]
-point = "cb_pos"
-reference = "SIMLD0/XCBR1.Pos.stVal"
-fc = "ST"
-
-[[iec61850.devices.points]]
-point = "sw_pos"
-reference = "SIMLD0/CSWI1.Pos.stVal"
-fc = "ST"
-
 [[iec61850.devices.controls]]
 point = "cb_cmd"
 object = "SIMLD0/XCBR1.Pos"
@@ -151,7 +168,25 @@ object = "SIMLD0/XCBR1.Pos"
 [[iec61850.devices.controls]]
 point = "sw_cmd"
 object = "SIMLD0/CSWI1.Pos"
-"""
+
+[[iec61850.devices.controls]]
+point = "sp_direct"
+object = "SIMLD0/GGIO1.AnOut1"
+
+[[iec61850.devices.controls]]
+point = "sp_sbo"
+object = "SIMLD0/GGIO1.AnOut2"
+
+[[iec61850.devices.controls]]
+point = "sp_scaled"
+object = "SIMLD0/GGIO1.AnOut1"
+scale = 10.0
+""" + device_points(("totw", "SIMLD0/MMXU1.TotW.mag.f", "MX"),
+                    ("hz", "SIMLD0/MMXU1.Hz.mag.f", "MX"),
+                    ("cb_pos", "SIMLD0/XCBR1.Pos.stVal", "ST"),
+                    ("sw_pos", "SIMLD0/CSWI1.Pos.stVal", "ST"),
+                    ("ao1", "SIMLD0/GGIO1.AnOut1.mxVal.f", "MX"),
+                    ("ao2", "SIMLD0/GGIO1.AnOut2.mxVal.f", "MX"))
 
 
 class Rig:
@@ -172,11 +207,7 @@ class Rig:
         return self.ot.call(self.ot.sup.db.value, name)
 
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            time.sleep(0.02)
+        wait(what, predicate, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -185,25 +216,10 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     device = pyiec.DeviceProcess(device_port)
     pcap = tmp_path_factory.mktemp("mms") / "mms.pcapng"
     config = parse_config(tomllib.loads(config_text(device_port)), "iec61850-test.toml")
-    with TsharkCapture(device_port, pcap) as capture:
-        device.start()
-        try:
-            with OutstationThread(config, free_tcp_port()) as ot:
-                sup = ot.sup
-                tasks = [ot.run(_start(source)) for source in sup.field.parts["iec61850"].sources]
-                with C104Master(ot.port, ca=CA) as master:
-                    master.wait_connected(5)
-                    yield Rig(device, ot, master, capture)
-                for task in tasks:
-                    ot.loop.call_soon_threadsafe(task.cancel)
-        finally:
-            device.destroy()
-
-
-async def _start(source: Iec61850DeviceSource) -> Any:
-    import asyncio
-
-    return asyncio.get_running_loop().create_task(source.run())
+    with TsharkCapture(device_port, pcap) as capture, \
+            device_and_outstation(device, config) as ot, C104Master(ot.port, ca=CA) as master:
+        master.wait_connected(5)
+        yield Rig(device, ot, master, capture)
 
 
 def test_startup_reads_gi_and_integrity(rig: Rig) -> None:
@@ -314,6 +330,82 @@ def test_device_refusal_and_failure_are_negative(rig: Rig) -> None:
     assert (deact_con["cot"], deact_con["negative"]) == (COT_DEACTIVATION_CON, False)
     select_con, act_con, act_term = sbo(rig, DPI_ON)
     assert not select_con["negative"] and not act_term["negative"]
+
+
+def set_point(rig: Rig, type_name: str, ioa: int, info: Any, *, select: bool = False,
+              ) -> tuple[Any, dict[str, Any] | None]:
+    """A set-point from c104 (select: its select-before-operate); its result and, when its
+    ACT_CON was positive, the ACT_TERM."""
+    m = rig.master
+    result = m._command(type_name, ioa, info, select)
+    assert result.act_con is not None, result.responses
+    if result.act_con["negative"]:
+        return result, None
+    return result, m.wait_act_term(ioa, type_name, since=result.since)
+
+
+def test_set_point_direct_reaches_the_analogue_control(rig: Rig) -> None:
+    import c104
+
+    result, term = set_point(rig, "C_SE_NC_1", IOA_SP_DIRECT, c104.ShortCmd(target=12.5))
+    assert not result.act_con["negative"]
+    assert term is not None and not term["negative"]
+    assert ("GGIO1.AnOut1", 12.5) in rig.device.operated
+    rig.wait("ao1 = 12.5 (read back from the device)", lambda: rig.value("ao1").value == 12.5)
+    # with a time tag (C_SE_TC_1) the same
+    now = dt.datetime.now(dt.UTC)
+    result, term = set_point(rig, "C_SE_TC_1", IOA_SP_DIRECT,
+                             c104.ShortCmd(target=-3.25, recorded_at=now))
+    assert not result.act_con["negative"] and term is not None and not term["negative"]
+    rig.wait("ao1 = -3.25", lambda: rig.value("ao1").value == -3.25)
+    # scaled (C_SE_NB_1) through the control's scale: ctlVal = 300 / 10
+    result, term = set_point(rig, "C_SE_NB_1", IOA_SP_SCALED, c104.ScaledCmd(target=c104.Int16(300)))
+    assert not result.act_con["negative"] and term is not None and not term["negative"]
+    assert ("GGIO1.AnOut1", 30.0) in rig.device.operated
+    rig.wait("ao1 = 30", lambda: rig.value("ao1").value == 30.0)
+
+
+def test_set_point_select_before_operate_with_normal_security(rig: Rig) -> None:
+    import c104
+
+    result, term = set_point(rig, "C_SE_NC_1", IOA_SP_SBO, c104.ShortCmd(target=250.0),
+                             select=True)
+    assert result.select_con is not None and not result.select_con["negative"]
+    assert not result.act_con["negative"]
+    assert term is not None and not term["negative"]
+    assert ("GGIO1.AnOut2", 250.0) in rig.device.operated
+    rig.wait("ao2 = 250", lambda: rig.value("ao2").value == 250.0)
+    # without the select the outstation refuses it (select_required), the device is not asked
+    before = len(rig.device.operated)
+    result, term = set_point(rig, "C_SE_NC_1", IOA_SP_SBO, c104.ShortCmd(target=1.0))
+    assert result.act_con["negative"] and term is None
+    assert len(rig.device.operated) == before
+
+
+def test_a_set_point_the_device_refuses_is_negative_and_logged(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    import c104
+
+    before = len(rig.device.operated)
+    caplog.set_level("WARNING", logger="rtu.sources.iec61850.source")
+    result, term = set_point(rig, "C_SE_NC_1", IOA_SP_DIRECT,
+                             c104.ShortCmd(target=pyiec.APC_LIMIT * 2))
+    assert result.act_con["negative"] and term is None
+    assert COT_ACTIVATION_TERMINATION not in result.cots
+    rig.wait("the log line", lambda: "command sp_direct on SIMLD0/GGIO1.AnOut1 (device sim): "
+             "Oper refused" in caplog.text)
+    # select-before-operate: the SBO read is granted, the Oper with the value is refused
+    result, term = set_point(rig, "C_SE_NC_1", IOA_SP_SBO,
+                             c104.ShortCmd(target=pyiec.APC_LIMIT + 1), select=True)
+    assert result.select_con is not None and not result.select_con["negative"]
+    assert result.act_con["negative"] and term is None
+    assert len(rig.device.operated) == before
+    assert rig.value("ao1").value == 30.0 and rig.value("ao2").value == 250.0  # unchanged
+    # the device's selection was released: the next select-before-operate goes through
+    result, term = set_point(rig, "C_SE_NC_1", IOA_SP_SBO, c104.ShortCmd(target=7.5),
+                             select=True)
+    assert not result.act_con["negative"] and term is not None and not term["negative"]
+    rig.wait("ao2 = 7.5", lambda: rig.value("ao2").value == 7.5)
 
 
 def test_device_disappears_and_returns(rig: Rig) -> None:

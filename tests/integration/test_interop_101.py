@@ -8,8 +8,8 @@ import dataclasses
 import time
 from pathlib import Path
 
-from rtu.config import AppConfig
-from rtu.points.model import Point, PointKind
+from rtu.config import AppConfig, bench_config
+from rtu.points.model import Point
 from rtu.servers.iec101 import Iec101Server
 from rtu.sources.simulated.source import SimulatedField
 from rtu.supervisor import Supervisor
@@ -125,7 +125,6 @@ def test_periodic_data_is_class_2_and_events_stay_class_1(pty_pair: tuple[int, s
 
 
 def test_periodic_points_of_the_bench_profile() -> None:
-    from rtu.config import bench_config
     cyclic = [p for p in bench_config().points if p.cyclic]
     assert [(p.ioa, p.cyclic) for p in cyclic] == [(ioa, 5.0) for ioa in range(3601, 3605)]
     assert all(isinstance(p, Point) for p in cyclic)
@@ -136,10 +135,10 @@ def test_multi_drop_one_link_address_per_station(pty_pair: tuple[int, str],
     fd, device = pty_pair
     config = config_101(device)
     assert config.iec101 is not None
-    meters = tuple(Point(f"meter2_{i}", 3500 + i, PointKind.FLOAT, source="sim",
-                         common_address=2) for i in range(1, 5))
+    # the bench's station 2 (common address 2, IOAs 3501-3504) on link address 3
+    station2 = tuple(p for p in bench_config().points if p.common_address == 2)
     config = dataclasses.replace(
-        config, points=config.points + meters,
+        config, points=config.points + station2,
         iec101=dataclasses.replace(config.iec101, stations=((3, 2),)))
     one, three = Ft12Master(fd, address=1), Ft12Master(fd, address=3)
     with OutstationThread(config, free_tcp_port()) as rtu:
@@ -160,7 +159,7 @@ def test_multi_drop_one_link_address_per_station(pty_pair: tuple[int, str],
         neg = poll(one, REQUEST_CLASS_1, lambda f: f.asdu[0] == 100)[-1]
         assert neg.asdu_header()["cot"] == 46 and neg.asdu_header()["negative"]
         # events go to their station's link
-        rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_2", 77.0)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_current", 77.0)
         rtu.call(rtu.sup.provided(SimulatedField).set, "di07", True)
         event3 = poll(three, REQUEST_CLASS_1, lambda f: f.asdu[0] == 36)[-1]
         assert event3.asdu_header()["ca"] == 2 and ioas(event3, 12) == [3502]

@@ -1,5 +1,5 @@
-"""Several logical stations behind one outstation (issue 19 item 1), 104: the bench plus four
-measurements of common address 2, against c104 as the master of station 2, and a broadcast
+"""Several logical stations behind one outstation (issue 19 items 1 and 8), 104: the bench
+profile's station 2 (four measurements at common address 2), against c104 as the master of station 2, and a broadcast
 interrogation in raw frames decoded by Wireshark.
 
 No `from __future__ import annotations` here: c104 checks callback annotations at run time."""
@@ -9,7 +9,6 @@ import dataclasses
 import pytest
 
 from rtu.config import AppConfig, bench_config
-from rtu.points.model import Point, PointKind
 from rtu.sources.simulated.source import SimulatedField
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import (
@@ -26,10 +25,11 @@ STATION2 = list(range(3501, 3505))
 
 
 def two_stations() -> AppConfig:
+    """The bench profile as it is: station 2 (common address 2) holds 3501-3504 (issue 19
+    item 8)."""
     config = bench_config()
-    meters = tuple(Point(f"meter2_{i}", ioa, PointKind.FLOAT, source="sim", common_address=2,
-                         low=0.0, high=100.0) for i, ioa in enumerate(STATION2, 1))
-    return dataclasses.replace(config, points=config.points + meters)
+    assert sorted(p.ioa for p in config.points if p.common_address == 2) == STATION2
+    return config
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def rtu():
 
 
 def test_c104_master_of_station_2(rtu) -> None:
-    rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_3", 42.0)
+    rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_power", 42.0)
     with C104Master(rtu.port, ca=2) as m:
         m.wait_connected(5)
         since = m.mark()
@@ -48,7 +48,7 @@ def test_c104_master_of_station_2(rtu) -> None:
         assert {r["ca"] for r in data} == {2}
         assert [o["ioa"] for r in data for o in r["objects"]] == STATION2
         since = m.mark()
-        rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_1", 12.5)
+        rtu.call(rtu.sup.provided(SimulatedField).set, "meter2_voltage", 12.5)
         event = m.wait_for(lambda r: r.get("type") == "M_ME_TF_1", since=since)
         assert event["ca"] == 2 and event["objects"][0]["ioa"] == 3501
 

@@ -15,7 +15,7 @@ from rtu.config import AppConfig, bench_config
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.servers.iec104 import Iec104Server, RedundancyGroup
 from rtu.sources.simulated.source import SimulatedField
-from tests.integration.outstation_thread import OutstationThread
+from tests.integration.outstation_thread import OutstationThread, own_station_only
 from tests.integration.peers import C104Master, free_tcp_port
 from tests.integration.test_iec104_raw import RawMaster, asdu_header
 
@@ -24,7 +24,7 @@ GI_ASDU = bytes.fromhex("64 01 06 00 01 00 00 00 00 14")
 
 
 def config(*groups: RedundancyGroup, w: int = 8) -> AppConfig:
-    base = bench_config()
+    base = own_station_only(bench_config())  # one station: counts its events
     assert base.iec104 is not None
     apci = dataclasses.replace(ApciParameters(), w=w, t2=min(10.0, ApciParameters().t1 - 1))
     return dataclasses.replace(base, iec104=dataclasses.replace(

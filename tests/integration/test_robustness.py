@@ -25,7 +25,11 @@ import pytest
 from rtu.config import AppConfig, bench_config
 from rtu.servers.iec104 import Iec104Server
 from rtu.sources.simulated.source import SimulatedField
-from tests.integration.outstation_thread import OutstationThread, station_gi_objects
+from tests.integration.outstation_thread import (
+    OutstationThread,
+    own_station_only,
+    station_gi_objects,
+)
 from tests.integration.peers import free_tcp_port
 
 pytestmark = pytest.mark.integration
@@ -96,7 +100,7 @@ class _Stream:
 
 
 def _config(*, queue: int = 10_000, max_connections: int = 4, k: int | None = None) -> AppConfig:
-    base = bench_config()
+    base = own_station_only(bench_config())  # one station: counts its events
     assert base.iec104 is not None
     apci = dataclasses.replace(base.iec104.apci, k=k) if k else base.iec104.apci
     # no periodic data (the bench's cyc1..cyc4): these tests read every ASDU as an event

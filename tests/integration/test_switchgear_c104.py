@@ -160,3 +160,76 @@ def test_regulating_step_higher_and_lower_move_the_tap_one_step(bench) -> None:
     assert positions_seen == [1, 2, 1]
     assert coil_operations(outstation, "tap1_raise") == [True, False, True, False]
     assert coil_operations(outstation, "tap1_lower") == [True, False]
+
+
+def with_rule(config: AppConfig, command: str, when: str, text: str) -> AppConfig:
+    from rtu.points.expression import parse
+    from rtu.sources.interlocks.config import InterlockRule
+
+    section = config.section("interlocks")
+    rules = (*section.rules, InterlockRule(command, when, parse(text), text))  # type: ignore[attr-defined]
+    sections = dict(config.sections)
+    sections["interlocks"] = dataclasses.replace(section, rules=rules)  # type: ignore[type-var]
+    return dataclasses.replace(config, sections=sections)
+
+
+@pytest.fixture
+def calc_interlocked():
+    # closing cb1 also needs the calculated point 1301 (di01 or di02) off and valid
+    yield from run(with_rule(bench_config(), "cb1_cmd", "on",
+                             "calc_di01_or_di02 == off and valid(calc_di01_or_di02)"))
+
+
+def test_a_command_is_refused_while_a_calculated_condition_fails(calc_interlocked, caplog) -> None:
+    outstation, master = calc_interlocked
+    field = outstation.call(outstation.sup.provided, SimulatedField)
+    for name, value in (("es1", False), ("di01", False), ("di02", True)):
+        outstation.call(field.set, name, value)
+    assert outstation.call(lambda: outstation.sup.db.value("calc_di01_or_di02").value) is True
+    result = master.double_command(CB1_CMD, DPI_ON, select=True)
+    assert result.select_con is not None and result.select_con["negative"]
+    assert result.act_term is None
+    result = master.double_command(CB1_CMD, DPI_ON)  # direct: refused at its ACT_CON too
+    assert result.act_con is not None and result.act_con["negative"]
+    assert coil_operations(outstation, "cb1_close") == []
+    assert ("not met: calc_di01_or_di02 == off (calc_di01_or_di02 is on); calc_di01_or_di02 "
+            "is calculated from di01 = off, di02 = on") in caplog.text
+    outstation.call(field.set, "di02", False)  # the calculated point goes off: permitted
+    result = master.double_command(CB1_CMD, DPI_ON, select=True)
+    assert result.select_con is not None and not result.select_con["negative"]
+    assert not master.wait_act_term(CB1_CMD, "C_DC_NA_1", since=result.since)["negative"]
+    assert coil_operations(outstation, "cb1_close") == [True, False]
+
+
+def test_a_time_tagged_double_command_closes_the_breaker(bench) -> None:
+    import datetime
+
+    outstation, master = bench
+    cmd = c104.DoubleCmd(state=c104.Double.ON,
+                         recorded_at=datetime.datetime.now(datetime.UTC))
+    result = master._command("C_DC_TA_1", CB1_CMD, cmd, False)
+    assert result.act_con is not None and not result.act_con["negative"]
+    assert not master.wait_act_term(CB1_CMD, "C_DC_TA_1", since=result.since)["negative"]
+    assert outstation.call(lambda: outstation.sup.db.value("cb1_pos").value) == DPI_ON
+
+
+@pytest.fixture
+def stuck_tap():
+    # the tap changer's mechanism takes 3 s, the supervision allows 0.5 s
+    config = bench_config()
+    section = config.section("switchgear")
+    taps = tuple(dataclasses.replace(t, travel=3.0, supervision=0.5)
+                 for t in section.tap_changers)  # type: ignore[attr-defined]
+    sections = {**config.sections, "switchgear": dataclasses.replace(  # type: ignore[type-var]
+        section, tap_changers=taps)}
+    yield from run(dataclasses.replace(config, sections=sections))
+
+
+def test_a_tap_change_that_does_not_arrive_terminates_negatively(stuck_tap, caplog) -> None:
+    outstation, master = stuck_tap
+    result = master._command("C_RC_NA_1", 5201, c104.StepCmd(direction=c104.Step.HIGHER), False)
+    assert result.act_con is not None and not result.act_con["negative"]
+    term = master.wait_act_term(5201, "C_RC_NA_1", since=result.since, timeout=3.0)
+    assert term["negative"]
+    assert coil_operations(outstation, "tap1_raise") == [True, False]  # released
+    assert "did not reach 1 within 0.5 s" in caplog.text

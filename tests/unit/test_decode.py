@@ -154,3 +154,62 @@ _T = "9b 4e 0d 16 0e 0b 17"  # 2023-11-14 22:13:20.123 UTC (the time tag of GOLD
 def test_parameter_and_protection_types(octets: str, expected: list[str]) -> None:
     """Golden ASDUs of the parameter loading and protection event types, field by field."""
     assert describe_asdu(parse_hex(octets), PROFILE_104) == expected
+
+
+def test_file_transfer_types_are_decoded_with_their_qualifiers() -> None:
+    ack = decode(parse_hex("68 11 00 00 00 00 7c 01 0d 00 01 00 00 00 00 03 00 01 24"))
+    assert ack[1:] == [
+        "  F_AF_NA_1 (124), COT 13 FILE_TRANSFER, originator 0, CA 1, 1 object(s)",
+        "    IOA 0: nof=3 section=1 afq=4 (section not received) error=2 (checksum failed)",
+    ]
+    segment = decode(parse_hex("68 14 00 00 00 00 7d 01 0d 00 01 00 00 00 00 03 00 01 03"
+                               " 61 62 63"))
+    assert segment[-1] == "    IOA 0: nof=3 section=1 data=3 octets [61 62 63]"
+    call = decode(parse_hex("68 11 00 00 00 00 7a 01 05 00 01 00 00 00 00 00 00 00 00"))
+    assert call[-1] == "    IOA 0: nof=0 section=0 scq=0 (default/call directory) error=0 (none)"
+
+
+_P101 = AsduProfile(1, 1, 2, max_asdu_length=252)
+_CP24 = "(CP24, hour of the last clock sync)"
+
+
+@pytest.mark.parametrize(("octets", "line"), [
+    ("02 01 03 05 02 01 01 5f ea 3b", "M_SP_TA_1 (2)"),
+    ("04 01 03 05 10 00 82 39 30 9e", "M_DP_TA_1 (4)"),
+    ("06 01 03 05 11 00 ff 01 5f ea 3b", "M_ST_TA_1 (6)"),
+    ("08 01 03 05 12 00 78 56 34 12 00 e8 03 01", "M_BO_TA_1 (8)"),
+    ("0a 01 03 05 13 00 00 40 40 5f ea 3b", "M_ME_TA_1 (10)"),
+    ("0c 01 03 05 14 00 d4 fe 00 5f ea 3b", "M_ME_TB_1 (12)"),
+    ("0e 01 03 05 15 00 00 00 c0 3f 00 5f ea 3b", "M_ME_TC_1 (14)"),
+    ("10 01 03 05 16 00 a0 86 01 00 23 5f ea 3b", "M_IT_TA_1 (16)"),
+    ("11 01 03 05 17 00 0a 96 00 5f ea 3b", "M_EP_TA_1 (17)"),
+    ("12 01 03 05 18 00 03 00 fa 00 5f ea 3b", "M_EP_TB_1 (18)"),
+    ("13 01 03 05 19 00 01 80 28 00 39 30 9e", "M_EP_TC_1 (19)"),
+])
+def test_cp24_types_are_named_with_their_time(octets: str, line: str) -> None:
+    """Every 101 CP24Time2a type: its name, and the minute and seconds of its time tag."""
+    lines = describe_asdu(parse_hex(octets), _P101)
+    assert lines[0].startswith(f"{line}, COT 3 SPONTANEOUS, originator 0, CA 5, 1 object(s)")
+    assert lines[1].endswith((f"time=hh:59:59.999 {_CP24}", f"time=hh:30:12.345 {_CP24} [IV]",
+                              f"time=hh:01:01.000 {_CP24}"))
+
+
+@pytest.mark.parametrize(("octets", "expected"), [
+    ("04 01 03 05 10 00 82 39 30 9e",
+     f"  IOA 16: value=ON quality=IV time=hh:30:12.345 {_CP24} [IV]"),
+    ("11 01 03 05 17 00 0a 96 00 5f ea 3b",
+     f"  IOA 23: state=2 (ON) elapsed_ms=150 ms quality=EI time=hh:59:59.999 {_CP24}"),
+    ("13 01 03 05 19 00 01 80 28 00 39 30 9e",
+     f"  IOA 25: oci=0x01 (GC) operating_ms=40 ms quality=IV time=hh:30:12.345 {_CP24} [IV]"),
+    ("6a 01 06 05 00 00 39 30", "  IOA 0: milliseconds=12345 ms"),
+])
+def test_cp24_and_delay_acquisition_fields(octets: str, expected: str) -> None:
+    assert describe_asdu(parse_hex(octets), _P101)[1] == expected
+
+
+def test_cli_decodes_a_cp24_frame(capsys: pytest.CaptureFixture[str]) -> None:
+    frame = encode_variable(0x08, 1, 1, parse_hex("02 01 03 05 02 01 01 5f ea 3b"))
+    assert main(["decode", "--protocol", "101", "--cot-size", "1", "--ca-size", "1",
+                 "--ioa-size", "2", frame.hex(" ")]) == 0
+    out = capsys.readouterr().out
+    assert "M_SP_TA_1 (2), COT 3 SPONTANEOUS" in out and "time=hh:59:59.999" in out

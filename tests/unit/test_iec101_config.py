@@ -64,3 +64,20 @@ def test_inter_character_timeout_rules() -> None:
         inter_character_timeout(0, 0.05)
     with pytest.raises(ValueError, match="floor"):
         inter_character_timeout(9600, float("nan"))
+
+
+def test_time_tag_defaults_to_cp56_and_cp24_makes_a_cp24_profile() -> None:
+    settings = settings_of(doc())
+    assert settings.time_tag == "cp56" and settings.profile().cp24 is False
+    cp24 = settings_of(doc(time_tag="cp24"))
+    assert cp24.time_tag == "cp24" and cp24.profile().cp24 is True
+
+
+@pytest.mark.parametrize("value", ["CP24", "cp32", 24, True])
+def test_bad_time_tag_is_reported_with_its_path(value: object) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(doc(time_tag=value), SRC)
+    (line,) = info.value.errors
+    assert line.startswith(f"{SRC}: iec101.time_tag: ")
+    with pytest.raises(ValueError, match="time_tag"):
+        Iec101Settings(SerialSettings("/dev/null"), LinkParameters(), time_tag="cp32")

@@ -20,7 +20,7 @@ IEC61850_SCHEMA: dict[str, set[str]] = {
                 "controls", "common_address"},
     "reports": {"rcb", "buffered"},
     "points": {"point", "reference", "fc", "scale", "offset"},
-    "controls": {"point", "object"},
+    "controls": {"point", "object", "scale", "offset"},
 }
 DEV = "iec61850.devices[0]"
 
@@ -78,7 +78,8 @@ def test_example_mapping() -> None:
                                                                     102, 300.0)
     assert dev.reports == (Iec61850Report("BAY1LD0/LLN0.brcbEvents01", True),)
     assert dev.points[1] == Iec61850Read("bay1_cb_pos", "BAY1LD0/XCBR1.Pos.stVal", "ST")
-    assert dev.controls == (Iec61850Control("bay1_cb_cmd", "BAY1LD0/CSWI1.Pos"),)
+    assert dev.controls == (Iec61850Control("bay1_cb_cmd", "BAY1LD0/CSWI1.Pos"),
+                            Iec61850Control("bay1_p_limit", "BAY1LD0/GGIO1.AnOut1", 1000.0))
 
 
 def test_defaults_and_fc_case() -> None:
@@ -121,7 +122,8 @@ def test_points_must_be_mapped_once_and_fit() -> None:
     errors = errors_of(data)
     assert errors == [
         (f"{SRC}: {DEV}.controls[0].point: expected the name of a [[points]] entry with target = "
-        "\"iec61850\" (single_command, double_command), got 'p_float' (it is a float point "
+        "\"iec61850\" (single_command, double_command, setpoint_normalized, setpoint_scaled, "
+        "setpoint_float), got 'p_float' (it is a float point "
         "without target = \"iec61850\")"),
         (f"{SRC}: points[7].source: expected a [[iec61850.devices.points]] entry with point = "
         "'i_pos' for a point with source = \"iec61850\", got none"),
@@ -151,3 +153,53 @@ def test_required_keys_and_unique_names() -> None:
         (f"{SRC}: {DEV}.reports[0].buffered: required key missing: expected true (a BRCB) or "
         "false (a URCB)"),
     ]
+
+
+def with_setpoint(data: dict[str, Any], obj: str, **keys: object) -> dict[str, Any]:
+    data["points"].append({"name": "i_sp", "ioa": 24, "kind": "setpoint_float",
+                           "target": "iec61850"})
+    device(data)["controls"].append({"point": "i_sp", "object": obj, **keys})
+    return data
+
+
+def test_a_set_point_goes_to_an_analogue_control_with_scale_and_offset() -> None:
+    from rtu.config import parse_config
+
+    data = with_setpoint(doc(), "LD0/GGIO1.AnOut1", scale=0.5, offset=10.0)
+    (dev,) = iec61850_config(parse_config(data, SRC)).devices
+    assert dev.controls[1] == Iec61850Control("i_sp", "LD0/GGIO1.AnOut1", 0.5, 10.0)
+    data = with_setpoint(doc(), "LD0/ZINV1.WSpt")  # a name rtu check does not know: accepted
+    device(data)["points"].append({"point": "i_p", "reference": "LD0/ZINV1.WSpt.mxVal.f",
+                                   "fc": "MX"})
+    device(data)["points"].pop(0)
+    (dev,) = iec61850_config(parse_config(data, SRC)).devices
+    assert dev.controls[1].object == "LD0/ZINV1.WSpt"
+
+
+def test_rtu_check_refuses_a_command_on_an_object_of_the_other_class() -> None:
+    data = with_setpoint(doc(), "LD0/XSWI2.Pos")  # a standard binary name
+    assert errors_of(data) == [
+        (f"{SRC}: {DEV}.controls[1].object: expected an analogue control object (APC) for the "
+         "setpoint_float point, got 'LD0/XSWI2.Pos' (Pos is a binary controllable data object "
+         "(IEC 61850-7-4))")]
+    data = with_setpoint(doc(), "LD0/GGIO1.Out2")  # its stVal is read into a double point
+    device(data)["points"][1]["reference"] = "LD0/GGIO1.Out2.stVal"
+    assert errors_of(data) == [
+        (f"{SRC}: {DEV}.controls[1].object: expected an analogue control object (APC) for the "
+         "setpoint_float point, got 'LD0/GGIO1.Out2' (i_pos reads its stVal as a double point: "
+         "a binary control (SPC, DPC))")]
+    data = doc()
+    device(data)["controls"][0]["object"] = "LD0/GGIO1.AnOut3"
+    device(data)["controls"][0]["scale"] = 2.0
+    data = with_setpoint(data, "LD0/GGIO1.AnOut4", scale=0.0)
+    assert errors_of(data) == [
+        (f"{SRC}: {DEV}.controls[0].scale: expected no scale or offset for a double_command "
+         "point (they apply to set-points)"),
+        f"{SRC}: {DEV}.controls[1].scale: expected a number other than 0, got 0.0",
+    ]
+    data = doc()
+    device(data)["controls"][0]["object"] = "LD0/GGIO1.AnOut3"
+    assert errors_of(data) == [
+        (f"{SRC}: {DEV}.controls[0].object: expected a binary control object (SPC, DPC) for "
+         "the double_command point, got 'LD0/GGIO1.AnOut3' (AnOut is an analogue controllable "
+         "data object (APC, IEC 61850-7-4))")]

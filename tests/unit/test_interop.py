@@ -14,23 +14,32 @@ import pytest
 
 from rtu import cli
 from rtu.config import AppConfig, bench_config
-from rtu.iec.asdu.codec import PROFILE_104, decode_header, encode_asdu
+from rtu.files.config import FilesConfig
+from rtu.files.store import DirectoryStore
+from rtu.iec.asdu.codec import PROFILE_104, decode_asdu, decode_header, encode_asdu
+from rtu.iec.asdu.codec_file import FILE_TYPES
 from rtu.iec.asdu.objects import (
     Asdu,
     Bitstring32Command,
     ClockSyncCommand,
     CounterInterrogationCommand,
     Cp56Time2a,
+    DelayAcquisitionCommand,
     DoubleCommand,
+    FileAck,
+    FileCall,
+    FileReady,
     InformationObject,
     InterrogationCommand,
     ParameterActivation,
     ParameterFloat,
     ParameterNormalized,
     ParameterScaled,
+    QueryLog,
     ReadCommand,
     RegulatingStepCommand,
     ResetProcessCommand,
+    Segment,
     SetpointFloat,
     SetpointNormalized,
     SetpointScaled,
@@ -40,9 +49,11 @@ from rtu.iec.asdu.objects import (
 )
 from rtu.iec.asdu.types import FRZ_FREEZE_RESET, KPA_THRESHOLD, QPA_OBJECT, Cot, TypeId
 from rtu.iec.outstation import CommandRequest, Done, Outstation
+from rtu.iec.outstation.files import FileService, FileSettings
 from rtu.iec.outstation.settings import CommandAgeAction
 from rtu.interop import (
     ANSWER_COTS,
+    FILE_TRANSFER_TYPES,
     NEGATIVE_COTS,
     control_types,
     monitor_causes,
@@ -95,6 +106,7 @@ def _object(type_id: TypeId, ioa: int) -> InformationObject:
         "C_TS_NA": lambda: TestCommand(0),
         "C_TS_TA": lambda: TestCommandWithTime(0, 1, T),
         "C_RP": lambda: ResetProcessCommand(0, 2),
+        "C_CD": lambda: DelayAcquisitionCommand(0, 100),
         # parameter loading: a threshold (KPA 1) of a measured value, then its activation
         "P_ME_NA": lambda: ParameterNormalized(ioa, 100, KPA_THRESHOLD),
         "P_ME_NB": lambda: ParameterScaled(ioa, 5, KPA_THRESHOLD),
@@ -141,8 +153,8 @@ def _drive(config: AppConfig) -> tuple[set[tuple[int, int]], dict[int, set[int]]
     by_kind = {p.kind: p.ioa for p in config.points if p.kind.is_command}
     measured = next(p.ioa for p in config.points if p.kind is PointKind.FLOAT)
     for type_id in TypeId:
-        if type_id < 45 or type_id is TypeId.M_EI_NA_1:
-            continue
+        if type_id < 45 or type_id is TypeId.M_EI_NA_1 or type_id in FILE_TYPES:
+            continue  # (file transfer: test_the_file_transfer_section_is_what_it_does)
         if type_id.name.startswith("P_"):
             ioa = measured
         else:
@@ -185,7 +197,7 @@ def _drive(config: AppConfig) -> tuple[set[tuple[int, int]], dict[int, set[int]]
             break
         outstation.on_timer(deadline)
         drain(None)
-    for raw_type in (120, 1):  # file transfer, a monitor type
+    for raw_type in (136, 1):  # a type not served, a monitor type
         raw = bytes([raw_type, 1, 6, 0, 1, 0, 0, 0, 0, 0])  # one object: IOA 0, one octet
         session.receive(raw)
         drain(None)
@@ -211,13 +223,16 @@ def test_the_list_is_what_the_outstation_does(background_scan: float) -> None:
     assert {t: answers.get(int(t), set()) for t in listed} == {
         t: {int(c) for c in ANSWER_COTS[t]} for t in listed}
     # the command types of kinds the bench has no points of get negative answers only (47);
-    # file transfer (120), a monitor type (1): unknown type (44)
-    others = {int(t) for t in TypeId if t >= 45 and t is not TypeId.M_EI_NA_1} - set(listed)
+    # a type not served (136), a monitor type (1): unknown type (44)
+    others = {int(t) for t in TypeId if t >= 45 and t is not TypeId.M_EI_NA_1
+              and t not in FILE_TYPES} - set(listed)
     assert others and not others & set(answers)
-    assert unknown == {120, 1}
+    # C_CD_NA_1 (delay acquisition) is 101's: unknown type on 104
+    assert unknown == {136, 1, TypeId.C_CD_NA_1}
     assert {TypeId.P_ME_NA_1, TypeId.P_AC_NA_1} <= set(listed)
     assert TypeId.C_SC_NA_1 in listed and TypeId.C_DC_NA_1 in listed  # cb1 (issue 18)
-    assert TypeId.C_RC_NA_1 in listed and TypeId.C_SE_NC_1 not in listed
+    assert TypeId.C_RC_NA_1 in listed and TypeId.C_SE_NC_1 in listed  # 5301: the Modbus device
+    assert TypeId.C_SE_NA_1 not in listed
 
 
 def test_rendering(capsys: Any) -> None:
@@ -245,3 +260,121 @@ def test_the_maximum_command_age_is_stated() -> None:
     assert "(not answered); not checked while our clock is not synchronised" in text
     off = dataclasses.replace(config.station, max_command_age=0.0)
     assert "not checked (max_command_age 0)" in render(dataclasses.replace(config, station=off))
+
+
+def test_the_file_transfer_section_is_what_the_outstation_does() -> None:
+    """Every file type the list names travels in its direction with its causes, through a
+    directory call, a whole transfer of the export and a query log; the others (types the
+    outstation sends) get 44 from a master."""
+    config = bench_config()
+    files = config.section("files")
+    assert isinstance(files, FilesConfig)
+    db = PointDatabase(config.points)
+    outstation = Outstation(db, config.station, _Clock(), _Executor(db))
+    outstation.attach_files(FileService(DirectoryStore(files, None), FileSettings()))
+    session = outstation.open_session("m", PROFILE_104, "g", lambda: None)
+    session.activate()
+    seen: dict[tuple[int, str], set[int]] = {}
+    unknown: set[int] = set()
+
+    def ask(type_id: TypeId, obj: InformationObject, cot: Cot = Cot.FILE_TRANSFER) -> Asdu:
+        seen.setdefault((int(type_id), "control"), set()).add(int(cot))
+        session.receive(encode_asdu(Asdu(type_id, cot, 1, (obj,)), PROFILE_104))
+        last = None
+        while (out := session.next_output()) is not None:
+            session.acknowledged(1)
+            answer = decode_asdu(out.asdu, PROFILE_104)
+            if answer.negative and answer.cot == Cot.UNKNOWN_TYPE_ID:
+                unknown.add(int(answer.type_id))
+            elif answer.type_id in FILE_TYPES:
+                seen.setdefault((int(answer.type_id), "monitor"), set()).add(int(answer.cot))
+                last = answer
+        assert last is not None or unknown
+        return last  # type: ignore[return-value]
+
+    ask(TypeId.F_SC_NA_1, FileCall(0, 0, 0, 0), Cot.REQUEST)  # directory
+    ready = ask(TypeId.F_SC_NA_1, FileCall(0, 3, 0, 1))  # select the export
+    assert isinstance(ready.objects[0], FileReady) and ready.objects[0].length > 0
+    ask(TypeId.F_SC_NA_1, FileCall(0, 3, 0, 2))  # call file: section 1 ready
+    ask(TypeId.F_SC_NA_1, FileCall(0, 3, 1, 6))  # call section: segments, last segment
+    ask(TypeId.F_AF_NA_1, FileAck(0, 3, 1, 3))  # section received: last section
+    session.receive(encode_asdu(Asdu(TypeId.F_AF_NA_1, Cot.FILE_TRANSFER, 1,
+                                     (FileAck(0, 3, 1, 1),)), PROFILE_104))  # file received
+    assert session.next_output() is None
+    ask(TypeId.F_SC_NB_1, QueryLog(0, 3, T, T))
+    for type_id, obj in ((TypeId.F_FR_NA_1, FileReady(0, 3, 1)),
+                         (TypeId.F_SG_NA_1, Segment(0, 3, 1, b"x"))):
+        session.receive(encode_asdu(Asdu(type_id, Cot.FILE_TRANSFER, 1, (obj,)), PROFILE_104))
+        while (out := session.next_output()) is not None:
+            session.acknowledged(1)
+            answer = decode_asdu(out.asdu, PROFILE_104)
+            assert answer.negative and answer.cot == Cot.UNKNOWN_TYPE_ID
+            unknown.add(int(answer.type_id))
+    listed = {(int(t), direction): {int(c) for c in cots}
+              for t, direction, cots in FILE_TRANSFER_TYPES}
+    assert seen == listed
+    assert unknown == {TypeId.F_FR_NA_1, TypeId.F_SG_NA_1}
+    text = render(config, "md")
+    assert "| 126 F_DR_TA_1 | monitor | 5 REQUEST |" in text
+    assert "| file transfer | in monitor direction" in text
+
+
+def test_the_negative_act_term_extension_is_listed_with_its_points() -> None:
+    """Issue 18: a negative ACT_TERM extends the standard's P/N use; the list says whether it
+    is on, and for which points (switchgear's negative_termination, per device)."""
+    from rtu.config import parse_config
+    from rtu.interop import negative_termination_text
+
+    config = bench_config()
+    row = ("| negative ACT_TERM (an extension of the standard's P/N use that many masters "
+           "accept) | end state (breaker) or step (tap changer) not reached within its "
+           "supervision time: negative for cb1_cmd, tap1_cmd; ")
+    assert row in render(config, "md")
+    section = config.section("switchgear")
+    off = dataclasses.replace(section, breakers=tuple(  # type: ignore[type-var]
+        dataclasses.replace(b, negative_termination=False)
+        for b in section.breakers))  # type: ignore[attr-defined]
+    text = negative_termination_text(dataclasses.replace(
+        config, sections={**config.sections, "switchgear": off}))
+    assert ("supervision time: negative for tap1_cmd; positive for cb1_cmd "
+            "(negative_termination = false: the position tells)") in text
+    assert "a coil driver fault: negative for cb1_cmd, tap1_cmd" in text  # whatever the option
+    assert "feedback input not confirming in time): negative for relay1_cmd," in text
+    # an IEC 61850 control: its device's CommandTermination; nothing else here is negative
+    gateway = parse_config({
+        "iec104": {"enabled": False},
+        "points": [{"name": "cmd", "ioa": 1, "kind": "double_command", "target": "iec61850"},
+                   {"name": "ia", "ioa": 2, "kind": "float", "source": "sim"}],
+        "iec61850": {"devices": [{"name": "bay", "host": "127.0.0.1", "controls": [
+            {"point": "cmd", "object": "LD0/CSWI1.Pos"}]}]}}, "t.toml")
+    assert negative_termination_text(gateway) == (
+        "a negative or missing CommandTermination of an IEC 61850 control (enhanced security): "
+        "negative for cmd; every other refusal or failure is a negative ACT_CON")
+    plain = parse_config({"iec104": {"enabled": False}, "points": [
+        {"name": "ia", "ioa": 2, "kind": "float", "source": "sim"}]}, "t.toml")
+    assert negative_termination_text(plain) == (
+        "never (no command here ends with a negative ACT_TERM)")
+
+
+def _with_101(time_tag: str) -> AppConfig:
+    from rtu.iec.cs101.link import LinkParameters
+    from rtu.servers.iec101 import Iec101Settings, SerialSettings
+
+    line = Iec101Settings(SerialSettings("/dev/ttyUSB0"), LinkParameters(), time_tag=time_tag)
+    return dataclasses.replace(bench_config(), iec101=line)
+
+
+def test_the_101_options_are_listed() -> None:
+    cp24 = render(_with_101("cp24"), "md")
+    assert "| 2 M_SP_TA_1 (101; M_SP_TB_1 on 104) | 3 SPONTANEOUS, 11 RETURN_INFO_REMOTE |" in cp24
+    for name in ("4 M_DP_TA_1", "14 M_ME_TC_1", "16 M_IT_TA_1"):
+        assert f"| {name} (101;" in cp24
+    assert "| 103 C_CS_NA_1 (101) | 3 SPONTANEOUS: the full time at each change of the hour" in cp24
+    assert "| 106 C_CD_NA_1 | 3 SPONTANEOUS, 6 ACTIVATION | 7 ACTIVATION_CON |" in cp24
+    assert "on 101 CP24Time2a (types 2-19, time_tag = cp24)" in cp24
+    cp56 = render(_with_101("cp56"), "md")
+    assert "M_SP_TA_1" not in cp56 and "| 106 C_CD_NA_1 |" in cp56
+    assert "| acquisition of transmission delay | 101: C_CD_NA_1 activation answered" in cp56
+    only_104 = render(bench_config(), "md")
+    assert "C_CD_NA_1" not in only_104
+    assert "| acquisition of transmission delay | no |" in only_104

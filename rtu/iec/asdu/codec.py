@@ -10,14 +10,13 @@ SQ=1: one IOA, then the elements of the objects with consecutive IOAs.
 
 Pure functions only: no I/O, no clock. Per-type encoders and decoders are built once in
 tables indexed by type id, and every fixed layout uses a precompiled ``struct.Struct``. The
-element codecs live by family of types in :mod:`.codec_monitor`, :mod:`.codec_command` and
-:mod:`.codec_system` (the standard's parameter and file types are not implemented); constants,
-errors, lookup tables and CP56Time2a in :mod:`.codec_base`. Import from this module.
+element codecs live by family of types in :mod:`.codec_monitor`, :mod:`.codec_command`,
+:mod:`.codec_system` (the file types, 120-127, in :mod:`.codec_file`, whole ASDUs); constants,
+errors, lookup tables, CP56Time2a and CP24Time2a in :mod:`.codec_base`. Import from this module.
 
-Decoding tolerates reserved bits that are set but rejects out-of-range time tag fields.
-Encoding is strict: anything that cannot be represented exactly is our bug and raises
-``LocalProtocolError``. As ``objects.py`` says, the type id decides whether an object's
-``time`` travels: the time of an object sent with a type without time tag is not encoded.
+Decoding tolerates set reserved bits but rejects out-of-range time tag fields. Encoding is
+strict: what cannot be represented exactly is our bug and raises ``LocalProtocolError``. The
+type id decides whether an object's ``time`` travels (not with a type without time tag).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from rtu.iec.asdu import codec_file as _file  # types 120-127, whole ASDUs
 from rtu.iec.asdu.codec_base import (
     BYTE_VALUES,
     CA_SIZE_TWO_OCTETS,
@@ -39,6 +39,7 @@ from rtu.iec.asdu.codec_base import (
     COT_SIZE_WITH_ORIGINATOR,
     COT_SIZES,
     COT_TEST,
+    CP24_OCTETS,
     CP56_OCTETS,
     DEFAULT_MAX_ASDU_LENGTH,
     ENCODE_ERRORS,
@@ -59,7 +60,9 @@ from rtu.iec.asdu.codec_base import (
     MalformedAsduError,
     UnknownCauseError,
     UnknownTypeError,
+    decode_cp24,
     decode_cp56,
+    encode_cp24,
     encode_cp56,
 )
 from rtu.iec.asdu.codec_command import (
@@ -118,6 +121,7 @@ from rtu.iec.asdu.codec_protection import (
 from rtu.iec.asdu.codec_system import (
     dec_clock_sync,
     dec_counter_interrogation,
+    dec_delay_acquisition,
     dec_end_of_init,
     dec_interrogation,
     dec_read,
@@ -125,6 +129,7 @@ from rtu.iec.asdu.codec_system import (
     dec_test,
     dec_test_with_time,
     enc_counter_interrogation,
+    enc_delay_acquisition,
     enc_end_of_init,
     enc_interrogation,
     enc_nothing,
@@ -133,12 +138,14 @@ from rtu.iec.asdu.codec_system import (
     enc_test_with_time,
 )
 from rtu.iec.asdu.objects import (
+    CP24_TIME_TAGGED_TYPES,
     TIME_TAGGED_TYPES,
     Asdu,
     Bitstring32,
     Bitstring32Command,
     ClockSyncCommand,
     CounterInterrogationCommand,
+    DelayAcquisitionCommand,
     DoubleCommand,
     DoublePoint,
     EndOfInitialization,
@@ -168,24 +175,12 @@ from rtu.iec.asdu.objects import (
     TestCommand,
     TestCommandWithTime,
 )
-from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.asdu.types import CP24_EQUIVALENT, Cot, TypeId
 from rtu.iec.errors import LocalProtocolError
 
-__all__ = [
-    "PROFILE_104",
-    "AsduError",
-    "AsduHeader",
-    "AsduProfile",
-    "MalformedAsduError",
-    "UnknownCauseError",
-    "UnknownTypeError",
-    "decode_asdu",
-    "decode_header",
-    "encode_asdu",
-    "negative_mirror",
-    "object_size",
-    "pack_objects",
-]
+__all__ = ["PROFILE_104", "AsduError", "AsduHeader", "AsduProfile", "MalformedAsduError",
+           "UnknownCauseError", "UnknownTypeError", "decode_asdu", "decode_header", "encode_asdu",
+           "negative_mirror", "object_size", "pack_objects"]
 
 # ============================================================================================
 # Profile
@@ -203,6 +198,7 @@ class _Layout:
     cot_size: int
     max_length: int
     header: struct.Struct
+    cp24: bool  # 101 time_tag = "cp24": CP56 monitor types go out as their CP24 equivalents
 
 
 _LAYOUTS: dict[AsduProfile, _Layout] = {}
@@ -218,12 +214,17 @@ class AsduProfile:
     ca_size: int = 2  # 1 or 2
     ioa_size: int = 3  # 1, 2 or 3
     max_asdu_length: int = DEFAULT_MAX_ASDU_LENGTH  # octets of the whole ASDU
+    # 101 option: every CP56Time2a monitor type is encoded as its CP24Time2a equivalent
+    # (types.CP24_EQUIVALENT: 30 -> 2 ... 40 -> 19); never on 104
+    cp24: bool = False
 
     def __post_init__(self) -> None:
         for name in ("cot_size", "ca_size", "ioa_size", "max_asdu_length"):
             value = getattr(self, name)
             if type(value) is not int:
                 raise ValueError(f"{name} must be an int, got {value!r}")
+        if type(self.cp24) is not bool:
+            raise ValueError(f"cp24 must be a bool, got {self.cp24!r}")
         if self.cot_size not in COT_SIZES:
             raise ValueError(f"cot_size must be 1 or 2 octets, got {self.cot_size!r}")
         if self.ca_size not in CA_SIZES:
@@ -266,6 +267,7 @@ def _register(profile: AsduProfile) -> _Layout:
         cot_size=profile.cot_size,
         max_length=profile.max_asdu_length,
         header=struct.Struct(fmt),
+        cp24=profile.cp24,
     )
     _LAYOUTS[profile] = layout
     return layout
@@ -292,9 +294,11 @@ class _TypeCodec:
     cls: type
     element_size: int  # the element(s) before the time tag
     has_time: bool
-    size: int  # element_size (+ 7 when time-tagged): one object without its IOA
+    size: int  # element_size (+ 7 or 3 when time-tagged): one object without its IOA
     encode: Callable[[Any], bytes]  # the record class of ``cls``; element only
     decode: ElementDecoder
+    encode_time: Callable[[Any, int], bytes]  # (time tag, ioa) -> CP56 or CP24 octets
+    decode_time: Callable[[bytes, int], Any]
     sequence_ok: bool  # pack_objects may use SQ=1 (the standard defines SQ=1 for this type)
 
 
@@ -317,6 +321,7 @@ _SEQUENCE_TYPES: Final = frozenset(
 _ELEMENTS: Final[dict[TypeId, tuple[type, int, Callable[[Any], bytes], ElementDecoder]]] = {
     TypeId.M_SP_NA_1: (SinglePoint, 1, enc_single_point, dec_single_point),
     TypeId.M_SP_TB_1: (SinglePoint, 1, enc_single_point, dec_single_point),
+    TypeId.C_CD_NA_1: (DelayAcquisitionCommand, 2, enc_delay_acquisition, dec_delay_acquisition),
     TypeId.M_DP_NA_1: (DoublePoint, 1, enc_double_point, dec_double_point),
     TypeId.M_DP_TB_1: (DoublePoint, 1, enc_double_point, dec_double_point),
     TypeId.M_ST_NA_1: (StepPosition, 2, enc_step_position, dec_step_position),
@@ -375,6 +380,8 @@ _ELEMENTS: Final[dict[TypeId, tuple[type, int, Callable[[Any], bytes], ElementDe
                        dec_parameter_activation),
 }
 
+# 101's CP24 types: the elements of their CP56 equivalents, with a CP24Time2a tag
+_ELEMENTS.update({cp24: _ELEMENTS[cp56] for cp56, cp24 in CP24_EQUIVALENT.items()})
 _LARGEST_OBJECT_ELEMENT: Final = max(
     size + (CP56_OCTETS if tid in TIME_TAGGED_TYPES else 0)
     for tid, (_cls, size, _enc, _dec) in _ELEMENTS.items()
@@ -384,16 +391,19 @@ _LARGEST_OBJECT_ELEMENT: Final = max(
 def _build_codecs() -> tuple[_TypeCodec | None, ...]:
     table: list[_TypeCodec | None] = [None] * BYTE_VALUES
     for tid, (cls, element_size, enc, dec) in _ELEMENTS.items():
-        has_time = tid in TIME_TAGGED_TYPES
+        cp24 = tid in CP24_TIME_TAGGED_TYPES
+        time_size = CP24_OCTETS if cp24 else CP56_OCTETS if tid in TIME_TAGGED_TYPES else 0
         table[tid] = _TypeCodec(
             type_id=tid,
             code=int(tid),
             cls=cls,
             element_size=element_size,
-            has_time=has_time,
-            size=element_size + (CP56_OCTETS if has_time else 0),
+            has_time=time_size > 0,
+            size=element_size + time_size,
             encode=enc,
             decode=dec,
+            encode_time=encode_cp24 if cp24 else encode_cp56,
+            decode_time=decode_cp24 if cp24 else decode_cp56,
             sequence_ok=tid in _SEQUENCE_TYPES,
         )
     return tuple(table)
@@ -401,17 +411,21 @@ def _build_codecs() -> tuple[_TypeCodec | None, ...]:
 
 _CODECS: Final = _build_codecs()  # decoding: indexed by the received octet
 _CODEC_BY_TYPE: Final[dict[int, _TypeCodec]] = {c.code: c for c in _CODECS if c is not None}
+# a CP24 profile's codec of each CP56 monitor type: its CP24 equivalent's
+_CP24_CODEC: Final[dict[int, _TypeCodec]] = {
+    int(cp56): _CODEC_BY_TYPE[cp24] for cp56, cp24 in CP24_EQUIVALENT.items()
+}
 
 PROFILE_104: Final = AsduProfile()
 _layout_of(PROFILE_104)  # primes the one-entry cache
 _NO_TIME: Final = object()  # never a time tag
 
 
-def _codec_for(type_id: int) -> _TypeCodec:
+def _codec_for(type_id: int, layout: _Layout | None = None) -> _TypeCodec:
     codec = _CODEC_BY_TYPE.get(type_id)
     if codec is None:
         raise LocalProtocolError(f"type id {type_id!r} is not one this codec encodes")
-    return codec
+    return _CP24_CODEC.get(type_id, codec) if layout is not None and layout.cp24 else codec
 
 
 # ============================================================================================
@@ -420,8 +434,11 @@ def _codec_for(type_id: int) -> _TypeCodec:
 
 
 def object_size(type_id: TypeId, profile: AsduProfile) -> int:
-    """Octets of one information object including its IOA, as sent with SQ=0."""
-    return _layout_of(profile).ioa_size + _codec_for(type_id).size
+    """Octets of one information object including its IOA, as sent with SQ=0 (CP24: mapped)."""
+    layout = _layout_of(profile)
+    if type_id in _file.FILE_TYPES:  # F_SG_NA_1: without its segment
+        return layout.ioa_size + _file.file_element_size(type_id)
+    return layout.ioa_size + _codec_for(type_id, layout).size
 
 
 def encode_asdu(asdu: Asdu, profile: AsduProfile) -> bytes:
@@ -436,7 +453,11 @@ def encode_asdu(asdu: Asdu, profile: AsduProfile) -> bytes:
         layout = _layout_of(profile)
     codec = _CODEC_BY_TYPE.get(asdu.type_id)
     if codec is None:
+        if asdu.type_id in _file.FILE_TYPES:
+            return _file.encode_file_asdu(asdu, profile)
         raise LocalProtocolError(f"type id {asdu.type_id!r} is not one this codec encodes")
+    if layout.cp24:
+        codec = _CP24_CODEC.get(codec.code, codec)
     objects = asdu.objects
     count = len(objects)
     if not 0 < count <= MAX_OBJECTS:
@@ -511,7 +532,7 @@ def _encode_plain(
         append(enc(obj))
         time = obj.time  # type: ignore[union-attr]
         if time is not last_time:
-            last_octets = encode_cp56(time, obj.ioa)
+            last_octets = codec.encode_time(time, obj.ioa)
             last_time = time
         append(last_octets)
 
@@ -543,7 +564,7 @@ def _encode_sequence(
         expected += 1
         append(enc(obj))
         if has_time:
-            append(encode_cp56(obj.time, obj.ioa))  # type: ignore[union-attr]
+            append(codec.encode_time(obj.time, obj.ioa))  # type: ignore[union-attr]
 
 
 def _wrong_class(codec: _TypeCodec, obj: object) -> LocalProtocolError:
@@ -611,6 +632,8 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
         type_byte, vsq, cot_octet, originator, common_address = fields
     codec = _CODECS[type_byte]
     if codec is None:
+        if type_byte in _file.FILE_TYPES:
+            return _file.decode_file_asdu(data, profile)
         raise UnknownTypeError(
             f"unknown type id {type_byte}", bytes(data), _header_from(layout, data)
         )
@@ -638,6 +661,7 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
         )
     dec = codec.decode
     has_time = codec.has_time
+    decode_time = codec.decode_time
     element_size = codec.element_size
     objects: list[InformationObject] = []
     append = objects.append
@@ -654,7 +678,7 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
             for ioa in range(first, first + count):
                 append(
                     dec(
-                        data, off, ioa, decode_cp56(data, off + element_size) if has_time else None
+                        data, off, ioa, decode_time(data, off + element_size) if has_time else None
                     )
                 )
                 off += size
@@ -668,7 +692,7 @@ def decode_asdu(data: bytes, profile: AsduProfile) -> Asdu:
                         data,
                         ioa_end,
                         ioa,
-                        decode_cp56(data, ioa_end + element_size) if has_time else None,
+                        decode_time(data, ioa_end + element_size) if has_time else None,
                     )
                 )
                 off = ioa_end + size
@@ -732,7 +756,7 @@ def pack_objects(
     greedy packing. Values are checked later, by ``encode_asdu``.
     """
     layout = _layout_of(profile)
-    codec = _codec_for(type_id)
+    codec = _codec_for(type_id, layout)
     cls = codec.cls
     for obj in objects:
         if type(obj) is not cls:

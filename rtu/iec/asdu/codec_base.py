@@ -9,9 +9,10 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from rtu.iec.asdu.objects import (
+    Cp24Time2a,
     Cp56Time2a,
     InformationObject,
 )
@@ -91,6 +92,9 @@ CP56_MONTH_MIN: Final = 1
 CP56_MONTH_MAX: Final = 12
 CP56_YEAR_MASK: Final = 0x7F
 CP56_YEAR_MAX: Final = 99
+
+CP24_OCTETS: Final = 3
+CP24_STRUCT: Final = struct.Struct("<HB")
 
 U8: Final = struct.Struct("<B")
 U16: Final = struct.Struct("<H")
@@ -247,6 +251,30 @@ def decode_cp56(data: bytes, offset: int) -> Cp56Time2a:
 
 
 # ============================================================================================
+# CP24Time2a (101 only): ms within the minute (uint16 LE), minute (bits 0-5, IV bit 7)
+# ============================================================================================
+
+
+def encode_cp24(t: Cp56Time2a | Cp24Time2a | None, ioa: int) -> bytes:
+    """The three octets of ``t``; a CP56Time2a gives its milliseconds, minute and IV."""
+    if t is None:
+        raise LocalProtocolError(f"IOA {ioa}: missing time tag for a time-tagged type")
+    ms = t.milliseconds
+    minute = t.minute
+    if not (0 <= ms <= CP56_MS_MAX and 0 <= minute <= CP56_MINUTE_MAX):
+        raise LocalProtocolError(f"IOA {ioa}: time tag field out of range: {t!r}")
+    return CP24_STRUCT.pack(ms, minute | CP56_INVALID if t.invalid else minute)
+
+
+def decode_cp24(data: bytes, offset: int) -> Cp24Time2a:
+    ms, minute_octet = CP24_STRUCT.unpack_from(data, offset)
+    minute = minute_octet & CP56_MINUTE_MASK
+    if ms > CP56_MS_MAX or minute > CP56_MINUTE_MAX:
+        raise BadTimeTag(f"time tag out of range at offset {offset}: ms={ms} minute={minute}")
+    return Cp24Time2a(ms, minute, bool(minute_octet & CP56_INVALID))
+
+
+# ============================================================================================
 # Helpers of the element encoders (element only: no IOA, no time tag)
 # ============================================================================================
 
@@ -262,6 +290,7 @@ def bad_quality(obj: InformationObject, allowed: str) -> LocalProtocolError:
 
 # ============================================================================================
 # The element decoder signature: (data, element offset, ioa, decoded time tag or None) -> record
+# (the time tag is a CP56Time2a, or a CP24Time2a for the 101 CP24 types)
 # ============================================================================================
 
-ElementDecoder = Callable[[bytes, int, int, Cp56Time2a | None], InformationObject]
+ElementDecoder = Callable[[bytes, int, int, Any], InformationObject]

@@ -33,7 +33,6 @@ from rtu.iec.asdu.codec_base import (
 )
 from rtu.iec.asdu.objects import (
     Bitstring32,
-    Cp56Time2a,
     DoublePoint,
     IntegratedTotal,
     MeasuredFloat,
@@ -42,6 +41,7 @@ from rtu.iec.asdu.objects import (
     MeasuredScaled,
     SinglePoint,
     StepPosition,
+    TimeTag,
 )
 
 
@@ -118,47 +118,47 @@ def enc_normalized_no_quality(obj: MeasuredNormalizedNoQuality) -> bytes:
     return I16.pack(obj.value)
 
 
-def dec_single_point(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> SinglePoint:
+def dec_single_point(data: bytes, off: int, ioa: int, time: TimeTag | None) -> SinglePoint:
     siq = data[off]
     return SinglePoint(ioa, bool(siq & SIQ_SPI), SIQ_QUALITY[siq], time)
 
 
-def dec_double_point(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> DoublePoint:
+def dec_double_point(data: bytes, off: int, ioa: int, time: TimeTag | None) -> DoublePoint:
     diq = data[off]
     return DoublePoint(ioa, DPI_VALUE[diq], SIQ_QUALITY[diq], time)
 
 
-def dec_step_position(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> StepPosition:
+def dec_step_position(data: bytes, off: int, ioa: int, time: TimeTag | None) -> StepPosition:
     vti, qds = U8_U8.unpack_from(data, off)
     return StepPosition(ioa, VTI_VALUE[vti], bool(vti & VTI_TRANSIENT), QDS_QUALITY[qds], time)
 
 
-def dec_bitstring(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> Bitstring32:
+def dec_bitstring(data: bytes, off: int, ioa: int, time: TimeTag | None) -> Bitstring32:
     value, qds = U32_U8.unpack_from(data, off)
     return Bitstring32(ioa, value, QDS_QUALITY[qds], time)
 
 
 def dec_measured_normalized(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
+    data: bytes, off: int, ioa: int, time: TimeTag | None
 ) -> MeasuredNormalized:
     value, qds = I16_U8.unpack_from(data, off)
     return MeasuredNormalized(ioa, value, QDS_QUALITY[qds], time)
 
 
 def dec_measured_scaled(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
+    data: bytes, off: int, ioa: int, time: TimeTag | None
 ) -> MeasuredScaled:
     value, qds = I16_U8.unpack_from(data, off)
     return MeasuredScaled(ioa, value, QDS_QUALITY[qds], time)
 
 
-def dec_measured_float(data: bytes, off: int, ioa: int, time: Cp56Time2a | None) -> MeasuredFloat:
+def dec_measured_float(data: bytes, off: int, ioa: int, time: TimeTag | None) -> MeasuredFloat:
     value, qds = F32_U8.unpack_from(data, off)
     return MeasuredFloat(ioa, value, QDS_QUALITY[qds], time)
 
 
 def dec_integrated_total(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
+    data: bytes, off: int, ioa: int, time: TimeTag | None
 ) -> IntegratedTotal:
     value, flags = I32_U8.unpack_from(data, off)
     return IntegratedTotal(
@@ -173,6 +173,6 @@ def dec_integrated_total(
 
 
 def dec_normalized_no_quality(
-    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
+    data: bytes, off: int, ioa: int, time: TimeTag | None
 ) -> MeasuredNormalizedNoQuality:
     return MeasuredNormalizedNoQuality(ioa, I16.unpack_from(data, off)[0])

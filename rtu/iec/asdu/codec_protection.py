@@ -1,6 +1,6 @@
-"""Element codecs of protection equipment events (M_EP_TD_1, M_EP_TE_1, M_EP_TF_1): the
-element before the CP56Time2a tag, with its CP16Time2a (milliseconds, 0..59999). Pure
-functions."""
+"""Element codecs of protection equipment events (M_EP_TD_1, M_EP_TE_1, M_EP_TF_1, and on
+101 M_EP_TA_1, M_EP_TB_1, M_EP_TC_1): the element before the CP56Time2a (CP24Time2a) tag, with
+its CP16Time2a (milliseconds, 0..59999). Pure functions."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Final
 
 from rtu.iec.asdu.codec_base import out_of_range
 from rtu.iec.asdu.objects import (
-    Cp56Time2a,
     ProtectionEvent,
     ProtectionOutputCircuit,
     ProtectionStartEvents,
+    TimeTag,
 )
 from rtu.iec.asdu.types import Qdp
 
@@ -62,18 +62,18 @@ def enc_protection_output(obj: ProtectionOutputCircuit) -> bytes:
 
 
 def dec_protection_event(data: bytes, off: int, ioa: int,
-                         time: Cp56Time2a | None) -> ProtectionEvent:
+                         time: TimeTag | None) -> ProtectionEvent:
     sep, elapsed = _U8_U16.unpack_from(data, off)
     return ProtectionEvent(ioa, sep & _ES_MASK, elapsed, _QDP[sep], time)
 
 
 def dec_protection_start(data: bytes, off: int, ioa: int,
-                         time: Cp56Time2a | None) -> ProtectionStartEvents:
+                         time: TimeTag | None) -> ProtectionStartEvents:
     spe, qdp, duration = _U8_U8_U16.unpack_from(data, off)
     return ProtectionStartEvents(ioa, spe & _SPE_MASK, duration, _QDP[qdp], time)
 
 
 def dec_protection_output(data: bytes, off: int, ioa: int,
-                          time: Cp56Time2a | None) -> ProtectionOutputCircuit:
+                          time: TimeTag | None) -> ProtectionOutputCircuit:
     oci, qdp, operating = _U8_U8_U16.unpack_from(data, off)
     return ProtectionOutputCircuit(ioa, oci & _OCI_MASK, operating, _QDP[qdp], time)

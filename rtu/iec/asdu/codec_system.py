@@ -1,5 +1,5 @@
 """Element codecs of the system information types (M_EI, C_IC, C_CI, C_RD, C_CS, C_TS,
-C_RP, C_TS_TA): element octets only.  Pure functions, moved out of
+C_RP, C_CD, C_TS_TA): element octets only.  Pure functions, moved out of
 :mod:`rtu.iec.asdu.codec`.
 """
 
@@ -20,6 +20,7 @@ from rtu.iec.asdu.objects import (
     ClockSyncCommand,
     CounterInterrogationCommand,
     Cp56Time2a,
+    DelayAcquisitionCommand,
     EndOfInitialization,
     InterrogationCommand,
     ReadCommand,
@@ -60,6 +61,13 @@ def enc_test(obj: TestCommand) -> bytes:
 
 def enc_reset_process(obj: ResetProcessCommand) -> bytes:
     return U8.pack(obj.qrp)
+
+
+def enc_delay_acquisition(obj: DelayAcquisitionCommand) -> bytes:
+    # CP16Time2a: 0..59999 ms; a received value beyond is mirrored as it came (16 bits)
+    if not 0 <= obj.milliseconds <= 0xFFFF:
+        raise out_of_range(obj, "milliseconds", obj.milliseconds)
+    return U16.pack(obj.milliseconds)
 
 
 def enc_test_with_time(obj: TestCommandWithTime) -> bytes:
@@ -105,6 +113,12 @@ def dec_reset_process(
     data: bytes, off: int, ioa: int, time: Cp56Time2a | None
 ) -> ResetProcessCommand:
     return ResetProcessCommand(ioa, data[off])
+
+
+def dec_delay_acquisition(
+    data: bytes, off: int, ioa: int, time: Cp56Time2a | None
+) -> DelayAcquisitionCommand:
+    return DelayAcquisitionCommand(ioa, U16.unpack_from(data, off)[0])
 
 
 def dec_test_with_time(

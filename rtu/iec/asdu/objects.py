@@ -2,7 +2,8 @@
 
 Values are kept as they travel on the wire (raw int16 for normalized values, DPI codes for
 double points) so that encode/decode round-trips exactly; scaling belongs to the application.
-The type id of the ASDU decides whether an object's ``time`` is encoded (CP56Time2a variants).
+The type id of the ASDU decides whether an object's ``time`` is encoded (CP56Time2a variants,
+and on 101 the CP24Time2a ones).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
-from rtu.iec.asdu.types import Cot, Qdp, Qds, TypeId
+from rtu.iec.asdu.types import CP24_EQUIVALENT, Cot, Qdp, Qds, TypeId
 from rtu.points.timestamps import posix_seconds, utc_datetime
 
 GOOD = Qds(0)  # no quality flag set
@@ -28,6 +29,9 @@ _LATEST = posix_seconds(datetime(_LAST_YEAR + 1, 1, 1)) + 2 * _DAY
 # (minute, hour, day, month, year % 100, ISO weekday, summer time) of the last minute seen
 _Fields = tuple[int, int, int, int, int, int, bool]
 _last_minute: list[object] = [None, ()]
+# the last time tag made by from_timestamp and what it was made from: events of the same
+# millisecond share one record (and the codec encodes a shared record's octets once per ASDU)
+_last_tag: list[object] = [None, None]
 _FIRST_FIELDS: _Fields = (0, 0, 1, 1, 0, 6, False)  # 2000-01-01 00:00, a Saturday
 _LAST_FIELDS: _Fields = (59, 23, 31, 12, 99, 4, False)  # 2099-12-31 23:59, a Thursday
 
@@ -76,7 +80,8 @@ class Cp56Time2a:
         A time outside 2000-2099 (a board whose clock starts at 1970) cannot be expressed: it
         is clamped to the first or last millisecond of that range and marked invalid (IV),
         never wrapped or raised. The calendar fields are computed once per minute and reused
-        (events arrive in time order, so this is the common case on the event path)."""
+        (events arrive in time order, so this is the common case on the event path), and a
+        call for the same millisecond as the previous one returns the same (immutable) record."""
         if math.isnan(seconds) or seconds < _EARLIEST:
             return cls._clamped(_FIRST_FIELDS, 0, with_weekday)
         if seconds > _LATEST:
@@ -86,19 +91,24 @@ class Cp56Time2a:
         if ms_in_second >= _MS_PER_SECOND:
             whole += 1
             ms_in_second -= _MS_PER_SECOND
+        key = (whole, ms_in_second, invalid, with_weekday, zone)
+        if _last_tag[0] == key:
+            return _last_tag[1]  # type: ignore[return-value]
         minute_start = whole - whole % _SECONDS_PER_MINUTE
         fields = _minute_fields(minute_start, zone)
         if fields is None:
             low = utc_datetime(minute_start).year < _FIRST_YEAR + 1
             return cls._clamped(_FIRST_FIELDS if low else _LAST_FIELDS, 0 if low else 59_999,
                                 with_weekday)
-        return cls(
+        tag = cls(
             (whole - minute_start) * _MS_PER_SECOND + ms_in_second,
             fields[0], fields[1], fields[2], fields[3], fields[4],
             fields[5] if with_weekday else 0,
             invalid,
             fields[6],
         )
+        _last_tag[0], _last_tag[1] = key, tag
+        return tag
 
     @classmethod
     def _clamped(cls, fields: _Fields, milliseconds: int, with_weekday: bool) -> Cp56Time2a:
@@ -123,11 +133,32 @@ class Cp56Time2a:
 
 
 @dataclass(frozen=True, slots=True)
+class Cp24Time2a:
+    """Three-octet time tag of the 101 CP24 types: milliseconds within the minute and the
+    minute (IV bit); the hour and date are those of the last clock synchronisation."""
+
+    milliseconds: int  # within the minute, 0..59999
+    minute: int  # 0..59
+    invalid: bool = False
+
+    @classmethod
+    def of(cls, t: Cp56Time2a | Cp24Time2a) -> Cp24Time2a:
+        """The CP24Time2a part of ``t`` (a CP56Time2a loses its hour and date)."""
+        if isinstance(t, Cp24Time2a):
+            return t
+        return cls(t.milliseconds, t.minute, t.invalid)
+
+
+# the time tag a monitor record carries: CP56Time2a (or CP24Time2a on a 101 CP24 type)
+TimeTag = Cp56Time2a | Cp24Time2a
+
+
+@dataclass(frozen=True, slots=True)
 class SinglePoint:
     ioa: int
     value: bool
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +166,7 @@ class DoublePoint:
     ioa: int
     value: int  # DoublePointValue
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +175,7 @@ class StepPosition:
     value: int  # -64..63
     transient: bool = False
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +183,7 @@ class Bitstring32:
     ioa: int
     value: int  # 0..2**32-1
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +191,7 @@ class MeasuredNormalized:
     ioa: int
     value: int  # raw int16; the normalized value is value / 32768
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +205,7 @@ class MeasuredScaled:
     ioa: int
     value: int  # int16
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +213,7 @@ class MeasuredFloat:
     ioa: int
     value: float  # IEEE 754 single precision
     quality: Qds = GOOD
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +224,7 @@ class IntegratedTotal:
     carry: bool = False
     adjusted: bool = False
     invalid: bool = False
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,6 +341,15 @@ class ResetProcessCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class DelayAcquisitionCommand:
+    """C_CD_NA_1 (101): a time in milliseconds (CP16Time2a, 0..59999): the master's send time
+    (SDT) in an activation and its confirmation, the transmission delay when spontaneous."""
+
+    ioa: int
+    milliseconds: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProtectionEvent:
     """M_EP_TD_1: an event of protection equipment (SEP), its elapsed time (CP16Time2a, ms)."""
 
@@ -317,7 +357,7 @@ class ProtectionEvent:
     state: int  # ES: 1 off, 2 on (0 and 3 indeterminate)
     elapsed_ms: int  # 0..59999
     quality: Qdp = GOOD_QDP  # EI, BL, SB, NT, IV
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +368,7 @@ class ProtectionStartEvents:
     spe: int  # GS, SL1-3, SIE, SRD bits
     duration_ms: int
     quality: Qdp = GOOD_QDP
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,7 +379,7 @@ class ProtectionOutputCircuit:
     oci: int  # GC, CL1-3 bits
     operating_ms: int
     quality: Qdp = GOOD_QDP
-    time: Cp56Time2a | None = None
+    time: TimeTag | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,6 +423,104 @@ class ParameterActivation:
     qpa: int
 
 
+# -- file transfer (types 120-127; rtu/iec/asdu/codec_file.py) --------------------------------
+@dataclass(frozen=True, slots=True)
+class FileReady:
+    """F_FR_NA_1: the file NOF is ready (LOF octets); ``negative``: FRQ bit 7, select refused."""
+
+    ioa: int
+    nof: int
+    length: int  # LOF, 0..16777215
+    negative: bool = False
+    frq: int = 0  # FRQ bits 0-6 (0 = default)
+
+
+@dataclass(frozen=True, slots=True)
+class SectionReady:
+    """F_SR_NA_1: section NOS of file NOF is ready (LOF octets); ``not_ready``: SRQ bit 7."""
+
+    ioa: int
+    nof: int
+    section: int  # NOS, 1..255
+    length: int
+    not_ready: bool = False
+    srq: int = 0  # SRQ bits 0-6
+
+
+@dataclass(frozen=True, slots=True)
+class FileCall:
+    """F_SC_NA_1: call directory (SCQ 0), select/call/deactivate file, call section (SCQ)."""
+
+    ioa: int
+    nof: int
+    section: int
+    scq: int  # bits 0-3: 0 default, 1 select file, 2 call file, 3 deactivate file,
+    # 4 delete file, 5 select section, 6 call section, 7 deactivate section
+    error: int = 0  # bits 4-7: 1 no memory, 2 checksum failed, 3 unexpected service,
+    # 4 unexpected name of file, 5 unexpected name of section
+
+
+@dataclass(frozen=True, slots=True)
+class LastSegment:
+    """F_LS_NA_1: last section (LSQ 1, 2) or last segment (LSQ 3, 4), with the checksum CHS
+    (sum modulo 256 of the file's or the section's octets)."""
+
+    ioa: int
+    nof: int
+    section: int
+    lsq: int
+    checksum: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileAck:
+    """F_AF_NA_1: acknowledgement of a file (AFQ 1 positive, 2 negative) or a section (3, 4)."""
+
+    ioa: int
+    nof: int
+    section: int
+    afq: int  # bits 0-3
+    error: int = 0  # bits 4-7, as FileCall.error
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """F_SG_NA_1: one segment of section NOS (LOS = len(data), at most 255)."""
+
+    ioa: int
+    nof: int
+    section: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    """F_DR_TA_1: one file of the directory (SOF: STATUS bits 0-4, LFD, FOR, FA) + CP56."""
+
+    ioa: int
+    nof: int
+    length: int
+    time: Cp56Time2a
+    status: int = 0
+    last: bool = False  # LFD: the last file of the directory
+    subdirectory: bool = False  # FOR: the name is a subdirectory
+    active: bool = False  # FA: a file transfer of it is active
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLog:
+    """F_SC_NB_1: request the archive file NOF for the range start..stop (query log)."""
+
+    ioa: int
+    nof: int
+    start: Cp56Time2a
+    stop: Cp56Time2a
+
+
+FILE_OBJECTS = (FileReady, SectionReady, FileCall, LastSegment, FileAck, Segment,
+                DirectoryEntry, QueryLog)
+
+
 InformationObject = (
     SinglePoint
     | DoublePoint
@@ -408,6 +546,7 @@ InformationObject = (
     | TestCommand
     | TestCommandWithTime
     | ResetProcessCommand
+    | DelayAcquisitionCommand
     | ProtectionEvent
     | ProtectionStartEvents
     | ProtectionOutputCircuit
@@ -415,25 +554,41 @@ InformationObject = (
     | ParameterScaled
     | ParameterFloat
     | ParameterActivation
+    | FileReady
+    | SectionReady
+    | FileCall
+    | LastSegment
+    | FileAck
+    | Segment
+    | DirectoryEntry
+    | QueryLog
 )
 
 # The record class each type id carries.
 OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.M_SP_NA_1: SinglePoint,
+    TypeId.M_SP_TA_1: SinglePoint,
     TypeId.M_SP_TB_1: SinglePoint,
     TypeId.M_DP_NA_1: DoublePoint,
+    TypeId.M_DP_TA_1: DoublePoint,
     TypeId.M_DP_TB_1: DoublePoint,
     TypeId.M_ST_NA_1: StepPosition,
+    TypeId.M_ST_TA_1: StepPosition,
     TypeId.M_ST_TB_1: StepPosition,
     TypeId.M_BO_NA_1: Bitstring32,
+    TypeId.M_BO_TA_1: Bitstring32,
     TypeId.M_BO_TB_1: Bitstring32,
     TypeId.M_ME_NA_1: MeasuredNormalized,
+    TypeId.M_ME_TA_1: MeasuredNormalized,
     TypeId.M_ME_TD_1: MeasuredNormalized,
     TypeId.M_ME_NB_1: MeasuredScaled,
+    TypeId.M_ME_TB_1: MeasuredScaled,
     TypeId.M_ME_TE_1: MeasuredScaled,
     TypeId.M_ME_NC_1: MeasuredFloat,
+    TypeId.M_ME_TC_1: MeasuredFloat,
     TypeId.M_ME_TF_1: MeasuredFloat,
     TypeId.M_IT_NA_1: IntegratedTotal,
+    TypeId.M_IT_TA_1: IntegratedTotal,
     TypeId.M_IT_TB_1: IntegratedTotal,
     TypeId.M_ME_ND_1: MeasuredNormalizedNoQuality,
     TypeId.C_SC_NA_1: SingleCommand,
@@ -458,6 +613,10 @@ OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.C_TS_NA_1: TestCommand,
     TypeId.C_TS_TA_1: TestCommandWithTime,
     TypeId.C_RP_NA_1: ResetProcessCommand,
+    TypeId.M_EP_TA_1: ProtectionEvent,
+    TypeId.M_EP_TB_1: ProtectionStartEvents,
+    TypeId.M_EP_TC_1: ProtectionOutputCircuit,
+    TypeId.C_CD_NA_1: DelayAcquisitionCommand,
     TypeId.M_EP_TD_1: ProtectionEvent,
     TypeId.M_EP_TE_1: ProtectionStartEvents,
     TypeId.M_EP_TF_1: ProtectionOutputCircuit,
@@ -465,7 +624,18 @@ OBJECT_CLASS: dict[TypeId, type] = {
     TypeId.P_ME_NB_1: ParameterScaled,
     TypeId.P_ME_NC_1: ParameterFloat,
     TypeId.P_AC_NA_1: ParameterActivation,
+    TypeId.F_FR_NA_1: FileReady,
+    TypeId.F_SR_NA_1: SectionReady,
+    TypeId.F_SC_NA_1: FileCall,
+    TypeId.F_LS_NA_1: LastSegment,
+    TypeId.F_AF_NA_1: FileAck,
+    TypeId.F_SG_NA_1: Segment,
+    TypeId.F_DR_TA_1: DirectoryEntry,
+    TypeId.F_SC_NB_1: QueryLog,
 }
+
+# Types whose objects carry a CP24Time2a tag on the wire (101 only).
+CP24_TIME_TAGGED_TYPES: frozenset[TypeId] = frozenset(CP24_EQUIVALENT.values())
 
 # Types whose objects carry a CP56Time2a tag on the wire.
 TIME_TAGGED_TYPES: frozenset[TypeId] = frozenset(

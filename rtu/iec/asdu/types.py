@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum, IntFlag
+from typing import Final
 
 from rtu.points import model as _points
 
@@ -13,13 +14,24 @@ DoublePointValue = _points.DoublePointValue
 class TypeId(IntEnum):
     # process information in monitor direction
     M_SP_NA_1 = 1
+    M_SP_TA_1 = 2  # 101 only: CP24Time2a time tags (ms and minute, no hour)
     M_DP_NA_1 = 3
+    M_DP_TA_1 = 4
     M_ST_NA_1 = 5
+    M_ST_TA_1 = 6
     M_BO_NA_1 = 7
+    M_BO_TA_1 = 8
     M_ME_NA_1 = 9
+    M_ME_TA_1 = 10
     M_ME_NB_1 = 11
+    M_ME_TB_1 = 12
     M_ME_NC_1 = 13
+    M_ME_TC_1 = 14
     M_IT_NA_1 = 15
+    M_IT_TA_1 = 16
+    M_EP_TA_1 = 17
+    M_EP_TB_1 = 18
+    M_EP_TC_1 = 19
     M_ME_ND_1 = 21
     M_SP_TB_1 = 30
     M_DP_TB_1 = 31
@@ -55,12 +67,22 @@ class TypeId(IntEnum):
     C_CS_NA_1 = 103
     C_TS_NA_1 = 104
     C_RP_NA_1 = 105
+    C_CD_NA_1 = 106  # 101 only: delay acquisition (CP16Time2a)
     C_TS_TA_1 = 107
     # parameters in control direction
     P_ME_NA_1 = 110
     P_ME_NB_1 = 111
     P_ME_NC_1 = 112
     P_AC_NA_1 = 113
+    # file transfer
+    F_FR_NA_1 = 120
+    F_SR_NA_1 = 121
+    F_SC_NA_1 = 122
+    F_LS_NA_1 = 123
+    F_AF_NA_1 = 124
+    F_SG_NA_1 = 125
+    F_DR_TA_1 = 126
+    F_SC_NB_1 = 127
 
 
 class Cot(IntEnum):
@@ -128,6 +150,14 @@ class Qdp(IntFlag):
 # SPE (start events of protection equipment) and OCI (output circuit information) bits
 SPE_GS, SPE_SL1, SPE_SL2, SPE_SL3, SPE_SIE, SPE_SRD = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 OCI_GC, OCI_CL1, OCI_CL2, OCI_CL3 = 0x01, 0x02, 0x04, 0x08
+SPE_NAMES: Final = ((SPE_GS, "GS"), (SPE_SL1, "SL1"), (SPE_SL2, "SL2"), (SPE_SL3, "SL3"),
+                    (SPE_SIE, "SIE"), (SPE_SRD, "SRD"))
+OCI_NAMES: Final = ((OCI_GC, "GC"), (OCI_CL1, "CL1"), (OCI_CL2, "CL2"), (OCI_CL3, "CL3"))
+
+
+def bits_text(bits: int, names: tuple[tuple[int, str], ...]) -> str:
+    """The names of the set bits of an SPE or OCI octet joined by '|' ("GS|SL1"), or "none"."""
+    return "|".join(name for bit, name in names if bits & bit) or "none"
 
 
 class Qu(IntEnum):
@@ -180,6 +210,25 @@ TIME_TAGGED: dict[TypeId, TypeId] = {
     TypeId.M_ME_NC_1: TypeId.M_ME_TF_1,
     TypeId.M_IT_NA_1: TypeId.M_IT_TB_1,
 }
+
+
+# 101 line option time_tag = "cp24": each CP56Time2a monitor type and the CP24Time2a type it
+# goes out as (the same element, a 3-octet time tag). The one table of that mapping.
+CP24_EQUIVALENT: dict[TypeId, TypeId] = {
+    TypeId.M_SP_TB_1: TypeId.M_SP_TA_1,
+    TypeId.M_DP_TB_1: TypeId.M_DP_TA_1,
+    TypeId.M_ST_TB_1: TypeId.M_ST_TA_1,
+    TypeId.M_BO_TB_1: TypeId.M_BO_TA_1,
+    TypeId.M_ME_TD_1: TypeId.M_ME_TA_1,
+    TypeId.M_ME_TE_1: TypeId.M_ME_TB_1,
+    TypeId.M_ME_TF_1: TypeId.M_ME_TC_1,
+    TypeId.M_IT_TB_1: TypeId.M_IT_TA_1,
+    TypeId.M_EP_TD_1: TypeId.M_EP_TA_1,
+    TypeId.M_EP_TE_1: TypeId.M_EP_TB_1,
+    TypeId.M_EP_TF_1: TypeId.M_EP_TC_1,
+}
+# Types the standard defines for 101 only (never sent or accepted on 104).
+TYPES_101_ONLY: frozenset[TypeId] = frozenset({*CP24_EQUIVALENT.values(), TypeId.C_CD_NA_1})
 
 
 def interrogation_cot(qoi: int) -> Cot:

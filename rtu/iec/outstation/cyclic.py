@@ -38,7 +38,7 @@ def cyclic_period(point: Point, group_periods: Mapping[int, float]) -> float:
     """The period (seconds) at which ``point`` is sent cyclically; 0 = not cyclic."""
     if point.cyclic <= 0 and not point.groups:
         return 0.0  # most points: decided without the enum (start-up with 100,000 points)
-    if point.kind.is_command or point.kind is PointKind.COUNTER:
+    if point.kind.is_command or point.kind is PointKind.COUNTER or point.kind.is_protection:
         return 0.0
     if point.cyclic > 0:
         return point.cyclic
@@ -57,7 +57,8 @@ class CyclicScheduler:
         self._cycles = [_Cycle(period, pts, now + period) for period, pts in sorted(by_period.items())]
         # background: (type, points) steps of at most BACKGROUND_BATCH points
         steps: list[tuple[TypeId, list[Point]]] = []
-        scanned = [p for p in points if not p.kind.is_command and p.kind is not PointKind.COUNTER]
+        scanned = [p for p in points if not p.kind.is_command and p.kind is not PointKind.COUNTER
+                   and not p.kind.is_protection]
         for type_id, pts in chunk_by_type(sorted(scanned, key=lambda p: p.ioa)):
             steps.extend((type_id, pts[i:i + BACKGROUND_BATCH])
                          for i in range(0, len(pts), BACKGROUND_BATCH))

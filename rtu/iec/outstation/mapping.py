@@ -13,17 +13,21 @@ from rtu.iec.asdu.objects import (
     MeasuredFloat,
     MeasuredNormalized,
     MeasuredScaled,
+    ProtectionEvent,
+    ProtectionOutputCircuit,
+    ProtectionStartEvents,
     SinglePoint,
     StepPosition,
 )
-from rtu.iec.asdu.types import Qds, TypeId
-from rtu.points.model import Point, PointKind, PointValue, Quality
+from rtu.iec.asdu.types import Qdp, Qds, TypeId
+from rtu.points.model import Point, PointKind, PointValue, Quality, protection_parts
 
 NORMALIZED_SCALE = 32768  # a normalized value's raw int16 over its engineering float
 _INT16_MIN, _INT16_MAX = -32768, 32767
 _SIQ_MASK = int(Qds.IV | Qds.NT | Qds.SB | Qds.BL)
 _QDS_MASK = _SIQ_MASK | int(Qds.OV)
 _TRANSIENT = int(Quality.TRANSIENT)
+_QDP_MASK = int(Qdp.IV | Qdp.NT | Qdp.SB | Qdp.BL | Qdp.EI)
 # Qds for every octet value: building an IntFlag per event is slow, a tuple index is not
 _QDS_BY_OCTET: tuple[Qds, ...] = tuple(Qds(i) for i in range(256))
 
@@ -37,6 +41,14 @@ MONITOR_TYPES: dict[PointKind, tuple[TypeId, TypeId]] = {
     PointKind.SCALED: (TypeId.M_ME_NB_1, TypeId.M_ME_TE_1),
     PointKind.FLOAT: (TypeId.M_ME_NC_1, TypeId.M_ME_TF_1),
     PointKind.COUNTER: (TypeId.M_IT_NA_1, TypeId.M_IT_TB_1),
+}
+
+# protection kinds: events only, with CP56Time2a (the CP24 types 17-19 are the 101 line's
+# choice); no type without time tag: never interrogated, read or sent cyclically
+PROTECTION_TYPES: dict[PointKind, TypeId] = {
+    PointKind.PROTECTION: TypeId.M_EP_TD_1,
+    PointKind.PROTECTION_START: TypeId.M_EP_TE_1,
+    PointKind.PROTECTION_TRIP: TypeId.M_EP_TF_1,
 }
 
 # command type -> the point kind it operates
@@ -60,7 +72,8 @@ COMMAND_KINDS: dict[TypeId, PointKind] = {
 
 def event_type(point: Point) -> TypeId:
     """The time-tagged type of a monitored point's events."""
-    return MONITOR_TYPES[point.kind][1]
+    protection = PROTECTION_TYPES.get(point.kind)
+    return protection if protection is not None else MONITOR_TYPES[point.kind][1]
 
 
 def chunk_by_type(points: list[Point]) -> deque[tuple[TypeId, list[Point]]]:
@@ -93,6 +106,8 @@ def monitor_object(point: Point, pv: PointValue, time: Cp56Time2a | None) -> Inf
         return MeasuredFloat(point.ioa, float(pv.value), qds, time)
     if kind is PointKind.COUNTER:
         return counter_object(point, pv, time, 0)
+    if kind.is_protection:
+        return protection_object(point, pv, time)
     raise ValueError(f"{point.name}: {kind.value} is not a monitored kind")
 
 
@@ -100,3 +115,14 @@ def counter_object(point: Point, pv: PointValue, time: Cp56Time2a | None, sequen
     q = pv.quality
     return IntegratedTotal(point.ioa, int(pv.value), sequence, bool(q & Quality.CY),
                            bool(q & Quality.CA), bool(q & Quality.IV), time)
+
+
+def protection_object(point: Point, pv: PointValue, time: Cp56Time2a | None) -> InformationObject:
+    """The event of a protection point (value: rtu.points.model.protection_value)."""
+    bits, ms = protection_parts(int(pv.value))
+    qdp = Qdp(int(pv.quality) & _QDP_MASK)
+    if point.kind is PointKind.PROTECTION:
+        return ProtectionEvent(point.ioa, bits, ms, qdp, time)
+    if point.kind is PointKind.PROTECTION_START:
+        return ProtectionStartEvents(point.ioa, bits, ms, qdp, time)
+    return ProtectionOutputCircuit(point.ioa, bits, ms, qdp, time)

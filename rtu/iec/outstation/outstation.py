@@ -57,11 +57,13 @@ from rtu.iec.outstation.events import (
     EventRecord,
     EventStreams,
 )
+from rtu.iec.outstation.files import FileService
 from rtu.iec.outstation.giplan import interrogation_pending
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
     chunk_by_type,
+    event_type,
     monitor_object,
 )
 from rtu.iec.outstation.parameters import OnChange, Parameters
@@ -129,27 +131,32 @@ class Outstation:
         self._set_stations(config)
         self._publish = self._streams.publish  # bound once: it is on every event's path
         self._streams.on_loss = self._events_lost
-        # the "events lost" point (health:events_lost, [station] events_lost_ioa): ON when a
-        # queue overflowed, OFF once every group that lost events was answered a station GI
-        lost_point = database.by_ioa(config.events_lost_ioa) if config.events_lost_ioa else None
-        self._lost_point = lost_point if lost_point is not None \
-            and lost_point.kind is PointKind.SINGLE else None
-        self._lost_ioa = self._lost_point.ioa if self._lost_point is not None else -1
-        self._unanswered: set[str] = set()  # groups that lost events, not interrogated since
-        if self._lost_point is not None:
-            database.update(self._lost_point.name, False, timestamp=clock.wall())
+        # the "events lost" points (health:events_lost): the station's own ([station]
+        # events_lost_ioa) and one per other logical station that has its own; ON when a queue
+        # dropped events of a station it covers, OFF once every group that lost them was
+        # answered a station GI of that station
+        self._unanswered: set[tuple[str, int]] = set()  # (group, station) not interrogated since
+        self._set_lost_points(config)
+        for point in {p.name: p for p in self._lost_points.values()}.values():
+            database.update(point.name, False, timestamp=clock.wall())
         self._commands = CommandHandler(self)
         self._counters = Counters(self, counter_reset)
         # thresholds loaded by masters (P_ME, P_AC); ``on_parameters`` keeps them
         self.parameters = Parameters(self, on_parameters)
         self._cyclic = self._schedule(config)
         # the time-tagged type of each monitored point's events, looked up by name per event
-        # (by the kind's value: hashing the enum for each of 100,000 points costs start-up time)
-        by_kind = {kind.value: types[1] for kind, types in MONITOR_TYPES.items()}
-        self._event_type: dict[str, TypeId] = {p.name: by_kind[p.kind._value_]
-                                               for p in database.monitored()}
+        # (event_type depends on the kind only: asked once per kind, found by the kind's value,
+        # since hashing the enum for each of 100,000 points costs start-up time)
+        by_kind: dict[str, TypeId] = {}
+        self._event_type: dict[str, TypeId] = {}
+        for p in database.monitored():
+            found = by_kind.get(p.kind._value_)
+            if found is None:
+                found = by_kind[p.kind._value_] = event_type(p)
+            self._event_type[p.name] = found
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
+        self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
         self.command_reason = ""  # why the command answered next was refused (for the audit)
         self._unsubscribe = database.subscribe(self._on_point_changed)
 
@@ -168,6 +175,7 @@ class Outstation:
         self._streams.queue_size = config.event_queue_size
         self._streams.initialisation_cause = config.initialisation_cause
         self._set_stations(config)
+        self._set_lost_points(config)
         if (config.cyclic_groups, config.background_scan) != self._cyclic_settings:
             self._cyclic = self._schedule(config)
 
@@ -234,7 +242,10 @@ class Outstation:
         return None if self._cyclic is None else self._cyclic.next_deadline()
 
     def on_timer(self, now: float) -> None:
-        """Queue the periodic and background data due at ``now`` to every active session."""
+        """Queue the periodic and background data due at ``now`` to every active session
+        (and drop file transfers their master left: the driver calls this once a second)."""
+        if self.files is not None:
+            self.files.expire(now)
         if self._cyclic is None:
             return
         for cot, points in self._cyclic.due(now):
@@ -412,6 +423,8 @@ class Outstation:
             "backlog": len(group.backlog),
             "overflowed": group.backlog.overflowed,
             "lost": group.lost,
+            # per logical station (common address -> events; a journal loss counts 0)
+            "lost_by_station": {str(ca): n for ca, n in sorted(group.lost_by_station.items())},
             "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
                           "overflowed": s.events.overflowed} for s in group.sessions],
         } for group in self._streams.groups.values()]
@@ -424,13 +437,35 @@ class Outstation:
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp,
                                                             device_time=change.new.device_time)),
-            protected=point.ioa == self._lost_ioa,
+            protected=point.ioa in self._lost_ioas,
         )
         soe = self.soe
         if soe is not None:
             soe.event(record)
 
     # -- events lost -------------------------------------------------------------------------
+    def _set_lost_points(self, config: OutstationConfig) -> None:
+        """Which "events lost" point tells each station's masters: the station's own (a
+        ``health:events_lost`` point at its common address), else the station's main one
+        (``events_lost_ioa``); a station with neither has none."""
+        def single(ioa: int) -> Point | None:
+            point = self.db.by_ioa(ioa) if ioa else None
+            return point if point is not None and point.kind is PointKind.SINGLE else None
+
+        main = single(config.events_lost_ioa)
+        own: dict[int, Point] = {}
+        for ioa in config.station_events_lost_ioas:
+            point = single(ioa)
+            if point is not None:
+                own[self.ca_of(ioa)] = point
+        if main is not None:
+            own.setdefault(self.ca_of(main.ioa), main)
+        self._lost_point = main
+        self._lost_points: dict[int, Point] = {
+            ca: point for ca in self._stations
+            if (point := own.get(ca, main)) is not None}
+        self._lost_ioas = frozenset(p.ioa for p in self._lost_points.values())
+
     @property
     def events_lost(self) -> bool:
         """Whether the "events lost" state is on (a group lost events and has not been
@@ -438,45 +473,69 @@ class Outstation:
         return bool(self._unanswered)
 
     def events_lost_status(self) -> dict[str, object]:
-        """For ``rtu status``: the state, the groups still to be interrogated, the counts."""
+        """For ``rtu status``: the state, the groups still to be interrogated, the counts (per
+        group, and per group and station: common address -> events)."""
         return {
             "active": self.events_lost,
             "point": self._lost_point.name if self._lost_point is not None else None,
-            "awaiting_interrogation": sorted(self._unanswered),
+            "awaiting_interrogation": sorted({group for group, _ in self._unanswered}),
+            "stations": {ca: {"point": point.name, "ioa": point.ioa,
+                              "active": self._lost_active(point),
+                              "awaiting_interrogation": sorted(
+                                  g for g, s in self._unanswered if s == ca)}
+                         for ca, point in self._lost_points.items()},
             "lost": {name: group.lost for name, group in self._streams.groups.items()},
+            "lost_by_station": {name: dict(sorted(group.lost_by_station.items()))
+                                for name, group in self._streams.groups.items()},
         }
 
-    def _events_lost(self, groups: list[str]) -> None:
-        new = [g for g in groups if g not in self._unanswered]
-        self._unanswered.update(groups)
+    def _events_lost(self, lost: list[tuple[str, int]]) -> None:
+        new = [pair for pair in lost if pair not in self._unanswered]
+        self._unanswered.update(lost)
         if not new:
             return  # told already (each queue logs its drops itself, not on every one)
-        log.warning("events lost in event group(s) %s: the masters are told by %s until they "
-                    "interrogate", ", ".join(new),
-                    self._lost_point.name if self._lost_point is not None
-                    else "nothing (no events_lost_ioa)")
-        self._set_lost_point(True)
+        for group, ca in new:
+            point = self._lost_points.get(ca)
+            log.warning("events of station %d lost in event group %s: its masters are told by "
+                        "%s until they interrogate it", ca, group,
+                        point.name if point is not None else "nothing (no events lost point)")
+            if point is not None:
+                self._set_lost_point(point, True)
 
     def report_loss(self, what: str) -> None:
         """Events were lost outside the groups' queues (``what``, e.g. the event journal
-        deleted unacknowledged events): every group is told, as for a queue overflow."""
+        deleted unacknowledged events): every group is told, for every station it serves, as
+        for a queue overflow."""
         log.warning("events lost: %s", what)
-        self._events_lost(list(self._streams.groups))
+        for group in self._streams.groups.values():
+            group.count_station_loss(dict.fromkeys(
+                [ca for ca in self._stations if not group.stations or ca in group.stations], 0))
 
     def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
-        """A station interrogation started after the group's last loss answers that loss."""
+        """A station interrogation of a station started after the group's last loss of that
+        station's events answers that loss."""
         group = session.group
-        if interrogation.cot is not Cot.INTERROGATED_BY_STATION \
-                or group.name not in self._unanswered or group.losses != interrogation.loss_epoch:
+        ca = interrogation.request.common_address
+        pair = (group.name, ca)
+        if interrogation.cot is not Cot.INTERROGATED_BY_STATION or pair not in self._unanswered \
+                or group.station_losses(ca) != interrogation.loss_epoch:
             return
-        self._unanswered.discard(group.name)
+        self._unanswered.discard(pair)
+        point = self._lost_points.get(ca)
+        if point is not None and not self._lost_active(point):
+            log.info("events lost: every group that lost events of %s has been interrogated",
+                     point.name)
+            self._set_lost_point(point, False)
         if not self._unanswered:
             log.info("events lost: every group that lost events has been interrogated")
-            self._set_lost_point(False)
 
-    def _set_lost_point(self, on: bool) -> None:
-        point = self._lost_point
-        if point is not None and self.db.value(point.name).value != on:
+    def _lost_active(self, point: Point) -> bool:
+        """Whether some group has not been interrogated since it lost events that ``point``
+        reports."""
+        return any(self._lost_points.get(ca) is point for _, ca in self._unanswered)
+
+    def _set_lost_point(self, point: Point, on: bool) -> None:
+        if self.db.value(point.name).value != on:
             self.db.update(point.name, on, timestamp=self.clock.wall())
 
     # -- dispatch ----------------------------------------------------------------------------
@@ -524,9 +583,13 @@ class Outstation:
             return
         group = None if obj.qoi == QOI_STATION else obj.qoi - QOI_GROUP_FIRST + 1
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
+        monitored = self._monitored_of(asdu.common_address)
         gi = Interrogation(asdu, interrogation_cot(obj.qoi),
-                           interrogation_pending(self._monitored_of(asdu.common_address), group),
-                           session.group.losses)
+                           interrogation_pending(monitored, group),
+                           session.group.station_losses(asdu.common_address))
+        if self._config.parameters_in_gi:  # their values now, sent after the monitored data
+            gi.parameters.extend(self.parameters.interrogation_objects(
+                [p for p in monitored if p.kind.is_analog and (group is None or group in p.groups)]))
         if current is None:
             session.interrogation = gi
         else:  # another station's: it follows the one running
@@ -542,7 +605,9 @@ class Outstation:
             session.respond(asdu.reply(Cot.UNKNOWN_CAUSE, negative=True))
             return
         point = self.db.by_ioa(obj.ioa)
-        if point is None or point.kind.is_command or self.ca_of(obj.ioa) != asdu.common_address:
+        # a protection event has no state to read: its IOA answers as an unknown one
+        if point is None or point.kind.is_command or point.kind.is_protection \
+                or self.ca_of(obj.ioa) != asdu.common_address:
             session.respond(asdu.reply(Cot.UNKNOWN_IOA, negative=True))
             return
         type_id = MONITOR_TYPES[point.kind][0]
@@ -559,6 +624,8 @@ class Outstation:
             master_time = obj.time.to_timestamp(self.zone())
         except ValueError:
             master_time = None
+        if session.line_clock is not None and master_time is not None:
+            master_time += session.line_clock.take_delay(obj)  # 101: the delay loaded by C_CD
         if master_time is None or obj.time.invalid:
             session.respond(asdu.reply(Cot.ACTIVATION_CON, negative=True))
             return
@@ -590,6 +657,15 @@ class Outstation:
         if self.step_clock is None:
             return "this outstation cannot set the system clock"
         return self.step_clock(master_time)
+
+    def _delay_acquisition(self, session: Session, asdu: Asdu) -> None:
+        """C_CD_NA_1: a 101 line's (rtu/iec/outstation/lineclock.py); 104 has none (COT 44)."""
+        if session.line_clock is None:
+            session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
+            return
+        answer = session.line_clock.acquisition(asdu)
+        if answer is not None:
+            session.respond(answer)
 
     def _test_command(self, session: Session, asdu: Asdu) -> None:
         obj = asdu.objects[0]
@@ -624,12 +700,36 @@ class Outstation:
     def session_stopped(self, session: Session) -> None:
         """``session`` stopped data transfer or closed: its selections are released."""
         self._commands.release(session)
+        if self.files is not None:
+            self.files.release(session)
 
     def _command(self, session: Session, asdu: Asdu) -> None:
         self._commands.handle(session, asdu)
 
     def _parameter(self, session: Session, asdu: Asdu) -> None:
         self.parameters.handle(session, asdu)
+
+    def attach_files(self, service: FileService) -> None:
+        """Serve file transfer (types 120-127) from ``service``, with station time tags."""
+        zone = self.zone
+
+        def to_time(tag: Cp56Time2a) -> float | None:
+            try:
+                return tag.to_timestamp(zone())
+            except ValueError:
+                return None
+
+        service.time_tag = self.time_tag
+        service.to_time = to_time
+        self.files = service
+
+    def _file(self, session: Session, asdu: Asdu) -> None:
+        if self.files is None:  # no [files]: the types are not offered
+            session.respond(asdu.reply(Cot.UNKNOWN_TYPE_ID, negative=True))
+            return
+        for answer in self.files.handle(session, session.name, asdu, self.clock.monotonic(),
+                                        session.profile):
+            session.respond(answer)
 
 
 def _queues_behind(running: Interrogation, asdu: Asdu) -> bool:
@@ -650,7 +750,9 @@ HANDLERS: dict[TypeId, _Handler] = {
     TypeId.C_TS_NA_1: Outstation._test_command,
     TypeId.C_TS_TA_1: Outstation._test_command,
     TypeId.C_RP_NA_1: Outstation._reset_process,
+    TypeId.C_CD_NA_1: Outstation._delay_acquisition,
     **{t: Outstation._command for t in COMMAND_KINDS},
     **{t: Outstation._parameter for t in (TypeId.P_ME_NA_1, TypeId.P_ME_NB_1, TypeId.P_ME_NC_1,
                                           TypeId.P_AC_NA_1)},
+    **{t: Outstation._file for t in TypeId if TypeId.F_FR_NA_1 <= t <= TypeId.F_SC_NB_1},
 }

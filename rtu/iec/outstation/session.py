@@ -12,7 +12,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from rtu.iec.asdu.codec import (
     AsduError,
@@ -34,10 +34,15 @@ from rtu.iec.outstation.events import (
     EventRecord,
     Output,
 )
-from rtu.iec.outstation.mapping import COMMAND_KINDS, monitor_object
+from rtu.iec.outstation.giplan import interrogation_asdu
+from rtu.iec.outstation.mapping import COMMAND_KINDS
 from rtu.iec.outstation.settings import OutstationConfig
+from rtu.iec.outstation.shared import event_asdu
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point
+
+if TYPE_CHECKING:
+    from rtu.iec.outstation.lineclock import LineClock
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -95,6 +100,9 @@ class Interrogation:
     following: deque[Interrogation] = field(default_factory=deque)
     # points of pending[0] already sent: an index, so that no ASDU copies the rest of the list
     offset: int = 0
+    # the parameters of its measured values (P_ME, [station] parameters_in_gi), sent after
+    # the monitored data: (type id, objects) chunks; ``offset`` walks them the same way
+    parameters: deque[tuple[TypeId, list[InformationObject]]] = field(default_factory=deque)
 
 
 # parameter loading changes what the outstation reports: audited like commands
@@ -141,8 +149,11 @@ class Session:
         self.events = EventQueue(f"{name}/events", outstation.config.event_queue_size,
                                  group.count_loss)
         # (response, barrier, after_events): sent once events.removed >= barrier (0 = at once)
-        # and data transfer is on; ``after_events``: it follows every event queued before it
-        self.responses: deque[tuple[Asdu | bytes, int, bool]] = deque()
+        # and data transfer is on; ``after_events``: it follows every event queued before it.
+        # A callable builds its ASDU when it is handed to the link (C_CD_NA_1's ACT_CON).
+        self.responses: deque[tuple[Asdu | bytes | Callable[[], Asdu], int, bool]] = deque()
+        # a 101 line's clock duties (CP24 hour announcements, delay acquisition); None on 104
+        self.line_clock: LineClock | None = None
         # an end of initialisation waits in the queue: it goes before any response (item 5)
         self._ei_pending = False
         self.interrogation: Interrogation | None = None
@@ -190,6 +201,8 @@ class Session:
         if self.active or self.closed:
             return
         self.active = True
+        if self.line_clock is not None:
+            self.line_clock.restart()
         taken = self.group.start(self)
         self.events.extend_front(taken)
         self._ei_pending = any(r.type_id is TypeId.M_EI_NA_1 for r in taken)
@@ -199,7 +212,7 @@ class Session:
             added = self.events.added
             self.responses = deque((r, added if after else 0, after)
                                    for r, _, after in self.responses)
-        # (restored or carried-over events may precede an end of initialisation numbered 0)
+        # (an end of initialisation, numbered 0, may come before or among the events taken)
         self._holds_from = min(r.seq for r in taken) if taken else self.outstation.next_seq
         self.wake()
 
@@ -241,7 +254,8 @@ class Session:
         self.group.leave(self)
 
     # -- output ------------------------------------------------------------------------------
-    def respond(self, response: Asdu | bytes, *, after_events: bool = False) -> None:
+    def respond(self, response: Asdu | bytes | Callable[[], Asdu], *,
+                after_events: bool = False) -> None:
         """Queue a response; with ``after_events`` it follows every event queued so far (and,
         before data transfer has started, every event it will start with)."""
         audit = self.outstation.audit
@@ -255,7 +269,8 @@ class Session:
     def has_output(self) -> bool:
         return self.active and (bool(self.responses) or bool(self.events)
                                 or self.interrogation is not None
-                                or (bool(self.cyclic) and not self.cyclic_class2))
+                                or (bool(self.cyclic) and not self.cyclic_class2)
+                                or (self.line_clock is not None and self.line_clock.due(None)))
 
     def offer_cyclic(self, asdu: Asdu) -> None:
         """Periodic or background data for this session (dropped while it is not active)."""
@@ -290,13 +305,21 @@ class Session:
         if self.responses and not self._ei_pending \
                 and self.responses[0][1] <= self.events.removed:
             item = self.responses.popleft()[0]
+            if callable(item):
+                item = item()
             out = Output(item if isinstance(item, bytes) else encode_asdu(item, self.profile))
         else:
             waiting = bool(self.responses)
             gi_first = self._gi_turn or not self.events
             self._gi_turn = not self._gi_turn
             out_or_none = None
-            if gi_first and self.interrogation is not None and not waiting:
+            clock = self.line_clock
+            if clock is not None and not self._ei_pending:
+                hour = clock.announcement(self.events.peek() if self.events else None)
+                if hour is not None:
+                    out_or_none = Output(encode_asdu(hour, self.profile))
+            if out_or_none is None and gi_first and self.interrogation is not None \
+                    and not waiting:
                 out_or_none = self._next_interrogation_asdu()
             if out_or_none is None and self.events:
                 out_or_none = self._next_event_asdu()
@@ -363,22 +386,39 @@ class Session:
         limit = self._max_objects(first.type_id)
         ca_of = self.outstation.ca_of
         ca = first.ca or ca_of(first.obj.ioa)
+        clock = self.line_clock
         while events and len(batch) < limit:
             nxt = events.peek()
             if nxt.type_id != first.type_id or nxt.cot != first.cot or (
-                    nxt.ca or ca_of(nxt.obj.ioa)) != ca:
+                    nxt.ca or ca_of(nxt.obj.ioa)) != ca or (
+                    clock is not None and clock.splits(first, nxt)):
                 break
             batch.append(events.popleft())
         if first.type_id is TypeId.M_EI_NA_1:
             # each logical station's end of initialisation goes before any response
             self._ei_pending = bool(events) and events.peek().type_id is TypeId.M_EI_NA_1
-        asdu = Asdu(first.type_id, first.cot, ca, tuple(r.obj for r in batch))
-        return Output(encode_asdu(asdu, self.profile), tuple(batch))
+        records = tuple(batch)
+        return Output(event_asdu(records, ca, self.profile), records)
+
+    def _next_parameters_asdu(self, gi: Interrogation) -> Output:
+        type_id, objects = gi.parameters[0]
+        start = gi.offset
+        end = start + self._max_objects(type_id)
+        if end < len(objects):
+            gi.offset = end
+        else:
+            gi.parameters.popleft()
+            gi.offset = 0
+        asdu = Asdu(type_id, gi.cot, gi.request.common_address, tuple(objects[start:end]),
+                    test=gi.request.test, originator=gi.request.originator)
+        return Output(encode_asdu(asdu, self.profile))
 
     def _next_interrogation_asdu(self) -> Output | None:
         gi = self.interrogation
         assert gi is not None
         db = self.outstation.db
+        if not gi.pending and gi.parameters:
+            return self._next_parameters_asdu(gi)
         if not gi.pending:
             if gi.following:
                 nxt = gi.following.popleft()
@@ -390,14 +430,13 @@ class Session:
             return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
         type_id, points = gi.pending[0]
         start = gi.offset
-        end = start + self._max_objects(type_id)
-        chunk = points[start:end]
+        end = min(start + self._max_objects(type_id), len(points))
         if end < len(points):
             gi.offset = end
         else:
             gi.pending.popleft()
             gi.offset = 0
-        objects = tuple(monitor_object(p, db.value(p.name), None) for p in chunk)
-        asdu = Asdu(type_id, gi.cot, gi.request.common_address, objects,
-                    test=gi.request.test, originator=gi.request.originator)
-        return Output(encode_asdu(asdu, self.profile))
+        request = gi.request
+        return Output(interrogation_asdu(type_id, points, start, end, db.value, gi.cot,
+                                         request.common_address, self.profile,
+                                         test=request.test, originator=request.originator))

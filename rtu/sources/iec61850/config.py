@@ -8,6 +8,7 @@ the configuration::
     [[iec61850.devices.reports]]         rcb = "LD/LLN0.brcbA01", buffered = true
     [[iec61850.devices.points]]          point, reference = "LD/MMXU1.TotW.mag.f", fc = "MX"
     [[iec61850.devices.controls]]        point (a command), object = "LD/XCBR1.Pos"
+                                         (a set-point: object = "LD/GGIO1.AnOut1", scale, offset)
 
 A monitored point fed by a device has ``source = "iec61850"``; a command point forwarded to a
 device's control object has ``target = "iec61850"``. Each such point is mapped exactly once.
@@ -16,7 +17,7 @@ device's control object has ``target = "iec61850"``. Each such point is mapped e
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -33,6 +34,7 @@ from rtu.config.schema import (
     tables,
 )
 from rtu.points.model import Point, PointKind
+from rtu.sources.entries import claim
 
 if TYPE_CHECKING:
     from rtu.config import AppConfig
@@ -42,7 +44,16 @@ IEC61850: Final = "iec61850"  # [[points]] source of a fed point / target of a f
 READ_FCS: Final = ("ST", "MX", "CF", "SP", "SV", "DC", "EX", "BL", "SG", "SE")
 READ_KINDS: Final = (PointKind.SINGLE, PointKind.DOUBLE, PointKind.STEP, PointKind.BITSTRING,
                      PointKind.NORMALIZED, PointKind.SCALED, PointKind.FLOAT, PointKind.COUNTER)
-CONTROL_KINDS: Final = (PointKind.SINGLE_COMMAND, PointKind.DOUBLE_COMMAND)
+BINARY_CONTROL_KINDS: Final = (PointKind.SINGLE_COMMAND, PointKind.DOUBLE_COMMAND)
+# set-points go to an analogue control (APC: ctlVal an AnalogueValue)
+SETPOINT_KINDS: Final = (PointKind.SETPOINT_NORMALIZED, PointKind.SETPOINT_SCALED,
+                         PointKind.SETPOINT_FLOAT)
+CONTROL_KINDS: Final = BINARY_CONTROL_KINDS + SETPOINT_KINDS
+# Data object names (IEC 61850-7-4, instance digits stripped) whose common data class is known
+# from the name alone: what `rtu check` can tell about a control object without the device.
+BINARY_CONTROL_NAMES: Final = frozenset({
+    "Pos", "BlkOpn", "BlkCls", "SPCSO", "DPCSO", "CmdBlk"})
+ANALOGUE_CONTROL_NAMES: Final = frozenset({"AnOut"})
 
 _IDENT: Final = r"[A-Za-z_][A-Za-z0-9_]*"
 _LD: Final = r"[A-Za-z0-9_]+"
@@ -67,6 +78,8 @@ READ: Final = Table("[[iec61850.devices.points]]", (
 ))
 CONTROL: Final = Table("[[iec61850.devices.controls]]", (
     string("point", required=True), string("object", required=True, doc=_OBJECT_EXPECTED),
+    # set-points only: ctlVal = (value - offset) / scale
+    number("scale", 1.0), number("offset", 0.0),
 ))
 _OFF_OR_SECONDS: Final = "a number of seconds >= 0 (0: off)"
 DEVICE: Final = Table("[[iec61850.devices]]", (
@@ -110,10 +123,12 @@ class Iec61850Report:
 
 @dataclass(frozen=True, slots=True)
 class Iec61850Control:
-    """A command point forwarded to a controllable data object (SPC, DPC)."""
+    """A command point forwarded to a controllable data object (SPC, DPC; APC for set-points)."""
 
     point: str  # name of the [[points]] command entry (its target is "iec61850")
     object: str  # LD/LN.DO, e.g. "LD0/XCBR1.Pos"
+    scale: float = CONTROL.default("scale")  # set-points: ctlVal = (value - offset) / scale
+    offset: float = CONTROL.default("offset")
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +239,7 @@ def _device(p: Reader, item: Mapping[Any, Any], path: str, points: dict[str, Poi
     reports = _reports(p, tbl.get("reports", MISSING), f"{path}.reports")
     reads = _reads(p, tbl.get("points", MISSING), f"{path}.points", points, fed)
     controls = _controls(p, tbl.get("controls", MISSING), f"{path}.controls", points,
-                         fed)
+                         fed, [(r, points[r.point].kind) for r in reads])
     common_address = DEVICE.key("common_address").read(p, tbl, path)
     if (len(p.errors) > before or name is None or port is None or timeout is None
             or delay is None or delay_max is None or poll is None or integrity is None
@@ -284,11 +299,8 @@ def _mapped_point(p: Reader, tbl: Mapping[Any, Any], at: str, points: dict[str, 
                         f"it is a {point.kind.value} point"
                         + ("" if mapped else f" without {what}"))
         return None
-    if point.name in fed:
-        p.expected(f"{at}.point", "a point not mapped before", value,
-                        f"already mapped by {fed[point.name]}")
+    if not claim(p, at, value, point.name, fed, "a point not mapped before", "mapped"):
         return None
-    fed[point.name] = at
     return point.name
 
 
@@ -320,7 +332,8 @@ def _reads(p: Reader, value: object, path: str, points: dict[str, Point],
 
 
 def _controls(p: Reader, value: object, path: str, points: dict[str, Point],
-              fed: dict[str, str]) -> tuple[Iec61850Control, ...]:
+              fed: dict[str, str], reads: Sequence[tuple[Iec61850Read, PointKind]],
+              ) -> tuple[Iec61850Control, ...]:
     controls: list[Iec61850Control] = []
     for j, item in enumerate(p.array_of_tables(value, "iec61850.devices.controls")):
         at = f"{path}[{j}]"
@@ -338,10 +351,51 @@ def _controls(p: Reader, value: object, path: str, points: dict[str, Point],
             p.expected(f"{at}.object", _OBJECT_EXPECTED, object_value)
         else:
             obj = object_value
-        if point is None or obj is None:
+        scale, offset = (CONTROL.key(key).read(p, tbl, at) for key in ("scale", "offset"))
+        if point is None or obj is None or scale is None or offset is None:
             continue
-        controls.append(Iec61850Control(point=point, object=obj))
+        kind = points[point].kind
+        if kind in BINARY_CONTROL_KINDS and ("scale" in tbl or "offset" in tbl):
+            p.error(f"{at}.{'scale' if 'scale' in tbl else 'offset'}",
+                    f"expected no scale or offset for a {kind.value} point (they apply to "
+                    "set-points)")
+            continue
+        if scale == 0.0:
+            p.expected(f"{at}.scale", "a number other than 0", scale)
+            continue
+        why = _control_class_mismatch(kind, obj, reads)
+        if why:
+            p.error(f"{at}.object", why)
+            continue
+        controls.append(Iec61850Control(point=point, object=obj, scale=scale, offset=offset))
     return tuple(controls)
+
+
+def _control_class_mismatch(kind: PointKind, obj: str,
+                            reads: Sequence[tuple[Iec61850Read, PointKind]]) -> str:
+    """Why a ``kind`` command cannot operate ``obj``, as far as the configuration tells: the
+    data object's standard name (IEC 61850-7-4), or a read of its ``stVal`` into a single or
+    double point (an SPC/DPC) or of its ``mxVal`` (an APC). '' when nothing says so."""
+    do_name = obj.rsplit(".", 1)[1].rstrip("0123456789")
+    binary = analogue = ""
+    if do_name in BINARY_CONTROL_NAMES:
+        binary = f"{do_name} is a binary controllable data object (IEC 61850-7-4)"
+    elif do_name in ANALOGUE_CONTROL_NAMES:
+        analogue = f"{do_name} is an analogue controllable data object (APC, IEC 61850-7-4)"
+    for read, read_kind in reads:
+        if read.reference.startswith(f"{obj}.stVal") and read_kind in (PointKind.SINGLE,
+                                                                       PointKind.DOUBLE):
+            binary = (f"{read.point} reads its stVal as a {read_kind.value} point: a binary "
+                      "control (SPC, DPC)")
+        elif read.reference.startswith(f"{obj}.mxVal"):
+            analogue = f"{read.point} reads its mxVal: an analogue control (APC)"
+    if kind in SETPOINT_KINDS and binary:
+        return (f"expected an analogue control object (APC) for the {kind.value} point, got "
+                f"{obj!r} ({binary})")
+    if kind in BINARY_CONTROL_KINDS and analogue:
+        return (f"expected a binary control object (SPC, DPC) for the {kind.value} point, got "
+                f"{obj!r} ({analogue})")
+    return ""
 
 
 def iec61850_config(config: AppConfig) -> Iec61850Config:

@@ -24,10 +24,10 @@ from open61850.mms import (
     ObjectName,
     Reference,
 )
-from open61850.mms.types import MmsType, StructureType
+from open61850.mms.types import MmsType, PrimitiveType, StructureType, describe
 from open61850.quality import Quality as Quality61850
 
-from rtu.points.model import PointKind, Quality
+from rtu.points.model import DoublePointValue, PointKind, Quality
 from rtu.points.timestamps import posix_seconds
 from rtu.sources.iec61850.config import (
     Iec61850Report,
@@ -182,6 +182,54 @@ def convert(kind: PointKind, value: IECData, scale: float = 1.0,
             raise ValueError(f"{number} is not a finite number")
         return round(number)
     return float(number)
+
+
+_FLOAT32_MAX: Final = 3.4028234663852886e38
+_INT32: Final = (-(2**31), 2**31 - 1)
+_SETPOINTS: Final = frozenset({PointKind.SETPOINT_NORMALIZED, PointKind.SETPOINT_SCALED,
+                               PointKind.SETPOINT_FLOAT})
+
+
+def ctl_val_type(oper: MmsType) -> MmsType | None:
+    """The type of ``ctlVal`` inside an ``Oper`` structure's type (None when it has none)."""
+    return oper.component("ctlVal") if isinstance(oper, StructureType) else None
+
+
+def ctl_value(kind: PointKind, value: bool | float, ctl_type: MmsType | None,
+              scale: float = 1.0, offset: float = 0.0) -> IECData:
+    """The ctlVal of a command of ``kind`` for a control object whose ctlVal has ``ctl_type``:
+    a BOOLEAN for single and double commands (SPC, DPC), an AnalogueValue {i, f} for
+    set-points (APC) with ctlVal = (value - offset) / scale. MappingError when the object is
+    not of the class the command needs or the value does not fit."""
+    if kind in (PointKind.SINGLE_COMMAND, PointKind.DOUBLE_COMMAND):
+        if not (isinstance(ctl_type, PrimitiveType) and ctl_type.kind == "boolean"):
+            raise MappingError(f"not a binary control (SPC, DPC): its ctlVal is "
+                               f"{describe(ctl_type)}")
+        if kind is PointKind.SINGLE_COMMAND:
+            return BoolData(bool(value))
+        if value not in (DoublePointValue.ON, DoublePointValue.OFF):
+            raise MappingError(f"double command value {value!r} has no IEC 61850 ctlVal")
+        return BoolData(value == DoublePointValue.ON)
+    if kind not in _SETPOINTS:
+        raise MappingError(f"a {kind.value} command has no IEC 61850 control here")
+    members = ctl_type.components if isinstance(ctl_type, StructureType) else []
+    names = [name for name, _ in members]
+    if not names or not set(names) <= {"i", "f"}:
+        raise MappingError(f"not an analogue control (APC, ctlVal an AnalogueValue): its "
+                           f"ctlVal is {describe(ctl_type)}")
+    raw = (float(value) - offset) / scale
+    if not math.isfinite(raw) or abs(raw) > _FLOAT32_MAX:
+        raise MappingError(f"{value!r} gives ctlVal {raw!r}, which a FLOAT32 cannot hold")
+    out: list[IECData] = []
+    for name in names:
+        if name == "f":
+            out.append(FloatData(raw))
+            continue
+        whole = round(raw)
+        if not _INT32[0] <= whole <= _INT32[1]:
+            raise MappingError(f"{value!r} gives ctlVal.i {whole}, which an INT32 cannot hold")
+        out.append(IntData(whole))
+    return StructureData(out)
 
 
 # -- bindings: which point is where ---------------------------------------------------------------

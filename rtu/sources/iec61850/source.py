@@ -47,6 +47,12 @@ the device wants it): the write's answer is the ACT_CON; the ACT_TERM follows at
 security, or when the device's CommandTermination arrives for enhanced security (negative with
 a LastApplError, or after ``command_timeout`` without one). A master's deactivation writes
 ``Cancel``. Commands go to the device with originator category remote-control (3).
+
+ctlVal: the type of each object's ``Oper.ctlVal`` is read once per association. Single and
+double commands need a BOOLEAN (SPC, DPC); set-points (C_SE_NA/NB/NC, with or without time
+tag) need an AnalogueValue (APC) and write its ``f`` and/or ``i`` as (value - offset) / scale.
+A command the object cannot take, or a value that does not fit, is refused (negative ACT_CON)
+with a log line naming the device and the object reference, as is a device's refusal.
 """
 
 from __future__ import annotations
@@ -94,7 +100,7 @@ from open61850.mms.types import ArrayType, MmsType
 
 from rtu.points.commands import CommandExecutor, CommandRequest, Done, ForwardingExecutor
 from rtu.points.database import PointDatabase
-from rtu.points.model import DoublePointValue, Point, PointKind, Quality
+from rtu.points.model import Point, PointKind, Quality
 from rtu.points.timestamps import posix_seconds
 from rtu.sources.iec61850.config import (
     IEC61850,
@@ -108,6 +114,8 @@ from rtu.sources.iec61850.mapping import (
     MappingError,
     control_object,
     convert,
+    ctl_val_type,
+    ctl_value,
     locate,
     map_quality,
     member_path,
@@ -202,7 +210,7 @@ class _CommandWatch:
 
 @dataclass(slots=True, eq=False)
 class _Selected:
-    ctl_val: bool
+    ctl_val: IECData
     ctl_num: int
 
 
@@ -225,6 +233,7 @@ class Iec61850DeviceSource:
         self.monotonic = monotonic
         self.kinds = {r.point: db.point(r.point).kind for r in config.points}
         self.controls = {c.point: control_object(c.object) for c in config.controls}
+        self.control_configs = {c.point: c for c in config.controls}
         self.plans = [ReportPlan(r, rcb_name(r)) for r in config.reports]
         self.polled: list[Container] = []  # data objects of points no report carries
         self.client: MmsClient | None = None
@@ -234,6 +243,7 @@ class Iec61850DeviceSource:
         self.report_reasons: dict[str, int] = {}  # reason for inclusion -> members reported
         self._delay = config.reconnect_delay
         self._ctl_models: dict[ObjectName, int] = {}
+        self._ctl_types: dict[ObjectName, MmsType | None] = {}  # of each object's ctlVal
         self._selected: dict[str, _Selected] = {}  # command point -> its selection on the device
         self._commands = asyncio.Lock()
         self._reports: asyncio.Queue[InformationReport] | None = None
@@ -275,6 +285,7 @@ class Iec61850DeviceSource:
                                          on_information_report=on_report)
         self.client = client
         self._ctl_models.clear()
+        self._ctl_types.clear()
         self._selected.clear()
         await asyncio.to_thread(self._learn, client)
         await self._read(self._all_containers(), initial=True)
@@ -494,14 +505,22 @@ class Iec61850DeviceSource:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _ctl_val(self, request: CommandRequest) -> bool:
-        kind = request.point.kind
-        if kind is PointKind.SINGLE_COMMAND:
-            return bool(request.value)
-        if kind is PointKind.DOUBLE_COMMAND and request.value in (DoublePointValue.ON,
-                                                                  DoublePointValue.OFF):
-            return request.value == DoublePointValue.ON
-        raise ValueError(f"{kind.value} value {request.value!r} has no IEC 61850 ctlVal")
+    def _ctl_val(self, client: MmsClient, request: CommandRequest) -> IECData:
+        """The ctlVal of ``request`` for its object, whose ctlVal type is read once per
+        association (blocking); MappingError (a ValueError) when the object is not of the
+        class the command needs (a set-point needs an APC) or the value does not fit."""
+        obj = self.controls[request.point.name]
+        if obj not in self._ctl_types:
+            oper = ObjectName(f"{obj.item}$Oper", obj.domain)
+            self._ctl_types[obj] = ctl_val_type(client.get_type(oper))
+        control = self.control_configs[request.point.name]
+        return ctl_value(request.point.kind, request.value, self._ctl_types[obj],
+                         control.scale, control.offset)
+
+    def _reference(self, request: CommandRequest) -> str:
+        """The configured object reference of ``request``'s point, for the log."""
+        control = self.control_configs.get(request.point.name)
+        return control.object if control is not None else "(not mapped)"
 
     def _origin(self, request: CommandRequest) -> Origin:
         return Origin(OR_CAT_REMOTE_CONTROL, f"rtu {request.link}".encode()[:64])
@@ -517,7 +536,7 @@ class Iec61850DeviceSource:
     def _device_select(self, client: MmsClient, request: CommandRequest) -> str:
         """Select ``request``'s object on the device if its model wants it; '' or why not."""
         obj = self.controls[request.point.name]
-        ctl_val = self._ctl_val(request)
+        ctl_val = self._ctl_val(client, request)
         model = self._model(client, obj)
         stale = self._selected.pop(request.point.name, None)
         if stale is not None:  # an earlier selection never operated (timed out at the master)
@@ -549,7 +568,7 @@ class Iec61850DeviceSource:
                     watch: _CommandWatch) -> tuple[str, int]:
         """Select (if needed and not done) and write Oper: ('', ctlModel) or (why not, model)."""
         obj = self.controls[request.point.name]
-        ctl_val = self._ctl_val(request)
+        ctl_val = self._ctl_val(client, request)
         model = self._model(client, obj)
         selection = self._selected.pop(request.point.name, None)
         if model in (CTL_MODEL_SBO_NORMAL, CTL_MODEL_SBO_ENHANCED) and (
@@ -587,8 +606,8 @@ class Iec61850DeviceSource:
                 except (MmsError, OSError, ValueError) as exc:
                     why, model = str(exc), CTL_MODEL_STATUS_ONLY
                 if why:
-                    log.warning("command %s on %s (device %s): %s", request.point.name, obj,
-                                self.config.name, why)
+                    log.warning("command %s on %s (device %s): %s", request.point.name,
+                                self._reference(request), self.config.name, why)
                     confirmed(False)
                     return
                 confirmed(True)
@@ -598,8 +617,8 @@ class Iec61850DeviceSource:
                 ok, what = await asyncio.to_thread(watch.termination,
                                                    self.config.command_timeout)
             if not ok:
-                log.warning("command %s on %s (device %s): %s", request.point.name, obj,
-                            self.config.name, what)
+                log.warning("command %s on %s (device %s): %s", request.point.name,
+                            self._reference(request), self.config.name, what)
             done(ok)
         finally:
             client.remove_report_listener(watch)
@@ -611,8 +630,8 @@ class Iec61850DeviceSource:
         try:
             client.write(ObjectName(f"{obj.item}$Cancel", obj.domain), value)
         except (MmsError, OSError) as exc:
-            log.warning("cancel of %s on %s (device %s) failed: %s", request.point.name, obj,
-                        self.config.name, exc)
+            log.warning("cancel of %s on %s (device %s) failed: %s", request.point.name,
+                        self._reference(request), self.config.name, exc)
 
     async def _cancel(self, request: CommandRequest) -> None:
         selection = self._selected.pop(request.point.name, None)
@@ -637,8 +656,8 @@ class Iec61850DeviceSource:
             except (MmsError, OSError, ValueError) as exc:
                 why = str(exc)
         if why:
-            log.warning("%s of %s on device %s refused: %s", what, request.point.name,
-                        self.config.name, why)
+            log.warning("%s of %s on %s (device %s) refused: %s", what, request.point.name,
+                        self._reference(request), self.config.name, why)
         return why
 
 

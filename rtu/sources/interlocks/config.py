@@ -5,6 +5,10 @@ values and quality in the small language of rtu/points/expression.py (never ``ev
 condition is parsed and checked here, so ``rtu check`` names an unknown point, a comparison a
 point's kind cannot make, or a rule on a command point that does not exist. Conditions read
 monitored points only, which nothing computes from commands: a rule cannot depend on itself.
+Calculated points (source = "calc") are monitored points like the others, evaluated on their
+current value and quality; a condition naming one that can have no value (no entry, a refused
+formula, a cycle of calculated points, itself or in what it reads) is an error, named with the
+cycle ([calculated] is read first and tells this section through CalculatedGraph).
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from typing import Final
 
 from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, choice, string, table, tables
-from rtu.points.expression import Condition, ExpressionError, check, parse
+from rtu.points.expression import Condition, ExpressionError, check, names, parse
 from rtu.points.model import Point, PointKind
+from rtu.sources.calculated.config import CALC_SOURCE, CalculatedGraph
 
 __all__ = ["INTERLOCKS", "SECTION", "InterlockRule", "InterlocksConfig", "parse_interlocks"]
 
@@ -75,6 +80,14 @@ def parse_interlocks(p: Reader, value: object, points: Sequence[Point],
             else:
                 for problem in check(condition, kinds):
                     p.error(f"{path}.condition", problem)
+                graph = p.context(CalculatedGraph)
+                for name in sorted(names(condition)):
+                    read = by_name.get(name)
+                    why = graph.problem(name) if read is not None \
+                        and read.source == CALC_SOURCE else None
+                    if why is not None:
+                        p.error(f"{path}.condition", f"{name} is a calculated point that {why}: "
+                                "it has no value to check")
         if len(p.errors) == errors and condition is not None and isinstance(command, str) \
                 and isinstance(when, str) and isinstance(text, str):
             rules.append(InterlockRule(command, when, condition, text))

@@ -27,7 +27,9 @@ from rtu.iec.asdu.codec import (
     negative_mirror,
     object_size,
 )
+from rtu.iec.asdu.codec_file import FILE_TYPES
 from rtu.iec.asdu.objects import (
+    CP24_TIME_TAGGED_TYPES,
     OBJECT_CLASS,
     TIME_TAGGED_TYPES,
     Asdu,
@@ -35,7 +37,9 @@ from rtu.iec.asdu.objects import (
     Bitstring32Command,
     ClockSyncCommand,
     CounterInterrogationCommand,
+    Cp24Time2a,
     Cp56Time2a,
+    DelayAcquisitionCommand,
     DoubleCommand,
     DoublePoint,
     EndOfInitialization,
@@ -65,7 +69,7 @@ from rtu.iec.asdu.objects import (
     TestCommand,
     TestCommandWithTime,
 )
-from rtu.iec.asdu.types import Cot, DoublePointValue, Qdp, Qds, Qu, TypeId
+from rtu.iec.asdu.types import TYPES_101_ONLY, Cot, DoublePointValue, Qdp, Qds, Qu, TypeId
 from rtu.iec.errors import LocalProtocolError, RemoteProtocolError
 
 T = TypeId
@@ -92,6 +96,12 @@ T2_HEX = "39 30 1e 88 2f 03 15"
 #   ms 0 -> 00 00 | min 0 + IV 0x80 -> 80 | hour 00 | day 01 | month 01 | year 00
 T3 = Cp56Time2a(milliseconds=0, minute=0, hour=0, day=1, month=1, year=0, invalid=True)
 T3_HEX = "00 00 80 00 01 01 00"
+# CP24Time2a (101 only): ms within the minute (uint16 LE) | minute (bits 0-5, IV bit 7)
+# S1 = xx:59:59.999 -> 5f ea 3b; S2 = xx:30:12.345 invalid -> 39 30 | 30 + IV 0x80 = 9e
+S1 = Cp24Time2a(milliseconds=59_999, minute=59)
+S1_HEX = "5f ea 3b"
+S2 = Cp24Time2a(milliseconds=12_345, minute=30, invalid=True)
+S2_HEX = "39 30 9e"
 
 
 def _asdu(
@@ -770,6 +780,77 @@ GOLDEN_101: list[tuple[str, Asdu, str]] = [
         _asdu(T.C_TS_TA_1, C.ACTIVATION, 5, TestCommandWithTime(0, 1, T1)),
         f"6b 01 06 05  00 00 01 00 {T1_HEX}",
     ),
+    # --- 101 only: the CP24Time2a types and delay acquisition ---------------------------------
+    (
+        "M_SP_TA_1 on",
+        _asdu(T.M_SP_TA_1, C.SPONTANEOUS, 5, SinglePoint(0x0102, True, time=S1)),
+        f"02 01 03 05  02 01  01 {S1_HEX}",
+    ),
+    (
+        "M_DP_TA_1 ON, invalid quality and time",
+        _asdu(T.M_DP_TA_1, C.SPONTANEOUS, 5, DoublePoint(0x10, DPV.ON, Qds.IV, S2)),
+        f"04 01 03 05  10 00  82 {S2_HEX}",
+    ),
+    (
+        "M_ST_TA_1 -1 transient, overflow",
+        _asdu(T.M_ST_TA_1, C.SPONTANEOUS, 5, StepPosition(0x11, -1, True, Qds.OV, S1)),
+        # VTI -1 -> 7f | transient 80 -> ff ; QDS OV 01
+        f"06 01 03 05  11 00  ff 01 {S1_HEX}",
+    ),
+    (
+        "M_BO_TA_1",
+        _asdu(T.M_BO_TA_1, C.SPONTANEOUS, 5,
+              Bitstring32(0x12, 0x12345678, time=Cp24Time2a(1000, 1))),
+        "08 01 03 05  12 00  78 56 34 12 00  e8 03 01",
+    ),
+    (
+        "M_ME_TA_1 0.5, not topical",
+        _asdu(T.M_ME_TA_1, C.SPONTANEOUS, 5, MeasuredNormalized(0x13, 16384, Qds.NT, S1)),
+        f"0a 01 03 05  13 00  00 40 40 {S1_HEX}",
+    ),
+    (
+        "M_ME_TB_1 -300",
+        _asdu(T.M_ME_TB_1, C.SPONTANEOUS, 5, MeasuredScaled(0x14, -300, time=S1)),
+        f"0c 01 03 05  14 00  d4 fe 00 {S1_HEX}",
+    ),
+    (
+        "M_ME_TC_1 1.5, two objects",
+        _asdu(T.M_ME_TC_1, C.SPONTANEOUS, 5, MeasuredFloat(0x15, 1.5, time=S1),
+              MeasuredFloat(0x16, -2.0, Qds.BL, S2)),
+        f"0e 02 03 05  15 00  00 00 c0 3f 00 {S1_HEX}  16 00  00 00 00 c0 10 {S2_HEX}",
+    ),
+    (
+        "M_IT_TA_1 100000, sequence 3, carry",
+        _asdu(T.M_IT_TA_1, C.SPONTANEOUS, 5,
+              IntegratedTotal(0x16, 100_000, 3, carry=True, time=S1)),
+        f"10 01 03 05  16 00  a0 86 01 00 23 {S1_HEX}",
+    ),
+    (
+        "M_EP_TA_1 on, elapsed 150 ms invalid (EI)",
+        _asdu(T.M_EP_TA_1, C.SPONTANEOUS, 5, ProtectionEvent(0x17, 2, 150, Qdp.EI, S1)),
+        # SEP = ES 2 | EI 08 -> 0a ; CP16 150 -> 96 00
+        f"11 01 03 05  17 00  0a 96 00 {S1_HEX}",
+    ),
+    (
+        "M_EP_TB_1 general start + L1, 250 ms",
+        _asdu(T.M_EP_TB_1, C.SPONTANEOUS, 5, ProtectionStartEvents(0x18, 0x03, 250, time=S1)),
+        f"12 01 03 05  18 00  03 00 fa 00 {S1_HEX}",
+    ),
+    (
+        "M_EP_TC_1 general command, 40 ms, invalid",
+        _asdu(T.M_EP_TC_1, C.SPONTANEOUS, 5, ProtectionOutputCircuit(0x19, 0x01, 40, Qdp.IV, S2)),
+        f"13 01 03 05  19 00  01 80 28 00 {S2_HEX}",
+    ),
+    (
+        "C_CD_NA_1 ACT, SDT 12.345 s",
+        _asdu(T.C_CD_NA_1, C.ACTIVATION, 5, DelayAcquisitionCommand(0, 12_345)),
+        "6a 01 06 05  00 00  39 30",
+    ),
+    (
+        "C_CD_NA_1 spontaneous (delay 250 ms)",
+        _asdu(T.C_CD_NA_1, C.SPONTANEOUS, 5, DelayAcquisitionCommand(0, 250)),
+        "6a 01 03 05  00 00  fa 00",
+    ),
 ]
 
 # Other field-size combinations, same GI command.
@@ -810,8 +891,8 @@ ALL_GOLDEN: list[tuple[str, AsduProfile, Asdu, str]] = (
 
 
 def test_golden_vectors_cover_every_type_id_in_both_profiles() -> None:
-    assert {asdu.type_id for _, asdu, _ in GOLDEN_104} == set(TypeId)
-    assert {asdu.type_id for _, asdu, _ in GOLDEN_101} == set(TypeId)
+    assert {asdu.type_id for _, asdu, _ in GOLDEN_104} == set(RECORD_TYPES) - TYPES_101_ONLY
+    assert {asdu.type_id for _, asdu, _ in GOLDEN_101} == set(RECORD_TYPES)  # files: their own
     for table in (GOLDEN_104, GOLDEN_101):
         assert any(asdu.sequence and len(asdu.objects) > 1 for _, asdu, _ in table)
         assert any(not asdu.sequence and len(asdu.objects) > 1 for _, asdu, _ in table)
@@ -1024,7 +1105,7 @@ def test_unknown_type_99_has_header() -> None:
 
 
 @pytest.mark.parametrize(
-    "type_id", [0, 2, 4, 22, 29, 41, 44, 52, 57, 65, 69, 71, 99, 106, 108, 255]
+    "type_id", [0, 20, 22, 29, 41, 44, 52, 57, 65, 69, 71, 99, 108, 109, 255]
 )
 def test_every_type_id_we_do_not_decode_is_unknown(type_id: int) -> None:
     raw = bytes((type_id,)) + bytes.fromhex("01 06 00 01 00  00 00 00 14")
@@ -1524,7 +1605,7 @@ profiles = st.builds(
 
 
 def _element(
-    type_id: TypeId, time: st.SearchStrategy[Cp56Time2a | None]
+    type_id: TypeId, time: st.SearchStrategy[Cp56Time2a | Cp24Time2a | None]
 ) -> st.SearchStrategy[Callable[[int], InformationObject]]:
     """Strategy: ioa -> record of the type, with a time tag exactly when the type has one."""
     b = st.booleans()
@@ -1568,12 +1649,19 @@ def _element(
         ParameterScaled: st.tuples(int16s, st.integers(0, 63), b, b),
         ParameterFloat: st.tuples(floats32, st.integers(0, 63), b, b),
         ParameterActivation: st.tuples(octets),
+        DelayAcquisitionCommand: st.tuples(uint16s),
     }
     cls = OBJECT_CLASS[type_id]
     return by_class[cls].map(lambda fields: lambda ioa: cls(ioa, *fields))
 
 
-ELEMENTS = {tid: _element(tid, cp56 if tid in TIME_TAGGED_TYPES else st.none()) for tid in TypeId}
+cp24 = st.builds(Cp24Time2a, milliseconds=st.integers(0, 59_999), minute=st.integers(0, 59),
+                 invalid=st.booleans())
+# the file types (whole-ASDU codec, variable segments) have their own tests: test_codec_file.py
+RECORD_TYPES = [tid for tid in TypeId if tid not in FILE_TYPES]
+ELEMENTS = {tid: _element(tid, cp56 if tid in TIME_TAGGED_TYPES
+                          else cp24 if tid in CP24_TIME_TAGGED_TYPES else st.none())
+            for tid in RECORD_TYPES}
 
 
 def _f32(value: float) -> float | str:
@@ -1595,7 +1683,7 @@ def normalized(asdu: Asdu) -> Asdu:
 
 @st.composite
 def asdus(draw: st.DrawFn, profile: AsduProfile) -> Asdu:
-    type_id = draw(st.sampled_from(list(TypeId)))
+    type_id = draw(st.sampled_from(RECORD_TYPES))
     size = object_size(type_id, profile) - profile.ioa_size
     room = profile.max_asdu_length - profile.header_length
     ioa_max = (1 << (8 * profile.ioa_size)) - 1
@@ -1647,7 +1735,7 @@ def test_round_trip(case: tuple[AsduProfile, Asdu]) -> None:
     assert encode_asdu(decoded, profile) == raw
 
 
-@pytest.mark.parametrize("type_id", list(TypeId), ids=lambda t: t.name)
+@pytest.mark.parametrize("type_id", RECORD_TYPES, ids=lambda t: t.name)
 @settings(max_examples=10, deadline=None)
 @given(data=st.data())
 def test_round_trip_every_type(type_id: TypeId, data: st.DataObject) -> None:

@@ -18,13 +18,15 @@ from open61850.data import (
 from open61850.mms import DataAccessError, ObjectName
 from open61850.mms.types import PrimitiveType, StructureType
 
-from rtu.points.model import PointKind, Quality
+from rtu.points.model import DoublePointValue, PointKind, Quality
 from rtu.sources.iec61850.config import Iec61850Report
 from rtu.sources.iec61850.mapping import (
     Location,
     MappingError,
     control_object,
     convert,
+    ctl_val_type,
+    ctl_value,
     locate,
     map_quality,
     member_path,
@@ -122,3 +124,47 @@ def test_convert() -> None:
             convert(kind, value)
     with pytest.raises(ValueError, match="finite"):
         convert(PointKind.COUNTER, FloatData(float("nan")))
+
+
+BOOLEAN = PrimitiveType("boolean")
+ANALOGUE_F = StructureType([("f", PrimitiveType("float", 32))])
+ANALOGUE_IF = StructureType([("i", PrimitiveType("integer", 32)),
+                             ("f", PrimitiveType("float", 32))])
+
+
+def test_ctl_val_type_is_found_in_the_oper_structure() -> None:
+    oper = StructureType([("ctlVal", ANALOGUE_F), ("origin", StructureType([])),
+                          ("ctlNum", PrimitiveType("unsigned", 8))])
+    assert ctl_val_type(oper) == ANALOGUE_F
+    assert ctl_val_type(BOOLEAN) is None
+
+
+def test_set_points_become_an_analogue_value_binary_commands_a_boolean() -> None:
+    assert ctl_value(PointKind.SETPOINT_FLOAT, 12.5, ANALOGUE_F) == StructureData(
+        [FloatData(12.5)])
+    # ctlVal = (value - offset) / scale, in every member the AnalogueValue has
+    assert ctl_value(PointKind.SETPOINT_SCALED, 110, ANALOGUE_IF, scale=0.5, offset=10.0) == \
+        StructureData([IntData(200), FloatData(200.0)])
+    assert ctl_value(PointKind.SETPOINT_NORMALIZED, -0.5, ANALOGUE_F) == StructureData(
+        [FloatData(-0.5)])
+    assert ctl_value(PointKind.SINGLE_COMMAND, True, BOOLEAN) == BoolData(True)
+    assert ctl_value(PointKind.DOUBLE_COMMAND, DoublePointValue.OFF, BOOLEAN) == BoolData(False)
+
+
+@pytest.mark.parametrize(("kind", "value", "ctl_type", "message"), [
+    (PointKind.SETPOINT_FLOAT, 1.0, BOOLEAN,
+     "not an analogue control (APC, ctlVal an AnalogueValue): its ctlVal is boolean"),
+    (PointKind.SETPOINT_FLOAT, 1.0, None, "its ctlVal is ?"),
+    (PointKind.SETPOINT_SCALED, 1.0, PrimitiveType("integer", 32), "its ctlVal is integer32"),
+    (PointKind.DOUBLE_COMMAND, DoublePointValue.ON, ANALOGUE_F,
+     "not a binary control (SPC, DPC): its ctlVal is structure of 1"),
+    (PointKind.SETPOINT_FLOAT, 1e39, ANALOGUE_F, "which a FLOAT32 cannot hold"),
+    (PointKind.SETPOINT_FLOAT, float("nan"), ANALOGUE_F, "which a FLOAT32 cannot hold"),
+    (PointKind.SETPOINT_FLOAT, 3e9, ANALOGUE_IF, "which an INT32 cannot hold"),
+    (PointKind.DOUBLE_COMMAND, DoublePointValue.INDETERMINATE, BOOLEAN, "has no IEC 61850"),
+    (PointKind.REGULATING_STEP, 1, BOOLEAN, "regulating_step command has no IEC 61850"),
+])
+def test_a_command_the_object_cannot_take_is_a_mapping_error(
+        kind: PointKind, value: float, ctl_type: PrimitiveType | None, message: str) -> None:
+    with pytest.raises(MappingError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        ctl_value(kind, value, ctl_type)

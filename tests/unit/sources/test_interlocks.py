@@ -178,3 +178,108 @@ def test_a_device_confirmed_command_is_guarded_before_the_device_is_asked() -> N
     (_request, selected), = device.selects  # passed on through the guard
     selected(True)
     assert summary(r.drain()) == [(TypeId.C_SC_NA_1, Cot.ACTIVATION_CON, False)]
+
+
+# -- conditions on calculated points (source = "calc") ------------------------------------------
+def calc_doc(*rules: dict[str, Any], formulas: dict[str, str]) -> dict[str, Any]:
+    data = doc(*rules)
+    data["points"] += [{"name": name, "ioa": 20 + i, "kind": "single", "source": "calc"}
+                       for i, name in enumerate(formulas)]
+    data["calculated"] = {"points": [{"point": n, "formula": f} for n, f in formulas.items()]}
+    return data
+
+
+def test_a_condition_may_name_a_calculated_point_rtu_check_follows_it() -> None:
+    config = parse_config(calc_doc({"command": "cb1_cmd", "condition": "permit == on and "
+                                    "valid(permit)"},
+                                   formulas={"permit": "not es1 and below(ia, 100, 5)"}),
+                          "t.toml")
+    (rule,) = config.section("interlocks").rules  # type: ignore[attr-defined]
+    assert rule.text == "permit == on and valid(permit)"
+    # type mismatches, cycles (through other calculated points too), refused formulas
+    assert errors(calc_doc(
+        {"command": "cb1_cmd", "condition": "permit > 1"},
+        {"command": "cb1_cmd", "condition": "valid(outer)"},
+        {"command": "cb1_cmd", "condition": "bad == off"},
+        formulas={"permit": "loop and es1", "loop": "permit", "outer": "not permit",
+                  "bad": "es1 and ia"})) == [
+        ("t.toml: calculated.points[3].formula: and takes logic values, not numbers, in "
+        "'es1 and ia'"),
+        ("t.toml: calculated.points[0].formula: expected no cycle of calculated points, got "
+        "permit -> loop -> permit"),
+        ("t.toml: interlocks.rules[0].condition: permit > 1: permit is a single point: compare it "
+        "with on or off"),
+        ("t.toml: interlocks.rules[0].condition: permit is a calculated point that is in the "
+        "cycle permit -> loop -> permit: it has no value to check"),
+        ("t.toml: interlocks.rules[1].condition: outer is a calculated point that reads "
+        "permit, which is in the cycle permit -> loop -> permit: it has no value to check"),
+        ("t.toml: interlocks.rules[2].condition: bad is a calculated point that has a formula "
+        "rtu check refuses (calculated.points[3].formula): it has no value to check"),
+    ]
+
+
+@pytest.fixture
+def calc_rig(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The outstation rig (its fake clock) with a calculated point ``overload`` =
+    above(ai, 80, 5) computed by the calculator, and dcmd's close interlocked on it."""
+    from rtu.points.model import Point, PointKind
+    from rtu.sources.calculated.config import CalculatedPoint
+    from rtu.sources.calculated.source import Calculator
+    from tests.unit.iec import test_outstation
+
+    base = test_outstation.points
+    monkeypatch.setattr(test_outstation, "points", lambda: [
+        *base(), Point("overload", 600, PointKind.SINGLE, source="calc")])
+    r = Rig(select_timeout=5.0)
+    calculator = Calculator(r.db, [CalculatedPoint("overload", "above(ai, 80, 5)")],
+                            wall=r.clock.wall)
+    calculator.initialise()
+    text = "overload == off and valid(overload)"
+    r.outstation.executor = Interlocks(r.executor, r.db, [
+        InterlockRule("dcmd", "on", parse(text), text)],
+        {n: f.inputs() for n, f in calculator.formulas.items()})
+    r.session.activate()
+    r.drain()
+    return r
+
+
+def test_a_calculated_condition_is_evaluated_on_its_current_value_and_quality(
+        calc_rig: Any, caplog: pytest.LogCaptureFixture) -> None:
+    r = calc_rig
+
+    def ai(value: float, quality: Quality = Quality.GOOD) -> None:
+        r.clock.mono += 1.0
+        r.clock.system += 1.0
+        r.db.update("ai", value, quality, timestamp=r.clock.system)
+        r.drain()
+
+    def close(select: bool = False) -> bool:
+        r.send(act(TypeId.C_DC_NA_1, DoubleCommand(502, 2, select=select)))
+        ((_, cot, negative),) = summary(r.drain())
+        assert cot is Cot.ACTIVATION_CON
+        return not negative
+
+    assert close()  # ai 1.5: no overload
+    (_request, done), = r.executor.started
+    done(True)
+    r.drain()
+    ai(85.0)  # above 80: overload on, with the time tag of ai's change
+    assert r.db.value("overload").value is True
+    assert r.db.value("overload").timestamp == r.clock.system
+    assert not close()
+    assert ("interlock 'overload == off and valid(overload)' not met: overload == off "
+            "(overload is on); overload is calculated from ai = 85") in caplog.text
+    ai(78.0)  # inside the hysteresis: still on
+    assert not close()
+    ai(74.0)  # below 80 - 5: off again; select, then ai rises before the execute
+    assert close(select=True)
+    ai(90.0)
+    assert not close()  # evaluated again at execute
+    ai(10.0, Quality.IV)  # the input turns invalid: so does the calculated point
+    assert r.db.value("overload").quality & Quality.IV
+    assert not close()
+    assert "valid(overload) (overload is <Quality.IV: " in caplog.text
+    assert "overload is calculated from ai = 10 <Quality.IV: " in caplog.text
+    ai(10.0)
+    assert close()
+    assert len(r.executor.started) == 2
