@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rtu.config import AppConfig
     from rtu.config.reader import Reader
     from rtu.config.schema import Key
+    from rtu.config.station import FieldSizes
     from rtu.iec.outstation import Outstation
     from rtu.points.commands import CommandExecutor
     from rtu.points.config import PrefixCheck
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
 
     # reads a component's section: (reader, its value, the points, [[points]] as written)
     SectionParser = Callable[[Reader, object, tuple[Point, ...], object], object]
+    # checks a parsed section (what ``parse`` returned) against the station's field sizes
+    SizesCheck = Callable[[Reader, object, FieldSizes], None]
 
 __all__ = [
     "REGISTRY",
@@ -100,6 +103,9 @@ class Component:
     # the serial devices its parsed section (what ``parse`` returned) opens, as (key path,
     # device): `rtu check` refuses a port claimed twice and warns of a missing one
     serial_ports: Callable[[object], list[tuple[str, str]]] | None = None
+    # an address in its section that the 101 field sizes ([station] ioa_size...) must carry:
+    # `rtu check` (and `rtu run`) refuse what no master could address
+    check_sizes: SizesCheck | None = None
 
 
 @dataclass(slots=True)

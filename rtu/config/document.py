@@ -351,6 +351,9 @@ def _parse(p: Reader, data: object) -> AppConfig:
     # the registered sections that depend on the points (Modbus, IEC 61850, DLMS...)
     sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)
                 for c in _SECTIONS if c.parse is not None}
+    for c in _SECTIONS:
+        if c.check_sizes is not None and sections.get(c.section) is not None:
+            c.check_sizes(p, sections[c.section], field_sizes)
     web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
     soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
     if (station is not None and station.command_originators and iec101 is not None

@@ -26,8 +26,9 @@ outstation.
 from __future__ import annotations
 
 from rtu.components import Component
-from rtu.files.config import SECTION, parse_files
+from rtu.files.config import SECTION, check_files_sizes, parse_files
 
 COMPONENT = Component(
     "files", "files", lambda config: config.section("files") is not None,
-    "rtu.files.store:build", schema=SECTION, parse=parse_files)
+    "rtu.files.store:build", schema=SECTION, parse=parse_files,
+    check_sizes=check_files_sizes)
