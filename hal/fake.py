@@ -107,3 +107,42 @@ class _FakeGpioInput:
 
     def read(self) -> bool:
         return self.bank.read_inputs()[self.name]
+
+
+class FakePwm:
+    """A PWM channel that remembers every duty cycle (the ``sim`` driver, and tests)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.duties: list[float] = []
+        self.fail = False  # tests: make the next set_duty() raise, like a driver error
+
+    def set_duty(self, duty: float) -> None:
+        if self.fail:
+            raise OSError(f"{self.name}: simulated driver failure")
+        if not 0.0 <= duty <= 1.0:
+            raise ValueError(f"duty cycle must be 0..1, got {duty!r}")
+        self.duties.append(duty)
+
+    def close(self) -> None:
+        pass
+
+
+class FakeDac:
+    """A DAC channel that remembers every code written."""
+
+    def __init__(self, name: str, bits: int = 12) -> None:
+        self.name = name
+        self.bits = bits
+        self.codes: list[int] = []
+        self.fail = False
+
+    def set_code(self, code: int) -> None:
+        if self.fail:
+            raise OSError(f"{self.name}: simulated driver failure")
+        if not 0 <= code < 1 << self.bits:
+            raise ValueError(f"code must be 0..{(1 << self.bits) - 1}, got {code!r}")
+        self.codes.append(code)
+
+    def close(self) -> None:
+        pass

@@ -62,3 +62,32 @@ class EdgeInputs(Protocol):
     def unwatch(self) -> None:
         """Stop reporting edges (nothing happens when not watching)."""
         ...
+
+
+class PwmOutput(Protocol):
+    """A PWM channel: an analogue output through a filter or a PWM-controlled driver."""
+
+    name: str
+
+    def set_duty(self, duty: float) -> None:
+        """Drive the channel (enabled) at ``duty``, a fraction 0..1 of its period."""
+        ...
+
+    def close(self) -> None:
+        """Release the channel (it keeps its last duty cycle; nothing happens if never used)."""
+        ...
+
+
+class DacOutput(Protocol):
+    """A digital-to-analogue converter channel taking codes 0 .. 2**bits - 1."""
+
+    name: str
+    bits: int  # resolution
+
+    def set_code(self, code: int) -> None:
+        """Output ``code`` (0 .. 2**bits - 1)."""
+        ...
+
+    def close(self) -> None:
+        """Release the bus (the converter keeps its output)."""
+        ...

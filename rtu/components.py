@@ -65,6 +65,7 @@ REGISTRY: Final = (
     "rtu.sources.iec61850",
     "rtu.sources.dlms",
     "rtu.sources.switchgear",  # after relays (its coils) and the command paths it wraps
+    "rtu.sources.aout",  # analogue outputs: set-points wrapping the command path
     "rtu.sources.calculated",  # after the sources whose start values it reads
     "rtu.sources.protection",  # after the sources (and calculated points) that feed it
     "rtu.sources.interlocks",  # last: it guards the whole command path

@@ -733,7 +733,9 @@ def format_status(status: Mapping[str, Any]) -> str:
     lost = status.get("events_lost")
     if lost and lost["active"]:
         out.append(f"EVENTS LOST in {', '.join(lost['awaiting_interrogation'])} "
-                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)")
+                   f"({lost['point'] or 'no events_lost_ioa'} ON until interrogated)" + "".join(
+                       f"; station {ca}: {t['point']} (IOA {t['ioa']}) ON"
+                       for ca, t in (lost.get("stations") or {}).items() if t["active"]))
     if status.get("reload_error"):
         out.append(f"last reload failed: {status['reload_error']}")
     if status.get("last_error"):
@@ -780,7 +782,7 @@ def format_status(status: Mapping[str, Any]) -> str:
                    f"pruned, {soe['failures']} failed writes")
     out.append("\nevent groups")
     rows = [{"group": g["name"], "backlog": g["backlog"], "overflowed": g["overflowed"],
-             "lost": g.get("lost", 0),
+             "lost": f"{g.get('lost', 0)}" + (f" (CA {', CA '.join(f'{ca}: {n}' for ca, n in by.items())})" if (by := g.get("lost_by_station")) else ""),
              "sessions": ", ".join(f"{s['name']} ({s['queued']} queued)" for s in g["sessions"])
              or "-"} for g in status["groups"]]
     out.append(table(rows, ["group", "backlog", "overflowed", "lost", "sessions"]))

@@ -418,8 +418,9 @@ class JournalWriter:
         self.outstation = outstation
 
     def restore(self, outstation: Outstation, restored: Restored) -> None:
-        """Put what the journal held back in front of each group's backlog (before its end of
-        initialisation), in order, and continue the sequence numbers after them."""
+        """Put what the journal held back into each group's backlog, in order, right after
+        this run's end of initialisation (which stays each station's first ASDU), and continue
+        the sequence numbers after them."""
         outstation.continue_sequence(restored.next_seq)
         wanted: set[int] = set()
         for name in outstation.group_names():

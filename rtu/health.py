@@ -16,9 +16,11 @@ Signals (the full list; docs/commissioning.md explains them):
 * ``events_lost``: the outstation's "events lost" state
   (:attr:`~rtu.iec.outstation.Outstation.events_lost`): ON once an event queue of some master
   (a session queue or a group's backlog), or the journal, dropped events, OFF again once every
-  event group that lost events has been answered a station interrogation. Its point is the
-  outstation's own ([station] events_lost_ioa, or the one [[points]] entry of this signal): the
-  outstation sets it and reserves room for its events, so this source never writes it.
+  event group that lost events has been answered a station interrogation. Its points are the
+  outstation's own ([station] events_lost_ioa, or the [[points]] entry of this signal; with
+  several logical stations, one per station at its common address, each for that station's
+  losses): the outstation sets them and reserves room for their events, so this source never
+  writes them.
 * ``config_fallback``: configuration fallback active: the outstation started with a refused
   configuration file and runs its last-known-good copy (rtu/lastgood.py); OFF again after the
   first successful reload.

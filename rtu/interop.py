@@ -261,6 +261,7 @@ def sections(config: AppConfig) -> list[Section]:
         ("spontaneous transmission", "yes, with CP56Time2a time tags"
          + ("; on 101 CP24Time2a (types 2-19, time_tag = cp24)"
             if i101 is not None and i101.time_tag == "cp24" else "")),
+        ("events lost indication", _events_lost_text(config)),
         ("general interrogation", "station (QOI 20) and groups "
          + (", ".join(map(str, groups)) if groups else "1-16 (none configured)")),
         ("clock synchronisation", _clock_text(station)),
@@ -279,13 +280,17 @@ def sections(config: AppConfig) -> list[Section]:
                               "counters are frozen and read without reset"
                               if any(resettable(p) for p in config.points)
                               else "no counter here can be reset (answered negatively)")),
-        ("parameter loading", ("P_ME_NA_1, P_ME_NB_1, P_ME_NC_1: the threshold (KPA 1) of "
-                               "measured values, in operation at once unless POP; smoothing "
-                               "and limits (KPA 2-4) are refused; kept across restarts; not "
-                               "reported on interrogation")),
+        ("parameter loading", ("P_ME_NA_1, P_ME_NB_1, P_ME_NC_1: threshold (KPA 1), smoothing "
+                               "factor as a filter time constant in seconds (KPA 2), low and "
+                               "high limit for transmission (KPA 3, 4: every crossing is "
+                               "reported) of measured values, in operation at once unless POP; "
+                               "kept across restarts; " + (
+                                   "reported on interrogation (COT 20-36, after the monitored "
+                                   "data)" if station.parameters_in_gi else
+                                   "not reported on interrogation (parameters_in_gi)"))),
         ("parameter activation", ("P_AC_NA_1: QPA 1 (all) and 2 (one object) activate (6) or "
-                                  "deactivate (8) a loaded threshold; deactivated, the "
-                                  "configured deadband applies")),
+                                  "deactivate (8) a point's loaded parameters; deactivated, the "
+                                  "configured deadband applies, without smoothing or limits")),
         ("test procedure", "yes (C_TS_NA_1, C_TS_TA_1)"),
         ("file transfer", "in monitor direction: directory, the sequence-of-events export "
          "(NOF 3), the files of [files] directory, query log (F_SC_NB_1); sections and "
@@ -316,6 +321,23 @@ def sections(config: AppConfig) -> list[Section]:
             ("port", str(i104.port)),
         )))
     return out
+
+
+def _events_lost_text(config: AppConfig) -> str:
+    """Which single point tells each station's masters that events of it were lost."""
+    station = config.station
+    by_ioa = {p.ioa: p for p in config.points}
+    own = by_ioa.get(station.events_lost_ioa) if station.events_lost_ioa else None
+    parts = [f"IOA {p.ioa} at common address {p.common_address}"
+             for p in (by_ioa[i] for i in station.station_events_lost_ioas if i in by_ioa)]
+    if own is None and not parts:
+        return "no (no events lost point configured)"
+    text = ("M_SP_TB_1 ON when an event queue dropped events of the station, OFF once every "
+            "master group that lost them has been answered a station interrogation of it; ")
+    if own is not None:
+        text += (f"IOA {own.ioa} at common address {station.common_address}"
+                 + (" (and for every station without its own)" if parts else ""))
+    return text + ("; " if own is not None and parts else "") + "; ".join(parts)
 
 
 def _other_stations(config: AppConfig) -> str:

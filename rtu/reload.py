@@ -21,9 +21,10 @@ overrides). An invalid file changes nothing: the error is logged and shown in sy
   relays, the simulation, Modbus and any other source section). The new components are built
   first (if that fails the running ones stay); then the sources stop, the servers close, every
   event still queued (backlogs, session queues, sent but unacknowledged) is carried into the
-  new outstation, in order and before its own end of initialisation (COI "local manual reset,
-  after change of local parameters"), except events of points that no longer exist with the
-  same IOA and type (dropped, counted and logged). Relays whose name and settings are
+  new outstation, in order and right after its own end of initialisation (COI "local manual
+  reset, after change of local parameters"; the old run's, if never confirmed, is dropped: each
+  station's first ASDU after the rebuild is the new one), except events of points that no
+  longer exist with the same IOA and type (dropped, counted and logged). Relays whose name and settings are
   unchanged keep their object, and so their state: a reload never switches an output. Point
   values are read again by the new sources (the simulation restarts from its initial state).
 
@@ -154,6 +155,8 @@ def carry_events(old: Outstation, new: Outstation) -> tuple[int, int]:
                             len(events))
             dropped += len(events)
             continue
+        # the old run's end of initialisation, if still unconfirmed, gives way to the new one
+        events = [record for record in events if record.type_id is not TypeId.M_EI_NA_1]
         kept = [record for record in events if _still_valid(new, record)]
         if len(kept) < len(events):
             log.warning("reload: %d queued events of %s dropped: their points are gone or "
@@ -165,8 +168,6 @@ def carry_events(old: Outstation, new: Outstation) -> tuple[int, int]:
 
 
 def _still_valid(outstation: Outstation, record: EventRecord) -> bool:
-    if record.type_id is TypeId.M_EI_NA_1:
-        return True
     point = outstation.db.by_ioa(record.obj.ioa)
     return point is not None and point.kind in MONITOR_TYPES \
         and record.type_id in MONITOR_TYPES[point.kind]

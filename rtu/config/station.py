@@ -69,6 +69,9 @@ SECTION: Final = Table("[station]", (
     tables("cyclic_groups", CYCLIC_GROUP),
     number("background_scan", default_of(OutstationConfig, "background_scan"), at_least=0.0,
            doc="seconds for one round of the background scan (COT 2); 0 = off"),
+    # true: a station or group interrogation also answers the parameters of its measured
+    # values (P_ME, COT 20-36), after the monitored data
+    boolean("parameters_in_gi", default_of(OutstationConfig, "parameters_in_gi")),
 ))
 STATION: Final = table("station", SECTION)
 
@@ -119,11 +122,12 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
                                    "station.command_originators")
     cyclic_groups = _cyclic_groups(p, tbl.get("cyclic_groups", []), "station.cyclic_groups")
     background_scan = SECTION.key("background_scan").read(p, tbl, "station")
+    parameters_in_gi = SECTION.key("parameters_in_gi").read(p, tbl, "station")
     if common_address is None or select_timeout is None or event_queue_size is None \
             or time_invalid is None or originators is None or time_tags is None \
             or clock_sync is None or lifetime is None or max_age is None \
             or age_action is None or age_unsync is None or events_lost_ioa is None \
-            or cyclic_groups is None or background_scan is None:
+            or cyclic_groups is None or background_scan is None or parameters_in_gi is None:
         return None, sizes
     try:
         config = OutstationConfig(
@@ -141,6 +145,7 @@ def parse_station(p: Reader, value: object) -> tuple[OutstationConfig | None, Fi
             command_originators=originators,
             cyclic_groups=cyclic_groups,
             background_scan=background_scan,
+            parameters_in_gi=parameters_in_gi,
         )
     except ValueError as exc:
         p.error("station", str(exc))
@@ -191,11 +196,14 @@ def _size(p: Reader, tbl: Mapping[Any, Any], key: str, choices: tuple[int, ...],
     return value
 
 
-# -- the "events lost" point --------------------------------------------------------------------
-# ONE point: the outstation sets it (ON when an event queue overflowed, OFF once every group that
-# lost events was interrogated; its events are never dropped). It is either a [[points]] entry
-# with source = "health:events_lost" (the health points' form, as in the bench profile) or the
-# point [station] events_lost_ioa adds; both may name it only if they agree on its IOA.
+# -- the "events lost" points -------------------------------------------------------------------
+# The outstation sets them (ON when an event queue dropped events of a station the point reports,
+# OFF once every group that lost them was interrogated; their events are never dropped). The
+# station's own is a [[points]] entry with source = "health:events_lost" (the health points'
+# form, as in the bench profile) or the point [station] events_lost_ioa adds (both may name it
+# only if they agree on its IOA); it reports every station without one of its own. Another
+# logical station may have its own: a "health:events_lost" point at its common_address, one per
+# station, which tells that station's masters, in that station's stream.
 EVENTS_LOST_SIGNAL: Final = "health:events_lost"
 EVENTS_LOST_POINT: Final = "health_events_lost"  # the name of the point events_lost_ioa adds
 
@@ -210,17 +218,27 @@ def events_lost_point(ioa: int) -> Point:
 def resolve_events_lost(p: Reader, station: OutstationConfig | None,
                         points: tuple[Point, ...]) -> tuple[OutstationConfig | None,
                                                             tuple[Point, ...]]:
-    """The station settings with ``events_lost_ioa`` naming THE events lost point, and the
-    points with it (added when only ``events_lost_ioa`` declares it)."""
+    """The station settings with ``events_lost_ioa`` naming the station's events lost point
+    and ``station_events_lost_ioas`` the other stations' own, and the points with it (added
+    when only ``events_lost_ioa`` declares it)."""
     if station is None:
         return station, points
-    declared = [point for point in points if point.source == EVENTS_LOST_SIGNAL]
+    own_ca = station.common_address
+    by_station: dict[int, list[Point]] = {}
+    for point in points:
+        if point.source == EVENTS_LOST_SIGNAL:
+            by_station.setdefault(point.common_address or own_ca, []).append(point)
+    for ca, named in by_station.items():
+        if len(named) > 1:
+            p.error("station.events_lost_ioa",
+                    f"{EVENTS_LOST_SIGNAL}: one events lost point per station, but "
+                    f"{len(named)} points name it at common address {ca}: "
+                    + ", ".join(d.name for d in named))
+            return station, points
+    others = tuple(sorted(named[0].ioa for ca, named in by_station.items() if ca != own_ca))
+    station = replace(station, station_events_lost_ioas=others)
+    declared = by_station.get(own_ca, [])
     ioa = station.events_lost_ioa
-    if len(declared) > 1:
-        p.error("station.events_lost_ioa",
-                f"{EVENTS_LOST_SIGNAL} is the outstation's one events lost point, but "
-                f"{len(declared)} points name it: " + ", ".join(d.name for d in declared))
-        return station, points
     if declared:
         point = declared[0]
         if ioa and ioa != point.ioa:

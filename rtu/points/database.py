@@ -74,6 +74,10 @@ class PointDatabase:
         self._monitored = tuple(
             sorted((p for p in self._points.values() if not p.kind.is_command), key=lambda p: p.ioa)
         )
+        # parameters a master loaded (P_ME KPA 2-4): a smoothing filter on the field's values,
+        # and limits whose crossing is always reported (rtu/iec/outstation/parameters.py)
+        self._smoothing: dict[str, _Smoothing] = {}
+        self._limits: dict[str, tuple[float | None, float | None]] = {}
 
     # -- lookup -----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -122,6 +126,54 @@ class PointDatabase:
     def deadband(self, name: str) -> float:
         """The absolute deadband in force for ``name``."""
         return self._facts[name][0].deadband
+
+    def set_smoothing(self, name: str, time_constant: float | None) -> None:
+        """Smooth ``name``'s field values with a first-order filter of ``time_constant``
+        seconds (measured on the values' time stamps) from now on; None or 0: no smoothing.
+        Analog kinds only."""
+        point = self._analog(name)
+        if time_constant is not None and not (math.isfinite(time_constant)
+                                              and time_constant >= 0):
+            raise ValueError(f"{name}: smoothing time constant must be >= 0, got {time_constant}")
+        if not time_constant:
+            self._smoothing.pop(point.name, None)
+            return
+        current = self._current[name]
+        # from the present value; before any (IV), the first value starts the filter
+        start = math.nan if current.quality & Quality.IV else float(current.value)
+        self._smoothing[name] = _Smoothing(time_constant, start, current.timestamp)
+
+    def smoothing(self, name: str) -> float:
+        """The smoothing time constant in force for ``name`` (0: none)."""
+        found = self._smoothing.get(name)
+        return found.time_constant if found is not None else 0.0
+
+    def set_limits(self, name: str, low: float | None, high: float | None) -> None:
+        """Report every crossing of ``low`` or ``high`` by ``name``'s value, even within its
+        deadband, from now on; None: no such limit. Analog kinds only."""
+        self._analog(name)
+        for limit in (low, high):
+            if limit is not None and not math.isfinite(limit):
+                raise ValueError(f"{name}: a limit must be a finite number, got {limit}")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"{name}: low limit {low} above high limit {high}")
+        if low is None and high is None:
+            self._limits.pop(name, None)
+        else:
+            self._limits[name] = (low, high)
+
+    def limits(self, name: str) -> tuple[float | None, float | None]:
+        """The (low, high) limits in force for ``name``."""
+        return self._limits.get(name, (None, None))
+
+    def _analog(self, name: str) -> Point:
+        try:
+            point = self._facts[name][0]
+        except KeyError:
+            raise UnknownPointError(name) from None
+        if not point.kind.is_analog:
+            raise ValueError(f"{name}: a {point.kind.value} point is not a measured value")
+        return point
 
     # -- subscriptions ------------------------------------------------------------------------
     def subscribe(self, callback: Subscriber, *, last: bool = False) -> Callable[[], None]:
@@ -181,6 +233,10 @@ class PointDatabase:
             point, is_command, has_deadband = self._facts[name]
         except KeyError:
             raise UnknownPointError(name) from None
+        if self._smoothing:
+            smoothing = self._smoothing.get(name)
+            if smoothing is not None:
+                value = smoothing.apply(float(value), timestamp)
         value, quality = _normalise(point, value, quality)
         new = PointValue(value, quality, timestamp, device_time)
         if self._held and name in self._held:
@@ -195,7 +251,8 @@ class PointDatabase:
         if is_command:
             return False
         last = self._reported[name]
-        if not _reportable(point, has_deadband, last, new):
+        if not _reportable(point, has_deadband, last, new) and not (
+                self._limits and _crosses(self._limits.get(name), last, new)):
             return False
         self._reported[name] = new
         if origin is ChangeOrigin.FIELD and self._causes:
@@ -266,6 +323,40 @@ def _refuse_event_only(point: Point, done: str, do: str) -> None:
         # its value is its last event: holding or replacing it would report an old event anew
         raise ValueError(f"{point.name} is a protection event (events only) and cannot be "
                          f"{done}; {do} the points that feed it instead")
+
+
+class _Smoothing:
+    """A first-order low-pass filter: each value moves the output towards it by
+    1 - exp(-dt / T) of the difference, dt the time since the previous value."""
+
+    __slots__ = ("last_time", "output", "time_constant")
+
+    def __init__(self, time_constant: float, output: float, last_time: float) -> None:
+        self.time_constant = time_constant
+        self.output = output
+        self.last_time = last_time
+
+    def apply(self, value: float, timestamp: float) -> float:
+        if not math.isfinite(value):
+            return value  # an invalid value passes (flagged IV), the filter keeps its state
+        if not math.isfinite(self.output):
+            self.output = value
+        else:
+            dt = max(0.0, timestamp - self.last_time)  # a clock step back: no movement
+            self.output += (value - self.output) * -math.expm1(-dt / self.time_constant)
+        self.last_time = timestamp
+        return self.output
+
+
+def _crosses(limits: tuple[float | None, float | None] | None, last: PointValue,
+             new: PointValue) -> bool:
+    """Whether the value crossed a limit since it was last reported."""
+    if limits is None:
+        return False
+    low, high = limits
+    before, after = float(last.value), float(new.value)
+    return (low is not None and (before < low) != (after < low)) or (
+        high is not None and (before > high) != (after > high))
 
 
 def _reportable(point: Point, has_deadband: bool, last: PointValue, new: PointValue) -> bool:

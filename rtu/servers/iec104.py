@@ -166,6 +166,9 @@ class Iec104Server:
         self.certificate_note = ""  # what is wrong with the station certificate ("" = nothing)
         self._certificate_timer: asyncio.TimerHandle | None = None
         self.handshakes: dict[_Link, asyncio.Task[None]] = {}  # TLS handshakes in progress
+        # links woken since the last flush: one loop callback flushes them all (an event that
+        # every master gets wakes each link; one callback per link cost a loop handle each)
+        self._woken: list[_Link] = []
         self.switchovers = 0  # STARTDTs that took a redundancy group over from another connection
         # the last ERRORS_KEPT connection errors: (POSIX time, connection, what went wrong)
         self.errors: deque[tuple[float, str, str]] = deque(maxlen=ERRORS_KEPT)
@@ -279,6 +282,26 @@ class Iec104Server:
             elif any(address in net for net in networks):
                 return event_group
         return catch_all
+
+    def wake(self, link: _Link) -> None:
+        """``link`` has output waiting: flush it, with every other link woken, in one loop
+        callback."""
+        woken = self._woken
+        if not woken:
+            link.loop.call_soon(self._flush_woken)
+        woken.append(link)
+
+    def _flush_woken(self) -> None:
+        links, self._woken = self._woken, []
+        for index, link in enumerate(links):
+            try:
+                link.flush_if_woken()
+            except BaseException:
+                # a bug in one link's flush (it propagates, as a callback's would) must not
+                # leave the links after it woken and never flushed: they go in the next turn
+                for rest in links[index + 1:]:
+                    self.wake(rest)
+                raise
 
     def take_over(self, link: _Link) -> None:
         """``link`` started data transfer in a redundancy group: the group's other started
@@ -413,7 +436,8 @@ class _Link(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.conn is None:
             return
-        log.debug("%s rx %s", self.name, data.hex(" "))
+        if log.isEnabledFor(logging.DEBUG):  # the hex is not made unless it is logged
+            log.debug("%s rx %s", self.name, data.hex(" "))
         if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
             TAP.frame("104", self.name, "rx", data, *socket_addresses(self.transport))
         self._rx_held += data
@@ -525,7 +549,8 @@ class _Link(asyncio.Protocol):
         assert session is not None
         for event in events:
             if isinstance(event, AsduReceived):
-                log.debug("%s asdu %s", self.name, event.asdu.hex(" "))
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("%s asdu %s", self.name, event.asdu.hex(" "))
                 session.receive(event.asdu)
             elif isinstance(event, Acknowledged):
                 session.acknowledged(event.count)
@@ -549,7 +574,12 @@ class _Link(asyncio.Protocol):
     def _wake(self) -> None:
         if not self._flush_pending:
             self._flush_pending = True
-            self.loop.call_soon(self._flush)
+            self.server.wake(self)
+
+    def flush_if_woken(self) -> None:
+        """The server's flush of woken links: flush unless that happened since the wake."""
+        if self._flush_pending:
+            self._flush()
 
     def _flush(self) -> None:
         self._flush_pending = False
@@ -582,7 +612,8 @@ class _Link(asyncio.Protocol):
         data = self.conn.data_to_send()
         if not data:
             return
-        log.debug("%s tx %s", self.name, data.hex(" "))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s tx %s", self.name, data.hex(" "))
         if TAP.watchers:
             TAP.frame("104", self.name, "tx", data, *socket_addresses(self.transport))
         if not self.tls:

@@ -17,7 +17,7 @@ from rtu.iec.asdu.types import Cot, TypeId
 from rtu.iec.cs101.link import LinkMode, LinkParameters
 from rtu.servers.iec101 import Iec101Settings, SerialSettings
 from rtu.sources.simulated.source import SimulatedField
-from tests.integration.outstation_thread import OutstationThread
+from tests.integration.outstation_thread import OutstationThread, own_station_only
 from tests.integration.peers import Raw104Client, free_tcp_port
 from tests.integration.serial_peers import (
     RTAC_RX,
@@ -42,7 +42,7 @@ PROFILE = AsduProfile(max_asdu_length=253, cp24=True)  # the line's: COT 2, CA 2
 def config_cp24(device: str, mode: LinkMode = LinkMode.UNBALANCED, **link: object) -> AppConfig:
     params = LinkParameters(mode=mode, **link)  # type: ignore[arg-type]
     settings = Iec101Settings(SerialSettings(device), params, time_tag="cp24")
-    return dataclasses.replace(bench_config(), iec101=settings)
+    return dataclasses.replace(own_station_only(bench_config()), iec101=settings)
 
 
 def is_type(type_id: int, cot: int | None = None) -> object:

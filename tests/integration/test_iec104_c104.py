@@ -69,7 +69,7 @@ def test_general_interrogation_contents_and_order(rtu, master) -> None:
     ioas = {r["type"]: [o["ioa"] for o in r["objects"]] for r in data}
     assert ioas["M_SP_NA_1"] == BENCH_SINGLES
     assert ioas["M_DP_NA_1"] == [2001, 2002, 2003, 2004, 2101]  # 2101: breaker cb1
-    assert ioas["M_ME_NC_1"] == list(range(3001, 3009)) + list(range(3601, 3605))
+    assert ioas["M_ME_NC_1"] == [*range(3001, 3009), 3301, *range(3601, 3605)]  # 3301: Modbus
     # the values are the database's (c104's per-point callback skips points it has seen
     # before, so the raw elements are read: SIQ, and float32 + QDS)
     elements = {o["ioa"]: bytes.fromhex(o["data"]) for r in data for o in r["objects"]}

@@ -28,8 +28,8 @@ import pytest
 
 from tests.integration.peers import Raw104Client
 from tests.integration.test_event_journal import (
-    M_EI_NA_1,
     Burst,
+    deliver_raw_after_restart,
     events_of,
     outstation,
     write_config,
@@ -102,19 +102,10 @@ def lossy_mount(backing: Path, mountpoint: Path) -> Iterator[LossyMount]:
         mount.close()
 
 
-def restored_values(port: int) -> list[tuple[int, str, int]]:
-    """A master that acknowledges everything: what the new run sends before its own end of
-    initialisation (what the journal held)."""
-    with Raw104Client(port, w=1) as master:
-        master.startdt(10)
-        master.recv_until(lambda r: r.get("type_id") == M_EI_NA_1, 15)
-        master.ack()
-        before = []
-        for frame in master.received:
-            if frame.get("type_id") == M_EI_NA_1:
-                break
-            before.append(frame)
-        return events_of(before)
+def restored_values(port: int, control: Path) -> list[tuple[int, str, int]]:
+    """A master that acknowledges everything: what the journal held (after the new run's end
+    of initialisation, which comes first, and before the marker the new run generates)."""
+    return deliver_raw_after_restart(port, control, 15)
 
 
 @pytest.mark.parametrize(("commit_interval", "share"), [(0.0, 1), (0.25, 10)],
@@ -139,7 +130,7 @@ def test_power_cuts_during_bursts_lose_only_the_commit_window(
         for cycle in range(cycles):
             base = (cycle % 50) * VALUES_PER_CYCLE
             with outstation(config) as proc:  # READY=1: it started
-                delivered = restored_values(port)
+                delivered = restored_values(port, tmp_path / "ctl" / "control.sock")
                 got = [v for v, _, _ in delivered]
                 assert len(got) == len(set(got)), f"cycle {cycle}: duplicates {got[:30]}"
                 assert set(got) <= generated, f"cycle {cycle}: invented values"
@@ -178,7 +169,7 @@ def test_power_cuts_during_bursts_lose_only_the_commit_window(
                 required = [e for e in seen if e[0] in safe]
                 must = safe
         with outstation(config):
-            delivered = restored_values(port)
+            delivered = restored_values(port, tmp_path / "ctl" / "control.sock")
             wanted = set(required)
             assert [e for e in delivered if e in wanted] == required
         elapsed = time.monotonic() - started

@@ -32,8 +32,11 @@ def quiet_config(tmp_path: Path, port: int) -> AppConfig:
     """The bench profile without random changes, on ``port``, its socket in ``tmp_path``."""
     base = own_station_only(bench_config())  # one station: counts its events
     assert base.iec104 is not None
+    # without the Modbus device the bench serves itself: its first poll (3301) is an event
     return dataclasses.replace(
         base, iec104=dataclasses.replace(base.iec104, port=port),
+        sections={k: v for k, v in base.sections.items() if k != "modbus"},
+        points=tuple(p for p in base.points if "modbus" not in (p.source, p.target)),
         simulation=SimulationConfig(seed=1, digital_interval=1e6, analog_interval=1e6,
                                     counter_interval=1e6),
         service=ServiceConfig(control_socket=str(tmp_path / "control.sock")),
@@ -80,14 +83,22 @@ def running(tmp_path: Path, port: int) -> Iterator[Running]:
     box.close()
 
 
-def events_after_startdt(port: int, count: int) -> list[tuple[int, int, list[int], bytes]]:
-    """(type id, cause, IOAs, ASDU) of the first ``count`` I-frames a new master receives."""
+def events_after_startdt(port: int, count: int, *, then_quiet: float = 0.0
+                         ) -> list[tuple[int, int, list[int], bytes]]:
+    """(type id, cause, IOAs, ASDU) of the first ``count`` I-frames a new master receives;
+    with ``then_quiet``, no further I-frame may come within that many seconds."""
     master = RawMaster(port)
     try:
         master.send(STARTDT_ACT)
         assert master.recv_apdu() == STARTDT_CON
         out = []
-        while len(out) < count:
+        while len(out) < count or then_quiet:
+            if len(out) == count:
+                extra = master.recv_apdu(then_quiet)
+                if extra is None:
+                    break
+                assert extra[2] & 1, f"an I-frame more than {out}: {extra.hex()}"
+                continue
             apdu = master.recv_apdu()
             assert apdu is not None, f"only {out}"
             asdu = apdu[6:]
@@ -137,15 +148,42 @@ def test_rebuild_carries_events_and_relay_states(running: Running, port: int) ->
     assert summary == "points changed; rebuilding the field side"
     assert sup.outstation is not old_outstation and len(sup.db) == len(fewer.points)
     assert running.call(lambda: sup.provided(Relays).outputs["relay1"].get()) is True  # no output switched
-    received = events_after_startdt(port, 4)
-    kinds = [(t, cause, ioas) for t, cause, ioas, _ in received]
-    assert kinds == [
-        (TypeId.M_EI_NA_1, 4, [0]),  # the old end of initialisation, never delivered
-        (TypeId.M_SP_TB_1, 3, [1003]),  # carried over; di16 (1016) is gone and dropped
-        (TypeId.M_EI_NA_1, 4, [0]),  # the rebuild's, COI 1 + after parameter change
-        (TypeId.M_SP_TB_1, 3, [1101]),  # relay1_pos: relay1 is still on
+    received = events_after_startdt(port, 2, then_quiet=0.5)  # the two events share an ASDU
+    objects = [(t, cause, ioa) for t, cause, ioas, _ in received for ioa in ioas]
+    assert objects == [
+        (TypeId.M_EI_NA_1, 4, 0),  # the rebuild's, COI 1 + after parameter change, first;
+        # the old run's, never delivered, gave way to it
+        (TypeId.M_SP_TB_1, 3, 1003),  # carried over; di16 (1016) is gone and dropped
+        (TypeId.M_SP_TB_1, 3, 1101),  # relay1_pos (relay1 is still on): the new run's
     ]
-    assert received[2][3][-1] == 0x81
+    assert received[0][3][-1] == 0x81
+
+
+def test_rebuild_with_two_stations_sends_each_end_of_initialisation_first(
+        tmp_path: Path, port: int) -> None:
+    base = quiet_config(tmp_path, port)
+    config = dataclasses.replace(base, points=tuple(
+        dataclasses.replace(p, common_address=2) if p.name == "di05" else p
+        for p in base.points))
+    box = Running(config)
+    try:
+        sup = box.sup
+        box.call(lambda: (sup.provided(SimulatedField).set("di03", True),  # station 1
+                          sup.provided(SimulatedField).set("di05", True),  # station 2
+                          sup.provided(SimulatedField).set("di04", True)))  # station 1
+        fewer = dataclasses.replace(sup.config, points=tuple(
+            p for p in sup.config.points if p.name != "di16"))
+        assert box.run(sup.reload(fewer)) == "points changed; rebuilding the field side"
+        received = events_after_startdt(port, 5, then_quiet=0.5)
+    finally:
+        box.close()
+    seen = [(t, int.from_bytes(asdu[4:6], "little"), ioa) for t, _, ioas, asdu in received
+            for ioa in ioas]
+    # each station's new end of initialisation before any of its events; the carried events
+    # in their original order, each once (one ASDU per station and type in a row)
+    assert seen == [(TypeId.M_EI_NA_1, 1, 0), (TypeId.M_EI_NA_1, 2, 0),
+                    (TypeId.M_SP_TB_1, 1, 1003), (TypeId.M_SP_TB_1, 2, 1005),
+                    (TypeId.M_SP_TB_1, 1, 1004)]
 
 
 def test_an_invalid_file_keeps_the_running_configuration(tmp_path: Path, port: int) -> None:

@@ -39,9 +39,9 @@ def test_every_registered_folder_has_one_component_for_a_section_of_the_file() -
 def test_the_bench_profile_builds_only_what_it_enables() -> None:
     config = bench_config()
     field = build_field(config, PointDatabase(config.points), lambda: Path("/nonexistent"))
-    assert list(field.parts) == ["simulation", "relays", "switchgear", "calculated", "protection",
-                                 "interlocks", "files"]
-    assert [s.name for s in field.sources] == ["simulation", "calculated"]
+    assert list(field.parts) == ["simulation", "relays", "modbus", "switchgear", "calculated",
+                                 "protection", "interlocks", "files"]
+    assert [s.name for s in field.sources] == ["simulation", "modbus:bench", "calculated"]
     assert field.live_sections() == {"commands"}
 
 
@@ -277,7 +277,7 @@ def test_a_registered_section_is_named_by_the_reload_plan() -> None:
 
     old, new = config("127.0.0.1"), config("127.0.0.2")
     assert modbus_config(old).buses[0].host == "127.0.0.1"
-    assert modbus_config(bench_config()) == ModbusConfig()  # no [modbus]: empty
+    assert modbus_config(parse_config({}, "t.toml")) == ModbusConfig()  # no [modbus]: empty
     plan = plan_reload(old, new)
     assert plan.changed == ("modbus",) and plan.rebuild
     assert plan.describe() == "modbus changed; rebuilding the field side"

@@ -54,7 +54,7 @@ SCHEMA: dict[str, set[str]] = {
                 "event_queue_size", "time_invalid_until_sync", "command_originators",
                 "invalid_time_until_synced", "time_tags", "clock_sync", "clock_offset_lifetime",
                 "max_command_age", "command_age_action", "command_age_unsynchronised",
-                "events_lost_ioa", "cyclic_groups", "background_scan"},
+                "events_lost_ioa", "cyclic_groups", "background_scan", "parameters_in_gi"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
                "allowed_masters", "tls", "redundancy_groups", "max_connections_per_address",
                "startdt_timeout"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
@@ -73,11 +73,12 @@ SCHEMA: dict[str, set[str]] = {
     "relays": {"name", "driver", "initial", "line", "active_low", "mode", "feedback_input",
                "feedback_timeout", "local_input"},
     "gpio": {"backend", "chip", "reread_interval", "debounce", "chatter_changes",
-             "chatter_window", "chatter_recovery", "inputs", "doubles"},  # GPIO_SCHEMA below
+             "chatter_window", "chatter_recovery", "inputs", "doubles", "steps"},  # GPIO_SCHEMA
     "adc": {"devices", "channels"},  # the nested tables' keys: ADC_SCHEMA below
     "iec61850": {"devices"},  # the nested tables' keys: IEC61850_SCHEMA below
     "dlms": {"credentials", "meters", "push"},  # the nested tables' keys: DLMS_SCHEMA in test_config_dlms
     "switchgear": {"breakers", "tap_changers"},  # the nested table's keys: SWITCHGEAR_SCHEMA in sources/test_switchgear
+    "analog_outputs": {"channels"},  # the channels' keys: tests/unit/sources/test_aout.py
     "interlocks": {"rules"},  # the rules' keys: tests/unit/sources/test_interlocks.py
     "calculated": {"points"},  # the entries' keys: tests/unit/sources/test_calculated.py
     "protection": {"events"},  # the entries' keys: tests/unit/sources/test_protection.py
@@ -178,6 +179,8 @@ class TestBench:
         expected["calc_di01_or_di02"] = (1301, PointKind.SINGLE, "calc")
         expected["tap1_pos"] = (2201, PointKind.STEP, "switchgear")
         expected["tap1_cmd"] = (5201, PointKind.REGULATING_STEP, "")
+        expected["mb_sp1_back"] = (3301, PointKind.FLOAT, "modbus")  # the served device
+        expected["mb_sp1"] = (5301, PointKind.SETPOINT_FLOAT, "")
         # the outstation's own health (rtu/health.py)
         expected["health_clock_sync"] = (9001, PointKind.SINGLE, "health:clock_synchronised")
         expected["health_journal"] = (9002, PointKind.SINGLE, "health:journal")
@@ -387,8 +390,8 @@ class TestStructure:
         assert single_error(data) == (
             f"{SRC}: staton: unknown key (did you mean 'station'?); expected one of station, "
             "iec104, iec101, commands, simulation, logging, relays, points, modbus, gpio, adc, "
-            "service, journal, iec61850, dlms, web, soe, points_file, switchgear, calculated, "
-            "protection, interlocks, files"
+            "service, journal, iec61850, dlms, web, soe, points_file, switchgear, analog_outputs, "
+            "calculated, protection, interlocks, files"
         )
 
     def test_unknown_key(self) -> None:
@@ -1057,7 +1060,8 @@ MODBUS_SCHEMA: dict[str, set[str]] = {
 READ0 = "modbus.devices[0].polls[0].reads[0]"
 TARGET = ('the name of a [[relays]] entry (or "modbus": a [[modbus.writes]] entry\'s register '
           'or coil) (or "iec61850": a control object of an [[iec61850.devices]] entry) (or '
-          '"switchgear": a breaker\'s double command or a tap changer\'s step)')
+          '"switchgear": a breaker\'s double command or a tap changer\'s step) (or '
+          '"analog_output": an [[analog_outputs.channels]] entry\'s PWM or DAC output)')
 
 
 def modbus_doc() -> dict[str, Any]:
@@ -1190,7 +1194,8 @@ class TestModbus:
         data["points"] = [p for p in data["points"] if p["name"] != "m_float"]
         assert single_error(data) == (
             f"{SRC}: {READ0}.point: expected the name of a [[points]] entry with source = "
-            "\"modbus\" (single, bitstring, scaled, normalized, float, counter), got 'm_float' "
+            "\"modbus\" (single, bitstring, scaled, normalized, float, counter, step), "
+            "got 'm_float' "
             "(no such point; did you mean 'p_float'?)"
         )
 
@@ -1234,7 +1239,7 @@ class TestModbus:
         assert errors_of(data) == [
             (f"{SRC}: {READ0}.point: required key missing: expected the name of a [[points]] "
             "entry with source = \"modbus\" (single, bitstring, scaled, normalized, float, "
-            "counter)"),
+            "counter, step)"),
             (f"{SRC}: {READ0}.table: required key missing: expected 'coil', 'discrete', "
             "'holding' or 'input'"),
             (f"{SRC}: {READ0}.address: required key missing: expected an integer 0..65535 "
@@ -1456,8 +1461,23 @@ class TestModbus:
             "by modbus.buses[0])"),
             (f"{SRC}: modbus.buses[1].device: required key missing: expected a serial device "
             "path such as /dev/ttyUSB0"),
-            f"{SRC}: modbus.buses[2].type: expected 'tcp' or 'rtu', got 'udp'",
+            f"{SRC}: modbus.buses[2].type: expected 'tcp', 'rtu' or 'sim', got 'udp'",
         ]
+
+    def test_a_sim_bus_takes_no_address_and_serves_addresses_0_to_999(self) -> None:
+        """A device the outstation serves itself: no host, port or serial keys (its port is
+        chosen at start), and reads and writes within its tables."""
+        data = modbus_doc()
+        data["modbus"]["buses"][0] = {"name": "net", "type": "sim", "port": 1502}
+        assert errors_of(data) == [
+            (f"{SRC}: modbus.buses[0].port: expected no port on a sim bus (the outstation "
+             "serves it on 127.0.0.1 at a port chosen at start), got 1502")]
+        data["modbus"]["buses"][0] = {"name": "net", "type": "sim"}
+        reads = data["modbus"]["devices"][0]["polls"][0]["reads"]
+        reads[0]["address"] = 999
+        reads[0]["type"] = "float32"
+        assert any("expected addresses 0..999 on a device of a sim bus, got 999..1000" in e
+                   for e in errors_of(data))
 
     @pytest.mark.parametrize("host", ["", "300.1.1.1", "a b", "-x.example"])
     def test_bad_host(self, host: str) -> None:
@@ -1520,7 +1540,7 @@ def test_modbus_section_with_arbitrary_values(draw: st.DataObject) -> None:
 GPIO_SCHEMA: dict[str, set[str]] = {
     "inputs": {"name", "line", "bias", "invert", "debounce", "driver_debounce", "chatter_changes"},
     "doubles": {"name", "on", "off", "settle", "chatter_changes"},
-}
+}  # [[gpio.steps]]: STEP_SCHEMA in tests/unit/sources/test_gpio_steps.py
 ADC_SCHEMA: dict[str, set[str]] = {
     "devices": {"name", "driver", "interval", "iio_name", "spi_bus", "spi_device", "vref",
                 "i2c_bus", "i2c_address", "full_scale", "data_rate"},
@@ -1604,7 +1624,7 @@ class TestBoard:
 
     def test_example_mapping(self) -> None:
         config = load_config(example_path())
-        assert config.gpio.backend == "gpiod" and len(config.gpio.inputs) == 5
+        assert config.gpio.backend == "gpiod" and len(config.gpio.inputs) == 12
         k1 = next(r for r in config.relays if r.name == "k1")
         assert (k1.line, k1.active_low, k1.mode, k1.feedback_input, k1.local_input) == (
             "GPIO22", True, "pulse", "k1_aux", "local_remote")
@@ -1625,7 +1645,8 @@ class TestBoard:
             (f"{SRC}: relays[1].feedback_input: expected the name of a [[gpio.inputs]] entry, "
              "got 'brk' (gpio inputs: aux, closed, door, local, open)"),
             (f"{SRC}: points[6].source: expected \"gpio:NAME\" with the name of a "
-             "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
+             "[[gpio.inputs]] (single points), [[gpio.doubles]] (double points) or "
+             "[[gpio.steps]] (step points) entry, got "
              "'gpio:dor' (gpio names: aux, brk, closed, door, local, open)"),
             (f"{SRC}: points[8].source: expected \"adc:NAME\" with the name of an "
              "[[adc.channels]] entry, got 'adc:v12' (adc channels: v24)"),
@@ -1703,8 +1724,8 @@ class TestBoard:
             (f"{SRC}: gpio.inputs[0].bias: expected 'as_is', 'disabled', 'pull_up' or "
              "'pull_down', got 'up'"),
             f"{SRC}: gpio.inputs[0].debounce: expected a number of seconds >= 0, got '10ms'",
-            (f"{SRC}: gpio.inputs[5].name: expected a name unique among [[gpio.inputs]] and "
-             "[[gpio.doubles]], got 'door' (already used by gpio.inputs[0])"),
+            (f"{SRC}: gpio.inputs[5].name: expected a name unique among [[gpio.inputs]], "
+             "[[gpio.doubles]] and [[gpio.steps]], got 'door' (already used by gpio.inputs[0])"),
             (f"{SRC}: gpio.inputs[5].line: expected a GPIO line name such as \"GPIO17\" "
              "(`gpioinfo` lists them) or a line offset >= 0 on gpio.chip, got ''"),
             f"{SRC}: gpio.doubles[1].off: expected an input other than on, got 'aux'",
@@ -1802,8 +1823,8 @@ class TestBoard:
             (f"{path}:8: gpio.inputs[1].line: expected a GPIO line not used by another input or "
              "relay, got 'GPIO17' (already used by gpio.inputs[0])"),
             (f"{path}:13: points[0] 'p'.source: expected \"gpio:NAME\" with the name of a "
-             "[[gpio.inputs]] (single points) or [[gpio.doubles]] (double points) entry, got "
-             "'gpio:c' (gpio names: a, b)"),
+             "[[gpio.inputs]] (single points), [[gpio.doubles]] (double points) or "
+             "[[gpio.steps]] (step points) entry, got 'gpio:c' (gpio names: a, b)"),
         ]
 
 
@@ -1862,12 +1883,24 @@ class TestStationTime:
         data["station"]["events_lost_ioa"] = 902
         assert "give both the same IOA" in single_error(data)
 
-    def test_one_events_lost_point_only(self) -> None:
+    def test_one_events_lost_point_per_station(self) -> None:
         data = minimal()
         for i in (901, 902):
             data["points"].append({"name": f"lost{i}", "ioa": i, "kind": "single",
                                    "source": "health:events_lost"})
-        assert "2 points name it: lost901, lost902" in single_error(data)
+        assert "2 points name it at common address 7: lost901, lost902" in single_error(data)
+        data["points"][-1]["common_address"] = 2  # another station's own
+        config = parse_config(data, SRC)
+        assert config.station.events_lost_ioa == 901
+        assert config.station.station_events_lost_ioas == (902,)
+
+    def test_another_stations_events_lost_point_alone(self) -> None:
+        data = minimal()
+        data["points"].append({"name": "lost2", "ioa": 902, "kind": "single",
+                               "source": "health:events_lost", "common_address": 2})
+        config = parse_config(data, SRC)
+        assert config.station.events_lost_ioa == 0
+        assert config.station.station_events_lost_ioas == (902,)
 
     def test_the_old_key_is_still_read(self) -> None:
         data = minimal()

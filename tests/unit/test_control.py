@@ -76,11 +76,16 @@ def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> No
     # one end of initialisation per station of the bench (common addresses 1 and 2)
     assert status["groups"][0]["name"] == "iec104" and status["groups"][0]["backlog"] == 2
     assert status["sources"] == [{"name": "simulation", "running": False, "restarts": 0},
+                                 {"name": "modbus:bench", "running": False, "restarts": 0,
+                                  "state": "source not running (restarting)"},
                                  {"name": "calculated", "running": False, "restarts": 0},
                                  {"name": "health", "running": False, "restarts": 0}]
     # every field device with its real state: the simulation is not running here
     assert status["devices"] == [{"name": "simulation", "kind": "simulation",
                                   "source": "simulation", "communication": "FAILED",
+                                  "detail": "source not running (restarting)"},
+                                 {"name": "plc1", "kind": "modbus", "source": "modbus:bench",
+                                  "communication": "FAILED",
                                   "detail": "source not running (restarting)"}]
     signals = {row["signal"]: row for row in status["health_signals"]}
     assert signals["health:journal"] == {"signal": "health:journal", "state": "ON",
@@ -178,3 +183,18 @@ def test_status_carries_the_digest_of_the_file_as_loaded(tmp_path: Path) -> None
     assert status["config_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert status["config_sha256"] != hashlib.sha256(raw).hexdigest()
     assert status_snapshot(Supervisor(bench_config()))["config_sha256"] == ""
+
+
+def test_status_shows_events_lost_per_group_and_station(server: ControlServer) -> None:
+    outstation = server.supervisor.outstation
+    group = outstation.groups["iec104"]
+    server.supervisor.db.update("di03", True, timestamp=1.7e9)
+    dropped = group.backlog.snapshot()[-1:]
+    group.count_loss(dropped * 4)  # what an overflowing queue reports: 4 events of station 1
+    status = json.loads(json.dumps(status_snapshot(server.supervisor)))
+    assert status["events_lost"]["lost_by_station"] == {"iec104": {"1": 4}}
+    assert status["events_lost"]["stations"]["1"]["active"] is True
+    text = format_status(status)
+    assert "EVENTS LOST in iec104 (health_events_lost ON until interrogated); station 1: " \
+        "health_events_lost (IOA 9003) ON" in text
+    assert "4 (CA 1: 4)" in text

@@ -212,7 +212,7 @@ def values(records: list[EventRecord]) -> list[int]:
     return [r.obj.value for r in records if isinstance(r.obj, MeasuredScaled)]  # type: ignore[misc]
 
 
-def test_unacknowledged_events_come_back_in_order_before_end_of_initialisation(
+def test_unacknowledged_events_come_back_in_order_after_end_of_initialisation(
         tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite3"
     first = Station(path)
@@ -224,11 +224,11 @@ def test_unacknowledged_events_come_back_in_order_before_end_of_initialisation(
 
     second = Station(path)
     backlog = list(second.outstation.groups["iec104"].backlog.snapshot())
-    assert values(backlog) == list(range(1, 51))
-    assert [r.obj.time for r in backlog[:50]] == [tag(v / 100) for v in range(1, 51)]  # type: ignore[attr-defined]
-    assert all(r.cot is Cot.SPONTANEOUS for r in backlog[:50])
-    assert backlog[50].type_id is TypeId.M_EI_NA_1  # the new run's end of initialisation
-    assert isinstance(backlog[50].obj, EndOfInitialization)
+    assert backlog[0].type_id is TypeId.M_EI_NA_1  # the new run's end of initialisation first
+    assert isinstance(backlog[0].obj, EndOfInitialization)
+    assert len(backlog) == 51 and values(backlog) == list(range(1, 51))
+    assert [r.obj.time for r in backlog[1:]] == [tag(v / 100) for v in range(1, 51)]  # type: ignore[attr-defined]
+    assert all(r.cot is Cot.SPONTANEOUS for r in backlog[1:])
     assert second.writer.restored == 50
     # new events are numbered after the restored ones and queue behind them
     second.change(99, 1.0)

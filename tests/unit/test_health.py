@@ -128,7 +128,13 @@ def test_events_lost_is_the_outstations_one_point() -> None:
     assert sup.health.signals()["events_lost"] is False
     group = sup.outstation.groups["iec104"]
     before = len(group.backlog)
-    group.count_loss(3)  # what an overflowing queue of the group reports
+    sup.db.update("di03", True, timestamp=1.7e9)  # an event of station 1 in the backlog...
+    items = group.backlog.take_all()
+    dropped = items[-1:]
+    assert dropped[0].obj.ioa == sup.db.point("di03").ioa
+    group.backlog.extend_front(items[:-1])
+    before = len(group.backlog)
+    group.count_loss(dropped * 3)  # ...dropped: what an overflowing queue of the group reports
     # set at once by the outstation, as a protected event in the backlog
     assert _value(sup, "health_events_lost") is True and sup.outstation.events_lost
     event = group.backlog.snapshot()[-1]
@@ -188,7 +194,8 @@ def test_modbus_devices_each_have_their_state() -> None:
     _running(sup, sup.provided(SimulatedField), bus)
     rows = {d.name: (d.ok, d.detail) for d in source_devices(sup)}
     assert rows == {"simulation": (True, "running"), "meter3": (False, "NOT ANSWERING"),
-                    "pump": (True, "answering"), "new": (None, "not polled yet")}
+                    "pump": (True, "answering"), "new": (None, "not polled yet"),
+                    "plc1": (False, "source not running (restarting)")}  # the bench's own
     bus.bus_up = False
     assert all(not d.ok for d in source_devices(sup) if d.source == "modbus:bus1")
     signals = sup.health.signals()

@@ -231,7 +231,8 @@ def test_the_list_is_what_the_outstation_does(background_scan: float) -> None:
     assert unknown == {136, 1, TypeId.C_CD_NA_1}
     assert {TypeId.P_ME_NA_1, TypeId.P_AC_NA_1} <= set(listed)
     assert TypeId.C_SC_NA_1 in listed and TypeId.C_DC_NA_1 in listed  # cb1 (issue 18)
-    assert TypeId.C_RC_NA_1 in listed and TypeId.C_SE_NC_1 not in listed
+    assert TypeId.C_RC_NA_1 in listed and TypeId.C_SE_NC_1 in listed  # 5301: the Modbus device
+    assert TypeId.C_SE_NA_1 not in listed
 
 
 def test_rendering(capsys: Any) -> None:

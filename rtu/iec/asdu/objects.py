@@ -29,6 +29,9 @@ _LATEST = posix_seconds(datetime(_LAST_YEAR + 1, 1, 1)) + 2 * _DAY
 # (minute, hour, day, month, year % 100, ISO weekday, summer time) of the last minute seen
 _Fields = tuple[int, int, int, int, int, int, bool]
 _last_minute: list[object] = [None, ()]
+# the last time tag made by from_timestamp and what it was made from: events of the same
+# millisecond share one record (and the codec encodes a shared record's octets once per ASDU)
+_last_tag: list[object] = [None, None]
 _FIRST_FIELDS: _Fields = (0, 0, 1, 1, 0, 6, False)  # 2000-01-01 00:00, a Saturday
 _LAST_FIELDS: _Fields = (59, 23, 31, 12, 99, 4, False)  # 2099-12-31 23:59, a Thursday
 
@@ -77,7 +80,8 @@ class Cp56Time2a:
         A time outside 2000-2099 (a board whose clock starts at 1970) cannot be expressed: it
         is clamped to the first or last millisecond of that range and marked invalid (IV),
         never wrapped or raised. The calendar fields are computed once per minute and reused
-        (events arrive in time order, so this is the common case on the event path)."""
+        (events arrive in time order, so this is the common case on the event path), and a
+        call for the same millisecond as the previous one returns the same (immutable) record."""
         if math.isnan(seconds) or seconds < _EARLIEST:
             return cls._clamped(_FIRST_FIELDS, 0, with_weekday)
         if seconds > _LATEST:
@@ -87,19 +91,24 @@ class Cp56Time2a:
         if ms_in_second >= _MS_PER_SECOND:
             whole += 1
             ms_in_second -= _MS_PER_SECOND
+        key = (whole, ms_in_second, invalid, with_weekday, zone)
+        if _last_tag[0] == key:
+            return _last_tag[1]  # type: ignore[return-value]
         minute_start = whole - whole % _SECONDS_PER_MINUTE
         fields = _minute_fields(minute_start, zone)
         if fields is None:
             low = utc_datetime(minute_start).year < _FIRST_YEAR + 1
             return cls._clamped(_FIRST_FIELDS if low else _LAST_FIELDS, 0 if low else 59_999,
                                 with_weekday)
-        return cls(
+        tag = cls(
             (whole - minute_start) * _MS_PER_SECOND + ms_in_second,
             fields[0], fields[1], fields[2], fields[3], fields[4],
             fields[5] if with_weekday else 0,
             invalid,
             fields[6],
         )
+        _last_tag[0], _last_tag[1] = key, tag
+        return tag
 
     @classmethod
     def _clamped(cls, fields: _Fields, milliseconds: int, with_weekday: bool) -> Cp56Time2a:

@@ -9,8 +9,9 @@ moved, merged and dropped only through it (on reload), and it hands a redundancy
 transfer from one session to another.
 
 Overflow: a full queue drops its oldest event and counts it, in the queue and in the group
-(:attr:`EventGroup.lost`), and tells :class:`EventStreams`, which reports the loss (the
-outstation sets the "events lost" point, health:events_lost). An end of initialisation and
+(:attr:`EventGroup.lost`, and per logical station :attr:`EventGroup.lost_by_station`), and tells
+:class:`EventStreams`, which reports the loss with the stations whose events were dropped (the
+outstation sets those stations' "events lost" points, health:events_lost). An end of initialisation and
 the events of that point are never dropped: room for them is reserved beyond the queue's
 size (they are few: one end of initialisation, one event per change of that point).
 
@@ -90,10 +91,10 @@ class EventQueue:
     """A bounded FIFO of events. When full, the oldest event is dropped and counted (never silent)."""
 
     def __init__(self, name: str, maxlen: int,
-                 on_overflow: Callable[[int], None] | None = None) -> None:
+                 on_overflow: Callable[[list[EventRecord]], None] | None = None) -> None:
         self.name = name
         self.maxlen = maxlen
-        self.on_overflow = on_overflow  # called with how many were dropped
+        self.on_overflow = on_overflow  # called with the events dropped
         self._items: deque[EventRecord] = deque()
         self.overflowed = 0
         # running totals, for "send after everything queued so far" barriers
@@ -115,18 +116,18 @@ class EventQueue:
     def _drop_oldest(self, n: int) -> None:
         """Drop the ``n`` oldest events that may be dropped (not :attr:`EventRecord.keep`)."""
         items = self._items
-        dropped = 0
+        dropped: list[EventRecord] = []
         kept: list[EventRecord] = []  # kept records met at the old end go back, in order
-        while dropped < n and items:
+        while len(dropped) < n and items:
             record = items.popleft()
             if record.keep:
                 kept.append(record)
             else:
-                dropped += 1
+                dropped.append(record)
         if kept:
             items.extendleft(reversed(kept))
         if dropped:
-            self.removed += dropped
+            self.removed += len(dropped)
             self._count_overflow(dropped)
 
     def extend_front(self, records: Iterable[EventRecord]) -> None:
@@ -137,6 +138,21 @@ class EventQueue:
         excess = len(self._items) - self.maxlen
         if excess > 0:
             # the returned events are older than the queued ones: drop from the old end
+            self._drop_oldest(excess)
+
+    def extend_after_initialisation(self, records: Iterable[EventRecord]) -> None:
+        """Put ``records`` (in their order) after the ends of initialisation that lead the
+        queue and before everything else queued; trims the oldest if full."""
+        items = list(records)
+        lead: list[EventRecord] = []
+        while self._items and self._items[0].type_id is TypeId.M_EI_NA_1:
+            lead.append(self._items.popleft())
+        self._items.extendleft(reversed(items))
+        self._items.extendleft(reversed(lead))
+        self.added += len(items)
+        excess = len(self._items) - self.maxlen
+        if excess > 0:
+            # the ends of initialisation are kept: the oldest of ``records`` go first
             self._drop_oldest(excess)
 
     def take_all(self) -> list[EventRecord]:
@@ -173,16 +189,16 @@ class EventQueue:
                 return record.seq
         return _NO_SEQ
 
-    def _count_overflow(self, n: int) -> None:
+    def _count_overflow(self, dropped: list[EventRecord]) -> None:
         before = self.overflowed
-        self.overflowed += n
+        self.overflowed += len(dropped)
         if before == 0 or before // _OVERFLOW_LOG_EVERY != self.overflowed // _OVERFLOW_LOG_EVERY:
             log.warning(
                 "event queue %s full (%d): dropped the oldest events, %d dropped so far",
                 self.name, self.maxlen, self.overflowed,
             )
         if self.on_overflow is not None:
-            self.on_overflow(n)
+            self.on_overflow(dropped)
 
 
 class GroupMember(Protocol):
@@ -215,10 +231,12 @@ class EventGroup(Generic[M]):
     """Masters that share one stream of events (for 104: the masters of one redundancy group)."""
 
     def __init__(self, name: str, maxlen: int,
-                 on_loss: Callable[[EventGroup[M]], None] | None = None,
-                 stations: frozenset[int] = frozenset()) -> None:
+                 on_loss: Callable[[EventGroup[M], list[int]], None] | None = None,
+                 stations: frozenset[int] = frozenset(),
+                 station_of: Callable[[EventRecord], int] = lambda record: record.ca) -> None:
         self.name = name
-        self.on_loss = on_loss
+        self.on_loss = on_loss  # called with the group and the stations whose events it lost
+        self.station_of = station_of
         # the logical stations (common addresses) whose events it takes; empty = every one
         # (a 101 multi-drop line: one link address, one group, per station)
         self.stations = stations
@@ -226,14 +244,33 @@ class EventGroup(Generic[M]):
         self.sessions: list[M] = []
         self.active: list[M] = []  # the sessions with data transfer started
         self.lost = 0  # events dropped by this group's queues (backlog and sessions')
-        self.losses = 0  # times it lost events: a GI answered after the last one clears it
+        self.losses = 0  # times it lost events
+        # per logical station (common address): events dropped, and times it lost some (a
+        # station GI of that station started after the last one answers them)
+        self.lost_by_station: dict[int, int] = {}
+        self.losses_by_station: dict[int, int] = {}
 
-    def count_loss(self, n: int) -> None:
-        """``n`` events of this group were dropped (a queue of it overflowed)."""
-        self.lost += n
+    def count_loss(self, dropped: Sequence[EventRecord]) -> None:
+        """The events ``dropped`` of this group were dropped (a queue of it overflowed)."""
+        by_station: dict[int, int] = {}
+        for record in dropped:
+            station = self.station_of(record)
+            by_station[station] = by_station.get(station, 0) + 1
+        self.lost += len(dropped)
         self.losses += 1
+        self.count_station_loss(by_station)
+
+    def count_station_loss(self, by_station: Mapping[int, int]) -> None:
+        """Events of these stations (common address: how many, 0 = unknown) were lost."""
+        for station, n in by_station.items():
+            self.lost_by_station[station] = self.lost_by_station.get(station, 0) + n
+            self.losses_by_station[station] = self.losses_by_station.get(station, 0) + 1
         if self.on_loss is not None:
-            self.on_loss(self)
+            self.on_loss(self, list(by_station))
+
+    def station_losses(self, station: int) -> int:
+        """How many times events of ``station`` were lost (see :meth:`count_station_loss`)."""
+        return self.losses_by_station.get(station, 0)
 
     def active_sessions(self) -> list[M]:
         return list(self.active)
@@ -309,11 +346,12 @@ class EventStreams(Generic[M]):
         # records them and asks held_from() which ones are still needed
         self._next_seq = 1
         self.journal: EventJournal | None = None
-        # called with the groups that lost events since the last report (the outstation sets
-        # its "events lost" point); deferred to the end of the publish that caused it
-        self.on_loss: Callable[[list[str]], None] | None = None
+        # called with the (group, station) pairs that lost events since the last report (the
+        # outstation sets the "events lost" points); deferred to the end of the publish that
+        # caused it
+        self.on_loss: Callable[[list[tuple[str, int]]], None] | None = None
         self._publishing = False
-        self._lost_groups: list[str] = []
+        self._lost_groups: list[tuple[str, int]] = []
         # the logical stations' common addresses: each gets its own end of initialisation;
         # station_of tells an event's station (its ca, else its IOA's)
         self.stations: tuple[int, ...] = ()
@@ -372,9 +410,10 @@ class EventStreams(Generic[M]):
             self._report_loss()
         return record
 
-    def _group_lost(self, group: EventGroup[M]) -> None:
-        if group.name not in self._lost_groups:
-            self._lost_groups.append(group.name)
+    def _group_lost(self, group: EventGroup[M], stations: list[int]) -> None:
+        for station in stations:
+            if (group.name, station) not in self._lost_groups:
+                self._lost_groups.append((group.name, station))
         if not self._publishing:
             self._report_loss()
 
@@ -393,7 +432,8 @@ class EventStreams(Generic[M]):
         (``stations``: it takes only their events; empty = every station's)."""
         group = self._groups.get(name)
         if group is None:
-            group = EventGroup(name, self.queue_size, self._group_lost, stations)
+            group = EventGroup(name, self.queue_size, self._group_lost, stations,
+                               lambda record: self.station_of(record))
             for ca in self.stations or (0,):
                 if stations and ca not in stations:
                     continue
@@ -404,13 +444,20 @@ class EventStreams(Generic[M]):
         return group
 
     def requeue(self, name: str, events: Sequence[EventRecord]) -> bool:
-        """Put ``events`` in front of group ``name``'s backlog (False: there is no such group)."""
+        """Put ``events`` (restored from the journal, or carried over from the outstation this
+        one replaces) into group ``name``'s backlog, in their order, behind this run's ends of
+        initialisation (one per station, which lead the backlog: the first ASDU of every
+        station after a start-up or a reset of process is its end of initialisation) and in
+        front of anything else queued. An end of initialisation among ``events`` (the previous
+        run's, never confirmed) is dropped: this run's replaces it. False: there is no such
+        group."""
         group = self._groups.get(name)
         if group is None:
             return False
         if group.stations:
             events = [r for r in events if self.station_of(r) in group.stations]
-        group.backlog.extend_front(events)
+        kept = [r for r in events if r.type_id is not TypeId.M_EI_NA_1]
+        group.backlog.extend_after_initialisation(kept)
         return True
 
     def take_waiting(self, name: str) -> list[EventRecord]:

@@ -131,15 +131,14 @@ class Outstation:
         self._set_stations(config)
         self._publish = self._streams.publish  # bound once: it is on every event's path
         self._streams.on_loss = self._events_lost
-        # the "events lost" point (health:events_lost, [station] events_lost_ioa): ON when a
-        # queue overflowed, OFF once every group that lost events was answered a station GI
-        lost_point = database.by_ioa(config.events_lost_ioa) if config.events_lost_ioa else None
-        self._lost_point = lost_point if lost_point is not None \
-            and lost_point.kind is PointKind.SINGLE else None
-        self._lost_ioa = self._lost_point.ioa if self._lost_point is not None else -1
-        self._unanswered: set[str] = set()  # groups that lost events, not interrogated since
-        if self._lost_point is not None:
-            database.update(self._lost_point.name, False, timestamp=clock.wall())
+        # the "events lost" points (health:events_lost): the station's own ([station]
+        # events_lost_ioa) and one per other logical station that has its own; ON when a queue
+        # dropped events of a station it covers, OFF once every group that lost them was
+        # answered a station GI of that station
+        self._unanswered: set[tuple[str, int]] = set()  # (group, station) not interrogated since
+        self._set_lost_points(config)
+        for point in {p.name: p for p in self._lost_points.values()}.values():
+            database.update(point.name, False, timestamp=clock.wall())
         self._commands = CommandHandler(self)
         self._counters = Counters(self, counter_reset)
         # thresholds loaded by masters (P_ME, P_AC); ``on_parameters`` keeps them
@@ -168,6 +167,7 @@ class Outstation:
         self._streams.queue_size = config.event_queue_size
         self._streams.initialisation_cause = config.initialisation_cause
         self._set_stations(config)
+        self._set_lost_points(config)
         if (config.cyclic_groups, config.background_scan) != self._cyclic_settings:
             self._cyclic = self._schedule(config)
 
@@ -412,6 +412,8 @@ class Outstation:
             "backlog": len(group.backlog),
             "overflowed": group.backlog.overflowed,
             "lost": group.lost,
+            # per logical station (common address -> events; a journal loss counts 0)
+            "lost_by_station": {str(ca): n for ca, n in sorted(group.lost_by_station.items())},
             "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
                           "overflowed": s.events.overflowed} for s in group.sessions],
         } for group in self._streams.groups.values()]
@@ -424,13 +426,35 @@ class Outstation:
             Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else ORIGIN_COT[origin],
             monitor_object(point, change.new, self.time_tag(change.new.timestamp,
                                                             device_time=change.new.device_time)),
-            protected=point.ioa == self._lost_ioa,
+            protected=point.ioa in self._lost_ioas,
         )
         soe = self.soe
         if soe is not None:
             soe.event(record)
 
     # -- events lost -------------------------------------------------------------------------
+    def _set_lost_points(self, config: OutstationConfig) -> None:
+        """Which "events lost" point tells each station's masters: the station's own (a
+        ``health:events_lost`` point at its common address), else the station's main one
+        (``events_lost_ioa``); a station with neither has none."""
+        def single(ioa: int) -> Point | None:
+            point = self.db.by_ioa(ioa) if ioa else None
+            return point if point is not None and point.kind is PointKind.SINGLE else None
+
+        main = single(config.events_lost_ioa)
+        own: dict[int, Point] = {}
+        for ioa in config.station_events_lost_ioas:
+            point = single(ioa)
+            if point is not None:
+                own[self.ca_of(ioa)] = point
+        if main is not None:
+            own.setdefault(self.ca_of(main.ioa), main)
+        self._lost_point = main
+        self._lost_points: dict[int, Point] = {
+            ca: point for ca in self._stations
+            if (point := own.get(ca, main)) is not None}
+        self._lost_ioas = frozenset(p.ioa for p in self._lost_points.values())
+
     @property
     def events_lost(self) -> bool:
         """Whether the "events lost" state is on (a group lost events and has not been
@@ -438,45 +462,69 @@ class Outstation:
         return bool(self._unanswered)
 
     def events_lost_status(self) -> dict[str, object]:
-        """For ``rtu status``: the state, the groups still to be interrogated, the counts."""
+        """For ``rtu status``: the state, the groups still to be interrogated, the counts (per
+        group, and per group and station: common address -> events)."""
         return {
             "active": self.events_lost,
             "point": self._lost_point.name if self._lost_point is not None else None,
-            "awaiting_interrogation": sorted(self._unanswered),
+            "awaiting_interrogation": sorted({group for group, _ in self._unanswered}),
+            "stations": {ca: {"point": point.name, "ioa": point.ioa,
+                              "active": self._lost_active(point),
+                              "awaiting_interrogation": sorted(
+                                  g for g, s in self._unanswered if s == ca)}
+                         for ca, point in self._lost_points.items()},
             "lost": {name: group.lost for name, group in self._streams.groups.items()},
+            "lost_by_station": {name: dict(sorted(group.lost_by_station.items()))
+                                for name, group in self._streams.groups.items()},
         }
 
-    def _events_lost(self, groups: list[str]) -> None:
-        new = [g for g in groups if g not in self._unanswered]
-        self._unanswered.update(groups)
+    def _events_lost(self, lost: list[tuple[str, int]]) -> None:
+        new = [pair for pair in lost if pair not in self._unanswered]
+        self._unanswered.update(lost)
         if not new:
             return  # told already (each queue logs its drops itself, not on every one)
-        log.warning("events lost in event group(s) %s: the masters are told by %s until they "
-                    "interrogate", ", ".join(new),
-                    self._lost_point.name if self._lost_point is not None
-                    else "nothing (no events_lost_ioa)")
-        self._set_lost_point(True)
+        for group, ca in new:
+            point = self._lost_points.get(ca)
+            log.warning("events of station %d lost in event group %s: its masters are told by "
+                        "%s until they interrogate it", ca, group,
+                        point.name if point is not None else "nothing (no events lost point)")
+            if point is not None:
+                self._set_lost_point(point, True)
 
     def report_loss(self, what: str) -> None:
         """Events were lost outside the groups' queues (``what``, e.g. the event journal
-        deleted unacknowledged events): every group is told, as for a queue overflow."""
+        deleted unacknowledged events): every group is told, for every station it serves, as
+        for a queue overflow."""
         log.warning("events lost: %s", what)
-        self._events_lost(list(self._streams.groups))
+        for group in self._streams.groups.values():
+            group.count_station_loss(dict.fromkeys(
+                [ca for ca in self._stations if not group.stations or ca in group.stations], 0))
 
     def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
-        """A station interrogation started after the group's last loss answers that loss."""
+        """A station interrogation of a station started after the group's last loss of that
+        station's events answers that loss."""
         group = session.group
-        if interrogation.cot is not Cot.INTERROGATED_BY_STATION \
-                or group.name not in self._unanswered or group.losses != interrogation.loss_epoch:
+        ca = interrogation.request.common_address
+        pair = (group.name, ca)
+        if interrogation.cot is not Cot.INTERROGATED_BY_STATION or pair not in self._unanswered \
+                or group.station_losses(ca) != interrogation.loss_epoch:
             return
-        self._unanswered.discard(group.name)
+        self._unanswered.discard(pair)
+        point = self._lost_points.get(ca)
+        if point is not None and not self._lost_active(point):
+            log.info("events lost: every group that lost events of %s has been interrogated",
+                     point.name)
+            self._set_lost_point(point, False)
         if not self._unanswered:
             log.info("events lost: every group that lost events has been interrogated")
-            self._set_lost_point(False)
 
-    def _set_lost_point(self, on: bool) -> None:
-        point = self._lost_point
-        if point is not None and self.db.value(point.name).value != on:
+    def _lost_active(self, point: Point) -> bool:
+        """Whether some group has not been interrogated since it lost events that ``point``
+        reports."""
+        return any(self._lost_points.get(ca) is point for _, ca in self._unanswered)
+
+    def _set_lost_point(self, point: Point, on: bool) -> None:
+        if self.db.value(point.name).value != on:
             self.db.update(point.name, on, timestamp=self.clock.wall())
 
     # -- dispatch ----------------------------------------------------------------------------
@@ -524,9 +572,13 @@ class Outstation:
             return
         group = None if obj.qoi == QOI_STATION else obj.qoi - QOI_GROUP_FIRST + 1
         session.respond(asdu.reply(Cot.ACTIVATION_CON))
+        monitored = self._monitored_of(asdu.common_address)
         gi = Interrogation(asdu, interrogation_cot(obj.qoi),
-                           interrogation_pending(self._monitored_of(asdu.common_address), group),
-                           session.group.losses)
+                           interrogation_pending(monitored, group),
+                           session.group.station_losses(asdu.common_address))
+        if self._config.parameters_in_gi:  # their values now, sent after the monitored data
+            gi.parameters.extend(self.parameters.interrogation_objects(
+                [p for p in monitored if p.kind.is_analog and (group is None or group in p.groups)]))
         if current is None:
             session.interrogation = gi
         else:  # another station's: it follows the one running

@@ -34,8 +34,10 @@ from rtu.iec.outstation.events import (
     EventRecord,
     Output,
 )
-from rtu.iec.outstation.mapping import COMMAND_KINDS, monitor_object
+from rtu.iec.outstation.giplan import interrogation_asdu
+from rtu.iec.outstation.mapping import COMMAND_KINDS
 from rtu.iec.outstation.settings import OutstationConfig
+from rtu.iec.outstation.shared import event_asdu
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point
 
@@ -98,6 +100,9 @@ class Interrogation:
     following: deque[Interrogation] = field(default_factory=deque)
     # points of pending[0] already sent: an index, so that no ASDU copies the rest of the list
     offset: int = 0
+    # the parameters of its measured values (P_ME, [station] parameters_in_gi), sent after
+    # the monitored data: (type id, objects) chunks; ``offset`` walks them the same way
+    parameters: deque[tuple[TypeId, list[InformationObject]]] = field(default_factory=deque)
 
 
 # parameter loading changes what the outstation reports: audited like commands
@@ -207,7 +212,7 @@ class Session:
             added = self.events.added
             self.responses = deque((r, added if after else 0, after)
                                    for r, _, after in self.responses)
-        # (restored or carried-over events may precede an end of initialisation numbered 0)
+        # (an end of initialisation, numbered 0, may come before or among the events taken)
         self._holds_from = min(r.seq for r in taken) if taken else self.outstation.next_seq
         self.wake()
 
@@ -392,13 +397,28 @@ class Session:
         if first.type_id is TypeId.M_EI_NA_1:
             # each logical station's end of initialisation goes before any response
             self._ei_pending = bool(events) and events.peek().type_id is TypeId.M_EI_NA_1
-        asdu = Asdu(first.type_id, first.cot, ca, tuple(r.obj for r in batch))
-        return Output(encode_asdu(asdu, self.profile), tuple(batch))
+        records = tuple(batch)
+        return Output(event_asdu(records, ca, self.profile), records)
+
+    def _next_parameters_asdu(self, gi: Interrogation) -> Output:
+        type_id, objects = gi.parameters[0]
+        start = gi.offset
+        end = start + self._max_objects(type_id)
+        if end < len(objects):
+            gi.offset = end
+        else:
+            gi.parameters.popleft()
+            gi.offset = 0
+        asdu = Asdu(type_id, gi.cot, gi.request.common_address, tuple(objects[start:end]),
+                    test=gi.request.test, originator=gi.request.originator)
+        return Output(encode_asdu(asdu, self.profile))
 
     def _next_interrogation_asdu(self) -> Output | None:
         gi = self.interrogation
         assert gi is not None
         db = self.outstation.db
+        if not gi.pending and gi.parameters:
+            return self._next_parameters_asdu(gi)
         if not gi.pending:
             if gi.following:
                 nxt = gi.following.popleft()
@@ -410,14 +430,13 @@ class Session:
             return Output(encode_asdu(gi.request.reply(Cot.ACTIVATION_TERMINATION), self.profile))
         type_id, points = gi.pending[0]
         start = gi.offset
-        end = start + self._max_objects(type_id)
-        chunk = points[start:end]
+        end = min(start + self._max_objects(type_id), len(points))
         if end < len(points):
             gi.offset = end
         else:
             gi.pending.popleft()
             gi.offset = 0
-        objects = tuple(monitor_object(p, db.value(p.name), None) for p in chunk)
-        asdu = Asdu(type_id, gi.cot, gi.request.common_address, objects,
-                    test=gi.request.test, originator=gi.request.originator)
-        return Output(encode_asdu(asdu, self.profile))
+        request = gi.request
+        return Output(interrogation_asdu(type_id, points, start, end, db.value, gi.cot,
+                                         request.common_address, self.profile,
+                                         test=request.test, originator=request.originator))

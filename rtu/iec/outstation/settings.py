@@ -48,6 +48,10 @@ class OutstationConfig:
     # check command age also while our own clock is not synchronised (it is logged then)
     check_age_unsynchronised: bool = True
     events_lost_ioa: int = 0  # the "events lost" point (health:events_lost); 0 = none
+    # the other logical stations' own "events lost" points (health:events_lost points at their
+    # common address), each telling its station's masters; a station without one is told by
+    # events_lost_ioa's (not a key of its own: [[points]] with that source at that CA)
+    station_events_lost_ioas: tuple[int, ...] = ()
     initialisation_cause: int = 0  # COI of M_EI_NA_1 after start-up: 0 = power on
     # originator addresses whose commands are accepted; empty = any. System commands (GI, clock
     # sync, read, test, reset process) are not restricted. Needs a 2-octet COT (101: cot_size 2).
@@ -55,6 +59,9 @@ class OutstationConfig:
     # periodic data (COT 1): (interrogation group, seconds) for points without their own period
     cyclic_groups: tuple[tuple[int, float], ...] = ()
     background_scan: float = 0.0  # seconds for one round of the background scan (COT 2); 0 = off
+    # interrogations also answer the parameters of measured values (P_ME, COT 20-36): off by
+    # default, they share the measured value's IOA with another type
+    parameters_in_gi: bool = False
 
     def __post_init__(self) -> None:
         if self.select_timeout <= 0:

@@ -15,6 +15,7 @@ from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import (
     Table,
     any_of,
+    array,
     boolean,
     choice,
     integer,
@@ -33,6 +34,7 @@ __all__ = [
     "GpioDoubleConfig",
     "GpioInputConfig",
     "GpioNames",
+    "GpioStepConfig",
     "gpio_input",
     "gpio_line",
     "gpio_source",
@@ -63,6 +65,19 @@ DOUBLE: Final = Table("[[gpio.doubles]]", (
     number("settle", 1.0, at_least=0.0, doc=_SECONDS_OR_ZERO),
     integer("chatter_changes", lo=0, doc=_CHANGES),
 ))
+_STEP_MIN: Final = -64  # M_ST: a 7-bit two's complement value
+_STEP_MAX: Final = 63
+STEP: Final = Table("[[gpio.steps]]", (
+    string("name", required=True),
+    array("inputs", ("string",), required=True,
+          doc="the [[gpio.inputs]] entries of the code, least significant first"),
+    choice("coding", ("binary", "bcd"), required=True),  # bcd: four inputs per decimal digit
+    string("sign", doc="a [[gpio.inputs]] entry active when the position is negative"),
+    string("transient", doc="a [[gpio.inputs]] entry active while the position changes"),
+    array("range", ("integer",), doc="[low, high]: the positions that exist (others: IV)"),
+    # seconds every input of the code must be steady before a new position is reported
+    number("settle", 0.1, at_least=0.0, doc=_SECONDS_OR_ZERO),
+))
 SECTION: Final = Table("[gpio]", (
     choice("backend", ("gpiod", "rpi", "sim"), "gpiod"),
     # gpiod: chip path, name or label; "" = find the line names on every chip
@@ -74,7 +89,7 @@ SECTION: Final = Table("[gpio]", (
     integer("chatter_changes", 0, 0, doc=_CHANGES),  # the inputs' and doubles' default
     seconds("chatter_window", 1.0),
     seconds("chatter_recovery", 10.0),  # without a change before a blocked point is good
-    tables("inputs", INPUT), tables("doubles", DOUBLE),
+    tables("inputs", INPUT), tables("doubles", DOUBLE), tables("steps", STEP),
 ))
 GPIO: Final = table("gpio", SECTION)
 
@@ -103,6 +118,33 @@ class GpioDoubleConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GpioStepConfig:
+    """A step position (a tap changer's M_ST) coded on several inputs."""
+
+    name: str
+    inputs: tuple[str, ...]  # the code's [[gpio.inputs]] entries, least significant first
+    coding: str  # binary | bcd
+    sign: str | None = None  # active: the position is negative
+    transient: str | None = None  # active: the position is changing (M_ST's T bit)
+    low: int = _STEP_MIN  # range: a reading outside is reported invalid (IV)
+    high: int = _STEP_MAX
+    settle: float = STEP.default("settle")
+
+
+def step_limit(coding: str, lines: int) -> int:
+    """The largest magnitude ``lines`` inputs code (bcd: four per digit, the top digit may
+    have fewer lines)."""
+    if coding == "binary":
+        return (1 << lines) - 1
+    value, weight = 0, 1
+    for start in range(0, lines, 4):
+        bits = min(4, lines - start)
+        value += min(9, (1 << bits) - 1) * weight
+        weight *= 10
+    return value
+
+
+@dataclass(frozen=True, slots=True)
 class GpioConfig:
     backend: str = SECTION.default("backend")  # gpiod | rpi | sim
     chip: str = SECTION.default("chip")  # gpiod: "" = find the line names on every chip
@@ -113,6 +155,7 @@ class GpioConfig:
     chatter_recovery: float = SECTION.default("chatter_recovery")  # seconds
     inputs: tuple[GpioInputConfig, ...] = ()
     doubles: tuple[GpioDoubleConfig, ...] = ()
+    steps: tuple[GpioStepConfig, ...] = ()
 
 
 @dataclass(slots=True)
@@ -124,6 +167,7 @@ class GpioNames:
     names: dict[str, str] = field(default_factory=dict)  # input or double name -> key path
     inputs: set[str] = field(default_factory=set)
     doubles: set[str] = field(default_factory=set)
+    steps: set[str] = field(default_factory=set)
     lines: dict[str | int, str] = field(default_factory=dict)  # line -> key path of its user
 
 
@@ -147,12 +191,13 @@ def parse_gpio(p: Reader, value: object) -> GpioConfig:
     changes = d.chatter_changes if changes is None else changes
     inputs = _input_list(p, tbl.get("inputs", MISSING), debounce, changes)
     doubles = _double_list(p, tbl.get("doubles", MISSING), changes)
+    steps = _step_list(p, tbl.get("steps", MISSING))
     if backend is None or chip is None or reread is None or window is None \
             or recovery is None:
         return d
     return GpioConfig(backend=backend, chip=chip, reread_interval=reread, debounce=debounce,
                       chatter_changes=changes, chatter_window=window,
-                      chatter_recovery=recovery, inputs=inputs, doubles=doubles)
+                      chatter_recovery=recovery, inputs=inputs, doubles=doubles, steps=steps)
 
 
 def _input_list(p: Reader, value: object, debounce: float,
@@ -204,6 +249,65 @@ def _double_list(p: Reader, value: object, changes: int) -> tuple[GpioDoubleConf
     return tuple(doubles)
 
 
+def _step_list(p: Reader, value: object) -> tuple[GpioStepConfig, ...]:
+    refs = p.context(GpioNames)
+    steps: list[GpioStepConfig] = []
+    for _i, path, tbl in STEP.entries(p, value, "gpio.steps"):
+        errors = len(p.errors)
+        name = _name(p, tbl.get("name", MISSING), path)
+        if name is not None:
+            refs.steps.add(name)
+        coding = STEP.key("coding").read(p, tbl, path)
+        settle = STEP.key("settle").read(p, tbl, path)
+        inputs: list[str] = []
+        raw = tbl.get("inputs", MISSING)
+        if raw is MISSING:
+            p.missing(f"{path}.inputs", "the [[gpio.inputs]] entries of the code, least "
+                                        "significant first")
+        elif not isinstance(raw, list) or not raw:
+            p.expected(f"{path}.inputs", "a non-empty array of [[gpio.inputs]] names, least "
+                                         "significant first", raw)
+        else:
+            for j, item in enumerate(raw):
+                found = gpio_input(p, item, f"{path}.inputs[{j}]")
+                if found is not None:
+                    inputs.append(found)
+        sign = gpio_input(p, tbl["sign"], f"{path}.sign") if "sign" in tbl else None
+        transient = (gpio_input(p, tbl["transient"], f"{path}.transient")
+                     if "transient" in tbl else None)
+        used = [*inputs, *(x for x in (sign, transient) if x is not None)]
+        if len(set(used)) != len(used):
+            twice = ", ".join(x for x in dict.fromkeys(used) if used.count(x) > 1)
+            p.error(path, f"expected each input once among inputs, sign and transient, got "
+                          f"{twice} more than once")
+        low, high = (0 if sign is None else _STEP_MIN), _STEP_MAX
+        if "range" in tbl:
+            pair = p.pair(tbl["range"], f"{path}.range")
+            if pair is not None:
+                if pair != (int(pair[0]), int(pair[1])):
+                    p.expected(f"{path}.range", "[low, high]: two integers", tbl["range"])
+                low, high = int(pair[0]), int(pair[1])
+        if isinstance(coding, str) and inputs and len(p.errors) == errors:
+            top = step_limit(coding, len(inputs))
+            lowest = -top if sign is not None else 0
+            count = f"{len(inputs)} {coding} input{'s' if len(inputs) > 1 else ''}"
+            if not (_STEP_MIN <= low and high <= _STEP_MAX):
+                p.expected(f"{path}.range", f"[low, high] within {_STEP_MIN}..{_STEP_MAX} (a "
+                           "step position, M_ST)", [low, high])
+            elif "range" not in tbl:
+                high, low = min(top, _STEP_MAX), max(lowest, _STEP_MIN)
+            elif high > top or low < lowest:
+                p.expected(f"{path}.range", f"positions within {lowest}..{top}: what {count}"
+                           f"{' and a sign' if sign is not None else ''} can code",
+                           [low, high], "add inputs, or a sign input for negative positions")
+        if (len(p.errors) > errors or name is None or coding is None or settle is None
+                or not inputs):
+            continue
+        steps.append(GpioStepConfig(name=name, inputs=tuple(inputs), coding=coding, sign=sign,
+                                    transient=transient, low=low, high=high, settle=settle))
+    return tuple(steps)
+
+
 def _name(p: Reader, value: object, path: str) -> str | None:
     """The name of an input or double point: unique among both (both are "gpio:NAME")."""
     refs = p.context(GpioNames)
@@ -212,8 +316,8 @@ def _name(p: Reader, value: object, path: str) -> str | None:
         return None
     used = refs.names.get(name)
     if used is not None:
-        p.expected(f"{path}.name", "a name unique among [[gpio.inputs]] and "
-                                      "[[gpio.doubles]]", name, f"already used by {used}")
+        p.expected(f"{path}.name", "a name unique among [[gpio.inputs]], [[gpio.doubles]] "
+                                      "and [[gpio.steps]]", name, f"already used by {used}")
         return None
     refs.names[name] = path
     return name
@@ -296,8 +400,15 @@ def gpio_source(p: Reader, value: str, path: str, kind: PointKind | None) -> str
         p.expected(path, f"a gpio source for a {kind.value} point", value,
                       f"{name!r} is a [[gpio.doubles]] entry, which feeds double points only")
         return None
+    if name in refs.steps:
+        if kind is None or kind is PointKind.STEP:
+            return value
+        p.expected(path, f"a gpio source for a {kind.value} point", value,
+                      f"{name!r} is a [[gpio.steps]] entry, which feeds step points only")
+        return None
     names = sorted(refs.names)
-    p.expected(path, '"gpio:NAME" with the name of a [[gpio.inputs]] (single points) or '
-                        "[[gpio.doubles]] (double points) entry", value,
+    p.expected(path, '"gpio:NAME" with the name of a [[gpio.inputs]] (single points), '
+                        "[[gpio.doubles]] (double points) or [[gpio.steps]] (step points) "
+                        "entry", value,
                   f"gpio names: {', '.join(names)}" if names else "no [[gpio.inputs]] entries")
     return None

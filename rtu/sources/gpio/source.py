@@ -20,6 +20,12 @@ Per point (single point: one input; double point: an "on" and an "off" contact):
   00 INDETERMINATE (intermediate, reported only when it lasts longer than ``settle`` seconds,
   then time-stamped when it began; a travel that ends within ``settle`` reports only the end
   position).
+* **step positions** (a tap changer's M_ST): N inputs coded binary or BCD (four per decimal
+  digit, least significant first), an optional sign input (active: negative) and an optional
+  transient input (M_ST's T bit, reported at once). Once an input of the code changes, the
+  position is reported when every input has been steady for ``settle`` seconds (the lines of
+  a code never switch at the same instant), time-stamped with the last change; a BCD digit above 9 or a position
+  outside the configured range is reported invalid (IV).
 * **chatter**: more than ``changes`` reported changes within ``window`` seconds block the point:
   the change that crosses the limit is reported invalid (IV), later ones are not reported, and
   once the input has been quiet for ``recovery`` seconds the current state is reported good
@@ -38,7 +44,7 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -88,6 +94,33 @@ class DoubleBinding:
     off: str  # input closed when the device is OFF
     settle: float = 0.0  # seconds the intermediate state (00) may last before it is reported
     chatter: ChatterSettings = ChatterSettings()
+
+
+@dataclass(frozen=True, slots=True)
+class StepBinding:
+    point: str
+    inputs: tuple[str, ...]  # the code, least significant first
+    coding: str = "binary"  # binary | bcd
+    sign: str | None = None  # active: negative
+    transient: str | None = None  # active: the position is changing
+    low: int = -64  # positions outside low..high are reported invalid
+    high: int = 63
+    settle: float = 0.0  # seconds every input must be steady before a position is reported
+
+
+def decode_step(levels: Sequence[bool], coding: str) -> int | None:
+    """The magnitude ``levels`` (least significant first) code; None: not a code (a BCD
+    digit above 9)."""
+    if coding == "binary":
+        return sum(1 << i for i, level in enumerate(levels) if level)
+    value, weight = 0, 1
+    for start in range(0, len(levels), 4):
+        digit = sum(1 << i for i, level in enumerate(levels[start:start + 4]) if level)
+        if digit > 9:
+            return None
+        value += digit * weight
+        weight *= 10
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +237,13 @@ class _Point:
         self.chatter.reset()
         out.append(PointReport(self.name, value, Quality.GOOD, now))
 
+    def compute(self, levels: Callable[[str], bool]) -> bool | int:
+        raise NotImplementedError
+
+    def start(self, levels: Callable[[str], bool], now: float, out: list[PointReport]) -> None:
+        """The first good read: report the state the inputs show."""
+        self.reset(self.compute(levels), now, out)
+
     def update(self, value: bool | int, at: float, out: list[PointReport]) -> None:
         """The point's state changed to ``value`` at ``at``."""
         self.value = value
@@ -283,24 +323,90 @@ class _Double(_Point):
             super().fire(now, out)
 
 
+class _Step(_Point):
+    """A step position coded on several inputs (no chatter suppression: ``settle`` instead)."""
+
+    def __init__(self, binding: StepBinding) -> None:
+        super().__init__(binding.point, ChatterSettings())
+        self.binding = binding
+        self.value = 0
+        self.quality = Quality.IV
+        self.pending: float | None = None  # the last change of an input, not reported yet
+        self._levels: Callable[[str], bool] | None = None
+
+    def code(self, levels: Callable[[str], bool]) -> tuple[int, Quality]:
+        b = self.binding
+        magnitude = decode_step([levels(name) for name in b.inputs], b.coding)
+        quality = Quality.GOOD
+        if b.transient is not None and levels(b.transient):
+            quality |= Quality.TRANSIENT
+        if magnitude is None:
+            return int(self.value), quality | Quality.IV  # the last position, invalid
+        value = -magnitude if b.sign is not None and levels(b.sign) else magnitude
+        if not b.low <= value <= b.high:
+            quality |= Quality.IV
+        return value, quality
+
+    def compute(self, levels: Callable[[str], bool]) -> int:
+        return self.code(levels)[0]
+
+    def start(self, levels: Callable[[str], bool], now: float, out: list[PointReport]) -> None:
+        self.pending = None
+        self._levels = levels
+        self.value, self.quality = self.code(levels)
+        out.append(PointReport(self.name, self.value, self.quality, now))
+
+    def inputs_changed(self, levels: Callable[[str], bool], at: float,
+                       out: list[PointReport]) -> None:
+        self._levels = levels
+        value, quality = self.code(levels)
+        moved = (value, quality & ~Quality.TRANSIENT) != (self.value,
+                                                          self.quality & ~Quality.TRANSIENT)
+        if moved and self.binding.settle > 0:
+            self.pending = at  # the code changed: report once steady for settle seconds
+            return
+        self.pending = None  # the transient input alone (or a glitch back): at once
+        self._report(levels, at, out)
+
+    def deadline(self) -> float | None:
+        return None if self.pending is None else self.pending + self.binding.settle
+
+    def fire(self, now: float, out: list[PointReport]) -> None:
+        if self.pending is not None and self.pending + self.binding.settle <= now:
+            at, self.pending = self.pending, None
+            if self._levels is not None:
+                self._report(self._levels, at, out)
+
+    def _report(self, levels: Callable[[str], bool], at: float, out: list[PointReport]) -> None:
+        value, quality = self.code(levels)
+        if (value, quality) != (self.value, self.quality):
+            self.value, self.quality = value, quality
+            out.append(PointReport(self.name, value, quality, at))
+
+
 class DigitalProcessor:
     """Debounce, chatter, double points and lost edges for a set of inputs; no I/O, no clock."""
 
     def __init__(self, inputs: Iterable[InputSettings], singles: Iterable[SingleBinding] = (),
-                 doubles: Iterable[DoubleBinding] = ()) -> None:
+                 doubles: Iterable[DoubleBinding] = (),
+                 steps: Iterable[StepBinding] = ()) -> None:
         self._settings = {i.name: i for i in inputs}
         self._inputs = {name: _Debouncer(s.debounce) for name, s in self._settings.items()}
-        self._points: list[_Single | _Double] = []
-        self._by_input: dict[str, list[_Single | _Double]] = {name: [] for name in self._inputs}
+        self._points: list[_Single | _Double | _Step] = []
+        self._by_input: dict[str, list[_Single | _Double | _Step]] = {
+            name: [] for name in self._inputs}
         for single in singles:
             self._add(_Single(single), (single.input,))
         for double in doubles:
             self._add(_Double(double), (double.on, double.off))
+        for step in steps:
+            self._add(_Step(step), (*step.inputs, *(name for name in (step.sign, step.transient)
+                                                    if name is not None)))
         self._reports: list[PointReport] = []
         self._changes: list[InputChange] = []
         self._state = "new"  # new | ok | failed
 
-    def _add(self, point: _Single | _Double, inputs: tuple[str, ...]) -> None:
+    def _add(self, point: _Single | _Double | _Step, inputs: tuple[str, ...]) -> None:
         for name in inputs:
             if name not in self._by_input:
                 raise ValueError(f"point {point.name}: no input {name!r}")
@@ -343,7 +449,7 @@ class DigitalProcessor:
         for name, debouncer in self._inputs.items():
             debouncer.reset(self._logical(name, levels[name]))
         for point in self._points:
-            point.reset(point.compute(self._stable), now, self._reports)
+            point.start(self._stable, now, self._reports)
         self._changes.extend(InputChange(name, d.stable, now) for name, d in self._inputs.items())
         self._state = "ok"
 
@@ -388,7 +494,7 @@ class DigitalProcessor:
     def advance(self, now: float) -> None:
         """Run every timer due at or before ``now``, in time order."""
         while self._state == "ok":
-            best: _Debouncer | _Single | _Double | None = None
+            best: _Debouncer | _Single | _Double | _Step | None = None
             best_name = ""
             best_time = math.inf
             for name, debouncer in self._inputs.items():
@@ -572,8 +678,10 @@ def build_digital_source(db: PointDatabase, config: AppConfig,
 
     by_input = {i.name: i for i in gpio.inputs}
     by_double = {d.name: d for d in gpio.doubles}
+    by_step = {s.name: s for s in gpio.steps}
     singles: list[SingleBinding] = []
     doubles: list[DoubleBinding] = []
+    steps: list[StepBinding] = []
     for point in db:
         name = gpio_source_name(point)
         if name is None:
@@ -585,11 +693,16 @@ def build_digital_source(db: PointDatabase, config: AppConfig,
             d = by_double[name]
             doubles.append(DoubleBinding(point.name, d.on, d.off, d.settle,
                                          chatter(d.chatter_changes)))
+        elif point.kind is PointKind.STEP and name in by_step:
+            s = by_step[name]
+            steps.append(StepBinding(point.name, s.inputs, s.coding, s.sign, s.transient,
+                                     s.low, s.high, s.settle))
         else:  # the configuration check rules this out
             raise ValueError(f"point {point.name}: {point.source!r} cannot feed a "
                              f"{point.kind.value} point")
     processor = DigitalProcessor(
-        [InputSettings(i.name, i.invert, i.debounce) for i in gpio.inputs], singles, doubles)
+        [InputSettings(i.name, i.invert, i.debounce) for i in gpio.inputs], singles, doubles,
+        steps)
     return DigitalSource(db, inputs, processor, reread_interval=gpio.reread_interval)
 
 

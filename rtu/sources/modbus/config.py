@@ -47,14 +47,19 @@ __all__ = [
 ]
 
 MODBUS_SOURCE: Final = "modbus"  # the [[points]] source of a point a Modbus read feeds
-_UNIT_ID: Final = {"tcp": (0, 255), "rtu": (1, 247)}  # RTU: 0 is broadcast (no answer)
+_UNIT_ID: Final = {"tcp": (0, 255), "rtu": (1, 247), "sim": (0, 255)}  # RTU: 0 is broadcast
+_BUS_TYPES: Final = ("tcp", "rtu", "sim")  # sim: a device the outstation serves itself
+_SIM_TABLE_SIZE: Final = 1000  # a served device's addresses 0..999 (hal/modbus_served.py)
 _MAX_REGISTERS: Final = 125  # per read request (Modbus application protocol 6.3/6.4)
 _MAX_BITS: Final = 2000  # per read request (6.1/6.2)
 _TCP_KEYS: Final = ("host", "port")
 _RTU_KEYS: Final = ("device", "baudrate", "parity", "bytesize", "stopbits")
 
 BUS: Final = Table("[[modbus.buses]]", (
-    string("name", required=True), choice("type", ("tcp", "rtu"), required=True),
+    string("name", required=True),
+    # sim: the outstation serves the bus's devices itself (pymodbus's TCP server on 127.0.0.1,
+    # a port chosen free at start, addresses 0..999 of each table): the bench, no hardware
+    choice("type", ("tcp", "rtu", "sim"), required=True),
     string("host", "", doc="tcp: an IP address or host name"),
     integer("port", 502, 1, 0xFFFF),
     string("device", "", doc="rtu: a serial device path"),
@@ -135,7 +140,8 @@ class Endian(Enum):
 
 # the point kinds a Modbus read can feed
 _KINDS: Final = (PointKind.SINGLE, PointKind.BITSTRING, PointKind.SCALED,
-                        PointKind.NORMALIZED, PointKind.FLOAT, PointKind.COUNTER)
+                        PointKind.NORMALIZED, PointKind.FLOAT, PointKind.COUNTER,
+                        PointKind.STEP)  # step: a tap position from an integer register
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +149,7 @@ class ModbusBusConfig:
     """A Modbus TCP connection or a serial (RTU) line; its devices are polled one at a time."""
 
     name: str
-    type: str  # "tcp" | "rtu"
+    type: str  # "tcp" | "rtu" | "sim" (served by the outstation itself)
     host: str = BUS.default("host")  # tcp
     port: int = BUS.default("port")  # tcp
     device: str = BUS.default("device")  # rtu: serial device path
@@ -237,7 +243,44 @@ def parse_modbus(p: Reader, value: object, points: tuple[Point, ...], raw_points
             p.error(f"points[{raw_index.get(point.name, '?')}].target",
                     f"expected a [[modbus.writes]] entry with command = {point.name!r}, got "
                     "none")
+    _check_served(p, tbl, buses, devices, writes)
     return ModbusConfig(buses=tuple(buses.values()), devices=devices, writes=writes)
+
+
+def _check_served(p: Reader, tbl: Mapping[str, object], buses: Mapping[str, ModbusBusConfig],
+                  devices: tuple[ModbusDeviceConfig, ...],
+                  writes: tuple[ModbusWrite, ...]) -> None:
+    """A device the outstation serves itself (a "sim" bus) has addresses 0..999 only."""
+    served = {d.name for d in devices if d.bus in buses and buses[d.bus].type == "sim"}
+    if not served:
+        return
+    top = _SIM_TABLE_SIZE - 1
+    raw_devices = tbl.get("devices")
+    raw_writes = tbl.get("writes")
+
+    def index(raw: object, key: str, name: str) -> str:
+        if isinstance(raw, list):
+            for i, item in enumerate(raw):
+                if isinstance(item, Mapping) and item.get(key) == name:
+                    return str(i)
+        return "?"
+
+    for device in devices:
+        if device.name not in served:
+            continue
+        for poll in device.polls:
+            for read in poll.reads:
+                last = read.address + (1 if read.table.is_bits else read.type.words) - 1
+                if last > top:
+                    p.error(f"modbus.devices[{index(raw_devices, 'name', device.name)}]",
+                            f"expected addresses 0..{top} on a device of a sim bus, got "
+                            f"{read.address}..{last} for point {read.point!r}")
+    for write in writes:
+        last = write.address + (1 if write.table is ModbusTable.COIL else write.type.words) - 1
+        if write.device in served and last > top:
+            p.error(f"modbus.writes[{index(raw_writes, 'command', write.command)}].address",
+                    f"expected addresses 0..{top} on a device of a sim bus, got "
+                    f"{write.address}..{last}")
 
 def _buses(p: Reader, value: object) -> dict[str, ModbusBusConfig]:
     buses: dict[str, ModbusBusConfig] = {}
@@ -255,17 +298,18 @@ def _buses(p: Reader, value: object) -> dict[str, ModbusBusConfig]:
         type_value = tbl.get("type", MISSING)
         bus_type: str | None = None
         if type_value is MISSING:
-            p.missing(f"{path}.type", "'tcp' or 'rtu'")
+            p.missing(f"{path}.type", "'tcp', 'rtu' or 'sim'")
         else:
-            bus_type = p.choice(type_value, f"{path}.type", ("tcp", "rtu"))
+            bus_type = p.choice(type_value, f"{path}.type", _BUS_TYPES)
         if bus_type is not None:
-            others = _RTU_KEYS if bus_type == "tcp" else _TCP_KEYS
-            for key in others:
+            others = {"tcp": _RTU_KEYS, "rtu": _TCP_KEYS, "sim": _TCP_KEYS + _RTU_KEYS}
+            for key in others[bus_type]:
                 if key in tbl:
-                    p.error(f"{path}.{key}",
-                               f"expected no {key} on a {bus_type} bus ({key} applies to "
-                               f"{'rtu' if bus_type == 'tcp' else 'tcp'} buses only), "
-                               f"got {show(tbl[key])}")
+                    why = (f"{key} applies to {'tcp' if key in _TCP_KEYS else 'rtu'} "
+                           "buses only" if bus_type != "sim" else "the outstation serves it "
+                           "on 127.0.0.1 at a port chosen at start")
+                    p.error(f"{path}.{key}", f"expected no {key} on a {bus_type} bus ({why}), "
+                                             f"got {show(tbl[key])}")
         default = ModbusBusConfig(name="", type="tcp")
         host, port, device = default.host, default.port, default.device
         if bus_type == "tcp":
@@ -501,9 +545,9 @@ def _read(p: Reader, item: object, path: str, points: dict[str, Point],
     elif kind is PointKind.SINGLE:
         p.missing(f"{path}.bit", "an integer 0..15: a single point read from a register "
                                     "takes one of its bits")
-    if kind is PointKind.BITSTRING and mtype is ModbusType.FLOAT32:
+    if kind in (PointKind.BITSTRING, PointKind.STEP) and mtype is ModbusType.FLOAT32:
         p.expected(f"{path}.type", "'int16', 'uint16', 'int32' or 'uint32' for a "
-                                      "bitstring point", type_choice)
+                                      f"{kind.value} point", type_choice)
     numeric = kind is None or (kind.is_analog or kind is PointKind.COUNTER)
     factors: dict[str, float | None] = {"scale": 1.0, "offset": 0.0}
     for key in ("scale", "offset"):

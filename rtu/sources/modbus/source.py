@@ -33,7 +33,7 @@ import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from hal.modbus import (
     MAX_READ_BITS,
@@ -60,6 +60,9 @@ from rtu.sources.modbus.config import (
     ModbusType,
     modbus_config,
 )
+
+if TYPE_CHECKING:
+    from hal.modbus_served import ServedModbusDevice
 
 log = logging.getLogger(__name__)
 
@@ -379,6 +382,8 @@ class ModbusBusSource:
 def pymodbus_link(bus: ModbusBusConfig) -> ModbusLink:
     """The real link for a configured bus."""
     settings: ModbusTcpSettings | ModbusSerialSettings
+    if bus.type == "sim":  # served_links() makes those: a caller's mistake
+        raise ValueError(f"modbus bus {bus.name} is served by the outstation: use served_links")
     if bus.type == "tcp":
         settings = ModbusTcpSettings(host=bus.host, port=bus.port, timeout=bus.timeout)
     else:
@@ -399,6 +404,31 @@ def modbus_sources(config: ModbusConfig, db: PointDatabase,
     return sources
 
 
+class ServedLinks:
+    """The link factory of a configuration: a "sim" bus gets a device the outstation serves
+    itself (hal/modbus_served.py, imported only then) and a link to it; the others
+    :func:`pymodbus_link`. ``devices`` are the served devices, by bus name (their ``port``
+    once started)."""
+
+    def __init__(self, config: ModbusConfig) -> None:
+        self.config = config
+        self.devices: dict[str, ServedModbusDevice] = {}
+
+    def __call__(self, bus: ModbusBusConfig) -> ModbusLink:
+        if bus.type != "sim":
+            return pymodbus_link(bus)
+        from hal.modbus_served import ServedLink, ServedModbusDevice
+
+        units = [d.unit_id for d in self.config.devices if d.bus == bus.name]
+        device = ServedModbusDevice(bus.name, units)
+        self.devices[bus.name] = device
+        return ServedLink(f"modbus:{bus.name}", device, bus.timeout)
+
+    def close(self) -> None:
+        for device in self.devices.values():
+            device.close()
+
+
 # -- the registry (rtu/components.py) ----------------------------------------------------------
 def build(field: Field) -> Parts:
     """One source per bus; the commands of [[modbus.writes]] go to the devices (ACT_CON and
@@ -406,7 +436,8 @@ def build(field: Field) -> Parts:
     from rtu.sources.modbus.writes import ModbusCommands
 
     config = modbus_config(field.config)
-    sources = modbus_sources(config, field.db)
+    served = ServedLinks(config)
+    sources = modbus_sources(config, field.db, served)
     buses = {source.bus.name: source for source in sources}
     devices = {device.name: device for device in config.devices}
     built: list[ModbusCommands] = []
@@ -418,6 +449,7 @@ def build(field: Field) -> Parts:
     def close() -> None:
         for modbus_commands in built:
             modbus_commands.close()
+        served.close()
 
     return Parts(sources=list(sources), commands=commands if config.writes else None,
-                 close=[close], provides=tuple(sources))
+                 close=[close], provides=(*sources, served))

@@ -256,8 +256,10 @@ class Switchgear(ForwardingExecutor):
         reached: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         def watch(change: PointChanged) -> None:
+            # a tap position still flagged transient (M_ST's T bit) has not arrived yet
             if (change.point.name == position and int(change.new.value) == want
-                    and not change.new.quality & _DOUBTFUL and not reached.done()):
+                    and not change.new.quality & (_DOUBTFUL | Quality.TRANSIENT)
+                    and not reached.done()):
                 reached.set_result(None)
 
         device.busy = True

@@ -136,3 +136,17 @@ def test_no_conversion_relies_on_the_platform_time_t() -> None:
     offenders = [c for folder in ("rtu", "hal") for p in sorted((ROOT / folder).rglob("*.py"))
                  for c in _calls(p)]
     assert offenders == []
+
+
+def test_events_of_one_millisecond_share_one_time_tag() -> None:
+    """Issue 21: one record per millisecond (the codec then encodes its octets once per ASDU);
+    anything that changes the tag makes a new one."""
+    t = 1_700_000_000.1234
+    tag = Cp56Time2a.from_timestamp(t)
+    assert Cp56Time2a.from_timestamp(t + 0.0001) is tag  # rounds to the same millisecond
+    later = Cp56Time2a.from_timestamp(t + 0.001)
+    assert later is not tag and later.milliseconds == tag.milliseconds + 1
+    invalid = Cp56Time2a.from_timestamp(t, invalid=True)
+    assert invalid.invalid and not tag.invalid
+    assert Cp56Time2a.from_timestamp(t, with_weekday=True).weekday != 0
+    assert Cp56Time2a.from_timestamp(t) == tag and not Cp56Time2a.from_timestamp(t).invalid

@@ -124,10 +124,46 @@ def test_carry_over_and_restore_through_take_all_waiting_and_requeue() -> None:
     change(db, 2)
     waiting = old.take_all_waiting()
     assert [r.seq for r in waiting["g"]] == [0, 1, 2] and len(old.groups["g"].backlog) == 0
-    new, _, _ = station()
+    new, new_db, _ = station()
     new.group("g")
-    assert new.requeue("g", waiting["g"][1:]) and not new.requeue("other", waiting["g"])
-    assert seqs(new, "g") == [1, 2, 0]
+    change(new_db, 1)  # the new run's own event (sequence 1 of its numbering)
+    assert new.requeue("g", waiting["g"]) and not new.requeue("other", waiting["g"])
+    # the new run's end of initialisation first, the carried events in their order, then the
+    # new run's; the old run's unsent end of initialisation is replaced by the new one
+    assert seqs(new, "g") == [0, 1, 2, 1]
+    assert [r.type_id for r in new.groups["g"].backlog.snapshot()].count(TypeId.M_EI_NA_1) == 1
+
+
+def test_requeue_keeps_each_stations_end_of_initialisation_first() -> None:
+    db = PointDatabase([Point("a", 1, PointKind.SINGLE), Point("b", 2, PointKind.SINGLE, common_address=2)])
+    for name in ("a", "b"):
+        db.update(name, False, timestamp=T0)
+    outstation = Outstation(db, OutstationConfig(event_queue_size=100), FakeClock(), Recorder())
+    outstation.group("g")
+    db.update("b", True, timestamp=T0 + 1)  # this run's own event, after the carried ones
+    own = outstation.groups["g"].backlog.snapshot()[-1]
+    # two events of the previous run (sequence 7 and 8) of the same point, at station 2
+    restored = [EventRecord(own.type_id, Cot.SPONTANEOUS, own.obj, seq) for seq in (7, 8)]
+    old_ei = EventRecord(TypeId.M_EI_NA_1, Cot.INITIALIZED, EndOfInitialization(0, 0), ca=2)
+    assert outstation.requeue("g", [old_ei, *restored])
+    backlog = outstation.groups["g"].backlog.snapshot()
+    assert [(r.type_id, r.ca) for r in backlog[:2]] == [(TypeId.M_EI_NA_1, 1),
+                                                       (TypeId.M_EI_NA_1, 2)]
+    assert [r.seq for r in backlog[2:]] == [7, 8, 1]
+
+
+def test_requeue_into_a_full_backlog_drops_the_oldest_carried_event_never_the_initialisation(
+        ) -> None:
+    outstation, _, _ = station(queue=3)
+    outstation.group("g")
+    old, old_db, _ = station()
+    old.group("g")
+    change(old_db, 3)
+    carried = old.take_all_waiting()["g"]
+    assert outstation.requeue("g", carried)
+    backlog = outstation.groups["g"].backlog
+    assert [r.seq for r in backlog.snapshot()] == [0, 2, 3] and backlog.overflowed == 1
+    assert outstation.groups["g"].lost == 1
 
 
 def test_sequence_numbers_continue_and_never_go_back() -> None:

@@ -400,3 +400,30 @@ async def wait_for(condition: Callable[[], bool], timeout: float = 3.0) -> None:
         while not condition():
             await asyncio.sleep(0.005)
     await asyncio.wait_for(loop(), timeout)
+
+
+def test_a_tap_position_from_an_integer_register() -> None:
+    """A step point (a tap changer's M_ST) may come from a Modbus register (int16/uint16/32);
+    a float32 register is refused for it."""
+    from rtu.config import ConfigError, parse_config
+    from rtu.sources.modbus.config import ModbusTable, ModbusType
+    from rtu.sources.modbus.source import decode_read
+
+    def data(kind: str) -> dict[str, Any]:
+        return {
+            "points": [{"name": "tap", "ioa": 1, "kind": "step", "source": "modbus"}],
+            "modbus": {"buses": [{"name": "b", "type": "tcp", "host": "127.0.0.1"}],
+                       "devices": [{"name": "d", "bus": "b", "unit_id": 1, "polls": [
+                           {"interval": 1.0, "reads": [
+                               {"point": "tap", "table": "holding", "address": 7,
+                                "type": kind}]}]}]},
+        }
+
+    (device,) = modbus_config(parse_config(data("int16"), "t.toml")).devices
+    (read,) = device.polls[0].reads
+    assert (read.table, read.type) == (ModbusTable.HOLDING, ModbusType.INT16)
+    assert decode_read(read, PointKind.STEP, 7, [0xFFFD]) == -3
+    with pytest.raises(ConfigError) as info:
+        parse_config(data("float32"), "t.toml")
+    assert ("expected 'int16', 'uint16', 'int32' or 'uint32' for a step point, got 'float32'"
+            in info.value.errors[0])
