@@ -109,6 +109,11 @@ class Component:
     # missing one
     serial_ports: str = ""
 
+    # "module:function": an address in its section that the 101 field sizes ([station]
+    # ioa_size...) must carry, called as (reader, parsed section, FieldSizes): `rtu check` (and
+    # `rtu run`) refuse what no master could address
+    check_sizes: str = ""
+
     def section_key(self) -> Key:
         """The declaration of its own section (imports its config module)."""
         key = resolve(self.schema)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-from rtu.components import Component, components
+from rtu.components import Component, components, resolve
 from rtu.config.locate import key_lines, line_of
 from rtu.config.reader import MISSING, ConfigError, Reader, show
 from rtu.config.schema import Key, Table, json_schema, string
@@ -388,6 +388,9 @@ def _parse(p: Reader, data: object) -> AppConfig:
     sections = {c.section: c.parser()(p, doc.get(c.section, MISSING), points, raw_points)
                 for c in _SECTIONS if c.section in doc or (c.point_source and c.point_source in named)
                 or (c.command_target is not None and c.command_target[0] in named)}
+    for c in _SECTIONS:
+        if c.check_sizes and sections.get(c.section) is not None:
+            resolve(c.check_sizes)(p, sections[c.section], field_sizes)
     web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
     soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
     if (station is not None and station.command_originators and iec101 is not None

@@ -31,4 +31,5 @@ from rtu.components import Component
 COMPONENT = Component(
     "files", "files", lambda config: config.section("files") is not None,
     "rtu.files.store:build", schema="rtu.files.config:SECTION",
-    parse="rtu.files.config:parse_files")
+    parse="rtu.files.config:parse_files",
+    check_sizes="rtu.files.config:check_files_sizes")
