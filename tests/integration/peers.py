@@ -93,7 +93,8 @@ Capabilities / limits as a master:
     direct command only ``ok`` is wrong (hence "trust the records"); for
     select-before-operate the select's positive ACT_CON is ignored and c104
     never sends the execute. ``C104Master`` finishes such an exchange itself
-    (see ``_command``). tick_rate_ms and command_timeout_ms do not help (the
+    (see ``_command``) and corrects c104's False from the records when the
+    answer that ends an exchange came, positive, before c104 returned. tick_rate_ms and command_timeout_ms do not help (the
     first is not involved, the second only lengthens the lost wait); c104's
     Python callbacks run later on another thread, so the harness cannot hold
     the answer back either.
@@ -434,7 +435,8 @@ class CommandResult:
     """What happened to one command sent by ``C104Master``.
 
     ``ok`` is c104's own verdict (see limits in the module doc: do not rely on
-    it alone). ``responses`` are the raw received ASDUs with the command's
+    it alone), a False turned True when c104 lost the wake-up of a positive
+    answer (the final answer was handled before c104 returned, none negative). ``responses`` are the raw received ASDUs with the command's
     type id, CA and IOA that arrived while c104 was waiting; ``since`` indexes
     ``master.received`` just before sending, for later ``wait_for`` calls.
     """
@@ -674,22 +676,39 @@ class C104Master:
         return len(self.received)
 
     def _settle(self, since: int, ok: bool, type_name: str, done_cot: int,
-                ioa: int = 0) -> None:
+                ioa: int = 0) -> bool:
         """c104 can return before its raw callback for the answer has run: wait
-        (briefly) until the answer that ends the exchange is in ``received``."""
+        (briefly) until the answer that ends the exchange is in ``received``.
+        Returns c104's verdict, except that a False becomes True when c104 lost
+        the wake-up of a positive answer (module doc): the answer that ends the
+        exchange was handled before c104 returned, and nothing of the exchange
+        was negative. A True from c104 is never changed."""
+        returned_at = time.monotonic()
         tid = TYPE_IDS[type_name]
 
+        def own(r: dict[str, Any]) -> bool:
+            return r.get("type_id") == tid and r.get("ca") in (self.ca, 0xFFFF)
+
         def final(r: dict[str, Any]) -> bool:
-            if r.get("type_id") == tid and r.get("ca") in (self.ca, 0xFFFF):
+            if own(r):
                 return bool(r["negative"] or r["cot"] >= COT_UNKNOWN_TYPE_ID
                             or r["cot"] == done_cot)
             # a read ends with the monitoring object itself (COT=5)
             return tid == 102 and r.get("cot") == COT_REQUEST and r.get("ioa") == ioa
 
         try:
-            self.received.wait_for(final, 1.0 if ok else 0.2, since)
+            last = self.received.wait_for(final, 1.0 if ok else 0.2, since)
         except AssertionError:
-            pass
+            return ok
+        if ok:
+            return ok
+        records = [r for r in self.received.snapshot(since) if own(r)]
+        if any(r["negative"] or r["cot"] >= COT_UNKNOWN_TYPE_ID for r in records):
+            return False
+        if done_cot == COT_ACTIVATION_TERMINATION and not any(
+                r["cot"] == COT_ACTIVATION_CON for r in records):
+            return False
+        return bool(last["at"] <= returned_at)
 
     def interrogation(self, qoi: int = 20, *, wait: bool = True) -> bool:
         """C_IC_NA_1; with wait, c104 blocks until ACT_CON and ACT_TERM."""
@@ -697,7 +716,7 @@ class C104Master:
         ok = bool(self.connection.interrogation(
             common_address=self.ca, qualifier=_member(c104.Qoi, qoi), wait_for_response=wait))
         if wait:
-            self._settle(since, ok, "C_IC_NA_1", COT_ACTIVATION_TERMINATION)
+            ok = self._settle(since, ok, "C_IC_NA_1", COT_ACTIVATION_TERMINATION)
         return ok
 
     def counter_interrogation(self, rqt: int = 5, frz: int = 0, *, wait: bool = True) -> bool:
@@ -707,7 +726,7 @@ class C104Master:
             common_address=self.ca, qualifier=_member(c104.Rqt, rqt),
             freeze=_member(c104.Frz, frz), wait_for_response=wait))
         if wait:
-            self._settle(since, ok, "C_CI_NA_1", COT_ACTIVATION_TERMINATION)
+            ok = self._settle(since, ok, "C_CI_NA_1", COT_ACTIVATION_TERMINATION)
         return ok
 
     def clock_sync(self, *, wait: bool = True) -> bool:
@@ -715,7 +734,7 @@ class C104Master:
         since = self.mark()
         ok = bool(self.connection.clock_sync(common_address=self.ca, wait_for_response=wait))
         if wait:
-            self._settle(since, ok, "C_CS_NA_1", COT_ACTIVATION_CON)
+            ok = self._settle(since, ok, "C_CS_NA_1", COT_ACTIVATION_CON)
         return ok
 
     def test_command(self, *, with_time: bool = True, wait: bool = True) -> bool:
@@ -725,7 +744,7 @@ class C104Master:
         ok = bool(self.connection.test(common_address=self.ca, with_time=with_time,
                                        wait_for_response=wait))
         if wait:
-            self._settle(since, ok, "C_TS_TA_1" if with_time else "C_TS_NA_1",
+            ok = self._settle(since, ok, "C_TS_TA_1" if with_time else "C_TS_NA_1",
                          COT_ACTIVATION_CON)
         return ok
 
@@ -741,8 +760,7 @@ class C104Master:
             point.on_receive(callable=self._cb["on_point"])
         since = self.mark()
         ok = bool(point.read())
-        self._settle(since, ok, "C_RD_NA_1", -1, ioa)
-        return ok
+        return self._settle(since, ok, "C_RD_NA_1", -1, ioa)
 
     def single_command(self, ioa: int, value: bool, select: bool = False,
                        qu: int = 0) -> CommandResult:
@@ -784,7 +802,8 @@ class C104Master:
             point.info = info
             since, sent_since = self.mark(), len(self.sent)
             ok = bool(point.transmit(cause=c104.Cot.ACTIVATION))
-            if select and not ok and self._select_con_lost(mine, since, sent_since,
+            returned_at = time.monotonic()
+            if select and not ok and self._select_con_lost(tid, ioa, since, sent_since,
                                                            time.monotonic()):
                 # c104's lost wake-up (module doc): the outstation confirmed the
                 # select in time, c104 dropped that and sent no execute. Send the
@@ -799,6 +818,7 @@ class C104Master:
                     ok = bool(point.transmit(cause=c104.Cot.ACTIVATION))
                 finally:
                     point.command_mode = mode
+                returned_at = time.monotonic()
 
         def final(r: dict[str, Any]) -> bool:
             # c104 can return before its raw callback for the answer has run,
@@ -817,15 +837,25 @@ class C104Master:
             pass
         time.sleep(0.05)  # trailing answers (e.g. a COT=47 after a negative ACT_CON)
         responses = [r for r in self.received.snapshot(since) if mine(r)]
+        if not ok:  # c104's lost wake-up on a positive answer (module doc)?
+            done = (COT_ACTIVATION_TERMINATION if select and not by_harness
+                    else COT_ACTIVATION_CON)
+            ok = (not any(r["negative"] or r["cot"] >= COT_UNKNOWN_TYPE_ID for r in responses)
+                  and any(r["cot"] == done and r.get("select") is False
+                          and r["at"] <= returned_at for r in responses))
         return CommandResult(ok=ok, since=since, type_id=tid, ioa=ioa, responses=responses,
                              execute_sent_by_harness=by_harness)
 
-    def _select_con_lost(self, mine: Callable[[dict[str, Any]], bool], since: int,
-                         sent_since: int, returned_at: float) -> bool:
+    def _select_con_lost(self, tid: int, ioa: int, since: int, sent_since: int,
+                         returned_at: float) -> bool:
         """After c104's select-before-operate returned False: True only for c104's lost
         wake-up, i.e. the one answer is a positive select ACT_CON, handled before
         c104 gave up, and c104 sent no execute. A negative or missing confirmation,
         any other answer, or one after the timeout stays c104's (correct) False."""
+        def mine(r: dict[str, Any]) -> bool:
+            return (r.get("type_id") == tid and r.get("ioa") == ioa
+                    and r.get("ca") == self.ca)
+
         def select_con(r: dict[str, Any]) -> bool:
             return mine(r) and r["cot"] == COT_ACTIVATION_CON and r.get("select") is True
 
@@ -835,8 +865,7 @@ class C104Master:
             return False
         answers = [r for r in self.received.snapshot(since) if mine(r)]
         executes = [r for r in self.sent.snapshot(sent_since)
-                    if r.get("type_id") == con["type_id"] and r.get("ioa") == con["ioa"]
-                    and r.get("select") is False]
+                    if mine(r) and r.get("select") is False]
         return (answers == [con] and not con["negative"] and con["at"] <= returned_at
                 and not executes)
 

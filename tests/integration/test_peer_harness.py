@@ -376,3 +376,22 @@ def test_select_before_operate_completes_against_an_instant_outstation() -> None
             print(f"c104 lost {by_harness} of 20 select ACT_CONs; the harness sent those executes")
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("answers, c104_ok, verdict", [
+    ([(COT_ACTIVATION_CON, False, -1.0), (COT_ACTIVATION_TERMINATION, False, -0.5)], False, True),
+    ([(COT_ACTIVATION_CON, True, -1.0), (COT_ACTIVATION_TERMINATION, False, -0.5)], False, False),
+    ([(COT_ACTIVATION_TERMINATION, False, -0.5)], False, False),  # no ACT_CON
+    ([(COT_ACTIVATION_CON, False, -1.0), (COT_ACTIVATION_TERMINATION, False, 5.0)], False,
+     False),  # the end came only after c104 had returned
+    ([(COT_ACTIVATION_CON, False, -1.0)], False, False),  # no end at all
+    ([(COT_ACTIVATION_CON, True, -1.0)], True, True),  # c104's True is never changed
+])
+def test_a_lost_wakeup_false_is_corrected_from_the_records_only(
+        answers: list[tuple[int, bool, float]], c104_ok: bool, verdict: bool) -> None:
+    m = C104Master(free_tcp_port(), ca=CA)  # not entered: only its record logs are used
+    now = time.monotonic()
+    for cot, negative, dt in answers:
+        m.received.append(_record("rx", build_asdu("C_IC_NA_1", cot, CA, [(0, b"\x14")],
+                                                   negative=negative), now + dt))
+    assert m._settle(0, c104_ok, "C_IC_NA_1", COT_ACTIVATION_TERMINATION) is verdict
