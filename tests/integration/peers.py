@@ -76,10 +76,33 @@ Capabilities / limits as a master:
     command_timeout_ms if the outstation sends no ACT_TERM). A select alone, a
     select followed by DEACTIVATION, or an execute without select cannot be
     expressed -> use Raw104Client.
+  * Lost wake-up in c104's command wait (2.2.1, still so upstream in Feb 2026):
+    Connection::command() registers the command, sends it, and only then
+    calls awaitCommandSuccess(), whose loop starts with
+    ``response_wait.wait_until(...)`` and looks at the recorded result only
+    after a notification. When the answer is handled (setCommandSuccess(),
+    which notifies) in the gap between the send and that wait, the
+    notification is lost and the call sleeps to command_timeout_ms and returns
+    False although the recorded result was SUCCESS. c104's debug log
+    (c104.set_debug_mode(c104.Debug.Connection)) shows it in that order:
+    "set_command_success] Result ...: 1 | found: 1", "command SEND 1",
+    "await_command_success] Await", "... Timeout". The gap is microseconds, so
+    it needs a preempted command thread (a loaded machine) or a very fast
+    outstation: a 30-line socket server that answers at once loses 4-10 %
+    of c104's selects; our outstation under 5 busy processes 2 of 150. For a
+    direct command only ``ok`` is wrong (hence "trust the records"); for
+    select-before-operate the select's positive ACT_CON is ignored and c104
+    never sends the execute. ``C104Master`` finishes such an exchange itself
+    (see ``_command``) and corrects c104's False from the records when the
+    answer that ends an exchange came, positive, before c104 returned. tick_rate_ms and command_timeout_ms do not help (the
+    first is not involved, the second only lengthens the lost wait); c104's
+    Python callbacks run later on another thread, so the harness cannot hold
+    the answer back either.
   * Direct commands (CommandMode.DIRECT): transmit returns at ACT_CON; the
     later ACT_TERM is only visible in the raw receive callback.
   * transmit/interrogation/read return a bool: False for a negative
-    confirmation AND for a timeout (indistinguishable). The verdict can even be
+    confirmation AND for a timeout (indistinguishable), and for the lost
+    wake-up above. The verdict can even be
     wrong: a later ASDU for the same CA/type/IOA can overwrite it before the
     waiting thread wakes (seen once: negative ACT_CON followed by COT=47
     reported as True). Trust the raw records (``CommandResult``), not ``ok``.
@@ -124,6 +147,8 @@ except ImportError:  # pragma: no cover - depends on the environment
     c104 = None  # type: ignore[assignment]
 
 LOCALHOST = "127.0.0.1"
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------------------
 # independent byte-level helpers (104 profile: COT 2, CA 2, IOA 3)
@@ -410,7 +435,8 @@ class CommandResult:
     """What happened to one command sent by ``C104Master``.
 
     ``ok`` is c104's own verdict (see limits in the module doc: do not rely on
-    it alone). ``responses`` are the raw received ASDUs with the command's
+    it alone), a False turned True when c104 lost the wake-up of a positive
+    answer (the final answer was handled before c104 returned, none negative). ``responses`` are the raw received ASDUs with the command's
     type id, CA and IOA that arrived while c104 was waiting; ``since`` indexes
     ``master.received`` just before sending, for later ``wait_for`` calls.
     """
@@ -420,6 +446,9 @@ class CommandResult:
     type_id: int
     ioa: int
     responses: list[dict[str, Any]] = field(default_factory=list)
+    #: c104 lost the select's positive ACT_CON (see the module doc) and the
+    #: harness sent the execute itself, one command timeout after the select
+    execute_sent_by_harness: bool = False
 
     def _last(self, cot: int, select: bool | None = None) -> dict[str, Any] | None:
         hits = [r for r in self.responses
@@ -647,22 +676,39 @@ class C104Master:
         return len(self.received)
 
     def _settle(self, since: int, ok: bool, type_name: str, done_cot: int,
-                ioa: int = 0) -> None:
+                ioa: int = 0) -> bool:
         """c104 can return before its raw callback for the answer has run: wait
-        (briefly) until the answer that ends the exchange is in ``received``."""
+        (briefly) until the answer that ends the exchange is in ``received``.
+        Returns c104's verdict, except that a False becomes True when c104 lost
+        the wake-up of a positive answer (module doc): the answer that ends the
+        exchange was handled before c104 returned, and nothing of the exchange
+        was negative. A True from c104 is never changed."""
+        returned_at = time.monotonic()
         tid = TYPE_IDS[type_name]
 
+        def own(r: dict[str, Any]) -> bool:
+            return r.get("type_id") == tid and r.get("ca") in (self.ca, 0xFFFF)
+
         def final(r: dict[str, Any]) -> bool:
-            if r.get("type_id") == tid and r.get("ca") in (self.ca, 0xFFFF):
+            if own(r):
                 return bool(r["negative"] or r["cot"] >= COT_UNKNOWN_TYPE_ID
                             or r["cot"] == done_cot)
             # a read ends with the monitoring object itself (COT=5)
             return tid == 102 and r.get("cot") == COT_REQUEST and r.get("ioa") == ioa
 
         try:
-            self.received.wait_for(final, 1.0 if ok else 0.2, since)
+            last = self.received.wait_for(final, 1.0 if ok else 0.2, since)
         except AssertionError:
-            pass
+            return ok
+        if ok:
+            return ok
+        records = [r for r in self.received.snapshot(since) if own(r)]
+        if any(r["negative"] or r["cot"] >= COT_UNKNOWN_TYPE_ID for r in records):
+            return False
+        if done_cot == COT_ACTIVATION_TERMINATION and not any(
+                r["cot"] == COT_ACTIVATION_CON for r in records):
+            return False
+        return bool(last["at"] <= returned_at)
 
     def interrogation(self, qoi: int = 20, *, wait: bool = True) -> bool:
         """C_IC_NA_1; with wait, c104 blocks until ACT_CON and ACT_TERM."""
@@ -670,7 +716,7 @@ class C104Master:
         ok = bool(self.connection.interrogation(
             common_address=self.ca, qualifier=_member(c104.Qoi, qoi), wait_for_response=wait))
         if wait:
-            self._settle(since, ok, "C_IC_NA_1", COT_ACTIVATION_TERMINATION)
+            ok = self._settle(since, ok, "C_IC_NA_1", COT_ACTIVATION_TERMINATION)
         return ok
 
     def counter_interrogation(self, rqt: int = 5, frz: int = 0, *, wait: bool = True) -> bool:
@@ -680,7 +726,7 @@ class C104Master:
             common_address=self.ca, qualifier=_member(c104.Rqt, rqt),
             freeze=_member(c104.Frz, frz), wait_for_response=wait))
         if wait:
-            self._settle(since, ok, "C_CI_NA_1", COT_ACTIVATION_TERMINATION)
+            ok = self._settle(since, ok, "C_CI_NA_1", COT_ACTIVATION_TERMINATION)
         return ok
 
     def clock_sync(self, *, wait: bool = True) -> bool:
@@ -688,7 +734,7 @@ class C104Master:
         since = self.mark()
         ok = bool(self.connection.clock_sync(common_address=self.ca, wait_for_response=wait))
         if wait:
-            self._settle(since, ok, "C_CS_NA_1", COT_ACTIVATION_CON)
+            ok = self._settle(since, ok, "C_CS_NA_1", COT_ACTIVATION_CON)
         return ok
 
     def test_command(self, *, with_time: bool = True, wait: bool = True) -> bool:
@@ -698,7 +744,7 @@ class C104Master:
         ok = bool(self.connection.test(common_address=self.ca, with_time=with_time,
                                        wait_for_response=wait))
         if wait:
-            self._settle(since, ok, "C_TS_TA_1" if with_time else "C_TS_NA_1",
+            ok = self._settle(since, ok, "C_TS_TA_1" if with_time else "C_TS_NA_1",
                          COT_ACTIVATION_CON)
         return ok
 
@@ -714,8 +760,7 @@ class C104Master:
             point.on_receive(callable=self._cb["on_point"])
         since = self.mark()
         ok = bool(point.read())
-        self._settle(since, ok, "C_RD_NA_1", -1, ioa)
-        return ok
+        return self._settle(since, ok, "C_RD_NA_1", -1, ioa)
 
     def single_command(self, ioa: int, value: bool, select: bool = False,
                        qu: int = 0) -> CommandResult:
@@ -740,6 +785,13 @@ class C104Master:
     def _command(self, type_name: str, ioa: int, info: Any, select: bool) -> CommandResult:
         mode = (c104.CommandMode.SELECT_AND_EXECUTE if select else c104.CommandMode.DIRECT)
         ctype = getattr(c104.Type, type_name)
+        tid = TYPE_IDS[type_name]
+
+        def mine(r: dict[str, Any]) -> bool:
+            return (r["dir"] == "rx" and r.get("type_id") == tid and r.get("ioa") == ioa
+                    and r.get("ca") == self.ca)
+
+        by_harness = False
         with self._lock:
             point = self.station.get_point(io_address=ioa)
             if point is None or point.type != ctype:
@@ -748,13 +800,25 @@ class C104Master:
                 point = self.station.add_point(io_address=ioa, type=ctype, command_mode=mode)
             point.command_mode = mode
             point.info = info
-            since = self.mark()
+            since, sent_since = self.mark(), len(self.sent)
             ok = bool(point.transmit(cause=c104.Cot.ACTIVATION))
-        tid = TYPE_IDS[type_name]
-
-        def mine(r: dict[str, Any]) -> bool:
-            return (r["dir"] == "rx" and r.get("type_id") == tid and r.get("ioa") == ioa
-                    and r.get("ca") == self.ca)
+            returned_at = time.monotonic()
+            if select and not ok and self._select_con_lost(tid, ioa, since, sent_since,
+                                                           time.monotonic()):
+                # c104's lost wake-up (module doc): the outstation confirmed the
+                # select in time, c104 dropped that and sent no execute. Send the
+                # execute as c104 should have (same object, S/E=0); the answers
+                # are still checked by the caller, only later.
+                log.warning("c104 lost the positive select ACT_CON of %s IOA %d (c104 bug, "
+                            "see tests/integration/peers.py); the harness sends the execute",
+                            type_name, ioa)
+                by_harness = True
+                point.command_mode = c104.CommandMode.DIRECT
+                try:
+                    ok = bool(point.transmit(cause=c104.Cot.ACTIVATION))
+                finally:
+                    point.command_mode = mode
+                returned_at = time.monotonic()
 
         def final(r: dict[str, Any]) -> bool:
             # c104 can return before its raw callback for the answer has run,
@@ -768,12 +832,42 @@ class C104Master:
             return bool(r["cot"] == COT_ACTIVATION_CON)
 
         try:
-            self.received.wait_for(final, 1.0 if ok else 0.3, since)
+            self.received.wait_for(final, 1.0 if ok or by_harness else 0.3, since)
         except AssertionError:
             pass
         time.sleep(0.05)  # trailing answers (e.g. a COT=47 after a negative ACT_CON)
         responses = [r for r in self.received.snapshot(since) if mine(r)]
-        return CommandResult(ok=ok, since=since, type_id=tid, ioa=ioa, responses=responses)
+        if not ok:  # c104's lost wake-up on a positive answer (module doc)?
+            done = (COT_ACTIVATION_TERMINATION if select and not by_harness
+                    else COT_ACTIVATION_CON)
+            ok = (not any(r["negative"] or r["cot"] >= COT_UNKNOWN_TYPE_ID for r in responses)
+                  and any(r["cot"] == done and r.get("select") is False
+                          and r["at"] <= returned_at for r in responses))
+        return CommandResult(ok=ok, since=since, type_id=tid, ioa=ioa, responses=responses,
+                             execute_sent_by_harness=by_harness)
+
+    def _select_con_lost(self, tid: int, ioa: int, since: int, sent_since: int,
+                         returned_at: float) -> bool:
+        """After c104's select-before-operate returned False: True only for c104's lost
+        wake-up, i.e. the one answer is a positive select ACT_CON, handled before
+        c104 gave up, and c104 sent no execute. A negative or missing confirmation,
+        any other answer, or one after the timeout stays c104's (correct) False."""
+        def mine(r: dict[str, Any]) -> bool:
+            return (r.get("type_id") == tid and r.get("ioa") == ioa
+                    and r.get("ca") == self.ca)
+
+        def select_con(r: dict[str, Any]) -> bool:
+            return mine(r) and r["cot"] == COT_ACTIVATION_CON and r.get("select") is True
+
+        try:  # c104 runs the raw callbacks on another thread, a little later
+            con = self.received.wait_for(select_con, 0.5, since)
+        except AssertionError:
+            return False
+        answers = [r for r in self.received.snapshot(since) if mine(r)]
+        executes = [r for r in self.sent.snapshot(sent_since)
+                    if mine(r) and r.get("select") is False]
+        return (answers == [con] and not con["negative"] and con["at"] <= returned_at
+                and not executes)
 
     # -- waiting -------------------------------------------------------------
     def wait_for(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 3.0, *,

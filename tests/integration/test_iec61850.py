@@ -219,7 +219,12 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     with TsharkCapture(device_port, pcap) as capture, \
             device_and_outstation(device, config) as ot, C104Master(ot.port, ca=CA) as master:
         master.wait_connected(5)
-        yield Rig(device, ot, master, capture)
+        rig = Rig(device, ot, master, capture)
+        # a test run alone must not command before the source reached the device (its
+        # select is refused then: "the device is not connected")
+        rig.wait("the source connected to the device",
+                 lambda: rig.source.status() == "connected", timeout=10.0)
+        yield rig
 
 
 def test_startup_reads_gi_and_integrity(rig: Rig) -> None:

@@ -26,12 +26,16 @@ try:  # tests/integration as a package or as a plain directory on sys.path
         COT_ACTIVATION_CON,
         COT_ACTIVATION_TERMINATION,
         COT_INTERROGATED_BY_STATION,
+        COT_UNKNOWN_IOA,
         STARTDT_ACT,
         C104Master,
         Raw104Client,
         TsharkCapture,
         build_asdu,
         free_tcp_port,
+        i_frame,
+        parse_apdu,
+        s_frame,
         sco,
         tshark_decode_104,
     )
@@ -41,12 +45,16 @@ except ImportError:
         COT_ACTIVATION_CON,
         COT_ACTIVATION_TERMINATION,
         COT_INTERROGATED_BY_STATION,
+        COT_UNKNOWN_IOA,
         STARTDT_ACT,
         C104Master,
         Raw104Client,
         TsharkCapture,
         build_asdu,
         free_tcp_port,
+        i_frame,
+        parse_apdu,
+        s_frame,
         sco,
         tshark_decode_104,
     )
@@ -80,7 +88,9 @@ class C104Outstation:
 def outstation() -> Iterator[C104Outstation]:
     """c104's own server on 127.0.0.1:<free port>, CA 1, a few points."""
     port = free_tcp_port()
-    server = c104.Server(ip="127.0.0.1", port=port, tick_rate_ms=50, select_timeout_ms=3000)
+    # select timeout above C104Master's command timeout (3 s): when c104 loses a select's
+    # ACT_CON, the harness sends the execute one command timeout later (peers.py)
+    server = c104.Server(ip="127.0.0.1", port=port, tick_rate_ms=50, select_timeout_ms=10000)
     station = server.add_station(common_address=CA)
     out = C104Outstation(server=server, port=port, station=station)
 
@@ -239,3 +249,149 @@ def test_master_reconnects_after_outstation_restart(outstation: C104Outstation) 
         assert m.interrogation()
         states = [s["state"] for s in m.states.snapshot()]
         assert "CLOSED_AWAIT_RECONNECT" in states and states.count("OPEN") == 2
+
+
+# -- c104's lost select ACT_CON (peers.py module doc) ----------------------------------------
+
+def _record(direction: str, asdu: bytes, at: float) -> dict[str, Any]:
+    rec = parse_apdu(i_frame(asdu, 0, 0))
+    rec.update(dir=direction, at=at)
+    return rec
+
+
+def _select_con(*, negative: bool = False, at: float = 1.0) -> dict[str, Any]:
+    return _record("rx", build_asdu("C_SC_NA_1", COT_ACTIVATION_CON, CA,
+                                    [(IOA_CMD_SBO, sco(True, select=True))],
+                                    negative=negative), at)
+
+
+@pytest.mark.parametrize("case, lost", [
+    ("positive select ACT_CON in time, no execute", True),
+    ("negative select ACT_CON", False),
+    ("positive select ACT_CON only after c104 gave up", False),
+    ("c104 did send the execute", False),
+    ("a second answer after the ACT_CON", False),
+    ("no answer at all", False),
+    ("the ACT_CON is for another IOA", False),
+])
+def test_harness_finishes_a_select_only_when_c104_lost_its_act_con(case: str,
+                                                                   lost: bool) -> None:
+    m = C104Master(free_tcp_port(), ca=CA)  # not entered: only its record logs are used
+    m.sent.append(_record("tx", build_asdu("C_SC_NA_1", COT_ACTIVATION, CA,
+                                           [(IOA_CMD_SBO, sco(True, select=True))]), 0.5))
+    if case == "positive select ACT_CON only after c104 gave up":
+        m.received.append(_select_con(at=2.5))
+    elif case == "the ACT_CON is for another IOA":
+        m.received.append(_record("rx", build_asdu("C_SC_NA_1", COT_ACTIVATION_CON, CA,
+                                                   [(IOA_CMD, sco(True, select=True))]), 1.0))
+    elif case != "no answer at all":
+        m.received.append(_select_con(negative=case == "negative select ACT_CON"))
+    if case == "c104 did send the execute":
+        m.sent.append(_record("tx", build_asdu("C_SC_NA_1", COT_ACTIVATION, CA,
+                                               [(IOA_CMD_SBO, sco(True))]), 1.1))
+    if case == "a second answer after the ACT_CON":
+        m.received.append(_record("rx", build_asdu("C_SC_NA_1", COT_UNKNOWN_IOA, CA,
+                                                   [(IOA_CMD_SBO, sco(True, select=True))],
+                                                   negative=True), 1.2))
+    assert m._select_con_lost(45, IOA_CMD_SBO, 0, 0, returned_at=2.0) is lost
+
+
+class _InstantOutstation:
+    """A minimal 104 server on 127.0.0.1 that confirms single commands the moment it
+    reads them (select: ACT_CON; execute: ACT_CON and ACT_TERM in one write): the
+    fastest possible answer, which is when c104 loses its wake-up most often."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(10)
+        self.port = self.sock.getsockname()[1]
+        self.commands: list[dict[str, Any]] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        conn.settimeout(30)  # bounded: the test is over long before
+        tx = rx = 0
+        buf = b""
+        with conn:
+            while True:
+                try:
+                    data = conn.recv(4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buf += data
+                while len(buf) >= 2 and len(buf) >= buf[1] + 2:
+                    frame, buf = buf[:buf[1] + 2], buf[buf[1] + 2:]
+                    if frame[2] & 3 == 3:  # U format: confirm STARTDT, STOPDT, TESTFR
+                        if frame[2] in (0x07, 0x13, 0x43):
+                            conn.sendall(bytes([0x68, 4, (frame[2] & 0xFC) << 1 | 3, 0, 0, 0]))
+                        continue
+                    if frame[2] & 1:  # S format
+                        continue
+                    rx += 1
+                    rec = parse_apdu(frame)
+                    self.commands.append(rec)
+                    asdu = bytearray(frame[6:])
+                    out = b""
+                    for cot in ((COT_ACTIVATION_CON,) if rec["select"] else
+                                (COT_ACTIVATION_CON, COT_ACTIVATION_TERMINATION)):
+                        asdu[2] = cot
+                        out += i_frame(bytes(asdu), tx, rx)
+                        tx += 1
+                    conn.sendall(out + s_frame(rx))
+
+    def close(self) -> None:
+        self.sock.close()
+        self.thread.join(5)
+
+
+def test_select_before_operate_completes_against_an_instant_outstation() -> None:
+    """Whether or not c104 loses the select's ACT_CON on a given run, every command ends
+    as select, ACT_CON, execute, ACT_CON, ACT_TERM on the wire, with one select each."""
+    server = _InstantOutstation()
+    try:
+        with C104Master(server.port, ca=CA, command_timeout_ms=500) as m:
+            m.wait_connected(5)
+            by_harness = 0
+            for i in range(20):
+                sent = len(server.commands)
+                res = m.single_command(IOA_CMD_SBO, bool(i % 2), select=True)
+                by_harness += res.execute_sent_by_harness
+                assert [(r["cot"], r["select"]) for r in res.responses] == [
+                    (COT_ACTIVATION_CON, True), (COT_ACTIVATION_CON, False),
+                    (COT_ACTIVATION_TERMINATION, False)], (i, res)
+                deadline = time.monotonic() + 2
+                while len(server.commands) < sent + 2 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                got = server.commands[sent:]
+                assert [(r["cot"], r["select"], r["objects"][0]["data"]) for r in got] == [
+                    (COT_ACTIVATION, True, sco(bool(i % 2), select=True).hex()),
+                    (COT_ACTIVATION, False, sco(bool(i % 2)).hex())], (i, got)
+            print(f"c104 lost {by_harness} of 20 select ACT_CONs; the harness sent those executes")
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("answers, c104_ok, verdict", [
+    ([(COT_ACTIVATION_CON, False, -1.0), (COT_ACTIVATION_TERMINATION, False, -0.5)], False, True),
+    ([(COT_ACTIVATION_CON, True, -1.0), (COT_ACTIVATION_TERMINATION, False, -0.5)], False, False),
+    ([(COT_ACTIVATION_TERMINATION, False, -0.5)], False, False),  # no ACT_CON
+    ([(COT_ACTIVATION_CON, False, -1.0), (COT_ACTIVATION_TERMINATION, False, 5.0)], False,
+     False),  # the end came only after c104 had returned
+    ([(COT_ACTIVATION_CON, False, -1.0)], False, False),  # no end at all
+    ([(COT_ACTIVATION_CON, True, -1.0)], True, True),  # c104's True is never changed
+])
+def test_a_lost_wakeup_false_is_corrected_from_the_records_only(
+        answers: list[tuple[int, bool, float]], c104_ok: bool, verdict: bool) -> None:
+    m = C104Master(free_tcp_port(), ca=CA)  # not entered: only its record logs are used
+    now = time.monotonic()
+    for cot, negative, dt in answers:
+        m.received.append(_record("rx", build_asdu("C_IC_NA_1", cot, CA, [(0, b"\x14")],
+                                                   negative=negative), now + dt))
+    assert m._settle(0, c104_ok, "C_IC_NA_1", COT_ACTIVATION_TERMINATION) is verdict
