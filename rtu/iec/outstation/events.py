@@ -32,6 +32,7 @@ from typing import Generic, Protocol, TypeVar
 
 from rtu.iec.asdu.objects import EndOfInitialization, InformationObject
 from rtu.iec.asdu.types import Cot, TypeId
+from rtu.points.records import event_record
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -39,7 +40,7 @@ _OVERFLOW_LOG_EVERY = 1000
 _NO_SEQ = 1 << 62  # above any sequence number: "holds no journaled event"
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class EventRecord:
     type_id: TypeId
     cot: Cot
