@@ -173,6 +173,21 @@ class EventQueue:
         self.removed += 1
         return self._items.popleft()
 
+    def popleft_run(self, limit: int) -> list[EventRecord]:
+        """The oldest event and those after it of the same type and cause, ``limit`` at most
+        (one ASDU's worth where every event goes to the same common address)."""
+        items = self._items
+        first = items.popleft()
+        batch = [first]
+        type_id, cot = first.type_id, first.cot
+        while items and len(batch) < limit:
+            nxt = items[0]
+            if nxt.type_id != type_id or nxt.cot != cot:
+                break
+            batch.append(items.popleft())
+        self.removed += len(batch)
+        return batch
+
     def remove_if(self, predicate: Callable[[EventRecord], bool]) -> int:
         kept = [r for r in self._items if not predicate(r)]
         removed = len(self._items) - len(kept)
