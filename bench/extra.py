@@ -183,12 +183,18 @@ def events_during_gi(agent: Any, m: Master, points: int) -> dict[str, Any]:
 def scaling_row(points: int, logdir: Path, rtu_run: Any, agent_cls: Any, host: str,
                 free_port: Callable[[], int], gi: Callable[[Master], dict[str, Any]],
                 rate: float, seconds: float) -> dict[str, Any]:
-    """Start-up (spawn to READY=1), RSS and GI time of ``rtu run`` with ``points`` points, then
-    CPU per event at ``rate`` in an agent with the same points."""
+    """Start-up (spawn to READY=1: a first start with a fresh state directory, then the
+    restart measured with the validated configuration cached), RSS and GI time of ``rtu
+    run`` with ``points`` points, then CPU per event at ``rate`` in an agent with the same
+    points."""
+    from bench.runner import first_start  # runner imports this module
+
     config = write_config(logdir / f"scale-{points}.toml", points, 2404)
+    state = logdir / f"state-{points}"
+    row: dict[str, Any] = {"points": points,
+                           "startup_cold_s": first_start(config, logdir, state, rtu_run)}
     port = free_port()
-    row: dict[str, Any] = {"points": points}
-    with rtu_run(config, port, logdir) as (proc, notify, t0), Master(host, port) as m:
+    with rtu_run(config, port, logdir, state) as (proc, notify, t0), Master(host, port) as m:
         t_con = m.connect(timeout=180)
         deadline = time.monotonic() + 5
         while notify.ready_ns is None and time.monotonic() < deadline:

@@ -17,68 +17,40 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import CHUNK, make_events, outstation, take_all
 from rtu.config import JournalConfig
 from rtu.eventstore import JournalWriter, open_journal
 from rtu.iec.asdu.codec import PROFILE_104
-from rtu.iec.outstation import Outstation, OutstationConfig
-from rtu.points.commands import CommandRequest, Done
-from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind
-
-CHUNK = 100  # events per loop turn
-POINTS = 1000
-
-
-class _Clock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wall(self) -> float:
-        return time.time()
-
-
-class _NoExecutor:
-    def execute(self, request: CommandRequest, done: Done) -> None:
-        done(False)
 
 
 async def _run(events: int, interval: float | None, master: bool, directory: Path,
                name: str) -> dict[str, float]:
-    db = PointDatabase([Point(f"p{i}", 1 + i, PointKind.SINGLE) for i in range(POINTS)])
-    for i in range(POINTS):
-        db.update(f"p{i}", False, timestamp=time.time())
-    outstation = Outstation(db, OutstationConfig(event_queue_size=events + 10), _Clock(),
-                            _NoExecutor())
-    outstation.group("iec104")
+    db, station = outstation(events)
+    station.group("iec104")
     writer: JournalWriter | None = None
     task: asyncio.Task[None] | None = None
     if interval is not None:
         path = directory / f"{name}.sqlite3"
         store = open_journal(path, max_events=events + 10, fsync="commit")
         writer = JournalWriter(store, JournalConfig(True, str(path), interval, events + 10))
-        writer.attach(outstation)
+        writer.attach(station)
         task = asyncio.create_task(writer.run())
         await asyncio.sleep(0)
     session = None
     if master:
-        session = outstation.open_session("m", PROFILE_104, "iec104", lambda: None)
+        session = station.open_session("m", PROFILE_104, "iec104", lambda: None)
         session.activate()
-    values = [False] * POINTS
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    for n in range(events):
-        i = n % POINTS
-        values[i] = not values[i]
-        db.update(f"p{i}", values[i], timestamp=time.time())
-        if n % CHUNK == CHUNK - 1:
-            # as in the 104 server: the eager commit was scheduled (call_soon) by the first
-            # event of the turn, before the session's flush; the acknowledgement comes later
+
+    async def take_then_acknowledge() -> None:
+        # as in the 104 server: the eager commit was scheduled (call_soon) by the first
+        # event of the turn, before the session's flush; the acknowledgement comes later
+        if session is not None:
+            sent = take_all(session)
             await asyncio.sleep(0)
-            if session is not None:
-                sent = 0
-                while session.next_output() is not None:
-                    sent += 1
-                await asyncio.sleep(0)
-                session.acknowledged(sent)
+            session.acknowledged(sent)
+
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    await make_events(db, events, take_then_acknowledge)
     if writer is not None:
         assert task is not None
         task.cancel()

@@ -26,14 +26,16 @@ def markdown(run: dict[str, Any]) -> str:
         o = _cell(run.get(ours), unit) if ours else ""
         r = _cell(run.get(ref), unit) if ref else ""
         lines.append(f"| {label} (`{key}`) | {o} | {r} |")
-    lines += ["", ("| points | start-up to READY=1 | RSS after GI (peak) | GI | CPU per event "
+    lines += ["", ("| points | start-up to READY=1 (first start) | RSS after GI (peak) | GI | CPU per event "
                    "at 10k ev/s, net | another master's events during that GI: p99 (max, n) |"),
               "|---:|---:|---:|---:|---:|---:|"]
     for r in run.get("scaling", []):
         other = ("-" if r.get("gi_other_p99_ms") is None else
                  f"{r['gi_other_p99_ms']:.2f} ms ({r['gi_other_max_ms']:.2f} ms, "
                  f"{r['gi_other_events']})")
-        lines.append(f"| {r['points']:,} | {r['startup_s']:.3f} s | {r['rss_mb']:.1f} MiB "
+        cold = r.get("startup_cold_s")
+        first = "" if cold is None else f" ({cold:.3f} s)"
+        lines.append(f"| {r['points']:,} | {r['startup_s']:.3f} s{first} | {r['rss_mb']:.1f} MiB "
                      f"({r['hwm_mb']:.1f}) | {r['gi_s']:.3f} s | {r['cpu_us_per_event']:.2f} µs "
                      f"| {other} |")
     lines += ["", "Goals: " + ", ".join(f"{k} {'met' if v else 'NOT met' if v is False else 'n/a'}"

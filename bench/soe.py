@@ -26,56 +26,29 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.harness import CHUNK, make_events, outstation, take_all
 from rtu.iec.asdu.codec import PROFILE_104
-from rtu.iec.outstation import CommandRequest, Done, Outstation, OutstationConfig
-from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind
 from rtu.soe import SoeLog
 
-CHUNK = 100  # events per loop turn
-POINTS = 1000
 GOAL_US = 5.0
-
-
-class _Clock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wall(self) -> float:
-        return time.time()
-
-
-class _NoExecutor:
-    def execute(self, request: CommandRequest, done: Done) -> None:
-        done(False)
 
 
 async def run_case(events: int, directory: Path | None) -> dict[str, float]:
     """One run; ``directory`` None: the log off."""
-    db = PointDatabase([Point(f"p{i}", 1 + i, PointKind.SINGLE) for i in range(POINTS)])
-    for i in range(POINTS):
-        db.update(f"p{i}", False, timestamp=time.time())
-    outstation = Outstation(db, OutstationConfig(event_queue_size=events + 10), _Clock(),
-                            _NoExecutor())
+    db, station = outstation(events)
     soe: SoeLog | None = None
     if directory is not None:
         soe = SoeLog(directory / f"soe-{time.monotonic_ns()}.sqlite3", max_events=events + 10,
                      max_pending=events + 10)
-        soe.attach(outstation)
-    session = outstation.open_session("m", PROFILE_104, "iec104", lambda: None)
+        soe.attach(station)
+    session = station.open_session("m", PROFILE_104, "iec104", lambda: None)
     session.activate()
-    values = [False] * POINTS
+
+    async def take_and_acknowledge() -> None:
+        session.acknowledged(take_all(session))
+
     loop0, wall0 = time.thread_time(), time.perf_counter()
-    for n in range(events):
-        i = n % POINTS
-        values[i] = not values[i]
-        db.update(f"p{i}", values[i], timestamp=time.time())
-        if n % CHUNK == CHUNK - 1:
-            await asyncio.sleep(0)
-            sent = 0
-            while session.next_output() is not None:
-                sent += 1
-            session.acknowledged(sent)
+    await make_events(db, events, take_and_acknowledge)
     loop = time.thread_time() - loop0
     wall = time.perf_counter() - wall0
     writer = 0.0

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rtu.config import (
     AppConfig,
@@ -23,6 +23,9 @@ from rtu.config import (
     load_config,
     parse_listen,
 )
+
+if TYPE_CHECKING:
+    from rtu.supervisor import Supervisor
 
 log = logging.getLogger("rtu")
 
@@ -59,10 +62,28 @@ def _overrides(args: argparse.Namespace, config: AppConfig) -> AppConfig:
     return config
 
 
+def _load_for_run(args: argparse.Namespace) -> tuple[AppConfig, AppConfig | None, bool]:
+    """The configuration `rtu run` starts with, the one to cache once READY (None: not to
+    be cached), and whether it came from the cache. The cache (rtu/config/cache.py) skips
+    reading and checking the file when neither it nor the program changed since it was
+    written."""
+    if not args.config:
+        return bench_config(), None, False
+    if getattr(args, "no_config_cache", False):
+        return load_config(args.config), None, False
+    from rtu.config.cache import load_cached
+
+    config, hit = load_cached(args.config)
+    return config, None if hit else config, hit
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     refused: ConfigError | None = None
+    to_cache: AppConfig | None = None
+    cached = False
     try:
-        config = _overrides(args, _load(args.config))
+        read, to_cache, cached = _load_for_run(args)
+        config = _overrides(args, read)
     except ConfigError as exc:
         fallback = _last_good(args, exc)
         if fallback is None:
@@ -77,6 +98,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     where = setup_logging(config.logging.level)
     log.debug("logging to %s", where)
+    if cached:
+        log.info("%s: unchanged since its validated copy was cached: started from the copy "
+                 "(rtu run --no-config-cache reads the file in full)", args.config)
     if refused is not None:
         for line in refused.errors:
             log.error("configuration refused: %s", line)
@@ -87,7 +111,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     loader = file_loader(args.config or config.source, lambda c: _overrides(args, c))
 
     async def main() -> None:
-        await Supervisor(config, loader=loader).run()
+        supervisor = Supervisor(config, loader=loader)
+        caching = None if to_cache is None else asyncio.create_task(
+            _cache_when_ready(supervisor, to_cache))
+        try:
+            await supervisor.run()
+        finally:
+            if caching is not None:
+                caching.cancel()
 
     try:
         asyncio.run(main())
@@ -95,6 +126,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("cannot run: %s", exc)
         return 1
     return 0
+
+
+async def _cache_when_ready(supervisor: Supervisor, config: AppConfig) -> None:
+    """Write the validated configuration to the cache once READY=1 is out (off the start-up
+    path; a failure is logged, never fatal)."""
+    from rtu.config.cache import cache_after_ready, cache_directory
+    from rtu.supervisor import release_free_memory
+
+    await supervisor.ready.wait()
+    await asyncio.to_thread(cache_after_ready, config, cache_directory())
+    release_free_memory()
 
 
 def _last_good(args: argparse.Namespace, exc: ConfigError) -> AppConfig | None:
@@ -582,9 +624,57 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _columns() -> int:
+    """The terminal's width as shutil.get_terminal_size() finds it ($COLUMNS, else stdout's
+    terminal, else 80), without importing shutil (and the compression modules it loads)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout; argparse makes one of these for every argument it adds, and
+    the default one imports shutil each time to find the terminal's width."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _columns() - 2 if width is None else width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser with :class:`_Formatter` (its subcommands' parsers too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the installed version is looked up only when asked for (reading the
+    distribution's metadata costs start-up time and memory)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0,
+                         help=help or "show program's version number and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        print(f"rtu {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rtu", description="IEC 60870-5-101/104 RTU outstation")
-    parser.add_argument("--version", action="version", version=f"rtu {_version()}")
+    parser = _Parser(prog="rtu", description="IEC 60870-5-101/104 RTU outstation")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the outstation (the bench profile without --config)")
     run.add_argument("--config", metavar="FILE", help="TOML configuration file")
@@ -594,6 +684,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--link-mode", choices=["unbalanced", "balanced"],
                      help="101 link mode (default unbalanced)")
     run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    run.add_argument("--no-config-cache", action="store_true",
+                     help="read and check the configuration file in full even when the "
+                          "validated copy in the state directory matches it")
     run.add_argument("--web", metavar="HOST:PORT",
                      help="serve the read-only diagnostics page there, e.g. 127.0.0.1:8080 "
                           "(docs/web.md; beyond loopback [web] must give TLS and users)")

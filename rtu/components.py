@@ -8,7 +8,10 @@ component may use what an earlier one provides: relays drive the GPIO lines ``gp
 
 The supervisor calls :func:`build_field` and loops over what it returns; it names no source
 kind. ``build`` modules are imported only when their component is enabled, so a station
-without Modbus never imports pymodbus (nor open61850, nor the DLMS stack).
+without Modbus never imports pymodbus (nor open61850, nor the DLMS stack). A component's own
+section is named the same way (``schema``, ``parse``, ``serial_ports`` as "module:name"): its
+config module is imported only when the file has that section or a point names the component
+(``source`` or ``target``), and the registration line itself imports nothing but this module.
 
 The protocol servers are registered the same way (:data:`SERVERS`): each module's ``SERVER``
 is a :class:`ServerComponent` (the sections that reconfigure it, how it is built), and what it
@@ -49,6 +52,7 @@ __all__ = [
     "ServerComponent",
     "build_field",
     "build_servers",
+    "resolve",
     "server_components",
 ]
 
@@ -91,16 +95,58 @@ class Component:
     point_source: str = ""
     check_source: PrefixCheck | None = None
     command_target: tuple[str, str] | None = None
-    # a section the document does not name (a new source): its declaration and its reader,
-    # run after [[points]]; the result is AppConfig.sections[section]
-    schema: Key | None = None
-    parse: SectionParser | None = None
+    # a section the document does not name (a new source): its declaration (a Key) and its
+    # reader (a SectionParser), as "module:name", run after [[points]]; the result is
+    # AppConfig.sections[section]. Without that section in the file (and no point naming the
+    # component) neither is imported and the component is not enabled.
+    schema: str = ""
+    parse: str = ""
     # where the document lists it (the key names in "expected one of ..."): after this
     # section; "" or a section not found: at the end
     listed_after: str = ""
-    # the serial devices its parsed section (what ``parse`` returned) opens, as (key path,
-    # device): `rtu check` refuses a port claimed twice and warns of a missing one
-    serial_ports: Callable[[object], list[tuple[str, str]]] | None = None
+    # "module:function": the serial devices its parsed section (what ``parse`` returned)
+    # opens, as (key path, device): `rtu check` refuses a port claimed twice and warns of a
+    # missing one
+    serial_ports: str = ""
+
+    # "module:function": an address in its section that the 101 field sizes ([station]
+    # ioa_size...) must carry, called as (reader, parsed section, FieldSizes): `rtu check` (and
+    # `rtu run`) refuse what no master could address
+    check_sizes: str = ""
+
+    def section_key(self) -> Key:
+        """The declaration of its own section (imports its config module)."""
+        key = resolve(self.schema)
+        from rtu.config.schema import Key
+
+        if not isinstance(key, Key):
+            raise TypeError(f"{self.schema} is not a Key")  # a registry mistake
+        return key
+
+    def parser(self) -> SectionParser:
+        """The reader of its own section (imports its config module)."""
+        parse: SectionParser = resolve(self.parse)
+        return parse
+
+    def ports(self, section: object) -> list[tuple[str, str]]:
+        """The serial devices its parsed ``section`` opens (none without ``serial_ports``)."""
+        if not self.serial_ports:
+            return []
+        found: list[tuple[str, str]] = resolve(self.serial_ports)(section)
+        return found
+
+    def uses(self, config: AppConfig) -> bool:
+        """Whether ``config`` enables it; a component with a section of its own that the
+        configuration does not have is not (decided without importing anything)."""
+        if self.parse and config.section(self.section) is None:
+            return False
+        return self.enabled(config)
+
+
+def resolve(reference: str) -> Any:
+    """The object a "module:name" reference names (importing the module)."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 @dataclass(slots=True)
@@ -218,10 +264,9 @@ def build_field(config: AppConfig, db: PointDatabase, state_dir: Callable[[], Pa
     """Build every component the configuration enables (importing only those)."""
     result = Field(config, db, state_dir)
     for component in components():
-        if not component.enabled(config):
+        if not component.uses(config):
             continue
-        module, _, function = component.build.partition(":")
-        build: Any = getattr(importlib.import_module(module), function)
+        build: Any = resolve(component.build)
         parts = build(result)
         if not isinstance(parts, Parts):
             raise TypeError(f"{component.build} returned {type(parts).__name__}, not Parts")

@@ -46,7 +46,7 @@ def summary(config: AppConfig) -> dict[str, Any]:
                      **{name: _fingerprint(value) for name, value in config.sections.items()}},
         "points": {row["name"]: row for row in point_rows(config.points)},
         "relays": {r.name: _fingerprint(r) for r in config.relays},
-        "components": [c.name for c in components() if c.enabled(config)],
+        "components": [c.name for c in components() if c.uses(config)],
         "reload_policy": config.service.reload,
         "journal": [config.journal.enabled, config.journal.path],
     }

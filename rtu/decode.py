@@ -20,22 +20,7 @@ from typing import Final
 
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
 from rtu.iec.asdu.objects import Asdu, Cp24Time2a, Cp56Time2a
-from rtu.iec.asdu.types import (
-    OCI_CL1,
-    OCI_CL2,
-    OCI_CL3,
-    OCI_GC,
-    SPE_GS,
-    SPE_SIE,
-    SPE_SL1,
-    SPE_SL2,
-    SPE_SL3,
-    SPE_SRD,
-    DoublePointValue,
-    Qdp,
-    Qds,
-    TypeId,
-)
+from rtu.iec.asdu.types import OCI_NAMES, SPE_NAMES, DoublePointValue, Qdp, Qds, TypeId, bits_text
 from rtu.iec.cs101.ft12 import (
     START_FIXED,
     START_VARIABLE,
@@ -74,9 +59,6 @@ _KPA: Final = {1: "threshold", 2: "smoothing factor", 3: "low limit", 4: "high l
 _QPA: Final = {1: "loaded parameters", 2: "parameter of this object",
                3: "cyclic transmission of this object"}
 _ES: Final = {0: "indeterminate", 1: "OFF", 2: "ON", 3: "indeterminate"}
-_SPE: Final = ((SPE_GS, "GS"), (SPE_SL1, "SL1"), (SPE_SL2, "SL2"), (SPE_SL3, "SL3"),
-               (SPE_SIE, "SIE"), (SPE_SRD, "SRD"))
-_OCI: Final = ((OCI_GC, "GC"), (OCI_CL1, "CL1"), (OCI_CL2, "CL2"), (OCI_CL3, "CL3"))
 _NORMALIZED: Final = (TypeId.M_ME_NA_1, TypeId.M_ME_TD_1, TypeId.C_SE_NA_1, TypeId.C_SE_TA_1,
                       TypeId.P_ME_NA_1, TypeId.M_ME_TA_1)
 _DOUBLE: Final = (TypeId.M_DP_NA_1, TypeId.M_DP_TB_1, TypeId.M_DP_TA_1)
@@ -329,8 +311,7 @@ def _parameter_or_protection_text(type_id: TypeId, name: str, value: int) -> str
     if name == "state" and type_id in (TypeId.M_EP_TD_1, TypeId.M_EP_TA_1):
         return f"{value} ({_ES.get(value & 3, 'indeterminate')})"
     if name in ("spe", "oci"):
-        bits = [label for bit, label in (_SPE if name == "spe" else _OCI) if value & bit]
-        return f"0x{value:02X} ({'|'.join(bits) if bits else 'none'})"
+        return f"0x{value:02X} ({bits_text(value, SPE_NAMES if name == 'spe' else OCI_NAMES)})"
     if name in ("elapsed_ms", "duration_ms", "operating_ms"):
         return f"{value} ms"
     if name == "milliseconds" and type_id is TypeId.C_CD_NA_1:

@@ -241,7 +241,9 @@ def sections(config: AppConfig) -> list[Section]:
                            tuple((f"{int(t)} {t.name}", direction, _cots(cots))
                                  for t, direction, cots in FILE_TRANSFER_TYPES),
                            "call directory: F_SC_NA_1 with cause 5, SCQ 0 (IOA of [files] ioa, "
-                           "NOF 0); out-of-sequence calls and acknowledgements are mirrored "
+                           "NOF 0); select section (SCQ 5) and deactivate section (SCQ 7, "
+                           "answered F_LS_NA_1 LSQ 4) offered; delete file (SCQ 4) refused "
+                           "(error 3); out-of-sequence calls and acknowledgements are mirrored "
                            "negatively with the error code in SCQ/AFQ bits 4-7"))
     # -- basic application functions ---------------------------------------------------------
     groups = sorted({g for p in config.points if not p.kind.is_command

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import time
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -133,6 +132,8 @@ def startup_state_directory(config_path: str) -> Path:
     """The state directory before a valid configuration is known: ``$STATE_DIRECTORY``, or
     ``[service] state_directory`` if the (possibly invalid) file still says it, else the
     default. StateDirectoryError if it cannot be used."""
+    import tomllib  # only when the file is refused
+
     configured = ""
     try:
         with open(config_path, "rb") as fh:

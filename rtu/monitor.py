@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from rtu.decode import control_text, describe_asdu
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
 from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import TypeId
@@ -237,6 +236,8 @@ class FrameSplitter:
 
 def _asdu_facts(asdu_raw: bytes, profile: AsduProfile) -> tuple[str, int | None,
                                                                  tuple[int, ...], Asdu | None]:
+    from rtu.decode import describe_asdu  # the decoder: only once a frame is watched
+
     lines = describe_asdu(asdu_raw, profile)
     text = " | ".join(line.strip() for line in lines)
     try:
@@ -269,6 +270,8 @@ def describe_104(when: float, key: tuple[str, str], apdu: bytes) -> Seen:
 
 def describe_101(when: float, key: tuple[str, str], frame: object, raw: bytes,
                  profile: AsduProfile) -> Seen:
+    from rtu.decode import control_text
+
     if isinstance(frame, SingleChar):
         head = "E5 (ACK / no data)"
         return Seen(when, "101", *key, b"\xe5", head, None, (), head)

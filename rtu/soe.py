@@ -54,21 +54,7 @@ from rtu.iec.asdu.objects import (
     ProtectionOutputCircuit,
     ProtectionStartEvents,
 )
-from rtu.iec.asdu.types import (
-    OCI_CL1,
-    OCI_CL2,
-    OCI_CL3,
-    OCI_GC,
-    SPE_GS,
-    SPE_SIE,
-    SPE_SL1,
-    SPE_SL2,
-    SPE_SL3,
-    SPE_SRD,
-    DoublePointValue,
-    Qdp,
-    Qds,
-)
+from rtu.iec.asdu.types import OCI_NAMES, SPE_NAMES, DoublePointValue, Qdp, Qds, bits_text
 from rtu.points.timestamps import posix_seconds, utc_datetime
 
 if TYPE_CHECKING:
@@ -391,9 +377,6 @@ _FLAG_NAMES: Final = (("IV", Qds.IV), ("NT", Qds.NT), ("SB", Qds.SB), ("BL", Qds
                       ("OV", Qds.OV))
 _DPI_NAMES: Final = {int(v): v.name.lower() for v in DoublePointValue}
 _ES_NAMES: Final = {1: "off", 2: "on"}  # 0 and 3: indeterminate
-_SPE_NAMES: Final = ((SPE_GS, "GS"), (SPE_SL1, "SL1"), (SPE_SL2, "SL2"), (SPE_SL3, "SL3"),
-                     (SPE_SIE, "SIE"), (SPE_SRD, "SRD"))
-_OCI_NAMES: Final = ((OCI_GC, "GC"), (OCI_CL1, "CL1"), (OCI_CL2, "CL2"), (OCI_CL3, "CL3"))
 _PROTECTION: Final = (ProtectionEvent, ProtectionStartEvents, ProtectionOutputCircuit)
 
 
@@ -417,9 +400,9 @@ def value_text(obj: InformationObject) -> str:
     if isinstance(obj, ProtectionEvent):
         return f"{_ES_NAMES.get(obj.state, 'indeterminate')} {obj.elapsed_ms} ms"
     if isinstance(obj, ProtectionStartEvents):
-        return f"{_bits_text(obj.spe, _SPE_NAMES)} {obj.duration_ms} ms"
+        return f"{bits_text(obj.spe, SPE_NAMES)} {obj.duration_ms} ms"
     if isinstance(obj, ProtectionOutputCircuit):
-        return f"{_bits_text(obj.oci, _OCI_NAMES)} {obj.operating_ms} ms"
+        return f"{bits_text(obj.oci, OCI_NAMES)} {obj.operating_ms} ms"
     value = getattr(obj, "value", None)
     if value is None:  # a single, double or regulating step command
         value = getattr(obj, "state", None)
@@ -434,10 +417,6 @@ def value_text(obj: InformationObject) -> str:
     if isinstance(value, float):
         return "nan" if math.isnan(value) else f"{value:.7g}"
     return str(value)
-
-
-def _bits_text(bits: int, names: tuple[tuple[int, str], ...]) -> str:
-    return "|".join(name for bit, name in names if bits & bit) or "none"
 
 
 def _flags_text(octet: int) -> str:

@@ -14,14 +14,12 @@ import hashlib
 import json
 import os
 import time
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
-from rtu.components import Component, components
+from rtu.components import Component, components, resolve
 from rtu.config.locate import key_lines, line_of
 from rtu.config.reader import MISSING, ConfigError, Reader, show
 from rtu.config.schema import Key, Table, json_schema, string
@@ -41,8 +39,6 @@ from rtu.health import HEALTH_PREFIX, health_source
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.config import POINTS, PointSources, parse_points
 from rtu.points.model import Point
-from rtu.servers.iec101 import Iec101Settings
-from rtu.servers.iec101_config import IEC101, parse_iec101
 from rtu.servers.iec104 import Iec104Settings
 from rtu.servers.iec104_config import IEC104, parse_iec104
 from rtu.soe import SOE, SoeConfig, parse_soe
@@ -64,6 +60,10 @@ from rtu.sources.simulated.config import (
 )
 from rtu.web.settings import WEB, WebSettings, parse_web
 
+if TYPE_CHECKING:
+    # the 101 server and its serial link core are imported only with an [iec101] section
+    from rtu.servers.iec101 import Iec101Settings
+
 __all__ = [
     "DOCUMENT",
     "AppConfig",
@@ -80,29 +80,54 @@ _BOM: Final = "\ufeff"
 
 _COMPONENTS: Final = components()  # the registry (rtu/components.py), in its order
 # sources that bring their own section, read after [[points]] (no AppConfig field of their
-# own: AppConfig.section(name), typed by an accessor beside the section, e.g. modbus_config)
+# own: AppConfig.section(name), typed by an accessor beside the section, e.g. modbus_config).
+# Their config modules are imported only when needed (Component.parser, section_key).
 _SECTIONS: Final[tuple[Component, ...]] = tuple(
-    c for c in _COMPONENTS if c.schema is not None and c.parse is not None)
+    c for c in _COMPONENTS if c.schema and c.parse)
 
 
-def _document(sections: list[Key]) -> Table:
-    """The file's sections, with each registered one where it says it is listed."""
+def _document(sections: list[Key], declared: bool) -> Table:
+    """The file's sections, with each registered one where it says it is listed: its
+    declaration (``declared``: imports its config module), or a key of that name only, which
+    is all that reading the document's top level needs (its parser checks the rest)."""
     for component in _SECTIONS:
-        assert component.schema is not None
         names = [key.name for key in sections]
         at = (names.index(component.listed_after) + 1 if component.listed_after in names
               else len(sections))
-        sections.insert(at, component.schema)
+        sections.insert(at, component.section_key() if declared
+                        else Key(component.section, ("object",)))
     return Table("the whole document", tuple(sections))
 
 
 POINTS_FILE: Final = string("points_file", "", doc="a CSV file holding the point list "
                              "(instead of [[points]]); relative to this file's directory")
 # the file, section by section
-DOCUMENT: Final = _document([
-    STATION, IEC104, IEC101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, GPIO, ADC,
-    SERVICE, JOURNAL, WEB, SOE, POINTS_FILE,
-])
+def _own_sections(declared: bool) -> list[Key]:
+    """The sections this module reads, [iec101] by name only unless ``declared``."""
+    if declared:
+        from rtu.servers.iec101_config import IEC101
+
+        iec101 = IEC101
+    else:
+        iec101 = Key("iec101", ("object",))
+    return [STATION, IEC104, iec101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, GPIO, ADC,
+            SERVICE, JOURNAL, WEB, SOE, POINTS_FILE]
+
+
+# the top level as the parser reads it: the registered sections and [iec101] by name
+_TOP_LEVEL: Final = _document(_own_sections(declared=False), declared=False)
+
+
+DOCUMENT: Table  # declared here, built on first use by __getattr__ below
+
+
+def __getattr__(name: str) -> Any:
+    """``DOCUMENT``: the whole file's declaration, every registered section's included (for
+    ``rtu config-schema``; built on first use, importing every component's config module)."""
+    if name == "DOCUMENT":
+        document = globals()["DOCUMENT"] = _document(_own_sections(declared=True), declared=True)
+        return document
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 # what may feed a point or take a command besides a relay: what each component registers
 _POINT_SOURCES: Final = PointSources(
     names=(*(c.point_source for c in _COMPONENTS if c.point_source and not c.check_source),
@@ -231,13 +256,15 @@ def parse_config(data: Mapping[str, Any], source: str) -> AppConfig:
 
 def bench_config() -> AppConfig:
     """The built-in bench profile (``rtu/examples/bench.toml``): a simulated field, no hardware."""
+    from importlib import resources
+
     text = resources.files("rtu.examples").joinpath("bench.toml").read_text(encoding="utf-8")
     return _parse_text(text, _BENCH_SOURCE, None, None)
 
 
 def config_schema() -> str:
     """The JSON Schema (draft 2020-12) of the configuration file, as text."""
-    schema = json_schema(DOCUMENT, "RTU outstation configuration (rtu check validates more)")
+    schema = json_schema(_document(_own_sections(declared=True), declared=True), "RTU outstation configuration (rtu check validates more)")
     return json.dumps(schema, indent=2)
 
 
@@ -246,6 +273,8 @@ def _parse_text(text: str, source: str, raw: bytes | None,
                 files: Mapping[str, bytes] | None, points_file: str | None = None) -> AppConfig:
     """``raw``: the main file's octets when read from a file (the configuration then gets
     its :class:`ConfigOrigin`)."""
+    import tomllib  # not needed when the validated configuration comes from the cache
+
     text = text.removeprefix(_BOM)  # editors on Windows write one; TOML does not allow it
     try:
         data = tomllib.loads(text)
@@ -332,10 +361,14 @@ def _parse(p: Reader, data: object) -> AppConfig:
     if not isinstance(data, Mapping):
         p.error("", f"expected a TOML document (a table of sections), got {show(data)}")
         raise ConfigError(p.errors)
-    doc = DOCUMENT.open(p, data, "")
+    doc = _TOP_LEVEL.open(p, data, "")
     station, field_sizes = parse_station(p, doc.get("station", MISSING))
     iec104 = parse_iec104(p, doc.get("iec104", MISSING))
-    iec101 = parse_iec101(p, doc.get("iec101", MISSING), field_sizes)
+    iec101: Iec101Settings | None = None
+    if "iec101" in doc:
+        from rtu.servers.iec101_config import parse_iec101
+
+        iec101 = parse_iec101(p, doc["iec101"], field_sizes)
     commands = parse_commands(p, doc.get("commands", MISSING))
     simulation = parse_simulation(p, doc.get("simulation", MISSING))
     logging_config = parse_logging(p, doc.get("logging", MISSING))
@@ -348,9 +381,16 @@ def _parse(p: Reader, data: object) -> AppConfig:
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
     check_manual(p, simulation, points)
     station, points = resolve_events_lost(p, station, points)
-    # the registered sections that depend on the points (Modbus, IEC 61850, DLMS...)
-    sections = {c.section: c.parse(p, doc.get(c.section, MISSING), points, raw_points)
-                for c in _SECTIONS if c.parse is not None}
+    # the registered sections that depend on the points (Modbus, IEC 61850, DLMS...): read
+    # when the file has them or a point names the component (its parser says what is
+    # missing); otherwise their modules are not even imported
+    named = {pt.source for pt in points} | {pt.target for pt in points if pt.target}
+    sections = {c.section: c.parser()(p, doc.get(c.section, MISSING), points, raw_points)
+                for c in _SECTIONS if c.section in doc or (c.point_source and c.point_source in named)
+                or (c.command_target is not None and c.command_target[0] in named)}
+    for c in _SECTIONS:
+        if c.check_sizes and sections.get(c.section) is not None:
+            resolve(c.check_sizes)(p, sections[c.section], field_sizes)
     web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
     soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
     if (station is not None and station.command_originators and iec101 is not None
@@ -400,8 +440,8 @@ def _serial_claims(iec101: Iec101Settings | None,
     if iec101 is not None:
         claims.append(("iec101.device", iec101.serial.device))
     for component in _COMPONENTS:
-        if component.serial_ports is not None and component.section in sections:
-            claims += component.serial_ports(sections[component.section])
+        if component.serial_ports and component.section in sections:
+            claims += component.ports(sections[component.section])
     return claims
 
 

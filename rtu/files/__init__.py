@@ -26,8 +26,10 @@ outstation.
 from __future__ import annotations
 
 from rtu.components import Component
-from rtu.files.config import SECTION, parse_files
 
+# config.py is imported only when the file has [files] (rtu/components.py)
 COMPONENT = Component(
     "files", "files", lambda config: config.section("files") is not None,
-    "rtu.files.store:build", schema=SECTION, parse=parse_files)
+    "rtu.files.store:build", schema="rtu.files.config:SECTION",
+    parse="rtu.files.config:parse_files",
+    check_sizes="rtu.files.config:check_files_sizes")

@@ -8,8 +8,9 @@ from typing import Any, Final
 
 from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, boolean, integer, number, string, table
+from rtu.config.station import FieldSizes
 
-__all__ = ["SECTION", "FilesConfig", "parse_files"]
+__all__ = ["SECTION", "FilesConfig", "check_files_sizes", "parse_files"]
 
 _LOF_MAX: Final = 0xFF_FFFF
 
@@ -50,3 +51,14 @@ def parse_files(p: Reader, value: object, points: object, raw_points: object
         directory = os.path.join(os.path.dirname(p.source), os.path.expanduser(directory))
     return FilesConfig(directory, bool(values["soe_export"]), int(values["max_file_size"]),
                        int(values["max_files"]), int(values["ioa"]), float(values["timeout"]))
+
+
+def check_files_sizes(p: Reader, section: object, sizes: FieldSizes) -> None:
+    """``ioa`` must fit the IOA field of the 101 link ([station] ioa_size), as the points'
+    IOAs do: a master could not address the files with it (they would be answered COT 47)."""
+    assert isinstance(section, FilesConfig)
+    ioa_max = (1 << 8 * sizes.ioa_size) - 1
+    if section.ioa > ioa_max:
+        p.error("files.ioa", f"expected an IOA 0..{ioa_max} (station.ioa_size "
+                f"{sizes.ioa_size}), got {section.ioa}: no master could address the files "
+                "with it; choose a smaller ioa or a larger station.ioa_size")

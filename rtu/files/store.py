@@ -191,10 +191,6 @@ def soe_log_file(config: AppConfig, environ: Mapping[str, str] | None = None) ->
 def build(field: Field) -> Parts:
     config = field.config.section("files")
     assert isinstance(config, FilesConfig)
-    ioa_size = field.config.field_sizes.ioa_size
-    if config.ioa >= 1 << 8 * ioa_size:
-        log.error("[files] ioa %d does not fit station.ioa_size %d: no master can address the"
-                  " files (they are answered with COT 47)", config.ioa, ioa_size)
     store = DirectoryStore(config, soe_log_file(field.config))
     service = FileService(store, FileSettings(ioa=config.ioa, max_file_size=config.max_file_size,
                                               timeout=config.timeout))

@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable, Iterable, Iterator
+from operator import attrgetter
 
 from rtu.points.model import (
     PROTECTION_MS_MAX,
@@ -47,21 +48,32 @@ class UnknownPointError(KeyError):
     """No point of that name or IOA."""
 
 
+def _duplicate(points: tuple[Point, ...]) -> None:
+    """Raise ValueError naming the first point whose name or IOA an earlier one has."""
+    names: set[str] = set()
+    by_ioa: dict[int, str] = {}
+    for point in points:
+        if point.name in names:
+            raise ValueError(f"duplicate point name {point.name!r}")
+        if point.ioa in by_ioa:
+            raise ValueError(f"IOA {point.ioa} of {point.name!r} is already used by "
+                             f"{by_ioa[point.ioa]!r}")
+        names.add(point.name)
+        by_ioa[point.ioa] = point.name
+
+
 class PointDatabase:
     def __init__(self, points: Iterable[Point]) -> None:
-        self._points: dict[str, Point] = {}
-        self._by_ioa: dict[int, Point] = {}
-        for point in points:
-            if point.name in self._points:
-                raise ValueError(f"duplicate point name {point.name!r}")
-            if point.ioa in self._by_ioa:
-                other = self._by_ioa[point.ioa].name
-                raise ValueError(f"IOA {point.ioa} of {point.name!r} is already used by {other!r}")
-            self._points[point.name] = point
-            self._by_ioa[point.ioa] = point
+        listed = tuple(points)
+        # built in C; the point by point check below only runs to name a duplicate
+        self._points: dict[str, Point] = {p.name: p for p in listed}
+        self._by_ioa: dict[int, Point] = {p.ioa: p for p in listed}
+        if len(self._points) != len(listed) or len(self._by_ioa) != len(listed):
+            _duplicate(listed)
         self._current: dict[str, PointValue] = {n: p.initial_value() for n, p in self._points.items()}
-        # the value last reported to subscribers: deadbands are measured from it
-        self._reported: dict[str, PointValue] = dict(self._current)
+        # the value last reported to subscribers, of the points with a deadband rule (filled
+        # below): deadbands are measured from it. Any other point reports every change of
+        # value or quality, so what it last reported equals its current value and quality.
         self._subscribers: list[Subscriber] = []
         # what a change is handed to: a copy of _subscribers made when they change, not per
         # change (a subscriber may unsubscribe while the change is handed out)
@@ -72,15 +84,19 @@ class PointDatabase:
         # operator overrides (`rtu substitute/block`): point -> the field's latest value, kept
         # while the override stands and reported again on release
         self._held: dict[str, PointValue] = {}
-        # per point, decided once: (point, is a command, has a deadband rule); enum properties
-        # and hashing are slow enough to matter on the event path
-        self._facts: dict[str, tuple[Point, bool, bool]] = {
-            n: (p, p.kind.is_command, p.kind.is_analog or p.kind is PointKind.COUNTER)
-            for n, p in self._points.items()
-        }
-        self._monitored = tuple(
-            sorted((p for p in self._points.values() if not p.kind.is_command), key=lambda p: p.ioa)
-        )
+        # per point, decided once (enum properties and hashing are slow enough to matter on
+        # the event path): the command points, the points with a deadband rule, and the
+        # points whose deadband a master loaded (the point in force, few). Sets of names, not
+        # a record per point: that cost 100 octets a point.
+        self._commands = frozenset(n for n, p in self._points.items() if p.kind.is_command)
+        self._deadbanded = frozenset(
+            n for n, p in self._points.items()
+            if p.kind.is_analog or p.kind is PointKind.COUNTER)
+        self._loaded: dict[str, Point] = {}
+        self._reported: dict[str, PointValue] = {n: self._current[n] for n in self._deadbanded}
+        commands = self._commands
+        self._monitored = tuple(sorted((p for n, p in self._points.items() if n not in commands),
+                                       key=attrgetter("ioa")))
         # parameters a master loaded (P_ME KPA 2-4): a smoothing filter on the field's values,
         # and limits whose crossing is always reported (rtu/iec/outstation/parameters.py)
         self._smoothing: dict[str, _Smoothing] = {}
@@ -116,23 +132,22 @@ class PointDatabase:
     def set_deadband(self, name: str, deadband: float | None) -> None:
         """Report ``name``'s changes beyond ``deadband`` (absolute) from now on; None: back to
         the configured deadband. Analog kinds and counters only."""
-        try:
-            point, is_command, has_deadband = self._facts[name]
-        except KeyError:
-            raise UnknownPointError(name) from None
+        point, is_command, has_deadband = self._facts_of(name)
         if not has_deadband or is_command:
             raise ValueError(f"{name}: a {point.kind.value} point has no deadband")
         configured = self._points[name]
         if deadband is not None and deadband < 0:
             raise ValueError(f"{name}: deadband must be >= 0, got {deadband}")
         # the percentage deadband gives way to a loaded absolute one
-        effective = configured if deadband is None else dataclasses.replace(
-            configured, deadband=deadband, deadband_percent=0.0)
-        self._facts[name] = (effective, is_command, has_deadband)
+        if deadband is None:
+            self._loaded.pop(name, None)
+        else:
+            self._loaded[name] = dataclasses.replace(configured, deadband=deadband,
+                                                     deadband_percent=0.0)
 
     def deadband(self, name: str) -> float:
         """The absolute deadband in force for ``name``."""
-        return self._facts[name][0].deadband
+        return self._facts_of(name)[0].deadband
 
     def set_smoothing(self, name: str, time_constant: float | None) -> None:
         """Smooth ``name``'s field values with a first-order filter of ``time_constant``
@@ -175,7 +190,7 @@ class PointDatabase:
 
     def _analog(self, name: str) -> Point:
         try:
-            point = self._facts[name][0]
+            point = self._facts_of(name)[0]
         except KeyError:
             raise UnknownPointError(name) from None
         if not point.kind.is_analog:
@@ -238,10 +253,12 @@ class PointDatabase:
 
         ``device_time``: the time stamp comes from the device's own clock (an IEC 61850 ``t``,
         a DLMS capture time), not from ours, so a master's clock offset must not shift it."""
-        try:
-            point, is_command, has_deadband = self._facts[name]
-        except KeyError:
-            raise UnknownPointError(name) from None
+        point = self._points.get(name)
+        if point is None:
+            raise UnknownPointError(name)
+        if self._loaded:
+            point = self._loaded.get(name, point)
+        is_command, has_deadband = name in self._commands, name in self._deadbanded
         if self._smoothing:
             smoothing = self._smoothing.get(name)
             if smoothing is not None:
@@ -264,7 +281,7 @@ class PointDatabase:
         if is_command:
             return False
         reported = self._reported
-        last = reported[name]
+        last = reported.get(name, old)
         # reportable: any change of quality; any change of value, beyond the deadband if the
         # kind has one; or a limit crossed (checked only if the rest says no)
         if new.quality == last.quality and (
@@ -272,7 +289,8 @@ class PointDatabase:
                 or (has_deadband and _within_deadband(point, last, new))) and not (
                 self._limits and _crosses(self._limits.get(name), last, new)):
             return False
-        reported[name] = new
+        if name in reported:
+            reported[name] = new
         if self._causes and origin is _FIELD:
             causes = self._causes.get(name)
             if causes:
@@ -325,10 +343,12 @@ class PointDatabase:
         return new
 
     def _facts_of(self, name: str) -> tuple[Point, bool, bool]:
-        try:
-            return self._facts[name]
-        except KeyError:
-            raise UnknownPointError(name) from None
+        """(the point in force, is a command, has a deadband rule)."""
+        point = self._points.get(name)
+        if point is None:
+            raise UnknownPointError(name)
+        return (self._loaded.get(name, point), name in self._commands,
+                name in self._deadbanded)
 
     def set_quality(self, name: str, quality: Quality, *, timestamp: float) -> bool:
         """Keep the value, replace its quality (e.g. IV|NT when a device stops answering)."""

@@ -37,19 +37,21 @@ class PointKind(Enum):
     SETPOINT_FLOAT = "setpoint_float"
     BITSTRING_COMMAND = "bitstring_command"
 
+    # looked up by value: a str hashes in C, an Enum member through Python (Enum.__hash__),
+    # which costs seconds over 100,000 points at start-up
     @property
     def is_command(self) -> bool:
-        return self in _COMMAND_KINDS
+        return self._value_ in _COMMAND_VALUES
 
     @property
     def is_analog(self) -> bool:
-        return self in _ANALOG_KINDS
+        return self._value_ in _ANALOG_VALUES
 
     @property
     def is_protection(self) -> bool:
         """An event of protection equipment: reported as an event only, never interrogated,
         read, sent cyclically or scanned in the background (it has no state to answer)."""
-        return self in _PROTECTION_KINDS
+        return self._value_ in _PROTECTION_VALUES
 
 
 _COMMAND_KINDS = frozenset(
@@ -66,6 +68,9 @@ _COMMAND_KINDS = frozenset(
 _ANALOG_KINDS = frozenset({PointKind.NORMALIZED, PointKind.SCALED, PointKind.FLOAT})
 _PROTECTION_KINDS = frozenset({PointKind.PROTECTION, PointKind.PROTECTION_START,
                                PointKind.PROTECTION_TRIP})
+_COMMAND_VALUES = frozenset(k.value for k in _COMMAND_KINDS)
+_ANALOG_VALUES = frozenset(k.value for k in _ANALOG_KINDS)
+_PROTECTION_VALUES = frozenset(k.value for k in _PROTECTION_KINDS)
 
 
 class Quality(IntFlag):
@@ -161,17 +166,25 @@ class Point:
     description: str = ""
 
     def initial_value(self) -> PointValue:
-        """The value before any source reported: invalid (IV), not topical."""
-        zero: bool | int | float
-        if self.kind in (PointKind.SINGLE, PointKind.SINGLE_COMMAND):
-            zero = False
-        elif self.kind in (PointKind.FLOAT, PointKind.NORMALIZED, PointKind.SETPOINT_FLOAT,
-                           PointKind.SETPOINT_NORMALIZED):
-            zero = 0.0
-        else:
-            zero = 0
-        quality = Quality.GOOD if self.kind.is_command else Quality.IV | Quality.NT
-        return PointValue(zero, quality, 0.0)
+        """The value before any source reported: invalid (IV), not topical. One frozen
+        object per kind, shared by every point of that kind."""
+        return _INITIAL[self.kind._value_]
+
+
+def _initial(kind: PointKind) -> PointValue:
+    zero: bool | int | float
+    if kind in (PointKind.SINGLE, PointKind.SINGLE_COMMAND):
+        zero = False
+    elif kind in (PointKind.FLOAT, PointKind.NORMALIZED, PointKind.SETPOINT_FLOAT,
+                  PointKind.SETPOINT_NORMALIZED):
+        zero = 0.0
+    else:
+        zero = 0
+    quality = Quality.GOOD if kind.is_command else Quality.IV | Quality.NT
+    return PointValue(zero, quality, 0.0)
+
+
+_INITIAL: dict[str, PointValue] = {kind.value: _initial(kind) for kind in PointKind}
 
 
 @event_record

@@ -14,12 +14,12 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from rtu.components import ServerComponent
-from rtu.servers.iec101 import Iec101Server
 
 if TYPE_CHECKING:
     from rtu.components import Server
     from rtu.config import AppConfig
     from rtu.iec.outstation import Outstation
+    from rtu.servers.iec101 import Iec101Server  # imported by build: only with [iec101]
     from rtu.sources.base import Source
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ class Iec101Service:
 def build(outstation: Outstation, config: AppConfig) -> Iec101Service | None:
     if config.iec101 is None:
         return None
+    from rtu.servers.iec101 import Iec101Server
+
     return Iec101Service(outstation, Iec101Server(outstation, config.iec101))
 
 

@@ -28,11 +28,13 @@ import os
 import ssl
 from dataclasses import dataclass, replace
 from importlib.util import find_spec
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from rtu.config.reader import MISSING, Reader, parse_listen
 from rtu.config.schema import Table, boolean, integer, string, table
-from rtu.web.auth import PasswordHash, UsersFileError, read_users_file
+
+if TYPE_CHECKING:
+    from rtu.web.auth import PasswordHash  # the module is read only with a users_file
 
 __all__ = ["WEB", "WEB_TABLE", "WebSettings", "is_loopback", "parse_web", "web_tls_context",
            "with_listen"]
@@ -157,6 +159,8 @@ def parse_web(p: Reader, value: object, station_tls: StationTls | None) -> WebSe
             ca_file = station_tls.ca_file
     users: dict[str, PasswordHash] = {}
     if "users_file" in files:
+        from rtu.web.auth import UsersFileError, read_users_file
+
         try:
             users = read_users_file(files["users_file"])
         except UsersFileError as exc:

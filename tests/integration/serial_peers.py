@@ -12,6 +12,8 @@ import shutil
 import struct
 import subprocess
 import time
+import tty
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +61,17 @@ class Frame:
         return {"type_id": a[0], "count": a[1] & 0x7F, "cot": a[2] & 0x3F,
                 "negative": bool(a[2] & 0x40),
                 "ca": int.from_bytes(a[2 + cot_size:2 + cot_size + ca_size], "little")}
+
+
+@pytest.fixture
+def pty_pair() -> Iterator[tuple[int, str]]:
+    """A pseudo-terminal pair: the master side's fd (raw, for :class:`Ft12Master`) and the
+    device name of the other side (the outstation's serial port)."""
+    master_fd, slave_fd = os.openpty()
+    tty.setraw(master_fd)
+    yield master_fd, os.ttyname(slave_fd)
+    os.close(master_fd)
+    os.close(slave_fd)
 
 
 @dataclass
@@ -109,6 +122,12 @@ class Ft12Master:
         """Balanced: our secondary answers the outstation's primary frame."""
         control = function | (DIR if self.balanced else 0)
         self.write(fixed_frame(control, self.own_address, self.address_size))
+
+    def accept_link(self) -> None:
+        """Balanced: answer the outstation's primary establishing the link (its request of
+        the link status, then its reset of remote link)."""
+        self.answer(self.read(), SEC_LINK_STATUS)
+        self.answer(self.read(), SEC_ACK)
 
     def read(self, timeout: float = 3.0) -> Frame:
         frame = self.read_optional(timeout)

@@ -53,7 +53,9 @@ def test_bench_smoke_writes_every_figure(tmp_path: Path) -> None:
     assert set(result["goals"]) == {"latency_p99_below_5ms", "throughput_4x_reference",
                                     "gi_no_slower_than_reference", "rss_below_60mb",
                                     "idle_cpu_below_1pct", "cpu_per_event_at_most_8us",
-                                    "fan_out_8_masters_at_most_1_5x_of_1"}
+                                    "fan_out_8_masters_at_most_1_5x_of_1",
+                                    "bench_profile_startup_below_0_2s", "startup_10k_below_0_35s",
+                                    "rss_10k_below_35mb"}
     assert result["scaling"] and all(
         isinstance(row["startup_s"], float) and isinstance(row["cpu_us_per_event"], float)
         for row in result["scaling"])

@@ -1,5 +1,5 @@
 """Issue 19: each logical station is told of losses in its own stream, in raw frames. The bench
-plus four measurements at common address 2 and station 2's own events lost point (IOA 9502);
+(with its four measurements at common address 2) plus station 2's own events lost point (9502);
 no master while station 2's measurements overflow the backlog: station 2's point goes ON at
 common address 2 and OFF after a station interrogation of station 2 (not of station 1)."""
 
@@ -19,11 +19,9 @@ LOST1, LOST2 = 9003, 9502
 
 
 def two_stations() -> AppConfig:
-    config = bench_config()
-    extra = tuple(Point(f"meter2_{i}", ioa, PointKind.FLOAT, source="sim", common_address=2)
-                  for i, ioa in enumerate(range(3501, 3505), 1))
-    extra += (Point("lost2", LOST2, PointKind.SINGLE, source="health:events_lost",
-                    common_address=2),)
+    config = bench_config()  # its station 2: meter2_voltage .. meter2_frequency, 3501-3504
+    extra = (Point("lost2", LOST2, PointKind.SINGLE, source="health:events_lost",
+                   common_address=2),)
     return dataclasses.replace(
         config, points=config.points + extra,
         simulation=SimulationConfig(seed=1, digital_interval=1e6, analog_interval=1e6,
@@ -47,7 +45,7 @@ def gi(r: Raw104Client, ca: int) -> None:
 def test_station_2_is_told_at_its_own_address_and_cleared_by_its_own_gi() -> None:
     with OutstationThread(two_stations(), free_tcp_port()) as rtu:
         sim = rtu.sup.provided(SimulatedField)
-        rtu.call(lambda: [sim.set("meter2_1", float(v)) for v in range(200)])  # no master yet
+        rtu.call(lambda: [sim.set("meter2_voltage", float(v)) for v in range(200)])  # no master yet
         status = rtu.call(rtu.sup.outstation.events_lost_status)
         lost = status["lost_by_station"]["iec104"]  # type: ignore[index]
         assert lost.get(2, 0) > 100

@@ -9,11 +9,9 @@ file, independently of rtu/iec/asdu/codec_file.py, and the checksums are compute
 from __future__ import annotations
 
 import dataclasses
-import os
 import struct
 import time
-import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +33,12 @@ from tests.integration.serial_peers import (
     REQUEST_LINK_STATUS,
     Ft12Master,
     malformed,
+    pty_pair,
     tshark_decode_101,
     write_rtac_pcap,
 )
 
+__all__ = ["pty_pair"]  # the fixture, imported
 pytestmark = pytest.mark.integration
 
 F_FR, F_SR, F_SC, F_LS, F_AF, F_SG, F_DR, F_SC_NB = range(120, 128)
@@ -167,15 +167,6 @@ def test_directory_and_file_transfer_over_104_decoded_by_tshark(tmp_path: Path) 
     assert any("F_DR_TA_1" in (f.get("info") or "") for f in frames)
 
 
-@pytest.fixture
-def pty_pair() -> Iterator[tuple[int, str]]:
-    master_fd, slave_fd = os.openpty()
-    tty.setraw(master_fd)
-    yield master_fd, os.ttyname(slave_fd)
-    os.close(master_fd)
-    os.close(slave_fd)
-
-
 class Serial101:
     """What FileMaster needs from a 104 client, over an unbalanced FT1.2 line (class 1)."""
 
@@ -231,3 +222,53 @@ def test_a_file_transfer_over_101_as_class_1_data(pty_pair: tuple[int, str],
             decoded.add((int(layer["iec60870_asdu.typeid"]), int(layer["iec60870_asdu.causetx"])))
     assert {(F_SC, COT_REQUEST), (F_DR, COT_REQUEST), (F_FR, COT_FILE), (F_SR, COT_FILE),
             (F_SG, COT_FILE), (F_LS, COT_FILE), (F_AF, COT_FILE)} <= decoded
+
+
+def test_select_and_deactivate_section_and_delete_refused_over_104(tmp_path: Path) -> None:
+    """A master takes the last section of a file first (select section), abandons the next
+    (deactivate section: LSQ 4), deactivates the file; deleting it is refused (error 3)."""
+    records = tmp_path / "records"
+    records.mkdir()
+    (records / "fault-0002.dat").write_bytes(DISTURBANCE)
+    port = free_tcp_port()
+    with (OutstationThread(files_config(records), port),
+          TsharkCapture(port, tmp_path / "sections.pcapng") as capture,
+          Raw104Client(port) as client):
+        client.startdt()
+        master = FileMaster(client)
+        nof = next(n for n, lof, _ in master.directory() if lof == len(DISTURBANCE))
+
+        def ask(nos: int, scq: int) -> dict[str, Any]:
+            client.send_asdu(file_asdu(F_SC, COT_FILE, call(nof, nos, scq)))
+            return master.next_file_asdu()
+
+        assert ask(0, 1)["type_id"] == F_FR  # select file
+        rec = ask(3, 5)  # select section 3 (9000 octets: 4096, 4096, 808)
+        _, nos, sec_low, sec_high, _srq = struct.unpack("<HBHBB", body(rec)[3:])
+        assert (rec["type_id"], rec["negative"], nos, sec_low | sec_high << 16) == (
+            F_SR, False, 3, 808)
+        rec = ask(3, 6)  # call section 3
+        section = b""
+        while rec["type_id"] == F_SG:
+            _, _, los = struct.unpack_from("<HBB", body(rec), 3)
+            section += body(rec)[7:7 + los]
+            rec = master.next_file_asdu()
+        _, nos, lsq, chs = struct.unpack("<HBBB", body(rec)[3:])
+        assert (rec["type_id"], nos, lsq, chs) == (F_LS, 3, 3, sum(section) % 256)
+        assert section == DISTURBANCE[8192:]
+        rec = ask(1, 5)  # then section 1, which it abandons before calling it
+        assert (rec["type_id"], body(rec)[5]) == (F_SR, 1)
+        rec = ask(1, 7)  # deactivate section 1: F_LS_NA_1 LSQ 4 (with deactivation)
+        assert (rec["type_id"], rec["negative"]) == (F_LS, False)
+        assert struct.unpack("<HBBB", body(rec)[3:]) == (nof, 1, 4, 0)
+        rec = ask(1, 6)  # the abandoned section is not called any more: error 3
+        assert (rec["type_id"], rec["negative"], body(rec)[6]) == (F_SC, True, 0x36)
+        client.send_asdu(file_asdu(F_SC, COT_FILE, call(nof, 0, 3)))  # deactivate file
+        rec = ask(0, 4)  # delete file: refused, error 3 (unexpected service)
+        assert (rec["type_id"], rec["negative"], body(rec)[6]) == (F_SC, True, 0x34)
+        client.ack()
+    assert (records / "fault-0002.dat").read_bytes() == DISTURBANCE
+    frames = tshark_decode_104(capture.path, port)
+    assert not frames.malformed, frames.problems
+    asked = [f["type_id"] for f in frames if f["dir"] == "to_server" and f["format"] == "I"]
+    assert asked.count(F_SC) == 9

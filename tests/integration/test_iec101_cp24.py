@@ -6,23 +6,20 @@ delay acquisition (C_CD_NA_1) whose loaded delay corrects the next clock synchro
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
-from rtu.config import AppConfig, bench_config
+from rtu.config import AppConfig
 from rtu.iec.asdu.codec import AsduProfile, decode_asdu, encode_asdu
 from rtu.iec.asdu.objects import Asdu, ClockSyncCommand, Cp56Time2a
 from rtu.iec.asdu.types import Cot, TypeId
-from rtu.iec.cs101.link import LinkMode, LinkParameters
-from rtu.servers.iec101 import Iec101Settings, SerialSettings
+from rtu.iec.cs101.link import LinkMode
 from rtu.sources.simulated.source import SimulatedField
-from tests.integration.outstation_thread import OutstationThread, own_station_only
+from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import Raw104Client, free_tcp_port
 from tests.integration.serial_peers import (
     RTAC_RX,
     SEC_ACK,
-    SEC_LINK_STATUS,
     Frame,
     Ft12Master,
     malformed,
@@ -30,7 +27,7 @@ from tests.integration.serial_peers import (
     variable_frame,
     write_rtac_pcap,
 )
-from tests.integration.test_iec101_pty import _asdu_layers, poll_class1_until, pty_pair
+from tests.integration.test_iec101_pty import _asdu_layers, config_101, poll_class1_until, pty_pair
 from tests.unit.iec.test_asdu_codec import GOLDEN_101, PROFILE_101
 
 __all__ = ["pty_pair"]  # the fixture, imported
@@ -40,9 +37,7 @@ PROFILE = AsduProfile(max_asdu_length=253, cp24=True)  # the line's: COT 2, CA 2
 
 
 def config_cp24(device: str, mode: LinkMode = LinkMode.UNBALANCED, **link: object) -> AppConfig:
-    params = LinkParameters(mode=mode, **link)  # type: ignore[arg-type]
-    settings = Iec101Settings(SerialSettings(device), params, time_tag="cp24")
-    return dataclasses.replace(own_station_only(bench_config()), iec101=settings)
+    return config_101(device, mode, time_tag="cp24", **link)
 
 
 def is_type(type_id: int, cot: int | None = None) -> object:
@@ -154,8 +149,7 @@ def test_balanced_cp24_line(pty_pair: tuple[int, str]) -> None:
     config = config_cp24(device, LinkMode.BALANCED, remote_address=2, repeat_timeout=0.5,
                          test_interval=0)
     with OutstationThread(config, free_tcp_port()) as rtu:
-        m.answer(m.read(), SEC_LINK_STATUS)  # the outstation's primary establishes the link
-        m.answer(m.read(), SEC_ACK)
+        m.accept_link()  # the outstation's primary establishes the link
         sent = []
         for _ in range(2):
             f = m.read()

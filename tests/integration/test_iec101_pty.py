@@ -13,7 +13,6 @@ import subprocess
 import sys
 import time
 import tty
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -42,10 +41,13 @@ from tests.integration.serial_peers import (
     Ft12Master,
     fixed_frame,
     malformed,
+    pty_pair,
     tshark_decode_101,
     variable_frame,
     write_rtac_pcap,
 )
+
+__all__ = ["pty_pair"]  # the fixture, imported (and imported from here by other 101 tests)
 
 C_IC_NA_1, C_SC_NA_1, C_CS_NA_1, M_EI_NA_1 = 100, 45, 103, 70
 GI = bytes.fromhex("64 01 06 00 01 00 00 00 00 14")
@@ -56,18 +58,10 @@ def sc(ioa: int, on: bool, select: bool = False, cot: int = 6) -> bytes:
         [int(on) | (0x80 if select else 0)])
 
 
-@pytest.fixture
-def pty_pair() -> Iterator[tuple[int, str]]:
-    master_fd, slave_fd = os.openpty()
-    tty.setraw(master_fd)
-    yield master_fd, os.ttyname(slave_fd)
-    os.close(master_fd)
-    os.close(slave_fd)
-
-
-def config_101(device: str, mode: LinkMode = LinkMode.UNBALANCED, **link: object) -> AppConfig:
+def config_101(device: str, mode: LinkMode = LinkMode.UNBALANCED, *, time_tag: str = "cp56",
+               **link: object) -> AppConfig:
     params = LinkParameters(mode=mode, **link)  # type: ignore[arg-type]
-    settings = Iec101Settings(SerialSettings(device), params)
+    settings = Iec101Settings(SerialSettings(device), params, time_tag=time_tag)
     # the bench's own station (station 2 has its own test: test_interop_101.py multi-drop)
     return dataclasses.replace(own_station_only(bench_config()), iec101=settings)
 
@@ -357,8 +351,7 @@ def test_balanced_half_a_frame_then_a_quiet_line_does_not_make_it_deaf(
     config = config_101(device, LinkMode.BALANCED, remote_address=2, repeat_timeout=0.3,
                         test_interval=0)
     with OutstationThread(config, free_tcp_port()) as rtu:
-        m.answer(m.read(), SEC_LINK_STATUS)  # the outstation's primary establishes the link
-        m.answer(m.read(), SEC_ACK)
+        m.accept_link()  # the outstation's primary establishes the link
         ei = m.read()
         assert ei.kind == "variable" and ei.asdu_header()["type_id"] == M_EI_NA_1
         m.answer(ei, SEC_ACK)

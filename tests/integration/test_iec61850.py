@@ -26,7 +26,6 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 import subprocess
-import time
 import tomllib
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ import pytest
 from rtu.config import parse_config
 from rtu.points.model import PointValue, Quality
 from rtu.sources.iec61850.source import Iec61850DeviceSource
+from tests.integration.iec61850_rig import device_and_outstation, device_points, wait
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import (
     COT_ACTIVATION,
@@ -161,26 +161,6 @@ buffered = false
 rcb = "SIMLD0/LLN0.brcbStatus01"
 buffered = true
 
-[[iec61850.devices.points]]
-point = "totw"
-reference = "SIMLD0/MMXU1.TotW.mag.f"
-fc = "MX"
-
-[[iec61850.devices.points]]
-point = "hz"
-reference = "SIMLD0/MMXU1.Hz.mag.f"
-fc = "MX"
-
-[[iec61850.devices.points]]
-point = "cb_pos"
-reference = "SIMLD0/XCBR1.Pos.stVal"
-fc = "ST"
-
-[[iec61850.devices.points]]
-point = "sw_pos"
-reference = "SIMLD0/CSWI1.Pos.stVal"
-fc = "ST"
-
 [[iec61850.devices.controls]]
 point = "cb_cmd"
 object = "SIMLD0/XCBR1.Pos"
@@ -188,16 +168,6 @@ object = "SIMLD0/XCBR1.Pos"
 [[iec61850.devices.controls]]
 point = "sw_cmd"
 object = "SIMLD0/CSWI1.Pos"
-
-[[iec61850.devices.points]]
-point = "ao1"
-reference = "SIMLD0/GGIO1.AnOut1.mxVal.f"
-fc = "MX"
-
-[[iec61850.devices.points]]
-point = "ao2"
-reference = "SIMLD0/GGIO1.AnOut2.mxVal.f"
-fc = "MX"
 
 [[iec61850.devices.controls]]
 point = "sp_direct"
@@ -211,7 +181,12 @@ object = "SIMLD0/GGIO1.AnOut2"
 point = "sp_scaled"
 object = "SIMLD0/GGIO1.AnOut1"
 scale = 10.0
-"""
+""" + device_points(("totw", "SIMLD0/MMXU1.TotW.mag.f", "MX"),
+                    ("hz", "SIMLD0/MMXU1.Hz.mag.f", "MX"),
+                    ("cb_pos", "SIMLD0/XCBR1.Pos.stVal", "ST"),
+                    ("sw_pos", "SIMLD0/CSWI1.Pos.stVal", "ST"),
+                    ("ao1", "SIMLD0/GGIO1.AnOut1.mxVal.f", "MX"),
+                    ("ao2", "SIMLD0/GGIO1.AnOut2.mxVal.f", "MX"))
 
 
 class Rig:
@@ -232,11 +207,7 @@ class Rig:
         return self.ot.call(self.ot.sup.db.value, name)
 
     def wait(self, what: str, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            time.sleep(0.02)
+        wait(what, predicate, timeout)
 
 
 @pytest.fixture(scope="module")
@@ -245,25 +216,10 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     device = pyiec.DeviceProcess(device_port)
     pcap = tmp_path_factory.mktemp("mms") / "mms.pcapng"
     config = parse_config(tomllib.loads(config_text(device_port)), "iec61850-test.toml")
-    with TsharkCapture(device_port, pcap) as capture:
-        device.start()
-        try:
-            with OutstationThread(config, free_tcp_port()) as ot:
-                sup = ot.sup
-                tasks = [ot.run(_start(source)) for source in sup.field.parts["iec61850"].sources]
-                with C104Master(ot.port, ca=CA) as master:
-                    master.wait_connected(5)
-                    yield Rig(device, ot, master, capture)
-                for task in tasks:
-                    ot.loop.call_soon_threadsafe(task.cancel)
-        finally:
-            device.destroy()
-
-
-async def _start(source: Iec61850DeviceSource) -> Any:
-    import asyncio
-
-    return asyncio.get_running_loop().create_task(source.run())
+    with TsharkCapture(device_port, pcap) as capture, \
+            device_and_outstation(device, config) as ot, C104Master(ot.port, ca=CA) as master:
+        master.wait_connected(5)
+        yield Rig(device, ot, master, capture)
 
 
 def test_startup_reads_gi_and_integrity(rig: Rig) -> None:

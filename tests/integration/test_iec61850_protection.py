@@ -11,18 +11,17 @@ clock. A raw 104 master sees the events; tshark decodes them.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from rtu.config import parse_config
 from rtu.points.model import Quality
-from rtu.sources.iec61850.source import Iec61850DeviceSource
+from tests.integration.iec61850_rig import device_and_outstation, device_points, wait
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import Raw104Client, TsharkCapture, free_tcp_port, tshark_decode_104
 
@@ -95,34 +94,9 @@ reconnect_delay_max = 0.5
 [[iec61850.devices.reports]]
 rcb = "SIMLD0/LLN0.brcbProt01"
 buffered = true
-
-[[iec61850.devices.points]]
-point = "str_general"
-reference = "SIMLD0/PTOC1.Str.general"
-fc = "ST"
-
-[[iec61850.devices.points]]
-point = "str_a"
-reference = "SIMLD0/PTOC1.Str.phsA"
-fc = "ST"
-
-[[iec61850.devices.points]]
-point = "op_general"
-reference = "SIMLD0/PTOC1.Op.general"
-fc = "ST"
-"""
-
-
-async def _start(source: Iec61850DeviceSource) -> Any:
-    return asyncio.get_running_loop().create_task(source.run())
-
-
-def wait(what: str, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
+""" + device_points(("str_general", "SIMLD0/PTOC1.Str.general", "ST"),
+                    ("str_a", "SIMLD0/PTOC1.Str.phsA", "ST"),
+                    ("op_general", "SIMLD0/PTOC1.Op.general", "ST"))
 
 
 @pytest.fixture
@@ -130,15 +104,8 @@ def rig() -> Iterator[tuple[Any, OutstationThread]]:
     device_port = free_tcp_port()
     device = pyiec.DeviceProcess(device_port)
     config = parse_config(tomllib.loads(config_text(device_port)), "protection-test.toml")
-    device.start()
-    try:
-        with OutstationThread(config, free_tcp_port()) as ot:
-            tasks = [ot.run(_start(source)) for source in ot.sup.field.parts["iec61850"].sources]
-            yield device, ot
-            for task in tasks:
-                ot.loop.call_soon_threadsafe(task.cancel)
-    finally:
-        device.destroy()
+    with device_and_outstation(device, config) as ot:
+        yield device, ot
 
 
 def element(record: dict[str, Any]) -> tuple[int, int, int]:

@@ -59,3 +59,67 @@ def test_a_configured_gateway_is_imported() -> None:
     modules = loaded_modules(script)
     assert {"pymodbus", "rtu.sources.modbus.source", "hal.modbus_served"} <= modules
     assert "open61850" not in modules
+
+
+# what reading a file imports of the registered sections (issue 21 item 1): their config
+# modules only when the file has the section or a point names the component
+SECTION_MODULES = tuple(f"rtu.sources.{name}.config" for name in (
+    "modbus", "iec61850", "dlms", "switchgear", "calculated", "interlocks"))
+PLAIN = """
+[iec104]
+listen = "127.0.0.1:2404"
+[[relays]]
+name = "k1"
+driver = "sim"
+[[points]]
+name = "p1"
+ioa = 1
+kind = "single"
+source = "sim"
+"""
+READ = """
+import json, sys
+from rtu.config import ConfigError, load_config
+try:
+    load_config(sys.argv[1])
+except ConfigError as exc:
+    print(json.dumps(exc.errors))
+import rtu.cli, rtu.supervisor
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def read_modules(tmp_path: Path, text: str) -> tuple[set[str], list[str]]:
+    """The modules loaded after reading ``text`` as a file, and its errors."""
+    path = tmp_path / "rtu.toml"
+    path.write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", READ, str(path)], capture_output=True,
+                          text=True, env=env, cwd=ROOT, timeout=60, check=True)
+    lines = done.stdout.splitlines()
+    return set(json.loads(lines[-1])), json.loads(lines[0]) if len(lines) > 1 else []
+
+
+def test_reading_a_file_imports_no_section_module_it_does_not_use(tmp_path: Path) -> None:
+    modules, errors = read_modules(tmp_path, PLAIN)
+    assert errors == []
+    assert "rtu.config.document" in modules and "rtu.sources.relays.config" in modules
+    assert sorted(m for m in modules if m.startswith(SECTION_MODULES)) == []
+    assert "tomllib" in modules  # the file was read (no cache involved here)
+    # no [iec101]: neither the 101 server nor its link layer (the registry's line is light)
+    assert "rtu.servers.iec101_service" in modules
+    assert not {"rtu.servers.iec101", "rtu.servers.iec101_config", "rtu.iec.cs101.link"} & modules
+
+
+def test_a_section_or_a_point_naming_its_component_imports_its_module(tmp_path: Path) -> None:
+    modules, errors = read_modules(tmp_path, PLAIN + '[interlocks]\n[[interlocks.rules]]\n'
+                           'command = "p9"\ncondition = "p1 == 1"\n'
+                           '[[points]]\nname = "p9"\nioa = 9\nkind = "single_command"\n'
+                           'target = "k1"\n'
+                           '[[points]]\nname = "m1"\nioa = 2\nkind = "float"\n'
+                           'source = "modbus"\n')
+    # the Modbus parser ran although the file has no [modbus]: it says what is missing
+    assert any("modbus" in e for e in errors), errors
+    found = {m for m in modules if m.startswith(SECTION_MODULES)}
+    assert {"rtu.sources.interlocks.config", "rtu.sources.modbus.config"} <= found
+    assert "rtu.sources.iec61850.config" not in found and "rtu.sources.dlms.config" not in found

@@ -169,9 +169,26 @@ def test_rtu_status_counts_the_transfers(tmp_path: Path) -> None:
     assert status_snapshot(Supervisor(parse_config(STATION, "site.toml")))["files"] is None
 
 
-def test_an_ioa_the_field_sizes_cannot_carry_is_logged(tmp_path: Path,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
-    cfg = parse_config({"station": {"common_address": 1, "ioa_size": 1},
-                        "files": {"ioa": 300}}, "site.toml")
-    Supervisor(cfg)
-    assert "[files] ioa 300 does not fit station.ioa_size 1" in caplog.text
+def test_an_ioa_the_field_sizes_cannot_carry_is_refused_with_its_key() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config({"station": {"common_address": 1, "ioa_size": 1},
+                      "files": {"ioa": 300}}, "site.toml")
+    text = str(err.value)
+    assert "files.ioa" in text and "expected an IOA 0..255 (station.ioa_size 1), got 300" in text
+    # the largest IOA the size carries is taken, and 104's fixed 3 octets by default
+    assert parse_config({"station": {"common_address": 1, "ioa_size": 1},
+                         "files": {"ioa": 255}}, "site.toml").section("files") is not None
+    cfg = parse_config({**STATION, "files": {"ioa": 0xFF_FFFF}}, "site.toml")
+    assert cfg.section("files") == FilesConfig(ioa=0xFF_FFFF)
+
+
+def test_rtu_check_names_the_files_ioa_key(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from rtu.cli import main
+
+    site = tmp_path / "site.toml"
+    site.write_text("[station]\ncommon_address = 1\nioa_size = 2\n\n[files]\n"
+                    "ioa = 70000\n")
+    assert main(["check", str(site)]) == 2
+    err = capsys.readouterr().err
+    assert "site.toml:6: files.ioa: expected an IOA 0..65535 (station.ioa_size 2)" in err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum, IntFlag
+from typing import Final
 
 from rtu.points import model as _points
 
@@ -149,6 +150,14 @@ class Qdp(IntFlag):
 # SPE (start events of protection equipment) and OCI (output circuit information) bits
 SPE_GS, SPE_SL1, SPE_SL2, SPE_SL3, SPE_SIE, SPE_SRD = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
 OCI_GC, OCI_CL1, OCI_CL2, OCI_CL3 = 0x01, 0x02, 0x04, 0x08
+SPE_NAMES: Final = ((SPE_GS, "GS"), (SPE_SL1, "SL1"), (SPE_SL2, "SL2"), (SPE_SL3, "SL3"),
+                    (SPE_SIE, "SIE"), (SPE_SRD, "SRD"))
+OCI_NAMES: Final = ((OCI_GC, "GC"), (OCI_CL1, "CL1"), (OCI_CL2, "CL2"), (OCI_CL3, "CL3"))
+
+
+def bits_text(bits: int, names: tuple[tuple[int, str], ...]) -> str:
+    """The names of the set bits of an SPE or OCI octet joined by '|' ("GS|SL1"), or "none"."""
+    return "|".join(name for bit, name in names if bits & bit) or "none"
 
 
 class Qu(IntEnum):

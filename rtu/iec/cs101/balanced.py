@@ -45,10 +45,8 @@ from rtu.iec.cs101.link import (
     FRAMES_SENT,
     FUNCTION_MASK,
     REPEATS,
-    STATISTICS,
     UNBALANCED_ONLY,
     Event,
-    FrameReceiver,
     LinkMode,
     LinkParameters,
     LinkStateChanged,
@@ -56,7 +54,7 @@ from rtu.iec.cs101.link import (
     SecondaryFunction,
     primary_control,
 )
-from rtu.iec.cs101.secondary import SecondaryStation, discard
+from rtu.iec.cs101.secondary import LinkCore, discard
 from rtu.iec.errors import LocalProtocolError
 
 __all__ = ["BalancedLink"]
@@ -81,43 +79,27 @@ _REFUSALS = (
 )
 
 
-class BalancedLink:
+class BalancedLink(LinkCore):
     """The balanced link of one 101 outstation; see the module docstring."""
 
     __slots__ = (
-        "_broadcast",
         "_deadline",
         "_last_activity",
-        "_link_up",
         "_next_fcb",
-        "_out",
-        "_own",
-        "_params",
         "_pending_asdu",
         "_pending_frame",
         "_primary",
         "_remote",
         "_repeats",
-        "_rx",
-        "_secondary",
-        "_stats",
     )
 
     def __init__(self, params: LinkParameters, now: float) -> None:
         if params.mode is not LinkMode.BALANCED:
             raise LocalProtocolError(f"BalancedLink needs mode balanced, not {params.mode}")
-        self._params = params
-        self._out: list[bytes] = []
-        self._stats = dict.fromkeys(STATISTICS, 0)
         wire = params.address_size > 0
-        self._own = params.address if wire else 0
+        super().__init__(params, params.address if wire else 0, unsupported=UNBALANCED_ONLY,
+                         defer=False)
         self._remote = params.remote_address if wire else 0
-        self._broadcast = params.effective_broadcast
-        self._rx = FrameReceiver(params, self._stats, str(self._own))
-        self._secondary = SecondaryStation(
-            params, self._out, self._stats, unsupported=UNBALANCED_ONLY, defer=False
-        )
-        self._link_up = False  # our primary established the link
         self._primary = _Primary.REQUEST_STATUS
         self._deadline: float | None = None  # response timeout, or end of a busy wait
         self._repeats = 0
@@ -128,20 +110,6 @@ class BalancedLink:
         self._request_link_status(now)
 
     # ------------------------------------------------------------------------ state
-
-    @property
-    def params(self) -> LinkParameters:
-        return self._params
-
-    @property
-    def link_up(self) -> bool:
-        """Our primary has established the link."""
-        return self._link_up
-
-    @property
-    def statistics(self) -> dict[str, int]:
-        """A snapshot of the counters (see :data:`rtu.iec.cs101.link.STATISTICS`)."""
-        return dict(self._stats)
 
     @property
     def can_send(self) -> bool:
@@ -168,15 +136,6 @@ class BalancedLink:
             self._stats[FRAMES_RECEIVED] += 1
             self._on_frame(frame, now, events)
         return events
-
-    def data_to_send(self) -> bytes:
-        """Everything queued for the line since the last call."""
-        out = self._out
-        if not out:
-            return b""
-        data = b"".join(out)
-        out.clear()
-        return data
 
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` must run next."""

@@ -1,6 +1,7 @@
 """The secondary station of a 101 link core: answers to the master's primary frames, sans-I/O.
 
-Used by both cores (:mod:`.unbalanced`, :mod:`.balanced`); it knows nothing of the application
+Used by both cores (:mod:`.unbalanced`, :mod:`.balanced`), whose shared state is
+:class:`LinkCore`; it knows nothing of the application
 and nothing of our own primary station.  It writes answers to the core's output list and counts
 them in the core's statistics.
 
@@ -37,17 +38,19 @@ from rtu.iec.cs101.link import (
     FRAMES_SENT,
     FUNCTION_MASK,
     SINGLE_CHAR_BYTES,
+    STATISTICS,
     USER_DATA_FUNCTIONS,
     AsduReceived,
     Event,
     FrameDiscarded,
+    FrameReceiver,
     LinkParameters,
     PrimaryFunction,
     SecondaryFunction,
     secondary_control,
 )
 
-__all__ = ["SecondaryStation", "discard"]
+__all__ = ["LinkCore", "SecondaryStation", "discard"]
 
 logger = logging.getLogger(__name__)
 
@@ -264,3 +267,49 @@ class SecondaryStation:
 
     def _discard(self, reason: str, frame: object, events: list[Event]) -> None:
         discard(self._stats, self._label, reason, frame, events)
+
+
+class LinkCore:
+    """The state both outstation link cores keep (:mod:`.balanced`, :mod:`.unbalanced`): the
+    parameters, the output queue and its drain, the counters, the frame receiver, our own and
+    the broadcast address, the secondary station, and whether the link is up."""
+
+    __slots__ = ("_broadcast", "_link_up", "_out", "_own", "_params", "_rx", "_secondary",
+                 "_stats")
+
+    def __init__(self, params: LinkParameters, own: int, *,
+                 unsupported: frozenset[PrimaryFunction], defer: bool) -> None:
+        self._params = params
+        self._out: list[bytes] = []
+        self._stats = dict.fromkeys(STATISTICS, 0)
+        self._own = own
+        self._broadcast = params.effective_broadcast
+        self._rx = FrameReceiver(params, self._stats, str(own))
+        self._secondary = SecondaryStation(
+            params, self._out, self._stats, unsupported=unsupported, defer=defer
+        )
+        self._link_up = False
+
+    @property
+    def params(self) -> LinkParameters:
+        return self._params
+
+    @property
+    def link_up(self) -> bool:
+        """The link is up: balanced, our primary has established it; unbalanced, the master
+        has reset it."""
+        return self._link_up
+
+    @property
+    def statistics(self) -> dict[str, int]:
+        """A snapshot of the counters (see :data:`rtu.iec.cs101.link.STATISTICS`)."""
+        return dict(self._stats)
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the line since the last call."""
+        out = self._out
+        if not out:
+            return b""
+        data = b"".join(out)
+        out.clear()
+        return data

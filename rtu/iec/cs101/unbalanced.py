@@ -30,15 +30,13 @@ from rtu.iec.cs101.link import (
     CONTROL_PRM,
     FRAMES_RECEIVED,
     IGNORED,
-    STATISTICS,
     Event,
-    FrameReceiver,
     LinkMode,
     LinkParameters,
     LinkStateChanged,
     PrimaryFunction,
 )
-from rtu.iec.cs101.secondary import SecondaryStation
+from rtu.iec.cs101.secondary import LinkCore
 from rtu.iec.errors import LocalProtocolError
 
 __all__ = ["UnbalancedLink"]
@@ -46,55 +44,18 @@ __all__ = ["UnbalancedLink"]
 logger = logging.getLogger(__name__)
 
 
-class UnbalancedLink:
+class UnbalancedLink(LinkCore):
     """The unbalanced secondary link of one 101 outstation; see the module docstring."""
 
-    __slots__ = (
-        "_broadcast",
-        "_class1",
-        "_class1_waiting",
-        "_class2",
-        "_link_up",
-        "_out",
-        "_own",
-        "_params",
-        "_rx",
-        "_secondary",
-        "_stats",
-    )
+    __slots__ = ("_class1", "_class1_waiting", "_class2")
 
     def __init__(self, params: LinkParameters, now: float) -> None:
         if params.mode is not LinkMode.UNBALANCED:
             raise LocalProtocolError(f"UnbalancedLink needs mode unbalanced, not {params.mode}")
-        self._params = params
-        self._out: list[bytes] = []
-        self._stats = dict.fromkeys(STATISTICS, 0)
-        self._own = params.address
-        self._broadcast = params.effective_broadcast
-        self._rx = FrameReceiver(params, self._stats, str(self._own))
-        self._secondary = SecondaryStation(
-            params, self._out, self._stats, unsupported=BALANCED_ONLY, defer=True
-        )
-        self._link_up = False
+        super().__init__(params, params.address, unsupported=BALANCED_ONLY, defer=True)
         self._class1: bytes | None = None
         self._class2: bytes | None = None
         self._class1_waiting = False
-
-    # ------------------------------------------------------------------------ state
-
-    @property
-    def params(self) -> LinkParameters:
-        return self._params
-
-    @property
-    def link_up(self) -> bool:
-        """The master has reset the link."""
-        return self._link_up
-
-    @property
-    def statistics(self) -> dict[str, int]:
-        """A snapshot of the counters (see :data:`rtu.iec.cs101.link.STATISTICS`)."""
-        return dict(self._stats)
 
     # ---------------------------------------------------------------- application data
 
@@ -143,12 +104,7 @@ class UnbalancedLink:
     def data_to_send(self) -> bytes:
         """Everything queued for the line since the last call."""
         self._close()
-        out = self._out
-        if not out:
-            return b""
-        data = b"".join(out)
-        out.clear()
-        return data
+        return super().data_to_send()
 
     def next_deadline(self) -> float | None:
         """When :meth:`on_timer` must run: the end of a partial frame's inter-character wait."""

@@ -36,6 +36,8 @@ class _Cycle:
 
 def cyclic_period(point: Point, group_periods: Mapping[int, float]) -> float:
     """The period (seconds) at which ``point`` is sent cyclically; 0 = not cyclic."""
+    if point.cyclic <= 0 and not point.groups:
+        return 0.0  # most points: decided without the enum (start-up with 100,000 points)
     if point.kind.is_command or point.kind is PointKind.COUNTER or point.kind.is_protection:
         return 0.0
     if point.cyclic > 0:

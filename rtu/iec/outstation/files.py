@@ -16,9 +16,19 @@ The sequence (master left, outstation right; every file ASDU with COT 13 but the
 A negative section acknowledgement (AFQ 4: the master's checksum did not match) announces the
 section again (F_SR_NA_1) for another call, at most ``max_retries`` times; then, as after a
 negative file acknowledgement (AFQ 2), the transfer ends (F_LS_NA_1 LSQ 2 "with deactivation"
-for the former). SCQ 3 (deactivate file) ends a transfer without an answer. What does not fit
-the sequence is answered with the F_SC_NA_1 / F_AF_NA_1 mirrored negatively with the
-standard's error code in bits 4-7 (3 unexpected service, 4 unexpected name of file,
+for the former). SCQ 3 (deactivate file) ends a transfer without an answer.
+
+Once a file is selected, the master may pick any of its sections: F_SC_NA_1 SCQ 5 (select
+section NOS) is answered with F_SR_NA_1 for that section, which it then calls (SCQ 6); after
+its positive acknowledgement the sequence goes on with the section after it (or the file's
+end). SCQ 7 (deactivate section NOS) abandons the current section, before its call or after
+its segments: it is answered with F_LS_NA_1 LSQ 4 ("section transfer with deactivation", CHS
+0), and the master then selects a section or deactivates the file. The file's checksum (LSQ 1)
+is always that of the whole file, whatever order the sections were fetched in. SCQ 4 (delete
+file) is refused (error 3): a master cannot delete our files.
+
+What does not fit the sequence is answered with the F_SC_NA_1 / F_AF_NA_1 mirrored negatively
+with the standard's error code in bits 4-7 (3 unexpected service, 4 unexpected name of file,
 5 unexpected name of section); an unknown or too large file is a negative F_FR_NA_1; a cause
 other than 13 (5 for the directory) COT 45; another IOA than the files' COT 47; the types only
 an outstation sends (F_FR, F_SR, F_SG, F_LS, F_DR) COT 44: a master cannot send us files.
@@ -147,6 +157,8 @@ class State(Enum):
     SECTION_READY = "section ready"  # F_SR_NA_1 sent: waiting for the call of the section
     SECTION_SENT = "section sent"  # segments and F_LS_NA_1 sent: waiting for the section ack
     FILE_SENT = "file sent"  # last section F_LS_NA_1 sent: waiting for the file ack
+    # a section deactivated by the master (LSQ 4 sent): waiting for a select section
+    SECTION_DEACTIVATED = "section deactivated"
 
 
 @dataclass(slots=True)
@@ -169,7 +181,6 @@ class _Transfer:
     sections: list[tuple[int, int]]  # (offset, length) of section 1, 2, ...
     section: int = 0  # NOS of the current section (1-based; 0 before the call of the file)
     retries: int = 0
-    file_checksum: int = 0
     last_activity: float = 0.0
 
 
@@ -238,9 +249,11 @@ class FileTransfer:
             return self._call_section(asdu, obj, profile)
         if obj.scq == SCQ_SELECT_SECTION:
             return self._select_section(asdu, obj)
+        if obj.scq == SCQ_DEACTIVATE_SECTION:
+            return self._deactivate_section(asdu, obj)
         if obj.scq == SCQ_DEACTIVATE_FILE:
             return self._deactivate(asdu, obj)
-        return self._refuse(asdu, obj, ERR_UNEXPECTED_SERVICE)  # delete, deactivate section
+        return self._refuse(asdu, obj, ERR_UNEXPECTED_SERVICE)  # delete file, reserved SCQs
 
     # -- answers -------------------------------------------------------------------------
     def _answer(self, request: Asdu, type_id: TypeId, *objects: InformationObject,
@@ -327,7 +340,7 @@ class FileTransfer:
         return self._answer(transfer.request, TypeId.F_LS_NA_1,
                             LastSegment(self.settings.ioa, transfer.nof,
                                         len(transfer.sections), LSQ_FILE,
-                                        transfer.file_checksum))
+                                        checksum(transfer.content)))
 
     def _call_file(self, asdu: Asdu, obj: FileCall) -> list[Asdu]:
         transfer = self.transfer
@@ -335,20 +348,45 @@ class FileTransfer:
             return self._refuse(asdu, obj, ERR_UNEXPECTED_SERVICE)
         if obj.nof != transfer.nof:
             return self._refuse(asdu, obj, ERR_UNEXPECTED_FILE)
-        transfer.file_checksum = 0
         if not transfer.sections:  # an empty file: no section, at once the last one
             return [self._last_section(transfer)]
         transfer.section = 1
         return [self._section_ready(transfer)]
 
     def _select_section(self, asdu: Asdu, obj: FileCall) -> list[Asdu]:
+        """Any section of the selected file, in any state of its transfer: announced ready."""
         transfer = self.transfer
-        if transfer is None or self.state is not State.SECTION_READY:
+        if transfer is None:
             return self._refuse(asdu, obj, ERR_UNEXPECTED_SERVICE)
-        if obj.nof != transfer.nof or obj.section != transfer.section:
-            return self._refuse(asdu, obj, ERR_UNEXPECTED_FILE if obj.nof != transfer.nof
-                                else ERR_UNEXPECTED_SECTION)
+        if obj.nof != transfer.nof:
+            return self._refuse(asdu, obj, ERR_UNEXPECTED_FILE)
+        if not 1 <= obj.section <= len(transfer.sections):
+            return self._refuse(asdu, obj, ERR_UNEXPECTED_SECTION)
+        if obj.section != transfer.section:
+            transfer.retries = 0
+        transfer.section = obj.section
+        log.info("%s: section %d of NOF %d selected by the master", self.name, obj.section,
+                 obj.nof)
         return [self._section_ready(transfer)]
+
+    def _deactivate_section(self, asdu: Asdu, obj: FileCall) -> list[Asdu]:
+        """The current section abandoned (before its call or before its acknowledgement)."""
+        transfer = self.transfer
+        if transfer is None:
+            return self._refuse(asdu, obj, ERR_UNEXPECTED_SERVICE)
+        if obj.nof != transfer.nof:
+            return self._refuse(asdu, obj, ERR_UNEXPECTED_FILE)
+        if self.state not in (State.SECTION_READY, State.SECTION_SENT):
+            return self._refuse(asdu, obj, ERR_UNEXPECTED_SERVICE)
+        if obj.section != transfer.section:
+            return self._refuse(asdu, obj, ERR_UNEXPECTED_SECTION)
+        log.info("%s: section %d of NOF %d deactivated by the master", self.name, obj.section,
+                 obj.nof)
+        transfer.retries = 0
+        self.state = State.SECTION_DEACTIVATED
+        return [self._answer(transfer.request, TypeId.F_LS_NA_1,
+                             LastSegment(self.settings.ioa, transfer.nof, obj.section,
+                                         LSQ_SECTION_ABORTED, 0))]
 
     def _call_section(self, asdu: Asdu, obj: FileCall, profile: AsduProfile) -> list[Asdu]:
         transfer = self.transfer
@@ -386,9 +424,6 @@ class FileTransfer:
             if obj.section != transfer.section:
                 return self._refuse(asdu, obj, ERR_UNEXPECTED_SECTION)
             if obj.afq == AFQ_SECTION_OK:
-                offset, length = transfer.sections[transfer.section - 1]
-                transfer.file_checksum = (transfer.file_checksum + checksum(
-                    transfer.content[offset:offset + length])) & 0xFF
                 transfer.retries = 0
                 if transfer.section == len(transfer.sections):
                     return [self._last_section(transfer)]

@@ -149,7 +149,15 @@ class Outstation:
         self.parameters = Parameters(self, on_parameters)
         self._cyclic = self._schedule(config)
         # the time-tagged type of each monitored point's events, looked up by name per event
-        self._event_type: dict[str, TypeId] = {p.name: event_type(p) for p in database.monitored()}
+        # (event_type depends on the kind only: asked once per kind, found by the kind's value,
+        # since hashing the enum for each of 100,000 points costs start-up time)
+        by_kind: dict[str, TypeId] = {}
+        self._event_type: dict[str, TypeId] = {}
+        for p in database.monitored():
+            found = by_kind.get(p.kind._value_)
+            if found is None:
+                found = by_kind[p.kind._value_] = event_type(p)
+            self._event_type[p.name] = found
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
         self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
@@ -180,8 +188,11 @@ class Outstation:
         """Each point belongs to a logical station: its own common address, or the station's.
         IOAs are unique across the whole outstation, so an IOA tells its station."""
         own = config.common_address
-        self._station_of = {p.ioa: p.common_address or own for p in self.db}
-        others = sorted({ca for ca in self._station_of.values() if ca != own})
+        # only the points of other stations: one entry per point would cost memory and
+        # start-up time where (as mostly) every point is the station's own
+        self._station_of = {p.ioa: p.common_address for p in self.db
+                            if p.common_address and p.common_address != own}
+        others = sorted(set(self._station_of.values()))
         self._stations = (own, *others)
         self._station_of_ca = frozenset(self._stations)
         # per station: (the database's monitored tuple it was cut from, the station's points)
@@ -216,8 +227,8 @@ class Outstation:
 
     def station_points(self, ca: int, points: Sequence[Point]) -> list[Point]:
         """Those of ``points`` that belong to station ``ca``."""
-        station_of = self._station_of
-        return [p for p in points if station_of[p.ioa] == ca]
+        station_of, own = self._station_of, self._config.common_address
+        return [p for p in points if station_of.get(p.ioa, own) == ca]
 
     # -- periodic and background data (rtu/iec/outstation/cyclic.py) -----------------------------
     def _schedule(self, config: OutstationConfig) -> CyclicScheduler | None:

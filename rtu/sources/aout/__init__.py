@@ -5,10 +5,13 @@ config.py declares and checks its section, executor.py holds the command executo
 """
 
 from rtu.components import Component
-from rtu.sources.aout.config import ANALOG_OUTPUT, SECTION, SECTION_NAME, parse_analog_outputs
 
+# The registration imports nothing of its folder: config.py only when the file has the
+# section or a point names the component (rtu/components.py), the rest when enabled.
 COMPONENT = Component(
-    "analog_outputs", SECTION_NAME, lambda config: config.section(SECTION_NAME) is not None,
+    "analog_outputs", "analog_outputs",
+    lambda config: config.section("analog_outputs") is not None,
     "rtu.sources.aout.executor:build",
-    command_target=(ANALOG_OUTPUT, "an [[analog_outputs.channels]] entry's PWM or DAC output"),
-    schema=SECTION, parse=parse_analog_outputs)
+    command_target=("analog_output", "an [[analog_outputs.channels]] entry's PWM or DAC output"),
+    schema="rtu.sources.aout.config:SECTION",
+    parse="rtu.sources.aout.config:parse_analog_outputs")

@@ -5,9 +5,11 @@ this line registers it (rtu/components.py lists the folder).
 """
 
 from rtu.components import Component
-from rtu.sources.calculated.config import CALC_SOURCE, SECTION, parse_calculated
 
+# The registration imports nothing of its folder: config.py only when the file has the
+# section or a point names the component (rtu/components.py), the rest when enabled.
 COMPONENT = Component(
     "calculated", "calculated", lambda config: config.section("calculated") is not None,
-    "rtu.sources.calculated.source:build", point_source=CALC_SOURCE, schema=SECTION,
-    parse=parse_calculated)
+    "rtu.sources.calculated.source:build", point_source="calc",
+    schema="rtu.sources.calculated.config:SECTION",
+    parse="rtu.sources.calculated.config:parse_calculated")

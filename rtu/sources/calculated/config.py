@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from rtu.config.reader import MISSING, Reader, point_table_index
+from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, string, table, tables
 from rtu.points.formula import Formula, FormulaError, compile_formula
 from rtu.points.model import Point
+from rtu.sources.entries import claim, unclaimed
 
 __all__ = ["CALC_SOURCE", "SECTION", "CalculatedConfig", "CalculatedGraph", "CalculatedPoint",
            "parse_calculated"]
@@ -71,7 +72,6 @@ def parse_calculated(p: Reader, value: object, points: Sequence[Point],
                      raw_points: object) -> CalculatedConfig | None:
     by_name = {point.name: point for point in points}
     kinds = {point.name: point.kind for point in points if not point.kind.is_command}
-    index = point_table_index(raw_points)
     found: dict[str, tuple[str, Formula]] = {}
     paths: dict[str, str] = {}
     graph = p.context(CalculatedGraph)
@@ -88,11 +88,9 @@ def parse_calculated(p: Reader, value: object, points: Sequence[Point],
                 continue
             if point is None or not isinstance(text, str):
                 continue
-            if point.name in paths:
-                p.expected(f"{path}.point", "a point computed by one entry only", name,
-                           f"already computed by {paths[point.name]}")
+            if not claim(p, path, name, point.name, paths, "a point computed by one entry only",
+                         "computed"):
                 continue
-            paths[point.name] = path
             try:
                 formula = compile_formula(text, kinds, point.kind)
             except FormulaError as exc:
@@ -101,12 +99,8 @@ def parse_calculated(p: Reader, value: object, points: Sequence[Point],
                 continue
             found[point.name] = (text, formula)
             graph.inputs[point.name] = frozenset(formula.inputs())
-    for point in points:
-        if point.source == CALC_SOURCE and point.name not in paths:
-            graph.unusable[point.name] = "has no [[calculated.points]] entry"
-            p.error(f"points[{index.get(point.name, '?')}].source",
-                    f"expected a [[calculated.points]] entry with point = {point.name!r}, got "
-                    "no such entry")
+    for name in unclaimed(p, points, CALC_SOURCE, raw_points, paths, "[[calculated.points]]"):
+        graph.unusable[name] = "has no [[calculated.points]] entry"
     order = _order(p, {n: f for n, (_, f) in found.items()}, paths, graph)
     if value is MISSING:
         return None

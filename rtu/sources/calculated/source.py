@@ -19,6 +19,7 @@ from rtu.points.database import PointDatabase
 from rtu.points.formula import Formula, compile_formula
 from rtu.points.model import ChangeOrigin, PointChanged, Quality
 from rtu.sources.calculated.config import CalculatedConfig, CalculatedPoint
+from rtu.sources.derived import ChangeFollower, readers_of
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,8 @@ class Calculator:
         # in dependency order (the configuration's): inputs before those reading them
         self.formulas: dict[str, Formula] = {
             c.point: compile_formula(c.text, kinds, db.point(c.point).kind) for c in points}
-        self.readers: dict[str, list[str]] = {}
-        for name, formula in self.formulas.items():
-            for used in formula.inputs():
-                self.readers.setdefault(used, []).append(name)
-        self._unsubscribe: Callable[[], None] | None = None
+        self.readers = readers_of({name: f.inputs() for name, f in self.formulas.items()})
+        self._follower = ChangeFollower(db, self._on_change)
 
     def initialise(self) -> None:
         """Compute every point from the start values; from then on follow the changes, told
@@ -46,13 +44,10 @@ class Calculator:
         now = self.wall()
         for name in self.formulas:
             self._compute(name, now, ChangeOrigin.FIELD)
-        if self._unsubscribe is None:
-            self._unsubscribe = self.db.subscribe(self._on_change, last=True)
+        self._follower.follow()
 
     def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._follower.close()
 
     async def run(self) -> None:
         await asyncio.Event().wait()  # all its work is done on changes; a return means stopped

@@ -34,6 +34,7 @@ from rtu.config.schema import (
     tables,
 )
 from rtu.points.model import Point, PointKind
+from rtu.sources.entries import claim
 
 if TYPE_CHECKING:
     from rtu.config import AppConfig
@@ -298,11 +299,8 @@ def _mapped_point(p: Reader, tbl: Mapping[Any, Any], at: str, points: dict[str, 
                         f"it is a {point.kind.value} point"
                         + ("" if mapped else f" without {what}"))
         return None
-    if point.name in fed:
-        p.expected(f"{at}.point", "a point not mapped before", value,
-                        f"already mapped by {fed[point.name]}")
+    if not claim(p, at, value, point.name, fed, "a point not mapped before", "mapped"):
         return None
-    fed[point.name] = at
     return point.name
 
 

@@ -6,8 +6,11 @@ command path built by the components before it.
 """
 
 from rtu.components import Component
-from rtu.sources.interlocks.config import INTERLOCKS, SECTION, parse_interlocks
 
+# The registration imports nothing of its folder: config.py only when the file has the
+# section or a point names the component (rtu/components.py), the rest when enabled.
 COMPONENT = Component(
-    "interlocks", INTERLOCKS, lambda config: config.section(INTERLOCKS) is not None,
-    "rtu.sources.interlocks.guard:build", schema=SECTION, parse=parse_interlocks)
+    "interlocks", "interlocks", lambda config: config.section("interlocks") is not None,
+    "rtu.sources.interlocks.guard:build",
+    schema="rtu.sources.interlocks.config:SECTION",
+    parse="rtu.sources.interlocks.config:parse_interlocks")

@@ -4,18 +4,29 @@ config.py declares and checks its section, source.py holds the source and its ``
 this line registers it (rtu/components.py lists the folder).
 """
 
-from rtu.components import Component
-from rtu.sources.modbus.config import (
-    MODBUS,
-    MODBUS_SOURCE,
-    modbus_config,
-    modbus_serial_ports,
-    parse_modbus,
-)
+from __future__ import annotations
 
-COMPONENT = Component("modbus", "modbus", lambda config: bool(modbus_config(config).devices),
-                      "rtu.sources.modbus.source:build", point_source=MODBUS_SOURCE,
-                      schema=MODBUS, parse=parse_modbus, listed_after="points",
-                      serial_ports=modbus_serial_ports,
-                      command_target=(MODBUS_SOURCE,
+from typing import TYPE_CHECKING
+
+from rtu.components import Component
+
+if TYPE_CHECKING:
+    from rtu.config import AppConfig
+
+# The registration imports nothing of its folder: config.py only when the file has the
+# section or a point names the component (rtu/components.py), the rest when enabled.
+
+
+def _enabled(config: AppConfig) -> bool:
+    from rtu.sources.modbus.config import modbus_config
+
+    return bool(modbus_config(config).devices)
+
+
+COMPONENT = Component("modbus", "modbus", _enabled,
+                      "rtu.sources.modbus.source:build", point_source="modbus",
+                      schema="rtu.sources.modbus.config:MODBUS",
+                      parse="rtu.sources.modbus.config:parse_modbus", listed_after="points",
+                      serial_ports="rtu.sources.modbus.config:modbus_serial_ports",
+                      command_target=("modbus",
                                       "a [[modbus.writes]] entry's register or coil"))

@@ -5,9 +5,11 @@ this line registers it (rtu/components.py lists the folder).
 """
 
 from rtu.components import Component
-from rtu.sources.protection.config import PROTECTION_SOURCE, SECTION, parse_protection
 
+# The registration imports nothing of its folder: config.py only when the file has the
+# section or a point names the component (rtu/components.py), the rest when enabled.
 COMPONENT = Component(
     "protection", "protection", lambda config: config.section("protection") is not None,
-    "rtu.sources.protection.source:build", point_source=PROTECTION_SOURCE, schema=SECTION,
-    parse=parse_protection)
+    "rtu.sources.protection.source:build", point_source="protection",
+    schema="rtu.sources.protection.config:SECTION",
+    parse="rtu.sources.protection.config:parse_protection")

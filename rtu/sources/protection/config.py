@@ -18,10 +18,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
-from rtu.config.reader import MISSING, Reader, point_table_index
+from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, string, table, tables
 from rtu.points.model import Point, PointKind
 from rtu.points.protection import ROLES, WITH_START
+from rtu.sources.entries import claim, unclaimed
 
 __all__ = ["PROTECTION_SOURCE", "SECTION", "ProtectionConfig", "ProtectionPoint",
            "parse_protection"]
@@ -62,7 +63,6 @@ class ProtectionConfig:
 def parse_protection(p: Reader, value: object, points: Sequence[Point],
                      raw_points: object) -> ProtectionConfig | None:
     by_name = {point.name: point for point in points}
-    index = point_table_index(raw_points)
     found: list[ProtectionPoint] = []
     paths: dict[str, str] = {}
     if value is not MISSING:
@@ -73,11 +73,7 @@ def parse_protection(p: Reader, value: object, points: Sequence[Point],
             entry = _entry(p, ENTRY.open(p, item, path), path, by_name, paths)
             if entry is not None:
                 found.append(entry)
-    for point in points:
-        if point.source == PROTECTION_SOURCE and point.name not in paths:
-            p.error(f"points[{index.get(point.name, '?')}].source",
-                    f"expected a [[protection.events]] entry with point = {point.name!r}, "
-                    "got no such entry")
+    unclaimed(p, points, PROTECTION_SOURCE, raw_points, paths, "[[protection.events]]")
     if value is MISSING:
         return None
     return ProtectionConfig(tuple(found))
@@ -94,11 +90,8 @@ def _entry(p: Reader, entry: Mapping[str, object], path: str, by_name: Mapping[s
         return None
     if point is None:
         return None
-    if point.name in paths:
-        p.expected(f"{path}.point", "a point fed by one entry only", name,
-                   f"already fed by {paths[point.name]}")
+    if not claim(p, path, name, point.name, paths, "a point fed by one entry only", "fed"):
         return None
-    paths[point.name] = path
     roles = ROLES[point.kind]
     inputs: dict[str, str] = {}
     start: str | None = None

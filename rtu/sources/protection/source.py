@@ -9,12 +9,13 @@ time, and the elapsed times are differences of field time stamps (rtu/points/pro
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from rtu.components import Field, Parts
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointChanged
 from rtu.points.protection import ProtectionLogic
+from rtu.sources.derived import ChangeFollower, readers_of
 from rtu.sources.protection.config import ProtectionConfig, ProtectionPoint
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,8 @@ class ProtectionEvents:
         self.db = db
         self.logic: dict[str, ProtectionLogic] = {
             p.point: ProtectionLogic(db.point(p.point).kind, p.inputs, p.start) for p in points}
-        self.readers: dict[str, list[str]] = {}
-        for name, logic in self.logic.items():
-            for used in logic.names():
-                self.readers.setdefault(used, []).append(name)
-        self._unsubscribe: Callable[[], None] | None = None
+        self.readers = readers_of({name: logic.names() for name, logic in self.logic.items()})
+        self._follower = ChangeFollower(db, self._on_change)
 
     def initialise(self) -> None:
         """Take the inputs' start values (no event: a protection point reports changes only)
@@ -39,13 +37,10 @@ class ProtectionEvents:
         for logic in self.logic.values():
             for used in logic.names():
                 logic.initial(used, self.db.value(used))
-        if self._unsubscribe is None:
-            self._unsubscribe = self.db.subscribe(self._on_change, last=True)
+        self._follower.follow()
 
     def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        self._follower.close()
 
     def _on_change(self, change: PointChanged) -> None:
         new = change.new

@@ -8,14 +8,18 @@ while running; across a rebuild, a relay configured as before keeps its position
 from __future__ import annotations
 
 import asyncio
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hal.fake import FakeRelay
 from hal.interfaces import RelayOutput
 from rtu.components import Field, Parts
 from rtu.config import AppConfig
-from rtu.sources.gpio.source import Board
 from rtu.sources.relays.source import RelayExecutor, relay_settings
+
+if TYPE_CHECKING:
+    from rtu.sources.gpio.source import Board
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +30,19 @@ class Relays:
     executor: RelayExecutor
 
 
+def _board(field: Field) -> Board | None:
+    """The board gpio built, if it did: its module is then loaded (not imported otherwise,
+    a station without GPIO does not pay for it at start-up)."""
+    gpio = sys.modules.get("rtu.sources.gpio.source")
+    if gpio is None:
+        return None
+    board: Board | None = field.get(gpio.Board)
+    return board
+
+
 def build(field: Field) -> Parts:
     config = field.config
-    board = field.get(Board)
+    board = _board(field)
     outputs: dict[str, RelayOutput] = {
         r.name: board.bank.output(r.name) if board is not None and r.driver == "gpio"
         else FakeRelay(r.name, r.initial)

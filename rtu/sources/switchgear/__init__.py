@@ -5,10 +5,12 @@ this line registers it (rtu/components.py lists the folder).
 """
 
 from rtu.components import Component
-from rtu.sources.switchgear.config import SECTION, SWITCHGEAR, parse_switchgear
 
+# The registration imports nothing of its folder: config.py only when the file has the
+# section or a point names the component (rtu/components.py), the rest when enabled.
 COMPONENT = Component(
-    "switchgear", SWITCHGEAR, lambda config: config.section(SWITCHGEAR) is not None,
-    "rtu.sources.switchgear.source:build", point_source=SWITCHGEAR,
-    command_target=(SWITCHGEAR, "a breaker's double command or a tap changer's step"),
-    schema=SECTION, parse=parse_switchgear)
+    "switchgear", "switchgear", lambda config: config.section("switchgear") is not None,
+    "rtu.sources.switchgear.source:build", point_source="switchgear",
+    command_target=("switchgear", "a breaker's double command or a tap changer's step"),
+    schema="rtu.sources.switchgear.config:SECTION",
+    parse="rtu.sources.switchgear.config:parse_switchgear")

@@ -5,8 +5,8 @@ and one line in rtu.components.REGISTRY, nothing else.
 """
 
 from rtu.components import Component
-from tests.unit.fakesource.config import SECTION, TICKER_SOURCE, parse_ticker
 
 COMPONENT = Component("ticker", "ticker", lambda config: config.section("ticker") is not None,
-                      "tests.unit.fakesource.source:build", point_source=TICKER_SOURCE,
-                      schema=SECTION, parse=parse_ticker)
+                      "tests.unit.fakesource.source:build", point_source="ticker",
+                      schema="tests.unit.fakesource.config:SECTION",
+                      parse="tests.unit.fakesource.config:parse_ticker")

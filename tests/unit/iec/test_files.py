@@ -36,11 +36,14 @@ from rtu.iec.outstation.files import (
     LSQ_FILE,
     LSQ_FILE_ABORTED,
     LSQ_SECTION,
+    LSQ_SECTION_ABORTED,
     SCQ_CALL_FILE,
     SCQ_CALL_SECTION,
     SCQ_DEACTIVATE_FILE,
+    SCQ_DEACTIVATE_SECTION,
     SCQ_DELETE_FILE,
     SCQ_SELECT_FILE,
+    SCQ_SELECT_SECTION,
     FileService,
     FileSettings,
     FileUnavailable,
@@ -421,3 +424,133 @@ def test_the_outstation_timer_drops_a_transfer_left_by_its_master() -> None:
     r.outstation.on_timer(r.clock.mono + 30)
     assert files.status()["active"] == 0 and files.counters.timeouts == 1
     assert r.drain() == []  # nothing is sent for it
+
+
+def _section(r: Rig, nof: int, nos: int) -> bytes:
+    """Call section ``nos`` (announced ready): its octets, checked against its CHS."""
+    *segments, last = ask(r, F.F_SC_NA_1, FileCall(0, nof, nos, SCQ_CALL_SECTION))
+    assert all(a.type_id is F.F_SG_NA_1 for a in segments)
+    data = b"".join(a.objects[0].data for a in segments)  # type: ignore[union-attr]
+    ls = last.objects[0]
+    assert isinstance(ls, LastSegment) and (ls.section, ls.lsq) == (nos, LSQ_SECTION)
+    assert ls.checksum == checksum(data)
+    return data
+
+
+def _ready(answers: list[Asdu]) -> SectionReady:
+    assert [a.type_id for a in answers] == [F.F_SR_NA_1]
+    assert answers[0].cot == FT and not answers[0].negative
+    obj = answers[0].objects[0]
+    assert isinstance(obj, SectionReady) and not obj.not_ready
+    return obj
+
+
+def test_select_section_fetches_any_section_in_any_order() -> None:
+    content = bytes((i * 13 + 5) % 256 for i in range(2500))  # sections of 1000, 1000, 500
+    r = rig(MemoryStore({3: ("dist.dat", content)}), section_size=1000)
+    ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_SELECT_FILE))
+    assert _ready(ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_CALL_FILE))).section == 1
+    # section 1 is ready, but the master wants the last one first
+    sr = _ready(ask(r, F.F_SC_NA_1, FileCall(0, 3, 3, SCQ_SELECT_SECTION)))
+    assert (sr.nof, sr.section, sr.length) == (3, 3, 500)
+    assert _section(r, 3, 3) == content[2000:]
+    # the last section acknowledged: the file's end, with the whole file's checksum
+    end = ask(r, F.F_AF_NA_1, FileAck(0, 3, 3, AFQ_SECTION_OK))
+    ls = end[0].objects[0]
+    assert isinstance(ls, LastSegment) and ls.lsq == LSQ_FILE
+    assert ls.checksum == checksum(content)
+    # after the file's end it may still go back to a section; the sequence goes on from it
+    assert _ready(ask(r, F.F_SC_NA_1, FileCall(0, 3, 1, SCQ_SELECT_SECTION))).length == 1000
+    got = _section(r, 3, 1)
+    assert _ready(ask(r, F.F_AF_NA_1, FileAck(0, 3, 1, AFQ_SECTION_OK))).section == 2
+    got += _section(r, 3, 2)
+    assert _ready(ask(r, F.F_AF_NA_1, FileAck(0, 3, 2, AFQ_SECTION_OK))).section == 3
+    got += _section(r, 3, 3)
+    end = ask(r, F.F_AF_NA_1, FileAck(0, 3, 3, AFQ_SECTION_OK))
+    ls = end[0].objects[0]
+    assert isinstance(ls, LastSegment) and ls.lsq == LSQ_FILE
+    assert ls.checksum == checksum(content)  # section 3 fetched twice: counted once
+    assert got == content
+    assert ask(r, F.F_AF_NA_1, FileAck(0, 3, 3, AFQ_FILE_OK)) == []
+    assert r.outstation.files is not None and r.outstation.files.counters.completed == 1
+
+
+def test_select_section_right_after_file_ready_and_its_errors() -> None:
+    content = bytes(range(200)) * 10  # sections of 1000, 1000
+    r = rig(MemoryStore({3: ("a", content), 4: ("b", b"x")}), section_size=1000)
+    # no file selected: unexpected service
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, 1, SCQ_SELECT_SECTION))) == (
+        True, ERR_UNEXPECTED_SERVICE)
+    ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_SELECT_FILE))
+    # another file; a section the file does not have (0, 3)
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 4, 1, SCQ_SELECT_SECTION))) == (
+        True, ERR_UNEXPECTED_FILE)
+    for nos in (0, 3, 255):
+        assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, nos, SCQ_SELECT_SECTION))) == (
+            True, ERR_UNEXPECTED_SECTION)
+    # a section of the file ready (no call file needed), then only that one may be called
+    assert _ready(ask(r, F.F_SC_NA_1, FileCall(0, 3, 2, SCQ_SELECT_SECTION))).section == 2
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, 1, SCQ_CALL_SECTION))) == (
+        True, ERR_UNEXPECTED_SECTION)
+    assert _section(r, 3, 2) == content[1000:]
+    assert r.outstation.files is not None and r.outstation.files.counters.refused == 6
+
+
+def test_deactivate_section_abandons_it_with_lsq_4_and_another_may_be_selected() -> None:
+    content = bytes((i * 31) % 256 for i in range(3000))  # sections of 1000 each
+    r = rig(MemoryStore({3: ("a", content)}), section_size=1000)
+    ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_SELECT_FILE))
+    # before the section is called: only the current section may be deactivated
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, 1, SCQ_DEACTIVATE_SECTION))) == (
+        True, ERR_UNEXPECTED_SERVICE)  # selected, no section ready yet
+    ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_CALL_FILE))
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, 2, SCQ_DEACTIVATE_SECTION))) == (
+        True, ERR_UNEXPECTED_SECTION)
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 5, 1, SCQ_DEACTIVATE_SECTION))) == (
+        True, ERR_UNEXPECTED_FILE)
+    out = ask(r, F.F_SC_NA_1, FileCall(0, 3, 1, SCQ_DEACTIVATE_SECTION))
+    assert [(a.type_id, a.cot, a.negative) for a in out] == [(F.F_LS_NA_1, FT, False)]
+    ls = out[0].objects[0]
+    assert isinstance(ls, LastSegment)
+    assert (ls.nof, ls.section, ls.lsq, ls.checksum) == (3, 1, LSQ_SECTION_ABORTED, 0)
+    # the abandoned section cannot be called nor acknowledged; a second deactivation is late
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, 1, SCQ_CALL_SECTION))) == (
+        True, ERR_UNEXPECTED_SERVICE)
+    assert _error(ask(r, F.F_AF_NA_1, FileAck(0, 3, 1, AFQ_SECTION_OK))) == (
+        True, ERR_UNEXPECTED_SERVICE)
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, 1, SCQ_DEACTIVATE_SECTION))) == (
+        True, ERR_UNEXPECTED_SERVICE)
+    # after its segments (before the acknowledgement) too
+    assert _ready(ask(r, F.F_SC_NA_1, FileCall(0, 3, 2, SCQ_SELECT_SECTION))).section == 2
+    assert _section(r, 3, 2) == content[1000:2000]
+    ls = ask(r, F.F_SC_NA_1, FileCall(0, 3, 2, SCQ_DEACTIVATE_SECTION))[0].objects[0]
+    assert isinstance(ls, LastSegment) and (ls.section, ls.lsq) == (2, LSQ_SECTION_ABORTED)
+    # the master takes section 3 and leaves the file
+    assert _ready(ask(r, F.F_SC_NA_1, FileCall(0, 3, 3, SCQ_SELECT_SECTION))).section == 3
+    assert _section(r, 3, 3) == content[2000:]
+    assert ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_DEACTIVATE_FILE)) == []
+    assert r.outstation.files is not None and r.outstation.files.status()["active"] == 0
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, 3, SCQ_SELECT_SECTION))) == (
+        True, ERR_UNEXPECTED_SERVICE)
+
+
+def test_retries_start_anew_for_a_selected_section() -> None:
+    r = rig(MemoryStore({3: ("a", bytes(2000))}), section_size=1000, max_retries=1)
+    ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_SELECT_FILE))
+    ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_CALL_FILE))
+    _section(r, 3, 1)
+    assert _ready(ask(r, F.F_AF_NA_1, FileAck(0, 3, 1, AFQ_SECTION_BAD, ERR_CHECKSUM))
+                  ).section == 1  # the one retry of section 1 used
+    _ready(ask(r, F.F_SC_NA_1, FileCall(0, 3, 2, SCQ_SELECT_SECTION)))
+    _section(r, 3, 2)
+    assert _ready(ask(r, F.F_AF_NA_1, FileAck(0, 3, 2, AFQ_SECTION_BAD, ERR_CHECKSUM))
+                  ).section == 2  # section 2 has its own retry
+
+
+def test_delete_file_stays_refused_and_the_file_stays() -> None:
+    store = MemoryStore({3: ("a", b"abc")})
+    r = rig(store)
+    assert _error(ask(r, F.F_SC_NA_1, FileCall(0, 3, 0, SCQ_DELETE_FILE))) == (
+        True, ERR_UNEXPECTED_SERVICE)
+    assert 3 in store.files
+    assert Master(r).fetch(3) == b"abc"

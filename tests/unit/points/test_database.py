@@ -145,3 +145,13 @@ def test_attribution_gives_field_changes_an_origin_until_released() -> None:
     db.update("pos", 2, timestamp=4.0)
     assert [c.origin for c in seen] == [ChangeOrigin.REMOTE_COMMAND, ChangeOrigin.LOCAL_COMMAND,
                                         ChangeOrigin.REMOTE_COMMAND, ChangeOrigin.FIELD]
+
+
+def test_a_duplicate_name_or_ioa_is_named() -> None:
+    a = Point("a", 1, PointKind.SINGLE)
+    with pytest.raises(ValueError, match="duplicate point name 'a'"):
+        PointDatabase([a, Point("a", 2, PointKind.SINGLE)])
+    with pytest.raises(ValueError, match="IOA 1 of 'b' is already used by 'a'"):
+        PointDatabase([a, Point("b", 1, PointKind.SINGLE)])
+    db = PointDatabase([Point("c", 3, PointKind.SINGLE_COMMAND), Point("b", 2, PointKind.FLOAT), a])
+    assert [p.name for p in db.monitored()] == ["a", "b"]  # IOA order, no commands
