@@ -1,8 +1,8 @@
 """``python -m bench.eventpath [--events N] [--chunk C] [--rounds R] [--profile]``: CPU per event
 of the event path without sockets (issue 21 item 3).
 
-In process, one thread: the bench's point map (10,000 single points, bench/plan.py) in a
-PointDatabase with the product's Outstation and one 104 session, whose ASDUs go through the
+In process, one thread: the in-process harness's points and Outstation (bench/harness.py: 1000
+single points) with one 104 session, whose ASDUs go through the
 APCI core (rtu.iec.cs104.Connection) into a byte string, as the server's flush does. Every
 ``--chunk`` changes (the bench agent makes about ten per loop turn at 10,000 events/s) the
 output is flushed and the "master" acknowledges every I-frame received (an S-frame fed back to
@@ -23,28 +23,13 @@ import statistics
 import time
 from collections.abc import Callable
 
-from bench.plan import COMMON_ADDRESS, POINT_BASE_IOA, event, point_name
+from bench import harness
+from bench.plan import event
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.cs104.connection import Acknowledged, ApciParameters, Connection
-from rtu.iec.outstation import CommandRequest, Done, Outstation, OutstationConfig
-from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointKind
 
-POINTS = 10_000
+POINTS = harness.POINTS
 _STARTDT_ACT = bytes([0x68, 4, 0x07, 0, 0, 0])
-
-
-class _Clock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def wall(self) -> float:
-        return time.time()
-
-
-class _NoExecutor:
-    def execute(self, request: CommandRequest, done: Done) -> None:
-        done(False)
 
 
 def _s_frame(received: int) -> bytes:
@@ -65,14 +50,7 @@ class Path:
     """The outstation side of one master's event path, and a master that acknowledges all."""
 
     def __init__(self) -> None:
-        self.db = PointDatabase([Point(point_name(i), POINT_BASE_IOA + i, PointKind.SINGLE)
-                                 for i in range(POINTS)])
-        now = time.time()
-        for i in range(POINTS):
-            self.db.update(point_name(i), False, timestamp=now)
-        self.outstation = Outstation(
-            self.db, OutstationConfig(common_address=COMMON_ADDRESS, event_queue_size=100_000),
-            _Clock(), _NoExecutor())
+        self.db, self.outstation = harness.outstation(100_000)
         self.outstation.group("iec104")
         self.session = self.outstation.open_session("m", PROFILE_104, "iec104", lambda: None)
         self.conn = Connection(ApciParameters(), time.monotonic())
@@ -82,7 +60,7 @@ class Path:
         self.octets = 0
         self.counter = 0  # events made (each a real change: bench/plan.py event())
         self.dry_counter = 0
-        self.names = [point_name(i) for i in range(POINTS)]
+        self.names = [f"p{i}" for i in range(POINTS)]  # harness.outstation's points
         self.flush()
 
     def _handle(self, events: list[object]) -> None:
