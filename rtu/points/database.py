@@ -40,6 +40,10 @@ _PROTECTION_BITS = {PointKind.PROTECTION: 0x03, PointKind.PROTECTION_START: 0x3F
                     PointKind.PROTECTION_TRIP: 0x0F}
 
 
+_SINGLE = PointKind.SINGLE
+_FIELD = ChangeOrigin.FIELD
+
+
 class UnknownPointError(KeyError):
     """No point of that name or IOA."""
 
@@ -71,6 +75,9 @@ class PointDatabase:
         # below): deadbands are measured from it. Any other point reports every change of
         # value or quality, so what it last reported equals its current value and quality.
         self._subscribers: list[Subscriber] = []
+        # what a change is handed to: a copy of _subscribers made when they change, not per
+        # change (a subscriber may unsubscribe while the change is handed out)
+        self._notify: tuple[Subscriber, ...] = ()
         self._last: set[Subscriber] = set()  # subscribed with last=True
         # point -> the origin its field changes are reported with meanwhile (attribute())
         self._causes: dict[str, list[ChangeOrigin]] = {}
@@ -204,10 +211,12 @@ class PointDatabase:
             first_last = next((i for i, s in enumerate(self._subscribers) if s in self._last),
                               len(self._subscribers))
             self._subscribers.insert(first_last, callback)
+        self._notify = tuple(self._subscribers)
 
         def unsubscribe() -> None:
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
+                self._notify = tuple(self._subscribers)
             if callback not in self._subscribers:
                 self._last.discard(callback)
 
@@ -254,8 +263,11 @@ class PointDatabase:
             smoothing = self._smoothing.get(name)
             if smoothing is not None:
                 value = smoothing.apply(float(value), timestamp)
-        value, quality = _normalise(point, value, quality)
-        new = PointValue(value, quality, timestamp, device_time)
+        if point.kind is _SINGLE:  # the commonest kind: no call for its coercion
+            new = PointValue(bool(value), quality, timestamp, device_time)
+        else:
+            value, quality = _normalise(point, value, quality)
+            new = PointValue(value, quality, timestamp, device_time)
         if self._held and name in self._held:
             self._held[name] = new  # substituted or blocked: the field value waits
             return False
@@ -263,23 +275,28 @@ class PointDatabase:
 
     def _apply(self, name: str, point: Point, is_command: bool, has_deadband: bool,
                new: PointValue, origin: ChangeOrigin) -> bool:
-        old = self._current[name]
-        self._current[name] = new
+        current = self._current
+        old = current[name]
+        current[name] = new
         if is_command:
             return False
         reported = self._reported
         last = reported.get(name, old)
-        if not _reportable(point, has_deadband, last, new) and not (
+        # reportable: any change of quality; any change of value, beyond the deadband if the
+        # kind has one; or a limit crossed (checked only if the rest says no)
+        if new.quality == last.quality and (
+                new.value == last.value
+                or (has_deadband and _within_deadband(point, last, new))) and not (
                 self._limits and _crosses(self._limits.get(name), last, new)):
             return False
         if name in reported:
             reported[name] = new
-        if origin is ChangeOrigin.FIELD and self._causes:
+        if self._causes and origin is _FIELD:
             causes = self._causes.get(name)
             if causes:
                 origin = causes[-1]
         change = PointChanged(point, old, new, origin)
-        for subscriber in self._subscribers[:]:  # a subscriber may unsubscribe
+        for subscriber in self._notify:
             subscriber(change)
         return True
 
@@ -380,19 +397,13 @@ def _crosses(limits: tuple[float | None, float | None] | None, last: PointValue,
         high is not None and (before > high) != (after > high))
 
 
-def _reportable(point: Point, has_deadband: bool, last: PointValue, new: PointValue) -> bool:
-    if new.quality != last.quality:
+def _within_deadband(point: Point, last: PointValue, new: PointValue) -> bool:
+    """Whether a changed value of a kind with a deadband stays within it (not reported)."""
+    delta = abs(float(new.value) - float(last.value))
+    if point.deadband and delta <= point.deadband:
         return True
-    if new.value == last.value:
-        return False
-    if has_deadband:
-        delta = abs(float(new.value) - float(last.value))
-        if point.deadband and delta <= point.deadband:
-            return False
-        if (point.deadband_percent and point.low is not None and point.high is not None
-                and delta <= abs(point.high - point.low) * point.deadband_percent / 100.0):
-            return False
-    return True
+    return bool(point.deadband_percent and point.low is not None and point.high is not None
+                and delta <= abs(point.high - point.low) * point.deadband_percent / 100.0)
 
 
 def _normalise(point: Point, value: bool | float, quality: Quality) -> tuple[bool | int | float, Quality]:

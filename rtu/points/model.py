@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum, IntFlag
 
+from rtu.points.records import event_record
+
 
 class PointKind(Enum):
     # monitored
@@ -112,7 +114,7 @@ class ChangeOrigin(Enum):
     LOCAL_COMMAND = "local_command"  # return information caused by a local command
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class PointValue:
     value: bool | int | float
     quality: Quality
@@ -185,7 +187,7 @@ def _initial(kind: PointKind) -> PointValue:
 _INITIAL: dict[str, PointValue] = {kind.value: _initial(kind) for kind in PointKind}
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class PointChanged:
     """Emitted by the database for every reportable change of a monitored point."""
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from rtu.iec.asdu.types import CP24_EQUIVALENT, Cot, Qdp, Qds, TypeId
+from rtu.points.records import event_record
 from rtu.points.timestamps import posix_seconds, utc_datetime
 
 GOOD = Qds(0)  # no quality flag set
@@ -55,7 +56,7 @@ def _minute_fields(minute_start: int, zone: tzinfo | None) -> _Fields | None:
     return fields
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class Cp56Time2a:
     """Seven-octet time tag, fields as on the wire (year 0-99 means 2000-2099)."""
 
@@ -153,7 +154,7 @@ class Cp24Time2a:
 TimeTag = Cp56Time2a | Cp24Time2a
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class SinglePoint:
     ioa: int
     value: bool
@@ -161,7 +162,7 @@ class SinglePoint:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class DoublePoint:
     ioa: int
     value: int  # DoublePointValue
@@ -169,7 +170,7 @@ class DoublePoint:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class StepPosition:
     ioa: int
     value: int  # -64..63
@@ -178,7 +179,7 @@ class StepPosition:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class Bitstring32:
     ioa: int
     value: int  # 0..2**32-1
@@ -186,7 +187,7 @@ class Bitstring32:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class MeasuredNormalized:
     ioa: int
     value: int  # raw int16; the normalized value is value / 32768
@@ -200,7 +201,7 @@ class MeasuredNormalizedNoQuality:
     value: int  # raw int16 (M_ME_ND_1)
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class MeasuredScaled:
     ioa: int
     value: int  # int16
@@ -208,7 +209,7 @@ class MeasuredScaled:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class MeasuredFloat:
     ioa: int
     value: float  # IEEE 754 single precision
@@ -216,7 +217,7 @@ class MeasuredFloat:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class IntegratedTotal:
     ioa: int
     value: int  # int32
@@ -349,7 +350,7 @@ class DelayAcquisitionCommand:
     milliseconds: int
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class ProtectionEvent:
     """M_EP_TD_1: an event of protection equipment (SEP), its elapsed time (CP16Time2a, ms)."""
 
@@ -360,7 +361,7 @@ class ProtectionEvent:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class ProtectionStartEvents:
     """M_EP_TE_1: packed start events (SPE), the relay duration time (CP16Time2a, ms)."""
 
@@ -371,7 +372,7 @@ class ProtectionStartEvents:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class ProtectionOutputCircuit:
     """M_EP_TF_1: packed output circuit information (OCI), the relay operating time (ms)."""
 

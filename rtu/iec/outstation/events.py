@@ -32,6 +32,7 @@ from typing import Generic, Protocol, TypeVar
 
 from rtu.iec.asdu.objects import EndOfInitialization, InformationObject
 from rtu.iec.asdu.types import Cot, TypeId
+from rtu.points.records import event_record
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -39,7 +40,7 @@ _OVERFLOW_LOG_EVERY = 1000
 _NO_SEQ = 1 << 62  # above any sequence number: "holds no journaled event"
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class EventRecord:
     type_id: TypeId
     cot: Cot
@@ -171,6 +172,21 @@ class EventQueue:
     def popleft(self) -> EventRecord:
         self.removed += 1
         return self._items.popleft()
+
+    def popleft_run(self, limit: int) -> list[EventRecord]:
+        """The oldest event and those after it of the same type and cause, ``limit`` at most
+        (one ASDU's worth where every event goes to the same common address)."""
+        items = self._items
+        first = items.popleft()
+        batch = [first]
+        type_id, cot = first.type_id, first.cot
+        while items and len(batch) < limit:
+            nxt = items[0]
+            if nxt.type_id != type_id or nxt.cot != cot:
+                break
+            batch.append(items.popleft())
+        self.removed += len(batch)
+        return batch
 
     def remove_if(self, predicate: Callable[[EventRecord], bool]) -> int:
         kept = [r for r in self._items if not predicate(r)]

@@ -88,6 +88,10 @@ _QRP_RESET_EVENT_BUFFER = 2
 # system commands that may be sent to the broadcast common address
 _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1})
 
+_SPONTANEOUS = Cot.SPONTANEOUS
+_FIELD = ChangeOrigin.FIELD
+_from_timestamp = Cp56Time2a.from_timestamp
+
 ORIGIN_COT = {
     ChangeOrigin.FIELD: Cot.SPONTANEOUS,
     ChangeOrigin.REMOTE_COMMAND: Cot.RETURN_INFO_REMOTE,
@@ -281,12 +285,18 @@ class Outstation:
         return self.time_zone if self._config.local_time else None
 
     def time_tag(self, timestamp: float, *, device_time: bool = False) -> Cp56Time2a:
-        zone = self.time_zone if self._config.local_time else None
         if device_time:
+            zone = self.time_zone if self._config.local_time else None
             return Cp56Time2a.from_timestamp(timestamp, zone=zone)
-        invalid = self._config.invalid_time_until_synced and not (
+        return self._our_time_tag(timestamp)
+
+    def _our_time_tag(self, timestamp: float) -> Cp56Time2a:
+        """The tag of a time stamp of our clock: shifted by a master's clock offset."""
+        config = self._config
+        invalid = config.invalid_time_until_synced and not (
             self.system_clock_synchronised or self.clock_synchronised)
-        return Cp56Time2a.from_timestamp(timestamp + self.clock_offset, invalid=invalid, zone=zone)
+        return _from_timestamp(timestamp + self.clock_offset, invalid=invalid,
+                               zone=self.time_zone if config.local_time else None)
 
     def set_system_clock_state(self, synchronised: bool) -> None:
         """The driver's periodic report of the system clock's synchronisation (it also lets a
@@ -432,11 +442,12 @@ class Outstation:
     def _on_point_changed(self, change: PointChanged) -> None:
         point = change.point
         origin = change.origin
+        new = change.new
         record = self._publish(
             self._event_type[point.name],
-            Cot.SPONTANEOUS if origin is ChangeOrigin.FIELD else ORIGIN_COT[origin],
-            monitor_object(point, change.new, self.time_tag(change.new.timestamp,
-                                                            device_time=change.new.device_time)),
+            _SPONTANEOUS if origin is _FIELD else ORIGIN_COT[origin],
+            monitor_object(point, new, self.time_tag(new.timestamp, device_time=True)
+                           if new.device_time else self._our_time_tag(new.timestamp)),
             protected=point.ioa in self._lost_ioas,
         )
         soe = self.soe

@@ -1,0 +1,141 @@
+"""``python -m bench.eventpath [--events N] [--chunk C] [--rounds R] [--profile]``: CPU per event
+of the event path without sockets (issue 21 item 3).
+
+In process, one thread: the in-process harness's points and Outstation (bench/harness.py: 1000
+single points) with one 104 session, whose ASDUs go through the
+APCI core (rtu.iec.cs104.Connection) into a byte string, as the server's flush does. Every
+``--chunk`` changes (the bench agent makes about ten per loop turn at 10,000 events/s) the
+output is flushed and the "master" acknowledges every I-frame received (an S-frame fed back to
+the core: the acknowledgement path is measured too). The figure is the thread's CPU per event,
+net of the generator (the same loop computing the event and reading the clock, but updating
+nothing); the socket write, the event loop's turn and the kernel are not in it (compare
+``python -m bench.compare_cpu`` for those). Rounds are interleaved real / generator; medians.
+
+``--profile``: one more round under cProfile, the functions with the most own time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import pstats
+import statistics
+import time
+from collections.abc import Callable
+
+from bench import harness
+from bench.plan import event
+from rtu.iec.asdu.codec import PROFILE_104
+from rtu.iec.cs104.connection import Acknowledged, ApciParameters, Connection
+
+POINTS = harness.POINTS
+_STARTDT_ACT = bytes([0x68, 4, 0x07, 0, 0, 0])
+
+
+def _s_frame(received: int) -> bytes:
+    nr = (received % 32768) << 1
+    return bytes([0x68, 4, 0x01, 0, nr & 0xFF, nr >> 8])
+
+
+def _i_frames(data: bytes) -> int:
+    """How many I-frames ``data`` (whole APDUs) holds."""
+    count = start = 0
+    while start < len(data):
+        count += not data[start + 2] & 1
+        start += 2 + data[start + 1]
+    return count
+
+
+class Path:
+    """The outstation side of one master's event path, and a master that acknowledges all."""
+
+    def __init__(self) -> None:
+        self.db, self.outstation = harness.outstation(100_000)
+        self.outstation.group("iec104")
+        self.session = self.outstation.open_session("m", PROFILE_104, "iec104", lambda: None)
+        self.conn = Connection(ApciParameters(), time.monotonic())
+        self._handle(self.conn.receive_data(_STARTDT_ACT, time.monotonic()))
+        self.session.activate()
+        self.received = 0  # I-frames the master has had
+        self.octets = 0
+        self.counter = 0  # events made (each a real change: bench/plan.py event())
+        self.dry_counter = 0
+        self.names = [f"p{i}" for i in range(POINTS)]  # harness.outstation's points
+        self.flush()
+
+    def _handle(self, events: list[object]) -> None:
+        for ev in events:
+            if isinstance(ev, Acknowledged):
+                self.session.acknowledged(ev.count)
+
+    def flush(self) -> None:
+        """What the 104 server does for a woken link, then the master's acknowledgement."""
+        conn, session = self.conn, self.session
+        now = time.monotonic()
+        while conn.can_send:
+            out = session.next_output()
+            if out is None:
+                break
+            conn.send_asdu(out.asdu, now)
+        data = conn.data_to_send()
+        self.octets += len(data)
+        self.received += _i_frames(data)
+        self._handle(conn.receive_data(_s_frame(self.received), now))
+
+    def change(self) -> None:
+        i, value = event(self.counter, POINTS)
+        self.db.update(self.names[i], value, timestamp=time.time())
+        self.counter += 1
+
+    def dry(self) -> None:
+        i, _ = event(self.dry_counter, POINTS)
+        _ = self.names[i]
+        time.time()
+        self.dry_counter += 1
+
+
+def _run(do: Callable[[], None], flush: Callable[[], None], events: int, chunk: int) -> float:
+    """Thread CPU µs per event of ``events`` calls of ``do``, ``flush`` after every ``chunk``."""
+    t0 = time.thread_time()
+    for n in range(1, events + 1):
+        do()
+        if n % chunk == 0:
+            flush()
+    flush()
+    return (time.thread_time() - t0) / events * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.eventpath", description=__doc__)
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--chunk", type=int, default=10, help="changes per flush (loop turn)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+    if args.events < 1 or args.chunk < 1 or args.rounds < 1:
+        parser.error("--events, --chunk and --rounds must be >= 1")
+    path = Path()
+    seq0 = path.outstation.next_seq
+    _run(path.change, path.flush, min(args.events, 20_000), args.chunk)  # warm-up
+    real, dry = [], []
+    for _ in range(args.rounds):
+        real.append(_run(path.change, path.flush, args.events, args.chunk))
+        dry.append(_run(path.dry, lambda: None, args.events, args.chunk))
+    made = path.outstation.next_seq - seq0
+    if made != path.counter or path.outstation.queued_events():
+        print(f"bench.eventpath: {path.counter} changes made {made} events, "
+              f"{path.outstation.queued_events()} still queued (expected all sent)")
+        return 1
+    print(f"{args.events} events a round, {args.chunk} per flush, {args.rounds} rounds: "
+          f"{statistics.median(real) - statistics.median(dry):.2f} µs/event net of the "
+          f"generator ({statistics.median(dry):.2f} µs/event), "
+          f"{path.received} I-frames, {path.octets} octets")
+    if args.profile:
+        profile = cProfile.Profile()
+        profile.runcall(_run, path.change, path.flush, args.events, args.chunk)
+        pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
