@@ -27,11 +27,11 @@ import pytest
 
 from rtu.config import bench_config
 from tests.integration import boards
+from tests.integration.outstation_thread import station_gi_objects
 
 pytestmark = pytest.mark.integration
 
 BOARD_PACKAGES = "python3,python3-venv,procps,iproute2"
-MONITORED = {"single", "double", "step", "bitstring", "normalized", "scaled", "float"}
 MACHINE = {"arm64": "aarch64", "armhf": "armv7l"}
 
 _REASON = boards.why_not()
@@ -77,7 +77,7 @@ def test_bundle_installs_offline_and_answers_a_gi(arch: str, tmp_path: Path) -> 
     assert facts["version"].startswith("rtu ") and facts["release"].startswith("releases/")
     assert "install: done" in result.stderr
     gi = json.loads(facts["gi"])
-    expected = sum(1 for p in bench_config().points if p.kind.value in MONITORED)
+    expected = station_gi_objects(bench_config())  # station 1 (CA 1): the GI is sent there
     assert gi["startdt"] and gi["actcon"] and gi["actterm"], gi
     assert gi["objects"] == expected, gi
     assert facts["rtu_exit"] == "0", result.stdout
