@@ -47,7 +47,9 @@ def test_sim_set_prot1_is_reported_as_m_ep_td_1_at_2301_never_in_gi(rtu, tmp_pat
         es, qdp, elapsed = sep(off)
         assert (es, qdp) == (ES_OFF, 0)
         assert off["objects"][0]["ioa"] == PROT1_EVENT
-        # c104 decoded both as protection events of 2301: ES on with EI, then ES off
+        # c104 decoded both as protection events of 2301: ES on with EI, then ES off (its
+        # point callback runs after the raw one that wait_for saw: wait for it too)
+        m.wait_update(lambda u: u["ioa"] == PROT1_EVENT and u["value"] == ES_OFF, 5)
         updates = [u for u in m.updates.snapshot() if u["ioa"] == PROT1_EVENT]
         assert [(u["type"], u["value"], u["quality"]) for u in updates] == [
             ("M_EP_TD_1", ES_ON, EI), ("M_EP_TD_1", ES_OFF, 0)]
