@@ -115,6 +115,8 @@ def test_what_c104_makes_of_parameters_on_interrogation(tmp_path: Path, in_gi: b
             since = m.mark()
             assert m.interrogation(qoi=20)
             answered = m.asdus(since, cot=COT_GI)
+            # c104's point callbacks run after the raw ones interrogation() waited for
+            m.wait_update(lambda u: u["ioa"] == AI1, 5)
             parameters = [(a["type"], o["ioa"]) for a in answered
                           if a["type"] == "P_ME_NC_1" for o in a["objects"]]
             unexpected = m.unexpected.snapshot()
