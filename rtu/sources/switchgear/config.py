@@ -140,22 +140,9 @@ def _breakers(p: Reader, value: object, by_name: Mapping[str, Point], commanded:
     for i, path, tbl in BREAKER.entries(p, value, "switchgear.breakers"):
         errors = len(p.errors)
         name = p.unique_name(tbl, path, i, first, "breaker", "switchgear.breakers")
-        command = _point(p, tbl, path, "command", by_name, PointKind.DOUBLE_COMMAND)
-        if command is not None:
-            point = by_name[command]
-            if point.target != SWITCHGEAR:
-                p.expected(f"{path}.command", 'a double_command point with target = '
-                           '"switchgear"', command, f"its target is {point.target!r}")
-            elif command in commanded:
-                p.expected(f"{path}.command", "a command point of one breaker only", command,
-                           "already named by another breaker")
-            commanded.add(command)
-        position = _point(p, tbl, path, "position", by_name, PointKind.DOUBLE)
-        if position is not None:
-            if position in positions:
-                p.expected(f"{path}.position", "the position of one breaker only", position,
-                           f"already used by {positions[position]}")
-            positions[position] = f"{path}.position"
+        command = _command(p, tbl, path, by_name, PointKind.DOUBLE_COMMAND, "breaker",
+                           commanded)
+        position = _position(p, tbl, path, by_name, PointKind.DOUBLE, "breaker", positions)
         close_coil, open_coil = (_coil(p, tbl, path, key, relays, coils)
                                  for key in ("close_coil", "open_coil"))
         local = _point(p, tbl, path, "local", by_name, PointKind.SINGLE, required=False)
@@ -202,6 +189,36 @@ def _point(p: Reader, tbl: Mapping[Any, Any], path: str, key: str,
     return point.name
 
 
+def _command(p: Reader, tbl: Mapping[Any, Any], path: str, by_name: Mapping[str, Point],
+             kind: PointKind, device: str, commanded: set[str]) -> str | None:
+    """The device's command point: of ``kind``, target = "switchgear", named by one
+    ``device`` only (``commanded``: the command points already named)."""
+    command = _point(p, tbl, path, "command", by_name, kind)
+    if command is not None:
+        target = by_name[command].target
+        if target != SWITCHGEAR:
+            p.expected(f"{path}.command", f'a {kind.value} point with target = "switchgear"',
+                       command, f"its target is {target!r}")
+        elif command in commanded:
+            p.expected(f"{path}.command", f"a command point of one {device} only", command,
+                       f"already named by another {device}")
+        commanded.add(command)
+    return command
+
+
+def _position(p: Reader, tbl: Mapping[Any, Any], path: str, by_name: Mapping[str, Point],
+              kind: PointKind, device: str, positions: dict[str, str]) -> str | None:
+    """The device's position point: of ``kind``, the position of one ``device`` only
+    (``positions``: point -> the key path using it)."""
+    position = _point(p, tbl, path, "position", by_name, kind)
+    if position is not None:
+        if position in positions:
+            p.expected(f"{path}.position", f"the position of one {device} only", position,
+                       f"already used by {positions[position]}")
+        positions[position] = f"{path}.position"
+    return position
+
+
 def _coil(p: Reader, tbl: Mapping[Any, Any], path: str, key: str, relays: set[str],
           used: dict[str, str]) -> str | None:
     value = tbl.get(key, MISSING)
@@ -232,21 +249,9 @@ def _tap_changers(p: Reader, value: object, by_name: Mapping[str, Point], comman
         tbl = TAP_CHANGER.open(p, item, path)
         errors = len(p.errors)
         name = p.unique_name(tbl, path, i, first, "tap changer", "switchgear.tap_changers")
-        command = _point(p, tbl, path, "command", by_name, PointKind.REGULATING_STEP)
-        if command is not None:
-            if by_name[command].target != SWITCHGEAR:
-                p.expected(f"{path}.command", 'a regulating_step point with target = '
-                           '"switchgear"', command, f"its target is {by_name[command].target!r}")
-            elif command in commanded:
-                p.expected(f"{path}.command", "a command point of one device only", command,
-                           "already named by another device")
-            commanded.add(command)
-        position = _point(p, tbl, path, "position", by_name, PointKind.STEP)
-        if position is not None:
-            if position in positions:
-                p.expected(f"{path}.position", "the position of one device only", position,
-                           f"already used by {positions[position]}")
-            positions[position] = f"{path}.position"
+        command = _command(p, tbl, path, by_name, PointKind.REGULATING_STEP, "device",
+                           commanded)
+        position = _position(p, tbl, path, by_name, PointKind.STEP, "device", positions)
         raise_coil, lower_coil = (_coil(p, tbl, path, key, relays, coils)
                                   for key in ("raise_coil", "lower_coil"))
         local = _point(p, tbl, path, "local", by_name, PointKind.SINGLE, required=False)
