@@ -1,5 +1,6 @@
-"""Helpers of the board tests (test_fleet.py, test_boards.py): cached Debian trees and bundles
-built by the project's own scripts, and booted systemd-nspawn containers driven via nsenter.
+"""Helpers of the container tests (test_nspawn.py, test_fleet.py, test_boards.py): cached Debian
+trees and bundles built by the project's own scripts, and booted systemd-nspawn containers
+driven via nsenter.
 
 Everything heavy is cached outside the checkout: trees in /var/cache/rtu-trees
 (deploy/debian-tree.sh, keyed by architecture and package list), bundles in
@@ -23,6 +24,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = Path(os.environ.get("RTU_TEST_BUNDLES", "/var/cache/rtu-test-bundles"))
 KEEP_BUNDLES = 12  # older bundles in BUNDLES are deleted: each code change makes new ones
+#: the tree that boots a systemd with an sshd: the service test (test_nspawn.py) and the Ansible
+#: fleet (test_fleet.py) share it (one debootstrap, one cache entry)
+SYSTEMD_PACKAGES = ("systemd,systemd-sysv,dbus,udev,python3,python3-venv,procps,iproute2,"
+                    "openssh-server")
 
 
 def why_not(*tools: tuple[str, str]) -> str | None:
@@ -41,6 +46,12 @@ def why_not(*tools: tuple[str, str]) -> str | None:
 def run(cmd: list[str], timeout: float, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
                           **kw)  # type: ignore[call-overload]
+
+
+def host_arch() -> str:
+    """This machine's Debian architecture (amd64, arm64 ...): its trees boot natively."""
+    result = run(["dpkg", "--print-architecture"], timeout=30)
+    return result.stdout.strip() if result.returncode == 0 else "amd64"
 
 
 def tree(arch: str, packages: str) -> Path:
@@ -132,10 +143,25 @@ class Container:
             f"\n{result.stdout}\n{result.stderr}\n--- journal:\n{self.journal()}"
         return result.stdout
 
+    def show(self, *props: str) -> dict[str, str]:
+        """rtu.service's systemd properties ``props``."""
+        out = self.ok(f"systemctl show rtu.service -p {','.join(props)}")
+        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+    def wait_for(self, props: dict[str, str], timeout: float) -> dict[str, str]:
+        """Poll rtu.service until its properties are ``props`` or ``timeout`` s have passed; the
+        last reading (with StatusText, MainPID and NRestarts)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            now = self.show(*props, "StatusText", "MainPID", "NRestarts")
+            if all(now.get(k) == v for k, v in props.items()) or time.monotonic() > deadline:
+                return now
+            time.sleep(0.3)
+
     def journal(self) -> str:
         if not self.leader:
             return ""
-        return self.sh("journalctl -u rtu.service --no-pager -n 40 -o short-monotonic",
+        return self.sh("journalctl -u rtu.service --no-pager -n 60 -o short-monotonic",
                        timeout=30).stdout
 
     def tail(self) -> str:

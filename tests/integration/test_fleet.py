@@ -42,8 +42,6 @@ pytestmark = pytest.mark.integration
 
 ROOT = boards.ROOT
 ANSIBLE = Path(os.environ.get("RTU_TEST_ANSIBLE_VENV", ROOT / ".venv-ansible")) / "bin"
-FLEET_PACKAGES = ("systemd,systemd-sysv,dbus,udev,python3,python3-venv,procps,iproute2,"
-                  "openssh-server")
 PLAYBOOKS = ROOT / "deploy" / "ansible"
 TEMPLATE = PLAYBOOKS / "templates" / "rtu.toml.j2"
 UPGRADE = "0.1.0.post1"
@@ -110,7 +108,7 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    rootfs = boards.tree("amd64", FLEET_PACKAGES)
+    rootfs = boards.tree("amd64", boards.SYSTEMD_PACKAGES)
     bundle_v1 = boards.bundle("amd64")
     work = tmp_path_factory.mktemp("fleet")
     bundle_v2 = boards.bundle("amd64", boards.copy_with_version(work, UPGRADE))

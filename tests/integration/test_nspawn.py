@@ -1,8 +1,9 @@
 """The service under a real systemd: a Debian bookworm container booted with systemd-nspawn.
 
-What runs: deploy/nspawn-rootfs.sh builds (once, cached in /var/cache/rtu-test-rootfs) a
-minimal bookworm tree with debootstrap; it boots with ``--volatile=overlay`` (the cached tree
-stays pristine: every change lives in a tmpfs) and ``--private-network`` (its 127.0.0.1:2404 is
+What runs: a minimal bookworm tree of this machine's architecture with systemd and sshd
+(tests/integration/boards.py: deploy/debian-tree.sh, cached in /var/cache/rtu-trees, the same
+tree as the Ansible fleet's) boots with ``--volatile=overlay`` (the cached tree stays pristine:
+every change lives in a tmpfs) and ``--private-network`` (its 127.0.0.1:2404 is
 its own); the checkout is bind-mounted read-only at /src and a wheelhouse built here (the
 project's dependencies with the systemd extra, plus setuptools and wheel) at /wheelhouse, so
 that deploy/install.sh installs offline. The container is driven with nsenter into its
@@ -33,8 +34,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import time
 import tomllib
@@ -43,42 +42,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration import boards
+
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
-CACHE = Path(os.environ.get("RTU_TEST_ROOTFS_CACHE", "/var/cache/rtu-test-rootfs"))
+ROOT = boards.ROOT
+#: where the wheelhouses are cached (outside the checkout; the name is historical: it held the
+#: service test's own tree before that moved to deploy/debian-tree.sh)
+WHEELHOUSES = Path(os.environ.get("RTU_TEST_ROOTFS_CACHE", "/var/cache/rtu-test-rootfs"))
 BOOT_TIMEOUT = 90.0
 WATCHDOG_SEC = 3  # drop-in for the test: the real unit's 10 s would only make it slower
 
 
-def _why_not() -> str | None:
-    if os.environ.get("RTU_SKIP_NSPAWN") == "1":
-        return "RTU_SKIP_NSPAWN=1"
-    if sys.platform != "linux" or os.geteuid() != 0:
-        return "needs root on Linux (systemd-nspawn)"
-    for tool, package in (("systemd-nspawn", "systemd-container"), ("debootstrap", "debootstrap"),
-                          ("nsenter", "util-linux")):
-        if shutil.which(tool) is None:
-            return f"{tool} not installed (Debian package {package}; scripts/setup-test installs it)"
-    return None
-
-
-_REASON = _why_not()
+_REASON = boards.why_not()
 if _REASON is not None:
     pytest.skip(_REASON, allow_module_level=True)
 
 
-def _run(cmd: list[str], timeout: float, **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                          **kw)  # type: ignore[call-overload]
-
-
 @pytest.fixture(scope="module")
 def rootfs() -> Path:
-    result = _run([str(ROOT / "deploy" / "nspawn-rootfs.sh"), str(CACHE)], timeout=1200)
-    if result.returncode != 0:
-        pytest.skip(f"cannot build the bookworm rootfs: {result.stderr.strip()[-600:]}")
-    return Path(result.stdout.strip().splitlines()[-1])
+    return boards.tree(boards.host_arch(), boards.SYSTEMD_PACKAGES)
 
 
 def _requirements() -> list[str]:
@@ -94,10 +77,10 @@ def wheelhouse() -> Path:
     the requirement list: the container installs offline from them."""
     reqs = _requirements()
     key = hashlib.sha256("\n".join(reqs).encode()).hexdigest()[:16]
-    target = CACHE / f"wheelhouse-{key}"
+    target = WHEELHOUSES / f"wheelhouse-{key}"
     if not (target / ".complete").exists():
         shutil.rmtree(target, ignore_errors=True)
-        result = _run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "-q",
+        result = boards.run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "-q",
                        "--wheel-dir", str(target), *reqs], timeout=600)
         if result.returncode != 0:
             pytest.skip(f"cannot build the wheelhouse (systemd-python needs gcc, pkg-config, "
@@ -106,90 +89,14 @@ def wheelhouse() -> Path:
     return target
 
 
-class Container:
-    def __init__(self, rootfs: Path, wheelhouse: Path, log: Path) -> None:
-        self.name = f"rtutest{os.getpid()}"
-        self.log = log
-        self._log_file = log.open("w")
-        self.proc = subprocess.Popen(
-            ["systemd-nspawn", "--quiet", "-D", str(rootfs), "--boot", "--register=no",
-             "--keep-unit", "--volatile=overlay", "--private-network", f"--machine={self.name}",
-             "--console=passive", f"--bind-ro={ROOT}:/src", f"--bind-ro={wheelhouse}:/wheelhouse"],
-            stdin=subprocess.DEVNULL, stdout=self._log_file, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.leader = 0
-
-    def boot(self) -> str:
-        """Wait for the container's systemd; its state ("running", "degraded") or a reason."""
-        deadline = time.monotonic() + BOOT_TIMEOUT
-        while time.monotonic() < deadline and not self.leader:
-            if self.proc.poll() is not None:
-                return f"systemd-nspawn exited with {self.proc.returncode}: {self.tail()}"
-            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-            for pid in children.read_text().split() if children.exists() else []:
-                if Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
-                    self.leader = int(pid)
-            time.sleep(0.2)
-        if not self.leader:
-            return f"no systemd in the container after {BOOT_TIMEOUT:.0f} s: {self.tail()}"
-        while True:  # the namespaces exist once systemd runs; its manager a moment later
-            left = deadline - time.monotonic()
-            result = self.sh("systemctl is-system-running --wait", timeout=max(5.0, left))
-            state = result.stdout.strip()
-            if state in ("running", "degraded") or left <= 0:
-                return state or f"{result.stderr.strip()} {self.tail()}"
-            time.sleep(0.5)
-
-    def sh(self, script: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-        return _run(["nsenter", "-t", str(self.leader), "-a", "--", "/bin/sh", "-c", script],
-                    timeout=timeout)
-
-    def ok(self, script: str, timeout: float = 60.0) -> str:
-        result = self.sh(script, timeout)
-        assert result.returncode == 0, f"{script!r} failed ({result.returncode}):\n" \
-            f"{result.stdout}\n{result.stderr}\n--- journal:\n{self.journal()}"
-        return result.stdout
-
-    def show(self, *props: str) -> dict[str, str]:
-        out = self.ok(f"systemctl show rtu.service -p {','.join(props)}")
-        return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
-
-    def wait_for(self, props: dict[str, str], timeout: float) -> dict[str, str]:
-        deadline = time.monotonic() + timeout
-        while True:
-            now = self.show(*props, "StatusText", "MainPID", "NRestarts")
-            if all(now.get(k) == v for k, v in props.items()) or time.monotonic() > deadline:
-                return now
-            time.sleep(0.3)
-
-    def journal(self) -> str:
-        if not self.leader:
-            return ""
-        return self.sh("journalctl -u rtu.service --no-pager -n 60 -o short-monotonic",
-                       timeout=30).stdout
-
-    def tail(self) -> str:
-        self._log_file.flush()
-        return self.log.read_text(errors="replace")[-800:]
-
-    def poweroff(self) -> None:
-        if self.leader and self.proc.poll() is None:
-            self.sh("systemctl poweroff --no-block", timeout=20)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        self._log_file.close()
-
-
 @pytest.fixture(scope="module")
 def container(rootfs: Path, wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory
-              ) -> Iterator[Container]:
-    box = Container(rootfs, wheelhouse, tmp_path_factory.mktemp("nspawn") / "console.log")
+              ) -> Iterator[boards.Container]:
+    box = boards.Container(rootfs, f"rtutest{os.getpid()}",
+                           tmp_path_factory.mktemp("nspawn") / "console.log",
+                           (f"--bind-ro={ROOT}:/src", f"--bind-ro={wheelhouse}:/wheelhouse"))
     try:
-        state = box.boot()
+        state = box.boot(BOOT_TIMEOUT)
         if state not in ("running", "degraded"):
             pytest.skip(f"the container does not boot here: {state}")
         yield box
@@ -201,7 +108,7 @@ def container(rootfs: Path, wheelhouse: Path, tmp_path_factory: pytest.TempPathF
 INSTALL = "/src/deploy/install.sh --no-apt --wheelhouse /wheelhouse"
 
 
-def test_install_starts_the_service_ready(container: Container) -> None:
+def test_install_starts_the_service_ready(container: boards.Container) -> None:
     container.ok(INSTALL, timeout=300)
     state = container.wait_for({"ActiveState": "active", "SubState": "running"}, timeout=30)
     assert state["ActiveState"] == "active" and state["SubState"] == "running", state
@@ -222,7 +129,7 @@ def test_install_starts_the_service_ready(container: Container) -> None:
     assert "event journal" in status
 
 
-def test_install_again_is_idempotent_and_keeps_the_config(container: Container) -> None:
+def test_install_again_is_idempotent_and_keeps_the_config(container: boards.Container) -> None:
     container.ok("echo '# edited by the operator' >> /etc/rtu/rtu.toml")
     container.ok(INSTALL, timeout=300)
     state = container.wait_for({"ActiveState": "active", "SubState": "running"}, timeout=30)
@@ -231,7 +138,7 @@ def test_install_again_is_idempotent_and_keeps_the_config(container: Container) 
     assert container.ok("id -nG rtu").split()[0] == "rtu"
 
 
-def test_reload_keeps_running_and_refuses_a_broken_file(container: Container) -> None:
+def test_reload_keeps_running_and_refuses_a_broken_file(container: boards.Container) -> None:
     before = container.show("MainPID")["MainPID"]
     container.ok("sed -i 's/^common_address = 1$/common_address = 9/' /etc/rtu/rtu.toml")
     container.ok("systemctl reload rtu.service", timeout=30)
@@ -263,7 +170,7 @@ def test_reload_keeps_running_and_refuses_a_broken_file(container: Container) ->
     assert "FALLBACK" not in state["StatusText"], state
 
 
-def test_watchdog_restarts_a_stopped_process(container: Container) -> None:
+def test_watchdog_restarts_a_stopped_process(container: boards.Container) -> None:
     container.ok("mkdir -p /etc/systemd/system/rtu.service.d && printf '[Service]\\n"
                  f"WatchdogSec={WATCHDOG_SEC}\\n' > /etc/systemd/system/rtu.service.d/test.conf"
                  " && systemctl daemon-reload && systemctl restart rtu.service", timeout=60)
@@ -282,7 +189,7 @@ def test_watchdog_restarts_a_stopped_process(container: Container) -> None:
     assert "Watchdog timeout" in container.journal()
 
 
-def test_reset_process_reinitialises_in_place(container: Container) -> None:
+def test_reset_process_reinitialises_in_place(container: boards.Container) -> None:
     """Seven general resets (more than StartLimitBurst=5) from a master in the container: the
     same main PID serves on, no restart by systemd, every reconnect gets COI 2 and a GI."""
     container.ok("rm -rf /etc/systemd/system/rtu.service.d && systemctl daemon-reload && "
@@ -300,7 +207,7 @@ def test_reset_process_reinitialises_in_place(container: Container) -> None:
     assert "reset of process: re-initialised in" in container.journal()
 
 
-def test_uninstall_keeps_config_and_state(container: Container) -> None:
+def test_uninstall_keeps_config_and_state(container: boards.Container) -> None:
     container.ok("rm -rf /etc/systemd/system/rtu.service.d && /src/deploy/uninstall.sh",
                  timeout=60)
     left = container.ok("ls -d /etc/rtu/rtu.toml /var/lib/rtu; "
