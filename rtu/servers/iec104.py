@@ -440,8 +440,24 @@ class _Link(asyncio.Protocol):
             log.debug("%s rx %s", self.name, data.hex(" "))
         if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
             TAP.frame("104", self.name, "rx", data, *socket_addresses(self.transport))
+        if (not self._rx_held and len(data) <= _FEED_CHUNK and not self._feeding
+                and not self._backed_up()):
+            # the common case (an S-frame, a command): straight to the core, no copy held
+            self._receive(data)
+            self._update_reading()
+            return
         self._rx_held += data
         self._feed()
+
+    def _receive(self, chunk: bytes) -> None:
+        """Hand ``chunk`` to the core, act on its events, send what is due, re-arm the timer
+        (receipt may have armed t2, which can fall before the armed timer)."""
+        conn = self.conn
+        assert conn is not None
+        self._handle(conn.receive_data(chunk, self.loop.time()))
+        if self.conn is not None:
+            self._flush()
+            self._arm_timer()
 
     def _feed(self) -> None:
         """Hand held octets to the core a chunk at a time while the connection is not backed
@@ -453,9 +469,7 @@ class _Link(asyncio.Protocol):
             while self._rx_held and self.conn is not None and not self._backed_up():
                 chunk = bytes(self._rx_held[:_FEED_CHUNK])
                 del self._rx_held[:_FEED_CHUNK]
-                self._handle(self.conn.receive_data(chunk, self.loop.time()))
-                if self.conn is not None:
-                    self._flush()
+                self._receive(chunk)
         finally:
             self._feeding = False
         self._update_reading()
@@ -586,9 +600,10 @@ class _Link(asyncio.Protocol):
         conn, session = self.conn, self.session
         if conn is None or session is None or conn.failed:
             return
+        sent = 0
         if not self._paused:
             now = self.loop.time()
-            sent = 0
+            window_was_empty = not conn.unacknowledged
             while conn.can_send:
                 if (sent and session.interrogation is not None
                         and self.loop.time() - now >= GI_SLICE_S):
@@ -601,8 +616,16 @@ class _Link(asyncio.Protocol):
                     break
                 conn.send_asdu(out.asdu, now)
                 sent += 1
+            # Sending I-frames only adds t1 deadlines and clears t2. A t1 deadline can come
+            # before the armed timer only when the window was empty (otherwise the oldest
+            # unacknowledged frame's, already covered, stays the earliest): only then is the
+            # timer looked at; a timer that fires early finds nothing due and re-arms.
+            if sent and window_was_empty and (
+                    self._timer is None or now + conn.params.t1 < self._timer_at):
+                self._arm_timer()
         self._write()
-        self._arm_timer()
+        if self._timer is None:
+            self._arm_timer()
         if self._reading_paused and not self._feeding:
             self._update_reading()
 
@@ -649,3 +672,4 @@ class _Link(asyncio.Protocol):
         self._handle(conn.on_timer(self.loop.time()))
         if self.conn is not None:
             self._flush()
+            self._arm_timer()
