@@ -441,7 +441,8 @@ class _Link(asyncio.Protocol):
         self._timer_at = 0.0
         self._flush_pending = False
         self.held = False  # in the server's held list (send coalescing)
-        self._written_at = -1e9  # loop time of the last write to the transport
+        self._written_at = -1e9  # loop time of the last write (kept with send coalescing on)
+        self._coalescing = server.send_delay > 0
         self._paused = False  # the transport's write buffer is over its high-water mark
         self._reading_paused = False
         self._rx_held = bytearray()  # received, not yet handed to the core (reading paused)
@@ -686,10 +687,10 @@ class _Link(asyncio.Protocol):
         if conn is None or session is None or conn.failed:
             return
         sent = 0
-        if not self._paused:
+        if not self._paused and (room := conn.send_room):
             now = self.loop.time()
             window_was_empty = not conn.unacknowledged
-            while conn.can_send:
+            while sent < room:
                 if (sent and session.interrogation is not None
                         and self.loop.time() - now >= GI_SLICE_S):
                     # a GI yields to the loop once it has worked for a slice: other masters'
@@ -724,7 +725,8 @@ class _Link(asyncio.Protocol):
             log.debug("%s tx %s", self.name, data.hex(" "))
         if TAP.watchers:
             TAP.frame("104", self.name, "tx", data, *socket_addresses(self.transport))
-        self._written_at = self.loop.time()
+        if self._coalescing:
+            self._written_at = self.loop.time()
         if not self.tls:
             self.transport.write(data)
             return
