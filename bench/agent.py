@@ -19,6 +19,8 @@ connects with retries), then answer commands:
   (``/proc/self/task/*/schedstat``, ns resolution). ``"dry": true`` runs the same pacing loop
   with a change that computes the event and reads the clock but hands nothing to the stack: its
   ``cpu_ns`` is the generator's own cost, which the bench subtracts for CPU per event.
+  ``"stamps": true`` (ours only) adds ``t_ns``: the monotonic time of every change, for the
+  latency under load.
 * ``{"cmd": "stats"}``, ``{"cmd": "quit"}``.
 
 CLOCK_MONOTONIC is one clock for every process of the machine, so these times compare directly
@@ -120,11 +122,14 @@ async def _run_ours(config_path: str, port: int, points: int) -> None:
             stamps.append(change())
         return {"first": first, "count": n, "t_ns": stamps}
 
-    async def burst(rate: float, duration: float, dry: bool = False) -> dict[str, Any]:
+    async def burst(rate: float, duration: float, dry: bool = False,
+                    stamps: bool = False) -> dict[str, Any]:
         do = _dry_change_factory(points) if dry else change
         cpu0 = _cpu_ns()
         first, total, sent = counter, int(rate * duration), 0
         t_first = t_last = time.monotonic_ns()
+        t_ns: list[int] = []
+        keep = t_ns.append if stamps else None
         chunk = max(1, int(rate * CHUNK_S))
         start = time.perf_counter()
         while sent < total:
@@ -132,6 +137,8 @@ async def _run_ours(config_path: str, port: int, points: int) -> None:
             end = min(due, sent + chunk)
             while sent < end:
                 t_last = do()
+                if keep is not None:
+                    keep(t_last)
                 if sent == 0:
                     t_first = t_last
                 sent += 1
@@ -140,8 +147,11 @@ async def _run_ours(config_path: str, port: int, points: int) -> None:
             elif sent < total:
                 await asyncio.sleep(TICK_S)
         await asyncio.sleep(0.05)  # the last ASDUs leave (their CPU belongs to the burst)
-        return {"first": first, "count": sent, "t_first_ns": t_first, "t_last_ns": t_last,
-                "cpu_ns": _cpu_ns() - cpu0, "dry": dry}
+        reply = {"first": first, "count": sent, "t_first_ns": t_first, "t_last_ns": t_last,
+                 "cpu_ns": _cpu_ns() - cpu0, "dry": dry}
+        if stamps:
+            reply["t_ns"] = t_ns
+        return reply
 
     def stats() -> dict[str, Any]:
         out = sup.outstation
@@ -171,7 +181,7 @@ async def _run_ours(config_path: str, port: int, points: int) -> None:
                 _reply(await latency(int(msg["n"]), float(msg["interval_ms"]) / 1000))
             elif cmd == "burst":
                 _reply(await burst(float(msg["rate"]), float(msg["duration"]),
-                                   bool(msg.get("dry"))))
+                                   bool(msg.get("dry")), bool(msg.get("stamps"))))
             elif cmd == "stats":
                 _reply(stats())
             else:

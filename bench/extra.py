@@ -102,6 +102,30 @@ def cpu_per_event(agent: Any, rate: float, seconds: float, wait: Callable[[int, 
             "generator_us_per_event": dry["cpu_ns"] / max(1, dry["count"]) / 1000}
 
 
+def latency_under_load(agent: Any, m: Master, rate: float, seconds: float,
+                       points: int) -> dict[str, Any]:
+    """The latency of every event of a burst at ``rate`` (the agent's pacing: 1 ms ticks), as
+    master ``m`` receives it: what send coalescing (``send_delay_ms``) costs beside the CPU it
+    saves. None where the agent gives no per-change times (an older checkout)."""
+    from bench.runner import match_events, percentile  # runner imports this module
+
+    mark = len(m.events)
+    reply = agent.request(cmd="burst", rate=rate, duration=seconds, stamps=True,
+                          timeout=seconds * 20 + 60)
+    out: dict[str, Any] = {"rate": rate, "events": reply["count"], "p50_ms": None,
+                           "p99_ms": None, "max_ms": None, "lost": None}
+    m.wait_events(reply["count"], mark, timeout=30, quiet=1.0)
+    if "t_ns" not in reply:
+        return out
+    received = decode_events(m.events[mark:])
+    times, _ = match_events(received, expected_objects(reply["first"], reply["count"], points))
+    lat = [(tr - tc) / 1e6 for tc, tr in zip(reply["t_ns"], times) if tr is not None]
+    out["lost"] = sum(t is None for t in times)
+    if lat:
+        out.update(p50_ms=percentile(lat, 50), p99_ms=percentile(lat, 99), max_ms=max(lat))
+    return out
+
+
 def median_of(runs: list[dict[str, Any]], key: str) -> float:
     return float(statistics.median(r[key] for r in runs))
 

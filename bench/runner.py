@@ -23,7 +23,14 @@ from pathlib import Path
 from typing import IO, Any
 
 from bench import procstat
-from bench.extra import Budget, cpu_per_event, fan_out, median_of, scaling_row
+from bench.extra import (
+    Budget,
+    cpu_per_event,
+    fan_out,
+    latency_under_load,
+    median_of,
+    scaling_row,
+)
 from bench.master import (
     C_IC_NA_1,
     C_SC_NA_1,
@@ -56,6 +63,10 @@ FIGURES: tuple[tuple[str, str | None, str | None, str], ...] = (
     ("CPU per event at 10k ev/s, net", "cpu_us_per_event", "cpu_us_per_event_ref", "us"),
     ("  the load generator's own cost", "generator_us_per_event",
      "generator_us_per_event_ref", "us"),
+    ("event latency under load, 2,000 ev/s: p50", "load_latency_p50_ms_2000", None, "ms"),
+    ("  p99", "load_latency_p99_ms_2000", None, "ms"),
+    ("event latency under load, 10,000 ev/s: p50", "load_latency_p50_ms_10000", None, "ms"),
+    ("  p99", "load_latency_p99_ms_10000", None, "ms"),
     ("fan-out, 2,000 ev/s: 1 master", "fan_out_cpu_us_1", None, "us/ev"),
     ("fan-out, 2,000 ev/s: 4 masters", "fan_out_cpu_us_4", None, "us/ev"),
     ("fan-out, 2,000 ev/s: 8 masters", "fan_out_cpu_us_8", None, "us/ev"),
@@ -751,6 +762,22 @@ def run(mode: Mode, budget: Budget | None = None) -> Results:
                 f"event; median of {mode.cpu_repeats}, taken in turn with the reference; the "
                 "sequence-of-events log off (no state directory); generator_us_per_event is the "
                 "generator's own cost")
+
+            # 4b. latency of every event of a burst (ours: the price of send_delay_ms beside
+            # the CPU it saves), at the fan-out rate and at the CPU-per-event rate
+            load_rates = (2000, cpu_rate) if mode.name != "smoke" else (200, cpu_rate)
+            d["latency_under_load"] = {}
+            for rate in load_rates:
+                load = latency_under_load(agents["ours"], masters["ours"], rate, mode.cpu_s,
+                                          mode.points)
+                d["latency_under_load"][str(rate)] = load
+                key = {2000: "2000", 10_000: "10000"}.get(rate)
+                if key is not None:
+                    f[f"load_latency_p50_ms_{key}"] = load["p50_ms"]
+                    f[f"load_latency_p99_ms_{key}"] = load["p99_ms"]
+            res.notes["load_latency_p99_ms_2000"] = (
+                "every event of a burst (1 ms ticks, as for CPU per event), change to receipt "
+                "by the master; ours only (the reference agent gives no per-change times)")
 
             # 5. the throughput ladders, one try of each stack in turn
             runners: dict[str, Callable[[float], dict[str, Any]]] = {}

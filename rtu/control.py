@@ -750,7 +750,9 @@ def format_status(status: Mapping[str, Any]) -> str:
                    + (f", {iec104['startdt_timeouts']} closed without STARTDT"
                       if iec104.get("startdt_timeouts") else "")
                    + (f", reading paused {iec104['paused_reads']} times (backed up)"
-                      if iec104.get("paused_reads") else ""))
+                      if iec104.get("paused_reads") else "")
+                   + (f", send_delay_ms {iec104['send_delay_ms']:g} ({iec104['held_flushes']} "
+                      "flushes held)" if iec104.get("send_delay_ms") else ""))
         if status["masters"]:
             out.append(table(status["masters"], ["name", "data_transfer", "queued",
                                                  "unacknowledged", "overflowed"]))

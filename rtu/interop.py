@@ -318,6 +318,10 @@ def sections(config: AppConfig) -> list[Section]:
             ("t1 (send or test APDUs)", f"{a.t1:g} s"),
             ("t2 (acknowledge without data)", f"{a.t2:g} s"),
             ("t3 (test frames in idle state)", f"{a.t3:g} s"),
+            ("send coalescing (send_delay_ms)",
+             f"events held up to {i104.send_delay_ms:g} ms after a write (answers and GI "
+             "are not)" if i104.send_delay_ms else "off: events sent in the loop turn that "
+             "made them"),
             ("port", str(i104.port)),
         )))
     return out

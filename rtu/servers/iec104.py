@@ -48,6 +48,12 @@ MAX_PENDING_ANSWERS = 256
 # received octets are handed to the APCI core at most this many at a time, so that one large
 # read cannot queue thousands of answers before the bound above is looked at
 _FEED_CHUNK = 512
+#: the largest send_delay_ms accepted: a hold beyond this would make events wait longer than a
+#: master's poll of old, and the point of spontaneous transmission is lost
+MAX_SEND_DELAY_MS = 50.0
+# a hold that would end within this many seconds is not kept: the loop's timers wake in whole
+# milliseconds (epoll), so so short a wait would cost a wake-up and last a millisecond
+_HOLD_SLACK = 0.0002
 REFUSAL_LOG_INTERVAL = 60.0  # seconds: at most one refusal line per peer address per interval
 _REFUSAL_LOG_ADDRESSES = 1024  # peer addresses remembered for that; beyond, one shared entry
 
@@ -87,8 +93,15 @@ class Iec104Settings:
     # configured masters (allowed_masters, redundancy group members) are exempt: a standby
     # master may stay stopped (IEC 60870-5-104 ed. 2)
     startdt_timeout: float = 30.0
+    # adaptive send coalescing: a connection that wrote less than this many ms ago holds its
+    # next flush of events until this long after that write; an idle connection sends at once.
+    # 0 = off (every loop turn's output is written in that turn). docs/performance.md
+    send_delay_ms: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.send_delay_ms <= MAX_SEND_DELAY_MS:
+            raise ValueError(f"send_delay_ms must be 0..{MAX_SEND_DELAY_MS:g}, "
+                             f"got {self.send_delay_ms}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be 0..65535, got {self.port}")
         if self.max_connections < 1:
@@ -169,6 +182,14 @@ class Iec104Server:
         # links woken since the last flush: one loop callback flushes them all (an event that
         # every master gets wakes each link; one callback per link cost a loop handle each)
         self._woken: list[_Link] = []
+        # send coalescing (send_delay_ms): the links holding their flush, and one timer for
+        # all of them at the earliest end of a hold (masters fed the same events write at the
+        # same times, so their holds end together)
+        self.send_delay = settings.send_delay_ms / 1000.0
+        self._held: list[_Link] = []
+        self._hold_timer: asyncio.TimerHandle | None = None
+        self._hold_until = 0.0
+        self.held_flushes = 0  # flushes held back by send coalescing (rtu status)
         self.switchovers = 0  # STARTDTs that took a redundancy group over from another connection
         # the last ERRORS_KEPT connection errors: (POSIX time, connection, what went wrong)
         self.errors: deque[tuple[float, str, str]] = deque(maxlen=ERRORS_KEPT)
@@ -227,6 +248,10 @@ class Iec104Server:
                  " (TLS)" if self.tls_context else "")
 
     async def close(self) -> None:
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        self._held.clear()
         if self._certificate_timer is not None:
             self._certificate_timer.cancel()
             self._certificate_timer = None
@@ -293,13 +318,55 @@ class Iec104Server:
 
     def _flush_woken(self) -> None:
         links, self._woken = self._woken, []
+        delay = self.send_delay
+        now = links[0].loop.time() if delay and links else 0.0
         for index, link in enumerate(links):
             try:
+                if delay:
+                    until = link.hold_until(now, delay)
+                    if until > now + _HOLD_SLACK:
+                        self._hold(link, until)
+                        continue
                 link.flush_if_woken()
             except BaseException:
                 # a bug in one link's flush (it propagates, as a callback's would) must not
                 # leave the links after it woken and never flushed: they go in the next turn
                 for rest in links[index + 1:]:
+                    self.wake(rest)
+                raise
+
+    def _hold(self, link: _Link, until: float) -> None:
+        """Keep ``link``'s flush (it stays woken) until ``until`` on the loop's clock."""
+        if not link.held:
+            link.held = True
+            self._held.append(link)
+            self.held_flushes += 1
+        if self._hold_timer is None or until < self._hold_until:
+            if self._hold_timer is not None:
+                self._hold_timer.cancel()
+            self._hold_until = until
+            self._hold_timer = link.loop.call_at(until, self._release_held)
+
+    def _release_held(self) -> None:
+        """The hold timer: flush every held link whose hold has ended; hold the rest again
+        (a link may have written since, in its receive path)."""
+        self._hold_timer = None
+        held, self._held = self._held, []
+        if not held:
+            return
+        now = held[0].loop.time()
+        delay = self.send_delay
+        for index, link in enumerate(held):
+            link.held = False
+            try:
+                until = link.hold_until(now, delay) if delay else 0.0
+                if until > now + _HOLD_SLACK:
+                    self._hold(link, until)
+                else:
+                    link.flush_if_woken()
+            except BaseException:
+                for rest in held[index + 1:]:  # as in _flush_woken: none left unflushed
+                    rest.held = False
                     self.wake(rest)
                 raise
 
@@ -337,6 +404,8 @@ class Iec104Server:
             "switchovers": self.switchovers,
             "startdt_timeouts": self.startdt_timeouts,
             "paused_reads": self.paused_reads,
+            "send_delay_ms": self.settings.send_delay_ms,
+            "held_flushes": self.held_flushes,
             "errors": [{"time": when, "link": name, "error": text}
                        for when, name, text in reversed(self.errors)],  # newest first
         }
@@ -371,6 +440,9 @@ class _Link(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
         self._flush_pending = False
+        self.held = False  # in the server's held list (send coalescing)
+        self._written_at = -1e9  # loop time of the last write (kept with send coalescing on)
+        self._coalescing = server.send_delay > 0
         self._paused = False  # the transport's write buffer is over its high-water mark
         self._reading_paused = False
         self._rx_held = bytearray()  # received, not yet handed to the core (reading paused)
@@ -440,8 +512,24 @@ class _Link(asyncio.Protocol):
             log.debug("%s rx %s", self.name, data.hex(" "))
         if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
             TAP.frame("104", self.name, "rx", data, *socket_addresses(self.transport))
+        if (not self._rx_held and len(data) <= _FEED_CHUNK and not self._feeding
+                and not self._backed_up()):
+            # the common case (an S-frame, a command): straight to the core, no copy held
+            self._receive(data)
+            self._update_reading()
+            return
         self._rx_held += data
         self._feed()
+
+    def _receive(self, chunk: bytes) -> None:
+        """Hand ``chunk`` to the core, act on its events, send what is due, re-arm the timer
+        (receipt may have armed t2, which can fall before the armed timer)."""
+        conn = self.conn
+        assert conn is not None
+        self._handle(conn.receive_data(chunk, self.loop.time()))
+        if self.conn is not None:
+            self._flush()
+            self._arm_timer()
 
     def _feed(self) -> None:
         """Hand held octets to the core a chunk at a time while the connection is not backed
@@ -453,9 +541,7 @@ class _Link(asyncio.Protocol):
             while self._rx_held and self.conn is not None and not self._backed_up():
                 chunk = bytes(self._rx_held[:_FEED_CHUNK])
                 del self._rx_held[:_FEED_CHUNK]
-                self._handle(self.conn.receive_data(chunk, self.loop.time()))
-                if self.conn is not None:
-                    self._flush()
+                self._receive(chunk)
         finally:
             self._feeding = False
         self._update_reading()
@@ -576,6 +662,20 @@ class _Link(asyncio.Protocol):
             self._flush_pending = True
             self.server.wake(self)
 
+    def hold_until(self, now: float, delay: float) -> float:
+        """Send coalescing: until when this link's woken flush waits (``now`` or earlier: not
+        at all). Only events wait: a connection that has not written for ``delay`` seconds
+        sends at once, and answers (confirmations, read replies) or a GI in progress are never
+        held."""
+        until = self._written_at + delay
+        if until <= now:
+            return until
+        session = self.session
+        if (session is None or not self._flush_pending or session.responses
+                or session.interrogation is not None):
+            return now
+        return until
+
     def flush_if_woken(self) -> None:
         """The server's flush of woken links: flush unless that happened since the wake."""
         if self._flush_pending:
@@ -586,10 +686,11 @@ class _Link(asyncio.Protocol):
         conn, session = self.conn, self.session
         if conn is None or session is None or conn.failed:
             return
-        if not self._paused:
+        sent = 0
+        if not self._paused and (room := conn.send_room):
             now = self.loop.time()
-            sent = 0
-            while conn.can_send:
+            window_was_empty = not conn.unacknowledged
+            while sent < room:
                 if (sent and session.interrogation is not None
                         and self.loop.time() - now >= GI_SLICE_S):
                     # a GI yields to the loop once it has worked for a slice: other masters'
@@ -601,8 +702,16 @@ class _Link(asyncio.Protocol):
                     break
                 conn.send_asdu(out.asdu, now)
                 sent += 1
+            # Sending I-frames only adds t1 deadlines and clears t2. A t1 deadline can come
+            # before the armed timer only when the window was empty (otherwise the oldest
+            # unacknowledged frame's, already covered, stays the earliest): only then is the
+            # timer looked at; a timer that fires early finds nothing due and re-arms.
+            if sent and window_was_empty and (
+                    self._timer is None or now + conn.params.t1 < self._timer_at):
+                self._arm_timer()
         self._write()
-        self._arm_timer()
+        if self._timer is None:
+            self._arm_timer()
         if self._reading_paused and not self._feeding:
             self._update_reading()
 
@@ -616,6 +725,8 @@ class _Link(asyncio.Protocol):
             log.debug("%s tx %s", self.name, data.hex(" "))
         if TAP.watchers:
             TAP.frame("104", self.name, "tx", data, *socket_addresses(self.transport))
+        if self._coalescing:
+            self._written_at = self.loop.time()
         if not self.tls:
             self.transport.write(data)
             return
@@ -649,3 +760,4 @@ class _Link(asyncio.Protocol):
         self._handle(conn.on_timer(self.loop.time()))
         if self.conn is not None:
             self._flush()
+            self._arm_timer()

@@ -19,13 +19,14 @@ from rtu.config.schema import (
     choice,
     default_of,
     integer,
+    number,
     seconds,
     string,
     table,
     tables,
 )
 from rtu.iec.cs104.connection import ApciParameters
-from rtu.servers.iec104 import Iec104Settings, RedundancyGroup
+from rtu.servers.iec104 import MAX_SEND_DELAY_MS, Iec104Settings, RedundancyGroup
 
 if TYPE_CHECKING:
     from rtu.servers.tls import TlsSettings
@@ -57,6 +58,9 @@ SECTION: Final = Table("[iec104]", (
     integer("max_connections_per_address",
             default_of(Iec104Settings, "max_connections_per_address"), 1),
     seconds("startdt_timeout", default_of(Iec104Settings, "startdt_timeout")),
+    number("send_delay_ms", default_of(Iec104Settings, "send_delay_ms"), at_least=0.0,
+           at_most=MAX_SEND_DELAY_MS,
+           doc="ms a connection that has just written holds its next events (0 = off)"),
     array("allowed_masters", ("string",), [], doc=_ADDRESSES),
     table("tls", TLS),
     tables("redundancy_groups", REDUNDANCY_GROUP),
@@ -81,6 +85,7 @@ def parse_iec104(p: Reader, value: object) -> Iec104Settings | None:
     max_connections = SECTION.key("max_connections").read(p, tbl, "iec104")
     per_address = SECTION.key("max_connections_per_address").read(p, tbl, "iec104")
     startdt_timeout = SECTION.key("startdt_timeout").read(p, tbl, "iec104")
+    send_delay_ms = SECTION.key("send_delay_ms").read(p, tbl, "iec104")
     allowed = p.addresses(SECTION.key("allowed_masters").value(tbl),
                           "iec104.allowed_masters")
     tls = _tls(p, tbl.get("tls", MISSING), load=bool(enabled))
@@ -94,13 +99,14 @@ def parse_iec104(p: Reader, value: object) -> Iec104Settings | None:
         return None
     if (len(p.errors) > errors_before or listen is None or max_connections is None
             or allowed is None or redundancy is None or per_address is None
-            or startdt_timeout is None):
+            or startdt_timeout is None or send_delay_ms is None):
         return None
     try:
         settings = Iec104Settings(
             host=listen[0], port=listen[1], apci=apci, max_connections=max_connections,
             max_connections_per_address=per_address, startdt_timeout=startdt_timeout,
             allowed_masters=allowed, tls=tls, redundancy_groups=redundancy,
+            send_delay_ms=float(send_delay_ms),
         )
     except ValueError as exc:
         p.error("iec104", str(exc))

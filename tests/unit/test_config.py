@@ -57,7 +57,7 @@ SCHEMA: dict[str, set[str]] = {
                 "events_lost_ioa", "cyclic_groups", "background_scan", "parameters_in_gi"},
     "iec104": {"enabled", "listen", "k", "w", "t0", "t1", "t2", "t3", "max_connections",
                "allowed_masters", "tls", "redundancy_groups", "max_connections_per_address",
-               "startdt_timeout"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
+               "startdt_timeout", "send_delay_ms"},  # [iec104.tls]: TLS_SCHEMA in test_tls_config.py
     "iec101": {"enabled", "device", "baudrate", "parity", "bytesize", "stopbits", "rs485", "mode",
                "link_address", "link_address_size", "remote_link_address", "single_char_ack",
                "repeat_timeout", "max_repeats", "test_interval", "inter_character_timeout_min",

@@ -94,6 +94,10 @@ def test_status_of_a_supervisor_that_is_not_serving(server: ControlServer) -> No
     assert signals["health:link:104:iec104"]["mapped"] is False
     text = format_status(json.loads(json.dumps(status)))
     assert "104 127.0.0.1:2404 NOT LISTENING" in text and "no systemd watchdog" in text
+    assert "send_delay_ms" not in text  # send coalescing off: not mentioned
+    coalescing = json.loads(json.dumps(status))
+    coalescing["iec104"].update(send_delay_ms=5.0, held_flushes=17)
+    assert "send_delay_ms 5 (17 flushes held)" in format_status(coalescing)
     assert "field devices" in text and "health:source:simulation   OFF    True" in text
     points = len(server.supervisor.config.points)
     assert status_line(server.supervisor) == f"0 masters connected, {points} points, 2 queued events"

@@ -203,6 +203,14 @@ class Connection:
         )
 
     @property
+    def send_room(self) -> int:
+        """How many I-frames may be sent now: k minus the unacknowledged ones while
+        :attr:`can_send` holds, else 0 (one look for a driver's send loop)."""
+        if not self._started or self._stopping or self._failed is not None:
+            return 0
+        return self._params.k - len(self._unacked_times)
+
+    @property
     def unacknowledged(self) -> int:
         """Our I-frames sent and not yet acknowledged by the peer (kept after a failure)."""
         return len(self._unacked_times)

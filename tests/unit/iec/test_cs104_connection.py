@@ -240,6 +240,23 @@ def test_nr_in_an_i_frame_is_checked_too() -> None:
     assert reason.startswith("N(R)=1 out of range")
 
 
+def test_send_room_is_what_can_send_allows() -> None:
+    params = ApciParameters(k=3, w=2)
+    conn = Connection(params, 0.0)
+    assert conn.send_room == 0  # not started
+    conn.receive_data(STARTDT_ACT, 0.5)
+    assert conn.send_room == 3
+    conn.send_asdu(ASDU, 1.0)
+    assert conn.send_room == 2
+    conn.send_asdu(ASDU, 1.0)
+    conn.send_asdu(ASDU, 1.0)
+    assert conn.send_room == 0 and not conn.can_send
+    conn.receive_data(s_frame(1), 2.0)
+    assert conn.send_room == 1 and conn.can_send
+    conn.receive_data(STOPDT_ACT, 2.5)  # stopping: nothing more goes out
+    assert conn.send_room == 0 and not conn.can_send
+
+
 def test_k_window_blocks() -> None:
     params = ApciParameters(k=3, w=2)
     conn = started_outstation(params)
