@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import islice
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
@@ -173,20 +174,29 @@ class EventQueue:
         self.removed += 1
         return self._items.popleft()
 
-    def popleft_run(self, limit: int) -> list[EventRecord]:
-        """The oldest event and those after it of the same type and cause, ``limit`` at most
-        (one ASDU's worth where every event goes to the same common address)."""
+    def take_batch(self, limit: int, station_of: Callable[[EventRecord], int] | None,
+                   split: Callable[[EventRecord, EventRecord], bool] | None) -> list[EventRecord]:
+        """The oldest event and those after it that go in one ASDU with it, ``limit`` at most:
+        the same type and cause, the same common address (``station_of``: an event's; None
+        where every event has the same one) and not ``split`` from it (a CP24 line's hour)."""
         items = self._items
-        first = items.popleft()
-        batch = [first]
+        first = items[0]
         type_id, cot = first.type_id, first.cot
-        while items and len(batch) < limit:
-            nxt = items[0]
-            if nxt.type_id != type_id or nxt.cot != cot:
+        ca = station_of(first) if station_of is not None else 0
+        n = 1
+        for nxt in islice(items, 1, limit):
+            if nxt.type_id != type_id or nxt.cot != cot or (
+                    station_of is not None and station_of(nxt) != ca) or (
+                    split is not None and split(first, nxt)):
                 break
-            batch.append(items.popleft())
-        self.removed += len(batch)
-        return batch
+            n += 1
+        self.removed += n
+        if n == len(items):  # the common case: everything queued goes in one ASDU
+            batch = list(items)
+            items.clear()
+            return batch
+        popleft = items.popleft
+        return [popleft() for _ in range(n)]
 
     def remove_if(self, predicate: Callable[[EventRecord], bool]) -> int:
         kept = [r for r in self._items if not predicate(r)]

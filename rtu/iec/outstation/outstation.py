@@ -198,9 +198,10 @@ class Outstation:
         # per station: (the database's monitored tuple it was cut from, the station's points)
         self._station_monitored: dict[int, tuple[tuple[Point, ...], tuple[Point, ...]]] = {}
         self._streams.stations = self._stations
-        self._streams.station_of = self._record_station
+        self._streams.station_of = self.station_of_event
 
-    def _record_station(self, record: EventRecord) -> int:
+    def station_of_event(self, record: EventRecord) -> int:
+        """The common address ``record`` goes out with (its own, else its IOA's station)."""
         return record.ca or self.ca_of(record.obj.ioa)
 
     @property

@@ -82,6 +82,9 @@ class SessionHost(Protocol):
 
     def ca_of(self, ioa: int) -> int: ...
 
+    def station_of_event(self, record: EventRecord) -> int:
+        """The common address ``record`` goes out with (its own, else its IOA's station)."""
+
     @property
     def stations(self) -> tuple[int, ...]:
         """The common addresses served, the station's own first."""
@@ -386,24 +389,14 @@ class Session:
             journal.before_send()
         events = self.events
         first = events.peek()
-        limit = self._max_objects(first.type_id)
-        ca_of = self.outstation.ca_of
-        ca = first.ca or ca_of(first.obj.ioa)
+        host = self.outstation
+        # one path for every case: the common address is compared only where there are
+        # several logical stations, the hour only on a CP24 line
+        ca = host.station_of_event(first)
+        station_of = host.station_of_event if len(host.stations) > 1 else None
         clock = self.line_clock
-        if clock is None and len(self.outstation.stations) <= 1 \
-                and first.type_id is not TypeId.M_EI_NA_1:
-            # one station's point changes (common address 0: the station's own), no time tag
-            # splits: cut by type and cause, without a look-up per event
-            batch = events.popleft_run(limit)
-        else:
-            batch = [events.popleft()]
-            while events and len(batch) < limit:
-                nxt = events.peek()
-                if nxt.type_id != first.type_id or nxt.cot != first.cot or (
-                        nxt.ca or ca_of(nxt.obj.ioa)) != ca or (
-                        clock is not None and clock.splits(first, nxt)):
-                    break
-                batch.append(events.popleft())
+        split = clock.splits if clock is not None and clock.cp24 else None
+        batch = events.take_batch(self._max_objects(first.type_id), station_of, split)
         if first.type_id is TypeId.M_EI_NA_1:
             # each logical station's end of initialisation goes before any response
             self._ei_pending = bool(events) and events.peek().type_id is TypeId.M_EI_NA_1
