@@ -26,8 +26,8 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from itertools import islice
 from dataclasses import dataclass, field
+from itertools import islice
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
