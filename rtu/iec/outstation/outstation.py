@@ -74,6 +74,7 @@ from rtu.iec.outstation.session import (
     refuse_station_activation,
 )
 from rtu.iec.outstation.settings import Clock, ClockSyncMode, OutstationConfig
+from rtu.iec.outstation.timetag import ClearsTags, TagCache
 from rtu.points.commands import CommandExecutor
 from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
@@ -100,6 +101,12 @@ ORIGIN_COT = {
 
 
 class Outstation:
+    # what the time tags of our time stamps depend on (rtu/iec/outstation/timetag.py)
+    clock_offset = ClearsTags[float]()  # master time - system time, from the last clock sync
+    clock_synchronised = ClearsTags[bool]()  # a master synchronised our clock (not expired)
+    system_clock_synchronised = ClearsTags[bool]()  # the kernel / time daemon says so (driver)
+    time_zone = ClearsTags[tzinfo | None]()  # the system time zone (driver), for local_time
+
     def __init__(
         self,
         database: PointDatabase,
@@ -119,10 +126,11 @@ class Outstation:
         self.on_reset_process = on_reset_process
         # time (rtu/iec/outstation/outstation.py "time" below): the driver reports the system
         # clock's synchronisation and the time zone, and takes the offset to keep it
-        self.clock_offset = 0.0  # master time - system time, from the last clock sync
-        self.clock_synchronised = False  # a master synchronised our clock (not expired)
-        self.system_clock_synchronised = False  # the kernel / time daemon says so (driver)
-        self.time_zone: tzinfo | None = None  # the system time zone (driver), for local_time
+        self._tags = TagCache()  # emptied by setting the clock state below and the settings
+        self._clock_offset = 0.0
+        self._clock_synchronised = False
+        self._system_clock_synchronised = False
+        self._time_zone: tzinfo | None = None
         self._synced_at: float | None = None  # monotonic time of the last master sync
         # called with (offset, wall time of the sync) after each master sync: the driver keeps
         # it in the state directory
@@ -176,6 +184,7 @@ class Outstation:
         """New station settings (a live reload). Queues that exist keep their size; groups
         made from now on use the new one."""
         self._config = config
+        self._tags.clear()
         self._streams.queue_size = config.event_queue_size
         self._streams.initialisation_cause = config.initialisation_cause
         self._set_stations(config)
@@ -293,11 +302,18 @@ class Outstation:
 
     def _our_time_tag(self, timestamp: float) -> Cp56Time2a:
         """The tag of a time stamp of our clock: shifted by a master's clock offset."""
+        tags = self._tags
+        if tags.low < timestamp < tags.high:
+            return tags.tag
         config = self._config
         invalid = config.invalid_time_until_synced and not (
-            self.system_clock_synchronised or self.clock_synchronised)
-        return _from_timestamp(timestamp + self.clock_offset, invalid=invalid,
-                               zone=self.time_zone if config.local_time else None)
+            self._system_clock_synchronised or self._clock_synchronised)
+        offset = self._clock_offset
+        seconds = timestamp + offset
+        tag = _from_timestamp(seconds, invalid=invalid,
+                              zone=self._time_zone if config.local_time else None)
+        tags.keep(tag, seconds, offset)
+        return tag
 
     def set_system_clock_state(self, synchronised: bool) -> None:
         """The driver's periodic report of the system clock's synchronisation (it also lets a
