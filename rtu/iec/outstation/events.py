@@ -404,7 +404,7 @@ class EventStreams(Generic[M]):
         return sum(group.queued() for group in self._groups.values())
 
     # -- the event path ----------------------------------------------------------------------
-    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject, *,
+    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject,
                 protected: bool = False) -> EventRecord:
         """Number a new event, journal it and queue it for every group (``protected``: it is
         never dropped when a queue overflows)."""

@@ -62,8 +62,9 @@ from rtu.iec.outstation.giplan import interrogation_pending
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
+    EventMaker,
     chunk_by_type,
-    event_type,
+    event_recipe,
     monitor_object,
 )
 from rtu.iec.outstation.parameters import OnChange, Parameters
@@ -156,16 +157,17 @@ class Outstation:
         # thresholds loaded by masters (P_ME, P_AC); ``on_parameters`` keeps them
         self.parameters = Parameters(self, on_parameters)
         self._cyclic = self._schedule(config)
-        # the time-tagged type of each monitored point's events, looked up by name per event
-        # (event_type depends on the kind only: asked once per kind, found by the kind's value,
-        # since hashing the enum for each of 100,000 points costs start-up time)
-        by_kind: dict[str, TypeId] = {}
-        self._event_type: dict[str, TypeId] = {}
+        # how each monitored point's events are made (its time-tagged type and the maker of
+        # its object: mapping.event_recipe), looked up by name per event; one shared recipe per
+        # kind, asked once per kind and found by the kind's value (hashing the enum for each of
+        # 100,000 points costs start-up time)
+        by_kind: dict[str, tuple[TypeId, EventMaker]] = {}
+        self._recipes: dict[str, tuple[TypeId, EventMaker]] = {}
         for p in database.monitored():
             found = by_kind.get(p.kind._value_)
             if found is None:
-                found = by_kind[p.kind._value_] = event_type(p)
-            self._event_type[p.name] = found
+                found = by_kind[p.kind._value_] = event_recipe(p)
+            self._recipes[p.name] = found
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
         self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
@@ -460,13 +462,17 @@ class Outstation:
         point = change.point
         origin = change.origin
         new = change.new
-        record = self._publish(
-            self._event_type[point.name],
-            _SPONTANEOUS if origin is _FIELD else ORIGIN_COT[origin],
-            monitor_object(point, new, self.time_tag(new.timestamp, device_time=True)
-                           if new.device_time else self._our_time_tag(new.timestamp)),
-            protected=point.ioa in self._lost_ioas,
-        )
+        type_id, make = self._recipes[point.name]
+        timestamp = new.timestamp
+        tags = self._tags
+        if new.device_time:
+            tag = self.time_tag(timestamp, device_time=True)
+        elif tags.low < timestamp < tags.high:  # _our_time_tag's shortcut, without the call
+            tag = tags.tag
+        else:
+            tag = self._our_time_tag(timestamp)
+        record = self._publish(type_id, _SPONTANEOUS if origin is _FIELD else ORIGIN_COT[origin],
+                               make(point, new, tag), point.ioa in self._lost_ioas)
         soe = self.soe
         if soe is not None:
             soe.event(record)
