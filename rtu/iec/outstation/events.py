@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from itertools import islice
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
@@ -81,7 +81,7 @@ class EventLog(Protocol):
     def delivered(self, master: str, records: tuple[EventRecord, ...]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class Output:
     """One encoded ASDU ready for the link, with the events it carries (for acknowledgement)."""
 
@@ -428,7 +428,12 @@ class EventStreams(Generic[M]):
                     group.backlog.append(record)
                     continue
                 for session in active:
-                    session.events.append(record)
+                    queue = session.events
+                    items = queue._items  # EventQueue.append inline: this is the event path
+                    if len(items) >= queue.maxlen:
+                        queue._drop_oldest(1)
+                    items.append(record)
+                    queue.added += 1
                     session.wake()
         finally:
             self._publishing = False
