@@ -175,7 +175,8 @@ class EventQueue:
         return self._items.popleft()
 
     def take_batch(self, limit: int, station_of: Callable[[EventRecord], int] | None,
-                   split: Callable[[EventRecord, EventRecord], bool] | None) -> list[EventRecord]:
+                   split: Callable[[EventRecord, EventRecord], bool] | None,
+                   ) -> tuple[EventRecord, ...]:
         """The oldest event and those after it that go in one ASDU with it, ``limit`` at most:
         the same type and cause, the same common address (``station_of``: an event's; None
         where every event has the same one) and not ``split`` from it (a CP24 line's hour)."""
@@ -192,11 +193,11 @@ class EventQueue:
             n += 1
         self.removed += n
         if n == len(items):  # the common case: everything queued goes in one ASDU
-            batch = list(items)
+            batch = tuple(items)
             items.clear()
             return batch
         popleft = items.popleft
-        return [popleft() for _ in range(n)]
+        return tuple([popleft() for _ in range(n)])
 
     def remove_if(self, predicate: Callable[[EventRecord], bool]) -> int:
         kept = [r for r in self._items if not predicate(r)]

@@ -307,6 +307,12 @@ class Session:
         ACT_CON)."""
         if not self.active:
             return None
+        if not self.events and not self.responses and self.interrogation is None \
+                and not self.cyclic and self.line_clock is None:
+            # nothing to send (every flush ends here): what the steps below come to then
+            self._ei_pending = False
+            self._gi_turn = not self._gi_turn
+            return None
         if self._ei_pending and not self.events:
             self._ei_pending = False
         if self.responses and not self._ei_pending \
@@ -400,8 +406,7 @@ class Session:
         if first.type_id is TypeId.M_EI_NA_1:
             # each logical station's end of initialisation goes before any response
             self._ei_pending = bool(events) and events.peek().type_id is TypeId.M_EI_NA_1
-        records = tuple(batch)
-        return Output(event_asdu(records, ca, self.profile), records)
+        return Output(event_asdu(batch, ca, self.profile), batch)
 
     def _next_parameters_asdu(self, gi: Interrogation) -> Output:
         type_id, objects = gi.parameters[0]
