@@ -161,9 +161,10 @@ EVENT_ENCODERS: Final[dict[TypeId, tuple[type, Callable[[Any], bytes]]]] = {
     TypeId.M_EP_TF_1: (ProtectionOutputCircuit, enc_protection_output),
 }
 _NO_TIME: Final = object()
-# the time tag encoded last, by which encoder, and its octets: the events of one millisecond
-# share one tag record (rtu/iec/outstation/timetag.py), often across ASDUs
-_last_time: list[Any] = [_NO_TIME, None, b""]
+# the time tag encoded last, by which encoder, and its octets, as one tuple (replaced whole, so
+# a reader never sees the parts of two): the events of one millisecond share one tag record
+# (rtu/iec/outstation/timetag.py), often across ASDUs
+_last_time: list[tuple[object, object, bytes]] = [(_NO_TIME, None, b"")]
 
 
 def encode_events(type_id: TypeId, cot: Cot, common_address: int,
@@ -181,8 +182,9 @@ def encode_events(type_id: TypeId, cot: Cot, common_address: int,
     size = profile.ioa_size
     body: list[bytes] = []
     append = body.append
-    last = _last_time
-    last_time, last_octets = (last[0], last[2]) if last[1] is encode_time else (_NO_TIME, b"")
+    last_time, last_encoder, last_octets = _last_time[0]
+    if last_encoder is not encode_time:
+        last_time = _NO_TIME
     try:
         for obj in objects:
             if type(obj) is not cls:
@@ -197,6 +199,6 @@ def encode_events(type_id: TypeId, cot: Cot, common_address: int,
             append(last_octets)
     except ENCODE_ERRORS as exc:
         raise LocalProtocolError(f"{type_id.name}: a value does not fit its field: {exc}") from exc
-    last[0], last[1], last[2] = last_time, encode_time, last_octets
+    _last_time[0] = (last_time, encode_time, last_octets)
     code = CP24_EQUIVALENT[type_id] if profile.cp24 else type_id
     return encode_prebuilt(code, cot, common_address, len(objects), body, profile)
