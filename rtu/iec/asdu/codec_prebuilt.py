@@ -161,6 +161,11 @@ EVENT_ENCODERS: Final[dict[TypeId, tuple[type, Callable[[Any], bytes]]]] = {
     TypeId.M_EP_TF_1: (ProtectionOutputCircuit, enc_protection_output),
 }
 _NO_TIME: Final = object()
+# the element octets of single and double points by (value, quality): a few dozen at most
+# (the value's states times the quality flags an element can hold; others raise, uncached)
+_ELEMENTS: Final[dict[TypeId, dict[tuple[object, object], bytes]]] = {
+    TypeId.M_SP_TB_1: {}, TypeId.M_DP_TB_1: {}}
+_MAX_ELEMENTS: Final = 256  # a bound all the same, for values that are not the type's own
 # the time tag encoded last, by which encoder, and its octets, as one tuple (replaced whole, so
 # a reader never sees the parts of two): the events of one millisecond share one tag record
 # (rtu/iec/outstation/timetag.py), often across ASDUs
@@ -178,6 +183,7 @@ def encode_events(type_id: TypeId, cot: Cot, common_address: int,
     if entry is None:
         return encode_asdu(Asdu(type_id, cot, common_address, tuple(objects)), profile)
     cls, encode = entry
+    memo = _ELEMENTS.get(type_id)
     encode_time: Callable[[Any, int], bytes] = encode_cp24 if profile.cp24 else encode_cp56
     size = profile.ioa_size
     body: list[bytes] = []
@@ -191,7 +197,16 @@ def encode_events(type_id: TypeId, cot: Cot, common_address: int,
                 raise LocalProtocolError(f"{type_id.name} carries {cls.__name__} records, "
                                          f"not {type(obj).__name__}")
             append(obj.ioa.to_bytes(size, "little"))
-            append(encode(obj))
+            if memo is None:
+                append(encode(obj))
+            else:  # single and double points: few elements, each encoded once
+                key = (obj.value, obj.quality)  # type: ignore[union-attr]
+                element = memo.get(key)
+                if element is None:
+                    element = encode(obj)
+                    if len(memo) < _MAX_ELEMENTS:
+                        memo[key] = element
+                append(element)
             time = obj.time  # type: ignore[union-attr]
             if time is not last_time:
                 last_octets = encode_time(time, obj.ioa)

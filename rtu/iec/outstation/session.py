@@ -390,16 +390,17 @@ class Session:
         return [objects[i:i + n] for i in range(0, len(objects), n)]
 
     def _next_event_asdu(self) -> Output:
-        journal = self.outstation.journal
+        host = self.outstation
+        journal = host.journal
         if journal is not None:
             journal.before_send()
         events = self.events
         first = events.peek()
-        host = self.outstation
         # one path for every case: the common address is compared only where there are
         # several logical stations, the hour only on a CP24 line
-        ca = host.station_of_event(first)
-        station_of = host.station_of_event if len(host.stations) > 1 else None
+        station_of_event = host.station_of_event
+        ca = station_of_event(first)
+        station_of = station_of_event if len(host.stations) > 1 else None
         clock = self.line_clock
         split = clock.splits if clock is not None and clock.cp24 else None
         batch = events.take_batch(self._max_objects(first.type_id), station_of, split)
