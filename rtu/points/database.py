@@ -256,6 +256,24 @@ class PointDatabase:
         point = self._points.get(name)
         if point is None:
             raise UnknownPointError(name)
+        if point.kind is _SINGLE:
+            # the commonest kind, on the event path: _apply inline, without what cannot apply
+            # to it (a command, a deadband, smoothing, limits, loaded parameters)
+            new = PointValue(bool(value), quality, timestamp, device_time)
+            if self._held and name in self._held:
+                self._held[name] = new
+                return False
+            current = self._current
+            old = current[name]
+            current[name] = new
+            if new.quality == old.quality and new.value == old.value:
+                return False
+            if self._causes and origin is _FIELD:
+                origin = self._cause(name, origin)
+            change = PointChanged(point, old, new, origin)
+            for subscriber in self._notify:
+                subscriber(change)
+            return True
         if self._loaded:
             point = self._loaded.get(name, point)
         is_command, has_deadband = name in self._commands, name in self._deadbanded
@@ -263,11 +281,8 @@ class PointDatabase:
             smoothing = self._smoothing.get(name)
             if smoothing is not None:
                 value = smoothing.apply(float(value), timestamp)
-        if point.kind is _SINGLE:  # the commonest kind: no call for its coercion
-            new = PointValue(bool(value), quality, timestamp, device_time)
-        else:
-            value, quality = _normalise(point, value, quality)
-            new = PointValue(value, quality, timestamp, device_time)
+        value, quality = _normalise(point, value, quality)
+        new = PointValue(value, quality, timestamp, device_time)
         if self._held and name in self._held:
             self._held[name] = new  # substituted or blocked: the field value waits
             return False
@@ -292,13 +307,16 @@ class PointDatabase:
         if name in reported:
             reported[name] = new
         if self._causes and origin is _FIELD:
-            causes = self._causes.get(name)
-            if causes:
-                origin = causes[-1]
+            origin = self._cause(name, origin)
         change = PointChanged(point, old, new, origin)
         for subscriber in self._notify:
             subscriber(change)
         return True
+
+    def _cause(self, name: str, origin: ChangeOrigin) -> ChangeOrigin:
+        """The origin a field change of ``name`` is reported with (see :meth:`attribute`)."""
+        causes = self._causes.get(name)
+        return causes[-1] if causes else origin
 
     # -- operator overrides (commissioning) ------------------------------------------------------
     def overridden(self, name: str) -> bool:

@@ -16,7 +16,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-from rtu.iec.asdu.codec import AsduProfile
+from rtu.iec.asdu.codec import AsduProfile, encode_asdu
 from rtu.iec.asdu.codec_base import (
     CA_SIZE_TWO_OCTETS,
     COT_ENCODE,
@@ -26,10 +26,13 @@ from rtu.iec.asdu.codec_base import (
     MAX_OBJECTS,
     OCTET_BITS,
     ORIGINATOR_MAX,
+    encode_cp24,
+    encode_cp56,
 )
 from rtu.iec.asdu.codec_monitor import (
     enc_bitstring,
     enc_double_point,
+    enc_integrated_total,
     enc_measured_float,
     enc_measured_normalized,
     enc_measured_scaled,
@@ -37,8 +40,27 @@ from rtu.iec.asdu.codec_monitor import (
     enc_single_point,
     enc_step_position,
 )
-from rtu.iec.asdu.objects import InformationObject
-from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.asdu.codec_protection import (
+    enc_protection_event,
+    enc_protection_output,
+    enc_protection_start,
+)
+from rtu.iec.asdu.objects import (
+    Asdu,
+    Bitstring32,
+    DoublePoint,
+    InformationObject,
+    IntegratedTotal,
+    MeasuredFloat,
+    MeasuredNormalized,
+    MeasuredScaled,
+    ProtectionEvent,
+    ProtectionOutputCircuit,
+    ProtectionStartEvents,
+    SinglePoint,
+    StepPosition,
+)
+from rtu.iec.asdu.types import CP24_EQUIVALENT, Cot, TypeId
 from rtu.iec.errors import LocalProtocolError
 
 #: the element encoders of the monitored types without time tag a GI sends (counters answer
@@ -121,3 +143,77 @@ def encode_prebuilt(type_id: TypeId, cot: Cot, common_address: int, count: int,
             f"{type_id.name} with {count} objects needs {len(data)} octets,"
             f" more than max_asdu_length {profile.max_asdu_length}")
     return data
+
+
+#: the record class and element encoder of each time-tagged type a point's event is sent as
+#: (CP56Time2a; a CP24 profile sends its CP24 equivalent, the same element)
+EVENT_ENCODERS: Final[dict[TypeId, tuple[type, Callable[[Any], bytes]]]] = {
+    TypeId.M_SP_TB_1: (SinglePoint, enc_single_point),
+    TypeId.M_DP_TB_1: (DoublePoint, enc_double_point),
+    TypeId.M_ST_TB_1: (StepPosition, enc_step_position),
+    TypeId.M_BO_TB_1: (Bitstring32, enc_bitstring),
+    TypeId.M_ME_TD_1: (MeasuredNormalized, enc_measured_normalized),
+    TypeId.M_ME_TE_1: (MeasuredScaled, enc_measured_scaled),
+    TypeId.M_ME_TF_1: (MeasuredFloat, enc_measured_float),
+    TypeId.M_IT_TB_1: (IntegratedTotal, enc_integrated_total),
+    TypeId.M_EP_TD_1: (ProtectionEvent, enc_protection_event),
+    TypeId.M_EP_TE_1: (ProtectionStartEvents, enc_protection_start),
+    TypeId.M_EP_TF_1: (ProtectionOutputCircuit, enc_protection_output),
+}
+_NO_TIME: Final = object()
+# the element octets of single and double points by (value, quality): a few dozen at most
+# (the value's states times the quality flags an element can hold; others raise, uncached)
+_ELEMENTS: Final[dict[TypeId, dict[tuple[object, object], bytes]]] = {
+    TypeId.M_SP_TB_1: {}, TypeId.M_DP_TB_1: {}}
+_MAX_ELEMENTS: Final = 256  # a bound all the same, for values that are not the type's own
+# the time tag encoded last, by which encoder, and its octets, as one tuple (replaced whole, so
+# a reader never sees the parts of two): the events of one millisecond share one tag record
+# (rtu/iec/outstation/timetag.py), often across ASDUs
+_last_time: list[tuple[object, object, bytes]] = [(_NO_TIME, None, b"")]
+
+
+def encode_events(type_id: TypeId, cot: Cot, common_address: int,
+                  objects: Sequence[InformationObject], profile: AsduProfile) -> bytes:
+    """The ASDU (SQ=0) of the events ``objects``, all of ``type_id``: the same octets as
+    :func:`rtu.iec.asdu.codec.encode_asdu` of them (a CP24 profile's CP24 equivalent type
+    included), with the octets of a time tag worked out once for the events that share it.
+    Types other than the time-tagged monitored ones go to the codec. LocalProtocolError (our
+    bug) as the codec raises it."""
+    entry = EVENT_ENCODERS.get(type_id)
+    if entry is None:
+        return encode_asdu(Asdu(type_id, cot, common_address, tuple(objects)), profile)
+    cls, encode = entry
+    memo = _ELEMENTS.get(type_id)
+    encode_time: Callable[[Any, int], bytes] = encode_cp24 if profile.cp24 else encode_cp56
+    size = profile.ioa_size
+    body: list[bytes] = []
+    append = body.append
+    last_time, last_encoder, last_octets = _last_time[0]
+    if last_encoder is not encode_time:
+        last_time = _NO_TIME
+    try:
+        for obj in objects:
+            if type(obj) is not cls:
+                raise LocalProtocolError(f"{type_id.name} carries {cls.__name__} records, "
+                                         f"not {type(obj).__name__}")
+            append(obj.ioa.to_bytes(size, "little"))
+            if memo is None:
+                append(encode(obj))
+            else:  # single and double points: few elements, each encoded once
+                key = (obj.value, obj.quality)  # type: ignore[union-attr]
+                element = memo.get(key)
+                if element is None:
+                    element = encode(obj)
+                    if len(memo) < _MAX_ELEMENTS:
+                        memo[key] = element
+                append(element)
+            time = obj.time  # type: ignore[union-attr]
+            if time is not last_time:
+                last_octets = encode_time(time, obj.ioa)
+                last_time = time
+            append(last_octets)
+    except ENCODE_ERRORS as exc:
+        raise LocalProtocolError(f"{type_id.name}: a value does not fit its field: {exc}") from exc
+    _last_time[0] = (last_time, encode_time, last_octets)
+    code = CP24_EQUIVALENT[type_id] if profile.cp24 else type_id
+    return encode_prebuilt(code, cot, common_address, len(objects), body, profile)

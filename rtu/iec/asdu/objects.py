@@ -37,6 +37,25 @@ _FIRST_FIELDS: _Fields = (0, 0, 1, 1, 0, 6, False)  # 2000-01-01 00:00, a Saturd
 _LAST_FIELDS: _Fields = (59, 23, 31, 12, 99, 4, False)  # 2099-12-31 23:59, a Thursday
 
 
+# every time within this much of the centre of its millisecond gets the same time tag:
+# from_timestamp's rounding decides only at 0.5 ms, and the float error of times of this
+# century is below a microsecond. Away from the ends of the range, where a tag may be clamped.
+_SAME_TAG_HALF_WIDTH = 0.00045
+_SPAN_EARLIEST = _EARLIEST + 4 * _DAY
+_SPAN_LATEST = _LATEST - 4 * _DAY
+
+
+def same_tag_span(seconds: float) -> tuple[float, float] | None:
+    """An open interval around POSIX ``seconds`` every time of which gets the same time tag
+    from :meth:`Cp56Time2a.from_timestamp` as ``seconds`` (with the same other arguments); None
+    near or beyond the ends of 2000-2099 (and for NaN), where a tag may be clamped."""
+    if not _SPAN_EARLIEST < seconds < _SPAN_LATEST:
+        return None
+    whole = int(seconds // 1)
+    centre = whole + round((seconds - whole) * 1000.0) / 1000.0
+    return centre - _SAME_TAG_HALF_WIDTH, centre + _SAME_TAG_HALF_WIDTH
+
+
 def _minute_fields(minute_start: int, zone: tzinfo | None) -> _Fields | None:
     """The calendar fields of the minute starting at POSIX ``minute_start``, in UTC or in
     ``zone``; None if its year is outside 2000-2099. Pure arithmetic (no ``time_t``)."""

@@ -26,7 +26,8 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
+from itertools import islice
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
@@ -80,7 +81,7 @@ class EventLog(Protocol):
     def delivered(self, master: str, records: tuple[EventRecord, ...]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@event_record
 class Output:
     """One encoded ASDU ready for the link, with the events it carries (for acknowledgement)."""
 
@@ -173,20 +174,30 @@ class EventQueue:
         self.removed += 1
         return self._items.popleft()
 
-    def popleft_run(self, limit: int) -> list[EventRecord]:
-        """The oldest event and those after it of the same type and cause, ``limit`` at most
-        (one ASDU's worth where every event goes to the same common address)."""
+    def take_batch(self, limit: int, station_of: Callable[[EventRecord], int] | None,
+                   split: Callable[[EventRecord, EventRecord], bool] | None,
+                   ) -> tuple[EventRecord, ...]:
+        """The oldest event and those after it that go in one ASDU with it, ``limit`` at most:
+        the same type and cause, the same common address (``station_of``: an event's; None
+        where every event has the same one) and not ``split`` from it (a CP24 line's hour)."""
         items = self._items
-        first = items.popleft()
-        batch = [first]
+        first = items[0]
         type_id, cot = first.type_id, first.cot
-        while items and len(batch) < limit:
-            nxt = items[0]
-            if nxt.type_id != type_id or nxt.cot != cot:
+        ca = station_of(first) if station_of is not None else 0
+        n = 1
+        for nxt in islice(items, 1, limit):
+            if nxt.type_id != type_id or nxt.cot != cot or (
+                    station_of is not None and station_of(nxt) != ca) or (
+                    split is not None and split(first, nxt)):
                 break
-            batch.append(items.popleft())
-        self.removed += len(batch)
-        return batch
+            n += 1
+        self.removed += n
+        if n == len(items):  # the common case: everything queued goes in one ASDU
+            batch = tuple(items)
+            items.clear()
+            return batch
+        popleft = items.popleft
+        return tuple([popleft() for _ in range(n)])
 
     def remove_if(self, predicate: Callable[[EventRecord], bool]) -> int:
         kept = [r for r in self._items if not predicate(r)]
@@ -249,9 +260,11 @@ class EventGroup(Generic[M]):
     def __init__(self, name: str, maxlen: int,
                  on_loss: Callable[[EventGroup[M], list[int]], None] | None = None,
                  stations: frozenset[int] = frozenset(),
-                 station_of: Callable[[EventRecord], int] = lambda record: record.ca) -> None:
+                 station_of: Callable[[EventRecord], int] = lambda record: record.ca,
+                 on_change: Callable[[], None] | None = None) -> None:
         self.name = name
         self.on_loss = on_loss  # called with the group and the stations whose events it lost
+        self.on_change = on_change  # called when a session starts or stops
         self.station_of = station_of
         # the logical stations (common addresses) whose events it takes; empty = every one
         # (a 101 multi-drop line: one link address, one group, per station)
@@ -306,6 +319,8 @@ class EventGroup(Generic[M]):
         """``member`` started data transfer: the events it must send first, in order."""
         others = list(self.active)
         self.active.append(member)
+        if self.on_change is not None:
+            self.on_change()
         if not others:
             return self.backlog.take_all()
         # the group's events that no master has acknowledged yet come first, in order, so that
@@ -317,6 +332,8 @@ class EventGroup(Generic[M]):
     def stop(self, member: M, returned: list[EventRecord]) -> None:
         """``member`` stopped data transfer and gives back the events it has not had confirmed."""
         self.active.remove(member)
+        if self.on_change is not None:
+            self.on_change()
         if not self.active:
             self.backlog.extend_front(returned)
             return
@@ -368,6 +385,11 @@ class EventStreams(Generic[M]):
         self.on_loss: Callable[[list[tuple[str, int]]], None] | None = None
         self._publishing = False
         self._lost_groups: list[tuple[str, int]] = []
+        # where an event goes, worked out when the groups or their started sessions change,
+        # not per event: (the group's stations, the queue, the session's wake or None for a
+        # group's backlog) in the order of the groups and of their started sessions
+        self._targets: tuple[tuple[frozenset[int], EventQueue, Callable[[], None] | None],
+                             ...] | None = None
         # the logical stations' common addresses: each gets its own end of initialisation;
         # station_of tells an event's station (its ca, else its IOA's)
         self.stations: tuple[int, ...] = ()
@@ -394,7 +416,7 @@ class EventStreams(Generic[M]):
         return sum(group.queued() for group in self._groups.values())
 
     # -- the event path ----------------------------------------------------------------------
-    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject, *,
+    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject,
                 protected: bool = False) -> EventRecord:
         """Number a new event, journal it and queue it for every group (``protected``: it is
         never dropped when a queue overflows)."""
@@ -404,27 +426,44 @@ class EventStreams(Generic[M]):
         journal = self.journal
         if journal is not None:
             journal.append(record)
+        targets = self._targets
+        if targets is None:
+            targets = self._targets = self._fan_out()
         self._publishing = True
         try:
             station: int | None = None
-            for group in self._groups.values():
-                if group.stations:
+            for stations, queue, wake in targets:
+                if stations:
                     if station is None:
                         station = self.station_of(record)
-                    if station not in group.stations:
+                    if station not in stations:
                         continue
-                active = group.active
-                if not active:
-                    group.backlog.append(record)
-                    continue
-                for session in active:
-                    session.events.append(record)
-                    session.wake()
+                items = queue._items  # EventQueue.append inline: this is the event path
+                if len(items) >= queue.maxlen:
+                    queue._drop_oldest(1)
+                items.append(record)
+                queue.added += 1
+                if wake is not None:
+                    wake()  # only schedules a flush: no session starts or stops meanwhile
         finally:
             self._publishing = False
         if self._lost_groups:
             self._report_loss()
         return record
+
+    def _fan_out(self) -> tuple[tuple[frozenset[int], EventQueue, Callable[[], None] | None],
+                                ...]:
+        targets: list[tuple[frozenset[int], EventQueue, Callable[[], None] | None]] = []
+        for group in self._groups.values():
+            if group.active:
+                targets.extend((group.stations, s.events, s.wake) for s in group.active)
+            else:
+                targets.append((group.stations, group.backlog, None))
+        return tuple(targets)
+
+    def _changed(self) -> None:
+        """The groups or their started sessions changed: work out the targets anew."""
+        self._targets = None
 
     def _group_lost(self, group: EventGroup[M], stations: list[int]) -> None:
         for station in stations:
@@ -449,7 +488,7 @@ class EventStreams(Generic[M]):
         group = self._groups.get(name)
         if group is None:
             group = EventGroup(name, self.queue_size, self._group_lost, stations,
-                               lambda record: self.station_of(record))
+                               lambda record: self.station_of(record), self._changed)
             for ca in self.stations or (0,):
                 if stations and ca not in stations:
                     continue
@@ -457,6 +496,7 @@ class EventStreams(Generic[M]):
                     TypeId.M_EI_NA_1, Cot.INITIALIZED,
                     EndOfInitialization(0, self.initialisation_cause), ca=ca))
             self._groups[name] = group
+            self._changed()
         return group
 
     def requeue(self, name: str, events: Sequence[EventRecord]) -> bool:
@@ -496,6 +536,7 @@ class EventStreams(Generic[M]):
             return 0
         events = self.take_waiting(old)
         del self._groups[old]
+        self._changed()
         self.group(new).backlog.extend_front(events)
         return len(events)
 
@@ -514,6 +555,7 @@ class EventStreams(Generic[M]):
                 continue
             events = self.take_waiting(name)
             del self._groups[name]
+            self._changed()
             for target in added:
                 self._groups[target].backlog.extend_front(events)
             if not added and events:
@@ -531,6 +573,7 @@ class EventStreams(Generic[M]):
             return 0
         dropped = len(self.take_waiting(name))
         del self._groups[name]
+        self._changed()
         if dropped:
             log.warning("reload: group %s removed with its server: %d queued events dropped",
                         name, dropped)

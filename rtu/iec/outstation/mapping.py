@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from rtu.iec.asdu.objects import (
     Bitstring32,
@@ -74,6 +75,29 @@ def event_type(point: Point) -> TypeId:
     """The time-tagged type of a monitored point's events."""
     protection = PROTECTION_TYPES.get(point.kind)
     return protection if protection is not None else MONITOR_TYPES[point.kind][1]
+
+
+EventMaker = Callable[[Point, PointValue, Cp56Time2a], InformationObject]
+
+
+def _single_event(point: Point, pv: PointValue, time: Cp56Time2a) -> InformationObject:
+    return SinglePoint(point.ioa, bool(pv.value), _QDS_BY_OCTET[int(pv.quality) & _SIQ_MASK],
+                       time)
+
+
+def _double_event(point: Point, pv: PointValue, time: Cp56Time2a) -> InformationObject:
+    return DoublePoint(point.ioa, int(pv.value), _QDS_BY_OCTET[int(pv.quality) & _SIQ_MASK],
+                       time)
+
+
+def event_recipe(point: Point) -> tuple[TypeId, EventMaker]:
+    """How an event of ``point`` is made (it depends on the kind only): its time-tagged type
+    and the function that makes its information object (the same object as
+    :func:`monitor_object`, without going through every kind for the two commonest)."""
+    kind = point.kind
+    maker = _single_event if kind is PointKind.SINGLE else \
+        _double_event if kind is PointKind.DOUBLE else monitor_object
+    return event_type(point), maker
 
 
 def chunk_by_type(points: list[Point]) -> deque[tuple[TypeId, list[Point]]]:

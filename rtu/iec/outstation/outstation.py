@@ -62,8 +62,9 @@ from rtu.iec.outstation.giplan import interrogation_pending
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
+    EventMaker,
     chunk_by_type,
-    event_type,
+    event_recipe,
     monitor_object,
 )
 from rtu.iec.outstation.parameters import OnChange, Parameters
@@ -74,6 +75,7 @@ from rtu.iec.outstation.session import (
     refuse_station_activation,
 )
 from rtu.iec.outstation.settings import Clock, ClockSyncMode, OutstationConfig
+from rtu.iec.outstation.timetag import ClearsTags, TagCache
 from rtu.points.commands import CommandExecutor
 from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
@@ -100,6 +102,12 @@ ORIGIN_COT = {
 
 
 class Outstation:
+    # what the time tags of our time stamps depend on (rtu/iec/outstation/timetag.py)
+    clock_offset = ClearsTags[float]()  # master time - system time, from the last clock sync
+    clock_synchronised = ClearsTags[bool]()  # a master synchronised our clock (not expired)
+    system_clock_synchronised = ClearsTags[bool]()  # the kernel / time daemon says so (driver)
+    time_zone = ClearsTags[tzinfo | None]()  # the system time zone (driver), for local_time
+
     def __init__(
         self,
         database: PointDatabase,
@@ -119,10 +127,11 @@ class Outstation:
         self.on_reset_process = on_reset_process
         # time (rtu/iec/outstation/outstation.py "time" below): the driver reports the system
         # clock's synchronisation and the time zone, and takes the offset to keep it
-        self.clock_offset = 0.0  # master time - system time, from the last clock sync
-        self.clock_synchronised = False  # a master synchronised our clock (not expired)
-        self.system_clock_synchronised = False  # the kernel / time daemon says so (driver)
-        self.time_zone: tzinfo | None = None  # the system time zone (driver), for local_time
+        self._tags = TagCache()  # emptied by setting the clock state below and the settings
+        self._clock_offset = 0.0
+        self._clock_synchronised = False
+        self._system_clock_synchronised = False
+        self._time_zone: tzinfo | None = None
         self._synced_at: float | None = None  # monotonic time of the last master sync
         # called with (offset, wall time of the sync) after each master sync: the driver keeps
         # it in the state directory
@@ -148,16 +157,17 @@ class Outstation:
         # thresholds loaded by masters (P_ME, P_AC); ``on_parameters`` keeps them
         self.parameters = Parameters(self, on_parameters)
         self._cyclic = self._schedule(config)
-        # the time-tagged type of each monitored point's events, looked up by name per event
-        # (event_type depends on the kind only: asked once per kind, found by the kind's value,
-        # since hashing the enum for each of 100,000 points costs start-up time)
-        by_kind: dict[str, TypeId] = {}
-        self._event_type: dict[str, TypeId] = {}
+        # how each monitored point's events are made (its time-tagged type and the maker of
+        # its object: mapping.event_recipe), looked up by name per event; one shared recipe per
+        # kind, asked once per kind and found by the kind's value (hashing the enum for each of
+        # 100,000 points costs start-up time)
+        by_kind: dict[str, tuple[TypeId, EventMaker]] = {}
+        self._recipes: dict[str, tuple[TypeId, EventMaker]] = {}
         for p in database.monitored():
             found = by_kind.get(p.kind._value_)
             if found is None:
-                found = by_kind[p.kind._value_] = event_type(p)
-            self._event_type[p.name] = found
+                found = by_kind[p.kind._value_] = event_recipe(p)
+            self._recipes[p.name] = found
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
         self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
@@ -176,6 +186,7 @@ class Outstation:
         """New station settings (a live reload). Queues that exist keep their size; groups
         made from now on use the new one."""
         self._config = config
+        self._tags.clear()
         self._streams.queue_size = config.event_queue_size
         self._streams.initialisation_cause = config.initialisation_cause
         self._set_stations(config)
@@ -198,9 +209,10 @@ class Outstation:
         # per station: (the database's monitored tuple it was cut from, the station's points)
         self._station_monitored: dict[int, tuple[tuple[Point, ...], tuple[Point, ...]]] = {}
         self._streams.stations = self._stations
-        self._streams.station_of = self._record_station
+        self._streams.station_of = self.station_of_event
 
-    def _record_station(self, record: EventRecord) -> int:
+    def station_of_event(self, record: EventRecord) -> int:
+        """The common address ``record`` goes out with (its own, else its IOA's station)."""
         return record.ca or self.ca_of(record.obj.ioa)
 
     @property
@@ -292,11 +304,18 @@ class Outstation:
 
     def _our_time_tag(self, timestamp: float) -> Cp56Time2a:
         """The tag of a time stamp of our clock: shifted by a master's clock offset."""
+        tags = self._tags
+        if tags.low < timestamp < tags.high:
+            return tags.tag
         config = self._config
         invalid = config.invalid_time_until_synced and not (
-            self.system_clock_synchronised or self.clock_synchronised)
-        return _from_timestamp(timestamp + self.clock_offset, invalid=invalid,
-                               zone=self.time_zone if config.local_time else None)
+            self._system_clock_synchronised or self._clock_synchronised)
+        offset = self._clock_offset
+        seconds = timestamp + offset
+        tag = _from_timestamp(seconds, invalid=invalid,
+                              zone=self._time_zone if config.local_time else None)
+        tags.keep(tag, seconds, offset)
+        return tag
 
     def set_system_clock_state(self, synchronised: bool) -> None:
         """The driver's periodic report of the system clock's synchronisation (it also lets a
@@ -443,13 +462,17 @@ class Outstation:
         point = change.point
         origin = change.origin
         new = change.new
-        record = self._publish(
-            self._event_type[point.name],
-            _SPONTANEOUS if origin is _FIELD else ORIGIN_COT[origin],
-            monitor_object(point, new, self.time_tag(new.timestamp, device_time=True)
-                           if new.device_time else self._our_time_tag(new.timestamp)),
-            protected=point.ioa in self._lost_ioas,
-        )
+        type_id, make = self._recipes[point.name]
+        timestamp = new.timestamp
+        tags = self._tags
+        if new.device_time:
+            tag = self.time_tag(timestamp, device_time=True)
+        elif tags.low < timestamp < tags.high:  # _our_time_tag's shortcut, without the call
+            tag = tags.tag
+        else:
+            tag = self._our_time_tag(timestamp)
+        record = self._publish(type_id, _SPONTANEOUS if origin is _FIELD else ORIGIN_COT[origin],
+                               make(point, new, tag), point.ioa in self._lost_ioas)
         soe = self.soe
         if soe is not None:
             soe.event(record)

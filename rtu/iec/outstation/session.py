@@ -82,6 +82,9 @@ class SessionHost(Protocol):
 
     def ca_of(self, ioa: int) -> int: ...
 
+    def station_of_event(self, record: EventRecord) -> int:
+        """The common address ``record`` goes out with (its own, else its IOA's station)."""
+
     @property
     def stations(self) -> tuple[int, ...]:
         """The common addresses served, the station's own first."""
@@ -304,6 +307,12 @@ class Session:
         ACT_CON)."""
         if not self.active:
             return None
+        if not self.events and not self.responses and self.interrogation is None \
+                and not self.cyclic and self.line_clock is None:
+            # nothing to send (every flush ends here): what the steps below come to then
+            self._ei_pending = False
+            self._gi_turn = not self._gi_turn
+            return None
         if self._ei_pending and not self.events:
             self._ei_pending = False
         if self.responses and not self._ei_pending \
@@ -381,34 +390,24 @@ class Session:
         return [objects[i:i + n] for i in range(0, len(objects), n)]
 
     def _next_event_asdu(self) -> Output:
-        journal = self.outstation.journal
+        host = self.outstation
+        journal = host.journal
         if journal is not None:
             journal.before_send()
         events = self.events
         first = events.peek()
-        limit = self._max_objects(first.type_id)
-        ca_of = self.outstation.ca_of
-        ca = first.ca or ca_of(first.obj.ioa)
+        # one path for every case: the common address is compared only where there are
+        # several logical stations, the hour only on a CP24 line
+        station_of_event = host.station_of_event
+        ca = station_of_event(first)
+        station_of = station_of_event if len(host.stations) > 1 else None
         clock = self.line_clock
-        if clock is None and len(self.outstation.stations) <= 1 \
-                and first.type_id is not TypeId.M_EI_NA_1:
-            # one station's point changes (common address 0: the station's own), no time tag
-            # splits: cut by type and cause, without a look-up per event
-            batch = events.popleft_run(limit)
-        else:
-            batch = [events.popleft()]
-            while events and len(batch) < limit:
-                nxt = events.peek()
-                if nxt.type_id != first.type_id or nxt.cot != first.cot or (
-                        nxt.ca or ca_of(nxt.obj.ioa)) != ca or (
-                        clock is not None and clock.splits(first, nxt)):
-                    break
-                batch.append(events.popleft())
+        split = clock.splits if clock is not None and clock.cp24 else None
+        batch = events.take_batch(self._max_objects(first.type_id), station_of, split)
         if first.type_id is TypeId.M_EI_NA_1:
             # each logical station's end of initialisation goes before any response
             self._ei_pending = bool(events) and events.peek().type_id is TypeId.M_EI_NA_1
-        records = tuple(batch)
-        return Output(event_asdu(records, ca, self.profile), records)
+        return Output(event_asdu(batch, ca, self.profile), batch)
 
     def _next_parameters_asdu(self, gi: Interrogation) -> Output:
         type_id, objects = gi.parameters[0]

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rtu.iec.asdu.codec import AsduProfile, encode_asdu
-from rtu.iec.asdu.objects import Asdu
+from rtu.iec.asdu.codec import AsduProfile
+from rtu.iec.asdu.codec_prebuilt import encode_events
 from rtu.iec.outstation.events import EventRecord
 
 #: batches kept; sessions flushed in one loop turn ask for the same few batches in a row
@@ -46,8 +46,7 @@ def event_asdu(batch: Sequence[EventRecord], ca: int, profile: AsduProfile) -> b
     if hit is not None and hit[0] is profile and hit[1] == records:
         stats["shared"] += 1
         return hit[2]
-    data = encode_asdu(Asdu(first.type_id, first.cot, ca, tuple(r.obj for r in records)),
-                       profile)
+    data = encode_events(first.type_id, first.cot, ca, [r.obj for r in records], profile)
     stats["encoded"] += 1
     if hit is None and len(_shared) >= MAX_SHARED:
         del _shared[next(iter(_shared))]

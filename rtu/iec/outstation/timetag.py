@@ -1,0 +1,63 @@
+"""The time tag of the last millisecond an event was stamped with, kept so that the events of
+one millisecond share it without working it out again (issue 21 item 3).
+
+:class:`TagCache` holds one tag and the open interval of time stamps (of our clock, before a
+master's offset) that get exactly that tag from :meth:`Cp56Time2a.from_timestamp`
+(:func:`~rtu.iec.asdu.objects.same_tag_span`). What else a tag depends on (the clock offset,
+the synchronisation states that set IV, the time zone, the settings) is declared on the
+outstation with :class:`ClearsTags`: setting such an attribute empties the cache, so a hit is
+always the tag that would have been made.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar, overload
+
+from rtu.iec.asdu.objects import Cp56Time2a, same_tag_span
+
+_V = TypeVar("_V")
+
+_NO_TAG = Cp56Time2a(0, 0, 0, 1, 1, 0)  # never returned: the empty cache's interval is empty
+
+
+class TagCache:
+    __slots__ = ("high", "low", "tag")
+
+    def __init__(self) -> None:
+        self.low = self.high = 0.0
+        self.tag = _NO_TAG
+
+    def clear(self) -> None:
+        self.low = self.high = 0.0
+
+    def keep(self, tag: Cp56Time2a, seconds: float, offset: float) -> None:
+        """``tag`` was made for ``seconds``, a time stamp of ours plus ``offset``."""
+        span = same_tag_span(seconds)
+        if span is None:
+            self.clear()
+        else:
+            self.tag, self.low, self.high = tag, span[0] - offset, span[1] - offset
+
+
+class ClearsTags(Generic[_V]):
+    """An attribute a time tag depends on: setting it empties its owner's ``_tags``
+    (a :class:`TagCache`). The value is kept in ``_<name>``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = "_" + name
+
+    @overload
+    def __get__(self, obj: None, objtype: type | None = None) -> ClearsTags[_V]: ...
+
+    @overload
+    def __get__(self, obj: object, objtype: type | None = None) -> _V: ...
+
+    def __get__(self, obj: object, objtype: type | None = None) -> ClearsTags[_V] | _V:
+        if obj is None:
+            return self
+        value: _V = getattr(obj, self._slot)
+        return value
+
+    def __set__(self, obj: Any, value: _V) -> None:
+        setattr(obj, self._slot, value)
+        obj._tags.clear()
