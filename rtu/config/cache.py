@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import gc
-import hashlib
 import importlib
 import io
 import logging
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from rtu.config.document import AppConfig, ConfigFile, ConfigOrigin, load_config
+from rtu.startup import sha256
 from rtu.statedir import state_directory_path
 
 __all__ = ["CACHE_FILE", "CacheError", "cache_directory", "decode", "encode", "load_cached",
@@ -285,9 +285,9 @@ def program_stamp() -> bytes:
 
 
 def _key(stamp: bytes, files: tuple[ConfigFile, ...]) -> bytes:
-    h = hashlib.sha256(_MAGIC)
+    h = sha256(_MAGIC)
     h.update(sys.version.encode() + b"\0")
-    h.update(hashlib.sha256(stamp).digest())
+    h.update(sha256(stamp).digest())
     for f in files:
         h.update(f"{f.role}\0{f.path}\0{len(f.data)}\0".encode())
         h.update(f.data)
@@ -325,7 +325,7 @@ def save_cache(config: AppConfig, directory: Path, stamp: bytes | None = None) -
     tmp = directory / f".{CACHE_FILE}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb", opener=lambda p, flags: os.open(p, flags, 0o600)) as fh:
-            fh.write(_MAGIC + key + hashlib.sha256(payload).digest() + payload)
+            fh.write(_MAGIC + key + sha256(payload).digest() + payload)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -372,7 +372,7 @@ def _decode_file(source: str, blob: bytes, stamp: bytes | None) -> AppConfig | N
     if len(blob) < head or not blob.startswith(_MAGIC):
         raise CacheError("not a configuration cache")
     key, digest, payload = blob[len(_MAGIC):head - 32], blob[head - 32:head], blob[head:]
-    if hashlib.sha256(payload).digest() != digest:
+    if sha256(payload).digest() != digest:
         raise CacheError("damaged: its checksum does not match")
     try:
         with _no_collection():

@@ -10,7 +10,6 @@ into a JSON Schema.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -58,6 +57,7 @@ from rtu.sources.simulated.config import (
     check_manual,
     parse_simulation,
 )
+from rtu.startup import sha256
 from rtu.web.settings import WEB, WebSettings, parse_web
 
 if TYPE_CHECKING:
@@ -161,13 +161,13 @@ class ConfigOrigin:
         """SHA-256 (hex) of the main file's bytes: the configuration's one shown hash, equal
         to `sha256sum` of the file that was pushed (deploy/ansible compares the two)."""
         main = next((f for f in self.files if f.role == "main"), None)
-        return hashlib.sha256(main.data if main is not None else b"").hexdigest()
+        return sha256(main.data if main is not None else b"").hexdigest()
 
     @property
     def fingerprint(self) -> str:
         """SHA-256 over every file's role and content, the included point list too (not the
         path: a copy hashes alike). Internal: tells the last-known-good copies apart."""
-        h = hashlib.sha256()
+        h = sha256()
         for f in self.files:
             h.update(f"{f.role}\0{len(f.data)}\0".encode())
             h.update(f.data)

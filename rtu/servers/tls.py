@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from rtu.startup import tls
+
 log = logging.getLogger(__name__)
+tls()  # asyncio was imported without ssl (rtu/startup.py): it needs it from now on
 
 TLS_PORT: Final = 19998  # IEC 62351-3's port for IEC 60870-5-104 over TLS (a hint only)
 HANDSHAKE_TIMEOUT: Final = 10.0  # seconds a master has to complete the handshake
