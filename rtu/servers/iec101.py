@@ -36,7 +36,7 @@ from rtu.iec.cs101.link import (
 from rtu.iec.cs101.unbalanced import UnbalancedLink
 from rtu.iec.outstation import Outstation, Session
 from rtu.iec.outstation.lineclock import LineClock
-from rtu.monitor import TAP
+from rtu.tap import TAP
 
 log = logging.getLogger(__name__)
 
@@ -374,7 +374,7 @@ class Iec101Server:
             self._fail(OSError("device disconnected"))
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
-        if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
+        if TAP.watchers:  # `rtu monitor` attached (rtu/tap.py)
             TAP.frame("101", self.name, "rx", data)
         self._offer()  # what the session queued since: the answer to a poll carries it
         held = self._sent.before(link) if isinstance(link, UnbalancedLink) else (False, False)
