@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -30,9 +29,11 @@ from rtu.iec.cs104.connection import (
     Event,
 )
 from rtu.iec.outstation import Outstation, Session
-from rtu.monitor import TAP, socket_addresses
+from rtu.tap import TAP, socket_addresses
 
-if TYPE_CHECKING:  # rtu.servers.tls is loaded only by a server that uses TLS
+if TYPE_CHECKING:  # rtu.servers.tls (and ssl) is loaded only by a server that uses TLS
+    import ssl
+
     from rtu.servers.tls import TlsSettings
 
 log = logging.getLogger(__name__)
@@ -510,7 +511,7 @@ class _Link(asyncio.Protocol):
             return
         if log.isEnabledFor(logging.DEBUG):  # the hex is not made unless it is logged
             log.debug("%s rx %s", self.name, data.hex(" "))
-        if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
+        if TAP.watchers:  # `rtu monitor` attached (rtu/tap.py)
             TAP.frame("104", self.name, "rx", data, *socket_addresses(self.transport))
         if (not self._rx_held and len(data) <= _FEED_CHUNK and not self._feeding
                 and not self._backed_up()):
