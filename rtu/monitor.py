@@ -37,13 +37,7 @@ from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.cs101.ft12 import FixedFrame, Ft12Parser, SingleChar, VariableFrame, encode_frame
 from rtu.points.timestamps import utc_datetime
-from rtu.tap import (
-    DIRECTIONS,
-    MAX_WATCHERS,
-    TAP,
-    Watcher,
-    socket_addresses,  # noqa: F401  (rtu/servers/iec104.py imports it from here)
-)
+from rtu.tap import DIRECTIONS, MAX_WATCHERS, TAP, Watcher
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
