@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
 from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import TypeId
@@ -101,7 +102,7 @@ async def serve(sup: Supervisor, message: Mapping[str, Any], reader: asyncio.Str
 
 
 # -- client side: frames, text, filters ----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Seen:
     """One frame as the monitor shows it."""
 
@@ -117,7 +118,7 @@ class Seen:
     asdu: Asdu | None = None  # its ASDU, decoded (the web page shows it in columns)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # a default argument (ruff B008: immutable)
 class Sizes101:
     link_address_size: int = 1
     cot_size: int = 2

@@ -38,10 +38,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from rtu.config import AppConfig, ConfigError, JournalConfig, bench_config, load_config
+from rtu.frozen import frozen
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.outstation import MONITOR_TYPES, EventRecord, Outstation
 
@@ -62,7 +62,7 @@ class ReloadError(Exception):
     """The reload was refused or failed; the running configuration stays."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReloadPlan:
     changed: tuple[str, ...]  # AppConfig fields that differ
     rebuild: bool  # the field side changed

@@ -33,13 +33,13 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from rtu.config.schema import Table, any_of, integer, number, string, table
+from rtu.frozen import frozen
 from rtu.iec.asdu.objects import (
     CounterInterrogationCommand,
     DoublePoint,
@@ -98,7 +98,7 @@ class SoeError(Exception):
 
 
 # -- configuration: [soe] ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class SoeConfig:
     """[soe]: the sequence-of-events log."""
 
@@ -175,7 +175,7 @@ def open_configured(settings: SoeConfig, state_directory: str,
     return SoeLog(path, max_events=settings.max_events, max_age_days=settings.max_age_days)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SyslogTarget:
     transport: str  # udp | tcp
     host: str
@@ -195,7 +195,7 @@ def parse_syslog(text: str) -> SyslogTarget:
 
 
 # -- the writer --------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class ActionRecord:
     """A command or an operator action, as the audit records it."""
 

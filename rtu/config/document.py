@@ -14,7 +14,7 @@ import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
@@ -34,6 +34,7 @@ from rtu.config.service import (
     parse_service,
 )
 from rtu.config.station import STATION, FieldSizes, parse_station, resolve_events_lost
+from rtu.frozen import frozen
 from rtu.health import HEALTH_PREFIX, health_source
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.config import POINTS, PointSources, parse_points
@@ -138,7 +139,7 @@ _POINT_SOURCES: Final = PointSources(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigFile:
     """One file a configuration was read from: the main file or one it includes."""
 
@@ -147,7 +148,7 @@ class ConfigFile:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigOrigin:
     """Where a loaded configuration came from: its files, their hash, when it was loaded, and
     (``fallback``) why the last-known-good copy runs instead of the file (rtu/lastgood.py)."""
@@ -174,7 +175,7 @@ class ConfigOrigin:
         return h.hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AppConfig:
     source: str  # the file path, or "<bench>" for the built-in profile
     station: OutstationConfig

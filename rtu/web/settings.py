@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Final, Protocol
 
 from rtu.config.reader import MISSING, Reader, parse_listen
 from rtu.config.schema import Table, boolean, integer, string, table
+from rtu.frozen import frozen
 
 if TYPE_CHECKING:
     import ssl  # loaded only for a page served with TLS (rtu/startup.py)
@@ -75,7 +76,7 @@ class StationTls(Protocol):
     def ca_file(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080

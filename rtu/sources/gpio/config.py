@@ -25,6 +25,7 @@ from rtu.config.schema import (
     table,
     tables,
 )
+from rtu.frozen import frozen
 from rtu.points.model import PointKind
 
 __all__ = [
@@ -94,7 +95,7 @@ SECTION: Final = Table("[gpio]", (
 GPIO: Final = table("gpio", SECTION)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GpioInputConfig:
     name: str
     line: str | int  # gpiod: line name ("GPIO17") or offset on gpio.chip; rpi: BCM number
@@ -106,7 +107,7 @@ class GpioInputConfig:
     chatter_changes: int = SECTION.default("chatter_changes")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GpioDoubleConfig:
     """A double point from two inputs."""
 
@@ -117,7 +118,7 @@ class GpioDoubleConfig:
     chatter_changes: int = SECTION.default("chatter_changes")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GpioStepConfig:
     """A step position (a tap changer's M_ST) coded on several inputs."""
 
@@ -144,7 +145,7 @@ def step_limit(coding: str, lines: int) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GpioConfig:
     backend: str = SECTION.default("backend")  # gpiod | rpi | sim
     chip: str = SECTION.default("chip")  # gpiod: "" = find the line names on every chip

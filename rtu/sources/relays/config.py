@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from rtu.config.reader import Reader, show
 from rtu.config.schema import Table, any_of, boolean, choice, seconds, string, table, tables
+from rtu.frozen import frozen
 from rtu.sources.gpio.config import gpio_input, gpio_line
 
 __all__ = [
@@ -48,7 +49,7 @@ COMMANDS_TABLE: Final = Table("[commands]", (
 COMMANDS: Final = table("commands", COMMANDS_TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RelayConfig:
     name: str
     driver: str = RELAY.default("driver")
@@ -68,7 +69,7 @@ class RelayNames:
     names: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CommandConfig:
     short_pulse: float = COMMANDS_TABLE.default("short_pulse")  # seconds, QU=1
     long_pulse: float = COMMANDS_TABLE.default("long_pulse")  # seconds, QU=2
