@@ -327,11 +327,17 @@ class Supervisor:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                self._start_sources()
+                # the servers' own sources (a serial line) first: READY waits for their
+                # first open attempt; the field's after READY=1: its points stay "not yet
+                # read" (IV) until a source has read them, and a gateway's library (pymodbus)
+                # is imported by its source's first run, off the way to READY
+                serving = [s for server in self.servers.values() for s in server.sources]
+                self._start_sources(serving)
                 await self._first_open_attempts()
                 await self._start_service()
                 notify("READY=1")
                 self.ready.set()
+                self._start_sources([s for s in self.sources if s not in serving])
                 release_free_memory()
                 self._keep_last_good()
                 log.info("outstation ready: %d points, common address %d (%s)", len(self.db),
