@@ -42,8 +42,6 @@ from rtu.points.model import Point
 from rtu.servers.iec104 import Iec104Settings
 from rtu.servers.iec104_config import IEC104, parse_iec104
 from rtu.soe import SOE, SoeConfig, parse_soe
-from rtu.sources.adc.config import ADC, AdcConfig, parse_adc
-from rtu.sources.gpio.config import GPIO, GpioConfig, parse_gpio
 from rtu.sources.relays.config import (
     COMMANDS,
     RELAYS,
@@ -62,8 +60,11 @@ from rtu.startup import sha256
 from rtu.web.settings import WEB, WebSettings, parse_web
 
 if TYPE_CHECKING:
-    # the 101 server and its serial link core are imported only with an [iec101] section
+    # the 101 server and its serial link core are imported only with an [iec101] section,
+    # the board's inputs and converters' config modules only with [gpio] and [adc] ones
     from rtu.servers.iec101 import Iec101Settings
+    from rtu.sources.adc.config import AdcConfig
+    from rtu.sources.gpio.config import GpioConfig
 
 __all__ = [
     "DOCUMENT",
@@ -104,14 +105,17 @@ POINTS_FILE: Final = string("points_file", "", doc="a CSV file holding the point
                              "(instead of [[points]]); relative to this file's directory")
 # the file, section by section
 def _own_sections(declared: bool) -> list[Key]:
-    """The sections this module reads, [iec101] by name only unless ``declared``."""
+    """The sections this module reads, [iec101], [gpio] and [adc] by name only unless
+    ``declared`` (their config modules are imported when the file has the section)."""
     if declared:
         from rtu.servers.iec101_config import IEC101
+        from rtu.sources.adc.config import ADC
+        from rtu.sources.gpio.config import GPIO
 
-        iec101 = IEC101
+        iec101, gpio, adc = IEC101, GPIO, ADC
     else:
-        iec101 = Key("iec101", ("object",))
-    return [STATION, IEC104, iec101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, GPIO, ADC,
+        iec101, gpio, adc = (Key(name, ("object",)) for name in ("iec101", "gpio", "adc"))
+    return [STATION, IEC104, iec101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, gpio, adc,
             SERVICE, JOURNAL, WEB, SOE, POINTS_FILE]
 
 
@@ -187,8 +191,8 @@ class AppConfig:
     simulation: SimulationConfig
     logging: LoggingConfig
     iec101: Iec101Settings | None = None  # None without an enabled [iec101] section
-    gpio: GpioConfig = field(default_factory=GpioConfig)  # no inputs without a [gpio] section
-    adc: AdcConfig = field(default_factory=AdcConfig)  # no ADCs without an [adc] section
+    gpio_section: GpioConfig | None = None  # [gpio] as read, None without it (see .gpio)
+    adc_section: AdcConfig | None = None  # [adc] as read, None without it (see .adc)
     service: ServiceConfig = field(default_factory=ServiceConfig)  # [service]: operator socket, reload policy
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: persistent event journal (off)
     web: WebSettings | None = None  # [web]: the diagnostics page (rtu/web/settings.py); off
@@ -205,6 +209,24 @@ class AppConfig:
         page, fleet verification): SHA-256 (hex) of the main file's bytes as loaded; "" when
         not read from a file (the bench profile)."""
         return self.origin.digest if self.origin is not None else ""
+
+    @property
+    def gpio(self) -> GpioConfig:
+        """[gpio]: the board's inputs (none without the section)."""
+        if self.gpio_section is not None:
+            return self.gpio_section
+        from rtu.sources.gpio.config import GpioConfig
+
+        return GpioConfig()
+
+    @property
+    def adc(self) -> AdcConfig:
+        """[adc]: the converters and their channels (none without the section)."""
+        if self.adc_section is not None:
+            return self.adc_section
+        from rtu.sources.adc.config import AdcConfig
+
+        return AdcConfig()
 
     def section(self, name: str) -> object:
         """What a registered component's parser made of its section (None if absent)."""
@@ -375,8 +397,16 @@ def _parse(p: Reader, data: object) -> AppConfig:
     logging_config = parse_logging(p, doc.get("logging", MISSING))
     service = parse_service(p, doc.get("service", MISSING))
     journal = parse_journal(p, doc.get("journal", MISSING))
-    gpio = parse_gpio(p, doc.get("gpio", MISSING))
-    adc = parse_adc(p, doc.get("adc", MISSING))
+    gpio: GpioConfig | None = None
+    if "gpio" in doc:
+        from rtu.sources.gpio.config import parse_gpio
+
+        gpio = parse_gpio(p, doc["gpio"])
+    adc: AdcConfig | None = None
+    if "adc" in doc:
+        from rtu.sources.adc.config import parse_adc
+
+        adc = parse_adc(p, doc["adc"])
     relays, relay_names = parse_relays(p, doc.get("relays", MISSING))
     raw_points = doc.get("points", MISSING)
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
@@ -423,7 +453,7 @@ def _parse(p: Reader, data: object) -> AppConfig:
     return AppConfig(
         source=p.source, station=station, field_sizes=field_sizes, iec104=iec104,
         points=points, relays=relays, commands=commands, simulation=simulation,
-        logging=logging_config, iec101=iec101, gpio=gpio, adc=adc,
+        logging=logging_config, iec101=iec101, gpio_section=gpio, adc_section=adc,
         service=service, journal=journal, web=web, soe=soe,
         sections=sections,
     )

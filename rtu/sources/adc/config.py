@@ -35,7 +35,7 @@ __all__ = [
     "parse_adc",
 ]
 
-ADC_PREFIX: Final = "adc:"  # [[points]] source = "adc:NAME"
+ADC_PREFIX: Final = "adc:"  # [[points]] source = "adc:NAME" (as the registration line)
 _DRIVER_KEYS: Final = {  # driver -> the keys only it takes
     "iio": ("iio_name",),
     "mcp3008": ("spi_bus", "spi_device", "vref"),

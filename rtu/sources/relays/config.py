@@ -14,7 +14,6 @@ from typing import Any, Final
 from rtu.config.reader import Reader, show
 from rtu.config.schema import Table, any_of, boolean, choice, seconds, string, table, tables
 from rtu.frozen import frozen
-from rtu.sources.gpio.config import gpio_input, gpio_line
 
 __all__ = [
     "COMMANDS",
@@ -99,6 +98,9 @@ def _relay_io(p: Reader, tbl: Mapping[Any, Any], path: str, driver: str | None) 
     RelayConfig without a name); None if any is wrong (reported)."""
     errors_before = len(p.errors)
     line: str | int | None = None
+    if driver == "gpio" or "feedback_input" in tbl or "local_input" in tbl:
+        # [gpio]'s names: its config module only for a relay that uses the board's lines
+        from rtu.sources.gpio.config import gpio_input, gpio_line
     if "line" in tbl:
         if driver == "gpio":
             line = gpio_line(p, tbl["line"], f"{path}.line", path)
