@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import AsduProfile
 from rtu.iec.cs101.balanced import BalancedLink
 from rtu.iec.cs101.link import (
@@ -49,7 +50,7 @@ TIME_TAGS = ("cp56", "cp24")  # [iec101] time_tag
 _BITS_PER_CHAR_OVERHEAD = 2  # start bit + parity counted with the stop bits below
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SerialSettings:
     device: str
     baudrate: int = 9600
@@ -75,7 +76,7 @@ class SerialSettings:
         return bits / self.baudrate
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec101Settings:
     serial: SerialSettings
     link: LinkParameters

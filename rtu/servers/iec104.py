@@ -14,9 +14,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.cs104.connection import (
     Acknowledged,
@@ -59,7 +60,7 @@ REFUSAL_LOG_INTERVAL = 60.0  # seconds: at most one refusal line per peer addres
 _REFUSAL_LOG_ADDRESSES = 1024  # peer addresses remembered for that; beyond, one shared entry
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RedundancyGroup:
     """IEC 60870-5-104 ed. 2 redundancy group: the masters (addresses or networks) that share
     one stream of events, of which one connection at a time has data transfer started. No
@@ -75,7 +76,7 @@ class RedundancyGroup:
             ipaddress.ip_network(entry, strict=False)  # raises ValueError naming the entry
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec104Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT

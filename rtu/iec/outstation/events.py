@@ -26,10 +26,11 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.objects import EndOfInitialization, InformationObject
 from rtu.iec.asdu.types import Cot, TypeId
 from rtu.points.records import event_record
@@ -80,7 +81,7 @@ class EventLog(Protocol):
     def delivered(self, master: str, records: tuple[EventRecord, ...]) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Output:
     """One encoded ASDU ready for the link, with the events it carries (for acknowledgement)."""
 
