@@ -57,7 +57,6 @@ from rtu.sources.simulated.config import (
     parse_simulation,
 )
 from rtu.startup import sha256
-from rtu.web.settings import WEB, WebSettings, parse_web
 
 if TYPE_CHECKING:
     # the 101 server and its serial link core are imported only with an [iec101] section,
@@ -65,6 +64,7 @@ if TYPE_CHECKING:
     from rtu.servers.iec101 import Iec101Settings
     from rtu.sources.adc.config import AdcConfig
     from rtu.sources.gpio.config import GpioConfig
+    from rtu.web.settings import WebSettings  # [web] read only when the file has it
 
 __all__ = [
     "DOCUMENT",
@@ -105,18 +105,20 @@ POINTS_FILE: Final = string("points_file", "", doc="a CSV file holding the point
                              "(instead of [[points]]); relative to this file's directory")
 # the file, section by section
 def _own_sections(declared: bool) -> list[Key]:
-    """The sections this module reads, [iec101], [gpio] and [adc] by name only unless
+    """The sections this module reads, [iec101], [gpio], [adc] and [web] by name only unless
     ``declared`` (their config modules are imported when the file has the section)."""
     if declared:
         from rtu.servers.iec101_config import IEC101
         from rtu.sources.adc.config import ADC
         from rtu.sources.gpio.config import GPIO
+        from rtu.web.settings import WEB
 
-        iec101, gpio, adc = IEC101, GPIO, ADC
+        iec101, gpio, adc, web = IEC101, GPIO, ADC, WEB
     else:
-        iec101, gpio, adc = (Key(name, ("object",)) for name in ("iec101", "gpio", "adc"))
+        iec101, gpio, adc, web = (Key(name, ("object",))
+                                  for name in ("iec101", "gpio", "adc", "web"))
     return [STATION, IEC104, iec101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, gpio, adc,
-            SERVICE, JOURNAL, WEB, SOE, POINTS_FILE]
+            SERVICE, JOURNAL, web, SOE, POINTS_FILE]
 
 
 # the top level as the parser reads it: the registered sections and [iec101] by name
@@ -422,7 +424,11 @@ def _parse(p: Reader, data: object) -> AppConfig:
     for c in _SECTIONS:
         if c.check_sizes and sections.get(c.section) is not None:
             resolve(c.check_sizes)(p, sections[c.section], field_sizes)
-    web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
+    web: WebSettings | None = None
+    if "web" in doc:
+        from rtu.web.settings import parse_web
+
+        web = parse_web(p, doc["web"], iec104.tls if iec104 else None)
     soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
     if (station is not None and station.command_originators and iec101 is not None
             and field_sizes.cot_size == 1):

@@ -38,7 +38,7 @@ NEVER = (
     *(f"rtu.sources.{kind}.{module}" for kind in ("modbus", "iec61850", "dlms")
       for module in ("config", "source")),
     "rtu.monitor", "rtu.iec.cs101.ft12", "rtu.iec.cs101.link", "rtu.servers.iec101",
-    "rtu.servers.tls", "rtu.web.server", "rtu.web.pages", "rtu.configdiff", "rtu.eventstore",
+    "rtu.servers.tls", "rtu.web", "rtu.configdiff", "rtu.eventstore",
 )
 # the minimal configuration keeps no state directory: no sequence-of-events log either
 MINIMAL_NEVER = (*NEVER, "sqlite3", "_sqlite3", "rtu.sources.gpio.config",
