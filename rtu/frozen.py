@@ -5,9 +5,9 @@ cheap to create at import.
 (``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``, ``__delattr__``) and
 compiles each with ``exec``: about 0.5 ms per class, some 60 ms of every start-up for the
 hundred-odd classes the outstation's modules define. ``@frozen`` lets :func:`dataclasses.dataclass`
-write ``__init__`` only (0.15 ms) and gives every class the same few shared methods for the
-rest, built from its fields: equality and hashing by the compared fields, in order (as a
-dataclass compares its field tuples), and the dataclass's ``repr``. The class is still a
+write ``__init__`` only (0.15 ms); equality and hashing (by the compared fields, in order, as a
+dataclass compares its field tuples) are written and compiled on their first use (most
+records are never compared or hashed), and ``repr`` is one shared function of the fields. The class is still a
 dataclass (``fields``, ``replace``, ``asdict``, ``__match_args__``) with ``__slots__``.
 
 As with ``@event_record`` (rtu/points/records.py), what is given up is the run-time error for
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from operator import attrgetter
 from reprlib import recursive_repr
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -44,16 +43,11 @@ else:
         compared = tuple(f.name for f in fields if f.compare)
         hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
         shown = tuple(f.name for f in fields if f.repr)
-        key = _tuple_of(compared)
-        hash_key = key if hashed == compared else _tuple_of(hashed)
-
         def __eq__(self: Any, other: object) -> bool:
-            if other.__class__ is self.__class__:
-                return bool(key(self) == key(other))
-            return NotImplemented
+            return _compile(made, "__eq__", compared)(self, other)  # type: ignore[no-any-return]
 
         def __hash__(self: Any) -> int:
-            return hash(hash_key(self))
+            return _compile(made, "__hash__", hashed)(self)  # type: ignore[no-any-return]
 
         @recursive_repr()
         def __repr__(self: Any) -> str:
@@ -70,12 +64,23 @@ else:
         return made
 
 
-def _tuple_of(names: tuple[str, ...]) -> Any:
-    """A function of an object giving the tuple of its attributes ``names`` (attrgetter
-    gives a tuple for two names or more, the value itself for one)."""
-    if len(names) >= 2:
-        return attrgetter(*names)
-    if names:
-        one = names[0]
-        return lambda obj: (getattr(obj, one),)
-    return lambda obj: ()
+def _compile(cls: type[Any], name: str, fields: tuple[str, ...]) -> Any:
+    """``cls.__eq__`` or ``cls.__hash__`` as dataclasses writes it (a tuple of the fields
+    compared, or hashed), compiled on the first call and put in place of the one-line stub
+    that called this: a class that is never compared or hashed never pays for it, and one
+    that is (the event path's records) runs the same code a dataclass would."""
+    mine = "(" + "".join(f"self.{field_name}," for field_name in fields) + ")"
+    if name == "__eq__":
+        theirs = "(" + "".join(f"other.{field_name}," for field_name in fields) + ")"
+        source = (f"def __eq__(self, other):\n"
+                  f"    if other.__class__ is self.__class__:\n"
+                  f"        return {mine} == {theirs}\n"
+                  f"    return NotImplemented\n")
+    else:
+        source = f"def __hash__(self):\n    return hash({mine})\n"
+    made: dict[str, Any] = {}
+    exec(source, {}, made)  # noqa: S102  (field names: identifiers, as dataclasses writes them)
+    method = made[name]
+    method.__qualname__ = f"{cls.__qualname__}.{name}"
+    setattr(cls, name, method)
+    return method

@@ -108,3 +108,18 @@ def test_cheaper_to_create_than_a_frozen_dataclass() -> None:
     best_cheap = min(made_in(frozen) for _ in range(3))
     best_plain = min(made_in(dataclass(frozen=True, slots=True)) for _ in range(3))
     assert best_cheap < best_plain * 0.7, (best_cheap, best_plain)
+
+
+def test_equality_and_hashing_are_compiled_on_first_use() -> None:
+    @frozen
+    class Lazy:
+        a: int
+        b: str
+
+    stubs = Lazy.__dict__["__eq__"], Lazy.__dict__["__hash__"]
+    assert Lazy(1, "x") == Lazy(1, "x") and Lazy(1, "x") != Lazy(2, "x")
+    assert hash(Lazy(1, "x")) == hash((1, "x"))  # what a dataclass hashes: the field tuple
+    compiled = Lazy.__dict__["__eq__"], Lazy.__dict__["__hash__"]
+    assert compiled[0] is not stubs[0] and compiled[1] is not stubs[1]
+    assert compiled[0].__qualname__.endswith("Lazy.__eq__")
+    assert Lazy(1, "x") == Lazy(1, "x") and len({Lazy(1, "x"), Lazy(1, "x")}) == 1
