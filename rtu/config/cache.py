@@ -40,7 +40,7 @@ import pickle
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -55,7 +55,7 @@ __all__ = ["CACHE_FILE", "CacheError", "cache_directory", "decode", "encode", "l
 log = logging.getLogger(__name__)
 
 CACHE_FILE: Final = "config.cache"
-_MAGIC: Final = b"rtu-config-cache 1\n"
+_MAGIC: Final = b"rtu-config-cache 2\n"
 _MAX_FILE: Final = 512 * 1024 * 1024  # octets: a larger cache is not read
 # rtu and its modules, none whose name starts with "_" (rtu.__main__ runs the program)
 _MODULE: Final = re.compile(r"rtu(\.[a-z][a-z0-9_]*)+")
@@ -65,9 +65,12 @@ _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # scalar stored as itself
 _TUPLE, _LIST, _DICT, _FROZENSET, _SET, _DATACLASS, _ENUM, _ROWS = range(8)
 # a tuple of at least this many dataclasses of one class (the points) is stored by columns:
-# (_ROWS, class, column, column...), each column a plain tuple of one field's values. Reading
-# it makes each field's values together and the records after them, instead of one temporary
-# tuple per record among the records: far less memory left fragmented after the load.
+# (_ROWS, class, nested, floats, column, column...), each column a plain tuple of one field's
+# values; bit i of ``nested`` says column i holds stored tuples (enums, frozensets...) to
+# decode, bit i of ``floats`` that it holds floats (shared when read). Reading it makes each
+# field's values together and the records after them, instead of one temporary tuple per record
+# among the records (far less memory left fragmented after the load), and leaves the other
+# columns (names, addresses, strings) as they were unpickled, without a pass over them.
 _ROWS_MIN: Final = 16
 
 
@@ -102,7 +105,13 @@ def encode(obj: object) -> tuple[list[tuple[str, str, tuple[str, ...] | None]], 
         assert isinstance(first, tuple)
         names = classes[first[1]][2]
         assert names is not None
-        return (_ROWS, first[1], *[tuple(enc(getattr(x, n)) for x in items) for n in names])
+        columns = [tuple(enc(getattr(x, n)) for x in items) for n in names]
+        nested = floats = 0
+        for i, column in enumerate(columns):
+            kinds = set(map(type, column))
+            nested |= (tuple in kinds) << i
+            floats |= (float in kinds) << i
+        return (_ROWS, first[1], nested, floats, *columns)
 
     def enc(o: object) -> object:
         t = type(o)
@@ -220,11 +229,21 @@ def decode(classes: object, data: object) -> object:
         number: Any = o[1]
         cls = table[number]
         fields = classes[number][2]
-        if enums[number] is not None or len(o) != 2 + len(fields):
+        nested, floats = o[2], o[3]
+        if enums[number] is not None or len(o) != 4 + len(fields) \
+                or type(nested) is not int or type(floats) is not int:
             raise CacheError(f"{cls.__qualname__}: not stored by its columns")
-        columns = [[dec(x) if type(x) is tuple else x for x in column] for column in o[2:]]
-        for column in columns:
-            _share_floats(column)
+        columns: list[Sequence[object]] = []
+        for i, stored in enumerate(o[4:]):
+            if type(stored) is not tuple:
+                raise CacheError(f"{cls.__qualname__}: a column is not a tuple")
+            column: Sequence[object] = stored
+            if nested >> i & 1:
+                column = [dec(x) if type(x) is tuple else x for x in stored]
+            if floats >> i & 1:
+                column = list(column)
+                _share_floats(column)
+            columns.append(column)
         return tuple(cls(*values) for values in zip(*columns, strict=True))
 
     try:
