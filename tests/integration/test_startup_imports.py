@@ -214,3 +214,51 @@ def test_tls_works_through_asyncio_imported_without_ssl(tmp_path: Path) -> None:
         assert done.returncode == 0, (python, done.stderr[-2000:])
         assert done.stdout.split()[0] == "hello", (python, done.stdout)
         assert done.stdout.split()[1].startswith("TLSv1."), (python, done.stdout)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+def test_rtu_run_serves_104_over_tls(tmp_path: Path) -> None:
+    """The real entry point (asyncio imported without ssl, rtu/servers/tls.py giving it back):
+    a TLS master completes the handshake, starts data transfer and gets a GI."""
+    import ssl
+    import time
+
+    from tests.integration.peers import build_asdu
+    from tests.integration.test_tls import TlsRaw104Client, client_context
+
+    pki = make_pki(tmp_path)
+    port = free_port()
+    config = tmp_path / "rtu.toml"
+    config.write_text(MINIMAL.replace('listen = "127.0.0.1:2404"\n', (
+        f'listen = "127.0.0.1:{port}"\n[iec104.tls]\ncertificate = "{pki.server.cert}"\n'
+        f'private_key = "{pki.server.key}"\nca_file = "{pki.ca.cert}"\n'
+        f'allowed_fingerprints = ["{pki.master.fingerprint}"]\n')))
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT),
+           "STATE_DIRECTORY": str(state), "XDG_RUNTIME_DIR": str(state)}
+    proc = subprocess.Popen([sys.executable, "-m", "rtu", "run", "--config", str(config)],
+                            cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), 0.5):
+                    break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "not listening"
+                time.sleep(0.05)
+        with TlsRaw104Client(port, client_context(pki, pki.master)) as client:
+            assert isinstance(client.sock, ssl.SSLSocket)
+            client.startdt()
+            client.send_asdu(build_asdu("C_IC_NA_1", 6, 1, [(0, bytes([20]))]))
+            client.recv_until(lambda a: a.get("type") == "C_IC_NA_1" and a.get("cot") == 10)
+    finally:
+        proc.terminate()
+        try:
+            _, err = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate(timeout=5)
+    assert b"Traceback" not in err, err.decode(errors="replace")[-3000:]
