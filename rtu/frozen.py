@@ -4,11 +4,12 @@ cheap to create at import.
 ``@dataclass(frozen=True, slots=True)`` writes the source of five or six methods per class
 (``__init__``, ``__repr__``, ``__eq__``, ``__hash__``, ``__setattr__``, ``__delattr__``) and
 compiles each with ``exec``: about 0.5 ms per class, some 60 ms of every start-up for the
-hundred-odd classes the outstation's modules define. ``@frozen`` lets :func:`dataclasses.dataclass`
-write ``__init__`` only (0.15 ms); equality and hashing (by the compared fields, in order, as a
-dataclass compares its field tuples) are written and compiled on their first use (most
-records are never compared or hashed), and ``repr`` is one shared function of the fields. The class is still a
-dataclass (``fields``, ``replace``, ``asdict``, ``__match_args__``) with ``__slots__``.
+hundred-odd classes the outstation's modules define. ``@frozen`` lets
+:func:`dataclasses.dataclass` write ``__init__`` only (0.15 ms); equality and hashing (by the
+compared fields, in order, as a dataclass compares its field tuples) are written and compiled
+on their first use (most records are never compared or hashed), and ``repr`` is one shared
+function of the fields. The class is still a dataclass (``fields``, ``replace``, ``asdict``,
+``__match_args__``) with ``__slots__``.
 
 As with ``@event_record`` (rtu/points/records.py), what is given up is the run-time error for
 code that assigns to a field: mypy --strict (which the suite runs) refuses such an assignment
