@@ -1,6 +1,8 @@
 """``python -m bench.compare_startup ROOT_A ROOT_B POINTS[,POINTS...] ROUNDS``: start-up (spawn of
 ``python -m rtu run`` to READY=1) and RSS (at READY=1 and after one GI) of two checkouts
-started in turn (A B A B) with the benchmark's configuration; medians per point count.
+started in turn (A B A B) with the benchmark's configuration; medians per point count. A count
+given as ``bench`` stands for the bench profile, each root's own ``rtu/examples/bench.toml``
+(what the benchmark's ``startup_bench_profile_s`` starts, bench/runner.py).
 
 Each root is a checkout of the repository (``git worktree add --detach DIR main``);
 ``python -m rtu`` runs with the root as its working directory, so the root's own ``rtu``
@@ -25,6 +27,9 @@ from bench import procstat
 from bench.master import Master
 from bench.plan import write_config
 from bench.runner import HOST, NotifyListener, free_port, measure_gi
+
+BENCH = -1  # the count standing for the bench profile
+BENCH_PROFILE = Path("rtu", "examples", "bench.toml")  # in each root
 
 
 def start_once(root: str, config: Path, tmp: Path, state: Path, gi: bool,
@@ -77,25 +82,29 @@ def main(argv: list[str] | None = None) -> int:
                    help="measure the second start with the same state directory")
     p.add_argument("--no-gi", action="store_true", help="skip the GI and the RSS after it")
     args = p.parse_args(argv)
-    counts = [int(x) for x in args.points.split(",")]
+    counts = [BENCH if x == "bench" else int(x) for x in args.points.split(",")]
     rows: dict[tuple[str, int], list[dict[str, Any]]] = {}
     with tempfile.TemporaryDirectory(prefix="rtu-compare-startup-") as tmpname:
         tmp = Path(tmpname)
         for n in counts:
-            config = write_config(tmp / f"s{n}.toml", n, 2404, log_level="WARNING")
+            config = None if n == BENCH else write_config(tmp / f"s{n}.toml", n, 2404,
+                                                          log_level="WARNING")
             for r in range(args.rounds):
                 for key, root in zip("AB", args.roots):
                     state = tmp / f"state-{key}-{n}-{r}"
                     state.mkdir()
+                    used = Path(root, BENCH_PROFILE) if config is None else config
                     if args.warm:
-                        start_once(root, config, tmp, state, gi=False, linger=1.0 + n / 20_000)
+                        start_once(root, used, tmp, state, gi=False,
+                                   linger=1.0 + max(n, 0) / 20_000)
                     rows.setdefault((key, n), []).append(
-                        start_once(root, config, tmp, state, gi=not args.no_gi))
+                        start_once(root, used, tmp, state, gi=not args.no_gi))
     for n in counts:
         for key, root in zip("AB", args.roots):
             rs = rows[(key, n)]
             med = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-            print(f"{key} {n:>7,} points: " + ", ".join(
+            what = "bench profile" if n == BENCH else f"{n:>7,} points"
+            print(f"{key} {what}: " + ", ".join(
                 f"{k} {v:.3f}" for k, v in med.items()) + f"  ({root}; {len(rs)} starts)")
     return 0
 

@@ -19,7 +19,9 @@ How the link is driven (settled here, not left to pymodbus's defaults):
   link is down connects (bounded by the timeout) or raises ``ModbusError(CONNECTION)``; the
   caller decides how often to try (its backoff).
 * The client is created on first use, inside the running event loop (pymodbus creates
-  asyncio futures in its constructor).
+  asyncio futures in its constructor). pymodbus itself is imported then too, not with this
+  module: an outstation reaches READY=1 before its Modbus sources first run, and the
+  protocol-neutral names here (errors, settings, limits) cost no pymodbus to import.
 * pymodbus logs every unanswered request at ERROR with the last frames appended, which would
   flood the journal while a device is off; unless its logger was configured, it is limited to
   CRITICAL, and left alone when ``hal.modbus`` logs at DEBUG (then its frame dumps help).
@@ -33,12 +35,11 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum, IntEnum
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
-import serial  # noqa: F401  (pymodbus's RTU client needs pyserial: fail at import, not later)
-from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
-from pymodbus.pdu import ExceptionResponse, ModbusPDU
+if TYPE_CHECKING:
+    from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+    from pymodbus.pdu import ModbusPDU
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,8 @@ class PymodbusLink:
 
     # -- internals -------------------------------------------------------------------------------
     def _make_client(self) -> AsyncModbusTcpClient | AsyncModbusSerialClient:
+        from pymodbus.client import AsyncModbusSerialClient, AsyncModbusTcpClient
+
         _quiet_pymodbus()
         s = self.settings
         if isinstance(s, ModbusTcpSettings):
@@ -241,6 +244,10 @@ class PymodbusLink:
     async def _call(self, request: Callable[[], Awaitable[ModbusPDU]]) -> ModbusPDU:
         """Make one pymodbus request and turn every failure into a ModbusError (pymodbus
         raises "not connected" when the call is made, a timeout when it is awaited)."""
+        # imported by _make_client already: a look-up in sys.modules
+        from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+        from pymodbus.pdu import ExceptionResponse, ModbusPDU
+
         try:
             pdu = await request()
         except ConnectionException as exc:

@@ -4,6 +4,10 @@
 
 from __future__ import annotations
 
+from rtu.startup import import_asyncio
+
+import_asyncio()  # rtu/startup.py: OpenSSL's libraries only when TLS is configured
+
 import argparse
 import asyncio
 import dataclasses

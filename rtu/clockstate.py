@@ -28,7 +28,6 @@ import time
 from collections.abc import Mapping
 from datetime import tzinfo
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rtu.points.timestamps import utc_datetime
 
@@ -106,6 +105,8 @@ def system_clock_synchronised(flag: Path = TIMESYNCD_FLAG) -> bool:
 def system_time_zone(environ: Mapping[str, str] | None = None) -> tzinfo | None:
     """The system time zone ($TZ, else /etc/localtime); None when it cannot be read (then
     time tags stay in UTC, with a warning)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only with time_tags = "local"
+
     env = os.environ if environ is None else environ
     name = env.get("TZ", "").lstrip(":")
     try:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
+from rtu.frozen import frozen
+
 if TYPE_CHECKING:
 
     from rtu.config import AppConfig
@@ -82,7 +84,7 @@ SERVERS: Final = (
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Component:
     """A field source as the registry knows it (its folder's ``COMPONENT``)."""
 
@@ -344,7 +346,7 @@ class Server(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServerComponent:
     """A protocol server as the registry knows it (its module's ``SERVER``)."""
 

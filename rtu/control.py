@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import hashlib
 import json
 import logging
 import math
@@ -55,6 +54,7 @@ from rtu.points.model import Point, PointKind, PointValue, Quality
 from rtu.points.protection import describe
 from rtu.points.timestamps import utc_datetime
 from rtu.sources.simulated.source import SimulatedField
+from rtu.startup import sha256
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
@@ -90,7 +90,7 @@ def _user_socket_directories(env: Mapping[str, str], user: int) -> list[Path]:
 def instance_socket_name(state_dir: Path) -> str:
     """The socket file name of the outstation keeping its state in ``state_dir``: two
     outstations of one user (two sites, two test runs) never share a socket."""
-    digest = hashlib.sha256(str(state_dir.absolute()).encode()).hexdigest()[:12]
+    digest = sha256(str(state_dir.absolute()).encode()).hexdigest()[:12]
     return f"control-{digest}.sock"
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
@@ -76,7 +75,7 @@ class Protocol(Enum):
     IEC101 = "101"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)  # a default argument (ruff B008: immutable)
 class Options:
     protocol: Protocol = Protocol.AUTO
     cot_size: int = 2  # 101 only; 104 is always 2/2/3

@@ -43,10 +43,10 @@ import sqlite3
 import stat
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import (
     PROFILE_104,
     AsduError,
@@ -81,7 +81,7 @@ class JournalInUseError(EventStoreError):
     """Another process holds the journal file (never moved aside)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Restored:
     """What a previous run left: events in sequence order and each group's mark."""
 

@@ -48,12 +48,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from rtu.clockstate import system_clock_synchronised
+from rtu.frozen import frozen
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
 from rtu.points.timestamps import posix_seconds
@@ -108,7 +108,7 @@ class _Expecting(Protocol):
 
 
 # -- what the supervisor's components say ----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class DeviceHealth:
     """One field device (or a source without devices) as `rtu status` shows it."""
 

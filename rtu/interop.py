@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final
 
 from rtu.config import AppConfig
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.asdu.types import (
     CP24_EQUIVALENT,
@@ -94,7 +94,7 @@ NEGATIVE_COTS: Final = (Cot.UNKNOWN_TYPE_ID, Cot.UNKNOWN_CAUSE, Cot.UNKNOWN_COMM
 FORMATS: Final = ("md", "html")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Section:
     title: str
     columns: tuple[str, ...]

@@ -1,11 +1,9 @@
 """``rtu monitor``: every frame on every link of the running outstation, live and decoded.
 
 Server side (in the outstation): the 104 and 101 drivers hand each chunk of octets they
-receive or send to :data:`TAP` only while a monitor is attached (``if TAP.watchers:``, one
-attribute test per chunk otherwise: nothing is copied, decoded or queued for nobody). Each
-attached monitor (at most :data:`MAX_WATCHERS`) has a bounded queue of :data:`QUEUE_FRAMES`
-chunks: when its client reads too slowly the newest chunks are dropped and counted, and the
-count travels with the next chunk it gets, so the links never wait for a monitor.
+receive or send to :data:`TAP` (rtu/tap.py, which they import instead of this module) only
+while a monitor is attached; each attached monitor has a bounded queue, the newest chunks
+dropped and counted when its client reads too slowly. :func:`serve` streams them to a client.
 
 Protocol (over the operator socket, rtu/control.py): the client sends ``{"command":
 "monitor", "link": GLOB, "direction": "rx"|"tx"|null}``; the server answers ``{"ok": true,
@@ -25,94 +23,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import ipaddress
 import json
 import socket
 import struct
-import time
-from collections import deque
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import AsduError, AsduProfile, decode_asdu, decode_header
 from rtu.iec.asdu.objects import Asdu
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.cs101.ft12 import FixedFrame, Ft12Parser, SingleChar, VariableFrame, encode_frame
 from rtu.points.timestamps import utc_datetime
+from rtu.tap import DIRECTIONS, MAX_WATCHERS, TAP, Watcher
 
 if TYPE_CHECKING:
     from rtu.supervisor import Supervisor
 
-MAX_WATCHERS: Final = 4
-QUEUE_FRAMES: Final = 10_000  # chunks waiting for one slow monitor before drops
-MAX_CHUNK_HEX: Final = 65_536  # octets of one chunk shown (a 104 read is at most 64 KiB)
 _PROFILE_104: Final = AsduProfile(2, 2, 3)
 _MAX_101_ASDU: Final = 253
-DIRECTIONS: Final = ("rx", "tx")
 
 
 class MonitorError(Exception):
     """Attaching failed: no socket, no permission, or the outstation said no."""
-
-
-# -- server side: the tap ------------------------------------------------------------------------
-@dataclass(slots=True, eq=False)
-class Watcher:
-    """One attached monitor: its filters, its bounded queue and what it lost."""
-
-    link: str = "*"
-    direction: str | None = None
-    queue: deque[dict[str, Any]] = field(default_factory=deque)
-    dropped: int = 0
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def wants(self, link: str, direction: str) -> bool:
-        return (self.direction is None or self.direction == direction) and \
-            (self.link == "*" or fnmatch.fnmatchcase(link, self.link))
-
-
-class FrameTap:
-    """Where the drivers report their octets (only ``if TAP.watchers``)."""
-
-    def __init__(self) -> None:
-        self.watchers: list[Watcher] = []
-
-    def frame(self, protocol: str, link: str, direction: str, data: bytes,
-              local: str = "", peer: str = "") -> None:
-        entry: dict[str, Any] | None = None
-        for watcher in self.watchers:
-            if not watcher.wants(link, direction):
-                continue
-            if len(watcher.queue) >= QUEUE_FRAMES:
-                watcher.dropped += 1
-                continue
-            if entry is None:
-                entry = {"t": time.time(), "protocol": protocol, "link": link, "dir": direction,
-                         "local": local, "peer": peer, "hex": bytes(data[:MAX_CHUNK_HEX]).hex()}
-            watcher.queue.append(entry)
-            watcher.wake.set()
-
-
-TAP: Final = FrameTap()
-
-
-def _address(info: object) -> str:
-    """``HOST:PORT`` of a socket address tuple ("" if it is not one)."""
-    if isinstance(info, tuple) and len(info) >= 2:
-        host = str(info[0])
-        return f"[{host}]:{info[1]}" if ":" in host else f"{host}:{info[1]}"
-    return ""
-
-
-def socket_addresses(transport: object) -> tuple[str, str]:
-    """(local, peer) of a transport, for the 104 driver's report."""
-    get = getattr(transport, "get_extra_info", None)
-    if get is None:
-        return "", ""
-    return _address(get("sockname")), _address(get("peername"))
 
 
 def profile_info(sup: Supervisor) -> dict[str, Any]:
@@ -166,7 +102,7 @@ async def serve(sup: Supervisor, message: Mapping[str, Any], reader: asyncio.Str
 
 
 # -- client side: frames, text, filters ----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Seen:
     """One frame as the monitor shows it."""
 
@@ -182,7 +118,7 @@ class Seen:
     asdu: Asdu | None = None  # its ASDU, decoded (the web page shows it in columns)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True)  # a default argument (ruff B008: immutable)
 class Sizes101:
     link_address_size: int = 1
     cot_size: int = 2

@@ -38,10 +38,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from rtu.config import AppConfig, ConfigError, JournalConfig, bench_config, load_config
+from rtu.frozen import frozen
 from rtu.iec.asdu.types import TypeId
 from rtu.iec.outstation import MONITOR_TYPES, EventRecord, Outstation
 
@@ -53,6 +53,10 @@ LIVE_FIELDS: Final = frozenset({
     "source", "station", "field_sizes", "iec104", "iec101", "logging", "commands", "service",
     "journal", "web",
 })
+# AppConfig's fields by the section names they hold: gpio_section is [gpio], compared as
+# AppConfig.gpio (an absent section as an empty one)
+_SECTION_NAMES: Final = tuple(f.name.removesuffix("_section")
+                              for f in dataclasses.fields(AppConfig))
 BENCH_SOURCE: Final = "<bench>"
 COI_LOCAL_MANUAL_RESET: Final = 1  # cause of initialisation after a rebuild
 COI_REMOTE_RESET: Final = 2  # cause of initialisation after a master's reset process
@@ -62,7 +66,7 @@ class ReloadError(Exception):
     """The reload was refused or failed; the running configuration stays."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReloadPlan:
     changed: tuple[str, ...]  # AppConfig fields that differ
     rebuild: bool  # the field side changed
@@ -79,10 +83,10 @@ class ReloadPlan:
 
 def plan_reload(old: AppConfig, new: AppConfig) -> ReloadPlan:
     changed = tuple(
-        f.name for f in dataclasses.fields(AppConfig)
+        name for name in _SECTION_NAMES
         # where it came from and its files say nothing about behaviour
-        if f.name not in ("source", "origin", "sections")
-        and getattr(old, f.name) != getattr(new, f.name)
+        if name not in ("source", "origin", "sections")
+        and getattr(old, name) != getattr(new, name)
     ) + tuple(  # the registered sources' sections (modbus, iec61850, dlms...), each by name
         name for name in dict.fromkeys([*old.sections, *new.sections])
         if old.section(name) != new.section(name)

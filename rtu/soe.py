@@ -22,24 +22,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import io
 import json
 import logging
 import math
 import os
 import re
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import urlsplit
 
 from rtu.config.schema import Table, any_of, integer, number, string, table
+from rtu.frozen import frozen
 from rtu.iec.asdu.objects import (
     CounterInterrogationCommand,
     DoublePoint,
@@ -58,6 +56,8 @@ from rtu.iec.asdu.types import OCI_NAMES, SPE_NAMES, DoublePointValue, Qdp, Qds,
 from rtu.points.timestamps import posix_seconds, utc_datetime
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from rtu.config.reader import Reader
     from rtu.iec.outstation import EventRecord, Outstation
 
@@ -98,7 +98,7 @@ class SoeError(Exception):
 
 
 # -- configuration: [soe] ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class SoeConfig:
     """[soe]: the sequence-of-events log."""
 
@@ -175,7 +175,7 @@ def open_configured(settings: SoeConfig, state_directory: str,
     return SoeLog(path, max_events=settings.max_events, max_age_days=settings.max_age_days)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SyslogTarget:
     transport: str  # udp | tcp
     host: str
@@ -195,7 +195,7 @@ def parse_syslog(text: str) -> SyslogTarget:
 
 
 # -- the writer --------------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class ActionRecord:
     """A command or an operator action, as the audit records it."""
 
@@ -297,6 +297,8 @@ class SoeLog:
                   a.detail) for a in actions]
         marks = [(master, r.seq) for master, records in deliveries for r in records if r.seq]
         conn = self._conn
+        import sqlite3  # loaded by open_log: a look-up
+
         try:
             with conn:
                 conn.executemany(
@@ -357,6 +359,8 @@ class SoeLog:
 
 def open_log(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """The log's connection (created with its schema unless ``readonly``); SoeError if not."""
+    import sqlite3  # only where a log is kept: the section's reader does without
+
     try:
         if readonly:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5.0)
@@ -484,6 +488,8 @@ def query(conn: sqlite3.Connection, *, since: float | None = None, until: float 
         args.append(point)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = (f"SELECT {', '.join(_COLUMNS)} FROM soe{where} ORDER BY time DESC, id DESC LIMIT ?")
+    import sqlite3  # loaded by open_log: a look-up
+
     try:
         rows = conn.execute(sql, (*args, limit)).fetchall()
     except sqlite3.Error as exc:
@@ -509,6 +515,8 @@ def render(rows: Iterable[Mapping[str, Any]], fmt: str) -> str:
     if fmt == "json":
         return json.dumps(rows, indent=2)
     if fmt == "csv":
+        import csv  # `rtu soe --format csv` only
+
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(_SHOWN), extrasaction="ignore",
                                 lineterminator="\n")

@@ -60,7 +60,6 @@ from rtu.soe import SoeError, SoeLog, open_configured
 from rtu.sources.base import Source
 from rtu.statedir import StateDirectoryError, state_directory, state_directory_path
 from rtu.watchdog import Watchdog, watchdog_interval
-from rtu.web.service import open_web
 
 if TYPE_CHECKING:
     from rtu.eventstore import JournalWriter
@@ -327,11 +326,17 @@ class Supervisor:
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
-                self._start_sources()
+                # the servers' own sources (a serial line) first: READY waits for their
+                # first open attempt; the field's after READY=1: its points stay "not yet
+                # read" (IV) until a source has read them, and a gateway's library (pymodbus)
+                # is imported by its source's first run, off the way to READY
+                serving = [s for server in self.servers.values() for s in server.sources]
+                self._start_sources(serving)
                 await self._first_open_attempts()
                 await self._start_service()
                 notify("READY=1")
                 self.ready.set()
+                self._start_sources([s for s in self.sources if s not in serving])
                 release_free_memory()
                 self._keep_last_good()
                 log.info("outstation ready: %d points, common address %d (%s)", len(self.db),
@@ -432,7 +437,7 @@ class Supervisor:
                                                                 name="audit syslog"))
         self.outstation.audit = self.audit
         await self._open_control()
-        self.web = await open_web(self, self.web)
+        await self._open_web()
 
     def _server_check(self, name: str) -> Callable[[], str | None]:
         """The watchdog's check of server ``name`` (whichever instance runs at the time)."""
@@ -470,6 +475,14 @@ class Supervisor:
                       path, exc)
             return
         self.control = control
+
+    async def _open_web(self) -> None:
+        """(Re)open the diagnostics page as [web] says (rtu/web/, loaded only with [web])."""
+        if self.web is None and self.config.web is None:
+            return
+        from rtu.web.service import open_web
+
+        self.web = await open_web(self, self.web)
 
     # -- reload --------------------------------------------------------------------------------
     def request_reload(self) -> None:
@@ -555,7 +568,7 @@ class Supervisor:
         if plan.touches("service"):
             await self._open_control()
         if plan.touches("web"):
-            self.web = await open_web(self, self.web)
+            await self._open_web()
 
     async def _replace_server(self, component: ServerComponent, new: AppConfig) -> None:
         """Replace a running server with one built for ``new``, its queued events kept (a

@@ -31,7 +31,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import gc
-import hashlib
 import importlib
 import io
 import logging
@@ -41,12 +40,13 @@ import pickle
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
 from rtu.config.document import AppConfig, ConfigFile, ConfigOrigin, load_config
+from rtu.startup import sha256
 from rtu.statedir import state_directory_path
 
 __all__ = ["CACHE_FILE", "CacheError", "cache_directory", "decode", "encode", "load_cached",
@@ -55,7 +55,7 @@ __all__ = ["CACHE_FILE", "CacheError", "cache_directory", "decode", "encode", "l
 log = logging.getLogger(__name__)
 
 CACHE_FILE: Final = "config.cache"
-_MAGIC: Final = b"rtu-config-cache 1\n"
+_MAGIC: Final = b"rtu-config-cache 2\n"
 _MAX_FILE: Final = 512 * 1024 * 1024  # octets: a larger cache is not read
 # rtu and its modules, none whose name starts with "_" (rtu.__main__ runs the program)
 _MODULE: Final = re.compile(r"rtu(\.[a-z][a-z0-9_]*)+")
@@ -65,9 +65,12 @@ _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # scalar stored as itself
 _TUPLE, _LIST, _DICT, _FROZENSET, _SET, _DATACLASS, _ENUM, _ROWS = range(8)
 # a tuple of at least this many dataclasses of one class (the points) is stored by columns:
-# (_ROWS, class, column, column...), each column a plain tuple of one field's values. Reading
-# it makes each field's values together and the records after them, instead of one temporary
-# tuple per record among the records: far less memory left fragmented after the load.
+# (_ROWS, class, nested, floats, column, column...), each column a plain tuple of one field's
+# values; bit i of ``nested`` says column i holds stored tuples (enums, frozensets...) to
+# decode, bit i of ``floats`` that it holds floats (shared when read). Reading it makes each
+# field's values together and the records after them, instead of one temporary tuple per record
+# among the records (far less memory left fragmented after the load), and leaves the other
+# columns (names, addresses, strings) as they were unpickled, without a pass over them.
 _ROWS_MIN: Final = 16
 
 
@@ -102,7 +105,13 @@ def encode(obj: object) -> tuple[list[tuple[str, str, tuple[str, ...] | None]], 
         assert isinstance(first, tuple)
         names = classes[first[1]][2]
         assert names is not None
-        return (_ROWS, first[1], *[tuple(enc(getattr(x, n)) for x in items) for n in names])
+        columns = [tuple(enc(getattr(x, n)) for x in items) for n in names]
+        nested = floats = 0
+        for i, column in enumerate(columns):
+            kinds = set(map(type, column))
+            nested |= (tuple in kinds) << i
+            floats |= (float in kinds) << i
+        return (_ROWS, first[1], nested, floats, *columns)
 
     def enc(o: object) -> object:
         t = type(o)
@@ -220,11 +229,21 @@ def decode(classes: object, data: object) -> object:
         number: Any = o[1]
         cls = table[number]
         fields = classes[number][2]
-        if enums[number] is not None or len(o) != 2 + len(fields):
+        nested, floats = o[2], o[3]
+        if enums[number] is not None or len(o) != 4 + len(fields) \
+                or type(nested) is not int or type(floats) is not int:
             raise CacheError(f"{cls.__qualname__}: not stored by its columns")
-        columns = [[dec(x) if type(x) is tuple else x for x in column] for column in o[2:]]
-        for column in columns:
-            _share_floats(column)
+        columns: list[Sequence[object]] = []
+        for i, stored in enumerate(o[4:]):
+            if type(stored) is not tuple:
+                raise CacheError(f"{cls.__qualname__}: a column is not a tuple")
+            column: Sequence[object] = stored
+            if nested >> i & 1:
+                column = [dec(x) if type(x) is tuple else x for x in stored]
+            if floats >> i & 1:
+                column = list(column)
+                _share_floats(column)
+            columns.append(column)
         return tuple(cls(*values) for values in zip(*columns, strict=True))
 
     try:
@@ -285,9 +304,9 @@ def program_stamp() -> bytes:
 
 
 def _key(stamp: bytes, files: tuple[ConfigFile, ...]) -> bytes:
-    h = hashlib.sha256(_MAGIC)
+    h = sha256(_MAGIC)
     h.update(sys.version.encode() + b"\0")
-    h.update(hashlib.sha256(stamp).digest())
+    h.update(sha256(stamp).digest())
     for f in files:
         h.update(f"{f.role}\0{f.path}\0{len(f.data)}\0".encode())
         h.update(f.data)
@@ -325,7 +344,7 @@ def save_cache(config: AppConfig, directory: Path, stamp: bytes | None = None) -
     tmp = directory / f".{CACHE_FILE}.{os.getpid()}.tmp"
     try:
         with open(tmp, "wb", opener=lambda p, flags: os.open(p, flags, 0o600)) as fh:
-            fh.write(_MAGIC + key + hashlib.sha256(payload).digest() + payload)
+            fh.write(_MAGIC + key + sha256(payload).digest() + payload)
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -372,7 +391,7 @@ def _decode_file(source: str, blob: bytes, stamp: bytes | None) -> AppConfig | N
     if len(blob) < head or not blob.startswith(_MAGIC):
         raise CacheError("not a configuration cache")
     key, digest, payload = blob[len(_MAGIC):head - 32], blob[head - 32:head], blob[head:]
-    if hashlib.sha256(payload).digest() != digest:
+    if sha256(payload).digest() != digest:
         raise CacheError("damaged: its checksum does not match")
     try:
         with _no_collection():

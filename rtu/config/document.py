@@ -10,12 +10,11 @@ into a JSON Schema.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
@@ -35,6 +34,7 @@ from rtu.config.service import (
     parse_service,
 )
 from rtu.config.station import STATION, FieldSizes, parse_station, resolve_events_lost
+from rtu.frozen import frozen
 from rtu.health import HEALTH_PREFIX, health_source
 from rtu.iec.outstation import OutstationConfig
 from rtu.points.config import POINTS, PointSources, parse_points
@@ -42,8 +42,6 @@ from rtu.points.model import Point
 from rtu.servers.iec104 import Iec104Settings
 from rtu.servers.iec104_config import IEC104, parse_iec104
 from rtu.soe import SOE, SoeConfig, parse_soe
-from rtu.sources.adc.config import ADC, AdcConfig, parse_adc
-from rtu.sources.gpio.config import GPIO, GpioConfig, parse_gpio
 from rtu.sources.relays.config import (
     COMMANDS,
     RELAYS,
@@ -58,11 +56,15 @@ from rtu.sources.simulated.config import (
     check_manual,
     parse_simulation,
 )
-from rtu.web.settings import WEB, WebSettings, parse_web
+from rtu.startup import sha256
 
 if TYPE_CHECKING:
-    # the 101 server and its serial link core are imported only with an [iec101] section
+    # the 101 server and its serial link core are imported only with an [iec101] section,
+    # the board's inputs and converters' config modules only with [gpio] and [adc] ones
     from rtu.servers.iec101 import Iec101Settings
+    from rtu.sources.adc.config import AdcConfig
+    from rtu.sources.gpio.config import GpioConfig
+    from rtu.web.settings import WebSettings  # [web] read only when the file has it
 
 __all__ = [
     "DOCUMENT",
@@ -103,15 +105,20 @@ POINTS_FILE: Final = string("points_file", "", doc="a CSV file holding the point
                              "(instead of [[points]]); relative to this file's directory")
 # the file, section by section
 def _own_sections(declared: bool) -> list[Key]:
-    """The sections this module reads, [iec101] by name only unless ``declared``."""
+    """The sections this module reads, [iec101], [gpio], [adc] and [web] by name only unless
+    ``declared`` (their config modules are imported when the file has the section)."""
     if declared:
         from rtu.servers.iec101_config import IEC101
+        from rtu.sources.adc.config import ADC
+        from rtu.sources.gpio.config import GPIO
+        from rtu.web.settings import WEB
 
-        iec101 = IEC101
+        iec101, gpio, adc, web = IEC101, GPIO, ADC, WEB
     else:
-        iec101 = Key("iec101", ("object",))
-    return [STATION, IEC104, iec101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, GPIO, ADC,
-            SERVICE, JOURNAL, WEB, SOE, POINTS_FILE]
+        iec101, gpio, adc, web = (Key(name, ("object",))
+                                  for name in ("iec101", "gpio", "adc", "web"))
+    return [STATION, IEC104, iec101, COMMANDS, SIMULATION, LOGGING, RELAYS, POINTS, gpio, adc,
+            SERVICE, JOURNAL, web, SOE, POINTS_FILE]
 
 
 # the top level as the parser reads it: the registered sections and [iec101] by name
@@ -138,7 +145,7 @@ _POINT_SOURCES: Final = PointSources(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigFile:
     """One file a configuration was read from: the main file or one it includes."""
 
@@ -147,7 +154,7 @@ class ConfigFile:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConfigOrigin:
     """Where a loaded configuration came from: its files, their hash, when it was loaded, and
     (``fallback``) why the last-known-good copy runs instead of the file (rtu/lastgood.py)."""
@@ -161,20 +168,20 @@ class ConfigOrigin:
         """SHA-256 (hex) of the main file's bytes: the configuration's one shown hash, equal
         to `sha256sum` of the file that was pushed (deploy/ansible compares the two)."""
         main = next((f for f in self.files if f.role == "main"), None)
-        return hashlib.sha256(main.data if main is not None else b"").hexdigest()
+        return sha256(main.data if main is not None else b"").hexdigest()
 
     @property
     def fingerprint(self) -> str:
         """SHA-256 over every file's role and content, the included point list too (not the
         path: a copy hashes alike). Internal: tells the last-known-good copies apart."""
-        h = hashlib.sha256()
+        h = sha256()
         for f in self.files:
             h.update(f"{f.role}\0{len(f.data)}\0".encode())
             h.update(f.data)
         return h.hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AppConfig:
     source: str  # the file path, or "<bench>" for the built-in profile
     station: OutstationConfig
@@ -186,8 +193,8 @@ class AppConfig:
     simulation: SimulationConfig
     logging: LoggingConfig
     iec101: Iec101Settings | None = None  # None without an enabled [iec101] section
-    gpio: GpioConfig = field(default_factory=GpioConfig)  # no inputs without a [gpio] section
-    adc: AdcConfig = field(default_factory=AdcConfig)  # no ADCs without an [adc] section
+    gpio_section: GpioConfig | None = None  # [gpio] as read, None without it (see .gpio)
+    adc_section: AdcConfig | None = None  # [adc] as read, None without it (see .adc)
     service: ServiceConfig = field(default_factory=ServiceConfig)  # [service]: operator socket, reload policy
     journal: JournalConfig = field(default_factory=JournalConfig)  # [journal]: persistent event journal (off)
     web: WebSettings | None = None  # [web]: the diagnostics page (rtu/web/settings.py); off
@@ -204,6 +211,24 @@ class AppConfig:
         page, fleet verification): SHA-256 (hex) of the main file's bytes as loaded; "" when
         not read from a file (the bench profile)."""
         return self.origin.digest if self.origin is not None else ""
+
+    @property
+    def gpio(self) -> GpioConfig:
+        """[gpio]: the board's inputs (none without the section)."""
+        if self.gpio_section is not None:
+            return self.gpio_section
+        from rtu.sources.gpio.config import GpioConfig
+
+        return GpioConfig()
+
+    @property
+    def adc(self) -> AdcConfig:
+        """[adc]: the converters and their channels (none without the section)."""
+        if self.adc_section is not None:
+            return self.adc_section
+        from rtu.sources.adc.config import AdcConfig
+
+        return AdcConfig()
 
     def section(self, name: str) -> object:
         """What a registered component's parser made of its section (None if absent)."""
@@ -374,8 +399,16 @@ def _parse(p: Reader, data: object) -> AppConfig:
     logging_config = parse_logging(p, doc.get("logging", MISSING))
     service = parse_service(p, doc.get("service", MISSING))
     journal = parse_journal(p, doc.get("journal", MISSING))
-    gpio = parse_gpio(p, doc.get("gpio", MISSING))
-    adc = parse_adc(p, doc.get("adc", MISSING))
+    gpio: GpioConfig | None = None
+    if "gpio" in doc:
+        from rtu.sources.gpio.config import parse_gpio
+
+        gpio = parse_gpio(p, doc["gpio"])
+    adc: AdcConfig | None = None
+    if "adc" in doc:
+        from rtu.sources.adc.config import parse_adc
+
+        adc = parse_adc(p, doc["adc"])
     relays, relay_names = parse_relays(p, doc.get("relays", MISSING))
     raw_points = doc.get("points", MISSING)
     points = parse_points(p, raw_points, field_sizes.ioa_size, relay_names, _POINT_SOURCES)
@@ -391,7 +424,11 @@ def _parse(p: Reader, data: object) -> AppConfig:
     for c in _SECTIONS:
         if c.check_sizes and sections.get(c.section) is not None:
             resolve(c.check_sizes)(p, sections[c.section], field_sizes)
-    web = parse_web(p, doc.get("web", MISSING), iec104.tls if iec104 else None)
+    web: WebSettings | None = None
+    if "web" in doc:
+        from rtu.web.settings import parse_web
+
+        web = parse_web(p, doc["web"], iec104.tls if iec104 else None)
     soe = parse_soe(p, doc.get("soe", MISSING))  # rtu/soe.py
     if (station is not None and station.command_originators and iec101 is not None
             and field_sizes.cot_size == 1):
@@ -422,7 +459,7 @@ def _parse(p: Reader, data: object) -> AppConfig:
     return AppConfig(
         source=p.source, station=station, field_sizes=field_sizes, iec104=iec104,
         points=points, relays=relays, commands=commands, simulation=simulation,
-        logging=logging_config, iec101=iec101, gpio=gpio, adc=adc,
+        logging=logging_config, iec101=iec101, gpio_section=gpio, adc_section=adc,
         service=service, journal=journal, web=web, soe=soe,
         sections=sections,
     )

@@ -17,7 +17,6 @@ what one section makes known to another (the GPIO inputs a relay may name, for e
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
 import math
 import re
@@ -165,6 +164,8 @@ def close_match(word: str, choices: Sequence[str]) -> str | None:
     """The choice ``word`` is probably a typo of, if any."""
     if len(word) > 2 * max(len(c) for c in choices):  # difflib is quadratic: skip hopeless cases
         return None
+    import difflib  # only when a name is wrong
+
     matches = difflib.get_close_matches(word, choices, n=1)
     return matches[0] if matches else None
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from rtu.config.reader import MISSING, Reader, one_of
+from rtu.frozen import frozen
 
 __all__ = [
     "JSON_SCHEMA_DIALECT",
@@ -41,7 +41,7 @@ JSON_SCHEMA_DIALECT: Final = "https://json-schema.org/draft/2020-12/schema"
 _JSON_TYPES: Final = ("integer", "number", "boolean", "string", "array", "object")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Key:
     """One key of a table: what it holds, its default (MISSING: none) and its bounds."""
 
@@ -136,7 +136,7 @@ class Key:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Table:
     """A table of the file (``[iec104]``) or the entries of an array of tables (``[[points]]``)."""
 

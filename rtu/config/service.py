@@ -6,11 +6,11 @@ and state directory (docs/service.md). Each key is declared once, below.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Final
 
 from rtu.config.reader import Reader
 from rtu.config.schema import Table, boolean, choice, integer, number, string, table
+from rtu.frozen import frozen
 
 __all__ = [
     "JOURNAL",
@@ -59,12 +59,12 @@ SERVICE: Final = table("service", SERVICE_TABLE)
 JOURNAL: Final = table("journal", JOURNAL_TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LoggingConfig:
     level: str = LOGGING_TABLE.default("level")  # DEBUG | INFO | WARNING | ERROR
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ServiceConfig:
     """[service]: how the outstation runs as a service (docs/service.md)."""
 
@@ -73,7 +73,7 @@ class ServiceConfig:
     state_directory: str = SERVICE_TABLE.default("state_directory")  # "" = default place
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class JournalConfig:
     """[journal]: the persistent event journal (rtu/eventstore.py, docs/reliability.md)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Final
 
 from rtu.config.reader import Reader, one_of
@@ -25,6 +25,7 @@ from rtu.config.schema import (
     table,
     tables,
 )
+from rtu.frozen import frozen
 from rtu.iec.outstation import OutstationConfig
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction
 from rtu.points.model import Point, PointKind
@@ -76,7 +77,7 @@ SECTION: Final = Table("[station]", (
 STATION: Final = table("station", SECTION)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FieldSizes:
     """Octets of the cause of transmission, common address and IOA on 101 links (104: 2/2/3)."""
 

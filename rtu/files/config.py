@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from typing import Any, Final
 
 from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, boolean, integer, number, string, table
 from rtu.config.station import FieldSizes
+from rtu.frozen import frozen
 
 __all__ = ["SECTION", "FilesConfig", "check_files_sizes", "parse_files"]
 
@@ -26,7 +26,7 @@ TABLE: Final = Table("[files]", (
 SECTION: Final = table("files", TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FilesConfig:
     directory: str = ""  # absolute, or "" for none
     soe_export: bool = True

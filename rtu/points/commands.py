@@ -19,10 +19,10 @@ Values by command kind:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
+from rtu.frozen import frozen
 from rtu.points.model import Point, PointKind
 
 # what a relay output can execute: it switches on or off (rtu/sources/relays.py); set-points,
@@ -39,7 +39,7 @@ class Pulse(Enum):
     PERSISTENT = "persistent"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CommandRequest:
     """A command the protocol layer has accepted; the executor must carry it out."""
 

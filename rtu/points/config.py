@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from rtu.config.reader import MISSING, Reader, close_match, one_of, show
 from rtu.config.schema import Table, array, boolean, choice, integer, number, string, tables
+from rtu.frozen import frozen
 from rtu.points.commands import RELAY_COMMAND_KINDS
 from rtu.points.model import Point, PointKind
 
@@ -57,7 +58,7 @@ POINTS: Final = tables("points", POINT)
 PrefixCheck = Callable[[Reader, str, str, PointKind | None], str | None]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PointSources:
     """What the sections let feed a point or receive a command (besides relays)."""
 

@@ -35,9 +35,9 @@ import io
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
+from rtu.frozen import frozen
 from rtu.points.model import Point
 
 __all__ = ["COLUMNS", "CsvPoints", "parse_points_csv", "point_rows", "rows_to_csv",
@@ -55,7 +55,7 @@ _FALSE: Final = frozenset({"false", "no", "0", "off"})
 MAX_ROWS: Final = 100_000  # a point list larger than any IOA space an outstation serves
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CsvPoints:
     """What a CSV file holds: ``[[points]]`` tables, the CSV line of each, and the errors of
     the file itself (header, shape), each ``FILE:LINE: message``."""

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Final, Union
 
+from rtu.frozen import frozen
 from rtu.points.model import DoublePointValue, PointKind, PointValue, Quality
 
 __all__ = ["Condition", "ExpressionError", "check", "failure", "names", "parse", "shown"]
@@ -56,7 +56,7 @@ class ExpressionError(ValueError):
     """A condition that does not parse; the message says where."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Compare:
     name: str
     op: str
@@ -66,7 +66,7 @@ class Compare:
         return f"{self.name} {self.op} {self.literal}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Valid:
     name: str
 
@@ -74,7 +74,7 @@ class Valid:
         return f"valid({self.name})"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Not:
     operand: Condition
 
@@ -82,7 +82,7 @@ class Not:
         return f"not {_group(self.operand)}"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class All:
     operands: tuple[Condition, ...]
 
@@ -90,7 +90,7 @@ class All:
         return " and ".join(_group(o) for o in self.operands)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AnyOf:
     operands: tuple[Condition, ...]
 
@@ -106,7 +106,7 @@ def _group(condition: Condition) -> str:
 
 
 # -- parsing -----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Token:
     kind: str  # num | op | paren | comma | name | end
     text: str

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Final, Union
 
+from rtu.frozen import frozen
 from rtu.points.expression import ExpressionError, TokenParser
 from rtu.points.model import PointKind, PointValue, Quality
 
@@ -44,23 +44,23 @@ _MAX_ARGUMENTS: Final = 64
 _PROPAGATED: Final = Quality.IV | Quality.NT
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Ref:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Num:
     value: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Op:
     op: str  # and | or | not
     args: tuple[Node, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Call:
     func: str
     args: tuple[Node, ...]

@@ -8,9 +8,10 @@ which the source saw the value; the protocol layer turns them into CP56Time2a.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum, IntEnum, IntFlag
 
+from rtu.frozen import frozen
 from rtu.points.records import event_record
 
 
@@ -144,7 +145,7 @@ def protection_parts(value: int) -> tuple[int, int]:
     return value & _PROTECTION_BITS, value >> 8
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Point:
     """A configured point. ``ioa`` is unique per station."""
 

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from rtu.frozen import frozen
 from rtu.points.model import (
     PROTECTION_MS_MAX,
     DoublePointValue,
@@ -63,7 +64,7 @@ def is_on(pv: PointValue) -> bool:
     return int(value) == DoublePointValue.ON
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProtectionReport:
     """What to report: the point's value (rtu.points.model.protection_value) and quality."""
 

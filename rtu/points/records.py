@@ -13,8 +13,10 @@ for code that assigns anyway, which the type check already reports.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from rtu.frozen import frozen
 
 _T = TypeVar("_T")
 
@@ -26,5 +28,6 @@ if TYPE_CHECKING:
         """A frozen, slotted dataclass, for the type checker."""
 else:
     def event_record(cls: type[Any]) -> type[Any]:
-        """A slotted dataclass, compared and hashed by value as a frozen one is."""
-        return dataclass(slots=True, unsafe_hash=True)(cls)
+        """A slotted dataclass, compared and hashed by value as a frozen one is (rtu/frozen.py:
+        its methods but ``__init__`` are compiled on first use, not at import)."""
+        return frozen(cls)

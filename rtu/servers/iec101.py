@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import AsduProfile
 from rtu.iec.cs101.balanced import BalancedLink
 from rtu.iec.cs101.link import (
@@ -36,7 +37,7 @@ from rtu.iec.cs101.link import (
 from rtu.iec.cs101.unbalanced import UnbalancedLink
 from rtu.iec.outstation import Outstation, Session
 from rtu.iec.outstation.lineclock import LineClock
-from rtu.monitor import TAP
+from rtu.tap import TAP
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ TIME_TAGS = ("cp56", "cp24")  # [iec101] time_tag
 _BITS_PER_CHAR_OVERHEAD = 2  # start bit + parity counted with the stop bits below
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SerialSettings:
     device: str
     baudrate: int = 9600
@@ -75,7 +76,7 @@ class SerialSettings:
         return bits / self.baudrate
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec101Settings:
     serial: SerialSettings
     link: LinkParameters
@@ -374,7 +375,7 @@ class Iec101Server:
             self._fail(OSError("device disconnected"))
             return
         log.debug("%s rx %s", self.name, data.hex(" "))
-        if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
+        if TAP.watchers:  # `rtu monitor` attached (rtu/tap.py)
             TAP.frame("101", self.name, "rx", data)
         self._offer()  # what the session queued since: the answer to a poll carries it
         held = self._sent.before(link) if isinstance(link, UnbalancedLink) else (False, False)

@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.cs104.connection import (
     Acknowledged,
@@ -30,9 +30,11 @@ from rtu.iec.cs104.connection import (
     Event,
 )
 from rtu.iec.outstation import Outstation, Session
-from rtu.monitor import TAP, socket_addresses
+from rtu.tap import TAP, socket_addresses
 
-if TYPE_CHECKING:  # rtu.servers.tls is loaded only by a server that uses TLS
+if TYPE_CHECKING:  # rtu.servers.tls (and ssl) is loaded only by a server that uses TLS
+    import ssl
+
     from rtu.servers.tls import TlsSettings
 
 log = logging.getLogger(__name__)
@@ -58,7 +60,7 @@ REFUSAL_LOG_INTERVAL = 60.0  # seconds: at most one refusal line per peer addres
 _REFUSAL_LOG_ADDRESSES = 1024  # peer addresses remembered for that; beyond, one shared entry
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RedundancyGroup:
     """IEC 60870-5-104 ed. 2 redundancy group: the masters (addresses or networks) that share
     one stream of events, of which one connection at a time has data transfer started. No
@@ -74,7 +76,7 @@ class RedundancyGroup:
             ipaddress.ip_network(entry, strict=False)  # raises ValueError naming the entry
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec104Settings:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -510,7 +512,7 @@ class _Link(asyncio.Protocol):
             return
         if log.isEnabledFor(logging.DEBUG):  # the hex is not made unless it is logged
             log.debug("%s rx %s", self.name, data.hex(" "))
-        if TAP.watchers:  # `rtu monitor` attached (rtu/monitor.py)
+        if TAP.watchers:  # `rtu monitor` attached (rtu/tap.py)
             TAP.frame("104", self.name, "rx", data, *socket_addresses(self.transport))
         if (not self._rx_held and len(data) <= _FEED_CHUNK and not self._feeding
                 and not self._backed_up()):

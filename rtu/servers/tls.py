@@ -21,11 +21,14 @@ import hashlib
 import logging
 import re
 import ssl
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
+from rtu.frozen import frozen
+from rtu.startup import tls
+
 log = logging.getLogger(__name__)
+tls()  # asyncio was imported without ssl (rtu/startup.py): it needs it from now on
 
 TLS_PORT: Final = 19998  # IEC 62351-3's port for IEC 60870-5-104 over TLS (a hint only)
 HANDSHAKE_TIMEOUT: Final = 10.0  # seconds a master has to complete the handshake
@@ -58,7 +61,7 @@ class TlsConfigError(ValueError):
     """A TLS file is missing or does not load; the message names the file and why."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TlsSettings:
     certificate: str  # PEM: this station's certificate (chain)
     private_key: str  # PEM: its private key (unencrypted)
@@ -141,7 +144,7 @@ def server_context(settings: TlsSettings) -> ssl.SSLContext:
 
 
 # -- certificate dates ----------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Validity:
     not_before: datetime
     not_after: datetime

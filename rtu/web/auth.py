@@ -29,8 +29,9 @@ import stat
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Final
+
+from rtu.frozen import frozen
 
 DEFAULT_N: Final = 2**14
 DEFAULT_R: Final = 8
@@ -53,7 +54,7 @@ class UsersFileError(ValueError):
     """The users file is missing, too open, too big or malformed; the message says which."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PasswordHash:
     n: int
     r: int

@@ -1,10 +1,10 @@
 """The links' frames as the web page's frame monitor (a ``FrameFeed``).
 
-The 104 and 101 drivers report their octets to :data:`rtu.monitor.TAP` only while it has a
+The 104 and 101 drivers report their octets to :data:`rtu.tap.TAP` only while it has a
 watcher (``if TAP.watchers:``). :class:`TapFrames` adds one watcher while at least one frames
 view is open and removes it when the last one closes: with nobody watching, the links run the
 tap's fast path (one attribute test per chunk). While watched, one task takes the watcher's
-chunks (bounded by the tap: :data:`rtu.monitor.QUEUE_FRAMES`, beyond which chunks are dropped
+chunks (bounded by the tap: :data:`rtu.tap.QUEUE_FRAMES`, beyond which chunks are dropped
 and counted), cuts them into frames and decodes them with the monitor's own decoder
 (:class:`rtu.monitor.FrameSplitter`), and hands each row to the views, whose outboxes are
 bounded in turn. The last :data:`RECENT_FRAMES` rows are kept for the page's first view.
@@ -21,7 +21,8 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from rtu.decode import object_texts
-from rtu.monitor import TAP, FrameSplitter, FrameTap, Seen, Sizes101, Watcher, parse_type
+from rtu.monitor import FrameSplitter, Seen, Sizes101, parse_type
+from rtu.tap import TAP, FrameTap, Watcher
 from rtu.web.feeds import Row, Unsubscribe, time_text
 
 log = logging.getLogger(__name__)

@@ -25,15 +25,17 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import ssl
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from importlib.util import find_spec
 from typing import TYPE_CHECKING, Final, Protocol
 
 from rtu.config.reader import MISSING, Reader, parse_listen
 from rtu.config.schema import Table, boolean, integer, string, table
+from rtu.frozen import frozen
 
 if TYPE_CHECKING:
+    import ssl  # loaded only for a page served with TLS (rtu/startup.py)
+
     from rtu.web.auth import PasswordHash  # the module is read only with a users_file
 
 __all__ = ["WEB", "WEB_TABLE", "WebSettings", "is_loopback", "parse_web", "web_tls_context",
@@ -74,7 +76,7 @@ class StationTls(Protocol):
     def ca_file(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class WebSettings:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -179,7 +181,7 @@ def parse_web(p: Reader, value: object, station_tls: StationTls | None) -> WebSe
     if settings.tls:
         try:
             web_tls_context(settings)
-        except (OSError, ssl.SSLError, ValueError) as exc:
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
             p.error("web.tls", f"certificate {certificate} with private key {private_key} does "
                                f"not load: {getattr(exc, 'strerror', None) or exc}")
             return None
@@ -202,6 +204,11 @@ def with_listen(settings: WebSettings | None, text: str) -> WebSettings:
 def web_tls_context(settings: WebSettings) -> ssl.SSLContext:
     """The HTTPS server context: TLS 1.2 or newer, forward-secret AEAD ciphers; a client
     certificate is required when ``ca_file`` is set."""
+    import ssl
+
+    from rtu.startup import tls
+
+    tls()  # ssl given to asyncio too, which the page's server hands the context to
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.set_ciphers(_TLS_CIPHERS)

@@ -13,7 +13,7 @@ import pytest
 
 from rtu.config import bench_config
 from rtu.control import ControlServer
-from rtu.monitor import TAP
+from rtu.tap import TAP
 from tests.integration.outstation_thread import OutstationThread
 from tests.integration.peers import C104Master, free_tcp_port, tshark_decode_104
 

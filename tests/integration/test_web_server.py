@@ -258,7 +258,7 @@ def test_frames_page_without_a_monitor_says_so(page: Page) -> None:
 
 def test_frames_page_shows_a_masters_frames_live_and_leaves_the_tap_when_closed(
         page: Page, rtu: OutstationThread) -> None:
-    from rtu.monitor import TAP
+    from rtu.tap import TAP
 
     assert TAP.watchers == []  # nobody on the frames page: the links' fast path
     assert page.get("/api/stream/frames?direction=up")[0] == 400

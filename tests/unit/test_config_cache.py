@@ -4,6 +4,7 @@ is refused, never a wrong configuration and never a crash."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pickle
 from importlib import resources
@@ -171,3 +172,29 @@ def test_a_configuration_with_its_own_state_directory_is_not_cached(
     config, _ = _cached(site, state)
     assert save_cache(config, state, STAMP) is None  # type: ignore[arg-type]
     assert not (state / CACHE_FILE).exists()
+
+
+def test_points_are_stored_by_columns_that_say_what_needs_decoding() -> None:
+    """The point list is stored column by column; only the columns holding stored tuples
+    (kind, groups) are decoded value by value, only those holding floats have equal floats
+    shared, and the rest (names, addresses) are taken as unpickled."""
+    from rtu.points.model import Point, PointKind
+
+    points = tuple(Point(f"p{i}", 100 + i, PointKind.FLOAT, frozenset({1}), deadband=0.5 * (i % 2),
+                         low=-0.0 if i % 3 else 0.0) for i in range(40))
+    classes, data = encode(points)
+    assert isinstance(data, tuple) and data[0] == 7  # _ROWS
+    names = [f.name for f in dataclasses.fields(Point)]
+    nested, floats = data[2], data[3]
+    assert {names[i] for i in range(len(names)) if nested >> i & 1} == {"kind", "groups"}
+    assert {names[i] for i in range(len(names)) if floats >> i & 1} == {
+        "deadband", "deadband_percent", "low", "cyclic"}
+    back = decode(classes, pickle.loads(pickle.dumps(data)))
+    assert back == points
+    assert isinstance(back, tuple)
+    assert back[1].deadband is back[3].deadband  # equal floats: one object
+    assert back[0].low is not back[1].low  # 0.0 and -0.0 kept apart
+    assert str(back[0].low) == "0.0" and str(back[1].low) == "-0.0"
+    damaged = (*data[:2], "x", *data[3:])
+    with pytest.raises(CacheError):
+        decode(classes, damaged)

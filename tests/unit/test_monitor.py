@@ -8,18 +8,15 @@ import struct
 import pytest
 
 from rtu.monitor import (
-    QUEUE_FRAMES,
-    TAP,
     FrameSplitter,
-    FrameTap,
     PcapngWriter,
     Sizes101,
-    Watcher,
     line,
     matches,
     parse_type,
     split_address,
 )
+from rtu.tap import QUEUE_FRAMES, TAP, FrameTap, Watcher
 
 STARTDT_ACT = bytes.fromhex("680407000000")
 # I(0,0) M_SP_NA_1 COT 20 CA 1, IOA 9001 ON

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
+from rtu.frozen import frozen
 from rtu.iec.asdu import codec_file as _file  # types 120-127, whole ASDUs
 from rtu.iec.asdu.codec_base import (
     BYTE_VALUES,
@@ -187,7 +187,7 @@ __all__ = ["PROFILE_104", "AsduError", "AsduHeader", "AsduProfile", "MalformedAs
 # ============================================================================================
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _Layout:
     """What a profile means for the codec, computed once per profile."""
 
@@ -206,7 +206,7 @@ _LAYOUTS: dict[AsduProfile, _Layout] = {}
 _last_layout: tuple[AsduProfile | None, _Layout]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AsduProfile:
     """Field sizes of the data unit identifier and IOA, and the longest ASDU the link carries."""
 
@@ -287,7 +287,7 @@ def _layout_of(profile: AsduProfile) -> _Layout:
 # ============================================================================================
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class _TypeCodec:
     type_id: TypeId
     code: int  # int(type_id), for struct without IntEnum conversions

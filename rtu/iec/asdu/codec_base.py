@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.objects import (
     Cp24Time2a,
     Cp56Time2a,
@@ -115,7 +115,7 @@ ENCODE_ERRORS: Final = (struct.error, OverflowError)
 # ============================================================================================
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AsduHeader:
     """The data unit identifier of a received ASDU, as raw numbers (no enum conversion)."""
 

@@ -9,9 +9,9 @@ and on 101 the CP24Time2a ones).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.types import CP24_EQUIVALENT, Cot, Qdp, Qds, TypeId
 from rtu.points.records import event_record
 from rtu.points.timestamps import posix_seconds, utc_datetime
@@ -152,7 +152,7 @@ class Cp56Time2a:
         return posix_seconds(self._minute_start(zone)) + self.milliseconds / 1000.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Cp24Time2a:
     """Three-octet time tag of the 101 CP24 types: milliseconds within the minute and the
     minute (IV bit); the hour and date are those of the last clock synchronisation."""
@@ -214,7 +214,7 @@ class MeasuredNormalized:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class MeasuredNormalizedNoQuality:
     ioa: int
     value: int  # raw int16 (M_ME_ND_1)
@@ -247,7 +247,7 @@ class IntegratedTotal:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SingleCommand:
     ioa: int
     state: bool
@@ -256,7 +256,7 @@ class SingleCommand:
     time: Cp56Time2a | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DoubleCommand:
     ioa: int
     state: int  # DCS: 1 off, 2 on (0 and 3 not permitted)
@@ -265,7 +265,7 @@ class DoubleCommand:
     time: Cp56Time2a | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RegulatingStepCommand:
     ioa: int
     state: int  # RCS: 1 lower, 2 higher
@@ -274,7 +274,7 @@ class RegulatingStepCommand:
     time: Cp56Time2a | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetpointNormalized:
     ioa: int
     value: int  # raw int16
@@ -283,7 +283,7 @@ class SetpointNormalized:
     time: Cp56Time2a | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetpointScaled:
     ioa: int
     value: int
@@ -292,7 +292,7 @@ class SetpointScaled:
     time: Cp56Time2a | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SetpointFloat:
     ioa: int
     value: float
@@ -301,52 +301,52 @@ class SetpointFloat:
     time: Cp56Time2a | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Bitstring32Command:
     ioa: int
     value: int
     time: Cp56Time2a | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class EndOfInitialization:
     ioa: int
     cause: int = 0  # COI: 0 power on, 1 local manual reset, 2 remote reset
     after_parameter_change: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InterrogationCommand:
     ioa: int
     qoi: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CounterInterrogationCommand:
     ioa: int
     rqt: int
     frz: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ReadCommand:
     ioa: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ClockSyncCommand:
     ioa: int
     time: Cp56Time2a
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TestCommand:
     __test__ = False  # not a pytest test class
     ioa: int
     fbp: int = 0x55AA
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TestCommandWithTime:
     __test__ = False  # not a pytest test class
     ioa: int
@@ -354,13 +354,13 @@ class TestCommandWithTime:
     time: Cp56Time2a
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ResetProcessCommand:
     ioa: int
     qrp: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DelayAcquisitionCommand:
     """C_CD_NA_1 (101): a time in milliseconds (CP16Time2a, 0..59999): the master's send time
     (SDT) in an activation and its confirmation, the transmission delay when spontaneous."""
@@ -402,7 +402,7 @@ class ProtectionOutputCircuit:
     time: TimeTag | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ParameterNormalized:
     """P_ME_NA_1: a parameter of a measured value, normalized (raw int16 / 32768)."""
 
@@ -413,7 +413,7 @@ class ParameterNormalized:
     pop: bool = False  # parameter not in operation
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ParameterScaled:
     """P_ME_NB_1: a parameter of a measured value, scaled (int16)."""
 
@@ -424,7 +424,7 @@ class ParameterScaled:
     pop: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ParameterFloat:
     """P_ME_NC_1: a parameter of a measured value, short float."""
 
@@ -435,7 +435,7 @@ class ParameterFloat:
     pop: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ParameterActivation:
     """P_AC_NA_1: activate (COT 6) or deactivate (COT 8) parameters (QPA)."""
 
@@ -444,7 +444,7 @@ class ParameterActivation:
 
 
 # -- file transfer (types 120-127; rtu/iec/asdu/codec_file.py) --------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class FileReady:
     """F_FR_NA_1: the file NOF is ready (LOF octets); ``negative``: FRQ bit 7, select refused."""
 
@@ -455,7 +455,7 @@ class FileReady:
     frq: int = 0  # FRQ bits 0-6 (0 = default)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SectionReady:
     """F_SR_NA_1: section NOS of file NOF is ready (LOF octets); ``not_ready``: SRQ bit 7."""
 
@@ -467,7 +467,7 @@ class SectionReady:
     srq: int = 0  # SRQ bits 0-6
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FileCall:
     """F_SC_NA_1: call directory (SCQ 0), select/call/deactivate file, call section (SCQ)."""
 
@@ -480,7 +480,7 @@ class FileCall:
     # 4 unexpected name of file, 5 unexpected name of section
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LastSegment:
     """F_LS_NA_1: last section (LSQ 1, 2) or last segment (LSQ 3, 4), with the checksum CHS
     (sum modulo 256 of the file's or the section's octets)."""
@@ -492,7 +492,7 @@ class LastSegment:
     checksum: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FileAck:
     """F_AF_NA_1: acknowledgement of a file (AFQ 1 positive, 2 negative) or a section (3, 4)."""
 
@@ -503,7 +503,7 @@ class FileAck:
     error: int = 0  # bits 4-7, as FileCall.error
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Segment:
     """F_SG_NA_1: one segment of section NOS (LOS = len(data), at most 255)."""
 
@@ -513,7 +513,7 @@ class Segment:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DirectoryEntry:
     """F_DR_TA_1: one file of the directory (SOF: STATUS bits 0-4, LFD, FOR, FA) + CP56."""
 
@@ -527,7 +527,7 @@ class DirectoryEntry:
     active: bool = False  # FA: a file transfer of it is active
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class QueryLog:
     """F_SC_NB_1: request the archive file NOF for the range start..stop (query log)."""
 
@@ -663,7 +663,7 @@ TIME_TAGGED_TYPES: frozenset[TypeId] = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Asdu:
     """One application service data unit. ``sequence`` is the SQ bit (consecutive IOAs)."""
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import Final
 
+from rtu.frozen import frozen
 from rtu.iec.errors import LocalProtocolError
 
 __all__ = [
@@ -78,7 +78,7 @@ _L2: Final = 2
 _START2: Final = 3
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FixedFrame:
     """A fixed-length frame: control field and link address (0 when the address size is 0)."""
 
@@ -86,7 +86,7 @@ class FixedFrame:
     address: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class VariableFrame:
     """A variable-length frame: control field, link address and the ASDU (link user data)."""
 
@@ -95,7 +95,7 @@ class VariableFrame:
     asdu: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SingleChar:
     """The single-character frame 0xE5."""
 

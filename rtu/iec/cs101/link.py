@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Final
 
+from rtu.frozen import frozen
 from rtu.iec.cs101.ft12 import ADDRESS_SIZES, SINGLE_CHAR_ACK, Ft12Frame, Ft12Parser
 
 __all__ = [
@@ -175,7 +175,7 @@ def _address_limit(address_size: int) -> int:
     return (1 << (_BITS_PER_OCTET * address_size)) - 1
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LinkParameters:
     """Link layer configuration; ``__post_init__`` raises ValueError naming the field.
 
@@ -284,7 +284,7 @@ def inter_character_timeout(baudrate: int, floor: float) -> float:
 # ------------------------------------------------------------------------------- events
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LinkStateChanged:
     """The link came up or went down.
 
@@ -297,21 +297,21 @@ class LinkStateChanged:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FrameDiscarded:
     """Received octets or a frame were dropped (framing error, or not valid here)."""
 
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AsduReceived:
     """User data from the master (confirmed, unconfirmed or broadcast), for the application."""
 
     asdu: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DataConfirmed:
     """The peer confirmed the oldest ASDU handed to the core and not confirmed yet."""
 

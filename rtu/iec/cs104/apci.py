@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import logging
 import struct
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Final, NoReturn
 
+from rtu.frozen import frozen
 from rtu.iec.errors import LocalProtocolError, RemoteProtocolError
 
 __all__ = [
@@ -91,7 +91,7 @@ class UFunction(IntEnum):
     TESTFR_CON = 0x83
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class IFrame:
     """Numbered information transfer: carries one ASDU."""
 
@@ -100,14 +100,14 @@ class IFrame:
     asdu: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SFrame:
     """Numbered supervisory function: acknowledges every I-frame with N(S) < recv_seq."""
 
     recv_seq: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class UFrame:
     """Unnumbered control function (STARTDT, STOPDT, TESTFR)."""
 

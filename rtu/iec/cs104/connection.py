@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass
 from enum import Enum
 from typing import Final
 
+from rtu.frozen import frozen
 from rtu.iec.cs104.apci import (
     MAX_ASDU_LENGTH,
     SEQ_MODULO,
@@ -52,7 +52,7 @@ MAX_WINDOW: Final = SEQ_MODULO - 1
 """Largest k or w: the window must stay below the sequence number space."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ApciParameters:
     """k, w and the timeouts t0..t3 in seconds (defaults: IEC 60870-5-104 clause 9.6).
 
@@ -98,31 +98,31 @@ class Role(Enum):
     """A master: sends STARTDT/STOPDT (used by tests and the benchmark)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AsduReceived:
     """An I-frame arrived in sequence; its ASDU, for the application layer."""
 
     asdu: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DataTransferStarted:
     """STARTDT is in force: I-frames may flow."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DataTransferStopped:
     """STOPDT completed (controlled: STOPDT con sent; controlling: STOPDT con received)."""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Acknowledged:
     """The ``count`` oldest of our unacknowledged I-frames are acknowledged, in send order."""
 
     count: int
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ConnectionFailed:
     """Protocol violation or t1 expiry: the driver must close the socket."""
 

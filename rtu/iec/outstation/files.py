@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.codec import AsduProfile, object_size
 from rtu.iec.asdu.codec_file import LOF_MAX, checksum, segment_room
 from rtu.iec.asdu.objects import (
@@ -103,7 +104,7 @@ _OUTSTATION_ONLY = frozenset({TypeId.F_FR_NA_1, TypeId.F_SR_NA_1, TypeId.F_LS_NA
                               TypeId.F_SG_NA_1, TypeId.F_DR_TA_1})
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StoredFile:
     """One file of the directory: its NOF, a name for the log, length and time of change."""
 
@@ -132,7 +133,7 @@ class FileStore(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class FileSettings:
     """[files]: what bounds a transfer (rtu/files/ reads them)."""
 

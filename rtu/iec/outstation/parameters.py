@@ -40,9 +40,9 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
+from rtu.frozen import frozen
 from rtu.iec.asdu.objects import (
     Asdu,
     InformationObject,
@@ -70,7 +70,7 @@ from rtu.points.model import Point, PointKind
 log = logging.getLogger(__package__)  # one logger for the outstation
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class LoadedThreshold:
     """The parameters a master loaded for one point: the threshold (None: not loaded, the
     configured deadband holds), whether they are in operation, the configured deadband they

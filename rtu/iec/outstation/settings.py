@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
+
+from rtu.frozen import frozen
 
 
 class Clock(Protocol):
@@ -29,7 +30,7 @@ class CommandAgeAction(Enum):
     DROP = "drop"  # no answer at all
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class OutstationConfig:
     common_address: int = 1
     select_timeout: float = 10.0  # seconds between select and execute

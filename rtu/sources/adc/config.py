@@ -21,6 +21,7 @@ from rtu.config.schema import (
     table,
     tables,
 )
+from rtu.frozen import frozen
 from rtu.points.model import PointKind
 
 __all__ = [
@@ -34,7 +35,7 @@ __all__ = [
     "parse_adc",
 ]
 
-ADC_PREFIX: Final = "adc:"  # [[points]] source = "adc:NAME"
+ADC_PREFIX: Final = "adc:"  # [[points]] source = "adc:NAME" (as the registration line)
 _DRIVER_KEYS: Final = {  # driver -> the keys only it takes
     "iio": ("iio_name",),
     "mcp3008": ("spi_bus", "spi_device", "vref"),
@@ -68,7 +69,7 @@ SECTION: Final = Table("[adc]", (tables("devices", DEVICE), tables("channels", C
 ADC: Final = table("adc", SECTION)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AdcDeviceConfig:
     name: str
     driver: str  # iio | mcp3008 | ads1115
@@ -83,7 +84,7 @@ class AdcDeviceConfig:
     data_rate: int = DEVICE.default("data_rate")  # ads1115: samples per second
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AdcChannelConfig:
     name: str
     device: str  # its [[adc.devices]] entry
@@ -94,7 +95,7 @@ class AdcChannelConfig:
     input_range: tuple[float, float] | None = None  # volts; a reading outside is flagged OV
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AdcConfig:
     devices: tuple[AdcDeviceConfig, ...] = ()
     channels: tuple[AdcChannelConfig, ...] = ()

@@ -18,11 +18,11 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hal.interfaces import AnalogInput
 from rtu.components import Field, Parts
+from rtu.frozen import frozen
 from rtu.points.database import PointDatabase
 from rtu.points.model import Quality
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 ADC_PREFIX = "adc:"  # [[points]] source = "adc:NAME"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Scaling:
     """engineering value = volts * scale + offset."""
 
@@ -56,7 +56,7 @@ class Scaling:
         return volts * self.scale + self.offset
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AdcBinding:
     """One channel and the points it feeds."""
 

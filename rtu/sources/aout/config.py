@@ -10,11 +10,11 @@ code); a value outside ``range`` is refused (negative ACT_CON) or clamped (``out
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from rtu.config.reader import MISSING, Reader, point_table_index
 from rtu.config.schema import Table, array, boolean, choice, integer, number, string, table, tables
+from rtu.frozen import frozen
 from rtu.points.model import Point, PointKind
 
 __all__ = ["ANALOG_OUTPUT", "SECTION", "AnalogOutputConfig", "AnalogOutputsConfig",
@@ -51,7 +51,7 @@ TABLE: Final = Table("[analog_outputs]", (tables("channels", CHANNEL),))
 SECTION: Final = table(SECTION_NAME, TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AnalogOutputConfig:
     name: str
     command: str  # the set-point point driving it
@@ -69,7 +69,7 @@ class AnalogOutputConfig:
     i2c_address: int = CHANNEL.default("i2c_address")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class AnalogOutputsConfig:
     channels: tuple[AnalogOutputConfig, ...] = ()
 

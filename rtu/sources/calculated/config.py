@@ -15,6 +15,7 @@ from typing import Final
 
 from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, string, table, tables
+from rtu.frozen import frozen
 from rtu.points.formula import Formula, FormulaError, compile_formula
 from rtu.points.model import Point
 from rtu.sources.entries import claim, unclaimed
@@ -31,13 +32,13 @@ TABLE: Final = Table("[calculated]", (tables("points", ENTRY),))
 SECTION: Final = table("calculated", TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CalculatedPoint:
     point: str
     text: str  # the formula as written (compiled again by the source: it holds state)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CalculatedConfig:
     points: tuple[CalculatedPoint, ...] = ()  # in an order where inputs come first
 

@@ -23,7 +23,7 @@ import re
 import stat
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Final
 
 from rtu.config.reader import Reader, point_table_index
@@ -38,6 +38,7 @@ from rtu.config.schema import (
     table,
     tables,
 )
+from rtu.frozen import frozen
 from rtu.points.model import Point, PointKind
 from rtu.sources.dlms.push_config import PUSH, DlmsPushConfig, parse_push
 
@@ -129,7 +130,7 @@ DLMS: Final = table("dlms", SECTION)
 
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DlmsRead:
     """One point fed from one COSEM attribute."""
 
@@ -141,7 +142,7 @@ class DlmsRead:
     unit: int | None = None  # the unit the meter must report (code); None: any
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DlmsProfile:
     """A Profile Generic (class 7) whose new buffer entries become time-tagged point updates."""
 
@@ -151,7 +152,7 @@ class DlmsProfile:
     backfill: float = PROFILE.default("backfill")  # seconds of history taken on the very first read
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DlmsMeterConfig:
     name: str
     transport: str  # "tcp" | "udp" (wrapper, IEC 62056-47) | "hdlc" (serial, IEC 62056-46)
@@ -186,7 +187,7 @@ class DlmsMeterConfig:
         return tuple(names)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DlmsConfig:
     credentials: str = ""  # the credentials file (absolute, or relative to the config file)
     meters: tuple[DlmsMeterConfig, ...] = ()

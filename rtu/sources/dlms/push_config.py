@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Final
 
 from rtu.config.reader import Reader
@@ -23,6 +23,7 @@ from rtu.config.schema import (
     string,
     tables,
 )
+from rtu.frozen import frozen
 from rtu.points.model import PointKind
 
 # (value, key path, kinds allowed) -> the point's name when it may be fed from there (else the
@@ -53,7 +54,7 @@ _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.-]+")
 _HEX_RE: Final = re.compile(r"[0-9A-Fa-f]{16}")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PushObject:
     """One element of a device's notification body mapped onto a point."""
 
@@ -64,7 +65,7 @@ class PushObject:
     scale: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PushDeviceConfig:
     name: str
     objects: tuple[PushObject, ...]
@@ -75,7 +76,7 @@ class PushDeviceConfig:
     authentication_key: bytes = field(default=b"", repr=False)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DlmsPushConfig:
     devices: tuple[PushDeviceConfig, ...]
     listen: str = PUSH.default("listen")

@@ -55,7 +55,6 @@ import os
 import struct
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -73,6 +72,7 @@ from hal.dlms import (
     DlmsUdpSettings,
     RangeSelection,
 )
+from rtu.frozen import frozen
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
 from rtu.points.timestamps import posix_seconds, utc_datetime
@@ -165,7 +165,7 @@ def register_value(raw: Any, scaler: int, scale: float, kind: PointKind) -> floa
     return float(value)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CosemTime:
     timestamp: float | None  # POSIX seconds; None: not a usable date-time
     status: int | None  # clock_status; None: not specified
@@ -194,7 +194,7 @@ def decode_cosem_datetime(raw: Any) -> CosemTime:
 
 
 # -- pure: load profiles -------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProfileQuery:
     """What one session asks of a load profile: its capture objects, the buffer entries in a
     time range, the scaler_unit of its register columns. ``after``: report only entries
@@ -249,7 +249,7 @@ def decode_capture_objects(value: Any) -> list[CapturedObject]:
     return columns
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProfileEntry:
     timestamp: float  # the entry's capture time (POSIX seconds)
     values: tuple[Any, ...]  # the raw columns, in capture-object order

@@ -25,6 +25,7 @@ from rtu.config.schema import (
     table,
     tables,
 )
+from rtu.frozen import frozen
 from rtu.points.model import PointKind
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
     "parse_gpio",
 ]
 
-GPIO_PREFIX: Final = "gpio:"  # [[points]] source = "gpio:NAME"
+GPIO_PREFIX: Final = "gpio:"  # [[points]] source = "gpio:NAME" (as the registration line)
 _RPI_BCM_MAX: Final = 27  # RPi.GPIO: the 40-pin header's GPIO0..GPIO27
 _SECONDS_OR_ZERO: Final = "a number of seconds >= 0"
 _CHANGES: Final = "an integer >= 0 (0: no chatter suppression)"
@@ -94,7 +95,7 @@ SECTION: Final = Table("[gpio]", (
 GPIO: Final = table("gpio", SECTION)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GpioInputConfig:
     name: str
     line: str | int  # gpiod: line name ("GPIO17") or offset on gpio.chip; rpi: BCM number
@@ -106,7 +107,7 @@ class GpioInputConfig:
     chatter_changes: int = SECTION.default("chatter_changes")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GpioDoubleConfig:
     """A double point from two inputs."""
 
@@ -117,7 +118,7 @@ class GpioDoubleConfig:
     chatter_changes: int = SECTION.default("chatter_changes")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GpioStepConfig:
     """A step position (a tap changer's M_ST) coded on several inputs."""
 
@@ -144,7 +145,7 @@ def step_limit(coding: str, lines: int) -> int:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class GpioConfig:
     backend: str = SECTION.default("backend")  # gpiod | rpi | sim
     chip: str = SECTION.default("chip")  # gpiod: "" = find the line names on every chip
@@ -164,6 +165,7 @@ class GpioNames:
 
     backend: str | None = None
     chip: str = ""
+    read: bool = False  # parse_gpio ran (the document reads [gpio] only when it is there)
     names: dict[str, str] = field(default_factory=dict)  # input or double name -> key path
     inputs: set[str] = field(default_factory=set)
     doubles: set[str] = field(default_factory=set)
@@ -171,9 +173,21 @@ class GpioNames:
     lines: dict[str | int, str] = field(default_factory=dict)  # line -> key path of its user
 
 
+def gpio_names(p: Reader) -> GpioNames:
+    """What [gpio] made known; without a [gpio] section (not read), what an empty one
+    would: its default backend and chip, no inputs."""
+    refs = p.context(GpioNames)
+    if not refs.read:
+        refs.read = True
+        refs.backend = SECTION.default("backend")
+        refs.chip = SECTION.default("chip")
+    return refs
+
+
 def parse_gpio(p: Reader, value: object) -> GpioConfig:
     """[gpio]: the backend, the inputs and the double points made of two inputs."""
     refs = p.context(GpioNames)
+    refs.read = True
     tbl = SECTION.open(p, value, "gpio")
     d = GpioConfig()
     backend = SECTION.key("backend").read(p, tbl, "gpio")
@@ -325,7 +339,7 @@ def _name(p: Reader, value: object, path: str) -> str | None:
 
 def gpio_line(p: Reader, value: object, path: str, user: str) -> str | int | None:
     """A GPIO line as the backend names it; each line may be used once."""
-    refs = p.context(GpioNames)
+    refs = gpio_names(p)
     line: str | int
     if refs.backend == "rpi":
         expectation = (f'a BCM GPIO number 0..{_RPI_BCM_MAX} or its name "GPIO0".."GPIO'
@@ -370,7 +384,7 @@ def gpio_line(p: Reader, value: object, path: str, user: str) -> str | int | Non
 
 def gpio_input(p: Reader, value: object, path: str) -> str | None:
     """The name of a [[gpio.inputs]] entry (required)."""
-    refs = p.context(GpioNames)
+    refs = gpio_names(p)
     expectation = "the name of a [[gpio.inputs]] entry"
     if value is MISSING:
         p.missing(path, expectation)
@@ -385,7 +399,7 @@ def gpio_input(p: Reader, value: object, path: str) -> str | None:
 
 
 def gpio_source(p: Reader, value: str, path: str, kind: PointKind | None) -> str | None:
-    refs = p.context(GpioNames)
+    refs = gpio_names(p)
     name = value[len(GPIO_PREFIX):]
     if name in refs.inputs:
         if kind is None or kind is PointKind.SINGLE:

@@ -46,11 +46,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hal.interfaces import EdgeInputs, InputEdge
 from rtu.components import Field, Parts
+from rtu.frozen import frozen
 from rtu.points.database import PointDatabase
 from rtu.points.model import DoublePointValue, Point, PointKind, Quality
 
@@ -66,28 +66,28 @@ _RETRY = 1.0  # seconds before a failed read is tried again (also without period
 
 
 # -- settings and results ----------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class ChatterSettings:
     changes: int = 0  # more than this many changes within `window` block the point; 0 = off
     window: float = 1.0  # seconds
     recovery: float = 5.0  # seconds without a change before a blocked point is reported again
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InputSettings:
     name: str
     invert: bool = False  # True: a low (open) input is the active state
     debounce: float = 0.0  # seconds the input must be steady before a change is accepted
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SingleBinding:
     point: str
     input: str
     chatter: ChatterSettings = ChatterSettings()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class DoubleBinding:
     point: str
     on: str  # input closed when the device is ON (e.g. breaker closed)
@@ -96,7 +96,7 @@ class DoubleBinding:
     chatter: ChatterSettings = ChatterSettings()
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class StepBinding:
     point: str
     inputs: tuple[str, ...]  # the code, least significant first
@@ -123,7 +123,7 @@ def decode_step(levels: Sequence[bool], coding: str) -> int | None:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class PointReport:
     point: str
     value: bool | int
@@ -131,7 +131,7 @@ class PointReport:
     timestamp: float  # monotonic seconds
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InputChange:
     """An input's debounced, logical level changed (also reported once at start-up)."""
 
@@ -712,7 +712,7 @@ def gpio_source_name(point: Point) -> str | None:
 
 
 # -- the registry (rtu/components.py) ----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Board:
     """The opened GPIO bank and the source of its inputs (None without [[gpio.inputs]])."""
 

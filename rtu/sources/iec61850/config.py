@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from rtu.config.reader import MISSING, Reader, is_host, one_of, point_table_index
@@ -33,6 +32,7 @@ from rtu.config.schema import (
     table,
     tables,
 )
+from rtu.frozen import frozen
 from rtu.points.model import Point, PointKind
 from rtu.sources.entries import claim
 
@@ -102,7 +102,7 @@ IEC61850_SECTION: Final = table(IEC61850, SECTION)
 
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec61850Read:
     """One monitored point fed from a data attribute of a device."""
 
@@ -113,7 +113,7 @@ class Iec61850Read:
     offset: float = READ.default("offset")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec61850Report:
     """A report control block the source enables on the device."""
 
@@ -121,7 +121,7 @@ class Iec61850Report:
     buffered: bool  # True: a BRCB (LN$BR$NAME), False: a URCB (LN$RP$NAME)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec61850Control:
     """A command point forwarded to a controllable data object (SPC, DPC; APC for set-points)."""
 
@@ -131,7 +131,7 @@ class Iec61850Control:
     offset: float = CONTROL.default("offset")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec61850DeviceConfig:
     name: str
     host: str
@@ -152,7 +152,7 @@ class Iec61850DeviceConfig:
         return tuple(r.point for r in self.points) + tuple(c.point for c in self.controls)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Iec61850Config:
     devices: tuple[Iec61850DeviceConfig, ...] = ()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -27,6 +26,7 @@ from open61850.mms import (
 from open61850.mms.types import MmsType, PrimitiveType, StructureType, describe
 from open61850.quality import Quality as Quality61850
 
+from rtu.frozen import frozen
 from rtu.points.model import DoublePointValue, PointKind, Quality
 from rtu.points.timestamps import posix_seconds
 from rtu.sources.iec61850.config import (
@@ -70,7 +70,7 @@ def member_path(container: ObjectName, target: ObjectName) -> tuple[str, ...] | 
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Location:
     """Where a point's value, quality and time stamp are inside a container's value."""
 

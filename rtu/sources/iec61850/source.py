@@ -98,6 +98,7 @@ from open61850.mms.rcb import RcbError, RcbSettings, enable, read_status
 from open61850.mms.report import TrgOps
 from open61850.mms.types import ArrayType, MmsType
 
+from rtu.frozen import frozen
 from rtu.points.commands import CommandExecutor, CommandRequest, Done, ForwardingExecutor
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind, Quality
@@ -135,7 +136,7 @@ _STATE_POLL: Final = 0.5  # seconds between checks that the association is still
 ClientFactory = Callable[..., MmsClient]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Binding:
     read: Iec61850Read
     kind: PointKind

@@ -14,11 +14,11 @@ cycle ([calculated] is read first and tells this section through CalculatedGraph
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Final
 
 from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, choice, string, table, tables
+from rtu.frozen import frozen
 from rtu.points.expression import Condition, ExpressionError, check, names, parse
 from rtu.points.model import Point, PointKind
 from rtu.sources.calculated.config import CALC_SOURCE, CalculatedGraph
@@ -37,7 +37,7 @@ TABLE: Final = Table("[interlocks]", (tables("rules", RULE),))
 SECTION: Final = table(INTERLOCKS, TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InterlockRule:
     command: str
     when: str  # any | on | off
@@ -45,7 +45,7 @@ class InterlockRule:
     text: str  # as written, for the log
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class InterlocksConfig:
     rules: tuple[InterlockRule, ...] = ()
 

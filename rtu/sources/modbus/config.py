@@ -9,7 +9,6 @@ ways, unit ids per bus type).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Final
 
@@ -25,6 +24,7 @@ from rtu.config.schema import (
     table,
     tables,
 )
+from rtu.frozen import frozen
 from rtu.points.model import Point, PointKind
 
 if TYPE_CHECKING:
@@ -144,7 +144,7 @@ _KINDS: Final = (PointKind.SINGLE, PointKind.BITSTRING, PointKind.SCALED,
                         PointKind.STEP)  # step: a tap position from an integer register
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModbusBusConfig:
     """A Modbus TCP connection or a serial (RTU) line; its devices are polled one at a time."""
 
@@ -162,7 +162,7 @@ class ModbusBusConfig:
     reconnect_delay_max: float = BUS.default("reconnect_delay_max")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModbusRead:
     """One point fed from a Modbus device: where its value is and how it is decoded."""
 
@@ -177,13 +177,13 @@ class ModbusRead:
     offset: float = READ.default("offset")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModbusPoll:
     interval: float  # seconds between polls of these reads
     reads: tuple[ModbusRead, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModbusDeviceConfig:
     name: str
     bus: str  # name of its ModbusBusConfig
@@ -193,7 +193,7 @@ class ModbusDeviceConfig:
     max_bits: int = DEVICE.default("max_bits")  # most coils / discrete inputs one request may read
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModbusWrite:
     """Where a command point's value goes on a Modbus device, and how it is encoded."""
 
@@ -210,7 +210,7 @@ class ModbusWrite:
     verify: bool = WRITE.default("verify")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ModbusConfig:
     buses: tuple[ModbusBusConfig, ...] = ()
     devices: tuple[ModbusDeviceConfig, ...] = ()

@@ -47,6 +47,7 @@ from hal.modbus import (
     PymodbusLink,
 )
 from rtu.components import Field, Parts
+from rtu.frozen import frozen
 from rtu.points.commands import CommandExecutor
 from rtu.points.database import PointDatabase
 from rtu.points.model import PointKind, Quality
@@ -84,7 +85,7 @@ LinkFactory = Callable[[ModbusBusConfig], ModbusLink]
 
 
 # -- pure: batching and decoding ----------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+@frozen
 class Request:
     """One Modbus read request and the reads decoded from its answer."""
 

@@ -15,11 +15,12 @@ signals). What each kind takes and how its times are measured: rtu/points/protec
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Final
 
 from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, string, table, tables
+from rtu.frozen import frozen
 from rtu.points.model import Point, PointKind
 from rtu.points.protection import ROLES, WITH_START
 from rtu.sources.entries import claim, unclaimed
@@ -48,14 +49,14 @@ TABLE: Final = Table("[protection]", (tables("events", ENTRY),))
 SECTION: Final = table("protection", TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProtectionPoint:
     point: str
     inputs: Mapping[str, str] = field(default_factory=dict)  # input point name -> role
     start: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class ProtectionConfig:
     points: tuple[ProtectionPoint, ...] = ()
 

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hal.fake import FakeRelay
 from hal.interfaces import RelayOutput
 from rtu.components import Field, Parts
 from rtu.config import AppConfig
+from rtu.frozen import frozen
 from rtu.sources.relays.source import RelayExecutor, relay_settings
 
 if TYPE_CHECKING:
     from rtu.sources.gpio.source import Board
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class Relays:
     """The relay outputs by name and the executor driving them."""
 

@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from rtu.config.reader import Reader, show
 from rtu.config.schema import Table, any_of, boolean, choice, seconds, string, table, tables
-from rtu.sources.gpio.config import gpio_input, gpio_line
+from rtu.frozen import frozen
 
 __all__ = [
     "COMMANDS",
@@ -48,7 +48,7 @@ COMMANDS_TABLE: Final = Table("[commands]", (
 COMMANDS: Final = table("commands", COMMANDS_TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RelayConfig:
     name: str
     driver: str = RELAY.default("driver")
@@ -68,7 +68,7 @@ class RelayNames:
     names: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class CommandConfig:
     short_pulse: float = COMMANDS_TABLE.default("short_pulse")  # seconds, QU=1
     long_pulse: float = COMMANDS_TABLE.default("long_pulse")  # seconds, QU=2
@@ -98,6 +98,9 @@ def _relay_io(p: Reader, tbl: Mapping[Any, Any], path: str, driver: str | None) 
     RelayConfig without a name); None if any is wrong (reported)."""
     errors_before = len(p.errors)
     line: str | int | None = None
+    if driver == "gpio" or "feedback_input" in tbl or "local_input" in tbl:
+        # [gpio]'s names: its config module only for a relay that uses the board's lines
+        from rtu.sources.gpio.config import gpio_input, gpio_line
     if "line" in tbl:
         if driver == "gpio":
             line = gpio_line(p, tbl["line"], f"{path}.line", path)

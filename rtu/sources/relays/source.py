@@ -24,11 +24,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol
 
 from hal.interfaces import RelayOutput
+from rtu.frozen import frozen
 from rtu.points.commands import CommandRequest, Done, Pulse
 from rtu.points.database import PointDatabase
 from rtu.points.model import ChangeOrigin, DoublePointValue, Point, PointKind, Quality
@@ -42,7 +42,7 @@ PULSE_NAMES = {"persistent": Pulse.PERSISTENT, "short": Pulse.SHORT, "long": Pul
 RELAY_MODES = ("qu", "pulse", "persistent")
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class RelaySettings:
     mode: str = "qu"  # "qu" | "pulse" | "persistent"
     feedback_input: str | None = None  # input confirming the output (active = on)

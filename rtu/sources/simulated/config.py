@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from rtu.config.reader import MISSING, Reader
 from rtu.config.schema import Table, array, integer, seconds, table
+from rtu.frozen import frozen
 from rtu.points.model import Point
 
 __all__ = ["SIMULATION", "SimulationConfig", "check_manual", "parse_simulation"]
@@ -24,7 +24,7 @@ SECTION: Final = Table("[simulation]", (
 SIMULATION: Final = table("simulation", SECTION)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SimulationConfig:
     seed: int | None = None  # None: a different simulated field on every run
     digital_interval: float = SECTION.default("digital_interval")  # mean seconds between changes

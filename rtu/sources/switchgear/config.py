@@ -10,11 +10,11 @@ says ``source = "switchgear"`` and follows the coils after that many seconds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
 from rtu.config.reader import MISSING, Reader, point_table_index
 from rtu.config.schema import Table, boolean, choice, seconds, string, table, tables
+from rtu.frozen import frozen
 from rtu.points.model import Point, PointKind
 from rtu.sources.relays.config import RelayNames
 
@@ -57,7 +57,7 @@ TABLE: Final = Table("[switchgear]", (tables("breakers", BREAKER),
 SECTION: Final = table(SWITCHGEAR, TABLE)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class BreakerConfig:
     name: str
     command: str
@@ -72,7 +72,7 @@ class BreakerConfig:
     travel: float | None = None  # None: a real device
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class TapChangerConfig:
     name: str
     command: str
@@ -86,7 +86,7 @@ class TapChangerConfig:
     travel: float | None = None  # None: a real tap changer
 
 
-@dataclass(frozen=True, slots=True)
+@frozen
 class SwitchgearConfig:
     breakers: tuple[BreakerConfig, ...] = ()
     tap_changers: tuple[TapChangerConfig, ...] = ()

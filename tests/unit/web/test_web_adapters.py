@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-import rtu.monitor
 import rtu.points.model
 import rtu.soe
+import rtu.tap
 from rtu.config import bench_config
-from rtu.monitor import FrameTap
 from rtu.servers.iec104 import PROFILE_104
 from rtu.soe import ActionRecord, SoeLog
 from rtu.supervisor import Supervisor
+from rtu.tap import FrameTap
 from rtu.web import pages
 from rtu.web.feeds import Row, event_filter
 from rtu.web.frames import TapFrames, frame_filter
@@ -172,7 +172,7 @@ def test_frames_are_taken_from_the_tap_only_while_watched_and_decoded_in_columns
 
 def test_a_burst_beyond_the_tap_bound_is_counted_not_queued(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rtu.monitor, "QUEUE_FRAMES", 5)
+    monkeypatch.setattr(rtu.tap, "QUEUE_FRAMES", 5)
     tap = FrameTap()
     frames = TapFrames(tap=tap)
     seen: list[Row] = []
@@ -192,7 +192,7 @@ def test_a_page_nobody_views_adds_nothing_to_the_event_path_nor_the_links(
     """With the log on, the page keeps no ring of its own; with nobody viewing, neither the
     log nor the frame tap has anything of the page registered."""
     pytest.importorskip("aiohttp", reason="the web extra (aiohttp) is not installed")
-    from rtu.monitor import TAP
+    from rtu.tap import TAP
     from rtu.web.server import WebServer
     from rtu.web.settings import WebSettings
     from rtu.web.view import StationView
