@@ -201,6 +201,46 @@ def _pythons() -> list[str]:
     return list(dict.fromkeys(found))
 
 
+ASYNCIO_NAMES = """
+import json, sys
+if sys.argv[1] == "hidden":
+    from rtu.startup import import_asyncio, tls
+    import_asyncio()
+    assert "ssl" not in sys.modules, "ssl was imported"
+    tls()
+import asyncio, asyncio.sslproto
+names = {}
+for name, module in sorted(sys.modules.items()):
+    if name.startswith("asyncio") and module is not None:
+        names[name] = {k: v is None for k, v in vars(module).items() if not k.startswith("__")}
+print(json.dumps(names))
+"""
+
+
+def test_asyncio_after_tls_has_every_name_a_normal_import_gives() -> None:
+    """Whatever asyncio defines or leaves None depending on ssl (today ``ssl`` in three modules
+    and ``SSLAgainErrors``): after ``import_asyncio()`` and ``tls()`` every asyncio module has
+    the same names, set (not None) where a normal import sets them, on each CPython found. A
+    Python whose asyncio keeps something else from ssl fails here, not in a handshake."""
+    for python in _pythons():
+        seen = {}
+        for how in ("normal", "hidden"):
+            done = subprocess.run([python, "-I", "-c",
+                                   f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+                                   + ASYNCIO_NAMES, how],
+                                  capture_output=True, text=True, timeout=60, check=False)
+            assert done.returncode == 0, (python, how, done.stderr[-2000:])
+            seen[how] = json.loads(done.stdout)
+        normal, hidden = seen["normal"], seen["hidden"]
+        assert sorted(hidden) == sorted(normal), python
+        for module, names in normal.items():
+            missing = sorted(set(names) - set(hidden[module]))
+            assert missing == [], (python, module, missing)
+            none_now = sorted(k for k, was_none in names.items()
+                              if not was_none and hidden[module][k])
+            assert none_now == [], (python, module, none_now)
+
+
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_tls_works_through_asyncio_imported_without_ssl(tmp_path: Path) -> None:
     pki = make_pki(tmp_path)
