@@ -79,7 +79,7 @@ from rtu.iec.outstation.timetag import ClearsTags, TagCache
 from rtu.points.commands import CommandExecutor
 from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind
+from rtu.points.model import ChangeOrigin, Point, PointKind, PointValue
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -172,7 +172,7 @@ class Outstation:
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
         self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
         self.command_reason = ""  # why the command answered next was refused (for the audit)
-        self._unsubscribe = database.subscribe(self._on_point_changed)
+        self._unsubscribe = database.subscribe_values(self._on_point_changed)
 
     def close(self) -> None:
         self._unsubscribe()
@@ -458,10 +458,7 @@ class Outstation:
                           "overflowed": s.events.overflowed} for s in group.sessions],
         } for group in self._streams.groups.values()]
 
-    def _on_point_changed(self, change: PointChanged) -> None:
-        point = change.point
-        origin = change.origin
-        new = change.new
+    def _on_point_changed(self, point: Point, new: PointValue, origin: ChangeOrigin) -> None:
         type_id, make = self._recipes[point.name]
         timestamp = new.timestamp
         tags = self._tags
