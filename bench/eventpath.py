@@ -1,4 +1,5 @@
-"""``python -m bench.eventpath [--events N] [--chunk C] [--rounds R] [--profile]``: CPU per event
+"""``python -m bench.eventpath [--events N] [--chunk C] [--rounds R] [--points P]
+[--pause-ms MS] [--profile]``: CPU per event
 of the event path without sockets (issue 21 item 3).
 
 In process, one thread: the in-process harness's points and Outstation (bench/harness.py: 1000
@@ -28,7 +29,6 @@ from bench.plan import event
 from rtu.iec.asdu.codec import PROFILE_104
 from rtu.iec.cs104.connection import Acknowledged, ApciParameters, Connection
 
-POINTS = harness.POINTS
 _STARTDT_ACT = bytes([0x68, 4, 0x07, 0, 0, 0])
 
 
@@ -49,8 +49,9 @@ def _i_frames(data: bytes) -> int:
 class Path:
     """The outstation side of one master's event path, and a master that acknowledges all."""
 
-    def __init__(self) -> None:
-        self.db, self.outstation = harness.outstation(100_000)
+    def __init__(self, points: int = harness.POINTS) -> None:
+        self.points = points
+        self.db, self.outstation = harness.outstation(100_000, points)
         self.outstation.group("iec104")
         self.session = self.outstation.open_session("m", PROFILE_104, "iec104", lambda: None)
         self.conn = Connection(ApciParameters(), time.monotonic())
@@ -60,7 +61,7 @@ class Path:
         self.octets = 0
         self.counter = 0  # events made (each a real change: bench/plan.py event())
         self.dry_counter = 0
-        self.names = [f"p{i}" for i in range(POINTS)]  # harness.outstation's points
+        self.names = [f"p{i}" for i in range(points)]  # harness.outstation's points
         self.flush()
 
     def _handle(self, events: list[object]) -> None:
@@ -83,24 +84,28 @@ class Path:
         self._handle(conn.receive_data(_s_frame(self.received), now))
 
     def change(self) -> None:
-        i, value = event(self.counter, POINTS)
+        i, value = event(self.counter, self.points)
         self.db.update(self.names[i], value, timestamp=time.time())
         self.counter += 1
 
     def dry(self) -> None:
-        i, _ = event(self.dry_counter, POINTS)
+        i, _ = event(self.dry_counter, self.points)
         _ = self.names[i]
         time.time()
         self.dry_counter += 1
 
 
-def _run(do: Callable[[], None], flush: Callable[[], None], events: int, chunk: int) -> float:
-    """Thread CPU µs per event of ``events`` calls of ``do``, ``flush`` after every ``chunk``."""
+def _run(do: Callable[[], None], flush: Callable[[], None], events: int, chunk: int,
+         pause: float = 0.0) -> float:
+    """Thread CPU µs per event of ``events`` calls of ``do``, ``flush`` after every ``chunk``
+    (then a sleep of ``pause`` seconds, if any: the agent's 1 ms tick)."""
     t0 = time.thread_time()
     for n in range(1, events + 1):
         do()
         if n % chunk == 0:
             flush()
+            if pause:
+                time.sleep(pause)
     flush()
     return (time.thread_time() - t0) / events * 1e6
 
@@ -110,17 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--chunk", type=int, default=10, help="changes per flush (loop turn)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--points", type=int, default=harness.POINTS,
+                        help="single points, changed in turn (the bench agent has 10,000)")
+    parser.add_argument("--pause-ms", type=float, default=0.0,
+                        help="sleep after each flush (the agent's 1 ms tick: caches go cold)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
-    if args.events < 1 or args.chunk < 1 or args.rounds < 1:
-        parser.error("--events, --chunk and --rounds must be >= 1")
-    path = Path()
+    if args.events < 1 or args.chunk < 1 or args.rounds < 1 or args.points < 1 or \
+            args.pause_ms < 0:
+        parser.error("--events, --chunk, --rounds and --points must be >= 1, "
+                     "--pause-ms >= 0")
+    pause = args.pause_ms / 1000
+    path = Path(args.points)
     seq0 = path.outstation.next_seq
     _run(path.change, path.flush, min(args.events, 20_000), args.chunk)  # warm-up
     real, dry = [], []
     for _ in range(args.rounds):
-        real.append(_run(path.change, path.flush, args.events, args.chunk))
-        dry.append(_run(path.dry, lambda: None, args.events, args.chunk))
+        real.append(_run(path.change, path.flush, args.events, args.chunk, pause))
+        dry.append(_run(path.dry, lambda: None, args.events, args.chunk, pause))
     made = path.outstation.next_seq - seq0
     if made != path.counter or path.outstation.queued_events():
         print(f"bench.eventpath: {path.counter} changes made {made} events, "
@@ -132,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{path.received} I-frames, {path.octets} octets")
     if args.profile:
         profile = cProfile.Profile()
-        profile.runcall(_run, path.change, path.flush, args.events, args.chunk)
+        profile.runcall(_run, path.change, path.flush, args.events, args.chunk, pause)
         pstats.Stats(profile).sort_stats("tottime").print_stats(25)
     return 0
 

@@ -22,10 +22,10 @@ class _NoExecutor:
         done(False)
 
 
-def outstation(events: int) -> tuple[PointDatabase, Outstation]:
-    """POINTS single points p0.., all off, and an Outstation whose queues hold ``events``."""
-    db = PointDatabase([Point(f"p{i}", 1 + i, PointKind.SINGLE) for i in range(POINTS)])
-    for i in range(POINTS):
+def outstation(events: int, points: int = POINTS) -> tuple[PointDatabase, Outstation]:
+    """``points`` single points p0.., all off, and an Outstation whose queues hold ``events``."""
+    db = PointDatabase([Point(f"p{i}", 1 + i, PointKind.SINGLE) for i in range(points)])
+    for i in range(points):
         db.update(f"p{i}", False, timestamp=time.time())
     return db, Outstation(db, OutstationConfig(event_queue_size=events + 10), SystemClock(),
                           _NoExecutor())

@@ -2,7 +2,8 @@
 
 Sources call :meth:`PointDatabase.update`; the database decides whether the change is
 reportable (any change of a digital value or of quality; an analog change beyond its deadband)
-and tells subscribers with a :class:`PointChanged`. Subscribers must not raise and must not
+and tells subscribers with a :class:`PointChanged` (a value subscriber, the outstation's, is
+told the point, new value and origin without one). Subscribers must not raise and must not
 block: they queue the change and return.
 """
 
@@ -28,6 +29,8 @@ from rtu.points.model import (
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[PointChanged], None]
+#: a subscriber told (point, new value, origin) directly, without a PointChanged record
+ValueSubscriber = Callable[[Point, PointValue, ChangeOrigin], None]
 
 _INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 _INT16_MIN, _INT16_MAX = -(2**15), 2**15 - 1
@@ -79,6 +82,11 @@ class PointDatabase:
         # change (a subscriber may unsubscribe while the change is handed out)
         self._notify: tuple[Subscriber, ...] = ()
         self._last: set[Subscriber] = set()  # subscribed with last=True
+        # the value subscribers (subscribe_values) behind their adapters in _subscribers, and
+        # the one to call directly while it is the only subscriber (no PointChanged is made:
+        # the commonest case, the outstation alone, skips a record per change)
+        self._direct: dict[Subscriber, ValueSubscriber] = {}
+        self._only: ValueSubscriber | None = None
         # point -> the origin its field changes are reported with meanwhile (attribute())
         self._causes: dict[str, list[ChangeOrigin]] = {}
         # operator overrides (`rtu substitute/block`): point -> the field's latest value, kept
@@ -211,16 +219,32 @@ class PointDatabase:
             first_last = next((i for i, s in enumerate(self._subscribers) if s in self._last),
                               len(self._subscribers))
             self._subscribers.insert(first_last, callback)
-        self._notify = tuple(self._subscribers)
+        self._subscribers_changed()
 
         def unsubscribe() -> None:
             if callback in self._subscribers:
                 self._subscribers.remove(callback)
-                self._notify = tuple(self._subscribers)
+                self._subscribers_changed()
             if callback not in self._subscribers:
                 self._last.discard(callback)
+                self._direct.pop(callback, None)
 
         return unsubscribe
+
+    def subscribe_values(self, callback: ValueSubscriber, *, last: bool = False
+                         ) -> Callable[[], None]:
+        """As :meth:`subscribe` (the same order, ``last`` and unsubscribe function), but
+        ``callback`` is called with the change's point, new value and origin. While it is the
+        only subscriber no :class:`PointChanged` is made: that saves a record per event."""
+        def adapter(change: PointChanged) -> None:
+            callback(change.point, change.new, change.origin)
+
+        self._direct[adapter] = callback
+        return self.subscribe(adapter, last=last)
+
+    def _subscribers_changed(self) -> None:
+        notify = self._notify = tuple(self._subscribers)
+        self._only = self._direct.get(notify[0]) if len(notify) == 1 else None
 
     def attribute(self, name: str, origin: ChangeOrigin) -> Callable[[], None]:
         """Report the field changes of ``name`` with ``origin`` (the return information of a
@@ -270,6 +294,10 @@ class PointDatabase:
                 return False
             if self._causes and origin is _FIELD:
                 origin = self._cause(name, origin)
+            only = self._only
+            if only is not None:
+                only(point, new, origin)
+                return True
             change = PointChanged(point, old, new, origin)
             for subscriber in self._notify:
                 subscriber(change)
@@ -308,6 +336,10 @@ class PointDatabase:
             reported[name] = new
         if self._causes and origin is _FIELD:
             origin = self._cause(name, origin)
+        only = self._only
+        if only is not None:
+            only(point, new, origin)
+            return True
         change = PointChanged(point, old, new, origin)
         for subscriber in self._notify:
             subscriber(change)

@@ -196,22 +196,22 @@ def encode_events(type_id: TypeId, cot: Cot, common_address: int,
             if type(obj) is not cls:
                 raise LocalProtocolError(f"{type_id.name} carries {cls.__name__} records, "
                                          f"not {type(obj).__name__}")
-            append(obj.ioa.to_bytes(size, "little"))
             if memo is None:
-                append(encode(obj))
+                element = encode(obj)
             else:  # single and double points: few elements, each encoded once
                 key = (obj.value, obj.quality)  # type: ignore[union-attr]
-                element = memo.get(key)
-                if element is None:
+                found = memo.get(key)
+                if found is None:
                     element = encode(obj)
                     if len(memo) < _MAX_ELEMENTS:
                         memo[key] = element
-                append(element)
+                else:
+                    element = found
             time = obj.time  # type: ignore[union-attr]
             if time is not last_time:
                 last_octets = encode_time(time, obj.ioa)
                 last_time = time
-            append(last_octets)
+            append(obj.ioa.to_bytes(size, "little") + element + last_octets)
     except ENCODE_ERRORS as exc:
         raise LocalProtocolError(f"{type_id.name}: a value does not fit its field: {exc}") from exc
     _last_time[0] = (last_time, encode_time, last_octets)

@@ -185,12 +185,18 @@ class EventQueue:
         type_id, cot = first.type_id, first.cot
         ca = station_of(first) if station_of is not None else 0
         n = 1
-        for nxt in islice(items, 1, limit):
-            if nxt.type_id != type_id or nxt.cot != cot or (
-                    station_of is not None and station_of(nxt) != ca) or (
-                    split is not None and split(first, nxt)):
-                break
-            n += 1
+        if station_of is None and split is None:  # the common case: type and cause only
+            for nxt in islice(items, 1, limit):
+                if nxt.type_id != type_id or nxt.cot != cot:
+                    break
+                n += 1
+        else:
+            for nxt in islice(items, 1, limit):
+                if nxt.type_id != type_id or nxt.cot != cot or (
+                        station_of is not None and station_of(nxt) != ca) or (
+                        split is not None and split(first, nxt)):
+                    break
+                n += 1
         self.removed += n
         if n == len(items):  # the common case: everything queued goes in one ASDU
             batch = tuple(items)

@@ -79,7 +79,7 @@ from rtu.iec.outstation.timetag import ClearsTags, TagCache
 from rtu.points.commands import CommandExecutor
 from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind
+from rtu.points.model import ChangeOrigin, Point, PointKind, PointValue
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -157,22 +157,20 @@ class Outstation:
         # thresholds loaded by masters (P_ME, P_AC); ``on_parameters`` keeps them
         self.parameters = Parameters(self, on_parameters)
         self._cyclic = self._schedule(config)
-        # how each monitored point's events are made (its time-tagged type and the maker of
-        # its object: mapping.event_recipe), looked up by name per event; one shared recipe per
-        # kind, asked once per kind and found by the kind's value (hashing the enum for each of
-        # 100,000 points costs start-up time)
-        by_kind: dict[str, tuple[TypeId, EventMaker]] = {}
-        self._recipes: dict[str, tuple[TypeId, EventMaker]] = {}
+        # how a monitored point's events are made (its time-tagged type and the maker of its
+        # object: mapping.event_recipe) depends on its kind alone: one recipe per kind, found
+        # per event by the kind's value in a dict of a few entries (by point name it was a
+        # lookup in a table of every point, cold in the cache, and a dict entry per point)
+        recipes: dict[str, tuple[TypeId, EventMaker]] = {}
         for p in database.monitored():
-            found = by_kind.get(p.kind._value_)
-            if found is None:
-                found = by_kind[p.kind._value_] = event_recipe(p)
-            self._recipes[p.name] = found
+            if p.kind._value_ not in recipes:
+                recipes[p.kind._value_] = event_recipe(p)
+        self._recipes = recipes
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
         self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
         self.command_reason = ""  # why the command answered next was refused (for the audit)
-        self._unsubscribe = database.subscribe(self._on_point_changed)
+        self._unsubscribe = database.subscribe_values(self._on_point_changed)
 
     def close(self) -> None:
         self._unsubscribe()
@@ -458,11 +456,8 @@ class Outstation:
                           "overflowed": s.events.overflowed} for s in group.sessions],
         } for group in self._streams.groups.values()]
 
-    def _on_point_changed(self, change: PointChanged) -> None:
-        point = change.point
-        origin = change.origin
-        new = change.new
-        type_id, make = self._recipes[point.name]
+    def _on_point_changed(self, point: Point, new: PointValue, origin: ChangeOrigin) -> None:
+        type_id, make = self._recipes[point.kind._value_]
         timestamp = new.timestamp
         tags = self._tags
         if new.device_time:

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from rtu.points.database import PointDatabase, UnknownPointError
-from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind, Quality
+from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind, PointValue, Quality
 
 
 def make_db() -> tuple[PointDatabase, list[PointChanged]]:
@@ -129,6 +129,36 @@ def test_subscribers_told_last_come_after_the_others() -> None:
     unsubscribe_late()
     db.update("a", False, timestamp=2.0)
     assert told[3:] == ["first", "second"]
+
+
+def test_value_subscribers_are_told_in_order_alone_or_with_others() -> None:
+    db = PointDatabase([Point("a", 1, PointKind.SINGLE), Point("f", 2, PointKind.FLOAT)])
+    told: list[tuple[str, str, object, ChangeOrigin]] = []
+
+    def direct(point: Point, new: PointValue, origin: ChangeOrigin) -> None:
+        told.append(("direct", point.name, new.value, origin))
+
+    def record(change: PointChanged) -> None:
+        told.append(("record", change.point.name, change.new.value, change.origin))
+
+    unsubscribe = db.subscribe_values(direct)
+    assert db._only is direct  # alone: called without a PointChanged
+    db.update("a", True, timestamp=1.0)
+    db.update("f", 2.5, timestamp=1.0, origin=ChangeOrigin.REMOTE_COMMAND)
+    assert not db.update("a", True, timestamp=2.0)  # no change: nobody is told
+    assert told == [("direct", "a", True, ChangeOrigin.FIELD),
+                    ("direct", "f", 2.5, ChangeOrigin.REMOTE_COMMAND)]
+    unsubscribe_record = db.subscribe(record, last=True)
+    assert db._only is None
+    db.update("a", False, timestamp=3.0)
+    assert told[2:] == [("direct", "a", False, ChangeOrigin.FIELD),
+                        ("record", "a", False, ChangeOrigin.FIELD)]
+    unsubscribe()
+    db.update("a", True, timestamp=4.0)
+    assert told[4:] == [("record", "a", True, ChangeOrigin.FIELD)]
+    unsubscribe_record()
+    db.update("a", False, timestamp=5.0)
+    assert len(told) == 5 and db._direct == {} and db._only is None
 
 
 def test_attribution_gives_field_changes_an_origin_until_released() -> None:
