@@ -18,47 +18,17 @@ from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers import iec104
 from rtu.servers.iec104 import MAX_SEND_DELAY_MS, Iec104Server, Iec104Settings
+from tests.unit.fake_link import FakeTransport, FixedClock
 
 STARTDT_ACT = bytes([0x68, 0x04, 0x07, 0x00, 0x00, 0x00])
 STOPDT_ACT = bytes([0x68, 0x04, 0x13, 0x00, 0x00, 0x00])
 DELAY_MS = 30.0
 
 
-class _Clock:
-    def monotonic(self) -> float:
-        return 1000.0
-
-    def wall(self) -> float:
-        return 1_700_000_000.0
-
-
-class _Transport(asyncio.Transport):
-    def __init__(self, port: int = 40000) -> None:
-        super().__init__()
-        self.port = port
-        self.writes: list[tuple[float, bytes]] = []
-        self.aborted = False
-
-    def write(self, data: Any) -> None:
-        self.writes.append((asyncio.get_running_loop().time(), bytes(data)))
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", self.port) if name == "peername" else default
-
-    def is_closing(self) -> bool:
-        return self.aborted
-
-    def abort(self) -> None:
-        self.aborted = True
-
-    def close(self) -> None:
-        self.aborted = True
-
-
-def _ioas(writes: list[tuple[float, bytes]]) -> list[int]:
+def _ioas(writes: list[bytes]) -> list[int]:
     """The IOAs of the M_SP_TB_1 objects in the I-frames written, in order (SQ = 0)."""
     out = []
-    for _, data in writes:
+    for data in writes:
         pos = 0
         while pos < len(data):
             end = pos + 2 + data[pos + 1]
@@ -73,15 +43,15 @@ def _ioas(writes: list[tuple[float, bytes]]) -> list[int]:
 
 def _setup(masters: int = 1, delay_ms: float = DELAY_MS) -> tuple[PointDatabase, Iec104Server]:
     db = PointDatabase([Point(f"sp{i}", 100 + i, PointKind.SINGLE) for i in range(200)])
-    outstation = Outstation(db, OutstationConfig(), _Clock(), None)  # type: ignore[arg-type]
+    outstation = Outstation(db, OutstationConfig(), FixedClock(), None)  # type: ignore[arg-type]
     settings = Iec104Settings(max_connections=masters, max_connections_per_address=masters,
                               send_delay_ms=delay_ms)
     return db, Iec104Server(outstation, settings)
 
 
-async def _started(server: Iec104Server, port: int = 40000) -> tuple[iec104._Link, _Transport]:
+async def _started(server: Iec104Server, port: int = 40000) -> tuple[iec104._Link, FakeTransport]:
     link = iec104._Link(server)
-    transport = _Transport(port)
+    transport = FakeTransport(port)
     link.connection_made(transport)
     link.data_received(STARTDT_ACT)
     await asyncio.sleep(0)
@@ -118,11 +88,11 @@ def test_the_rule_with_the_time_passed_in() -> None:
 def test_an_idle_connection_sends_at_once_and_a_stream_is_held() -> None:
     db, server = _setup()
 
-    async def scenario() -> tuple[list[tuple[float, bytes]], list[tuple[float, bytes]], int]:
+    async def scenario() -> tuple[list[bytes], FakeTransport, int]:
         loop = asyncio.get_running_loop()
         _, transport = await _started(server)
         await asyncio.sleep(DELAY_MS / 1000 * 1.5)  # idle since the end of initialisation
-        transport.writes.clear()
+        transport.clear()
         start = loop.time()
         db.update("sp0", True, timestamp=1_700_000_000.0)
         await asyncio.sleep(0)
@@ -133,14 +103,15 @@ def test_an_idle_connection_sends_at_once_and_a_stream_is_held() -> None:
         held = len(transport.writes)
         while len(transport.writes) < 2 and loop.time() - start < 1.0:
             await asyncio.sleep(0.001)
-        return at_once, transport.writes, held
+        return at_once, transport, held
 
-    at_once, writes, held = asyncio.run(scenario())
+    at_once, transport, held = asyncio.run(scenario())
+    writes = transport.writes
     assert _ioas(at_once) == [100]
     assert held == 1  # the five later events did not go out in their own loop turns
     assert len(writes) == 2
     assert _ioas(writes) == [100, 101, 102, 103, 104, 105]  # complete, in order
-    second = writes[1][0] - writes[0][0]
+    second = transport.times[1] - transport.times[0]
     assert DELAY_MS / 1000 - 0.002 <= second < DELAY_MS / 1000 + 0.1
 
 
@@ -148,11 +119,11 @@ def test_a_burst_is_written_at_most_once_per_delay() -> None:
     db, server = _setup(masters=3)
     turns = 60
 
-    async def scenario() -> tuple[list[list[tuple[float, bytes]]], float]:
+    async def scenario() -> tuple[list[FakeTransport], float]:
         loop = asyncio.get_running_loop()
         transports = [(await _started(server, 40000 + k))[1] for k in range(3)]
         for t in transports:
-            t.writes.clear()
+            t.clear()
         start = loop.time()
         for i in range(turns):  # an event a millisecond
             db.update(f"sp{i}", True, timestamp=1_700_000_000.0 + i)
@@ -160,14 +131,14 @@ def test_a_burst_is_written_at_most_once_per_delay() -> None:
         while (any(len(_ioas(t.writes)) < turns for t in transports)
                and loop.time() - start < 2.0):
             await asyncio.sleep(0.002)
-        return [t.writes for t in transports], loop.time() - start
+        return transports, loop.time() - start
 
-    writes, elapsed = asyncio.run(scenario())
-    for w in writes:
-        assert _ioas(w) == [100 + i for i in range(turns)]
-        gaps = [b[0] - a[0] for a, b in itertools.pairwise(w)]
+    transports, elapsed = asyncio.run(scenario())
+    for t in transports:
+        assert _ioas(t.writes) == [100 + i for i in range(turns)]
+        gaps = [b - a for a, b in itertools.pairwise(t.times)]
         assert all(g >= DELAY_MS / 1000 - 0.002 for g in gaps), gaps
-        assert len(w) <= elapsed / (DELAY_MS / 1000) + 2
+        assert len(t.writes) <= elapsed / (DELAY_MS / 1000) + 2
     assert server.held_flushes > 0
 
 
@@ -176,7 +147,7 @@ def test_zero_is_off() -> None:
 
     async def scenario() -> int:
         _, transport = await _started(server)
-        transport.writes.clear()
+        transport.clear()
         for i in range(5):
             db.update(f"sp{i}", True, timestamp=1_700_000_000.0 + i)
             await asyncio.sleep(0)
@@ -189,7 +160,7 @@ def test_zero_is_off() -> None:
 def test_a_link_closed_or_stopped_while_held_is_left_alone() -> None:
     db, server = _setup(masters=2)
 
-    async def scenario() -> tuple[list[tuple[float, bytes]], list[tuple[float, bytes]]]:
+    async def scenario() -> tuple[list[bytes], list[bytes]]:
         closing, closed_t = await _started(server, 40000)
         stopping, stopped_t = await _started(server, 40001)
         db.update("sp0", True, timestamp=1_700_000_000.0)
@@ -199,8 +170,8 @@ def test_a_link_closed_or_stopped_while_held_is_left_alone() -> None:
         assert closing.held and stopping.held
         closing.abort("test")
         stopping.data_received(STOPDT_ACT)  # sp0 unacknowledged: the stop waits for its ack
-        closed_t.writes.clear()
-        stopped_t.writes.clear()
+        closed_t.clear()
+        stopped_t.clear()
         await asyncio.sleep(DELAY_MS / 1000 * 2)
         return closed_t.writes, stopped_t.writes
 

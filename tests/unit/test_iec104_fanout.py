@@ -5,7 +5,6 @@ flush fails does not leave the others unflushed. Fake transports, no socket."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -14,38 +13,9 @@ from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers import iec104
 from rtu.servers.iec104 import Iec104Server, Iec104Settings
+from tests.unit.fake_link import FakeTransport, FixedClock
 
 STARTDT_ACT = bytes([0x68, 0x04, 0x07, 0x00, 0x00, 0x00])
-
-
-class _Clock:
-    def monotonic(self) -> float:
-        return 1000.0
-
-    def wall(self) -> float:
-        return 1_700_000_000.0
-
-
-class _Transport(asyncio.Transport):
-    def __init__(self, port: int) -> None:
-        super().__init__()
-        self.port = port
-        self.writes: list[bytes] = []
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", self.port) if name == "peername" else default
-
-    def is_closing(self) -> bool:
-        return False
-
-    def abort(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def _asdus(data: bytes) -> list[bytes]:
@@ -61,7 +31,7 @@ def _asdus(data: bytes) -> list[bytes]:
 
 def _setup(masters: int) -> tuple[PointDatabase, Iec104Server]:
     db = PointDatabase([Point(f"sp{i}", 100 + i, PointKind.SINGLE) for i in range(10)])
-    outstation = Outstation(db, OutstationConfig(), _Clock(), None)  # type: ignore[arg-type]
+    outstation = Outstation(db, OutstationConfig(), FixedClock(), None)  # type: ignore[arg-type]
     settings = Iec104Settings(max_connections=masters, max_connections_per_address=masters)
     return db, Iec104Server(outstation, settings)
 
@@ -69,18 +39,18 @@ def _setup(masters: int) -> tuple[PointDatabase, Iec104Server]:
 def test_one_write_per_master_and_shared_octets() -> None:
     db, server = _setup(4)
 
-    async def scenario() -> list[_Transport]:
+    async def scenario() -> list[FakeTransport]:
         transports = []
         for k in range(4):
             link = iec104._Link(server)
-            transport = _Transport(40000 + k)
+            transport = FakeTransport(40000 + k)
             link.connection_made(transport)
             link.data_received(STARTDT_ACT)
             transports.append(transport)
         await asyncio.sleep(0)
         await asyncio.sleep(0)  # STARTDT con and the end of initialisation are out
         for t in transports:
-            t.writes.clear()
+            t.clear()
         for i in range(3):  # three events in one loop turn
             db.update(f"sp{i}", True, timestamp=1_700_000_000.0 + i)
         await asyncio.sleep(0)
@@ -97,11 +67,11 @@ def test_one_write_per_master_and_shared_octets() -> None:
 def test_a_failing_flush_leaves_the_other_links_woken(monkeypatch: pytest.MonkeyPatch) -> None:
     db, server = _setup(2)
 
-    async def scenario() -> tuple[list[_Transport], bool]:
+    async def scenario() -> tuple[list[FakeTransport], bool]:
         links, transports = [], []
         for k in range(2):
             link = iec104._Link(server)
-            transport = _Transport(41000 + k)
+            transport = FakeTransport(41000 + k)
             link.connection_made(transport)
             link.data_received(STARTDT_ACT)
             links.append(link)
@@ -109,7 +79,7 @@ def test_a_failing_flush_leaves_the_other_links_woken(monkeypatch: pytest.Monkey
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         for t in transports:
-            t.writes.clear()
+            t.clear()
         calls = 0
         original = links[0].flush_if_woken
 

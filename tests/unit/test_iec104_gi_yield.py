@@ -4,7 +4,6 @@ must not wait behind a whole window of GI data. Driven with a fake transport, no
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -16,42 +15,9 @@ from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers import iec104
 from rtu.servers.iec104 import Iec104Server, Iec104Settings
+from tests.unit.fake_link import FakeTransport, FixedClock
 
 STARTDT_ACT = bytes([0x68, 0x04, 0x07, 0x00, 0x00, 0x00])
-
-
-class _Clock:
-    def monotonic(self) -> float:
-        return 1000.0
-
-    def wall(self) -> float:
-        return 1_700_000_000.0
-
-
-class _Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.frames = 0
-
-    def write(self, data: Any) -> None:
-        raw = bytes(data)
-        pos = 0
-        while pos < len(raw):  # count I-frames (APDUs whose first control octet has bit 0 clear)
-            if raw[pos + 2] & 1 == 0:
-                self.frames += 1
-            pos += 2 + raw[pos + 1]
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def is_closing(self) -> bool:
-        return False
-
-    def abort(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def _i_frame(asdu: bytes) -> bytes:
@@ -61,24 +27,24 @@ def _i_frame(asdu: bytes) -> bytes:
 def test_a_gi_yields_to_the_loop_and_goes_on_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(iec104, "GI_SLICE_S", 0.0)  # yield after every ASDU
     db = PointDatabase([Point(f"sp{i}", 1000 + i, PointKind.SINGLE) for i in range(3000)])
-    outstation = Outstation(db, OutstationConfig(), _Clock(), None)  # type: ignore[arg-type]
+    outstation = Outstation(db, OutstationConfig(), FixedClock(), None)  # type: ignore[arg-type]
     server = Iec104Server(outstation, Iec104Settings())
 
     async def scenario() -> tuple[int, bool, int, int]:
         link = iec104._Link(server)
-        transport = _Transport()
+        transport = FakeTransport()
         link.connection_made(transport)
         link.data_received(STARTDT_ACT)
         await asyncio.sleep(0)
-        before = transport.frames  # end of initialisation
+        before = transport.i_frames()  # end of initialisation
         ask = Asdu(TypeId.C_IC_NA_1, Cot.ACTIVATION, 1, (InterrogationCommand(0, 20),))
         link.data_received(_i_frame(encode_asdu(ask, PROFILE_104)))
         # the receive path sent one ASDU (the ACT_CON) and left the rest to a later loop turn
-        sent_at_once = transport.frames - before
+        sent_at_once = transport.i_frames() - before
         still_running = link.session is not None and link.session.interrogation is not None
         for _ in range(20):  # the window (k = 12) fills over several loop turns
             await asyncio.sleep(0)
-        return sent_at_once, still_running, transport.frames, before
+        return sent_at_once, still_running, transport.i_frames(), before
 
     sent_at_once, still_running, total, before = asyncio.run(scenario())
     assert before == 1  # the end of initialisation

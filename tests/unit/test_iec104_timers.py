@@ -6,7 +6,6 @@ Fake transport on a real event loop (its monotonic clock), no socket."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from rtu.iec.cs104.connection import ApciParameters
 from rtu.iec.outstation import Outstation, OutstationConfig
@@ -14,38 +13,9 @@ from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers import iec104
 from rtu.servers.iec104 import Iec104Server, Iec104Settings
+from tests.unit.fake_link import FakeTransport, FixedClock
 
 STARTDT_ACT = bytes([0x68, 0x04, 0x07, 0x00, 0x00, 0x00])
-
-
-class _Clock:
-    def monotonic(self) -> float:
-        return 1000.0
-
-    def wall(self) -> float:
-        return 1_700_000_000.0
-
-
-class _Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[bytes] = []
-        self.aborted = False
-
-    def write(self, data: Any) -> None:
-        self.writes.append(bytes(data))
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return ("127.0.0.1", 40000) if name == "peername" else default
-
-    def is_closing(self) -> bool:
-        return self.aborted
-
-    def abort(self) -> None:
-        self.aborted = True
-
-    def close(self) -> None:
-        self.aborted = True
 
 
 def _frames(writes: list[bytes]) -> list[bytes]:
@@ -69,7 +39,7 @@ def _i_frame(send_seq: int, asdu: bytes) -> bytes:
 
 def _server(apci: ApciParameters) -> tuple[PointDatabase, Iec104Server]:
     db = PointDatabase([Point(f"sp{i}", 100 + i, PointKind.SINGLE) for i in range(4)])
-    outstation = Outstation(db, OutstationConfig(), _Clock(), None)  # type: ignore[arg-type]
+    outstation = Outstation(db, OutstationConfig(), FixedClock(), None)  # type: ignore[arg-type]
     return db, Iec104Server(outstation, Iec104Settings(apci=apci))
 
 
@@ -81,7 +51,7 @@ def test_an_event_into_an_empty_window_arms_t1_before_t3() -> None:
     async def scenario() -> tuple[bool, float, float]:
         loop = asyncio.get_running_loop()
         link = iec104._Link(server)
-        transport = _Transport()
+        transport = FakeTransport()
         link.connection_made(transport)
         link.data_received(STARTDT_ACT)
         await asyncio.sleep(0)
@@ -109,7 +79,7 @@ def test_events_into_an_open_window_keep_the_timer_handle() -> None:
 
     async def scenario() -> tuple[bool, int]:
         link = iec104._Link(server)
-        transport = _Transport()
+        transport = FakeTransport()
         link.connection_made(transport)
         link.data_received(STARTDT_ACT)
         await asyncio.sleep(0)
@@ -135,11 +105,11 @@ def test_a_received_i_frame_is_acknowledged_at_t2() -> None:
     async def scenario() -> tuple[list[bytes], float]:
         loop = asyncio.get_running_loop()
         link = iec104._Link(server)
-        transport = _Transport()
+        transport = FakeTransport()
         link.connection_made(transport)
         link.data_received(STARTDT_ACT)
         await asyncio.sleep(0)
-        transport.writes.clear()
+        transport.clear()
         start = loop.time()
         link.data_received(_i_frame(0, read))
         while loop.time() - start < 0.5:
