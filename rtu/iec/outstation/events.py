@@ -374,6 +374,10 @@ class EventGroup(Generic[M]):
         return len(self.backlog) + sum(len(s.events) for s in self.sessions)
 
 
+# where an event goes: the group's stations (empty: all), the queue's append, the session's wake
+_Target = tuple[frozenset[int], Callable[[EventRecord], None], Callable[[], None] | None]
+
+
 class EventStreams(Generic[M]):
     """The one owner of event state: sequence numbers, the journal and the event groups."""
 
@@ -392,10 +396,9 @@ class EventStreams(Generic[M]):
         self._publishing = False
         self._lost_groups: list[tuple[str, int]] = []
         # where an event goes, worked out when the groups or their started sessions change,
-        # not per event: (the group's stations, the queue, the session's wake or None for a
-        # group's backlog) in the order of the groups and of their started sessions
-        self._targets: tuple[tuple[frozenset[int], EventQueue, Callable[[], None] | None],
-                             ...] | None = None
+        # not per event: (the group's stations, the queue's append, the session's wake or None
+        # for a group's backlog) in the order of the groups and of their started sessions
+        self._targets: tuple[_Target, ...] | None = None
         # the logical stations' common addresses: each gets its own end of initialisation;
         # station_of tells an event's station (its ca, else its IOA's)
         self.stations: tuple[int, ...] = ()
@@ -438,17 +441,13 @@ class EventStreams(Generic[M]):
         self._publishing = True
         try:
             station: int | None = None
-            for stations, queue, wake in targets:
+            for stations, append, wake in targets:
                 if stations:
                     if station is None:
                         station = self.station_of(record)
                     if station not in stations:
                         continue
-                items = queue._items  # EventQueue.append inline: this is the event path
-                if len(items) >= queue.maxlen:
-                    queue._drop_oldest(1)
-                items.append(record)
-                queue.added += 1
+                append(record)
                 if wake is not None:
                     wake()  # only schedules a flush: no session starts or stops meanwhile
         finally:
@@ -457,14 +456,13 @@ class EventStreams(Generic[M]):
             self._report_loss()
         return record
 
-    def _fan_out(self) -> tuple[tuple[frozenset[int], EventQueue, Callable[[], None] | None],
-                                ...]:
-        targets: list[tuple[frozenset[int], EventQueue, Callable[[], None] | None]] = []
+    def _fan_out(self) -> tuple[_Target, ...]:
+        targets: list[_Target] = []
         for group in self._groups.values():
             if group.active:
-                targets.extend((group.stations, s.events, s.wake) for s in group.active)
+                targets.extend((group.stations, s.events.append, s.wake) for s in group.active)
             else:
-                targets.append((group.stations, group.backlog, None))
+                targets.append((group.stations, group.backlog.append, None))
         return tuple(targets)
 
     def _changed(self) -> None:
