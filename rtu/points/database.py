@@ -292,16 +292,7 @@ class PointDatabase:
             current[name] = new
             if new.quality == old.quality and new.value == old.value:
                 return False
-            if self._causes and origin is _FIELD:
-                origin = self._cause(name, origin)
-            only = self._only
-            if only is not None:
-                only(point, new, origin)
-                return True
-            change = PointChanged(point, old, new, origin)
-            for subscriber in self._notify:
-                subscriber(change)
-            return True
+            return self._report(name, point, old, new, origin)
         if self._loaded:
             point = self._loaded.get(name, point)
         is_command, has_deadband = name in self._commands, name in self._deadbanded
@@ -334,6 +325,12 @@ class PointDatabase:
             return False
         if name in reported:
             reported[name] = new
+        return self._report(name, point, old, new, origin)
+
+    def _report(self, name: str, point: Point, old: PointValue, new: PointValue,
+                origin: ChangeOrigin) -> bool:
+        """Tell the subscribers of a reportable change (with the origin it is attributed to);
+        True."""
         if self._causes and origin is _FIELD:
             origin = self._cause(name, origin)
         only = self._only
