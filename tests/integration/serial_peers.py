@@ -106,6 +106,20 @@ class Ft12Master:
         self.write(fixed_frame(self._control(function, fcv), self.address, self.address_size))
         return self.read()
 
+    def wait_link(self, timeout: float = 5.0) -> Frame:
+        """Request the link status until it is answered: an outstation started a moment ago
+        may open its port after our first request, and it discards what was written before
+        (a pty keeps it), so an unanswered request is repeated, not waited for."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.write(fixed_frame(self._control(REQUEST_LINK_STATUS, False), self.address,
+                                   self.address_size))
+            frame = self.read_optional(min(0.5, max(0.0, deadline - time.monotonic())))
+            if frame is not None and frame.function == SEC_LINK_STATUS:
+                return frame
+            assert time.monotonic() < deadline, f"no link status within {timeout} s " \
+                f"(last answer {frame}, buffer {self._buf.hex(' ')})"
+
     def user_data(self, asdu: bytes, *, confirmed: bool = True, toggle: bool = True) -> Frame | None:
         if confirmed and toggle:
             self.fcb = not self.fcb
