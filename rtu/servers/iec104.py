@@ -184,6 +184,7 @@ class Iec104Server:
         # links woken since the last flush: one loop callback flushes them all (an event that
         # every master gets wakes each link; one callback per link cost a loop handle each)
         self._woken: list[_Link] = []
+        self._woken_last: list[_Link] = []  # links sending a GI: flushed after the others
         # send coalescing (send_delay_ms): the links holding their flush, and one timer for
         # all of them at the earliest end of a hold (masters fed the same events write at the
         # same times, so their holds end together)
@@ -310,16 +311,20 @@ class Iec104Server:
                 return event_group
         return catch_all
 
-    def wake(self, link: _Link) -> None:
+    def wake(self, link: _Link, *, last: bool = False) -> None:
         """``link`` has output waiting: flush it, with every other link woken, in one loop
-        callback."""
-        woken = self._woken
-        if not woken:
+        callback. ``last``: the link is sending a GI, and is flushed after the links that
+        are not (another master's event waits for at most the slice of GI data that was
+        running when it was made, not for another)."""
+        if not self._woken and not self._woken_last:
             link.loop.call_soon(self._flush_woken)
-        woken.append(link)
+        (self._woken_last if last else self._woken).append(link)
 
     def _flush_woken(self) -> None:
         links, self._woken = self._woken, []
+        if self._woken_last:
+            links += self._woken_last
+            self._woken_last = []
         delay = self.send_delay
         now = links[0].loop.time() if delay and links else 0.0
         for index, link in enumerate(links):
@@ -530,7 +535,7 @@ class _Link(asyncio.Protocol):
         assert conn is not None
         self._handle(conn.receive_data(chunk, self.loop.time()))
         if self.conn is not None:
-            self._flush()
+            self._flush_or_queue()
             self._arm_timer()
 
     def _feed(self) -> None:
@@ -583,7 +588,7 @@ class _Link(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
-        self._flush()
+        self._flush_or_queue()
         self._feed()
 
     # -- internals ---------------------------------------------------------------------------
@@ -662,7 +667,8 @@ class _Link(asyncio.Protocol):
     def _wake(self) -> None:
         if not self._flush_pending:
             self._flush_pending = True
-            self.server.wake(self)
+            session = self.session
+            self.server.wake(self, last=session is not None and session.interrogation is not None)
 
     def hold_until(self, now: float, delay: float) -> float:
         """Send coalescing: until when this link's woken flush waits (``now`` or earlier: not
@@ -678,12 +684,32 @@ class _Link(asyncio.Protocol):
             return now
         return until
 
+    def _flush_or_queue(self) -> None:
+        """Send what is due after a receipt, a timer or drained writes. While a GI is in
+        progress its data goes out only from the server's woken flushes, behind the links
+        woken for events (see ``Iec104Server.wake``): a GI slice run here would hold up every
+        other master's events made in the same loop turn. Answers (a GI's ACT_CON), and the
+        S- and U-frames the connection owes, go now."""
+        session = self.session
+        if session is None or session.interrogation is None:
+            self._flush()
+            return
+        woken = self._flush_pending
+        self._flush(answers_only=True)
+        if woken:
+            self._flush_pending = True  # still in the server's woken list: flushed from there
+        elif not self._flush_pending and session.interrogation is not None:
+            self._flush_pending = True
+            self.server.wake(self, last=True)
+
     def flush_if_woken(self) -> None:
         """The server's flush of woken links: flush unless that happened since the wake."""
         if self._flush_pending:
             self._flush()
 
-    def _flush(self) -> None:
+    def _flush(self, *, answers_only: bool = False) -> None:
+        """Send what the session has, as far as the window lets; ``answers_only``: stop once
+        no answer waits (with the events an answer waits for, which go before it)."""
         self._flush_pending = False
         conn, session = self.conn, self.session
         if conn is None or session is None or conn.failed:
@@ -693,11 +719,14 @@ class _Link(asyncio.Protocol):
             now = self.loop.time()
             window_was_empty = not conn.unacknowledged
             while sent < room:
+                if answers_only and not session.responses:
+                    break
                 if (sent and session.interrogation is not None
                         and self.loop.time() - now >= GI_SLICE_S):
                     # a GI yields to the loop once it has worked for a slice: other masters'
-                    # events go out in between
-                    self._wake()
+                    # events go out in between, before its next slice
+                    self._flush_pending = True
+                    self.server.wake(self, last=True)
                     break
                 out = session.next_output()
                 if out is None:
@@ -761,5 +790,5 @@ class _Link(asyncio.Protocol):
             return
         self._handle(conn.on_timer(self.loop.time()))
         if self.conn is not None:
-            self._flush()
+            self._flush_or_queue()
             self._arm_timer()

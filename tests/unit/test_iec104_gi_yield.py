@@ -52,3 +52,50 @@ def test_a_gi_yields_to_the_loop_and_goes_on_by_itself(monkeypatch: pytest.Monke
     assert still_running
     # k = 12 unacknowledged I-frames: the GI went on in later loop turns, with no receive
     assert total == Iec104Settings().apci.k
+
+
+def _s_frame(rx_seq: int) -> bytes:
+    return bytes([0x68, 0x04, 0x01, 0x00, (rx_seq << 1) & 0xFF, (rx_seq >> 7) & 0xFF])
+
+
+def test_an_acknowledgement_to_a_gi_does_not_put_its_data_before_other_masters_events() -> None:
+    """Master A's GI is waiting for its window when an event is made and, in the same loop
+    turn, A's S-frame opens its window again: B's event goes out before A's next GI data
+    (the receive path sends only answers while a GI runs; the GI goes on from the woken
+    flushes, behind the links woken for events)."""
+    db = PointDatabase([Point(f"sp{i}", 1000 + i, PointKind.SINGLE) for i in range(3000)])
+    outstation = Outstation(db, OutstationConfig(), FixedClock(), None)  # type: ignore[arg-type]
+    server = Iec104Server(outstation, Iec104Settings())
+    order: list[str] = []
+
+    class Logged(FakeTransport):
+        def write(self, data: object) -> None:
+            super().write(data)
+            order.append(f"{self.port}:{self.i_frames()}")
+
+    async def scenario() -> tuple[Logged, Logged]:
+        a, b = iec104._Link(server), iec104._Link(server)
+        ta, tb = Logged(40001), Logged(40002)
+        a.connection_made(ta)
+        b.connection_made(tb)
+        a.data_received(STARTDT_ACT)
+        b.data_received(STARTDT_ACT)
+        await asyncio.sleep(0)
+        ask = Asdu(TypeId.C_IC_NA_1, Cot.ACTIVATION, 1, (InterrogationCommand(0, 20),))
+        a.data_received(_i_frame(encode_asdu(ask, PROFILE_104)))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert ta.i_frames() == Iec104Settings().apci.k  # the window is full: the GI waits
+        order.clear()
+        db.update("sp5", True, timestamp=1_700_000_000.0)  # wakes both links
+        a.data_received(_s_frame(ta.i_frames()))  # A acknowledges everything, same turn
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return ta, tb
+
+    ta, tb = asyncio.run(scenario())
+    assert tb.i_frames() == 2  # end of initialisation, then the event
+    first_b = next(i for i, w in enumerate(order) if w.startswith("40002"))
+    first_a = next(i for i, w in enumerate(order) if w.startswith("40001"))
+    assert first_b < first_a, order
+    assert ta.i_frames() > Iec104Settings().apci.k  # and A's GI went on after it
