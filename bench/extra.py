@@ -23,6 +23,10 @@ CGROUP_V1_CPU = Path("/sys/fs/cgroup/cpu")
 CGROUP_V2 = Path("/sys/fs/cgroup")
 BUDGET_QUOTA_PCT = 25  # of one core: a Pi-class core is roughly 3-5 times slower than this VM's
 PERIOD_US = 100_000
+# another master's events during a GI: latencies pooled over GIs until this many (about five
+# GIs of 50,000 points: a p99 that is not simply the largest), at most this many GIs
+GI_OTHER_SAMPLES = 200
+GI_OTHER_MOST = 12
 
 
 @dataclass
@@ -163,24 +167,52 @@ def fan_out(agent: Any, port: int, host: str, first: Master, counts: tuple[int, 
     return out
 
 
-def events_during_gi(agent: Any, m: Master, points: int) -> dict[str, Any]:
-    """A master in another process (bench/gi_master.py) asks for a GI while the agent makes a
-    change every millisecond; the latency of the changes made between that GI's ACT_CON and
-    ACT_TERM, as master ``m`` (the other one) receives them."""
+def _pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of process ``pid`` on ``cpus`` (a thread that has gone is skipped)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with suppress(OSError):
+            os.sched_setaffinity(int(task.name), cpus)
+
+
+def _p99(values: list[float]) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+
+def _one_gi_with_events(agent: Any, m: Master, points: int,
+                        cores: tuple[set[int], set[int]] | None) -> tuple[list[float], int, dict[str, Any]]:
+    """One GI by a master in another process (bench/gi_master.py) while the agent makes a
+    change every millisecond: the latencies, as master ``m`` (the other one) receives them, of
+    the changes made between that GI's ACT_CON and ACT_TERM; the changes lost; the GI's
+    figures. ``cores``: (the agent's, the masters') CPUs for the GI, or None (shared)."""
     from bench.runner import ROOT, match_events  # runner imports this module
 
     gm = subprocess.Popen([sys.executable, "-m", "bench.gi_master", "--port", str(agent.port)],
                           cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    rx = m.receiver_tid
     try:
         assert gm.stdin is not None and gm.stdout is not None
         if '"ready"' not in gm.stdout.readline():
             raise RuntimeError("bench.gi_master did not connect")
+        if cores is not None:
+            _pin(agent.pid, cores[0])
+            _pin(gm.pid, cores[1])
+            if rx is not None:
+                os.sched_setaffinity(rx, cores[1])
         since_e = len(m.events)
         gm.stdin.write("go\n")
         gm.stdin.flush()
         reply = agent.request(cmd="latency", n=100 + points // 200, interval_ms=1.0)
         gi = json.loads(gm.stdout.readline())
     finally:
+        if cores is not None:
+            everything = os.sched_getaffinity(0)
+            _pin(agent.pid, everything)
+            if rx is not None:
+                with suppress(OSError):
+                    os.sched_setaffinity(rx, everything)
         if gm.poll() is None:
             try:
                 gm.wait(30)
@@ -190,23 +222,53 @@ def events_during_gi(agent: Any, m: Master, points: int) -> dict[str, Any]:
     m.wait_events(reply["count"], since_e, timeout=30, quiet=1.0)
     received = decode_events(m.events[since_e:])
     times, _ = match_events(received, expected_objects(reply["first"], reply["count"], points))
-    during = sorted((tr - tc) / 1e6 for tc, tr in zip(reply["t_ns"], times)
-                    if tr is not None and gi["con_ns"] <= tc <= gi["term_ns"])
-    out: dict[str, Any] = {"gi_other_events": len(during),
-                           "gi_other_lost": sum(t is None for t in times),
-                           "gi_with_events_s": (gi["term_ns"] - gi["con_ns"]) / 1e9,
-                           "gi_with_events_objects": gi["objects"],
-                           "gi_other_p99_ms": None, "gi_other_max_ms": None}
-    if during:
-        out["gi_other_p99_ms"] = during[min(len(during) - 1, round(0.99 * (len(during) - 1)))]
-        out["gi_other_max_ms"] = during[-1]
+    during = [(tr - tc) / 1e6 for tc, tr in zip(reply["t_ns"], times)
+              if tr is not None and gi["con_ns"] <= tc <= gi["term_ns"]]
+    return during, sum(t is None for t in times), gi
+
+
+def events_during_gi(agent: Any, m: Master, points: int, *, samples: int = GI_OTHER_SAMPLES,
+                     most: int = GI_OTHER_MOST) -> dict[str, Any]:
+    """Another master's event latency while a GI runs (see ``_one_gi_with_events``), pooled
+    over GIs until each of two arrangements has ``samples`` latencies (at most ``most`` GIs
+    each), the two taking turns:
+
+    - ``gi_other_*``: the agent on a core of its own, both masters on another, as on a
+      board whose masters are other machines. Sharing two cores, a master's receiving
+      thread woken by our write can wait for the scheduler's next tick (1 ms) behind the
+      busy agent: the masters' own wake-up, not the outstation's latency;
+    - ``gi_other_shared_*``: every process on every core, as the scheduler places them.
+
+    Without a second CPU both are the shared arrangement."""
+    cpus = sorted(os.sched_getaffinity(0))
+    pinned = ({cpus[0]}, set(cpus[1:])) if len(cpus) >= 2 else None
+    pools: dict[str, list[float]] = {"": [], "_shared": []}
+    lost = gis = 0
+    durations: list[float] = []
+    objects = 0
+    while gis < most and min(len(v) for v in pools.values()) < samples:
+        gis += 1
+        for suffix, cores in (("", pinned), ("_shared", None)):
+            during, lost_now, gi = _one_gi_with_events(agent, m, points, cores)
+            pools[suffix] += during
+            lost += lost_now
+            durations.append((gi["term_ns"] - gi["con_ns"]) / 1e9)
+            objects = gi["objects"]
+    out: dict[str, Any] = {"gi_other_lost": lost, "gi_other_gis": gis,
+                           "gi_other_pinned": pinned is not None,
+                           "gi_with_events_s": statistics.median(durations),
+                           "gi_with_events_objects": objects}
+    for suffix, values in pools.items():
+        out[f"gi_other{suffix}_events"] = len(values)
+        out[f"gi_other{suffix}_p99_ms"] = _p99(values)
+        out[f"gi_other{suffix}_max_ms"] = max(values) if values else None
     return out
 
 
 # -- point-count scaling -------------------------------------------------------------------------
 def scaling_row(points: int, logdir: Path, rtu_run: Any, agent_cls: Any, host: str,
                 free_port: Callable[[], int], gi: Callable[[Master], dict[str, Any]],
-                rate: float, seconds: float) -> dict[str, Any]:
+                rate: float, seconds: float, gi_other_most: int = GI_OTHER_MOST) -> dict[str, Any]:
     """Start-up (spawn to READY=1: a first start with a fresh state directory, then the
     restart measured with the validated configuration cached), RSS and GI time of ``rtu
     run`` with ``points`` points, then CPU per event at ``rate`` in an agent with the same
@@ -239,7 +301,7 @@ def scaling_row(points: int, logdir: Path, rtu_run: Any, agent_cls: Any, host: s
             c = cpu_per_event(agent, rate, seconds,
                               lambda count, mark: m.wait_events(count, mark, 30, 1.0),
                               lambda: len(m.events))
-            row.update(events_during_gi(agent, m, points))
+            row.update(events_during_gi(agent, m, points, most=gi_other_most))
     finally:
         agent.close()
     row["cpu_us_per_event"] = c["cpu_us_per_event"]

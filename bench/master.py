@@ -138,6 +138,11 @@ class Master:
             raise MasterError(f"no STARTDT con from {self.host}:{self.port} ({self.error})")
         return self._startdt_con_ns
 
+    @property
+    def receiver_tid(self) -> int | None:
+        """The receiving thread's kernel thread id (for CPU affinity), None before connect."""
+        return self._thread.native_id if self._thread is not None else None
+
     def close(self) -> None:
         self._stop = True
         if self.sock is not None:

@@ -27,12 +27,14 @@ def markdown(run: dict[str, Any]) -> str:
         r = _cell(run.get(ref), unit) if ref else ""
         lines.append(f"| {label} (`{key}`) | {o} | {r} |")
     lines += ["", ("| points | start-up to READY=1 (first start) | RSS after GI (peak) | GI | CPU per event "
-                   "at 10k ev/s, net | another master's events during that GI: p99 (max, n) |"),
+                   "at 10k ev/s, net | another master's events during that GI: p99 (max, n); "
+                   "cores shared: p99 (max, n) |"),
               "|---:|---:|---:|---:|---:|---:|"]
     for r in run.get("scaling", []):
-        other = ("-" if r.get("gi_other_p99_ms") is None else
-                 f"{r['gi_other_p99_ms']:.2f} ms ({r['gi_other_max_ms']:.2f} ms, "
-                 f"{r['gi_other_events']})")
+        other = " ; ".join(
+            "-" if r.get(f"gi_other{s}_p99_ms") is None else
+            f"{r[f'gi_other{s}_p99_ms']:.2f} ms ({r[f'gi_other{s}_max_ms']:.2f} ms, "
+            f"{r[f'gi_other{s}_events']})" for s in ("", "_shared") if f"gi_other{s}_events" in r)
         cold = r.get("startup_cold_s")
         first = "" if cold is None else f" ({cold:.3f} s)"
         lines.append(f"| {r['points']:,} | {r['startup_s']:.3f} s{first} | {r['rss_mb']:.1f} MiB "
