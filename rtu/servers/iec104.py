@@ -320,6 +320,11 @@ class Iec104Server:
             link.loop.call_soon(self._flush_woken)
         (self._woken_last if last else self._woken).append(link)
 
+    @property
+    def events_waiting(self) -> bool:
+        """Links that are not sending a GI are woken and wait for the next flush."""
+        return bool(self._woken)
+
     def _flush_woken(self) -> None:
         links, self._woken = self._woken, []
         if self._woken_last:
@@ -686,12 +691,12 @@ class _Link(asyncio.Protocol):
 
     def _flush_or_queue(self) -> None:
         """Send what is due after a receipt, a timer or drained writes. While a GI is in
-        progress its data goes out only from the server's woken flushes, behind the links
-        woken for events (see ``Iec104Server.wake``): a GI slice run here would hold up every
-        other master's events made in the same loop turn. Answers (a GI's ACT_CON), and the
-        S- and U-frames the connection owes, go now."""
+        progress and other links are woken for events, the GI's data goes out from the
+        server's woken flushes, behind theirs (see ``Iec104Server.wake``): a GI slice run here
+        would hold up those events. Answers (a GI's ACT_CON), and the S- and U-frames the
+        connection owes, go now."""
         session = self.session
-        if session is None or session.interrogation is None:
+        if session is None or session.interrogation is None or not self.server.events_waiting:
             self._flush()
             return
         woken = self._flush_pending
