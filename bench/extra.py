@@ -167,6 +167,23 @@ def fan_out(agent: Any, port: int, host: str, first: Master, counts: tuple[int, 
     return out
 
 
+def send_floor(counts: tuple[int, ...], rate: float, seconds: float,
+               repeats: int) -> dict[str, Any]:
+    """``bench.sendfloor`` with each count of receivers in turn, ``repeats`` passes: CPU per
+    event (its CPU per 1 ms tick over the events a tick at ``rate``) of a sender that does
+    nothing but send, the floor under the fan-out figure on this machine."""
+    from bench.sendfloor import measure
+
+    runs: dict[int, list[float]] = {n: [] for n in counts}
+    for _ in range(repeats):
+        for n in counts:
+            runs[n].append(measure(n, seconds) / (rate / 1000.0))
+    out: dict[str, Any] = {"runs": {str(n): v for n, v in runs.items()}}
+    for n in counts:
+        out[f"us_per_event_{n}"] = median_of([{"v": v} for v in runs[n]], "v")
+    return out
+
+
 def _pin(pid: int, cpus: set[int]) -> None:
     """Every thread of process ``pid`` on ``cpus`` (a thread that has gone is skipped)."""
     for task in Path(f"/proc/{pid}/task").iterdir():

@@ -30,6 +30,7 @@ from bench.extra import (
     latency_under_load,
     median_of,
     scaling_row,
+    send_floor,
 )
 from bench.master import (
     C_IC_NA_1,
@@ -70,6 +71,8 @@ FIGURES: tuple[tuple[str, str | None, str | None, str], ...] = (
     ("fan-out, 2,000 ev/s: 1 master", "fan_out_cpu_us_1", None, "us/ev"),
     ("fan-out, 2,000 ev/s: 4 masters", "fan_out_cpu_us_4", None, "us/ev"),
     ("fan-out, 2,000 ev/s: 8 masters", "fan_out_cpu_us_8", None, "us/ev"),
+    ("  floor, a sender that only sends: 1 master", "fan_out_floor_us_1", None, "us/ev"),
+    ("  floor, a sender that only sends: 8 masters", "fan_out_floor_us_8", None, "us/ev"),
     ("C_SC_NA_1 act -> ACT_CON", "command_con_ms", "command_con_ms_ref", "ms"),
     ("C_SC_NA_1 act -> ACT_TERM", "command_ms", "command_ms_ref", "ms"),
     ("  act -> return information (COT 11)", "command_rinfo_ms", "command_rinfo_ms_ref", "ms"),
@@ -818,6 +821,14 @@ def run(mode: Mode, budget: Budget | None = None) -> Results:
             d["fan_out"] = fo
             for n in mode.fan_out:
                 f[f"fan_out_cpu_us_{n}"] = fo[f"cpu_us_per_event_{n}"]
+            # the same ticks and masters with no outstation: a sender that only sends
+            log("floor: a sender that only sends, 1/4/8 receivers")
+            fo["floor"] = send_floor(mode.fan_out, fo["rate"], mode.cpu_s, mode.cpu_repeats)
+            for n in mode.fan_out:
+                f[f"fan_out_floor_us_{n}"] = fo["floor"][f"us_per_event_{n}"]
+            res.notes["fan_out_floor_us"] = (
+                "bench.sendfloor: every 1 ms one I-frame to each of N loopback connections, "
+                "their S-frames read, nothing else; CPU per event at the fan-out's rate")
             d["sequence_errors"] = {k: m.sequence_errors for k, m in masters.items()}
         finally:
             for m in masters.values():
