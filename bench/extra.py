@@ -202,8 +202,9 @@ def _one_gi_with_events(agent: Any, m: Master, points: int,
                         cores: tuple[set[int], set[int]] | None) -> tuple[list[float], int, dict[str, Any]]:
     """One GI by a master in another process (bench/gi_master.py) while the agent makes a
     change every millisecond: the latencies, as master ``m`` (the other one) receives them, of
-    the changes made between that GI's ACT_CON and ACT_TERM; the changes lost; the GI's
-    figures. ``cores``: (the agent's, the masters') CPUs for the GI, or None (shared)."""
+    the changes made between that GI's request and its ACT_TERM (what the outstation does
+    before its ACT_CON counts too); the changes lost; the GI's figures. ``cores``: (the
+    agent's, the masters') CPUs for the GI, or None (shared)."""
     from bench.runner import ROOT, match_events  # runner imports this module
 
     gm = subprocess.Popen([sys.executable, "-m", "bench.gi_master", "--port", str(agent.port)],
@@ -240,7 +241,7 @@ def _one_gi_with_events(agent: Any, m: Master, points: int,
     received = decode_events(m.events[since_e:])
     times, _ = match_events(received, expected_objects(reply["first"], reply["count"], points))
     during = [(tr - tc) / 1e6 for tc, tr in zip(reply["t_ns"], times)
-              if tr is not None and gi["con_ns"] <= tc <= gi["term_ns"]]
+              if tr is not None and gi["sent_ns"] <= tc <= gi["term_ns"]]
     return during, sum(t is None for t in times), gi
 
 

@@ -1,5 +1,6 @@
 """``python -m bench.gi_master --port P``: a master in a process of its own that connects,
-asks for a station GI, and prints ``{"con_ns": ..., "term_ns": ..., "objects": ...}``.
+asks for a station GI, and prints ``{"sent_ns": ..., "con_ns": ..., "term_ns": ...,
+"objects": ...}`` (monotonic ns: request sent, ACT_CON and ACT_TERM received).
 
 The scaling table measures another master's event latency while this GI runs: with both
 masters' receive threads in the bench process, the GIL (switch interval 5 ms) would stamp the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from bench.master import (
     C_IC_NA_1,
@@ -32,13 +34,15 @@ def main(argv: list[str] | None = None) -> int:
         m.connect(timeout=60)
         print(json.dumps({"ready": True}), flush=True)
         sys.stdin.readline()  # go
+        sent = time.monotonic_ns()
         m.send_asdu(interrogation_asdu(COMMON_ADDRESS))
         con = m.wait_asdu(lambda a: a.type_id == C_IC_NA_1 and a.cot == COT_ACTIVATION_CON,
                           0, 60)
         term = m.wait_asdu(lambda a: a.type_id == C_IC_NA_1
                            and a.cot == COT_ACTIVATION_TERMINATION, 0, 120)
         objects = sum(a.count for a in m.asdus if a.cot == COT_INTERROGATED)
-        print(json.dumps({"con_ns": con.t_ns, "term_ns": term.t_ns, "objects": objects}),
+        print(json.dumps({"sent_ns": sent, "con_ns": con.t_ns, "term_ns": term.t_ns,
+                          "objects": objects}),
               flush=True)
     return 0
 

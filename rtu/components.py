@@ -30,10 +30,10 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 from rtu.frozen import frozen
 
 if TYPE_CHECKING:
-
     from rtu.config import AppConfig
     from rtu.config.reader import Reader
     from rtu.config.schema import Key
+    from rtu.iec.asdu.codec import AsduProfile
     from rtu.iec.outstation import Outstation
     from rtu.points.commands import CommandExecutor
     from rtu.points.config import PrefixCheck
@@ -292,6 +292,10 @@ class Server(Protocol):
 
     def event_groups(self) -> tuple[str, ...]:
         """The outstation's event groups this server's masters read."""
+        ...
+
+    def asdu_profiles(self) -> tuple[AsduProfile, ...]:
+        """The field-size profiles its sessions encode ASDUs in."""
         ...
 
     async def start(self) -> None:

@@ -18,6 +18,7 @@ from rtu.components import ServerComponent
 if TYPE_CHECKING:
     from rtu.components import Server
     from rtu.config import AppConfig
+    from rtu.iec.asdu.codec import AsduProfile
     from rtu.iec.outstation import Outstation
     from rtu.servers.iec101 import Iec101Server  # imported by build: only with [iec101]
     from rtu.sources.base import Source
@@ -42,6 +43,9 @@ class Iec101Service:
 
     def event_groups(self) -> tuple[str, ...]:
         return (self.server.group,)
+
+    def asdu_profiles(self) -> tuple[AsduProfile, ...]:
+        return (self.server.profile,)
 
     async def start(self) -> None:
         return None  # the port opens in its task (sources)

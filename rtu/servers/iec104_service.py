@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from rtu.components import ServerComponent
+from rtu.iec.asdu.codec import PROFILE_104, AsduProfile
 from rtu.servers.iec104 import Iec104Server, Iec104Settings
 
 if TYPE_CHECKING:
@@ -36,6 +37,9 @@ class Iec104Service:
 
     def event_groups(self) -> tuple[str, ...]:
         return self.server.settings.event_groups()
+
+    def asdu_profiles(self) -> tuple[AsduProfile, ...]:
+        return (PROFILE_104,)
 
     async def start(self) -> None:
         await self.server.start()

@@ -21,6 +21,7 @@ from rtu.components import (
 )
 from rtu.config import AppConfig, bench_config, parse_config
 from rtu.config.document import DOCUMENT
+from rtu.iec.asdu.codec import PROFILE_104, AsduProfile
 from rtu.points.database import PointDatabase
 
 ROOT = Path(__file__).parents[2]
@@ -155,6 +156,9 @@ class FakeServer:
 
     def event_groups(self) -> tuple[str, ...]:
         return (f"fake{self.address}",)
+
+    def asdu_profiles(self) -> tuple[AsduProfile, ...]:
+        return (PROFILE_104,)
 
     async def start(self) -> None:
         self.log.append(f"start {self.address}")

@@ -67,6 +67,15 @@ def interrogation_pending(monitored: tuple[Point, ...], group: int | None) -> de
     return deque(interrogation_plan(monitored, group))
 
 
+def prepare_plans(stations: list[tuple[Point, ...]], profiles: tuple[AsduProfile, ...]) -> None:
+    """Work out the station GI plan of each of ``stations`` (monitored points) and the IOA
+    octets of its chunks in each of ``profiles`` ahead of the first GI."""
+    for monitored in stations:
+        for _type_id, points in interrogation_plan(monitored, None):
+            for profile in profiles:
+                plan_ioa_octets(points, profile)
+
+
 def plan_ioa_octets(points: list[Point], profile: AsduProfile) -> bytes:
     """The IOA fields of ``points`` (a list of a plan) for ``profile``, end to end (point ``i``
     at ``i * ioa_size``), computed once."""
