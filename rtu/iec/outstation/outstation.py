@@ -62,6 +62,7 @@ from rtu.iec.outstation.giplan import interrogation_pending, prepare_plans
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
+    ORIGIN_COT,
     EventMaker,
     chunk_by_type,
     event_recipe,
@@ -93,12 +94,6 @@ _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA
 _SPONTANEOUS = Cot.SPONTANEOUS
 _FIELD = ChangeOrigin.FIELD
 _from_timestamp = Cp56Time2a.from_timestamp
-
-ORIGIN_COT = {
-    ChangeOrigin.FIELD: Cot.SPONTANEOUS,
-    ChangeOrigin.REMOTE_COMMAND: Cot.RETURN_INFO_REMOTE,
-    ChangeOrigin.LOCAL_COMMAND: Cot.RETURN_INFO_LOCAL,
-}
 
 
 class Outstation:
