@@ -104,6 +104,11 @@ def _double_event(point: Point, pv: PointValue, time: Cp56Time2a) -> Information
                        time)
 
 
+# the kinds whose events are made as octets (EventRecord.wire, events.WIRE_TYPES): the
+# highest value of their element (codec_prebuilt.point_elements)
+WIRE_TOPS: dict[PointKind, int] = {PointKind.SINGLE: 1, PointKind.DOUBLE: 3}
+
+
 def event_recipe(point: Point) -> tuple[TypeId, EventMaker]:
     """How an event of ``point`` is made (it depends on the kind only): its time-tagged type
     and the function that makes its information object (the same object as

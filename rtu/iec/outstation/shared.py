@@ -20,8 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rtu.iec.asdu.codec import AsduProfile
-from rtu.iec.asdu.codec_prebuilt import encode_events
-from rtu.iec.outstation.events import EventRecord
+from rtu.iec.asdu.codec_prebuilt import encode_events, encode_prebuilt
+from rtu.iec.outstation.events import WIRE_IOA_SIZE, EventRecord
 
 #: batches kept; sessions flushed in one loop turn ask for the same few batches in a row
 MAX_SHARED = 64
@@ -46,7 +46,14 @@ def event_asdu(batch: Sequence[EventRecord], ca: int, profile: AsduProfile) -> b
     if hit is not None and hit[0] is profile and hit[1] == records:
         stats["shared"] += 1
         return hit[2]
-    data = encode_events(first.type_id, first.cot, ca, [r.obj for r in records], profile)
+    if profile.ioa_size == WIRE_IOA_SIZE and not profile.cp24 and first.wire:
+        body = [r.wire for r in records]
+        if all(body):  # every object's octets made with its event: a header and a join
+            data = encode_prebuilt(first.type_id, first.cot, ca, len(body), body, profile)
+        else:
+            data = encode_events(first.type_id, first.cot, ca, [r.obj for r in records], profile)
+    else:
+        data = encode_events(first.type_id, first.cot, ca, [r.obj for r in records], profile)
     stats["encoded"] += 1
     if hit is None and len(_shared) >= MAX_SHARED:
         del _shared[next(iter(_shared))]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar, overload
 
+from rtu.iec.asdu.codec_base import encode_cp56
 from rtu.iec.asdu.objects import Cp56Time2a, same_tag_span
 
 _V = TypeVar("_V")
@@ -21,11 +22,12 @@ _NO_TAG = Cp56Time2a(0, 0, 0, 1, 1, 0)  # never returned: the empty cache's inte
 
 
 class TagCache:
-    __slots__ = ("high", "low", "tag")
+    __slots__ = ("high", "low", "octets", "tag")
 
     def __init__(self) -> None:
         self.low = self.high = 0.0
         self.tag = _NO_TAG
+        self.octets = b""  # the CP56Time2a octets of ``tag`` (an event's wire octets end so)
 
     def clear(self) -> None:
         self.low = self.high = 0.0
@@ -37,6 +39,11 @@ class TagCache:
             self.clear()
         else:
             self.tag, self.low, self.high = tag, span[0] - offset, span[1] - offset
+            self.octets = encode_cp56(tag, 0)  # a tag from_timestamp made is in range
+
+    def octets_of(self, tag: Cp56Time2a) -> bytes:
+        """The CP56Time2a octets of ``tag``: the cached ones if it is the cached tag."""
+        return self.octets if tag is self.tag else encode_cp56(tag, 0)
 
 
 class ClearsTags(Generic[_V]):
