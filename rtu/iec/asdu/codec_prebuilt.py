@@ -168,6 +168,7 @@ EVENT_ENCODERS: Final[dict[TypeId, tuple[type, Callable[[Any], bytes]]]] = {
 POINT_ELEMENTS: Final[dict[int, tuple[bytes, ...]]] = {}
 _SIQ_QUALITY_BITS: Final = 0xF0  # IV NT SB BL
 _POINT_VALUES: Final = 4  # a DPI's states; a SPI uses the first two
+_MAX_QUALITIES: Final = 4096  # a bound all the same, for ints that are no Quality
 
 
 def point_elements(quality: int) -> tuple[bytes, ...]:
@@ -180,7 +181,6 @@ def point_elements(quality: int) -> tuple[bytes, ...]:
     return found
 
 
-_MAX_QUALITIES: Final = 4096
 _NO_TIME: Final = object()
 # the element octets of single and double points by (value, quality): a few dozen at most
 # (the value's states times the quality flags an element can hold; others raise, uncached)

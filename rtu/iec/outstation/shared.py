@@ -46,12 +46,13 @@ def event_asdu(batch: Sequence[EventRecord], ca: int, profile: AsduProfile) -> b
     if hit is not None and hit[0] is profile and hit[1] == records:
         stats["shared"] += 1
         return hit[2]
-    if profile.ioa_size == WIRE_IOA_SIZE and not profile.cp24 and first.wire:
-        body = [r.wire for r in records]
-        if all(body):  # every object's octets made with its event: a header and a join
-            data = encode_prebuilt(first.type_id, first.cot, ca, len(body), body, profile)
-        else:
-            data = encode_events(first.type_id, first.cot, ca, [r.obj for r in records], profile)
+    # the objects' octets made with the events (EventRecord.wire: PROFILE_104's IOA size and
+    # CP56Time2a): a header and a join; otherwise (another profile, a record made with its
+    # object) the objects are encoded
+    body = [r.wire for r in records] if first.wire and not profile.cp24 \
+        and profile.ioa_size == WIRE_IOA_SIZE else None
+    if body is not None and all(body):
+        data = encode_prebuilt(first.type_id, first.cot, ca, len(body), body, profile)
     else:
         data = encode_events(first.type_id, first.cot, ca, [r.obj for r in records], profile)
     stats["encoded"] += 1

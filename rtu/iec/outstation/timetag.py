@@ -27,7 +27,7 @@ class TagCache:
     def __init__(self) -> None:
         self.low = self.high = 0.0
         self.tag = _NO_TAG
-        self.octets = b""  # the CP56Time2a octets of ``tag`` (an event's wire octets end so)
+        self.octets = encode_cp56(_NO_TAG, 0)  # ``tag``'s CP56Time2a octets (EventRecord.wire)
 
     def clear(self) -> None:
         self.low = self.high = 0.0
