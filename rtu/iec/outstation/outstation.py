@@ -96,7 +96,6 @@ _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA
 
 _SPONTANEOUS = Cot.SPONTANEOUS
 _FIELD = ChangeOrigin.FIELD
-_from_timestamp = Cp56Time2a.from_timestamp
 _POINT_ELEMENTS = POINT_ELEMENTS
 
 
@@ -312,12 +311,8 @@ class Outstation:
         config = self._config
         invalid = config.invalid_time_until_synced and not (
             self._system_clock_synchronised or self._clock_synchronised)
-        offset = self._clock_offset
-        seconds = timestamp + offset
-        tag = _from_timestamp(seconds, invalid=invalid,
-                              zone=self._time_zone if config.local_time else None)
-        tags.keep(tag, seconds, offset)
-        return tag
+        return tags.make(timestamp, self._clock_offset, invalid,
+                         self._time_zone if config.local_time else None)
 
     def set_system_clock_state(self, synchronised: bool) -> None:
         """The driver's periodic report of the system clock's synchronisation (it also lets a
