@@ -398,9 +398,13 @@ class Session:
         first = events.peek()
         # one path for every case: the common address is compared only where there are
         # several logical stations, the hour only on a CP24 line
-        station_of_event = host.station_of_event
-        ca = station_of_event(first)
-        station_of = station_of_event if len(host.stations) > 1 else None
+        stations = host.stations
+        if len(stations) > 1:
+            station_of: Callable[[EventRecord], int] | None = host.station_of_event
+            ca = host.station_of_event(first)
+        else:  # one station: every event goes out with its own address or the station's
+            station_of = None
+            ca = first.ca or stations[0]
         clock = self.line_clock
         split = clock.splits if clock is not None and clock.cp24 else None
         batch = events.take_batch(self._max_objects(first.type_id), station_of, split)
