@@ -6,8 +6,9 @@ the checkout's ``rtu`` package is the one measured), CPU per event at 10,000 ev/
 master (net of the generator, sequence-of-events log off), then the fan-out figure at 2,000
 ev/s with each count of masters, then the latency of every event of a burst at 2,000 and at
 10,000 ev/s with one master (``load_latency_*``; only from a checkout whose agent gives the
-times of its changes). Medians over the rounds are printed, and with ``--json FILE`` every run
-is written. Each root is a checkout (``git worktree add --detach DIR main``).
+times of its changes). Medians over the rounds are printed, with the median of the B - A
+differences of CPU per event within each round (A and B run in turn), and with ``--json FILE``
+every run is written. Each root is a checkout (``git worktree add --detach DIR main``).
 ``--send-delay-ms MS`` sets ``[iec104] send_delay_ms`` in B's configuration only (A keeps the
 defaults: an older checkout does not know the key), so that one run shows what the setting saves
 and what it costs.
@@ -121,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
               + f"; fan-out {counts[-1]}/{counts[0]} = {ratio:.2f}x"
               + (f"; latency under load: {', '.join(lat)}" if lat else "")
               + f" (medians of {args.rounds})")
+    # the rounds ran in turn, A then B: the difference within each pair is what this machine's
+    # drift between rounds does not blur
+    diffs = [b["cpu_us_per_event"] - a["cpu_us_per_event"] for a, b in zip(runs["A"], runs["B"])]
+    print(f"B - A, CPU per event at 10k ev/s, per round: median {statistics.median(diffs):+.2f} us "
+          f"({min(diffs):+.2f} .. {max(diffs):+.2f}), B below A in {sum(d < 0 for d in diffs)} "
+          f"of {len(diffs)}")
     if args.json:
         Path(args.json).write_text(json.dumps({"roots": roots, "runs": runs}, indent=2) + "\n")
     return 0

@@ -54,6 +54,7 @@ from rtu.iec.asdu.codec import (
     decode_asdu,
     encode_asdu,
 )
+from rtu.iec.asdu.codec_prebuilt import encode_prebuilt
 from rtu.iec.asdu.objects import Asdu
 from rtu.iec.outstation import EventRecord
 
@@ -97,6 +98,9 @@ class Restored:
 
 
 def encode_event(record: EventRecord) -> bytes:
+    if record.wire:  # the object's octets in PROFILE_104 already: the same ASDU, no object
+        return encode_prebuilt(record.type_id, record.cot, _STORED_CA, 1, (record.wire,),
+                               PROFILE_104)
     return encode_asdu(Asdu(record.type_id, record.cot, _STORED_CA, (record.obj,)), PROFILE_104)
 
 

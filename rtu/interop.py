@@ -36,8 +36,7 @@ from rtu.iec.asdu.types import (
 )
 from rtu.iec.outstation import COMMAND_KINDS, HANDLERS, MONITOR_TYPES
 from rtu.iec.outstation.cyclic import cyclic_period
-from rtu.iec.outstation.mapping import PROTECTION_TYPES
-from rtu.iec.outstation.outstation import ORIGIN_COT
+from rtu.iec.outstation.mapping import ORIGIN_COT, PROTECTION_TYPES
 from rtu.iec.outstation.settings import ClockSyncMode, CommandAgeAction, OutstationConfig
 from rtu.points.model import ChangeOrigin, Point, PointKind
 from rtu.sources.iec61850.config import IEC61850

@@ -172,7 +172,7 @@ def carry_events(old: Outstation, new: Outstation) -> tuple[int, int]:
 
 
 def _still_valid(outstation: Outstation, record: EventRecord) -> bool:
-    point = outstation.db.by_ioa(record.obj.ioa)
+    point = outstation.db.by_ioa(record.ioa)
     return point is not None and point.kind in MONITOR_TYPES \
         and record.type_id in MONITOR_TYPES[point.kind]
 

@@ -292,6 +292,10 @@ class PointDatabase:
             current[name] = new
             if new.quality == old.quality and new.value == old.value:
                 return False
+            only = self._only
+            if only is not None and not self._causes:  # _report's common case, one frame less
+                only(point, new, origin)
+                return True
             return self._report(name, point, old, new, origin)
         if self._loaded:
             point = self._loaded.get(name, point)

@@ -106,6 +106,7 @@ U32_U8: Final = struct.Struct("<IB")
 I32_U8: Final = struct.Struct("<iB")
 F32_U8: Final = struct.Struct("<fB")
 CP56_STRUCT: Final = struct.Struct("<HBBBBB")
+CP56_MS_STRUCT: Final = U16  # a CP56Time2a's first field: its milliseconds, two octets
 
 ENCODE_ERRORS: Final = (struct.error, OverflowError)
 

@@ -25,6 +25,7 @@ from rtu.iec.asdu.codec_base import (
     ENCODE_ERRORS,
     MAX_OBJECTS,
     OCTET_BITS,
+    OCTET_BYTES,
     ORIGINATOR_MAX,
     encode_cp24,
     encode_cp56,
@@ -160,6 +161,26 @@ EVENT_ENCODERS: Final[dict[TypeId, tuple[type, Callable[[Any], bytes]]]] = {
     TypeId.M_EP_TE_1: (ProtectionStartEvents, enc_protection_start),
     TypeId.M_EP_TF_1: (ProtectionOutputCircuit, enc_protection_output),
 }
+#: a single or double point's element octet (SIQ, DIQ) by quality, then by value (0..3): the
+#: value ORed with the quality's IV NT SB BL bits, as enc_single_point and enc_double_point
+#: encode it. Filled by point_elements; bounded by the quality flags (rtu.points.model.Quality
+#: has 11 bits: at most 2048 entries).
+POINT_ELEMENTS: Final[dict[int, tuple[bytes, ...]]] = {}
+_SIQ_QUALITY_BITS: Final = 0xF0  # IV NT SB BL
+_POINT_VALUES: Final = 4  # a DPI's states; a SPI uses the first two
+_MAX_QUALITIES: Final = 4096  # a bound all the same, for ints that are no Quality
+
+
+def point_elements(quality: int) -> tuple[bytes, ...]:
+    """The element octets of a single or double point of ``quality`` (an int or a Quality),
+    indexed by value; kept in :data:`POINT_ELEMENTS`."""
+    q = int(quality) & _SIQ_QUALITY_BITS
+    found = tuple(OCTET_BYTES[q | value] for value in range(_POINT_VALUES))
+    if len(POINT_ELEMENTS) < _MAX_QUALITIES:
+        POINT_ELEMENTS[quality] = found
+    return found
+
+
 _NO_TIME: Final = object()
 # the element octets of single and double points by (value, quality): a few dozen at most
 # (the value's states times the quality flags an element can hold; others raise, uncached)

@@ -152,6 +152,39 @@ class Cp56Time2a:
         return posix_seconds(self._minute_start(zone)) + self.milliseconds / 1000.0
 
 
+
+def minute_start_of(seconds: float) -> int:
+    """POSIX second at which the minute of :meth:`Cp56Time2a.from_timestamp`'s tag for
+    ``seconds`` starts (away from the ends of 2000-2099: see :func:`same_tag_span`)."""
+    whole = int(seconds // 1)
+    if round((seconds - whole) * 1000.0) >= _MS_PER_SECOND:
+        whole += 1
+    return whole - whole % _SECONDS_PER_MINUTE
+
+
+def tag_in_minute(tag: Cp56Time2a, minute_start: int, seconds: float,
+                  ) -> tuple[Cp56Time2a, float, float] | None:
+    """The tag :meth:`Cp56Time2a.from_timestamp` makes for ``seconds``, and
+    :func:`same_tag_span` of ``seconds``, worked out from ``tag``, which from_timestamp made
+    (with the same arguments) for a time of the minute that starts at ``minute_start``: only
+    the milliseconds differ within a minute. None unless ``seconds`` falls in that minute,
+    away from the ends of the range (the event path's tag of each new millisecond, without the
+    calendar, the clamping tests and the caches of from_timestamp)."""
+    if not _SPAN_EARLIEST < seconds < _SPAN_LATEST:
+        return None
+    whole = int(seconds // 1)
+    ms = round((seconds - whole) * 1000.0)
+    if ms >= _MS_PER_SECOND:
+        whole += 1
+        ms -= _MS_PER_SECOND
+    second = whole - minute_start
+    if not 0 <= second < _SECONDS_PER_MINUTE:
+        return None
+    centre = whole + ms / 1000.0  # same_tag_span's centre: the carry gives the same float
+    return (Cp56Time2a(second * _MS_PER_SECOND + ms, tag.minute, tag.hour, tag.day, tag.month,
+                       tag.year, tag.weekday, tag.invalid, tag.summer_time),
+            centre - _SAME_TAG_HALF_WIDTH, centre + _SAME_TAG_HALF_WIDTH)
+
 @frozen
 class Cp24Time2a:
     """Three-octet time tag of the 101 CP24 types: milliseconds within the minute and the

@@ -26,13 +26,18 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import field
 from itertools import islice
 from types import MappingProxyType
-from typing import Generic, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
-from rtu.iec.asdu.objects import EndOfInitialization, InformationObject
-from rtu.iec.asdu.types import Cot, TypeId
+from rtu.iec.asdu.objects import (
+    Cp56Time2a,
+    DoublePoint,
+    EndOfInitialization,
+    InformationObject,
+    SinglePoint,
+)
+from rtu.iec.asdu.types import Cot, Qds, TypeId
 from rtu.points.records import event_record
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
@@ -41,24 +46,92 @@ _OVERFLOW_LOG_EVERY = 1000
 _NO_SEQ = 1 << 62  # above any sequence number: "holds no journaled event"
 
 
-@event_record
 class EventRecord:
-    type_id: TypeId
-    cot: Cot
-    obj: InformationObject
-    # the journal's sequence number (EventStreams.next_seq when generated); 0 = not journaled
-    # (end of initialisation). Not part of an event's identity: equal events compare equal.
-    seq: int = field(default=0, compare=False)
-    # never dropped when a queue overflows (the "events lost" point's events)
-    protected: bool = field(default=False, compare=False)
-    # the common address it goes out with; 0 = the station of its IOA (the only case of a
-    # point-change event: only the end of initialisation of each logical station sets it)
-    ca: int = 0
+    """One event: its type, cause and information object, its journal sequence number, whether
+    it is protected from overflow, and its common address.
+
+    ``obj`` is made only where something reads it (issue 21 item 3): a single or double point's
+    event is made as ``wire``, the object's octets in the reference profile (3-octet IOA,
+    CP56Time2a: PROFILE_104's), and ``tag``, its time tag; the flush of a session with that
+    profile is then a header and a join (rtu/iec/outstation/shared.py), and ``obj`` is worked
+    out from the two, once, for whatever else needs it (another profile, a CP24 line, the
+    sequence-of-events log, a hand-over). Immutable to the type checker (``Final``); compared
+    and hashed by type, cause, object and common address, as the frozen dataclass it was."""
+
+    __slots__ = ("_obj", "ca", "cot", "protected", "seq", "tag", "type_id", "wire")
+
+    def __init__(self, type_id: TypeId, cot: Cot, obj: InformationObject | None, seq: int = 0,
+                 protected: bool = False, ca: int = 0, wire: bytes = b"",
+                 tag: Cp56Time2a | None = None) -> None:
+        if obj is None and (tag is None or not wire):  # cheap: this is the event path
+            raise ValueError(f"an event of {type_id!r} needs its object, or its octets "
+                             "and time tag")
+        self.type_id: Final = type_id
+        self.cot: Final = cot
+        self._obj = obj
+        # the journal's sequence number (EventStreams.next_seq when generated); 0 = not
+        # journaled (end of initialisation). Not part of an event's identity.
+        self.seq: Final = seq
+        # never dropped when a queue overflows (the "events lost" point's events)
+        self.protected: Final = protected
+        # the common address it goes out with; 0 = the station of its IOA (the only case of a
+        # point-change event: only the end of initialisation of each logical station sets it)
+        self.ca: Final = ca
+        # the object's octets in the reference profile (b"": none made, encode ``obj``) and,
+        # with them, its time tag (the object is made from the two when needed)
+        self.wire: Final = wire
+        self.tag: Final = tag
+
+    @property
+    def obj(self) -> InformationObject:
+        obj = self._obj
+        if obj is None:
+            obj = self._obj = _from_wire(self.type_id, self.wire, self.tag)
+        return obj
+
+    @property
+    def ioa(self) -> int:
+        """The object's information object address (without making the object)."""
+        obj = self._obj
+        return obj.ioa if obj is not None else int.from_bytes(self.wire[:WIRE_IOA_SIZE],
+                                                             "little")
 
     @property
     def keep(self) -> bool:
         """Never dropped on overflow: an end of initialisation or a protected event."""
         return self.protected or self.type_id is TypeId.M_EI_NA_1
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not EventRecord:
+            return NotImplemented
+        assert isinstance(other, EventRecord)
+        return (self.type_id, self.cot, self.ca, self.obj) == (
+            other.type_id, other.cot, other.ca, other.obj)
+
+    def __hash__(self) -> int:
+        return hash((self.type_id, self.cot, self.obj, self.ca))
+
+    def __repr__(self) -> str:
+        return (f"EventRecord(type_id={self.type_id!r}, cot={self.cot!r}, obj={self.obj!r}, "
+                f"seq={self.seq!r}, protected={self.protected!r}, ca={self.ca!r})")
+
+
+WIRE_IOA_SIZE: Final = 3  # EventRecord.wire's profile: PROFILE_104's IOA, CP56Time2a
+_SIQ_QUALITY: Final = 0xF0  # IV NT SB BL of a SIQ / DIQ octet
+#: the types whose events may be made as octets (their element is one octet: the value ORed
+#: with the quality's IV NT SB BL bits, as codec_monitor encodes it)
+WIRE_TYPES: Final = frozenset({TypeId.M_SP_TB_1, TypeId.M_DP_TB_1})
+
+
+def _from_wire(type_id: TypeId, wire: bytes, tag: Cp56Time2a | None) -> InformationObject:
+    """The object whose octets are ``wire`` (EventRecord's reference profile), with ``tag``:
+    the object the codec encodes to those octets, equal to the one the event would have had."""
+    ioa = int.from_bytes(wire[:WIRE_IOA_SIZE], "little")
+    octet = wire[WIRE_IOA_SIZE]
+    quality = Qds(octet & _SIQ_QUALITY)
+    if type_id is TypeId.M_SP_TB_1:
+        return SinglePoint(ioa, bool(octet & 1), quality, tag)
+    return DoublePoint(ioa, octet & 3, quality, tag)
 
 
 class EventJournal(Protocol):
@@ -425,13 +498,15 @@ class EventStreams(Generic[M]):
         return sum(group.queued() for group in self._groups.values())
 
     # -- the event path ----------------------------------------------------------------------
-    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject,
-                protected: bool = False) -> EventRecord:
+    def publish(self, type_id: TypeId, cot: Cot, obj: InformationObject | None,
+                protected: bool = False, wire: bytes = b"", tag: Cp56Time2a | None = None,
+                ) -> EventRecord:
         """Number a new event, journal it and queue it for every group (``protected``: it is
-        never dropped when a queue overflows)."""
+        never dropped when a queue overflows; ``obj`` None: made from ``wire`` and ``tag``
+        when needed, see :class:`EventRecord`)."""
         seq = self._next_seq
         self._next_seq = seq + 1
-        record = EventRecord(type_id, cot, obj, seq, protected)
+        record = EventRecord(type_id, cot, obj, seq, protected, 0, wire, tag)
         journal = self.journal
         if journal is not None:
             journal.append(record)

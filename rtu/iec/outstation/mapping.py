@@ -20,8 +20,15 @@ from rtu.iec.asdu.objects import (
     SinglePoint,
     StepPosition,
 )
-from rtu.iec.asdu.types import Qdp, Qds, TypeId
-from rtu.points.model import Point, PointKind, PointValue, Quality, protection_parts
+from rtu.iec.asdu.types import Cot, Qdp, Qds, TypeId
+from rtu.points.model import (
+    ChangeOrigin,
+    Point,
+    PointKind,
+    PointValue,
+    Quality,
+    protection_parts,
+)
 
 NORMALIZED_SCALE = 32768  # a normalized value's raw int16 over its engineering float
 _INT16_MIN, _INT16_MAX = -32768, 32767
@@ -31,6 +38,13 @@ _TRANSIENT = int(Quality.TRANSIENT)
 _QDP_MASK = int(Qdp.IV | Qdp.NT | Qdp.SB | Qdp.BL | Qdp.EI)
 # Qds for every octet value: building an IntFlag per event is slow, a tuple index is not
 _QDS_BY_OCTET: tuple[Qds, ...] = tuple(Qds(i) for i in range(256))
+
+# the cause of transmission of a point change's event, by what caused the change
+ORIGIN_COT: dict[ChangeOrigin, Cot] = {
+    ChangeOrigin.FIELD: Cot.SPONTANEOUS,
+    ChangeOrigin.REMOTE_COMMAND: Cot.RETURN_INFO_REMOTE,
+    ChangeOrigin.LOCAL_COMMAND: Cot.RETURN_INFO_LOCAL,
+}
 
 # monitored kind -> (type without time tag, type with CP56Time2a)
 MONITOR_TYPES: dict[PointKind, tuple[TypeId, TypeId]] = {
@@ -88,6 +102,11 @@ def _single_event(point: Point, pv: PointValue, time: Cp56Time2a) -> Information
 def _double_event(point: Point, pv: PointValue, time: Cp56Time2a) -> InformationObject:
     return DoublePoint(point.ioa, int(pv.value), _QDS_BY_OCTET[int(pv.quality) & _SIQ_MASK],
                        time)
+
+
+# the kinds whose events are made as octets (EventRecord.wire, events.WIRE_TYPES): the
+# highest value of their element (codec_prebuilt.point_elements)
+WIRE_TOPS: dict[PointKind, int] = {PointKind.SINGLE: 1, PointKind.DOUBLE: 3}
 
 
 def event_recipe(point: Point) -> tuple[TypeId, EventMaker]:

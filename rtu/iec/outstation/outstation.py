@@ -29,6 +29,7 @@ from datetime import tzinfo
 from typing import Any
 
 from rtu.iec.asdu.codec import AsduProfile
+from rtu.iec.asdu.codec_prebuilt import POINT_ELEMENTS, point_elements
 from rtu.iec.asdu.objects import (
     Asdu,
     ClockSyncCommand,
@@ -51,6 +52,7 @@ from rtu.iec.outstation.commands import CommandHandler
 from rtu.iec.outstation.counters import Counters
 from rtu.iec.outstation.cyclic import CyclicScheduler, cyclic_period
 from rtu.iec.outstation.events import (
+    WIRE_IOA_SIZE,
     EventGroup,
     EventJournal,
     EventLog,
@@ -62,6 +64,8 @@ from rtu.iec.outstation.giplan import interrogation_pending, prepare_plans
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
+    ORIGIN_COT,
+    WIRE_TOPS,
     EventMaker,
     chunk_by_type,
     event_recipe,
@@ -92,13 +96,7 @@ _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA
 
 _SPONTANEOUS = Cot.SPONTANEOUS
 _FIELD = ChangeOrigin.FIELD
-_from_timestamp = Cp56Time2a.from_timestamp
-
-ORIGIN_COT = {
-    ChangeOrigin.FIELD: Cot.SPONTANEOUS,
-    ChangeOrigin.REMOTE_COMMAND: Cot.RETURN_INFO_REMOTE,
-    ChangeOrigin.LOCAL_COMMAND: Cot.RETURN_INFO_LOCAL,
-}
+_POINT_ELEMENTS = POINT_ELEMENTS
 
 
 class Outstation:
@@ -161,10 +159,10 @@ class Outstation:
         # object: mapping.event_recipe) depends on its kind alone: one recipe per kind, found
         # per event by the kind's value in a dict of a few entries (by point name it was a
         # lookup in a table of every point, cold in the cache, and a dict entry per point)
-        recipes: dict[str, tuple[TypeId, EventMaker]] = {}
+        recipes: dict[str, tuple[TypeId, EventMaker, int]] = {}
         for p in database.monitored():
             if p.kind._value_ not in recipes:
-                recipes[p.kind._value_] = event_recipe(p)
+                recipes[p.kind._value_] = (*event_recipe(p), WIRE_TOPS.get(p.kind, 0))
         self._recipes = recipes
         self.soe: EventLog | None = None  # the sequence-of-events log (rtu/soe.py), if any
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
@@ -211,7 +209,7 @@ class Outstation:
 
     def station_of_event(self, record: EventRecord) -> int:
         """The common address ``record`` goes out with (its own, else its IOA's station)."""
-        return record.ca or self.ca_of(record.obj.ioa)
+        return record.ca or self.ca_of(record.ioa)
 
     @property
     def stations(self) -> tuple[int, ...]:
@@ -313,12 +311,8 @@ class Outstation:
         config = self._config
         invalid = config.invalid_time_until_synced and not (
             self._system_clock_synchronised or self._clock_synchronised)
-        offset = self._clock_offset
-        seconds = timestamp + offset
-        tag = _from_timestamp(seconds, invalid=invalid,
-                              zone=self._time_zone if config.local_time else None)
-        tags.keep(tag, seconds, offset)
-        return tag
+        return tags.make(timestamp, self._clock_offset, invalid,
+                         self._time_zone if config.local_time else None)
 
     def set_system_clock_state(self, synchronised: bool) -> None:
         """The driver's periodic report of the system clock's synchronisation (it also lets a
@@ -462,7 +456,7 @@ class Outstation:
         } for group in self._streams.groups.values()]
 
     def _on_point_changed(self, point: Point, new: PointValue, origin: ChangeOrigin) -> None:
-        type_id, make = self._recipes[point.kind._value_]
+        type_id, make, top = self._recipes[point.kind._value_]
         timestamp = new.timestamp
         tags = self._tags
         if new.device_time:
@@ -471,8 +465,17 @@ class Outstation:
             tag = tags.tag
         else:
             tag = self._our_time_tag(timestamp)
+        wire, value = b"", new.value
+        if top and 0 <= value <= top:  # the object's octets, not the object (EventRecord)
+            elements = _POINT_ELEMENTS.get(new.quality) or point_elements(new.quality)
+            try:
+                wire = point.ioa.to_bytes(WIRE_IOA_SIZE, "little") + elements[value] + (  # type: ignore[index]
+                    tags.octets if tag is tags.tag else tags.octets_of(tag))
+            except (TypeError, OverflowError):  # not the int the database stores: the object
+                wire = b""
         record = self._publish(type_id, _SPONTANEOUS if origin is _FIELD else ORIGIN_COT[origin],
-                               make(point, new, tag), point.ioa in self._lost_ioas)
+                               None if wire else make(point, new, tag),
+                               point.ioa in self._lost_ioas, wire, tag)
         soe = self.soe
         if soe is not None:
             soe.event(record)

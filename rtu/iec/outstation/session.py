@@ -307,13 +307,16 @@ class Session:
         ACT_CON)."""
         if not self.active:
             return None
-        if not self.events and not self.responses and self.interrogation is None \
+        # whether events are queued, looked at once (nothing below queues one before
+        # _next_event_asdu takes them): EventQueue.__bool__ is a call
+        has_events = bool(self.events)
+        if not has_events and not self.responses and self.interrogation is None \
                 and not self.cyclic and self.line_clock is None:
             # nothing to send (every flush ends here): what the steps below come to then
             self._ei_pending = False
             self._gi_turn = not self._gi_turn
             return None
-        if self._ei_pending and not self.events:
+        if self._ei_pending and not has_events:
             self._ei_pending = False
         if self.responses and not self._ei_pending \
                 and self.responses[0][1] <= self.events.removed:
@@ -323,18 +326,18 @@ class Session:
             out = Output(item if isinstance(item, bytes) else encode_asdu(item, self.profile))
         else:
             waiting = bool(self.responses)
-            gi_first = self._gi_turn or not self.events
+            gi_first = self._gi_turn or not has_events
             self._gi_turn = not self._gi_turn
             out_or_none = None
             clock = self.line_clock
             if clock is not None and not self._ei_pending:
-                hour = clock.announcement(self.events.peek() if self.events else None)
+                hour = clock.announcement(self.events.peek() if has_events else None)
                 if hour is not None:
                     out_or_none = Output(encode_asdu(hour, self.profile))
             if out_or_none is None and gi_first and self.interrogation is not None \
                     and not waiting:
                 out_or_none = self._next_interrogation_asdu()
-            if out_or_none is None and self.events:
+            if out_or_none is None and has_events:
                 out_or_none = self._next_event_asdu()
             if out_or_none is None and self.interrogation is not None and not waiting:
                 out_or_none = self._next_interrogation_asdu()
@@ -398,12 +401,17 @@ class Session:
         first = events.peek()
         # one path for every case: the common address is compared only where there are
         # several logical stations, the hour only on a CP24 line
-        station_of_event = host.station_of_event
-        ca = station_of_event(first)
-        station_of = station_of_event if len(host.stations) > 1 else None
+        stations = host.stations
+        if len(stations) > 1:
+            station_of: Callable[[EventRecord], int] | None = host.station_of_event
+            ca = host.station_of_event(first)
+        else:  # one station: every event goes out with its own address or the station's
+            station_of = None
+            ca = first.ca or stations[0]
         clock = self.line_clock
         split = clock.splits if clock is not None and clock.cp24 else None
-        batch = events.take_batch(self._max_objects(first.type_id), station_of, split)
+        limit = self._per_asdu.get(first.type_id) or self._max_objects(first.type_id)
+        batch = events.take_batch(limit, station_of, split)
         if first.type_id is TypeId.M_EI_NA_1:
             # each logical station's end of initialisation goes before any response
             self._ei_pending = bool(events) and events.peek().type_id is TypeId.M_EI_NA_1

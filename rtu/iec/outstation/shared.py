@@ -18,10 +18,13 @@ would have been done anyway.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 
 from rtu.iec.asdu.codec import AsduProfile
-from rtu.iec.asdu.codec_prebuilt import encode_events
-from rtu.iec.outstation.events import EventRecord
+from rtu.iec.asdu.codec_prebuilt import encode_events, encode_prebuilt
+from rtu.iec.outstation.events import WIRE_IOA_SIZE, EventRecord
+
+_WIRE = attrgetter("wire")  # a record's octets (a C call per record, no frame)
 
 #: batches kept; sessions flushed in one loop turn ask for the same few batches in a row
 MAX_SHARED = 64
@@ -46,7 +49,15 @@ def event_asdu(batch: Sequence[EventRecord], ca: int, profile: AsduProfile) -> b
     if hit is not None and hit[0] is profile and hit[1] == records:
         stats["shared"] += 1
         return hit[2]
-    data = encode_events(first.type_id, first.cot, ca, [r.obj for r in records], profile)
+    # the objects' octets made with the events (EventRecord.wire: PROFILE_104's IOA size and
+    # CP56Time2a): a header and a join; otherwise (another profile, a record made with its
+    # object) the objects are encoded
+    body = list(map(_WIRE, records)) if first.wire and not profile.cp24 \
+        and profile.ioa_size == WIRE_IOA_SIZE else None
+    if body is not None and all(body):
+        data = encode_prebuilt(first.type_id, first.cot, ca, len(body), body, profile)
+    else:
+        data = encode_events(first.type_id, first.cot, ca, [r.obj for r in records], profile)
     stats["encoded"] += 1
     if hit is None and len(_shared) >= MAX_SHARED:
         del _shared[next(iter(_shared))]

@@ -11,24 +11,33 @@ always the tag that would have been made.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any, Generic, TypeVar, overload
 
-from rtu.iec.asdu.objects import Cp56Time2a, same_tag_span
+from rtu.iec.asdu.codec_base import CP56_MS_STRUCT, encode_cp56
+from rtu.iec.asdu.objects import Cp56Time2a, minute_start_of, same_tag_span, tag_in_minute
 
 _V = TypeVar("_V")
 
 _NO_TAG = Cp56Time2a(0, 0, 0, 1, 1, 0)  # never returned: the empty cache's interval is empty
+_from_timestamp = Cp56Time2a.from_timestamp
+_NO_MINUTE = -(1 << 62)  # no minute: tag_in_minute finds no time in it
+_CP56_MS_SIZE = CP56_MS_STRUCT.size  # the milliseconds lead a CP56Time2a's octets
 
 
 class TagCache:
-    __slots__ = ("high", "low", "tag")
+    __slots__ = ("high", "low", "minute_start", "octets", "tag")
 
     def __init__(self) -> None:
         self.low = self.high = 0.0
         self.tag = _NO_TAG
+        self.octets = encode_cp56(_NO_TAG, 0)  # ``tag``'s CP56Time2a octets (EventRecord.wire)
+        # the POSIX second ``tag``'s minute starts at (:meth:`make`); _NO_MINUTE when empty
+        self.minute_start = _NO_MINUTE
 
     def clear(self) -> None:
         self.low = self.high = 0.0
+        self.minute_start = _NO_MINUTE
 
     def keep(self, tag: Cp56Time2a, seconds: float, offset: float) -> None:
         """``tag`` was made for ``seconds``, a time stamp of ours plus ``offset``."""
@@ -37,6 +46,29 @@ class TagCache:
             self.clear()
         else:
             self.tag, self.low, self.high = tag, span[0] - offset, span[1] - offset
+            self.octets = encode_cp56(tag, 0)  # a tag from_timestamp made is in range
+            self.minute_start = minute_start_of(seconds)
+
+    def make(self, timestamp: float, offset: float, invalid: bool,
+             zone: tzinfo | None) -> Cp56Time2a:
+        """The tag of ``timestamp`` (of our clock) shifted by ``offset``, with ``invalid`` (IV)
+        and in ``zone`` (None: UTC), as :meth:`Cp56Time2a.from_timestamp` makes it, then kept.
+        In the minute of the kept tag only the milliseconds (and their octets) change: the
+        tag is worked out from the kept one (:func:`tag_in_minute`), not made anew."""
+        seconds = timestamp + offset
+        found = tag_in_minute(self.tag, self.minute_start, seconds)
+        if found is None:
+            tag = _from_timestamp(seconds, invalid=invalid, zone=zone)
+            self.keep(tag, seconds, offset)
+            return tag
+        tag, low, high = found
+        self.tag, self.low, self.high = tag, low - offset, high - offset
+        self.octets = CP56_MS_STRUCT.pack(tag.milliseconds) + self.octets[_CP56_MS_SIZE:]
+        return tag
+
+    def octets_of(self, tag: Cp56Time2a) -> bytes:
+        """The CP56Time2a octets of ``tag``: the cached ones if it is the cached tag."""
+        return self.octets if tag is self.tag else encode_cp56(tag, 0)
 
 
 class ClearsTags(Generic[_V]):

@@ -4,14 +4,15 @@ time stamp inside ``same_tag_span`` gets the very tag ``Cp56Time2a.from_timestam
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rtu.iec.asdu.objects import Cp56Time2a, same_tag_span
+from rtu.iec.asdu.codec_base import encode_cp56
+from rtu.iec.asdu.objects import Cp56Time2a, minute_start_of, same_tag_span, tag_in_minute
 from rtu.iec.outstation.timetag import TagCache
 from rtu.points.timestamps import posix_seconds
 
@@ -75,3 +76,60 @@ def test_the_cache_is_emptied_and_shifted_by_the_offset() -> None:
     assert not cache.low < _2001 < cache.high
     cache.keep(Cp56Time2a.from_timestamp(12.0), 12.0, 0.0)  # clamped: nothing kept
     assert not cache.low < 12.0 < cache.high
+
+
+_ZONES = [None, UTC]
+try:
+    _ZONES.append(ZoneInfo("Europe/Berlin"))
+except ZoneInfoNotFoundError:  # no time zone data: UTC only
+    pass
+
+
+@given(st.floats(_2001, _2098), st.floats(-61.0, 61.0), st.booleans(), st.sampled_from(_ZONES))
+def test_a_tag_in_the_same_minute_is_the_one_from_timestamp_makes(
+        first: float, later: float, invalid: bool, zone: tzinfo | None) -> None:
+    """tag_in_minute (the event path's tag of a new millisecond) gives from_timestamp's tag and
+    same_tag_span's interval inside the kept tag's minute, and None outside it."""
+    kept = Cp56Time2a.from_timestamp(first, invalid=invalid, zone=zone)
+    seconds = first + later
+    found = tag_in_minute(kept, minute_start_of(first), seconds)
+    expected = Cp56Time2a.from_timestamp(seconds, invalid=invalid, zone=zone)
+    if minute_start_of(seconds) != minute_start_of(first):
+        assert found is None
+        return
+    assert found is not None
+    tag, low, high = found
+    assert tag == expected
+    assert (low, high) == same_tag_span(seconds)
+
+
+@given(st.integers(int(_2001), int(_2098)), st.sampled_from([0, 499, 500, 999, 59_499, 59_999]),
+       st.sampled_from([-0.5, -0.4999, 0.0, 0.4999, 0.5]))
+def test_tag_in_minute_at_second_and_minute_boundaries(whole: int, ms: int, near: float) -> None:
+    minute = whole - whole % 60
+    kept = Cp56Time2a.from_timestamp(minute + 30.0)
+    seconds = minute + (ms + near) / 1000.0
+    found = tag_in_minute(kept, minute, seconds)
+    if minute_start_of(seconds) != minute:
+        assert found is None
+    else:
+        assert found is not None and found[0] == Cp56Time2a.from_timestamp(seconds)
+        assert (found[1], found[2]) == same_tag_span(seconds)
+
+
+def test_the_cache_makes_a_new_millisecond_of_its_minute_from_the_kept_tag() -> None:
+    cache = TagCache()
+    base = _2001 + 7.0  # our clock; a master's offset of 10 s
+    first = cache.make(base, 10.0, False, None)  # empty: from_timestamp's
+    assert first == Cp56Time2a.from_timestamp(base + 10.0) and cache.tag is first
+    assert cache.minute_start == minute_start_of(base + 10.0)
+    tag = cache.make(base + 0.0123, 10.0, False, None)  # the same minute: from the kept tag
+    assert tag == Cp56Time2a.from_timestamp(base + 10.0123)
+    assert cache.tag is tag and cache.low < base + 0.0123 < cache.high  # kept, in our clock
+    assert cache.octets == encode_cp56(tag, 0)
+    later = cache.make(base + 60.0, 10.0, False, None)  # another minute: from_timestamp's
+    assert later == Cp56Time2a.from_timestamp(base + 70.0) and cache.octets == encode_cp56(later, 0)
+    cache.clear()  # a setting changed: the kept minute is not used again
+    assert cache.minute_start != minute_start_of(base + 70.0)
+    invalid = cache.make(base + 60.001, 10.0, True, None)
+    assert invalid == Cp56Time2a.from_timestamp(base + 70.001, invalid=True)
