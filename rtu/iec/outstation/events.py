@@ -172,9 +172,21 @@ class EventQueue:
         self.on_overflow = on_overflow  # called with the events dropped
         self._items: deque[EventRecord] = deque()
         self.overflowed = 0
-        # running totals, for "send after everything queued so far" barriers
-        self.added = 0
+        # running total of the events taken or dropped, for "send after everything queued so
+        # far" barriers (with the queued ones, every event ever added: ``added``)
         self.removed = 0
+
+    @property
+    def added(self) -> int:
+        """Every event ever queued here (taken, dropped or still queued)."""
+        return self.removed + len(self._items)
+
+    @property
+    def fast_append(self) -> tuple[deque[EventRecord], int]:
+        """The queue's deque and its bound, for a caller on the event path that appends to the
+        deque while it is below the bound and calls :meth:`append` (which drops the oldest)
+        once it is not. The deque stays the same object for the queue's life."""
+        return self._items, self.maxlen
 
     def __len__(self) -> int:
         return len(self._items)
@@ -186,7 +198,6 @@ class EventQueue:
         if len(self._items) >= self.maxlen:
             self._drop_oldest(1)
         self._items.append(record)
-        self.added += 1
 
     def _drop_oldest(self, n: int) -> None:
         """Drop the ``n`` oldest events that may be dropped (not :attr:`EventRecord.keep`)."""
@@ -209,7 +220,6 @@ class EventQueue:
         """Put ``records`` (in their order) before everything queued; trims the oldest if full."""
         items = list(records)
         self._items.extendleft(reversed(items))
-        self.added += len(items)
         excess = len(self._items) - self.maxlen
         if excess > 0:
             # the returned events are older than the queued ones: drop from the old end
@@ -224,7 +234,6 @@ class EventQueue:
             lead.append(self._items.popleft())
         self._items.extendleft(reversed(items))
         self._items.extendleft(reversed(lead))
-        self.added += len(items)
         excess = len(self._items) - self.maxlen
         if excess > 0:
             # the ends of initialisation are kept: the oldest of ``records`` go first
@@ -281,7 +290,8 @@ class EventQueue:
     def remove_if(self, predicate: Callable[[EventRecord], bool]) -> int:
         kept = [r for r in self._items if not predicate(r)]
         removed = len(self._items) - len(kept)
-        self._items = deque(kept)
+        self._items.clear()  # the same deque: see fast_append
+        self._items.extend(kept)
         self.removed += removed
         return removed
 
@@ -448,7 +458,10 @@ class EventGroup(Generic[M]):
 
 
 # where an event goes: the group's stations (empty: all), the queue's append, the session's wake
-_Target = tuple[frozenset[int], Callable[[EventRecord], None], Callable[[], None] | None]
+# (the stations it takes, None: all; its queue's deque and bound; the queue's append; the
+# session's wake, None for a backlog)
+_Target = tuple[frozenset[int], deque[EventRecord], int, Callable[[EventRecord], None],
+                Callable[[], None] | None]
 
 
 class EventStreams(Generic[M]):
@@ -516,15 +529,22 @@ class EventStreams(Generic[M]):
         self._publishing = True
         try:
             station: int | None = None
-            for stations, append, wake in targets:
+            for stations, items, bound, append, wake in targets:
                 if stations:
                     if station is None:
                         station = self.station_of(record)
                     if station not in stations:
                         continue
-                append(record)
-                if wake is not None:
-                    wake()  # only schedules a flush: no session starts or stops meanwhile
+                if not items:
+                    items.append(record)
+                    if wake is not None:
+                        wake()  # only schedules a flush: no session starts or stops meanwhile
+                elif len(items) < bound:
+                    # not the first queued: the session's link was woken for the first and
+                    # flushes it, or waits for its window or its socket, then flushes on
+                    items.append(record)
+                else:
+                    append(record)  # full: the queue drops its oldest, counted
         finally:
             self._publishing = False
         if self._lost_groups:
@@ -535,9 +555,11 @@ class EventStreams(Generic[M]):
         targets: list[_Target] = []
         for group in self._groups.values():
             if group.active:
-                targets.extend((group.stations, s.events.append, s.wake) for s in group.active)
+                targets.extend((group.stations, *s.events.fast_append, s.events.append, s.wake)
+                               for s in group.active)
             else:
-                targets.append((group.stations, group.backlog.append, None))
+                targets.append((group.stations, *group.backlog.fast_append,
+                                group.backlog.append, None))
         return tuple(targets)
 
     def _changed(self) -> None:
