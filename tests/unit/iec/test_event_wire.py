@@ -18,8 +18,9 @@ from rtu.iec.outstation import EventRecord, Outstation, OutstationConfig, shared
 from rtu.iec.outstation.mapping import monitor_object
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointChanged, PointKind, Quality
+from tests.unit.iec.test_outstation import T0, FakeClock
+from tests.unit.iec.test_outstation_shared import NoExecutor
 
-T0 = 1_700_000_000.0
 PROFILES = [
     PROFILE_104,
     AsduProfile(cot_size=1, ca_size=1, ioa_size=2),
@@ -30,19 +31,6 @@ PROFILES = [
 QUALITIES = [Quality.GOOD, Quality.IV, Quality.NT, Quality.SB, Quality.BL,
              Quality.IV | Quality.NT | Quality.SB | Quality.BL, Quality.OV, Quality.IV | Quality.OV,
              Quality.CY | Quality.SB, Quality.TRANSIENT]
-
-
-class FakeClock:
-    def monotonic(self) -> float:
-        return 1000.0
-
-    def wall(self) -> float:
-        return T0
-
-
-class NoExecutor:
-    def execute(self, request: object, done: object) -> None:
-        raise AssertionError("no command expected")
 
 
 class Journal:
