@@ -106,11 +106,7 @@ class Cp56Time2a:
             return cls._clamped(_FIRST_FIELDS, 0, with_weekday)
         if seconds > _LATEST:
             return cls._clamped(_LAST_FIELDS, 59_999, with_weekday)
-        whole = int(seconds // 1)
-        ms_in_second = round((seconds - whole) * 1000.0)
-        if ms_in_second >= _MS_PER_SECOND:
-            whole += 1
-            ms_in_second -= _MS_PER_SECOND
+        whole, ms_in_second = _second_and_ms(seconds)
         key = (whole, ms_in_second, invalid, with_weekday, zone)
         if _last_tag[0] == key:
             return _last_tag[1]  # type: ignore[return-value]
@@ -151,14 +147,20 @@ class Cp56Time2a:
         impossible dates. Pure arithmetic: valid on platforms with a 32-bit ``time_t``."""
         return posix_seconds(self._minute_start(zone)) + self.milliseconds / 1000.0
 
+def _second_and_ms(seconds: float) -> tuple[int, int]:
+    """POSIX ``seconds`` as its whole second and the millisecond in it, rounded to the
+    millisecond as a CP56Time2a holds it (999.6 ms carries into the next second)."""
+    whole = int(seconds // 1)
+    ms = round((seconds - whole) * 1000.0)
+    if ms >= _MS_PER_SECOND:
+        return whole + 1, ms - _MS_PER_SECOND
+    return whole, ms
 
 
 def minute_start_of(seconds: float) -> int:
     """POSIX second at which the minute of :meth:`Cp56Time2a.from_timestamp`'s tag for
     ``seconds`` starts (away from the ends of 2000-2099: see :func:`same_tag_span`)."""
-    whole = int(seconds // 1)
-    if round((seconds - whole) * 1000.0) >= _MS_PER_SECOND:
-        whole += 1
+    whole = _second_and_ms(seconds)[0]
     return whole - whole % _SECONDS_PER_MINUTE
 
 
@@ -172,11 +174,7 @@ def tag_in_minute(tag: Cp56Time2a, minute_start: int, seconds: float,
     calendar, the clamping tests and the caches of from_timestamp)."""
     if not _SPAN_EARLIEST < seconds < _SPAN_LATEST:
         return None
-    whole = int(seconds // 1)
-    ms = round((seconds - whole) * 1000.0)
-    if ms >= _MS_PER_SECOND:
-        whole += 1
-        ms -= _MS_PER_SECOND
+    whole, ms = _second_and_ms(seconds)
     second = whole - minute_start
     if not 0 <= second < _SECONDS_PER_MINUTE:
         return None
@@ -184,6 +182,7 @@ def tag_in_minute(tag: Cp56Time2a, minute_start: int, seconds: float,
     return (Cp56Time2a(second * _MS_PER_SECOND + ms, tag.minute, tag.hour, tag.day, tag.month,
                        tag.year, tag.weekday, tag.invalid, tag.summer_time),
             centre - _SAME_TAG_HALF_WIDTH, centre + _SAME_TAG_HALF_WIDTH)
+
 
 @frozen
 class Cp24Time2a:
