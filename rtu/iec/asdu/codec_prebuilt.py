@@ -166,7 +166,7 @@ EVENT_ENCODERS: Final[dict[TypeId, tuple[type, Callable[[Any], bytes]]]] = {
 #: encode it. Filled by point_elements; bounded by the quality flags (rtu.points.model.Quality
 #: has 11 bits: at most 2048 entries).
 POINT_ELEMENTS: Final[dict[int, tuple[bytes, ...]]] = {}
-_SIQ_QUALITY_BITS: Final = 0xF0  # IV NT SB BL
+SIQ_QUALITY_BITS: Final = 0xF0  # IV NT SB BL of a SIQ or DIQ octet
 _POINT_VALUES: Final = 4  # a DPI's states; a SPI uses the first two
 _MAX_QUALITIES: Final = 4096  # a bound all the same, for ints that are no Quality
 
@@ -174,7 +174,7 @@ _MAX_QUALITIES: Final = 4096  # a bound all the same, for ints that are no Quali
 def point_elements(quality: int) -> tuple[bytes, ...]:
     """The element octets of a single or double point of ``quality`` (an int or a Quality),
     indexed by value; kept in :data:`POINT_ELEMENTS`."""
-    q = int(quality) & _SIQ_QUALITY_BITS
+    q = int(quality) & SIQ_QUALITY_BITS
     found = tuple(OCTET_BYTES[q | value] for value in range(_POINT_VALUES))
     if len(POINT_ELEMENTS) < _MAX_QUALITIES:
         POINT_ELEMENTS[quality] = found

@@ -30,6 +30,7 @@ from itertools import islice
 from types import MappingProxyType
 from typing import Final, Generic, Protocol, TypeVar
 
+from rtu.iec.asdu.codec_prebuilt import SIQ_QUALITY_BITS
 from rtu.iec.asdu.objects import (
     Cp56Time2a,
     DoublePoint,
@@ -117,10 +118,6 @@ class EventRecord:
 
 
 WIRE_IOA_SIZE: Final = 3  # EventRecord.wire's profile: PROFILE_104's IOA, CP56Time2a
-_SIQ_QUALITY: Final = 0xF0  # IV NT SB BL of a SIQ / DIQ octet
-#: the types whose events may be made as octets (their element is one octet: the value ORed
-#: with the quality's IV NT SB BL bits, as codec_monitor encodes it)
-WIRE_TYPES: Final = frozenset({TypeId.M_SP_TB_1, TypeId.M_DP_TB_1})
 
 
 def _from_wire(type_id: TypeId, wire: bytes, tag: Cp56Time2a | None) -> InformationObject:
@@ -128,7 +125,7 @@ def _from_wire(type_id: TypeId, wire: bytes, tag: Cp56Time2a | None) -> Informat
     the object the codec encodes to those octets, equal to the one the event would have had."""
     ioa = int.from_bytes(wire[:WIRE_IOA_SIZE], "little")
     octet = wire[WIRE_IOA_SIZE]
-    quality = Qds(octet & _SIQ_QUALITY)
+    quality = Qds(octet & SIQ_QUALITY_BITS)
     if type_id is TypeId.M_SP_TB_1:
         return SinglePoint(ioa, bool(octet & 1), quality, tag)
     return DoublePoint(ioa, octet & 3, quality, tag)
@@ -457,9 +454,8 @@ class EventGroup(Generic[M]):
         return len(self.backlog) + sum(len(s.events) for s in self.sessions)
 
 
-# where an event goes: the group's stations (empty: all), the queue's append, the session's wake
-# (the stations it takes, None: all; its queue's deque and bound; the queue's append; the
-# session's wake, None for a backlog)
+# where an event goes: the group's stations (empty: all), its queue's deque and bound
+# (EventQueue.fast_append), the queue's append, the session's wake (None for a backlog)
 _Target = tuple[frozenset[int], deque[EventRecord], int, Callable[[EventRecord], None],
                 Callable[[], None] | None]
 
@@ -481,9 +477,8 @@ class EventStreams(Generic[M]):
         self.on_loss: Callable[[list[tuple[str, int]]], None] | None = None
         self._publishing = False
         self._lost_groups: list[tuple[str, int]] = []
-        # where an event goes, worked out when the groups or their started sessions change,
-        # not per event: (the group's stations, the queue's append, the session's wake or None
-        # for a group's backlog) in the order of the groups and of their started sessions
+        # where an event goes (_Target), worked out when the groups or their started sessions
+        # change, not per event, in the order of the groups and of their started sessions
         self._targets: tuple[_Target, ...] | None = None
         # the logical stations' common addresses: each gets its own end of initialisation;
         # station_of tells an event's station (its ca, else its IOA's)

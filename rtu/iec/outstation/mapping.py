@@ -104,8 +104,8 @@ def _double_event(point: Point, pv: PointValue, time: Cp56Time2a) -> Information
                        time)
 
 
-# the kinds whose events are made as octets (EventRecord.wire, events.WIRE_TYPES): the
-# highest value of their element (codec_prebuilt.point_elements)
+# the kinds whose events are made as octets (EventRecord.wire; events._from_wire makes their
+# objects back): the highest value of their element (codec_prebuilt.point_elements)
 WIRE_TOPS: dict[PointKind, int] = {PointKind.SINGLE: 1, PointKind.DOUBLE: 3}
 
 

@@ -96,7 +96,6 @@ _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA
 
 _SPONTANEOUS = Cot.SPONTANEOUS
 _FIELD = ChangeOrigin.FIELD
-_POINT_ELEMENTS = POINT_ELEMENTS
 
 
 class Outstation:
@@ -235,7 +234,7 @@ class Outstation:
 
     def prepare_interrogation(self, profiles: Iterable[AsduProfile]) -> None:
         """Work out each station's GI plan and its IOA octets in ``profiles`` now (after
-        READY=1, after a reload), not in the first GI: 20 ms of blocked loop at 50,000 points."""
+        READY=1, after a rebuild), not in the first GI: 20 ms of blocked loop at 50,000 points."""
         prepare_plans([self._monitored_of(ca) for ca in self._stations], tuple(profiles))
 
     def station_points(self, ca: int, points: Sequence[Point]) -> list[Point]:
@@ -467,7 +466,7 @@ class Outstation:
             tag = self._our_time_tag(timestamp)
         wire, value = b"", new.value
         if top and 0 <= value <= top:  # the object's octets, not the object (EventRecord)
-            elements = _POINT_ELEMENTS.get(new.quality) or point_elements(new.quality)
+            elements = POINT_ELEMENTS.get(new.quality) or point_elements(new.quality)
             try:
                 wire = point.ioa.to_bytes(WIRE_IOA_SIZE, "little") + elements[value] + (  # type: ignore[index]
                     tags.octets if tag is tags.tag else tags.octets_of(tag))
