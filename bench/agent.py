@@ -338,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tick-rate-ms", type=int, default=100)
     args = parser.parse_args(argv)
     if args.impl == "ours":
-        asyncio.run(_run_ours(args.config, args.port, args.points))
+        from rtu.servers.loop import run  # the loop `rtu run` runs on
+
+        run(_run_ours(args.config, args.port, args.points))
     else:
         _run_ref(args.config, args.port, args.points, args.tick_rate_ms)
     return 0

@@ -98,6 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     from rtu.journal import setup_logging
     from rtu.reload import file_loader
+    from rtu.servers.loop import run as run_loop
     from rtu.supervisor import Supervisor
 
     where = setup_logging(config.logging.level)
@@ -125,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 caching.cancel()
 
     try:
-        asyncio.run(main())
+        run_loop(main())  # asyncio.run, on the loop that flushes events in their own turn
     except OSError as exc:  # e.g. the port is taken
         log.error("cannot run: %s", exc)
         return 1

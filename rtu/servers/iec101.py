@@ -37,6 +37,7 @@ from rtu.iec.cs101.link import (
 from rtu.iec.cs101.unbalanced import UnbalancedLink
 from rtu.iec.outstation import Outstation, Session
 from rtu.iec.outstation.lineclock import LineClock
+from rtu.servers.loop import call_at_end_of_turn
 from rtu.tap import TAP
 
 log = logging.getLogger(__name__)
@@ -407,7 +408,7 @@ class Iec101Server:
 
     def _wake(self) -> None:
         if self.link is not None and self._loop is not None:
-            self._loop.call_soon(self._flush)
+            call_at_end_of_turn(self._loop, self._flush)
 
     def _flush(self) -> None:
         link, port, loop = self.link, self._serial, self._loop

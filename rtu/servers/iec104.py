@@ -30,6 +30,7 @@ from rtu.iec.cs104.connection import (
     Event,
 )
 from rtu.iec.outstation import Outstation, Session
+from rtu.servers.loop import call_at_end_of_turn
 from rtu.tap import TAP, socket_addresses
 
 if TYPE_CHECKING:  # rtu.servers.tls (and ssl) is loaded only by a server that uses TLS
@@ -317,7 +318,7 @@ class Iec104Server:
         are not (another master's event waits for at most the slice of GI data that was
         running when it was made, not for another)."""
         if not self._woken and not self._woken_last:
-            link.loop.call_soon(self._flush_woken)
+            call_at_end_of_turn(link.loop, self._flush_woken)
         (self._woken_last if last else self._woken).append(link)
 
     @property

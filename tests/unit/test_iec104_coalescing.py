@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -18,7 +19,12 @@ from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers import iec104
 from rtu.servers.iec104 import MAX_SEND_DELAY_MS, Iec104Server, Iec104Settings
+from rtu.servers.loop import run as turn_loop_run
 from tests.unit.fake_link import FakeTransport, FixedClock
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+#: the driver runs on asyncio's loop in tests and on rtu.servers.loop's TurnLoop in `rtu run`
+RUNNERS = pytest.mark.parametrize("run", [asyncio.run, turn_loop_run], ids=["asyncio", "turnloop"])
 
 STARTDT_ACT = bytes([0x68, 0x04, 0x07, 0x00, 0x00, 0x00])
 STOPDT_ACT = bytes([0x68, 0x04, 0x13, 0x00, 0x00, 0x00])
@@ -59,7 +65,8 @@ async def _started(server: Iec104Server, port: int = 40000) -> tuple[iec104._Lin
     return link, transport
 
 
-def test_the_rule_with_the_time_passed_in() -> None:
+@RUNNERS
+def test_the_rule_with_the_time_passed_in(run: Runner) -> None:
     _, server = _setup()
 
     async def scenario() -> list[float]:
@@ -78,14 +85,15 @@ def test_the_rule_with_the_time_passed_in() -> None:
         out.append(link.hold_until(100.010, delay))
         return out
 
-    held, idle, answer, flushed = asyncio.run(scenario())
+    held, idle, answer, flushed = run(scenario())
     assert held == pytest.approx(100.030)
     assert idle <= 100.031
     assert answer == 100.010
     assert flushed == 100.010
 
 
-def test_an_idle_connection_sends_at_once_and_a_stream_is_held() -> None:
+@RUNNERS
+def test_an_idle_connection_sends_at_once_and_a_stream_is_held(run: Runner) -> None:
     db, server = _setup()
 
     async def scenario() -> tuple[list[bytes], FakeTransport, int]:
@@ -105,7 +113,7 @@ def test_an_idle_connection_sends_at_once_and_a_stream_is_held() -> None:
             await asyncio.sleep(0.001)
         return at_once, transport, held
 
-    at_once, transport, held = asyncio.run(scenario())
+    at_once, transport, held = run(scenario())
     writes = transport.writes
     assert _ioas(at_once) == [100]
     assert held == 1  # the five later events did not go out in their own loop turns
@@ -115,7 +123,8 @@ def test_an_idle_connection_sends_at_once_and_a_stream_is_held() -> None:
     assert DELAY_MS / 1000 - 0.002 <= second < DELAY_MS / 1000 + 0.1
 
 
-def test_a_burst_is_written_at_most_once_per_delay() -> None:
+@RUNNERS
+def test_a_burst_is_written_at_most_once_per_delay(run: Runner) -> None:
     db, server = _setup(masters=3)
     turns = 60
 
@@ -133,7 +142,7 @@ def test_a_burst_is_written_at_most_once_per_delay() -> None:
             await asyncio.sleep(0.002)
         return transports, loop.time() - start
 
-    transports, elapsed = asyncio.run(scenario())
+    transports, elapsed = run(scenario())
     for t in transports:
         assert _ioas(t.writes) == [100 + i for i in range(turns)]
         gaps = [b - a for a, b in itertools.pairwise(t.times)]
@@ -142,7 +151,8 @@ def test_a_burst_is_written_at_most_once_per_delay() -> None:
     assert server.held_flushes > 0
 
 
-def test_zero_is_off() -> None:
+@RUNNERS
+def test_zero_is_off(run: Runner) -> None:
     db, server = _setup(delay_ms=0.0)
 
     async def scenario() -> int:
@@ -153,11 +163,12 @@ def test_zero_is_off() -> None:
             await asyncio.sleep(0)
         return len(transport.writes)
 
-    assert asyncio.run(scenario()) == 5
+    assert run(scenario()) == 5
     assert server.held_flushes == 0
 
 
-def test_a_link_closed_or_stopped_while_held_is_left_alone() -> None:
+@RUNNERS
+def test_a_link_closed_or_stopped_while_held_is_left_alone(run: Runner) -> None:
     db, server = _setup(masters=2)
 
     async def scenario() -> tuple[list[bytes], list[bytes]]:
@@ -175,7 +186,7 @@ def test_a_link_closed_or_stopped_while_held_is_left_alone() -> None:
         await asyncio.sleep(DELAY_MS / 1000 * 2)
         return closed_t.writes, stopped_t.writes
 
-    after_close, after_stop = asyncio.run(scenario())
+    after_close, after_stop = run(scenario())
     assert after_close == []
     assert _ioas(after_stop) == []  # stopping: no I-frame goes out
 

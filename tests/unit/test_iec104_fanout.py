@@ -5,6 +5,8 @@ flush fails does not leave the others unflushed. Fake transports, no socket."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,12 @@ from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers import iec104
 from rtu.servers.iec104 import Iec104Server, Iec104Settings
+from rtu.servers.loop import run as turn_loop_run
 from tests.unit.fake_link import FakeTransport, FixedClock
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+#: the driver runs on asyncio's loop in tests and on rtu.servers.loop's TurnLoop in `rtu run`
+RUNNERS = pytest.mark.parametrize("run", [asyncio.run, turn_loop_run], ids=["asyncio", "turnloop"])
 
 STARTDT_ACT = bytes([0x68, 0x04, 0x07, 0x00, 0x00, 0x00])
 
@@ -36,7 +43,8 @@ def _setup(masters: int) -> tuple[PointDatabase, Iec104Server]:
     return db, Iec104Server(outstation, settings)
 
 
-def test_one_write_per_master_and_shared_octets() -> None:
+@RUNNERS
+def test_one_write_per_master_and_shared_octets(run: Runner) -> None:
     db, server = _setup(4)
 
     async def scenario() -> list[FakeTransport]:
@@ -56,7 +64,7 @@ def test_one_write_per_master_and_shared_octets() -> None:
         await asyncio.sleep(0)
         return transports
 
-    transports = asyncio.run(scenario())
+    transports = run(scenario())
     assert [len(t.writes) for t in transports] == [1, 1, 1, 1]
     asdus = [_asdus(t.writes[0]) for t in transports]
     assert all(len(a) == 1 for a in asdus)  # the three events in one ASDU
@@ -64,7 +72,8 @@ def test_one_write_per_master_and_shared_octets() -> None:
     assert asdus[0][0][1] == 3  # VSQ: three objects
 
 
-def test_a_failing_flush_leaves_the_other_links_woken(monkeypatch: pytest.MonkeyPatch) -> None:
+@RUNNERS
+def test_a_failing_flush_leaves_the_other_links_woken(monkeypatch: pytest.MonkeyPatch, run: Runner) -> None:
     db, server = _setup(2)
 
     async def scenario() -> tuple[list[FakeTransport], bool]:
@@ -100,6 +109,6 @@ def test_a_failing_flush_leaves_the_other_links_woken(monkeypatch: pytest.Monkey
         await asyncio.sleep(0)  # the second link went to the next turn
         return transports, raised
 
-    transports, raised = asyncio.run(scenario())
+    transports, raised = run(scenario())
     assert raised
     assert len(transports[1].writes) == 1

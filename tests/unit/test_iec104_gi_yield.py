@@ -4,6 +4,8 @@ must not wait behind a whole window of GI data. Driven with a fake transport, no
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -15,7 +17,12 @@ from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers import iec104
 from rtu.servers.iec104 import Iec104Server, Iec104Settings
+from rtu.servers.loop import run as turn_loop_run
 from tests.unit.fake_link import FakeTransport, FixedClock
+
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+#: the driver runs on asyncio's loop in tests and on rtu.servers.loop's TurnLoop in `rtu run`
+RUNNERS = pytest.mark.parametrize("run", [asyncio.run, turn_loop_run], ids=["asyncio", "turnloop"])
 
 STARTDT_ACT = bytes([0x68, 0x04, 0x07, 0x00, 0x00, 0x00])
 
@@ -24,7 +31,8 @@ def _i_frame(asdu: bytes) -> bytes:
     return bytes([0x68, 4 + len(asdu), 0, 0, 0, 0]) + asdu
 
 
-def test_a_gi_yields_to_the_loop_and_goes_on_by_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+@RUNNERS
+def test_a_gi_yields_to_the_loop_and_goes_on_by_itself(monkeypatch: pytest.MonkeyPatch, run: Runner) -> None:
     monkeypatch.setattr(iec104, "GI_SLICE_S", 0.0)  # yield after every ASDU
     db = PointDatabase([Point(f"sp{i}", 1000 + i, PointKind.SINGLE) for i in range(3000)])
     outstation = Outstation(db, OutstationConfig(), FixedClock(), None)  # type: ignore[arg-type]
@@ -46,7 +54,7 @@ def test_a_gi_yields_to_the_loop_and_goes_on_by_itself(monkeypatch: pytest.Monke
             await asyncio.sleep(0)
         return sent_at_once, still_running, transport.i_frames(), before
 
-    sent_at_once, still_running, total, before = asyncio.run(scenario())
+    sent_at_once, still_running, total, before = run(scenario())
     assert before == 1  # the end of initialisation
     assert sent_at_once == 1
     assert still_running
@@ -58,7 +66,8 @@ def _s_frame(rx_seq: int) -> bytes:
     return bytes([0x68, 0x04, 0x01, 0x00, (rx_seq << 1) & 0xFF, (rx_seq >> 7) & 0xFF])
 
 
-def test_an_acknowledgement_to_a_gi_does_not_put_its_data_before_other_masters_events() -> None:
+@RUNNERS
+def test_an_acknowledgement_to_a_gi_does_not_put_its_data_before_other_masters_events(run: Runner) -> None:
     """Master A's GI is waiting for its window when an event is made and, in the same loop
     turn, A's S-frame opens its window again: B's event goes out before A's next GI data
     (the receive path sends only answers while a GI runs; the GI goes on from the woken
@@ -93,7 +102,7 @@ def test_an_acknowledgement_to_a_gi_does_not_put_its_data_before_other_masters_e
             await asyncio.sleep(0)
         return ta, tb
 
-    ta, tb = asyncio.run(scenario())
+    ta, tb = run(scenario())
     assert tb.i_frames() == 2  # end of initialisation, then the event
     first_b = next(i for i, w in enumerate(order) if w.startswith("40002"))
     first_a = next(i for i, w in enumerate(order) if w.startswith("40001"))
