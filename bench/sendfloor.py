@@ -13,11 +13,19 @@ each N, in rounds that take turns (1 4 8 1 4 8 ...), medians; and the extra CPU 
 master per tick. With loopback the kernel runs the receiving socket's TCP path and the wake-up
 of its reader in the sender's context, so this floor holds on this machine only for masters
 on the same host.
+
+``--netns`` (root, Linux, two CPUs or more) puts the receivers where a master on another host
+would be, as far as one machine allows: in a network namespace of their own, reached through
+a veth pair, with receive packet steering (RPS) sending each side's incoming packets to the
+other side's CPU (sender pinned to the first CPU, receivers to the second). The receivers'
+TCP path then runs on their CPU, not in the sender's write. The namespace (and with it the
+veth pair) is deleted afterwards. ``--pin`` pins the same way over loopback, for comparison.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import select
@@ -27,9 +35,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 from bench import procstat
 
+#: the --netns arrangement: a link-local /30 that is never routed
+NS_SENDER, NS_RECEIVER, NS_PREFIX = "169.254.231.1", "169.254.231.2", 30
 FRAME = bytes([0x68, 38, 0, 0, 0, 0, 30, 2, 3, 0, 1, 0]) + bytes(28)  # 6 APCI + 34 ASDU octets
 S_FRAME = bytes([0x68, 4, 1, 0, 0, 0])
 W = 8  # the receiver sends an S-frame every W I-frames
@@ -43,8 +54,8 @@ def _cpu_ns() -> int:
     return found
 
 
-def receiver(port: int, count: int) -> None:
-    """Connect ``count`` sockets to the sender and serve each with a thread."""
+def receiver(port: int, count: int, host: str = "127.0.0.1") -> None:
+    """Connect ``count`` sockets to the sender at ``host`` and serve each with a thread."""
     def serve(sock: socket.socket) -> None:
         frames = 0
         try:
@@ -58,7 +69,7 @@ def receiver(port: int, count: int) -> None:
 
     socks = []
     for _ in range(count):
-        s = socket.create_connection(("127.0.0.1", port))
+        s = socket.create_connection((host, port))
         s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         socks.append(s)
         threading.Thread(target=serve, args=(s,), daemon=True).start()
@@ -66,14 +77,58 @@ def receiver(port: int, count: int) -> None:
     sys.stdin.readline()  # the sender closes our stdin when done
 
 
-def measure(count: int, seconds: float) -> float:
-    """Sender CPU per 1 ms tick (µs) with ``count`` receivers."""
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
+
+
+@contextlib.contextmanager
+def veth_namespace() -> Iterator[str]:
+    """A network namespace reached from here through a veth pair, RPS steering each side's
+    incoming packets to the other side's CPU (CPU 0 here, CPU 1 there); yields its name."""
+    if os.geteuid() != 0 or (os.cpu_count() or 1) < 2:
+        raise SystemExit("--netns needs root and two CPUs")
+    tag = os.getpid() % 100_000
+    name, here, there = f"rtu-floor-{tag}", f"rtf{tag}a", f"rtf{tag}b"
+    _ip("netns", "add", name)
+    try:
+        _ip("link", "add", here, "type", "veth", "peer", "name", there)
+        _ip("link", "set", there, "netns", name)
+        _ip("addr", "add", f"{NS_SENDER}/{NS_PREFIX}", "dev", here)
+        _ip("link", "set", here, "up")
+        _ip("-n", name, "addr", "add", f"{NS_RECEIVER}/{NS_PREFIX}", "dev", there)
+        _ip("-n", name, "link", "set", there, "up")
+        _ip("-n", name, "link", "set", "lo", "up")
+        # packets the receivers send arrive here: to the sender's CPU (0); packets the sender
+        # sends arrive there: to the receivers' CPU (1)
+        with open(f"/sys/class/net/{here}/queues/rx-0/rps_cpus", "w", encoding="ascii") as f:
+            f.write("1\n")
+        subprocess.run(["ip", "netns", "exec", name, "sh", "-c",
+                        f"echo 2 > /sys/class/net/{there}/queues/rx-0/rps_cpus"],
+                       check=True, timeout=10)
+        yield name
+    finally:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            _ip("link", "del", here)  # gone with the namespace too, if this fails
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            _ip("netns", "del", name)
+
+
+def measure(count: int, seconds: float, netns: str | None = None, pin: bool = False) -> float:
+    """Sender CPU per 1 ms tick (µs) with ``count`` receivers (``netns``: in that namespace,
+    see :func:`veth_namespace`; ``pin``: sender on CPU 0, receivers on CPU 1)."""
+    host = NS_SENDER if netns else "127.0.0.1"
+    wrap = ["ip", "netns", "exec", netns] if netns else []
+    if netns or pin:
+        wrap += ["taskset", "-c", "1"]
+    saved = os.sched_getaffinity(0)
+    if netns or pin:
+        os.sched_setaffinity(0, {0})
     listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
+    listener.bind((host, 0))
     listener.listen(count)
     port = listener.getsockname()[1]
-    peer = subprocess.Popen([sys.executable, "-m", "bench.sendfloor", "--serve", str(port),
-                             str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    peer = subprocess.Popen([*wrap, sys.executable, "-m", "bench.sendfloor", "--serve", str(port),
+                             str(count), host], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     conns = []
     try:
@@ -106,6 +161,7 @@ def measure(count: int, seconds: float) -> float:
         if peer.stdin is not None:
             peer.stdin.close()
         peer.wait(10)
+        os.sched_setaffinity(0, saved)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,16 +170,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", metavar="FILE")
-    parser.add_argument("--serve", nargs=2, type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--netns", action="store_true",
+                        help="receivers in a network namespace behind a veth pair with RPS "
+                             "(root; see the module's docstring)")
+    parser.add_argument("--pin", action="store_true",
+                        help="sender on CPU 0, receivers on CPU 1, over loopback")
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
-        receiver(*args.serve)
+        receiver(int(args.serve[0]), int(args.serve[1]), args.serve[2])
         return 0
     counts = [int(n) for n in args.masters.split(",")]
     runs: dict[int, list[float]] = {n: [] for n in counts}
-    for _ in range(args.rounds):
-        for n in counts:
-            runs[n].append(measure(n, args.seconds))
+    with contextlib.ExitStack() as stack:
+        netns = stack.enter_context(veth_namespace()) if args.netns else None
+        for _ in range(args.rounds):
+            for n in counts:
+                runs[n].append(measure(n, args.seconds, netns, args.pin))
     med = {n: statistics.median(v) for n, v in runs.items()}
     lo, hi = min(counts), max(counts)
     extra = (med[hi] - med[lo]) / (hi - lo) if hi > lo else 0.0
