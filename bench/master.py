@@ -214,6 +214,16 @@ class Master:
 
     # -- receiving -------------------------------------------------------------------------
     def _receive(self) -> None:
+        try:
+            self._receive_until_closed()
+        except OSError as exc:  # a write (S-frame, TESTFR con) on a socket close() shut
+            if not self._stop:
+                self.error = str(exc)
+            self.closed = True
+            with self._cond:
+                self._cond.notify_all()
+
+    def _receive_until_closed(self) -> None:
         sock = self.sock
         assert sock is not None
         buf = bytearray()
