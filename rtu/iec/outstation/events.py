@@ -27,6 +27,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import islice
+from operator import attrgetter
 from types import MappingProxyType
 from typing import Final, Generic, Protocol, TypeVar
 
@@ -45,6 +46,7 @@ log = logging.getLogger(__package__)  # one logger for the outstation, as before
 
 _OVERFLOW_LOG_EVERY = 1000
 _NO_SEQ = 1 << 62  # above any sequence number: "holds no journaled event"
+_TYPE_AND_CAUSE = attrgetter("type_id", "cot")  # what events in one ASDU share (take_batch)
 
 
 class EventRecord:
@@ -265,10 +267,15 @@ class EventQueue:
         ca = station_of(first) if station_of is not None else 0
         n = 1
         if station_of is None and split is None:  # the common case: type and cause only
-            for nxt in islice(items, 1, limit):
-                if nxt.type_id != type_id or nxt.cot != cot:
-                    break
-                n += 1
+            # each event's (type, cause) made in C; all alike (the commonest case) is a count
+            kinds = list(map(_TYPE_AND_CAUSE, islice(items, 1, limit)))
+            if kinds.count((type_id, cot)) == len(kinds):
+                n += len(kinds)
+            else:
+                for kind in kinds:
+                    if kind[0] != type_id or kind[1] != cot:
+                        break
+                    n += 1
         else:
             for nxt in islice(items, 1, limit):
                 if nxt.type_id != type_id or nxt.cot != cot or (
@@ -521,27 +528,29 @@ class EventStreams(Generic[M]):
         targets = self._targets
         if targets is None:
             targets = self._targets = self._fan_out()
-        self._publishing = True
-        try:
-            station: int | None = None
-            for stations, items, bound, append, wake in targets:
-                if stations:
-                    if station is None:
-                        station = self.station_of(record)
-                    if station not in stations:
-                        continue
-                if not items:
-                    items.append(record)
-                    if wake is not None:
-                        wake()  # only schedules a flush: no session starts or stops meanwhile
-                elif len(items) < bound:
-                    # not the first queued: the session's link was woken for the first and
-                    # flushes it, or waits for its window or its socket, then flushes on
-                    items.append(record)
-                else:
-                    append(record)  # full: the queue drops its oldest, counted
-        finally:
-            self._publishing = False
+        station: int | None = None
+        for stations, items, bound, append, wake in targets:
+            if stations:
+                if station is None:
+                    station = self.station_of(record)
+                if station not in stations:
+                    continue
+            if not items:
+                items.append(record)
+                if wake is not None:
+                    wake()  # only schedules a flush: no session starts or stops meanwhile
+            elif len(items) < bound:
+                # not the first queued: the session's link was woken for the first and
+                # flushes it, or waits for its window or its socket, then flushes on
+                items.append(record)
+            else:
+                # full: the queue drops its oldest, counted. The only step here that can lose
+                # events: the loss is reported once the event is in every queue (below)
+                self._publishing = True
+                try:
+                    append(record)
+                finally:
+                    self._publishing = False
         if self._lost_groups:
             self._report_loss()
         return record
