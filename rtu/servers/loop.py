@@ -72,7 +72,14 @@ def call_at_end_of_turn(loop: asyncio.AbstractEventLoop, callback: Callable[[], 
         loop.call_soon(callback)
 
 
+#: whether this Python's loop turns through ``_run_once``, which TurnLoop wraps (3.4 to 3.13
+#: do). Were it renamed, run_forever would never call the wrapper and no end-of-turn callback
+#: would run: :func:`run` then uses asyncio's own loop, and the wakes fall back to call_soon.
+HOOKABLE = callable(getattr(asyncio.BaseEventLoop, "_run_once", None))
+
+
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)`` on a :class:`TurnLoop`."""
-    with asyncio.Runner(loop_factory=TurnLoop) as runner:
+    """``asyncio.run(main)`` on a :class:`TurnLoop` (on asyncio's own loop where it cannot
+    hook the turn, see :data:`HOOKABLE`)."""
+    with asyncio.Runner(loop_factory=TurnLoop if HOOKABLE else None) as runner:
         return runner.run(main)

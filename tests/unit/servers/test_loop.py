@@ -12,6 +12,7 @@ from rtu.iec.outstation import Outstation, OutstationConfig
 from rtu.points.database import PointDatabase
 from rtu.points.model import Point, PointKind
 from rtu.servers import iec104
+from rtu.servers import loop as loop_module
 from rtu.servers.iec104 import Iec104Server, Iec104Settings
 from rtu.servers.loop import TurnLoop, call_at_end_of_turn, run
 from tests.unit.fake_link import FakeTransport, FixedClock
@@ -49,6 +50,12 @@ def test_an_end_of_turn_callback_runs_before_the_next_poll_and_before_call_soon(
     run(scenario())
     start = log.index("callback")
     assert log[start:start + 4] == ["callback", "end of turn", "poll", "soon"]
+
+
+def test_this_python_turns_through_the_method_turnloop_wraps() -> None:
+    # if asyncio renamed _run_once, rtu run would fall back to its own loop (and lose only the
+    # saving): this test says so first
+    assert loop_module.HOOKABLE
 
 
 def test_on_another_loop_the_callback_waits_for_the_next_turn() -> None:
