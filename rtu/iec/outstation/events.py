@@ -96,8 +96,7 @@ class EventRecord:
     def ioa(self) -> int:
         """The object's information object address (without making the object)."""
         obj = self._obj
-        return obj.ioa if obj is not None else int.from_bytes(self.wire[:WIRE_IOA_SIZE],
-                                                             "little")
+        return obj.ioa if obj is not None else _wire_ioa(self.wire)
 
     @property
     def keep(self) -> bool:
@@ -122,10 +121,15 @@ class EventRecord:
 WIRE_IOA_SIZE: Final = 3  # EventRecord.wire's profile: PROFILE_104's IOA, CP56Time2a
 
 
+def _wire_ioa(wire: bytes) -> int:
+    """The information object address at the head of ``wire`` (EventRecord's octets)."""
+    return int.from_bytes(wire[:WIRE_IOA_SIZE], "little")
+
+
 def _from_wire(type_id: TypeId, wire: bytes, tag: Cp56Time2a | None) -> InformationObject:
     """The object whose octets are ``wire`` (EventRecord's reference profile), with ``tag``:
     the object the codec encodes to those octets, equal to the one the event would have had."""
-    ioa = int.from_bytes(wire[:WIRE_IOA_SIZE], "little")
+    ioa = _wire_ioa(wire)
     octet = wire[WIRE_IOA_SIZE]
     quality = Qds(octet & SIQ_QUALITY_BITS)
     if type_id is TypeId.M_SP_TB_1:
