@@ -273,11 +273,12 @@ class EventQueue:
         if station_of is None and split is None:  # the common case: type and cause only
             # each event's (type, cause) made in C; all alike (the commonest case) is a count
             kinds = list(map(_TYPE_AND_CAUSE, islice(items, 1, limit)))
-            if kinds.count((type_id, cot)) == len(kinds):
+            first_kind = (type_id, cot)
+            if kinds.count(first_kind) == len(kinds):
                 n += len(kinds)
             else:
                 for kind in kinds:
-                    if kind[0] != type_id or kind[1] != cot:
+                    if kind != first_kind:
                         break
                     n += 1
         else:
