@@ -1,5 +1,5 @@
 """``python -m bench.eventpath [--events N] [--chunk C] [--rounds R] [--points P]
-[--pause-ms MS] [--profile]``: CPU per event
+[--pause-ms MS] [--profile] [--opcodes]``: CPU per event
 of the event path without sockets (issue 21 item 3).
 
 In process, one thread: the in-process harness's points and Outstation (bench/harness.py: 1000
@@ -13,16 +13,26 @@ nothing); the socket write, the event loop's turn and the kernel are not in it (
 ``python -m bench.compare_cpu`` for those). Rounds are interleaved real / generator; medians.
 
 ``--profile``: one more round under cProfile, the functions with the most own time.
+
+``--opcodes``: no timing; the Python opcodes an event costs, counted with ``sys.settrace``
+over ``--chunk`` changes and their flush, repeated for ten flushes, with the wall clock moved
+on a millisecond a flush (as the agent's tick does: each flush's events get a new time tag),
+by function; the harness (this module and bench/plan.py) is left out. The count is the same
+on every machine and run, so it shows a change to the path that a timing cannot resolve.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import pstats
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from types import FrameType
+from typing import Any
 
 from bench import harness
 from bench.plan import event
@@ -62,6 +72,7 @@ class Path:
         self.counter = 0  # events made (each a real change: bench/plan.py event())
         self.dry_counter = 0
         self.names = [f"p{i}" for i in range(points)]  # harness.outstation's points
+        self.clock = time.time  # the changes' time stamps (count_opcodes moves it on)
         self.flush()
 
     def _handle(self, events: list[object]) -> None:
@@ -85,7 +96,7 @@ class Path:
 
     def change(self) -> None:
         i, value = event(self.counter, self.points)
-        self.db.update(self.names[i], value, timestamp=time.time())
+        self.db.update(self.names[i], value, timestamp=self.clock())
         self.counter += 1
 
     def dry(self) -> None:
@@ -110,6 +121,55 @@ def _run(do: Callable[[], None], flush: Callable[[], None], events: int, chunk: 
     return (time.thread_time() - t0) / events * 1e6
 
 
+#: code of the harness, left out of the opcode count
+_HARNESS = (__file__, event.__code__.co_filename)
+
+
+def count_opcodes(path: Path, chunk: int, flushes: int = 10
+                  ) -> tuple[float, list[tuple[str, float, float]]]:
+    """Python opcodes per event of ``flushes`` times ``chunk`` changes and a flush, the wall
+    clock a millisecond on at each flush: (the total, then (function, opcodes, calls) per
+    event, most opcodes first), the harness left out. The clock starts in the middle of the
+    present minute, so that no run's milliseconds cross into the next minute (whose first
+    tag is made anew): the count does not depend on when it is taken."""
+    opcodes: collections.Counter[str] = collections.Counter()
+    calls: collections.Counter[str] = collections.Counter()
+
+    def trace(frame: FrameType, what: str, arg: Any) -> Any:
+        code = frame.f_code
+        if code.co_filename in _HARNESS:
+            return None  # neither it nor its opcodes
+        where = f"{code.co_filename.rsplit('/', 1)[-1]}:{code.co_name}"
+        if what == "call":
+            frame.f_trace_opcodes = True
+            calls[where] += 1
+        elif what == "opcode":
+            opcodes[where] += 1
+        return trace
+
+    now = [time.time() // 60 * 60 + 30.0]
+    path.clock = lambda: now[0]
+    try:
+        for _ in range(chunk):  # the time tag of the first millisecond is made here
+            path.change()
+        path.flush()
+        events = flushes * chunk
+        sys.settrace(trace)
+        try:
+            for _ in range(flushes):
+                now[0] += 0.001
+                for _ in range(chunk):
+                    path.change()
+                path.flush()
+        finally:
+            sys.settrace(None)
+    finally:
+        path.clock = time.time
+    rows = [(where, count / events, calls[where] / events)
+            for where, count in opcodes.most_common()]
+    return opcodes.total() / events, rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.eventpath", description=__doc__)
     parser.add_argument("--events", type=int, default=100_000)
@@ -120,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pause-ms", type=float, default=0.0,
                         help="sleep after each flush (the agent's 1 ms tick: caches go cold)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--opcodes", action="store_true",
+                        help="count the Python opcodes an event costs instead of timing")
     args = parser.parse_args(argv)
     if args.events < 1 or args.chunk < 1 or args.rounds < 1 or args.points < 1 or \
             args.pause_ms < 0:
@@ -127,6 +189,14 @@ def main(argv: list[str] | None = None) -> int:
                      "--pause-ms >= 0")
     pause = args.pause_ms / 1000
     path = Path(args.points)
+    if args.opcodes:
+        _run(path.change, path.flush, min(args.events, 20_000), args.chunk)  # warm-up
+        total, rows = count_opcodes(path, args.chunk)
+        print(f"{total:.1f} Python opcodes per event ({args.chunk} changes a flush, "
+              f"{args.points} points; the harness left out)")
+        for where, count, calls in rows[:25]:
+            print(f"{count:8.1f} {calls:6.2f} calls  {where}")
+        return 0
     seq0 = path.outstation.next_seq
     _run(path.change, path.flush, min(args.events, 20_000), args.chunk)  # warm-up
     real, dry = [], []

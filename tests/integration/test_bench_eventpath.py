@@ -37,3 +37,27 @@ def test_eventpath_refuses_a_zero_chunk() -> None:
         sys.path.remove(str(ROOT))
     with pytest.raises(SystemExit):
         main(["--chunk", "0"])
+
+
+def test_eventpath_counts_the_opcodes_of_the_path_not_the_harness(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(ROOT))
+    try:
+        from bench.eventpath import Path, count_opcodes, main
+    finally:
+        sys.path.remove(str(ROOT))
+    total, rows = count_opcodes(Path(200), chunk=5, flushes=4)
+    by_function = {where: (count, calls) for where, count, calls in rows}
+    # every change goes through the database, the outstation and the event streams once
+    assert by_function["database.py:update"][1] == 1.0
+    assert by_function["outstation.py:_on_point_changed"][1] == 1.0
+    assert by_function["events.py:publish"][1] == 1.0
+    # a flush of five changes: its calls count a fifth an event
+    assert by_function["connection.py:send_asdu"][1] == pytest.approx(0.2)
+    # the harness's own functions (bench/eventpath.py, bench/plan.py) are not counted
+    assert not any(where.startswith(("eventpath.py:", "plan.py:")) for where in by_function)
+    assert total == pytest.approx(sum(count for _, count, _ in rows))
+    # the same path counts the same opcodes each time: that is what the figure is for
+    assert count_opcodes(Path(200), chunk=5, flushes=4)[0] == total
+    assert main(["--opcodes", "--points", "200", "--events", "1000"]) == 0
+    assert "Python opcodes per event" in capsys.readouterr().out
