@@ -154,6 +154,7 @@ def count_opcodes(path: Path, chunk: int, flushes: int = 10
             path.change()
         path.flush()
         events = flushes * chunk
+        previous = sys.gettrace()  # a debugger's or a coverage tool's, given back after
         sys.settrace(trace)
         try:
             for _ in range(flushes):
@@ -162,7 +163,7 @@ def count_opcodes(path: Path, chunk: int, flushes: int = 10
                     path.change()
                 path.flush()
         finally:
-            sys.settrace(None)
+            sys.settrace(previous)
     finally:
         path.clock = time.time
     rows = [(where, count / events, calls[where] / events)
