@@ -61,6 +61,7 @@ from rtu.iec.outstation.events import (
 )
 from rtu.iec.outstation.files import FileService
 from rtu.iec.outstation.giplan import interrogation_pending, prepare_plans
+from rtu.iec.outstation.lost import EventsLost
 from rtu.iec.outstation.mapping import (
     COMMAND_KINDS,
     MONITOR_TYPES,
@@ -83,7 +84,7 @@ from rtu.iec.outstation.timetag import ClearsTags, TagCache
 from rtu.points.commands import CommandExecutor
 from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, Point, PointKind, PointValue
+from rtu.points.model import ChangeOrigin, Point, PointValue
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -140,15 +141,11 @@ class Outstation:
                                                             config.initialisation_cause)
         self._set_stations(config)
         self._publish = self._streams.publish  # bound once: it is on every event's path
-        self._streams.on_loss = self._events_lost
-        # the "events lost" points (health:events_lost): the station's own ([station]
-        # events_lost_ioa) and one per other logical station that has its own; ON when a queue
-        # dropped events of a station it covers, OFF once every group that lost them was
-        # answered a station GI of that station
-        self._unanswered: set[tuple[str, int]] = set()  # (group, station) not interrogated since
-        self._set_lost_points(config)
-        for point in {p.name: p for p in self._lost_points.values()}.values():
-            database.update(point.name, False, timestamp=clock.wall())
+        # the "events lost" points (health:events_lost, rtu/iec/outstation/lost.py); the IOAs
+        # whose events are protected are read on every event's path: kept here
+        self._lost = EventsLost(self, config)
+        self._lost_ioas = self._lost.ioas
+        self._streams.on_loss = self._lost.lost
         self._commands = CommandHandler(self)
         self._counters = Counters(self, counter_reset)
         # thresholds loaded by masters (P_ME, P_AC); ``on_parameters`` keeps them
@@ -185,7 +182,8 @@ class Outstation:
         self._streams.queue_size = config.event_queue_size
         self._streams.initialisation_cause = config.initialisation_cause
         self._set_stations(config)
-        self._set_lost_points(config)
+        self._lost.configure(config)
+        self._lost_ioas = self._lost.ioas
         if (config.cyclic_groups, config.background_scan) != self._cyclic_settings:
             self._cyclic = self._schedule(config)
 
@@ -479,100 +477,25 @@ class Outstation:
         if soe is not None:
             soe.event(record)
 
-    # -- events lost -------------------------------------------------------------------------
-    def _set_lost_points(self, config: OutstationConfig) -> None:
-        """Which "events lost" point tells each station's masters: the station's own (a
-        ``health:events_lost`` point at its common address), else the station's main one
-        (``events_lost_ioa``); a station with neither has none."""
-        def single(ioa: int) -> Point | None:
-            point = self.db.by_ioa(ioa) if ioa else None
-            return point if point is not None and point.kind is PointKind.SINGLE else None
-
-        main = single(config.events_lost_ioa)
-        own: dict[int, Point] = {}
-        for ioa in config.station_events_lost_ioas:
-            point = single(ioa)
-            if point is not None:
-                own[self.ca_of(ioa)] = point
-        if main is not None:
-            own.setdefault(self.ca_of(main.ioa), main)
-        self._lost_point = main
-        self._lost_points: dict[int, Point] = {
-            ca: point for ca in self._stations
-            if (point := own.get(ca, main)) is not None}
-        self._lost_ioas = frozenset(p.ioa for p in self._lost_points.values())
-
+    # -- events lost (rtu/iec/outstation/lost.py) ---------------------------------------------
     @property
     def events_lost(self) -> bool:
         """Whether the "events lost" state is on (a group lost events and has not been
         interrogated since)."""
-        return bool(self._unanswered)
+        return self._lost.active
 
     def events_lost_status(self) -> dict[str, object]:
-        """For ``rtu status``: the state, the groups still to be interrogated, the counts (per
-        group, and per group and station: common address -> events)."""
-        return {
-            "active": self.events_lost,
-            "point": self._lost_point.name if self._lost_point is not None else None,
-            "awaiting_interrogation": sorted({group for group, _ in self._unanswered}),
-            "stations": {ca: {"point": point.name, "ioa": point.ioa,
-                              "active": self._lost_active(point),
-                              "awaiting_interrogation": sorted(
-                                  g for g, s in self._unanswered if s == ca)}
-                         for ca, point in self._lost_points.items()},
-            "lost": {name: group.lost for name, group in self._streams.groups.items()},
-            "lost_by_station": {name: dict(sorted(group.lost_by_station.items()))
-                                for name, group in self._streams.groups.items()},
-        }
-
-    def _events_lost(self, lost: list[tuple[str, int]]) -> None:
-        new = [pair for pair in lost if pair not in self._unanswered]
-        self._unanswered.update(lost)
-        if not new:
-            return  # told already (each queue logs its drops itself, not on every one)
-        for group, ca in new:
-            point = self._lost_points.get(ca)
-            log.warning("events of station %d lost in event group %s: its masters are told by "
-                        "%s until they interrogate it", ca, group,
-                        point.name if point is not None else "nothing (no events lost point)")
-            if point is not None:
-                self._set_lost_point(point, True)
+        """For ``rtu status``: see :meth:`EventsLost.status`."""
+        return self._lost.status()
 
     def report_loss(self, what: str) -> None:
         """Events were lost outside the groups' queues (``what``, e.g. the event journal
-        deleted unacknowledged events): every group is told, for every station it serves, as
-        for a queue overflow."""
-        log.warning("events lost: %s", what)
-        for group in self._streams.groups.values():
-            group.count_station_loss(dict.fromkeys(
-                [ca for ca in self._stations if not group.stations or ca in group.stations], 0))
+        deleted unacknowledged events): every group is told, as for a queue overflow."""
+        self._lost.lost_elsewhere(what)
 
     def interrogation_done(self, session: Session, interrogation: Interrogation) -> None:
-        """A station interrogation of a station started after the group's last loss of that
-        station's events answers that loss."""
-        group = session.group
-        ca = interrogation.request.common_address
-        pair = (group.name, ca)
-        if interrogation.cot is not Cot.INTERROGATED_BY_STATION or pair not in self._unanswered \
-                or group.station_losses(ca) != interrogation.loss_epoch:
-            return
-        self._unanswered.discard(pair)
-        point = self._lost_points.get(ca)
-        if point is not None and not self._lost_active(point):
-            log.info("events lost: every group that lost events of %s has been interrogated",
-                     point.name)
-            self._set_lost_point(point, False)
-        if not self._unanswered:
-            log.info("events lost: every group that lost events has been interrogated")
-
-    def _lost_active(self, point: Point) -> bool:
-        """Whether some group has not been interrogated since it lost events that ``point``
-        reports."""
-        return any(self._lost_points.get(ca) is point for _, ca in self._unanswered)
-
-    def _set_lost_point(self, point: Point, on: bool) -> None:
-        if self.db.value(point.name).value != on:
-            self.db.update(point.name, on, timestamp=self.clock.wall())
+        """A station interrogation ended: it may answer a loss of that station's events."""
+        self._lost.interrogation_done(session, interrogation)
 
     # -- dispatch ----------------------------------------------------------------------------
     def handle(self, session: Session, asdu: Asdu) -> None:
