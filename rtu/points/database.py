@@ -87,6 +87,10 @@ class PointDatabase:
         # the commonest case, the outstation alone, skips a record per change)
         self._direct: dict[Subscriber, ValueSubscriber] = {}
         self._only: ValueSubscriber | None = None
+        # what the only value subscriber is called with for a single point's change (the
+        # commonest event), if it gave one (subscribe_values' ``single``): _only otherwise
+        self._singles: dict[Subscriber, ValueSubscriber] = {}
+        self._only_single: ValueSubscriber | None = None
         # point -> the origin its field changes are reported with meanwhile (attribute())
         self._causes: dict[str, list[ChangeOrigin]] = {}
         # operator overrides (`rtu substitute/block`): point -> the field's latest value, kept
@@ -228,23 +232,29 @@ class PointDatabase:
             if callback not in self._subscribers:
                 self._last.discard(callback)
                 self._direct.pop(callback, None)
+                self._singles.pop(callback, None)
 
         return unsubscribe
 
-    def subscribe_values(self, callback: ValueSubscriber, *, last: bool = False
-                         ) -> Callable[[], None]:
+    def subscribe_values(self, callback: ValueSubscriber, *, last: bool = False,
+                         single: ValueSubscriber | None = None) -> Callable[[], None]:
         """As :meth:`subscribe` (the same order, ``last`` and unsubscribe function), but
         ``callback`` is called with the change's point, new value and origin. While it is the
-        only subscriber no :class:`PointChanged` is made: that saves a record per event."""
+        only subscriber no :class:`PointChanged` is made: that saves a record per event, and
+        a single point's change (the commonest) goes to ``single`` if given, which must do
+        what ``callback`` does for one (its value is a bool)."""
         def adapter(change: PointChanged) -> None:
             callback(change.point, change.new, change.origin)
 
         self._direct[adapter] = callback
+        if single is not None:
+            self._singles[adapter] = single
         return self.subscribe(adapter, last=last)
 
     def _subscribers_changed(self) -> None:
         notify = self._notify = tuple(self._subscribers)
         self._only = self._direct.get(notify[0]) if len(notify) == 1 else None
+        self._only_single = self._singles.get(notify[0], self._only) if self._only else None
 
     def attribute(self, name: str, origin: ChangeOrigin) -> Callable[[], None]:
         """Report the field changes of ``name`` with ``origin`` (the return information of a
@@ -292,7 +302,7 @@ class PointDatabase:
             current[name] = new
             if new.quality == old.quality and new.value == old.value:
                 return False
-            only = self._only
+            only = self._only_single
             if only is not None and not self._causes:  # _report's common case, one frame less
                 only(point, new, origin)
                 return True

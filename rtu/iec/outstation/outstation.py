@@ -84,7 +84,7 @@ from rtu.iec.outstation.timetag import ClearsTags, TagCache
 from rtu.points.commands import CommandExecutor
 from rtu.points.counters import CounterReset
 from rtu.points.database import PointDatabase
-from rtu.points.model import ChangeOrigin, Point, PointValue
+from rtu.points.model import ChangeOrigin, Point, PointKind, PointValue
 
 log = logging.getLogger(__package__)  # one logger for the outstation, as before the split
 
@@ -96,6 +96,7 @@ _QRP_RESET_EVENT_BUFFER = 2
 _BROADCAST_TYPES = frozenset({TypeId.C_IC_NA_1, TypeId.C_CI_NA_1, TypeId.C_CS_NA_1, TypeId.C_RP_NA_1})
 
 _SPONTANEOUS = Cot.SPONTANEOUS
+_SINGLE_EVENT = MONITOR_TYPES[PointKind.SINGLE][1]  # M_SP_TB_1
 _FIELD = ChangeOrigin.FIELD
 
 
@@ -164,7 +165,8 @@ class Outstation:
         self.audit: CommandAudit | None = None  # the command audit (rtu/audit.py), if any
         self.files: FileService | None = None  # file transfer ([files], rtu/files/), if any
         self.command_reason = ""  # why the command answered next was refused (for the audit)
-        self._unsubscribe = database.subscribe_values(self._on_point_changed)
+        self._unsubscribe = database.subscribe_values(self._on_point_changed,
+                                                      single=self._on_single_changed)
 
     def close(self) -> None:
         self._unsubscribe()
@@ -451,6 +453,31 @@ class Outstation:
             "sessions": [{"name": s.name, "active": s.active, "queued": len(s.events),
                           "overflowed": s.events.overflowed} for s in group.sessions],
         } for group in self._streams.groups.values()]
+
+    def _on_single_changed(self, point: Point, new: PointValue, origin: ChangeOrigin) -> None:
+        """:meth:`_on_point_changed` of a single point, the commonest event (the database
+        calls it for those alone, see ``subscribe_values``): its value is a bool, so its
+        octets are made without the general path's checks. A time stamp outside the cached
+        tag's millisecond (its first event), or of the device's clock, takes the general
+        path."""
+        tags = self._tags
+        if new.device_time or not tags.low < new.timestamp < tags.high:
+            self._on_point_changed(point, new, origin)
+            return
+        ioa = point.ioa
+        try:
+            wire = ioa.to_bytes(WIRE_IOA_SIZE, "little") + (
+                POINT_ELEMENTS.get(new.quality) or point_elements(new.quality)
+            )[new.value] + tags.octets  # type: ignore[index]
+        except OverflowError:  # an IOA beyond three octets: the general path makes the object
+            self._on_point_changed(point, new, origin)
+            return
+        record = self._publish(_SINGLE_EVENT,
+                               _SPONTANEOUS if origin is _FIELD else ORIGIN_COT[origin], None,
+                               ioa in self._lost_ioas, wire, tags.tag)
+        soe = self.soe
+        if soe is not None:
+            soe.event(record)
 
     def _on_point_changed(self, point: Point, new: PointValue, origin: ChangeOrigin) -> None:
         type_id, make, top = self._recipes[point.kind._value_]

@@ -17,7 +17,7 @@ from rtu.iec.errors import LocalProtocolError
 from rtu.iec.outstation import EventRecord, Outstation, OutstationConfig, shared
 from rtu.iec.outstation.mapping import monitor_object
 from rtu.points.database import PointDatabase
-from rtu.points.model import Point, PointChanged, PointKind, Quality
+from rtu.points.model import ChangeOrigin, Point, PointChanged, PointKind, Quality
 from tests.unit.iec.test_outstation import T0, FakeClock
 from tests.unit.iec.test_outstation_shared import NoExecutor
 
@@ -44,14 +44,15 @@ class Journal:
         pass
 
 
-def station() -> tuple[Outstation, PointDatabase, Journal]:
+def station(events_lost_ioa: int = 0) -> tuple[Outstation, PointDatabase, Journal]:
     db = PointDatabase([Point("sp", 0xABCDE, PointKind.SINGLE),
                         Point("dp", 200, PointKind.DOUBLE),
                         Point("sp1", 7, PointKind.SINGLE)])
     for name in ("sp", "dp", "sp1"):
         db.update(name, 0, Quality.IV, timestamp=T0)
-    outstation = Outstation(db, OutstationConfig(event_queue_size=1000), FakeClock(),
-                            NoExecutor())
+    outstation = Outstation(db, OutstationConfig(event_queue_size=1000,
+                                                 events_lost_ioa=events_lost_ioa),
+                            FakeClock(), NoExecutor())
     journal = Journal()
     outstation.attach_journal(journal)
     return outstation, db, journal
@@ -94,6 +95,78 @@ def test_objects_and_octets_are_those_of_the_object_path(
         assert stored == encode_asdu(Asdu(record.type_id, record.cot, 1, (record.obj,)),
                                      PROFILE_104)
         assert decode_event(record.seq, stored) == record
+
+
+def _fields(record: EventRecord) -> tuple[object, ...]:
+    return (record.seq, record.type_id, record.cot, record.ca, record.protected, record.wire,
+            record.tag, record.obj)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["sp", "dp", "sp1"]), st.integers(0, 3),
+                          st.sampled_from(QUALITIES),
+                          # the same millisecond (the cached tag's) as often as new ones
+                          st.one_of(st.floats(-1.0, 5.0), st.sampled_from([0.0, 1e-4, 3e-4])),
+                          st.sampled_from(list(ChangeOrigin)), st.booleans()),
+                min_size=1, max_size=40))
+def test_a_single_points_event_on_its_own_path_is_the_general_paths(
+        changes: list[tuple[str, int, Quality, float, ChangeOrigin, bool]]) -> None:
+    """While the outstation is the database's only subscriber, a single point's change goes to
+    its own handler (``_on_single_changed``): every record is the one the general path
+    (``_on_point_changed``, which a second subscriber makes every change take) makes, with
+    the "events lost" point's events protected (sp1 here)."""
+    shared.clear()
+    alone, alone_db, alone_journal = station(events_lost_ioa=7)
+    _, general_db, general_journal = station(events_lost_ioa=7)
+    general_db.subscribe(lambda change: None)
+    assert alone_db._only_single == alone._on_single_changed
+    assert general_db._only_single is None
+    for name, value, quality, dt, origin, device_time in changes:
+        for db in (alone_db, general_db):
+            db.update(name, value if name == "dp" else value & 1, quality,
+                      timestamp=T0 + 10 + dt, origin=origin, device_time=device_time)
+    assert [_fields(r) for r in alone_journal.records] == [
+        _fields(r) for r in general_journal.records]
+
+
+def test_a_single_points_events_in_one_millisecond_take_their_own_path() -> None:
+    shared.clear()
+    outstation, db, journal = station()
+    seen: list[str] = []
+    general, single = outstation._on_point_changed, outstation._on_single_changed
+
+    def spy(handler, label):  # type: ignore[no-untyped-def]
+        def call(*args):  # type: ignore[no-untyped-def]
+            seen.append(label)
+            handler(*args)
+        return call
+
+    # the database holds the handlers it was given; the outstation's own fallback to the
+    # general path goes through its attribute
+    outstation._on_point_changed = spy(general, "general")  # type: ignore[method-assign]
+    db._only_single = spy(single, "single")
+    assert db._only is not None
+    db._only = spy(db._only, "any kind")
+    db.update("sp", True, timestamp=T0 + 5.0001)  # the millisecond's first: its tag is made
+    db.update("sp1", True, timestamp=T0 + 5.0002)  # the same millisecond
+    db.update("dp", 2, timestamp=T0 + 5.0003)  # not a single point
+    db.update("sp", False, timestamp=T0 + 5.0004, device_time=True)  # the device's clock
+    assert seen == ["single", "general", "single", "any kind", "single", "general"]
+    assert len(journal.records) == 4
+    assert [r.tag for r in journal.records[:3]] == [journal.records[0].tag] * 3
+
+
+def test_a_single_point_whose_ioa_needs_four_octets_is_made_as_its_object() -> None:
+    shared.clear()
+    db = PointDatabase([Point("big", 1 << 24, PointKind.SINGLE)])
+    outstation = Outstation(db, OutstationConfig(event_queue_size=10), FakeClock(),
+                            NoExecutor())
+    journal = Journal()
+    outstation.attach_journal(journal)
+    db.update("big", True, timestamp=T0 + 1.0001)
+    db.update("big", False, timestamp=T0 + 1.0002)  # the cached tag's millisecond
+    assert [(r.wire, r.obj.ioa, r.obj.value) for r in journal.records] == [  # type: ignore[attr-defined]
+        (b"", 1 << 24, True), (b"", 1 << 24, False)]
 
 
 def test_a_batch_is_a_header_and_the_records_octets() -> None:

@@ -161,6 +161,35 @@ def test_value_subscribers_are_told_in_order_alone_or_with_others() -> None:
     assert len(told) == 5 and db._direct == {} and db._only is None
 
 
+def test_a_value_subscriber_may_take_single_points_on_a_handler_of_their_own() -> None:
+    db = PointDatabase([Point("a", 1, PointKind.SINGLE), Point("f", 2, PointKind.FLOAT)])
+    told: list[tuple[str, str, object]] = []
+
+    def general(point: Point, new: PointValue, origin: ChangeOrigin) -> None:
+        told.append(("general", point.name, new.value))
+
+    def single(point: Point, new: PointValue, origin: ChangeOrigin) -> None:
+        told.append(("single", point.name, new.value))
+
+    unsubscribe = db.subscribe_values(general, single=single)
+    db.update("a", 1, timestamp=1.0)  # a single point's value is a bool
+    db.update("f", 2.5, timestamp=1.0)
+    release = db.attribute("a", ChangeOrigin.LOCAL_COMMAND)
+    db.update("a", False, timestamp=2.0)  # attributed: through _report, the general handler
+    release()
+    assert told == [("single", "a", True), ("general", "f", 2.5), ("general", "a", False)]
+    unsubscribe_other = db.subscribe(lambda change: None)
+    assert db._only_single is None  # not alone: every change is handed out as a record
+    db.update("a", True, timestamp=3.0)
+    assert told[3:] == [("general", "a", True)]
+    unsubscribe_other()
+    db.update("a", False, timestamp=4.0)
+    assert told[4:] == [("single", "a", False)]
+    unsubscribe()
+    db.update("a", True, timestamp=5.0)
+    assert len(told) == 5 and db._singles == {} and db._only_single is None
+
+
 def test_attribution_gives_field_changes_an_origin_until_released() -> None:
     db = PointDatabase([Point("pos", 1, PointKind.DOUBLE)])
     seen: list[PointChanged] = []
