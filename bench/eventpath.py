@@ -30,7 +30,7 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
@@ -75,7 +75,7 @@ class Path:
         self.clock = time.time  # the changes' time stamps (count_opcodes moves it on)
         self.flush()
 
-    def _handle(self, events: list[object]) -> None:
+    def _handle(self, events: Sequence[object]) -> None:
         for ev in events:
             if isinstance(ev, Acknowledged):
                 self.session.acknowledged(ev.count)
